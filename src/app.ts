@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import type { AppEnv, Services } from './context.js';
+import { AppError } from './errors.js';
+import { apiV1 } from './routes/api/v1/index.js';
+import { uiRoutes, renderErrorPage } from './routes/ui/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const HTMX_FILE = require.resolve('htmx.org/dist/htmx.min.js');
+
+/** Paths whose errors use the registry's JSON shape; everything else is the UI. */
+const isMachinePath = (p: string) => p.startsWith('/api/') || p.startsWith('/v2') || p.startsWith('/service/');
+
+export const API_BODY_LIMIT = 1024 * 1024;
+export const UI_BODY_LIMIT = 256 * 1024;
+
+/** Builds the Hono app: middleware, one error renderer, the route modules. */
+export function createApp(services: Services): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { log } = services;
+
+  app.use(requestId({ headerName: 'X-Request-Id', generator: () => crypto.randomUUID() }));
+  app.use(async (c, next) => {
+    c.set('services', services);
+    const started = performance.now();
+    await next();
+    c.header('X-Content-Type-Options', 'nosniff');
+    if (!c.req.path.startsWith('/v2')) {
+      c.header('Referrer-Policy', 'same-origin');
+      if ((c.res.headers.get('content-type') ?? '').startsWith('text/html')) {
+        c.header('X-Frame-Options', 'DENY');
+        c.header('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'");
+      }
+    }
+    log.info(
+      { reqId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      'request',
+    );
+  });
+
+  const tooLarge = () => {
+    throw new AppError('TOO_LARGE', 'request body too large');
+  };
+  app.use('/api/*', bodyLimit({ maxSize: API_BODY_LIMIT, onError: tooLarge }));
+  app.use('/service/*', bodyLimit({ maxSize: API_BODY_LIMIT, onError: tooLarge }));
+  app.use('*', async (c, next) => {
+    if (isMachinePath(c.req.path) || c.req.path.startsWith('/static/')) return next();
+    return bodyLimit({ maxSize: UI_BODY_LIMIT, onError: tooLarge })(c, next);
+  });
+
+  app.get('/static/vendor/htmx.min.js', (c) => {
+    c.header('Cache-Control', 'public, max-age=86400');
+    return c.body(fs.readFileSync(HTMX_FILE), 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+  });
+  app.get('/static/*', (c) => {
+    const rel = c.req.path.slice('/static/'.length);
+    if (!/^[a-z0-9][a-z0-9_./-]*\.(css|js|svg|png|ico)$/.test(rel) || rel.includes('..')) return c.notFound();
+    const file = path.join(ROOT, 'static', rel);
+    if (!fs.existsSync(file)) return c.notFound();
+    const type = { css: 'text/css', js: 'text/javascript', svg: 'image/svg+xml', png: 'image/png', ico: 'image/x-icon' }[rel.split('.').pop()!]!;
+    c.header('Cache-Control', 'public, max-age=3600');
+    return c.body(fs.readFileSync(file), 200, { 'Content-Type': `${type}; charset=utf-8` });
+  });
+
+  app.route('/api/v1', apiV1(services));
+  app.route('/', uiRoutes(services));
+
+  app.notFound((c) => {
+    if (isMachinePath(c.req.path)) return c.json({ errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] }, 404);
+    return renderErrorPage(c, 404, 'Page not found');
+  });
+
+  app.onError((err, c) => {
+    const reqId = c.get('requestId');
+    let appErr: AppError;
+    if (err instanceof AppError) appErr = err;
+    else if (err instanceof HTTPException && err.status < 500) appErr = new AppError(err.status === 413 ? 'TOO_LARGE' : 'BAD_REQUEST', err.message || 'bad request');
+    else {
+      log.error({ err, reqId, path: c.req.path }, 'unhandled error');
+      appErr = new AppError('INTERNAL', `internal error (request id ${reqId})`);
+    }
+    if (appErr.status >= 500 && err instanceof AppError) log.error({ err, reqId }, 'server error');
+    if (isMachinePath(c.req.path)) {
+      if (appErr.status === 401 && c.req.path.startsWith('/api/')) c.header('WWW-Authenticate', 'Basic realm="Berth"');
+      if (appErr.status === 429) c.header('Retry-After', '900');
+      return c.json({ errors: [{ code: appErr.code, message: appErr.message, ...(appErr.detail !== undefined ? { detail: appErr.detail } : {}) }] }, appErr.status as 400);
+    }
+    return renderErrorPage(c, appErr.status, appErr.message);
+  });
+
+  return app;
+}

@@ -1,0 +1,12 @@
+/** Who is asking. Robots arrive with the registry integration; the shape is fixed here. */
+export type Principal =
+  | { kind: 'anonymous' }
+  | { kind: 'user'; id: number; name: string; isAdmin: boolean }
+  | { kind: 'robot'; id: number; name: string; permissions: ReadonlyMap<number, ReadonlySet<RobotAction>> };
+
+export type RobotAction = 'pull' | 'push' | 'delete';
+
+export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
+
+export const principalName = (p: Principal): string => (p.kind === 'anonymous' ? 'anonymous' : p.name);
+export const isSystemAdmin = (p: Principal): boolean => p.kind === 'user' && p.isAdmin;

@@ -1,0 +1,55 @@
+import { sql } from 'kysely';
+import type { DB } from '../connect.js';
+import type { AuditLogRow } from '../tables.js';
+import { likeExpr } from './sql.js';
+
+export interface AuditEntry {
+  username: string;
+  action: string;
+  resourceType: string;
+  resource: string;
+  detail?: string | null;
+  clientIp: string;
+  at?: number;
+}
+
+export async function insertAuditLog(db: DB, e: AuditEntry): Promise<void> {
+  await db
+    .insertInto('audit_logs')
+    .values({
+      created_at: e.at ?? Date.now(),
+      username: e.username.slice(0, 255),
+      action: e.action.slice(0, 64),
+      resource_type: e.resourceType.slice(0, 64),
+      resource: e.resource.slice(0, 512),
+      detail: e.detail ?? null,
+      client_ip: e.clientIp.slice(0, 64),
+    })
+    .execute();
+}
+
+export interface AuditFilter {
+  username?: string;
+  action?: string;
+  resourceType?: string;
+  /** substring of the resource */
+  resource?: string;
+  from?: number;
+  to?: number;
+  /** keyset: only ids below this one (newest first) */
+  beforeId?: number;
+  limit: number;
+}
+
+/** Newest first, keyset-paginated on id (the table grows without bound). */
+export async function listAuditLogs(db: DB, f: AuditFilter): Promise<AuditLogRow[]> {
+  let q = db.selectFrom('audit_logs').selectAll();
+  if (f.username) q = q.where('username', '=', f.username);
+  if (f.action) q = q.where('action', '=', f.action);
+  if (f.resourceType) q = q.where('resource_type', '=', f.resourceType);
+  if (f.resource) q = q.where(likeExpr(sql.ref('resource'), f.resource));
+  if (f.from !== undefined) q = q.where('created_at', '>=', f.from);
+  if (f.to !== undefined) q = q.where('created_at', '<', f.to);
+  if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
+  return q.orderBy('id', 'desc').limit(f.limit).execute();
+}

@@ -1,0 +1,110 @@
+import { sql } from 'kysely';
+import type { DB } from '../connect.js';
+import type { ProjectRow, ProjectUpdate } from '../tables.js';
+import { likeExpr } from './sql.js';
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+
+export interface Project {
+  id: number;
+  name: string;
+  public: boolean;
+  ownerId: number | null;
+  autoScan: boolean;
+  preventVulnerable: boolean;
+  severity: Severity;
+  cveAllowlist: string[];
+  immutableTags: string[];
+  quotaBytes: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+function jsonList(s: string): string[] {
+  try {
+    const v = JSON.parse(s) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+export const toProject = (r: ProjectRow): Project => ({
+  id: Number(r.id),
+  name: r.name,
+  public: !!r.public,
+  ownerId: r.owner_id === null ? null : Number(r.owner_id),
+  autoScan: !!r.auto_scan,
+  preventVulnerable: !!r.prevent_vulnerable,
+  severity: r.severity as Severity,
+  cveAllowlist: jsonList(r.cve_allowlist),
+  immutableTags: jsonList(r.immutable_tags),
+  quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
+
+export async function insertProject(db: DB, p: { name: string; public: boolean; ownerId: number | null; now: number }): Promise<number> {
+  const res = await db
+    .insertInto('projects')
+    .values({
+      name: p.name,
+      public: p.public ? 1 : 0,
+      owner_id: p.ownerId,
+      auto_scan: 1,
+      prevent_vulnerable: 0,
+      severity: 'critical',
+      cve_allowlist: '[]',
+      immutable_tags: '[]',
+      quota_bytes: null,
+      created_at: p.now,
+      updated_at: p.now,
+    })
+    .executeTakeFirstOrThrow();
+  return Number(res.insertId);
+}
+
+export async function findProjectByName(db: DB, name: string): Promise<Project | undefined> {
+  const r = await db.selectFrom('projects').selectAll().where('name', '=', name).executeTakeFirst();
+  return r && toProject(r);
+}
+
+export async function findProjectById(db: DB, id: number): Promise<Project | undefined> {
+  const r = await db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+  return r && toProject(r);
+}
+
+export interface ProjectListFilter {
+  q?: string;
+  /** null: every project (system admin); else public ones plus these ids. */
+  visibleIds: number[] | null;
+  limit: number;
+  offset: number;
+}
+
+/** Projects visible to a caller, by name, with a total for pagination. */
+export async function listProjects(db: DB, f: ProjectListFilter): Promise<{ items: Project[]; total: number }> {
+  let base = db.selectFrom('projects');
+  if (f.visibleIds !== null) {
+    const ids = f.visibleIds;
+    base = base.where((eb) => (ids.length ? eb.or([eb('public', '=', 1), eb('id', 'in', ids)]) : eb('public', '=', 1)));
+  }
+  if (f.q) base = base.where(likeExpr(sql.ref('name'), f.q));
+  const rows = await base.selectAll().orderBy('name').limit(f.limit).offset(f.offset).execute();
+  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return { items: rows.map(toProject), total: Number(n) };
+}
+
+export async function updateProjectRow(db: DB, id: number, patch: ProjectUpdate): Promise<void> {
+  await db.updateTable('projects').set(patch).where('id', '=', id).execute();
+}
+
+export async function deleteProjectRow(db: DB, id: number): Promise<boolean> {
+  const res = await db.deleteFrom('projects').where('id', '=', id).executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}
+
+export async function countProjects(db: DB): Promise<number> {
+  const { n } = await db.selectFrom('projects').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(n);
+}

@@ -1,0 +1,56 @@
+import { sql } from 'kysely';
+import type { DB } from '../connect.js';
+import { likeExpr } from './sql.js';
+import type { NewUserRow, UserRow } from '../tables.js';
+
+export interface User {
+  id: number;
+  username: string;
+  email: string | null;
+  isAdmin: boolean;
+  disabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const toUser = (r: UserRow): User => ({
+  id: Number(r.id),
+  username: r.username,
+  email: r.email,
+  isAdmin: !!r.is_admin,
+  disabled: !!r.disabled,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
+
+export async function insertUser(db: DB, row: NewUserRow): Promise<number> {
+  const res = await db.insertInto('users').values(row).executeTakeFirstOrThrow();
+  return Number(res.insertId);
+}
+
+export function findUserRowByName(db: DB, username: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+}
+
+export function findUserRowById(db: DB, id: number): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function listUsers(db: DB, opts: { q?: string; limit: number; offset: number }): Promise<{ items: User[]; total: number }> {
+  let base = db.selectFrom('users');
+  if (opts.q) base = base.where(likeExpr(sql.ref('username'), opts.q));
+  const rows = await base.selectAll().orderBy('username').limit(opts.limit).offset(opts.offset).execute();
+  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return { items: rows.map(toUser), total: Number(n) };
+}
+
+export async function updateUser(db: DB, id: number, patch: Partial<Pick<UserRow, 'password_hash' | 'disabled' | 'is_admin' | 'email'>>): Promise<boolean> {
+  const res = await db.updateTable('users').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+export async function deleteUser(db: DB, id: number): Promise<boolean> {
+  const res = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}
+

@@ -1,0 +1,45 @@
+/** The closed set of error codes: the registry's own, plus Berth's. */
+export const ERROR_STATUS = {
+  UNAUTHORIZED: 401,
+  DENIED: 403,
+  NAME_UNKNOWN: 404,
+  NAME_INVALID: 400,
+  MANIFEST_UNKNOWN: 404,
+  BAD_REQUEST: 400,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PRECONDITION: 412,
+  TOO_LARGE: 413,
+  UNSUPPORTED: 415,
+  UNPROCESSABLE: 422,
+  TOO_MANY_REQUESTS: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly detail?: unknown,
+  ) {
+    super(message);
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export const badRequest = (message: string, detail?: unknown) => new AppError('BAD_REQUEST', message, detail);
+export const notFound = (message: string) => new AppError('NOT_FOUND', message);
+export const denied = (message = 'permission denied') => new AppError('DENIED', message);
+export const conflict = (message: string) => new AppError('CONFLICT', message);
+export const unauthorized = (message = 'authentication required') => new AppError('UNAUTHORIZED', message);
+
+/** True for a duplicate-key violation from either SQLite or MySQL/MariaDB. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number } | null;
+  return !!e && (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'ER_DUP_ENTRY' || e.errno === 1062);
+}

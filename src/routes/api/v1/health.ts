@@ -1,0 +1,24 @@
+import { Hono } from 'hono';
+import type { AppEnv, Services } from '../../../context.js';
+
+/** 200 `{"status":"ok"}` when every component is ready, else 503 naming what is not. */
+export function healthRoutes(services: Services): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.get('/health', async (c) => {
+    const components: Record<string, { status: 'ok' | 'down'; detail?: string }> = {};
+    await Promise.all(
+      services.health.map(async (h) => {
+        try {
+          const res = await h.check();
+          components[h.name] = res.ok ? { status: 'ok' } : { status: 'down', detail: res.detail };
+        } catch (err) {
+          components[h.name] = { status: 'down', detail: (err as Error).message };
+        }
+      }),
+    );
+    const ok = Object.values(components).every((x) => x.status === 'ok');
+    c.header('Cache-Control', 'no-store');
+    return c.json({ status: ok ? 'ok' : 'degraded', components }, ok ? 200 : 503);
+  });
+  return r;
+}

@@ -1,0 +1,18 @@
+import { Hono } from 'hono';
+import type { AppEnv, Services } from '../../../context.js';
+import { authenticate, csrfGuard } from '../../middleware.js';
+import { auditLogRoutes } from './audit-logs.js';
+import { healthRoutes } from './health.js';
+import { projectRoutes } from './projects.js';
+import { userRoutes } from './users.js';
+
+/** JSON REST under /api/v1: HTTP Basic (user or robot) or the UI session cookie plus its CSRF header. */
+export function apiV1(services: Services): Hono<AppEnv> {
+  const api = new Hono<AppEnv>();
+  api.route('/', healthRoutes(services));
+  api.use('*', authenticate(services, { allowBasic: true }), csrfGuard(services));
+  api.route('/users', userRoutes());
+  api.route('/projects', projectRoutes());
+  api.route('/audit-logs', auditLogRoutes());
+  return api;
+}

@@ -1,0 +1,82 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../../context.js';
+import type { Project } from '../../../services/project-service.js';
+import { iso, jsonBody, pageQuery, pageResponse, pathId } from '../../http.js';
+
+export const projectJson = (p: Project) => ({
+  id: p.id,
+  name: p.name,
+  public: p.public,
+  auto_scan: p.autoScan,
+  prevent_vulnerable: p.preventVulnerable,
+  severity: p.severity,
+  cve_allowlist: p.cveAllowlist,
+  immutable_tags: p.immutableTags,
+  quota_bytes: p.quotaBytes,
+  created_at: iso(p.createdAt),
+  updated_at: iso(p.updatedAt),
+});
+
+/** Projects and their members; every handler goes through ProjectService, which asks the Authorizer. */
+export function projectRoutes(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+
+  r.post('/', async (c) => {
+    const b = await jsonBody(c);
+    const p = await c.var.services.projects.create(c.var.principal, c.var.actor, { name: b.name, public: b.public });
+    return c.json(projectJson(p), 201, { Location: `/api/v1/projects/${p.name}` });
+  });
+
+  r.get('/', async (c) => {
+    const q = pageQuery(c);
+    const search = (c.req.query('q') ?? c.req.query('name'))?.slice(0, 255);
+    const { items, total } = await c.var.services.projects.list(c.var.principal, { q: search, limit: q.limit, offset: q.offset });
+    return pageResponse(c, items.map(projectJson), total, q);
+  });
+
+  r.get('/:project', async (c) => {
+    const p = await c.var.services.projects.get(c.var.principal, c.req.param('project'));
+    const role = await c.var.services.projects.roleOf(c.var.principal, p);
+    return c.json({ ...projectJson(p), current_user_role: role });
+  });
+
+  r.put('/:project', async (c) => {
+    const p = await c.var.services.projects.update(c.var.principal, c.var.actor, c.req.param('project'), await jsonBody(c));
+    return c.json(projectJson(p));
+  });
+
+  r.delete('/:project', async (c) => {
+    await c.var.services.projects.delete(c.var.principal, c.var.actor, c.req.param('project'));
+    return c.body(null, 204);
+  });
+
+  r.get('/:project/members', async (c) => {
+    const q = pageQuery(c, { limit: 50 });
+    const { items, total } = await c.var.services.projects.listMembers(c.var.principal, c.req.param('project'), q);
+    return pageResponse(
+      c,
+      items.map((m) => ({ user_id: m.userId, username: m.username, role: m.role, created_at: iso(m.createdAt) })),
+      total,
+      q,
+    );
+  });
+
+  r.post('/:project/members', async (c) => {
+    const b = await jsonBody(c);
+    const m = await c.var.services.projects.addMember(c.var.principal, c.var.actor, c.req.param('project'), { username: b.username, role: b.role });
+    return c.json({ user_id: m.userId, username: m.username, role: m.role, created_at: iso(m.createdAt) }, 201);
+  });
+
+  r.put('/:project/members/:userId', async (c) => {
+    const b = await jsonBody(c);
+    await c.var.services.projects.setMemberRole(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'userId'), b.role);
+    return c.body(null, 204);
+  });
+
+  r.delete('/:project/members/:userId', async (c) => {
+    await c.var.services.projects.removeMember(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'userId'));
+    return c.body(null, 204);
+  });
+
+  return r;
+}

@@ -1,0 +1,56 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../context.js';
+import { AppError, badRequest } from '../errors.js';
+
+export type Ctx = Context<AppEnv>;
+
+export interface PageQuery {
+  page: number;
+  limit: number;
+  offset: number;
+}
+
+/** `page` (1-based) and `limit` (1–100, default 20) from the query string; bad values are a 400. */
+export function pageQuery(c: Ctx, defaults = { limit: 20 }): PageQuery {
+  const page = intParam(c.req.query('page'), 'page', 1, 1_000_000) ?? 1;
+  const limit = intParam(c.req.query('limit') ?? c.req.query('page_size'), 'limit', 1, 100) ?? defaults.limit;
+  return { page, limit, offset: (page - 1) * limit };
+}
+
+export function intParam(raw: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,16}$/.test(raw)) throw badRequest(`${name} must be a whole number`);
+  const n = Number(raw);
+  if (n < min || n > max) throw badRequest(`${name} must be between ${min} and ${max}`);
+  return n;
+}
+
+/** An id from the path, or 404 (a malformed id names nothing). */
+export function pathId(c: Ctx, name: string): number {
+  const raw = c.req.param(name) ?? '';
+  if (!/^\d{1,15}$/.test(raw)) throw new AppError('NOT_FOUND', `${name} not found`);
+  return Number(raw);
+}
+
+/** The JSON body as an object; 415 for another media type, 400 for malformed JSON. */
+export async function jsonBody(c: Ctx): Promise<Record<string, unknown>> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) throw new AppError('UNSUPPORTED', 'expected Content-Type: application/json');
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw badRequest('malformed JSON body');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('expected a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/** `{items, page, limit, total}` with an X-Total-Count header. */
+export function pageResponse<T>(c: Ctx, items: T[], total: number, q: PageQuery) {
+  c.header('X-Total-Count', String(total));
+  return c.json({ items, page: q.page, limit: q.limit, total });
+}
+
+export const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);

@@ -1,0 +1,59 @@
+import { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type { AppEnv } from '../../context.js';
+import { AppError } from '../../errors.js';
+import { constantTimeEqual, SESSION_COOKIE } from '../middleware.js';
+import type { Ctx } from '../http.js';
+import { formString, newToken, page, redirectWith, safeNext } from './render.js';
+
+const LOGIN_CSRF_COOKIE = 'berth_login_csrf';
+
+function loginPage(c: Ctx, opts: { error?: string; username?: string; next?: string }, status = 200) {
+  // Login CSRF: a double-submit token, since there is no session yet to hold one.
+  const token = newToken();
+  setCookie(c, LOGIN_CSRF_COOKIE, token, { path: '/login', httpOnly: true, sameSite: 'Strict', secure: c.var.services.config.secureCookies, maxAge: 3600 });
+  return page(c, 'pages/login', { title: 'Sign in', loginCsrf: token, error: opts.error, username: opts.username ?? '', next: opts.next ?? '/' }, status);
+}
+
+export function authPages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+
+  r.get('/login', (c) => {
+    if (c.var.principal.kind === 'user') return c.redirect(safeNext(c.req.query('next')), 303);
+    return loginPage(c, { next: safeNext(c.req.query('next')) });
+  });
+
+  r.post('/login', async (c) => {
+    const form = await c.req.parseBody();
+    const cookieToken = getCookie(c, LOGIN_CSRF_COOKIE) ?? '';
+    const sent = formString(form._csrf, 128);
+    if (!cookieToken || !sent || !constantTimeEqual(cookieToken, sent)) throw new AppError('DENIED', 'the sign-in form expired: reload the page and try again');
+    const username = formString(form.username, 255);
+    const password = formString(form.password, 256);
+    const next = safeNext(form.next);
+    const { accounts, config, audit } = c.var.services;
+    let user;
+    try {
+      user = await accounts.authenticate(username, password, c.var.actor.ip);
+    } catch (err) {
+      if (err instanceof AppError && (err.code === 'UNAUTHORIZED' || err.code === 'TOO_MANY_REQUESTS')) {
+        return loginPage(c, { error: err.message, username, next }, err.status);
+      }
+      throw err;
+    }
+    if (c.var.session) await accounts.endSession(c.var.session.id); // no session fixation
+    const { token } = await accounts.createSession(user.id);
+    setCookie(c, SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'Lax', secure: config.secureCookies, maxAge: config.sessionTtlSeconds });
+    deleteCookie(c, LOGIN_CSRF_COOKIE, { path: '/login' });
+    await audit.record({ name: user.username, ip: c.var.actor.ip }, 'login', 'user', user.username);
+    return redirectWith(c, next);
+  });
+
+  r.post('/logout', async (c) => {
+    if (c.var.session) await c.var.services.accounts.endSession(c.var.session.id);
+    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    return c.redirect('/login', 303);
+  });
+
+  return r;
+}

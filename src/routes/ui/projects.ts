@@ -1,0 +1,154 @@
+import { Hono } from 'hono';
+import { ROLES } from '../../auth/rbac.js';
+import type { AppEnv } from '../../context.js';
+import { AppError } from '../../errors.js';
+import type { Project } from '../../services/project-service.js';
+import { pageQuery, pathId, type Ctx } from '../http.js';
+import { fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
+
+const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
+
+/** Project list, creation, and the project page with its tabs. */
+export function projectPages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.use('*', requireLogin);
+
+  const listPage = async (c: Ctx, form: Record<string, unknown>, status = 200) => {
+    const q = pageQuery(c, { limit: 20 });
+    const search = c.req.query('q')?.slice(0, 255) ?? '';
+    const { items, total } = await c.var.services.projects.list(c.var.principal, { q: search || undefined, limit: q.limit, offset: q.offset });
+    return page(
+      c,
+      'pages/projects/index',
+      { title: 'Projects', nav: 'projects', items: items.map(projectView), q: search, pager: pager(c, q.page, q.limit, total), form: { csrf: c.var.session?.csrfToken, ...form } },
+      status,
+    );
+  };
+
+  r.get('/', (c) => listPage(c, {}));
+
+  r.post('/', async (c) => {
+    const form = await c.req.parseBody();
+    const name = formString(form.name, 300);
+    const isPublic = form.public === 'true';
+    try {
+      const p = await c.var.services.projects.create(c.var.principal, c.var.actor, { name, public: isPublic });
+      if (isHtmx(c)) {
+        c.header('HX-Redirect', `/projects/${p.name}`);
+        return c.body(null, 204);
+      }
+      return redirectWith(c, `/projects/${p.name}`, { kind: 'ok', text: `Project ${p.name} created.` });
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500 || err.status === 401) throw err;
+      const data = { name, public: isPublic, error: err.message };
+      if (isHtmx(c)) return fragment(c, 'partials/projects/create-form', data, 422);
+      return listPage(c, data, 422);
+    }
+  });
+
+  const projectPage = async (c: Ctx, tab: 'repositories' | 'members', tabBody: string, project: Project, status = 200) => {
+    const role = await c.var.services.projects.roleOf(c.var.principal, project);
+    const base = `/projects/${project.name}`;
+    const tabs = [
+      { label: 'Repositories', href: base, active: tab === 'repositories' },
+      { label: 'Members', href: `${base}/members`, active: tab === 'members' },
+    ];
+    return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
+  };
+
+  r.get('/:name', async (c) => {
+    const project = await c.var.services.projects.get(c.var.principal, c.req.param('name'));
+    const body = `<section class="card"><h2>Repositories</h2><p class="muted">No repositories yet.</p></section>`;
+    return projectPage(c, 'repositories', body, project);
+  });
+
+  const membersData = async (c: Ctx, name: string, form: Record<string, unknown> = {}) => {
+    const q = pageQuery(c, { limit: 50 });
+    const { items, total, project } = await c.var.services.projects.listMembers(c.var.principal, name, q);
+    const canWrite = await c.var.services.authz.can(c.var.principal, 'member:write', project);
+    const csrf = c.var.session?.csrfToken ?? '';
+    return {
+      project,
+      data: {
+        project: project.name,
+        csrf,
+        canWrite,
+        roles: ROLES,
+        members: items.map((m) => ({ ...m, added: fmtTime(m.createdAt) })),
+        pager: pager(c, q.page, q.limit, total),
+        form: { project: project.name, csrf, roles: ROLES, ...form },
+      },
+    };
+  };
+
+  const membersPage = async (c: Ctx, name: string, form: Record<string, unknown> = {}, status = 200) => {
+    const { project, data } = await membersData(c, name, form);
+    const body = c.var.services.views.render('partials/projects/members', data);
+    return projectPage(c, 'members', body, project, status);
+  };
+
+  /** After a member change: the table fragment for htmx, or a redirect back to the tab. */
+  const membersDone = async (c: Ctx, name: string, text: string) => {
+    if (isHtmx(c)) {
+      const { data } = await membersData(c, name);
+      return fragment(c, 'partials/projects/members-table', data);
+    }
+    return redirectWith(c, `/projects/${name}/members`, { kind: 'ok', text });
+  };
+
+  r.get('/:name/members', (c) => membersPage(c, c.req.param('name')));
+
+  r.post('/:name/members', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody();
+    const username = formString(form.username, 255);
+    const role = formString(form.role, 32);
+    try {
+      await c.var.services.projects.addMember(c.var.principal, c.var.actor, name, { username, role });
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500 || err.status === 401 || err.status === 403) throw err;
+      if (isHtmx(c)) {
+        // Re-render the table with the error under it, so the message lands inside #members.
+        const { data } = await membersData(c, name);
+        const table = c.var.services.views.render('partials/projects/members-table', data);
+        return c.html(`${table}<p class="error" role="alert">${escape(err.message)}</p>`, 422);
+      }
+      return membersPage(c, name, { username, role, error: err.message }, 422);
+    }
+    return membersDone(c, name, `${username} added as ${role}.`);
+  });
+
+  r.post('/:name/members/:userId/role', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody();
+    await c.var.services.projects.setMemberRole(c.var.principal, c.var.actor, name, pathId(c, 'userId'), formString(form.role, 32));
+    return membersDone(c, name, 'Role changed.');
+  });
+
+  // Without JavaScript, "Remove" leads here to confirm; with htmx, hx-confirm asks and posts directly.
+  r.get('/:name/members/:userId/remove', async (c) => {
+    const name = c.req.param('name');
+    const userId = pathId(c, 'userId');
+    const { data } = await membersData(c, name);
+    const m = data.members.find((x) => x.userId === userId);
+    if (!m) throw new AppError('NOT_FOUND', 'member not found');
+    return page(c, 'pages/confirm', {
+      title: 'Remove member',
+      heading: 'Remove member',
+      question: `Remove ${m.username} from ${name}? They lose access to its private images.`,
+      action: `/projects/${name}/members/${userId}/remove`,
+      confirmLabel: 'Remove member',
+      cancel: `/projects/${name}/members`,
+    });
+  });
+
+  r.post('/:name/members/:userId/remove', async (c) => {
+    const name = c.req.param('name');
+    await c.var.services.projects.removeMember(c.var.principal, c.var.actor, name, pathId(c, 'userId'));
+    return membersDone(c, name, 'Member removed.');
+  });
+
+  return r;
+}
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { createMiddleware } from 'hono/factory';
+import type { AppEnv } from '../../context.js';
+import type { Ctx } from '../http.js';
+
+export interface Flash {
+  kind: 'ok' | 'error';
+  text: string;
+}
+
+const FLASH_COOKIE = 'berth_flash';
+
+/** The signed-in user as views see it (a view model, never a DB row). */
+export function viewer(c: Ctx) {
+  const p = c.var.principal;
+  return p.kind === 'user' ? { name: p.name, isAdmin: p.isAdmin, id: p.id } : null;
+}
+
+/** Renders a page inside the layout with the common view model (user, CSRF token, flash). */
+export function page(c: Ctx, template: string, data: Record<string, unknown>, status = 200) {
+  const flashRaw = getCookie(c, FLASH_COOKIE);
+  let flash: Flash | undefined;
+  if (flashRaw) {
+    deleteCookie(c, FLASH_COOKIE, { path: '/' });
+    try {
+      const f = JSON.parse(Buffer.from(flashRaw, 'base64url').toString('utf8')) as Flash;
+      if ((f.kind === 'ok' || f.kind === 'error') && typeof f.text === 'string') flash = { kind: f.kind, text: f.text.slice(0, 300) };
+    } catch {
+      /* ignore a mangled flash */
+    }
+  }
+  const html = c.var.services.views.render(template, { me: viewer(c), csrf: c.var.session?.csrfToken ?? '', flash, ...data });
+  c.header('Cache-Control', 'no-store');
+  return c.html(html, status as 200);
+}
+
+/** Renders a partial alone (an htmx fragment). */
+export function fragment(c: Ctx, template: string, data: Record<string, unknown>, status = 200) {
+  c.header('Vary', 'HX-Request');
+  c.header('Cache-Control', 'no-store');
+  return c.html(c.var.services.views.render(template, { csrf: c.var.session?.csrfToken ?? '', ...data }), status as 200);
+}
+
+export const isHtmx = (c: Ctx) => c.req.header('hx-request') === 'true';
+
+/** Post-redirect-get with a one-shot message. */
+export function redirectWith(c: Ctx, to: string, flash?: Flash) {
+  if (flash) {
+    setCookie(c, FLASH_COOKIE, Buffer.from(JSON.stringify(flash)).toString('base64url'), {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'Lax',
+      secure: c.var.services.config.secureCookies,
+      maxAge: 60,
+    });
+  }
+  return c.redirect(to, 303);
+}
+
+/** Anonymous visitors go to /login and come back afterwards. */
+export const requireLogin = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.var.principal.kind === 'user') return next();
+  const next_ = c.req.method === 'GET' ? c.req.path + (new URL(c.req.url).search || '') : '/';
+  return c.redirect(`/login?next=${encodeURIComponent(next_)}`, 303);
+});
+
+/** Only local paths are followed after login (no open redirect). */
+export function safeNext(raw: unknown): string {
+  if (typeof raw !== 'string' || !raw.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\') || raw.length > 1024) return '/';
+  return raw;
+}
+
+export const formString = (v: unknown, max = 1024): string => (typeof v === 'string' ? v.slice(0, max) : '');
+
+export const newToken = () => randomBytes(24).toString('base64url');
+
+export const fmtTime = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) : '');
+
+/** A pager view model for partials/pagination. */
+export function pager(c: Ctx, page: number, limit: number, total: number) {
+  const url = new URL(c.req.url);
+  return {
+    page,
+    total,
+    pages: Math.max(1, Math.ceil(total / limit)),
+    href: (n: number) => {
+      const u = new URLSearchParams(url.search);
+      u.set('page', String(n));
+      return `${url.pathname}?${u.toString()}`;
+    },
+  };
+}

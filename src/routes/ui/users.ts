@@ -1,0 +1,86 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../context.js';
+import { AppError, denied } from '../../errors.js';
+import { pageQuery, pathId, type Ctx } from '../http.js';
+import { fmtTime, formString, page, pager, redirectWith, requireLogin, viewer } from './render.js';
+
+/** The users admin page: system admins only. */
+export function userPages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.use('*', requireLogin, async (c, next) => {
+    const p = c.var.principal;
+    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins manage users');
+    await next();
+  });
+
+  const listPage = async (c: Ctx, form: Record<string, unknown>, status = 200) => {
+    const q = pageQuery(c, { limit: 20 });
+    const search = c.req.query('q')?.slice(0, 255) ?? '';
+    const { items, total } = await c.var.services.accounts.listUsers({ q: search || undefined, limit: q.limit, offset: q.offset });
+    const me = viewer(c)!;
+    return page(
+      c,
+      'pages/users/index',
+      {
+        title: 'Users',
+        nav: 'users',
+        q: search,
+        items: items.map((u) => ({ ...u, created: fmtTime(u.createdAt), self: u.id === me.id })),
+        pager: pager(c, q.page, q.limit, total),
+        form,
+      },
+      status,
+    );
+  };
+
+  r.get('/', (c) => listPage(c, {}));
+
+  r.post('/', async (c) => {
+    const form = await c.req.parseBody();
+    const username = formString(form.username, 255);
+    const email = formString(form.email, 255) || null;
+    try {
+      const u = await c.var.services.accounts.createUser({ username, password: formString(form.password, 300), email, isAdmin: form.admin === 'true' });
+      await c.var.services.audit.record(c.var.actor, 'create', 'user', u.username, { admin: u.isAdmin });
+      return redirectWith(c, '/users', { kind: 'ok', text: `User ${u.username} created.` });
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      return listPage(c, { username, email, error: err.message }, 422);
+    }
+  });
+
+  for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
+    r.post(`/:id/${verb}`, async (c) => {
+      const id = pathId(c, 'id');
+      if (id === viewer(c)!.id) throw new AppError('BAD_REQUEST', 'you cannot disable yourself');
+      const u = await c.var.services.accounts.setDisabled(id, disabled);
+      await c.var.services.audit.record(c.var.actor, 'update', 'user', u.username, { disabled });
+      return redirectWith(c, '/users', { kind: 'ok', text: `User ${u.username} ${disabled ? 'disabled' : 'enabled'}.` });
+    });
+  }
+
+  r.get('/:id/delete', async (c) => {
+    const u = await c.var.services.accounts.getUser(pathId(c, 'id'));
+    if (!u) throw new AppError('NOT_FOUND', 'user not found');
+    return page(c, 'pages/confirm', {
+      title: 'Delete user',
+      heading: 'Delete user',
+      question: `Delete user ${u.username}? Their memberships go with them. This cannot be undone.`,
+      action: `/users/${u.id}/delete`,
+      confirmLabel: 'Delete user',
+      cancel: '/users',
+    });
+  });
+
+  r.post('/:id/delete', async (c) => {
+    const id = pathId(c, 'id');
+    if (id === viewer(c)!.id) throw new AppError('BAD_REQUEST', 'you cannot delete yourself');
+    const u = await c.var.services.accounts.getUser(id);
+    if (!u) throw new AppError('NOT_FOUND', 'user not found');
+    await c.var.services.accounts.deleteUser(id);
+    await c.var.services.audit.record(c.var.actor, 'delete', 'user', u.username);
+    return redirectWith(c, '/users', { kind: 'ok', text: `User ${u.username} deleted.` });
+  });
+
+  return r;
+}

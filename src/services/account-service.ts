@@ -1,0 +1,193 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { DB } from '../db/connect.js';
+import * as sessions from '../db/repos/sessions.js';
+import { deleteUser, findUserRowById, findUserRowByName, insertUser, listUsers, toUser, updateUser, type User } from '../db/repos/users.js';
+import { AppError, badRequest, conflict, isUniqueViolation, notFound } from '../errors.js';
+import { generatePassword, hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
+import { usernameProblem } from '../auth/names.js';
+import type { Logger } from '../log.js';
+
+export type { User };
+
+/** Failed logins per (username, client address) before a lockout, the window they count in, and the lockout. */
+export const LOGIN_POLICY = { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 } as const;
+
+// Verified Basic credentials are remembered briefly so API scripts and `docker` (one token request per
+// operation) do not pay ~60 ms of scrypt per call. Keyed by an HMAC under a per-process key, and
+// valid only while the stored hash is unchanged, so a password change or disable takes effect at once.
+const CRED_CACHE_TTL_MS = 60_000;
+const CRED_CACHE_MAX = 10_000;
+
+export interface Session {
+  id: string;
+  userId: number;
+  csrfToken: string;
+}
+
+export class AccountService {
+  private readonly cacheKey = randomBytes(32);
+  private readonly credCache = new Map<string, { hash: string; until: number }>();
+
+  constructor(
+    private readonly db: DB,
+    private readonly log: Logger,
+    private readonly sessionTtlMs: number,
+  ) {}
+
+  /** Creates `admin` on first start. Returns the generated password when none was configured. */
+  async ensureAdmin(initialPassword: string | undefined): Promise<string | null> {
+    if (await findUserRowByName(this.db, 'admin')) return null;
+    const password = initialPassword ?? generatePassword();
+    try {
+      await this.createUser({ username: 'admin', password, isAdmin: true });
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'CONFLICT') return null; // another replica won the race
+      throw err;
+    }
+    return initialPassword ? null : password;
+  }
+
+  async createUser(input: { username: string; password: string; email?: string | null; isAdmin?: boolean }): Promise<User> {
+    const problems = [usernameProblem(input.username), passwordProblem(input.password)].filter(Boolean);
+    if (input.username.startsWith('robot$')) problems.push('usernames may not start with robot$');
+    if (problems.length) throw badRequest(problems.join('; '));
+    const now = Date.now();
+    try {
+      const id = await insertUser(this.db, {
+        username: input.username,
+        email: input.email ?? null,
+        password_hash: await hashPassword(input.password),
+        is_admin: input.isAdmin ? 1 : 0,
+        disabled: 0,
+        created_at: now,
+        updated_at: now,
+      });
+      return (await this.getUser(id))!;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`user "${input.username}" already exists`);
+      throw err;
+    }
+  }
+
+  async getUser(id: number): Promise<User | undefined> {
+    const r = await findUserRowById(this.db, id);
+    return r && toUser(r);
+  }
+
+  async getUserByName(username: string): Promise<User | undefined> {
+    const r = await findUserRowByName(this.db, username);
+    return r && toUser(r);
+  }
+
+  listUsers(opts: { q?: string; limit: number; offset: number }) {
+    return listUsers(this.db, opts);
+  }
+
+  /**
+   * Checks a username and password with rate limiting per (username, client address).
+   * Returns the user, or throws UNAUTHORIZED (also while locked out, with the same message, so a lockout
+   * reveals nothing about the password) or TOO_MANY_REQUESTS when locked.
+   */
+  async authenticate(username: string, password: string, clientIp: string): Promise<User> {
+    const key = `${username.slice(0, 128)}|${clientIp.slice(0, 64)}`;
+    const now = Date.now();
+    const failure = await sessions.findLoginFailure(this.db, key);
+    if (failure && Number(failure.locked_until) > now) {
+      throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later');
+    }
+    const row = username.length <= 255 ? await findUserRowByName(this.db, username) : undefined;
+    const ok = row && !row.disabled && (this.cachedMatch(username, password, row.password_hash) || (await this.checkAndCache(username, password, row.password_hash)));
+    if (!ok) {
+      if (!row) await verifyPassword(password, DUMMY_HASH); // same cost whether or not the user exists
+      await this.recordFailure(key, failure, now);
+      throw new AppError('UNAUTHORIZED', 'invalid username or password');
+    }
+    if (failure) await sessions.deleteLoginFailure(this.db, key);
+    return toUser(row);
+  }
+
+  private cacheId(username: string, password: string): string {
+    return createHmac('sha256', this.cacheKey).update(username).update('\0').update(password).digest('base64url');
+  }
+
+  private cachedMatch(username: string, password: string, storedHash: string): boolean {
+    const hit = this.credCache.get(this.cacheId(username, password));
+    if (!hit || hit.until < Date.now()) return false;
+    const a = Buffer.from(hit.hash);
+    const b = Buffer.from(storedHash);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  private async checkAndCache(username: string, password: string, storedHash: string): Promise<boolean> {
+    if (!(await verifyPassword(password, storedHash))) return false;
+    if (this.credCache.size >= CRED_CACHE_MAX) this.credCache.clear();
+    this.credCache.set(this.cacheId(username, password), { hash: storedHash, until: Date.now() + CRED_CACHE_TTL_MS });
+    return true;
+  }
+
+  private async recordFailure(key: string, prev: { failures: number; first_at: number } | undefined, now: number): Promise<void> {
+    const fresh = !prev || now - Number(prev.first_at) > LOGIN_POLICY.windowMs;
+    const failures = fresh ? 1 : Number(prev.failures) + 1;
+    const lockedUntil = failures >= LOGIN_POLICY.maxFailures ? now + LOGIN_POLICY.lockMs : 0;
+    if (lockedUntil) this.log.warn({ key: key.split('|')[0] }, 'login locked after repeated failures');
+    await sessions.upsertLoginFailure(this.db, { key, failures: lockedUntil ? 0 : failures, first_at: fresh ? now : Number(prev!.first_at), locked_until: lockedUntil });
+  }
+
+  async changePassword(userId: number, newPassword: string, opts: { oldPassword?: string; keepSessionId?: string } = {}): Promise<void> {
+    const problem = passwordProblem(newPassword);
+    if (problem) throw badRequest(problem);
+    const row = await findUserRowById(this.db, userId);
+    if (!row) throw notFound('user not found');
+    if (opts.oldPassword !== undefined && !(await verifyPassword(opts.oldPassword, row.password_hash))) {
+      throw badRequest('current password is wrong');
+    }
+    await updateUser(this.db, userId, { password_hash: await hashPassword(newPassword) });
+    await sessions.deleteUserSessions(this.db, userId, opts.keepSessionId);
+  }
+
+  async setDisabled(userId: number, disabled: boolean): Promise<User> {
+    if (!(await updateUser(this.db, userId, { disabled: disabled ? 1 : 0 }))) throw notFound('user not found');
+    if (disabled) await sessions.deleteUserSessions(this.db, userId);
+    return (await this.getUser(userId))!;
+  }
+
+  async setAdmin(userId: number, isAdmin: boolean): Promise<User> {
+    if (!(await updateUser(this.db, userId, { is_admin: isAdmin ? 1 : 0 }))) throw notFound('user not found');
+    return (await this.getUser(userId))!;
+  }
+
+  async deleteUser(userId: number): Promise<void> {
+    if (!(await deleteUser(this.db, userId))) throw notFound('user not found');
+  }
+
+  // --- UI sessions: the cookie holds a random token; the DB holds only its SHA-256. ---
+
+  async createSession(userId: number): Promise<{ token: string; session: Session }> {
+    const token = randomBytes(32).toString('base64url');
+    const id = sha256(token);
+    const csrfToken = randomBytes(24).toString('base64url');
+    const now = Date.now();
+    await sessions.insertSession(this.db, { id, userId, csrfToken, now, expiresAt: now + this.sessionTtlMs });
+    if (Math.random() < 0.05) await sessions.deleteExpiredSessions(this.db, now);
+    return { token, session: { id, userId, csrfToken } };
+  }
+
+  /** The session and its (enabled) user for a cookie token, or undefined. */
+  async resolveSession(token: string): Promise<{ session: Session; user: User } | undefined> {
+    if (!token || token.length > 128) return undefined;
+    const s = await sessions.findSession(this.db, sha256(token), Date.now());
+    if (!s) return undefined;
+    const user = await this.getUser(Number(s.user_id));
+    if (!user || user.disabled) return undefined;
+    return { session: { id: s.id, userId: user.id, csrfToken: s.csrf_token }, user };
+  }
+
+  async endSession(sessionId: string): Promise<void> {
+    await sessions.deleteSession(this.db, sessionId);
+  }
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+// A valid hash of a random password, so unknown usernames cost the same scrypt as known ones.
+const DUMMY_HASH = await hashPassword(randomBytes(16).toString('hex'));

@@ -1,0 +1,48 @@
+import type { DB } from '../db/connect.js';
+import { insertAuditLog, listAuditLogs, type AuditFilter } from '../db/repos/audit.js';
+import type { Logger } from '../log.js';
+
+export interface Actor {
+  name: string;
+  ip: string;
+}
+
+export class AuditService {
+  constructor(
+    private readonly db: DB,
+    private readonly log: Logger,
+  ) {}
+
+  /** Records a management action. A failed audit write is logged, never fatal to the action it describes. */
+  async record(actor: Actor, action: string, resourceType: string, resource: string, detail?: Record<string, unknown>): Promise<void> {
+    try {
+      await insertAuditLog(this.db, {
+        username: actor.name,
+        clientIp: actor.ip,
+        action,
+        resourceType,
+        resource,
+        detail: detail ? JSON.stringify(detail) : null,
+      });
+    } catch (err) {
+      this.log.error({ err, action, resourceType, resource }, 'audit write failed');
+    }
+  }
+
+  /** Newest first; `nextCursor` is the id to pass as `beforeId` for the next page. */
+  async list(f: AuditFilter) {
+    const rows = await listAuditLogs(this.db, { ...f, limit: f.limit + 1 });
+    const more = rows.length > f.limit;
+    const items = rows.slice(0, f.limit).map((r) => ({
+      id: Number(r.id),
+      at: Number(r.created_at),
+      username: r.username,
+      action: r.action,
+      resourceType: r.resource_type,
+      resource: r.resource,
+      detail: r.detail,
+      clientIp: r.client_ip,
+    }));
+    return { items, nextCursor: more ? items[items.length - 1]!.id : null };
+  }
+}

@@ -1,0 +1,28 @@
+import { decide, roleFromId, type Action, type Role } from '../auth/rbac.js';
+import type { Principal } from '../auth/principal.js';
+import type { DB } from '../db/connect.js';
+import { findMemberRoleId } from '../db/repos/members.js';
+import { AppError } from '../errors.js';
+
+/** Answers "may P do A on project X" for routes and the token service alike. */
+export class Authorizer {
+  constructor(private readonly db: DB) {}
+
+  async roleOf(p: Principal, projectId: number): Promise<Role | null> {
+    if (p.kind !== 'user') return null;
+    const id = await findMemberRoleId(this.db, projectId, p.id);
+    return id === undefined ? null : roleFromId(id);
+  }
+
+  async can(p: Principal, action: Action, project: { id: number; public: boolean }): Promise<boolean> {
+    if (p.kind === 'user' && p.isAdmin) return true;
+    return decide(p, action, project, await this.roleOf(p, project.id));
+  }
+
+  /** Throws 401 for anonymous callers and 403 for others when the action is not allowed. */
+  async require(p: Principal, action: Action, project: { id: number; public: boolean }): Promise<void> {
+    if (await this.can(p, action, project)) return;
+    if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
+    throw new AppError('DENIED', `not allowed to ${action.replace(':', ' ')} in this project`);
+  }
+}

@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import { projectNameProblem } from '../auth/names.js';
+import { isSystemAdmin, type Principal } from '../auth/principal.js';
+import { ROLE_IDS, roleFromId, ROLES, type Role } from '../auth/rbac.js';
+import type { DB } from '../db/connect.js';
+import * as members from '../db/repos/members.js';
+import { findUserRowByName } from '../db/repos/users.js';
+import {
+  deleteProjectRow,
+  findProjectByName,
+  insertProject,
+  listProjects,
+  updateProjectRow,
+  type Project,
+} from '../db/repos/projects.js';
+import type { ProjectUpdate } from '../db/tables.js';
+import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
+import type { Actor, AuditService } from './audit-service.js';
+import type { Authorizer } from './authorizer.js';
+
+export type { Project };
+
+const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+// Advisory ids (CVE-2024-1234, GHSA-xxxx-xxxx-xxxx, DSA-5555-1, ALPINE-CVE-…): printable, bounded.
+const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
+const TAG_GLOB = /^[A-Za-z0-9_.*?\-[\]!]{1,128}$/;
+
+export const projectUpdateSchema = z
+  .object({
+    public: z.boolean(),
+    auto_scan: z.boolean(),
+    prevent_vulnerable: z.boolean(),
+    severity: z.enum(SEVERITIES),
+    cve_allowlist: z.array(z.string().regex(ADVISORY_ID, 'not an advisory or CVE id')).max(1000),
+    immutable_tags: z.array(z.string().regex(TAG_GLOB, 'not a tag glob pattern')).max(100),
+    quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
+  })
+  .partial()
+  .strict();
+export type ProjectPatch = z.infer<typeof projectUpdateSchema>;
+
+export interface Member {
+  userId: number;
+  username: string;
+  role: Role;
+  createdAt: number;
+}
+
+export class ProjectService {
+  constructor(
+    private readonly db: DB,
+    private readonly authz: Authorizer,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** Any signed-in user may create a project and becomes its admin; robots and anonymous callers may not. */
+  async create(p: Principal, actor: Actor, input: { name: unknown; public?: unknown }): Promise<Project> {
+    if (p.kind === 'anonymous') throw unauthorized();
+    if (p.kind !== 'user') throw denied('robot accounts cannot create projects');
+    const problem = projectNameProblem(input.name);
+    if (problem) throw badRequest(problem);
+    if (input.public !== undefined && typeof input.public !== 'boolean') throw badRequest('public must be true or false');
+    const name = input.name as string;
+    const now = Date.now();
+    try {
+      const id = await this.db.transaction().execute(async (trx) => {
+        const id = await insertProject(trx, { name, public: input.public === true, ownerId: p.id, now });
+        await members.insertMember(trx, { projectId: id, userId: p.id, roleId: ROLE_IDS.admin, now });
+        return id;
+      });
+      await this.audit.record(actor, 'create', 'project', name, { public: input.public === true, id });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`project "${name}" already exists`);
+      throw err;
+    }
+    return (await findProjectByName(this.db, name))!;
+  }
+
+  /** Projects the caller can see: all for system admins, else public ones and those they are a member of. */
+  async list(p: Principal, opts: { q?: string; limit: number; offset: number }) {
+    let visibleIds: number[] | null = null;
+    if (!isSystemAdmin(p)) {
+      if (p.kind === 'user') visibleIds = await members.listMemberProjectIds(this.db, p.id);
+      else if (p.kind === 'robot') visibleIds = [...p.permissions.keys()];
+      else visibleIds = [];
+    }
+    return listProjects(this.db, { q: opts.q, visibleIds, limit: opts.limit, offset: opts.offset });
+  }
+
+  /** A project the caller may read; 404 when it does not exist, 401/403 when it may not be read. */
+  async get(p: Principal, name: string): Promise<Project> {
+    const project = await this.find(name);
+    await this.authz.require(p, 'project:read', project);
+    return project;
+  }
+
+  async find(name: string): Promise<Project> {
+    const project = name.length <= 255 ? await findProjectByName(this.db, name) : undefined;
+    if (!project) throw new AppError('NOT_FOUND', `project "${name.slice(0, 255)}" not found`);
+    return project;
+  }
+
+  async update(p: Principal, actor: Actor, name: string, body: unknown): Promise<Project> {
+    const project = await this.get(p, name);
+    await this.authz.require(p, 'project:update', project);
+    const parsed = projectUpdateSchema.safeParse(body);
+    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    const v = parsed.data;
+    const patch: ProjectUpdate = { updated_at: Date.now() };
+    if (v.public !== undefined) patch.public = v.public ? 1 : 0;
+    if (v.auto_scan !== undefined) patch.auto_scan = v.auto_scan ? 1 : 0;
+    if (v.prevent_vulnerable !== undefined) patch.prevent_vulnerable = v.prevent_vulnerable ? 1 : 0;
+    if (v.severity !== undefined) patch.severity = v.severity;
+    if (v.cve_allowlist !== undefined) patch.cve_allowlist = JSON.stringify([...new Set(v.cve_allowlist.map((s) => s.toUpperCase()))]);
+    if (v.immutable_tags !== undefined) patch.immutable_tags = JSON.stringify([...new Set(v.immutable_tags)]);
+    if (v.quota_bytes !== undefined) patch.quota_bytes = v.quota_bytes;
+    await updateProjectRow(this.db, project.id, patch);
+    await this.audit.record(actor, 'update', 'project', name, v);
+    return this.find(name);
+  }
+
+  async delete(p: Principal, actor: Actor, name: string): Promise<void> {
+    const project = await this.get(p, name);
+    await this.authz.require(p, 'project:delete', project);
+    await deleteProjectRow(this.db, project.id);
+    await this.audit.record(actor, 'delete', 'project', name);
+  }
+
+  // --- members ---
+
+  async listMembers(p: Principal, name: string, opts: { limit: number; offset: number }): Promise<{ items: Member[]; total: number; project: Project }> {
+    const project = await this.get(p, name);
+    await this.authz.require(p, 'member:read', project);
+    const { items, total } = await members.listMembers(this.db, project.id, opts);
+    return { items: items.map((m) => ({ userId: m.userId, username: m.username, role: roleFromId(m.roleId)!, createdAt: m.createdAt })), total, project };
+  }
+
+  async addMember(p: Principal, actor: Actor, name: string, input: { username?: unknown; role?: unknown }): Promise<Member> {
+    const project = await this.get(p, name);
+    await this.authz.require(p, 'member:write', project);
+    const role = parseRole(input.role);
+    if (typeof input.username !== 'string' || !input.username) throw badRequest('username is required');
+    const user = input.username.length <= 255 ? await findUserRowByName(this.db, input.username) : undefined;
+    if (!user) throw notFound(`user "${input.username.slice(0, 255)}" not found`);
+    const now = Date.now();
+    try {
+      await members.insertMember(this.db, { projectId: project.id, userId: Number(user.id), roleId: ROLE_IDS[role], now });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`"${user.username}" is already a member of ${project.name}`);
+      throw err;
+    }
+    await this.audit.record(actor, 'add_member', 'project', project.name, { username: user.username, role });
+    return { userId: Number(user.id), username: user.username, role, createdAt: now };
+  }
+
+  async setMemberRole(p: Principal, actor: Actor, name: string, userId: number, roleInput: unknown): Promise<void> {
+    const project = await this.get(p, name);
+    await this.authz.require(p, 'member:write', project);
+    const role = parseRole(roleInput);
+    if (!(await members.updateMemberRole(this.db, project.id, userId, ROLE_IDS[role]))) throw notFound('member not found');
+    await this.audit.record(actor, 'change_role', 'project', project.name, { user_id: userId, role });
+  }
+
+  async removeMember(p: Principal, actor: Actor, name: string, userId: number): Promise<void> {
+    const project = await this.get(p, name);
+    await this.authz.require(p, 'member:write', project);
+    if (!(await members.deleteMember(this.db, project.id, userId))) throw notFound('member not found');
+    await this.audit.record(actor, 'remove_member', 'project', project.name, { user_id: userId });
+  }
+
+  async roleOf(p: Principal, project: Project): Promise<Role | null> {
+    return this.authz.roleOf(p, project.id);
+  }
+}
+
+function parseRole(v: unknown): Role {
+  if (typeof v === 'string' && (ROLES as readonly string[]).includes(v)) return v as Role;
+  throw badRequest(`role must be one of ${ROLES.join(', ')}`);
+}

@@ -1,0 +1,12 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+
+const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'views');
+
+export type Views = Eta;
+
+/** eta with auto-escaping on: `<%= %>` escapes; raw `<%~ %>` is only for layout bodies and includes. */
+export function createViews(opts: { cache: boolean }): Views {
+  return new Eta({ views: VIEWS_DIR, cache: opts.cache, autoEscape: true, autoTrim: [false, 'nl'] });
+}
