@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// `npm run setup`: the Debian packages Berth and its tests use (when apt is there and we are root), then `npm ci`.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+
+const PACKAGES = ['docker-registry', 'skopeo', 'umoci', 'podman', 'chromium'];
+const run = (cmd, args, env = {}) => {
+  console.log(`$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+  if (r.status !== 0) {
+    console.error(`setup: ${cmd} exited with ${r.status}`);
+    process.exit(r.status ?? 1);
+  }
+};
+
+const haveApt = fs.existsSync('/usr/bin/apt-get');
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+if (haveApt && isRoot && process.env.BERTH_SKIP_APT !== '1') {
+  run('apt-get', ['update', '-q']);
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...PACKAGES], { DEBIAN_FRONTEND: 'noninteractive' });
+} else {
+  console.log(`setup: not installing OS packages (${haveApt ? 'not root' : 'no apt-get'}); Berth needs: ${PACKAGES.join(', ')}`);
+}
+run('npm', ['ci']);
+console.log('setup: done. Start Berth with `npm start`.');
