@@ -9,6 +9,8 @@ import { requestId } from 'hono/request-id';
 import type { AppEnv, Services } from './context.js';
 import { AppError } from './errors.js';
 import { apiV1 } from './routes/api/v1/index.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { tokenRoutes } from './routes/token.js';
 import { uiRoutes, renderErrorPage } from './routes/ui/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -69,6 +71,8 @@ export function createApp(services: Services): Hono<AppEnv> {
     return c.body(fs.readFileSync(file), 200, { 'Content-Type': `${type}; charset=utf-8` });
   });
 
+  app.route('/service', tokenRoutes(services));
+  app.route('/service', notificationRoutes(services));
   app.route('/api/v1', apiV1(services));
   app.route('/', uiRoutes(services));
 

@@ -8,6 +8,24 @@ import type { Authorizer } from './services/authorizer.js';
 import type { PrincipalService } from './services/principal-service.js';
 import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
+import type { RegistryClient } from './registry/client.js';
+import type { ManagedRegistry } from './registry/managed.js';
+import type { ProxyPolicy } from './registry/proxy.js';
+import type { RegistrySync } from './services/registry-sync.js';
+import type { RobotService } from './services/robot-service.js';
+import type { TokenService } from './services/token-service.js';
+
+/** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
+export interface RegistryHandle {
+  /** base URL of the registry (managed: loopback port of the child) */
+  url(): string;
+  managed: ManagedRegistry | null;
+  client: RegistryClient;
+  sync: RegistrySync;
+  notificationSecret: string;
+  /** checks the /v2 proxy runs before forwarding */
+  policies: ProxyPolicy[];
+}
 
 /** A named readiness check for /api/v1/health. */
 export interface HealthCheck {
@@ -27,6 +45,9 @@ export interface Services {
   audit: AuditService;
   authz: Authorizer;
   principals: PrincipalService;
+  tokens: TokenService;
+  robots: RobotService;
+  registry: RegistryHandle;
   health: HealthCheck[];
 }
 

@@ -1,8 +1,8 @@
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
+import { createHttpServer } from './server.js';
 import { wireServices } from './wiring.js';
 
 /** config → db → services → app → server; owns shutdown. */
@@ -24,12 +24,13 @@ async function main(): Promise<void> {
     process.stdout.write(`\n  Berth created user "admin" with the generated password: ${wired.generatedAdminPassword}\n  Change it after signing in.\n\n`);
   }
   const app = createApp(wired.services);
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
-    log.info({ port: info.port, externalUrl: config.externalUrl, db: config.database.dialect }, 'berth listening');
-  }) as Server;
-  server.requestTimeout = 0; // /v2 uploads and pulls can take longer than Node's default 5 minutes
-  server.headersTimeout = 60_000;
-
+  const server = createHttpServer(wired.services, app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, externalUrl: config.externalUrl, db: config.database.dialect }, 'berth listening');
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -40,13 +41,17 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 15_000);
     force.unref();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 10_000).unref();
+    await closed;
     await wired.close();
     log.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  await wired.startRegistry(port);
 }
 
 main().catch((err) => {

@@ -1,21 +1,33 @@
 import fs from 'node:fs';
 import { sql } from 'kysely';
+import { loadOrCreateTokenKeys } from './auth/token-keys.js';
 import type { Config } from './config.js';
-import type { HealthCheck, Services } from './context.js';
+import type { HealthCheck, RegistryHandle, Services } from './context.js';
 import { connectDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { Logger } from './log.js';
+import { RegistryClient } from './registry/client.js';
+import { ManagedRegistry } from './registry/managed.js';
+import { loadOrCreateSecret } from './registry/secrets.js';
 import { AccountService } from './services/account-service.js';
 import { AuditService } from './services/audit-service.js';
 import { Authorizer } from './services/authorizer.js';
 import { PrincipalService } from './services/principal-service.js';
 import { ProjectService } from './services/project-service.js';
+import { RegistrySync } from './services/registry-sync.js';
+import { RobotService } from './services/robot-service.js';
+import { TokenService } from './services/token-service.js';
 import { createViews } from './views.js';
 
 export interface Wired {
   services: Services;
   /** The generated admin password on the very first start (to print once), else null. */
   generatedAdminPassword: string | null;
+  /**
+   * Brings the registry up once core listens on `corePort` (the managed registry posts its notifications there),
+   * then applies leftover events and reconciles in the background.
+   */
+  startRegistry(corePort: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,13 +47,32 @@ export async function wireServices(config: Config, log: Logger): Promise<Wired> 
   const authz = new Authorizer(db);
   const accounts = new AccountService(db, log, config.sessionTtlSeconds * 1000);
   const projects = new ProjectService(db, authz, audit);
-  const principals = new PrincipalService(accounts);
+  const robots = new RobotService(db, authz, audit);
+  const principals = new PrincipalService(accounts, robots);
+  const keys = loadOrCreateTokenKeys(config.dataDir);
+  const tokens = new TokenService(db, authz, keys, config.tokenTtlSeconds);
+  const notificationSecret = config.notificationSecret ?? loadOrCreateSecret(config.dataDir, 'notification.secret');
+
+  let managed: ManagedRegistry | null = null;
+  let managedUrl = '';
+  const registryUrl = () => config.registryUrl ?? managedUrl;
+  const client = new RegistryClient(registryUrl, (access) => tokens.internal(access));
+  const sync = new RegistrySync(db, client, log);
+  const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, policies: [] };
+
   const health: HealthCheck[] = [
     {
       name: 'database',
       async check() {
         await sql`select 1`.execute(db);
         return { ok: true };
+      },
+    },
+    {
+      name: 'registry',
+      async check() {
+        if (!registryUrl()) return { ok: false, detail: 'not started' };
+        return (await client.ping()) ? { ok: true } : { ok: false, detail: 'registry is not answering' };
       },
     },
   ];
@@ -57,7 +88,39 @@ export async function wireServices(config: Config, log: Logger): Promise<Wired> 
     audit,
     authz,
     principals,
+    tokens,
+    robots,
+    registry,
     health,
   };
-  return { services, generatedAdminPassword, close: () => conn.close() };
+  return {
+    services,
+    generatedAdminPassword,
+    async startRegistry(corePort: number) {
+      if (!config.registryUrl) {
+        managed = new ManagedRegistry({
+          bin: config.registryBin,
+          dataDir: config.dataDir,
+          log,
+          config: {
+            externalUrl: config.externalUrl,
+            certPath: keys.certPath,
+            notifyUrl: `http://127.0.0.1:${corePort}/service/notifications`,
+            notificationSecret,
+            httpSecret: loadOrCreateSecret(config.dataDir, 'registry-http.secret'),
+          },
+        });
+        await managed.start();
+        managedUrl = managed.url;
+        log.info({ url: managed.url, pid: managed.pid }, 'managed registry started');
+      }
+      sync.kick();
+      sync.reconcile().catch((err) => log.warn({ err: (err as Error).message }, 'start-up reconciliation failed'));
+    },
+    async close() {
+      await sync.stop();
+      await managed?.stop();
+      await conn.close();
+    },
+  };
 }

@@ -66,7 +66,7 @@ export interface LoginFailuresTable {
   locked_until: number;
 }
 
-export interface Database {
+export interface Database extends RegistryTables {
   users: UsersTable;
   roles: RolesTable;
   projects: ProjectsTable;
@@ -81,3 +81,95 @@ export type NewUserRow = Insertable<UsersTable>;
 export type ProjectRow = Selectable<ProjectsTable>;
 export type ProjectUpdate = Updateable<ProjectsTable>;
 export type AuditLogRow = Selectable<AuditLogsTable>;
+
+export interface NotificationInboxTable {
+  id: Generated<number>;
+  event_id: string;
+  received_at: number;
+  payload: string;
+  applied_at: number | null;
+  attempts: Generated<number>;
+  lease_until: number | null;
+  error: string | null;
+}
+
+export interface RepositoriesTable {
+  id: Generated<number>;
+  project_id: number;
+  name: string;
+  pull_count: Generated<number>;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ArtifactsTable {
+  id: Generated<number>;
+  repository_id: number;
+  digest: string;
+  media_type: string;
+  manifest_size: number;
+  size: number;
+  config_digest: string | null;
+  os: string | null;
+  architecture: string | null;
+  variant: string | null;
+  created: string | null;
+  pushed_at: number;
+  pulled_at: number | null;
+  pull_count: Generated<number>;
+  pushed_by: string | null;
+}
+
+export interface ArtifactChildrenTable {
+  parent_id: number;
+  child_digest: string;
+  media_type: string;
+  size: number;
+  platform: string | null;
+}
+
+export interface ArtifactBlobsTable {
+  artifact_id: number;
+  digest: string;
+  media_type: string;
+  size: number;
+  position: number;
+}
+
+export interface TagsTable {
+  id: Generated<number>;
+  repository_id: number;
+  artifact_id: number;
+  name: string;
+  pushed_at: number;
+}
+
+export interface RobotsTable {
+  id: Generated<number>;
+  name: string;
+  project_id: number | null;
+  description: string | null;
+  secret_hash: string;
+  disabled: number;
+  expires_at: number | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RobotPermissionsTable {
+  robot_id: number;
+  project_id: number;
+  actions: string;
+}
+
+export interface RegistryTables {
+  notification_inbox: NotificationInboxTable;
+  repositories: RepositoriesTable;
+  artifacts: ArtifactsTable;
+  artifact_children: ArtifactChildrenTable;
+  artifact_blobs: ArtifactBlobsTable;
+  tags: TagsTable;
+  robots: RobotsTable;
+  robot_permissions: RobotPermissionsTable;
+}

@@ -1,0 +1,283 @@
+import { sql } from 'kysely';
+import type { DB } from '../connect.js';
+import { isUniqueViolation } from '../../errors.js';
+import { likeExpr } from './sql.js';
+
+export interface RepositoryRow {
+  id: number;
+  projectId: number;
+  name: string;
+  pullCount: number;
+  createdAt: number;
+  updatedAt: number;
+  artifactCount: number;
+}
+
+export interface ArtifactRecord {
+  id: number;
+  repositoryId: number;
+  digest: string;
+  mediaType: string;
+  manifestSize: number;
+  size: number;
+  configDigest: string | null;
+  os: string | null;
+  architecture: string | null;
+  variant: string | null;
+  created: string | null;
+  pushedAt: number;
+  pulledAt: number | null;
+  pullCount: number;
+  pushedBy: string | null;
+}
+
+export interface ArtifactFacts {
+  mediaType: string;
+  manifestSize: number;
+  size: number;
+  configDigest: string | null;
+  os: string | null;
+  architecture: string | null;
+  variant: string | null;
+  created: string | null;
+  pushedAt: number;
+  pushedBy: string | null;
+  blobs: { digest: string; mediaType: string; size: number }[];
+  children: { digest: string; mediaType: string; size: number; platform: string | null }[];
+}
+
+/** The repository's id, created on first sight (concurrent creators both end with the same row). */
+export async function ensureRepository(db: DB, projectId: number, name: string, now: number): Promise<number> {
+  const found = await db.selectFrom('repositories').select('id').where('name', '=', name).executeTakeFirst();
+  if (found) return Number(found.id);
+  try {
+    const res = await db.insertInto('repositories').values({ project_id: projectId, name, created_at: now, updated_at: now }).executeTakeFirstOrThrow();
+    return Number(res.insertId);
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    const again = await db.selectFrom('repositories').select('id').where('name', '=', name).executeTakeFirstOrThrow();
+    return Number(again.id);
+  }
+}
+
+export async function findRepository(db: DB, name: string) {
+  return db.selectFrom('repositories').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+/** Inserts or refreshes an artifact with its blobs and children; returns its id. */
+export async function upsertArtifact(db: DB, repositoryId: number, digest: string, f: ArtifactFacts): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const values = {
+      media_type: f.mediaType.slice(0, 255),
+      manifest_size: f.manifestSize,
+      size: f.size,
+      config_digest: f.configDigest,
+      os: f.os?.slice(0, 32) ?? null,
+      architecture: f.architecture?.slice(0, 32) ?? null,
+      variant: f.variant?.slice(0, 32) ?? null,
+      created: f.created?.slice(0, 64) ?? null,
+    };
+    const existing = await trx.selectFrom('artifacts').select(['id', 'pushed_at']).where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
+    let id: number;
+    if (existing) {
+      id = Number(existing.id);
+      const newer = f.pushedAt > Number(existing.pushed_at);
+      await trx
+        .updateTable('artifacts')
+        .set({ ...values, ...(newer ? { pushed_at: f.pushedAt, pushed_by: f.pushedBy?.slice(0, 255) ?? null } : {}) })
+        .where('id', '=', id)
+        .execute();
+    } else {
+      const res = await trx
+        .insertInto('artifacts')
+        .values({ ...values, repository_id: repositoryId, digest, pushed_at: f.pushedAt, pushed_by: f.pushedBy?.slice(0, 255) ?? null, pulled_at: null })
+        .executeTakeFirstOrThrow();
+      id = Number(res.insertId);
+    }
+    await trx.deleteFrom('artifact_blobs').where('artifact_id', '=', id).execute();
+    if (f.blobs.length) {
+      await trx
+        .insertInto('artifact_blobs')
+        .values(f.blobs.map((b, position) => ({ artifact_id: id, digest: b.digest.slice(0, 100), media_type: b.mediaType.slice(0, 255), size: b.size, position })))
+        .execute();
+    }
+    await trx.deleteFrom('artifact_children').where('parent_id', '=', id).execute();
+    const seen = new Set<string>();
+    const children = f.children.filter((c) => !seen.has(c.digest) && seen.add(c.digest));
+    if (children.length) {
+      await trx
+        .insertInto('artifact_children')
+        .values(children.map((c) => ({ parent_id: id, child_digest: c.digest.slice(0, 100), media_type: c.mediaType.slice(0, 255), size: c.size, platform: c.platform?.slice(0, 128) ?? null })))
+        .execute();
+    }
+    await trx.updateTable('repositories').set({ updated_at: Math.max(f.pushedAt, 0) }).where('id', '=', repositoryId).execute();
+    return id;
+  });
+}
+
+export async function findArtifactId(db: DB, repositoryId: number, digest: string): Promise<number | undefined> {
+  const r = await db.selectFrom('artifacts').select('id').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
+  return r ? Number(r.id) : undefined;
+}
+
+/** Points a tag at an artifact (creating or moving it). */
+export async function setTag(db: DB, repositoryId: number, artifactId: number, name: string, pushedAt: number): Promise<void> {
+  const res = await db.updateTable('tags').set({ artifact_id: artifactId, pushed_at: pushedAt }).where('repository_id', '=', repositoryId).where('name', '=', name).executeTakeFirst();
+  if (Number(res.numUpdatedRows) > 0) return;
+  try {
+    await db.insertInto('tags').values({ repository_id: repositoryId, artifact_id: artifactId, name, pushed_at: pushedAt }).execute();
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    await db.updateTable('tags').set({ artifact_id: artifactId, pushed_at: pushedAt }).where('repository_id', '=', repositoryId).where('name', '=', name).execute();
+  }
+}
+
+export async function deleteTag(db: DB, repositoryId: number, name: string): Promise<boolean> {
+  const res = await db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', name).executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}
+
+export async function deleteArtifact(db: DB, repositoryId: number, digest: string): Promise<boolean> {
+  const res = await db.deleteFrom('artifacts').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}
+
+/** Removes a repository row once it holds no artifacts (as Harbor does). */
+export async function deleteRepositoryIfEmpty(db: DB, repositoryId: number): Promise<void> {
+  await db
+    .deleteFrom('repositories')
+    .where('id', '=', repositoryId)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('artifacts').select('id').where('repository_id', '=', repositoryId))))
+    .execute();
+}
+
+export async function deleteRepositoryRow(db: DB, repositoryId: number): Promise<void> {
+  await db.deleteFrom('repositories').where('id', '=', repositoryId).execute();
+}
+
+/** Adds batched pull counts: per artifact and per repository. */
+export async function addPulls(db: DB, artifactId: number, repositoryId: number, count: number, lastAt: number): Promise<void> {
+  await db
+    .updateTable('artifacts')
+    .set((eb) => ({
+      pull_count: eb('pull_count', '+', count),
+      pulled_at: sql<number>`case when pulled_at is null or pulled_at < ${lastAt} then ${lastAt} else pulled_at end`,
+    }))
+    .where('id', '=', artifactId)
+    .execute();
+  await db
+    .updateTable('repositories')
+    .set((eb) => ({ pull_count: eb('pull_count', '+', count) }))
+    .where('id', '=', repositoryId)
+    .execute();
+}
+
+export async function listRepositories(db: DB, f: { projectId: number; q?: string; limit: number; offset: number }): Promise<{ items: RepositoryRow[]; total: number }> {
+  let base = db.selectFrom('repositories as r').where('r.project_id', '=', f.projectId);
+  if (f.q) base = base.where(likeExpr(sql.ref('r.name'), f.q));
+  const rows = await base
+    .select(['r.id', 'r.project_id', 'r.name', 'r.pull_count', 'r.created_at', 'r.updated_at'])
+    .select((eb) => eb.selectFrom('artifacts as a').select((e) => e.fn.countAll<number>().as('n')).whereRef('a.repository_id', '=', 'r.id').as('artifact_count'))
+    .orderBy('r.name')
+    .limit(f.limit)
+    .offset(f.offset)
+    .execute();
+  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return {
+    items: rows.map((r) => ({
+      id: Number(r.id),
+      projectId: Number(r.project_id),
+      name: r.name,
+      pullCount: Number(r.pull_count),
+      createdAt: Number(r.created_at),
+      updatedAt: Number(r.updated_at),
+      artifactCount: Number(r.artifact_count ?? 0),
+    })),
+    total: Number(n),
+  };
+}
+
+const toArtifact = (r: {
+  id: number;
+  repository_id: number;
+  digest: string;
+  media_type: string;
+  manifest_size: number;
+  size: number;
+  config_digest: string | null;
+  os: string | null;
+  architecture: string | null;
+  variant: string | null;
+  created: string | null;
+  pushed_at: number;
+  pulled_at: number | null;
+  pull_count: number;
+  pushed_by: string | null;
+}): ArtifactRecord => ({
+  id: Number(r.id),
+  repositoryId: Number(r.repository_id),
+  digest: r.digest,
+  mediaType: r.media_type,
+  manifestSize: Number(r.manifest_size),
+  size: Number(r.size),
+  configDigest: r.config_digest,
+  os: r.os,
+  architecture: r.architecture,
+  variant: r.variant,
+  created: r.created,
+  pushedAt: Number(r.pushed_at),
+  pulledAt: r.pulled_at === null ? null : Number(r.pulled_at),
+  pullCount: Number(r.pull_count),
+  pushedBy: r.pushed_by,
+});
+
+/** Artifacts of a repository, newest push first, with their tags. */
+export async function listArtifacts(db: DB, repositoryId: number, f: { limit: number; offset: number }) {
+  const base = db.selectFrom('artifacts').where('repository_id', '=', repositoryId);
+  const rows = await base.selectAll().orderBy('pushed_at', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
+  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const tags = await tagsOf(db, rows.map((r) => Number(r.id)));
+  return { items: rows.map((r) => ({ ...toArtifact(r), tags: tags.get(Number(r.id)) ?? [] })), total: Number(n) };
+}
+
+export async function tagsOf(db: DB, artifactIds: number[]): Promise<Map<number, { name: string; pushedAt: number }[]>> {
+  const out = new Map<number, { name: string; pushedAt: number }[]>();
+  if (!artifactIds.length) return out;
+  const rows = await db.selectFrom('tags').select(['artifact_id', 'name', 'pushed_at']).where('artifact_id', 'in', artifactIds).orderBy('name').execute();
+  for (const r of rows) {
+    const list = out.get(Number(r.artifact_id)) ?? [];
+    list.push({ name: r.name, pushedAt: Number(r.pushed_at) });
+    out.set(Number(r.artifact_id), list);
+  }
+  return out;
+}
+
+/** An artifact by digest, or by the tag that points at it. */
+export async function findArtifact(db: DB, repositoryId: number, reference: string): Promise<ArtifactRecord | undefined> {
+  let q = db.selectFrom('artifacts as a').selectAll('a').where('a.repository_id', '=', repositoryId);
+  if (reference.includes(':')) q = q.where('a.digest', '=', reference);
+  else q = q.innerJoin('tags as t', 't.artifact_id', 'a.id').where('t.name', '=', reference).where('t.repository_id', '=', repositoryId);
+  const r = await q.executeTakeFirst();
+  return r && toArtifact(r);
+}
+
+export async function artifactDetails(db: DB, artifactId: number) {
+  const blobs = await db.selectFrom('artifact_blobs').select(['digest', 'media_type', 'size']).where('artifact_id', '=', artifactId).orderBy('position').execute();
+  const children = await db.selectFrom('artifact_children').select(['child_digest', 'media_type', 'size', 'platform']).where('parent_id', '=', artifactId).execute();
+  return {
+    blobs: blobs.map((b) => ({ digest: b.digest, mediaType: b.media_type, size: Number(b.size) })),
+    children: children.map((c) => ({ digest: c.child_digest, mediaType: c.media_type, size: Number(c.size), platform: c.platform })),
+  };
+}
+
+/** Everything the DB believes about a repository: digests and tags (for reconciliation). */
+export async function repositoryState(db: DB, repositoryId: number) {
+  const artifacts = await db.selectFrom('artifacts').select(['id', 'digest']).where('repository_id', '=', repositoryId).execute();
+  const tags = await db.selectFrom('tags').select(['name', 'artifact_id']).where('repository_id', '=', repositoryId).execute();
+  return { artifacts: artifacts.map((a) => ({ id: Number(a.id), digest: a.digest })), tags: tags.map((t) => ({ name: t.name, artifactId: Number(t.artifact_id) })) };
+}
+
+export async function allRepositories(db: DB) {
+  const rows = await db.selectFrom('repositories').select(['id', 'name', 'project_id']).execute();
+  return rows.map((r) => ({ id: Number(r.id), name: r.name, projectId: Number(r.project_id) }));
+}

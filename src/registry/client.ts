@@ -1,0 +1,140 @@
+import { MANIFEST_ACCEPT } from './constants.js';
+
+export interface Access {
+  type: string;
+  name: string;
+  actions: string[];
+}
+
+export type TokenMinter = (access: Access[]) => string;
+
+export interface FetchedManifest {
+  digest: string;
+  mediaType: string;
+  body: Buffer;
+}
+
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_MANIFEST = 4 * 1024 * 1024;
+
+/**
+ * Core's own client for the registry API, authenticating with tokens it mints for exactly the access each call
+ * needs. `baseUrl()` is read per call: a managed registry may come back on another port after a restart.
+ */
+export class RegistryClient {
+  constructor(
+    private readonly baseUrl: () => string,
+    private readonly mint: TokenMinter,
+  ) {}
+
+  private async call(path: string, init: RequestInit & { access: Access[]; timeoutMs?: number }): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${this.mint(init.access)}`);
+    try {
+      return await fetch(`${this.baseUrl()}${path}`, { ...init, headers, redirect: 'manual', signal: AbortSignal.timeout(init.timeoutMs ?? 30_000) });
+    } catch (err) {
+      throw new RegistryError(`registry unreachable: ${(err as Error).message}`);
+    }
+  }
+
+  private pull = (repo: string) => [{ type: 'repository', name: repo, actions: ['pull'] }];
+
+  async ping(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.baseUrl()}/v2/`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      return res.status === 200 || res.status === 401;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The manifest by tag or digest, or null when the registry does not have it. */
+  async manifest(repo: string, ref: string): Promise<FetchedManifest | null> {
+    const res = await this.call(`/v2/${repo}/manifests/${ref}`, { access: this.pull(repo), headers: { accept: MANIFEST_ACCEPT } });
+    if (res.status === 404) {
+      await res.arrayBuffer();
+      return null;
+    }
+    if (!res.ok) throw new RegistryError(`GET manifest ${repo}:${ref}: HTTP ${res.status}`, res.status);
+    const len = Number(res.headers.get('content-length') ?? 0);
+    if (len > MAX_MANIFEST) throw new RegistryError(`manifest ${repo}@${ref} is too large (${len} bytes)`);
+    const body = Buffer.from(await res.arrayBuffer());
+    if (body.length > MAX_MANIFEST) throw new RegistryError(`manifest ${repo}@${ref} is too large`);
+    return { digest: res.headers.get('docker-content-digest') ?? '', mediaType: (res.headers.get('content-type') ?? '').split(';')[0]!.trim(), body };
+  }
+
+  /** The digest a tag or digest currently resolves to, or null. */
+  async resolve(repo: string, ref: string): Promise<string | null> {
+    const res = await this.call(`/v2/${repo}/manifests/${ref}`, { method: 'HEAD', access: this.pull(repo), headers: { accept: MANIFEST_ACCEPT } });
+    if (res.status === 404) return null;
+    if (!res.ok) throw new RegistryError(`HEAD manifest ${repo}:${ref}: HTTP ${res.status}`, res.status);
+    return res.headers.get('docker-content-digest');
+  }
+
+  /** A small blob (image config), bounded; null when missing. */
+  async smallBlob(repo: string, digest: string, maxBytes: number): Promise<Buffer | null> {
+    const res = await this.call(`/v2/${repo}/blobs/${digest}`, { access: this.pull(repo) });
+    if (res.status === 404) {
+      await res.arrayBuffer();
+      return null;
+    }
+    if (!res.ok) throw new RegistryError(`GET blob ${repo}@${digest}: HTTP ${res.status}`, res.status);
+    if (Number(res.headers.get('content-length') ?? 0) > maxBytes) {
+      await res.body?.cancel();
+      return null;
+    }
+    const buf = Buffer.from(await res.arrayBuffer());
+    return buf.length > maxBytes ? null : buf;
+  }
+
+  /** One page of the catalog. */
+  async catalog(last: string | undefined, n = 500): Promise<{ repositories: string[]; more: boolean }> {
+    const qs = new URLSearchParams({ n: String(n) });
+    if (last) qs.set('last', last);
+    const res = await this.call(`/v2/_catalog?${qs}`, { access: [{ type: 'registry', name: 'catalog', actions: ['*'] }] });
+    if (!res.ok) throw new RegistryError(`GET _catalog: HTTP ${res.status}`, res.status);
+    const body = (await res.json()) as { repositories?: unknown };
+    const repositories = Array.isArray(body.repositories) ? body.repositories.filter((r): r is string => typeof r === 'string') : [];
+    return { repositories, more: /rel="next"/.test(res.headers.get('link') ?? '') };
+  }
+
+  /** Every tag of a repository (following pagination), or null when the repository is unknown. */
+  async tags(repo: string): Promise<string[] | null> {
+    const out: string[] = [];
+    let last: string | undefined;
+    for (let page = 0; page < 10_000; page++) {
+      const qs = new URLSearchParams({ n: '1000' });
+      if (last) qs.set('last', last);
+      const res = await this.call(`/v2/${repo}/tags/list?${qs}`, { access: this.pull(repo) });
+      if (res.status === 404) {
+        await res.arrayBuffer();
+        return page === 0 ? null : out;
+      }
+      if (!res.ok) throw new RegistryError(`GET tags ${repo}: HTTP ${res.status}`, res.status);
+      const body = (await res.json()) as { tags?: unknown };
+      const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
+      out.push(...tags);
+      if (!/rel="next"/.test(res.headers.get('link') ?? '') || tags.length === 0) break;
+      last = tags[tags.length - 1];
+    }
+    return out;
+  }
+
+  /** Deletes a manifest by digest; false when it was already gone. */
+  async deleteManifest(repo: string, digest: string): Promise<boolean> {
+    const res = await this.call(`/v2/${repo}/manifests/${digest}`, { method: 'DELETE', access: [{ type: 'repository', name: repo, actions: ['delete'] }] });
+    await res.arrayBuffer();
+    if (res.status === 404) return false;
+    if (res.status !== 202) throw new RegistryError(`DELETE manifest ${repo}@${digest}: HTTP ${res.status}`, res.status);
+    return true;
+  }
+}

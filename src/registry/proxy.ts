@@ -1,0 +1,179 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+
+/** What a `/v2` request is about, after validation. */
+export interface V2Request {
+  method: string;
+  kind: 'base' | 'catalog' | 'manifest' | 'blob' | 'upload' | 'tags' | 'referrers';
+  /** full repository name, e.g. `p1/app` */
+  name?: string;
+  project?: string;
+  reference?: string;
+  clientIp: string;
+}
+
+export interface ProxyRefusal {
+  status: number;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/** A policy check run before a request is forwarded (read-only mode, pull gate, immutability plug in here). */
+export type ProxyPolicy = (req: V2Request, raw: IncomingMessage) => Promise<ProxyRefusal | null> | ProxyRefusal | null;
+
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,256}$/;
+const UPLOAD_ID = /^[A-Za-z0-9_=-]{1,256}$/;
+
+/**
+ * Parses and validates a `/v2` path from the raw request URL. Anything the distribution grammar does not allow,
+ * percent-encoding included (no legitimate client encodes these paths), is refused here with a clear 4xx.
+ */
+export function parseV2Path(method: string, rawUrl: string): Omit<V2Request, 'clientIp'> | ProxyRefusal {
+  const q = rawUrl.indexOf('?');
+  const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
+  if (path.length > 2048) return refusal(414, 'NAME_INVALID', 'request path too long');
+  if (path === '/v2' || path === '/v2/') return { method, kind: 'base' };
+  if (path === '/v2/_catalog') return { method, kind: 'catalog' };
+  if (/[%\\]|\/\/|\/\.{1,2}(?:\/|$)/.test(path) || !path.startsWith('/v2/')) {
+    return refusal(400, 'NAME_INVALID', 'invalid repository path: encoded characters, empty or dot segments are not allowed');
+  }
+  const parts = path.slice(4).split('/');
+  const n = parts.length;
+  let kind: V2Request['kind'];
+  let reference: string | undefined;
+  let nameEnd = n - 2;
+  if (n >= 4 && parts[n - 3] === 'blobs' && parts[n - 2] === 'uploads') {
+    // <name>/blobs/uploads/ (start) or <name>/blobs/uploads/<id> (continue, finish, cancel)
+    kind = 'upload';
+    reference = parts[n - 1]!;
+    nameEnd = n - 3;
+    if (reference !== '' && !UPLOAD_ID.test(reference)) return refusal(400, 'BLOB_UPLOAD_INVALID', 'invalid upload id');
+  } else if (n >= 3 && parts[n - 2] === 'manifests') {
+    kind = 'manifest';
+    reference = parts[n - 1]!;
+    if (!TAG.test(reference) && !DIGEST.test(reference)) return refusal(400, 'TAG_INVALID', 'invalid tag or digest');
+  } else if (n >= 3 && parts[n - 2] === 'blobs') {
+    kind = 'blob';
+    reference = parts[n - 1]!;
+    if (!DIGEST.test(reference)) return refusal(400, 'DIGEST_INVALID', 'invalid digest');
+  } else if (n >= 3 && parts[n - 2] === 'tags' && parts[n - 1] === 'list') {
+    kind = 'tags';
+  } else if (n >= 3 && parts[n - 2] === 'referrers') {
+    kind = 'referrers';
+    reference = parts[n - 1]!;
+    if (!DIGEST.test(reference)) return refusal(400, 'DIGEST_INVALID', 'invalid digest');
+  } else {
+    return refusal(404, 'NOT_FOUND', 'unknown registry endpoint');
+  }
+  const nameParts = parts.slice(0, nameEnd);
+  const name = nameParts.join('/');
+  if (nameParts.length < 2 || name.length > 255 || !nameParts.every((p) => COMPONENT.test(p))) {
+    return refusal(404, 'NAME_UNKNOWN', 'repository names are <project>/<repository>, lowercase');
+  }
+  return { method, kind, name, project: nameParts[0]!, reference };
+}
+
+const refusal = (status: number, code: string, message: string): ProxyRefusal => ({ status, code, message });
+
+function sendError(res: ServerResponse, r: ProxyRefusal): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ errors: [{ code: r.code, message: r.message }] });
+  res.writeHead(r.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'docker-distribution-api-version': 'registry/2.0',
+    ...r.headers,
+  });
+  res.end(body);
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'upgrade', 'http2-settings']);
+
+export interface RegistryProxyOptions {
+  /** the registry's base URL (read per request: a managed registry can move to another port on restart) */
+  upstream: () => string;
+  externalUrl: string;
+  trustProxy: boolean;
+  log: Logger;
+  policies: ProxyPolicy[];
+}
+
+/**
+ * The `/v2` reverse proxy, on plain node:http streams so blobs flow through without buffering or web-stream
+ * conversion. Status codes, headers and error bodies are the registry's; only the token realm and absolute
+ * `Location`s are rewritten to the public URL.
+ */
+export function createRegistryProxy(opts: RegistryProxyOptions) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+  const ext = new URL(opts.externalUrl);
+  const realm = `${opts.externalUrl}/service/token`;
+
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const parsed = parseV2Path(method, req.url ?? '/');
+    if ('status' in parsed) {
+      req.resume();
+      return sendError(res, parsed);
+    }
+    const peer = req.socket.remoteAddress ?? 'unknown';
+    const xff = opts.trustProxy ? (req.headers['x-forwarded-for'] as string | undefined)?.split(',').pop()?.trim() : undefined;
+    const info: V2Request = { ...parsed, clientIp: xff || peer };
+    for (const policy of opts.policies) {
+      let refused: ProxyRefusal | null;
+      try {
+        refused = await policy(info, req);
+      } catch (err) {
+        const id = randomUUID();
+        opts.log.error({ err, reqId: id }, 'proxy policy failed');
+        refused = refusal(500, 'UNKNOWN', `internal error (request id ${id})`);
+      }
+      if (refused) {
+        req.resume();
+        return sendError(res, refused);
+      }
+    }
+
+    let upstream: URL;
+    try {
+      upstream = new URL(opts.upstream());
+    } catch {
+      return sendError(res, refusal(503, 'UNAVAILABLE', 'registry is not available'));
+    }
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
+    // The registry logs and reports the client, and builds URLs for the public host.
+    headers['x-forwarded-for'] = info.clientIp;
+    headers['x-forwarded-proto'] = ext.protocol.slice(0, -1);
+    headers['x-forwarded-host'] = ext.host;
+    headers.host = ext.host;
+
+    const up = http.request({ host: upstream.hostname, port: upstream.port, method, path: req.url, headers, agent });
+    up.on('response', (ur) => {
+      const out: http.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(ur.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+      const wa = ur.headers['www-authenticate'];
+      if (typeof wa === 'string') out['www-authenticate'] = wa.replace(/realm="[^"]*"/, `realm="${realm}"`);
+      const loc = ur.headers.location;
+      if (typeof loc === 'string' && loc.startsWith(upstream.origin)) out.location = opts.externalUrl + loc.slice(upstream.origin.length);
+      res.writeHead(ur.statusCode ?? 502, out);
+      ur.pipe(res);
+      ur.on('error', () => res.destroy());
+    });
+    up.on('error', (err) => {
+      opts.log.warn({ err: err.message, path: info.name }, 'registry request failed');
+      if (!res.headersSent) sendError(res, refusal(503, 'UNAVAILABLE', 'registry is not available, retry later'));
+      else res.destroy();
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    req.pipe(up);
+  };
+}

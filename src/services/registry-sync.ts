@@ -1,0 +1,502 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { DB } from '../db/connect.js';
+import * as art from '../db/repos/artifacts.js';
+import { findProjectByName } from '../db/repos/projects.js';
+import type { Logger } from '../log.js';
+import { CORE_SUBJECT, IMAGE_TYPES, INDEX_TYPES, MANIFEST_TYPES } from '../registry/constants.js';
+import type { RegistryClient } from '../registry/client.js';
+
+const MAX_EVENTS = 1000;
+const MAX_ATTEMPTS = 10;
+const LEASE_MS = 60_000;
+const INBOX_RETENTION_MS = 7 * 86400_000;
+
+const descriptor = z.object({ mediaType: z.string().max(255).optional(), digest: z.string().max(100), size: z.number().int().nonnegative().optional() }).passthrough();
+
+export const eventSchema = z
+  .object({
+    id: z.string().min(1).max(64),
+    timestamp: z.string().max(64).optional(),
+    action: z.string().min(1).max(32),
+    target: z
+      .object({
+        mediaType: z.string().max(255).optional(),
+        digest: z.string().max(100).optional(),
+        size: z.number().int().nonnegative().optional(),
+        repository: z.string().min(1).max(255),
+        tag: z.string().max(128).optional(),
+        references: z.array(descriptor).max(MAX_EVENTS).optional(),
+      })
+      .passthrough(),
+    request: z.object({ addr: z.string().max(256).optional(), method: z.string().max(16).optional(), useragent: z.string().max(1024).optional() }).passthrough().optional(),
+    actor: z.object({ name: z.string().max(255).optional() }).passthrough().optional(),
+  })
+  .passthrough();
+
+export const envelopeSchema = z.object({ events: z.array(z.unknown()).max(MAX_EVENTS) }).passthrough();
+
+export type RegistryEvent = z.infer<typeof eventSchema>;
+
+const REPO_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** Whether an event changes what Berth stores: manifest pushes, manifest GETs (pulls), deletes. Blob traffic is not. */
+function isRelevant(e: RegistryEvent): boolean {
+  if (!REPO_NAME.test(e.target.repository)) return false;
+  if (e.target.digest !== undefined && !DIGEST.test(e.target.digest)) return false;
+  if (e.target.tag !== undefined && !TAG.test(e.target.tag)) return false;
+  if (e.action === 'delete') return !!(e.target.digest || e.target.tag);
+  if (!e.target.digest || !MANIFEST_TYPES.has(e.target.mediaType ?? '')) return false;
+  if (e.action === 'push') return true;
+  // A pull is a manifest GET by someone other than core itself; clients HEAD manifests while pushing.
+  if (e.action === 'pull') return e.request?.method === 'GET' && e.actor?.name !== CORE_SUBJECT;
+  return false;
+}
+
+const eventTime = (e: RegistryEvent) => {
+  const t = e.timestamp ? Date.parse(e.timestamp) : NaN;
+  return Number.isFinite(t) ? t : Date.now();
+};
+
+/** `1.2.3.4:5678` → `1.2.3.4`, `[::1]:80` → `::1`, bare addresses unchanged. */
+export function hostOf(addr: string | undefined): string {
+  if (!addr) return 'unknown';
+  const first = addr.split(',')[0]!.trim();
+  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(first);
+  if (v6) return v6[1]!;
+  const v4 = /^([^:]+):\d+$/.exec(first);
+  return (v4 ? v4[1]! : first).slice(0, 64);
+}
+
+export interface ReconcileSummary {
+  repositories: number;
+  artifactsAdded: number;
+  artifactsRemoved: number;
+  tagsSet: number;
+  tagsRemoved: number;
+  durationMs: number;
+}
+
+export interface PushedArtifact {
+  repository: string;
+  digest: string;
+  tag?: string;
+  artifactId: number;
+}
+
+/**
+ * Keeps repositories, artifacts and tags in step with the registry. Events land durably in an inbox (idempotent on
+ * event id) and are applied in order by a drain loop that checks each change against the registry itself, so
+ * duplicates and out-of-order deliveries converge on the registry's truth. Reconciliation repairs what events lost.
+ */
+export class RegistrySync {
+  private draining: Promise<void> | null = null;
+  private again = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private reconciling: Promise<ReconcileSummary> | null = null;
+  private stopped = false;
+  /** Listeners for applied pushes (auto-scan plugs in here). */
+  readonly onPushed: ((a: PushedArtifact) => void | Promise<void>)[] = [];
+
+  constructor(
+    private readonly db: DB,
+    private readonly registry: RegistryClient,
+    private readonly log: Logger,
+  ) {}
+
+  /** Validates an envelope and stores its relevant events; returns how many were new. Throws on a malformed envelope. */
+  async receive(body: unknown): Promise<{ stored: number; duplicates: number; ignored: number }> {
+    const env = envelopeSchema.safeParse(body);
+    if (!env.success) throw new Error('not a notification envelope: expected {"events":[...]}');
+    const events: RegistryEvent[] = [];
+    for (const raw of env.data.events) {
+      const e = eventSchema.safeParse(raw);
+      if (!e.success) throw new Error(`malformed event: ${e.error.issues[0]?.path.join('.')} ${e.error.issues[0]?.message}`);
+      events.push(e.data);
+    }
+    let stored = 0;
+    let duplicates = 0;
+    let ignored = 0;
+    const now = Date.now();
+    for (const e of events) {
+      if (!isRelevant(e)) {
+        ignored++;
+        continue;
+      }
+      const payload = JSON.stringify({
+        id: e.id,
+        timestamp: e.timestamp,
+        action: e.action,
+        target: { mediaType: e.target.mediaType, digest: e.target.digest, repository: e.target.repository, tag: e.target.tag },
+        request: { addr: e.request?.addr, method: e.request?.method },
+        actor: { name: e.actor?.name },
+      });
+      try {
+        await this.db.insertInto('notification_inbox').values({ event_id: e.id, received_at: now, payload, applied_at: null, lease_until: null, error: null }).execute();
+        stored++;
+      } catch (err) {
+        const code = (err as { code?: string; errno?: number }).code;
+        if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'ER_DUP_ENTRY') duplicates++;
+        else throw err;
+      }
+    }
+    if (stored) this.kick();
+    return { stored, duplicates, ignored };
+  }
+
+  /** Starts (or re-runs) the drain loop in the background. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = this.drainLoop().finally(() => {
+      this.draining = null;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** Resolves when everything received so far has been applied (or has failed for now). */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drainLoop(): Promise<void> {
+    try {
+      while (!this.stopped) {
+        const progressed = await this.drainBatch();
+        if (!progressed) break;
+      }
+    } catch (err) {
+      this.log.error({ err }, 'notification apply failed');
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, 2000);
+    this.retryTimer.unref();
+  }
+
+  /** Claims and applies up to 100 pending events in order. Returns false when there was nothing to do. */
+  private async drainBatch(): Promise<boolean> {
+    const now = Date.now();
+    const candidates = await this.db
+      .selectFrom('notification_inbox')
+      .select(['id', 'payload', 'attempts'])
+      .where('applied_at', 'is', null)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .orderBy('id')
+      .limit(100)
+      .execute();
+    if (!candidates.length) return false;
+    const applied: number[] = [];
+    const pulls = new Map<string, { repo: string; digest: string; count: number; lastAt: number }>();
+    const audits: { username: string; action: string; resource: string; clientIp: string; at: number }[] = [];
+    let stalled = false;
+    for (const row of candidates) {
+      // Conditional claim: another core replica may be draining the same inbox.
+      const claim = await this.db
+        .updateTable('notification_inbox')
+        .set((eb) => ({ lease_until: now + LEASE_MS, attempts: eb('attempts', '+', 1) }))
+        .where('id', '=', row.id)
+        .where('applied_at', 'is', null)
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+        .executeTakeFirst();
+      if (Number(claim.numUpdatedRows) !== 1) continue;
+      const e = JSON.parse(row.payload) as RegistryEvent;
+      try {
+        await this.apply(e, pulls, audits);
+        applied.push(Number(row.id));
+      } catch (err) {
+        const attempts = Number(row.attempts) + 1;
+        const message = (err as Error).message.slice(0, 1000);
+        if (attempts >= MAX_ATTEMPTS) {
+          this.log.error({ eventId: e.id, err: message }, 'giving up on a notification; reconciliation will repair');
+          await this.db.updateTable('notification_inbox').set({ applied_at: Date.now(), lease_until: null, error: message }).where('id', '=', row.id).execute();
+          continue;
+        }
+        // Keep order: release this event and stop here; later events wait for it.
+        await this.db.updateTable('notification_inbox').set({ lease_until: null, error: message }).where('id', '=', row.id).execute();
+        this.log.warn({ eventId: e.id, err: message, attempts }, 'notification apply failed; will retry');
+        stalled = true;
+        break;
+      }
+    }
+    await this.flush(applied, pulls, audits);
+    if (stalled) {
+      this.scheduleRetry();
+      return false;
+    }
+    if (Math.random() < 0.02) {
+      await this.db.deleteFrom('notification_inbox').where('applied_at', '<', Date.now() - INBOX_RETENTION_MS).execute();
+    }
+    return true;
+  }
+
+  /** One transaction: batched pull counts, access-log rows, and the applied marks. */
+  private async flush(applied: number[], pulls: Map<string, { repo: string; digest: string; count: number; lastAt: number }>, audits: { username: string; action: string; resource: string; clientIp: string; at: number }[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const p of pulls.values()) {
+        const repo = await art.findRepository(trx, p.repo);
+        if (!repo) continue;
+        const id = await art.findArtifactId(trx, Number(repo.id), p.digest);
+        if (id !== undefined) await art.addPulls(trx, id, Number(repo.id), p.count, p.lastAt);
+      }
+      if (audits.length) {
+        await trx
+          .insertInto('audit_logs')
+          .values(audits.map((a) => ({ created_at: a.at, username: a.username.slice(0, 255), action: a.action, resource_type: 'artifact', resource: a.resource.slice(0, 512), detail: null, client_ip: a.clientIp })))
+          .execute();
+      }
+      if (applied.length) await trx.updateTable('notification_inbox').set({ applied_at: Date.now(), lease_until: null, error: null }).where('id', 'in', applied).execute();
+    });
+  }
+
+  private async apply(
+    e: RegistryEvent,
+    pulls: Map<string, { repo: string; digest: string; count: number; lastAt: number }>,
+    audits: { username: string; action: string; resource: string; clientIp: string; at: number }[],
+  ): Promise<void> {
+    const repo = e.target.repository;
+    const at = eventTime(e);
+    const who = e.actor?.name || 'anonymous';
+    const ip = hostOf(e.request?.addr);
+    const ref = e.target.tag ? `${repo}:${e.target.tag}` : `${repo}@${e.target.digest}`;
+    if (e.action === 'pull') {
+      const key = `${repo}@${e.target.digest}`;
+      const p = pulls.get(key) ?? { repo, digest: e.target.digest!, count: 0, lastAt: 0 };
+      p.count++;
+      p.lastAt = Math.max(p.lastAt, at);
+      pulls.set(key, p);
+      audits.push({ username: who, action: 'pull', resource: ref, clientIp: ip, at });
+      return;
+    }
+    if (e.action === 'push') {
+      const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who });
+      if (artifactId !== null && e.target.tag) await this.syncTag(repo, e.target.tag);
+      audits.push({ username: who, action: 'push', resource: ref, clientIp: ip, at });
+      if (artifactId !== null) {
+        for (const fn of this.onPushed) {
+          try {
+            await fn({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId });
+          } catch (err) {
+            this.log.error({ err }, 'push listener failed');
+          }
+        }
+      }
+      return;
+    }
+    // delete: a manifest by digest, or (one event per removed tag) a tag
+    const repoRow = await art.findRepository(this.db, repo);
+    if (e.target.digest) {
+      if (repoRow && (await this.registry.resolve(repo, e.target.digest)) === null) {
+        await art.deleteArtifact(this.db, Number(repoRow.id), e.target.digest);
+        await art.deleteRepositoryIfEmpty(this.db, Number(repoRow.id));
+      }
+      audits.push({ username: who, action: 'delete', resource: ref, clientIp: ip, at });
+    } else if (e.target.tag && repoRow) {
+      await this.syncTag(repo, e.target.tag);
+    }
+  }
+
+  /** Makes the DB's tag match the registry's current answer for it. */
+  private async syncTag(repo: string, tag: string): Promise<void> {
+    const repoRow = await art.findRepository(this.db, repo);
+    if (!repoRow) return;
+    const digest = await this.registry.resolve(repo, tag);
+    if (digest === null) {
+      await art.deleteTag(this.db, Number(repoRow.id), tag);
+      return;
+    }
+    let id = await art.findArtifactId(this.db, Number(repoRow.id), digest);
+    if (id === undefined) id = (await this.importArtifact(repo, digest, { pushedAt: Date.now(), pushedBy: null })) ?? undefined;
+    if (id !== undefined) await art.setTag(this.db, Number(repoRow.id), id, tag, Date.now());
+  }
+
+  /**
+   * Reads a manifest (and an image's config) from the registry and records the artifact. Returns its id, or null when
+   * the registry no longer has it or its project does not exist. Index children are imported first.
+   */
+  async importArtifact(repo: string, digest: string, opts: { pushedAt: number; pushedBy: string | null }, depth = 0): Promise<number | null> {
+    const project = await findProjectByName(this.db, repo.split('/')[0]!);
+    if (!project) return null;
+    const m = await this.registry.manifest(repo, digest);
+    if (!m) {
+      const repoRow = await art.findRepository(this.db, repo);
+      if (repoRow) await art.deleteArtifact(this.db, Number(repoRow.id), digest);
+      return null;
+    }
+    const actual = `sha256:${createHash('sha256').update(m.body).digest('hex')}`;
+    if (actual !== digest) throw new Error(`registry returned a manifest with digest ${actual} for ${digest}`);
+    let doc: Record<string, unknown>;
+    try {
+      doc = JSON.parse(m.body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      throw new Error(`manifest ${repo}@${digest} is not JSON`);
+    }
+    const mediaType = (typeof doc.mediaType === 'string' && MANIFEST_TYPES.has(doc.mediaType) ? doc.mediaType : m.mediaType) || 'application/octet-stream';
+    const facts: art.ArtifactFacts = {
+      mediaType,
+      manifestSize: m.body.length,
+      size: m.body.length,
+      configDigest: null,
+      os: null,
+      architecture: null,
+      variant: null,
+      created: null,
+      pushedAt: opts.pushedAt,
+      pushedBy: opts.pushedBy,
+      blobs: [],
+      children: [],
+    };
+    const desc = (d: unknown) => {
+      const r = descriptor.safeParse(d);
+      return r.success && DIGEST.test(r.data.digest) ? { digest: r.data.digest, mediaType: r.data.mediaType ?? '', size: r.data.size ?? 0 } : null;
+    };
+    if (INDEX_TYPES.has(mediaType)) {
+      const list = Array.isArray(doc.manifests) ? doc.manifests.slice(0, 256) : [];
+      for (const raw of list) {
+        const d = desc(raw);
+        if (!d) continue;
+        const p = (raw as { platform?: { os?: unknown; architecture?: unknown; variant?: unknown } }).platform;
+        const platform = p && typeof p.os === 'string' && typeof p.architecture === 'string' ? `${p.os}/${p.architecture}${typeof p.variant === 'string' ? `/${p.variant}` : ''}` : null;
+        facts.children.push({ ...d, platform });
+      }
+      const repoRow = await art.findRepository(this.db, repo);
+      for (const c of facts.children) {
+        let childId = repoRow ? await art.findArtifactId(this.db, Number(repoRow.id), c.digest) : undefined;
+        if (childId === undefined && depth < 1) childId = (await this.importArtifact(repo, c.digest, { pushedAt: opts.pushedAt, pushedBy: opts.pushedBy }, depth + 1)) ?? undefined;
+        const childSize = childId !== undefined ? await this.db.selectFrom('artifacts').select('size').where('id', '=', childId).executeTakeFirst() : undefined;
+        facts.size += childSize ? Number(childSize.size) : c.size;
+      }
+    } else if (IMAGE_TYPES.has(mediaType) || doc.config) {
+      const config = desc(doc.config);
+      const layers = (Array.isArray(doc.layers) ? doc.layers.slice(0, 1000) : []).map(desc).filter((d): d is NonNullable<typeof d> => d !== null);
+      if (config) {
+        facts.configDigest = config.digest;
+        facts.blobs.push(config);
+        const blob = await this.registry.smallBlob(repo, config.digest, 1024 * 1024);
+        if (blob) {
+          try {
+            const c = JSON.parse(blob.toString('utf8')) as Record<string, unknown>;
+            const str = (v: unknown) => (typeof v === 'string' ? v : null);
+            facts.os = str(c.os);
+            facts.architecture = str(c.architecture);
+            facts.variant = str(c.variant);
+            facts.created = str(c.created);
+          } catch {
+            /* an artifact whose config is not JSON (helm charts, signatures) has no platform */
+          }
+        }
+      }
+      facts.blobs.push(...layers);
+      facts.size += facts.blobs.reduce((sum, b) => sum + b.size, 0);
+    }
+    const repositoryId = await art.ensureRepository(this.db, project.id, repo, Date.now());
+    return art.upsertArtifact(this.db, repositoryId, digest, facts);
+  }
+
+  /**
+   * Walks the registry's catalog and tag lists and repairs the DB in both directions: missing repositories,
+   * artifacts and tags are imported; rows whose manifests or tags the registry no longer has are removed.
+   */
+  reconcile(): Promise<ReconcileSummary> {
+    if (!this.reconciling) {
+      this.reconciling = this.doReconcile().finally(() => {
+        this.reconciling = null;
+      });
+    }
+    return this.reconciling;
+  }
+
+  private async doReconcile(): Promise<ReconcileSummary> {
+    const started = Date.now();
+    const s: ReconcileSummary = { repositories: 0, artifactsAdded: 0, artifactsRemoved: 0, tagsSet: 0, tagsRemoved: 0, durationMs: 0 };
+    const inRegistry = new Set<string>();
+    let last: string | undefined;
+    for (let page = 0; page < 100_000; page++) {
+      const { repositories, more } = await this.registry.catalog(last);
+      for (const r of repositories) if (REPO_NAME.test(r)) inRegistry.add(r);
+      if (!more || repositories.length === 0) break;
+      last = repositories[repositories.length - 1];
+    }
+    for (const name of inRegistry) {
+      if (this.stopped) break;
+      if (!(await findProjectByName(this.db, name.split('/')[0]!))) continue;
+      const tags = (await this.registry.tags(name)) ?? [];
+      const current = new Map<string, string>();
+      for (const t of tags) {
+        if (!TAG.test(t)) continue;
+        const d = await this.registry.resolve(name, t);
+        if (d) current.set(t, d);
+      }
+      let repoRow = await art.findRepository(this.db, name);
+      const before = repoRow ? await art.repositoryState(this.db, Number(repoRow.id)) : { artifacts: [], tags: [] };
+      const known = new Map(before.artifacts.map((a) => [a.digest, a.id]));
+      for (const d of new Set(current.values())) {
+        if (known.has(d)) continue;
+        const id = await this.importArtifact(name, d, { pushedAt: Date.now(), pushedBy: null });
+        if (id !== null) {
+          known.set(d, id);
+          s.artifactsAdded++;
+        }
+      }
+      repoRow = await art.findRepository(this.db, name);
+      if (!repoRow) continue;
+      const repoId = Number(repoRow.id);
+      const dbTags = new Map(before.tags.map((t) => [t.name, t.artifactId]));
+      for (const [t, d] of current) {
+        const id = known.get(d);
+        if (id !== undefined && dbTags.get(t) !== id) {
+          await art.setTag(this.db, repoId, id, t, Date.now());
+          s.tagsSet++;
+        }
+      }
+      for (const t of dbTags.keys()) {
+        if (!current.has(t)) {
+          await art.deleteTag(this.db, repoId, t);
+          s.tagsRemoved++;
+        }
+      }
+      const tagged = new Set(current.values());
+      for (const a of before.artifacts) {
+        if (tagged.has(a.digest)) continue;
+        if ((await this.registry.resolve(name, a.digest)) === null) {
+          await art.deleteArtifact(this.db, repoId, a.digest);
+          s.artifactsRemoved++;
+        }
+      }
+      await art.deleteRepositoryIfEmpty(this.db, repoId);
+      s.repositories++;
+    }
+    for (const r of await art.allRepositories(this.db)) {
+      if (inRegistry.has(r.name)) continue;
+      for (const a of (await art.repositoryState(this.db, r.id)).artifacts) {
+        await art.deleteArtifact(this.db, r.id, a.digest);
+        s.artifactsRemoved++;
+      }
+      await art.deleteRepositoryRow(this.db, r.id);
+    }
+    s.durationMs = Date.now() - started;
+    this.log.info(s, 'reconciliation done');
+    return s;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.draining;
+    await this.reconciling?.catch(() => undefined);
+  }
+}

@@ -1,0 +1,172 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { isPathComponent } from '../auth/names.js';
+import type { Principal, RobotAction } from '../auth/principal.js';
+import type { DB } from '../db/connect.js';
+import { findProjectByName } from '../db/repos/projects.js';
+import * as repo from '../db/repos/robots.js';
+import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
+import type { Actor, AuditService } from './audit-service.js';
+import type { Authorizer } from './authorizer.js';
+
+export type { RobotRecord, RobotGrant } from '../db/repos/robots.js';
+
+const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
+const ROBOT_ACTIONS = ['pull', 'push', 'delete'] as const;
+
+export const robotCreateSchema = z
+  .object({
+    name: z.string().min(1).max(64),
+    description: z.string().max(1024).optional(),
+    /** a project name: a project-level robot (`robot$<project>+<name>`); absent: system level (`robot$<name>`) */
+    project: z.string().max(255).optional(),
+    permissions: z
+      .array(z.object({ project: z.string().min(1).max(255), actions: z.array(z.enum(ROBOT_ACTIONS)).min(1).max(3) }).strict())
+      .min(1)
+      .max(100),
+    /** days until expiry; -1 or absent: never */
+    duration_days: z.number().int().min(-1).max(3650).optional(),
+  })
+  .strict();
+
+export const robotUpdateSchema = z
+  .object({
+    disabled: z.boolean().optional(),
+    description: z.string().max(1024).optional(),
+    permissions: robotCreateSchema.shape.permissions.optional(),
+    duration_days: z.number().int().min(-1).max(3650).optional(),
+  })
+  .strict();
+
+/**
+ * Robot accounts for CI: explicit per-project permissions, an expiry, disable. Secrets are 256-bit random and
+ * stored as SHA-256 (a slow KDF buys nothing at that entropy and would make every token request expensive).
+ */
+export class RobotService {
+  constructor(
+    private readonly db: DB,
+    private readonly authz: Authorizer,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** The principal for `robot$…` credentials, or undefined (unknown, wrong secret, disabled, expired). */
+  async authenticate(name: string, secret: string): Promise<Principal | undefined> {
+    if (name.length > 255 || secret.length > 256) return undefined;
+    const r = await repo.findRobotByName(this.db, name);
+    const given = Buffer.from(sha256hex(secret), 'hex');
+    const stored = Buffer.from(r?.secretHash ?? sha256hex('-'), 'hex');
+    const match = stored.length === given.length && timingSafeEqual(stored, given);
+    if (!r || !match || r.disabled || (r.expiresAt !== null && r.expiresAt <= Date.now())) return undefined;
+    const grants = await repo.listRobotGrants(this.db, r.id);
+    return { kind: 'robot', id: r.id, name: r.name, permissions: new Map(grants.map((g) => [g.projectId, new Set<RobotAction>(g.actions)])) };
+  }
+
+  private async resolveGrants(p: Principal, level: { projectId: number | null; projectName?: string }, perms: z.infer<typeof robotCreateSchema>['permissions']) {
+    const grants: { projectId: number; actions: RobotAction[] }[] = [];
+    for (const g of perms) {
+      const project = await findProjectByName(this.db, g.project);
+      if (!project) throw notFound(`project "${g.project.slice(0, 255)}" not found`);
+      if (level.projectId !== null && project.id !== level.projectId) throw badRequest(`a robot of project ${level.projectName} can only be granted access to that project`);
+      // Nobody hands out more than they may do themselves.
+      if (!(await this.authz.can(p, 'robot:manage', project))) throw denied(`not allowed to create robots for project ${project.name}`);
+      grants.push({ projectId: project.id, actions: [...new Set(g.actions)] });
+    }
+    if (new Set(grants.map((g) => g.projectId)).size !== grants.length) throw badRequest('each project may appear once in permissions');
+    return grants;
+  }
+
+  async create(p: Principal, actor: Actor, body: unknown): Promise<{ robot: repo.RobotRecord; secret: string }> {
+    if (p.kind === 'anonymous') throw unauthorized();
+    if (p.kind !== 'user') throw denied('robots cannot create robots');
+    const parsed = robotCreateSchema.safeParse(body);
+    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    const v = parsed.data;
+    if (!isPathComponent(v.name)) throw badRequest('robot name must be lowercase letters, digits and separators');
+    let projectId: number | null = null;
+    let fullName = `robot$${v.name}`;
+    if (v.project !== undefined) {
+      const project = await findProjectByName(this.db, v.project);
+      if (!project) throw notFound(`project "${v.project.slice(0, 255)}" not found`);
+      await this.authz.require(p, 'robot:manage', project);
+      projectId = project.id;
+      fullName = `robot$${project.name}+${v.name}`;
+    } else if (!p.isAdmin) {
+      throw denied('only system admins create system-level robots; give a project for a project robot');
+    }
+    const grants = await this.resolveGrants(p, { projectId, projectName: v.project }, v.permissions);
+    const secret = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    const expiresAt = v.duration_days === undefined || v.duration_days === -1 ? null : now + v.duration_days * 86400_000;
+    let id: number;
+    try {
+      id = await repo.insertRobot(this.db, { name: fullName, projectId, description: v.description ?? null, secretHash: sha256hex(secret), expiresAt, createdBy: actor.name, now }, grants);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`robot "${fullName}" already exists`);
+      throw err;
+    }
+    await this.audit.record(actor, 'create', 'robot', fullName, { permissions: v.permissions, expires_at: expiresAt });
+    return { robot: (await repo.findRobotById(this.db, id))!, secret };
+  }
+
+  /** A robot the caller may manage: system admins all, project admins their project's robots. */
+  async get(p: Principal, id: number): Promise<{ robot: repo.RobotRecord; grants: repo.RobotGrant[] }> {
+    if (p.kind === 'anonymous') throw unauthorized();
+    const robot = await repo.findRobotById(this.db, id);
+    if (!robot) throw notFound('robot not found');
+    if (!(p.kind === 'user' && p.isAdmin)) {
+      if (robot.projectId === null) throw denied('only system admins manage system-level robots');
+      const project = { id: robot.projectId, public: false };
+      await this.authz.require(p, 'robot:manage', project);
+    }
+    return { robot, grants: await repo.listRobotGrants(this.db, id) };
+  }
+
+  async list(p: Principal, opts: { project?: string; limit: number; offset: number }) {
+    if (p.kind === 'anonymous') throw unauthorized();
+    let projectId: number | undefined;
+    if (opts.project !== undefined) {
+      const project = await findProjectByName(this.db, opts.project);
+      if (!project) throw notFound(`project "${opts.project.slice(0, 255)}" not found`);
+      await this.authz.require(p, 'robot:manage', project);
+      projectId = project.id;
+    } else if (!(p.kind === 'user' && p.isAdmin)) {
+      throw denied('only system admins list all robots; filter by project');
+    }
+    const page = await repo.listRobots(this.db, { projectId, limit: opts.limit, offset: opts.offset });
+    const items = await Promise.all(page.items.map(async (r) => ({ robot: r, grants: await repo.listRobotGrants(this.db, r.id) })));
+    return { items, total: page.total };
+  }
+
+  async update(p: Principal, actor: Actor, id: number, body: unknown) {
+    const { robot } = await this.get(p, id);
+    const parsed = robotUpdateSchema.safeParse(body);
+    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    const v = parsed.data;
+    if (v.permissions) {
+      const projectName = robot.projectId === null ? undefined : robot.name.slice('robot$'.length).split('+')[0];
+      await repo.replaceRobotGrants(this.db, id, await this.resolveGrants(p, { projectId: robot.projectId, projectName }, v.permissions));
+    }
+    const patch: Parameters<typeof repo.updateRobot>[2] = {};
+    if (v.disabled !== undefined) patch.disabled = v.disabled ? 1 : 0;
+    if (v.description !== undefined) patch.description = v.description;
+    if (v.duration_days !== undefined) patch.expires_at = v.duration_days === -1 ? null : Date.now() + v.duration_days * 86400_000;
+    await repo.updateRobot(this.db, id, patch);
+    await this.audit.record(actor, 'update', 'robot', robot.name, v);
+    return this.get(p, id);
+  }
+
+  /** A new secret; the old one stops working at once. The new secret is shown once. */
+  async refreshSecret(p: Principal, actor: Actor, id: number): Promise<{ robot: repo.RobotRecord; secret: string }> {
+    const { robot } = await this.get(p, id);
+    const secret = randomBytes(32).toString('base64url');
+    await repo.updateRobot(this.db, id, { secret_hash: sha256hex(secret) });
+    await this.audit.record(actor, 'refresh_secret', 'robot', robot.name);
+    return { robot, secret };
+  }
+
+  async delete(p: Principal, actor: Actor, id: number): Promise<void> {
+    const { robot } = await this.get(p, id);
+    if (!(await repo.deleteRobot(this.db, id))) throw new AppError('NOT_FOUND', 'robot not found');
+    await this.audit.record(actor, 'delete', 'robot', robot.name);
+  }
+}
