@@ -91,6 +91,8 @@ export function createApp(services: Services): Hono<AppEnv> {
       appErr = new AppError('INTERNAL', `internal error (request id ${reqId})`);
     }
     if (appErr.status >= 500 && err instanceof AppError) log.error({ err, reqId }, 'server error');
+    // The unread rest of an oversized body makes the connection unusable: tell the client not to reuse it.
+    if (appErr.status === 413) c.header('Connection', 'close');
     if (isMachinePath(c.req.path)) {
       if (appErr.status === 401 && c.req.path.startsWith('/api/')) c.header('WWW-Authenticate', 'Basic realm="Berth"');
       if (appErr.status === 429) c.header('Retry-After', '900');

@@ -12,6 +12,7 @@ import type { RegistryClient } from './registry/client.js';
 import type { ManagedRegistry } from './registry/managed.js';
 import type { ProxyPolicy } from './registry/proxy.js';
 import type { RegistrySync } from './services/registry-sync.js';
+import type { RepositoryService } from './services/repository-service.js';
 import type { RobotService } from './services/robot-service.js';
 import type { TokenService } from './services/token-service.js';
 
@@ -47,6 +48,7 @@ export interface Services {
   principals: PrincipalService;
   tokens: TokenService;
   robots: RobotService;
+  repositories: RepositoryService;
   registry: RegistryHandle;
   health: HealthCheck[];
 }

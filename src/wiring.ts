@@ -15,6 +15,7 @@ import { Authorizer } from './services/authorizer.js';
 import { PrincipalService } from './services/principal-service.js';
 import { ProjectService } from './services/project-service.js';
 import { RegistrySync } from './services/registry-sync.js';
+import { RepositoryService } from './services/repository-service.js';
 import { RobotService } from './services/robot-service.js';
 import { TokenService } from './services/token-service.js';
 import { createViews } from './views.js';
@@ -90,6 +91,7 @@ export async function wireServices(config: Config, log: Logger): Promise<Wired> 
     principals,
     tokens,
     robots,
+    repositories: new RepositoryService(db, projects, authz, audit, registry),
     registry,
     health,
   };

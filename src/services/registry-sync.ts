@@ -266,13 +266,16 @@ export class RegistrySync {
   private async apply(
     e: RegistryEvent,
     pulls: Map<string, { repo: string; digest: string; count: number; lastAt: number }>,
-    audits: { username: string; action: string; resource: string; clientIp: string; at: number }[],
+    batchAudits: { username: string; action: string; resource: string; clientIp: string; at: number }[],
   ): Promise<void> {
+    let audits = batchAudits;
     const repo = e.target.repository;
     const at = eventTime(e);
     const who = e.actor?.name || 'anonymous';
     const ip = hostOf(e.request?.addr);
     const ref = e.target.tag ? `${repo}:${e.target.tag}` : `${repo}@${e.target.digest}`;
+    // Core's own registry calls (API deletions, imports) are logged by the service that made them, with the real user.
+    if (who === CORE_SUBJECT) audits = [];
     if (e.action === 'pull') {
       const key = `${repo}@${e.target.digest}`;
       const p = pulls.get(key) ?? { repo, digest: e.target.digest!, count: 0, lastAt: 0 };

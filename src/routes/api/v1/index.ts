@@ -4,6 +4,9 @@ import { authenticate, csrfGuard } from '../../middleware.js';
 import { auditLogRoutes } from './audit-logs.js';
 import { healthRoutes } from './health.js';
 import { projectRoutes } from './projects.js';
+import { repositoryRoutes } from './repositories.js';
+import { robotRoutes } from './robots.js';
+import { systemRoutes } from './system.js';
 import { userRoutes } from './users.js';
 
 /** JSON REST under /api/v1: HTTP Basic (user or robot) or the UI session cookie plus its CSRF header. */
@@ -13,6 +16,9 @@ export function apiV1(services: Services): Hono<AppEnv> {
   api.use('*', authenticate(services, { allowBasic: true }), csrfGuard(services));
   api.route('/users', userRoutes());
   api.route('/projects', projectRoutes());
+  api.route('/projects', repositoryRoutes());
+  api.route('/robots', robotRoutes());
+  api.route('/system', systemRoutes());
   api.route('/audit-logs', auditLogRoutes());
   return api;
 }

@@ -1,0 +1,92 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../../context.js';
+import { artifactKind, type ArtifactWithTags } from '../../../services/repository-service.js';
+import { iso, pageQuery, pageResponse } from '../../http.js';
+
+export const artifactJson = (a: ArtifactWithTags) => ({
+  id: a.id,
+  digest: a.digest,
+  media_type: a.mediaType,
+  type: artifactKind(a.mediaType),
+  size: a.size,
+  manifest_size: a.manifestSize,
+  tags: a.tags.map((t) => ({ name: t.name, pushed_at: iso(t.pushedAt) })),
+  config_digest: a.configDigest,
+  os: a.os,
+  architecture: a.architecture,
+  variant: a.variant,
+  created: a.created,
+  pushed_at: iso(a.pushedAt),
+  pushed_by: a.pushedBy,
+  pulled_at: iso(a.pulledAt),
+  pull_count: a.pullCount,
+});
+
+/** Under /projects/{project}/repositories: `{repo}` is the path after the project, `/` URL-encoded. */
+export function repositoryRoutes(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  const svc = (c: { var: AppEnv['Variables'] }) => c.var.services.repositories;
+
+  r.get('/:project/repositories', async (c) => {
+    const q = pageQuery(c);
+    const search = c.req.query('q')?.slice(0, 255);
+    const { items, total, project } = await svc(c).list(c.var.principal, c.req.param('project'), { q: search, limit: q.limit, offset: q.offset });
+    return pageResponse(
+      c,
+      items.map((x) => ({
+        id: x.id,
+        name: x.name,
+        project: project.name,
+        repo: x.name.slice(project.name.length + 1),
+        artifact_count: x.artifactCount,
+        pull_count: x.pullCount,
+        created_at: iso(x.createdAt),
+        updated_at: iso(x.updatedAt),
+      })),
+      total,
+      q,
+    );
+  });
+
+  r.get('/:project/repositories/:repo', async (c) => {
+    const { repository } = await svc(c).get(c.var.principal, c.req.param('project'), c.req.param('repo'));
+    return c.json({ id: repository.id, name: repository.name, pull_count: repository.pullCount, created_at: iso(repository.createdAt), updated_at: iso(repository.updatedAt) });
+  });
+
+  r.delete('/:project/repositories/:repo', async (c) => {
+    await svc(c).deleteRepository(c.var.principal, c.var.actor, c.req.param('project'), c.req.param('repo'));
+    return c.body(null, 204);
+  });
+
+  r.get('/:project/repositories/:repo/artifacts', async (c) => {
+    const q = pageQuery(c);
+    const { items, total } = await svc(c).artifacts(c.var.principal, c.req.param('project'), c.req.param('repo'), q);
+    return pageResponse(c, items.map(artifactJson), total, q);
+  });
+
+  r.get('/:project/repositories/:repo/artifacts/:reference', async (c) => {
+    const { artifact, blobs, children } = await svc(c).artifact(c.var.principal, c.req.param('project'), c.req.param('repo'), c.req.param('reference'));
+    return c.json({
+      ...artifactJson(artifact),
+      blobs: blobs.map((b) => ({ digest: b.digest, media_type: b.mediaType, size: b.size })),
+      children: children.map((ch) => ({ digest: ch.digest, media_type: ch.mediaType, size: ch.size, platform: ch.platform })),
+    });
+  });
+
+  r.delete('/:project/repositories/:repo/artifacts/:reference', async (c) => {
+    await svc(c).deleteArtifact(c.var.principal, c.var.actor, c.req.param('project'), c.req.param('repo'), c.req.param('reference'));
+    return c.body(null, 204);
+  });
+
+  r.get('/:project/repositories/:repo/tags', async (c) => {
+    const tags = await svc(c).tags(c.var.principal, c.req.param('project'), c.req.param('repo'));
+    return c.json({ items: tags.map((t) => ({ name: t.name, digest: t.digest, pushed_at: iso(t.pushedAt) })) });
+  });
+
+  r.delete('/:project/repositories/:repo/tags/:tag', async (c) => {
+    await svc(c).deleteTag(c.var.principal, c.var.actor, c.req.param('project'), c.req.param('repo'), c.req.param('tag'));
+    return c.body(null, 204);
+  });
+
+  return r;
+}

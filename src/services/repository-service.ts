@@ -1,0 +1,134 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Principal } from '../auth/principal.js';
+import type { DB } from '../db/connect.js';
+import * as art from '../db/repos/artifacts.js';
+import { AppError, badRequest, notFound } from '../errors.js';
+import type { RegistryHandle } from '../context.js';
+import { INDEX_TYPES } from '../registry/constants.js';
+import type { Actor, AuditService } from './audit-service.js';
+import type { Authorizer } from './authorizer.js';
+import type { Project, ProjectService } from './project-service.js';
+
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+export type ArtifactWithTags = art.ArtifactRecord & { tags: { name: string; pushedAt: number }[] };
+
+export const artifactKind = (mediaType: string) => (INDEX_TYPES.has(mediaType) ? 'index' : mediaType.includes('manifest') ? 'image' : 'other');
+
+/** Repositories, artifacts and tags as the DB knows them; deletions go through the registry API first. */
+export class RepositoryService {
+  constructor(
+    private readonly db: DB,
+    private readonly projects: ProjectService,
+    private readonly authz: Authorizer,
+    private readonly audit: AuditService,
+    private readonly registry: RegistryHandle,
+  ) {}
+
+  /** The full name `project/repo` after validating the repo path the API was given. */
+  private fullName(project: Project, repo: string): string {
+    const parts = repo.split('/');
+    if (repo.length === 0 || repo.length > 255 || !parts.every((p) => COMPONENT.test(p))) throw new AppError('NAME_INVALID', 'invalid repository name');
+    return `${project.name}/${repo}`;
+  }
+
+  async list(p: Principal, projectName: string, opts: { q?: string; limit: number; offset: number }) {
+    const project = await this.projects.get(p, projectName);
+    return { project, ...(await art.listRepositories(this.db, { projectId: project.id, q: opts.q, limit: opts.limit, offset: opts.offset })) };
+  }
+
+  async get(p: Principal, projectName: string, repo: string) {
+    const project = await this.projects.get(p, projectName);
+    const name = this.fullName(project, repo);
+    const row = await art.findRepository(this.db, name);
+    if (!row) throw new AppError('NAME_UNKNOWN', `repository ${name} not found`);
+    return { project, repository: { id: Number(row.id), name, pullCount: Number(row.pull_count), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) } };
+  }
+
+  async artifacts(p: Principal, projectName: string, repo: string, opts: { limit: number; offset: number }) {
+    const { project, repository } = await this.get(p, projectName, repo);
+    return { project, repository, ...(await art.listArtifacts(this.db, repository.id, opts)) };
+  }
+
+  async artifact(p: Principal, projectName: string, repo: string, reference: string) {
+    if (!TAG.test(reference) && !DIGEST.test(reference)) throw badRequest('reference must be a tag or a sha256 digest');
+    const { project, repository } = await this.get(p, projectName, repo);
+    const a = await art.findArtifact(this.db, repository.id, reference);
+    if (!a) throw new AppError('MANIFEST_UNKNOWN', `artifact ${repository.name}:${reference} not found`);
+    const tags = (await art.tagsOf(this.db, [a.id])).get(a.id) ?? [];
+    return { project, repository, artifact: { ...a, tags }, ...(await art.artifactDetails(this.db, a.id)) };
+  }
+
+  /** The manifest document from the registry, pretty-printable (the artifact page shows it). */
+  async manifestJson(repository: string, digest: string): Promise<unknown> {
+    const m = await this.registry.client.manifest(repository, digest);
+    if (!m) return null;
+    return JSON.parse(m.body.toString('utf8'));
+  }
+
+  /** The image config document (bounded). */
+  async configJson(repository: string, digest: string | null): Promise<unknown> {
+    if (!digest) return null;
+    const b = await this.registry.client.smallBlob(repository, digest, 1024 * 1024);
+    if (!b) return null;
+    try {
+      return JSON.parse(b.toString('utf8'));
+    } catch {
+      return null;
+    }
+  }
+
+  async deleteArtifact(p: Principal, actor: Actor, projectName: string, repo: string, reference: string): Promise<void> {
+    const { project, repository, artifact } = await this.artifact(p, projectName, repo, reference);
+    await this.authz.require(p, 'repository:delete', project);
+    await this.registry.client.deleteManifest(repository.name, artifact.digest);
+    await art.deleteArtifact(this.db, repository.id, artifact.digest);
+    await art.deleteRepositoryIfEmpty(this.db, repository.id);
+    await this.audit.record(actor, 'delete', 'artifact', `${repository.name}@${artifact.digest}`, { tags: artifact.tags.map((t) => t.name) });
+  }
+
+  async deleteRepository(p: Principal, actor: Actor, projectName: string, repo: string): Promise<number> {
+    const { project, repository } = await this.get(p, projectName, repo);
+    await this.authz.require(p, 'repository:delete', project);
+    const { artifacts } = await art.repositoryState(this.db, repository.id);
+    for (const a of artifacts) await this.registry.client.deleteManifest(repository.name, a.digest);
+    await art.deleteRepositoryRow(this.db, repository.id);
+    await this.audit.record(actor, 'delete', 'repository', repository.name, { artifacts: artifacts.length });
+    return artifacts.length;
+  }
+
+  async tags(p: Principal, projectName: string, repo: string) {
+    const { repository } = await this.get(p, projectName, repo);
+    const rows = await this.db
+      .selectFrom('tags as t')
+      .innerJoin('artifacts as a', 'a.id', 't.artifact_id')
+      .select(['t.name', 't.pushed_at', 'a.digest'])
+      .where('t.repository_id', '=', repository.id)
+      .orderBy('t.name')
+      .execute();
+    return rows.map((r) => ({ name: r.name, digest: r.digest, pushedAt: Number(r.pushed_at) }));
+  }
+
+  /**
+   * Deletes one tag and leaves the artifact. Distribution 2.8 has no tag DELETE (`400 DIGEST_INVALID`), so with the
+   * managed registry the tag's link is removed from storage (what 3.x's tag DELETE does); otherwise the API is tried.
+   */
+  async deleteTag(p: Principal, actor: Actor, projectName: string, repo: string, tag: string): Promise<void> {
+    if (!TAG.test(tag)) throw badRequest('invalid tag');
+    const { project, repository, artifact } = await this.artifact(p, projectName, repo, tag);
+    await this.authz.require(p, 'repository:delete', project);
+    const managed = this.registry.managed;
+    if (managed) {
+      const dir = path.join(managed.storageDir, 'docker', 'registry', 'v2', 'repositories', ...repository.name.split('/'), '_manifests', 'tags', tag);
+      if (!dir.startsWith(managed.storageDir + path.sep)) throw badRequest('invalid tag');
+      fs.rmSync(dir, { recursive: true, force: true });
+    } else {
+      throw new AppError('UNSUPPORTED', 'deleting a single tag needs the managed registry; delete the artifact instead');
+    }
+    await art.deleteTag(this.db, repository.id, tag);
+    await this.audit.record(actor, 'delete', 'tag', `${repository.name}:${tag}`, { digest: artifact.digest });
+  }
+}
