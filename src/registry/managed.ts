@@ -23,6 +23,8 @@ export interface ManagedRegistryOptions {
   dataDir: string;
   log: Logger;
   config: Omit<RegistryConfigInput, 'listenAddr' | 'storageDir'>;
+  /** a fixed loopback port (default: a free one) */
+  port?: number;
 }
 
 /**
@@ -82,7 +84,8 @@ export class ManagedRegistry {
   async start(): Promise<void> {
     fs.mkdirSync(this.storageDir, { recursive: true, mode: 0o700 });
     this.reapOrphan();
-    this.port = await freePort();
+    this.stopping = false;
+    this.port = this.opts.port ?? (await freePort());
     fs.writeFileSync(this.configPath, registryConfigYaml({ ...this.opts.config, listenAddr: `127.0.0.1:${this.port}`, storageDir: this.storageDir }), { mode: 0o600 });
     this.spawn();
     await this.waitReady(20_000);
