@@ -7,6 +7,8 @@ import { auditPages } from './audit.js';
 import { authPages } from './auth.js';
 import { dashboardPages } from './dashboard.js';
 import { projectPages } from './projects.js';
+import { repositoryPages } from './repositories.js';
+import { robotPages } from './robots.js';
 import { isHtmx, page } from './render.js';
 import { userPages } from './users.js';
 
@@ -24,9 +26,12 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/', authPages());
   ui.route('/', dashboardPages());
   ui.route('/projects', projectPages());
+  ui.route('/projects', repositoryPages());
+  ui.route('/robots', robotPages());
   ui.route('/users', userPages());
   ui.route('/account', accountRoutes());
-  ui.route('/audit-logs', auditPages());
+  ui.route('/audit-logs', auditPages('audit'));
+  ui.route('/access-log', auditPages('access'));
   return ui;
 }
 

@@ -53,12 +53,25 @@ export function projectPages(): Hono<AppEnv> {
       { label: 'Repositories', href: base, active: tab === 'repositories' },
       { label: 'Members', href: `${base}/members`, active: tab === 'members' },
     ];
+    if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
     return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
   };
 
   r.get('/:name', async (c) => {
-    const project = await c.var.services.projects.get(c.var.principal, c.req.param('name'));
-    const body = `<section class="card"><h2>Repositories</h2><p class="muted">No repositories yet.</p></section>`;
+    const q = pageQuery(c, { limit: 20 });
+    const search = c.req.query('q')?.slice(0, 255) ?? '';
+    const { project, items, total } = await c.var.services.repositories.list(c.var.principal, c.req.param('name'), { q: search || undefined, limit: q.limit, offset: q.offset });
+    const ext = new URL(c.var.services.config.externalUrl);
+    const body = c.var.services.views.render('partials/projects/repositories', {
+      project: project.name,
+      q: search,
+      items: items.map((x) => {
+        const repo = x.name.slice(project.name.length + 1);
+        return { name: x.name, path: encodeURIComponent(repo), artifactCount: x.artifactCount, pullCount: x.pullCount, updated: fmtTime(x.updatedAt) };
+      }),
+      pager: pager(c, q.page, q.limit, total),
+      howto: { host: ext.host, project: project.name, insecure: ext.protocol === 'http:' },
+    });
     return projectPage(c, 'repositories', body, project);
   });
 

@@ -75,6 +75,19 @@ export const formString = (v: unknown, max = 1024): string => (typeof v === 'str
 
 export const newToken = () => randomBytes(24).toString('base64url');
 
+/** 1536 → "1.5 KiB" */
+export function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
 export const fmtTime = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) : '');
 
 /** A pager view model for partials/pagination. */

@@ -1,0 +1,131 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../context.js';
+import { artifactKind } from '../../services/repository-service.js';
+import { pageQuery, type Ctx } from '../http.js';
+import { fmtBytes, fmtTime, page, pager, redirectWith, requireLogin } from './render.js';
+
+const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
+const encRepo = (repo: string) => encodeURIComponent(repo);
+const platformOf = (a: { os: string | null; architecture: string | null; variant: string | null }) =>
+  a.os && a.architecture ? `${a.os}/${a.architecture}${a.variant ? `/${a.variant}` : ''}` : '';
+
+/** Repository and artifact pages under a project, with deletions behind confirmation pages. */
+export function repositoryPages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.use('*', requireLogin);
+  const host = (c: Ctx) => new URL(c.var.services.config.externalUrl).host;
+
+  r.get('/:name/repositories/:repo', async (c) => {
+    const q = pageQuery(c, { limit: 20 });
+    const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), q);
+    const repo = repository.name.slice(project.name.length + 1);
+    return page(c, 'pages/repositories/show', {
+      title: repository.name,
+      nav: 'projects',
+      project: project.name,
+      repo,
+      repoPath: encRepo(repo),
+      host: host(c),
+      pullCount: repository.pullCount,
+      canDelete: await c.var.services.authz.can(c.var.principal, 'repository:delete', project),
+      items: items.map((a) => ({
+        digest: a.digest,
+        short: short(a.digest),
+        tags: a.tags.map((t) => t.name),
+        type: artifactKind(a.mediaType),
+        platform: platformOf(a),
+        size: fmtBytes(a.size),
+        pushed: fmtTime(a.pushedAt),
+        pushedBy: a.pushedBy,
+        pulled: fmtTime(a.pulledAt),
+        pullCount: a.pullCount,
+      })),
+      pager: pager(c, q.page, q.limit, total),
+    });
+  });
+
+  r.get('/:name/repositories/:repo/artifacts/:ref', async (c) => {
+    const { project, repository, artifact: a, blobs, children } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
+    const repo = repository.name.slice(project.name.length + 1);
+    const [manifest, config] = await Promise.all([
+      c.var.services.repositories.manifestJson(repository.name, a.digest).catch(() => null),
+      c.var.services.repositories.configJson(repository.name, a.configDigest).catch(() => null),
+    ]);
+    return page(c, 'pages/artifacts/show', {
+      title: `${repository.name}@${short(a.digest)}`,
+      nav: 'projects',
+      project: project.name,
+      repo,
+      repoPath: encRepo(repo),
+      host: host(c),
+      canDelete: await c.var.services.authz.can(c.var.principal, 'repository:delete', project),
+      a: {
+        digest: a.digest,
+        short: short(a.digest),
+        mediaType: a.mediaType,
+        size: fmtBytes(a.size),
+        platform: platformOf(a),
+        created: a.created,
+        pushed: fmtTime(a.pushedAt),
+        pushedBy: a.pushedBy,
+        pulled: fmtTime(a.pulledAt),
+        pullCount: a.pullCount,
+        tags: a.tags.map((t) => ({ name: t.name, pushed: fmtTime(t.pushedAt) })),
+      },
+      layers: blobs.map((b) => ({ digest: b.digest, short: short(b.digest), mediaType: b.mediaType, size: fmtBytes(b.size) })),
+      children: children.map((ch) => ({ digest: ch.digest, short: short(ch.digest), platform: ch.platform, size: fmtBytes(ch.size) })),
+      // Data from inside pushed images is hostile: it is only ever rendered escaped, as text.
+      manifest: manifest ? JSON.stringify(manifest, null, 2).slice(0, 200_000) : '(not available)',
+      config: config ? JSON.stringify(config, null, 2).slice(0, 200_000) : null,
+    });
+  });
+
+  const confirm = (c: Ctx, o: { heading: string; question: string; action: string; cancel: string; label: string }) =>
+    page(c, 'pages/confirm', { title: o.heading, heading: o.heading, question: o.question, action: o.action, confirmLabel: o.label, cancel: o.cancel });
+
+  r.get('/:name/repositories/:repo/delete', async (c) => {
+    const { project, repository } = await c.var.services.repositories.get(c.var.principal, c.req.param('name'), c.req.param('repo'));
+    await c.var.services.authz.require(c.var.principal, 'repository:delete', project);
+    const path = `/projects/${project.name}/repositories/${encRepo(c.req.param('repo'))}`;
+    return confirm(c, { heading: 'Delete repository', question: `Delete ${repository.name} and every artifact in it? Pulls of its images will fail.`, action: `${path}/delete`, cancel: path, label: 'Delete repository' });
+  });
+  r.post('/:name/repositories/:repo/delete', async (c) => {
+    const name = c.req.param('name');
+    const n = await c.var.services.repositories.deleteRepository(c.var.principal, c.var.actor, name, c.req.param('repo'));
+    return redirectWith(c, `/projects/${name}`, { kind: 'ok', text: `Repository deleted with ${n} artifact(s).` });
+  });
+
+  r.get('/:name/repositories/:repo/artifacts/:ref/delete', async (c) => {
+    const { project, repository, artifact } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
+    await c.var.services.authz.require(c.var.principal, 'repository:delete', project);
+    const path = `/projects/${project.name}/repositories/${encRepo(c.req.param('repo'))}`;
+    const tags = artifact.tags.map((t) => t.name).join(', ');
+    return confirm(c, {
+      heading: 'Delete artifact',
+      question: `Delete ${repository.name}@${artifact.digest}${tags ? ` (tags: ${tags})` : ''}?`,
+      action: `${path}/artifacts/${artifact.digest}/delete`,
+      cancel: `${path}/artifacts/${artifact.digest}`,
+      label: 'Delete artifact',
+    });
+  });
+  r.post('/:name/repositories/:repo/artifacts/:ref/delete', async (c) => {
+    const name = c.req.param('name');
+    await c.var.services.repositories.deleteArtifact(c.var.principal, c.var.actor, name, c.req.param('repo'), c.req.param('ref'));
+    return redirectWith(c, `/projects/${name}`, { kind: 'ok', text: 'Artifact deleted.' });
+  });
+
+  r.get('/:name/repositories/:repo/tags/:tag/delete', async (c) => {
+    const { project, repository } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('tag'));
+    await c.var.services.authz.require(c.var.principal, 'repository:delete', project);
+    const path = `/projects/${project.name}/repositories/${encRepo(c.req.param('repo'))}`;
+    const tag = c.req.param('tag');
+    return confirm(c, { heading: 'Delete tag', question: `Delete tag ${repository.name}:${tag}? The artifact and its other tags stay.`, action: `${path}/tags/${tag}/delete`, cancel: path, label: 'Delete tag' });
+  });
+  r.post('/:name/repositories/:repo/tags/:tag/delete', async (c) => {
+    const name = c.req.param('name');
+    await c.var.services.repositories.deleteTag(c.var.principal, c.var.actor, name, c.req.param('repo'), c.req.param('tag'));
+    return redirectWith(c, `/projects/${name}/repositories/${encRepo(c.req.param('repo'))}`, { kind: 'ok', text: `Tag ${c.req.param('tag')} deleted.` });
+  });
+
+  return r;
+}
