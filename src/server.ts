@@ -1,4 +1,5 @@
 import http, { type Server } from 'node:http';
+import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AppEnv, Services } from './context.js';
@@ -16,8 +17,15 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     trustProxy: services.config.trustProxy,
     log: services.log,
     policies: services.registry.policies,
+    blobFile: (digest) => {
+      const managed = services.registry.managed;
+      if (!managed) return null;
+      const hex = digest.slice('sha256:'.length);
+      return path.join(managed.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+    },
   });
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
+  // 1 MiB stream buffers: with the 16 KiB default every 64 KiB socket read of a blob stalls on backpressure.
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, highWaterMark: 1 << 20 }, (req, res) => {
     const url = req.url ?? '/';
     if (url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?')) {
       void proxy(req, res);

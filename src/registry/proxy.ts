@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -103,7 +104,17 @@ export interface RegistryProxyOptions {
   trustProxy: boolean;
   log: Logger;
   policies: ProxyPolicy[];
+  /**
+   * Where the registry keeps a blob's bytes, when core shares its storage (managed mode), for the direct read path
+   * of blob GETs; null otherwise.
+   */
+  blobFile?: (digest: string) => string | null;
 }
+
+/** Blobs at least this big are read from storage by core after the registry has authorized a HEAD for them. */
+const DIRECT_READ_MIN = 1024 * 1024;
+const CHUNK = 4 * 1024 * 1024;
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
 /**
  * The `/v2` reverse proxy, on plain node:http streams so blobs flow through without buffering or web-stream
@@ -114,6 +125,78 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
   const ext = new URL(opts.externalUrl);
   const realm = `${opts.externalUrl}/service/token`;
+
+  /**
+   * Blob GETs, the bulk of all bytes, skip one loopback hop and a JS copy per 64 KiB chunk: the registry answers a
+   * HEAD with the client's own credentials (so it still decides who may read what, and that the blob is linked into
+   * this repository), then core streams the file in 1 MiB reads. Measured in bench/proxy-throughput.ts. Anything
+   * unusual (no file, a size mismatch, a non-200 HEAD) falls back to plain proxying, which keeps the registry's answer.
+   */
+  async function serveBlobDirect(upstream: URL, path: string, headers: http.OutgoingHttpHeaders, digest: string, res: ServerResponse): Promise<boolean> {
+    const file = opts.blobFile!(digest);
+    if (!file) return false;
+    let fd: fs.promises.FileHandle;
+    try {
+      fd = await fs.promises.open(file, 'r');
+    } catch {
+      return false;
+    }
+    try {
+      const { size } = await fd.stat();
+      if (size < DIRECT_READ_MIN) {
+        await fd.close();
+        return false;
+      }
+      const head = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const r = http.request({ host: upstream.hostname, port: upstream.port, method: 'HEAD', path, headers, agent });
+        r.on('response', resolve);
+        r.on('error', reject);
+        r.end();
+      }).catch(() => null);
+      if (head !== null && size === Number(head.headers['content-length']) && head.statusCode === 200) return streamFile(head, fd, size, res);
+      head?.resume();
+      await fd.close();
+      return false;
+    } catch {
+      await fd.close().catch(() => undefined);
+      return false;
+    }
+  }
+
+  function streamFile(head: http.IncomingMessage, fd: fs.promises.FileHandle, size: number, res: ServerResponse): boolean {
+    head.resume();
+    opts.log.debug({ size }, 'blob served from storage');
+    const out: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(head.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+    out['content-length'] = size;
+    res.writeHead(200, out);
+    void copyFile(fd, size, res);
+    return true;
+  }
+
+  /** Reads into two reused 4 MiB buffers, one filling while the other drains to the socket. */
+  async function copyFile(fd: fs.promises.FileHandle, size: number, res: ServerResponse): Promise<void> {
+    const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    let pos = 0;
+    let i = 0;
+    let pending: Promise<void> = Promise.resolve();
+    try {
+      while (pos < size && !res.destroyed) {
+        const buf = bufs[i++ % 2]!;
+        const { bytesRead } = await fd.read(buf, 0, Math.min(CHUNK, size - pos), pos);
+        if (bytesRead === 0) throw new Error('blob shrank while being read');
+        pos += bytesRead;
+        await pending; // the other buffer has been handed to the kernel before this one is queued
+        pending = new Promise<void>((resolve, reject) => res.write(buf.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve())));
+      }
+      await pending;
+      res.end();
+    } catch {
+      res.destroy();
+    } finally {
+      await fd.close();
+    }
+  }
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
@@ -153,6 +236,10 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
     headers['x-forwarded-proto'] = ext.protocol.slice(0, -1);
     headers['x-forwarded-host'] = ext.host;
     headers.host = ext.host;
+
+    if (method === 'GET' && info.kind === 'blob' && !req.headers.range && opts.blobFile && SHA256.test(info.reference!)) {
+      if (await serveBlobDirect(upstream, req.url!, headers, info.reference!, res)) return;
+    }
 
     const up = http.request({ host: upstream.hostname, port: upstream.port, method, path: req.url, headers, agent });
     up.on('response', (ur) => {

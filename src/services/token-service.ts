@@ -36,7 +36,7 @@ export class TokenService {
   constructor(
     private readonly db: DB,
     private readonly authz: Authorizer,
-    private readonly keys: TokenKeys,
+    readonly keys: TokenKeys,
     private readonly ttlSeconds: number,
   ) {
     this.header = b64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', kid: keys.kid, x5c: [keys.certDer.toString('base64')] }));

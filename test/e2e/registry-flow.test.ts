@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
@@ -25,6 +27,12 @@ for (const dialect of testDialects()) {
       image = await buildImage({ 'etc/motd': 'hello from berth' }, 'v1');
     });
     after(async () => b?.destroy());
+
+    it('reports healthy once core, database and registry are up', async () => {
+      const res = await b.api('/api/v1/health');
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { status: 'ok', components: { database: { status: 'ok' }, registry: { status: 'ok' } } });
+    });
 
     it('a developer pushes to a private project; it shows up in the API within seconds', async () => {
       await push(image, `docker://${b.host}/priv/app:v1`, dev);
@@ -188,6 +196,38 @@ for (const dialect of testDialects()) {
       assert.match(await inspectDigest(`docker://${b.host}/priv/multi:b`, ADMIN), /^sha256:/);
       const tags = await (await b.api('/api/v1/projects/priv/repositories/multi/tags', { auth: ADMIN })).json();
       assert.deepEqual(tags.items.map((t: { name: string }) => t.name), ['b']);
+    });
+
+    it('large blobs pull byte-identical through the direct read path, and only for those allowed', async () => {
+      const big = crypto.randomBytes(3 * 1024 * 1024).toString('base64'); // incompressible enough: a >1 MiB layer
+      await push(await buildImage({ 'opt/big.bin': big }), `docker://${b.host}/priv/big:1`, dev);
+      const dir = `${b.config.dataDir}/big-pulled`;
+      await skopeo('copy', '--retry-times', '0', '--src-creds', guest.join(':'), '--src-tls-verify=false', `docker://${b.host}/priv/big:1`, `oci:${dir}:1`);
+      const index = JSON.parse(fs.readFileSync(`${dir}/index.json`, 'utf8'));
+      const manifest = JSON.parse(fs.readFileSync(`${dir}/blobs/sha256/${index.manifests[0].digest.slice(7)}`, 'utf8'));
+      const layer = manifest.layers[0];
+      assert.ok(layer.size > 1024 * 1024, `layer is ${layer.size} bytes`);
+      const bytes = fs.readFileSync(`${dir}/blobs/sha256/${layer.digest.slice(7)}`);
+      assert.equal(`sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`, layer.digest);
+      const url = `${b.url}/v2/priv/big/blobs/${layer.digest}`;
+      assert.equal((await fetch(url)).status, 401);
+      const tok = async (auth: [string, string], scope: string) => (await (await b.api(`/service/token?service=berth-registry&scope=${scope}`, { auth })).json()).token;
+      const outsiderTok = await tok(outsider, 'repository:priv/big:pull');
+      assert.equal((await fetch(url, { headers: { authorization: `Bearer ${outsiderTok}` } })).status, 401);
+      // a token for another repository does not read this one's blob
+      const otherRepoTok = await tok(guest, 'repository:priv/app:pull');
+      assert.equal((await fetch(url, { headers: { authorization: `Bearer ${otherRepoTok}` } })).status, 401);
+      const ok = await fetch(url, { headers: { authorization: `Bearer ${await tok(guest, 'repository:priv/big:pull')}` } });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.headers.get('docker-content-digest'), layer.digest);
+      assert.equal(Number(ok.headers.get('content-length')), layer.size);
+      assert.ok(Buffer.from(await ok.arrayBuffer()).equals(bytes));
+      // the blob is not linked into another repository of the same project: the registry's HEAD says no
+      const elsewhere = await fetch(`${b.url}/v2/priv/app/blobs/${layer.digest}`, { headers: { authorization: `Bearer ${otherRepoTok}` } });
+      assert.equal(elsewhere.status, 404);
+      const ranged = await fetch(url, { headers: { authorization: `Bearer ${await tok(guest, 'repository:priv/big:pull')}`, range: 'bytes=0-9' } });
+      assert.equal(ranged.status, 206);
+      assert.ok(Buffer.from(await ranged.arrayBuffer()).equals(bytes.subarray(0, 10)));
     });
 
     it('repository names with a slash are addressed URL-encoded', async () => {

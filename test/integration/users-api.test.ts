@@ -11,10 +11,12 @@ for (const dialect of testDialects()) {
     });
     after(async () => t.close({ drop: true }));
 
-    it('health is ok', async () => {
+    it('health names each component and is not ok while the registry is down', async () => {
       const res = await t.req('/api/v1/health');
-      assert.equal(res.status, 200);
-      assert.equal((await res.json()).status, 'ok');
+      assert.equal(res.status, 503);
+      const body = await res.json();
+      assert.equal(body.components.database.status, 'ok');
+      assert.equal(body.components.registry.status, 'down');
     });
 
     it('admin Basic auth works; a wrong password gets 401 with the registry error shape', async () => {
