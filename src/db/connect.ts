@@ -29,6 +29,19 @@ export function connectDatabase(cfg: DatabaseConfig): Connection {
     } catch {
       /* not ours to chmod (e.g. a mounted file): leave it */
     }
+    // Kysely prepares every query anew; better-sqlite3 statements are reusable, and preparing was the largest single
+    // cost of a token request in a CPU profile. Cache them by SQL text (bounded: SQL texts are generated, not user data).
+    const statements = new Map<string, SQLite.Statement>();
+    const prepare = sqlite.prepare.bind(sqlite);
+    sqlite.prepare = ((source: string) => {
+      let st = statements.get(source);
+      if (!st) {
+        if (statements.size >= 500) statements.clear();
+        st = prepare(source);
+        statements.set(source, st);
+      }
+      return st;
+    }) as typeof sqlite.prepare;
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }

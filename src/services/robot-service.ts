@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { isPathComponent } from '../auth/names.js';
 import type { Principal, RobotAction } from '../auth/principal.js';
@@ -43,6 +43,13 @@ export const robotUpdateSchema = z
  * stored as SHA-256 (a slow KDF buys nothing at that entropy and would make every token request expensive).
  */
 export class RobotService {
+  // CI runs `docker` with robot credentials: one token request per operation. A verified robot is remembered for a
+  // few seconds (keyed by an HMAC of name and secret under a per-process key); any change to robots in this process
+  // clears the cache, other replicas see changes within AUTH_CACHE_MS.
+  private static readonly AUTH_CACHE_MS = 5000;
+  private readonly cacheKey = randomBytes(32);
+  private readonly authCache = new Map<string, { principal: Principal; until: number }>();
+
   constructor(
     private readonly db: DB,
     private readonly authz: Authorizer,
@@ -52,6 +59,18 @@ export class RobotService {
   /** The principal for `robot$…` credentials, or undefined (unknown, wrong secret, disabled, expired). */
   async authenticate(name: string, secret: string): Promise<Principal | undefined> {
     if (name.length > 255 || secret.length > 256) return undefined;
+    const key = createHmac('sha256', this.cacheKey).update(name).update('\0').update(secret).digest('base64url');
+    const hit = this.authCache.get(key);
+    if (hit && hit.until > Date.now()) return hit.principal;
+    const principal = await this.verify(name, secret);
+    if (principal) {
+      if (this.authCache.size > 10_000) this.authCache.clear();
+      this.authCache.set(key, { principal, until: Date.now() + RobotService.AUTH_CACHE_MS });
+    }
+    return principal;
+  }
+
+  private async verify(name: string, secret: string): Promise<Principal | undefined> {
     const r = await repo.findRobotByName(this.db, name);
     const given = Buffer.from(sha256hex(secret), 'hex');
     const stored = Buffer.from(r?.secretHash ?? sha256hex('-'), 'hex');
@@ -104,6 +123,7 @@ export class RobotService {
       if (isUniqueViolation(err)) throw conflict(`robot "${fullName}" already exists`);
       throw err;
     }
+    this.authCache.clear();
     await this.audit.record(actor, 'create', 'robot', fullName, { permissions: v.permissions, expires_at: expiresAt });
     return { robot: (await repo.findRobotById(this.db, id))!, secret };
   }
@@ -151,6 +171,7 @@ export class RobotService {
     if (v.description !== undefined) patch.description = v.description;
     if (v.duration_days !== undefined) patch.expires_at = v.duration_days === -1 ? null : Date.now() + v.duration_days * 86400_000;
     await repo.updateRobot(this.db, id, patch);
+    this.authCache.clear();
     await this.audit.record(actor, 'update', 'robot', robot.name, v);
     return this.get(p, id);
   }
@@ -160,6 +181,7 @@ export class RobotService {
     const { robot } = await this.get(p, id);
     const secret = randomBytes(32).toString('base64url');
     await repo.updateRobot(this.db, id, { secret_hash: sha256hex(secret) });
+    this.authCache.clear();
     await this.audit.record(actor, 'refresh_secret', 'robot', robot.name);
     return { robot, secret };
   }
@@ -167,6 +189,7 @@ export class RobotService {
   async delete(p: Principal, actor: Actor, id: number): Promise<void> {
     const { robot } = await this.get(p, id);
     if (!(await repo.deleteRobot(this.db, id))) throw new AppError('NOT_FOUND', 'robot not found');
+    this.authCache.clear();
     await this.audit.record(actor, 'delete', 'robot', robot.name);
   }
 }

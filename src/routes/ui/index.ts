@@ -15,14 +15,13 @@ import { userPages } from './users.js';
 /** The browser UI: eta pages and htmx fragments, cookie sessions, CSRF on every write. */
 export function uiRoutes(services: Services): Hono<AppEnv> {
   const ui = new Hono<AppEnv>();
-  ui.use('*', async (c, next) => {
-    if (c.req.path.startsWith('/static/')) return next();
-    return authenticate(services, { allowBasic: false })(c, next);
-  });
-  ui.use('*', async (c, next) => {
-    if (c.req.path.startsWith('/static/')) return next();
-    return csrfGuard(services)(c, next);
-  });
+  // Mounted at '/', so these would also see /api, /service and /static requests: the UI's session and CSRF
+  // handling is for UI pages only.
+  const auth = authenticate(services, { allowBasic: false });
+  const csrf = csrfGuard(services);
+  const isUiPath = (p: string) => !(p.startsWith('/static/') || p.startsWith('/api/') || p.startsWith('/service/') || p.startsWith('/v2'));
+  ui.use('*', async (c, next) => (isUiPath(c.req.path) ? auth(c, next) : next()));
+  ui.use('*', async (c, next) => (isUiPath(c.req.path) ? csrf(c, next) : next()));
   ui.route('/', authPages());
   ui.route('/', dashboardPages());
   ui.route('/projects', projectPages());

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort } from '../../src/registry/managed.js';
+import { eventually, run } from '../helpers/registry.js';
+
+describe('berth CLI', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cli-'));
+  const env = { BERTH_DATA_DIR: dir, BERTH_EXTERNAL_URL: 'https://registry.example.org', DATABASE_URL: `sqlite:${dir}/berth.db` };
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('migrate applies migrations once, then reports the database up to date', async () => {
+    assert.match((await run('node', ['bin/berth.mjs', 'migrate'], { env })).stdout, /applied: .*accounts-projects/);
+    assert.match((await run('node', ['bin/berth.mjs', 'migrate'], { env })).stdout, /up to date/);
+  });
+
+  it('registry-config prints a config the registry runs with, trusting core and notifying it', async () => {
+    const port = await freePort();
+    const { stdout } = await run('node', ['bin/berth.mjs', 'registry-config', '--listen', `127.0.0.1:${port}`, '--storage', `${dir}/storage`, '--cert', `${dir}/keys/token.crt`, '--notify-url', 'http://127.0.0.1:1/service/notifications'], { env });
+    assert.match(stdout, /realm: "https:\/\/registry\.example\.org\/service\/token"/);
+    assert.doesNotMatch(stdout, /cache:/, 'no blob descriptor cache');
+    const secret = fs.readFileSync(`${dir}/keys/notification.secret`, 'utf8');
+    assert.ok(stdout.includes(`Bearer ${secret}`));
+    fs.writeFileSync(`${dir}/registry.yml`, stdout);
+    const child = spawn('docker-registry', ['serve', `${dir}/registry.yml`], { stdio: 'ignore' });
+    try {
+      const res = await eventually(async () => fetch(`http://127.0.0.1:${port}/v2/`).catch(() => null));
+      assert.equal(res.status, 401);
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="https://registry.example.org/service/token",service="berth-registry"');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('unknown commands and options fail with a usage message', async () => {
+    await assert.rejects(run('node', ['bin/berth.mjs', 'frobnicate'], { env }), /unknown command/);
+    await assert.rejects(run('node', ['bin/berth.mjs', 'registry-config', '--bogus', 'x'], { env }), /unknown option --bogus/);
+  });
+});
