@@ -18,6 +18,8 @@ export const CONFIG_VARS = [
   { name: 'BERTH_TOKEN_TTL', default: '300', doc: 'Lifetime of registry bearer tokens, seconds (60–3600).' },
   { name: 'BERTH_SESSION_TTL', default: '43200', doc: 'Lifetime of UI sessions, seconds.' },
   { name: 'BERTH_TRUST_PROXY', default: 'false', doc: 'Take the client address from `X-Forwarded-For` (set behind nginx).' },
+  { name: 'BERTH_JOB_WEBHOOK_URL', default: '(none)', doc: 'Receives every job status change as signed JSON (see `BERTH_JOB_WEBHOOK_SECRET`).' },
+  { name: 'BERTH_JOB_WEBHOOK_SECRET', default: '(none)', doc: 'HMAC-SHA256 key for the `X-Berth-Signature` header of job webhooks.' },
   { name: 'BERTH_LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
 ] as const;
 
@@ -42,6 +44,8 @@ export interface Config {
   readonly sessionTtlSeconds: number;
   readonly trustProxy: boolean;
   readonly logLevel: string;
+  readonly jobWebhookUrl: string | undefined;
+  readonly jobWebhookSecret: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -80,6 +84,8 @@ const schema = z.object({
   BERTH_TOKEN_TTL: intIn(60, 3600).default(300),
   BERTH_SESSION_TTL: intIn(300, 30 * 86400).default(43200),
   BERTH_TRUST_PROXY: bool.default(false),
+  BERTH_JOB_WEBHOOK_URL: httpUrl.optional(),
+  BERTH_JOB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -116,5 +122,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionTtlSeconds: e.BERTH_SESSION_TTL,
     trustProxy: e.BERTH_TRUST_PROXY,
     logLevel: e.BERTH_LOG_LEVEL,
+    jobWebhookUrl: e.BERTH_JOB_WEBHOOK_URL,
+    jobWebhookSecret: e.BERTH_JOB_WEBHOOK_SECRET,
   });
 }

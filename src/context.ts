@@ -15,6 +15,8 @@ import type { RegistrySync } from './services/registry-sync.js';
 import type { RepositoryService } from './services/repository-service.js';
 import type { RobotService } from './services/robot-service.js';
 import type { TokenService } from './services/token-service.js';
+import type { JobRunner } from './jobs/runner.js';
+import type { Scheduler } from './jobs/schedules.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -50,6 +52,8 @@ export interface Services {
   robots: RobotService;
   repositories: RepositoryService;
   registry: RegistryHandle;
+  jobs: JobRunner;
+  scheduler: Scheduler;
   health: HealthCheck[];
 }
 

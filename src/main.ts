@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  await wired.startRegistry(port);
+  await wired.startBackground(port);
 }
 
 main().catch((err) => {

@@ -19,21 +19,28 @@ import { RepositoryService } from './services/repository-service.js';
 import { RobotService } from './services/robot-service.js';
 import { TokenService } from './services/token-service.js';
 import { createViews } from './views.js';
+import { JobWebhooks } from './jobs/hooks.js';
+import { JobRunner, type RunnerOptions } from './jobs/runner.js';
+import { Scheduler, type ScheduleDefault } from './jobs/schedules.js';
+import { RECONCILE, reconcileJob } from './jobs/types/reconcile.js';
 
 export interface Wired {
   services: Services;
   /** The generated admin password on the very first start (to print once), else null. */
   generatedAdminPassword: string | null;
   /**
-   * Brings the registry up once core listens on `corePort` (the managed registry posts its notifications there),
-   * then applies leftover events and reconciles in the background.
+   * Once core listens on `corePort`: brings the registry up (the managed one posts its notifications there), applies
+   * leftover events, starts the job runner and the schedules, and enqueues a reconciliation.
    */
-  startRegistry(corePort: number): Promise<void>;
+  startBackground(corePort: number): Promise<void>;
   close(): Promise<void>;
 }
 
 /** config → db (migrated) → services. Shared by main.ts, the CLI and the tests. */
-export async function wireServices(config: Config, log: Logger): Promise<Wired> {
+/** Default schedules, created once; admins change them in the UI or with PUT /api/v1/schedules/{name}. */
+export const DEFAULT_SCHEDULES: ScheduleDefault[] = [{ name: 'reconcile', cron: '17 * * * *', jobType: RECONCILE }];
+
+export async function wireServices(config: Config, log: Logger, opts: { runner?: RunnerOptions } = {}): Promise<Wired> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const conn = connectDatabase(config.database);
   try {
@@ -60,6 +67,11 @@ export async function wireServices(config: Config, log: Logger): Promise<Wired> 
   const client = new RegistryClient(registryUrl, (access) => tokens.internal(access));
   const sync = new RegistrySync(db, client, log);
   const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, policies: [] };
+
+  const jobs = new JobRunner(db, conn.dialect, log, opts.runner);
+  jobs.register(reconcileJob(sync));
+  jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret).listener);
+  const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
 
   const health: HealthCheck[] = [
     {
@@ -93,12 +105,14 @@ export async function wireServices(config: Config, log: Logger): Promise<Wired> 
     robots,
     repositories: new RepositoryService(db, projects, authz, audit, registry),
     registry,
+    jobs,
+    scheduler,
     health,
   };
   return {
     services,
     generatedAdminPassword,
-    async startRegistry(corePort: number) {
+    async startBackground(corePort: number) {
       if (!config.registryUrl) {
         managed = new ManagedRegistry({
           bin: config.registryBin,
@@ -117,9 +131,14 @@ export async function wireServices(config: Config, log: Logger): Promise<Wired> 
         log.info({ url: managed.url, pid: managed.pid }, 'managed registry started');
       }
       sync.kick();
-      sync.reconcile().catch((err) => log.warn({ err: (err as Error).message }, 'start-up reconciliation failed'));
+      await jobs.start();
+      await scheduler.start();
+      // Notifications lost while no core was up are repaired by a reconciliation at every start.
+      await jobs.enqueue(RECONCILE, { reason: 'startup' });
     },
     async close() {
+      scheduler.stop();
+      await jobs.stop();
       await sync.stop();
       await managed?.stop();
       await conn.close();

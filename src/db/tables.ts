@@ -163,7 +163,55 @@ export interface RobotPermissionsTable {
   actions: string;
 }
 
+export interface JobsTable {
+  id: Generated<number>;
+  type: string;
+  status: string;
+  priority: number;
+  unique_key: string | null;
+  release_key: number;
+  payload: string;
+  attempt: number;
+  failures: number;
+  max_attempts: number;
+  run_at: number;
+  lease_until: number | null;
+  worker_id: string | null;
+  stop_requested: number;
+  progress: number;
+  progress_text: string | null;
+  error: string | null;
+  result: string | null;
+  hook_url: string | null;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface JobLogsTable {
+  id: Generated<number>;
+  job_id: number;
+  attempt: number;
+  at: number;
+  level: string;
+  message: string;
+}
+
+export interface SchedulesTable {
+  name: string;
+  cron: string;
+  enabled: number;
+  job_type: string;
+  payload: string;
+  last_fire_at: number | null;
+  updated_at: number;
+}
+
 export interface RegistryTables {
+  jobs: JobsTable;
+  job_logs: JobLogsTable;
+  schedules: SchedulesTable;
   notification_inbox: NotificationInboxTable;
   repositories: RepositoriesTable;
   artifacts: ArtifactsTable;

@@ -51,7 +51,7 @@ export async function startInstance(dialect: TestDialect, env: Record<string, st
   const wired = await wireServices(config, createLogger(config.logLevel));
   const server: Server = createHttpServer(wired.services, createApp(wired.services));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
-  await wired.startRegistry(port);
+  await wired.startBackground(port);
   const url = `http://127.0.0.1:${port}`;
   let stopped = false;
   const inst: Instance = {

@@ -3,6 +3,7 @@ import type { AppEnv, Services } from '../../../context.js';
 import { authenticate, csrfGuard } from '../../middleware.js';
 import { auditLogRoutes } from './audit-logs.js';
 import { healthRoutes } from './health.js';
+import { jobRoutes, scheduleRoutes } from './jobs.js';
 import { projectRoutes } from './projects.js';
 import { repositoryRoutes } from './repositories.js';
 import { robotRoutes } from './robots.js';
@@ -19,6 +20,8 @@ export function apiV1(services: Services): Hono<AppEnv> {
   api.route('/projects', repositoryRoutes());
   api.route('/robots', robotRoutes());
   api.route('/system', systemRoutes());
+  api.route('/jobs', jobRoutes());
+  api.route('/schedules', scheduleRoutes());
   api.route('/audit-logs', auditLogRoutes());
   return api;
 }

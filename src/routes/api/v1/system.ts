@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { AppError, denied } from '../../../errors.js';
+import { RECONCILE } from '../../../jobs/types/reconcile.js';
+import { jobJson } from './jobs.js';
 
 /** System operations: system admins only. */
 export function systemRoutes(): Hono<AppEnv> {
@@ -12,16 +14,9 @@ export function systemRoutes(): Hono<AppEnv> {
     await next();
   });
   r.post('/reconcile', async (c) => {
-    const s = await c.var.services.registry.sync.reconcile();
-    await c.var.services.audit.record(c.var.actor, 'reconcile', 'system', 'registry', { ...s });
-    return c.json({
-      repositories: s.repositories,
-      artifacts_added: s.artifactsAdded,
-      artifacts_removed: s.artifactsRemoved,
-      tags_set: s.tagsSet,
-      tags_removed: s.tagsRemoved,
-      duration_ms: s.durationMs,
-    });
+    const { id } = await c.var.services.jobs.enqueue(RECONCILE, { reason: 'manual', by: c.var.actor.name });
+    await c.var.services.audit.record(c.var.actor, 'reconcile', 'system', 'registry', { job: id });
+    return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
   });
   return r;
 }

@@ -1,0 +1,15 @@
+/** What services see of the job service: enqueueing only (a type import, so no arrow runs back up). */
+export interface EnqueueOptions {
+  /** de-duplication: a second enqueue with the same key returns the first job */
+  uniqueKey?: string;
+  /** free the key once the job ends (e.g. "one scan per artifact at a time"), instead of keeping it forever */
+  releaseKeyOnFinish?: boolean;
+  runAt?: number;
+  priority?: number;
+  /** an outbound webhook for this job's status changes */
+  hookUrl?: string;
+}
+
+export interface JobQueue {
+  enqueue(type: string, payload: unknown, opts?: EnqueueOptions): Promise<{ id: number; created: boolean }>;
+}

@@ -1,0 +1,585 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import PQueue from 'p-queue';
+import type { DB, Dialect } from '../db/connect.js';
+import type { Selectable, Updateable } from 'kysely';
+import type { JobsTable } from '../db/tables.js';
+
+type JobRow = Selectable<JobsTable>;
+type JobPatch = Omit<Updateable<JobsTable>, 'id'>;
+import { isUniqueViolation } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { EnqueueOptions, JobQueue } from './queue.js';
+import { backoffMs, FINAL_STATES, predecessors, type JobStatus } from './states.js';
+
+export interface JobContext<P = unknown> {
+  id: number;
+  type: string;
+  payload: P;
+  attempt: number;
+  /** aborted on stop, timeout, shutdown, or a lost lease: long work must check it */
+  signal: AbortSignal;
+  log(message: string, level?: 'info' | 'warn' | 'error'): Promise<void>;
+  /** 0–100, with an optional short text; writes are throttled */
+  progress(percent: number, text?: string): Promise<void>;
+  enqueue: JobQueue['enqueue'];
+}
+
+export interface JobType<P = unknown> {
+  name: string;
+  maxAttempts: number;
+  timeoutMs: number;
+  concurrency: number;
+  /** default priority of this type's jobs (higher is claimed first) */
+  priority?: number;
+  /** finished jobs of this type kept in history */
+  keepHistory?: number;
+  run(ctx: JobContext<P>): Promise<unknown>;
+}
+
+/** A failure that retrying cannot fix: the job fails at once. */
+export class PermanentError extends Error {}
+
+export interface Job {
+  id: number;
+  type: string;
+  status: JobStatus;
+  priority: number;
+  uniqueKey: string | null;
+  payload: unknown;
+  attempt: number;
+  failures: number;
+  maxAttempts: number;
+  runAt: number;
+  progress: number;
+  progressText: string | null;
+  error: string | null;
+  result: unknown;
+  workerId: string | null;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  hookUrl: string | null;
+}
+
+export interface JobEvent {
+  job: Job;
+  from: JobStatus | null;
+  to: JobStatus;
+}
+
+const parse = (s: string | null): unknown => {
+  if (s === null) return null;
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+};
+
+export const toJob = (r: JobRow): Job => ({
+  id: Number(r.id),
+  type: r.type,
+  status: r.status as JobStatus,
+  priority: Number(r.priority),
+  uniqueKey: r.unique_key,
+  payload: parse(r.payload),
+  attempt: Number(r.attempt),
+  failures: Number(r.failures),
+  maxAttempts: Number(r.max_attempts),
+  runAt: Number(r.run_at),
+  progress: Number(r.progress),
+  progressText: r.progress_text,
+  error: r.error,
+  result: parse(r.result),
+  workerId: r.worker_id,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+  startedAt: r.started_at === null ? null : Number(r.started_at),
+  finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+  hookUrl: r.hook_url,
+});
+
+type AbortReason = 'stopped' | 'timeout' | 'shutdown' | 'lease-lost';
+
+interface Running {
+  controller: AbortController;
+  attempt: number;
+  done: Promise<void>;
+}
+
+export interface RunnerOptions {
+  workerId?: string;
+  leaseMs?: number;
+  pollMs?: number;
+  sweepMs?: number;
+  /** cap on log lines stored per job */
+  maxLogLines?: number;
+  /** first retry delay; doubles per failure up to 5 minutes */
+  backoffBaseMs?: number;
+}
+
+/**
+ * The job runner. The DB row is the truth: claims are conditional UPDATEs (with SKIP LOCKED on MySQL), every status
+ * write is guarded by the attempt and the states it may come from, running jobs hold a lease renewed by heartbeat,
+ * and a sweep recovers expired leases. p-queue only bounds concurrency per type inside this process.
+ */
+export class JobRunner implements JobQueue {
+  readonly workerId: string;
+  private readonly types = new Map<string, JobType>();
+  private readonly queues = new Map<string, PQueue>();
+  private readonly running = new Map<number, Running>();
+  private readonly listeners: ((e: JobEvent) => void | Promise<void>)[] = [];
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly sweepMs: number;
+  private readonly maxLogLines: number;
+  private readonly backoffBaseMs: number;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private claiming = false;
+  private claimAgain = false;
+  private stopped = true;
+
+  constructor(
+    private readonly db: DB,
+    private readonly dialect: Dialect,
+    private readonly log: Logger,
+    opts: RunnerOptions = {},
+  ) {
+    this.workerId = opts.workerId ?? `${os.hostname().slice(0, 40)}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.sweepMs = opts.sweepMs ?? 15_000;
+    this.maxLogLines = opts.maxLogLines ?? 5000;
+    this.backoffBaseMs = opts.backoffBaseMs ?? 2000;
+  }
+
+  register<P>(type: JobType<P>): void {
+    this.types.set(type.name, type as JobType);
+    this.queues.set(type.name, new PQueue({ concurrency: type.concurrency }));
+  }
+
+  registeredTypes(): string[] {
+    return [...this.types.keys()];
+  }
+
+  /** In-process listener for every status change (e.g. a finished scan updates the artifact's summary). */
+  onChange(fn: (e: JobEvent) => void | Promise<void>): void {
+    this.listeners.push(fn);
+  }
+
+  async enqueue(type: string, payload: unknown, opts: EnqueueOptions = {}): Promise<{ id: number; created: boolean }> {
+    const t = this.types.get(type);
+    if (!t) throw new Error(`unknown job type ${type}`);
+    const now = Date.now();
+    const key = opts.uniqueKey?.slice(0, 255);
+    if (key) {
+      const existing = await this.db.selectFrom('jobs').select('id').where('unique_key', '=', key).executeTakeFirst();
+      if (existing) return { id: Number(existing.id), created: false };
+    }
+    try {
+      const res = await this.db
+        .insertInto('jobs')
+        .values({
+          type,
+          status: 'pending',
+          priority: opts.priority ?? t.priority ?? 0,
+          unique_key: key ?? null,
+          release_key: opts.releaseKeyOnFinish ? 1 : 0,
+          payload: JSON.stringify(payload ?? null),
+          attempt: 1,
+          failures: 0,
+          max_attempts: t.maxAttempts,
+          run_at: opts.runAt ?? now,
+          lease_until: null,
+          worker_id: null,
+          stop_requested: 0,
+          progress: 0,
+          progress_text: null,
+          error: null,
+          result: null,
+          hook_url: opts.hookUrl ?? null,
+          created_at: now,
+          updated_at: now,
+          started_at: null,
+          finished_at: null,
+        })
+        .executeTakeFirstOrThrow();
+      const id = Number(res.insertId);
+      await this.emit(id, null, 'pending');
+      if ((opts.runAt ?? now) <= now) this.kick();
+      return { id, created: true };
+    } catch (err) {
+      if (key && isUniqueViolation(err)) {
+        const existing = await this.db.selectFrom('jobs').select('id').where('unique_key', '=', key).executeTakeFirstOrThrow();
+        return { id: Number(existing.id), created: false };
+      }
+      throw err;
+    }
+  }
+
+  async get(id: number): Promise<Job | undefined> {
+    const r = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toJob(r);
+  }
+
+  /** Newest first, keyset on id. */
+  async list(f: { type?: string; status?: string; beforeId?: number; limit: number }): Promise<Job[]> {
+    let q = this.db.selectFrom('jobs').selectAll();
+    if (f.type) q = q.where('type', '=', f.type);
+    if (f.status) q = q.where('status', '=', f.status);
+    if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
+    return (await q.orderBy('id', 'desc').limit(f.limit).execute()).map(toJob);
+  }
+
+  async logLines(jobId: number, afterId: number, limit: number) {
+    const rows = await this.db.selectFrom('job_logs').selectAll().where('job_id', '=', jobId).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({ id: Number(r.id), at: Number(r.at), level: r.level, attempt: Number(r.attempt), message: r.message }));
+  }
+
+  /** Starts claiming; recovers expired leases first. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.sweep();
+    this.pollTimer = setInterval(() => this.kick(), this.pollMs);
+    this.pollTimer.unref();
+    this.sweepTimer = setInterval(() => void this.sweep().catch((err) => this.log.error({ err }, 'job sweep failed')), this.sweepMs);
+    this.sweepTimer.unref();
+    this.kick();
+  }
+
+  /** Stops claiming, aborts running jobs, waits (bounded), and releases what did not finish for another worker. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.stopped = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const r of this.running.values()) r.controller.abort('shutdown' satisfies AbortReason);
+    const all = Promise.all([...this.running.values()].map((r) => r.done));
+    await Promise.race([all, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    for (const q of this.queues.values()) q.clear();
+  }
+
+  /**
+   * Stops a job: a pending or scheduled one at once; a running one through its AbortSignal (here, or on the replica
+   * running it, which sees the request at its next heartbeat). Returns the job's status after the request.
+   */
+  async requestStop(id: number): Promise<JobStatus | null> {
+    const job = await this.get(id);
+    if (!job) return null;
+    if (FINAL_STATES.has(job.status)) return job.status;
+    if (job.status === 'pending' || job.status === 'scheduled') {
+      if (await this.transition(job.id, job.attempt, 'stopped', { finished_at: Date.now(), error: 'stopped before it ran' })) return 'stopped';
+      return this.requestStop(id); // it moved on meanwhile: try again from its new state
+    }
+    await this.db.updateTable('jobs').set({ stop_requested: 1, updated_at: Date.now() }).where('id', '=', id).where('status', '=', 'running').execute();
+    const local = this.running.get(id);
+    if (local) {
+      local.controller.abort('stopped' satisfies AbortReason);
+      await local.done;
+    }
+    return (await this.get(id))?.status ?? null;
+  }
+
+  /** Resolves once nothing is running or claimable right now in this process (tests, shutdown). */
+  async idle(): Promise<void> {
+    for (;;) {
+      await Promise.all([...this.queues.values()].map((q) => q.onIdle()));
+      if (this.running.size === 0 && !this.claiming) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Asks for a claim round soon (after an enqueue, a finished job, or the poll timer). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.claiming) {
+      this.claimAgain = true;
+      return;
+    }
+    this.claiming = true;
+    void this.claimRound()
+      .catch((err) => this.log.error({ err }, 'job claim failed'))
+      .finally(() => {
+        this.claiming = false;
+        if (this.claimAgain) {
+          this.claimAgain = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async claimRound(): Promise<void> {
+    for (const [name, type] of this.types) {
+      const q = this.queues.get(name)!;
+      const free = type.concurrency - q.size - q.pending;
+      if (free <= 0 || this.stopped) continue;
+      const claimed = await this.claim(name, free);
+      for (const job of claimed) await this.emit(job.id, 'pending', 'scheduled');
+      for (const job of claimed) void q.add(() => this.execute(type, job)).catch((err) => this.log.error({ err, id: job.id }, 'job crashed the runner'));
+    }
+  }
+
+  /** Claims up to n due pending jobs of a type: pending → scheduled, conditionally, highest priority first. */
+  private async claim(type: string, n: number): Promise<{ id: number; attempt: number }[]> {
+    const now = Date.now();
+    const lease = now + this.leaseMs;
+    const set = { status: 'scheduled', worker_id: this.workerId, lease_until: lease, updated_at: now } as const;
+    if (this.dialect === 'mysql') {
+      return this.db.transaction().execute(async (trx) => {
+        const rows = await trx
+          .selectFrom('jobs')
+          .select(['id', 'attempt'])
+          .where('type', '=', type)
+          .where('status', '=', 'pending')
+          .where('run_at', '<=', now)
+          .orderBy('priority', 'desc')
+          .orderBy('id')
+          .limit(n)
+          .forUpdate()
+          .skipLocked()
+          .execute();
+        if (!rows.length) return [];
+        await trx.updateTable('jobs').set(set).where('id', 'in', rows.map((r) => r.id)).where('status', '=', 'pending').execute();
+        return rows.map((r) => ({ id: Number(r.id), attempt: Number(r.attempt) }));
+      });
+    }
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select(['id', 'attempt'])
+      .where('type', '=', type)
+      .where('status', '=', 'pending')
+      .where('run_at', '<=', now)
+      .orderBy('priority', 'desc')
+      .orderBy('id')
+      .limit(n)
+      .execute();
+    const out: { id: number; attempt: number }[] = [];
+    for (const r of rows) {
+      const res = await this.db.updateTable('jobs').set(set).where('id', '=', r.id).where('attempt', '=', r.attempt).where('status', '=', 'pending').executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 1) out.push({ id: Number(r.id), attempt: Number(r.attempt) });
+    }
+    return out;
+  }
+
+  /**
+   * The one guarded status write: moves job `id` of `attempt` to `to` only from a state allowed to precede it.
+   * Returns whether it happened (a late or duplicate writer gets false and changes nothing).
+   */
+  async transition(id: number, attempt: number, to: JobStatus, extra: JobPatch = {}, opts: { worker?: boolean } = {}): Promise<boolean> {
+    const from = predecessors(to);
+    const before = await this.db.selectFrom('jobs').select(['status']).where('id', '=', id).where('attempt', '=', attempt).executeTakeFirst();
+    let q = this.db
+      .updateTable('jobs')
+      .set({ ...extra, status: to, updated_at: Date.now(), ...(FINAL_STATES.has(to) ? { lease_until: null } : {}) })
+      .where('id', '=', id)
+      .where('attempt', '=', attempt)
+      .where('status', 'in', from);
+    if (opts.worker) q = q.where('worker_id', '=', this.workerId);
+    const res = await q.executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    if (FINAL_STATES.has(to)) await this.db.updateTable('jobs').set({ unique_key: null }).where('id', '=', id).where('release_key', '=', 1).execute();
+    await this.emit(id, (before?.status as JobStatus) ?? null, to);
+    return true;
+  }
+
+  /** Starts a new attempt (pending again), from a run that failed, a claim released, or a lease lost. */
+  private async newAttempt(id: number, attempt: number, from: JobStatus, patch: JobPatch): Promise<boolean> {
+    const res = await this.db
+      .updateTable('jobs')
+      .set({ ...patch, status: 'pending', attempt: attempt + 1, worker_id: null, lease_until: null, stop_requested: 0, progress: 0, progress_text: null, updated_at: Date.now() })
+      .where('id', '=', id)
+      .where('attempt', '=', attempt)
+      .where('status', '=', from)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    await this.emit(id, from, 'pending');
+    return true;
+  }
+
+  private async execute(type: JobType, claimed: { id: number; attempt: number }): Promise<void> {
+    const { id, attempt } = claimed;
+    if (this.stopped) {
+      await this.newAttempt(id, attempt, 'scheduled', {}); // release the claim for another worker
+      return;
+    }
+    const controller = new AbortController();
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    this.running.set(id, { controller, attempt, done });
+    const heartbeat = setInterval(() => void this.heartbeat(id, attempt, controller), Math.max(200, Math.floor(this.leaseMs / 3)));
+    const timeout = setTimeout(() => controller.abort('timeout' satisfies AbortReason), type.timeoutMs);
+    try {
+      const now = Date.now();
+      if (!(await this.transition(id, attempt, 'running', { started_at: now, lease_until: now + this.leaseMs }, { worker: true }))) return;
+      const row = (await this.get(id))!;
+      const ctx = this.context(row, controller.signal);
+      let outcome: { ok: true; result: unknown } | { ok: false; err: unknown };
+      try {
+        outcome = { ok: true, result: await type.run(ctx) };
+      } catch (err) {
+        outcome = { ok: false, err };
+      }
+      await this.finish(type, row, controller.signal, outcome);
+    } catch (err) {
+      this.log.error({ err, id }, 'job bookkeeping failed');
+    } finally {
+      clearInterval(heartbeat);
+      clearTimeout(timeout);
+      this.running.delete(id);
+      resolveDone();
+      this.kick();
+    }
+  }
+
+  private async finish(type: JobType, job: Job, signal: AbortSignal, outcome: { ok: true; result: unknown } | { ok: false; err: unknown }): Promise<void> {
+    const now = Date.now();
+    const reason = signal.aborted ? (signal.reason as AbortReason) : null;
+    if (reason === 'lease-lost') return; // another worker recovered the job: this attempt's writes are void
+    if (reason === 'stopped') {
+      await this.appendLog(job.id, job.attempt, 'warn', 'stopped on request');
+      await this.transition(job.id, job.attempt, 'stopped', { finished_at: now, error: 'stopped on request' }, { worker: true });
+      return;
+    }
+    if (reason === 'shutdown') {
+      await this.appendLog(job.id, job.attempt, 'warn', 'interrupted by shutdown; released for a new attempt');
+      await this.newAttempt(job.id, job.attempt, 'running', { run_at: now });
+      return;
+    }
+    if (outcome.ok) {
+      const result = outcome.result === undefined ? null : JSON.stringify(outcome.result).slice(0, 60_000);
+      await this.transition(job.id, job.attempt, 'success', { finished_at: now, progress: 100, result, error: null }, { worker: true });
+      return;
+    }
+    const err = outcome.err;
+    const message = (reason === 'timeout' ? `timed out after ${type.timeoutMs} ms` : err instanceof Error ? err.message : String(err)).slice(0, 4000);
+    await this.appendLog(job.id, job.attempt, 'error', message);
+    const failures = job.failures + 1;
+    if (err instanceof PermanentError || failures >= job.maxAttempts) {
+      await this.transition(job.id, job.attempt, 'error', { finished_at: now, error: message, failures }, { worker: true });
+      return;
+    }
+    const delay = backoffMs(failures, this.backoffBaseMs);
+    await this.appendLog(job.id, job.attempt, 'info', `retrying in ${Math.round(delay / 1000)} s (attempt ${job.attempt + 1} of at most ${job.maxAttempts})`);
+    await this.newAttempt(job.id, job.attempt, 'running', { run_at: now + delay, error: message, failures });
+  }
+
+  private context(job: Job, signal: AbortSignal): JobContext {
+    let lastProgressWrite = 0;
+    return {
+      id: job.id,
+      type: job.type,
+      payload: job.payload,
+      attempt: job.attempt,
+      signal,
+      log: (message, level = 'info') => this.appendLog(job.id, job.attempt, level, message),
+      progress: async (percent, text) => {
+        const now = Date.now();
+        const p = Math.max(0, Math.min(100, Math.round(percent)));
+        if (p < 100 && now - lastProgressWrite < 250) return;
+        lastProgressWrite = now;
+        await this.db
+          .updateTable('jobs')
+          .set({ progress: p, progress_text: text?.slice(0, 255) ?? null, updated_at: now })
+          .where('id', '=', job.id)
+          .where('attempt', '=', job.attempt)
+          .where('status', '=', 'running')
+          .execute();
+      },
+      enqueue: (t, p, o) => this.enqueue(t, p, o),
+    };
+  }
+
+  async appendLog(jobId: number, attempt: number, level: string, message: string): Promise<void> {
+    const { n } = await this.db.selectFrom('job_logs').select((e) => e.fn.countAll<number>().as('n')).where('job_id', '=', jobId).executeTakeFirstOrThrow();
+    if (Number(n) >= this.maxLogLines) return;
+    await this.db.insertInto('job_logs').values({ job_id: jobId, attempt, at: Date.now(), level: level.slice(0, 8), message: message.slice(0, 2000) }).execute();
+  }
+
+  /** Renews the lease; notices a stop requested elsewhere, or a lease taken over. */
+  private async heartbeat(id: number, attempt: number, controller: AbortController): Promise<void> {
+    if (controller.signal.aborted) return;
+    try {
+      const res = await this.db
+        .updateTable('jobs')
+        .set({ lease_until: Date.now() + this.leaseMs })
+        .where('id', '=', id)
+        .where('attempt', '=', attempt)
+        .where('status', '=', 'running')
+        .where('worker_id', '=', this.workerId)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) {
+        controller.abort('lease-lost' satisfies AbortReason);
+        return;
+      }
+      const row = await this.db.selectFrom('jobs').select('stop_requested').where('id', '=', id).executeTakeFirst();
+      if (row && Number(row.stop_requested)) controller.abort('stopped' satisfies AbortReason);
+    } catch (err) {
+      this.log.warn({ err, id }, 'job heartbeat failed');
+    }
+  }
+
+  /**
+   * Recovers expired leases: a claim that never started is released; a run whose worker stopped answering counts as
+   * a failure, retried while attempts remain, else failed with the reason. Also trims history per type.
+   */
+  async sweep(): Promise<void> {
+    const now = Date.now();
+    const stale = await this.db.selectFrom('jobs').selectAll().where('status', 'in', ['scheduled', 'running']).where('lease_until', '<', now).limit(500).execute();
+    for (const r of stale) {
+      const job = toJob(r);
+      if (this.running.has(job.id)) continue;
+      if (job.status === 'scheduled') {
+        await this.newAttempt(job.id, job.attempt, 'scheduled', { run_at: now });
+        continue;
+      }
+      const failures = job.failures + 1;
+      const reason = `the worker running attempt ${job.attempt} stopped answering (lease expired)`;
+      await this.appendLog(job.id, job.attempt, 'error', reason);
+      if (failures >= job.maxAttempts) {
+        const res = await this.db
+          .updateTable('jobs')
+          .set({ status: 'error', error: reason, failures, finished_at: now, lease_until: null, updated_at: now })
+          .where('id', '=', job.id)
+          .where('attempt', '=', job.attempt)
+          .where('status', '=', 'running')
+          .where('lease_until', '<', now)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 1) {
+          await this.db.updateTable('jobs').set({ unique_key: null }).where('id', '=', job.id).where('release_key', '=', 1).execute();
+          await this.emit(job.id, 'running', 'error');
+        }
+      } else {
+        await this.newAttempt(job.id, job.attempt, 'running', { run_at: now + backoffMs(failures, this.backoffBaseMs), error: reason, failures });
+      }
+    }
+    if (stale.length) this.kick();
+    for (const [name, type] of this.types) {
+      const keep = type.keepHistory ?? 1000;
+      const cutoff = await this.db
+        .selectFrom('jobs')
+        .select('id')
+        .where('type', '=', name)
+        .where('status', 'in', ['success', 'error', 'stopped'])
+        .orderBy('id', 'desc')
+        .offset(keep)
+        .limit(1)
+        .executeTakeFirst();
+      if (cutoff) await this.db.deleteFrom('jobs').where('type', '=', name).where('status', 'in', ['success', 'error', 'stopped']).where('id', '<=', cutoff.id).execute();
+    }
+  }
+
+  private async emit(id: number, from: JobStatus | null, to: JobStatus): Promise<void> {
+    if (!this.listeners.length) return;
+    const job = await this.get(id);
+    if (!job) return;
+    for (const fn of this.listeners) {
+      try {
+        await fn({ job, from, to });
+      } catch (err) {
+        this.log.error({ err, id, to }, 'job listener failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,22 @@
+import type { RegistrySync } from '../../services/registry-sync.js';
+import type { JobType } from '../runner.js';
+
+export const RECONCILE = 'reconcile';
+
+/** Walks the registry's catalog and tags and repairs the DB (see RegistrySync.reconcile). */
+export function reconcileJob(sync: RegistrySync): JobType {
+  return {
+    name: RECONCILE,
+    maxAttempts: 3,
+    timeoutMs: 60 * 60_000,
+    concurrency: 1,
+    priority: 0,
+    keepHistory: 200,
+    async run(ctx) {
+      await ctx.log('walking the registry catalog');
+      const s = await sync.reconcile();
+      await ctx.log(`repositories ${s.repositories}, artifacts +${s.artifactsAdded} −${s.artifactsRemoved}, tags set ${s.tagsSet}, removed ${s.tagsRemoved}`);
+      return s;
+    },
+  };
+}
