@@ -12,6 +12,18 @@ import type { Logger } from '../log.js';
 import type { EnqueueOptions, JobQueue } from './queue.js';
 import { backoffMs, FINAL_STATES, predecessors, type JobStatus } from './states.js';
 
+/** Retries an InnoDB deadlock victim (errno 1213) a few times; the other transaction has made progress. */
+async function retryDeadlock<T>(fn: () => Promise<T>, tries = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { errno?: number }).errno !== 1213 || i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 20));
+    }
+  }
+}
+
 export interface JobContext<P = unknown> {
   id: number;
   type: string;
@@ -180,7 +192,7 @@ export class JobRunner implements JobQueue {
       if (existing) return { id: Number(existing.id), created: false };
     }
     try {
-      const res = await this.db
+      const res = await retryDeadlock(() => this.db
         .insertInto('jobs')
         .values({
           type,
@@ -206,7 +218,7 @@ export class JobRunner implements JobQueue {
           started_at: null,
           finished_at: null,
         })
-        .executeTakeFirstOrThrow();
+        .executeTakeFirstOrThrow());
       const id = Number(res.insertId);
       await this.emit(id, null, 'pending');
       if ((opts.runAt ?? now) <= now) this.kick();
@@ -327,7 +339,8 @@ export class JobRunner implements JobQueue {
     const lease = now + this.leaseMs;
     const set = { status: 'scheduled', worker_id: this.workerId, lease_until: lease, updated_at: now } as const;
     if (this.dialect === 'mysql') {
-      return this.db.transaction().execute(async (trx) => {
+      // READ COMMITTED: no gap locks, so concurrent enqueues do not deadlock with the claim's locking read.
+      return retryDeadlock(() => this.db.transaction().setIsolationLevel('read committed').execute(async (trx) => {
         const rows = await trx
           .selectFrom('jobs')
           .select(['id', 'attempt'])
@@ -343,7 +356,7 @@ export class JobRunner implements JobQueue {
         if (!rows.length) return [];
         await trx.updateTable('jobs').set(set).where('id', 'in', rows.map((r) => r.id)).where('status', '=', 'pending').execute();
         return rows.map((r) => ({ id: Number(r.id), attempt: Number(r.attempt) }));
-      });
+      }));
     }
     const rows = await this.db
       .selectFrom('jobs')
