@@ -6,6 +6,7 @@ import { accountRoutes } from './account.js';
 import { auditPages } from './audit.js';
 import { authPages } from './auth.js';
 import { dashboardPages } from './dashboard.js';
+import { jobPages, schedulePages } from './jobs.js';
 import { projectPages } from './projects.js';
 import { repositoryPages } from './repositories.js';
 import { robotPages } from './robots.js';
@@ -27,6 +28,8 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/projects', projectPages());
   ui.route('/projects', repositoryPages());
   ui.route('/robots', robotPages());
+  ui.route('/jobs', jobPages());
+  ui.route('/schedules', schedulePages());
   ui.route('/users', userPages());
   ui.route('/account', accountRoutes());
   ui.route('/audit-logs', auditPages('audit'));

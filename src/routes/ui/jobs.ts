@@ -1,0 +1,159 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../context.js';
+import { denied, notFound } from '../../errors.js';
+import type { Job } from '../../jobs/runner.js';
+import { cronProblem, nextRuns } from '../../jobs/schedules.js';
+import { FINAL_STATES, isJobStatus, JOB_STATES } from '../../jobs/states.js';
+import { RECONCILE } from '../../jobs/types/reconcile.js';
+import { intParam, pathId, type Ctx } from '../http.js';
+import { fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin } from './render.js';
+
+const jobView = (j: Job) => ({
+  id: j.id,
+  type: j.type,
+  status: j.status,
+  progress: j.progress,
+  progressText: j.progressText,
+  attempt: j.attempt,
+  maxAttempts: j.maxAttempts,
+  created: fmtTime(j.createdAt),
+  started: fmtTime(j.startedAt),
+  finished: fmtTime(j.finishedAt),
+  error: j.error,
+  result: j.result === null ? null : JSON.stringify(j.result).slice(0, 2000),
+  // Unfinished rows poll themselves; a finished row renders without the trigger, so polling ends with the job.
+  live: !FINAL_STATES.has(j.status),
+  stoppable: !FINAL_STATES.has(j.status),
+});
+
+/** Jobs a system admin can start from the job center. */
+const MANUAL: { type: string; label: string }[] = [{ type: RECONCILE, label: 'Reconcile with the registry now' }];
+
+/** The job center and the schedules page: system admins only. */
+export function jobPages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.use('*', requireLogin, async (c, next) => {
+    const p = c.var.principal;
+    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins see jobs');
+    await next();
+  });
+
+  r.get('/', async (c) => {
+    const type = c.req.query('type')?.slice(0, 64) ?? '';
+    const status = c.req.query('status') ?? '';
+    const cursor = intParam(c.req.query('cursor'), 'cursor', 1, Number.MAX_SAFE_INTEGER);
+    const items = await c.var.services.jobs.list({ type: type || undefined, status: isJobStatus(status) ? status : undefined, beforeId: cursor, limit: 51 });
+    const more = items.length > 50;
+    const shown = items.slice(0, 50);
+    const next = more ? `/jobs?${new URLSearchParams({ type, status, cursor: String(shown[shown.length - 1]!.id) })}` : null;
+    const registered = c.var.services.jobs.registeredTypes();
+    return page(c, 'pages/jobs/index', {
+      title: 'Jobs',
+      nav: 'jobs',
+      types: registered,
+      states: JOB_STATES,
+      filter: { type, status },
+      items: shown.map(jobView),
+      next,
+      actions: MANUAL.filter((a) => registered.includes(a.type)),
+    });
+  });
+
+  r.post('/run/:type', async (c) => {
+    const type = c.req.param('type');
+    if (!MANUAL.some((a) => a.type === type)) throw notFound('no such job type');
+    const { id } = await c.var.services.jobs.enqueue(type, { reason: 'manual', by: c.var.actor.name });
+    await c.var.services.audit.record(c.var.actor, 'run', 'job', type, { job: id });
+    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: `Job ${id} (${type}) queued.` });
+  });
+
+  const load = async (c: Ctx) => {
+    const job = await c.var.services.jobs.get(pathId(c, 'id'));
+    if (!job) throw notFound('job not found');
+    return job;
+  };
+  const panelData = async (c: Ctx, job: Job) => {
+    const lines = await c.var.services.jobs.logLines(job.id, 0, 1000);
+    return { j: jobView(job), log: lines.map((l) => `${fmtTime(l.at)} [${l.level}] #${l.attempt} ${l.message}`), csrf: c.var.session?.csrfToken ?? '' };
+  };
+
+  r.get('/:id', async (c) => {
+    const job = await load(c);
+    return page(c, 'pages/jobs/show', { title: `Job ${job.id}`, nav: 'jobs', ...(await panelData(c, job)) });
+  });
+  r.get('/:id/row', async (c) => fragment(c, 'partials/jobs/row', { j: jobView(await load(c)) }));
+  r.get('/:id/panel', async (c) => fragment(c, 'partials/jobs/panel', await panelData(c, await load(c))));
+
+  r.get('/:id/stop', async (c) => {
+    const job = await load(c);
+    return page(c, 'pages/confirm', {
+      title: 'Stop job',
+      heading: 'Stop job',
+      question: `Stop job ${job.id} (${job.type}, ${job.status})? Work it has not done yet will not happen.`,
+      action: `/jobs/${job.id}/stop`,
+      confirmLabel: 'Stop job',
+      cancel: `/jobs/${job.id}`,
+    });
+  });
+  r.post('/:id/stop', async (c) => {
+    const id = pathId(c, 'id');
+    const form = await c.req.parseBody();
+    const status = await c.var.services.jobs.requestStop(id);
+    if (status === null) throw notFound('job not found');
+    await c.var.services.audit.record(c.var.actor, 'stop', 'job', String(id), { status });
+    const job = (await c.var.services.jobs.get(id))!;
+    if (isHtmx(c)) return form.view === 'panel' ? fragment(c, 'partials/jobs/panel', await panelData(c, job)) : fragment(c, 'partials/jobs/row', { j: jobView(job) });
+    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: `Job ${id} is ${status}.` });
+  });
+
+  return r;
+}
+
+export function schedulePages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.use('*', requireLogin, async (c, next) => {
+    const p = c.var.principal;
+    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins change schedules');
+    await next();
+  });
+
+  const listPage = async (c: Ctx, edit?: { name: string; cron: string; enabled: boolean; error: string }, status = 200) => {
+    const items = (await c.var.services.scheduler.list()).map((s) => {
+      const shown = edit?.name === s.name ? { ...s, cron: edit.cron, enabled: edit.enabled } : s;
+      return {
+        name: s.name,
+        jobType: s.jobType,
+        cron: shown.cron,
+        enabled: shown.enabled,
+        lastFire: fmtTime(s.lastFireAt),
+        nextRuns: cronProblem(s.cron) ? [] : nextRuns(s.cron, 5).map((d) => d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC'),
+        error: edit?.name === s.name ? edit.error : null,
+      };
+    });
+    return page(c, 'pages/jobs/schedules', { title: 'Schedules', nav: 'jobs', items }, status);
+  };
+
+  r.get('/', (c) => listPage(c));
+
+  r.get('/preview', (c) => {
+    const expr = c.req.query('cron') ?? '';
+    const problem = cronProblem(expr);
+    if (problem) return fragment(c, 'partials/jobs/preview', { error: problem, runs: [] });
+    return fragment(c, 'partials/jobs/preview', { error: null, runs: nextRuns(expr.trim(), 5).map((d) => d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC') });
+  });
+
+  r.post('/:name', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody();
+    const cron = formString(form.cron, 200).trim();
+    const enabled = form.enabled === 'true';
+    const problem = cronProblem(cron);
+    if (problem) return listPage(c, { name, cron, enabled, error: problem }, 422);
+    const s = await c.var.services.scheduler.update(name, { cron, enabled });
+    if (!s) throw notFound('schedule not found');
+    await c.var.services.audit.record(c.var.actor, 'update', 'schedule', name, { cron, enabled });
+    return redirectWith(c, '/schedules', { kind: 'ok', text: `Schedule ${name} saved.` });
+  });
+
+  return r;
+}
