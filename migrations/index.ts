@@ -3,6 +3,7 @@ import { accountsProjects } from './2026-11-29-001-accounts-projects.js';
 import { sessionsLogins } from './2026-11-29-002-sessions-logins.js';
 import { registry } from './2026-11-29-003-registry.js';
 import { jobs } from './2026-11-29-004-jobs.js';
+import { scanner } from './2026-11-29-005-scanner.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-002-sessions-logins': sessionsLogins,
   '2026-11-29-003-registry': registry,
   '2026-11-29-004-jobs': jobs,
+  '2026-11-29-005-scanner': scanner,
 };

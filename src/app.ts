@@ -22,6 +22,8 @@ const isMachinePath = (p: string) => p.startsWith('/api/') || p.startsWith('/v2'
 
 export const API_BODY_LIMIT = 1024 * 1024;
 export const UI_BODY_LIMIT = 256 * 1024;
+/** OSV zips as osv.dev publishes them reach tens of MiB per ecosystem. */
+export const VULNDB_IMPORT_LIMIT = 512 * 1024 * 1024;
 
 /** Builds the Hono app: middleware, one error renderer, the route modules. */
 export function createApp(services: Services): Hono<AppEnv> {
@@ -50,11 +52,16 @@ export function createApp(services: Services): Hono<AppEnv> {
   const tooLarge = () => {
     throw new AppError('TOO_LARGE', 'request body too large');
   };
-  app.use('/api/*', bodyLimit({ maxSize: API_BODY_LIMIT, onError: tooLarge }));
+  const apiLimit = bodyLimit({ maxSize: API_BODY_LIMIT, onError: tooLarge });
+  const importLimit = bodyLimit({ maxSize: VULNDB_IMPORT_LIMIT, onError: tooLarge });
+  app.use('/api/*', (c, next) => (c.req.path === '/api/v1/vulndb/import' ? importLimit(c, next) : apiLimit(c, next)));
   app.use('/service/*', bodyLimit({ maxSize: API_BODY_LIMIT, onError: tooLarge }));
+  const uiLimit = bodyLimit({ maxSize: UI_BODY_LIMIT, onError: tooLarge });
   app.use('*', async (c, next) => {
     if (isMachinePath(c.req.path) || c.req.path.startsWith('/static/')) return next();
-    return bodyLimit({ maxSize: UI_BODY_LIMIT, onError: tooLarge })(c, next);
+    // The vulnerability database page uploads OSV files.
+    if (c.req.path === '/vulndb/import') return importLimit(c, next);
+    return uiLimit(c, next);
   });
 
   app.get('/static/vendor/htmx.min.js', (c) => {

@@ -20,6 +20,7 @@ export const CONFIG_VARS = [
   { name: 'BERTH_TRUST_PROXY', default: 'false', doc: 'Take the client address from `X-Forwarded-For` (set behind nginx).' },
   { name: 'BERTH_JOB_WEBHOOK_URL', default: '(none)', doc: 'Receives every job status change as signed JSON (see `BERTH_JOB_WEBHOOK_SECRET`).' },
   { name: 'BERTH_JOB_WEBHOOK_SECRET', default: '(none)', doc: 'HMAC-SHA256 key for the `X-Berth-Signature` header of job webhooks.' },
+  { name: 'BERTH_VULNDB_URLS', default: '(none)', doc: 'Comma-separated OSV feed URLs (zip or JSON) the `vulndb-update` job downloads; offline sites import files instead.' },
   { name: 'BERTH_LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
 ] as const;
 
@@ -44,6 +45,7 @@ export interface Config {
   readonly sessionTtlSeconds: number;
   readonly trustProxy: boolean;
   readonly logLevel: string;
+  readonly vulndbUrls: readonly string[];
   readonly jobWebhookUrl: string | undefined;
   readonly jobWebhookSecret: string | undefined;
 }
@@ -84,6 +86,11 @@ const schema = z.object({
   BERTH_TOKEN_TTL: intIn(60, 3600).default(300),
   BERTH_SESSION_TTL: intIn(300, 30 * 86400).default(43200),
   BERTH_TRUST_PROXY: bool.default(false),
+  BERTH_VULNDB_URLS: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(httpUrl).max(50))
+    .optional(),
   BERTH_JOB_WEBHOOK_URL: httpUrl.optional(),
   BERTH_JOB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -122,6 +129,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionTtlSeconds: e.BERTH_SESSION_TTL,
     trustProxy: e.BERTH_TRUST_PROXY,
     logLevel: e.BERTH_LOG_LEVEL,
+    vulndbUrls: Object.freeze(e.BERTH_VULNDB_URLS ?? []),
     jobWebhookUrl: e.BERTH_JOB_WEBHOOK_URL,
     jobWebhookSecret: e.BERTH_JOB_WEBHOOK_SECRET,
   });

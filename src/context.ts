@@ -17,6 +17,8 @@ import type { RobotService } from './services/robot-service.js';
 import type { TokenService } from './services/token-service.js';
 import type { JobRunner } from './jobs/runner.js';
 import type { Scheduler } from './jobs/schedules.js';
+import type { AdvisoryStore } from './scanner/advisory-store.js';
+import type { ScanService } from './services/scan-service.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -54,6 +56,8 @@ export interface Services {
   registry: RegistryHandle;
   jobs: JobRunner;
   scheduler: Scheduler;
+  advisories: AdvisoryStore;
+  scans: ScanService;
   health: HealthCheck[];
 }
 

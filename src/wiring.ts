@@ -23,6 +23,11 @@ import { JobWebhooks } from './jobs/hooks.js';
 import { JobRunner, type RunnerOptions } from './jobs/runner.js';
 import { Scheduler, type ScheduleDefault } from './jobs/schedules.js';
 import { RECONCILE, reconcileJob } from './jobs/types/reconcile.js';
+import { PRIORITY_PUSH, SCAN_ALL, SCAN_IMAGE, scanAllJob, scanJob, scanKey } from './jobs/types/scan.js';
+import { VULNDB_UPDATE, vulndbUpdateJob } from './jobs/types/vulndb-update.js';
+import { AdvisoryStore } from './scanner/advisory-store.js';
+import { ScanService } from './services/scan-service.js';
+import { findProjectByName } from './db/repos/projects.js';
 
 export interface Wired {
   services: Services;
@@ -38,7 +43,11 @@ export interface Wired {
 
 /** config → db (migrated) → services. Shared by main.ts, the CLI and the tests. */
 /** Default schedules, created once; admins change them in the UI or with PUT /api/v1/schedules/{name}. */
-export const DEFAULT_SCHEDULES: ScheduleDefault[] = [{ name: 'reconcile', cron: '17 * * * *', jobType: RECONCILE }];
+export const DEFAULT_SCHEDULES: ScheduleDefault[] = [
+  { name: 'scan-all', cron: '0 2 * * *', jobType: SCAN_ALL },
+  { name: 'reconcile', cron: '17 * * * *', jobType: RECONCILE },
+  { name: 'vulndb-update', cron: '30 1 * * *', jobType: VULNDB_UPDATE },
+];
 
 export async function wireServices(config: Config, log: Logger, opts: { runner?: RunnerOptions } = {}): Promise<Wired> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -69,7 +78,26 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, policies: [] };
 
   const jobs = new JobRunner(db, conn.dialect, log, opts.runner);
+  const advisories = new AdvisoryStore(db);
+  const scans = new ScanService(db, registry, advisories, log);
   jobs.register(reconcileJob(sync));
+  jobs.register(scanJob(scans));
+  jobs.register(scanAllJob(db));
+  jobs.register(vulndbUpdateJob(advisories, config.vulndbUrls));
+  // Auto-scan on push, ahead of any bulk scan.
+  sync.onPushed.push(async (a) => {
+    const project = await findProjectByName(db, a.repository.split('/')[0]!);
+    if (!project?.autoScan) return;
+    await jobs.enqueue(SCAN_IMAGE, { repository: a.repository, digest: a.digest, reason: 'push' }, { uniqueKey: scanKey(a.artifactId), releaseKeyOnFinish: true, priority: PRIORITY_PUSH });
+  });
+  // A scan that failed for good leaves its report saying so (the in-process hook of the original design).
+  jobs.onChange(async (e) => {
+    if (e.job.type !== SCAN_IMAGE || e.to !== 'error') return;
+    const p = e.job.payload as { repository?: string; digest?: string };
+    const repo = p.repository ? await db.selectFrom('repositories').select('id').where('name', '=', p.repository).executeTakeFirst() : undefined;
+    const art = repo && p.digest ? await db.selectFrom('artifacts').select('id').where('repository_id', '=', repo.id).where('digest', '=', p.digest).executeTakeFirst() : undefined;
+    if (art) await scans.markFailed(Number(art.id), e.job.error ?? 'scan failed');
+  });
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret).listener);
   const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
 
@@ -107,6 +135,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     registry,
     jobs,
     scheduler,
+    advisories,
+    scans,
     health,
   };
   return {

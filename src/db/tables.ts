@@ -208,7 +208,63 @@ export interface SchedulesTable {
   updated_at: number;
 }
 
+export interface AdvisoriesTable {
+  id: string;
+  modified: number;
+  published: number | null;
+  summary: string | null;
+  details: string | null;
+  aliases: string;
+  upstream: string;
+  severity: string;
+  cvss_score: number | null;
+  cvss_vector: string | null;
+  refs: string;
+  imported_at: number;
+}
+
+export interface AdvisoryPackagesTable {
+  id: Generated<number>;
+  advisory_id: string;
+  ecosystem: string;
+  name: string;
+  affected: string;
+}
+
+export interface LayerInventoriesTable {
+  digest: string;
+  version: number;
+  data: string;
+  created_at: number;
+}
+
+export interface ScanReportsTable {
+  artifact_id: number;
+  status: string;
+  job_id: number | null;
+  scanner: string;
+  db_updated_at: number | null;
+  started_at: number;
+  finished_at: number | null;
+  os: string | null;
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  unknown: number;
+  fixable: number;
+  findings: string;
+  packages: string;
+  problems: string;
+  error: string | null;
+}
+
 export interface RegistryTables {
+  advisories: AdvisoriesTable;
+  advisory_packages: AdvisoryPackagesTable;
+  vulndb_meta: { name: string; value: string };
+  layer_inventories: LayerInventoriesTable;
+  scan_reports: ScanReportsTable;
   jobs: JobsTable;
   job_logs: JobLogsTable;
   schedules: SchedulesTable;

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { MANIFEST_ACCEPT } from './constants.js';
 
 export interface Access {
@@ -94,6 +95,22 @@ export class RegistryClient {
     }
     const buf = Buffer.from(await res.arrayBuffer());
     return buf.length > maxBytes ? null : buf;
+  }
+
+  /** A blob as a stream (layers): the caller consumes or destroys it. */
+  async blobStream(repo: string, digest: string, signal?: AbortSignal): Promise<Readable> {
+    const headers = new Headers({ authorization: `Bearer ${this.mint(this.pull(repo))}` });
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl()}/v2/${repo}/blobs/${digest}`, { headers, redirect: 'follow', signal });
+    } catch (err) {
+      throw new RegistryError(`registry unreachable: ${(err as Error).message}`);
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw new RegistryError(`GET blob ${repo}@${digest}: HTTP ${res.status}`, res.status);
+    }
+    return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream, { highWaterMark: 1024 * 1024 });
   }
 
   /** One page of the catalog. */

@@ -1,0 +1,188 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../../context.js';
+import { AppError, badRequest, denied } from '../../../errors.js';
+import { PRIORITY_PUSH, SCAN_ALL, SCAN_IMAGE, scanKey } from '../../../jobs/types/scan.js';
+import type { Finding } from '../../../scanner/matcher.js';
+import { cycloneDx, findingsCsv } from '../../../scanner/sbom.js';
+import { SEVERITIES, severityRank, type Severity } from '../../../scanner/severity.js';
+import { iso, pageQuery, type Ctx } from '../../http.js';
+import { jobJson } from './jobs.js';
+
+export const findingJson = (f: Finding) => ({
+  id: f.advisoryId,
+  aliases: f.aliases,
+  severity: f.severity,
+  cvss_score: f.cvssScore,
+  cvss_vector: f.cvssVector,
+  package: f.package,
+  type: f.type,
+  installed_version: f.installedVersion,
+  source_package: f.sourceName ?? null,
+  source_version: f.sourceVersion ?? null,
+  fixed_version: f.fixedVersion,
+  summary: f.summary,
+  links: f.links,
+  path: f.path,
+});
+
+export interface FindingFilter {
+  severity?: Severity;
+  package?: string;
+  fixable?: boolean;
+  q?: string;
+  sort?: 'severity' | 'package' | 'id';
+}
+
+/** Filters and sorts findings (severity at or above, package substring, fixable only, free text). */
+export function filterFindings(all: Finding[], f: FindingFilter): Finding[] {
+  const q = f.q?.toLowerCase();
+  let out = all.filter(
+    (x) =>
+      (!f.severity || severityRank(x.severity) >= severityRank(f.severity)) &&
+      (!f.package || x.package.toLowerCase().includes(f.package.toLowerCase())) &&
+      (!f.fixable || !!x.fixedVersion) &&
+      (!q || x.advisoryId.toLowerCase().includes(q) || x.aliases.some((a) => a.toLowerCase().includes(q)) || x.package.toLowerCase().includes(q) || (x.summary ?? '').toLowerCase().includes(q)),
+  );
+  if (f.sort === 'package') out = [...out].sort((a, b) => a.package.localeCompare(b.package) || a.advisoryId.localeCompare(b.advisoryId));
+  else if (f.sort === 'id') out = [...out].sort((a, b) => a.advisoryId.localeCompare(b.advisoryId));
+  return out;
+}
+
+export function findingFilter(c: Ctx): FindingFilter {
+  const sev = c.req.query('severity');
+  if (sev && !(SEVERITIES as readonly string[]).includes(sev)) throw badRequest(`severity must be one of ${SEVERITIES.join(', ')}`);
+  const sort = c.req.query('sort');
+  if (sort && !['severity', 'package', 'id'].includes(sort ?? '')) throw badRequest('sort must be severity, package or id');
+  return {
+    severity: (sev || undefined) as Severity | undefined,
+    package: c.req.query('package')?.slice(0, 255) || undefined,
+    fixable: c.req.query('fixable') === 'true' || c.req.query('fixable') === '1',
+    q: c.req.query('q')?.slice(0, 255) || undefined,
+    sort: (sort || undefined) as FindingFilter['sort'],
+  };
+}
+
+/** Scans, reports, SBOMs: under /projects/{project}/repositories/{repo}/artifacts/{reference}. */
+export function scanRoutes(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  const base = '/:project/repositories/:repo/artifacts/:reference';
+  const load = async (c: Ctx) => {
+    const p = (n: string) => c.req.param(n) ?? '';
+    return c.var.services.repositories.artifact(c.var.principal, p('project'), p('repo'), p('reference'));
+  };
+  const report = async (c: Ctx) => {
+    const x = await load(c);
+    const rep = await c.var.services.scans.report(x.artifact.id);
+    if (!rep || (rep.status === 'running' && rep.finishedAt === null)) throw new AppError('NOT_FOUND', 'no scan report yet for this artifact');
+    return { ...x, rep };
+  };
+
+  r.post(`${base}/scan`, async (c) => {
+    const { project, repository, artifact } = await load(c);
+    await c.var.services.authz.require(c.var.principal, 'artifact:scan', project);
+    const { id } = await c.var.services.jobs.enqueue(SCAN_IMAGE, { repository: repository.name, digest: artifact.digest, reason: 'manual' }, { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: PRIORITY_PUSH });
+    await c.var.services.audit.record(c.var.actor, 'scan', 'artifact', `${repository.name}@${artifact.digest}`, { job: id });
+    return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
+  });
+
+  r.get(`${base}/vulnerabilities`, async (c) => {
+    const { repository, artifact, rep } = await report(c);
+    const findings = filterFindings(rep.findings, findingFilter(c));
+    if ((c.req.query('format') ?? '') === 'csv' || (c.req.header('accept') ?? '').startsWith('text/csv')) {
+      c.header('Content-Disposition', `attachment; filename="${repository.name.replace(/\//g, '_')}-${artifact.digest.slice(7, 19)}-vulnerabilities.csv"`);
+      return c.body(findingsCsv(findings), 200, { 'Content-Type': 'text/csv; charset=utf-8' });
+    }
+    const q = pageQuery(c, { limit: 100 });
+    return c.json({
+      artifact: artifact.digest,
+      status: rep.status,
+      scanner: rep.scanner,
+      db_updated_at: iso(rep.dbUpdatedAt),
+      started_at: iso(rep.startedAt),
+      finished_at: iso(rep.finishedAt),
+      os: rep.os,
+      summary: { ...rep.counts, total: rep.findings.length, fixable: rep.fixable },
+      problems: rep.problems,
+      error: rep.error,
+      total: findings.length,
+      page: q.page,
+      limit: q.limit,
+      items: findings.slice(q.offset, q.offset + q.limit).map(findingJson),
+    });
+  });
+
+  r.get(`${base}/sbom`, async (c) => {
+    const { repository, artifact, rep } = await report(c);
+    c.header('Content-Disposition', `attachment; filename="${repository.name.replace(/\//g, '_')}-${artifact.digest.slice(7, 19)}.cdx.json"`);
+    return c.body(JSON.stringify(cycloneDx({ name: repository.name, digest: artifact.digest }, rep.os, rep.packages, rep.findings), null, 2), 200, { 'Content-Type': 'application/vnd.cyclonedx+json; version=1.5' });
+  });
+
+  return r;
+}
+
+/** POST /system/scan-all and the advisory database. */
+export function scanSystemRoutes(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.post('/system/scan-all', async (c) => {
+    requireAdmin(c);
+    const { id } = await c.var.services.jobs.enqueue(SCAN_ALL, { reason: 'manual', by: c.var.actor.name });
+    await c.var.services.audit.record(c.var.actor, 'scan_all', 'system', 'artifacts', { job: id });
+    return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
+  });
+  r.get('/vulndb', async (c) => {
+    if (c.var.principal.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
+    const s = await c.var.services.advisories.status();
+    return c.json({ updated_at: iso(s.updatedAt), advisories: s.total, ecosystems: s.ecosystems });
+  });
+  r.post('/vulndb/import', async (c) => {
+    requireAdmin(c);
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    let stats;
+    const store = c.var.services.advisories;
+    if (type === 'application/json') {
+      let body: unknown;
+      try {
+        body = JSON.parse(await c.req.text());
+      } catch {
+        throw badRequest('malformed JSON');
+      }
+      stats = await store.importValues([body]);
+    } else if (type === 'application/zip' || type === 'application/x-zip-compressed') {
+      stats = await importZip(c, Buffer.from(await c.req.arrayBuffer()));
+    } else if (type === 'multipart/form-data') {
+      const form = await c.req.parseBody();
+      const file = form.file;
+      if (!(file instanceof File)) throw badRequest('multipart upload needs a field "file"');
+      const buf = Buffer.from(await file.arrayBuffer());
+      if (buf[0] === 0x50 && buf[1] === 0x4b) stats = await importZip(c, buf);
+      else {
+        let body: unknown;
+        try {
+          body = JSON.parse(buf.toString('utf8'));
+        } catch {
+          throw badRequest('the file is neither a zip nor JSON');
+        }
+        stats = await store.importValues([body]);
+      }
+    } else {
+      throw new AppError('UNSUPPORTED', 'send application/json (OSV records), application/zip (OSV files), or a multipart form with "file"');
+    }
+    await c.var.services.audit.record(c.var.actor, 'import', 'vulndb', 'osv', { imported: stats.imported, updated: stats.updated, withdrawn: stats.withdrawn, invalid: stats.invalid });
+    return c.json(stats);
+  });
+  return r;
+}
+
+async function importZip(c: Ctx, buf: Buffer) {
+  try {
+    return await c.var.services.advisories.importZip(buf);
+  } catch (err) {
+    throw badRequest(`not a readable zip: ${(err as Error).message.slice(0, 200)}`);
+  }
+}
+
+function requireAdmin(c: Ctx): void {
+  const p = c.var.principal;
+  if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
+  if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins do this');
+}

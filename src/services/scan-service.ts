@@ -1,0 +1,245 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { RegistryHandle } from '../context.js';
+import type { DB } from '../db/connect.js';
+import * as art from '../db/repos/artifacts.js';
+import type { Logger } from '../log.js';
+import { INDEX_TYPES } from '../registry/constants.js';
+import type { AdvisoryStore } from '../scanner/advisory-store.js';
+import type { OsInfo, Package } from '../scanner/inventory.js';
+import { INVENTORY_VERSION, mergeLayers, readLayer, type LayerInventory } from '../scanner/layer-walker.js';
+import { matchInventory, type Finding } from '../scanner/matcher.js';
+import { SEVERITIES, type Severity } from '../scanner/severity.js';
+
+export const SCANNER_NAME = 'berth-osv';
+export const SCANNER_VERSION = `${SCANNER_NAME}/1`;
+
+export interface ScanProgress {
+  signal: AbortSignal;
+  progress(percent: number, text?: string): Promise<void>;
+  log(message: string): Promise<void>;
+}
+
+export interface ScanReport {
+  artifactId: number;
+  status: 'running' | 'success' | 'error';
+  jobId: number | null;
+  scanner: string;
+  dbUpdatedAt: number | null;
+  startedAt: number;
+  finishedAt: number | null;
+  os: string | null;
+  counts: Record<Severity, number>;
+  fixable: number;
+  findings: Finding[];
+  packages: Package[];
+  problems: string[];
+  error: string | null;
+}
+
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+
+const parseList = <T>(s: string): T[] => {
+  try {
+    const v = JSON.parse(s) as unknown;
+    return Array.isArray(v) ? (v as T[]) : [];
+  } catch {
+    return [];
+  }
+};
+
+/**
+ * Scans artifacts: each layer is streamed once and its inventory cached by digest, so a rescan after an advisory
+ * update only matches. Reads layers from the registry's storage when core shares it (managed mode), else through
+ * the registry API with a pull token core mints for itself.
+ */
+export class ScanService {
+  constructor(
+    private readonly db: DB,
+    private readonly registry: RegistryHandle,
+    private readonly store: AdvisoryStore,
+    private readonly log: Logger,
+  ) {}
+
+  /** Marks the artifact's report as running (the UI shows "scanning"); keeps the previous findings until done. */
+  async markRunning(artifactId: number, jobId: number | null): Promise<void> {
+    const now = Date.now();
+    const res = await this.db.updateTable('scan_reports').set({ status: 'running', job_id: jobId, started_at: now, error: null }).where('artifact_id', '=', artifactId).executeTakeFirst();
+    if (Number(res.numUpdatedRows) > 0) return;
+    try {
+      await this.db
+        .insertInto('scan_reports')
+        .values({ artifact_id: artifactId, status: 'running', job_id: jobId, scanner: SCANNER_VERSION, db_updated_at: null, started_at: now, finished_at: null, os: null, critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, findings: '[]', packages: '[]', problems: '[]', error: null })
+        .execute();
+    } catch {
+      await this.db.updateTable('scan_reports').set({ status: 'running', job_id: jobId, started_at: now }).where('artifact_id', '=', artifactId).execute();
+    }
+  }
+
+  async markFailed(artifactId: number, error: string): Promise<void> {
+    await this.db.updateTable('scan_reports').set({ status: 'error', error: error.slice(0, 2000), finished_at: Date.now() }).where('artifact_id', '=', artifactId).execute();
+  }
+
+  /** Scans one artifact (an image, or an index through its platform images) and stores its report. */
+  async scan(repository: string, digest: string, jobId: number | null, p: ScanProgress): Promise<ScanReport> {
+    const repo = await art.findRepository(this.db, repository);
+    const artifactId = repo ? await art.findArtifactId(this.db, Number(repo.id), digest) : undefined;
+    if (!repo || artifactId === undefined) throw new ArtifactGone(`${repository}@${digest} is not (or no longer) in the registry`);
+    await this.markRunning(artifactId, jobId);
+    const dbUpdatedAt = await this.store.updatedAt();
+    const m = await this.registry.client.manifest(repository, digest);
+    if (!m) throw new ArtifactGone(`${repository}@${digest} is gone from the registry`);
+    const doc = JSON.parse(m.body.toString('utf8')) as { mediaType?: string; manifests?: { digest?: string; platform?: { os?: string; architecture?: string } }[]; layers?: { digest?: string; mediaType?: string }[] };
+    const images: { digest: string; layers: string[] }[] = [];
+    const layersOf = (d: typeof doc) => (d.layers ?? []).map((l) => l.digest).filter((x): x is string => typeof x === 'string' && SHA256.test(x));
+    if (INDEX_TYPES.has(doc.mediaType ?? m.mediaType)) {
+      for (const c of (doc.manifests ?? []).slice(0, 64)) {
+        if (!c.digest || !SHA256.test(c.digest) || c.platform?.os === 'unknown') continue; // attestations are not images
+        const child = await this.registry.client.manifest(repository, c.digest);
+        if (child) images.push({ digest: c.digest, layers: layersOf(JSON.parse(child.body.toString('utf8')) as typeof doc) });
+      }
+    } else {
+      images.push({ digest, layers: layersOf(doc) });
+    }
+    const total = images.reduce((n, i) => n + i.layers.length, 0) || 1;
+    let done = 0;
+    const findings: Finding[] = [];
+    const packages: Package[] = [];
+    const problems: string[] = [];
+    let os: OsInfo | null = null;
+    for (const img of images) {
+      const layers: LayerInventory[] = [];
+      for (const layer of img.layers) {
+        p.signal.throwIfAborted();
+        layers.push(await this.layerInventory(repository, layer, p));
+        done++;
+        await p.progress((done / total) * 90, `layer ${done} of ${total}`);
+      }
+      const inv = mergeLayers(layers);
+      os ??= inv.os;
+      problems.push(...inv.problems);
+      packages.push(...inv.packages);
+      findings.push(...(await matchInventory(this.store, inv)));
+    }
+    const unique = dedupe(findings);
+    const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+    for (const f of unique) counts[f.severity]++;
+    const fixable = unique.filter((f) => f.fixedVersion).length;
+    const now = Date.now();
+    const osText = os ? `${os.prettyName ?? `${os.id} ${os.versionId}`}`.slice(0, 128) : null;
+    await this.db
+      .updateTable('scan_reports')
+      .set({
+        status: 'success',
+        scanner: SCANNER_VERSION,
+        db_updated_at: dbUpdatedAt,
+        finished_at: now,
+        os: osText,
+        critical: counts.critical,
+        high: counts.high,
+        medium: counts.medium,
+        low: counts.low,
+        unknown: counts.unknown,
+        fixable,
+        findings: JSON.stringify(unique),
+        packages: JSON.stringify(packages),
+        problems: JSON.stringify([...new Set(problems)].slice(0, 100)),
+        error: null,
+      })
+      .where('artifact_id', '=', artifactId)
+      .execute();
+    await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')})`);
+    await p.progress(100, 'done');
+    return (await this.report(artifactId))!;
+  }
+
+  /** A layer's inventory: from the cache when this scanner version made it, else read once and cached. */
+  private async layerInventory(repository: string, digest: string, p: ScanProgress): Promise<LayerInventory> {
+    const cached = await this.db.selectFrom('layer_inventories').select(['version', 'data']).where('digest', '=', digest).executeTakeFirst();
+    if (cached && Number(cached.version) === INVENTORY_VERSION) return JSON.parse(cached.data) as LayerInventory;
+    const started = Date.now();
+    const stream = await this.openBlob(repository, digest, p.signal);
+    const inv = await readLayer(stream, undefined, p.signal);
+    await p.log(`read layer ${digest.slice(7, 19)}: ${inv.entries} entries, ${Math.round(inv.bytes / 1024)} KiB in ${Date.now() - started} ms`);
+    const data = JSON.stringify(inv);
+    const res = await this.db.updateTable('layer_inventories').set({ version: INVENTORY_VERSION, data, created_at: Date.now() }).where('digest', '=', digest).executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) {
+      try {
+        await this.db.insertInto('layer_inventories').values({ digest, version: INVENTORY_VERSION, data, created_at: Date.now() }).execute();
+      } catch {
+        /* a concurrent scan cached it first */
+      }
+    }
+    return inv;
+  }
+
+  private async openBlob(repository: string, digest: string, signal: AbortSignal): Promise<Readable> {
+    const managed = this.registry.managed;
+    if (managed) {
+      const hex = digest.slice('sha256:'.length);
+      const file = path.join(managed.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+      try {
+        await fs.promises.access(file);
+        return fs.createReadStream(file, { highWaterMark: 1024 * 1024, signal });
+      } catch {
+        /* not there (yet): ask the registry */
+      }
+    }
+    return this.registry.client.blobStream(repository, digest, signal);
+  }
+
+  async report(artifactId: number): Promise<ScanReport | undefined> {
+    const r = await this.db.selectFrom('scan_reports').selectAll().where('artifact_id', '=', artifactId).executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      artifactId: Number(r.artifact_id),
+      status: r.status as ScanReport['status'],
+      jobId: r.job_id === null ? null : Number(r.job_id),
+      scanner: r.scanner,
+      dbUpdatedAt: r.db_updated_at === null ? null : Number(r.db_updated_at),
+      startedAt: Number(r.started_at),
+      finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+      os: r.os,
+      counts: { critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) },
+      fixable: Number(r.fixable),
+      findings: parseList<Finding>(r.findings),
+      packages: parseList<Package>(r.packages),
+      problems: parseList<string>(r.problems),
+      error: r.error,
+    };
+  }
+
+  /** Severity counts of the latest reports, per artifact id (for lists and charts). */
+  async summaries(artifactIds: number[]): Promise<Map<number, { status: string; counts: Record<Severity, number>; fixable: number; finishedAt: number | null }>> {
+    const out = new Map<number, { status: string; counts: Record<Severity, number>; fixable: number; finishedAt: number | null }>();
+    if (!artifactIds.length) return out;
+    const rows = await this.db
+      .selectFrom('scan_reports')
+      .select(['artifact_id', 'status', 'critical', 'high', 'medium', 'low', 'unknown', 'fixable', 'finished_at'])
+      .where('artifact_id', 'in', artifactIds)
+      .execute();
+    for (const r of rows) {
+      out.set(Number(r.artifact_id), {
+        status: r.status,
+        counts: { critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) },
+        fixable: Number(r.fixable),
+        finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+      });
+    }
+    return out;
+  }
+}
+
+/** The artifact to scan no longer exists: retrying cannot help. */
+export class ArtifactGone extends Error {}
+
+function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const k = `${f.advisoryId}|${f.type}|${f.package}|${f.installedVersion}|${f.path}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

@@ -1,0 +1,63 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import tar from 'tar-stream';
+
+/** One tar entry: file content, a whiteout of a lower path, an opaque marker, a link, or a raw name (path tricks). */
+export type Entry =
+  | string
+  | Buffer
+  | { symlink: string }
+  | { hardlink: string }
+  | { dir: true };
+
+export type Layer = Record<string, Entry>;
+
+/** A layer as tar bytes (uncompressed): names are written exactly as given, so hostile names can be tested. */
+export async function tarLayer(layer: Layer): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
+  const done = new Promise<void>((r) => pack.on('end', () => r()));
+  for (const [name, e] of Object.entries(layer)) {
+    if (typeof e === 'string' || Buffer.isBuffer(e)) pack.entry({ name, mode: 0o644, mtime: new Date(0) }, typeof e === 'string' ? Buffer.from(e) : e);
+    else if ('symlink' in e) pack.entry({ name, type: 'symlink', linkname: e.symlink, mtime: new Date(0) });
+    else if ('hardlink' in e) pack.entry({ name, type: 'link', linkname: e.hardlink, mtime: new Date(0) });
+    else pack.entry({ name, type: 'directory', mode: 0o755, mtime: new Date(0) });
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/**
+ * Writes an OCI image layout with these layers (gzip), for `skopeo copy oci:<dir>:<tag> …`. A random file in the
+ * first layer makes every image's blobs unique (skopeo would otherwise mount blobs it has seen).
+ */
+export async function ociImage(dir: string, layers: Layer[], tag = 'latest', config: Record<string, unknown> = {}): Promise<string> {
+  fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+  const put = (b: Buffer) => {
+    const d = sha(b);
+    fs.writeFileSync(path.join(dir, 'blobs', 'sha256', d.slice(7)), b);
+    return d;
+  };
+  const descs = [];
+  const diffIds = [];
+  for (const [i, l] of layers.entries()) {
+    const raw = await tarLayer(i === 0 ? { ...l, 'etc/berth-test-nonce': randomBytes(8).toString('hex') } : l);
+    const gz = zlib.gzipSync(raw);
+    diffIds.push(sha(raw));
+    descs.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: put(gz), size: gz.length });
+  }
+  const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', created: new Date().toISOString(), config: {}, rootfs: { type: 'layers', diff_ids: diffIds }, ...config }));
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(cfg), size: cfg.length }, layers: descs }),
+  );
+  const md = put(manifest);
+  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
+  return `oci:${dir}:${tag}`;
+}
