@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../context.js';
 import { AppError, badRequest } from '../errors.js';
+import { findingFilterProblem, type FindingFilter } from '../scanner/findings.js';
+import type { Severity } from '../scanner/severity.js';
 
 export type Ctx = Context<AppEnv>;
 
@@ -54,3 +56,19 @@ export function pageResponse<T>(c: Ctx, items: T[], total: number, q: PageQuery)
 }
 
 export const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
+
+/** The finding filter from query parameters (shared by the API and the artifact page). */
+export function findingFilter(c: Ctx): FindingFilter {
+  const sev = c.req.query('severity');
+  const sort = c.req.query('sort');
+  const problem = findingFilterProblem({ severity: sev, sort });
+  if (problem) throw badRequest(problem);
+  return {
+    severity: (sev || undefined) as Severity | undefined,
+    package: c.req.query('package')?.slice(0, 255) || undefined,
+    fixable: c.req.query('fixable') === 'true' || c.req.query('fixable') === '1',
+    q: c.req.query('q')?.slice(0, 255) || undefined,
+    sort: (sort || undefined) as FindingFilter['sort'],
+  };
+}
+

@@ -231,6 +231,33 @@ export class ScanService {
   }
 }
 
+/** Severity totals over a project's latest reports, and how many of its artifacts have one. */
+export async function projectSeverityTotals(db: DB, projectId: number): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
+  const sums = await db
+    .selectFrom('scan_reports as s')
+    .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .where('r.project_id', '=', projectId)
+    .where('s.status', '=', 'success')
+    .select((e) => [
+      e.fn.sum<number>('s.critical').as('critical'),
+      e.fn.sum<number>('s.high').as('high'),
+      e.fn.sum<number>('s.medium').as('medium'),
+      e.fn.sum<number>('s.low').as('low'),
+      e.fn.sum<number>('s.unknown').as('unknown'),
+      e.fn.countAll<number>().as('scanned'),
+    ])
+    .executeTakeFirstOrThrow();
+  const { n } = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .where('r.project_id', '=', projectId)
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const num = (v: unknown) => Number(v ?? 0);
+  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned), artifacts: Number(n) };
+}
+
 /** The artifact to scan no longer exists: retrying cannot help. */
 export class ArtifactGone extends Error {}
 

@@ -12,6 +12,7 @@ import { repositoryPages } from './repositories.js';
 import { robotPages } from './robots.js';
 import { isHtmx, page } from './render.js';
 import { userPages } from './users.js';
+import { vulndbPages } from './vulndb.js';
 
 /** The browser UI: eta pages and htmx fragments, cookie sessions, CSRF on every write. */
 export function uiRoutes(services: Services): Hono<AppEnv> {
@@ -30,6 +31,7 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/robots', robotPages());
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
+  ui.route('/vulndb', vulndbPages());
   ui.route('/users', userPages());
   ui.route('/account', accountRoutes());
   ui.route('/audit-logs', auditPages('audit'));

@@ -3,7 +3,9 @@ import { ROLES } from '../../auth/rbac.js';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import type { Project } from '../../services/project-service.js';
+import { projectSeverityTotals } from '../../services/scan-service.js';
 import { pageQuery, pathId, type Ctx } from '../http.js';
+import { severityColumns } from './charts.js';
 import { fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
@@ -62,7 +64,10 @@ export function projectPages(): Hono<AppEnv> {
     const search = c.req.query('q')?.slice(0, 255) ?? '';
     const { project, items, total } = await c.var.services.repositories.list(c.var.principal, c.req.param('name'), { q: search || undefined, limit: q.limit, offset: q.offset });
     const ext = new URL(c.var.services.config.externalUrl);
+    const totals = await projectSeverityTotals(c.var.services.db, project.id);
     const body = c.var.services.views.render('partials/projects/repositories', {
+      chart: totals.scanned ? severityColumns(totals.counts) : '',
+      totals,
       project: project.name,
       q: search,
       items: items.map((x) => {

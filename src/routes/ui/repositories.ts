@@ -1,8 +1,13 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { artifactKind } from '../../services/repository-service.js';
-import { pageQuery, type Ctx } from '../http.js';
-import { fmtBytes, fmtTime, page, pager, redirectWith, requireLogin } from './render.js';
+import { PRIORITY_PUSH, SCAN_IMAGE, scanKey } from '../../jobs/types/scan.js';
+import { filterFindings } from '../../scanner/findings.js';
+import { SEVERITIES } from '../../scanner/severity.js';
+import type { Project } from '../../services/project-service.js';
+import { findingFilter, pageQuery, type Ctx } from '../http.js';
+import { severityBar } from './charts.js';
+import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 const encRepo = (repo: string) => encodeURIComponent(repo);
@@ -19,6 +24,7 @@ export function repositoryPages(): Hono<AppEnv> {
     const q = pageQuery(c, { limit: 20 });
     const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), q);
     const repo = repository.name.slice(project.name.length + 1);
+    const summaries = await c.var.services.scans.summaries(items.map((a) => a.id));
     return page(c, 'pages/repositories/show', {
       title: repository.name,
       nav: 'projects',
@@ -39,7 +45,9 @@ export function repositoryPages(): Hono<AppEnv> {
         pushedBy: a.pushedBy,
         pulled: fmtTime(a.pulledAt),
         pullCount: a.pullCount,
+        scan: summaries.get(a.id) ?? null,
       })),
+      severities: SEVERITIES,
       pager: pager(c, q.page, q.limit, total),
     });
   });
@@ -51,7 +59,9 @@ export function repositoryPages(): Hono<AppEnv> {
       c.var.services.repositories.manifestJson(repository.name, a.digest).catch(() => null),
       c.var.services.repositories.configJson(repository.name, a.configDigest).catch(() => null),
     ]);
+    const vulnerabilities = await vulnerabilitySection(c, project, repo, a.id, a.digest);
     return page(c, 'pages/artifacts/show', {
+      vulnerabilities,
       title: `${repository.name}@${short(a.digest)}`,
       nav: 'projects',
       project: project.name,
@@ -78,6 +88,24 @@ export function repositoryPages(): Hono<AppEnv> {
       manifest: manifest ? JSON.stringify(manifest, null, 2).slice(0, 200_000) : '(not available)',
       config: config ? JSON.stringify(config, null, 2).slice(0, 200_000) : null,
     });
+  });
+
+  r.get('/:name/repositories/:repo/artifacts/:ref/scan-status', async (c) => {
+    const { project, repository, artifact } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
+    const status = await scanStatus(c, project, repository.name.slice(project.name.length + 1), artifact.id, artifact.digest);
+    // The page was rendered while scanning and the scan has ended: reload it to show the new findings.
+    if (!status.live && c.req.query('was') === 'running') c.header('HX-Refresh', 'true');
+    return fragment(c, 'partials/artifacts/scan-status', status);
+  });
+
+  r.post('/:name/repositories/:repo/artifacts/:ref/scan', async (c) => {
+    const { project, repository, artifact } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
+    await c.var.services.authz.require(c.var.principal, 'artifact:scan', project);
+    const { id } = await c.var.services.jobs.enqueue(SCAN_IMAGE, { repository: repository.name, digest: artifact.digest, reason: 'manual' }, { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: PRIORITY_PUSH });
+    await c.var.services.audit.record(c.var.actor, 'scan', 'artifact', `${repository.name}@${artifact.digest}`, { job: id });
+    const repo = repository.name.slice(project.name.length + 1);
+    if (isHtmx(c)) return fragment(c, 'partials/artifacts/scan-status', await scanStatus(c, project, repo, artifact.id, artifact.digest, id));
+    return redirectWith(c, `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${artifact.digest}`, { kind: 'ok', text: `Scan queued (job ${id}).` });
   });
 
   const confirm = (c: Ctx, o: { heading: string; question: string; action: string; cancel: string; label: string }) =>
@@ -128,4 +156,55 @@ export function repositoryPages(): Hono<AppEnv> {
   });
 
   return r;
+}
+
+/** The scan state of an artifact for the status partial: running (with the job's progress), done, failed, or none. */
+async function scanStatus(c: Ctx, project: Project, repo: string, artifactId: number, digest: string, queuedJob?: number) {
+  const s = c.var.services;
+  const report = await s.scans.report(artifactId);
+  const base = `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${digest}`;
+  const jobId = queuedJob ?? report?.jobId ?? null;
+  const job = jobId !== null ? await s.jobs.get(jobId) : undefined;
+  const running = (job && ['pending', 'scheduled', 'running'].includes(job.status)) || report?.status === 'running';
+  const state = running ? 'running' : !report ? 'none' : report.status === 'error' ? 'error' : 'success';
+  return {
+    base,
+    state,
+    live: running,
+    jobId,
+    progress: job?.progress ?? 0,
+    progressText: job?.progressText ?? (job?.status === 'pending' ? 'queued' : null),
+    error: report?.error,
+    finished: fmtTime(report?.finishedAt),
+    scanner: report?.scanner,
+    os: report?.os,
+    dbUpdated: fmtTime(report?.dbUpdatedAt),
+    canScan: await s.authz.can(c.var.principal, 'artifact:scan', project),
+    csrf: c.var.session?.csrfToken ?? '',
+  };
+}
+
+/** The artifact page's vulnerability section: status, severity bar, filterable findings with pagination. */
+async function vulnerabilitySection(c: Ctx, project: Project, repo: string, artifactId: number, digest: string): Promise<string> {
+  const s = c.var.services;
+  const report = await s.scans.report(artifactId);
+  const status = await scanStatus(c, project, repo, artifactId, digest);
+  const done = report && report.finishedAt !== null && report.status !== 'error' ? report : null;
+  const filter = findingFilter(c);
+  const all = done ? filterFindings(done.findings, filter) : [];
+  const q = pageQuery(c, { limit: 50 });
+  return s.views.render('partials/artifacts/findings', {
+    project: project.name,
+    repoPath: encRepo(repo),
+    digest,
+    pageBase: status.base,
+    status,
+    report: done,
+    bar: done ? severityBar(done.counts) : '',
+    severities: SEVERITIES,
+    filter,
+    filtered: !!(filter.severity || filter.package || filter.q || filter.fixable),
+    findings: all.slice(q.offset, q.offset + q.limit),
+    pager: pager(c, q.page, q.limit, all.length),
+  });
 }

@@ -2,10 +2,11 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { AppError, badRequest, denied } from '../../../errors.js';
 import { PRIORITY_PUSH, SCAN_ALL, SCAN_IMAGE, scanKey } from '../../../jobs/types/scan.js';
+import { filterFindings } from '../../../scanner/findings.js';
 import type { Finding } from '../../../scanner/matcher.js';
 import { cycloneDx, findingsCsv } from '../../../scanner/sbom.js';
-import { SEVERITIES, severityRank, type Severity } from '../../../scanner/severity.js';
-import { iso, pageQuery, type Ctx } from '../../http.js';
+import type { Severity } from '../../../scanner/severity.js';
+import { findingFilter, iso, pageQuery, type Ctx } from '../../http.js';
 import { jobJson } from './jobs.js';
 
 export const findingJson = (f: Finding) => ({
@@ -24,43 +25,6 @@ export const findingJson = (f: Finding) => ({
   links: f.links,
   path: f.path,
 });
-
-export interface FindingFilter {
-  severity?: Severity;
-  package?: string;
-  fixable?: boolean;
-  q?: string;
-  sort?: 'severity' | 'package' | 'id';
-}
-
-/** Filters and sorts findings (severity at or above, package substring, fixable only, free text). */
-export function filterFindings(all: Finding[], f: FindingFilter): Finding[] {
-  const q = f.q?.toLowerCase();
-  let out = all.filter(
-    (x) =>
-      (!f.severity || severityRank(x.severity) >= severityRank(f.severity)) &&
-      (!f.package || x.package.toLowerCase().includes(f.package.toLowerCase())) &&
-      (!f.fixable || !!x.fixedVersion) &&
-      (!q || x.advisoryId.toLowerCase().includes(q) || x.aliases.some((a) => a.toLowerCase().includes(q)) || x.package.toLowerCase().includes(q) || (x.summary ?? '').toLowerCase().includes(q)),
-  );
-  if (f.sort === 'package') out = [...out].sort((a, b) => a.package.localeCompare(b.package) || a.advisoryId.localeCompare(b.advisoryId));
-  else if (f.sort === 'id') out = [...out].sort((a, b) => a.advisoryId.localeCompare(b.advisoryId));
-  return out;
-}
-
-export function findingFilter(c: Ctx): FindingFilter {
-  const sev = c.req.query('severity');
-  if (sev && !(SEVERITIES as readonly string[]).includes(sev)) throw badRequest(`severity must be one of ${SEVERITIES.join(', ')}`);
-  const sort = c.req.query('sort');
-  if (sort && !['severity', 'package', 'id'].includes(sort ?? '')) throw badRequest('sort must be severity, package or id');
-  return {
-    severity: (sev || undefined) as Severity | undefined,
-    package: c.req.query('package')?.slice(0, 255) || undefined,
-    fixable: c.req.query('fixable') === 'true' || c.req.query('fixable') === '1',
-    q: c.req.query('q')?.slice(0, 255) || undefined,
-    sort: (sort || undefined) as FindingFilter['sort'],
-  };
-}
 
 /** Scans, reports, SBOMs: under /projects/{project}/repositories/{repo}/artifacts/{reference}. */
 export function scanRoutes(): Hono<AppEnv> {

@@ -1,0 +1,40 @@
+import type { Severity } from '../../scanner/severity.js';
+
+export const SEVERITY_COLORS: Record<Severity, string> = { critical: '#7a1010', high: '#d92d20', medium: '#f79009', low: '#fdb022', unknown: '#98a2b3' };
+const ORDER: Severity[] = ['critical', 'high', 'medium', 'low', 'unknown'];
+
+/**
+ * A stacked horizontal bar of severity counts, as server-rendered SVG. Only numbers and fixed words go into it, so it
+ * is safe to include unescaped; it carries a text alternative for screen readers.
+ */
+export function severityBar(counts: Record<Severity, number>, width = 480, height = 18): string {
+  const total = ORDER.reduce((n, s) => n + counts[s], 0);
+  const label = total ? ORDER.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(', ') : 'no vulnerabilities';
+  if (!total) return `<svg class="sevbar" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><rect width="${width}" height="${height}" rx="3" fill="#12b76a"/></svg>`;
+  let x = 0;
+  const rects = ORDER.filter((s) => counts[s]).map((s) => {
+    const w = Math.max(2, Math.round((counts[s] / total) * width));
+    const r = `<rect x="${x}" width="${w}" height="${height}" fill="${SEVERITY_COLORS[s]}"><title>${counts[s]} ${s}</title></rect>`;
+    x += w;
+    return r;
+  });
+  return `<svg class="sevbar" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${x} ${height}" preserveAspectRatio="none">${rects.join('')}</svg>`;
+}
+
+/** Vertical bars: findings per severity across a project's latest reports. */
+export function severityColumns(counts: Record<Severity, number>, width = 360, height = 160): string {
+  const max = Math.max(1, ...ORDER.map((s) => counts[s]));
+  const colW = Math.floor(width / ORDER.length);
+  const chartH = height - 36;
+  const bars = ORDER.map((s, i) => {
+    const h = Math.round((counts[s] / max) * chartH);
+    const x = i * colW + 8;
+    return (
+      `<rect x="${x}" y="${chartH - h + 14}" width="${colW - 16}" height="${h}" fill="${SEVERITY_COLORS[s]}"><title>${counts[s]} ${s}</title></rect>` +
+      `<text x="${x + (colW - 16) / 2}" y="${chartH - h + 10}" text-anchor="middle" font-size="11" fill="#1d2430">${counts[s]}</text>` +
+      `<text x="${x + (colW - 16) / 2}" y="${height - 6}" text-anchor="middle" font-size="11" fill="#667085">${s}</text>`
+    );
+  });
+  const label = ORDER.map((s) => `${counts[s]} ${s}`).join(', ');
+  return `<svg class="sevcols" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${bars.join('')}</svg>`;
+}
