@@ -4,6 +4,7 @@ import { sessionsLogins } from './2026-11-29-002-sessions-logins.js';
 import { registry } from './2026-11-29-003-registry.js';
 import { jobs } from './2026-11-29-004-jobs.js';
 import { scanner } from './2026-11-29-005-scanner.js';
+import { policy } from './2026-11-29-006-policy.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-003-registry': registry,
   '2026-11-29-004-jobs': jobs,
   '2026-11-29-005-scanner': scanner,
+  '2026-11-29-006-policy': policy,
 };

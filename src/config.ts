@@ -14,6 +14,8 @@ export const CONFIG_VARS = [
   { name: 'BERTH_ADMIN_PASSWORD', default: '(generated and printed once)', doc: 'Initial password of user `admin` on first start.' },
   { name: 'BERTH_REGISTRY_URL', default: '(managed registry)', doc: 'Use this external distribution registry instead of starting one.' },
   { name: 'BERTH_REGISTRY_BIN', default: 'docker-registry', doc: 'Registry binary for managed mode.' },
+  { name: 'BERTH_REGISTRY_CONFIG', default: '(none)', doc: 'External mode: the registry config file core can read, for garbage collection on shared storage.' },
+  { name: 'BERTH_REGISTRY_STORAGE', default: '(none)', doc: 'External mode: the registry storage root core shares (garbage collection, direct blob reads).' },
   { name: 'BERTH_NOTIFICATION_SECRET', default: '(generated in the data dir)', doc: 'Shared secret the registry sends to `/service/notifications` (external mode).' },
   { name: 'BERTH_TOKEN_TTL', default: '300', doc: 'Lifetime of registry bearer tokens, seconds (60–3600).' },
   { name: 'BERTH_SESSION_TTL', default: '43200', doc: 'Lifetime of UI sessions, seconds.' },
@@ -40,6 +42,8 @@ export interface Config {
   readonly adminPassword: string | undefined;
   readonly registryUrl: string | undefined;
   readonly registryBin: string;
+  readonly registryConfigPath: string | undefined;
+  readonly registryStorage: string | undefined;
   readonly notificationSecret: string | undefined;
   readonly tokenTtlSeconds: number;
   readonly sessionTtlSeconds: number;
@@ -82,6 +86,8 @@ const schema = z.object({
   BERTH_ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
   BERTH_REGISTRY_URL: httpUrl.optional(),
   BERTH_REGISTRY_BIN: z.string().min(1).default('docker-registry'),
+  BERTH_REGISTRY_CONFIG: z.string().min(1).optional(),
+  BERTH_REGISTRY_STORAGE: z.string().min(1).optional(),
   BERTH_NOTIFICATION_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_TOKEN_TTL: intIn(60, 3600).default(300),
   BERTH_SESSION_TTL: intIn(300, 30 * 86400).default(43200),
@@ -124,6 +130,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminPassword: e.BERTH_ADMIN_PASSWORD,
     registryUrl: e.BERTH_REGISTRY_URL?.replace(/\/+$/, ''),
     registryBin: e.BERTH_REGISTRY_BIN,
+    registryConfigPath: e.BERTH_REGISTRY_CONFIG ? path.resolve(e.BERTH_REGISTRY_CONFIG) : undefined,
+    registryStorage: e.BERTH_REGISTRY_STORAGE ? path.resolve(e.BERTH_REGISTRY_STORAGE) : undefined,
     notificationSecret: e.BERTH_NOTIFICATION_SECRET,
     tokenTtlSeconds: e.BERTH_TOKEN_TTL,
     sessionTtlSeconds: e.BERTH_SESSION_TTL,

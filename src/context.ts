@@ -10,7 +10,8 @@ import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
 import type { RegistryClient } from './registry/client.js';
 import type { ManagedRegistry } from './registry/managed.js';
-import type { ProxyPolicy } from './registry/proxy.js';
+import type { ProxyPolicy, ProxyRefusal, V2Request, WriteTracker } from './registry/proxy.js';
+import type { PolicyService } from './services/policy-service.js';
 import type { RegistrySync } from './services/registry-sync.js';
 import type { RepositoryService } from './services/repository-service.js';
 import type { RobotService } from './services/robot-service.js';
@@ -30,6 +31,10 @@ export interface RegistryHandle {
   notificationSecret: string;
   /** checks the /v2 proxy runs before forwarding */
   policies: ProxyPolicy[];
+  /** the check of manifest PUTs with their body */
+  manifestPut?: (req: V2Request, body: Buffer) => Promise<ProxyRefusal | null>;
+  /** writes in flight through this process's proxy */
+  writes: WriteTracker;
 }
 
 /** A named readiness check for /api/v1/health. */
@@ -58,6 +63,7 @@ export interface Services {
   scheduler: Scheduler;
   advisories: AdvisoryStore;
   scans: ScanService;
+  policy: PolicyService;
   health: HealthCheck[];
 }
 

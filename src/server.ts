@@ -17,6 +17,8 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     trustProxy: services.config.trustProxy,
     log: services.log,
     policies: services.registry.policies,
+    manifestPut: services.registry.manifestPut,
+    writes: services.registry.writes,
     blobFile: (digest) => {
       const managed = services.registry.managed;
       if (!managed) return null;

@@ -25,8 +25,10 @@ import { Scheduler, type ScheduleDefault } from './jobs/schedules.js';
 import { RECONCILE, reconcileJob } from './jobs/types/reconcile.js';
 import { PRIORITY_PUSH, SCAN_ALL, SCAN_IMAGE, scanAllJob, scanJob, scanKey } from './jobs/types/scan.js';
 import { VULNDB_UPDATE, vulndbUpdateJob } from './jobs/types/vulndb-update.js';
+import { GARBAGE_COLLECTION, gcJob } from './jobs/types/gc.js';
 import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
+import { PolicyService } from './services/policy-service.js';
 import { findProjectByName } from './db/repos/projects.js';
 
 export interface Wired {
@@ -47,6 +49,7 @@ export const DEFAULT_SCHEDULES: ScheduleDefault[] = [
   { name: 'scan-all', cron: '0 2 * * *', jobType: SCAN_ALL },
   { name: 'reconcile', cron: '17 * * * *', jobType: RECONCILE },
   { name: 'vulndb-update', cron: '30 1 * * *', jobType: VULNDB_UPDATE },
+  { name: 'gc', cron: '0 3 * * 0', jobType: GARBAGE_COLLECTION, payload: { dryRun: false, deleteUntagged: false } },
 ];
 
 export async function wireServices(config: Config, log: Logger, opts: { runner?: RunnerOptions } = {}): Promise<Wired> {
@@ -75,11 +78,28 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const registryUrl = () => config.registryUrl ?? managedUrl;
   const client = new RegistryClient(registryUrl, (access) => tokens.internal(access));
   const sync = new RegistrySync(db, client, log);
-  const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, policies: [] };
+  const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, policies: [], writes: { inflight: 0, lastEndedAt: 0 } };
 
   const jobs = new JobRunner(db, conn.dialect, log, opts.runner);
   const advisories = new AdvisoryStore(db);
   const scans = new ScanService(db, registry, advisories, log);
+  const policy = new PolicyService(db, registry, scans);
+  // /v2 policy, in order: read-only during GC (writes get a retryable 503), then the vulnerable-pull gate.
+  registry.policies.push(async (req) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return null;
+    const ro = await policy.readOnly();
+    if (!ro) return null;
+    const wait = Math.max(5, Math.ceil((ro.until - Date.now()) / 1000));
+    return { status: 503, code: 'UNAVAILABLE', message: `Berth is read-only while garbage collection runs (${ro.reason}): retry in a few minutes`, headers: { 'Retry-After': String(Math.min(wait, 300)) } };
+  });
+  registry.policies.push((req) => (req.kind === 'manifest' && (req.method === 'GET' || req.method === 'HEAD') ? policy.pullGate(req) : null));
+  registry.manifestPut = (req, body) => policy.manifestPut(req, body);
+  jobs.register(
+    gcJob(registry, policy, jobs, {
+      bin: config.registryBin,
+      target: () => (managed ? { configPath: managed.configPath, storageDir: managed.storageDir } : config.registryConfigPath && config.registryStorage ? { configPath: config.registryConfigPath, storageDir: config.registryStorage } : null),
+    }),
+  );
   jobs.register(reconcileJob(sync));
   jobs.register(scanJob(scans));
   jobs.register(scanAllJob(db));
@@ -137,6 +157,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     scheduler,
     advisories,
     scans,
+    policy,
     health,
   };
   return {

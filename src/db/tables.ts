@@ -28,6 +28,8 @@ export interface ProjectsTable {
   cve_allowlist: string;
   immutable_tags: string;
   quota_bytes: number | null;
+  unscanned_policy: string;
+  cve_allowlist_expires_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -263,6 +265,7 @@ export interface RegistryTables {
   advisories: AdvisoriesTable;
   advisory_packages: AdvisoryPackagesTable;
   vulndb_meta: { name: string; value: string };
+  system_settings: { name: string; value: string; updated_at: number };
   layer_inventories: LayerInventoriesTable;
   scan_reports: ScanReportsTable;
   jobs: JobsTable;

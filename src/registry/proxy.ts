@@ -109,7 +109,20 @@ export interface RegistryProxyOptions {
    * of blob GETs; null otherwise.
    */
   blobFile?: (digest: string) => string | null;
+  /** a check of a manifest PUT that needs its body (immutability, quota); the body is buffered (≤ 4 MiB) for it */
+  manifestPut?: (req: V2Request, body: Buffer) => Promise<ProxyRefusal | null>;
+  /** writes in flight through this process, for garbage collection to wait on */
+  writes?: WriteTracker;
 }
+
+/** Counts write requests (POST, PUT, PATCH, DELETE) in flight and when the last one ended. */
+export interface WriteTracker {
+  inflight: number;
+  lastEndedAt: number;
+}
+
+const MAX_MANIFEST_BODY = 4 * 1024 * 1024;
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** Blobs at least this big are read from storage by core after the registry has authorized a HEAD for them. */
 const DIRECT_READ_MIN = 1024 * 1024;
@@ -229,6 +242,24 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
     } catch {
       return sendError(res, refusal(503, 'UNAVAILABLE', 'registry is not available'));
     }
+    let body: Buffer | null = null;
+    if (method === 'PUT' && info.kind === 'manifest' && opts.manifestPut) {
+      body = await readBody(req, MAX_MANIFEST_BODY);
+      if (!body) return sendError(res, refusal(413, 'MANIFEST_INVALID', `manifest larger than ${MAX_MANIFEST_BODY} bytes`));
+      const refused = await opts.manifestPut(info, body).catch((err: unknown) => {
+        opts.log.error({ err }, 'manifest policy failed');
+        return refusal(500, 'UNKNOWN', 'internal error');
+      });
+      if (refused) return sendError(res, refused);
+    }
+    const writes = WRITE_METHODS.has(method) ? opts.writes : undefined;
+    if (writes) {
+      writes.inflight++;
+      res.on('close', () => {
+        writes.inflight--;
+        writes.lastEndedAt = Date.now();
+      });
+    }
     const headers: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
     // The registry logs and reports the client, and builds URLs for the public host.
@@ -261,6 +292,26 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
     res.on('close', () => {
       if (!res.writableFinished) up.destroy();
     });
-    req.pipe(up);
+    if (body) {
+      up.setHeader('content-length', body.length);
+      up.end(body);
+    } else req.pipe(up);
   };
+}
+
+/** The whole request body, or null past the limit. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.destroy();
+        resolve(null);
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 }

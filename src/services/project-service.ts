@@ -34,6 +34,8 @@ export const projectUpdateSchema = z
     cve_allowlist: z.array(z.string().regex(ADVISORY_ID, 'not an advisory or CVE id')).max(1000),
     immutable_tags: z.array(z.string().regex(TAG_GLOB, 'not a tag glob pattern')).max(100),
     quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
+    unscanned_policy: z.enum(['block', 'allow']),
+    cve_allowlist_expires_at: z.iso.datetime({ offset: true }).nullable(),
   })
   .partial()
   .strict();
@@ -114,16 +116,25 @@ export class ProjectService {
     if (v.cve_allowlist !== undefined) patch.cve_allowlist = JSON.stringify([...new Set(v.cve_allowlist.map((s) => s.toUpperCase()))]);
     if (v.immutable_tags !== undefined) patch.immutable_tags = JSON.stringify([...new Set(v.immutable_tags)]);
     if (v.quota_bytes !== undefined) patch.quota_bytes = v.quota_bytes;
+    if (v.unscanned_policy !== undefined) patch.unscanned_policy = v.unscanned_policy;
+    if (v.cve_allowlist_expires_at !== undefined) patch.cve_allowlist_expires_at = v.cve_allowlist_expires_at === null ? null : Date.parse(v.cve_allowlist_expires_at);
     await updateProjectRow(this.db, project.id, patch);
     await this.audit.record(actor, 'update', 'project', name, v);
     return this.find(name);
   }
 
-  async delete(p: Principal, actor: Actor, name: string): Promise<void> {
+  /**
+   * Deletes a project. One that still has repositories is only deleted with `force` (the UI asks for the name to be
+   * typed); its images are deleted in the registry first, through `purge`.
+   */
+  async delete(p: Principal, actor: Actor, name: string, opts: { force: boolean; purge: (project: Project) => Promise<number> }): Promise<void> {
     const project = await this.get(p, name);
     await this.authz.require(p, 'project:delete', project);
+    const { n } = await this.db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n')).where('project_id', '=', project.id).executeTakeFirstOrThrow();
+    if (Number(n) > 0 && !opts.force) throw conflict(`project ${name} still has ${Number(n)} repositories: delete them first, or confirm deleting everything (force)`);
+    const artifacts = Number(n) > 0 ? await opts.purge(project) : 0;
     await deleteProjectRow(this.db, project.id);
-    await this.audit.record(actor, 'delete', 'project', name);
+    await this.audit.record(actor, 'delete', 'project', name, { repositories: Number(n), artifacts });
   }
 
   // --- members ---

@@ -9,6 +9,7 @@ import { INDEX_TYPES } from '../registry/constants.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { Project, ProjectService } from './project-service.js';
+import { globToRegExp } from './policy-service.js';
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -84,10 +85,19 @@ export class RepositoryService {
   async deleteArtifact(p: Principal, actor: Actor, projectName: string, repo: string, reference: string): Promise<void> {
     const { project, repository, artifact } = await this.artifact(p, projectName, repo, reference);
     await this.authz.require(p, 'repository:delete', project);
+    this.refuseImmutable(project, repository.name, artifact.tags.map((t) => t.name));
     await this.registry.client.deleteManifest(repository.name, artifact.digest);
     await art.deleteArtifact(this.db, repository.id, artifact.digest);
     await art.deleteRepositoryIfEmpty(this.db, repository.id);
     await this.audit.record(actor, 'delete', 'artifact', `${repository.name}@${artifact.digest}`, { tags: artifact.tags.map((t) => t.name) });
+  }
+
+  /** Deletes every repository of a project in the registry and the DB (a forced project deletion). */
+  async purgeProject(p: Principal, actor: Actor, project: Project): Promise<number> {
+    const repos = await this.db.selectFrom('repositories').select('name').where('project_id', '=', project.id).execute();
+    let n = 0;
+    for (const r of repos) n += await this.deleteRepository(p, actor, project.name, r.name.slice(project.name.length + 1));
+    return n;
   }
 
   async deleteRepository(p: Principal, actor: Actor, projectName: string, repo: string): Promise<number> {
@@ -98,6 +108,14 @@ export class RepositoryService {
     await art.deleteRepositoryRow(this.db, repository.id);
     await this.audit.record(actor, 'delete', 'repository', repository.name, { artifacts: artifacts.length });
     return artifacts.length;
+  }
+
+  /** Deleting an immutable tag (or the artifact behind one) is refused. */
+  private refuseImmutable(project: Project, repository: string, tags: string[]): void {
+    for (const t of tags) {
+      const rule = project.immutableTags.find((g) => globToRegExp(g).test(t));
+      if (rule) throw new AppError('PRECONDITION', `tag ${repository}:${t} is immutable in project ${project.name} (rule "${rule}"): it cannot be deleted`);
+    }
   }
 
   async tags(p: Principal, projectName: string, repo: string) {
@@ -120,6 +138,7 @@ export class RepositoryService {
     if (!TAG.test(tag)) throw badRequest('invalid tag');
     const { project, repository, artifact } = await this.artifact(p, projectName, repo, tag);
     await this.authz.require(p, 'repository:delete', project);
+    this.refuseImmutable(project, repository.name, [tag]);
     const managed = this.registry.managed;
     if (managed) {
       const dir = path.join(managed.storageDir, 'docker', 'registry', 'v2', 'repositories', ...repository.name.split('/'), '_manifests', 'tags', tag);

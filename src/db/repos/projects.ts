@@ -16,6 +16,9 @@ export interface Project {
   cveAllowlist: string[];
   immutableTags: string[];
   quotaBytes: number | null;
+  /** what the pull gate does with images that have no finished report: block (default) or allow */
+  unscannedPolicy: 'block' | 'allow';
+  cveAllowlistExpiresAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -40,6 +43,8 @@ export const toProject = (r: ProjectRow): Project => ({
   cveAllowlist: jsonList(r.cve_allowlist),
   immutableTags: jsonList(r.immutable_tags),
   quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),
+  unscannedPolicy: r.unscanned_policy === 'allow' ? 'allow' : 'block',
+  cveAllowlistExpiresAt: r.cve_allowlist_expires_at === null ? null : Number(r.cve_allowlist_expires_at),
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
 });
@@ -57,6 +62,8 @@ export async function insertProject(db: DB, p: { name: string; public: boolean; 
       cve_allowlist: '[]',
       immutable_tags: '[]',
       quota_bytes: null,
+      unscanned_policy: 'block',
+      cve_allowlist_expires_at: null,
       created_at: p.now,
       updated_at: p.now,
     })

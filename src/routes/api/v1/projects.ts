@@ -13,6 +13,8 @@ export const projectJson = (p: Project) => ({
   cve_allowlist: p.cveAllowlist,
   immutable_tags: p.immutableTags,
   quota_bytes: p.quotaBytes,
+  unscanned_policy: p.unscannedPolicy,
+  cve_allowlist_expires_at: iso(p.cveAllowlistExpiresAt),
   created_at: iso(p.createdAt),
   updated_at: iso(p.updatedAt),
 });
@@ -37,7 +39,7 @@ export function projectRoutes(): Hono<AppEnv> {
   r.get('/:project', async (c) => {
     const p = await c.var.services.projects.get(c.var.principal, c.req.param('project'));
     const role = await c.var.services.projects.roleOf(c.var.principal, p);
-    return c.json({ ...projectJson(p), current_user_role: role });
+    return c.json({ ...projectJson(p), current_user_role: role, usage_bytes: await c.var.services.policy.usage(p.id) });
   });
 
   r.put('/:project', async (c) => {
@@ -46,7 +48,11 @@ export function projectRoutes(): Hono<AppEnv> {
   });
 
   r.delete('/:project', async (c) => {
-    await c.var.services.projects.delete(c.var.principal, c.var.actor, c.req.param('project'));
+    const force = c.req.query('force') === 'true';
+    await c.var.services.projects.delete(c.var.principal, c.var.actor, c.req.param('project'), {
+      force,
+      purge: (project) => c.var.services.repositories.purgeProject(c.var.principal, c.var.actor, project),
+    });
     return c.body(null, 204);
   });
 
