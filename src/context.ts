@@ -74,5 +74,7 @@ export interface AppEnv {
     principal: Principal;
     session: Session | undefined;
     actor: Actor;
+    /** a notice shown on every UI page (read-only mode) */
+    banner?: string;
   };
 }

@@ -71,6 +71,11 @@ export function gcJob(registry: RegistryHandle, policy: PolicyService, queue: Jo
       const dryRun = !!ctx.payload.dryRun;
       const deleteUntagged = !!ctx.payload.deleteUntagged;
       const started = Date.now();
+      // An empty registry has no repositories directory, and garbage-collect fails on that: nothing to collect.
+      if (!fs.existsSync(path.join(target.storageDir, 'docker', 'registry', 'v2', 'repositories'))) {
+        await ctx.log('the registry holds no repositories yet: nothing to collect');
+        return { dryRun, deleteUntagged, blobsBefore: listBlobs(target.storageDir).size, blobsDeleted: 0, bytesFreed: 0, durationMs: Date.now() - started };
+      }
       let renew: NodeJS.Timeout | null = null;
       try {
         if (!dryRun) {

@@ -11,6 +11,7 @@ import { projectPages } from './projects.js';
 import { repositoryPages } from './repositories.js';
 import { robotPages } from './robots.js';
 import { isHtmx, page } from './render.js';
+import { systemPages } from './system.js';
 import { userPages } from './users.js';
 import { vulndbPages } from './vulndb.js';
 
@@ -24,6 +25,14 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   const isUiPath = (p: string) => !(p.startsWith('/static/') || p.startsWith('/api/') || p.startsWith('/service/') || p.startsWith('/v2'));
   ui.use('*', async (c, next) => (isUiPath(c.req.path) ? auth(c, next) : next()));
   ui.use('*', async (c, next) => (isUiPath(c.req.path) ? csrf(c, next) : next()));
+  // A banner on every page while garbage collection holds the registry read-only.
+  ui.use('*', async (c, next) => {
+    if (isUiPath(c.req.path) && c.var.principal?.kind === 'user') {
+      const ro = await services.policy.readOnly();
+      if (ro) c.set('banner', `Garbage collection is running: pushes are paused for a few minutes (pulls keep working).`);
+    }
+    await next();
+  });
   ui.route('/', authPages());
   ui.route('/', dashboardPages());
   ui.route('/projects', projectPages());
@@ -32,6 +41,7 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
   ui.route('/vulndb', vulndbPages());
+  ui.route('/', systemPages());
   ui.route('/users', userPages());
   ui.route('/account', accountRoutes());
   ui.route('/audit-logs', auditPages('audit'));

@@ -6,7 +6,7 @@ import type { Project } from '../../services/project-service.js';
 import { projectSeverityTotals } from '../../services/scan-service.js';
 import { pageQuery, pathId, type Ctx } from '../http.js';
 import { severityColumns } from './charts.js';
-import { fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
+import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
 
@@ -48,7 +48,7 @@ export function projectPages(): Hono<AppEnv> {
     }
   });
 
-  const projectPage = async (c: Ctx, tab: 'repositories' | 'members', tabBody: string, project: Project, status = 200) => {
+  const projectPage = async (c: Ctx, tab: 'repositories' | 'members' | 'settings', tabBody: string, project: Project, status = 200) => {
     const role = await c.var.services.projects.roleOf(c.var.principal, project);
     const base = `/projects/${project.name}`;
     const tabs = [
@@ -56,6 +56,7 @@ export function projectPages(): Hono<AppEnv> {
       { label: 'Members', href: `${base}/members`, active: tab === 'members' },
     ];
     if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
+    if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) tabs.push({ label: 'Settings', href: `${base}/settings`, active: tab === 'settings' });
     return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
   };
 
@@ -115,6 +116,77 @@ export function projectPages(): Hono<AppEnv> {
   };
 
   r.get('/:name/members', (c) => membersPage(c, c.req.param('name')));
+
+  const settingsPage = async (c: Ctx, project: Project, override: Record<string, unknown> = {}, error?: string, status = 200) => {
+    await c.var.services.authz.require(c.var.principal, 'project:update', project);
+    const usage = await c.var.services.policy.usage(project.id);
+    const s = {
+      ...project,
+      expires: project.cveAllowlistExpiresAt ? new Date(project.cveAllowlistExpiresAt).toISOString().slice(0, 10) : '',
+      quotaMib: project.quotaBytes === null ? '' : String(Math.round(project.quotaBytes / 1024 / 1024)),
+      ...override,
+    };
+    const body = c.var.services.views.render('partials/projects/settings', {
+      project: project.name,
+      csrf: c.var.session?.csrfToken ?? '',
+      s,
+      usage: fmtBytes(usage),
+      error,
+      canDelete: await c.var.services.authz.can(c.var.principal, 'project:delete', project),
+    });
+    return projectPage(c, 'settings', body, project, status);
+  };
+
+  r.get('/:name/settings', async (c) => settingsPage(c, await c.var.services.projects.get(c.var.principal, c.req.param('name'))));
+
+  r.post('/:name/settings', async (c) => {
+    const project = await c.var.services.projects.get(c.var.principal, c.req.param('name'));
+    const form = await c.req.parseBody();
+    const lines = (v: unknown, max: number) => formString(v, max).split(/[\r\n,]+/).map((x) => x.trim()).filter(Boolean);
+    const expires = formString(form.cve_allowlist_expires, 20);
+    const quota = formString(form.quota_mib, 20).trim();
+    const body = {
+      public: form.public === 'true',
+      auto_scan: form.auto_scan === 'true',
+      prevent_vulnerable: form.prevent_vulnerable === 'true',
+      severity: formString(form.severity, 16),
+      unscanned_policy: formString(form.unscanned_policy, 16),
+      cve_allowlist: lines(form.cve_allowlist, 20000),
+      cve_allowlist_expires_at: expires ? `${expires}T23:59:59Z` : null,
+      immutable_tags: lines(form.immutable_tags, 5000),
+      quota_bytes: quota === '' ? null : /^\d{1,12}$/.test(quota) ? Number(quota) * 1024 * 1024 : -1,
+    };
+    try {
+      await c.var.services.projects.update(c.var.principal, c.var.actor, project.name, body);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status !== 400) throw err;
+      return settingsPage(
+        c,
+        project,
+        { public: body.public, autoScan: body.auto_scan, preventVulnerable: body.prevent_vulnerable, cveAllowlist: body.cve_allowlist, immutableTags: body.immutable_tags, expires, quotaMib: quota },
+        err.message,
+        422,
+      );
+    }
+    return redirectWith(c, `/projects/${project.name}/settings`, { kind: 'ok', text: 'Settings saved.' });
+  });
+
+  const deletePage = async (c: Ctx, project: Project, error?: string, status = 200) => {
+    await c.var.services.authz.require(c.var.principal, 'project:delete', project);
+    const { n } = await c.var.services.db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n')).where('project_id', '=', project.id).executeTakeFirstOrThrow();
+    return page(c, 'pages/projects/delete', { title: `Delete ${project.name}`, nav: 'projects', project: project.name, repositories: Number(n), error }, status);
+  };
+  r.get('/:name/delete', async (c) => deletePage(c, await c.var.services.projects.get(c.var.principal, c.req.param('name'))));
+  r.post('/:name/delete', async (c) => {
+    const project = await c.var.services.projects.get(c.var.principal, c.req.param('name'));
+    const form = await c.req.parseBody();
+    if (formString(form.confirm_name, 300) !== project.name) return deletePage(c, project, 'the name you typed does not match', 422);
+    await c.var.services.projects.delete(c.var.principal, c.var.actor, project.name, {
+      force: true,
+      purge: (p) => c.var.services.repositories.purgeProject(c.var.principal, c.var.actor, p),
+    });
+    return redirectWith(c, '/projects', { kind: 'ok', text: `Project ${project.name} deleted.` });
+  });
 
   r.post('/:name/members', async (c) => {
     const name = c.req.param('name');

@@ -1,0 +1,74 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../context.js';
+import { AppError, denied } from '../../errors.js';
+import { GARBAGE_COLLECTION } from '../../jobs/types/gc.js';
+import type { Ctx } from '../http.js';
+import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin } from './render.js';
+
+const ALLOW_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
+
+/** System pages for system admins: garbage collection and the system CVE allowlist. */
+export function systemPages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  const admin = async (c: Ctx, next: () => Promise<void>) => {
+    const p = c.var.principal;
+    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins');
+    await next();
+  };
+  r.use('/gc', requireLogin, admin);
+  r.use('/settings', requireLogin, admin);
+  r.use('/settings/*', requireLogin, admin);
+
+  r.get('/gc', async (c) => {
+    const jobs = await c.var.services.jobs.list({ type: GARBAGE_COLLECTION, limit: 50 });
+    return page(c, 'pages/system/gc', {
+      title: 'Garbage collection',
+      nav: 'gc',
+      items: jobs.map((j) => {
+        const res = (j.result ?? {}) as { dryRun?: boolean; blobsDeleted?: number; bytesFreed?: number; durationMs?: number };
+        const p = (j.payload ?? {}) as { dryRun?: boolean; deleteUntagged?: boolean };
+        return {
+          id: j.id,
+          status: j.status,
+          kind: `${p.dryRun ? 'dry run' : 'collect'}${p.deleteUntagged ? ', untagged too' : ''}`,
+          blobs: res.blobsDeleted ?? '—',
+          bytes: res.bytesFreed !== undefined ? fmtBytes(res.bytesFreed) : '—',
+          duration: res.durationMs !== undefined ? `${(res.durationMs / 1000).toFixed(1)} s` : '—',
+          started: fmtTime(j.startedAt ?? j.createdAt),
+        };
+      }),
+    });
+  });
+
+  r.post('/gc', async (c) => {
+    const form = await c.req.parseBody();
+    const dryRun = form.dry_run === 'true';
+    const deleteUntagged = form.delete_untagged === 'true';
+    const { id } = await c.var.services.jobs.enqueue(GARBAGE_COLLECTION, { dryRun, deleteUntagged });
+    await c.var.services.audit.record(c.var.actor, 'gc', 'system', 'registry', { job: id, dry_run: dryRun, delete_untagged: deleteUntagged });
+    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: `${dryRun ? 'Dry run' : 'Garbage collection'} queued (job ${id}).` });
+  });
+
+  const settings = async (c: Ctx, override?: { items: string[]; expires: string }, error?: string, status = 200) => {
+    const a = await c.var.services.policy.systemAllowlist();
+    return page(
+      c,
+      'pages/system/settings',
+      { title: 'System settings', nav: 'settings', items: override?.items ?? a.items, expires: override?.expires ?? (a.expiresAt ? new Date(a.expiresAt).toISOString().slice(0, 10) : ''), error },
+      status,
+    );
+  };
+  r.get('/settings', (c) => settings(c));
+  r.post('/settings/cve-allowlist', async (c) => {
+    const form = await c.req.parseBody();
+    const items = formString(form.items, 50000).split(/[\r\n,]+/).map((x) => x.trim()).filter(Boolean);
+    const expires = formString(form.expires, 20);
+    const bad = items.find((x) => !ALLOW_ID.test(x));
+    if (bad || items.length > 1000) return settings(c, { items, expires }, bad ? `not an advisory or CVE id: ${bad.slice(0, 100)}` : 'at most 1000 entries', 422);
+    if (expires && !/^\d{4}-\d{2}-\d{2}$/.test(expires)) throw new AppError('BAD_REQUEST', 'expiry must be a date');
+    await c.var.services.policy.setSystemAllowlist({ items, expiresAt: expires ? Date.parse(`${expires}T23:59:59Z`) : null });
+    await c.var.services.audit.record(c.var.actor, 'update', 'system', 'cve-allowlist', { items: items.length });
+    return redirectWith(c, '/settings', { kind: 'ok', text: 'System CVE allowlist saved.' });
+  });
+  return r;
+}
