@@ -467,7 +467,8 @@ export class RegistrySync {
         }
       }
       for (const t of dbTags.keys()) {
-        if (!current.has(t)) {
+        // Re-asked before removing: a push that landed after the tag list was read must not be undone.
+        if (!current.has(t) && (await this.registry.resolve(name, t)) === null) {
           await art.deleteTag(this.db, repoId, t);
           s.tagsRemoved++;
         }
@@ -485,11 +486,13 @@ export class RegistrySync {
     }
     for (const r of await art.allRepositories(this.db)) {
       if (inRegistry.has(r.name)) continue;
+      // Not in the catalog as read at the start; a repository pushed since is, by now: ask per manifest.
       for (const a of (await art.repositoryState(this.db, r.id)).artifacts) {
+        if ((await this.registry.resolve(r.name, a.digest)) !== null) continue;
         await art.deleteArtifact(this.db, r.id, a.digest);
         s.artifactsRemoved++;
       }
-      await art.deleteRepositoryRow(this.db, r.id);
+      await art.deleteRepositoryIfEmpty(this.db, r.id);
     }
     s.durationMs = Date.now() - started;
     this.log.info(s, 'reconciliation done');

@@ -343,9 +343,11 @@ for (const dialect of testDialects()) {
         assert.equal((await t.req('/api/v1/jobs/999999', { auth: ADMIN })).status, 404);
         const slow = await jobs.enqueue('slow', { ms: 5000 });
         await eventually(async () => (await jobs.get(slow.id))?.status === 'running');
+        // 200 when this process ran it and it has stopped; 202 when another runner on the DB (the suite's own) runs it
+        // and will see the request at its next heartbeat.
         const stopped = await t.req(`/api/v1/jobs/${slow.id}/stop`, { method: 'POST', auth: ADMIN });
-        assert.equal(stopped.status, 200);
-        assert.equal((await stopped.json()).status, 'stopped');
+        assert.ok([200, 202].includes(stopped.status), String(stopped.status));
+        await eventually(async () => (await jobs.get(slow.id))?.status === 'stopped');
         const user = await createUser(t, 'jobless');
         assert.equal((await t.req('/api/v1/jobs', { auth: user })).status, 403);
         assert.equal((await t.req(`/api/v1/jobs/${id}/stop`, { method: 'POST', auth: user })).status, 403);
