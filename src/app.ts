@@ -8,7 +8,10 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { AppEnv, Services } from './context.js';
 import { AppError } from './errors.js';
+import { familyLabel } from './metrics.js';
+import { runHealth } from './routes/api/v1/health.js';
 import { apiV1 } from './routes/api/v1/index.js';
+import { constantTimeEqual } from './routes/middleware.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { tokenRoutes } from './routes/token.js';
 import { uiRoutes, renderErrorPage } from './routes/ui/index.js';
@@ -43,10 +46,9 @@ export function createApp(services: Services): Hono<AppEnv> {
         c.header('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'");
       }
     }
-    log.info(
-      { reqId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
-      'request',
-    );
+    const ms = performance.now() - started;
+    services.metrics.httpDuration.observe({ family: familyLabel(c.req.path), method: c.req.method, status: String(c.res.status) }, ms / 1000);
+    log.info({ reqId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms) }, 'request');
   });
 
   const tooLarge = () => {
@@ -78,6 +80,19 @@ export function createApp(services: Services): Hono<AppEnv> {
     return c.body(fs.readFileSync(file), 200, { 'Content-Type': `${type}; charset=utf-8` });
   });
 
+  app.get('/livez', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const { ok, components } = await runHealth(services);
+    c.header('Cache-Control', 'no-store');
+    return c.json({ status: ok ? 'ok' : 'unavailable', components }, ok ? 200 : 503);
+  });
+  app.get('/metrics', async (c) => {
+    const want = services.config.metricsToken;
+    if (want && !constantTimeEqual(c.req.header('authorization') ?? '', `Bearer ${want}`)) {
+      return c.json({ errors: [{ code: 'UNAUTHORIZED', message: 'metrics token required' }] }, 401, { 'WWW-Authenticate': 'Bearer realm="berth-metrics"' });
+    }
+    return c.body(await services.metrics.registry.metrics(), 200, { 'Content-Type': services.metrics.registry.contentType });
+  });
   app.route('/service', tokenRoutes(services));
   app.route('/service', notificationRoutes(services));
   app.route('/api/v1', apiV1(services));

@@ -23,6 +23,7 @@ export const CONFIG_VARS = [
   { name: 'BERTH_JOB_WEBHOOK_URL', default: '(none)', doc: 'Receives every job status change as signed JSON (see `BERTH_JOB_WEBHOOK_SECRET`).' },
   { name: 'BERTH_JOB_WEBHOOK_SECRET', default: '(none)', doc: 'HMAC-SHA256 key for the `X-Berth-Signature` header of job webhooks.' },
   { name: 'BERTH_VULNDB_URLS', default: '(none)', doc: 'Comma-separated OSV feed URLs (zip or JSON) the `vulndb-update` job downloads; offline sites import files instead.' },
+  { name: 'BERTH_METRICS_TOKEN', default: '(none: open)', doc: 'Bearer token `/metrics` requires; without it the endpoint is open (it carries no names, digests or secrets).' },
   { name: 'BERTH_LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
 ] as const;
 
@@ -50,6 +51,7 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly logLevel: string;
   readonly vulndbUrls: readonly string[];
+  readonly metricsToken: string | undefined;
   readonly jobWebhookUrl: string | undefined;
   readonly jobWebhookSecret: string | undefined;
 }
@@ -97,6 +99,7 @@ const schema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(httpUrl).max(50))
     .optional(),
+  BERTH_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_JOB_WEBHOOK_URL: httpUrl.optional(),
   BERTH_JOB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -138,6 +141,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.BERTH_TRUST_PROXY,
     logLevel: e.BERTH_LOG_LEVEL,
     vulndbUrls: Object.freeze(e.BERTH_VULNDB_URLS ?? []),
+    metricsToken: e.BERTH_METRICS_TOKEN,
     jobWebhookUrl: e.BERTH_JOB_WEBHOOK_URL,
     jobWebhookSecret: e.BERTH_JOB_WEBHOOK_SECRET,
   });

@@ -12,6 +12,7 @@ import type { RegistryClient } from './registry/client.js';
 import type { ManagedRegistry } from './registry/managed.js';
 import type { ProxyPolicy, ProxyRefusal, V2Request, WriteTracker } from './registry/proxy.js';
 import type { PolicyService } from './services/policy-service.js';
+import type { Metrics } from './metrics.js';
 import type { RegistrySync } from './services/registry-sync.js';
 import type { RepositoryService } from './services/repository-service.js';
 import type { RobotService } from './services/robot-service.js';
@@ -64,6 +65,7 @@ export interface Services {
   advisories: AdvisoryStore;
   scans: ScanService;
   policy: PolicyService;
+  metrics: Metrics;
   health: HealthCheck[];
 }
 

@@ -19,6 +19,7 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     policies: services.registry.policies,
     manifestPut: services.registry.manifestPut,
     writes: services.registry.writes,
+    onBytes: (direction, n) => services.metrics.v2Bytes.inc({ direction }, n),
     blobFile: (digest) => {
       const managed = services.registry.managed;
       if (!managed) return null;
@@ -30,6 +31,8 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, highWaterMark: 1 << 20 }, (req, res) => {
     const url = req.url ?? '/';
     if (url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?')) {
+      const started = performance.now();
+      res.on('finish', () => services.metrics.httpDuration.observe({ family: 'v2', method: req.method ?? 'GET', status: String(res.statusCode) }, (performance.now() - started) / 1000));
       void proxy(req, res);
       return;
     }

@@ -19,6 +19,7 @@ import { RepositoryService } from './services/repository-service.js';
 import { RobotService } from './services/robot-service.js';
 import { TokenService } from './services/token-service.js';
 import { createViews } from './views.js';
+import { createMetrics } from './metrics.js';
 import { JobWebhooks } from './jobs/hooks.js';
 import { JobRunner, type RunnerOptions } from './jobs/runner.js';
 import { Scheduler, type ScheduleDefault } from './jobs/schedules.js';
@@ -121,6 +122,15 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret).listener);
   const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
 
+  const metrics = createMetrics(db, () => client.ping());
+  jobs.onChange((e) => {
+    if (!['success', 'error', 'stopped'].includes(e.to) || !e.job.startedAt || !e.job.finishedAt) return;
+    const secs = (e.job.finishedAt - e.job.startedAt) / 1000;
+    metrics.jobDuration.observe({ type: e.job.type, status: e.to }, secs);
+    if (e.job.type === SCAN_IMAGE) metrics.scanDuration.observe({ result: e.to }, secs);
+  });
+  let runnerStarted = false;
+
   const health: HealthCheck[] = [
     {
       name: 'database',
@@ -134,6 +144,20 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
       async check() {
         if (!registryUrl()) return { ok: false, detail: 'not started' };
         return (await client.ping()) ? { ok: true } : { ok: false, detail: 'registry is not answering' };
+      },
+    },
+    {
+      name: 'jobs',
+      async check() {
+        return runnerStarted ? { ok: true } : { ok: false, detail: 'job runner not started' };
+      },
+    },
+    {
+      // An empty or old advisory database does not make Berth unready; the detail says how old it is.
+      name: 'vulndb',
+      async check() {
+        const at = await advisories.updatedAt();
+        return { ok: true, detail: at ? `updated ${new Date(at).toISOString()}` : 'empty: import OSV advisories' };
       },
     },
   ];
@@ -158,6 +182,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     advisories,
     scans,
     policy,
+    metrics,
     health,
   };
   return {
@@ -183,6 +208,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
       }
       sync.kick();
       await jobs.start();
+      runnerStarted = true;
       await scheduler.start();
       // Notifications lost while no core was up are repaired by a reconciliation at every start.
       await jobs.enqueue(RECONCILE, { reason: 'startup' });

@@ -113,6 +113,8 @@ export interface RegistryProxyOptions {
   manifestPut?: (req: V2Request, body: Buffer) => Promise<ProxyRefusal | null>;
   /** writes in flight through this process, for garbage collection to wait on */
   writes?: WriteTracker;
+  /** byte counters for metrics */
+  onBytes?: (direction: 'in' | 'out', n: number) => void;
 }
 
 /** Counts write requests (POST, PUT, PATCH, DELETE) in flight and when the last one ended. */
@@ -199,6 +201,7 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
         const { bytesRead } = await fd.read(buf, 0, Math.min(CHUNK, size - pos), pos);
         if (bytesRead === 0) throw new Error('blob shrank while being read');
         pos += bytesRead;
+        opts.onBytes?.('out', bytesRead);
         await pending; // the other buffer has been handed to the kernel before this one is queued
         pending = new Promise<void>((resolve, reject) => res.write(buf.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve())));
       }
@@ -281,6 +284,7 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
       const loc = ur.headers.location;
       if (typeof loc === 'string' && loc.startsWith(upstream.origin)) out.location = opts.externalUrl + loc.slice(upstream.origin.length);
       res.writeHead(ur.statusCode ?? 502, out);
+      if (opts.onBytes) ur.on('data', (c: Buffer) => opts.onBytes!('out', c.length));
       ur.pipe(res);
       ur.on('error', () => res.destroy());
     });
@@ -294,8 +298,12 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
     });
     if (body) {
       up.setHeader('content-length', body.length);
+      opts.onBytes?.('in', body.length);
       up.end(body);
-    } else req.pipe(up);
+    } else {
+      if (opts.onBytes) req.on('data', (c: Buffer) => opts.onBytes!('in', c.length));
+      req.pipe(up);
+    }
   };
 }
 

@@ -22,10 +22,18 @@ export function tokenRoutes(services: Services): Hono<AppEnv> {
     if (authz) {
       const basic = parseBasic(authz);
       if (!basic) throw new AppError('UNAUTHORIZED', 'malformed Authorization header: use Basic credentials');
-      principal = await services.principals.fromBasic(basic.username, basic.password, clientIp(c, services.config.trustProxy));
+      try {
+        principal = await services.principals.fromBasic(basic.username, basic.password, clientIp(c, services.config.trustProxy));
+      } catch (err) {
+        services.metrics.tokens.inc({ result: 'denied' });
+        throw err;
+      }
     }
     const scopes = parseScopes(url.searchParams.getAll('scope'), ownHosts);
-    const issued = await services.tokens.issue(principal, scopes);
+    const access = await services.tokens.grant(principal, scopes);
+    const full = access.every((a, i) => a.actions.length >= (scopes[i]?.actions.length ?? 0) && a.actions.length > 0);
+    services.metrics.tokens.inc({ result: full ? 'issued' : 'partial' });
+    const issued = services.tokens.sign(principal.kind === 'anonymous' ? '' : principal.name, access);
     c.header('Cache-Control', 'no-store');
     c.header('Pragma', 'no-cache');
     return c.json({ token: issued.token, access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt });

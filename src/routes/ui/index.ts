@@ -22,7 +22,7 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   // handling is for UI pages only.
   const auth = authenticate(services, { allowBasic: false });
   const csrf = csrfGuard(services);
-  const isUiPath = (p: string) => !(p.startsWith('/static/') || p.startsWith('/api/') || p.startsWith('/service/') || p.startsWith('/v2'));
+  const isUiPath = (p: string) => !(p.startsWith('/static/') || p.startsWith('/api/') || p.startsWith('/service/') || p.startsWith('/v2') || p === '/metrics' || p === '/livez' || p === '/readyz');
   ui.use('*', async (c, next) => (isUiPath(c.req.path) ? auth(c, next) : next()));
   ui.use('*', async (c, next) => (isUiPath(c.req.path) ? csrf(c, next) : next()));
   // A banner on every page while garbage collection holds the registry read-only.

@@ -5,20 +5,25 @@ import type { AppEnv, Services } from '../../../context.js';
 export function healthRoutes(services: Services): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.get('/health', async (c) => {
-    const components: Record<string, { status: 'ok' | 'down'; detail?: string }> = {};
-    await Promise.all(
-      services.health.map(async (h) => {
-        try {
-          const res = await h.check();
-          components[h.name] = res.ok ? { status: 'ok' } : { status: 'down', detail: res.detail };
-        } catch (err) {
-          components[h.name] = { status: 'down', detail: (err as Error).message };
-        }
-      }),
-    );
-    const ok = Object.values(components).every((x) => x.status === 'ok');
+    const { ok, components } = await runHealth(services);
     c.header('Cache-Control', 'no-store');
     return c.json({ status: ok ? 'ok' : 'degraded', components }, ok ? 200 : 503);
   });
   return r;
+}
+
+/** Runs every health check: { ok, components }. */
+export async function runHealth(services: Services) {
+  const components: Record<string, { status: 'ok' | 'down'; detail?: string }> = {};
+  await Promise.all(
+    services.health.map(async (h) => {
+      try {
+        const res = await h.check();
+        components[h.name] = res.ok ? { status: 'ok', ...(res.detail ? { detail: res.detail } : {}) } : { status: 'down', detail: res.detail };
+      } catch (err) {
+        components[h.name] = { status: 'down', detail: (err as Error).message };
+      }
+    }),
+  );
+  return { ok: Object.values(components).every((x) => x.status === 'ok'), components };
 }

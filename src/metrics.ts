@@ -1,0 +1,97 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DB } from './db/connect.js';
+
+/** Route families for HTTP metrics: bounded label values, never raw paths (which carry names and digests). */
+export function routeFamily(path: string): string {
+  if (path.startsWith('/v2')) return 'v2';
+  if (path.startsWith('/service/token')) return 'token';
+  if (path.startsWith('/service/notifications')) return 'notifications';
+  if (path.startsWith('/api/v1/')) return `api:${path.split('/')[3] ?? ''}`.slice(0, 40);
+  if (path.startsWith('/static/')) return 'static';
+  if (path === '/metrics' || path === '/livez' || path === '/readyz') return 'probe';
+  return 'ui';
+}
+
+const API_FAMILIES = new Set(['health', 'users', 'projects', 'robots', 'system', 'jobs', 'schedules', 'audit-logs', 'vulndb']);
+
+export interface Metrics {
+  registry: Registry;
+  httpDuration: Histogram<'family' | 'method' | 'status'>;
+  tokens: Counter<'result'>;
+  v2Bytes: Counter<'direction'>;
+  jobDuration: Histogram<'type' | 'status'>;
+  scanDuration: Histogram<'result'>;
+  registryUp: Gauge;
+}
+
+/**
+ * Prometheus metrics (prom-client), one registry per process. Gauges that reflect shared state (jobs per state,
+ * inbox depth and lag, vulnerability DB age) are read from the DB at scrape time, so every replica reports the same.
+ */
+export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'berth_' });
+  const httpDuration = new Histogram({
+    name: 'berth_http_request_duration_seconds',
+    help: 'HTTP request latency by route family',
+    labelNames: ['family', 'method', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60],
+    registers: [registry],
+  });
+  const tokens = new Counter({ name: 'berth_tokens_total', help: 'Registry tokens issued, by result (issued: every requested scope granted in full; partial; denied: bad credentials)', labelNames: ['result'] as const, registers: [registry] });
+  const v2Bytes = new Counter({ name: 'berth_v2_bytes_total', help: 'Bytes through the /v2 proxy (in: request bodies, out: response bodies)', labelNames: ['direction'] as const, registers: [registry] });
+  const jobDuration = new Histogram({ name: 'berth_job_duration_seconds', help: 'Job run time by type and final state', labelNames: ['type', 'status'] as const, buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600], registers: [registry] });
+  const scanDuration = new Histogram({ name: 'berth_scan_duration_seconds', help: 'Scan time per artifact', labelNames: ['result'] as const, buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: [registry] });
+  const registryUp = new Gauge({
+    name: 'berth_registry_up',
+    help: '1 when the registry answers',
+    registers: [registry],
+    async collect() {
+      this.set((await probeRegistry()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'berth_jobs',
+    help: 'Jobs by type and state (from the database)',
+    labelNames: ['type', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const rows = await db.selectFrom('jobs').select(['type', 'status', (e) => e.fn.countAll<number>().as('n')]).groupBy(['type', 'status']).execute();
+      for (const r of rows) this.set({ type: r.type, state: r.status }, Number(r.n));
+    },
+  });
+  new Gauge({
+    name: 'berth_notification_inbox_depth',
+    help: 'Registry events received and not applied yet',
+    registers: [registry],
+    async collect() {
+      const { n } = await db.selectFrom('notification_inbox').select((e) => e.fn.countAll<number>().as('n')).where('applied_at', 'is', null).executeTakeFirstOrThrow();
+      this.set(Number(n));
+    },
+  });
+  new Gauge({
+    name: 'berth_notification_lag_seconds',
+    help: 'Age of the oldest registry event not applied yet (0 when none)',
+    registers: [registry],
+    async collect() {
+      const r = await db.selectFrom('notification_inbox').select((e) => e.fn.min<number>('received_at').as('t')).where('applied_at', 'is', null).executeTakeFirst();
+      this.set(r?.t ? Math.max(0, (Date.now() - Number(r.t)) / 1000) : 0);
+    },
+  });
+  new Gauge({
+    name: 'berth_vulndb_age_seconds',
+    help: 'Time since the advisory database last changed (-1 when never imported)',
+    registers: [registry],
+    async collect() {
+      const r = await db.selectFrom('vulndb_meta').select('value').where('name', '=', 'updated_at').executeTakeFirst();
+      this.set(r ? (Date.now() - Number(r.value)) / 1000 : -1);
+    },
+  });
+  return { registry, httpDuration, tokens, v2Bytes, jobDuration, scanDuration, registryUp };
+}
+
+export const familyLabel = (path: string) => {
+  const f = routeFamily(path);
+  return f.startsWith('api:') && !API_FAMILIES.has(f.slice(4)) ? 'api:other' : f;
+};
