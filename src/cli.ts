@@ -1,4 +1,10 @@
+import fs from 'node:fs';
+import { generatePassword, passwordProblem } from './auth/passwords.js';
 import { loadOrCreateTokenKeys } from './auth/token-keys.js';
+import type { Config } from './config.js';
+import type { Services } from './context.js';
+import { createLogger } from './log.js';
+import { wireServices } from './wiring.js';
 import { loadConfig } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -8,6 +14,13 @@ import { loadOrCreateSecret } from './registry/secrets.js';
 const USAGE = `usage: berth <command>
 
   migrate                 apply database migrations
+  admin reset-password <user> [--password-stdin]
+                          set a new password (generated and printed, or read from stdin)
+  vulndb import <file>    import OSV advisories (a .zip as osv.dev publishes, or .json)
+  gc [--dry-run] [--delete-untagged] [--timeout SECONDS]
+                          queue garbage collection for the running Berth and wait for its result
+  reconcile [--timeout SECONDS]
+                          queue a reconciliation with the registry and wait for its result
   registry-config [opts]  print the config.yml an external registry must run with
       --listen ADDR         registry listen address        (default 0.0.0.0:5000)
       --storage DIR         registry storage directory     (default /var/lib/registry)
@@ -32,7 +45,27 @@ function flags(args: string[]): Map<string, string> {
   return out;
 }
 
-/** `berth <command>`: administrative commands that work without a running server. */
+/** Wires the services against the configured database (without starting anything), runs fn, closes. */
+async function withServices(config: Config, fn: (s: Services) => Promise<number>): Promise<number> {
+  const wired = await wireServices(config, createLogger('warn'), { bootstrapAdmin: false });
+  try {
+    return await fn(wired.services);
+  } finally {
+    await wired.close();
+  }
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (c) => (data += c));
+    process.stdin.on('end', () => resolve(data));
+    process.stdin.on('error', reject);
+  });
+}
+
+/** `berth <command>`: administrative commands; gc and reconcile hand work to the running service through the DB. */
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const config = loadConfig();
@@ -64,6 +97,59 @@ async function main(argv: string[]): Promise<number> {
         }),
       );
       return 0;
+    }
+    case 'admin': {
+      const [sub, username, ...opts] = rest;
+      if (sub !== 'reset-password' || !username) throw new Error('usage: berth admin reset-password <user> [--password-stdin]');
+      if (opts.length && !(opts.length === 1 && opts[0] === '--password-stdin')) throw new Error(`unknown option ${opts[0]}`);
+      const password = opts[0] === '--password-stdin' ? (await readStdin()).replace(/\r?\n$/, '') : generatePassword();
+      const problem = passwordProblem(password);
+      if (problem) throw new Error(problem);
+      return withServices(config, async (s) => {
+        const user = await s.accounts.getUserByName(username);
+        if (!user) throw new Error(`no user "${username}"`);
+        await s.accounts.changePassword(user.id, password);
+        await s.accounts.setDisabled(user.id, false);
+        await s.audit.record({ name: 'cli', ip: 'local' }, 'reset_password', 'user', username);
+        console.log(opts[0] === '--password-stdin' ? `password of ${username} changed; their sessions were ended` : `new password of ${username}: ${password}`);
+        return 0;
+      });
+    }
+    case 'vulndb': {
+      const [sub, file] = rest;
+      if (sub !== 'import' || !file) throw new Error('usage: berth vulndb import <file>');
+      const buf = fs.readFileSync(file);
+      return withServices(config, async (s) => {
+        const stats = buf[0] === 0x50 && buf[1] === 0x4b ? await s.advisories.importZip(buf) : await s.advisories.importValues([JSON.parse(buf.toString('utf8'))]);
+        console.log(`${stats.imported} new, ${stats.updated} updated, ${stats.withdrawn} withdrawn, ${stats.unchanged} unchanged, ${stats.invalid} invalid`);
+        for (const e of stats.errors) console.log(`  ${e}`);
+        return 0;
+      });
+    }
+    case 'gc':
+    case 'reconcile': {
+      const f = flags(rest.filter((a) => a !== '--dry-run' && a !== '--delete-untagged'));
+      for (const k of f.keys()) if (k !== 'timeout') throw new Error(`unknown option --${k}`);
+      const timeoutS = Number(f.get('timeout') ?? 600);
+      const payload = cmd === 'gc' ? { dryRun: rest.includes('--dry-run'), deleteUntagged: rest.includes('--delete-untagged') } : { reason: 'cli' };
+      return withServices(config, async (s) => {
+        const { id } = await s.jobs.enqueue(cmd === 'gc' ? 'gc' : 'reconcile', payload);
+        console.log(`queued ${cmd} as job ${id}; waiting for a running Berth to run it`);
+        const deadline = Date.now() + timeoutS * 1000;
+        for (;;) {
+          const j = await s.jobs.get(id);
+          if (j && (j.status === 'success' || j.status === 'error' || j.status === 'stopped')) {
+            console.log(`${j.status}${j.error ? `: ${j.error}` : ''}`);
+            if (j.result) console.log(JSON.stringify(j.result, null, 2));
+            return j.status === 'success' ? 0 : 1;
+          }
+          if (Date.now() > deadline) {
+            console.error(`job ${id} is still ${j?.status ?? 'missing'} after ${timeoutS} s: is Berth running?`);
+            return 1;
+          }
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      });
     }
     case undefined:
     case 'help':

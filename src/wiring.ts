@@ -53,7 +53,7 @@ export const DEFAULT_SCHEDULES: ScheduleDefault[] = [
   { name: 'gc', cron: '0 3 * * 0', jobType: GARBAGE_COLLECTION, payload: { dryRun: false, deleteUntagged: false } },
 ];
 
-export async function wireServices(config: Config, log: Logger, opts: { runner?: RunnerOptions } = {}): Promise<Wired> {
+export async function wireServices(config: Config, log: Logger, opts: { runner?: RunnerOptions; bootstrapAdmin?: boolean } = {}): Promise<Wired> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const conn = connectDatabase(config.database);
   try {
@@ -161,7 +161,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
       },
     },
   ];
-  const generatedAdminPassword = await accounts.ensureAdmin(config.adminPassword);
+  // The CLI must not create `admin` with a password nobody sees: only the server bootstraps it.
+  const generatedAdminPassword = opts.bootstrapAdmin === false ? null : await accounts.ensureAdmin(config.adminPassword);
   const services: Services = {
     config,
     log,

@@ -35,6 +35,30 @@ describe('berth CLI', () => {
     }
   });
 
+  it('admin reset-password, vulndb import, gc and reconcile work against a running Berth', async () => {
+    const { startInstance } = await import('../helpers/registry.js');
+    const b = await startInstance('sqlite');
+    try {
+      const env2 = { BERTH_DATA_DIR: b.config.dataDir, DATABASE_URL: `sqlite:${b.config.database.url}` };
+      await b.api('/api/v1/users', { method: 'POST', auth: ['admin', 'admin-Passw0rd!'], json: { username: 'carol', password: 'carol-pw-1234' } });
+      const out = (await run('node', ['bin/berth.mjs', 'admin', 'reset-password', 'carol'], { env: env2 })).stdout;
+      const pw = /new password of carol: (\S+)/.exec(out)?.[1];
+      assert.ok(pw);
+      assert.equal((await b.api('/api/v1/users/current', { auth: ['carol', pw] })).status, 200);
+      assert.equal((await b.api('/api/v1/users/current', { auth: ['carol', 'carol-pw-1234'] })).status, 401);
+      await assert.rejects(run('node', ['bin/berth.mjs', 'admin', 'reset-password', 'nobody'], { env: env2 }), /no user "nobody"/);
+      const file = `${b.config.dataDir}/osv.json`;
+      fs.writeFileSync(file, JSON.stringify([{ id: 'CLI-0001', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1'] }] }]));
+      assert.match((await run('node', ['bin/berth.mjs', 'vulndb', 'import', file], { env: env2 })).stdout, /1 new/);
+      const gc = await run('node', ['bin/berth.mjs', 'gc', '--dry-run', '--timeout', '60'], { env: env2 });
+      assert.match(gc.stdout, /success/);
+      assert.match(gc.stdout, /"dryRun": true/);
+      assert.match((await run('node', ['bin/berth.mjs', 'reconcile', '--timeout', '60'], { env: env2 })).stdout, /success/);
+    } finally {
+      await b.destroy();
+    }
+  });
+
   it('unknown commands and options fail with a usage message', async () => {
     await assert.rejects(run('node', ['bin/berth.mjs', 'frobnicate'], { env }), /unknown command/);
     await assert.rejects(run('node', ['bin/berth.mjs', 'registry-config', '--bogus', 'x'], { env }), /unknown option --bogus/);
