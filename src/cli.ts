@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { generatePassword, passwordProblem } from './auth/passwords.js';
-import { loadOrCreateTokenKeys } from './auth/token-keys.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { loadOrCreateTokenKeys, selfSignedCertificate, toPem } from './auth/token-keys.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import { createLogger } from './log.js';
@@ -16,6 +17,8 @@ const USAGE = `usage: berth <command>
   migrate                 apply database migrations
   admin reset-password <user> [--password-stdin]
                           set a new password (generated and printed, or read from stdin)
+  tls-cert --out DIR --host NAME[,NAME…]
+                          write a self-signed TLS certificate (tls.crt, tls.key) unless one is there
   vulndb import <file>    import OSV advisories (a .zip as osv.dev publishes, or .json)
   gc [--dry-run] [--delete-untagged] [--timeout SECONDS]
                           queue garbage collection for the running Berth and wait for its result
@@ -114,6 +117,23 @@ async function main(argv: string[]): Promise<number> {
         console.log(opts[0] === '--password-stdin' ? `password of ${username} changed; their sessions were ended` : `new password of ${username}: ${password}`);
         return 0;
       });
+    }
+    case 'tls-cert': {
+      const f = flags(rest);
+      for (const k of f.keys()) if (k !== 'out' && k !== 'host') throw new Error(`unknown option --${k}`);
+      const out = f.get('out');
+      const hosts = (f.get('host') ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+      if (!out || !hosts.length || hosts.some((h) => !/^[A-Za-z0-9.-]{1,253}$/.test(h))) throw new Error('usage: berth tls-cert --out DIR --host NAME[,NAME…]');
+      fs.mkdirSync(out, { recursive: true });
+      if (fs.existsSync(`${out}/tls.crt`) && fs.existsSync(`${out}/tls.key`)) {
+        console.log(`${out}/tls.crt exists: kept`);
+        return 0;
+      }
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      fs.writeFileSync(`${out}/tls.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      fs.writeFileSync(`${out}/tls.crt`, toPem(selfSignedCertificate(privateKey, hosts[0]!, hosts)), { mode: 0o644 });
+      console.log(`wrote a self-signed certificate for ${hosts.join(', ')} to ${out}`);
+      return 0;
     }
     case 'vulndb': {
       const [sub, file] = rest;

@@ -64,7 +64,7 @@ function base32(buf: Buffer): string {
   return out;
 }
 
-const toPem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+export const toPem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 
 // --- a minimal DER encoder: just what an X.509 v3 certificate needs ---
 
@@ -101,22 +101,35 @@ const explicit = (n: number, content: Buffer) => tlv(0xa0 + n, content);
 
 const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
 
-/** A self-signed CA certificate (basicConstraints CA, keyUsage digitalSignature + keyCertSign), 20 years. */
-export function selfSignedCertificate(key: KeyObject, commonName: string): Buffer {
+/**
+ * A self-signed certificate: by default a CA (basicConstraints CA, keyUsage digitalSignature + keyCertSign) for 20
+ * years, which is what the registry trusts for tokens; with `tlsHosts`, a TLS server certificate for those names
+ * (subjectAltName, serverAuth) for 2 years, for a first start behind nginx before real certificates are mounted.
+ */
+export function selfSignedCertificate(key: KeyObject, commonName: string, tlsHosts?: string[]): Buffer {
   const name = seq(set(seq(oid('2.5.4.3'), utf8(commonName))));
   const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
   const now = new Date(Date.now() - 60_000);
-  const until = new Date(now.getTime() + 20 * 365 * 86400_000);
+  const until = new Date(now.getTime() + (tlsHosts ? 2 : 20) * 365 * 86400_000);
   const serial = randomBytes(16);
   serial[0] = serial[0]! & 0x7f;
   const skid = createHash('sha1').update(spki).digest();
+  const san = (h: string) => (/^[\d.]+$/.test(h) ? tlv(0x87, Buffer.from(h.split('.').map(Number))) : tlv(0x82, Buffer.from(h, 'ascii')));
   const extensions = explicit(
     3,
-    seq(
-      seq(oid('2.5.29.19'), bool(true), octets(seq(bool(true)))),
-      seq(oid('2.5.29.15'), bool(true), octets(tlv(0x03, Buffer.from([0x02, 0x84])))), // digitalSignature | keyCertSign
-      seq(oid('2.5.29.14'), octets(octets(skid))),
-    ),
+    tlsHosts
+      ? seq(
+          seq(oid('2.5.29.19'), bool(true), octets(seq())),
+          seq(oid('2.5.29.15'), bool(true), octets(tlv(0x03, Buffer.from([0x07, 0x80])))), // digitalSignature
+          seq(oid('2.5.29.37'), octets(seq(oid('1.3.6.1.5.5.7.3.1')))), // serverAuth
+          seq(oid('2.5.29.17'), octets(seq(...tlsHosts.map(san)))),
+          seq(oid('2.5.29.14'), octets(octets(skid))),
+        )
+      : seq(
+          seq(oid('2.5.29.19'), bool(true), octets(seq(bool(true)))),
+          seq(oid('2.5.29.15'), bool(true), octets(tlv(0x03, Buffer.from([0x02, 0x84])))), // digitalSignature | keyCertSign
+          seq(oid('2.5.29.14'), octets(octets(skid))),
+        ),
   );
   const tbs = seq(explicit(0, int(Buffer.from([2]))), int(serial), ECDSA_SHA256, name, seq(genTime(now), genTime(until)), name, spki, extensions);
   const signature = sign('sha256', tbs, { key, dsaEncoding: 'der' });
