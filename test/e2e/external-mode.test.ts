@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '../../src/registry/managed.js';
+import { ADMIN, ADMIN_PASSWORD, Browser } from '../helpers/app.js';
+import { createTestDatabase, testDialects, type TestDatabase } from '../helpers/db.js';
+import { ociImage } from '../helpers/oci.js';
+import { eventually, fails, inspectDigest, push, run, skopeo, startInstance, type Instance } from '../helpers/registry.js';
+import { DEBIAN_LAYERS, DEBIAN_RECORDS } from '../fixtures/osv/records.js';
+
+/**
+ * Compose's topology as plain processes: MariaDB, a docker-registry configured by the same `berth registry-config`
+ * command compose runs (paths and host names differ), and two Berth cores on one MySQL database and one data
+ * volume, behind one external URL.
+ */
+for (const dialect of testDialects().filter((d) => d === 'mysql')) {
+  describe('external registry, MariaDB, two replicas', () => {
+    let database: TestDatabase;
+    let registry: ChildProcess;
+    let a: Instance;
+    let b: Instance;
+    let regPort: number;
+    const storage = () => path.join(database.dataDir, 'registry-storage');
+
+    before(async () => {
+      database = await createTestDatabase(dialect);
+      const portA = await freePort();
+      regPort = await freePort();
+      const env = { BERTH_DATA_DIR: database.dataDir, BERTH_EXTERNAL_URL: `http://127.0.0.1:${portA}` };
+      const conf = await run('node', ['bin/berth.mjs', 'registry-config', '--listen', `127.0.0.1:${regPort}`, '--storage', storage(), '--cert', path.join(database.dataDir, 'keys', 'token.crt'), '--notify-url', `http://127.0.0.1:${portA}/service/notifications`], { env });
+      fs.writeFileSync(path.join(database.dataDir, 'registry.yml'), conf.stdout);
+      registry = spawn('docker-registry', ['serve', path.join(database.dataDir, 'registry.yml')], { stdio: 'ignore' });
+      await eventually(async () => (await fetch(`http://127.0.0.1:${regPort}/v2/`).catch(() => null))?.status === 401);
+      const shared = { BERTH_REGISTRY_URL: `http://127.0.0.1:${regPort}`, BERTH_REGISTRY_CONFIG: path.join(database.dataDir, 'registry.yml'), BERTH_REGISTRY_STORAGE: storage(), BERTH_EXTERNAL_URL: `http://127.0.0.1:${portA}` };
+      a = await startInstance(dialect, shared, { database, port: portA });
+      b = await startInstance(dialect, shared, { database, port: await freePort() });
+      await a.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'ext' } });
+      await a.api('/api/v1/vulndb/import', { method: 'POST', auth: ADMIN, json: DEBIAN_RECORDS });
+    });
+    after(async () => {
+      await b?.stop();
+      await a?.stop();
+      registry?.kill('SIGKILL');
+      await database?.drop();
+    });
+
+    let digest = '';
+    it('pushes, pulls, scans and deletes with skopeo through core', async () => {
+      await push(await ociImage(path.join(database.dataDir, 'img'), DEBIAN_LAYERS, '1'), `docker://${a.host}/ext/app:1`, ADMIN);
+      digest = await inspectDigest(`docker://${a.host}/ext/app:1`, ADMIN);
+      await skopeo('copy', '--retry-times', '0', '--src-creds', ADMIN.join(':'), '--src-tls-verify=false', `docker://${a.host}/ext/app:1`, `oci:${database.dataDir}/pulled:1`);
+      const v = await eventually(async () => {
+        const r = await (await a.api('/api/v1/projects/ext/repositories/app/artifacts/1/vulnerabilities', { auth: ADMIN })).json().catch(() => null);
+        return r?.status === 'success' ? r : null;
+      }, 30_000);
+      assert.ok(v.items.some((f: { id: string }) => f.id === 'DEBIAN-CVE-2024-0001'));
+      await push(await ociImage(path.join(database.dataDir, 'img2'), [{ 'etc/os-release': 'ID=debian\nVERSION_ID=12\n' }], '1'), `docker://${a.host}/ext/tmp:1`, ADMIN);
+      await eventually(async () => (await a.api('/api/v1/projects/ext/repositories/tmp/artifacts/1', { auth: ADMIN })).status === 200);
+      assert.equal((await a.api('/api/v1/projects/ext/repositories/tmp/artifacts/1', { method: 'DELETE', auth: ADMIN })).status, 204);
+      await fails('skopeo', ['inspect', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', `docker://${a.host}/ext/tmp:1`]);
+    });
+
+    it('collects garbage on the shared storage from core', async () => {
+      const res = await a.api('/api/v1/system/gc', { method: 'POST', auth: ADMIN, json: {} });
+      const { id } = await res.json();
+      const j = await eventually(async () => {
+        const x = await (await a.api(`/api/v1/jobs/${id}`, { auth: ADMIN })).json();
+        return ['success', 'error'].includes(x.status) ? x : null;
+      }, 60_000);
+      assert.equal(j.status, 'success', j.error);
+      assert.ok(j.result.blobsDeleted >= 1);
+      await skopeo('copy', '--retry-times', '0', '--src-creds', ADMIN.join(':'), '--src-tls-verify=false', `docker://${a.host}/ext/app:1`, `oci:${database.dataDir}/pulled2:1`);
+    });
+
+    it('tokens from either replica are accepted, through either replica', async () => {
+      const tokenFromB = (await (await b.api('/service/token?service=berth-registry&scope=repository:ext/app:pull', { auth: ADMIN })).json()).token;
+      const res = await fetch(`${a.url}/v2/ext/app/manifests/${digest}`, { headers: { authorization: `Bearer ${tokenFromB}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      assert.equal(res.status, 200);
+      // and skopeo through B (its realm points at the shared external URL)
+      assert.equal(await inspectDigest(`docker://${b.host}/ext/app:1`, ADMIN), digest);
+    });
+
+    it('a UI session created on one replica works on the other', async () => {
+      const onA = new Browser({ app: { request: (p: string, init: RequestInit) => fetch(`${a.url}${p}`, init) } } as never);
+      const login = await onA.login('admin', ADMIN_PASSWORD);
+      assert.equal(login.status, 303);
+      const cookie = login.headers.getSetCookie().find((c) => c.startsWith('berth_session='))!.split(';')[0]!;
+      const page = await fetch(`${b.url}/projects`, { headers: { cookie }, redirect: 'manual' });
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /ext/);
+    });
+
+    it('login rate limits hold across both', async () => {
+      await a.api('/api/v1/users', { method: 'POST', auth: ADMIN, json: { username: 'target', password: 'target-pw-123' } });
+      for (let i = 0; i < 5; i++) await (i % 2 ? a : b).api('/api/v1/users/current', { auth: ['target', `wrong-${i}`] });
+      assert.equal((await a.api('/api/v1/users/current', { auth: ['target', 'target-pw-123'] })).status, 429);
+      assert.equal((await b.api('/api/v1/users/current', { auth: ['target', 'target-pw-123'] })).status, 429);
+    });
+
+    it('jobs run exactly once across the replicas', async () => {
+      const before = Number((await a.services.db.selectFrom('jobs').select((e) => e.fn.countAll<number>().as('n')).where('type', '=', 'scan').executeTakeFirstOrThrow()).n);
+      const res = await b.api('/api/v1/system/scan-all', { method: 'POST', auth: ADMIN });
+      const { id } = await res.json();
+      await eventually(async () => (await a.services.jobs.get(id))?.status === 'success', 30_000);
+      await eventually(async () => {
+        const rows = await a.services.db.selectFrom('jobs').select(['status', 'worker_id']).where('type', '=', 'scan').execute();
+        return rows.length > before && rows.every((r) => ['success', 'error'].includes(r.status));
+      }, 30_000);
+      const scans = await a.services.db.selectFrom('jobs').select(['id', 'attempt']).where('type', '=', 'scan').execute();
+      assert.ok(scans.every((s) => Number(s.attempt) === 1), 'no scan ran twice');
+    });
+  });
+}
