@@ -13,3 +13,28 @@ describe('README', () => {
     assert.ok(readme.includes(configTable()), 'regenerate with: npx tsx -e "import(\'./src/config-doc.ts\').then(m=>console.log(m.configTable()))"');
   });
 });
+
+describe('README deployment chapter', () => {
+  const readme = fs.readFileSync('README.md', 'utf8');
+  const chapter = readme.slice(readme.indexOf('## Deployment'), readme.indexOf('## Development'));
+  const cli = fs.readFileSync('src/cli.ts', 'utf8');
+  const config = fs.readFileSync('src/config.ts', 'utf8');
+  it('exists', () => assert.ok(chapter.length > 1000));
+  it('names only CLI commands that exist', () => {
+    const named = [...chapter.matchAll(/`(?:npx berth|node bin\/berth\.mjs|berth) ([a-z-]+)/g)].map((m) => m[1]!);
+    const listed = /\*\*Admin CLI\*\*[^\n]*\n?[^]*?`gc` and `reconcile`/.exec(chapter)?.[0] ?? '';
+    for (const m of listed.matchAll(/`([a-z-]+)(?: [^`]*)?`/g)) if (m[1] !== 'node' && m[1] !== 'npx') named.push(m[1]!);
+    assert.ok(named.length >= 8, named.join(' '));
+    for (const c of named) assert.ok(cli.includes(`case '${c}'`) || c === 'admin', `berth ${c}`);
+    assert.ok(cli.includes("'reset-password'"));
+  });
+  it('names only variables that exist', () => {
+    for (const m of chapter.matchAll(/\b(BERTH_[A-Z_]+|DATABASE_URL)\b/g)) {
+      if (m[1] === 'BERTH_HOSTNAME') continue; // compose's own
+      assert.ok(config.includes(`'${m[1]}'`), m[1]);
+    }
+  });
+  it('refers to files that exist', () => {
+    for (const f of ['compose.yaml', 'Dockerfile', '.env.example', 'deploy/nginx/berth.conf']) assert.ok(fs.existsSync(f), f);
+  });
+});
