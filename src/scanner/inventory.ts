@@ -4,7 +4,8 @@
  * do not understand.
  */
 
-export type PackageType = 'deb' | 'apk' | 'npm' | 'pypi';
+/** `other`: a package an external scanner reported, of a type Berth does not read itself. */
+export type PackageType = 'deb' | 'apk' | 'npm' | 'pypi' | 'other';
 
 export interface Package {
   type: PackageType;

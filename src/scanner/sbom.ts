@@ -16,6 +16,8 @@ export function purl(p: Package, distro: string | null): string {
     }
     case 'pypi':
       return `pkg:pypi/${enc(p.name.toLowerCase())}@${enc(p.version)}`;
+    case 'other':
+      return `pkg:generic/${enc(p.name)}@${enc(p.version)}`;
   }
 }
 

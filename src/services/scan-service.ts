@@ -11,6 +11,7 @@ import type { OsInfo, Package } from '../scanner/inventory.js';
 import { INVENTORY_VERSION, mergeLayers, readLayer, type LayerInventory } from '../scanner/layer-walker.js';
 import { matchInventory, type Finding } from '../scanner/matcher.js';
 import { SEVERITIES, type Severity } from '../scanner/severity.js';
+import { ScannerAdapterClient, type AdapterMetadata } from '../scanner/adapter-client.js';
 
 export const SCANNER_NAME = 'berth-osv';
 export const SCANNER_VERSION = `${SCANNER_NAME}/1`;
@@ -54,13 +55,54 @@ const parseList = <T>(s: string): T[] => {
  * update only matches. Reads layers from the registry's storage when core shares it (managed mode), else through
  * the registry API with a pull token core mints for itself.
  */
+export interface ExternalScanner {
+  url: string;
+  authorization?: string;
+}
+
 export class ScanService {
   constructor(
     private readonly db: DB,
     private readonly registry: RegistryHandle,
     private readonly store: AdvisoryStore,
     private readonly log: Logger,
+    /** a short-lived pull token for an external scanner adapter to read one repository */
+    private readonly mintPull: (repository: string) => string = () => '',
   ) {}
+
+  // --- external scanners (Harbor pluggable scanner API), system-wide or per project ---
+
+  private settingName = (projectId: number | null) => (projectId === null ? 'scanner:system' : `scanner:project:${projectId}`);
+
+  async externalScanner(projectId: number | null): Promise<ExternalScanner | null> {
+    const r = await this.db.selectFrom('system_settings').select('value').where('name', '=', this.settingName(projectId)).executeTakeFirst();
+    if (!r) return null;
+    try {
+      const v = JSON.parse(r.value) as ExternalScanner | null;
+      return v && typeof v.url === 'string' ? v : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The adapter that scans a project's images: the project's own, else the system's, else none (built-in). */
+  async scannerFor(projectId: number): Promise<ExternalScanner | null> {
+    return (await this.externalScanner(projectId)) ?? (await this.externalScanner(null));
+  }
+
+  /** Registers (after checking its metadata) or removes an adapter. */
+  async setExternalScanner(projectId: number | null, s: ExternalScanner | null): Promise<AdapterMetadata | null> {
+    let meta: AdapterMetadata | null = null;
+    if (s) {
+      meta = await new ScannerAdapterClient(s).metadata();
+      const consumes = meta.capabilities.flatMap((c) => c.consumes_mime_types);
+      if (!consumes.some((m) => m.includes('oci.image.manifest') || m.includes('distribution.manifest.v2'))) throw new Error('the adapter does not scan OCI or Docker image manifests');
+    }
+    const name = this.settingName(projectId);
+    await this.db.deleteFrom('system_settings').where('name', '=', name).execute();
+    if (s) await this.db.insertInto('system_settings').values({ name, value: JSON.stringify(s), updated_at: Date.now() }).execute();
+    return meta;
+  }
 
   /** Marks the artifact's report as running (the UI shows "scanning"); keeps the previous findings until done. */
   async markRunning(artifactId: number, jobId: number | null): Promise<void> {
@@ -87,6 +129,8 @@ export class ScanService {
     const artifactId = repo ? await art.findArtifactId(this.db, Number(repo.id), digest) : undefined;
     if (!repo || artifactId === undefined) throw new ArtifactGone(`${repository}@${digest} is not (or no longer) in the registry`);
     await this.markRunning(artifactId, jobId);
+    const external = await this.scannerFor(Number(repo.project_id));
+    if (external) return this.scanExternal(external, repository, digest, artifactId, p);
     const dbUpdatedAt = await this.store.updatedAt();
     const m = await this.registry.client.manifest(repository, digest);
     if (!m) throw new ArtifactGone(`${repository}@${digest} is gone from the registry`);
@@ -150,6 +194,42 @@ export class ScanService {
       .where('artifact_id', '=', artifactId)
       .execute();
     await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')})`);
+    await p.progress(100, 'done');
+    return (await this.report(artifactId))!;
+  }
+
+  /** Scans through an external adapter: it pulls from the registry with a token Berth minted for it. */
+  private async scanExternal(s: ExternalScanner, repository: string, digest: string, artifactId: number, p: ScanProgress): Promise<ScanReport> {
+    const client = new ScannerAdapterClient(s);
+    const meta = await client.metadata(p.signal);
+    const row = await this.db.selectFrom('artifacts').select('media_type').where('id', '=', artifactId).executeTakeFirstOrThrow();
+    const id = await client.scan({ registryUrl: this.registry.url(), authorization: `Bearer ${this.mintPull(repository)}`, repository, digest, mimeType: row.media_type }, p.signal);
+    await p.log(`submitted to ${meta.scanner.name} ${meta.scanner.version ?? ''} as ${id}`);
+    await p.progress(20, `waiting for ${meta.scanner.name}`);
+    const findings = dedupe(await client.report(id, { signal: p.signal, onWait: (secs) => void p.log(`report not ready; the adapter asks to retry in ${secs} s`) }));
+    const counts = Object.fromEntries(SEVERITIES.map((x) => [x, 0])) as Record<Severity, number>;
+    for (const f of findings) counts[f.severity]++;
+    await this.db
+      .updateTable('scan_reports')
+      .set({
+        status: 'success',
+        scanner: `${meta.scanner.name}/${meta.scanner.version ?? '?'}`.slice(0, 64),
+        db_updated_at: null,
+        finished_at: Date.now(),
+        os: null,
+        critical: counts.critical,
+        high: counts.high,
+        medium: counts.medium,
+        low: counts.low,
+        unknown: counts.unknown,
+        fixable: findings.filter((f) => f.fixedVersion).length,
+        findings: JSON.stringify(findings),
+        packages: '[]',
+        problems: JSON.stringify([`scanned by the external adapter ${meta.scanner.name}: it reports findings, not a package inventory (no SBOM components)`]),
+        error: null,
+      })
+      .where('artifact_id', '=', artifactId)
+      .execute();
     await p.progress(100, 'done');
     return (await this.report(artifactId))!;
   }

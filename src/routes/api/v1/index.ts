@@ -7,7 +7,7 @@ import { jobRoutes, scheduleRoutes } from './jobs.js';
 import { projectRoutes } from './projects.js';
 import { repositoryRoutes } from './repositories.js';
 import { robotRoutes } from './robots.js';
-import { scanRoutes, scanSystemRoutes } from './scans.js';
+import { scannerRoutes, scanRoutes, scanSystemRoutes } from './scans.js';
 import { systemRoutes } from './system.js';
 import { userRoutes } from './users.js';
 
@@ -21,6 +21,7 @@ export function apiV1(services: Services): Hono<AppEnv> {
   api.route('/projects', repositoryRoutes());
   api.route('/projects', scanRoutes());
   api.route('/', scanSystemRoutes());
+  api.route('/', scannerRoutes());
   api.route('/robots', robotRoutes());
   api.route('/system', systemRoutes());
   api.route('/jobs', jobRoutes());

@@ -6,7 +6,8 @@ import { filterFindings } from '../../../scanner/findings.js';
 import type { Finding } from '../../../scanner/matcher.js';
 import { cycloneDx, findingsCsv } from '../../../scanner/sbom.js';
 import type { Severity } from '../../../scanner/severity.js';
-import { findingFilter, iso, pageQuery, type Ctx } from '../../http.js';
+import { z } from 'zod';
+import { findingFilter, iso, jsonBody, pageQuery, type Ctx } from '../../http.js';
 import { jobJson } from './jobs.js';
 
 export const findingJson = (f: Finding) => ({
@@ -81,6 +82,63 @@ export function scanRoutes(): Hono<AppEnv> {
     return c.body(JSON.stringify(cycloneDx({ name: repository.name, digest: artifact.digest }, rep.os, rep.packages, rep.findings), null, 2), 200, { 'Content-Type': 'application/vnd.cyclonedx+json; version=1.5' });
   });
 
+  return r;
+}
+
+const scannerSchema = z
+  .object({
+    url: z.string().max(1024).refine((u) => /^https?:\/\/[^\s]+$/i.test(u), 'must be an http(s) URL'),
+    authorization: z.string().max(4096).optional(),
+  })
+  .strict();
+
+/** Registers an external scanner adapter (after reading its metadata), or removes it (null body via DELETE). */
+async function putScanner(c: Ctx, projectId: number | null) {
+  const parsed = scannerSchema.safeParse(await jsonBody(c));
+  if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  let meta;
+  try {
+    meta = await c.var.services.scans.setExternalScanner(projectId, parsed.data);
+  } catch (err) {
+    throw badRequest(`the scanner adapter at ${parsed.data.url.slice(0, 200)} is not usable: ${(err as Error).message.slice(0, 200)}`);
+  }
+  await c.var.services.audit.record(c.var.actor, 'update', 'scanner', projectId === null ? 'system' : String(projectId), { url: parsed.data.url });
+  return c.json({ url: parsed.data.url, scanner: meta?.scanner ?? null });
+}
+
+/** External scanners: system-wide (system admins) and per project (project admins). */
+export function scannerRoutes(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  const projectFor = async (c: Ctx) => {
+    const project = await c.var.services.projects.get(c.var.principal, c.req.param('project') ?? '');
+    await c.var.services.authz.require(c.var.principal, 'project:update', project);
+    return project;
+  };
+  r.get('/system/scanner', async (c) => {
+    requireAdmin(c);
+    const s = await c.var.services.scans.externalScanner(null);
+    return c.json({ url: s?.url ?? null });
+  });
+  r.put('/system/scanner', async (c) => {
+    requireAdmin(c);
+    return putScanner(c, null);
+  });
+  r.delete('/system/scanner', async (c) => {
+    requireAdmin(c);
+    await c.var.services.scans.setExternalScanner(null, null);
+    return c.body(null, 204);
+  });
+  r.get('/projects/:project/scanner', async (c) => {
+    const project = await projectFor(c);
+    const own = await c.var.services.scans.externalScanner(project.id);
+    const effective = await c.var.services.scans.scannerFor(project.id);
+    return c.json({ url: own?.url ?? null, effective: effective?.url ?? 'built-in' });
+  });
+  r.put('/projects/:project/scanner', async (c) => putScanner(c, (await projectFor(c)).id));
+  r.delete('/projects/:project/scanner', async (c) => {
+    await c.var.services.scans.setExternalScanner((await projectFor(c)).id, null);
+    return c.body(null, 204);
+  });
   return r;
 }
 

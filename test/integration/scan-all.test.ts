@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as art from '../../src/db/repos/artifacts.js';
+import type { JobContext } from '../../src/jobs/runner.js';
+import { PRIORITY_BULK, scanAllJob } from '../../src/jobs/types/scan.js';
+import { ADMIN, startTestApp, type TestApp } from '../helpers/app.js';
+import { testDialects } from '../helpers/db.js';
+
+for (const dialect of testDialects()) {
+  describe(`scan-all [${dialect}]`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(dialect);
+      await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'bulk' } });
+      const project = (await t.services.db.selectFrom('projects').select('id').where('name', '=', 'bulk').executeTakeFirstOrThrow()).id;
+      const repo = await art.ensureRepository(t.services.db, Number(project), 'bulk/app', Date.now());
+      const facts = { mediaType: 'application/vnd.oci.image.manifest.v1+json', manifestSize: 1, size: 1, configDigest: null, os: null, architecture: null, variant: null, created: null, pushedAt: Date.now(), pushedBy: null, blobs: [], children: [] };
+      for (let i = 0; i < 10; i++) await art.upsertArtifact(t.services.db, repo, `sha256:${String(i).repeat(64).slice(0, 64)}`, facts);
+    });
+    after(async () => t?.close({ drop: true }));
+
+    const ctx = (controller: AbortController, enqueued: unknown[], stopAfter = Infinity): JobContext<{ reason?: string }> => ({
+      id: 1,
+      type: 'scan-all',
+      payload: {},
+      attempt: 1,
+      signal: controller.signal,
+      log: async () => undefined,
+      progress: async () => undefined,
+      enqueue: async (type, payload, opts) => {
+        enqueued.push({ type, payload, opts });
+        if (enqueued.length >= stopAfter) controller.abort('stopped');
+        return { id: enqueued.length, created: true };
+      },
+    });
+
+    it('queues one bulk-priority scan per artifact, each keyed by artifact', async () => {
+      const enqueued: { opts?: { priority?: number; uniqueKey?: string } }[] = [];
+      const r = (await scanAllJob(t.services.db).run(ctx(new AbortController(), enqueued))) as { artifacts: number; queued: number };
+      assert.equal(r.artifacts, 10);
+      assert.equal(enqueued.length, 10);
+      assert.ok(enqueued.every((e) => e.opts?.priority === PRIORITY_BULK && /^scan:\d+$/.test(e.opts?.uniqueKey ?? '')));
+    });
+
+    it('once stopped, enqueues nothing more', async () => {
+      const enqueued: unknown[] = [];
+      await assert.rejects(scanAllJob(t.services.db).run(ctx(new AbortController(), enqueued, 3)));
+      assert.equal(enqueued.length, 3);
+      const none: unknown[] = [];
+      const c = new AbortController();
+      c.abort('stopped');
+      await assert.rejects(scanAllJob(t.services.db).run(ctx(c, none)));
+      assert.equal(none.length, 0);
+    });
+  });
+}
