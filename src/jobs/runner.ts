@@ -12,6 +12,10 @@ import type { Logger } from '../log.js';
 import type { EnqueueOptions, JobQueue } from './queue.js';
 import { backoffMs, FINAL_STATES, predecessors, type JobStatus } from './states.js';
 
+/** Due pending jobs of a type, highest priority first, oldest first within a priority. */
+const dueJobs = (db: DB, type: string, now: number, n: number) =>
+  db.selectFrom('jobs').select(['id', 'attempt']).where('type', '=', type).where('status', '=', 'pending').where('run_at', '<=', now).orderBy('priority', 'desc').orderBy('id').limit(n);
+
 /** Retries an InnoDB deadlock victim (errno 1213) a few times; the other transaction has made progress. */
 async function retryDeadlock<T>(fn: () => Promise<T>, tries = 5): Promise<T> {
   for (let i = 1; ; i++) {
@@ -341,33 +345,13 @@ export class JobRunner implements JobQueue {
     if (this.dialect === 'mysql') {
       // READ COMMITTED: no gap locks, so concurrent enqueues do not deadlock with the claim's locking read.
       return retryDeadlock(() => this.db.transaction().setIsolationLevel('read committed').execute(async (trx) => {
-        const rows = await trx
-          .selectFrom('jobs')
-          .select(['id', 'attempt'])
-          .where('type', '=', type)
-          .where('status', '=', 'pending')
-          .where('run_at', '<=', now)
-          .orderBy('priority', 'desc')
-          .orderBy('id')
-          .limit(n)
-          .forUpdate()
-          .skipLocked()
-          .execute();
+        const rows = await dueJobs(trx, type, now, n).forUpdate().skipLocked().execute();
         if (!rows.length) return [];
         await trx.updateTable('jobs').set(set).where('id', 'in', rows.map((r) => r.id)).where('status', '=', 'pending').execute();
         return rows.map((r) => ({ id: Number(r.id), attempt: Number(r.attempt) }));
       }));
     }
-    const rows = await this.db
-      .selectFrom('jobs')
-      .select(['id', 'attempt'])
-      .where('type', '=', type)
-      .where('status', '=', 'pending')
-      .where('run_at', '<=', now)
-      .orderBy('priority', 'desc')
-      .orderBy('id')
-      .limit(n)
-      .execute();
+    const rows = await dueJobs(this.db, type, now, n).execute();
     const out: { id: number; attempt: number }[] = [];
     for (const r of rows) {
       const res = await this.db.updateTable('jobs').set(set).where('id', '=', r.id).where('attempt', '=', r.attempt).where('status', '=', 'pending').executeTakeFirst();

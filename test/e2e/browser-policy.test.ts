@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN, ADMIN_PASSWORD } from '../helpers/app.js';
-import { launchChromium, shot } from '../helpers/browser.js';
+import { launchChromium, shot, signIn } from '../helpers/browser.js';
 import { testDialects } from '../helpers/db.js';
 import { startInstance, type Instance } from '../helpers/registry.js';
 
@@ -16,11 +16,7 @@ for (const dialect of testDialects()) {
       await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'ui-pol' } });
       browser = await launchChromium();
       page = await browser.newPage();
-      await page.goto(`${b.url}/login`);
-      await page.fill('input[name=username]', 'admin');
-      await page.fill('input[name=password]', ADMIN_PASSWORD);
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${b.url}/`);
+      await signIn(page, b.url, 'admin', ADMIN_PASSWORD);
     });
     after(async () => {
       await browser?.close();

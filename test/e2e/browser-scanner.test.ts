@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN, ADMIN_PASSWORD } from '../helpers/app.js';
-import { launchChromium, shot } from '../helpers/browser.js';
+import { launchChromium, shot, signIn } from '../helpers/browser.js';
 import { testDialects } from '../helpers/db.js';
 import { ociImage } from '../helpers/oci.js';
 import { eventually, inspectDigest, push, startInstance, type Instance } from '../helpers/registry.js';
@@ -31,11 +31,7 @@ for (const dialect of testDialects()) {
         alerts.push(d.message());
         void d.accept();
       });
-      await page.goto(`${b.url}/login`);
-      await page.fill('input[name=username]', 'admin');
-      await page.fill('input[name=password]', ADMIN_PASSWORD);
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${b.url}/`);
+      await signIn(page, b.url, 'admin', ADMIN_PASSWORD);
     });
     after(async () => {
       await browser?.close();

@@ -14,7 +14,7 @@ export interface TestApp {
   config: Config;
   database: TestDatabase;
   /** app.request with a path and init; JSON bodies are encoded when `json` is given. */
-  req(path: string, init?: RequestInit & { json?: unknown; auth?: [string, string] }): Promise<Response>;
+  req(path: string, init?: RequestOptions): Promise<Response>;
   /** Closes services; keeps the database for a restart unless `drop` is set. */
   close(opts?: { drop?: boolean }): Promise<void>;
   /** Closes and re-wires on the same database and data dir (a restart). */
@@ -22,6 +22,21 @@ export interface TestApp {
 }
 
 export const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+export type RequestOptions = RequestInit & { json?: unknown; auth?: [string, string] };
+
+/** A RequestInit with a JSON body and Basic credentials filled in. */
+export function requestInit(init: RequestOptions = {}): RequestInit {
+  const headers = new Headers(init.headers);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set('content-type', 'application/json');
+    body = JSON.stringify(init.json);
+  }
+  if (init.auth) headers.set('authorization', basic(init.auth[0], init.auth[1]));
+  const { json: _json, auth: _auth, ...rest } = init;
+  return { ...rest, headers, body };
+}
 
 export async function startTestApp(dialect: TestDialect, env: Record<string, string> = {}, existing?: TestDatabase): Promise<TestApp> {
   const database = existing ?? (await createTestDatabase(dialect));
@@ -41,14 +56,7 @@ export async function startTestApp(dialect: TestDialect, env: Record<string, str
     config,
     database,
     req(path, init = {}) {
-      const headers = new Headers(init.headers);
-      let body = init.body;
-      if (init.json !== undefined) {
-        headers.set('content-type', 'application/json');
-        body = JSON.stringify(init.json);
-      }
-      if (init.auth) headers.set('authorization', basic(init.auth[0], init.auth[1]));
-      return Promise.resolve(app.request(path, { ...init, headers, body }));
+      return Promise.resolve(app.request(path, requestInit(init)));
     },
     async close(opts = {}) {
       await wired.close();

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const ARTIFACTS_DIR = path.resolve('test-artifacts');
 
@@ -14,3 +14,12 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 export const shot = (name: string) => path.join(ARTIFACTS_DIR, `${name}.png`);
+
+/** Signs in through the login form and waits for the dashboard. */
+export async function signIn(page: Page, baseUrl: string, username: string, password: string): Promise<void> {
+  await page.goto(`${baseUrl}/login`);
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${baseUrl}/`);
+}

@@ -12,7 +12,7 @@ import { createLogger } from '../../src/log.js';
 import { freePort } from '../../src/registry/managed.js';
 import { createHttpServer } from '../../src/server.js';
 import { wireServices, type Wired } from '../../src/wiring.js';
-import { ADMIN_PASSWORD, basic } from './app.js';
+import { ADMIN_PASSWORD, requestInit, type RequestOptions } from './app.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 
 const pexec = promisify(execFile);
@@ -26,7 +26,7 @@ export interface Instance {
   services: Services;
   wired: Wired;
   database: TestDatabase;
-  api(path: string, init?: RequestInit & { json?: unknown; auth?: [string, string] }): Promise<Response>;
+  api(path: string, init?: RequestOptions): Promise<Response>;
   /** Stops core (and its managed registry); the DB and data dir stay for a restart. */
   stop(): Promise<void>;
   /** Starts core again on the same port, DB and data dir. */
@@ -63,14 +63,7 @@ export async function startInstance(dialect: TestDialect, env: Record<string, st
     wired,
     database,
     api(p, init = {}) {
-      const headers = new Headers(init.headers);
-      let body = init.body;
-      if (init.json !== undefined) {
-        headers.set('content-type', 'application/json');
-        body = JSON.stringify(init.json);
-      }
-      if (init.auth) headers.set('authorization', basic(init.auth[0], init.auth[1]));
-      return fetch(url + p, { ...init, headers, body, redirect: 'manual' });
+      return fetch(url + p, { ...requestInit(init), redirect: 'manual' });
     },
     async stop() {
       if (stopped) return;

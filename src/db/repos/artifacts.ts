@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { DB } from '../connect.js';
+import type { ArtifactsTable } from '../tables.js';
 import { isUniqueViolation } from '../../errors.js';
 import { likeExpr } from './sql.js';
 
@@ -197,23 +199,7 @@ export async function listRepositories(db: DB, f: { projectId: number; q?: strin
   };
 }
 
-const toArtifact = (r: {
-  id: number;
-  repository_id: number;
-  digest: string;
-  media_type: string;
-  manifest_size: number;
-  size: number;
-  config_digest: string | null;
-  os: string | null;
-  architecture: string | null;
-  variant: string | null;
-  created: string | null;
-  pushed_at: number;
-  pulled_at: number | null;
-  pull_count: number;
-  pushed_by: string | null;
-}): ArtifactRecord => ({
+const toArtifact = (r: Selectable<ArtifactsTable>): ArtifactRecord => ({
   id: Number(r.id),
   repositoryId: Number(r.repository_id),
   digest: r.digest,

@@ -1,4 +1,6 @@
+import type { Selectable } from 'kysely';
 import type { DB } from '../connect.js';
+import type { RobotsTable } from '../tables.js';
 import type { RobotAction } from '../../auth/principal.js';
 
 export interface RobotRecord {
@@ -20,18 +22,7 @@ export interface RobotGrant {
   actions: RobotAction[];
 }
 
-type Row = {
-  id: number;
-  name: string;
-  project_id: number | null;
-  description: string | null;
-  secret_hash: string;
-  disabled: number;
-  expires_at: number | null;
-  created_by: string;
-  created_at: number;
-  updated_at: number;
-};
+type Row = Selectable<RobotsTable>;
 
 const toRobot = (r: Row): RobotRecord => ({
   id: Number(r.id),

@@ -1,3 +1,5 @@
+import { CH_0, compareCodeUnits, compareDigitRuns } from './ranges.js';
+
 /**
  * Alpine package version ordering, following apk-tools' `apk_version_compare` (the current, Gentoo-style
  * implementation) for Alpine advisories.
@@ -20,7 +22,6 @@
  * Parsing writes offsets into two preallocated scratch arrays so a comparison allocates nothing.
  */
 
-const CH_0 = 0x30;
 const CH_9 = 0x39;
 const CH_DOT = 0x2e;
 const CH_UNDERSCORE = 0x5f;
@@ -109,32 +110,6 @@ function parse(v: string, out: Int32Array): void {
   out[REST] = i;
 }
 
-/** Numeric comparison of two digit ranges of any length; an empty range is 0. */
-function compareNumeric(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
-  while (as < ae && a.charCodeAt(as) === CH_0) as++;
-  while (bs < be && b.charCodeAt(bs) === CH_0) bs++;
-  const la = ae - as;
-  const lb = be - bs;
-  if (la !== lb) return la < lb ? -1 : 1;
-  for (let k = 0; k < la; k++) {
-    const d = a.charCodeAt(as + k) - b.charCodeAt(bs + k);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return 0;
-}
-
-/** Byte-wise (here: UTF-16 unit-wise) comparison of two ranges, a shorter prefix sorting first. */
-function compareRaw(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
-  const la = ae - as;
-  const lb = be - bs;
-  const m = la < lb ? la : lb;
-  for (let k = 0; k < m; k++) {
-    const d = a.charCodeAt(as + k) - b.charCodeAt(bs + k);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return la === lb ? 0 : la < lb ? -1 : 1;
-}
-
 function compareNumbers(a: string, pa: Int32Array, b: string, pb: Int32Array): number {
   const ae = pa[COMP_END]!;
   const be = pb[COMP_END]!;
@@ -154,9 +129,9 @@ function compareNumbers(a: string, pa: Int32Array, b: string, pb: Int32Array): n
     // Leading zeros mark a fractional-style part (`1.01`); apk-tools then falls back to a string comparison.
     // A missing part is a plain 0 and is always compared numerically.
     if (!first && aPresent && bPresent && (a.charCodeAt(is) === CH_0 || b.charCodeAt(js) === CH_0)) {
-      d = compareRaw(a, is, i, b, js, j);
+      d = compareCodeUnits(a, is, i, b, js, j);
     } else {
-      d = compareNumeric(a, is, i, b, js, j);
+      d = compareDigitRuns(a, is, i, b, js, j);
     }
     if (d !== 0) return d;
     first = false;
@@ -197,7 +172,7 @@ function compareSuffixes(a: string, pa: Int32Array, b: string, pb: Int32Array): 
       j = sufB[1]!;
     }
     if (wa !== wb) return wa < wb ? -1 : 1;
-    const d = compareNumeric(a, sufA[0]!, sufA[1]!, b, sufB[0]!, sufB[1]!);
+    const d = compareDigitRuns(a, sufA[0]!, sufA[1]!, b, sufB[0]!, sufB[1]!);
     if (d !== 0) return d;
   }
   return 0;
@@ -234,7 +209,7 @@ export function compareApk(a: string, b: string): number {
 
   const bsA = pa[BUILD_START]!;
   const bsB = pb[BUILD_START]!;
-  d = compareNumeric(a, bsA < 0 ? 0 : bsA, bsA < 0 ? 0 : pa[BUILD_END]!, b, bsB < 0 ? 0 : bsB, bsB < 0 ? 0 : pb[BUILD_END]!);
+  d = compareDigitRuns(a, bsA < 0 ? 0 : bsA, bsA < 0 ? 0 : pa[BUILD_END]!, b, bsB < 0 ? 0 : bsB, bsB < 0 ? 0 : pb[BUILD_END]!);
   if (d !== 0) return d;
 
   const restA = pa[REST]! < a.length;

@@ -1,3 +1,5 @@
+import { CH_0, compareDigitRuns } from './ranges.js';
+
 /**
  * Debian package version ordering, as implemented by dpkg (`lib/dpkg/version.c`: `dpkg_version_compare` and
  * `verrevcmp`), for Debian and Ubuntu advisories.
@@ -11,7 +13,6 @@
  * this keeps each call free of allocations.
  */
 
-const CH_0 = 0x30;
 const CH_9 = 0x39;
 const CH_TILDE = 0x7e;
 const CH_COLON = 0x3a;
@@ -85,20 +86,6 @@ function epochEnd(v: string): number {
   return colon;
 }
 
-/** Numeric comparison of two all-digit ranges of any length. */
-function compareDigitRanges(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
-  while (as < ae && a.charCodeAt(as) === CH_0) as++;
-  while (bs < be && b.charCodeAt(bs) === CH_0) bs++;
-  const la = ae - as;
-  const lb = be - bs;
-  if (la !== lb) return la - lb;
-  for (let k = 0; k < la; k++) {
-    const d = a.charCodeAt(as + k) - b.charCodeAt(bs + k);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
 /**
  * Compares two Debian package versions the way `dpkg --compare-versions` does.
  *
@@ -112,7 +99,7 @@ export function compareDpkg(a: string, b: string): number {
   const ac = epochEnd(a);
   const bc = epochEnd(b);
   // A missing epoch is 0, which the empty range represents once leading zeros are skipped.
-  const ep = compareDigitRanges(a, 0, ac < 0 ? 0 : ac, b, 0, bc < 0 ? 0 : bc);
+  const ep = compareDigitRuns(a, 0, ac < 0 ? 0 : ac, b, 0, bc < 0 ? 0 : bc);
   if (ep !== 0) return ep;
 
   const aStart = ac + 1;

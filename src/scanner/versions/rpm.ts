@@ -1,3 +1,5 @@
+import { CH_0, compareCodeUnits, compareDigitRuns } from './ranges.js';
+
 /**
  * RPM package version ordering (`rpmvercmp` plus epoch:version-release handling) for Red Hat, Rocky Linux,
  * AlmaLinux, SUSE, openSUSE and Mageia advisories.
@@ -11,7 +13,6 @@
  * version, so here a missing release sorts before any release, including an empty one (`1 < 1- < 1-0`).
  */
 
-const CH_0 = 0x30;
 const CH_9 = 0x39;
 const CH_TILDE = 0x7e;
 const CH_CARET = 0x5e;
@@ -80,9 +81,9 @@ function rpmvercmp(a: string, i: number, ae: number, b: string, j: number, be: n
       while (y < j && b.charCodeAt(y) === CH_0) y++;
       const la = i - x;
       const lb = j - y;
-      d = la !== lb ? la - lb : compareRange(a, x, i, b, y, j);
+      d = la !== lb ? la - lb : compareCodeUnits(a, x, i, b, y, j);
     } else {
-      d = compareRange(a, is, i, b, js, j);
+      d = compareCodeUnits(a, is, i, b, js, j);
     }
     if (d !== 0) return d < 0 ? -1 : 1;
   }
@@ -91,18 +92,6 @@ function rpmvercmp(a: string, i: number, ae: number, b: string, j: number, be: n
   const bLeft = j < be;
   if (aLeft === bLeft) return 0;
   return aLeft ? 1 : -1;
-}
-
-/** strcmp over two ranges. */
-function compareRange(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
-  const la = ae - as;
-  const lb = be - bs;
-  const m = la < lb ? la : lb;
-  for (let k = 0; k < m; k++) {
-    const d = a.charCodeAt(as + k) - b.charCodeAt(bs + k);
-    if (d !== 0) return d;
-  }
-  return la - lb;
 }
 
 /** Index of the colon ending a leading all-digit epoch (possibly empty, as in `:1`), or -1. */
@@ -122,7 +111,7 @@ export function compareRpm(a: string, b: string): number {
   const ac = epochColon(a);
   const bc = epochColon(b);
   // Epochs are all digits; a missing or empty one is 0.
-  const ep = compareDigits(a, 0, ac < 0 ? 0 : ac, b, 0, bc < 0 ? 0 : bc);
+  const ep = compareDigitRuns(a, 0, ac < 0 ? 0 : ac, b, 0, bc < 0 ? 0 : bc);
   if (ep !== 0) return ep;
 
   const aStart = ac + 1;
@@ -136,13 +125,6 @@ export function compareRpm(a: string, b: string): number {
   if (v !== 0) return v;
   if (ah < 0 || bh < 0) return ah < 0 ? (bh < 0 ? 0 : -1) : 1;
   return rpmvercmp(a, ah + 1, a.length, b, bh + 1, b.length);
-}
-
-/** Numeric comparison of two all-digit ranges of any length; an empty range is 0. */
-function compareDigits(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
-  while (as < ae && a.charCodeAt(as) === CH_0) as++;
-  while (bs < be && b.charCodeAt(bs) === CH_0) bs++;
-  return ae - as !== be - bs ? ae - as - (be - bs) : compareRange(a, as, ae, b, bs, be);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { CH_0, compareCodeUnits, compareDigitRuns } from './ranges.js';
+
 /**
  * SemVer 2.0.0 precedence for npm, Go and crates.io advisories.
  *
@@ -14,7 +16,6 @@
  * stays total and deterministic.
  */
 
-const CH_0 = 0x30;
 const CH_9 = 0x39;
 const CH_DOT = 0x2e;
 const CH_HYPHEN = 0x2d;
@@ -85,30 +86,6 @@ function parse(v: string, out: Int32Array): void {
   out[OK] = 1;
 }
 
-/** Numeric comparison of two digit ranges of any length; an empty range is 0. */
-function compareNumeric(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
-  while (as < ae && a.charCodeAt(as) === CH_0) as++;
-  while (bs < be && b.charCodeAt(bs) === CH_0) bs++;
-  if (ae - as !== be - bs) return ae - as < be - bs ? -1 : 1;
-  for (; as < ae; as++, bs++) {
-    const d = a.charCodeAt(as) - b.charCodeAt(bs);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return 0;
-}
-
-/** ASCII comparison of two ranges, a shorter prefix sorting first. */
-function compareAscii(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
-  const la = ae - as;
-  const lb = be - bs;
-  const m = la < lb ? la : lb;
-  for (let k = 0; k < m; k++) {
-    const d = a.charCodeAt(as + k) - b.charCodeAt(bs + k);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return la === lb ? 0 : la < lb ? -1 : 1;
-}
-
 function compareRelease(a: string, pa: Int32Array, b: string, pb: Int32Array): number {
   let i = pa[CORE_START]!;
   let j = pb[CORE_START]!;
@@ -119,7 +96,7 @@ function compareRelease(a: string, pa: Int32Array, b: string, pb: Int32Array): n
     const js = j;
     while (i < ae && a.charCodeAt(i) !== CH_DOT) i++;
     while (j < be && b.charCodeAt(j) !== CH_DOT) j++;
-    const d = compareNumeric(a, is, i, b, js, j);
+    const d = compareDigitRuns(a, is, i, b, js, j);
     if (d !== 0) return d;
     if (i < ae) i++;
     if (j < be) j++;
@@ -149,9 +126,9 @@ function comparePrerelease(a: string, as: number, ae: number, b: string, bs: num
     const an = isAllDigits(a, is, i);
     const bn = isAllDigits(b, js, j);
     let d: number;
-    if (an && bn) d = compareNumeric(a, is, i, b, js, j);
+    if (an && bn) d = compareDigitRuns(a, is, i, b, js, j);
     else if (an !== bn) d = an ? -1 : 1;
-    else d = compareAscii(a, is, i, b, js, j);
+    else d = compareCodeUnits(a, is, i, b, js, j);
     if (d !== 0) return d;
     i++;
     j++;
