@@ -24,7 +24,18 @@ for (const dialect of testDialects()) {
       await b.api('/api/v1/vulndb/import', { method: 'POST', auth: ADMIN, json: DEBIAN_RECORDS });
       await push(await ociImage(path.join(b.config.dataDir, 'img'), DEBIAN_LAYERS, '1'), `docker://${b.host}/vis/app:1`, ADMIN);
       digest = await inspectDigest(`docker://${b.host}/vis/app:1`, ADMIN);
-      await eventually(async () => (await (await b.api('/api/v1/projects/vis/repositories/app/artifacts/1/vulnerabilities', { auth: ADMIN })).json().catch(() => null))?.status === 'success', 30_000);
+      try {
+        await eventually(async () => (await (await b.api('/api/v1/projects/vis/repositories/app/artifacts/1/vulnerabilities', { auth: ADMIN })).json().catch(() => null))?.status === 'success', 30_000);
+      } catch (err) {
+        // Say what the service was doing, so a failure here can be understood from the CI log alone.
+        const db = b.services.db;
+        console.error('jobs', JSON.stringify(await db.selectFrom('jobs').selectAll().execute()));
+        console.error('job logs', JSON.stringify(await db.selectFrom('job_logs').selectAll().execute()));
+        console.error('reports', JSON.stringify(await db.selectFrom('scan_reports').select(['artifact_id', 'status', 'error', 'job_id']).execute()));
+        console.error('artifacts', JSON.stringify(await db.selectFrom('artifacts').select(['id', 'repository_id', 'digest']).execute()));
+        console.error('inbox', JSON.stringify(await db.selectFrom('notification_inbox').select(['id', 'applied_at', 'attempts', 'error', 'payload']).execute()));
+        throw err;
+      }
       browser = await launchChromium();
       page = await browser.newPage();
       page.on('dialog', (d) => {
