@@ -318,7 +318,9 @@ export async function projectSeverityTotals(db: DB, projectId: number): Promise<
     .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
     .innerJoin('repositories as r', 'r.id', 'a.repository_id')
     .where('r.project_id', '=', projectId)
-    .where('s.status', '=', 'success')
+    // A report being refreshed still counts with its last findings.
+    .where('s.status', '!=', 'error')
+    .where('s.finished_at', 'is not', null)
     .select((e) => [
       e.fn.sum<number>('s.critical').as('critical'),
       e.fn.sum<number>('s.high').as('high'),

@@ -73,9 +73,12 @@ for (const dialect of testDialects()) {
 
     it('rescans with live progress and shows the result', async () => {
       await page.goto(`${b.url}/projects/vis/repositories/app/artifacts/${digest}`);
-      await page.click('#scan-status button:has-text("Scan again")');
-      await page.waitForSelector('#scan-status .state-running, #scan-status .state-success');
+      // The old "scanned" status stays on the page until htmx swaps in the answer: wait for the answer first.
+      await Promise.all([page.waitForResponse((r) => r.url().endsWith('/scan') && r.request().method() === 'POST'), page.click('#scan-status button:has-text("Scan again")')]);
+      await page.waitForSelector('#scan-status .state-running', { timeout: 5_000 }).catch(() => undefined);
       await page.waitForSelector('#scan-status .state-success', { timeout: 20_000 });
+      const job = Number(await page.locator('#scan-status a[href^="/jobs/"]').count()) === 0;
+      assert.ok(job, 'the finished status no longer links a running job');
       assert.equal(await page.locator('table.findings tbody tr').count(), DEBIAN_EXPECTED.length);
     });
 
