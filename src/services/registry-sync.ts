@@ -289,15 +289,7 @@ export class RegistrySync {
       const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who });
       if (artifactId !== null && e.target.tag) await this.syncTag(repo, e.target.tag);
       audits.push({ username: who, action: 'push', resource: ref, clientIp: ip, at });
-      if (artifactId !== null) {
-        for (const fn of this.onPushed) {
-          try {
-            await fn({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId });
-          } catch (err) {
-            this.log.error({ err }, 'push listener failed');
-          }
-        }
-      }
+      if (artifactId !== null) await this.notifyPushed({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId });
       return;
     }
     // delete: a manifest by digest, or (one event per removed tag) a tag
@@ -310,6 +302,16 @@ export class RegistrySync {
       audits.push({ username: who, action: 'delete', resource: ref, clientIp: ip, at });
     } else if (e.target.tag && repoRow) {
       await this.syncTag(repo, e.target.tag);
+    }
+  }
+
+  private async notifyPushed(a: PushedArtifact): Promise<void> {
+    for (const fn of this.onPushed) {
+      try {
+        await fn(a);
+      } catch (err) {
+        this.log.error({ err }, 'push listener failed');
+      }
     }
   }
 
@@ -453,6 +455,8 @@ export class RegistrySync {
         if (id !== null) {
           known.set(d, id);
           s.artifactsAdded++;
+          // Its push notification was lost: do what that push would have done (auto-scan).
+          await this.notifyPushed({ repository: name, digest: d, artifactId: id });
         }
       }
       repoRow = await art.findRepository(this.db, name);
