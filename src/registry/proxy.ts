@@ -297,6 +297,8 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
       if (!res.writableFinished) up.destroy();
     });
     if (body) {
+      // The body is whole now: it goes with its length, never re-chunked (both headers at once are invalid).
+      up.removeHeader('transfer-encoding');
       up.setHeader('content-length', body.length);
       opts.onBytes?.('in', body.length);
       up.end(body);

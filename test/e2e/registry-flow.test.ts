@@ -235,6 +235,23 @@ for (const dialect of testDialects()) {
       assert.ok(Buffer.from(await ranged.arrayBuffer()).equals(bytes.subarray(0, 10)));
     });
 
+    it('forwards a chunked manifest PUT whole (the proxy buffers manifests for policy checks)', async () => {
+      const tok = (await (await b.api('/service/token?service=berth-registry&scope=repository:priv/app:pull,push', { auth: dev })).json()).token;
+      const accept = 'application/vnd.oci.image.manifest.v1+json';
+      const m = await fetch(`${b.url}/v2/priv/app/manifests/v1`, { headers: { authorization: `Bearer ${tok}`, accept } });
+      const body = Buffer.from(await m.arrayBuffer());
+      const stream = new ReadableStream({
+        start(c) {
+          c.enqueue(body.subarray(0, 10));
+          c.enqueue(body.subarray(10));
+          c.close();
+        },
+      });
+      const put = await fetch(`${b.url}/v2/priv/app/manifests/chunked`, { method: 'PUT', headers: { authorization: `Bearer ${tok}`, 'content-type': m.headers.get('content-type')! }, body: stream, duplex: 'half' } as RequestInit);
+      assert.equal(put.status, 201, await put.text());
+      assert.equal(await inspectDigest(`docker://${b.host}/priv/app:chunked`, dev), pushedDigest);
+    });
+
     it('repository names with a slash are addressed URL-encoded', async () => {
       await push(await buildImage({ 'etc/nested': '1' }), `docker://${b.host}/priv/team/tool:1`, dev);
       const res = await eventually(async () => {
