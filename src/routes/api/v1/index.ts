@@ -4,6 +4,7 @@ import { authenticate, csrfGuard } from '../../middleware.js';
 import { auditLogRoutes } from './audit-logs.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes, scheduleRoutes } from './jobs.js';
+import { openApiRoutes } from './openapi.js';
 import { projectRoutes } from './projects.js';
 import { repositoryRoutes } from './repositories.js';
 import { robotRoutes } from './robots.js';
@@ -15,6 +16,7 @@ import { userRoutes } from './users.js';
 export function apiV1(services: Services): Hono<AppEnv> {
   const api = new Hono<AppEnv>();
   api.route('/', healthRoutes(services));
+  api.route('/', openApiRoutes(services));
   api.use('*', authenticate(services, { allowBasic: true }), csrfGuard(services));
   api.route('/users', userRoutes());
   api.route('/projects', projectRoutes());

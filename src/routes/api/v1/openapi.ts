@@ -1,0 +1,106 @@
+import { Hono } from 'hono';
+import type { AppEnv, Services } from '../../../context.js';
+
+type Op = [method: 'get' | 'post' | 'put' | 'delete', path: string, summary: string, tag: string, ok: number];
+
+/** Every REST operation, once. A test checks this table against the routes the app really serves. */
+export const OPERATIONS: Op[] = [
+  ['get', '/health', 'Readiness of each component', 'system', 200],
+  ['get', '/users', 'List users (search with q)', 'users', 200],
+  ['post', '/users', 'Create a user', 'users', 201],
+  ['get', '/users/current', 'The signed-in user', 'users', 200],
+  ['get', '/users/{id}', 'Get a user', 'users', 200],
+  ['put', '/users/{id}', 'Disable, enable, make or unmake system admin', 'users', 200],
+  ['delete', '/users/{id}', 'Delete a user', 'users', 204],
+  ['put', '/users/{id}/password', 'Change a password', 'users', 204],
+  ['get', '/projects', 'List the projects the caller can see', 'projects', 200],
+  ['post', '/projects', 'Create a project', 'projects', 201],
+  ['get', '/projects/{project}', 'Get a project (with usage and the caller’s role)', 'projects', 200],
+  ['put', '/projects/{project}', 'Change project settings and policy', 'projects', 200],
+  ['delete', '/projects/{project}', 'Delete a project (force=true when it has repositories)', 'projects', 204],
+  ['get', '/projects/{project}/members', 'List members', 'members', 200],
+  ['post', '/projects/{project}/members', 'Add a member', 'members', 201],
+  ['put', '/projects/{project}/members/{userId}', 'Change a member’s role', 'members', 204],
+  ['delete', '/projects/{project}/members/{userId}', 'Remove a member', 'members', 204],
+  ['get', '/projects/{project}/repositories', 'List repositories', 'repositories', 200],
+  ['get', '/projects/{project}/repositories/{repo}', 'Get a repository ({repo} URL-encoded)', 'repositories', 200],
+  ['delete', '/projects/{project}/repositories/{repo}', 'Delete a repository and its artifacts', 'repositories', 204],
+  ['get', '/projects/{project}/repositories/{repo}/artifacts', 'List artifacts with tags, size, push and pull times', 'artifacts', 200],
+  ['get', '/projects/{project}/repositories/{repo}/artifacts/{reference}', 'Get an artifact by tag or digest', 'artifacts', 200],
+  ['delete', '/projects/{project}/repositories/{repo}/artifacts/{reference}', 'Delete an artifact', 'artifacts', 204],
+  ['post', '/projects/{project}/repositories/{repo}/artifacts/{reference}/scan', 'Scan an artifact (202 and the job)', 'scans', 202],
+  ['get', '/projects/{project}/repositories/{repo}/artifacts/{reference}/vulnerabilities', 'The latest report (404 until one exists; format=csv for CSV)', 'scans', 200],
+  ['get', '/projects/{project}/repositories/{repo}/artifacts/{reference}/sbom', 'CycloneDX 1.5 SBOM', 'scans', 200],
+  ['get', '/projects/{project}/repositories/{repo}/tags', 'List tags', 'artifacts', 200],
+  ['delete', '/projects/{project}/repositories/{repo}/tags/{tag}', 'Delete a tag (the artifact stays)', 'artifacts', 204],
+  ['get', '/projects/{project}/scanner', 'The project’s external scanner adapter', 'scans', 200],
+  ['put', '/projects/{project}/scanner', 'Register an external scanner adapter for the project', 'scans', 200],
+  ['delete', '/projects/{project}/scanner', 'Remove the project’s adapter', 'scans', 204],
+  ['get', '/robots', 'List robot accounts (project= for a project’s)', 'robots', 200],
+  ['post', '/robots', 'Create a robot account (the secret is shown once)', 'robots', 201],
+  ['get', '/robots/{id}', 'Get a robot account', 'robots', 200],
+  ['put', '/robots/{id}', 'Change permissions, expiry, disable', 'robots', 200],
+  ['delete', '/robots/{id}', 'Delete a robot account', 'robots', 204],
+  ['post', '/robots/{id}/refresh', 'Issue a new secret', 'robots', 200],
+  ['get', '/audit-logs', 'Audit and access log (keyset pagination with cursor)', 'system', 200],
+  ['get', '/jobs', 'List jobs (type, status, cursor)', 'jobs', 200],
+  ['get', '/jobs/{id}', 'Get a job', 'jobs', 200],
+  ['get', '/jobs/{id}/log', 'A job’s log (JSON, or text/plain)', 'jobs', 200],
+  ['post', '/jobs/{id}/stop', 'Stop a job', 'jobs', 200],
+  ['get', '/schedules', 'List schedules with their next runs', 'jobs', 200],
+  ['put', '/schedules/{name}', 'Change a schedule’s cron expression or disable it', 'jobs', 200],
+  ['post', '/system/reconcile', 'Reconcile the database with the registry (202 and the job)', 'system', 202],
+  ['post', '/system/scan-all', 'Scan every artifact (202 and the job)', 'system', 202],
+  ['post', '/system/gc', 'Garbage collection {dry_run, delete_untagged} (202 and the job)', 'system', 202],
+  ['get', '/system/cve-allowlist', 'The system CVE allowlist', 'system', 200],
+  ['put', '/system/cve-allowlist', 'Set the system CVE allowlist {items, expires_at}', 'system', 200],
+  ['get', '/system/scanner', 'The system-wide external scanner adapter', 'system', 200],
+  ['put', '/system/scanner', 'Register a system-wide external scanner adapter', 'system', 200],
+  ['delete', '/system/scanner', 'Remove the system-wide adapter', 'system', 204],
+  ['get', '/vulndb', 'Advisory database status per ecosystem', 'vulnerabilities', 200],
+  ['post', '/vulndb/import', 'Import OSV advisories (JSON, zip, or multipart "file")', 'vulnerabilities', 200],
+  ['get', '/openapi.json', 'This document', 'system', 200],
+];
+
+/** The OpenAPI 3.1 document of /api/v1, built from OPERATIONS. */
+export function openApiDocument(externalUrl: string): unknown {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [method, path, summary, tag, ok] of OPERATIONS) {
+    const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    (paths[path] ??= {})[method] = {
+      summary,
+      tags: [tag],
+      ...(params.length ? { parameters: params } : {}),
+      responses: {
+        [String(ok)]: { description: 'success' },
+        default: { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Errors' } } } },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Berth REST API', version: '1' },
+    servers: [{ url: `${externalUrl}/api/v1` }],
+    security: [{ basic: [] }, { session: [] }],
+    components: {
+      securitySchemes: {
+        basic: { type: 'http', scheme: 'basic', description: 'A user or a robot account (robot$…)' },
+        session: { type: 'apiKey', in: 'cookie', name: 'berth_session', description: 'The UI session; writes also need the X-CSRF-Token header' },
+      },
+      schemas: {
+        Errors: {
+          type: 'object',
+          properties: { errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } } },
+        },
+      },
+    },
+    paths,
+  };
+}
+
+export function openApiRoutes(services: Services): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  const doc = openApiDocument(services.config.externalUrl);
+  r.get('/openapi.json', (c) => c.json(doc));
+  return r;
+}
