@@ -31,6 +31,8 @@ for (const dialect of testDialects()) {
       assert.equal(dash.status, 200);
       const html = await dash.text();
       assert.match(html, /Dashboard/);
+      assert.match(html, /jobs queued or running/);
+      assert.match(html, /advisories updated never/);
       assert.match(html, /Content-Security-Policy|<main/);
       assert.ok(dash.headers.get('content-security-policy'));
       const csrf = await b.csrf();

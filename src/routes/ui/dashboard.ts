@@ -11,7 +11,17 @@ export function dashboardPages(): Hono<AppEnv> {
     const visible = await projects.list(p, { limit: 1, offset: 0 });
     const users = isAdmin ? (await accounts.listUsers({ limit: 1, offset: 0 })).total : 0;
     const recent = isAdmin ? (await audit.list({ limit: 10 })).items.map(auditView) : null;
-    return page(c, 'pages/dashboard', { title: 'Dashboard', nav: 'dashboard', stats: { projects: visible.total, users }, recent });
+    const db = c.var.services.db;
+    const count = async (q: Promise<{ n: number } | undefined>) => Number((await q)?.n ?? 0);
+    const system = isAdmin
+      ? {
+          repositories: await count(db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst()),
+          artifacts: await count(db.selectFrom('artifacts').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst()),
+          running: await count(db.selectFrom('jobs').select((e) => e.fn.countAll<number>().as('n')).where('status', 'in', ['pending', 'scheduled', 'running']).executeTakeFirst()),
+          vulndb: fmtTime(await c.var.services.advisories.updatedAt()) || 'never',
+        }
+      : null;
+    return page(c, 'pages/dashboard', { title: 'Dashboard', nav: 'dashboard', stats: { projects: visible.total, users }, system, recent });
   });
   return r;
 }
