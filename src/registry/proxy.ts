@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 
@@ -138,6 +139,9 @@ const SHA256 = /^sha256:[a-f0-9]{64}$/;
  */
 export function createRegistryProxy(opts: RegistryProxyOptions) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+  // 1 MiB socket buffers towards the registry too (uploads stream through them).
+  const create = agent.createConnection.bind(agent) as (o: object, cb?: unknown) => net.Socket;
+  (agent as unknown as { createConnection: typeof create }).createConnection = (o, cb) => create({ ...o, readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 }, cb);
   const ext = new URL(opts.externalUrl);
   const realm = `${opts.externalUrl}/service/token`;
 
