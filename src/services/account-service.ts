@@ -1,4 +1,5 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CredentialCache } from '../auth/credential-cache.js';
 import type { DB } from '../db/connect.js';
 import * as sessions from '../db/repos/sessions.js';
 import { deleteUser, findUserRowById, findUserRowByName, insertUser, listUsers, toUser, updateUser, type User } from '../db/repos/users.js';
@@ -12,11 +13,10 @@ export type { User };
 /** Failed logins per (username, client address) before a lockout, the window they count in, and the lockout. */
 export const LOGIN_POLICY = { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 } as const;
 
-// Verified Basic credentials are remembered briefly so API scripts and `docker` (one token request per
-// operation) do not pay ~60 ms of scrypt per call. Keyed by an HMAC under a per-process key, and
-// valid only while the stored hash is unchanged, so a password change or disable takes effect at once.
+// Verified Basic credentials are remembered for a minute so API scripts and `docker` (one token request per
+// operation) do not pay ~60 ms of scrypt per call; a hit counts only while the stored hash is unchanged, so a
+// password change or disable takes effect at once.
 const CRED_CACHE_TTL_MS = 60_000;
-const CRED_CACHE_MAX = 10_000;
 
 export interface Session {
   id: string;
@@ -25,8 +25,7 @@ export interface Session {
 }
 
 export class AccountService {
-  private readonly cacheKey = randomBytes(32);
-  private readonly credCache = new Map<string, { hash: string; until: number }>();
+  private readonly verified = new CredentialCache<string>(CRED_CACHE_TTL_MS);
 
   constructor(
     private readonly db: DB,
@@ -106,22 +105,17 @@ export class AccountService {
     return toUser(row);
   }
 
-  private cacheId(username: string, password: string): string {
-    return createHmac('sha256', this.cacheKey).update(username).update('\0').update(password).digest('base64url');
-  }
-
   private cachedMatch(username: string, password: string, storedHash: string): boolean {
-    const hit = this.credCache.get(this.cacheId(username, password));
-    if (!hit || hit.until < Date.now()) return false;
-    const a = Buffer.from(hit.hash);
-    const b = Buffer.from(storedHash);
-    return a.length === b.length && timingSafeEqual(a, b);
+    const hash = this.verified.get(username, password);
+    if (hash === undefined) return false;
+    const x = Buffer.from(hash);
+    const y = Buffer.from(storedHash);
+    return x.length === y.length && timingSafeEqual(x, y);
   }
 
   private async checkAndCache(username: string, password: string, storedHash: string): Promise<boolean> {
     if (!(await verifyPassword(password, storedHash))) return false;
-    if (this.credCache.size >= CRED_CACHE_MAX) this.credCache.clear();
-    this.credCache.set(this.cacheId(username, password), { hash: storedHash, until: Date.now() + CRED_CACHE_TTL_MS });
+    this.verified.set(username, password, storedHash);
     return true;
   }
 

@@ -1,4 +1,5 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CredentialCache } from '../auth/credential-cache.js';
 import { z } from 'zod';
 import { isPathComponent } from '../auth/names.js';
 import type { Principal, RobotAction } from '../auth/principal.js';
@@ -45,10 +46,8 @@ export const robotUpdateSchema = z
 export class RobotService {
   // CI runs `docker` with robot credentials: one token request per operation. A verified robot is remembered for a
   // few seconds (keyed by an HMAC of name and secret under a per-process key); any change to robots in this process
-  // clears the cache, other replicas see changes within AUTH_CACHE_MS.
-  private static readonly AUTH_CACHE_MS = 5000;
-  private readonly cacheKey = randomBytes(32);
-  private readonly authCache = new Map<string, { principal: Principal; until: number }>();
+  // clears the cache, other replicas see changes within its 5 s.
+  private readonly authCache = new CredentialCache<Principal>(5000);
 
   constructor(
     private readonly db: DB,
@@ -59,14 +58,10 @@ export class RobotService {
   /** The principal for `robot$…` credentials, or undefined (unknown, wrong secret, disabled, expired). */
   async authenticate(name: string, secret: string): Promise<Principal | undefined> {
     if (name.length > 255 || secret.length > 256) return undefined;
-    const key = createHmac('sha256', this.cacheKey).update(name).update('\0').update(secret).digest('base64url');
-    const hit = this.authCache.get(key);
-    if (hit && hit.until > Date.now()) return hit.principal;
+    const hit = this.authCache.get(name, secret);
+    if (hit) return hit;
     const principal = await this.verify(name, secret);
-    if (principal) {
-      if (this.authCache.size > 10_000) this.authCache.clear();
-      this.authCache.set(key, { principal, until: Date.now() + RobotService.AUTH_CACHE_MS });
-    }
+    if (principal) this.authCache.set(name, secret, principal);
     return principal;
   }
 

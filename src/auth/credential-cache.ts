@@ -1,0 +1,34 @@
+import { createHmac, randomBytes } from 'node:crypto';
+
+/**
+ * A short-lived memory of verified credentials, so the token path does not pay for verification on every request
+ * (`docker` asks for a token per operation). Keys are an HMAC of name and secret under a per-process random key, so
+ * the map never holds anything that could be replayed or cracked; it is bounded and cleared when full.
+ */
+export class CredentialCache<T> {
+  private readonly key = randomBytes(32);
+  private readonly entries = new Map<string, { value: T; until: number }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly max = 10_000,
+  ) {}
+
+  private id(name: string, secret: string): string {
+    return createHmac('sha256', this.key).update(name).update('\0').update(secret).digest('base64url');
+  }
+
+  get(name: string, secret: string): T | undefined {
+    const hit = this.entries.get(this.id(name, secret));
+    return hit && hit.until > Date.now() ? hit.value : undefined;
+  }
+
+  set(name: string, secret: string, value: T): void {
+    if (this.entries.size >= this.max) this.entries.clear();
+    this.entries.set(this.id(name, secret), { value, until: Date.now() + this.ttlMs });
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
