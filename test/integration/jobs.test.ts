@@ -97,6 +97,13 @@ for (const dialect of testDialects()) {
       await t?.close({ drop: true });
     });
 
+    /** The status changes listeners saw for a job, once they include `last` (listeners run after the DB write). */
+    const seen = (id: number, last: string) =>
+      eventually(async () => {
+        const list = events.filter((e) => e.job.id === id).map((e) => e.to);
+        return list.includes(last as never) ? list : null;
+      });
+
     const waitFinal = (id: number, ms = 10_000) => eventually(async () => {
       const j = await runner.get(id);
       return j && ['success', 'error', 'stopped'].includes(j.status) ? j : null;
@@ -109,7 +116,7 @@ for (const dialect of testDialects()) {
       assert.equal(j.status, 'success');
       assert.deepEqual(j.result, { echoed: 'world' });
       assert.equal(j.progress, 100);
-      assert.deepEqual(events.filter((e) => e.job.id === id).map((e) => e.to), ['pending', 'scheduled', 'running', 'success']);
+      assert.deepEqual(await seen(id, 'success'), ['pending', 'scheduled', 'running', 'success']);
       const log = await runner.logLines(id, 0, 100);
       assert.deepEqual(log.map((l) => l.message), ['hello world']);
     });
@@ -120,7 +127,7 @@ for (const dialect of testDialects()) {
       assert.equal(j.status, 'success');
       assert.equal(j.attempt, 3);
       assert.equal(calls.get(`flaky:${id}`), 3);
-      const statuses = events.filter((e) => e.job.id === id).map((e) => e.to);
+      const statuses = await seen(id, 'success');
       assert.deepEqual(statuses, ['pending', 'scheduled', 'running', 'pending', 'scheduled', 'running', 'pending', 'scheduled', 'running', 'success']);
     });
 
