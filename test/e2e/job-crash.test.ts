@@ -43,8 +43,8 @@ for (const dialect of testDialects()) {
 
     it('after kill -9 during a running job, a new process retries it to success, or fails it with a reason', async () => {
       const a = await spawnWorker('A');
-      const retried = await queue.enqueue('crashy', { ms: 1500 });
-      const single = await queue.enqueue('fragile', { ms: 1500 });
+      const retried = await queue.enqueue('crashy', { ms: 3000 });
+      const single = await queue.enqueue('fragile', { ms: 3000 });
       await eventually(async () => (await job(retried.id))?.status === 'running' && (await job(single.id))?.status === 'running', 15_000);
       a.kill('SIGKILL');
       await new Promise((r) => a.once('exit', r));

@@ -73,6 +73,15 @@ for (const dialect of testDialects()) {
         },
       },
       {
+        name: 'stoppable',
+        maxAttempts: 1,
+        timeoutMs: 60_000,
+        concurrency: 2,
+        async run(ctx) {
+          await sleep(Number(ctx.payload.ms ?? 10_000), ctx.signal);
+        },
+      },
+      {
         name: 'ordered',
         maxAttempts: 1,
         timeoutMs: 5000,
@@ -157,7 +166,7 @@ for (const dialect of testDialects()) {
     it('stops a pending job and a running one', async () => {
       const later = await runner.enqueue('slow', { ms: 100 }, { runAt: Date.now() + 60_000 });
       assert.equal(await runner.requestStop(later.id), 'stopped');
-      const { id } = await runner.enqueue('slow', { ms: 250 });
+      const { id } = await runner.enqueue('stoppable', { ms: 5000 });
       await eventually(async () => (await runner.get(id))?.status === 'running');
       const [status] = await Promise.all([runner.requestStop(id)]);
       assert.equal(status, 'stopped');
@@ -221,7 +230,7 @@ for (const dialect of testDialects()) {
       await waitFinal(blocker.id);
       const ids: number[] = [];
       // enqueue with run_at in the future so none is claimed before all exist, then make them due together
-      const at = Date.now() + 300;
+      const at = Date.now() + 1500; // all due at once, however slowly a loaded machine enqueues them
       for (const n of ['low1', 'low2', 'low3']) ids.push((await runner.enqueue('ordered', { name: n }, { priority: 0, runAt: at })).id);
       ids.push((await runner.enqueue('ordered', { name: 'push-scan' }, { priority: 10, runAt: at })).id);
       for (const id of ids) await waitFinal(id);
@@ -279,7 +288,8 @@ for (const dialect of testDialects()) {
       await conn2.close();
       const rows = await t.services.db.selectFrom('jobs').select(['unique_key']).where('unique_key', 'like', 'schedule:tick:%').execute();
       const keys = rows.map((r) => r.unique_key!);
-      assert.ok(keys.length >= 2 && keys.length <= 4, `${keys.length} fires in 3.2 s`);
+      // At most one job per tick (3.2 s: up to 4 ticks), whatever a loaded machine does to the timers.
+      assert.ok(keys.length >= 1 && keys.length <= 4, `${keys.length} fires in 3.2 s`);
       assert.equal(new Set(keys).size, keys.length);
       for (const k of keys) assert.match(k, /^schedule:tick:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
     });
