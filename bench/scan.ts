@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ADMIN } from '../test/helpers/app.js';
-import { eventually, inspectDigest, push, startInstance } from '../test/helpers/registry.js';
+import { eventually, push, startInstance } from '../test/helpers/registry.js';
 import { matchInventory } from '../src/scanner/matcher.js';
 import { mergeLayers, type LayerInventory } from '../src/scanner/layer-walker.js';
 
@@ -79,7 +79,6 @@ export async function benchScan(): Promise<{ name: string; ratio: number; detail
     await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'bench' } });
     await b.api('/api/v1/projects/bench', { method: 'PUT', auth: ADMIN, json: { auto_scan: false } });
     await push(src, `docker://${b.host}/bench/debian:1`, ADMIN);
-    const digest = await inspectDigest(`docker://${b.host}/bench/debian:1`, ADMIN);
     await eventually(async () => (await b.api('/api/v1/projects/bench/repositories/debian/artifacts/1', { auth: ADMIN })).status === 200, 30_000);
 
     // Baseline: zcat of every layer blob as stored, to /dev/null.

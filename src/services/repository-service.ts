@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
-import { AppError, badRequest, notFound } from '../errors.js';
+import { AppError, badRequest } from '../errors.js';
 import type { RegistryHandle } from '../context.js';
 import { INDEX_TYPES } from '../registry/constants.js';
 import type { Actor, AuditService } from './audit-service.js';

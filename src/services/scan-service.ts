@@ -193,6 +193,7 @@ export class ScanService {
       })
       .where('artifact_id', '=', artifactId)
       .execute();
+    if (problems.length) this.log.info({ repository, digest, problems: problems.length }, 'scan finished with parts it could not read');
     await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')})`);
     await p.progress(100, 'done');
     return (await this.report(artifactId))!;

@@ -33,17 +33,9 @@ export interface ArtifactRecord {
   pushedBy: string | null;
 }
 
-export interface ArtifactFacts {
-  mediaType: string;
-  manifestSize: number;
-  size: number;
-  configDigest: string | null;
-  os: string | null;
-  architecture: string | null;
-  variant: string | null;
-  created: string | null;
-  pushedAt: number;
-  pushedBy: string | null;
+/** What an import learns about an artifact from its manifest and config. */
+export interface ArtifactFacts
+  extends Pick<ArtifactRecord, 'mediaType' | 'manifestSize' | 'size' | 'configDigest' | 'os' | 'architecture' | 'variant' | 'created' | 'pushedAt' | 'pushedBy'> {
   blobs: { digest: string; mediaType: string; size: number }[];
   children: { digest: string; mediaType: string; size: number; platform: string | null }[];
 }

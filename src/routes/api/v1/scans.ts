@@ -5,7 +5,6 @@ import { PRIORITY_PUSH, SCAN_ALL, SCAN_IMAGE, scanKey } from '../../../jobs/type
 import { filterFindings } from '../../../scanner/findings.js';
 import type { Finding } from '../../../scanner/matcher.js';
 import { cycloneDx, findingsCsv } from '../../../scanner/sbom.js';
-import type { Severity } from '../../../scanner/severity.js';
 import { z } from 'zod';
 import { findingFilter, iso, jsonBody, pageQuery, type Ctx } from '../../http.js';
 import { jobJson } from './jobs.js';
