@@ -31,6 +31,7 @@ import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { findProjectByName } from './db/repos/projects.js';
+import { SCANNER_SUBJECT } from './registry/constants.js';
 
 export interface Wired {
   services: Services;
@@ -84,7 +85,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const jobs = new JobRunner(db, conn.dialect, log, opts.runner);
   const advisories = new AdvisoryStore(db);
   // External scanner adapters pull with their own short-lived token (30 minutes, pull on one repository).
-  const scans = new ScanService(db, registry, advisories, log, (repo) => tokens.sign('berth-scanner', [{ type: 'repository', name: repo, actions: ['pull'] }], 1800).token);
+  const scans = new ScanService(db, registry, advisories, log, (repo) => tokens.sign(SCANNER_SUBJECT, [{ type: 'repository', name: repo, actions: ['pull'] }], 1800).token);
   const policy = new PolicyService(db, registry, scans);
   // /v2 policy, in order: read-only during GC (writes get a retryable 503), then the vulnerable-pull gate.
   registry.policies.push(async (req) => {

@@ -1,3 +1,5 @@
+import { RESERVED_USERNAMES } from '../registry/constants.js';
+
 /**
  * Name grammars. Project names are one path component of the distribution name grammar
  * (`[a-z0-9]+(?:[._-][a-z0-9]+)*`); lengths are bounded before any regex runs.
@@ -16,6 +18,7 @@ export function projectNameProblem(name: unknown): string | null {
 export function usernameProblem(name: unknown): string | null {
   if (typeof name !== 'string' || name.length === 0) return 'username is required';
   if (!USERNAME.test(name)) return 'username must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit';
+  if (RESERVED_USERNAMES.has(name.toLowerCase())) return `the username "${name}" is reserved`;
   return null;
 }
 

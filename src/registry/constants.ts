@@ -1,8 +1,15 @@
 /** Names the registry and the token service must agree on (written into the registry's config). */
 export const TOKEN_ISSUER = 'berth-token-issuer';
 export const TOKEN_SERVICE = 'berth-registry';
-/** `sub` of tokens core mints for itself (scanner, reconciliation, notification apply). */
-export const CORE_SUBJECT = 'berth-core';
+/**
+ * `sub` of tokens core mints for itself (scanner, reconciliation, notification apply), and of the pull tokens it hands
+ * to external scanner adapters. Both hold a `$`, which the username grammar refuses and robot names (`robot$…`) never
+ * start with, so no account can act under an internal identity or hide its pushes and pulls from the access log.
+ */
+export const CORE_SUBJECT = 'berth$core';
+export const SCANNER_SUBJECT = 'berth$scanner';
+/** Names no account may take: the internal subjects of earlier versions, and the access log's name for nobody. */
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(['berth-core', 'berth-scanner', 'anonymous']);
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',

@@ -83,26 +83,33 @@ export class AccountService {
   }
 
   /**
-   * Checks a username and password with rate limiting per (username, client address).
+   * Checks a username and password with rate limiting per (canonical username, client address).
    * Returns the user, or throws UNAUTHORIZED (also while locked out, with the same message, so a lockout
    * reveals nothing about the password) or TOO_MANY_REQUESTS when locked.
+   *
+   * A name outside the username grammar is refused before any lookup: MariaDB compares `varchar` with PAD SPACE,
+   * so `victim ` would otherwise find `victim` under a fresh lockout key. The lockout key is the name as stored.
+   * The password hash always runs (against a dummy hash for unknown, disabled or locked accounts) before the
+   * account's state is looked at, so the answer time says nothing about which case it was.
    */
   async authenticate(username: string, password: string, clientIp: string): Promise<User> {
-    const key = `${username.slice(0, 128)}|${clientIp.slice(0, 64)}`;
+    if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password');
     const now = Date.now();
+    const row = await findUserRowByName(this.db, username);
+    // Only the exact stored name is this account (a case-insensitive or padding collation must not widen it).
+    const user = row && row.username === username ? row : undefined;
+    const key = `${(user?.username ?? username).slice(0, 128)}|${clientIp.slice(0, 64)}`;
     const failure = await sessions.findLoginFailure(this.db, key);
-    if (failure && Number(failure.locked_until) > now) {
-      throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later');
-    }
-    const row = username.length <= 255 ? await findUserRowByName(this.db, username) : undefined;
-    const ok = row && !row.disabled && (this.cachedMatch(username, password, row.password_hash) || (await this.checkAndCache(username, password, row.password_hash)));
-    if (!ok) {
-      if (!row) await verifyPassword(password, DUMMY_HASH); // same cost whether or not the user exists
+    const locked = !!failure && Number(failure.locked_until) > now;
+    const usable = !!user && !user.disabled && !locked;
+    const ok = usable ? this.cachedMatch(username, password, user.password_hash) || (await this.checkAndCache(username, password, user.password_hash)) : await verifyPassword(password, user?.password_hash ?? DUMMY_HASH).then(() => false);
+    if (locked) throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later');
+    if (!ok || !user) {
       await this.recordFailure(key, failure, now);
       throw new AppError('UNAUTHORIZED', 'invalid username or password');
     }
     if (failure) await sessions.deleteLoginFailure(this.db, key);
-    return toUser(row);
+    return toUser(user);
   }
 
   private cachedMatch(username: string, password: string, storedHash: string): boolean {

@@ -19,6 +19,15 @@ export class Authorizer {
     return decide(p, action, project, await this.roleOf(p, project.id));
   }
 
+  /**
+   * Throws NOT_FOUND, worded like a missing project, when the caller may not read the project: every way a project
+   * is named (REST, UI, robot grants, token scopes) answers alike for private and missing projects.
+   */
+  async requireVisible(p: Principal, project: { id: number; public: boolean; name: string }): Promise<void> {
+    if (await this.can(p, 'project:read', project)) return;
+    throw new AppError('NOT_FOUND', `project "${project.name}" not found`);
+  }
+
   /** Throws 401 for anonymous callers and 403 for others when the action is not allowed. */
   async require(p: Principal, action: Action, project: { id: number; public: boolean }): Promise<void> {
     if (await this.can(p, action, project)) return;

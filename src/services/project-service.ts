@@ -89,10 +89,13 @@ export class ProjectService {
     return listProjects(this.db, { q: opts.q, visibleIds, limit: opts.limit, offset: opts.offset });
   }
 
-  /** A project the caller may read; 404 when it does not exist, 401/403 when it may not be read. */
+  /**
+   * A project the caller may read. 404 both when it does not exist and when the caller may not read it (anonymous
+   * callers included), with the same message, so private project names cannot be probed.
+   */
   async get(p: Principal, name: string): Promise<Project> {
     const project = await this.find(name);
-    await this.authz.require(p, 'project:read', project);
+    await this.authz.requireVisible(p, project);
     return project;
   }
 

@@ -80,6 +80,7 @@ export class RobotService {
     for (const g of perms) {
       const project = await findProjectByName(this.db, g.project);
       if (!project) throw notFound(`project "${g.project.slice(0, 255)}" not found`);
+      await this.authz.requireVisible(p, project);
       if (level.projectId !== null && project.id !== level.projectId) throw badRequest(`a robot of project ${level.projectName} can only be granted access to that project`);
       // Nobody hands out more than they may do themselves.
       if (!(await this.authz.can(p, 'robot:manage', project))) throw denied(`not allowed to create robots for project ${project.name}`);
@@ -101,6 +102,7 @@ export class RobotService {
     if (v.project !== undefined) {
       const project = await findProjectByName(this.db, v.project);
       if (!project) throw notFound(`project "${v.project.slice(0, 255)}" not found`);
+      await this.authz.requireVisible(p, project);
       await this.authz.require(p, 'robot:manage', project);
       projectId = project.id;
       fullName = `robot$${project.name}+${v.name}`;
@@ -142,6 +144,7 @@ export class RobotService {
     if (opts.project !== undefined) {
       const project = await findProjectByName(this.db, opts.project);
       if (!project) throw notFound(`project "${opts.project.slice(0, 255)}" not found`);
+      await this.authz.requireVisible(p, project);
       await this.authz.require(p, 'robot:manage', project);
       projectId = project.id;
     } else if (!(p.kind === 'user' && p.isAdmin)) {

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 import { buildImage, eventually, fails, inspectDigest, push, skopeo, startInstance, type Instance } from '../helpers/registry.js';
+import { CORE_SUBJECT } from '../../src/registry/constants.js';
 
 const ENVELOPE = 'application/vnd.docker.distribution.events.v1+json';
 
@@ -86,7 +87,7 @@ for (const dialect of testDialects()) {
       assert.ok(art.pulled_at);
       const pulls = await (await b.api('/api/v1/audit-logs?action=pull', { auth: ADMIN })).json();
       assert.ok(pulls.items.some((e: { username: string }) => e.username === 'guest1'));
-      assert.ok(!pulls.items.some((e: { username: string }) => e.username === 'berth-core'), 'core’s own reads are not pulls');
+      assert.ok(!pulls.items.some((e: { username: string }) => e.username === CORE_SUBJECT), 'core’s own reads are not pulls');
     });
 
     it('anonymous users pull public projects but not private ones; outsiders get nothing', async () => {

@@ -19,8 +19,8 @@ export function authPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   r.get('/login', (c) => {
-    if (c.var.principal.kind === 'user') return c.redirect(safeNext(c.req.query('next')), 303);
-    return loginPage(c, { next: safeNext(c.req.query('next')) });
+    if (c.var.principal.kind === 'user') return c.redirect(safeNext(c.req.query('next'), c.var.services.config.externalUrl), 303);
+    return loginPage(c, { next: safeNext(c.req.query('next'), c.var.services.config.externalUrl) });
   });
 
   r.post('/login', async (c) => {
@@ -30,7 +30,7 @@ export function authPages(): Hono<AppEnv> {
     if (!cookieToken || !sent || !constantTimeEqual(cookieToken, sent)) throw new AppError('DENIED', 'the sign-in form expired: reload the page and try again');
     const username = formString(form.username, 255);
     const password = formString(form.password, 256);
-    const next = safeNext(form.next);
+    const next = safeNext(form.next, c.var.services.config.externalUrl);
     const { accounts, config, audit } = c.var.services;
     let user;
     try {

@@ -65,10 +65,28 @@ export const requireLogin = createMiddleware<AppEnv>(async (c, next) => {
   return c.redirect(`/login?next=${encodeURIComponent(next_)}`, 303);
 });
 
-/** Only local paths are followed after login (no open redirect). */
-export function safeNext(raw: unknown): string {
-  if (typeof raw !== 'string' || !raw.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\') || raw.length > 1024) return '/';
-  return raw;
+/**
+ * Only same-origin paths are followed after login (no open redirect). The candidate is resolved with the WHATWG URL
+ * parser against Berth's own origin, the way a browser will resolve the Location header, and kept only when it
+ * stays on that origin. Control characters (which the parser silently strips, so `/\t/evil.example` would become
+ * `//evil.example`) and backslashes are refused outright, and so CR/LF never reach a header. Returns a path with
+ * its query and fragment, or `/`.
+ */
+export function safeNext(raw: unknown, ownOrigin = 'http://berth.invalid'): string {
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 1024) return '/';
+  // C0 controls, DEL, C1 controls, and the backslash browsers treat as a slash in http(s) URLs.
+  if (/[\u0000-\u001f\u007f-\u009f\\]/.test(raw)) return '/';
+  if (!raw.startsWith('/') || raw.startsWith('//')) return '/';
+  let url: URL;
+  try {
+    url = new URL(raw, ownOrigin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== new URL(ownOrigin).origin) return '/';
+  const out = url.pathname + url.search + url.hash;
+  // The serialised path must itself be a plain local path (never `//host` after normalisation).
+  return out.startsWith('/') && !out.startsWith('//') ? out : '/';
 }
 
 export const formString = (v: unknown, max = 1024): string => (typeof v === 'string' ? v.slice(0, max) : '');
