@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { AppEnv, Services } from './context.js';
@@ -12,6 +11,7 @@ import { familyLabel } from './metrics.js';
 import { runHealth } from './routes/api/v1/health.js';
 import { apiV1 } from './routes/api/v1/index.js';
 import { constantTimeEqual } from './routes/middleware.js';
+import { streamingBodyLimit } from './routes/body.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { tokenRoutes } from './routes/token.js';
 import { uiRoutes, renderErrorPage } from './routes/ui/index.js';
@@ -25,8 +25,6 @@ const isMachinePath = (p: string) => p.startsWith('/api/') || p.startsWith('/v2'
 
 export const API_BODY_LIMIT = 1024 * 1024;
 export const UI_BODY_LIMIT = 256 * 1024;
-/** OSV zips as osv.dev publishes them reach tens of MiB per ecosystem. */
-export const VULNDB_IMPORT_LIMIT = 512 * 1024 * 1024;
 
 /** Builds the Hono app: middleware, one error renderer, the route modules. */
 export function createApp(services: Services): Hono<AppEnv> {
@@ -51,20 +49,16 @@ export function createApp(services: Services): Hono<AppEnv> {
     log.info({ reqId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms) }, 'request');
   });
 
-  const tooLarge = () => {
-    throw new AppError('TOO_LARGE', 'request body too large');
-  };
-  const apiLimit = bodyLimit({ maxSize: API_BODY_LIMIT, onError: tooLarge });
-  const importLimit = bodyLimit({ maxSize: VULNDB_IMPORT_LIMIT, onError: tooLarge });
-  app.use('/api/*', (c, next) => (c.req.path === '/api/v1/vulndb/import' ? importLimit(c, next) : apiLimit(c, next)));
-  app.use('/service/*', bodyLimit({ maxSize: API_BODY_LIMIT, onError: tooLarge }));
-  const uiLimit = bodyLimit({ maxSize: UI_BODY_LIMIT, onError: tooLarge });
-  app.use('*', async (c, next) => {
-    if (isMachinePath(c.req.path) || c.req.path.startsWith('/static/')) return next();
-    // The vulnerability database page uploads OSV files.
-    if (c.req.path === '/vulndb/import') return importLimit(c, next);
-    return uiLimit(c, next);
-  });
+  // Body limits count the bytes as they are read and never buffer; advisory uploads are received by their routes
+  // after the admin check (src/routes/body.ts), so no limit applies to them here.
+  app.use(
+    '*',
+    streamingBodyLimit((c) => {
+      const p = c.req.path;
+      if (p === '/api/v1/vulndb/import' || p === '/vulndb/import') return null;
+      return p.startsWith('/api/') || p.startsWith('/service/') ? API_BODY_LIMIT : UI_BODY_LIMIT;
+    }),
+  );
 
   app.get('/static/vendor/htmx.min.js', (c) => {
     c.header('Cache-Control', 'public, max-age=86400');
@@ -113,8 +107,9 @@ export function createApp(services: Services): Hono<AppEnv> {
       appErr = new AppError('INTERNAL', `internal error (request id ${reqId})`);
     }
     if (appErr.status >= 500 && err instanceof AppError) log.error({ err, reqId }, 'server error');
-    // The unread rest of an oversized body makes the connection unusable: tell the client not to reuse it.
-    if (appErr.status === 413) c.header('Connection', 'close');
+    // An answer given before the body was read (refused, too large) leaves the rest of it unread on the connection:
+    // close it rather than read what the client keeps sending.
+    if (appErr.status === 413 || (c.req.raw.body && !c.req.raw.bodyUsed)) c.header('Connection', 'close');
     if (isMachinePath(c.req.path)) {
       if (appErr.status === 401 && c.req.path.startsWith('/api/')) c.header('WWW-Authenticate', 'Basic realm="Berth"');
       if (appErr.status === 429) c.header('Retry-After', '900');

@@ -21,6 +21,7 @@ import type { JobRunner } from './jobs/runner.js';
 import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
+import type { UploadSlots } from './services/upload-slots.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -67,6 +68,8 @@ export interface Services {
   policy: PolicyService;
   metrics: Metrics;
   health: HealthCheck[];
+  /** bounds concurrent large uploads (advisory imports) */
+  uploads: UploadSlots;
 }
 
 export interface AppEnv {

@@ -32,6 +32,7 @@ import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { findProjectByName } from './db/repos/projects.js';
 import { SCANNER_SUBJECT } from './registry/constants.js';
+import { MAX_CONCURRENT_UPLOADS, UploadSlots } from './services/upload-slots.js';
 
 export interface Wired {
   services: Services;
@@ -187,6 +188,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     policy,
     metrics,
     health,
+    uploads: new UploadSlots(MAX_CONCURRENT_UPLOADS),
   };
   return {
     services,

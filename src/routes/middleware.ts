@@ -5,6 +5,7 @@ import { createMiddleware } from 'hono/factory';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { AppEnv, Services } from '../context.js';
 import { AppError } from '../errors.js';
+import { peekFirstMultipartField } from './body.js';
 
 export const SESSION_COOKIE = 'berth_session';
 
@@ -70,7 +71,8 @@ export function authenticate(services: Services, opts: { allowBasic: boolean }) 
 
 /**
  * CSRF for cookie-authenticated writes: the Origin (when sent) must be ours, and the session's token must come back
- * in the `X-CSRF-Token` header (htmx, scripts) or the `_csrf` form field. Basic-auth API calls carry no ambient
+ * in the `X-CSRF-Token` header (htmx, scripts), the `_csrf` field of a urlencoded form, or the first field of a
+ * multipart form (read alone, so a refused upload is never read). Basic-auth API calls carry no ambient
  * credentials and need neither.
  */
 export function csrfGuard(services: Services) {
@@ -83,10 +85,15 @@ export function csrfGuard(services: Services) {
     if (!session) return next(); // no ambient credentials: nothing to forge (login has its own check)
     let sent = c.req.header('x-csrf-token');
     if (!sent) {
-      const type = c.req.header('content-type') ?? '';
-      if (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')) {
+      const type = (c.req.header('content-type') ?? '').toLowerCase();
+      if (type.startsWith('application/x-www-form-urlencoded')) {
+        // Small by nature, and read through the body limit of the path (256 KiB for the UI).
         const form = await c.req.parseBody();
         sent = typeof form._csrf === 'string' ? form._csrf : undefined;
+      } else if (type.startsWith('multipart/form-data')) {
+        // Uploads can be large: only the first field is read (Berth's forms put `_csrf` first), the rest stays
+        // unread until the route has decided who may send it.
+        sent = await peekFirstMultipartField(c, '_csrf');
       }
     }
     if (!sent || !constantTimeEqual(sent, session.csrfToken)) throw new AppError('DENIED', 'missing or invalid CSRF token: reload the page and try again');

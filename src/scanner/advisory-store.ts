@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import yauzl from 'yauzl';
 import type { DB } from '../db/connect.js';
 import { normalizeOsv, osvRecordSchema, type AffectedPackage, type NormalizedAdvisory } from './osv.js';
@@ -33,6 +34,11 @@ const list = (s: string): string[] => {
   }
 };
 
+/** An import file that is neither a zip nor JSON. */
+export class NotJsonError extends Error {}
+
+const ZIP_LIMITS = { maxEntries: 1_000_000, maxEntryBytes: 16 * 1024 * 1024 };
+
 /** The OSV advisory database in SQL: upserts by id and `modified`, withdrawn records removed. */
 export class AdvisoryStore {
   constructor(private readonly db: DB) {}
@@ -64,9 +70,41 @@ export class AdvisoryStore {
   }
 
   /** Imports every `.json` entry of a zip (as osv.dev publishes per ecosystem), streaming entry by entry. */
-  async importZip(buffer: Buffer, limits = { maxEntries: 1_000_000, maxEntryBytes: 16 * 1024 * 1024 }): Promise<ImportStats> {
-    const stats = emptyStats();
+  async importZip(buffer: Buffer, limits = ZIP_LIMITS): Promise<ImportStats> {
     const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.fromBuffer(buffer, { lazyEntries: true, strictFileNames: false, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z!))));
+    return this.importFromZip(zip, limits);
+  }
+
+  /**
+   * Imports a file on disk: a zip of OSV files (by its magic bytes), else JSON (one record or an array).
+   * Throws NotJsonError for a file that is neither; zip errors as importZipFile.
+   */
+  async importFile(file: string): Promise<ImportStats> {
+    const head = Buffer.alloc(2);
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, head, 0, 2, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (head[0] === 0x50 && head[1] === 0x4b) return this.importZipFile(file);
+    let value: unknown;
+    try {
+      value = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      throw new NotJsonError('the file is neither a zip nor JSON');
+    }
+    return this.importValues([value]);
+  }
+
+  /** Like importZip, from a zip file on disk (an upload received to a temporary file), read entry by entry. */
+  async importZipFile(file: string, limits = ZIP_LIMITS): Promise<ImportStats> {
+    const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: true, strictFileNames: false, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z!))));
+    return this.importFromZip(zip, limits);
+  }
+
+  private async importFromZip(zip: yauzl.ZipFile, limits: typeof ZIP_LIMITS): Promise<ImportStats> {
+    const stats = emptyStats();
     const pending: unknown[] = [];
     let entries = 0;
     await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,9 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { denied } from '../../errors.js';
+import path from 'node:path';
+import { AppError, denied } from '../../errors.js';
+import { VULNDB_IMPORT_LIMIT } from '../../services/upload-slots.js';
+import { receiveUpload } from '../body.js';
 import type { ImportStats } from '../../scanner/advisory-store.js';
 import type { Ctx } from '../http.js';
 import { fmtTime, page, requireLogin, viewer } from './render.js';
@@ -14,19 +17,27 @@ export function vulndbPages(): Hono<AppEnv> {
     return page(c, 'pages/vulndb/index', { title: 'Vulnerability database', nav: 'vulndb', total: s.total, updated: fmtTime(s.updatedAt), ecosystems: s.ecosystems, canImport: !!viewer(c)?.isAdmin, ...extra }, status);
   };
   r.get('/', (c) => show(c));
+  // Admin check first: the file is read only after it, into a temporary file (src/routes/body.ts).
   r.post('/import', async (c) => {
     if (!viewer(c)?.isAdmin) throw denied('only system admins import advisories');
-    const form = await c.req.parseBody();
-    const file = form.file;
-    if (!(file instanceof File) || file.size === 0) return show(c, { error: 'choose a file to import' }, 422);
-    const buf = Buffer.from(await file.arrayBuffer());
+    const { uploads, config, advisories } = c.var.services;
+    let upload;
+    try {
+      upload = await receiveUpload(c, { tmpDir: path.join(config.dataDir, 'tmp'), maxBytes: VULNDB_IMPORT_LIMIT, slots: uploads, field: 'file' });
+    } catch (err) {
+      if (err instanceof AppError && err.status === 400) return show(c, { error: 'choose a file to import' }, 422);
+      throw err;
+    }
     let result: ImportStats;
     try {
-      result = buf[0] === 0x50 && buf[1] === 0x4b ? await c.var.services.advisories.importZip(buf) : await c.var.services.advisories.importValues([JSON.parse(buf.toString('utf8'))]);
+      if (upload.size === 0) return show(c, { error: 'choose a file to import' }, 422);
+      result = await advisories.importFile(upload.path);
     } catch (err) {
-      return show(c, { error: `could not import ${file.name.slice(0, 100)}: ${(err as Error).message.slice(0, 200)}` }, 422);
+      return show(c, { error: `could not import ${upload.filename.slice(0, 100)}: ${(err as Error).message.slice(0, 200)}` }, 422);
+    } finally {
+      upload.dispose();
     }
-    await c.var.services.audit.record(c.var.actor, 'import', 'vulndb', file.name.slice(0, 200), { imported: result.imported, updated: result.updated, withdrawn: result.withdrawn, invalid: result.invalid });
+    await c.var.services.audit.record(c.var.actor, 'import', 'vulndb', upload.filename.slice(0, 200), { imported: result.imported, updated: result.updated, withdrawn: result.withdrawn, invalid: result.invalid });
     return show(c, { result });
   });
   return r;

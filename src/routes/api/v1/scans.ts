@@ -8,6 +8,10 @@ import { cycloneDx, findingsCsv } from '../../../scanner/sbom.js';
 import { z } from 'zod';
 import { findingFilter, iso, jsonBody, pageQuery, type Ctx } from '../../http.js';
 import { jobJson } from './jobs.js';
+import path from 'node:path';
+import { receiveUpload } from '../../body.js';
+import { VULNDB_IMPORT_LIMIT } from '../../../services/upload-slots.js';
+import { NotJsonError } from '../../../scanner/advisory-store.js';
 
 export const findingJson = (f: Finding) => ({
   id: f.advisoryId,
@@ -155,38 +159,30 @@ export function scanSystemRoutes(): Hono<AppEnv> {
     const s = await c.var.services.advisories.status();
     return c.json({ updated_at: iso(s.updatedAt), advisories: s.total, ecosystems: s.ecosystems });
   });
+  // Authorization first (no byte of the body is read before), then one upload slot, then the body to a temporary
+  // file with the import limit, then the import from that file.
   r.post('/vulndb/import', async (c) => {
     requireAdmin(c);
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const kinds: Record<string, 'json' | 'zip' | 'multipart'> = { 'application/json': 'json', 'application/zip': 'zip', 'application/x-zip-compressed': 'zip', 'multipart/form-data': 'multipart' };
+    const kind = kinds[type];
+    if (!kind) throw new AppError('UNSUPPORTED', 'send application/json (OSV records), application/zip (OSV files), or a multipart form with "file"');
+    const { advisories, uploads, config } = c.var.services;
+    const upload = await receiveUpload(c, { tmpDir: path.join(config.dataDir, 'tmp'), maxBytes: VULNDB_IMPORT_LIMIT, slots: uploads, field: kind === 'multipart' ? 'file' : undefined });
     let stats;
-    const store = c.var.services.advisories;
-    if (type === 'application/json') {
-      let body: unknown;
-      try {
-        body = JSON.parse(await c.req.text());
-      } catch {
-        throw badRequest('malformed JSON');
-      }
-      stats = await store.importValues([body]);
-    } else if (type === 'application/zip' || type === 'application/x-zip-compressed') {
-      stats = await importZip(c, Buffer.from(await c.req.arrayBuffer()));
-    } else if (type === 'multipart/form-data') {
-      const form = await c.req.parseBody();
-      const file = form.file;
-      if (!(file instanceof File)) throw badRequest('multipart upload needs a field "file"');
-      const buf = Buffer.from(await file.arrayBuffer());
-      if (buf[0] === 0x50 && buf[1] === 0x4b) stats = await importZip(c, buf);
+    try {
+      if (kind === 'zip') stats = await importZipFile(c, upload.path);
       else {
-        let body: unknown;
         try {
-          body = JSON.parse(buf.toString('utf8'));
-        } catch {
-          throw badRequest('the file is neither a zip nor JSON');
+          stats = await advisories.importFile(upload.path);
+        } catch (err) {
+          if (err instanceof NotJsonError) throw badRequest(kind === 'json' ? 'malformed JSON' : err.message);
+          if (err instanceof AppError) throw err;
+          throw badRequest(`not a readable zip: ${(err as Error).message.slice(0, 200)}`);
         }
-        stats = await store.importValues([body]);
       }
-    } else {
-      throw new AppError('UNSUPPORTED', 'send application/json (OSV records), application/zip (OSV files), or a multipart form with "file"');
+    } finally {
+      upload.dispose();
     }
     await c.var.services.audit.record(c.var.actor, 'import', 'vulndb', 'osv', { imported: stats.imported, updated: stats.updated, withdrawn: stats.withdrawn, invalid: stats.invalid });
     return c.json(stats);
@@ -194,9 +190,9 @@ export function scanSystemRoutes(): Hono<AppEnv> {
   return r;
 }
 
-async function importZip(c: Ctx, buf: Buffer) {
+async function importZipFile(c: Ctx, file: string) {
   try {
-    return await c.var.services.advisories.importZip(buf);
+    return await c.var.services.advisories.importZipFile(file);
   } catch (err) {
     throw badRequest(`not a readable zip: ${(err as Error).message.slice(0, 200)}`);
   }
