@@ -70,11 +70,11 @@ const multipartPrefix = (csrf: string | null) =>
 /** Signs in through the real listener; returns the session cookie and its CSRF token. */
 async function uiSession(base: string, user: [string, string]): Promise<{ cookie: string; csrf: string }> {
   const form = await fetch(`${base}/login`);
-  const loginCookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const loginCookie = form.headers.getSetCookie().map((c) => c.split(';')[0] ?? '').join('; ');
   const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
   const res = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: token, username: user[0], password: user[1], next: '/' }) });
   assert.equal(res.status, 303);
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).filter((c) => c.startsWith('berth_session=')).join('; ');
+  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0] ?? '').filter((c) => c.startsWith('berth_session=')).join('; ');
   const page = await (await fetch(`${base}/account/password`, { headers: { cookie } })).text();
   return { cookie, csrf: /name="_csrf" value="([^"]+)"/.exec(page)![1]! };
 }
