@@ -4,6 +4,7 @@ import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AppEnv, Services } from './context.js';
 import { createRegistryProxy } from './registry/proxy.js';
+import { createV2Pipeline } from './registry/v2-pipeline.js';
 
 /**
  * The one public listener: `/v2` goes to the streaming registry proxy on raw node:http (no web-stream conversion
@@ -16,8 +17,7 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     externalUrl: services.config.externalUrl,
     trustProxy: services.config.trustProxy,
     log: services.log,
-    policies: services.registry.policies,
-    manifestPut: services.registry.manifestPut,
+    pipeline: createV2Pipeline({ tokens: services.tokens, access: services.access, policy: services.policy, realm: `${services.config.externalUrl}/service/token` }),
     writes: services.registry.writes,
     onBytes: (direction, n) => services.metrics.v2Bytes.inc({ direction }, n),
     blobFile: (digest) => {

@@ -10,6 +10,8 @@ export const CORE_SUBJECT = 'berth$core';
 export const SCANNER_SUBJECT = 'berth$scanner';
 /** Names no account may take: the internal subjects of earlier versions, and the access log's name for nobody. */
 export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(['berth-core', 'berth-scanner', 'anonymous']);
+/** Token subjects that are core itself, never a user or robot. */
+export const INTERNAL_SUBJECTS: ReadonlySet<string> = new Set([CORE_SUBJECT, SCANNER_SUBJECT]);
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',
