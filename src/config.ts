@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseAddressRules } from './net/outbound.js';
 
 /**
  * Every environment variable Berth reads, in one table: parsed once, validated, frozen.
@@ -24,6 +25,8 @@ export const CONFIG_VARS = [
   { name: 'BERTH_JOB_WEBHOOK_SECRET', default: '(none)', doc: 'HMAC-SHA256 key for the `X-Berth-Signature` header of job webhooks.' },
   { name: 'BERTH_VULNDB_URLS', default: '(none)', doc: 'Comma-separated OSV feed URLs (zip or JSON) the `vulndb-update` job downloads; offline sites import files instead.' },
   { name: 'BERTH_METRICS_TOKEN', default: '(none: open)', doc: 'Bearer token `/metrics` requires; without it the endpoint is open (it carries no names, digests or secrets).' },
+  { name: 'BERTH_OUTBOUND_ALLOW', default: '(none)', doc: 'Comma-separated IPs or CIDRs, each optionally with `:port`, that Berth may call although they are loopback, private or link-local (scanner adapters, webhooks, feeds on an internal network). Added to the system setting `PUT /api/v1/system/outbound-policy`.' },
+  { name: 'BERTH_OUTBOUND_DENY', default: '(none)', doc: 'Comma-separated IPs or CIDRs (optionally `:port`) Berth never calls; a deny wins over any allow. Berth’s own listener and registry are always denied.' },
   { name: 'BERTH_LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
 ] as const;
 
@@ -54,6 +57,9 @@ export interface Config {
   readonly metricsToken: string | undefined;
   readonly jobWebhookUrl: string | undefined;
   readonly jobWebhookSecret: string | undefined;
+  /** outbound policy rules from the environment (src/net/outbound.ts) */
+  readonly outboundAllow: readonly string[];
+  readonly outboundDeny: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -73,6 +79,14 @@ const httpUrl = z.string().refine((s) => {
     return false;
   }
 }, 'must be an http(s) URL without credentials, query or fragment');
+
+const addressRules = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.string()).max(200))
+  .superRefine((list, ctx) => {
+    for (const p of parseAddressRules(list).problems) ctx.addIssue({ code: 'custom', message: p });
+  });
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
@@ -102,6 +116,8 @@ const schema = z.object({
   BERTH_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_JOB_WEBHOOK_URL: httpUrl.optional(),
   BERTH_JOB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  BERTH_OUTBOUND_ALLOW: addressRules.optional(),
+  BERTH_OUTBOUND_DENY: addressRules.optional(),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -144,5 +160,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: e.BERTH_METRICS_TOKEN,
     jobWebhookUrl: e.BERTH_JOB_WEBHOOK_URL,
     jobWebhookSecret: e.BERTH_JOB_WEBHOOK_SECRET,
+    outboundAllow: Object.freeze(e.BERTH_OUTBOUND_ALLOW ?? []),
+    outboundDeny: Object.freeze(e.BERTH_OUTBOUND_DENY ?? []),
   });
 }

@@ -23,6 +23,8 @@ import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
 import type { UploadSlots } from './services/upload-slots.js';
+import type { OutboundService } from './services/outbound-service.js';
+import type { ScannerRegistry } from './services/scanner-registry.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -69,6 +71,10 @@ export interface Services {
   health: HealthCheck[];
   /** bounds concurrent large uploads (advisory imports) */
   uploads: UploadSlots;
+  /** the outbound policy and the one client every outbound call goes through */
+  outbound: OutboundService;
+  /** registered external scanner adapters */
+  scanners: ScannerRegistry;
 }
 
 export interface AppEnv {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { sql } from 'kysely';
 import { loadOrCreateTokenKeys } from './auth/token-keys.js';
 import type { Config } from './config.js';
@@ -34,6 +35,8 @@ import { PolicyService } from './services/policy-service.js';
 import { findProjectByName } from './db/repos/projects.js';
 import { SCANNER_SUBJECT } from './registry/constants.js';
 import { MAX_CONCURRENT_UPLOADS, UploadSlots } from './services/upload-slots.js';
+import { OutboundService } from './services/outbound-service.js';
+import { ScannerRegistry } from './services/scanner-registry.js';
 
 export interface Wired {
   services: Services;
@@ -88,7 +91,10 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const jobs = new JobRunner(db, conn.dialect, log, opts.runner);
   const advisories = new AdvisoryStore(db);
   // External scanner adapters pull with their own short-lived token (30 minutes, pull on one repository).
-  const scans = new ScanService(db, registry, advisories, log, (repo) => tokens.sign(SCANNER_SUBJECT, [{ type: 'repository', name: repo, actions: ['pull'] }], 1800).token);
+  // Every outbound call (scanner adapters, job webhooks, advisory feeds) goes through one policy-checked client.
+  const outbound = new OutboundService(db, config, registryUrl);
+  const scanners = new ScannerRegistry(db, outbound.client);
+  const scans = new ScanService(db, registry, advisories, log, (repo) => tokens.sign(SCANNER_SUBJECT, [{ type: 'repository', name: repo, actions: ['pull'] }], 1800).token, scanners);
   const policy = new PolicyService(db, registry, scans);
   jobs.register(
     gcJob(registry, policy, jobs, {
@@ -99,7 +105,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.register(reconcileJob(sync));
   jobs.register(scanJob(scans));
   jobs.register(scanAllJob(db));
-  jobs.register(vulndbUpdateJob(advisories, config.vulndbUrls));
+  jobs.register(vulndbUpdateJob(advisories, config.vulndbUrls, outbound.client, path.join(config.dataDir, 'tmp')));
   // Auto-scan on push, ahead of any bulk scan.
   sync.onPushed.push(async (a) => {
     const project = await findProjectByName(db, a.repository.split('/')[0]!);
@@ -114,7 +120,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     const art = repo && p.digest ? await db.selectFrom('artifacts').select('id').where('repository_id', '=', repo.id).where('digest', '=', p.digest).executeTakeFirst() : undefined;
     if (art) await scans.markFailed(Number(art.id), e.job.error ?? 'scan failed');
   });
-  jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret).listener);
+  jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret, outbound.client).listener);
   const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
 
   const metrics = createMetrics(db, () => client.ping());
@@ -182,6 +188,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     metrics,
     health,
     uploads: new UploadSlots(MAX_CONCURRENT_UPLOADS),
+    outbound,
+    scanners,
   };
   return {
     services,

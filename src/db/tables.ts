@@ -266,6 +266,7 @@ export interface RegistryTables {
   advisory_packages: AdvisoryPackagesTable;
   vulndb_meta: { name: string; value: string };
   system_settings: { name: string; value: string; updated_at: number };
+  scanner_registrations: ScannerRegistrationsTable;
   cache_generations: { name: string; value: number };
   layer_inventories: LayerInventoriesTable;
   scan_reports: ScanReportsTable;
@@ -280,4 +281,13 @@ export interface RegistryTables {
   tags: TagsTable;
   robots: RobotsTable;
   robot_permissions: RobotPermissionsTable;
+}
+
+export interface ScannerRegistrationsTable {
+  id: Generated<number>;
+  name: string;
+  url: string;
+  authorization: string | null;
+  created_at: number;
+  updated_at: number;
 }

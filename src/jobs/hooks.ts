@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from '../log.js';
+import { OutboundError, type OutboundClient } from '../net/outbound.js';
 import type { JobEvent } from './runner.js';
 
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
@@ -13,6 +14,7 @@ export class JobWebhooks {
     private readonly log: Logger,
     private readonly globalUrl: string | undefined,
     private readonly secret: string | undefined,
+    private readonly http: OutboundClient,
     private readonly retryDelaysMs = [1000, 2000, 4000],
   ) {}
 
@@ -40,11 +42,15 @@ export class JobWebhooks {
     if (this.secret) headers['x-berth-signature'] = `sha256=${createHmac('sha256', this.secret).update(body).digest('hex')}`;
     for (let i = 0; i <= this.retryDelaysMs.length; i++) {
       try {
-        const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(5000) });
-        await res.arrayBuffer();
-        if (res.ok) return;
+        // Through the outbound policy; redirects are never followed (a 3xx counts as refused).
+        const res = await this.http.request(url, { method: 'POST', headers, body, timeoutMs: 5000, maxBytes: 64 * 1024 });
+        if (res.status >= 200 && res.status < 300) return;
         if (res.status < 500 && res.status !== 429) break; // the receiver refuses it: retrying will not help
-      } catch {
+      } catch (err) {
+        if (err instanceof OutboundError && (err.kind === 'denied' || err.kind === 'bad_url')) {
+          this.log.warn({ url: new URL(url).origin, reason: err.message }, 'job webhook refused by the outbound policy');
+          return;
+        }
         /* network error: retry */
       }
       const delay = this.retryDelaysMs[i];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Finding } from './matcher.js';
 import type { Severity } from './severity.js';
+import type { OutboundClient } from '../net/outbound.js';
 
 /**
  * A client for the Harbor pluggable scanner adapter API v1.x (https://github.com/goharbor/pluggable-scanner-spec),
@@ -44,8 +45,20 @@ export interface AdapterOptions {
   timeoutMs?: number;
 }
 
+// Answers are read whole into memory, so they are bounded: metadata and scan responses are small; a report of
+// 100 000 findings with descriptions stays below 64 MiB.
+const SMALL = 256 * 1024;
+const REPORT_MAX = 64 * 1024 * 1024;
+
+/**
+ * Talks to one registered adapter through Berth's outbound client (policy-checked addresses, no redirects, timeouts,
+ * size limits). Errors name the step and the HTTP status, never the adapter's answer.
+ */
 export class ScannerAdapterClient {
-  constructor(private readonly opts: AdapterOptions) {}
+  constructor(
+    private readonly opts: AdapterOptions,
+    private readonly http: OutboundClient,
+  ) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return { ...(this.opts.authorization ? { authorization: this.opts.authorization } : {}), ...extra };
@@ -56,22 +69,26 @@ export class ScannerAdapterClient {
   }
 
   async metadata(signal?: AbortSignal): Promise<AdapterMetadata> {
-    const res = await fetch(this.url('/api/v1/metadata'), { headers: this.headers({ accept: 'application/vnd.scanner.adapter.metadata+json; version=1.0' }), signal: signal ?? AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
-    if (!res.ok) throw new Error(`scanner adapter metadata: HTTP ${res.status}`);
-    return metadataSchema.parse(await res.json());
+    const res = await this.http.request(this.url('/api/v1/metadata'), { headers: this.headers({ accept: 'application/vnd.scanner.adapter.metadata+json; version=1.0' }), signal, timeoutMs: this.opts.timeoutMs ?? 10_000, maxBytes: SMALL });
+    if (res.status !== 200) throw new Error(`scanner adapter metadata: HTTP ${res.status}`);
+    const parsed = metadataSchema.safeParse(res.json());
+    if (!parsed.success) throw new Error('scanner adapter metadata: not the pluggable scanner API metadata');
+    return parsed.data;
   }
 
   /** Submits a scan; returns the adapter's scan request id. */
   async scan(req: { registryUrl: string; authorization: string; repository: string; digest: string; mimeType: string }, signal?: AbortSignal): Promise<string> {
-    const res = await fetch(this.url('/api/v1/scan'), {
+    const res = await this.http.request(this.url('/api/v1/scan'), {
       method: 'POST',
       headers: this.headers({ 'content-type': SCAN_REQUEST_TYPE, accept: 'application/vnd.scanner.adapter.scan.response+json; version=1.0' }),
       body: JSON.stringify({ registry: { url: req.registryUrl, authorization: req.authorization }, artifact: { repository: req.repository, digest: req.digest, mime_type: req.mimeType } }),
       signal,
+      timeoutMs: 60_000,
+      maxBytes: SMALL,
     });
-    if (res.status !== 202 && res.status !== 200) throw new Error(`scanner adapter refused the scan: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
-    const id = (await res.json()) as { id?: unknown };
-    if (typeof id.id !== 'string' || !/^[\w.:-]{1,128}$/.test(id.id)) throw new Error('scanner adapter returned no scan id');
+    if (res.status !== 202 && res.status !== 200) throw new Error(`scanner adapter refused the scan: HTTP ${res.status}`);
+    const id = res.json() as { id?: unknown } | null;
+    if (typeof id?.id !== 'string' || !/^[\w.:-]{1,128}$/.test(id.id)) throw new Error('scanner adapter returned no scan id');
     return id.id;
   }
 
@@ -82,11 +99,15 @@ export class ScannerAdapterClient {
   async report(scanId: string, opts: { signal: AbortSignal; maxWaitMs?: number; onWait?: (secs: number) => void }): Promise<Finding[]> {
     const deadline = Date.now() + (opts.maxWaitMs ?? 30 * 60_000);
     for (;;) {
-      const res = await fetch(this.url(`/api/v1/scan/${encodeURIComponent(scanId)}/report`), { headers: this.headers({ accept: REPORT_TYPE }), redirect: 'manual', signal: opts.signal });
-      if (res.status === 200) return toFindings(reportSchema.parse(await res.json()));
-      await res.arrayBuffer();
+      const res = await this.http.request(this.url(`/api/v1/scan/${encodeURIComponent(scanId)}/report`), { headers: this.headers({ accept: REPORT_TYPE }), signal: opts.signal, timeoutMs: 5 * 60_000, maxBytes: REPORT_MAX });
+      if (res.status === 200) {
+        const parsed = reportSchema.safeParse(res.json());
+        if (!parsed.success) throw new Error('scanner adapter report: not a vulnerability report');
+        return toFindings(parsed.data);
+      }
+      // The pluggable scanner API answers 302 (with Refresh-After) while the report is not ready: never followed.
       if (res.status !== 302 && res.status !== 202) throw new Error(`scanner adapter report: HTTP ${res.status}`);
-      const wait = Math.min(60, Math.max(1, Number(res.headers.get('refresh-after')) || 5));
+      const wait = Math.min(60, Math.max(1, Number(res.headers['refresh-after']) || 5));
       if (Date.now() + wait * 1000 > deadline) throw new Error('scanner adapter did not finish in time');
       opts.onWait?.(wait);
       await new Promise<void>((resolve, reject) => {

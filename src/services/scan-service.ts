@@ -11,7 +11,7 @@ import type { OsInfo, Package } from '../scanner/inventory.js';
 import { INVENTORY_VERSION, mergeLayers, readLayer, type LayerInventory } from '../scanner/layer-walker.js';
 import { matchInventory, type Finding } from '../scanner/matcher.js';
 import { SEVERITIES, type Severity } from '../scanner/severity.js';
-import { ScannerAdapterClient, type AdapterMetadata } from '../scanner/adapter-client.js';
+import type { ExternalScanner, ScannerRegistry } from './scanner-registry.js';
 
 export const SCANNER_NAME = 'berth-osv';
 export const SCANNER_VERSION = `${SCANNER_NAME}/1`;
@@ -55,11 +55,6 @@ const parseList = <T>(s: string): T[] => {
  * update only matches. Reads layers from the registry's storage when core shares it (managed mode), else through
  * the registry API with a pull token core mints for itself.
  */
-export interface ExternalScanner {
-  url: string;
-  authorization?: string;
-}
-
 export class ScanService {
   constructor(
     private readonly db: DB,
@@ -68,40 +63,13 @@ export class ScanService {
     private readonly log: Logger,
     /** a short-lived pull token for an external scanner adapter to read one repository */
     private readonly mintPull: (repository: string) => string = () => '',
+    /** registered external scanner adapters (none: always the built-in scanner) */
+    private readonly scanners?: ScannerRegistry,
   ) {}
 
-  // --- external scanners (Harbor pluggable scanner API), system-wide or per project ---
-
-  private settingName = (projectId: number | null) => (projectId === null ? 'scanner:system' : `scanner:project:${projectId}`);
-
-  async externalScanner(projectId: number | null): Promise<ExternalScanner | null> {
-    const r = await this.db.selectFrom('system_settings').select('value').where('name', '=', this.settingName(projectId)).executeTakeFirst();
-    if (!r) return null;
-    try {
-      const v = JSON.parse(r.value) as ExternalScanner | null;
-      return v && typeof v.url === 'string' ? v : null;
-    } catch {
-      return null;
-    }
-  }
-
-  /** The adapter that scans a project's images: the project's own, else the system's, else none (built-in). */
+  /** The adapter that scans a project's images: the project's pick, else the system default, else none (built-in). */
   async scannerFor(projectId: number): Promise<ExternalScanner | null> {
-    return (await this.externalScanner(projectId)) ?? (await this.externalScanner(null));
-  }
-
-  /** Registers (after checking its metadata) or removes an adapter. */
-  async setExternalScanner(projectId: number | null, s: ExternalScanner | null): Promise<AdapterMetadata | null> {
-    let meta: AdapterMetadata | null = null;
-    if (s) {
-      meta = await new ScannerAdapterClient(s).metadata();
-      const consumes = meta.capabilities.flatMap((c) => c.consumes_mime_types);
-      if (!consumes.some((m) => m.includes('oci.image.manifest') || m.includes('distribution.manifest.v2'))) throw new Error('the adapter does not scan OCI or Docker image manifests');
-    }
-    const name = this.settingName(projectId);
-    await this.db.deleteFrom('system_settings').where('name', '=', name).execute();
-    if (s) await this.db.insertInto('system_settings').values({ name, value: JSON.stringify(s), updated_at: Date.now() }).execute();
-    return meta;
+    return this.scanners ? this.scanners.scannerFor(projectId) : null;
   }
 
   /** Marks the artifact's report as running (the UI shows "scanning"); keeps the previous findings until done. */
@@ -201,7 +169,7 @@ export class ScanService {
 
   /** Scans through an external adapter: it pulls from the registry with a token Berth minted for it. */
   private async scanExternal(s: ExternalScanner, repository: string, digest: string, artifactId: number, p: ScanProgress): Promise<ScanReport> {
-    const client = new ScannerAdapterClient(s);
+    const client = this.scanners!.client(s);
     const meta = await client.metadata(p.signal);
     const row = await this.db.selectFrom('artifacts').select('media_type').where('id', '=', artifactId).executeTakeFirstOrThrow();
     const id = await client.scan({ registryUrl: this.registry.url(), authorization: `Bearer ${this.mintPull(repository)}`, repository, digest, mimeType: row.media_type }, p.signal);

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { connectDatabase } from '../../src/db/connect.js';
 import { createLogger } from '../../src/log.js';
 import { JobWebhooks } from '../../src/jobs/hooks.js';
+import { OutboundClient, OutboundPolicy, parseAddressRules } from '../../src/net/outbound.js';
 import { JobRunner, PermanentError, type JobEvent, type JobType } from '../../src/jobs/runner.js';
 import { Scheduler, previousRun } from '../../src/jobs/schedules.js';
 import { ADMIN, createUser, startTestApp, type TestApp } from '../helpers/app.js';
@@ -320,7 +321,9 @@ for (const dialect of testDialects()) {
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-      const hooks = new JobWebhooks(silent, undefined, 'webhook-secret-0123456789');
+      // The receiver is on loopback, which the outbound policy refuses unless allowed.
+      const http127 = new OutboundClient(() => new OutboundPolicy(parseAddressRules(['127.0.0.1']).rules, []));
+      const hooks = new JobWebhooks(silent, undefined, 'webhook-secret-0123456789', http127);
       runner.onChange(hooks.listener);
       const { id } = await runner.enqueue('echo', { who: 'hook' }, { hookUrl: url });
       await waitFinal(id);

@@ -16,7 +16,8 @@ for (const dialect of testDialects()) {
     let server: http.Server;
     let base: string;
     before(async () => {
-      t = await startTestApp(dialect);
+      // The loopback feed is allowed explicitly: the outbound policy refuses loopback by default.
+      t = await startTestApp(dialect, { BERTH_OUTBOUND_ALLOW: '127.0.0.1' });
       // A loopback feed: an osv.dev-style zip and a JSON file.
       const zip = zipSync({ 'FEED-0001.json': JSON.stringify({ id: 'FEED-0001', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'fed' }, versions: ['1.0.0'] }] }) });
       server = http.createServer((req, res) => {
@@ -34,7 +35,7 @@ for (const dialect of testDialects()) {
 
     const run = async (urls: string[]) => {
       const runner = new JobRunner(t.services.db, t.services.dialect, createLogger('silent'), { workerId: `feed-${urls.length}`, pollMs: 50, backoffBaseMs: 10 });
-      runner.register(vulndbUpdateJob(t.services.advisories, urls));
+      runner.register(vulndbUpdateJob(t.services.advisories, urls, t.services.outbound.client, t.config.dataDir));
       await runner.start();
       const { id } = await runner.enqueue('vulndb-update', {});
       const job = await eventually(async () => {

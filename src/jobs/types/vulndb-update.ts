@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { OutboundClient } from '../../net/outbound.js';
 import type { AdvisoryStore } from '../../scanner/advisory-store.js';
 import type { JobType } from '../runner.js';
 
@@ -9,7 +13,7 @@ const MAX_FEED_BYTES = 1024 * 1024 * 1024;
  * Downloads the configured OSV feeds (zip files as osv.dev publishes per ecosystem, or JSON) and imports them.
  * With no feed configured (an offline site), it succeeds doing nothing: offline import is the other way in.
  */
-export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[]): JobType {
+export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[], http: OutboundClient, tmpDir: string): JobType {
   return {
     name: VULNDB_UPDATE,
     maxAttempts: 3,
@@ -26,12 +30,17 @@ export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[]): 
       for (const [i, url] of urls.entries()) {
         ctx.signal.throwIfAborted();
         await ctx.progress((i / urls.length) * 100, `downloading ${new URL(url).pathname.split('/').pop()}`);
-        const res = await fetch(url, { signal: ctx.signal, redirect: 'follow' });
-        if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-        if (Number(res.headers.get('content-length') ?? 0) > MAX_FEED_BYTES) throw new Error(`${url}: larger than ${MAX_FEED_BYTES} bytes`);
-        const body = Buffer.from(await res.arrayBuffer());
-        const isZip = body[0] === 0x50 && body[1] === 0x4b;
-        const stats = isZip ? await store.importZip(body) : await store.importValues([JSON.parse(body.toString('utf8'))]);
+        // Through the outbound policy, no redirects, into a temporary file (feeds reach hundreds of MiB).
+        fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+        const file = path.join(tmpDir, `feed-${randomBytes(12).toString('hex')}`);
+        let stats;
+        try {
+          const res = await http.request(url, { signal: ctx.signal, timeoutMs: 60 * 60_000, maxBytes: MAX_FEED_BYTES, toFile: file });
+          if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
+          stats = await store.importFile(file);
+        } finally {
+          fs.rmSync(file, { force: true });
+        }
         await ctx.log(`${url}: ${stats.imported} new, ${stats.updated} updated, ${stats.withdrawn} withdrawn, ${stats.unchanged} unchanged, ${stats.invalid} invalid`);
         totals.feeds++;
         totals.imported += stats.imported;

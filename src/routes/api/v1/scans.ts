@@ -12,6 +12,7 @@ import path from 'node:path';
 import { receiveUpload } from '../../body.js';
 import { VULNDB_IMPORT_LIMIT } from '../../../services/upload-slots.js';
 import { NotJsonError } from '../../../scanner/advisory-store.js';
+import type { ScannerRegistration } from '../../../services/scanner-registry.js';
 
 export const findingJson = (f: Finding) => ({
   id: f.advisoryId,
@@ -88,28 +89,26 @@ export function scanRoutes(): Hono<AppEnv> {
   return r;
 }
 
-const scannerSchema = z
-  .object({
-    url: z.string().max(1024).refine((u) => /^https?:\/\/[^\s]+$/i.test(u), 'must be an http(s) URL'),
-    authorization: z.string().max(4096).optional(),
-  })
-  .strict();
-
-/** Registers an external scanner adapter (after reading its metadata), or removes it (null body via DELETE). */
-async function putScanner(c: Ctx, projectId: number | null) {
-  const parsed = scannerSchema.safeParse(await jsonBody(c));
-  if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-  let meta;
+const urlSchema = z.string().max(1024).refine((u) => {
   try {
-    meta = await c.var.services.scans.setExternalScanner(projectId, parsed.data);
-  } catch (err) {
-    throw badRequest(`the scanner adapter at ${parsed.data.url.slice(0, 200)} is not usable: ${(err as Error).message.slice(0, 200)}`);
+    const x = new URL(u);
+    return (x.protocol === 'http:' || x.protocol === 'https:') && !x.username && !x.password;
+  } catch {
+    return false;
   }
-  await c.var.services.audit.record(c.var.actor, 'update', 'scanner', projectId === null ? 'system' : String(projectId), { url: parsed.data.url });
-  return c.json({ url: parsed.data.url, scanner: meta?.scanner ?? null });
-}
+}, 'must be an http(s) URL without credentials');
 
-/** External scanners: system-wide (system admins) and per project (project admins). */
+const registerSchema = z.object({ name: z.string().max(64), url: urlSchema, authorization: z.string().max(4096).optional() }).strict();
+const legacySchema = z.object({ url: urlSchema, authorization: z.string().max(4096).optional() }).strict();
+const pickSchema = z.object({ scanner: z.string().max(64).nullable() }).strict();
+
+const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+const registrationJson = (r: ScannerRegistration, full: boolean) => ({ name: r.name, ...(full ? { url: r.url, created_at: iso(r.createdAt), updated_at: iso(r.updatedAt) } : {}) });
+
+/**
+ * External scanner adapters, Harbor's way: system admins register endpoints (`/scanners`) and set the system default;
+ * project admins pick one of the registered adapters by name. Nobody else makes Berth call a URL.
+ */
 export function scannerRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   const projectFor = async (c: Ctx) => {
@@ -117,29 +116,83 @@ export function scannerRoutes(): Hono<AppEnv> {
     await c.var.services.authz.require(c.var.principal, 'project:update', project);
     return project;
   };
+  const isAdmin = (c: Ctx) => c.var.principal.kind === 'user' && c.var.principal.isAdmin;
+
+  r.get('/scanners', async (c) => {
+    if (c.var.principal.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
+    const items = await c.var.services.scanners.list();
+    return c.json({ items: items.map((x) => registrationJson(x, isAdmin(c))) });
+  });
+  r.post('/scanners', async (c) => {
+    requireAdmin(c);
+    const parsed = registerSchema.safeParse(await jsonBody(c));
+    if (!parsed.success) throw badRequest(issues(parsed.error));
+    const { registration, metadata } = await c.var.services.scanners.register(parsed.data);
+    await c.var.services.audit.record(c.var.actor, 'register', 'scanner', registration.name, { url: registration.url });
+    return c.json({ ...registrationJson(registration, true), scanner: metadata.scanner }, 201);
+  });
+  r.delete('/scanners/:name', async (c) => {
+    requireAdmin(c);
+    await c.var.services.scanners.remove(c.req.param('name'));
+    await c.var.services.audit.record(c.var.actor, 'delete', 'scanner', c.req.param('name').slice(0, 64));
+    return c.body(null, 204);
+  });
+
   r.get('/system/scanner', async (c) => {
     requireAdmin(c);
-    const s = await c.var.services.scans.externalScanner(null);
-    return c.json({ url: s?.url ?? null });
+    const s = await c.var.services.scanners.picked(null);
+    return c.json({ scanner: s?.name ?? null, url: s?.url ?? null });
   });
+  // `{scanner: name}` picks a registered adapter; `{url, authorization?}` (the earlier form) registers it as
+  // `default` and picks it.
   r.put('/system/scanner', async (c) => {
     requireAdmin(c);
-    return putScanner(c, null);
+    const body = await jsonBody(c);
+    let name: string | null;
+    let scanner: unknown = null;
+    if ('url' in body) {
+      const parsed = legacySchema.safeParse(body);
+      if (!parsed.success) throw badRequest(issues(parsed.error));
+      const reg = await c.var.services.scanners.register({ name: 'default', ...parsed.data });
+      name = reg.registration.name;
+      scanner = reg.metadata.scanner;
+    } else {
+      const parsed = pickSchema.safeParse(body);
+      if (!parsed.success) throw badRequest(issues(parsed.error));
+      name = parsed.data.scanner;
+    }
+    const picked = await c.var.services.scanners.pick(null, name);
+    await c.var.services.audit.record(c.var.actor, 'update', 'scanner', 'system', { scanner: name });
+    return c.json({ scanner: picked?.name ?? null, url: picked?.url ?? null, ...(scanner ? { metadata: scanner } : {}) });
   });
   r.delete('/system/scanner', async (c) => {
     requireAdmin(c);
-    await c.var.services.scans.setExternalScanner(null, null);
+    await c.var.services.scanners.pick(null, null);
     return c.body(null, 204);
   });
+
   r.get('/projects/:project/scanner', async (c) => {
     const project = await projectFor(c);
-    const own = await c.var.services.scans.externalScanner(project.id);
-    const effective = await c.var.services.scans.scannerFor(project.id);
-    return c.json({ url: own?.url ?? null, effective: effective?.url ?? 'built-in' });
+    const own = await c.var.services.scanners.picked(project.id);
+    const effective = await c.var.services.scanners.scannerFor(project.id);
+    return c.json({ scanner: own?.name ?? null, effective: effective?.name ?? 'built-in' });
   });
-  r.put('/projects/:project/scanner', async (c) => putScanner(c, (await projectFor(c)).id));
+  r.put('/projects/:project/scanner', async (c) => {
+    const project = await projectFor(c);
+    const body = await jsonBody(c);
+    if ('url' in body) {
+      if (!isAdmin(c)) throw denied('only system admins register scanner endpoints; pick a registered one with {"scanner": "<name>"} (GET /api/v1/scanners)');
+      throw badRequest('register the adapter first (POST /api/v1/scanners), then pick it with {"scanner": "<name>"}');
+    }
+    const parsed = pickSchema.safeParse(body);
+    if (!parsed.success) throw badRequest(issues(parsed.error));
+    const picked = await c.var.services.scanners.pick(project.id, parsed.data.scanner);
+    await c.var.services.audit.record(c.var.actor, 'update', 'scanner', project.name, { scanner: parsed.data.scanner });
+    return c.json({ scanner: picked?.name ?? null });
+  });
   r.delete('/projects/:project/scanner', async (c) => {
-    await c.var.services.scans.setExternalScanner((await projectFor(c)).id, null);
+    const project = await projectFor(c);
+    await c.var.services.scanners.pick(project.id, null);
     return c.body(null, 204);
   });
   return r;

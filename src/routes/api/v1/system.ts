@@ -12,6 +12,8 @@ const allowlistSchema = z
   })
   .strict();
 import { RECONCILE } from '../../../jobs/types/reconcile.js';
+
+const outboundSchema = z.object({ allow: z.array(z.string().max(64)).max(200).optional(), deny: z.array(z.string().max(64)).max(200).optional() }).strict();
 import { jobJson } from './jobs.js';
 
 /** System operations: system admins only. */
@@ -45,6 +47,21 @@ export function systemRoutes(): Hono<AppEnv> {
     const a = await c.var.services.policy.setSystemAllowlist({ items: parsed.data.items, expiresAt: parsed.data.expires_at ? Date.parse(parsed.data.expires_at) : null });
     await c.var.services.audit.record(c.var.actor, 'update', 'system', 'cve-allowlist', { items: a.items.length, expires_at: parsed.data.expires_at ?? null });
     return c.json({ items: a.items, expires_at: a.expiresAt ? new Date(a.expiresAt).toISOString() : null });
+  });
+
+  // The outbound address policy (src/net/outbound.ts): stored rules, plus the environment's shown apart.
+  r.get('/outbound-policy', async (c) => {
+    const stored = await c.var.services.outbound.rules();
+    const { outboundAllow, outboundDeny } = c.var.services.config;
+    return c.json({ ...stored, environment: { allow: outboundAllow, deny: outboundDeny } });
+  });
+
+  r.put('/outbound-policy', async (c) => {
+    const parsed = outboundSchema.safeParse(await jsonBody(c));
+    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    const rules = await c.var.services.outbound.setRules({ allow: parsed.data.allow ?? [], deny: parsed.data.deny ?? [] });
+    await c.var.services.audit.record(c.var.actor, 'update', 'system', 'outbound-policy', rules);
+    return c.json(rules);
   });
 
   r.post('/reconcile', async (c) => {

@@ -1,0 +1,34 @@
+import type { DB } from '../connect.js';
+
+/** A system setting's JSON value, or undefined when unset or unreadable. */
+export async function getSetting<T>(db: DB, name: string): Promise<T | undefined> {
+  const r = await db.selectFrom('system_settings').select('value').where('name', '=', name).executeTakeFirst();
+  if (!r) return undefined;
+  try {
+    return JSON.parse(r.value) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sets (or with `null` removes) a system setting. */
+export async function putSetting(db: DB, name: string, value: unknown): Promise<void> {
+  const now = Date.now();
+  if (value === null) {
+    await db.deleteFrom('system_settings').where('name', '=', name).execute();
+    return;
+  }
+  const v = JSON.stringify(value);
+  const res = await db.updateTable('system_settings').set({ value: v, updated_at: now }).where('name', '=', name).executeTakeFirst();
+  if (Number(res.numUpdatedRows) > 0) return;
+  try {
+    await db.insertInto('system_settings').values({ name, value: v, updated_at: now }).execute();
+  } catch {
+    await db.updateTable('system_settings').set({ value: v, updated_at: now }).where('name', '=', name).execute();
+  }
+}
+
+/** Removes every setting whose value is `{"registration": id}` pointing at this scanner registration. */
+export async function deleteSettingsWhere(db: DB, prefix: string, value: unknown): Promise<void> {
+  await db.deleteFrom('system_settings').where('name', 'like', `${prefix}%`).where('value', '=', JSON.stringify(value)).execute();
+}
