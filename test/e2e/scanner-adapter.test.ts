@@ -58,7 +58,8 @@ for (const dialect of testDialects()) {
       stub = stubAdapter();
       await new Promise<void>((r) => stub.server.listen(0, '127.0.0.1', () => r()));
       url = `http://127.0.0.1:${(stub.server.address() as AddressInfo).port}`;
-      b = await startInstance(dialect);
+      // The stub is on loopback, which the outbound policy refuses unless a system admin allows it.
+      b = await startInstance(dialect, { BERTH_OUTBOUND_ALLOW: '127.0.0.1' });
       await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'ext-scan' } });
     });
     after(async () => {
@@ -66,18 +67,21 @@ for (const dialect of testDialects()) {
       stub?.server.close();
     });
 
-    it('refuses an adapter that does not answer its metadata', async () => {
-      const res = await b.api('/api/v1/projects/ext-scan/scanner', { method: 'PUT', auth: ADMIN, json: { url } });
+    it('refuses to register an adapter that does not answer its metadata, or a URL that is not http(s)', async () => {
+      const res = await b.api('/api/v1/scanners', { method: 'POST', auth: ADMIN, json: { name: 'stub', url } });
       assert.equal(res.status, 400);
-      assert.match((await res.json()).errors[0].message, /not usable/);
-      assert.equal((await b.api('/api/v1/projects/ext-scan/scanner', { method: 'PUT', auth: ADMIN, json: { url: 'file:///etc/passwd' } })).status, 400);
+      assert.match((await res.json()).errors[0].message, /not usable: scanner adapter metadata: HTTP 401/);
+      assert.equal((await b.api('/api/v1/scanners', { method: 'POST', auth: ADMIN, json: { name: 'stub', url: 'file:///etc/passwd' } })).status, 400);
+      assert.deepEqual((await (await b.api('/api/v1/scanners', { auth: ADMIN })).json()).items, []);
     });
 
     it('scans a project’s pushes with the adapter, polling as Refresh-After says, and the gate uses its findings', async () => {
-      const res = await b.api('/api/v1/projects/ext-scan/scanner', { method: 'PUT', auth: ADMIN, json: { url, authorization: 'Bearer adapter-secret' } });
+      const reg = await b.api('/api/v1/scanners', { method: 'POST', auth: ADMIN, json: { name: 'stub', url, authorization: 'Bearer adapter-secret' } });
+      assert.equal(reg.status, 201);
+      assert.equal((await reg.json()).scanner.name, 'StubScan');
+      const res = await b.api('/api/v1/projects/ext-scan/scanner', { method: 'PUT', auth: ADMIN, json: { scanner: 'stub' } });
       assert.equal(res.status, 200);
-      assert.equal((await res.json()).scanner.name, 'StubScan');
-      assert.equal((await (await b.api('/api/v1/projects/ext-scan/scanner', { auth: ADMIN })).json()).effective, url);
+      assert.equal((await (await b.api('/api/v1/projects/ext-scan/scanner', { auth: ADMIN })).json()).effective, 'stub');
       await push(await ociImage(path.join(b.config.dataDir, 'img'), [{ 'etc/os-release': 'ID=debian\nVERSION_ID=12\n' }], '1'), `docker://${b.host}/ext-scan/app:1`, ADMIN);
       const digest = await inspectDigest(`docker://${b.host}/ext-scan/app:1`, ADMIN);
       const v = await eventually(async () => {
@@ -107,6 +111,14 @@ for (const dialect of testDialects()) {
       const dev = await b.api('/api/v1/users', { method: 'POST', auth: ADMIN, json: { username: 'nodev', password: 'nodev-pw-1234' } });
       assert.equal(dev.status, 201);
       assert.equal((await b.api('/api/v1/system/scanner', { method: 'PUT', auth: ['nodev', 'nodev-pw-1234'], json: { url } })).status, 403);
+      assert.equal((await b.api('/api/v1/scanners', { method: 'POST', auth: ['nodev', 'nodev-pw-1234'], json: { name: 'mine', url } })).status, 403);
+      // The system default (the earlier {url} form registers it as `default`) scans projects without a pick.
+      const sys = await b.api('/api/v1/system/scanner', { method: 'PUT', auth: ADMIN, json: { url, authorization: 'Bearer adapter-secret' } });
+      assert.equal(sys.status, 200);
+      assert.equal((await sys.json()).scanner, 'default');
+      assert.equal((await (await b.api('/api/v1/projects/ext-scan/scanner', { auth: ADMIN })).json()).effective, 'default');
+      assert.equal((await b.api('/api/v1/scanners/default', { method: 'DELETE', auth: ADMIN })).status, 204);
+      assert.equal((await (await b.api('/api/v1/projects/ext-scan/scanner', { auth: ADMIN })).json()).effective, 'built-in');
     });
   });
 }

@@ -60,7 +60,7 @@ export function systemRoutes(): Hono<AppEnv> {
     const parsed = outboundSchema.safeParse(await jsonBody(c));
     if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     const rules = await c.var.services.outbound.setRules({ allow: parsed.data.allow ?? [], deny: parsed.data.deny ?? [] });
-    await c.var.services.audit.record(c.var.actor, 'update', 'system', 'outbound-policy', rules);
+    await c.var.services.audit.record(c.var.actor, 'update', 'system', 'outbound-policy', { ...rules });
     return c.json(rules);
   });
 
