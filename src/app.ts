@@ -36,6 +36,8 @@ export function createApp(services: Services): Hono<AppEnv> {
     c.set('services', services);
     const started = performance.now();
     await next();
+    // Answered without reading the body (a refusal, a redirect): close rather than read what the client keeps sending.
+    if (c.req.raw.body && !c.req.raw.bodyUsed) c.header('Connection', 'close');
     c.header('X-Content-Type-Options', 'nosniff');
     if (!c.req.path.startsWith('/v2')) {
       c.header('Referrer-Policy', 'same-origin');

@@ -4,6 +4,7 @@ import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AppEnv, Services } from './context.js';
 import { createRegistryProxy } from './registry/proxy.js';
+import { lingerBeforeClose } from './net/linger.js';
 import { createV2Pipeline } from './registry/v2-pipeline.js';
 
 /**
@@ -36,6 +37,7 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
       void proxy(req, res);
       return;
     }
+    lingerBeforeClose(req);
     void honoListener(req, res);
   });
   return server;

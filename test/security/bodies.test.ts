@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, basic, createUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
+import { eventually } from '../helpers/registry.js';
 import { createHttpServer } from '../../src/server.js';
 
 /** What the server may read of a hostile body before it answers: far below the body the client announces. */
@@ -165,15 +166,14 @@ for (const dialect of testDialects()) {
         await started();
         await started();
         // The two uploads hold their slots once the server has begun receiving them.
-        for (let i = 0; i < 200 && t.services.uploads.inUse < 2; i++) await new Promise((r) => setImmediate(r));
-        assert.equal(t.services.uploads.inUse, 2);
+        await eventually(async () => t.services.uploads.inUse === 2, 20_000);
         const third = await streamUntilAnswered(port, '/api/v1/vulndb/import', { authorization: basic(...ADMIN), 'content-type': 'application/zip' });
         assert.equal(third.status, 503);
       } finally {
         for (const r of open) r.destroy();
       }
-      for (let i = 0; i < 2000 && t.services.uploads.inUse > 0; i++) await new Promise((r) => setTimeout(r, 5));
-      assert.equal(t.services.uploads.inUse, 0, 'slots come back when the client goes away');
+      // Slots come back when the clients go away.
+      await eventually(async () => t.services.uploads.inUse === 0, 20_000);
     });
 
     it('an admin’s uploads still import (REST JSON, REST multipart, UI form)', async () => {
