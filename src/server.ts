@@ -1,10 +1,10 @@
 import http, { type Server } from 'node:http';
-import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AppEnv, Services } from './context.js';
 import { createRegistryProxy } from './registry/proxy.js';
 import { createV2Pipeline } from './registry/v2-pipeline.js';
+import { blobDataPath } from './registry/storage.js';
 
 /**
  * The one public listener: `/v2` goes to the streaming registry proxy on raw node:http (no web-stream conversion
@@ -23,8 +23,7 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     blobFile: (digest) => {
       const managed = services.registry.managed;
       if (!managed) return null;
-      const hex = digest.slice('sha256:'.length);
-      return path.join(managed.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+      return blobDataPath(managed.storageDir, digest);
     },
   });
   // 1 MiB stream buffers: with the 16 KiB default every 64 KiB socket read of a blob stalls on backpressure.

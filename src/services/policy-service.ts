@@ -8,8 +8,8 @@ import { IMAGE_TYPES, INDEX_TYPES } from '../registry/constants.js';
 import type { Finding } from '../scanner/matcher.js';
 import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js';
 import type { ScanService } from './scan-service.js';
+import { SHA256_DIGEST as DIGEST } from '../registry/reference.js';
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** `v*`, `release-?.?`, `[0-9]*` → an anchored regex; everything else is literal. */
 export function globToRegExp(glob: string): RegExp {
