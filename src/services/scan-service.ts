@@ -290,6 +290,11 @@ export class ScanService {
     };
   }
 
+  /** Severity totals over a project's latest reports (the project chart). */
+  projectTotals(projectId: number): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
+    return projectSeverityTotals(this.db, projectId);
+  }
+
   /** Severity counts of the latest reports, per artifact id (for lists and charts). */
   async summaries(artifactIds: number[]): Promise<Map<number, { status: string; counts: Record<Severity, number>; fixable: number; finishedAt: number | null }>> {
     const out = new Map<number, { status: string; counts: Record<Severity, number>; fixable: number; finishedAt: number | null }>();
