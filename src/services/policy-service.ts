@@ -113,7 +113,8 @@ export class PolicyService {
   /**
    * Decides a manifest GET/HEAD. When the project prevents vulnerable images: findings at or above its threshold
    * that no live allowlist entry exempts → 412 naming them. Images without a finished report (never scanned, being
-   * scanned for the first time, failed) follow the project's `unscanned_policy`, block by default. A child of an index
+   * scanned for the first time, failed) and images whose report is `incomplete` follow the project's
+   * `unscanned_policy`, block by default (an allowed incomplete image is still judged on what was found). A child of an index
    * without its own report is judged by its index's report (which covers every platform).
    */
   async pullGate(req: V2Request): Promise<ProxyRefusal | null> {
@@ -138,9 +139,11 @@ export class PolicyService {
       if (parent) report = await this.scans.report(Number(parent.id));
     }
     const ref = `${name}@${digest.slice(0, 19)}…`;
-    if (!report || report.finishedAt === null || report.status === 'error') {
+    // an incomplete report (a layer or package database not read, an ecosystem without advisories) is no verdict
+    const incomplete = report?.finishedAt != null && report.status !== 'error' && report.completeness === 'incomplete';
+    if (!report || report.finishedAt === null || report.status === 'error' || (incomplete && project.unscannedPolicy !== 'allow')) {
       if (project.unscannedPolicy === 'allow') return null;
-      const why = !report ? 'has not been scanned yet' : report.status === 'running' ? 'is being scanned' : 'could not be scanned';
+      const why = !report ? 'has not been scanned yet' : incomplete ? `could not be scanned completely (${report.gaps.length} part${report.gaps.length === 1 ? '' : 's'} not read or without advisories)` : report.status === 'running' ? 'is being scanned' : 'could not be scanned';
       return {
         status: 412,
         code: 'DENIED',
