@@ -236,6 +236,12 @@ export class JobRunner implements JobQueue {
     }
   }
 
+  /** Jobs not finished yet (pending, scheduled, running), of every type. */
+  async countActive(): Promise<number> {
+    const { n } = await this.db.selectFrom('jobs').select((e) => e.fn.countAll<number>().as('n')).where('status', 'in', ['pending', 'scheduled', 'running']).executeTakeFirstOrThrow();
+    return Number(n);
+  }
+
   async get(id: number): Promise<Job | undefined> {
     const r = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toJob(r);
