@@ -38,3 +38,30 @@ function jsonLength(s: string | null): number {
     return 0;
   }
 }
+
+/**
+ * Scan jobs of one project not finished yet (pending, scheduled or running), counted from their payloads
+ * (`{"repository":"<project>/…"}`), at most `cap`. For the fair share of scan slots between projects.
+ */
+export async function countOpenScansOfProject(db: DB, jobType: string, project: string, cap: number): Promise<number> {
+  const rows = await db
+    .selectFrom('jobs')
+    .select('payload')
+    .where('type', '=', jobType)
+    .where('status', 'in', ['pending', 'scheduled', 'running'])
+    // `_` in a project name widens LIKE; the exact check below decides
+    .where('payload', 'like', `%"repository":"${project}/%`)
+    .limit(cap * 4)
+    .execute();
+  let n = 0;
+  for (const r of rows) {
+    try {
+      const p = JSON.parse(r.payload) as { repository?: unknown };
+      if (typeof p.repository === 'string' && p.repository.startsWith(`${project}/`)) n++;
+    } catch {
+      /* not ours */
+    }
+    if (n >= cap) break;
+  }
+  return n;
+}
