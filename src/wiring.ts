@@ -79,7 +79,10 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const jobs = new JobRunner(db, conn.dialect, log, opts.runner);
   const advisories = new AdvisoryStore(db);
   // External scanner adapters pull with their own short-lived token (30 minutes, pull on one repository).
-  const scans = new ScanService(db, registry, advisories, log, (repo) => tokens.sign(SCANNER_SUBJECT, [{ type: 'repository', name: repo, actions: ['pull'] }], 1800).token);
+  const scans = new ScanService(db, registry, advisories, log, (repo) => tokens.sign(SCANNER_SUBJECT, [{ type: 'repository', name: repo, actions: ['pull'] }], 1800).token, {
+    maxRatio: config.scanMaxRatio,
+    maxImageBytes: config.scanMaxImageBytes,
+  });
   const policy = new PolicyService(db, registry, scans);
   jobs.register(
     gcJob(registry, policy, jobs, {

@@ -1,6 +1,7 @@
 import type { DB } from '../../db/connect.js';
 import { findArtifactByRepositoryName } from '../../db/repos/artifacts.js';
 import { findProjectByName } from '../../db/repos/projects.js';
+import { countOpenScansOfProject } from '../../db/repos/scan-reports.js';
 import type { PushedArtifact } from '../../services/registry-sync.js';
 import type { JobQueue } from '../queue.js';
 import type { JobEvent } from '../runner.js';
@@ -10,9 +11,17 @@ import { PermanentError, type JobType } from '../runner.js';
 export const SCAN_IMAGE = 'scan';
 export const SCAN_ALL = 'scan-all';
 
-/** Priorities: a push's scan is claimed before anything a scan-all enqueued. */
+/**
+ * Priorities: a push's scan is claimed before anything a scan-all enqueued. A project's push scans step down one
+ * level per scan of the same project still open (to `PRIORITY_PUSH_MIN`), so one project pushing many (or huge)
+ * images cannot hold every scan slot while another project's fresh push waits.
+ */
 export const PRIORITY_PUSH = 10;
+export const PRIORITY_PUSH_MIN = 1;
 export const PRIORITY_BULK = 0;
+
+/** The priority of a push-triggered scan, given how many scans of its project are open already. */
+export const pushScanPriority = (openOfProject: number) => Math.max(PRIORITY_PUSH_MIN, PRIORITY_PUSH - openOfProject);
 
 export interface ScanPayload {
   repository: string;
@@ -85,7 +94,8 @@ export function autoScanOnPush(db: DB, jobs: JobQueue): (a: PushedArtifact) => P
   return async (a) => {
     const project = await findProjectByName(db, a.repository.split('/')[0]!);
     if (!project?.autoScan) return;
-    await jobs.enqueue(SCAN_IMAGE, { repository: a.repository, digest: a.digest, reason: 'push' }, { uniqueKey: scanKey(a.artifactId), releaseKeyOnFinish: true, priority: PRIORITY_PUSH });
+    const open = await countOpenScansOfProject(db, SCAN_IMAGE, project.name, PRIORITY_PUSH);
+    await jobs.enqueue(SCAN_IMAGE, { repository: a.repository, digest: a.digest, reason: 'push' }, { uniqueKey: scanKey(a.artifactId), releaseKeyOnFinish: true, priority: pushScanPriority(open) });
   };
 }
 
