@@ -1,0 +1,21 @@
+import type { DB } from '../connect.js';
+
+/** The groups a user had at their last sign-in, sorted. */
+export async function listUserGroups(db: DB, userId: number): Promise<string[]> {
+  const rows = await db.selectFrom('user_groups').select('group_name').where('user_id', '=', userId).orderBy('group_name').execute();
+  return rows.map((r) => r.group_name);
+}
+
+/**
+ * Replaces a user's groups with `groups` (deduplicated by the caller), in one transaction so a concurrent permission
+ * check sees either the old set or the new one.
+ */
+export async function replaceUserGroups(db: DB, userId: number, groups: readonly string[], now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('user_groups').where('user_id', '=', userId).execute();
+    for (let i = 0; i < groups.length; i += 200) {
+      const chunk = groups.slice(i, i + 200);
+      await trx.insertInto('user_groups').values(chunk.map((g) => ({ user_id: userId, group_name: g, updated_at: now }))).execute();
+    }
+  });
+}
