@@ -5,6 +5,7 @@ import { registry } from './2026-11-29-003-registry.js';
 import { jobs } from './2026-11-29-004-jobs.js';
 import { scanner } from './2026-11-29-005-scanner.js';
 import { policy } from './2026-11-29-006-policy.js';
+import { generations } from './2026-11-29-007-generations.js';
 import { groups } from './2026-11-29-030-groups.js';
 import { externalUsers } from './2026-11-29-031-external-users.js';
 
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-004-jobs': jobs,
   '2026-11-29-005-scanner': scanner,
   '2026-11-29-006-policy': policy,
+  '2026-11-29-007-generations': generations,
   '2026-11-29-030-groups': groups,
   '2026-11-29-031-external-users': externalUsers,
 };

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../connect.js';
+import { bumpGeneration } from './generations.js';
 
 export interface MemberRow {
   userId: number;
@@ -10,6 +11,7 @@ export interface MemberRow {
 
 export async function insertMember(db: DB, m: { projectId: number; userId: number; roleId: number; now: number }): Promise<void> {
   await db.insertInto('project_members').values({ project_id: m.projectId, user_id: m.userId, role_id: m.roleId, created_at: m.now }).execute();
+  await bumpGeneration(db, 'access');
 }
 
 export async function findMemberRoleId(db: DB, projectId: number, userId: number): Promise<number | undefined> {
@@ -68,6 +70,7 @@ export async function listAllMembers(db: DB, projectId: number, opts: { limit: n
 
 export async function insertGroupMember(db: DB, m: { projectId: number; group: string; roleId: number; now: number }): Promise<number> {
   const res = await db.insertInto('project_group_members').values({ project_id: m.projectId, group_name: m.group, role_id: m.roleId, created_at: m.now }).executeTakeFirstOrThrow();
+  await bumpGeneration(db, 'access');
   return Number(res.insertId);
 }
 
@@ -78,11 +81,13 @@ export async function findGroupMember(db: DB, projectId: number, id: number): Pr
 
 export async function updateGroupMemberRole(db: DB, projectId: number, id: number, roleId: number): Promise<boolean> {
   const res = await db.updateTable('project_group_members').set({ role_id: roleId }).where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numUpdatedRows) > 0;
 }
 
 export async function deleteGroupMember(db: DB, projectId: number, id: number): Promise<boolean> {
   const res = await db.deleteFrom('project_group_members').where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numDeletedRows) > 0;
 }
 
@@ -103,11 +108,13 @@ export async function listMembers(db: DB, projectId: number, opts: { limit: numb
 
 export async function updateMemberRole(db: DB, projectId: number, userId: number, roleId: number): Promise<boolean> {
   const res = await db.updateTable('project_members').set({ role_id: roleId }).where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numUpdatedRows) > 0;
 }
 
 export async function deleteMember(db: DB, projectId: number, userId: number): Promise<boolean> {
   const res = await db.deleteFrom('project_members').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numDeletedRows) > 0;
 }
 
