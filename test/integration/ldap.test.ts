@@ -170,6 +170,40 @@ for (const dialect of testDialects()) {
       await t.req('/api/v1/system/auth', { method: 'PUT', auth: ADMIN, json: { ldap: { group_member_attr: 'member' } } });
     });
 
+    it('the UI: admins see and save the settings (password never shown), test LDAP; users see their groups', async () => {
+      const b = new Browser(t);
+      await b.login(...ADMIN);
+      const html = await (await b.fetch('/settings/auth')).text();
+      assert.match(html, /set, from the environment/);
+      assert.ok(!html.includes(LDAP_READER_PW));
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
+      const test = await b.post('/settings/auth/ldap-test', { _csrf: csrf, username: 'ldapbob' });
+      const testHtml = await test.text();
+      assert.match(testHtml, /OK: found uid=ldapbob/);
+      assert.match(testHtml, /team-a/);
+      // save the form as shown (the mode flips to db and back), and a bad filter comes back as 422
+      const form: Record<string, string> = { _csrf: csrf };
+      for (const m of html.matchAll(/<input name="([a-z_]+)" value="([^"]*)"/g)) form[m[1]!] = m[2]!.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+      Object.assign(form, { mode: 'db', ldap_scope: 'sub', ldap_group_member_attr: 'member', ldap_timeout_ms: '5000' });
+      const saved = await b.post('/settings/auth', form);
+      assert.equal(saved.status, 303, await saved.text());
+      assert.equal((await (await t.req('/api/v1/system/auth', { auth: ADMIN })).json()).mode, 'db');
+      assert.equal((await b.post('/settings/auth', { ...form, mode: 'ldap', ldap_filter: 'uid=*' })).status, 422);
+      assert.equal((await b.post('/settings/auth', { ...form, mode: 'ldap' })).status, 303);
+      const view = await (await t.req('/api/v1/system/auth', { auth: ADMIN })).json();
+      assert.equal(view.mode, 'ldap');
+      assert.equal(view.ldap.bind_password_set, 'environment', 'an empty password field keeps the password');
+      // a non-admin gets 403 (bob became an admin through the admin group above; alice is none)
+      const a = new Browser(t);
+      await a.login(...alice);
+      assert.equal((await a.fetch('/settings/auth')).status, 403);
+      const u = new Browser(t);
+      await u.login(...bob);
+      const profile = await (await u.fetch('/account/profile')).text();
+      assert.match(profile, /LDAP/);
+      assert.match(profile, /cn=team-a,ou=groups/);
+    });
+
     it('back in db mode, directory users cannot sign in with a password (they have none)', async () => {
       await t.req('/api/v1/system/auth', { method: 'PUT', auth: ADMIN, json: { mode: 'db' } });
       assert.equal((await tokenRes('repository:team/app:pull', bob)).status, 401);
