@@ -22,6 +22,7 @@ export const CONFIG_VARS = [
   { name: 'BERTH_TRUST_PROXY', default: 'false', doc: 'Take the client address from `X-Forwarded-For` (set behind nginx).' },
   { name: 'BERTH_JOB_WEBHOOK_URL', default: '(none)', doc: 'Receives every job status change as signed JSON (see `BERTH_JOB_WEBHOOK_SECRET`).' },
   { name: 'BERTH_JOB_WEBHOOK_SECRET', default: '(none)', doc: 'HMAC-SHA256 key for the `X-Berth-Signature` header of job webhooks.' },
+  { name: 'BERTH_WEBHOOK_RETRY_MS', default: '5000', doc: 'First retry delay of a project webhook delivery, milliseconds; it doubles per failure up to 5 minutes, over at most 20 attempts (about 70 minutes).' },
   { name: 'BERTH_VULNDB_URLS', default: '(none)', doc: 'Comma-separated OSV feed URLs (zip or JSON) the `vulndb-update` job downloads; offline sites import files instead.' },
   { name: 'BERTH_METRICS_TOKEN', default: '(none: open)', doc: 'Bearer token `/metrics` requires; without it the endpoint is open (it carries no names, digests or secrets).' },
   { name: 'BERTH_LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
@@ -54,6 +55,7 @@ export interface Config {
   readonly metricsToken: string | undefined;
   readonly jobWebhookUrl: string | undefined;
   readonly jobWebhookSecret: string | undefined;
+  readonly webhookRetryMs: number;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +104,7 @@ const schema = z.object({
   BERTH_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_JOB_WEBHOOK_URL: httpUrl.optional(),
   BERTH_JOB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  BERTH_WEBHOOK_RETRY_MS: intIn(10, 600_000).default(5000),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -144,5 +147,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: e.BERTH_METRICS_TOKEN,
     jobWebhookUrl: e.BERTH_JOB_WEBHOOK_URL,
     jobWebhookSecret: e.BERTH_JOB_WEBHOOK_SECRET,
+    webhookRetryMs: e.BERTH_WEBHOOK_RETRY_MS,
   });
 }

@@ -31,6 +31,9 @@ import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { findProjectByName } from './db/repos/projects.js';
+import { WebhookService } from './services/webhook-service.js';
+import { connectWebhookEvents } from './services/webhook-events.js';
+import { webhookJob } from './jobs/types/webhook.js';
 
 export interface Wired {
   services: Services;
@@ -121,6 +124,10 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     if (art) await scans.markFailed(Number(art.id), e.job.error ?? 'scan failed');
   });
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret).listener);
+  // Project webhooks: events only enqueue delivery jobs, so a receiver that is down never slows a push or a pull.
+  const webhooks = new WebhookService(db, projects, authz, audit, jobs, log, new URL(config.externalUrl).host);
+  jobs.register(webhookJob(webhooks, { retryMs: config.webhookRetryMs }));
+  connectWebhookEvents({ db, sync, policy, scans, webhooks, scanJobType: SCAN_IMAGE, onJobChange: (fn) => jobs.onChange(fn) });
   const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
 
   const metrics = createMetrics(db, () => client.ping());
@@ -184,6 +191,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     advisories,
     scans,
     policy,
+    webhooks,
     metrics,
     health,
   };

@@ -180,6 +180,19 @@ export class PolicyService {
     return null;
   }
 
+  /** Listeners for quota events: a push refused over quota, or one that crossed 85 % of it (webhooks plug in here). */
+  readonly onQuota: ((e: QuotaEvent) => void)[] = [];
+
+  private quotaEvent(e: QuotaEvent): void {
+    for (const fn of this.onQuota) {
+      try {
+        fn(e);
+      } catch {
+        /* a listener never decides a push */
+      }
+    }
+  }
+
   /** Refuses overwriting an existing immutable tag, or a push past the project's quota. */
   async manifestPut(req: V2Request, body: Buffer): Promise<ProxyRefusal | null> {
     const project = await findProjectByName(this.db, req.project!);
@@ -200,13 +213,16 @@ export class PolicyService {
       const added = await this.newBytes(project, body);
       if (added > 0) {
         const usage = await this.usage(project.id);
+        const event = { project, repository: req.name!, reference: ref, usedBytes: usage, addedBytes: added, quotaBytes: project.quotaBytes };
         if (usage + added > project.quotaBytes) {
+          this.quotaEvent({ ...event, exceeded: true });
           return {
             status: 412,
             code: 'DENIED',
             message: `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(project.quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
           };
         }
+        if (usage < QUOTA_WARNING_SHARE * project.quotaBytes && usage + added >= QUOTA_WARNING_SHARE * project.quotaBytes) this.quotaEvent({ ...event, exceeded: false });
       }
     }
     return null;
@@ -264,6 +280,20 @@ export class PolicyService {
       .executeTakeFirst();
     return Number(blobs?.n ?? 0) + Number(manifests?.n ?? 0);
   }
+}
+
+/** Share of a quota whose crossing by a push raises QUOTA_WARNING (Harbor's default warning level). */
+export const QUOTA_WARNING_SHARE = 0.85;
+
+export interface QuotaEvent {
+  project: Project;
+  repository: string;
+  reference: string;
+  usedBytes: number;
+  addedBytes: number;
+  quotaBytes: number;
+  /** true: the push was refused; false: it crossed the warning level */
+  exceeded: boolean;
 }
 
 export interface ReadOnlyState {

@@ -11,6 +11,7 @@ import { robotRoutes } from './robots.js';
 import { scannerRoutes, scanRoutes, scanSystemRoutes } from './scans.js';
 import { systemRoutes } from './system.js';
 import { userRoutes } from './users.js';
+import { webhookRoutes } from './webhooks.js';
 
 /** JSON REST under /api/v1: HTTP Basic (user or robot) or the UI session cookie plus its CSRF header. */
 export function apiV1(services: Services): Hono<AppEnv> {
@@ -22,6 +23,7 @@ export function apiV1(services: Services): Hono<AppEnv> {
   api.route('/projects', projectRoutes());
   api.route('/projects', repositoryRoutes());
   api.route('/projects', scanRoutes());
+  api.route('/projects', webhookRoutes());
   api.route('/', scanSystemRoutes());
   api.route('/', scannerRoutes());
   api.route('/robots', robotRoutes());
