@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN, createUser, startTestApp, type TestApp } from '../helpers/app.js';
+import { ADMIN, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 import { startReceiver } from '../helpers/receiver.js';
 
@@ -107,6 +107,39 @@ for (const dialect of testDialects()) {
       assert.equal(older.items.length, 1);
       assert.equal(older.items[0].status_code, 200);
       assert.equal(typeof older.items[0].latency_ms, 'number');
+    });
+
+    it('the Webhooks tab lists, creates (422 on bad input), tests and shows the delivery log; developers are refused', async () => {
+      const ui = new Browser(t);
+      await ui.login(...owner);
+      const csrf = await ui.csrf();
+      const tab = await (await ui.fetch('/projects/wh/webhooks')).text();
+      assert.match(tab, /New webhook/);
+      assert.match(tab, /href="\/projects\/wh\/webhooks" aria-current="page"/);
+      const form = new URLSearchParams({ _csrf: csrf, url: `${rx.url}/ui`, format: 'cloudevents', enabled: 'true' });
+      form.append('event_types', 'PUSH_ARTIFACT');
+      form.append('event_types', 'SCANNING_COMPLETED');
+      const created = await ui.fetch('/projects/wh/webhooks', { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      assert.equal(created.status, 303);
+      const list = await (await t.req('/api/v1/projects/wh/webhooks', { auth: owner })).json();
+      const w = list.items.find((x: { url: string }) => x.url === `${rx.url}/ui`);
+      assert.deepEqual(w.event_types, ['PUSH_ARTIFACT', 'SCANNING_COMPLETED']);
+      assert.equal(w.format, 'cloudevents');
+      const bad = await ui.post('/projects/wh/webhooks', { _csrf: csrf, url: 'javascript:alert(1)', event_types: 'PUSH_ARTIFACT' });
+      assert.equal(bad.status, 422);
+      assert.match(await bad.text(), /must be an http\(s\) URL/);
+      const tested = await ui.post(`/projects/wh/webhooks/${w.id}/test`, { _csrf: csrf });
+      assert.equal(tested.status, 303);
+      assert.equal(rx.got.at(-1)!.path, '/ui');
+      const show = await (await ui.fetch(`/projects/wh/webhooks/${w.id}`)).text();
+      assert.match(show, /Test event delivered: HTTP 200/);
+      assert.match(show, /<td>200<\/td>/);
+      assert.equal((await ui.post(`/projects/wh/webhooks/${w.id}/test`, {})).status, 403, 'CSRF token required');
+      const devUi = new Browser(t);
+      await devUi.login(...dev);
+      assert.equal((await devUi.fetch('/projects/wh/webhooks')).status, 403);
+      assert.doesNotMatch(await (await devUi.fetch('/projects/wh')).text(), /Webhooks/);
+      assert.equal((await ui.post(`/projects/wh/webhooks/${w.id}/delete`, { _csrf: csrf })).status, 303);
     });
 
     it('updates a policy (secret null removes it, absent keeps it) and deletes it; a project deletion removes its policies', async () => {

@@ -14,6 +14,7 @@ import { isHtmx, page } from './render.js';
 import { systemPages } from './system.js';
 import { userPages } from './users.js';
 import { vulndbPages } from './vulndb.js';
+import { webhookPages } from './webhooks.js';
 
 /** The browser UI: eta pages and htmx fragments, cookie sessions, CSRF on every write. */
 export function uiRoutes(services: Services): Hono<AppEnv> {
@@ -37,6 +38,7 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/', dashboardPages());
   ui.route('/projects', projectPages());
   ui.route('/projects', repositoryPages());
+  ui.route('/projects', webhookPages());
   ui.route('/robots', robotPages());
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
