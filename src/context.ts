@@ -22,6 +22,7 @@ import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
 import type { WebhookService } from './services/webhook-service.js';
+import type { SecurityHubService } from './services/security-hub-service.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -67,6 +68,7 @@ export interface Services {
   scans: ScanService;
   policy: PolicyService;
   webhooks: WebhookService;
+  securityHub: SecurityHubService;
   metrics: Metrics;
   health: HealthCheck[];
 }

@@ -34,6 +34,7 @@ import { findProjectByName } from './db/repos/projects.js';
 import { WebhookService } from './services/webhook-service.js';
 import { connectWebhookEvents } from './services/webhook-events.js';
 import { webhookJob } from './jobs/types/webhook.js';
+import { SecurityHubService } from './services/security-hub-service.js';
 
 export interface Wired {
   services: Services;
@@ -192,6 +193,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     scans,
     policy,
     webhooks,
+    securityHub: new SecurityHubService(db, projects),
     metrics,
     health,
   };

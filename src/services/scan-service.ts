@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
+import { replaceReportFindings } from '../db/repos/findings.js';
 import type { Logger } from '../log.js';
 import { INDEX_TYPES } from '../registry/constants.js';
 import type { AdvisoryStore } from '../scanner/advisory-store.js';
@@ -193,6 +194,7 @@ export class ScanService {
       })
       .where('artifact_id', '=', artifactId)
       .execute();
+    await replaceReportFindings(this.db, artifactId, unique);
     if (problems.length) this.log.info({ repository, digest, problems: problems.length }, 'scan finished with parts it could not read');
     await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')})`);
     await p.progress(100, 'done');
@@ -231,6 +233,7 @@ export class ScanService {
       })
       .where('artifact_id', '=', artifactId)
       .execute();
+    await replaceReportFindings(this.db, artifactId, findings);
     await p.progress(100, 'done');
     return (await this.report(artifactId))!;
   }

@@ -15,6 +15,7 @@ import { systemPages } from './system.js';
 import { userPages } from './users.js';
 import { vulndbPages } from './vulndb.js';
 import { webhookPages } from './webhooks.js';
+import { securityPages } from './security.js';
 
 /** The browser UI: eta pages and htmx fragments, cookie sessions, CSRF on every write. */
 export function uiRoutes(services: Services): Hono<AppEnv> {
@@ -43,6 +44,7 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
   ui.route('/vulndb', vulndbPages());
+  ui.route('/security', securityPages());
   ui.route('/', systemPages());
   ui.route('/users', userPages());
   ui.route('/account', accountRoutes());

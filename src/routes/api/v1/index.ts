@@ -12,6 +12,7 @@ import { scannerRoutes, scanRoutes, scanSystemRoutes } from './scans.js';
 import { systemRoutes } from './system.js';
 import { userRoutes } from './users.js';
 import { webhookRoutes } from './webhooks.js';
+import { vulnerabilityRoutes } from './vulnerabilities.js';
 
 /** JSON REST under /api/v1: HTTP Basic (user or robot) or the UI session cookie plus its CSRF header. */
 export function apiV1(services: Services): Hono<AppEnv> {
@@ -31,5 +32,6 @@ export function apiV1(services: Services): Hono<AppEnv> {
   api.route('/jobs', jobRoutes());
   api.route('/schedules', scheduleRoutes());
   api.route('/audit-logs', auditLogRoutes());
+  api.route('/vulnerabilities', vulnerabilityRoutes());
   return api;
 }

@@ -66,6 +66,8 @@ export const OPERATIONS: Op[] = [
   ['delete', '/system/scanner', 'Remove the system-wide adapter', 'system', 204],
   ['get', '/vulndb', 'Advisory database status per ecosystem', 'vulnerabilities', 200],
   ['post', '/vulndb/import', 'Import OSV advisories (JSON, zip, or multipart "file")', 'vulnerabilities', 200],
+  ['get', '/vulnerabilities', 'Security hub: findings across readable artifacts (cve, package, version range, severity, project; paginated)', 'vulnerabilities', 200],
+  ['get', '/vulnerabilities/summary', 'Security hub: totals by severity, top CVEs with affected artifacts, most vulnerable artifacts', 'vulnerabilities', 200],
   ['get', '/openapi.json', 'This document', 'system', 200],
 ];
 
