@@ -5,6 +5,7 @@ import { registry } from './2026-11-29-003-registry.js';
 import { jobs } from './2026-11-29-004-jobs.js';
 import { scanner } from './2026-11-29-005-scanner.js';
 import { policy } from './2026-11-29-006-policy.js';
+import { generations } from './2026-11-29-007-generations.js';
 import { webhooks } from './2026-11-29-070-webhooks.js';
 import { reportFindings } from './2026-11-29-071-report-findings.js';
 import { retention } from './2026-11-29-072-retention.js';
@@ -17,6 +18,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-004-jobs': jobs,
   '2026-11-29-005-scanner': scanner,
   '2026-11-29-006-policy': policy,
+  '2026-11-29-007-generations': generations,
   '2026-11-29-070-webhooks': webhooks,
   '2026-11-29-071-report-findings': reportFindings,
   '2026-11-29-072-retention': retention,

@@ -66,7 +66,7 @@ export function connectWebhookEvents(d: { db: DB; sync: RegistrySync; policy: Po
       operator: 'berth',
       project: q.project,
       repository: q.repository,
-      resources: q.reference.startsWith('sha256:') ? [{ digest: q.reference }] : [{ digest: '', tag: q.reference }],
+      resources: !q.reference ? [] : q.reference.startsWith('sha256:') ? [{ digest: q.reference }] : [{ digest: '', tag: q.reference }],
       details: { used_bytes: q.usedBytes, push_bytes: q.addedBytes, quota_bytes: q.quotaBytes, details: q.exceeded ? 'the push would exceed the project storage quota' : 'the project has used 85 % of its storage quota' },
     });
   });
