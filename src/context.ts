@@ -24,6 +24,7 @@ import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
 import type { WebhookService } from './services/webhook-service.js';
 import type { SecurityHubService } from './services/security-hub-service.js';
+import type { RetentionService } from './services/retention-service.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -68,6 +69,7 @@ export interface Services {
   policy: PolicyService;
   webhooks: WebhookService;
   securityHub: SecurityHubService;
+  retention: RetentionService;
   metrics: Metrics;
   health: HealthCheck[];
 }

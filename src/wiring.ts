@@ -36,6 +36,8 @@ import { WebhookService } from './services/webhook-service.js';
 import { connectWebhookEvents } from './services/webhook-events.js';
 import { webhookJob } from './jobs/types/webhook.js';
 import { SecurityHubService } from './services/security-hub-service.js';
+import { registryDeleter, RetentionService } from './services/retention-service.js';
+import { retentionJob, TAG_RETENTION } from './jobs/types/retention.js';
 import { SCANNER_SUBJECT } from './registry/constants.js';
 
 export interface Wired {
@@ -123,6 +125,10 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.register(webhookJob(webhooks, { retryMs: config.webhookRetryMs }));
   connectWebhookEvents({ db, sync, policy, scans, webhooks, scanJobType: SCAN_IMAGE, onJobChange: (fn) => jobs.onChange(fn) });
   const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
+  // Tag retention: per-project schedules; deletes through one narrow interface (to become the deletion service).
+  const retention = new RetentionService(db, projects, authz, audit, jobs, scheduler, registryDeleter(db, registry, audit), webhooks, log);
+  jobs.register(retentionJob(retention));
+  scheduler.allowDynamic(TAG_RETENTION);
 
   const metrics = createMetrics(db, () => client.ping());
   jobs.onChange((e) => {
@@ -188,6 +194,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     policy,
     webhooks,
     securityHub: new SecurityHubService(db, projects),
+    retention,
     metrics,
     health,
   };

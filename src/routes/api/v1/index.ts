@@ -13,6 +13,7 @@ import { systemRoutes } from './system.js';
 import { userRoutes } from './users.js';
 import { webhookRoutes } from './webhooks.js';
 import { vulnerabilityRoutes } from './vulnerabilities.js';
+import { retentionRoutes } from './retention.js';
 
 /** JSON REST under /api/v1: HTTP Basic (user or robot) or the UI session cookie plus its CSRF header. */
 export function apiV1(services: Services): Hono<AppEnv> {
@@ -25,6 +26,7 @@ export function apiV1(services: Services): Hono<AppEnv> {
   api.route('/projects', repositoryRoutes());
   api.route('/projects', scanRoutes());
   api.route('/projects', webhookRoutes());
+  api.route('/projects', retentionRoutes());
   api.route('/', scanSystemRoutes());
   api.route('/', scannerRoutes());
   api.route('/robots', robotRoutes());
