@@ -24,6 +24,9 @@ import type { JobRunner } from './jobs/runner.js';
 import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
+import type { WebhookService } from './services/webhook-service.js';
+import type { SecurityHubService } from './services/security-hub-service.js';
+import type { RetentionService } from './services/retention-service.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -62,6 +65,9 @@ export interface Services {
   advisories: AdvisoryStore;
   scans: ScanService;
   policy: PolicyService;
+  webhooks: WebhookService;
+  securityHub: SecurityHubService;
+  retention: RetentionService;
   metrics: Metrics;
   health: HealthCheck[];
 }

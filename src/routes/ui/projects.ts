@@ -9,6 +9,25 @@ import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectW
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
 
+export type ProjectTab = 'repositories' | 'members' | 'settings' | 'webhooks' | 'retention';
+
+/** The project page with its tabs around one tab's body (the other project modules render into it too). */
+export async function projectPage(c: Ctx, tab: ProjectTab, tabBody: string, project: Project, status = 200) {
+  const role = await c.var.services.projects.roleOf(c.var.principal, project);
+  const base = `/projects/${project.name}`;
+  const tabs = [
+    { label: 'Repositories', href: base, active: tab === 'repositories' },
+    { label: 'Members', href: `${base}/members`, active: tab === 'members' },
+  ];
+  if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
+  if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) {
+    tabs.push({ label: 'Webhooks', href: `${base}/webhooks`, active: tab === 'webhooks' });
+    tabs.push({ label: 'Retention', href: `${base}/retention`, active: tab === 'retention' });
+    tabs.push({ label: 'Settings', href: `${base}/settings`, active: tab === 'settings' });
+  }
+  return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
+}
+
 /** Project list, creation, and the project page with its tabs. */
 export function projectPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
@@ -46,18 +65,6 @@ export function projectPages(): Hono<AppEnv> {
       return listPage(c, data, 422);
     }
   });
-
-  const projectPage = async (c: Ctx, tab: 'repositories' | 'members' | 'settings', tabBody: string, project: Project, status = 200) => {
-    const role = await c.var.services.projects.roleOf(c.var.principal, project);
-    const base = `/projects/${project.name}`;
-    const tabs = [
-      { label: 'Repositories', href: base, active: tab === 'repositories' },
-      { label: 'Members', href: `${base}/members`, active: tab === 'members' },
-    ];
-    if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
-    if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) tabs.push({ label: 'Settings', href: `${base}/settings`, active: tab === 'settings' });
-    return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
-  };
 
   r.get('/:name', async (c) => {
     const q = pageQuery(c, { limit: 20 });
