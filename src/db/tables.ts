@@ -207,6 +207,9 @@ export interface SchedulesTable {
   job_type: string;
   payload: string;
   last_fire_at: number | null;
+  /** the job the last fire that ran created, and its fire time (migration 080) */
+  last_job_id: number | null;
+  last_job_at: number | null;
   updated_at: number;
 }
 

@@ -5,12 +5,24 @@ import type { Job } from '../../jobs/runner.js';
 import { cronProblem, nextRuns } from '../../jobs/schedules.js';
 import { FINAL_STATES, isJobStatus, JOB_STATES } from '../../jobs/states.js';
 import { RECONCILE } from '../../jobs/types/reconcile.js';
+import { SCAN_ALL } from '../../jobs/types/scan.js';
 import { intParam, pathId, type Ctx } from '../http.js';
 import { fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin } from './render.js';
+
+/** What a job works on, from its payload (e.g. a scan's artifact), with a link to its page; null when none. */
+function jobSubject(payload: unknown): { text: string; href: string | null } | null {
+  const p = payload as { repository?: unknown; digest?: unknown } | null;
+  if (!p || typeof p.repository !== 'string' || typeof p.digest !== 'string') return null;
+  const slash = p.repository.indexOf('/');
+  const text = `${p.repository}@${p.digest.slice(0, 19)}`;
+  if (slash < 0) return { text, href: null };
+  return { text, href: `/projects/${encodeURIComponent(p.repository.slice(0, slash))}/repositories/${encodeURIComponent(p.repository.slice(slash + 1))}/artifacts/${encodeURIComponent(p.digest)}` };
+}
 
 const jobView = (j: Job) => ({
   id: j.id,
   type: j.type,
+  subject: jobSubject(j.payload),
   status: j.status,
   progress: j.progress,
   progressText: j.progressText,
@@ -27,7 +39,10 @@ const jobView = (j: Job) => ({
 });
 
 /** Jobs a system admin can start from the job center. */
-const MANUAL: { type: string; label: string }[] = [{ type: RECONCILE, label: 'Reconcile with the registry now' }];
+const MANUAL: { type: string; label: string }[] = [
+  { type: RECONCILE, label: 'Reconcile with the registry now' },
+  { type: SCAN_ALL, label: 'Scan all now' },
+];
 
 /** The job center and the schedules page: system admins only. */
 export function jobPages(): Hono<AppEnv> {
@@ -125,7 +140,7 @@ export function schedulePages(): Hono<AppEnv> {
         jobType: s.jobType,
         cron: shown.cron,
         enabled: shown.enabled,
-        lastFire: fmtTime(s.lastFireAt),
+        lastFire: s.lastRun ? { at: fmtTime(s.lastRun.at), jobId: s.lastRun.jobId } : null,
         nextRuns: cronProblem(s.cron) ? [] : nextRuns(s.cron, 5).map((d) => d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC'),
         error: edit?.name === s.name ? edit.error : null,
       };
