@@ -22,9 +22,11 @@ export function repositoryPages(): Hono<AppEnv> {
 
   r.get('/:name/repositories/:repo', async (c) => {
     const q = pageQuery(c, { limit: 20 });
-    const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), q);
+    const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), { ...q, topLevel: true });
     const repo = repository.name.slice(project.name.length + 1);
-    const summaries = await c.var.services.scans.summaries(items.map((a) => a.id));
+    // Index children are listed under their index (as Harbor does), not as untagged rows of their own.
+    const children = await c.var.services.repositories.indexChildren(repository.id, items.filter((a) => a.mediaType.includes('index') || a.mediaType.includes('manifest.list')).map((a) => a.id));
+    const summaries = await c.var.services.scans.summaries([...items.map((a) => a.id), ...[...children.values()].flat().flatMap((ch) => (ch.id === null ? [] : [ch.id]))]);
     return page(c, 'pages/repositories/show', {
       title: repository.name,
       nav: 'projects',
@@ -46,6 +48,14 @@ export function repositoryPages(): Hono<AppEnv> {
         pulled: fmtTime(a.pulledAt),
         pullCount: a.pullCount,
         scan: summaries.get(a.id) ?? null,
+        children: (children.get(a.id) ?? []).map((ch) => ({
+          digest: ch.digest,
+          short: short(ch.digest),
+          platform: ch.platform ?? '',
+          tags: ch.tags,
+          size: fmtBytes(ch.size),
+          scan: ch.id === null ? null : (summaries.get(ch.id) ?? null),
+        })),
       })),
       severities: SEVERITIES,
       pager: pager(c, q.page, q.limit, total),
