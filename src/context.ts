@@ -10,7 +10,8 @@ import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
 import type { RegistryClient } from './registry/client.js';
 import type { ManagedRegistry } from './registry/managed.js';
-import type { ProxyPolicy, ProxyRefusal, V2Request, WriteTracker } from './registry/proxy.js';
+import type { WriteTracker } from './registry/proxy.js';
+import type { RegistryAccess } from './services/registry-access.js';
 import type { PolicyService } from './services/policy-service.js';
 import type { Metrics } from './metrics.js';
 import type { RegistrySync } from './services/registry-sync.js';
@@ -30,10 +31,6 @@ export interface RegistryHandle {
   client: RegistryClient;
   sync: RegistrySync;
   notificationSecret: string;
-  /** checks the /v2 proxy runs before forwarding */
-  policies: ProxyPolicy[];
-  /** the check of manifest PUTs with their body */
-  manifestPut?: (req: V2Request, body: Buffer) => Promise<ProxyRefusal | null>;
   /** writes in flight through this process's proxy */
   writes: WriteTracker;
 }
@@ -57,6 +54,8 @@ export interface Services {
   authz: Authorizer;
   principals: PrincipalService;
   tokens: TokenService;
+  /** live permissions for /v2 and the token endpoint, cached and invalidated across replicas */
+  access: RegistryAccess;
   robots: RobotService;
   repositories: RepositoryService;
   registry: RegistryHandle;

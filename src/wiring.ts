@@ -18,6 +18,7 @@ import { RegistrySync } from './services/registry-sync.js';
 import { RepositoryService } from './services/repository-service.js';
 import { RobotService } from './services/robot-service.js';
 import { TokenService } from './services/token-service.js';
+import { RegistryAccess } from './services/registry-access.js';
 import { createViews } from './views.js';
 import { createMetrics } from './metrics.js';
 import { JobWebhooks } from './jobs/hooks.js';
@@ -31,6 +32,7 @@ import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { findProjectByName } from './db/repos/projects.js';
+import { SCANNER_SUBJECT } from './registry/constants.js';
 
 export interface Wired {
   services: Services;
@@ -71,7 +73,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const robots = new RobotService(db, authz, audit);
   const principals = new PrincipalService(accounts, robots);
   const keys = loadOrCreateTokenKeys(config.dataDir);
-  const tokens = new TokenService(db, authz, keys, config.tokenTtlSeconds);
+  const access = new RegistryAccess(db, authz);
+  const tokens = new TokenService(access, keys, config.tokenTtlSeconds);
   const notificationSecret = config.notificationSecret ?? loadOrCreateSecret(config.dataDir, 'notification.secret');
 
   let managed: ManagedRegistry | null = null;
@@ -79,23 +82,13 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const registryUrl = () => config.registryUrl ?? managedUrl;
   const client = new RegistryClient(registryUrl, (access) => tokens.internal(access));
   const sync = new RegistrySync(db, client, log);
-  const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, policies: [], writes: { inflight: 0, lastEndedAt: 0 } };
+  const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, writes: { inflight: 0, lastEndedAt: 0 } };
 
   const jobs = new JobRunner(db, conn.dialect, log, opts.runner);
   const advisories = new AdvisoryStore(db);
   // External scanner adapters pull with their own short-lived token (30 minutes, pull on one repository).
-  const scans = new ScanService(db, registry, advisories, log, (repo) => tokens.sign('berth-scanner', [{ type: 'repository', name: repo, actions: ['pull'] }], 1800).token);
+  const scans = new ScanService(db, registry, advisories, log, (repo) => tokens.sign(SCANNER_SUBJECT, [{ type: 'repository', name: repo, actions: ['pull'] }], 1800).token);
   const policy = new PolicyService(db, registry, scans);
-  // /v2 policy, in order: read-only during GC (writes get a retryable 503), then the vulnerable-pull gate.
-  registry.policies.push(async (req) => {
-    if (req.method === 'GET' || req.method === 'HEAD') return null;
-    const ro = await policy.readOnly();
-    if (!ro) return null;
-    const wait = Math.max(5, Math.ceil((ro.until - Date.now()) / 1000));
-    return { status: 503, code: 'UNAVAILABLE', message: `Berth is read-only while garbage collection runs (${ro.reason}): retry in a few minutes`, headers: { 'Retry-After': String(Math.min(wait, 300)) } };
-  });
-  registry.policies.push((req) => (req.kind === 'manifest' && (req.method === 'GET' || req.method === 'HEAD') ? policy.pullGate(req) : null));
-  registry.manifestPut = (req, body) => policy.manifestPut(req, body);
   jobs.register(
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,
@@ -176,6 +169,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     authz,
     principals,
     tokens,
+    access,
     robots,
     repositories: new RepositoryService(db, projects, authz, audit, registry),
     registry,
