@@ -7,6 +7,7 @@ import { scanner } from './2026-11-29-005-scanner.js';
 import { policy } from './2026-11-29-006-policy.js';
 import { generations } from './2026-11-29-007-generations.js';
 import { scheduleLastJob } from './2026-11-29-080-schedule-last-job.js';
+import { userPreferences } from './2026-11-29-081-user-preferences.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-006-policy': policy,
   '2026-11-29-007-generations': generations,
   '2026-11-29-080-schedule-last-job': scheduleLastJob,
+  '2026-11-29-081-user-preferences': userPreferences,
 };

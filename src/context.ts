@@ -1,3 +1,4 @@
+import type { Locale } from './i18n/index.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config.js';
 import type { DB, Dialect } from './db/connect.js';
@@ -77,5 +78,7 @@ export interface AppEnv {
     actor: Actor;
     /** a notice shown on every UI page (read-only mode) */
     banner?: string;
+    /** the UI language of this request (`src/i18n`), set for UI pages */
+    locale?: Locale;
   };
 }

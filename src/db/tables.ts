@@ -12,6 +12,13 @@ export interface UsersTable {
   updated_at: number;
 }
 
+export interface UserPreferencesTable {
+  user_id: number;
+  /** a supported UI locale (`en`, `zh-CN`), or null: follow the browser */
+  locale: string | null;
+  updated_at: number;
+}
+
 export interface RolesTable {
   id: number;
   name: string;
@@ -70,6 +77,7 @@ export interface LoginFailuresTable {
 
 export interface Database extends RegistryTables {
   users: UsersTable;
+  user_preferences: UserPreferencesTable;
   roles: RolesTable;
   projects: ProjectsTable;
   project_members: ProjectMembersTable;

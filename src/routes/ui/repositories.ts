@@ -7,7 +7,7 @@ import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
 import { findingFilter, pageQuery, type Ctx } from '../http.js';
 import { severityBar } from './charts.js';
-import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
+import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData } from './render.js';
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 const encRepo = (repo: string) => encodeURIComponent(repo);
@@ -204,6 +204,7 @@ async function vulnerabilitySection(c: Ctx, project: Project, repo: string, arti
   const all = done ? filterFindings(done.findings, filter) : [];
   const q = pageQuery(c, { limit: 50 });
   return s.views.render('partials/artifacts/findings', {
+    ...i18nData(c),
     project: project.name,
     repoPath: encRepo(repo),
     digest,
