@@ -6,6 +6,7 @@ import { jobs } from './2026-11-29-004-jobs.js';
 import { scanner } from './2026-11-29-005-scanner.js';
 import { policy } from './2026-11-29-006-policy.js';
 import { generations } from './2026-11-29-007-generations.js';
+import { scanCompleteness } from './2026-11-29-020-scan-completeness.js';
 import { scheduleLastJob } from './2026-11-29-080-schedule-last-job.js';
 import { userPreferences } from './2026-11-29-081-user-preferences.js';
 
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-005-scanner': scanner,
   '2026-11-29-006-policy': policy,
   '2026-11-29-007-generations': generations,
+  '2026-11-29-020-scan-completeness': scanCompleteness,
   '2026-11-29-080-schedule-last-job': scheduleLastJob,
   '2026-11-29-081-user-preferences': userPreferences,
 };

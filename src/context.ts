@@ -1,5 +1,6 @@
 import type { Locale } from './i18n/index.js';
 import type { Principal } from './auth/principal.js';
+import type { HealthCheck } from './health.js';
 import type { Config } from './config.js';
 import type { DB, Dialect } from './db/connect.js';
 import type { Logger } from './log.js';
@@ -34,12 +35,6 @@ export interface RegistryHandle {
   notificationSecret: string;
   /** writes in flight through this process's proxy */
   writes: WriteTracker;
-}
-
-/** A named readiness check for /api/v1/health. */
-export interface HealthCheck {
-  name: string;
-  check(): Promise<{ ok: boolean; detail?: string }>;
 }
 
 /** Everything main.ts wires and hands to the app: no module-level singletons. */

@@ -270,6 +270,10 @@ export interface ScanReportsTable {
   packages: string;
   problems: string;
   error: string | null;
+  /** `complete` | `incomplete` | `not_applicable`; null for reports older than the column */
+  completeness: string | null;
+  /** JSON list of gaps ({layer?, path?, reason}); null for older reports */
+  gaps: string | null;
 }
 
 export interface RegistryTables {
