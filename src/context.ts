@@ -1,10 +1,13 @@
+import type { Locale } from './i18n/index.js';
 import type { Principal } from './auth/principal.js';
+import type { HealthCheck } from './health.js';
 import type { Config } from './config.js';
 import type { DB, Dialect } from './db/connect.js';
 import type { Logger } from './log.js';
 import type { AccountService, Session } from './services/account-service.js';
 import type { Actor, AuditService } from './services/audit-service.js';
 import type { Authorizer } from './services/authorizer.js';
+import type { IdentityService } from './services/identity-service.js';
 import type { PrincipalService } from './services/principal-service.js';
 import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
@@ -25,6 +28,9 @@ import type { ScanService } from './services/scan-service.js';
 import type { UploadSlots } from './services/upload-slots.js';
 import type { OutboundService } from './services/outbound-service.js';
 import type { ScannerRegistry } from './services/scanner-registry.js';
+import type { WebhookService } from './services/webhook-service.js';
+import type { SecurityHubService } from './services/security-hub-service.js';
+import type { RetentionService } from './services/retention-service.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -38,12 +44,6 @@ export interface RegistryHandle {
   writes: WriteTracker;
 }
 
-/** A named readiness check for /api/v1/health. */
-export interface HealthCheck {
-  name: string;
-  check(): Promise<{ ok: boolean; detail?: string }>;
-}
-
 /** Everything main.ts wires and hands to the app: no module-level singletons. */
 export interface Services {
   config: Config;
@@ -52,6 +52,8 @@ export interface Services {
   dialect: Dialect;
   views: Views;
   accounts: AccountService;
+  /** sign-in by mode (db, LDAP, OIDC), directory provisioning and groups */
+  identity: IdentityService;
   projects: ProjectService;
   audit: AuditService;
   authz: Authorizer;
@@ -67,6 +69,9 @@ export interface Services {
   advisories: AdvisoryStore;
   scans: ScanService;
   policy: PolicyService;
+  webhooks: WebhookService;
+  securityHub: SecurityHubService;
+  retention: RetentionService;
   metrics: Metrics;
   health: HealthCheck[];
   /** bounds concurrent large uploads (advisory imports) */
@@ -86,5 +91,7 @@ export interface AppEnv {
     actor: Actor;
     /** a notice shown on every UI page (read-only mode) */
     banner?: string;
+    /** the UI language of this request (`src/i18n`), set for UI pages */
+    locale?: Locale;
   };
 }

@@ -5,16 +5,13 @@ import { randomUUID } from 'node:crypto';
 import { v2Refusal, type V2ErrorCode, type V2Refusal } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MAX_MANIFEST_BODY, type V2Context, type V2Pipeline, type V2Request } from './v2-pipeline.js';
+import { ANY_DIGEST as DIGEST, PATH_COMPONENT as COMPONENT, SHA256_DIGEST as SHA256, TAG, UPLOAD_ID } from './reference.js';
 
 export type { V2Request } from './v2-pipeline.js';
 
 /** A refusal made while parsing, before the pipeline: sent in the registry's error shape. */
 export type ProxyRefusal = V2Refusal;
 
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,256}$/;
-const UPLOAD_ID = /^[A-Za-z0-9_=-]{1,256}$/;
 
 /**
  * Parses and validates a `/v2` path from the raw request URL. Anything the distribution grammar does not allow,
@@ -114,7 +111,6 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Blobs at least this big are read from storage by core after the registry has authorized a HEAD for them. */
 const DIRECT_READ_MIN = 1024 * 1024;
 const CHUNK = 4 * 1024 * 1024;
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
 /**
  * The `/v2` reverse proxy, on plain node:http streams so blobs flow through without buffering or web-stream

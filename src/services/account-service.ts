@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CredentialCache } from '../auth/credential-cache.js';
 import type { DB } from '../db/connect.js';
 import * as sessions from '../db/repos/sessions.js';
+import { findUserLocale, setUserLocale } from '../db/repos/preferences.js';
 import { deleteUser, findUserRowById, findUserRowByName, insertUser, listUsers, toUser, updateUser, type User } from '../db/repos/users.js';
 import { AppError, badRequest, conflict, isUniqueViolation, notFound } from '../errors.js';
 import { generatePassword, hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
@@ -94,22 +95,48 @@ export class AccountService {
    */
   async authenticate(username: string, password: string, clientIp: string): Promise<User> {
     if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password');
-    const now = Date.now();
     const row = await findUserRowByName(this.db, username);
     // Only the exact stored name is this account (a case-insensitive or padding collation must not widen it).
     const user = row && row.username === username ? row : undefined;
-    const key = `${(user?.username ?? username).slice(0, 128)}|${clientIp.slice(0, 64)}`;
+    const hashAnyway = () => verifyPassword(password, user?.password_hash ?? DUMMY_HASH).then(() => undefined);
+    return this.withLockout(
+      username,
+      clientIp,
+      async () => {
+        if (!user || user.disabled) return hashAnyway();
+        const ok = this.cachedMatch(username, password, user.password_hash) || (await this.checkAndCache(username, password, user.password_hash));
+        return ok ? toUser(user) : undefined;
+      },
+      { canonical: user?.username, onLocked: hashAnyway },
+    );
+  }
+
+  /**
+   * The lockout policy around any credential check (local passwords, LDAP, OIDC CLI secrets), per (username, client
+   * address): `check` returns the user, or undefined for wrong credentials (counted; UNAUTHORIZED), or throws for
+   * anything else (a directory that is down: not counted). Throws TOO_MANY_REQUESTS while locked.
+   *
+   * Names outside the username grammar (which every Berth user name follows) are refused before anything is looked
+   * up. The lockout key is the canonical name: the stored one when known, else the name in lower case, so padded or
+   * re-cased spellings that a database collation or a directory treats as the same person share one lockout.
+   * `onLocked` runs before a locked answer (the local check hashes, so a lockout costs the same time).
+   */
+  async withLockout(username: string, clientIp: string, check: () => Promise<User | undefined>, opts: { canonical?: string; onLocked?: () => Promise<unknown> } = {}): Promise<User> {
+    if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password');
+    const key = `${(opts.canonical ?? username.toLowerCase()).slice(0, 128)}|${clientIp.slice(0, 64)}`;
+    const now = Date.now();
     const failure = await sessions.findLoginFailure(this.db, key);
-    const locked = !!failure && Number(failure.locked_until) > now;
-    const usable = !!user && !user.disabled && !locked;
-    const ok = usable ? this.cachedMatch(username, password, user.password_hash) || (await this.checkAndCache(username, password, user.password_hash)) : await verifyPassword(password, user?.password_hash ?? DUMMY_HASH).then(() => false);
-    if (locked) throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later');
-    if (!ok || !user) {
+    if (failure && Number(failure.locked_until) > now) {
+      await opts.onLocked?.();
+      throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later');
+    }
+    const user = await check();
+    if (!user) {
       await this.recordFailure(key, failure, now);
       throw new AppError('UNAUTHORIZED', 'invalid username or password');
     }
     if (failure) await sessions.deleteLoginFailure(this.db, key);
-    return toUser(user);
+    return user;
   }
 
   private cachedMatch(username: string, password: string, storedHash: string): boolean {
@@ -185,6 +212,16 @@ export class AccountService {
 
   async endSession(sessionId: string): Promise<void> {
     await sessions.deleteSession(this.db, sessionId);
+  }
+
+  /** The user's chosen UI locale, or null (follow the browser). */
+  async locale(userId: number): Promise<string | null> {
+    return findUserLocale(this.db, userId);
+  }
+
+  /** Stores the user's UI locale; the caller checked it is a supported one (null clears the choice). */
+  async setLocale(userId: number, locale: string | null): Promise<void> {
+    await setUserLocale(this.db, userId, locale, Date.now());
   }
 }
 

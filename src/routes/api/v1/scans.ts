@@ -17,6 +17,7 @@ import type { ScannerRegistration } from '../../../services/scanner-registry.js'
 export const findingJson = (f: Finding) => ({
   id: f.advisoryId,
   aliases: f.aliases,
+  advisories: f.advisories ?? [f.advisoryId],
   severity: f.severity,
   cvss_score: f.cvssScore,
   cvss_vector: f.cvssVector,
@@ -71,6 +72,8 @@ export function scanRoutes(): Hono<AppEnv> {
       finished_at: iso(rep.finishedAt),
       os: rep.os,
       summary: { ...rep.counts, total: rep.findings.length, fixable: rep.fixable },
+      completeness: rep.completeness,
+      gaps: rep.gaps,
       problems: rep.problems,
       error: rep.error,
       total: findings.length,
