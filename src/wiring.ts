@@ -121,7 +121,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.onChange(markFailedScans(db, scans));
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret, outbound.client).listener);
   // Project webhooks: events only enqueue delivery jobs, so a receiver that is down never slows a push or a pull.
-  const webhooks = new WebhookService(db, projects, authz, audit, jobs, log, new URL(config.externalUrl).host);
+  const webhooks = new WebhookService(db, projects, authz, audit, jobs, log, new URL(config.externalUrl).host, outbound.client);
   jobs.register(webhookJob(webhooks, { retryMs: config.webhookRetryMs }));
   connectWebhookEvents({ db, sync, policy, scans, webhooks, scanJobType: SCAN_IMAGE, onJobChange: (fn) => jobs.onChange(fn) });
   const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));

@@ -133,6 +133,8 @@ export interface OutboundRequest {
   signal?: AbortSignal;
   /** write the response body to this file instead of memory (large downloads) */
   toFile?: string;
+  /** https: accept any certificate (a webhook policy's `skip_tls_verify`) */
+  insecureTls?: boolean;
 }
 
 export interface OutboundResponse {
@@ -204,7 +206,7 @@ export class OutboundClient {
       };
       const req = mod.request(
         url,
-        { method: opts.method ?? 'GET', headers: { 'user-agent': 'berth', ...opts.headers }, lookup, signal, agent: false },
+        { method: opts.method ?? 'GET', headers: { 'user-agent': 'berth', ...opts.headers }, lookup, signal, agent: false, ...(url.protocol === 'https:' && opts.insecureTls ? { rejectUnauthorized: false } : {}) },
         (res) => {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;

@@ -6,6 +6,7 @@ import * as repo from '../db/repos/webhooks.js';
 import { badRequest, notFound } from '../errors.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../log.js';
+import type { OutboundClient } from '../net/outbound.js';
 import { postWebhook, type WebhookResponse } from '../net/webhook-send.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
@@ -85,6 +86,8 @@ export class WebhookService {
     private readonly log: Logger,
     /** host[:port] clients use in image references (Harbor's `resource_url`) */
     private readonly registryHost: string,
+    /** Berth's outbound client: the address policy every delivery obeys */
+    private readonly http: OutboundClient,
   ) {}
 
   /** A project whose webhooks the caller may manage (project admins, system admins). */
@@ -222,7 +225,7 @@ export class WebhookService {
 
   private async send(policy: repo.WebhookPolicy, event: WebhookEvent, ctx: { jobId: number | null; attempt: number; signal?: AbortSignal }): Promise<DeliveryOutcome> {
     const { headers, body } = renderDelivery(event, policy, this.registryHost);
-    const response = await postWebhook({ url: policy.url, headers, body, timeoutMs: SEND_TIMEOUT_MS, skipTlsVerify: policy.skipTlsVerify, signal: ctx.signal });
+    const response = await postWebhook({ url: policy.url, headers, body, timeoutMs: SEND_TIMEOUT_MS, skipTlsVerify: policy.skipTlsVerify, signal: ctx.signal }, this.http);
     await repo.insertWebhookDelivery(this.db, {
       policyId: policy.id,
       jobId: ctx.jobId,

@@ -51,7 +51,7 @@ for (const dialect of testDialects()) {
     const deletedSet = (j: Job) => j.result.deleted.map((d) => d.digest).sort();
 
     before(async () => {
-      b = await startInstance(dialect, { BERTH_WEBHOOK_RETRY_MS: '200' });
+      b = await startInstance(dialect, { BERTH_WEBHOOK_RETRY_MS: '200', BERTH_OUTBOUND_ALLOW: '127.0.0.1' });
       rx = await startReceiver();
       await api('/api/v1/users', { method: 'POST', json: { username: dev[0], password: dev[1] } });
       assert.equal((await api('/api/v1/projects', { method: 'POST', json: { name: 'ret' } })).status, 201);

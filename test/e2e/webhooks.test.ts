@@ -30,7 +30,7 @@ for (const dialect of testDialects()) {
     const eventsAt = (p: string, type: string) => rx.got.filter((r) => r.path === p && (r.body?.type === type || r.headers['x-berth-event'] === type));
 
     before(async () => {
-      b = await startInstance(dialect, { BERTH_WEBHOOK_RETRY_MS: '300' });
+      b = await startInstance(dialect, { BERTH_WEBHOOK_RETRY_MS: '300', BERTH_OUTBOUND_ALLOW: '127.0.0.1' });
       rx = await startReceiver();
       const res = await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'hooks' } });
       projectId = (await res.json()).id;

@@ -14,7 +14,7 @@ for (const dialect of testDialects()) {
     let rx: Awaited<ReturnType<typeof startReceiver>>;
     let id = 0;
     before(async () => {
-      t = await startTestApp(dialect);
+      t = await startTestApp(dialect, { BERTH_OUTBOUND_ALLOW: '127.0.0.1' }); // receivers on loopback: allowed explicitly
       rx = await startReceiver();
       owner = await createUser(t, 'owner');
       dev = await createUser(t, 'dev');

@@ -172,6 +172,26 @@ for (const dialect of testDialects()) {
       assert.equal(okHits(), before, 'the redirect was not followed');
     });
 
+    it('project webhooks (set by project admins) obey the policy: no call to loopback or to Berth itself', async () => {
+      await t.req('/api/v1/system/outbound-policy', { method: 'PUT', auth: ADMIN, json: { allow: [] } });
+      const rx = await listener((_req, res) => res.writeHead(200).end('SECRET-BODY'));
+      try {
+        for (const url of [`${rx.url}/hook`, `http://127.0.0.1:${t.config.port}/metrics`, `http://localhost:${rx.port}/hook`]) {
+          const created = await t.req('/api/v1/projects/mine/webhooks', { method: 'POST', auth: projectAdmin, json: { url, event_types: ['PUSH_ARTIFACT'] } });
+          assert.equal(created.status, 201, await created.clone().text());
+          const { id } = await created.json();
+          const out = await (await t.req(`/api/v1/projects/mine/webhooks/${id}/test`, { method: 'POST', auth: projectAdmin })).json();
+          assert.equal(out.delivered, false, url);
+          assert.equal(out.status_code, null, url);
+          assert.match(out.error, /refused/, url);
+          assert.doesNotMatch(JSON.stringify(out), /SECRET/);
+        }
+        assert.deepEqual(rx.hits, []);
+      } finally {
+        await rx.close();
+      }
+    });
+
     it('job webhooks and advisory feeds go through the same policy', async () => {
       await t.req('/api/v1/system/outbound-policy', { method: 'PUT', auth: ADMIN, json: { allow: [] } });
       const hook = await listener((_req, res) => res.end('ok'));
