@@ -14,6 +14,9 @@ const COLUMNS: { table: string; column: string; type: string }[] = [
   { table: 'robots', column: 'name', type: 'varchar(255)' },
   { table: 'repositories', column: 'name', type: 'varchar(255)' },
   { table: 'tags', column: 'name', type: 'varchar(128)' },
+  // Group names are compared with user names (the member list is one UNION): one collation for both.
+  { table: 'user_groups', column: 'group_name', type: 'varchar(255)' },
+  { table: 'project_group_members', column: 'group_name', type: 'varchar(255)' },
 ];
 
 export async function noPadCollation(db: AnyDB): Promise<string | null> {
@@ -29,7 +32,10 @@ export const nopadNames: Migration = {
     if (!isMysql(db)) return;
     const collation = await noPadCollation(db);
     if (!collation) throw new Error('this MySQL/MariaDB has no NO PAD binary collation (utf8mb4_nopad_bin or utf8mb4_0900_bin): MariaDB ≥ 10.2 or MySQL ≥ 8.0 is needed');
+    const { rows: tables } = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = database()`.execute(db);
+    const present = new Set(tables.map((t) => t.name));
     for (const c of COLUMNS) {
+      if (!present.has(c.table)) continue; // not on this database (a feature whose step has not run)
       await sql`alter table ${sql.table(c.table)} modify ${sql.ref(c.column)} ${sql.raw(c.type)} character set utf8mb4 collate ${sql.raw(collation)} not null`.execute(db);
     }
   },

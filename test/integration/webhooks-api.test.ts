@@ -61,9 +61,9 @@ for (const dialect of testDialects()) {
       assert.equal((await t.req('/api/v1/projects/wh/webhooks', { method: 'POST', auth: owner, body: 'x', headers: { 'content-type': 'text/plain' } })).status, 415);
     });
 
-    it('only project admins manage webhooks: developers 403, outsiders 403, anonymous 401, unknown ids 404', async () => {
+    it('only project admins manage webhooks: developers 403, outsiders 404 (a private project is not there for them), anonymous 401, unknown ids 404', async () => {
       const json = { url: `${rx.url}/x`, event_types: ['PUSH_ARTIFACT'] };
-      for (const [who, status] of [[dev, 403], [outsider, 403]] as const) {
+      for (const [who, status] of [[dev, 403], [outsider, 404]] as const) {
         assert.equal((await t.req('/api/v1/projects/wh/webhooks', { auth: who })).status, status);
         assert.equal((await t.req('/api/v1/projects/wh/webhooks', { method: 'POST', auth: who, json })).status, status);
         assert.equal((await t.req(`/api/v1/projects/wh/webhooks/${id}`, { auth: who })).status, status);
@@ -72,7 +72,7 @@ for (const dialect of testDialects()) {
         assert.equal((await t.req(`/api/v1/projects/wh/webhooks/${id}/deliveries`, { auth: who })).status, status);
         assert.equal((await t.req(`/api/v1/projects/wh/webhooks/${id}/test`, { method: 'POST', auth: who })).status, status);
       }
-      assert.equal((await t.req('/api/v1/projects/wh/webhooks')).status, 401);
+      assert.equal((await t.req('/api/v1/projects/wh/webhooks')).status, 404, 'a private project answers like a missing one');
       assert.equal((await t.req('/api/v1/projects/pub/webhooks')).status, 401, 'a public project does not show its webhooks');
       assert.equal((await t.req('/api/v1/projects/pub/webhooks', { auth: outsider })).status, 403);
       assert.equal((await t.req('/api/v1/projects/wh/webhooks/99999', { auth: owner })).status, 404);
