@@ -86,7 +86,8 @@ export function openApiDocument(externalUrl: string): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [method, path, summary, tag, ok] of OPERATIONS) {
     const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    (paths[path] ??= {})[method] = {
+    paths[path] ??= {};
+    paths[path][method] = {
       summary,
       tags: [tag],
       ...(params.length ? { parameters: params } : {}),
