@@ -6,6 +6,7 @@ import { findProjectByName } from '../db/repos/projects.js';
 import type { Logger } from '../log.js';
 import { CORE_SUBJECT, IMAGE_TYPES, INDEX_TYPES, MANIFEST_TYPES } from '../registry/constants.js';
 import type { RegistryClient } from '../registry/client.js';
+import { classifyManifest, COSIGN_TAG } from '../registry/artifact-type.js';
 
 const MAX_EVENTS = 1000;
 const MAX_ATTEMPTS = 10;
@@ -286,7 +287,7 @@ export class RegistrySync {
       return;
     }
     if (e.action === 'push') {
-      const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who });
+      const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who, tag: e.target.tag });
       if (artifactId !== null && e.target.tag) await this.syncTag(repo, e.target.tag);
       audits.push({ username: who, action: 'push', resource: ref, clientIp: ip, at });
       if (artifactId !== null) await this.notifyPushed({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId });
@@ -325,15 +326,20 @@ export class RegistrySync {
       return;
     }
     let id = await art.findArtifactId(this.db, Number(repoRow.id), digest);
-    if (id === undefined) id = (await this.importArtifact(repo, digest, { pushedAt: Date.now(), pushedBy: null })) ?? undefined;
-    if (id !== undefined) await art.setTag(this.db, Number(repoRow.id), id, tag, Date.now());
+    if (id === undefined) id = (await this.importArtifact(repo, digest, { pushedAt: Date.now(), pushedBy: null, tag })) ?? undefined;
+    if (id === undefined) return;
+    await art.setTag(this.db, Number(repoRow.id), id, tag, Date.now());
+    const cosign = COSIGN_TAG.exec(tag);
+    if (cosign) await art.setSubjectIfMissing(this.db, id, `sha256:${cosign[1]}`);
   }
 
   /**
    * Reads a manifest (and an image's config) from the registry and records the artifact. Returns its id, or null when
-   * the registry no longer has it or its project does not exist. Index children are imported first.
+   * the registry no longer has it or its project does not exist. Index children are imported first. The artifact's
+   * type, `artifactType`, config media type and `subject` come from the manifest (`tag`, a tag it was pushed under,
+   * links cosign's `sha256-<hex>.sig` scheme to its subject).
    */
-  async importArtifact(repo: string, digest: string, opts: { pushedAt: number; pushedBy: string | null }, depth = 0): Promise<number | null> {
+  async importArtifact(repo: string, digest: string, opts: { pushedAt: number; pushedBy: string | null; tag?: string }, depth = 0): Promise<number | null> {
     const project = await findProjectByName(this.db, repo.split('/')[0]!);
     if (!project) return null;
     const m = await this.registry.manifest(repo, digest);
@@ -351,7 +357,13 @@ export class RegistrySync {
       throw new Error(`manifest ${repo}@${digest} is not JSON`);
     }
     const mediaType = (typeof doc.mediaType === 'string' && MANIFEST_TYPES.has(doc.mediaType) ? doc.mediaType : m.mediaType) || 'application/octet-stream';
+    const kind = classifyManifest(doc, { mediaType, tag: opts.tag });
     const facts: art.ArtifactFacts = {
+      type: kind.type,
+      artifactType: kind.artifactType,
+      configMediaType: kind.configMediaType,
+      subject: kind.subject,
+      annotations: kind.annotations,
       mediaType,
       manifestSize: m.body.length,
       size: m.body.length,
@@ -449,9 +461,14 @@ export class RegistrySync {
       let repoRow = await art.findRepository(this.db, name);
       const before = repoRow ? await art.repositoryState(this.db, Number(repoRow.id)) : { artifacts: [], tags: [] };
       const known = new Map(before.artifacts.map((a) => [a.digest, a.id]));
+      // A tag per digest for the import to classify with (cosign's `sha256-<hex>.sig` names the subject).
+      const tagOf = new Map<string, string>();
+      for (const [t, d] of current) if (!tagOf.has(d) || COSIGN_TAG.test(t)) tagOf.set(d, t);
+      // Rows imported before artifact types existed are read again (pushedAt 0 keeps their push time).
+      if (repoRow) for (const d of await art.unclassifiedDigests(this.db, Number(repoRow.id))) await this.importArtifact(name, d, { pushedAt: 0, pushedBy: null, tag: tagOf.get(d) });
       for (const d of new Set(current.values())) {
         if (known.has(d)) continue;
-        const id = await this.importArtifact(name, d, { pushedAt: Date.now(), pushedBy: null });
+        const id = await this.importArtifact(name, d, { pushedAt: Date.now(), pushedBy: null, tag: tagOf.get(d) });
         if (id !== null) {
           known.set(d, id);
           s.artifactsAdded++;

@@ -1,6 +1,5 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { artifactKind } from '../../services/repository-service.js';
 import { PRIORITY_PUSH, SCAN_IMAGE, scanKey } from '../../jobs/types/scan.js';
 import { filterFindings } from '../../scanner/findings.js';
 import { SEVERITIES } from '../../scanner/severity.js';
@@ -38,7 +37,7 @@ export function repositoryPages(): Hono<AppEnv> {
         digest: a.digest,
         short: short(a.digest),
         tags: a.tags.map((t) => t.name),
-        type: artifactKind(a.mediaType),
+        type: a.type,
         platform: platformOf(a),
         size: fmtBytes(a.size),
         pushed: fmtTime(a.pushedAt),
