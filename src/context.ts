@@ -11,6 +11,7 @@ import type { Views } from './views.js';
 import type { RegistryClient } from './registry/client.js';
 import type { ManagedRegistry } from './registry/managed.js';
 import type { ProxyPolicy, ProxyRefusal, V2Request, WriteTracker } from './registry/proxy.js';
+import type { ReferrerLister } from './registry/referrers.js';
 import type { PolicyService } from './services/policy-service.js';
 import type { Metrics } from './metrics.js';
 import type { RegistrySync } from './services/registry-sync.js';
@@ -34,6 +35,8 @@ export interface RegistryHandle {
   policies: ProxyPolicy[];
   /** the check of manifest PUTs with their body */
   manifestPut?: (req: V2Request, body: Buffer) => Promise<ProxyRefusal | null>;
+  /** the referrers API's source (Berth's database) */
+  referrers?: ReferrerLister;
   /** writes in flight through this process's proxy */
   writes: WriteTracker;
 }

@@ -18,6 +18,7 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     log: services.log,
     policies: services.registry.policies,
     manifestPut: services.registry.manifestPut,
+    referrers: services.registry.referrers,
     writes: services.registry.writes,
     onBytes: (direction, n) => services.metrics.v2Bytes.inc({ direction }, n),
     blobFile: (digest) => {

@@ -30,6 +30,7 @@ import { GARBAGE_COLLECTION, gcJob } from './jobs/types/gc.js';
 import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
+import { referrerLister } from './services/referrers-service.js';
 import { findProjectByName } from './db/repos/projects.js';
 
 export interface Wired {
@@ -96,6 +97,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   });
   registry.policies.push((req) => (req.kind === 'manifest' && (req.method === 'GET' || req.method === 'HEAD') ? policy.pullGate(req) : null));
   registry.manifestPut = (req, body) => policy.manifestPut(req, body);
+  registry.referrers = referrerLister(db);
   jobs.register(
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,

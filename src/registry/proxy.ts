@@ -3,6 +3,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
+import { serveReferrers, type ReferrerLister } from './referrers.js';
 
 /** What a `/v2` request is about, after validation. */
 export interface V2Request {
@@ -114,6 +115,8 @@ export interface RegistryProxyOptions {
   manifestPut?: (req: V2Request, body: Buffer) => Promise<ProxyRefusal | null>;
   /** writes in flight through this process, for garbage collection to wait on */
   writes?: WriteTracker;
+  /** answers the OCI 1.1 referrers API (which the registry lacks) from Berth's database */
+  referrers?: ReferrerLister;
   /** byte counters for metrics */
   onBytes?: (direction: 'in' | 'out', n: number) => void;
 }
@@ -275,6 +278,9 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
     headers['x-forwarded-host'] = ext.host;
     headers.host = ext.host;
 
+    if (info.kind === 'referrers' && opts.referrers) {
+      return serveReferrers({ upstream, agent, headers, name: info.name!, digest: info.reference!, method, rawUrl: req.url!, realm, req, res, list: opts.referrers });
+    }
     if (method === 'GET' && info.kind === 'blob' && !req.headers.range && opts.blobFile && SHA256.test(info.reference!)) {
       if (await serveBlobDirect(upstream, req.url!, headers, info.reference!, res)) return;
     }

@@ -65,13 +65,131 @@ for (const dialect of testDialects()) {
       assert.deepEqual(refs, [`attestation:${pushed.att!.digest}`, `sbom:${pushed.sbom!.digest}`, `signature:${pushed.sig!.digest}`].sort());
     });
 
+    const token = async (scope: string, auth: [string, string] | null = ADMIN) =>
+      (await (await b.api(`/service/token?service=berth-registry&scope=${encodeURIComponent(scope)}`, auth ? { auth } : {})).json()).token as string;
+    const referrers = (repo: string, digest: string, tok: string | null, query = '') =>
+      fetch(`${b.url}/v2/art/${repo}/referrers/${digest}${query}`, { headers: tok ? { authorization: `Bearer ${tok}` } : {} });
+
+    /** What `oras attach` / `notation sign` do against a registry: blobs by monolithic upload, the manifest by digest. */
+    const putByDigest = async (repo: string, built: BuiltArtifact, blobs: Buffer[]) => {
+      const tok = await token(`repository:art/${repo}:pull,push`);
+      const h = { authorization: `Bearer ${tok}` };
+      for (const blob of blobs) {
+        const d = `sha256:${(await import('node:crypto')).createHash('sha256').update(blob).digest('hex')}`;
+        const start = await fetch(`${b.url}/v2/art/${repo}/blobs/uploads/`, { method: 'POST', headers: h });
+        assert.equal(start.status, 202);
+        const loc = new URL(start.headers.get('location')!, b.url);
+        loc.searchParams.set('digest', d);
+        const put = await fetch(loc, { method: 'PUT', headers: { ...h, 'content-type': 'application/octet-stream' }, body: blob });
+        assert.equal(put.status, 201, await put.text());
+      }
+      const res = await fetch(`${b.url}/v2/art/${repo}/manifests/${built.digest}`, { method: 'PUT', headers: { ...h, 'content-type': built.mediaType }, body: built.manifest });
+      assert.equal(res.status, 201, await res.text());
+    };
+
+    it('serves the referrers API from the database as an OCI image index', async () => {
+      const tok = await token('repository:art/app:pull');
+      const subject = pushed.image!.digest;
+      const res = await eventually(async () => {
+        const r = await referrers('app', subject, tok);
+        const body = r.status === 200 ? await r.clone().json() : null;
+        return body?.manifests?.length === 3 ? r : null;
+      });
+      assert.equal(res.headers.get('content-type'), 'application/vnd.oci.image.index.v1+json');
+      assert.equal(res.headers.get('oci-filters-applied'), null);
+      const idx = await res.json();
+      assert.equal(idx.schemaVersion, 2);
+      assert.equal(idx.mediaType, 'application/vnd.oci.image.index.v1+json');
+      const sbom = idx.manifests.find((m: { digest: string }) => m.digest === pushed.sbom!.digest);
+      assert.deepEqual(sbom, {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: pushed.sbom!.digest,
+        size: pushed.sbom!.size,
+        artifactType: 'application/spdx+json',
+        annotations: { 'org.opencontainers.image.created': '2026-11-29T12:00:00Z', 'org.example.tool': 'berth-test' },
+      });
+      for (const m of idx.manifests) for (const k of ['mediaType', 'digest', 'size', 'artifactType']) assert.ok(m[k] !== undefined, `${m.digest} has ${k}`);
+
+      const filtered = await referrers('app', subject, tok, `?artifactType=${encodeURIComponent('application/spdx+json')}`);
+      assert.equal(filtered.status, 200);
+      assert.equal(filtered.headers.get('oci-filters-applied'), 'artifactType');
+      assert.deepEqual((await filtered.json()).manifests.map((m: { digest: string }) => m.digest), [pushed.sbom!.digest]);
+      const none = await referrers('app', subject, tok, '?artifactType=application%2Fvnd.example.none');
+      assert.deepEqual((await none.json()).manifests, []);
+
+      // a subject nothing refers to (or not pushed yet) has an empty list, never a 404
+      const empty = await referrers('app', `sha256:${'0'.repeat(64)}`, tok);
+      assert.equal(empty.status, 200);
+      assert.deepEqual((await empty.json()).manifests, []);
+      assert.equal((await referrers('app', subject, tok, '?artifactType=')).status, 400);
+      assert.equal((await fetch(`${b.url}/v2/art/app/referrers/${subject}`, { method: 'DELETE', headers: { authorization: `Bearer ${tok}` } })).status, 405);
+    });
+
+    it('applies the token rules of a manifest GET: challenge, wrong repository, outsiders, unknown repositories', async () => {
+      const subject = pushed.image!.digest;
+      const anon = await referrers('app', subject, null);
+      assert.equal(anon.status, 401);
+      const challenge = anon.headers.get('www-authenticate') ?? '';
+      assert.match(challenge, new RegExp(`realm="${b.url}/service/token"`));
+      assert.match(challenge, /scope="repository:art\/app:pull"/);
+      // a token for another repository, and a token of a user who is not a member (empty access), are refused
+      assert.equal((await referrers('app', subject, await token('repository:art/lolcow:pull'))).status, 401);
+      const u = await b.api('/api/v1/users', { method: 'POST', auth: ADMIN, json: { username: 'outsider', password: 'outsider-pw-123' } });
+      assert.equal(u.status, 201);
+      const outsider = await token('repository:art/app:pull', ['outsider', 'outsider-pw-123']);
+      assert.equal((await referrers('app', subject, outsider)).status, 401);
+      assert.equal((await referrers('app', subject, 'not-a-token')).status, 401);
+      // a repository nobody pushed
+      const missing = await referrers('nothing-here', subject, await token('repository:art/nothing-here:pull'));
+      assert.equal(missing.status, 404);
+      assert.equal((await missing.json()).errors[0].code, 'NAME_UNKNOWN');
+    });
+
+    it('lists what oras attach and notation sign push by digest, and keeps the sha256-<hex> fallback tag working', async () => {
+      const subject = pushed.chart!;
+      const notationDir = dir();
+      const payload = Buffer.from(JSON.stringify({ payload: 'eyJ0YXJnZXRBcnRpZmFjdCI6e319', protected: 'e30', signature: 'c2ln' }));
+      const notation = ociArtifact(notationDir, {
+        artifactType: 'application/vnd.cncf.notary.signature',
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', data: '{}' },
+        layers: [{ mediaType: 'application/jose+json', data: payload }],
+        subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+        annotations: { 'io.cncf.notary.x509chain.thumbprint#S256': '["abc"]' },
+      });
+      await putByDigest('charts/web', notation, [Buffer.from('{}'), payload]);
+      // what oras does when a registry lacks the referrers API: an index of referrers under the tag sha256-<hex>
+      const tok = await token('repository:art/charts/web:pull,push');
+      const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: notation.mediaType, digest: notation.digest, size: notation.size, artifactType: 'application/vnd.cncf.notary.signature' }] }));
+      const put = await fetch(`${b.url}/v2/art/charts/web/manifests/sha256-${subject.digest.slice(7)}`, { method: 'PUT', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/vnd.oci.image.index.v1+json' }, body });
+      assert.equal(put.status, 201, await put.text());
+
+      const listed = await eventually(async () => {
+        const r = await referrers('charts/web', subject.digest, await token('repository:art/charts/web:pull'));
+        const j = await r.json();
+        return j.manifests.length === 1 ? j : null;
+      });
+      assert.equal(listed.manifests[0].digest, notation.digest);
+      assert.equal(listed.manifests[0].artifactType, 'application/vnd.cncf.notary.signature');
+      assert.deepEqual(listed.manifests[0].annotations, { 'io.cncf.notary.x509chain.thumbprint#S256': '["abc"]' });
+      const sig = await imported('charts/web', notation.digest);
+      assert.equal(sig.type, 'signature');
+      assert.equal(sig.subject, subject.digest);
+      // the fallback tag is served as it was pushed, and is not itself a referrer
+      const got = await fetch(`${b.url}/v2/art/charts/web/manifests/sha256-${subject.digest.slice(7)}`, { headers: { authorization: `Bearer ${tok}`, accept: 'application/vnd.oci.image.index.v1+json' } });
+      assert.equal(got.status, 200);
+      assert.deepEqual(Buffer.from(await got.arrayBuffer()), body);
+      const fb = await imported('charts/web', `sha256-${subject.digest.slice(7)}`);
+      assert.equal(fb.type, 'index');
+      assert.equal(fb.subject, null);
+    });
+
     it('reconciliation classifies rows imported before types existed', async () => {
       const { db } = b.services;
       await db.updateTable('artifacts').set({ type: null, subject_digest: null, artifact_type: null, config_media_type: null }).execute();
       assert.equal((await artifact('charts/web', '1.2.0'))!.type, 'image', 'an unclassified row falls back on its media type');
       const res = await b.api('/api/v1/system/reconcile', { method: 'POST', auth: ADMIN });
       assert.ok(res.status < 300, await res.text());
-      await eventually(async () => (await artifact('charts/web', '1.2.0'))?.type === 'chart', 20_000);
+      await eventually(async () => (await artifact('charts/web', '1.2.0'))?.type === 'chart' && (await artifact('lolcow', 'latest'))?.type === 'sif', 20_000);
       assert.equal((await artifact('lolcow', 'latest'))!.type, 'sif');
       assert.equal((await artifact('app', pushed.sig!.digest))!.subject, pushed.image!.digest);
       assert.equal((await artifact('app', pushed.sbom!.digest))!.subject, pushed.image!.digest);
