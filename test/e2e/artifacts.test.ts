@@ -80,10 +80,10 @@ for (const dialect of testDialects()) {
         assert.equal(start.status, 202);
         const loc = new URL(start.headers.get('location')!, b.url);
         loc.searchParams.set('digest', d);
-        const put = await fetch(loc, { method: 'PUT', headers: { ...h, 'content-type': 'application/octet-stream' }, body: blob });
+        const put = await fetch(loc, { method: 'PUT', headers: { ...h, 'content-type': 'application/octet-stream' }, body: new Uint8Array(blob) });
         assert.equal(put.status, 201, await put.text());
       }
-      const res = await fetch(`${b.url}/v2/art/${repo}/manifests/${built.digest}`, { method: 'PUT', headers: { ...h, 'content-type': built.mediaType }, body: built.manifest });
+      const res = await fetch(`${b.url}/v2/art/${repo}/manifests/${built.digest}`, { method: 'PUT', headers: { ...h, 'content-type': built.mediaType }, body: new Uint8Array(built.manifest) });
       assert.equal(res.status, 201, await res.text());
     };
 
@@ -160,7 +160,7 @@ for (const dialect of testDialects()) {
       // what oras does when a registry lacks the referrers API: an index of referrers under the tag sha256-<hex>
       const tok = await token('repository:art/charts/web:pull,push');
       const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: notation.mediaType, digest: notation.digest, size: notation.size, artifactType: 'application/vnd.cncf.notary.signature' }] }));
-      const put = await fetch(`${b.url}/v2/art/charts/web/manifests/sha256-${subject.digest.slice(7)}`, { method: 'PUT', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/vnd.oci.image.index.v1+json' }, body });
+      const put = await fetch(`${b.url}/v2/art/charts/web/manifests/sha256-${subject.digest.slice(7)}`, { method: 'PUT', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: new Uint8Array(body) });
       assert.equal(put.status, 201, await put.text());
 
       const listed = await eventually(async () => {
