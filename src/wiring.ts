@@ -31,6 +31,7 @@ import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { referrerLister } from './services/referrers-service.js';
+import { SignatureService } from './services/signature-service.js';
 import { findProjectByName } from './db/repos/projects.js';
 
 export interface Wired {
@@ -98,6 +99,10 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   registry.policies.push((req) => (req.kind === 'manifest' && (req.method === 'GET' || req.method === 'HEAD') ? policy.pullGate(req) : null));
   registry.manifestPut = (req, body) => policy.manifestPut(req, body);
   registry.referrers = referrerLister(db);
+  // Signed-only policy: cosign signatures are verified when pushed, and again when a project's keys change.
+  const signatures = new SignatureService(db, registry, log);
+  sync.onPushed.push(async (a) => void (await signatures.verifyArtifact(a.repository, a.artifactId)));
+  projects.onSignatureKeysChanged.push(async (p) => void (await signatures.reverifyProject(p)));
   jobs.register(
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,

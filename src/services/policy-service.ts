@@ -3,6 +3,7 @@ import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { findProjectByName, type Project } from '../db/repos/projects.js';
 import { IMAGE_TYPES } from '../registry/constants.js';
+import { isArtifactType, isReferrerType, isRunnable } from '../registry/artifact-type.js';
 import type { ProxyRefusal, V2Request } from '../registry/proxy.js';
 import type { Finding } from '../scanner/matcher.js';
 import { severityRank, type Severity } from '../scanner/severity.js';
@@ -118,7 +119,7 @@ export class PolicyService {
    */
   async pullGate(req: V2Request): Promise<ProxyRefusal | null> {
     const project = await findProjectByName(this.db, req.project!);
-    if (!project || !project.preventVulnerable) return null;
+    if (!project || (!project.preventVulnerable && !project.requireSignature)) return null;
     const name = req.name!;
     const repo = await art.findRepository(this.db, name);
     let digest: string | null = DIGEST.test(req.reference!) ? req.reference! : null;
@@ -126,7 +127,21 @@ export class PolicyService {
     if (!digest) digest = await this.registry.client.resolve(name, req.reference!).catch(() => null);
     if (!digest) return null; // the registry will answer 404 itself
     const artifact = repo ? await art.findArtifact(this.db, Number(repo.id), digest) : undefined;
+    // Per type (artifact-type.ts): signatures, attestations, SBOMs and other referrers are never gated (they run
+    // nothing; `cosign verify` and `oras discover` must reach them), nor is an index that only lists such referrers
+    // (the sha256-<hex> fallback tag). An artifact not imported yet is judged as an image.
+    const type = artifact?.type ?? 'image';
+    if (artifact && (isReferrerType(type) || artifact.subject !== null)) return null;
+    if (artifact && type === 'index' && repo && (await this.listsOnlyReferrers(Number(repo.id), artifact.id))) return null;
+    const parents = repo ? await art.parentIndexes(this.db, Number(repo.id), digest) : [];
+    if (project.requireSignature && req.method === 'GET') {
+      const refused = await this.signatureGate(project, name, repo ? Number(repo.id) : -1, digest, parents.map((p) => p.digest));
+      if (refused) return refused;
+    }
+    if (!project.preventVulnerable) return null;
     let report = artifact ? await this.scans.report(artifact.id) : undefined;
+    // Charts and other artifacts that do not run are CVE-gated only when a scanner produced a report for them.
+    if (!isRunnable(type) && (!report || report.finishedAt === null || report.status === 'not_applicable' || report.status === 'error')) return null;
     if ((!report || report.finishedAt === null) && repo) {
       const parent = await this.db
         .selectFrom('artifact_children as c')
@@ -138,9 +153,10 @@ export class PolicyService {
       if (parent) report = await this.scans.report(Number(parent.id));
     }
     const ref = `${name}@${digest.slice(0, 19)}…`;
-    if (!report || report.finishedAt === null || report.status === 'error') {
+    // A runnable type the scanner does not read (SIF, wasm) counts as unscanned: never as clean.
+    if (!report || report.finishedAt === null || report.status === 'error' || report.status === 'not_applicable') {
       if (project.unscannedPolicy === 'allow') return null;
-      const why = !report ? 'has not been scanned yet' : report.status === 'running' ? 'is being scanned' : 'could not be scanned';
+      const why = !report ? 'has not been scanned yet' : report.status === 'running' ? 'is being scanned' : report.status === 'not_applicable' ? `is a ${type} artifact, which Berth's scanner cannot read` : 'could not be scanned';
       return {
         status: 412,
         code: 'DENIED',
@@ -160,6 +176,35 @@ export class PolicyService {
         `(${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''}), and project ${project.name} prevents vulnerable images. ` +
         `To pull it anyway, ask a project admin to add the CVEs to the project's CVE allowlist.`,
     };
+  }
+
+  /**
+   * The signed-only rule: the artifact, or an index it is pulled through, must carry a cosign signature valid for
+   * one of the project's keys (verified when the signature was pushed). HEAD is not gated: it serves no content,
+   * and signers resolve the digest they sign with it. Refusal: 412 PROJECTPOLICYVIOLATION naming what is wrong.
+   */
+  private async signatureGate(project: Project, name: string, repositoryId: number, digest: string, parents: string[]): Promise<ProxyRefusal | null> {
+    const current = new Set(project.signatureKeys.map((k) => k.name));
+    const signers = await art.signersOf(this.db, repositoryId, [digest, ...parents]);
+    if ([...signers.values()].flat().some((n) => current.has(n))) return null;
+    const sigs = (await Promise.all([digest, ...parents].map((d) => art.findReferrers(this.db, repositoryId, d, { limit: 100 })))).flat().filter((a) => a.type === 'signature');
+    const keys = [...current].join(', ');
+    const why = sigs.length
+      ? `has ${sigs.length} signature${sigs.length === 1 ? '' : 's'}, but none is valid for the project's keys (${keys})`
+      : `is not signed`;
+    return {
+      status: 412,
+      code: 'PROJECTPOLICYVIOLATION',
+      message: `Berth blocked this pull: ${name}@${digest.slice(0, 19)}… ${why}, and project ${project.name} serves only artifacts signed by one of its keys. Sign it with cosign (cosign sign --key <one of: ${keys}> <registry>/${name}@${digest}) and pull again.`,
+    };
+  }
+
+  /** Whether an index lists referrers only (an sha256-<hex> fallback index), judged by its children's types. */
+  private async listsOnlyReferrers(repositoryId: number, indexId: number): Promise<boolean> {
+    const children = await this.db.selectFrom('artifact_children').select('child_digest').where('parent_id', '=', indexId).limit(256).execute();
+    if (!children.length) return false;
+    const rows = await this.db.selectFrom('artifacts').select(['type', 'subject_digest']).where('repository_id', '=', repositoryId).where('digest', 'in', children.map((c) => c.child_digest)).execute();
+    return rows.length === children.length && rows.every((r) => r.subject_digest !== null || (isArtifactType(r.type) && isReferrerType(r.type)));
   }
 
   /** Live (not expired) allowlist entries of the system and the project, upper-cased. */

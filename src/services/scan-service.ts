@@ -6,6 +6,7 @@ import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import type { Logger } from '../log.js';
 import { INDEX_TYPES } from '../registry/constants.js';
+import { isScannable, type ArtifactType } from '../registry/artifact-type.js';
 import type { AdvisoryStore } from '../scanner/advisory-store.js';
 import type { OsInfo, Package } from '../scanner/inventory.js';
 import { INVENTORY_VERSION, mergeLayers, readLayer, type LayerInventory } from '../scanner/layer-walker.js';
@@ -24,7 +25,8 @@ export interface ScanProgress {
 
 export interface ScanReport {
   artifactId: number;
-  status: 'running' | 'success' | 'error';
+  /** `not_applicable`: the artifact's type is not something the scanner reads (a chart, a signature, an SBOM…) */
+  status: 'running' | 'success' | 'error' | 'not_applicable';
   jobId: number | null;
   scanner: string;
   dbUpdatedAt: number | null;
@@ -126,8 +128,10 @@ export class ScanService {
   /** Scans one artifact (an image, or an index through its platform images) and stores its report. */
   async scan(repository: string, digest: string, jobId: number | null, p: ScanProgress): Promise<ScanReport> {
     const repo = await art.findRepository(this.db, repository);
-    const artifactId = repo ? await art.findArtifactId(this.db, Number(repo.id), digest) : undefined;
-    if (!repo || artifactId === undefined) throw new ArtifactGone(`${repository}@${digest} is not (or no longer) in the registry`);
+    const record = repo ? await art.findArtifact(this.db, Number(repo.id), digest) : undefined;
+    if (!repo || !record) throw new ArtifactGone(`${repository}@${digest} is not (or no longer) in the registry`);
+    const artifactId = record.id;
+    if (!isScannable(record.type)) return this.notApplicable(artifactId, record.type, jobId, p);
     await this.markRunning(artifactId, jobId);
     const external = await this.scannerFor(Number(repo.project_id));
     if (external) return this.scanExternal(external, repository, digest, artifactId, p);
@@ -140,12 +144,15 @@ export class ScanService {
     if (INDEX_TYPES.has(doc.mediaType ?? m.mediaType)) {
       for (const c of (doc.manifests ?? []).slice(0, 64)) {
         if (!c.digest || !SHA256.test(c.digest) || c.platform?.os === 'unknown') continue; // attestations are not images
+        const childRecord = await art.findArtifact(this.db, Number(repo.id), c.digest);
+        if (childRecord && !isScannable(childRecord.type)) continue; // SBOMs, signatures, charts listed in an index
         const child = await this.registry.client.manifest(repository, c.digest);
         if (child) images.push({ digest: c.digest, layers: layersOf(JSON.parse(child.body.toString('utf8')) as typeof doc) });
       }
     } else {
       images.push({ digest, layers: layersOf(doc) });
     }
+    if (!images.length) return this.notApplicable(artifactId, 'index', jobId, p, 'the index lists no image the scanner reads');
     const total = images.reduce((n, i) => n + i.layers.length, 0) || 1;
     let done = 0;
     const findings: Finding[] = [];
@@ -196,6 +203,45 @@ export class ScanService {
     if (problems.length) this.log.info({ repository, digest, problems: problems.length }, 'scan finished with parts it could not read');
     await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')})`);
     await p.progress(100, 'done');
+    return (await this.report(artifactId))!;
+  }
+
+  /**
+   * Records that this artifact is not scanned, and why: a report with status `not_applicable`, no findings and the
+   * reason in `problems`, so the UI says "not scannable" and never shows a clean result for bytes nobody read.
+   */
+  private async notApplicable(artifactId: number, type: ArtifactType, jobId: number | null, p: ScanProgress, reason?: string): Promise<ScanReport> {
+    const now = Date.now();
+    const why = reason ?? `${type} artifacts are not scanned: Berth's scanner reads container image layers only`;
+    const values = {
+      status: 'not_applicable',
+      job_id: jobId,
+      scanner: SCANNER_VERSION,
+      db_updated_at: null,
+      started_at: now,
+      finished_at: now,
+      os: null,
+      critical: 0,
+      high: 0,
+      medium: 0,
+      low: 0,
+      unknown: 0,
+      fixable: 0,
+      findings: '[]',
+      packages: '[]',
+      problems: JSON.stringify([why]),
+      error: null,
+    };
+    const res = await this.db.updateTable('scan_reports').set(values).where('artifact_id', '=', artifactId).executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) {
+      try {
+        await this.db.insertInto('scan_reports').values({ artifact_id: artifactId, ...values }).execute();
+      } catch {
+        await this.db.updateTable('scan_reports').set(values).where('artifact_id', '=', artifactId).execute();
+      }
+    }
+    await p.log(why);
+    await p.progress(100, 'not scannable');
     return (await this.report(artifactId))!;
   }
 
@@ -319,8 +365,8 @@ export async function projectSeverityTotals(db: DB, projectId: number): Promise<
     .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
     .innerJoin('repositories as r', 'r.id', 'a.repository_id')
     .where('r.project_id', '=', projectId)
-    // A report being refreshed still counts with its last findings.
-    .where('s.status', '!=', 'error')
+    // A report being refreshed still counts with its last findings; one saying "not scannable" counts as none.
+    .where('s.status', 'not in', ['error', 'not_applicable'])
     .where('s.finished_at', 'is not', null)
     .select((e) => [
       e.fn.sum<number>('s.critical').as('critical'),

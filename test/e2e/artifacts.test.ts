@@ -183,6 +183,152 @@ for (const dialect of testDialects()) {
       assert.equal(fb.subject, null);
     });
 
+    const report = async (repo: string, ref: string) => {
+      const res = await b.api(`/api/v1/projects/art/repositories/${encodeURIComponent(repo)}/artifacts/${ref}/vulnerabilities`, { auth: ADMIN });
+      return res.status === 200 ? await res.json() : null;
+    };
+    const scan = async (repo: string, ref: string) => {
+      const res = await b.api(`/api/v1/projects/art/repositories/${encodeURIComponent(repo)}/artifacts/${ref}/scan`, { method: 'POST', auth: ADMIN });
+      assert.equal(res.status, 202, await res.text());
+      return eventually(async () => {
+        const r = await report(repo, ref);
+        return r && r.status !== 'running' ? r : null;
+      }, 30_000);
+    };
+
+    it('scans images only: every other type gets a not_applicable report, never a clean one', async () => {
+      await imported('app', 'v1');
+      const img = await scan('app', 'v1');
+      assert.equal(img.status, 'success');
+      for (const [repo, ref] of [
+        ['charts/web', '1.2.0'],
+        ['lolcow', 'latest'],
+        ['app', pushed.sbom!.digest],
+        ['app', pushed.sig!.digest],
+        ['app', pushed.att!.digest],
+      ] as const) {
+        const r = await scan(repo, ref);
+        assert.equal(r.status, 'not_applicable', `${repo}@${ref}`);
+        assert.equal(r.summary.total, 0);
+        assert.match(r.problems[0], /not scanned/);
+      }
+      // the index is scanned through its platform image
+      await imported('app', 'multi');
+      assert.equal((await scan('app', 'multi')).status, 'success');
+    });
+
+    const setProject = async (json: Record<string, unknown>, status = 200) => {
+      const res = await b.api('/api/v1/projects/art', { method: 'PUT', auth: ADMIN, json });
+      assert.equal(res.status, status, await res.clone().text());
+      return res.json();
+    };
+    const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json';
+    const getManifest = async (repo: string, ref: string, method = 'GET') => {
+      const res = await fetch(`${b.url}/v2/art/${repo}/manifests/${ref}`, { method, headers: { authorization: `Bearer ${await token(`repository:art/${repo}:pull`)}`, accept: ACCEPT } });
+      const body = method === 'GET' ? await res.text() : '';
+      return { status: res.status, error: res.status >= 400 && body ? (JSON.parse(body).errors[0] as { code: string; message: string }) : null };
+    };
+
+    it('gates per type: referrers and charts pass, SIF counts as unscanned, images stay gated', async () => {
+      await setProject({ prevent_vulnerable: true, severity: 'high', unscanned_policy: 'block' });
+      for (const [repo, ref] of [
+        ['app', pushed.sbom!.digest],
+        ['app', pushed.sig!.digest],
+        ['app', cosignTag(pushed.image!.digest)],
+        ['app', pushed.att!.digest],
+        ['charts/web', '1.2.0'],
+        ['charts/web', `sha256-${pushed.chart!.digest.slice(7)}`],
+        ['app', 'v1'],
+      ] as const) {
+        for (const method of ['GET', 'HEAD']) assert.equal((await getManifest(repo, ref, method)).status, 200, `${method} ${repo}:${ref}`);
+      }
+      // a chart nobody scanned is not CVE-gated either
+      await pushArtifact(ociArtifact(dir(), helmChart('api', '0.1.0'), '0.1.0'), 'art/charts/api:0.1.0');
+      await imported('charts/api', '0.1.0');
+      assert.equal((await getManifest('charts/api', '0.1.0')).status, 200);
+      // SIF runs, and Berth cannot read it: it is unscanned, so the project's unscanned policy decides
+      const sif = await getManifest('lolcow', 'latest');
+      assert.equal(sif.status, 412);
+      assert.match(sif.error!.message, /sif artifact, which Berth's scanner cannot read/);
+      // an image without a scan is still blocked
+      await pushArtifact(ociArtifact(dir(), await plainImage(), 'v2'), 'art/app:v2');
+      await imported('app', 'v2');
+      assert.match((await getManifest('app', 'v2')).error!.message, /has not been scanned yet/);
+      await setProject({ unscanned_policy: 'allow' });
+      assert.equal((await getManifest('lolcow', 'latest')).status, 200);
+      await setProject({ prevent_vulnerable: false, unscanned_policy: 'block' });
+    });
+
+    it('signed-only: serves images signed by a project key (ECDSA P-256 or Ed25519), refuses unsigned and wrongly signed ones', async () => {
+      const ci = testKey('ec');
+      const release = testKey('ed25519');
+      // validation: bad PEM, an RSA key, duplicate names, signed-only without a key
+      const rsa = (await import('node:crypto')).generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      await setProject({ signature_keys: [{ name: 'x', pem: 'not a key' }] }, 400);
+      const badAlg = await b.api('/api/v1/projects/art', { method: 'PUT', auth: ADMIN, json: { signature_keys: [{ name: 'x', pem: rsa }] } });
+      assert.equal(badAlg.status, 400);
+      assert.match((await badAlg.json()).errors[0].message, /ECDSA P-256 or Ed25519/);
+      await setProject({ signature_keys: [{ name: 'x', pem: ci.pem }, { name: 'x', pem: release.pem }] }, 400);
+      await setProject({ require_signature: true }, 400);
+
+      const p = await setProject({ signature_keys: [{ name: 'ci', pem: ci.pem }, { name: 'release', pem: release.pem }], require_signature: true });
+      assert.deepEqual(p.signature_keys.map((k: { name: string }) => k.name), ['ci', 'release']);
+      assert.equal(p.require_signature, true);
+
+      // v1 carries a signature made with a key the project does not hold
+      const wrong = await getManifest('app', 'v1');
+      assert.equal(wrong.status, 412);
+      assert.equal(wrong.error!.code, 'PROJECTPOLICYVIOLATION');
+      assert.match(wrong.error!.message, /has 1 signature, but none is valid for the project's keys \(ci, release\)/);
+      // v2 has none
+      assert.match((await getManifest('app', 'v2')).error!.message, /is not signed/);
+      // HEAD serves no content: signers resolve the digest they sign with it
+      assert.equal((await getManifest('app', 'v2', 'HEAD')).status, 200);
+      // referrers are never gated
+      assert.equal((await getManifest('app', pushed.sbom!.digest)).status, 200);
+
+      // sign v2 with the ci key (cosign's tag scheme)
+      const v2 = (await imported('app', 'v2')).digest as string;
+      const payload = simpleSigningPayload(`${b.host}/art/app`, v2);
+      await pushArtifact(ociArtifact(dir(), cosignSignature([{ payload, signature: cosignSign(payload, ci.privateKey) }]), 'sig'), `art/app:${cosignTag(v2)}`);
+      await eventually(async () => (await getManifest('app', 'v2')).status === 200);
+      assert.deepEqual((await artifact('app', 'v2'))!.signed_by, ['ci']);
+      await skopeo('copy', '--retry-times', '0', '--src-creds', ADMIN.join(':'), '--src-tls-verify=false', `docker://${b.host}/art/app:v2`, `oci:${dir()}:pulled`);
+
+      // an Ed25519 signature in OCI 1.1 mode (a referrer with subject), on a new image
+      const v3 = await pushArtifact(ociArtifact(dir(), await plainImage(), 'v3'), 'art/app:v3');
+      const p3 = simpleSigningPayload(`${b.host}/art/app`, v3.digest);
+      await pushArtifact(ociArtifact(dir(), cosignSignature([{ payload: p3, signature: cosignSign(p3, release.privateKey) }], { subject: v3 }), 'sig3'), 'art/app:sig3');
+      await eventually(async () => (await getManifest('app', 'v3')).status === 200);
+      assert.deepEqual((await artifact('app', 'v3'))!.signed_by, ['release']);
+
+      // a valid key's signature over another digest's payload does not sign this one
+      const v4 = await pushArtifact(ociArtifact(dir(), await plainImage(), 'v4'), 'art/app:v4');
+      await pushArtifact(ociArtifact(dir(), cosignSignature([{ payload, signature: cosignSign(payload, ci.privateKey) }]), 'sig'), `art/app:${cosignTag(v4.digest)}`);
+      await eventually(async () => (await artifact('app', cosignTag(v4.digest)))?.subject === v4.digest);
+      assert.match((await getManifest('app', 'v4')).error!.message, /none is valid/);
+      assert.deepEqual((await artifact('app', 'v4'))!.signed_by, []);
+
+      // the platform image of a signed index is served through it
+      const idx = pushed.index!.digest;
+      const pi = simpleSigningPayload(`${b.host}/art/app`, idx);
+      assert.equal((await getManifest('app', pushed.indexChild!.digest)).status, 412);
+      await pushArtifact(ociArtifact(dir(), cosignSignature([{ payload: pi, signature: cosignSign(pi, ci.privateKey) }]), 'sig'), `art/app:${cosignTag(idx)}`);
+      await eventually(async () => (await getManifest('app', 'multi')).status === 200);
+      assert.equal((await getManifest('app', pushed.indexChild!.digest)).status, 200);
+
+      // removing a key unsigns what only it signed, at once
+      await setProject({ signature_keys: [{ name: 'release', pem: release.pem }] });
+      assert.match((await getManifest('app', 'v2')).error!.message, /none is valid for the project's keys \(release\)/);
+      assert.deepEqual((await artifact('app', 'v2'))!.signed_by, []);
+      assert.equal((await getManifest('app', 'v3')).status, 200);
+      // and giving it back re-verifies the signature already pushed
+      await setProject({ signature_keys: [{ name: 'ci', pem: ci.pem }, { name: 'release', pem: release.pem }] });
+      assert.equal((await getManifest('app', 'v2')).status, 200);
+      await setProject({ require_signature: false });
+      assert.equal((await getManifest('app', 'v4')).status, 200);
+    });
+
     it('reconciliation classifies rows imported before types existed', async () => {
       const { db } = b.services;
       await db.updateTable('artifacts').set({ type: null, subject_digest: null, artifact_type: null, config_media_type: null }).execute();

@@ -101,11 +101,20 @@ export async function upsertArtifact(db: DB, repositoryId: number, digest: strin
         .where('id', '=', id)
         .execute();
     } else {
-      const res = await trx
-        .insertInto('artifacts')
-        .values({ ...values, repository_id: repositoryId, digest, pushed_at: f.pushedAt, pushed_by: f.pushedBy?.slice(0, 255) ?? null, pulled_at: null })
-        .executeTakeFirstOrThrow();
-      id = Number(res.insertId);
+      try {
+        const res = await trx
+          .insertInto('artifacts')
+          .values({ ...values, repository_id: repositoryId, digest, pushed_at: f.pushedAt, pushed_by: f.pushedBy?.slice(0, 255) ?? null, pulled_at: null })
+          .executeTakeFirstOrThrow();
+        id = Number(res.insertId);
+      } catch (err) {
+        // A concurrent import (a notification and reconciliation, two replicas) inserted it first: refresh that row.
+        if (!isUniqueViolation(err)) throw err;
+        const again = await trx.selectFrom('artifacts').select('id').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirstOrThrow();
+        id = Number(again.id);
+        const { subject_digest, ...rest } = values;
+        await trx.updateTable('artifacts').set({ ...rest, ...(subject_digest ? { subject_digest } : {}) }).where('id', '=', id).execute();
+      }
     }
     await trx.deleteFrom('artifact_blobs').where('artifact_id', '=', id).execute();
     if (f.blobs.length) {

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { PRIORITY_PUSH, SCAN_IMAGE, scanKey } from '../../jobs/types/scan.js';
+import { isScannable, type ArtifactType } from '../../registry/artifact-type.js';
 import { filterFindings } from '../../scanner/findings.js';
 import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
@@ -38,6 +39,7 @@ export function repositoryPages(): Hono<AppEnv> {
         short: short(a.digest),
         tags: a.tags.map((t) => t.name),
         type: a.type,
+        scannable: isScannable(a.type),
         platform: platformOf(a),
         size: fmtBytes(a.size),
         pushed: fmtTime(a.pushedAt),
@@ -58,7 +60,7 @@ export function repositoryPages(): Hono<AppEnv> {
       c.var.services.repositories.manifestJson(repository.name, a.digest).catch(() => null),
       c.var.services.repositories.configJson(repository.name, a.configDigest).catch(() => null),
     ]);
-    const vulnerabilities = await vulnerabilitySection(c, project, repo, a.id, a.digest);
+    const vulnerabilities = await vulnerabilitySection(c, project, repo, a);
     return page(c, 'pages/artifacts/show', {
       vulnerabilities,
       title: `${repository.name}@${short(a.digest)}`,
@@ -91,7 +93,7 @@ export function repositoryPages(): Hono<AppEnv> {
 
   r.get('/:name/repositories/:repo/artifacts/:ref/scan-status', async (c) => {
     const { project, repository, artifact } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
-    const status = await scanStatus(c, project, repository.name.slice(project.name.length + 1), artifact.id, artifact.digest);
+    const status = await scanStatus(c, project, repository.name.slice(project.name.length + 1), artifact);
     // The page was rendered while scanning and the scan has ended: reload it to show the new findings.
     if (!status.live && c.req.query('was') === 'running') c.header('HX-Refresh', 'true');
     return fragment(c, 'partials/artifacts/scan-status', status);
@@ -103,7 +105,7 @@ export function repositoryPages(): Hono<AppEnv> {
     const { id } = await c.var.services.jobs.enqueue(SCAN_IMAGE, { repository: repository.name, digest: artifact.digest, reason: 'manual' }, { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: PRIORITY_PUSH });
     await c.var.services.audit.record(c.var.actor, 'scan', 'artifact', `${repository.name}@${artifact.digest}`, { job: id });
     const repo = repository.name.slice(project.name.length + 1);
-    if (isHtmx(c)) return fragment(c, 'partials/artifacts/scan-status', await scanStatus(c, project, repo, artifact.id, artifact.digest, id));
+    if (isHtmx(c)) return fragment(c, 'partials/artifacts/scan-status', await scanStatus(c, project, repo, artifact, id));
     return redirectWith(c, `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${artifact.digest}`, { kind: 'ok', text: `Scan queued (job ${id}).` });
   });
 
@@ -158,14 +160,17 @@ export function repositoryPages(): Hono<AppEnv> {
 }
 
 /** The scan state of an artifact for the status partial: running (with the job's progress), done, failed, or none. */
-async function scanStatus(c: Ctx, project: Project, repo: string, artifactId: number, digest: string, queuedJob?: number) {
+async function scanStatus(c: Ctx, project: Project, repo: string, artifact: { id: number; digest: string; type: ArtifactType }, queuedJob?: number) {
   const s = c.var.services;
+  const { id: artifactId, digest } = artifact;
   const report = await s.scans.report(artifactId);
   const base = `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${digest}`;
   const jobId = queuedJob ?? report?.jobId ?? null;
   const job = jobId !== null ? await s.jobs.get(jobId) : undefined;
   const running = (job && ['pending', 'scheduled', 'running'].includes(job.status)) || report?.status === 'running';
-  const state = running ? 'running' : !report ? 'none' : report.status === 'error' ? 'error' : 'success';
+  // "not scannable", never a clean result, for types the scanner does not read (whether or not a report says so yet)
+  const notApplicable = report?.status === 'not_applicable' || (!isScannable(artifact.type) && !running && report?.status !== 'success');
+  const state = notApplicable ? 'not_applicable' : running ? 'running' : !report ? 'none' : report.status === 'error' ? 'error' : 'success';
   return {
     base,
     state,
@@ -174,21 +179,23 @@ async function scanStatus(c: Ctx, project: Project, repo: string, artifactId: nu
     progress: job?.progress ?? 0,
     progressText: job?.progressText ?? (job?.status === 'pending' ? 'queued' : null),
     error: report?.error,
+    reason: report?.status === 'not_applicable' ? (report.problems[0] ?? null) : `${artifact.type} artifacts are not scanned`,
     finished: fmtTime(report?.finishedAt),
     scanner: report?.scanner,
     os: report?.os,
     dbUpdated: fmtTime(report?.dbUpdatedAt),
-    canScan: await s.authz.can(c.var.principal, 'artifact:scan', project),
+    canScan: !notApplicable && (await s.authz.can(c.var.principal, 'artifact:scan', project)),
     csrf: c.var.session?.csrfToken ?? '',
   };
 }
 
 /** The artifact page's vulnerability section: status, severity bar, filterable findings with pagination. */
-async function vulnerabilitySection(c: Ctx, project: Project, repo: string, artifactId: number, digest: string): Promise<string> {
+async function vulnerabilitySection(c: Ctx, project: Project, repo: string, artifact: { id: number; digest: string; type: ArtifactType }): Promise<string> {
   const s = c.var.services;
-  const report = await s.scans.report(artifactId);
-  const status = await scanStatus(c, project, repo, artifactId, digest);
-  const done = report && report.finishedAt !== null && report.status !== 'error' ? report : null;
+  const { digest } = artifact;
+  const report = await s.scans.report(artifact.id);
+  const status = await scanStatus(c, project, repo, artifact);
+  const done = report && report.finishedAt !== null && report.status !== 'error' && status.state !== 'not_applicable' ? report : null;
   const filter = findingFilter(c);
   const all = done ? filterFindings(done.findings, filter) : [];
   const q = pageQuery(c, { limit: 50 });
