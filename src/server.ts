@@ -1,9 +1,10 @@
 import http, { type Server } from 'node:http';
-import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AppEnv, Services } from './context.js';
 import { createRegistryProxy } from './registry/proxy.js';
+import { createV2Pipeline } from './registry/v2-pipeline.js';
+import { blobDataPath } from './registry/storage.js';
 
 /**
  * The one public listener: `/v2` goes to the streaming registry proxy on raw node:http (no web-stream conversion
@@ -16,16 +17,14 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     externalUrl: services.config.externalUrl,
     trustProxy: services.config.trustProxy,
     log: services.log,
-    policies: services.registry.policies,
-    manifestPut: services.registry.manifestPut,
+    pipeline: createV2Pipeline({ tokens: services.tokens, access: services.access, policy: services.policy, realm: `${services.config.externalUrl}/service/token` }),
     referrers: services.registry.referrers,
     writes: services.registry.writes,
     onBytes: (direction, n) => services.metrics.v2Bytes.inc({ direction }, n),
     blobFile: (digest) => {
       const managed = services.registry.managed;
       if (!managed) return null;
-      const hex = digest.slice('sha256:'.length);
-      return path.join(managed.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+      return blobDataPath(managed.storageDir, digest);
     },
   });
   // 1 MiB stream buffers: with the 16 KiB default every 64 KiB socket read of a blob stalls on backpressure.

@@ -278,6 +278,7 @@ export interface RegistryTables {
   advisory_packages: AdvisoryPackagesTable;
   vulndb_meta: { name: string; value: string };
   system_settings: { name: string; value: string; updated_at: number };
+  cache_generations: { name: string; value: number };
   layer_inventories: LayerInventoriesTable;
   scan_reports: ScanReportsTable;
   jobs: JobsTable;

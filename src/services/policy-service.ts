@@ -1,15 +1,16 @@
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
-import { findProjectByName, type Project } from '../db/repos/projects.js';
-import { IMAGE_TYPES } from '../registry/constants.js';
-import { isArtifactType, isReferrerType, isRunnable } from '../registry/artifact-type.js';
-import type { ProxyRefusal, V2Request } from '../registry/proxy.js';
+import type { Project } from '../db/repos/projects.js';
+import { findReportSummary } from '../db/repos/scan-reports.js';
+import { v2Refusal, type V2Refusal } from '../errors.js';
+import { IMAGE_TYPES, INDEX_TYPES } from '../registry/constants.js';
+import { isArtifactType, isReferrerType, isRunnable, typeOfRow, type ArtifactType } from '../registry/artifact-type.js';
 import type { Finding } from '../scanner/matcher.js';
-import { severityRank, type Severity } from '../scanner/severity.js';
+import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js';
 import type { ScanService } from './scan-service.js';
+import { SHA256_DIGEST as DIGEST } from '../registry/reference.js';
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** `v*`, `release-?.?`, `[0-9]*` → an anchored regex; everything else is literal. */
 export function globToRegExp(glob: string): RegExp {
@@ -112,70 +113,74 @@ export class PolicyService {
   // --- the pull gate ---
 
   /**
-   * Decides a manifest GET/HEAD. When the project prevents vulnerable images: findings at or above its threshold
-   * that no live allowlist entry exempts → 412 naming them. Images without a finished report (never scanned, being
-   * scanned for the first time, failed) follow the project's `unscanned_policy`, block by default. A child of an index
-   * without its own report is judged by its index's report (which covers every platform).
+   * Decides a manifest GET/HEAD on the digest the registry is about to serve. When the project prevents vulnerable
+   * images: an image manifest passes when its own finished report shows nothing at or above the project's threshold
+   * that a live allowlist entry does not exempt; an index passes only if every child it lists would pass. Images
+   * without a finished report (never scanned, being scanned, failed) follow the project's `unscanned_policy`, block
+   * by default. Refusals are 412 `PROJECTPOLICYVIOLATION`, which the docker CLI prints verbatim.
+   * @param digest the registry's `Docker-Content-Digest`; null (never seen from distribution) is refused.
    */
-  async pullGate(req: V2Request): Promise<ProxyRefusal | null> {
-    const project = await findProjectByName(this.db, req.project!);
-    if (!project || (!project.preventVulnerable && !project.requireSignature)) return null;
-    const name = req.name!;
-    const repo = await art.findRepository(this.db, name);
-    let digest: string | null = DIGEST.test(req.reference!) ? req.reference! : null;
-    if (!digest && repo) digest = (await art.findArtifact(this.db, Number(repo.id), req.reference!))?.digest ?? null;
-    if (!digest) digest = await this.registry.client.resolve(name, req.reference!).catch(() => null);
-    if (!digest) return null; // the registry will answer 404 itself
-    const artifact = repo ? await art.findArtifact(this.db, Number(repo.id), digest) : undefined;
+  async pullDecision(project: Project, repository: string, digest: string | null, method = 'GET'): Promise<V2Refusal | null> {
+    if (!project.preventVulnerable && !project.requireSignature) return null;
+    if (!digest || !DIGEST.test(digest)) return this.violation(`Berth blocked this pull: the registry did not name the digest of ${repository}, so its scan cannot be checked`);
+    const artifact = await art.findArtifactByRepositoryName(this.db, repository, digest);
     // Per type (artifact-type.ts): signatures, attestations, SBOMs and other referrers are never gated (they run
     // nothing; `cosign verify` and `oras discover` must reach them), nor is an index that only lists such referrers
     // (the sha256-<hex> fallback tag). An artifact not imported yet is judged as an image.
-    const type = artifact?.type ?? 'image';
+    const type = artifact ? typeOfRow(artifact.type, artifact.mediaType) : 'image';
     if (artifact && (isReferrerType(type) || artifact.subject !== null)) return null;
-    if (artifact && type === 'index' && repo && (await this.listsOnlyReferrers(Number(repo.id), artifact.id))) return null;
-    const parents = repo ? await art.parentIndexes(this.db, Number(repo.id), digest) : [];
-    if (project.requireSignature && req.method === 'GET') {
-      const refused = await this.signatureGate(project, name, repo ? Number(repo.id) : -1, digest, parents.map((p) => p.digest));
+    if (artifact && type === 'index' && (await this.listsOnlyReferrers(artifact.repositoryId, artifact.id))) return null;
+    if (project.requireSignature && method === 'GET') {
+      const refused = await this.signatureGate(project, repository, artifact?.repositoryId ?? null, digest);
       if (refused) return refused;
     }
     if (!project.preventVulnerable) return null;
-    let report = artifact ? await this.scans.report(artifact.id) : undefined;
-    // Charts and other artifacts that do not run are CVE-gated only when a scanner produced a report for them.
-    if (!isRunnable(type) && (!report || report.finishedAt === null || report.status === 'not_applicable' || report.status === 'error')) return null;
-    if ((!report || report.finishedAt === null) && repo) {
-      const parent = await this.db
-        .selectFrom('artifact_children as c')
-        .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
-        .select('p.id')
-        .where('c.child_digest', '=', digest)
-        .where('p.repository_id', '=', Number(repo.id))
-        .executeTakeFirst();
-      if (parent) report = await this.scans.report(Number(parent.id));
+    if (artifact && INDEX_TYPES.has(artifact.mediaType)) {
+      for (const child of await art.listChildDigests(this.db, artifact.id)) {
+        const refused = await this.imageDecision(project, repository, child);
+        if (refused) return { ...refused, message: refused.message.replace('Berth blocked this pull: ', `Berth blocked this pull of the index ${repository}@${digest.slice(0, 19)}…: its child `) };
+      }
+      return null;
     }
-    const ref = `${name}@${digest.slice(0, 19)}…`;
+    return this.imageDecision(project, repository, digest, artifact);
+  }
+
+  private violation(message: string): V2Refusal {
+    return v2Refusal('PROJECTPOLICYVIOLATION', message);
+  }
+
+  private async imageDecision(project: Project, repository: string, digest: string, known?: { id: number; type: string | null; mediaType: string; subject: string | null }): Promise<V2Refusal | null> {
+    const artifact = known ?? (await art.findArtifactByRepositoryName(this.db, repository, digest));
+    const type: ArtifactType = artifact ? typeOfRow(artifact.type, artifact.mediaType) : 'image';
+    // An index's attestation manifests and SBOMs are not judged as its platforms.
+    if (artifact && (isReferrerType(type) || artifact.subject !== null)) return null;
+    const id = artifact?.id;
+    const summary = id === undefined ? undefined : await findReportSummary(this.db, id);
+    // Charts and other artifacts that do not run are CVE-gated only when a scanner produced a report for them.
+    if (!isRunnable(type) && (!summary || summary.finishedAt === null || summary.status !== 'success')) return null;
+    const ref = `${repository}@${digest.slice(0, 19)}…`;
     // A runnable type the scanner does not read (SIF, wasm) counts as unscanned: never as clean.
-    if (!report || report.finishedAt === null || report.status === 'error' || report.status === 'not_applicable') {
+    if (!summary || summary.finishedAt === null || summary.status !== 'success') {
       if (project.unscannedPolicy === 'allow') return null;
-      const why = !report ? 'has not been scanned yet' : report.status === 'running' ? 'is being scanned' : report.status === 'not_applicable' ? `is a ${type} artifact, which Berth's scanner cannot read` : 'could not be scanned';
-      return {
-        status: 412,
-        code: 'DENIED',
-        message: `Berth blocked this pull: ${ref} ${why}, and project ${project.name} only serves images whose scan shows nothing at or above ${project.severity}. Wait for the scan, or ask a project admin.`,
-      };
+      const why = !summary ? 'has not been scanned yet' : summary.status === 'running' ? 'is being scanned' : summary.status === 'not_applicable' ? `is a ${type} artifact, which Berth's scanner cannot read` : 'could not be scanned';
+      return this.violation(
+        `Berth blocked this pull: ${ref} ${why}, and project ${project.name} only serves images whose scan shows nothing at or above ${project.severity}. Wait for the scan, or ask a project admin.`,
+      );
     }
     const threshold = severityRank(project.severity as Severity);
+    // Most pulls end here: no finding at or above the threshold, so no findings are read at all.
+    if (!SEVERITIES.some((s) => severityRank(s) >= threshold && summary.counts[s] > 0)) return null;
+    const report = await this.scans.report(id!);
+    if (!report) return null;
     const entries = await this.allowlistEntries(project);
     const blocking = report.findings.filter((f) => severityRank(f.severity) >= threshold && !allowlisted(f, entries));
     if (!blocking.length) return null;
     const ids = [...new Set(blocking.map((f) => f.aliases.find((a) => a.startsWith('CVE-')) ?? f.advisoryId))];
-    return {
-      status: 412,
-      code: 'DENIED',
-      message:
-        `Berth blocked this pull: ${ref} has ${blocking.length} vulnerabilit${blocking.length === 1 ? 'y' : 'ies'} at or above ${project.severity} ` +
+    return this.violation(
+      `Berth blocked this pull: ${ref} has ${blocking.length} vulnerabilit${blocking.length === 1 ? 'y' : 'ies'} at or above ${project.severity} ` +
         `(${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''}), and project ${project.name} prevents vulnerable images. ` +
         `To pull it anyway, ask a project admin to add the CVEs to the project's CVE allowlist.`,
-    };
+    );
   }
 
   /**
@@ -183,7 +188,9 @@ export class PolicyService {
    * one of the project's keys (verified when the signature was pushed). HEAD is not gated: it serves no content,
    * and signers resolve the digest they sign with it. Refusal: 412 PROJECTPOLICYVIOLATION naming what is wrong.
    */
-  private async signatureGate(project: Project, name: string, repositoryId: number, digest: string, parents: string[]): Promise<ProxyRefusal | null> {
+  private async signatureGate(project: Project, name: string, knownRepositoryId: number | null, digest: string): Promise<V2Refusal | null> {
+    const repositoryId = knownRepositoryId ?? Number((await art.findRepository(this.db, name))?.id ?? -1);
+    const parents = (await art.findParentIndexes(this.db, repositoryId, digest)).map((p) => p.digest);
     const current = new Set(project.signatureKeys.map((k) => k.name));
     const signers = await art.signersOf(this.db, repositoryId, [digest, ...parents]);
     if ([...signers.values()].flat().some((n) => current.has(n))) return null;
@@ -192,11 +199,9 @@ export class PolicyService {
     const why = sigs.length
       ? `has ${sigs.length} signature${sigs.length === 1 ? '' : 's'}, but none is valid for the project's keys (${keys})`
       : `is not signed`;
-    return {
-      status: 412,
-      code: 'PROJECTPOLICYVIOLATION',
-      message: `Berth blocked this pull: ${name}@${digest.slice(0, 19)}… ${why}, and project ${project.name} serves only artifacts signed by one of its keys. Sign it with cosign (cosign sign --key <one of: ${keys}> <registry>/${name}@${digest}) and pull again.`,
-    };
+    return this.violation(
+      `Berth blocked this pull: ${name}@${digest.slice(0, 19)}… ${why}, and project ${project.name} serves only artifacts signed by one of its keys. Sign it with cosign (cosign sign --key <one of: ${keys}> <registry>/${name}@${digest}) and pull again.`,
+    );
   }
 
   /** Whether an index lists referrers only (an sha256-<hex> fallback index), judged by its children's types. */
@@ -217,7 +222,15 @@ export class PolicyService {
     return out;
   }
 
-  // --- immutability and quota, on manifest PUT ---
+  // --- read-only, immutability, deletes and quota on /v2 writes ---
+
+  /** While garbage collection runs, writes get a retryable 503 with Retry-After. */
+  async readOnlyRefusal(): Promise<V2Refusal | null> {
+    const ro = await this.readOnly();
+    if (!ro) return null;
+    const wait = Math.max(5, Math.ceil((ro.until - Date.now()) / 1000));
+    return v2Refusal('UNAVAILABLE', `Berth is read-only while garbage collection runs (${ro.reason}): retry in a few minutes`, { headers: { 'Retry-After': String(Math.min(wait, 300)) } });
+  }
 
   /** The immutability rule a tag falls under, if any. */
   immutableRule(project: Project, tag: string): string | null {
@@ -225,36 +238,46 @@ export class PolicyService {
     return null;
   }
 
-  /** Refuses overwriting an existing immutable tag, or a push past the project's quota. */
-  async manifestPut(req: V2Request, body: Buffer): Promise<ProxyRefusal | null> {
-    const project = await findProjectByName(this.db, req.project!);
-    if (!project) return null; // the token service never granted push: the registry refuses it
-    const ref = req.reference!;
-    if (!DIGEST.test(ref)) {
-      const rule = this.immutableRule(project, ref);
-      if (rule) {
-        const repo = await art.findRepository(this.db, req.name!);
-        const inDb = repo ? await art.findArtifact(this.db, Number(repo.id), ref) : undefined;
-        const exists = inDb ?? (await this.registry.client.resolve(req.name!, ref).catch(() => null));
-        if (exists) {
-          return { status: 412, code: 'DENIED', message: `tag ${req.name}:${ref} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead` };
-        }
-      }
+  /** Refuses pushing over an existing immutable tag (by the registry's own view of the tag when the DB lags). */
+  async immutableTagRefusal(project: Project, repository: string, reference: string): Promise<V2Refusal | null> {
+    if (DIGEST.test(reference)) return null;
+    const rule = this.immutableRule(project, reference);
+    if (!rule) return null;
+    const repo = await art.findRepository(this.db, repository);
+    const inDb = repo ? await art.findArtifact(this.db, Number(repo.id), reference) : undefined;
+    const exists = inDb ?? (await this.registry.client.resolve(repository, reference).catch(() => null));
+    if (!exists) return null;
+    return v2Refusal('PRECONDITION', `tag ${repository}:${reference} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead`);
+  }
+
+  /**
+   * Refuses a `/v2` manifest DELETE that the REST delete would refuse: an artifact behind an immutable tag, or a
+   * child that an index in the repository still lists (deleting it would break the multi-arch image).
+   */
+  async manifestDeleteRefusal(project: Project, repository: string, reference: string): Promise<V2Refusal | null> {
+    if (!DIGEST.test(reference)) return null; // distribution refuses tag deletes itself (DIGEST_INVALID)
+    const artifact = await art.findArtifactByRepositoryName(this.db, repository, reference);
+    if (!artifact) return null;
+    for (const tag of await art.listTagNames(this.db, artifact.id)) {
+      const rule = this.immutableRule(project, tag);
+      if (rule) return v2Refusal('PRECONDITION', `tag ${repository}:${tag} is immutable in project ${project.name} (rule "${rule}"): it cannot be deleted`);
     }
-    if (project.quotaBytes !== null) {
-      const added = await this.newBytes(project, body);
-      if (added > 0) {
-        const usage = await this.usage(project.id);
-        if (usage + added > project.quotaBytes) {
-          return {
-            status: 412,
-            code: 'DENIED',
-            message: `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(project.quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
-          };
-        }
-      }
-    }
+    const parents = await art.findParentIndexes(this.db, artifact.repositoryId, reference);
+    if (parents.length) return v2Refusal('CONFLICT', `${repository}@${reference} is listed by the index ${parents[0]!.digest}: delete the index first`);
     return null;
+  }
+
+  /** Refuses a manifest PUT that would take the project past its storage quota. */
+  async quotaRefusal(project: Project, body: Buffer): Promise<V2Refusal | null> {
+    if (project.quotaBytes === null) return null;
+    const added = await this.newBytes(project, body);
+    if (added <= 0) return null;
+    const usage = await this.usage(project.id);
+    if (usage + added <= project.quotaBytes) return null;
+    return v2Refusal(
+      'PRECONDITION',
+      `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(project.quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
+    );
   }
 
   /** Bytes of blobs an image manifest references that the project does not hold yet. */

@@ -18,12 +18,12 @@ import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, un
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import { parsePublicKey } from '../registry/cosign.js';
+import { ADVISORY_ID } from '../registry/reference.js';
 
 export type { Project };
 
 const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 // Advisory ids (CVE-2024-1234, GHSA-xxxx-xxxx-xxxx, DSA-5555-1, ALPINE-CVE-…): printable, bounded.
-const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
 const TAG_GLOB = /^[A-Za-z0-9_.*?\-[\]!]{1,128}$/;
 const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { CORE_SUBJECT, IMAGE_TYPES, INDEX_TYPES, MANIFEST_TYPES } from '../registry/constants.js';
 import type { RegistryClient } from '../registry/client.js';
 import { classifyManifest, COSIGN_TAG } from '../registry/artifact-type.js';
+import { REPOSITORY_NAME as REPO_NAME, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 
 const MAX_EVENTS = 1000;
 const MAX_ATTEMPTS = 10;
@@ -39,9 +40,6 @@ export const envelopeSchema = z.object({ events: z.array(z.unknown()).max(MAX_EV
 
 export type RegistryEvent = z.infer<typeof eventSchema>;
 
-const REPO_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /** Whether an event changes what Berth stores: manifest pushes, manifest GETs (pulls), deletes. Blob traffic is not. */
 function isRelevant(e: RegistryEvent): boolean {

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
@@ -13,6 +12,8 @@ import { INVENTORY_VERSION, mergeLayers, readLayer, type LayerInventory } from '
 import { matchInventory, type Finding } from '../scanner/matcher.js';
 import { SEVERITIES, type Severity } from '../scanner/severity.js';
 import { ScannerAdapterClient, type AdapterMetadata } from '../scanner/adapter-client.js';
+import { SHA256_DIGEST as SHA256 } from '../registry/reference.js';
+import { blobDataPath } from '../registry/storage.js';
 
 export const SCANNER_NAME = 'berth-osv';
 export const SCANNER_VERSION = `${SCANNER_NAME}/1`;
@@ -41,7 +42,6 @@ export interface ScanReport {
   error: string | null;
 }
 
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
 const parseList = <T>(s: string): T[] => {
   try {
@@ -304,8 +304,7 @@ export class ScanService {
   private async openBlob(repository: string, digest: string, signal: AbortSignal): Promise<Readable> {
     const managed = this.registry.managed;
     if (managed) {
-      const hex = digest.slice('sha256:'.length);
-      const file = path.join(managed.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+      const file = blobDataPath(managed.storageDir, digest);
       try {
         await fs.promises.access(file);
         return fs.createReadStream(file, { highWaterMark: 1024 * 1024, signal });
@@ -335,6 +334,11 @@ export class ScanService {
       problems: parseList<string>(r.problems),
       error: r.error,
     };
+  }
+
+  /** Severity totals over a project's latest reports (the project chart). */
+  projectTotals(projectId: number): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
+    return projectSeverityTotals(this.db, projectId);
   }
 
   /** Severity counts of the latest reports, per artifact id (for lists and charts). */

@@ -1,4 +1,9 @@
 import type { DB } from '../../db/connect.js';
+import { findArtifactByRepositoryName } from '../../db/repos/artifacts.js';
+import { findProjectByName } from '../../db/repos/projects.js';
+import type { PushedArtifact } from '../../services/registry-sync.js';
+import type { JobQueue } from '../queue.js';
+import type { JobEvent } from '../runner.js';
 import { ArtifactGone, type ScanService } from '../../services/scan-service.js';
 import { PermanentError, type JobType } from '../runner.js';
 
@@ -69,5 +74,28 @@ export function scanAllJob(db: DB): JobType<{ reason?: string }> {
       await ctx.log(`queued ${queued} scans of ${rows.length} artifacts`);
       return { artifacts: rows.length, queued };
     },
+  };
+}
+
+/**
+ * Auto-scan on push: a pushed artifact in a project with `auto_scan` on gets a scan at push priority, ahead of any
+ * bulk scan, one at a time per artifact. Registered as a listener of the registry sync.
+ */
+export function autoScanOnPush(db: DB, jobs: JobQueue): (a: PushedArtifact) => Promise<void> {
+  return async (a) => {
+    const project = await findProjectByName(db, a.repository.split('/')[0]!);
+    if (!project?.autoScan) return;
+    await jobs.enqueue(SCAN_IMAGE, { repository: a.repository, digest: a.digest, reason: 'push' }, { uniqueKey: scanKey(a.artifactId), releaseKeyOnFinish: true, priority: PRIORITY_PUSH });
+  };
+}
+
+/** A scan job that failed for good leaves the artifact's report saying so (the original design's in-process hook). */
+export function markFailedScans(db: DB, scans: Pick<ScanService, 'markFailed'>): (e: JobEvent) => Promise<void> {
+  return async (e) => {
+    if (e.job.type !== SCAN_IMAGE || e.to !== 'error') return;
+    const p = e.job.payload as Partial<ScanPayload>;
+    if (typeof p.repository !== 'string' || typeof p.digest !== 'string') return;
+    const artifact = await findArtifactByRepositoryName(db, p.repository, p.digest);
+    if (artifact) await scans.markFailed(artifact.id, e.job.error ?? 'scan failed');
   };
 }
