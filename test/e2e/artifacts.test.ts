@@ -20,7 +20,18 @@ for (const dialect of testDialects()) {
       const res = await b.api(`/api/v1/projects/art/repositories/${encodeURIComponent(repo)}/artifacts/${ref}`, { auth: ADMIN });
       return res.status === 200 ? ((await res.json()) as Record<string, any>) : null;
     };
-    const imported = (repo: string, ref: string) => eventually(() => artifact(repo, ref), 15_000);
+    /** Waits for the notification of a push to be applied; on a timeout, says what the inbox and tags held. */
+    const imported = async (repo: string, ref: string) => {
+      try {
+        return await eventually(() => artifact(repo, ref), 15_000);
+      } catch (err) {
+        const { db } = b.services;
+        const inbox = await db.selectFrom('notification_inbox').select(['payload', 'applied_at', 'attempts', 'error']).execute();
+        const tags = await db.selectFrom('tags as t').innerJoin('repositories as r', 'r.id', 't.repository_id').select(['r.name', 't.name as tag']).execute();
+        const events = inbox.map((i) => { const e = JSON.parse(i.payload); return `${e.action} ${e.target.repository}${e.target.tag ? `:${e.target.tag}` : ''}@${String(e.target.digest).slice(7, 15)} applied=${i.applied_at !== null} attempts=${i.attempts} ${i.error ?? ''}`; });
+        throw new Error(`${repo}:${ref} not imported: ${(err as Error).message}\ninbox:\n${events.join('\n')}\ntags: ${tags.map((t) => `${t.name}:${t.tag}`).join(' ')}`);
+      }
+    };
 
     const pushed: Record<string, BuiltArtifact> = {};
 

@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { PRIORITY_PUSH, SCAN_IMAGE, scanKey } from '../../jobs/types/scan.js';
-import { isScannable, type ArtifactType } from '../../registry/artifact-type.js';
+import { isScannable, pullCommand, type ArtifactType } from '../../registry/artifact-type.js';
+import type { ArtifactWithTags } from '../../services/repository-service.js';
 import { filterFindings } from '../../scanner/findings.js';
 import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
@@ -22,9 +23,27 @@ export function repositoryPages(): Hono<AppEnv> {
 
   r.get('/:name/repositories/:repo', async (c) => {
     const q = pageQuery(c, { limit: 20 });
-    const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), q);
+    // Referrers (signatures, SBOMs, attestations) are listed under their subject, not as untagged artifacts.
+    const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), { ...q, topLevel: true });
     const repo = repository.name.slice(project.name.length + 1);
-    const summaries = await c.var.services.scans.summaries(items.map((a) => a.id));
+    const referrers = await c.var.services.repositories.referrers(repository.id, items.map((a) => a.digest));
+    const summaries = await c.var.services.scans.summaries([...items, ...[...referrers.values()].flat()].map((a) => a.id));
+    const view = (a: ArtifactWithTags) => ({
+      digest: a.digest,
+      short: short(a.digest),
+      tags: a.tags.map((t) => t.name),
+      type: a.type,
+      artifactType: a.artifactType,
+      scannable: isScannable(a.type),
+      signers: a.signers,
+      platform: platformOf(a),
+      size: fmtBytes(a.size),
+      pushed: fmtTime(a.pushedAt),
+      pushedBy: a.pushedBy,
+      pulled: fmtTime(a.pulledAt),
+      pullCount: a.pullCount,
+      scan: summaries.get(a.id) ?? null,
+    });
     return page(c, 'pages/repositories/show', {
       title: repository.name,
       nav: 'projects',
@@ -34,20 +53,7 @@ export function repositoryPages(): Hono<AppEnv> {
       host: host(c),
       pullCount: repository.pullCount,
       canDelete: await c.var.services.authz.can(c.var.principal, 'repository:delete', project),
-      items: items.map((a) => ({
-        digest: a.digest,
-        short: short(a.digest),
-        tags: a.tags.map((t) => t.name),
-        type: a.type,
-        scannable: isScannable(a.type),
-        platform: platformOf(a),
-        size: fmtBytes(a.size),
-        pushed: fmtTime(a.pushedAt),
-        pushedBy: a.pushedBy,
-        pulled: fmtTime(a.pulledAt),
-        pullCount: a.pullCount,
-        scan: summaries.get(a.id) ?? null,
-      })),
+      items: items.map((a) => ({ ...view(a), pull: pullCommand(a.type, host(c), repository.name, a.tags[0]?.name ?? a.digest), referrers: (referrers.get(a.digest) ?? []).map(view) })),
       severities: SEVERITIES,
       pager: pager(c, q.page, q.limit, total),
     });
@@ -61,6 +67,15 @@ export function repositoryPages(): Hono<AppEnv> {
       c.var.services.repositories.configJson(repository.name, a.configDigest).catch(() => null),
     ]);
     const vulnerabilities = await vulnerabilitySection(c, project, repo, a);
+    const referrers = ((await c.var.services.repositories.referrers(repository.id, [a.digest])).get(a.digest) ?? []).map((x) => ({
+      digest: x.digest,
+      short: short(x.digest),
+      type: x.type,
+      artifactType: x.artifactType ?? x.configMediaType,
+      signers: x.signers,
+      tags: x.tags.map((t) => t.name),
+      pushed: fmtTime(x.pushedAt),
+    }));
     return page(c, 'pages/artifacts/show', {
       vulnerabilities,
       title: `${repository.name}@${short(a.digest)}`,
@@ -73,6 +88,12 @@ export function repositoryPages(): Hono<AppEnv> {
       a: {
         digest: a.digest,
         short: short(a.digest),
+        type: a.type,
+        artifactType: a.artifactType,
+        configMediaType: a.configMediaType,
+        subject: a.subject,
+        signers: a.signers,
+        pull: pullCommand(a.type, host(c), repository.name, a.digest),
         mediaType: a.mediaType,
         size: fmtBytes(a.size),
         platform: platformOf(a),
@@ -83,6 +104,7 @@ export function repositoryPages(): Hono<AppEnv> {
         pullCount: a.pullCount,
         tags: a.tags.map((t) => ({ name: t.name, pushed: fmtTime(t.pushedAt) })),
       },
+      referrers,
       layers: blobs.map((b) => ({ digest: b.digest, short: short(b.digest), mediaType: b.mediaType, size: fmtBytes(b.size) })),
       children: children.map((ch) => ({ digest: ch.digest, short: short(ch.digest), platform: ch.platform, size: fmtBytes(ch.size) })),
       // Data from inside pushed images is hostile: it is only ever rendered escaped, as text.
