@@ -286,7 +286,7 @@ export class RegistrySync {
     }
     if (e.action === 'push') {
       const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who, tag: e.target.tag });
-      if (artifactId !== null && e.target.tag) await this.syncTag(repo, e.target.tag);
+      if (artifactId !== null && e.target.tag) await this.syncTag(repo, e.target.tag, e.target.digest);
       audits.push({ username: who, action: 'push', resource: ref, clientIp: ip, at });
       if (artifactId !== null) await this.notifyPushed({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId });
       return;
@@ -314,11 +314,21 @@ export class RegistrySync {
     }
   }
 
-  /** Makes the DB's tag match the registry's current answer for it. */
-  private async syncTag(repo: string, tag: string): Promise<void> {
+  /**
+   * Makes the DB's tag match the registry's current answer for it. `pushed`: the digest a push event says was pushed
+   * under this tag. Distribution sends that event from the manifest PUT before it links the tag, so a fast core can
+   * ask about the tag too early: it asks again for about a second, then believes the event (reconciliation repairs
+   * a tag removed in between).
+   */
+  private async syncTag(repo: string, tag: string, pushed?: string): Promise<void> {
     const repoRow = await art.findRepository(this.db, repo);
     if (!repoRow) return;
-    const digest = await this.registry.resolve(repo, tag);
+    let digest = await this.registry.resolve(repo, tag);
+    for (let i = 0; digest === null && pushed && i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      digest = await this.registry.resolve(repo, tag);
+    }
+    if (digest === null && pushed && (await this.registry.resolve(repo, pushed)) !== null) digest = pushed;
     if (digest === null) {
       await art.deleteTag(this.db, Number(repoRow.id), tag);
       return;
