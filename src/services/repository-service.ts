@@ -80,6 +80,11 @@ export class RepositoryService {
     return out;
   }
 
+  /** The children of the given index artifacts of a repository the caller has read (see `artifacts`). */
+  async indexChildren(repositoryId: number, indexIds: number[]) {
+    return art.indexChildren(this.db, repositoryId, indexIds);
+  }
+
   async artifact(p: Principal, projectName: string, repo: string, reference: string) {
     if (!TAG.test(reference) && !DIGEST.test(reference)) throw badRequest('reference must be a tag or a sha256 digest');
     const { project, repository } = await this.get(p, projectName, repo);

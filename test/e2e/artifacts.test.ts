@@ -207,10 +207,11 @@ for (const dialect of testDialects()) {
       }, 30_000);
     };
 
-    it('scans images only: every other type gets a not_applicable report, never a clean one', async () => {
+    it('scans images only: every other type gets a report whose completeness is not_applicable, never a clean one', async () => {
       await imported('app', 'v1');
       const img = await scan('app', 'v1');
       assert.equal(img.status, 'success');
+      assert.notEqual(img.completeness, 'not_applicable');
       for (const [repo, ref] of [
         ['charts/web', '1.2.0'],
         ['lolcow', 'latest'],
@@ -219,7 +220,8 @@ for (const dialect of testDialects()) {
         ['app', pushed.att!.digest],
       ] as const) {
         const r = await scan(repo, ref);
-        assert.equal(r.status, 'not_applicable', `${repo}@${ref}`);
+        assert.equal(r.status, 'success', `${repo}@${ref}`);
+        assert.equal(r.completeness, 'not_applicable', `${repo}@${ref}`);
         assert.equal(r.summary.total, 0);
         assert.match(r.problems[0], /not scanned/);
       }

@@ -42,7 +42,7 @@ for (const dialect of testDialects()) {
       for (const p of ['charts%2Fweb/artifacts/1.2.0', 'lolcow/artifacts/latest']) {
         await eventually(async () => {
           const r = await api(`${p}/vulnerabilities`);
-          return r.status === 200 && (await r.json()).status === 'not_applicable';
+          return r.status === 200 && (await r.json()).completeness === 'not_applicable';
         }, 30_000);
       }
       browser = await launchChromium();

@@ -8,7 +8,7 @@ import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
 import { findingFilter, pageQuery, type Ctx } from '../http.js';
 import { severityBar } from './charts.js';
-import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
+import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData } from './render.js';
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 const encRepo = (repo: string) => encodeURIComponent(repo);
@@ -23,11 +23,17 @@ export function repositoryPages(): Hono<AppEnv> {
 
   r.get('/:name/repositories/:repo', async (c) => {
     const q = pageQuery(c, { limit: 20 });
-    // Referrers (signatures, SBOMs, attestations) are listed under their subject, not as untagged artifacts.
+    // Index children are listed under their index (as Harbor does), and referrers (signatures, SBOMs, attestations)
+    // under their subject, not as untagged rows of their own.
     const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), { ...q, topLevel: true });
     const repo = repository.name.slice(project.name.length + 1);
+    const children = await c.var.services.repositories.indexChildren(repository.id, items.filter((a) => a.mediaType.includes('index') || a.mediaType.includes('manifest.list')).map((a) => a.id));
     const referrers = await c.var.services.repositories.referrers(repository.id, items.map((a) => a.digest));
-    const summaries = await c.var.services.scans.summaries([...items, ...[...referrers.values()].flat()].map((a) => a.id));
+    const summaries = await c.var.services.scans.summaries([
+      ...items.map((a) => a.id),
+      ...[...children.values()].flat().flatMap((ch) => (ch.id === null ? [] : [ch.id])),
+      ...[...referrers.values()].flat().map((a) => a.id),
+    ]);
     const view = (a: ArtifactWithTags) => ({
       digest: a.digest,
       short: short(a.digest),
@@ -43,6 +49,9 @@ export function repositoryPages(): Hono<AppEnv> {
       pulled: fmtTime(a.pulledAt),
       pullCount: a.pullCount,
       scan: summaries.get(a.id) ?? null,
+      children: [] as { digest: string; short: string; platform: string; tags: string[]; size: string; scan: unknown }[],
+      referrers: [] as unknown[],
+      pull: '',
     });
     return page(c, 'pages/repositories/show', {
       title: repository.name,
@@ -53,7 +62,19 @@ export function repositoryPages(): Hono<AppEnv> {
       host: host(c),
       pullCount: repository.pullCount,
       canDelete: await c.var.services.authz.can(c.var.principal, 'repository:delete', project),
-      items: items.map((a) => ({ ...view(a), pull: pullCommand(a.type, host(c), repository.name, a.tags[0]?.name ?? a.digest), referrers: (referrers.get(a.digest) ?? []).map(view) })),
+      items: items.map((a) => ({
+        ...view(a),
+        pull: pullCommand(a.type, host(c), repository.name, a.tags[0]?.name ?? a.digest),
+        referrers: (referrers.get(a.digest) ?? []).map(view),
+        children: (children.get(a.id) ?? []).map((ch) => ({
+          digest: ch.digest,
+          short: short(ch.digest),
+          platform: ch.platform ?? '',
+          tags: ch.tags,
+          size: fmtBytes(ch.size),
+          scan: ch.id === null ? null : (summaries.get(ch.id) ?? null),
+        })),
+      })),
       severities: SEVERITIES,
       pager: pager(c, q.page, q.limit, total),
     });
@@ -191,7 +212,8 @@ async function scanStatus(c: Ctx, project: Project, repo: string, artifact: { id
   const job = jobId !== null ? await s.jobs.get(jobId) : undefined;
   const running = (job && ['pending', 'scheduled', 'running'].includes(job.status)) || report?.status === 'running';
   // "not scannable", never a clean result, for types the scanner does not read (whether or not a report says so yet)
-  const notApplicable = report?.status === 'not_applicable' || (!isScannable(artifact.type) && !running && report?.status !== 'success');
+  const reportNa = report?.status === 'success' && report.finishedAt !== null && report.completeness === 'not_applicable';
+  const notApplicable = reportNa || (!isScannable(artifact.type) && !running);
   const state = notApplicable ? 'not_applicable' : running ? 'running' : !report ? 'none' : report.status === 'error' ? 'error' : 'success';
   return {
     base,
@@ -201,7 +223,7 @@ async function scanStatus(c: Ctx, project: Project, repo: string, artifact: { id
     progress: job?.progress ?? 0,
     progressText: job?.progressText ?? (job?.status === 'pending' ? 'queued' : null),
     error: report?.error,
-    reason: report?.status === 'not_applicable' ? (report.problems[0] ?? null) : `${artifact.type} artifacts are not scanned`,
+    reason: reportNa ? (report!.problems[0] ?? null) : `${artifact.type} artifacts are not scanned`,
     finished: fmtTime(report?.finishedAt),
     scanner: report?.scanner,
     os: report?.os,
@@ -222,6 +244,7 @@ async function vulnerabilitySection(c: Ctx, project: Project, repo: string, arti
   const all = done ? filterFindings(done.findings, filter) : [];
   const q = pageQuery(c, { limit: 50 });
   return s.views.render('partials/artifacts/findings', {
+    ...i18nData(c),
     project: project.name,
     repoPath: encRepo(repo),
     digest,
