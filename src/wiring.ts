@@ -45,6 +45,8 @@ import { SCANNER_SUBJECT } from './registry/constants.js';
 import { MAX_CONCURRENT_UPLOADS, UploadSlots } from './services/upload-slots.js';
 import { OutboundService } from './services/outbound-service.js';
 import { ScannerRegistry } from './services/scanner-registry.js';
+import { referrerLister } from './services/referrers-service.js';
+import { SignatureService } from './services/signature-service.js';
 
 export interface Wired {
   services: Services;
@@ -107,6 +109,11 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     scanners,
   );
   const policy = new PolicyService(db, registry, scans);
+  registry.referrers = referrerLister(db);
+  // Signed-only policy: cosign signatures are verified when pushed, and again when a project's keys change.
+  const signatures = new SignatureService(db, registry, log);
+  sync.onPushed.push(async (a) => void (await signatures.verifyArtifact(a.repository, a.artifactId)));
+  projects.onSignatureKeysChanged.push(async (p) => void (await signatures.reverifyProject(p)));
   jobs.register(
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,
