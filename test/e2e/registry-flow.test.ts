@@ -257,7 +257,9 @@ for (const dialect of testDialects()) {
       await push(await buildImage({ 'etc/nested': '1' }), `docker://${b.host}/priv/team/tool:1`, dev);
       const res = await eventually(async () => {
         const r = await b.api('/api/v1/projects/priv/repositories/team%2Ftool/artifacts', { auth: dev });
-        return r.status === 200 ? r.json() : null;
+        // The repository row can be visible a moment before its first artifact (notification apply in progress).
+        const body = r.status === 200 ? await r.json() : null;
+        return body?.items.length ? body : null;
       });
       assert.equal(res.items.length, 1);
     });
