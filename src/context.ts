@@ -1,4 +1,5 @@
 import type { Principal } from './auth/principal.js';
+import type { HealthCheck } from './health.js';
 import type { Config } from './config.js';
 import type { DB, Dialect } from './db/connect.js';
 import type { Logger } from './log.js';
@@ -24,6 +25,9 @@ import type { JobRunner } from './jobs/runner.js';
 import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
+import type { WebhookService } from './services/webhook-service.js';
+import type { SecurityHubService } from './services/security-hub-service.js';
+import type { RetentionService } from './services/retention-service.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -35,12 +39,6 @@ export interface RegistryHandle {
   notificationSecret: string;
   /** writes in flight through this process's proxy */
   writes: WriteTracker;
-}
-
-/** A named readiness check for /api/v1/health. */
-export interface HealthCheck {
-  name: string;
-  check(): Promise<{ ok: boolean; detail?: string }>;
 }
 
 /** Everything main.ts wires and hands to the app: no module-level singletons. */
@@ -69,6 +67,9 @@ export interface Services {
   advisories: AdvisoryStore;
   scans: ScanService;
   policy: PolicyService;
+  webhooks: WebhookService;
+  securityHub: SecurityHubService;
+  retention: RetentionService;
   metrics: Metrics;
   health: HealthCheck[];
 }

@@ -73,7 +73,7 @@ export interface LoginFailuresTable {
   locked_until: number;
 }
 
-export interface Database extends RegistryTables, IdentityTables {
+export interface Database extends RegistryTables, IdentityTables, EventTables {
   users: UsersTable;
   roles: RolesTable;
   projects: ProjectsTable;
@@ -264,6 +264,10 @@ export interface ScanReportsTable {
   packages: string;
   problems: string;
   error: string | null;
+  /** `complete` | `incomplete` | `not_applicable`; null for reports older than the column */
+  completeness: string | null;
+  /** JSON list of gaps ({layer?, path?, reason}); null for older reports */
+  gaps: string | null;
 }
 
 export interface RegistryTables {
@@ -285,4 +289,62 @@ export interface RegistryTables {
   tags: TagsTable;
   robots: RobotsTable;
   robot_permissions: RobotPermissionsTable;
+}
+
+export interface WebhookPoliciesTable {
+  id: Generated<number>;
+  project_id: number;
+  name: string;
+  url: string;
+  format: string;
+  event_types: string;
+  auth_header: string | null;
+  secret: string | null;
+  skip_tls_verify: number;
+  enabled: number;
+  last_triggered_at: number | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  policy_id: number;
+  job_id: number | null;
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  at: number;
+}
+
+export interface ReportFindingsTable {
+  id: Generated<number>;
+  artifact_id: number;
+  advisory_id: string;
+  cve: string;
+  package: string;
+  package_type: string;
+  version: string;
+  fixed_version: string | null;
+  severity: string;
+  severity_rank: number;
+}
+
+export interface RetentionPoliciesTable {
+  project_id: number;
+  rules: string;
+  schedule: string | null;
+  updated_at: number;
+}
+
+/** Webhooks, the security hub's findings index, tag retention. */
+export interface EventTables {
+  webhook_policies: WebhookPoliciesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  report_findings: ReportFindingsTable;
+  retention_policies: RetentionPoliciesTable;
 }

@@ -115,8 +115,8 @@ export class PolicyService {
    * Decides a manifest GET/HEAD on the digest the registry is about to serve. When the project prevents vulnerable
    * images: an image manifest passes when its own finished report shows nothing at or above the project's threshold
    * that a live allowlist entry does not exempt; an index passes only if every child it lists would pass. Images
-   * without a finished report (never scanned, being scanned, failed) follow the project's `unscanned_policy`, block
-   * by default. Refusals are 412 `PROJECTPOLICYVIOLATION`, which the docker CLI prints verbatim.
+   * without a finished report (never scanned, being scanned, failed) and images whose report is `incomplete` follow
+   * the project's `unscanned_policy`, block by default (an allowed incomplete image is still judged on its findings). Refusals are 412 `PROJECTPOLICYVIOLATION`, which the docker CLI prints verbatim.
    * @param digest the registry's `Docker-Content-Digest`; null (never seen from distribution) is refused.
    */
   async pullDecision(project: Project, repository: string, digest: string | null): Promise<V2Refusal | null> {
@@ -141,9 +141,17 @@ export class PolicyService {
     const id = artifactId ?? (await art.findArtifactByRepositoryName(this.db, repository, digest))?.id;
     const summary = id === undefined ? undefined : await findReportSummary(this.db, id);
     const ref = `${repository}@${digest.slice(0, 19)}…`;
-    if (!summary || summary.finishedAt === null || summary.status !== 'success') {
+    // an incomplete report (a layer or package database not read, an ecosystem without advisories) is no verdict
+    const incomplete = summary?.status === 'success' && summary.finishedAt !== null && summary.incomplete;
+    if (!summary || summary.finishedAt === null || summary.status !== 'success' || (incomplete && project.unscannedPolicy !== 'allow')) {
       if (project.unscannedPolicy === 'allow') return null;
-      const why = !summary ? 'has not been scanned yet' : summary.status === 'running' ? 'is being scanned' : 'could not be scanned';
+      const why = !summary
+        ? 'has not been scanned yet'
+        : incomplete
+          ? `could not be scanned completely (${summary.gaps} part${summary.gaps === 1 ? '' : 's'} not read or without advisories)`
+          : summary.status === 'running'
+            ? 'is being scanned'
+            : 'could not be scanned';
       return this.violation(
         `Berth blocked this pull: ${ref} ${why}, and project ${project.name} only serves images whose scan shows nothing at or above ${project.severity}. Wait for the scan, or ask a project admin.`,
       );
@@ -219,17 +227,39 @@ export class PolicyService {
     return null;
   }
 
-  /** Refuses a manifest PUT that would take the project past its storage quota. */
-  async quotaRefusal(project: Project, body: Buffer): Promise<V2Refusal | null> {
+  /** Listeners for quota events: a push refused over quota, or one that crossed 85 % of it (webhooks plug in here). */
+  readonly onQuota: ((e: QuotaEvent) => void)[] = [];
+
+  /**
+   * Refuses a manifest PUT that would take the project past its storage quota. `target` names the manifest for the
+   * quota events (QUOTA_EXCEED on a refusal, QUOTA_WARNING when a push crosses 85 % of the quota).
+   */
+  async quotaRefusal(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
     if (project.quotaBytes === null) return null;
     const added = await this.newBytes(project, body);
     if (added <= 0) return null;
     const usage = await this.usage(project.id);
-    if (usage + added <= project.quotaBytes) return null;
+    const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes: project.quotaBytes };
+    const warnAt = QUOTA_WARNING_SHARE * project.quotaBytes;
+    if (usage + added <= project.quotaBytes) {
+      if (usage < warnAt && usage + added >= warnAt) this.quotaEvent({ ...event, exceeded: false });
+      return null;
+    }
+    this.quotaEvent({ ...event, exceeded: true });
     return v2Refusal(
       'PRECONDITION',
       `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(project.quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
     );
+  }
+
+  private quotaEvent(e: QuotaEvent): void {
+    for (const fn of this.onQuota) {
+      try {
+        fn(e);
+      } catch {
+        /* a listener never decides a push */
+      }
+    }
   }
 
   /** Bytes of blobs an image manifest references that the project does not hold yet. */
@@ -284,6 +314,20 @@ export class PolicyService {
       .executeTakeFirst();
     return Number(blobs?.n ?? 0) + Number(manifests?.n ?? 0);
   }
+}
+
+/** Share of a quota whose crossing by a push raises QUOTA_WARNING (Harbor's default warning level). */
+export const QUOTA_WARNING_SHARE = 0.85;
+
+export interface QuotaEvent {
+  project: Project;
+  repository: string | null;
+  reference: string | null;
+  usedBytes: number;
+  addedBytes: number;
+  quotaBytes: number;
+  /** true: the push was refused; false: it crossed the warning level */
+  exceeded: boolean;
 }
 
 export interface ReadOnlyState {

@@ -16,6 +16,8 @@ import { isHtmx, page } from './render.js';
 import { systemPages } from './system.js';
 import { userPages } from './users.js';
 import { vulndbPages } from './vulndb.js';
+import { webhookPages } from './webhooks.js';
+import { securityPages } from './security.js';
 
 /** The browser UI: eta pages and htmx fragments, cookie sessions, CSRF on every write. */
 export function uiRoutes(services: Services): Hono<AppEnv> {
@@ -39,12 +41,14 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/', dashboardPages());
   ui.route('/projects', projectPages());
   ui.route('/projects', repositoryPages());
+  ui.route('/projects', webhookPages());
   ui.route('/robots', robotPages());
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
   ui.route('/vulndb', vulndbPages());
   ui.route('/', identityPages());
   ui.route('/', oidcPages());
+  ui.route('/security', securityPages());
   ui.route('/', systemPages());
   ui.route('/users', userPages());
   ui.route('/account', accountRoutes());

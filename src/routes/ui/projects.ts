@@ -3,12 +3,30 @@ import { ROLES } from '../../auth/rbac.js';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import type { Project } from '../../services/project-service.js';
-import { projectSeverityTotals } from '../../services/scan-service.js';
 import { pageQuery, pathId, type Ctx } from '../http.js';
 import { severityColumns } from './charts.js';
 import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
+
+export type ProjectTab = 'repositories' | 'members' | 'settings' | 'webhooks' | 'retention';
+
+/** The project page with its tabs around one tab's body (the other project modules render into it too). */
+export async function projectPage(c: Ctx, tab: ProjectTab, tabBody: string, project: Project, status = 200) {
+  const role = await c.var.services.projects.roleOf(c.var.principal, project);
+  const base = `/projects/${project.name}`;
+  const tabs = [
+    { label: 'Repositories', href: base, active: tab === 'repositories' },
+    { label: 'Members', href: `${base}/members`, active: tab === 'members' },
+  ];
+  if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
+  if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) {
+    tabs.push({ label: 'Webhooks', href: `${base}/webhooks`, active: tab === 'webhooks' });
+    tabs.push({ label: 'Retention', href: `${base}/retention`, active: tab === 'retention' });
+    tabs.push({ label: 'Settings', href: `${base}/settings`, active: tab === 'settings' });
+  }
+  return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
+}
 
 /** Project list, creation, and the project page with its tabs. */
 export function projectPages(): Hono<AppEnv> {
@@ -48,24 +66,12 @@ export function projectPages(): Hono<AppEnv> {
     }
   });
 
-  const projectPage = async (c: Ctx, tab: 'repositories' | 'members' | 'settings', tabBody: string, project: Project, status = 200) => {
-    const role = await c.var.services.projects.roleOf(c.var.principal, project);
-    const base = `/projects/${project.name}`;
-    const tabs = [
-      { label: 'Repositories', href: base, active: tab === 'repositories' },
-      { label: 'Members', href: `${base}/members`, active: tab === 'members' },
-    ];
-    if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
-    if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) tabs.push({ label: 'Settings', href: `${base}/settings`, active: tab === 'settings' });
-    return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
-  };
-
   r.get('/:name', async (c) => {
     const q = pageQuery(c, { limit: 20 });
     const search = c.req.query('q')?.slice(0, 255) ?? '';
     const { project, items, total } = await c.var.services.repositories.list(c.var.principal, c.req.param('name'), { q: search || undefined, limit: q.limit, offset: q.offset });
     const ext = new URL(c.var.services.config.externalUrl);
-    const totals = await projectSeverityTotals(c.var.services.db, project.id);
+    const totals = await c.var.services.scans.projectTotals(project.id);
     const body = c.var.services.views.render('partials/projects/repositories', {
       chart: totals.scanned ? severityColumns(totals.counts) : '',
       totals,
@@ -178,8 +184,8 @@ export function projectPages(): Hono<AppEnv> {
 
   const deletePage = async (c: Ctx, project: Project, error?: string, status = 200) => {
     await c.var.services.authz.require(c.var.principal, 'project:delete', project);
-    const { n } = await c.var.services.db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n')).where('project_id', '=', project.id).executeTakeFirstOrThrow();
-    return page(c, 'pages/projects/delete', { title: `Delete ${project.name}`, nav: 'projects', project: project.name, repositories: Number(n), error }, status);
+    const repositories = await c.var.services.repositories.countInProject(project.id);
+    return page(c, 'pages/projects/delete', { title: `Delete ${project.name}`, nav: 'projects', project: project.name, repositories, error }, status);
   };
   r.get('/:name/delete', async (c) => deletePage(c, await c.var.services.projects.get(c.var.principal, c.req.param('name'))));
   r.post('/:name/delete', async (c) => {
