@@ -86,6 +86,14 @@ for (const dialect of testDialects()) {
       assert.equal((await (await t.req('/api/v1/users/current', { auth: bob })).json()).admin, true);
     });
 
+    it('a disabled directory user is refused although the directory accepts the password', async () => {
+      const id = (await user('ldapboss'))!.id;
+      assert.equal((await t.req(`/api/v1/users/${id}`, { method: 'PUT', auth: ADMIN, json: { disabled: true } })).status, 200);
+      assert.equal((await tokenRes('repository:team/app:pull', boss)).status, 401);
+      assert.equal((await t.req(`/api/v1/users/${id}`, { method: 'PUT', auth: ADMIN, json: { disabled: false } })).status, 200);
+      assert.equal((await tokenRes('repository:team/app:pull', boss)).status, 200);
+    });
+
     it('a wrong password, an empty one, and an unknown user get 401', async () => {
       assert.equal((await tokenRes('repository:team/app:pull', ['ldapbob', 'wrong-password'])).status, 401);
       assert.equal((await tokenRes('repository:team/app:pull', ['nobody', 'whatever-pw'])).status, 401);
