@@ -5,7 +5,7 @@ import { AppError } from '../../errors.js';
 import { constantTimeEqual, SESSION_COOKIE } from '../middleware.js';
 import type { Ctx } from '../http.js';
 import { OIDC_LOGOUT_COOKIE } from './oidc.js';
-import { formString, newToken, page, redirectWith, safeNext } from './render.js';
+import { formString, newToken, page, redirectWith, safeNext, tr } from './render.js';
 
 const LOGIN_CSRF_COOKIE = 'berth_login_csrf';
 
@@ -14,7 +14,7 @@ async function loginPage(c: Ctx, opts: { error?: string; username?: string; next
   const token = newToken();
   setCookie(c, LOGIN_CSRF_COOKIE, token, { path: '/login', httpOnly: true, sameSite: 'Strict', secure: c.var.services.config.secureCookies, maxAge: 3600 });
   const mode = await c.var.services.identity.settings.mode();
-  return page(c, 'pages/login', { title: 'Sign in', loginCsrf: token, error: opts.error, username: opts.username ?? '', next: opts.next ?? '/', mode }, status);
+  return page(c, 'pages/login', { title: tr(c)('login.title'), loginCsrf: token, error: opts.error, username: opts.username ?? '', next: opts.next ?? '/', mode }, status);
 }
 
 export function authPages(): Hono<AppEnv> {
