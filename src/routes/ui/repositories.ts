@@ -26,6 +26,11 @@ export function repositoryPages(): Hono<AppEnv> {
     const repo = repository.name.slice(project.name.length + 1);
     // Index children are listed under their index (as Harbor does), not as untagged rows of their own.
     const children = await c.var.services.repositories.indexChildren(repository.id, items.filter((a) => a.mediaType.includes('index') || a.mediaType.includes('manifest.list')).map((a) => a.id));
+    const gate = new Map<number, string>();
+    for (const a of items) {
+      const refusal = await c.var.services.policy.pullDecision(project, repository.name, a.digest);
+      if (refusal) gate.set(a.id, refusal.message);
+    }
     const summaries = await c.var.services.scans.summaries([...items.map((a) => a.id), ...[...children.values()].flat().flatMap((ch) => (ch.id === null ? [] : [ch.id]))]);
     return page(c, 'pages/repositories/show', {
       title: repository.name,
@@ -48,6 +53,7 @@ export function repositoryPages(): Hono<AppEnv> {
         pulled: fmtTime(a.pulledAt),
         pullCount: a.pullCount,
         scan: summaries.get(a.id) ?? null,
+        blocked: gate.get(a.id) ?? null,
         children: (children.get(a.id) ?? []).map((ch) => ({
           digest: ch.digest,
           short: short(ch.digest),
@@ -70,8 +76,11 @@ export function repositoryPages(): Hono<AppEnv> {
       c.var.services.repositories.configJson(repository.name, a.configDigest).catch(() => null),
     ]);
     const vulnerabilities = await vulnerabilitySection(c, project, repo, a.id, a.digest);
+    // The pull gate, asked the same way /v2 asks it: say why a pull would be refused instead of offering the command.
+    const refusal = await c.var.services.policy.pullDecision(project, repository.name, a.digest);
     return page(c, 'pages/artifacts/show', {
       vulnerabilities,
+      blocked: refusal ? refusal.message : null,
       title: `${repository.name}@${short(a.digest)}`,
       nav: 'projects',
       project: project.name,
