@@ -34,6 +34,8 @@ export interface JobType<P = unknown> {
   priority?: number;
   /** finished jobs of this type kept in history */
   keepHistory?: number;
+  /** first retry delay of this type (doubling per failure, capped); the runner's default otherwise */
+  backoffBaseMs?: number;
   run(ctx: JobContext<P>): Promise<unknown>;
 }
 
@@ -349,7 +351,7 @@ export class JobRunner implements JobQueue {
       await this.transition(job.id, job.attempt, 'error', { finished_at: now, error: message, failures }, { worker: true });
       return;
     }
-    const delay = backoffMs(failures, this.backoffBaseMs);
+    const delay = backoffMs(failures, type.backoffBaseMs ?? this.backoffBaseMs);
     await this.appendLog(job.id, job.attempt, 'info', `retrying in ${Math.round(delay / 1000)} s (attempt ${job.attempt + 1} of at most ${job.maxAttempts})`);
     await this.newAttempt(job.id, job.attempt, 'running', { run_at: now + delay, error: message, failures });
   }

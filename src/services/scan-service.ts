@@ -4,6 +4,7 @@ import type { RegistryHandle } from '../context.js';
 import { sql, type SqlBool } from 'kysely';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
+import { replaceReportFindings } from '../db/repos/findings.js';
 import type { Logger } from '../log.js';
 import { INDEX_TYPES } from '../registry/constants.js';
 import type { AdvisoryStore } from '../scanner/advisory-store.js';
@@ -234,6 +235,7 @@ export class ScanService {
       })
       .where('artifact_id', '=', artifactId)
       .execute();
+    await replaceReportFindings(this.db, artifactId, unique);
     if (gapList.length) this.log.info({ repository, digest, gaps: gapList.length }, 'scan finished incomplete: parts could not be read or judged');
     await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')}); ${completeness}${gapList.length ? ` (${gapList.length} gaps)` : ''}`);
     await p.progress(100, 'done');
@@ -275,6 +277,7 @@ export class ScanService {
       })
       .where('artifact_id', '=', artifactId)
       .execute();
+    await replaceReportFindings(this.db, artifactId, findings);
     await p.progress(100, 'done');
     return (await this.report(artifactId))!;
   }

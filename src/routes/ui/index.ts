@@ -5,6 +5,7 @@ import type { Ctx } from '../http.js';
 import { accountRoutes } from './account.js';
 import { auditPages } from './audit.js';
 import { authPages } from './auth.js';
+import { identityPages } from './identity.js';
 import { dashboardPages } from './dashboard.js';
 import { jobPages, schedulePages } from './jobs.js';
 import { languageRoutes, uiLocale } from './language.js';
@@ -15,6 +16,8 @@ import { isHtmx, page, tr } from './render.js';
 import { systemPages } from './system.js';
 import { userPages } from './users.js';
 import { vulndbPages } from './vulndb.js';
+import { webhookPages } from './webhooks.js';
+import { securityPages } from './security.js';
 
 /** The browser UI: eta pages and htmx fragments, cookie sessions, CSRF on every write. */
 export function uiRoutes(services: Services): Hono<AppEnv> {
@@ -43,10 +46,13 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/', dashboardPages());
   ui.route('/projects', projectPages());
   ui.route('/projects', repositoryPages());
+  ui.route('/projects', webhookPages());
   ui.route('/robots', robotPages());
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
   ui.route('/vulndb', vulndbPages());
+  ui.route('/', identityPages());
+  ui.route('/security', securityPages());
   ui.route('/', systemPages());
   ui.route('/users', userPages());
   ui.route('/account', accountRoutes());

@@ -9,6 +9,25 @@ import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectW
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
 
+export type ProjectTab = 'repositories' | 'members' | 'settings' | 'webhooks' | 'retention';
+
+/** The project page with its tabs around one tab's body (the other project modules render into it too). */
+export async function projectPage(c: Ctx, tab: ProjectTab, tabBody: string, project: Project, status = 200) {
+  const role = await c.var.services.projects.roleOf(c.var.principal, project);
+  const base = `/projects/${project.name}`;
+  const tabs = [
+    { label: tr(c)('projects.tab_repositories'), href: base, active: tab === 'repositories' },
+    { label: tr(c)('projects.tab_members'), href: `${base}/members`, active: tab === 'members' },
+  ];
+  if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: tr(c)('projects.tab_robots'), href: `/robots?project=${project.name}`, active: false });
+  if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) {
+    tabs.push({ label: tr(c)('projects.tab_webhooks'), href: `${base}/webhooks`, active: tab === 'webhooks' });
+    tabs.push({ label: tr(c)('projects.tab_retention'), href: `${base}/retention`, active: tab === 'retention' });
+    tabs.push({ label: tr(c)('projects.tab_settings'), href: `${base}/settings`, active: tab === 'settings' });
+  }
+  return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
+}
+
 /** Project list, creation, and the project page with its tabs. */
 export function projectPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
@@ -47,18 +66,6 @@ export function projectPages(): Hono<AppEnv> {
     }
   });
 
-  const projectPage = async (c: Ctx, tab: 'repositories' | 'members' | 'settings', tabBody: string, project: Project, status = 200) => {
-    const role = await c.var.services.projects.roleOf(c.var.principal, project);
-    const base = `/projects/${project.name}`;
-    const tabs = [
-      { label: tr(c)('projects.tab_repositories'), href: base, active: tab === 'repositories' },
-      { label: tr(c)('projects.tab_members'), href: `${base}/members`, active: tab === 'members' },
-    ];
-    if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: tr(c)('projects.tab_robots'), href: `/robots?project=${project.name}`, active: false });
-    if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) tabs.push({ label: tr(c)('projects.tab_settings'), href: `${base}/settings`, active: tab === 'settings' });
-    return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
-  };
-
   r.get('/:name', async (c) => {
     const q = pageQuery(c, { limit: 20 });
     const search = c.req.query('q')?.slice(0, 255) ?? '';
@@ -93,7 +100,12 @@ export function projectPages(): Hono<AppEnv> {
         csrf,
         canWrite,
         roles: ROLES,
-        members: items.map((m) => ({ ...m, added: fmtTime(m.createdAt) })),
+        // One row shape for the template: users and groups each with their own URL base and label.
+        members: items.map((m) =>
+          m.kind === 'user'
+            ? { ...m, key: `member-${m.userId}`, label: m.username, base: `/projects/${project.name}/members/${m.userId}`, added: fmtTime(m.createdAt) }
+            : { ...m, key: `group-${m.groupId}`, label: m.group, base: `/projects/${project.name}/groups/${m.groupId}`, added: fmtTime(m.createdAt) },
+        ),
         pager: pager(c, q.page, q.limit, total),
         form: { project: project.name, csrf, roles: ROLES, ...form },
       },
@@ -192,10 +204,12 @@ export function projectPages(): Hono<AppEnv> {
   r.post('/:name/members', async (c) => {
     const name = c.req.param('name');
     const form = await c.req.parseBody();
-    const username = formString(form.username, 255);
+    // The group form sends `group`; the user form `username`.
+    const isGroup = typeof form.group === 'string';
+    const username = isGroup ? formString(form.group, 300) : formString(form.username, 255);
     const role = formString(form.role, 32);
     try {
-      await c.var.services.projects.addMember(c.var.principal, c.var.actor, name, { username, role });
+      await c.var.services.projects.addMember(c.var.principal, c.var.actor, name, isGroup ? { group: username, role } : { username, role });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 401 || err.status === 403) throw err;
       if (isHtmx(c)) {
@@ -221,8 +235,8 @@ export function projectPages(): Hono<AppEnv> {
     const name = c.req.param('name');
     const userId = pathId(c, 'userId');
     const { data } = await membersData(c, name);
-    const m = data.members.find((x) => x.userId === userId);
-    if (!m) throw new AppError('NOT_FOUND', 'member not found');
+    const m = data.members.find((x) => x.kind === 'user' && x.userId === userId);
+    if (!m || m.kind !== 'user') throw new AppError('NOT_FOUND', 'member not found');
     return page(c, 'pages/confirm', {
       title: 'Remove member',
       heading: 'Remove member',
@@ -237,6 +251,35 @@ export function projectPages(): Hono<AppEnv> {
     const name = c.req.param('name');
     await c.var.services.projects.removeMember(c.var.principal, c.var.actor, name, pathId(c, 'userId'));
     return membersDone(c, name, 'Member removed.');
+  });
+
+  r.post('/:name/groups/:id/role', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody();
+    await c.var.services.projects.setGroupMemberRole(c.var.principal, c.var.actor, name, pathId(c, 'id'), formString(form.role, 32));
+    return membersDone(c, name, 'Role changed.');
+  });
+
+  r.get('/:name/groups/:id/remove', async (c) => {
+    const name = c.req.param('name');
+    const id = pathId(c, 'id');
+    const { data } = await membersData(c, name);
+    const m = data.members.find((x) => x.kind === 'group' && x.groupId === id);
+    if (!m || m.kind !== 'group') throw new AppError('NOT_FOUND', 'group member not found');
+    return page(c, 'pages/confirm', {
+      title: 'Remove group',
+      heading: 'Remove group',
+      question: `Remove group ${m.group} from ${name}? Its members lose the access it gave them.`,
+      action: `/projects/${name}/groups/${id}/remove`,
+      confirmLabel: 'Remove group',
+      cancel: `/projects/${name}/members`,
+    });
+  });
+
+  r.post('/:name/groups/:id/remove', async (c) => {
+    const name = c.req.param('name');
+    await c.var.services.projects.removeGroupMember(c.var.principal, c.var.actor, name, pathId(c, 'id'));
+    return membersDone(c, name, 'Group removed.');
   });
 
   return r;
