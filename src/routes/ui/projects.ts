@@ -187,7 +187,7 @@ export function projectPages(): Hono<AppEnv> {
   const deletePage = async (c: Ctx, project: Project, error?: string, status = 200) => {
     await c.var.services.authz.require(c.var.principal, 'project:delete', project);
     const repositories = await c.var.services.repositories.countInProject(project.id);
-    return page(c, 'pages/projects/delete', { title: `Delete ${project.name}`, nav: 'projects', project: project.name, repositories, error }, status);
+    return page(c, 'pages/projects/delete', { title: tr(c)('projects.delete_title', { name: project.name }), nav: 'projects', project: project.name, repositories, error }, status);
   };
   r.get('/:name/delete', async (c) => deletePage(c, await c.var.services.projects.get(c.var.principal, c.req.param('name'))));
   r.post('/:name/delete', async (c) => {
