@@ -1,3 +1,4 @@
+import type { RetentionArtifact } from '../db/repos/retention.js';
 import { z } from 'zod';
 import { globToRegExp } from './policy-service.js';
 
@@ -43,21 +44,7 @@ export const toRule = (r: RetentionRuleInput): RetentionRule => ({
   retain: { kind: r.retain.kind, ...(r.retain.count !== undefined ? { count: r.retain.count } : {}), ...(r.retain.days !== undefined ? { days: r.retain.days } : {}) },
 });
 
-/** An artifact as retention sees it. */
-export interface RetentionArtifact {
-  id: number;
-  /** repository path after the project (`app`, `team/app`) */
-  repository: string;
-  digest: string;
-  tags: string[];
-  /** epoch ms */
-  pushedAt: number;
-  /** epoch ms of the last pull, null when never pulled */
-  pulledAt: number | null;
-  size: number;
-  /** digests of the indexes in the same repository that list it */
-  parents: string[];
-}
+export type { RetentionArtifact } from '../db/repos/retention.js';
 
 export interface RetentionVerdict {
   artifact: RetentionArtifact;

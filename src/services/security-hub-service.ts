@@ -1,5 +1,6 @@
 import { isSystemAdmin, type Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
+export type { FindingHit } from '../db/repos/findings.js';
 import { searchFindings, securitySummary, type FindingHit, type ProjectScope, type SecuritySummary } from '../db/repos/findings.js';
 import { listMemberProjectIds } from '../db/repos/members.js';
 import { badRequest, unauthorized } from '../errors.js';
