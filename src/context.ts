@@ -1,10 +1,12 @@
 import type { Principal } from './auth/principal.js';
+import type { HealthCheck } from './health.js';
 import type { Config } from './config.js';
 import type { DB, Dialect } from './db/connect.js';
 import type { Logger } from './log.js';
 import type { AccountService, Session } from './services/account-service.js';
 import type { Actor, AuditService } from './services/audit-service.js';
 import type { Authorizer } from './services/authorizer.js';
+import type { IdentityService } from './services/identity-service.js';
 import type { PrincipalService } from './services/principal-service.js';
 import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
@@ -38,12 +40,6 @@ export interface RegistryHandle {
   writes: WriteTracker;
 }
 
-/** A named readiness check for /api/v1/health. */
-export interface HealthCheck {
-  name: string;
-  check(): Promise<{ ok: boolean; detail?: string }>;
-}
-
 /** Everything main.ts wires and hands to the app: no module-level singletons. */
 export interface Services {
   config: Config;
@@ -52,6 +48,8 @@ export interface Services {
   dialect: Dialect;
   views: Views;
   accounts: AccountService;
+  /** sign-in by mode (db, LDAP, OIDC), directory provisioning and groups */
+  identity: IdentityService;
   projects: ProjectService;
   audit: AuditService;
   authz: Authorizer;

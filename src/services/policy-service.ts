@@ -115,8 +115,8 @@ export class PolicyService {
    * Decides a manifest GET/HEAD on the digest the registry is about to serve. When the project prevents vulnerable
    * images: an image manifest passes when its own finished report shows nothing at or above the project's threshold
    * that a live allowlist entry does not exempt; an index passes only if every child it lists would pass. Images
-   * without a finished report (never scanned, being scanned, failed) follow the project's `unscanned_policy`, block
-   * by default. Refusals are 412 `PROJECTPOLICYVIOLATION`, which the docker CLI prints verbatim.
+   * without a finished report (never scanned, being scanned, failed) and images whose report is `incomplete` follow
+   * the project's `unscanned_policy`, block by default (an allowed incomplete image is still judged on its findings). Refusals are 412 `PROJECTPOLICYVIOLATION`, which the docker CLI prints verbatim.
    * @param digest the registry's `Docker-Content-Digest`; null (never seen from distribution) is refused.
    */
   async pullDecision(project: Project, repository: string, digest: string | null): Promise<V2Refusal | null> {
@@ -141,9 +141,17 @@ export class PolicyService {
     const id = artifactId ?? (await art.findArtifactByRepositoryName(this.db, repository, digest))?.id;
     const summary = id === undefined ? undefined : await findReportSummary(this.db, id);
     const ref = `${repository}@${digest.slice(0, 19)}…`;
-    if (!summary || summary.finishedAt === null || summary.status !== 'success') {
+    // an incomplete report (a layer or package database not read, an ecosystem without advisories) is no verdict
+    const incomplete = summary?.status === 'success' && summary.finishedAt !== null && summary.incomplete;
+    if (!summary || summary.finishedAt === null || summary.status !== 'success' || (incomplete && project.unscannedPolicy !== 'allow')) {
       if (project.unscannedPolicy === 'allow') return null;
-      const why = !summary ? 'has not been scanned yet' : summary.status === 'running' ? 'is being scanned' : 'could not be scanned';
+      const why = !summary
+        ? 'has not been scanned yet'
+        : incomplete
+          ? `could not be scanned completely (${summary.gaps} part${summary.gaps === 1 ? '' : 's'} not read or without advisories)`
+          : summary.status === 'running'
+            ? 'is being scanned'
+            : 'could not be scanned';
       return this.violation(
         `Berth blocked this pull: ${ref} ${why}, and project ${project.name} only serves images whose scan shows nothing at or above ${project.severity}. Wait for the scan, or ask a project admin.`,
       );

@@ -27,6 +27,16 @@ export class RepositoryService {
     private readonly registry: RegistryHandle,
   ) {}
 
+  /** How many repositories and artifacts the registry holds (dashboard figures for system admins). */
+  async systemCounts(): Promise<{ repositories: number; artifacts: number }> {
+    return { repositories: await art.countRepositories(this.db), artifacts: await art.countArtifacts(this.db) };
+  }
+
+  /** Repositories in a project (what a project deletion would remove). */
+  countInProject(projectId: number): Promise<number> {
+    return art.countRepositories(this.db, projectId);
+  }
+
   /** The full name `project/repo` after validating the repo path the API was given. */
   private fullName(project: Project, repo: string): string {
     const parts = repo.split('/');

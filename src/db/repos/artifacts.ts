@@ -295,3 +295,14 @@ export async function listTagNames(db: DB, artifactId: number): Promise<string[]
   const rows = await db.selectFrom('tags').select('name').where('artifact_id', '=', artifactId).execute();
   return rows.map((r) => r.name);
 }
+
+/** Repositories in one project, or in all when projectId is omitted. */
+export async function countRepositories(db: DB, projectId?: number): Promise<number> {
+  let q = db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n'));
+  if (projectId !== undefined) q = q.where('project_id', '=', projectId);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+export async function countArtifacts(db: DB): Promise<number> {
+  return Number((await db.selectFrom('artifacts').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+}
