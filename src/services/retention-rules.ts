@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import type { RetentionArtifact } from '../db/repos/retention.js';
 import { globToRegExp } from './policy-service.js';
+
+export type { RetentionArtifact };
 
 export const RETAIN_KINDS = ['latest_pushed', 'latest_pulled', 'pushed_within_days', 'pulled_within_days', 'always'] as const;
 export type RetainKind = (typeof RETAIN_KINDS)[number];
@@ -42,22 +45,6 @@ export const toRule = (r: RetentionRuleInput): RetentionRule => ({
   untagged: r.untagged,
   retain: { kind: r.retain.kind, ...(r.retain.count !== undefined ? { count: r.retain.count } : {}), ...(r.retain.days !== undefined ? { days: r.retain.days } : {}) },
 });
-
-/** An artifact as retention sees it. */
-export interface RetentionArtifact {
-  id: number;
-  /** repository path after the project (`app`, `team/app`) */
-  repository: string;
-  digest: string;
-  tags: string[];
-  /** epoch ms */
-  pushedAt: number;
-  /** epoch ms of the last pull, null when never pulled */
-  pulledAt: number | null;
-  size: number;
-  /** digests of the indexes in the same repository that list it */
-  parents: string[];
-}
 
 export interface RetentionVerdict {
   artifact: RetentionArtifact;

@@ -7,6 +7,8 @@ import { compareVersions, type VersionScheme } from '../scanner/versions/index.j
 import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js';
 import type { ProjectService } from './project-service.js';
 
+export type { FindingHit };
+
 const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
 const SCHEME: Record<string, VersionScheme> = { deb: 'dpkg', apk: 'apk', npm: 'semver', pypi: 'pep440' };
 /** Rows of one package read to filter by a version range (the range needs each ecosystem's ordering, so in memory). */

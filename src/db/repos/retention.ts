@@ -1,5 +1,20 @@
 import type { DB } from '../connect.js';
-import type { RetentionArtifact } from '../../services/retention-rules.js';
+
+/** An artifact as retention sees it. */
+export interface RetentionArtifact {
+  id: number;
+  /** repository path after the project (`app`, `team/app`) */
+  repository: string;
+  digest: string;
+  tags: string[];
+  /** epoch ms */
+  pushedAt: number;
+  /** epoch ms of the last pull, null when never pulled */
+  pulledAt: number | null;
+  size: number;
+  /** digests of the indexes in the same repository that list it */
+  parents: string[];
+}
 
 export interface StoredRetentionPolicy {
   rules: unknown[];

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import type { FindingHit } from '../../../db/repos/findings.js';
+import type { FindingHit } from '../../../services/security-hub-service.js';
 import { pageQuery, pageResponse, type Ctx } from '../../http.js';
 
 const opt = (c: Ctx, name: string, max = 300) => {
