@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -8,7 +9,7 @@ import { z } from 'zod';
  */
 export const CONFIG_VARS = [
   { name: 'PORT', default: '8080', doc: 'TCP port of the public HTTP listener.' },
-  { name: 'BERTH_HOST', default: '0.0.0.0', doc: 'Address the public listener binds to.' },
+  { name: 'BERTH_LISTEN', default: '127.0.0.1', doc: 'Address the public listener binds to: loopback only by default; `0.0.0.0` (or `::`) serves every interface (compose and the image set it).' },
   { name: 'BERTH_DATA_DIR', default: './data', doc: 'Data directory: SQLite file, keys, managed registry storage.' },
   { name: 'DATABASE_URL', default: '(SQLite in the data dir)', doc: '`mysql://user:pass@host:port/db` for MySQL/MariaDB, or `sqlite:<path>`.' },
   { name: 'BERTH_EXTERNAL_URL', default: 'http://127.0.0.1:$PORT', doc: 'Public base URL clients use (token realm, upload locations, cookies `Secure` under https).' },
@@ -95,6 +96,7 @@ export interface DatabaseConfig {
 
 export interface Config {
   readonly port: number;
+  /** Address the listener binds to (`BERTH_LISTEN`), without brackets for IPv6. */
   readonly host: string;
   readonly dataDir: string;
   readonly database: DatabaseConfig;
@@ -143,7 +145,11 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v
 
 const schema = z.object({
   PORT: intIn(0, 65535).default(8080),
-  BERTH_HOST: z.string().min(1).default('0.0.0.0'),
+  BERTH_LISTEN: z
+    .string()
+    .transform((s) => s.replace(/^\[(.*)\]$/, '$1'))
+    .refine((s) => isIP(s) !== 0 || s === 'localhost', 'must be an IP address (127.0.0.1, 0.0.0.0, ::1, ::) or localhost')
+    .default('127.0.0.1'),
   BERTH_DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
     .string()
@@ -261,7 +267,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   else database = { dialect: 'sqlite', url: path.join(dataDir, 'berth.db') };
   return Object.freeze({
     port: e.PORT,
-    host: e.BERTH_HOST,
+    host: e.BERTH_LISTEN,
     dataDir,
     database: Object.freeze(database),
     externalUrl,
@@ -285,4 +291,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     identity: Object.freeze(identity),
     webhookRetryMs: e.BERTH_WEBHOOK_RETRY_MS,
   });
+}
+
+/**
+ * The URL a browser on this machine opens for a listener bound to `host`:`port`. A wildcard address (`0.0.0.0`,
+ * `::`) is reachable on loopback too, so it prints as 127.0.0.1; IPv6 literals get brackets (RFC 3986 §3.2.2).
+ */
+export function listenUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${isIP(shown) === 6 ? `[${shown}]` : shown}:${port}`;
 }

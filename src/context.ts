@@ -1,3 +1,4 @@
+import type { Locale } from './i18n/index.js';
 import type { Principal } from './auth/principal.js';
 import type { HealthCheck } from './health.js';
 import type { Config } from './config.js';
@@ -81,5 +82,7 @@ export interface AppEnv {
     actor: Actor;
     /** a notice shown on every UI page (read-only mode) */
     banner?: string;
+    /** the UI language of this request (`src/i18n`), set for UI pages */
+    locale?: Locale;
   };
 }

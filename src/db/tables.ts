@@ -17,6 +17,13 @@ export interface UsersTable {
   cli_secret_hash: string | null;
 }
 
+export interface UserPreferencesTable {
+  user_id: number;
+  /** a supported UI locale (`en`, `zh-CN`), or null: follow the browser */
+  locale: string | null;
+  updated_at: number;
+}
+
 export interface RolesTable {
   id: number;
   name: string;
@@ -75,6 +82,7 @@ export interface LoginFailuresTable {
 
 export interface Database extends RegistryTables, IdentityTables, EventTables {
   users: UsersTable;
+  user_preferences: UserPreferencesTable;
   roles: RolesTable;
   projects: ProjectsTable;
   project_members: ProjectMembersTable;
@@ -212,6 +220,9 @@ export interface SchedulesTable {
   job_type: string;
   payload: string;
   last_fire_at: number | null;
+  /** the job the last fire that ran created, and its fire time (migration 080) */
+  last_job_id: number | null;
+  last_job_at: number | null;
   updated_at: number;
 }
 

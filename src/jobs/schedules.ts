@@ -15,7 +15,10 @@ export interface Schedule {
   cron: string;
   enabled: boolean;
   jobType: string;
+  /** catch-up watermark: moved by fires, and by creating, editing or re-enabling the schedule */
   lastFireAt: number | null;
+  /** the last fire that enqueued a job: its fire time and job id (null until one did) */
+  lastRun: { at: number; jobId: number } | null;
   updatedAt: number;
 }
 
@@ -56,12 +59,13 @@ export function previousRun(expr: string, now: number, lookbackMs = 8 * 86400_00
   }
 }
 
-const toSchedule = (r: { name: string; cron: string; enabled: number; job_type: string; last_fire_at: number | null; updated_at: number }): Schedule => ({
+const toSchedule = (r: { name: string; cron: string; enabled: number; job_type: string; last_fire_at: number | null; last_job_id: number | null; last_job_at: number | null; updated_at: number }): Schedule => ({
   name: r.name,
   cron: r.cron,
   enabled: !!r.enabled,
   jobType: r.job_type,
   lastFireAt: r.last_fire_at === null ? null : Number(r.last_fire_at),
+  lastRun: r.last_job_id === null || r.last_job_at === null ? null : { at: Number(r.last_job_at), jobId: Number(r.last_job_id) },
   updatedAt: Number(r.updated_at),
 });
 
@@ -162,12 +166,18 @@ export class Scheduler {
     if (!row || !row.enabled) return;
     const key = `schedule:${name}:${new Date(Math.floor(fireTime / 1000) * 1000).toISOString()}`;
     try {
-      await this.queue.enqueue(row.job_type, JSON.parse(row.payload), { uniqueKey: key });
+      const { id } = await this.queue.enqueue(row.job_type, JSON.parse(row.payload), { uniqueKey: key });
       await this.db
         .updateTable('schedules')
         .set({ last_fire_at: fireTime })
         .where('name', '=', name)
         .where((eb) => eb.or([eb('last_fire_at', 'is', null), eb('last_fire_at', '<', fireTime)]))
+        .execute();
+      await this.db
+        .updateTable('schedules')
+        .set({ last_job_id: id, last_job_at: fireTime })
+        .where('name', '=', name)
+        .where((eb) => eb.or([eb('last_job_at', 'is', null), eb('last_job_at', '<', fireTime)]))
         .execute();
     } catch (err) {
       this.log.error({ err, schedule: name }, 'schedule fire failed');

@@ -1,8 +1,6 @@
-import { z } from 'zod';
 import type { RetentionArtifact } from '../db/repos/retention.js';
+import { z } from 'zod';
 import { globToRegExp } from './policy-service.js';
-
-export type { RetentionArtifact };
 
 export const RETAIN_KINDS = ['latest_pushed', 'latest_pulled', 'pushed_within_days', 'pulled_within_days', 'always'] as const;
 export type RetainKind = (typeof RETAIN_KINDS)[number];
@@ -45,6 +43,8 @@ export const toRule = (r: RetentionRuleInput): RetentionRule => ({
   untagged: r.untagged,
   retain: { kind: r.retain.kind, ...(r.retain.count !== undefined ? { count: r.retain.count } : {}), ...(r.retain.days !== undefined ? { days: r.retain.days } : {}) },
 });
+
+export type { RetentionArtifact } from '../db/repos/retention.js';
 
 export interface RetentionVerdict {
   artifact: RetentionArtifact;

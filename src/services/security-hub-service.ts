@@ -1,13 +1,12 @@
 import { isSystemAdmin, type Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
+export type { FindingHit } from '../db/repos/findings.js';
 import { searchFindings, securitySummary, type FindingHit, type ProjectScope, type SecuritySummary } from '../db/repos/findings.js';
 import { listMemberProjectIds } from '../db/repos/members.js';
 import { badRequest, unauthorized } from '../errors.js';
 import { compareVersions, type VersionScheme } from '../scanner/versions/index.js';
 import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js';
 import type { ProjectService } from './project-service.js';
-
-export type { FindingHit };
 
 const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
 const SCHEME: Record<string, VersionScheme> = { deb: 'dpkg', apk: 'apk', npm: 'semver', pypi: 'pep440' };

@@ -5,7 +5,7 @@ import { AppError } from '../../errors.js';
 import type { Project } from '../../services/project-service.js';
 import { pageQuery, pathId, type Ctx } from '../http.js';
 import { severityColumns } from './charts.js';
-import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
+import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData, tr } from './render.js';
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
 
@@ -40,7 +40,7 @@ export function projectPages(): Hono<AppEnv> {
     return page(
       c,
       'pages/projects/index',
-      { title: 'Projects', nav: 'projects', items: items.map(projectView), q: search, pager: pager(c, q.page, q.limit, total), form: { csrf: c.var.session?.csrfToken, ...form } },
+      { title: tr(c)('projects.title'), nav: 'projects', items: items.map(projectView), q: search, pager: pager(c, q.page, q.limit, total), form: { csrf: c.var.session?.csrfToken, ...form } },
       status,
     );
   };
@@ -57,7 +57,7 @@ export function projectPages(): Hono<AppEnv> {
         c.header('HX-Redirect', `/projects/${p.name}`);
         return c.body(null, 204);
       }
-      return redirectWith(c, `/projects/${p.name}`, { kind: 'ok', text: `Project ${p.name} created.` });
+      return redirectWith(c, `/projects/${p.name}`, { kind: 'ok', text: tr(c)('projects.created_flash', { name: p.name }) });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 401) throw err;
       const data = { name, public: isPublic, error: err.message };
@@ -73,6 +73,7 @@ export function projectPages(): Hono<AppEnv> {
     const ext = new URL(c.var.services.config.externalUrl);
     const totals = await c.var.services.scans.projectTotals(project.id);
     const body = c.var.services.views.render('partials/projects/repositories', {
+      ...i18nData(c),
       chart: totals.scanned ? severityColumns(totals.counts) : '',
       totals,
       project: project.name,
@@ -113,7 +114,7 @@ export function projectPages(): Hono<AppEnv> {
 
   const membersPage = async (c: Ctx, name: string, form: Record<string, unknown> = {}, status = 200) => {
     const { project, data } = await membersData(c, name, form);
-    const body = c.var.services.views.render('partials/projects/members', data);
+    const body = c.var.services.views.render('partials/projects/members', { ...i18nData(c), ...data });
     return projectPage(c, 'members', body, project, status);
   };
 
@@ -138,6 +139,7 @@ export function projectPages(): Hono<AppEnv> {
       ...override,
     };
     const body = c.var.services.views.render('partials/projects/settings', {
+      ...i18nData(c),
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
       s,
@@ -213,7 +215,7 @@ export function projectPages(): Hono<AppEnv> {
       if (isHtmx(c)) {
         // Re-render the table with the error under it, so the message lands inside #members.
         const { data } = await membersData(c, name);
-        const table = c.var.services.views.render('partials/projects/members-table', data);
+        const table = c.var.services.views.render('partials/projects/members-table', { ...i18nData(c), ...data });
         return c.html(`${table}<p class="error" role="alert">${escape(err.message)}</p>`, 422);
       }
       return membersPage(c, name, { username, role, error: err.message }, 422);
