@@ -5,7 +5,7 @@
  */
 
 /** `other`: a package an external scanner reported, of a type Berth does not read itself. */
-export type PackageType = 'deb' | 'apk' | 'rpm' | 'npm' | 'pypi' | 'other';
+export type PackageType = 'deb' | 'apk' | 'rpm' | 'npm' | 'pypi' | 'golang' | 'other';
 
 export interface Package {
   type: PackageType;
@@ -27,7 +27,7 @@ export interface OsInfo {
   prettyName?: string;
 }
 
-export type FileKind = 'os-release' | 'debian_version' | 'alpine-release' | 'redhat-release' | 'lsb-release' | 'dpkg-status' | 'dpkg-status-d' | 'apk-installed' | 'npm' | 'pypi' | 'rpmdb';
+export type FileKind = 'os-release' | 'debian_version' | 'alpine-release' | 'redhat-release' | 'lsb-release' | 'dpkg-status' | 'dpkg-status-d' | 'apk-installed' | 'npm' | 'pypi' | 'rpmdb' | 'go-binary';
 
 /** Size caps per kind: bigger files are skipped (and reported), never read into memory. */
 export const MAX_BYTES: Record<FileKind, number> = {
@@ -43,6 +43,8 @@ export const MAX_BYTES: Record<FileKind, number> = {
   pypi: 4 * 1024 * 1024,
   // copied to a temporary file (not memory) and read there
   rpmdb: 1024 * 1024 * 1024,
+  // executables are streamed through the build-info scanner, never kept
+  'go-binary': 1024 * 1024 * 1024,
 };
 
 const NPM_ROOT = /(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/@][^/]*\/package\.json$/;

@@ -5,6 +5,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
+import { GoBuildInfoScanner } from './gobinary.js';
 import { readRpmDb } from './rpmdb.js';
 import { zstdDecompressor } from './zstd.js';
 import {
@@ -111,7 +112,8 @@ function parseFile(kind: FileKind, path: string, text: string): FileFacts {
     case 'pypi':
       return { kind, packages: parsePythonMetadata(text, path) };
     case 'rpmdb':
-      return { kind }; // read from a temporary file, not from text
+    case 'go-binary':
+      return { kind }; // read from a temporary file or streamed, not from text
   }
 }
 
@@ -199,7 +201,24 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
       return skip();
     }
     const kind = relevantKind(path);
-    if (!kind) return skip();
+    if (!kind) {
+      // an executable may be a Go binary: streamed through the build-info scanner (nothing kept but the info)
+      const size = header.size ?? 0;
+      if ((header.type === 'file' || header.type === 'contiguous-file') && ((header.mode ?? 0) & 0o111) !== 0 && size >= 4096 && size <= MAX_BYTES['go-binary']) {
+        const go = new GoBuildInfoScanner(path);
+        stream.on('data', (c: unknown) => {
+          if (go.wanted && Buffer.isBuffer(c)) go.push(c);
+        });
+        stream.on('end', () => {
+          const r = go.result();
+          if (r.kind === 'packages' && r.packages.length) inv.files[path] = { kind: 'go-binary', packages: r.packages };
+          else if (r.kind === 'old-format') gap(path, 'a Go binary built before Go 1.18: its build information is not read');
+          next();
+        });
+        return;
+      }
+      return skip();
+    }
     if (header.type !== 'file' && header.type !== 'contiguous-file') {
       // A link or directory where a package database lives replaces the lower file; Berth does not follow it.
       inv.removed.push(path);

@@ -188,6 +188,7 @@ interface Query {
 const LANGUAGES: { type: Package['type']; ecosystem: string; scheme: VersionScheme; name: (p: Package) => string }[] = [
   { type: 'npm', ecosystem: 'npm', scheme: 'semver', name: (p) => p.name },
   { type: 'pypi', ecosystem: 'PyPI', scheme: 'pep440', name: (p) => normalizePypiName(p.name) },
+  { type: 'golang', ecosystem: 'Go', scheme: 'semver', name: (p) => p.name },
 ];
 
 /**

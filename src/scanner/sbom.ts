@@ -16,6 +16,8 @@ export function purl(p: Package, distro: string | null): string {
     }
     case 'pypi':
       return `pkg:pypi/${enc(p.name.toLowerCase())}@${enc(p.version)}`;
+    case 'golang':
+      return p.name === 'stdlib' ? `pkg:golang/stdlib@${enc(p.version)}` : `pkg:golang/${p.name.split('/').map(enc).join('/')}@v${enc(p.version)}`;
     case 'rpm': {
       const vendor = distro?.split(/[\s-]/)[0]?.toLowerCase() || 'rpm';
       const epoch = /^(\d+):/.exec(p.version)?.[1];

@@ -65,6 +65,7 @@ for (const dialect of testDialects()) {
         real('Rocky/RLSA-2024_3671.json'),
         real('AlmaLinux/ALSA-2026_25239.json'),
         real('RedHat/RHSA-2024_4546.json'),
+        real('Go/GO-2024-2598.json'),
         // no SUSE or RHEL 8 main-stream records in the real set: one each, written as their publishers do
         { id: 'SUSE-SU-2099:0001-1', modified: '2026-01-01T00:00:00Z', upstream: ['CVE-2099-0001'], affected: [{ package: { ecosystem: 'SUSE:Linux Enterprise Server 15 SP3', name: 'libzstd1' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.4.4-1.6.2' }] }] }], severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }] },
         { id: 'RHSA-2099:0002', modified: '2026-01-01T00:00:00Z', upstream: ['CVE-2099-0002'], affected: [{ package: { ecosystem: 'Red Hat:enterprise_linux:8::baseos', name: 'libuuid' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '0:2.32.1-43.el8' }] }] }] },
@@ -205,6 +206,13 @@ for (const dialect of testDialects()) {
       const amzn = await pushScanned('amzn', [{ 'etc/os-release': 'ID="amzn"\nVERSION_ID="2023"\n', 'var/lib/rpm/rpmdb.sqlite': db }]);
       assert.equal(amzn.completeness, 'incomplete');
       assert.ok(amzn.gaps.some((g) => /amzn 2023: no advisory source/.test(g.reason)), JSON.stringify(amzn.gaps));
+    });
+
+    it('reads Go build info from a real go1.22.0 binary and matches the standard library against GO advisories', async () => {
+      const bin = fs.readFileSync(path.resolve('test', 'fixtures', 'pkgdb-real', 'go-binary', 'binary_with_module_replacement-linux-amd64'));
+      const v = await pushScanned('gobin', [{ 'usr/local/bin/app': { file: bin, mode: 0o755 } }]);
+      assert.deepEqual(v.items.map((f) => `${f.id} ${f.package} ${f.fixed_version}`), ['GO-2024-2598 stdlib 1.22.1']);
+      assert.equal(v.completeness, 'complete');
     });
   });
 }
