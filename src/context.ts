@@ -1,3 +1,4 @@
+import type { Locale } from './i18n/index.js';
 import type { Principal } from './auth/principal.js';
 import type { HealthCheck } from './health.js';
 import type { Config } from './config.js';
@@ -6,6 +7,7 @@ import type { Logger } from './log.js';
 import type { AccountService, Session } from './services/account-service.js';
 import type { Actor, AuditService } from './services/audit-service.js';
 import type { Authorizer } from './services/authorizer.js';
+import type { IdentityService } from './services/identity-service.js';
 import type { PrincipalService } from './services/principal-service.js';
 import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
@@ -23,6 +25,9 @@ import type { JobRunner } from './jobs/runner.js';
 import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
+import type { WebhookService } from './services/webhook-service.js';
+import type { SecurityHubService } from './services/security-hub-service.js';
+import type { RetentionService } from './services/retention-service.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -44,6 +49,8 @@ export interface Services {
   dialect: Dialect;
   views: Views;
   accounts: AccountService;
+  /** sign-in by mode (db, LDAP, OIDC), directory provisioning and groups */
+  identity: IdentityService;
   projects: ProjectService;
   audit: AuditService;
   authz: Authorizer;
@@ -59,6 +66,9 @@ export interface Services {
   advisories: AdvisoryStore;
   scans: ScanService;
   policy: PolicyService;
+  webhooks: WebhookService;
+  securityHub: SecurityHubService;
+  retention: RetentionService;
   metrics: Metrics;
   health: HealthCheck[];
 }
@@ -72,5 +82,7 @@ export interface AppEnv {
     actor: Actor;
     /** a notice shown on every UI page (read-only mode) */
     banner?: string;
+    /** the UI language of this request (`src/i18n`), set for UI pages */
+    locale?: Locale;
   };
 }

@@ -4,11 +4,12 @@ import type { Hono } from 'hono';
 import type { AppEnv, Services } from './context.js';
 import { createRegistryProxy } from './registry/proxy.js';
 import { createV2Pipeline } from './registry/v2-pipeline.js';
+import { createTokenListener } from './routes/token.js';
 import { blobDataPath } from './registry/storage.js';
 
 /**
- * The one public listener: `/v2` goes to the streaming registry proxy on raw node:http (no web-stream conversion
- * on the blob path); everything else to the Hono app.
+ * The one public listener: `/v2` goes to the streaming registry proxy and `/service/token` to the token listener,
+ * both on raw node:http (no web-stream conversion on the hot paths); everything else to the Hono app.
  */
 export function createHttpServer(services: Services, app: Hono<AppEnv>): Server {
   const honoListener = getRequestListener(app.fetch);
@@ -26,6 +27,7 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
       return blobDataPath(managed.storageDir, digest);
     },
   });
+  const tokens = createTokenListener(services);
   // 1 MiB stream buffers: with the 16 KiB default every 64 KiB socket read of a blob stalls on backpressure.
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, highWaterMark: 1 << 20 }, (req, res) => {
     const url = req.url ?? '/';
@@ -33,6 +35,12 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
       const started = performance.now();
       res.on('finish', () => services.metrics.httpDuration.observe({ family: 'v2', method: req.method ?? 'GET', status: String(res.statusCode) }, (performance.now() - started) / 1000));
       void proxy(req, res);
+      return;
+    }
+    if (url === '/service/token' || url.startsWith('/service/token?')) {
+      const started = performance.now();
+      res.on('finish', () => services.metrics.httpDuration.observe({ family: 'token', method: req.method ?? 'GET', status: String(res.statusCode) }, (performance.now() - started) / 1000));
+      void tokens(req, res);
       return;
     }
     void honoListener(req, res);

@@ -10,6 +10,8 @@ import { ManagedRegistry } from './registry/managed.js';
 import { loadOrCreateSecret } from './registry/secrets.js';
 import { AccountService } from './services/account-service.js';
 import { AuditService } from './services/audit-service.js';
+import { AuthSettingsService } from './services/auth-settings-service.js';
+import { IdentityService } from './services/identity-service.js';
 import { Authorizer } from './services/authorizer.js';
 import { PrincipalService } from './services/principal-service.js';
 import { ProjectService } from './services/project-service.js';
@@ -32,6 +34,12 @@ import { gcJob } from './jobs/types/gc.js';
 import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
+import { WebhookService } from './services/webhook-service.js';
+import { connectWebhookEvents } from './services/webhook-events.js';
+import { webhookJob } from './jobs/types/webhook.js';
+import { SecurityHubService } from './services/security-hub-service.js';
+import { registryDeleter, RetentionService } from './services/retention-service.js';
+import { retentionJob, TAG_RETENTION } from './jobs/types/retention.js';
 import { SCANNER_SUBJECT } from './registry/constants.js';
 
 export interface Wired {
@@ -63,7 +71,10 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const accounts = new AccountService(db, log, config.sessionTtlSeconds * 1000);
   const projects = new ProjectService(db, authz, audit);
   const robots = new RobotService(db, authz, audit);
-  const principals = new PrincipalService(accounts, robots);
+  const authSettings = new AuthSettingsService(db, config.identity, Buffer.from(loadOrCreateSecret(config.dataDir, 'settings.key'), 'base64url'));
+  await authSettings.seed();
+  const identity = new IdentityService(db, log, accounts, authSettings, audit);
+  const principals = new PrincipalService(identity, robots);
   const keys = loadOrCreateTokenKeys(config.dataDir);
   const access = new RegistryAccess(db, authz);
   const tokens = new TokenService(access, keys, config.tokenTtlSeconds);
@@ -97,7 +108,15 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   sync.onPushed.push(autoScanOnPush(db, jobs));
   jobs.onChange(markFailedScans(db, scans));
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret).listener);
+  // Project webhooks: events only enqueue delivery jobs, so a receiver that is down never slows a push or a pull.
+  const webhooks = new WebhookService(db, projects, authz, audit, jobs, log, new URL(config.externalUrl).host);
+  jobs.register(webhookJob(webhooks, { retryMs: config.webhookRetryMs }));
+  connectWebhookEvents({ db, sync, policy, scans, webhooks, scanJobType: SCAN_IMAGE, onJobChange: (fn) => jobs.onChange(fn) });
   const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
+  // Tag retention: per-project schedules; deletes through one narrow interface (to become the deletion service).
+  const retention = new RetentionService(db, projects, authz, audit, jobs, scheduler, registryDeleter(db, registry, audit), webhooks, log);
+  jobs.register(retentionJob(retention));
+  scheduler.allowDynamic(TAG_RETENTION);
 
   const metrics = createMetrics(db, () => client.ping());
   jobs.onChange(observeJobDurations(metrics, SCAN_IMAGE));
@@ -113,6 +132,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     dialect: conn.dialect,
     views: createViews({ cache: process.env.NODE_ENV === 'production' }),
     accounts,
+    identity,
     projects,
     audit,
     authz,
@@ -127,6 +147,9 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     advisories,
     scans,
     policy,
+    webhooks,
+    securityHub: new SecurityHubService(db, projects),
+    retention,
     metrics,
     health,
   };

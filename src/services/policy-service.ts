@@ -227,17 +227,39 @@ export class PolicyService {
     return null;
   }
 
-  /** Refuses a manifest PUT that would take the project past its storage quota. */
-  async quotaRefusal(project: Project, body: Buffer): Promise<V2Refusal | null> {
+  /** Listeners for quota events: a push refused over quota, or one that crossed 85 % of it (webhooks plug in here). */
+  readonly onQuota: ((e: QuotaEvent) => void)[] = [];
+
+  /**
+   * Refuses a manifest PUT that would take the project past its storage quota. `target` names the manifest for the
+   * quota events (QUOTA_EXCEED on a refusal, QUOTA_WARNING when a push crosses 85 % of the quota).
+   */
+  async quotaRefusal(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
     if (project.quotaBytes === null) return null;
     const added = await this.newBytes(project, body);
     if (added <= 0) return null;
     const usage = await this.usage(project.id);
-    if (usage + added <= project.quotaBytes) return null;
+    const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes: project.quotaBytes };
+    const warnAt = QUOTA_WARNING_SHARE * project.quotaBytes;
+    if (usage + added <= project.quotaBytes) {
+      if (usage < warnAt && usage + added >= warnAt) this.quotaEvent({ ...event, exceeded: false });
+      return null;
+    }
+    this.quotaEvent({ ...event, exceeded: true });
     return v2Refusal(
       'PRECONDITION',
       `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(project.quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
     );
+  }
+
+  private quotaEvent(e: QuotaEvent): void {
+    for (const fn of this.onQuota) {
+      try {
+        fn(e);
+      } catch {
+        /* a listener never decides a push */
+      }
+    }
   }
 
   /** Bytes of blobs an image manifest references that the project does not hold yet. */
@@ -292,6 +314,20 @@ export class PolicyService {
       .executeTakeFirst();
     return Number(blobs?.n ?? 0) + Number(manifests?.n ?? 0);
   }
+}
+
+/** Share of a quota whose crossing by a push raises QUOTA_WARNING (Harbor's default warning level). */
+export const QUOTA_WARNING_SHARE = 0.85;
+
+export interface QuotaEvent {
+  project: Project;
+  repository: string | null;
+  reference: string | null;
+  usedBytes: number;
+  addedBytes: number;
+  quotaBytes: number;
+  /** true: the push was refused; false: it crossed the warning level */
+  exceeded: boolean;
 }
 
 export interface ReadOnlyState {

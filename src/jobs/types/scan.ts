@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DB } from '../../db/connect.js';
+import { unfinishedJobIds } from '../../db/repos/job-progress.js';
 import { findArtifactByRepositoryName } from '../../db/repos/artifacts.js';
 import { findProjectByName } from '../../db/repos/projects.js';
 import { countOpenScansOfProject } from '../../db/repos/scan-reports.js';
@@ -52,10 +54,13 @@ export function scanJob(scans: ScanService): JobType<ScanPayload> {
 }
 
 /**
- * Enqueues a scan of every top-level artifact (index children are scanned through their index) at bulk priority.
- * Stopping it stops the enqueueing: it checks its AbortSignal before each one.
+ * Enqueues a scan of every top-level artifact (index children are scanned through their index) at bulk priority,
+ * then waits for those scans: its progress counts scans that *finished* (queueing 100k scans is quick; the scans
+ * are the work). Stopping it stops the enqueueing and the waiting: it checks its AbortSignal before each step.
+ * `pollMs`: how often it counts finished scans (1 s).
  */
-export function scanAllJob(db: DB): JobType<{ reason?: string }> {
+export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ reason?: string }> {
+  const pollMs = opts.pollMs ?? 1000;
   return {
     name: SCAN_ALL,
     maxAttempts: 1,
@@ -74,13 +79,26 @@ export function scanAllJob(db: DB): JobType<{ reason?: string }> {
         .orderBy('a.id')
         .execute();
       let queued = 0;
+      const ids: number[] = [];
       for (const [i, r] of rows.entries()) {
         ctx.signal.throwIfAborted();
-        const { created } = await ctx.enqueue(SCAN_IMAGE, { repository: r.name, digest: r.digest, reason: 'scan-all' }, { uniqueKey: scanKey(Number(r.id)), releaseKeyOnFinish: true, priority: PRIORITY_BULK });
+        const { id, created } = await ctx.enqueue(SCAN_IMAGE, { repository: r.name, digest: r.digest, reason: 'scan-all' }, { uniqueKey: scanKey(Number(r.id)), releaseKeyOnFinish: true, priority: PRIORITY_BULK });
+        ids.push(id);
         if (created) queued++;
-        if (i % 20 === 0) await ctx.progress(((i + 1) / rows.length) * 100, `${i + 1} of ${rows.length}`);
+        if (i % 100 === 0) await ctx.progress(0, `queueing ${i + 1} of ${rows.length}`);
       }
-      await ctx.log(`queued ${queued} scans of ${rows.length} artifacts`);
+      await ctx.log(`queued ${queued} scans of ${rows.length} artifacts${queued < rows.length ? ` (${rows.length - queued} were already queued or running)` : ''}`);
+      // A scan that was already queued (a push's) counts too: scan-all is done when every artifact has been scanned.
+      let remaining = ids;
+      for (;;) {
+        ctx.signal.throwIfAborted();
+        remaining = await unfinishedJobIds(db, remaining);
+        const done = ids.length - remaining.length;
+        await ctx.progress(ids.length ? (done / ids.length) * 100 : 100, `${done} of ${ids.length} scans finished`);
+        if (remaining.length === 0) break;
+        await sleep(pollMs, undefined, { signal: ctx.signal }).catch(() => undefined);
+      }
+      await ctx.log(`all ${ids.length} scans finished`);
       return { artifacts: rows.length, queued };
     },
   };
