@@ -8,6 +8,7 @@ import type { AccountService, Session } from './services/account-service.js';
 import type { Actor, AuditService } from './services/audit-service.js';
 import type { Authorizer } from './services/authorizer.js';
 import type { IdentityService } from './services/identity-service.js';
+import type { OidcService } from './services/oidc-service.js';
 import type { PrincipalService } from './services/principal-service.js';
 import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
@@ -54,6 +55,7 @@ export interface Services {
   accounts: AccountService;
   /** sign-in by mode (db, LDAP, OIDC), directory provisioning and groups */
   identity: IdentityService;
+  oidc: OidcService;
   projects: ProjectService;
   audit: AuditService;
   authz: Authorizer;

@@ -12,6 +12,7 @@ import { AccountService } from './services/account-service.js';
 import { AuditService } from './services/audit-service.js';
 import { AuthSettingsService } from './services/auth-settings-service.js';
 import { IdentityService } from './services/identity-service.js';
+import { OidcService } from './services/oidc-service.js';
 import { Authorizer } from './services/authorizer.js';
 import { PrincipalService } from './services/principal-service.js';
 import { ProjectService } from './services/project-service.js';
@@ -76,6 +77,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const authSettings = new AuthSettingsService(db, config.identity, Buffer.from(loadOrCreateSecret(config.dataDir, 'settings.key'), 'base64url'));
   await authSettings.seed();
   const identity = new IdentityService(db, log, accounts, authSettings, audit);
+  const oidc = new OidcService(authSettings, identity, log, config.externalUrl, loadOrCreateSecret(config.dataDir, 'oidc-cookie.key'));
   const principals = new PrincipalService(identity, robots);
   const keys = loadOrCreateTokenKeys(config.dataDir);
   const access = new RegistryAccess(db, authz);
@@ -140,6 +142,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     views: createViews({ cache: process.env.NODE_ENV === 'production' }),
     accounts,
     identity,
+    oidc,
     projects,
     audit,
     authz,
