@@ -21,6 +21,7 @@ import type { JobRunner } from './jobs/runner.js';
 import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
+import type { DeletionService } from './services/deletion-service.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -59,6 +60,7 @@ export interface Services {
   tokens: TokenService;
   robots: RobotService;
   repositories: RepositoryService;
+  deletion: DeletionService;
   registry: RegistryHandle;
   jobs: JobRunner;
   scheduler: Scheduler;

@@ -30,6 +30,7 @@ import { GARBAGE_COLLECTION, gcJob } from './jobs/types/gc.js';
 import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
+import { DeletionService } from './services/deletion-service.js';
 import { findProjectByName } from './db/repos/projects.js';
 
 export interface Wired {
@@ -96,6 +97,9 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   });
   registry.policies.push((req) => (req.kind === 'manifest' && (req.method === 'GET' || req.method === 'HEAD') ? policy.pullGate(req) : null));
   registry.manifestPut = (req, body) => policy.manifestPut(req, body);
+  // Manifest DELETEs meet the deletion rules (immutability, index integrity) every other deletion path meets.
+  const deletion = new DeletionService(db, registry, audit, log);
+  registry.policies.push((req) => (req.kind === 'manifest' && req.method === 'DELETE' ? deletion.v2DeleteRefusal(req) : null));
   jobs.register(
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,
@@ -177,7 +181,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     principals,
     tokens,
     robots,
-    repositories: new RepositoryService(db, projects, authz, audit, registry),
+    repositories: new RepositoryService(db, projects, authz, registry, deletion),
+    deletion,
     registry,
     jobs,
     scheduler,
