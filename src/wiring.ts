@@ -104,6 +104,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,
       target: () => (managed ? { configPath: managed.configPath, storageDir: managed.storageDir } : config.registryConfigPath && config.registryStorage ? { configPath: config.registryConfigPath, storageDir: config.registryStorage } : null),
+      untagged: { db, deletion },
     }),
   );
   jobs.register(reconcileJob(sync));
