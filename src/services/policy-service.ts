@@ -197,7 +197,7 @@ export class PolicyService {
       }
     }
     if (project.quotaBytes !== null) {
-      const added = await this.newBytes(project, body);
+      const added = await this.newBytes(req, project, body);
       if (added > 0) {
         const usage = await this.usage(project.id);
         if (usage + added > project.quotaBytes) {
@@ -213,7 +213,7 @@ export class PolicyService {
   }
 
   /** Bytes of blobs an image manifest references that the project does not hold yet. */
-  private async newBytes(project: Project, body: Buffer): Promise<number> {
+  private async newBytes(req: V2Request, project: Project, body: Buffer): Promise<number> {
     let doc: { mediaType?: string; config?: { digest?: string; size?: number }; layers?: { digest?: string; size?: number }[] };
     try {
       doc = JSON.parse(body.toString('utf8'));
@@ -224,6 +224,10 @@ export class PolicyService {
     const blobs = new Map<string, number>();
     for (const d of [doc.config, ...(doc.layers ?? [])]) if (d?.digest && DIGEST.test(d.digest) && Number.isFinite(d.size)) blobs.set(d.digest, Math.max(0, Number(d.size)));
     if (!blobs.size) return body.length;
+    // Real sizes from the registry: a descriptor's declared size is the pusher's claim. A blob not uploaded keeps its
+    // declared size here; the registry refuses the manifest anyway (MANIFEST_BLOB_UNKNOWN).
+    const real = await this.registry.client.blobSizes(req.name!, [...blobs.keys()]);
+    for (const [d, n] of real) if (n !== null) blobs.set(d, n);
     const have = new Set<string>();
     const digests = [...blobs.keys()];
     for (let i = 0; i < digests.length; i += 500) {
@@ -241,7 +245,7 @@ export class PolicyService {
     return body.length + [...blobs].filter(([d]) => !have.has(d)).reduce((n, [, s]) => n + s, 0);
   }
 
-  /** Storage a project uses: each distinct blob once, plus manifests. */
+  /** Storage a project uses: each distinct blob once (at the size the registry stores), plus manifests. */
   async usage(projectId: number): Promise<number> {
     const blobs = await this.db
       .selectFrom((eb) =>
@@ -250,8 +254,8 @@ export class PolicyService {
           .innerJoin('artifacts as a', 'a.id', 'b.artifact_id')
           .innerJoin('repositories as r', 'r.id', 'a.repository_id')
           .where('r.project_id', '=', projectId)
-          .select(['b.digest', 'b.size'])
-          .distinct()
+          .select((e) => ['b.digest', e.fn.max<number>('b.size').as('size')])
+          .groupBy('b.digest')
           .as('d'),
       )
       .select((e) => e.fn.sum<number>('d.size').as('n'))

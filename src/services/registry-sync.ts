@@ -406,6 +406,10 @@ export class RegistrySync {
         }
       }
       facts.blobs.push(...layers);
+      // What the registry stores, not what the manifest declares (a manifest may claim 10 bytes for 9 MiB): quota
+      // and usage add these up.
+      const real = await this.registry.blobSizes(repo, facts.blobs.map((b) => b.digest));
+      for (const b of facts.blobs) b.size = real.get(b.digest) ?? b.size;
       facts.size += facts.blobs.reduce((sum, b) => sum + b.size, 0);
     }
     const repositoryId = await art.ensureRepository(this.db, project.id, repo, Date.now());
