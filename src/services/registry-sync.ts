@@ -287,7 +287,13 @@ export class RegistrySync {
     }
     if (e.action === 'push') {
       const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who });
-      if (artifactId !== null && e.target.tag) await this.syncTag(repo, e.target.tag);
+      // The event's own tag and digest are the truth of this push. The registry emits it before it writes the tag
+      // link, so asking the registry for the tag here races it and can answer "no such tag" for a tag that exists a
+      // moment later; a push never removes or skips a tag. Reconciliation repairs anything else.
+      if (artifactId !== null && e.target.tag) {
+        const repoRow = await art.findRepository(this.db, repo);
+        if (repoRow) await art.setTagIfNewer(this.db, Number(repoRow.id), artifactId, e.target.tag, at);
+      }
       audits.push({ username: who, action: 'push', resource: ref, clientIp: ip, at });
       if (artifactId !== null) await this.notifyPushed({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId });
       return;
