@@ -128,7 +128,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret).listener);
   const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
 
-  const metrics = createMetrics(db, () => client.ping());
+  const metrics = createMetrics(db, () => client.ping(), sync);
   jobs.onChange((e) => {
     if (!['success', 'error', 'stopped'].includes(e.to) || !e.job.startedAt || !e.job.finishedAt) return;
     const secs = (e.job.finishedAt - e.job.startedAt) / 1000;
@@ -156,6 +156,13 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
       name: 'jobs',
       async check() {
         return runnerStarted ? { ok: true } : { ok: false, detail: 'job runner not started' };
+      },
+    },
+    {
+      // A stuck notification stream (the registry retrying one envelope forever, a wrong endpoint) or a stuck apply.
+      name: 'notifications',
+      async check() {
+        return sync.streamHealth();
       },
     },
     {
