@@ -76,8 +76,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const notificationSecret = config.notificationSecret ?? loadOrCreateSecret(config.dataDir, 'notification.secret');
 
   let managed: ManagedRegistry | null = null;
-  let managedUrl = '';
-  const registryUrl = () => config.registryUrl ?? managedUrl;
+  // Read per call: a managed registry that had to restart may listen on another port.
+  const registryUrl = () => config.registryUrl ?? managed?.url ?? '';
   const client = new RegistryClient(registryUrl, (access) => tokens.internal(access));
   const sync = new RegistrySync(db, client, log);
   const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, policies: [], writes: { inflight: 0, lastEndedAt: 0 } };
@@ -218,7 +218,6 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
           },
         });
         await managed.start();
-        managedUrl = managed.url;
         log.info({ url: managed.url, pid: managed.pid }, 'managed registry started');
       }
       sync.kick();
