@@ -479,11 +479,18 @@ export class RegistrySync {
         facts.children.push({ ...d, platform });
       }
       const repoRow = await art.findRepository(this.db, repo);
+      const sizes = new Map<string, number>();
       for (const c of facts.children) {
+        const seen = sizes.get(c.digest);
+        if (seen !== undefined) {
+          facts.size += seen;
+          continue;
+        }
         let childId = repoRow ? await art.findArtifactId(this.db, Number(repoRow.id), c.digest) : undefined;
         if (childId === undefined && depth < 1) childId = (await this.importArtifact(repo, c.digest, { pushedAt: opts.pushedAt, pushedBy: opts.pushedBy }, depth + 1)) ?? undefined;
         const childSize = childId !== undefined ? await this.db.selectFrom('artifacts').select('size').where('id', '=', childId).executeTakeFirst() : undefined;
-        facts.size += childSize ? Number(childSize.size) : c.size;
+        sizes.set(c.digest, childSize ? Number(childSize.size) : c.size);
+        facts.size += sizes.get(c.digest)!;
       }
     } else if (IMAGE_TYPES.has(mediaType) || doc.config) {
       const config = desc(doc.config);

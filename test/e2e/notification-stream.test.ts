@@ -41,7 +41,7 @@ for (const dialect of testDialects()) {
     let n = 0;
     let digest: string;
     const img = () => ociImage(path.join(b.config.dataDir, `img-${n++}`), [{ [`etc/n${n}`]: String(n) }], 't');
-    const inDb = (ref: string) => eventually(async () => (await b.api(`/api/v1/projects/note/repositories/app/artifacts/${ref}`, { auth: ADMIN })).status === 200, 15_000);
+    const inDb = (ref: string) => eventually(async () => (await b.api(`/api/v1/projects/note/repositories/app/artifacts/${ref}`, { auth: ADMIN })).status === 200, 30_000);
     const laterPushApplies = async (tag: string) => {
       await push(await img(), `docker://${b.host}/note/app:${tag}`, ADMIN);
       await inDb(tag);
