@@ -31,6 +31,7 @@ import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { DeletionService } from './services/deletion-service.js';
+import { WriteDrain } from './services/write-drain.js';
 import { findProjectByName } from './db/repos/projects.js';
 
 export interface Wired {
@@ -100,11 +101,13 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   // Manifest DELETEs meet the deletion rules (immutability, index integrity) every other deletion path meets.
   const deletion = new DeletionService(db, registry, audit, log);
   registry.policies.push((req) => (req.kind === 'manifest' && req.method === 'DELETE' ? deletion.v2DeleteRefusal(req) : null));
+  const drain = new WriteDrain(db, registry.writes, log);
   jobs.register(
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,
       target: () => (managed ? { configPath: managed.configPath, storageDir: managed.storageDir } : config.registryConfigPath && config.registryStorage ? { configPath: config.registryConfigPath, storageDir: config.registryStorage } : null),
       untagged: { db, deletion },
+      drain,
     }),
   );
   jobs.register(reconcileJob(sync));
@@ -221,6 +224,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
         log.info({ url: managed.url, pid: managed.pid }, 'managed registry started');
       }
       sync.kick();
+      drain.start();
       await jobs.start();
       runnerStarted = true;
       await scheduler.start();
@@ -231,6 +235,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
       scheduler.stop();
       await jobs.stop();
       await sync.stop();
+      await drain.stop();
       await managed?.stop();
       await conn.close();
     },

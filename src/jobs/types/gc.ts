@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { RegistryHandle } from '../../context.js';
 import type { DB } from '../../db/connect.js';
 import type { DeletionService } from '../../services/deletion-service.js';
+import type { WriteDrain } from '../../services/write-drain.js';
 import { planUntagged, type Unreferenced } from '../../services/gc-planner.js';
 import type { PolicyService } from '../../services/policy-service.js';
 import { PermanentError, type JobContext, type JobType } from '../runner.js';
@@ -24,6 +25,8 @@ export interface GcOptions {
   drainMs?: number;
   /** for "delete untagged": the DB Berth decides from, and the deletion service that removes each manifest */
   untagged?: { db: DB; deletion: DeletionService };
+  /** registry writes in flight on every replica (through the DB); without it, only this process's are drained */
+  drain?: WriteDrain;
 }
 
 const GC_ACTOR = { name: 'garbage-collection', ip: '' };
@@ -96,12 +99,17 @@ export function gcJob(registry: RegistryHandle, policy: PolicyService, _queue: J
           renew = setInterval(() => void hold().catch(() => undefined), 20_000);
           await ctx.log('registry writes are read-only; waiting for uploads in flight');
           await new Promise((r) => setTimeout(r, 1100)); // other replicas' read-only cache lives one second
+          // Every replica's uploads, through the DB: one started on another core just before read-only counts too.
+          const writes = () => (opts.drain ? opts.drain.everywhere() : Promise.resolve({ ...registry.writes, replicas: 1 }));
           const deadline = Date.now() + (opts.drainMs ?? 60_000);
-          while ((registry.writes.inflight > 0 || Date.now() - registry.writes.lastEndedAt < 1000) && Date.now() < deadline) {
+          let w = await writes();
+          while ((w.inflight > 0 || Date.now() - w.lastEndedAt < 1000) && Date.now() < deadline) {
             ctx.signal.throwIfAborted();
             await new Promise((r) => setTimeout(r, 200));
+            w = await writes();
           }
-          if (registry.writes.inflight > 0) await ctx.log(`${registry.writes.inflight} write(s) still in flight after the drain: they will fail and can be retried`, 'warn');
+          if (w.inflight > 0) await ctx.log(`${w.inflight} write(s) still in flight on ${w.replicas} replica(s) after the drain: they will fail and can be retried`, 'warn');
+          else await ctx.log(`uploads drained on ${w.replicas} replica(s)`);
         }
         let manifests: GcManifest[] = [];
         let estimate = new Map<string, number>();
