@@ -5,6 +5,8 @@ import { registry } from './2026-11-29-003-registry.js';
 import { jobs } from './2026-11-29-004-jobs.js';
 import { scanner } from './2026-11-29-005-scanner.js';
 import { policy } from './2026-11-29-006-policy.js';
+import { generations } from './2026-11-29-007-generations.js';
+import { scanCompleteness } from './2026-11-29-020-scan-completeness.js';
 import { registryWrites } from './2026-11-29-050-registry-writes.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
@@ -15,5 +17,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-004-jobs': jobs,
   '2026-11-29-005-scanner': scanner,
   '2026-11-29-006-policy': policy,
+  '2026-11-29-007-generations': generations,
+  '2026-11-29-020-scan-completeness': scanCompleteness,
   '2026-11-29-050-registry-writes': registryWrites,
 };

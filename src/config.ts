@@ -23,6 +23,8 @@ export const CONFIG_VARS = [
   { name: 'BERTH_JOB_WEBHOOK_URL', default: '(none)', doc: 'Receives every job status change as signed JSON (see `BERTH_JOB_WEBHOOK_SECRET`).' },
   { name: 'BERTH_JOB_WEBHOOK_SECRET', default: '(none)', doc: 'HMAC-SHA256 key for the `X-Berth-Signature` header of job webhooks.' },
   { name: 'BERTH_VULNDB_URLS', default: '(none)', doc: 'Comma-separated OSV feed URLs (zip or JSON) the `vulndb-update` job downloads; offline sites import files instead.' },
+  { name: 'BERTH_SCAN_MAX_RATIO', default: '100', doc: 'Built-in scanner: a layer is read up to this many uncompressed bytes per compressed byte (at least 16 MiB); past it the layer is capped and the report `incomplete` (gzip/zstd bombs).' },
+  { name: 'BERTH_SCAN_MAX_IMAGE_MIB', default: '16384', doc: 'Built-in scanner: uncompressed MiB read per artifact (all layers and platforms); layers past it are not read and the report is `incomplete`.' },
   { name: 'BERTH_METRICS_TOKEN', default: '(none: open)', doc: 'Bearer token `/metrics` requires; without it the endpoint is open (it carries no names, digests or secrets).' },
   { name: 'BERTH_LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
 ] as const;
@@ -54,6 +56,9 @@ export interface Config {
   readonly metricsToken: string | undefined;
   readonly jobWebhookUrl: string | undefined;
   readonly jobWebhookSecret: string | undefined;
+  /** built-in scanner budgets: uncompressed bytes per compressed byte of a layer, and bytes read per artifact */
+  readonly scanMaxRatio: number;
+  readonly scanMaxImageBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +104,8 @@ const schema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(httpUrl).max(50))
     .optional(),
+  BERTH_SCAN_MAX_RATIO: intIn(2, 100_000).default(100),
+  BERTH_SCAN_MAX_IMAGE_MIB: intIn(16, 16 * 1024 * 1024).default(16384),
   BERTH_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_JOB_WEBHOOK_URL: httpUrl.optional(),
   BERTH_JOB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -144,5 +151,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: e.BERTH_METRICS_TOKEN,
     jobWebhookUrl: e.BERTH_JOB_WEBHOOK_URL,
     jobWebhookSecret: e.BERTH_JOB_WEBHOOK_SECRET,
+    scanMaxRatio: e.BERTH_SCAN_MAX_RATIO,
+    scanMaxImageBytes: e.BERTH_SCAN_MAX_IMAGE_MIB * 1024 * 1024,
   });
 }

@@ -1,4 +1,5 @@
 import type { Principal } from './auth/principal.js';
+import type { HealthCheck } from './health.js';
 import type { Config } from './config.js';
 import type { DB, Dialect } from './db/connect.js';
 import type { Logger } from './log.js';
@@ -10,7 +11,8 @@ import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
 import type { RegistryClient } from './registry/client.js';
 import type { ManagedRegistry } from './registry/managed.js';
-import type { ProxyPolicy, ProxyRefusal, V2Request, WriteTracker } from './registry/proxy.js';
+import type { WriteTracker } from './registry/proxy.js';
+import type { RegistryAccess } from './services/registry-access.js';
 import type { PolicyService } from './services/policy-service.js';
 import type { Metrics } from './metrics.js';
 import type { RegistrySync } from './services/registry-sync.js';
@@ -31,18 +33,8 @@ export interface RegistryHandle {
   client: RegistryClient;
   sync: RegistrySync;
   notificationSecret: string;
-  /** checks the /v2 proxy runs before forwarding */
-  policies: ProxyPolicy[];
-  /** the check of manifest PUTs with their body */
-  manifestPut?: (req: V2Request, body: Buffer) => Promise<ProxyRefusal | null>;
   /** writes in flight through this process's proxy */
   writes: WriteTracker;
-}
-
-/** A named readiness check for /api/v1/health. */
-export interface HealthCheck {
-  name: string;
-  check(): Promise<{ ok: boolean; detail?: string }>;
 }
 
 /** Everything main.ts wires and hands to the app: no module-level singletons. */
@@ -58,6 +50,8 @@ export interface Services {
   authz: Authorizer;
   principals: PrincipalService;
   tokens: TokenService;
+  /** live permissions for /v2 and the token endpoint, cached and invalidated across replicas */
+  access: RegistryAccess;
   robots: RobotService;
   repositories: RepositoryService;
   deletion: DeletionService;

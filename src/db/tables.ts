@@ -259,6 +259,10 @@ export interface ScanReportsTable {
   packages: string;
   problems: string;
   error: string | null;
+  /** `complete` | `incomplete` | `not_applicable`; null for reports older than the column */
+  completeness: string | null;
+  /** JSON list of gaps ({layer?, path?, reason}); null for older reports */
+  gaps: string | null;
 }
 
 export interface RegistryTables {
@@ -266,6 +270,7 @@ export interface RegistryTables {
   advisory_packages: AdvisoryPackagesTable;
   vulndb_meta: { name: string; value: string };
   system_settings: { name: string; value: string; updated_at: number };
+  cache_generations: { name: string; value: number };
   layer_inventories: LayerInventoriesTable;
   scan_reports: ScanReportsTable;
   jobs: JobsTable;

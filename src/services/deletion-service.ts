@@ -1,18 +1,16 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { findProjectByName, type Project } from '../db/repos/projects.js';
 import * as refs from '../db/repos/references.js';
-import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ProxyRefusal, V2Request } from '../registry/proxy.js';
+import { AppError, v2Refusal, type V2Refusal } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import { globToRegExp } from './policy-service.js';
+import { SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
+import { tagDir } from '../registry/storage.js';
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /** Why something is deleted: shown in the audit log (`api`, `ui`, `gc`, `retention`, …). */
 export interface DeletionOptions {
@@ -212,8 +210,8 @@ export class DeletionService {
     this.refuseImmutable(project, repository, [tag], 'it');
     const managed = this.registry.managed;
     if (!managed) throw new AppError('UNSUPPORTED', 'deleting a single tag needs the managed registry; delete the artifact instead');
-    const dir = path.join(managed.storageDir, 'docker', 'registry', 'v2', 'repositories', ...repository.split('/'), '_manifests', 'tags', tag);
-    if (!dir.startsWith(managed.storageDir + path.sep)) throw new AppError('BAD_REQUEST', 'invalid tag');
+    const dir = tagDir(managed.storageDir, repository, tag);
+    if (!dir) throw new AppError('BAD_REQUEST', 'invalid tag');
     fs.rmSync(dir, { recursive: true, force: true });
     await art.deleteTag(this.db, Number(repoRow.id), tag);
     await this.audit.record(actor, 'delete', 'tag', `${repository}:${tag}`, { digest: artifact.digest, reason: opts.reason });
@@ -222,26 +220,24 @@ export class DeletionService {
 
   /**
    * The `/v2` side: whether a manifest DELETE (by digest, or by tag on registries that allow it) may be forwarded.
-   * A registry-style refusal (`DENIED`, with 412 for immutability and 409 for an index child) or null. Digests Berth
-   * does not know yet are left to the registry.
+   * A registry-style refusal (`PRECONDITION` 412 for immutability, `CONFLICT` 409 naming the index for an index's
+   * child) or null. Digests Berth does not know yet are left to the registry.
    */
-  async v2DeleteRefusal(req: Pick<V2Request, 'name' | 'reference'>): Promise<ProxyRefusal | null> {
-    const name = req.name!;
-    const ref = req.reference!;
-    const project = await findProjectByName(this.db, name.split('/')[0]!);
+  async v2DeleteRefusal(repository: string, reference: string): Promise<V2Refusal | null> {
+    const project = await findProjectByName(this.db, repository.split('/')[0]!);
     if (!project) return null;
     try {
-      if (!DIGEST.test(ref)) {
-        this.refuseImmutable(project, name, [ref], 'it');
+      if (!DIGEST.test(reference)) {
+        this.refuseImmutable(project, repository, [reference], 'it');
         return null;
       }
-      await this.plan(name, [ref]);
+      await this.plan(repository, [reference]);
       return null;
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      if (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NAME_UNKNOWN' || err.code === 'BAD_REQUEST') return null;
-      this.log.info({ repository: name, reference: ref, reason: err.message }, 'registry DELETE refused');
-      return { status: err.status, code: 'DENIED', message: err.message };
+      if (err.code !== 'PRECONDITION' && err.code !== 'CONFLICT') return null;
+      this.log.info({ repository, reference, reason: err.message }, 'registry DELETE refused');
+      return v2Refusal(err.code, err.message);
     }
   }
 }

@@ -17,12 +17,12 @@ import type { ProjectUpdate } from '../db/tables.js';
 import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
+import { ADVISORY_ID } from '../registry/reference.js';
 
 export type { Project };
 
 const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 // Advisory ids (CVE-2024-1234, GHSA-xxxx-xxxx-xxxx, DSA-5555-1, ALPINE-CVE-…): printable, bounded.
-const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
 const TAG_GLOB = /^[A-Za-z0-9_.*?\-[\]!]{1,128}$/;
 
 export const projectUpdateSchema = z

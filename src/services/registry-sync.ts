@@ -6,6 +6,7 @@ import { findProjectByName } from '../db/repos/projects.js';
 import type { Logger } from '../log.js';
 import { CORE_SUBJECT, IMAGE_TYPES, INDEX_TYPES, MANIFEST_TYPES } from '../registry/constants.js';
 import type { RegistryClient } from '../registry/client.js';
+import { REPOSITORY_NAME as REPO_NAME, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 
 const MAX_ATTEMPTS = 10;
 const LEASE_MS = 60_000;
@@ -93,9 +94,6 @@ export function streamHealth(s: { lastActivityAt: number; lastReceivedAt: number
   return { ok: !stalled && !lagging, stalledSeconds, lagSeconds: Math.round(lagMs / 1000), detail };
 }
 
-const REPO_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /** Whether an event changes what Berth stores: manifest pushes, manifest GETs (pulls), deletes. Blob traffic is not. */
 function isRelevant(e: RegistryEvent): boolean {

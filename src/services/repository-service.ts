@@ -8,10 +8,8 @@ import type { Actor } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { Project, ProjectService } from './project-service.js';
 import type { DeletionService } from './deletion-service.js';
+import { PATH_COMPONENT as COMPONENT, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 export type ArtifactWithTags = art.ArtifactRecord & { tags: { name: string; pushedAt: number }[] };
 
@@ -26,6 +24,16 @@ export class RepositoryService {
     private readonly registry: RegistryHandle,
     private readonly deletion: DeletionService,
   ) {}
+
+  /** How many repositories and artifacts the registry holds (dashboard figures for system admins). */
+  async systemCounts(): Promise<{ repositories: number; artifacts: number }> {
+    return { repositories: await art.countRepositories(this.db), artifacts: await art.countArtifacts(this.db) };
+  }
+
+  /** Repositories in a project (what a project deletion would remove). */
+  countInProject(projectId: number): Promise<number> {
+    return art.countRepositories(this.db, projectId);
+  }
 
   /** The full name `project/repo` after validating the repo path the API was given. */
   private fullName(project: Project, repo: string): string {

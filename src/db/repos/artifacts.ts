@@ -278,3 +278,50 @@ export async function allRepositories(db: DB) {
   const rows = await db.selectFrom('repositories').select(['id', 'name', 'project_id']).execute();
   return rows.map((r) => ({ id: Number(r.id), name: r.name, projectId: Number(r.project_id) }));
 }
+
+/** An artifact by repository name and digest, with what the pull gate needs to know about it. */
+export async function findArtifactByRepositoryName(db: DB, repository: string, digest: string): Promise<{ id: number; repositoryId: number; mediaType: string } | undefined> {
+  const r = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .select(['a.id', 'a.repository_id', 'a.media_type'])
+    .where('r.name', '=', repository)
+    .where('a.digest', '=', digest)
+    .executeTakeFirst();
+  return r && { id: Number(r.id), repositoryId: Number(r.repository_id), mediaType: r.media_type };
+}
+
+/** Digests an index lists, in its order. */
+export async function listChildDigests(db: DB, parentId: number): Promise<string[]> {
+  const rows = await db.selectFrom('artifact_children').select('child_digest').where('parent_id', '=', parentId).execute();
+  return rows.map((r) => r.child_digest);
+}
+
+/** The indexes in a repository that list `childDigest`, with their tags (for refusing a delete that breaks them). */
+export async function findParentIndexes(db: DB, repositoryId: number, childDigest: string): Promise<{ id: number; digest: string }[]> {
+  const rows = await db
+    .selectFrom('artifact_children as c')
+    .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
+    .select(['p.id', 'p.digest'])
+    .where('c.child_digest', '=', childDigest)
+    .where('p.repository_id', '=', repositoryId)
+    .execute();
+  return rows.map((r) => ({ id: Number(r.id), digest: r.digest }));
+}
+
+/** Tag names pointing at an artifact. */
+export async function listTagNames(db: DB, artifactId: number): Promise<string[]> {
+  const rows = await db.selectFrom('tags').select('name').where('artifact_id', '=', artifactId).execute();
+  return rows.map((r) => r.name);
+}
+
+/** Repositories in one project, or in all when projectId is omitted. */
+export async function countRepositories(db: DB, projectId?: number): Promise<number> {
+  let q = db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n'));
+  if (projectId !== undefined) q = q.where('project_id', '=', projectId);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+export async function countArtifacts(db: DB): Promise<number> {
+  return Number((await db.selectFrom('artifacts').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+}

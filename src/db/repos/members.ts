@@ -1,4 +1,5 @@
 import type { DB } from '../connect.js';
+import { bumpGeneration } from './generations.js';
 
 export interface MemberRow {
   userId: number;
@@ -9,6 +10,7 @@ export interface MemberRow {
 
 export async function insertMember(db: DB, m: { projectId: number; userId: number; roleId: number; now: number }): Promise<void> {
   await db.insertInto('project_members').values({ project_id: m.projectId, user_id: m.userId, role_id: m.roleId, created_at: m.now }).execute();
+  await bumpGeneration(db, 'access');
 }
 
 export async function findMemberRoleId(db: DB, projectId: number, userId: number): Promise<number | undefined> {
@@ -33,11 +35,13 @@ export async function listMembers(db: DB, projectId: number, opts: { limit: numb
 
 export async function updateMemberRole(db: DB, projectId: number, userId: number, roleId: number): Promise<boolean> {
   const res = await db.updateTable('project_members').set({ role_id: roleId }).where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numUpdatedRows) > 0;
 }
 
 export async function deleteMember(db: DB, projectId: number, userId: number): Promise<boolean> {
   const res = await db.deleteFrom('project_members').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numDeletedRows) > 0;
 }
 

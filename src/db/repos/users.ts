@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { DB } from '../connect.js';
 import { likeExpr } from './sql.js';
 import type { NewUserRow, UserRow } from '../tables.js';
+import { bumpGeneration } from './generations.js';
 
 export interface User {
   id: number;
@@ -25,6 +26,7 @@ export const toUser = (r: UserRow): User => ({
 
 export async function insertUser(db: DB, row: NewUserRow): Promise<number> {
   const res = await db.insertInto('users').values(row).executeTakeFirstOrThrow();
+  await bumpGeneration(db, 'access');
   return Number(res.insertId);
 }
 
@@ -46,11 +48,13 @@ export async function listUsers(db: DB, opts: { q?: string; limit: number; offse
 
 export async function updateUser(db: DB, id: number, patch: Partial<Pick<UserRow, 'password_hash' | 'disabled' | 'is_admin' | 'email'>>): Promise<boolean> {
   const res = await db.updateTable('users').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numUpdatedRows) > 0;
 }
 
 export async function deleteUser(db: DB, id: number): Promise<boolean> {
   const res = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numDeletedRows) > 0;
 }
 

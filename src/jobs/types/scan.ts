@@ -1,13 +1,27 @@
 import type { DB } from '../../db/connect.js';
+import { findArtifactByRepositoryName } from '../../db/repos/artifacts.js';
+import { findProjectByName } from '../../db/repos/projects.js';
+import { countOpenScansOfProject } from '../../db/repos/scan-reports.js';
+import type { PushedArtifact } from '../../services/registry-sync.js';
+import type { JobQueue } from '../queue.js';
+import type { JobEvent } from '../runner.js';
 import { ArtifactGone, type ScanService } from '../../services/scan-service.js';
 import { PermanentError, type JobType } from '../runner.js';
 
 export const SCAN_IMAGE = 'scan';
 export const SCAN_ALL = 'scan-all';
 
-/** Priorities: a push's scan is claimed before anything a scan-all enqueued. */
+/**
+ * Priorities: a push's scan is claimed before anything a scan-all enqueued. A project's push scans step down one
+ * level per scan of the same project still open (to `PRIORITY_PUSH_MIN`), so one project pushing many (or huge)
+ * images cannot hold every scan slot while another project's fresh push waits.
+ */
 export const PRIORITY_PUSH = 10;
+export const PRIORITY_PUSH_MIN = 1;
 export const PRIORITY_BULK = 0;
+
+/** The priority of a push-triggered scan, given how many scans of its project are open already. */
+export const pushScanPriority = (openOfProject: number) => Math.max(PRIORITY_PUSH_MIN, PRIORITY_PUSH - openOfProject);
 
 export interface ScanPayload {
   repository: string;
@@ -69,5 +83,29 @@ export function scanAllJob(db: DB): JobType<{ reason?: string }> {
       await ctx.log(`queued ${queued} scans of ${rows.length} artifacts`);
       return { artifacts: rows.length, queued };
     },
+  };
+}
+
+/**
+ * Auto-scan on push: a pushed artifact in a project with `auto_scan` on gets a scan at push priority, ahead of any
+ * bulk scan, one at a time per artifact. Registered as a listener of the registry sync.
+ */
+export function autoScanOnPush(db: DB, jobs: JobQueue): (a: PushedArtifact) => Promise<void> {
+  return async (a) => {
+    const project = await findProjectByName(db, a.repository.split('/')[0]!);
+    if (!project?.autoScan) return;
+    const open = await countOpenScansOfProject(db, SCAN_IMAGE, project.name, PRIORITY_PUSH);
+    await jobs.enqueue(SCAN_IMAGE, { repository: a.repository, digest: a.digest, reason: 'push' }, { uniqueKey: scanKey(a.artifactId), releaseKeyOnFinish: true, priority: pushScanPriority(open) });
+  };
+}
+
+/** A scan job that failed for good leaves the artifact's report saying so (the original design's in-process hook). */
+export function markFailedScans(db: DB, scans: Pick<ScanService, 'markFailed'>): (e: JobEvent) => Promise<void> {
+  return async (e) => {
+    if (e.job.type !== SCAN_IMAGE || e.to !== 'error') return;
+    const p = e.job.payload as Partial<ScanPayload>;
+    if (typeof p.repository !== 'string' || typeof p.digest !== 'string') return;
+    const artifact = await findArtifactByRepositoryName(db, p.repository, p.digest);
+    if (artifact) await scans.markFailed(artifact.id, e.job.error ?? 'scan failed');
   };
 }

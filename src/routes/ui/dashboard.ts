@@ -11,13 +11,10 @@ export function dashboardPages(): Hono<AppEnv> {
     const visible = await projects.list(p, { limit: 1, offset: 0 });
     const users = isAdmin ? (await accounts.listUsers({ limit: 1, offset: 0 })).total : 0;
     const recent = isAdmin ? (await audit.list({ limit: 10 })).items.map(auditView) : null;
-    const db = c.var.services.db;
-    const count = async (q: Promise<{ n: number } | undefined>) => Number((await q)?.n ?? 0);
     const system = isAdmin
       ? {
-          repositories: await count(db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst()),
-          artifacts: await count(db.selectFrom('artifacts').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst()),
-          running: await count(db.selectFrom('jobs').select((e) => e.fn.countAll<number>().as('n')).where('status', 'in', ['pending', 'scheduled', 'running']).executeTakeFirst()),
+          ...(await c.var.services.repositories.systemCounts()),
+          running: await c.var.services.jobs.countActive(),
           vulndb: fmtTime(await c.var.services.advisories.updatedAt()) || 'never',
         }
       : null;

@@ -3,7 +3,6 @@ import { ROLES } from '../../auth/rbac.js';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import type { Project } from '../../services/project-service.js';
-import { projectSeverityTotals } from '../../services/scan-service.js';
 import { pageQuery, pathId, type Ctx } from '../http.js';
 import { severityColumns } from './charts.js';
 import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
@@ -65,7 +64,7 @@ export function projectPages(): Hono<AppEnv> {
     const search = c.req.query('q')?.slice(0, 255) ?? '';
     const { project, items, total } = await c.var.services.repositories.list(c.var.principal, c.req.param('name'), { q: search || undefined, limit: q.limit, offset: q.offset });
     const ext = new URL(c.var.services.config.externalUrl);
-    const totals = await projectSeverityTotals(c.var.services.db, project.id);
+    const totals = await c.var.services.scans.projectTotals(project.id);
     const body = c.var.services.views.render('partials/projects/repositories', {
       chart: totals.scanned ? severityColumns(totals.counts) : '',
       totals,
@@ -173,8 +172,8 @@ export function projectPages(): Hono<AppEnv> {
 
   const deletePage = async (c: Ctx, project: Project, error?: string, status = 200) => {
     await c.var.services.authz.require(c.var.principal, 'project:delete', project);
-    const { n } = await c.var.services.db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n')).where('project_id', '=', project.id).executeTakeFirstOrThrow();
-    return page(c, 'pages/projects/delete', { title: `Delete ${project.name}`, nav: 'projects', project: project.name, repositories: Number(n), error }, status);
+    const repositories = await c.var.services.repositories.countInProject(project.id);
+    return page(c, 'pages/projects/delete', { title: `Delete ${project.name}`, nav: 'projects', project: project.name, repositories, error }, status);
   };
   r.get('/:name/delete', async (c) => deletePage(c, await c.var.services.projects.get(c.var.principal, c.req.param('name'))));
   r.post('/:name/delete', async (c) => {
