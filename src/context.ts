@@ -6,6 +6,7 @@ import type { Logger } from './log.js';
 import type { AccountService, Session } from './services/account-service.js';
 import type { Actor, AuditService } from './services/audit-service.js';
 import type { Authorizer } from './services/authorizer.js';
+import type { IdentityService } from './services/identity-service.js';
 import type { PrincipalService } from './services/principal-service.js';
 import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
@@ -45,6 +46,8 @@ export interface Services {
   dialect: Dialect;
   views: Views;
   accounts: AccountService;
+  /** sign-in by mode (db, LDAP, OIDC), directory provisioning and groups */
+  identity: IdentityService;
   projects: ProjectService;
   audit: AuditService;
   authz: Authorizer;

@@ -10,6 +10,8 @@ import { ManagedRegistry } from './registry/managed.js';
 import { loadOrCreateSecret } from './registry/secrets.js';
 import { AccountService } from './services/account-service.js';
 import { AuditService } from './services/audit-service.js';
+import { AuthSettingsService } from './services/auth-settings-service.js';
+import { IdentityService } from './services/identity-service.js';
 import { Authorizer } from './services/authorizer.js';
 import { PrincipalService } from './services/principal-service.js';
 import { ProjectService } from './services/project-service.js';
@@ -65,7 +67,10 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const accounts = new AccountService(db, log, config.sessionTtlSeconds * 1000);
   const projects = new ProjectService(db, authz, audit);
   const robots = new RobotService(db, authz, audit);
-  const principals = new PrincipalService(accounts, robots);
+  const authSettings = new AuthSettingsService(db, config.identity, Buffer.from(loadOrCreateSecret(config.dataDir, 'settings.key'), 'base64url'));
+  await authSettings.seed();
+  const identity = new IdentityService(db, log, accounts, authSettings, audit);
+  const principals = new PrincipalService(identity, robots);
   const keys = loadOrCreateTokenKeys(config.dataDir);
   const access = new RegistryAccess(db, authz);
   const tokens = new TokenService(access, keys, config.tokenTtlSeconds);
@@ -120,6 +125,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     dialect: conn.dialect,
     views: createViews({ cache: process.env.NODE_ENV === 'production' }),
     accounts,
+    identity,
     projects,
     audit,
     authz,

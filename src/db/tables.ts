@@ -1,4 +1,5 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { IdentityTables } from './tables-identity.js';
 
 /** Timestamps are UTC epoch milliseconds written by the app (same on both dialects). Flags are 0/1. */
 export interface UsersTable {
@@ -10,6 +11,10 @@ export interface UsersTable {
   disabled: number;
   created_at: number;
   updated_at: number;
+  /** `db`, `ldap` or `oidc` (migration 031) */
+  auth_source: Generated<string>;
+  external_id: string | null;
+  cli_secret_hash: string | null;
 }
 
 export interface RolesTable {
@@ -68,7 +73,7 @@ export interface LoginFailuresTable {
   locked_until: number;
 }
 
-export interface Database extends RegistryTables {
+export interface Database extends RegistryTables, IdentityTables {
   users: UsersTable;
   roles: RolesTable;
   projects: ProjectsTable;

@@ -88,21 +88,36 @@ export class AccountService {
    * reveals nothing about the password) or TOO_MANY_REQUESTS when locked.
    */
   async authenticate(username: string, password: string, clientIp: string): Promise<User> {
+    return this.withLockout(username, clientIp, async () => {
+      const row = username.length <= 255 ? await findUserRowByName(this.db, username) : undefined;
+      const ok = row && !row.disabled && (this.cachedMatch(username, password, row.password_hash) || (await this.checkAndCache(username, password, row.password_hash)));
+      if (!ok) {
+        if (!row) await verifyPassword(password, DUMMY_HASH); // same cost whether or not the user exists
+        return undefined;
+      }
+      return toUser(row);
+    });
+  }
+
+  /**
+   * The lockout policy around any credential check (local passwords, LDAP, OIDC CLI secrets), per (username, client
+   * address): `check` returns the user, or undefined for wrong credentials (counted; UNAUTHORIZED), or throws for
+   * anything else (a directory that is down: not counted). Throws TOO_MANY_REQUESTS while locked.
+   */
+  async withLockout(username: string, clientIp: string, check: () => Promise<User | undefined>): Promise<User> {
     const key = `${username.slice(0, 128)}|${clientIp.slice(0, 64)}`;
     const now = Date.now();
     const failure = await sessions.findLoginFailure(this.db, key);
     if (failure && Number(failure.locked_until) > now) {
       throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later');
     }
-    const row = username.length <= 255 ? await findUserRowByName(this.db, username) : undefined;
-    const ok = row && !row.disabled && (this.cachedMatch(username, password, row.password_hash) || (await this.checkAndCache(username, password, row.password_hash)));
-    if (!ok) {
-      if (!row) await verifyPassword(password, DUMMY_HASH); // same cost whether or not the user exists
+    const user = await check();
+    if (!user) {
       await this.recordFailure(key, failure, now);
       throw new AppError('UNAUTHORIZED', 'invalid username or password');
     }
     if (failure) await sessions.deleteLoginFailure(this.db, key);
-    return toUser(row);
+    return user;
   }
 
   private cachedMatch(username: string, password: string, storedHash: string): boolean {

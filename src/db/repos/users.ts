@@ -12,6 +12,8 @@ export interface User {
   disabled: boolean;
   createdAt: number;
   updatedAt: number;
+  /** `db`, `ldap` or `oidc` */
+  authSource: string;
 }
 
 export const toUser = (r: UserRow): User => ({
@@ -22,6 +24,7 @@ export const toUser = (r: UserRow): User => ({
   disabled: !!r.disabled,
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
+  authSource: r.auth_source ?? 'db',
 });
 
 export async function insertUser(db: DB, row: NewUserRow): Promise<number> {
@@ -46,7 +49,7 @@ export async function listUsers(db: DB, opts: { q?: string; limit: number; offse
   return { items: rows.map(toUser), total: Number(n) };
 }
 
-export async function updateUser(db: DB, id: number, patch: Partial<Pick<UserRow, 'password_hash' | 'disabled' | 'is_admin' | 'email'>>): Promise<boolean> {
+export async function updateUser(db: DB, id: number, patch: Partial<Pick<UserRow, 'password_hash' | 'disabled' | 'is_admin' | 'email' | 'auth_source' | 'external_id' | 'cli_secret_hash'>>): Promise<boolean> {
   const res = await db.updateTable('users').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).executeTakeFirst();
   await bumpGeneration(db, 'access');
   return Number(res.numUpdatedRows) > 0;

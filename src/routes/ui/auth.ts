@@ -31,12 +31,12 @@ export function authPages(): Hono<AppEnv> {
     const username = formString(form.username, 255);
     const password = formString(form.password, 256);
     const next = safeNext(form.next);
-    const { accounts, config, audit } = c.var.services;
+    const { accounts, config, audit, identity } = c.var.services;
     let user;
     try {
-      user = await accounts.authenticate(username, password, c.var.actor.ip);
+      user = await identity.authenticate(username, password, c.var.actor.ip);
     } catch (err) {
-      if (err instanceof AppError && (err.code === 'UNAUTHORIZED' || err.code === 'TOO_MANY_REQUESTS')) {
+      if (err instanceof AppError && (err.code === 'UNAUTHORIZED' || err.code === 'TOO_MANY_REQUESTS' || err.code === 'UNAVAILABLE')) {
         return loginPage(c, { error: err.message, username, next }, err.status);
       }
       throw err;

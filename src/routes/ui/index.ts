@@ -5,6 +5,7 @@ import type { Ctx } from '../http.js';
 import { accountRoutes } from './account.js';
 import { auditPages } from './audit.js';
 import { authPages } from './auth.js';
+import { identityPages } from './identity.js';
 import { dashboardPages } from './dashboard.js';
 import { jobPages, schedulePages } from './jobs.js';
 import { projectPages } from './projects.js';
@@ -41,6 +42,7 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
   ui.route('/vulndb', vulndbPages());
+  ui.route('/', identityPages());
   ui.route('/', systemPages());
   ui.route('/users', userPages());
   ui.route('/account', accountRoutes());

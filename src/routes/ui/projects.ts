@@ -92,7 +92,12 @@ export function projectPages(): Hono<AppEnv> {
         csrf,
         canWrite,
         roles: ROLES,
-        members: items.map((m) => ({ ...m, added: fmtTime(m.createdAt) })),
+        // One row shape for the template: users and groups each with their own URL base and label.
+        members: items.map((m) =>
+          m.kind === 'user'
+            ? { ...m, key: `member-${m.userId}`, label: m.username, base: `/projects/${project.name}/members/${m.userId}`, added: fmtTime(m.createdAt) }
+            : { ...m, key: `group-${m.groupId}`, label: m.group, base: `/projects/${project.name}/groups/${m.groupId}`, added: fmtTime(m.createdAt) },
+        ),
         pager: pager(c, q.page, q.limit, total),
         form: { project: project.name, csrf, roles: ROLES, ...form },
       },
@@ -190,10 +195,12 @@ export function projectPages(): Hono<AppEnv> {
   r.post('/:name/members', async (c) => {
     const name = c.req.param('name');
     const form = await c.req.parseBody();
-    const username = formString(form.username, 255);
+    // The group form sends `group`; the user form `username`.
+    const isGroup = typeof form.group === 'string';
+    const username = isGroup ? formString(form.group, 300) : formString(form.username, 255);
     const role = formString(form.role, 32);
     try {
-      await c.var.services.projects.addMember(c.var.principal, c.var.actor, name, { username, role });
+      await c.var.services.projects.addMember(c.var.principal, c.var.actor, name, isGroup ? { group: username, role } : { username, role });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 401 || err.status === 403) throw err;
       if (isHtmx(c)) {
@@ -219,8 +226,8 @@ export function projectPages(): Hono<AppEnv> {
     const name = c.req.param('name');
     const userId = pathId(c, 'userId');
     const { data } = await membersData(c, name);
-    const m = data.members.find((x) => x.userId === userId);
-    if (!m) throw new AppError('NOT_FOUND', 'member not found');
+    const m = data.members.find((x) => x.kind === 'user' && x.userId === userId);
+    if (!m || m.kind !== 'user') throw new AppError('NOT_FOUND', 'member not found');
     return page(c, 'pages/confirm', {
       title: 'Remove member',
       heading: 'Remove member',
@@ -235,6 +242,35 @@ export function projectPages(): Hono<AppEnv> {
     const name = c.req.param('name');
     await c.var.services.projects.removeMember(c.var.principal, c.var.actor, name, pathId(c, 'userId'));
     return membersDone(c, name, 'Member removed.');
+  });
+
+  r.post('/:name/groups/:id/role', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody();
+    await c.var.services.projects.setGroupMemberRole(c.var.principal, c.var.actor, name, pathId(c, 'id'), formString(form.role, 32));
+    return membersDone(c, name, 'Role changed.');
+  });
+
+  r.get('/:name/groups/:id/remove', async (c) => {
+    const name = c.req.param('name');
+    const id = pathId(c, 'id');
+    const { data } = await membersData(c, name);
+    const m = data.members.find((x) => x.kind === 'group' && x.groupId === id);
+    if (!m || m.kind !== 'group') throw new AppError('NOT_FOUND', 'group member not found');
+    return page(c, 'pages/confirm', {
+      title: 'Remove group',
+      heading: 'Remove group',
+      question: `Remove group ${m.group} from ${name}? Its members lose the access it gave them.`,
+      action: `/projects/${name}/groups/${id}/remove`,
+      confirmLabel: 'Remove group',
+      cancel: `/projects/${name}/members`,
+    });
+  });
+
+  r.post('/:name/groups/:id/remove', async (c) => {
+    const name = c.req.param('name');
+    await c.var.services.projects.removeGroupMember(c.var.principal, c.var.actor, name, pathId(c, 'id'));
+    return membersDone(c, name, 'Group removed.');
   });
 
   return r;

@@ -3,6 +3,7 @@ import type { AppEnv, Services } from '../../../context.js';
 import { authenticate, csrfGuard } from '../../middleware.js';
 import { auditLogRoutes } from './audit-logs.js';
 import { healthRoutes } from './health.js';
+import { identityRoutes } from './identity.js';
 import { jobRoutes, scheduleRoutes } from './jobs.js';
 import { openApiRoutes } from './openapi.js';
 import { projectRoutes } from './projects.js';
@@ -18,6 +19,7 @@ export function apiV1(services: Services): Hono<AppEnv> {
   api.route('/', healthRoutes(services));
   api.route('/', openApiRoutes(services));
   api.use('*', authenticate(services, { allowBasic: true }), csrfGuard(services));
+  api.route('/', identityRoutes());
   api.route('/users', userRoutes());
   api.route('/projects', projectRoutes());
   api.route('/projects', repositoryRoutes());
