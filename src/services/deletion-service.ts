@@ -129,14 +129,23 @@ export class DeletionService {
     const pointsAt = new Map<string, Set<string>>();
     for (const l of links) for (const p of l.parents) if (all.has(p)) pointsAt.set(p, (pointsAt.get(p) ?? new Set()).add(l.digest));
     for (const [r, s] of referrerOf) pointsAt.set(r, (pointsAt.get(r) ?? new Set()).add(s));
+    // Kahn's order over "points at" (linear: repositories can hold thousands of artifacts).
+    const indegree = new Map(links.map((l) => [l.digest, 0]));
+    for (const targets of pointsAt.values()) for (const t of targets) if (indegree.has(t)) indegree.set(t, indegree.get(t)! + 1);
+    const ready = links.map((l) => l.digest).filter((d) => indegree.get(d) === 0);
     const ordered: string[] = [];
-    const remaining = new Set(links.map((l) => l.digest));
-    while (remaining.size) {
-      // next: one that nothing remaining points at
-      const next = [...remaining].find((d) => ![...remaining].some((o) => o !== d && pointsAt.get(o)?.has(d))) ?? [...remaining][0]!;
-      ordered.push(next);
-      remaining.delete(next);
+    while (ready.length) {
+      const d = ready.pop()!;
+      ordered.push(d);
+      for (const t of pointsAt.get(d) ?? []) {
+        if (!indegree.has(t)) continue;
+        const n = indegree.get(t)! - 1;
+        indegree.set(t, n);
+        if (n === 0) ready.push(t);
+      }
     }
+    // A cycle cannot occur with content-addressed manifests; should one, the rest go in any order.
+    if (ordered.length < links.length) for (const l of links) if (!ordered.includes(l.digest)) ordered.push(l.digest);
     return { project, repository, repositoryId, artifacts: ordered.map((d) => ({ digest: d, tags: known.get(d)!.tags, ...(referrerOf.has(d) ? { referrerOf: referrerOf.get(d)! } : {}) })) };
   }
 
