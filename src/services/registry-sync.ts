@@ -378,7 +378,14 @@ export class RegistrySync {
       return;
     }
     if (e.action === 'push') {
-      const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who });
+      // A manifest is immutable under its digest: one Berth already holds (the same image pushed under another tag)
+      // needs no second read of the registry, only its push time.
+      const known = await art.findArtifactByRepositoryName(this.db, repo, e.target.digest!);
+      let artifactId: number | null;
+      if (known) {
+        artifactId = known.id;
+        await art.markPushed(this.db, known.id, at, who);
+      } else artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who });
       // The event's own tag and digest are the truth of this push. The registry emits it before it writes the tag
       // link, so asking the registry for the tag here races it and can answer "no such tag" for a tag that exists a
       // moment later; a push never removes or skips a tag. Reconciliation repairs anything else.

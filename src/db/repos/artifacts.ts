@@ -126,6 +126,11 @@ export async function setTag(db: DB, repositoryId: number, artifactId: number, n
   }
 }
 
+/** Records a later push of an artifact already stored (its push time and pusher move forward only). */
+export async function markPushed(db: DB, artifactId: number, pushedAt: number, pushedBy: string | null): Promise<void> {
+  await db.updateTable('artifacts').set({ pushed_at: pushedAt, pushed_by: pushedBy?.slice(0, 255) ?? null }).where('id', '=', artifactId).where('pushed_at', '<', pushedAt).execute();
+}
+
 /**
  * Points a tag at an artifact as of a push at `pushedAt`, unless the tag already records a later push (a duplicate or
  * late event must not move it back). Returns whether it changed.
