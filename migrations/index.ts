@@ -10,6 +10,11 @@ import { scanCompleteness } from './2026-11-29-020-scan-completeness.js';
 import { registryWrites } from './2026-11-29-050-registry-writes.js';
 import { groups } from './2026-11-29-030-groups.js';
 import { externalUsers } from './2026-11-29-031-external-users.js';
+import { webhooks } from './2026-11-29-070-webhooks.js';
+import { reportFindings } from './2026-11-29-071-report-findings.js';
+import { retention } from './2026-11-29-072-retention.js';
+import { scheduleLastJob } from './2026-11-29-080-schedule-last-job.js';
+import { userPreferences } from './2026-11-29-081-user-preferences.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +29,9 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-050-registry-writes': registryWrites,
   '2026-11-29-030-groups': groups,
   '2026-11-29-031-external-users': externalUsers,
+  '2026-11-29-070-webhooks': webhooks,
+  '2026-11-29-071-report-findings': reportFindings,
+  '2026-11-29-072-retention': retention,
+  '2026-11-29-080-schedule-last-job': scheduleLastJob,
+  '2026-11-29-081-user-preferences': userPreferences,
 };

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -8,7 +9,7 @@ import { z } from 'zod';
  */
 export const CONFIG_VARS = [
   { name: 'PORT', default: '8080', doc: 'TCP port of the public HTTP listener.' },
-  { name: 'BERTH_HOST', default: '0.0.0.0', doc: 'Address the public listener binds to.' },
+  { name: 'BERTH_LISTEN', default: '127.0.0.1', doc: 'Address the public listener binds to: loopback only by default; `0.0.0.0` (or `::`) serves every interface (compose and the image set it).' },
   { name: 'BERTH_DATA_DIR', default: './data', doc: 'Data directory: SQLite file, keys, managed registry storage.' },
   { name: 'DATABASE_URL', default: '(SQLite in the data dir)', doc: '`mysql://user:pass@host:port/db` for MySQL/MariaDB, or `sqlite:<path>`.' },
   { name: 'BERTH_EXTERNAL_URL', default: 'http://127.0.0.1:$PORT', doc: 'Public base URL clients use (token realm, upload locations, cookies `Secure` under https).' },
@@ -23,6 +24,7 @@ export const CONFIG_VARS = [
   { name: 'BERTH_TRUST_PROXY', default: 'false', doc: 'Take the client address from `X-Forwarded-For` (set behind nginx).' },
   { name: 'BERTH_JOB_WEBHOOK_URL', default: '(none)', doc: 'Receives every job status change as signed JSON (see `BERTH_JOB_WEBHOOK_SECRET`).' },
   { name: 'BERTH_JOB_WEBHOOK_SECRET', default: '(none)', doc: 'HMAC-SHA256 key for the `X-Berth-Signature` header of job webhooks.' },
+  { name: 'BERTH_WEBHOOK_RETRY_MS', default: '5000', doc: 'First retry delay of a project webhook delivery, milliseconds; it doubles per failure up to 5 minutes, over at most 20 attempts (about 70 minutes).' },
   { name: 'BERTH_VULNDB_URLS', default: '(none)', doc: 'Comma-separated OSV feed URLs (zip or JSON) the `vulndb-update` job downloads; offline sites import files instead.' },
   { name: 'BERTH_SCAN_MAX_RATIO', default: '100', doc: 'Built-in scanner: a layer is read up to this many uncompressed bytes per compressed byte (at least 16 MiB); past it the layer is capped and the report `incomplete` (gzip/zstd bombs).' },
   { name: 'BERTH_SCAN_MAX_IMAGE_MIB', default: '16384', doc: 'Built-in scanner: uncompressed MiB read per artifact (all layers and platforms); layers past it are not read and the report is `incomplete`.' },
@@ -94,6 +96,7 @@ export interface DatabaseConfig {
 
 export interface Config {
   readonly port: number;
+  /** Address the listener binds to (`BERTH_LISTEN`), without brackets for IPv6. */
   readonly host: string;
   readonly dataDir: string;
   readonly database: DatabaseConfig;
@@ -117,6 +120,7 @@ export interface Config {
   readonly scanMaxRatio: number;
   readonly scanMaxImageBytes: number;
   readonly identity: IdentityConfig;
+  readonly webhookRetryMs: number;
 }
 
 export class ConfigError extends Error {
@@ -141,7 +145,11 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v
 
 const schema = z.object({
   PORT: intIn(0, 65535).default(8080),
-  BERTH_HOST: z.string().min(1).default('0.0.0.0'),
+  BERTH_LISTEN: z
+    .string()
+    .transform((s) => s.replace(/^\[(.*)\]$/, '$1'))
+    .refine((s) => isIP(s) !== 0 || s === 'localhost', 'must be an IP address (127.0.0.1, 0.0.0.0, ::1, ::) or localhost')
+    .default('127.0.0.1'),
   BERTH_DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
     .string()
@@ -167,6 +175,7 @@ const schema = z.object({
   BERTH_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_JOB_WEBHOOK_URL: httpUrl.optional(),
   BERTH_JOB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  BERTH_WEBHOOK_RETRY_MS: intIn(10, 600_000).default(5000),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BERTH_AUTH_MODE: z.enum(['db', 'ldap', 'oidc']).default('db'),
   BERTH_LDAP_URL: z.string().regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port]').optional(),
@@ -258,7 +267,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   else database = { dialect: 'sqlite', url: path.join(dataDir, 'berth.db') };
   return Object.freeze({
     port: e.PORT,
-    host: e.BERTH_HOST,
+    host: e.BERTH_LISTEN,
     dataDir,
     database: Object.freeze(database),
     externalUrl,
@@ -280,5 +289,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     scanMaxRatio: e.BERTH_SCAN_MAX_RATIO,
     scanMaxImageBytes: e.BERTH_SCAN_MAX_IMAGE_MIB * 1024 * 1024,
     identity: Object.freeze(identity),
+    webhookRetryMs: e.BERTH_WEBHOOK_RETRY_MS,
   });
+}
+
+/**
+ * The URL a browser on this machine opens for a listener bound to `host`:`port`. A wildcard address (`0.0.0.0`,
+ * `::`) is reachable on loopback too, so it prints as 127.0.0.1; IPv6 literals get brackets (RFC 3986 §3.2.2).
+ */
+export function listenUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${isIP(shown) === 6 ? `[${shown}]` : shown}:${port}`;
 }

@@ -1,3 +1,4 @@
+import type { Locale } from './i18n/index.js';
 import type { Principal } from './auth/principal.js';
 import type { HealthCheck } from './health.js';
 import type { Config } from './config.js';
@@ -25,6 +26,9 @@ import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
 import type { DeletionService } from './services/deletion-service.js';
+import type { WebhookService } from './services/webhook-service.js';
+import type { SecurityHubService } from './services/security-hub-service.js';
+import type { RetentionService } from './services/retention-service.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -64,6 +68,9 @@ export interface Services {
   advisories: AdvisoryStore;
   scans: ScanService;
   policy: PolicyService;
+  webhooks: WebhookService;
+  securityHub: SecurityHubService;
+  retention: RetentionService;
   metrics: Metrics;
   health: HealthCheck[];
 }
@@ -77,5 +84,7 @@ export interface AppEnv {
     actor: Actor;
     /** a notice shown on every UI page (read-only mode) */
     banner?: string;
+    /** the UI language of this request (`src/i18n`), set for UI pages */
+    locale?: Locale;
   };
 }

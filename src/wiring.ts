@@ -36,6 +36,12 @@ import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { DeletionService } from './services/deletion-service.js';
 import { WriteDrain } from './services/write-drain.js';
+import { WebhookService } from './services/webhook-service.js';
+import { connectWebhookEvents } from './services/webhook-events.js';
+import { webhookJob } from './jobs/types/webhook.js';
+import { SecurityHubService } from './services/security-hub-service.js';
+import { RetentionService } from './services/retention-service.js';
+import { retentionJob, TAG_RETENTION } from './jobs/types/retention.js';
 import { SCANNER_SUBJECT } from './registry/constants.js';
 
 export interface Wired {
@@ -109,7 +115,15 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   sync.onPushed.push(autoScanOnPush(db, jobs));
   jobs.onChange(markFailedScans(db, scans));
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret).listener);
+  // Project webhooks: events only enqueue delivery jobs, so a receiver that is down never slows a push or a pull.
+  const webhooks = new WebhookService(db, projects, authz, audit, jobs, log, new URL(config.externalUrl).host);
+  jobs.register(webhookJob(webhooks, { retryMs: config.webhookRetryMs }));
+  connectWebhookEvents({ db, sync, policy, scans, webhooks, scanJobType: SCAN_IMAGE, onJobChange: (fn) => jobs.onChange(fn) });
   const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
+  // Tag retention: per-project schedules; deletes through the deletion service, like every other path.
+  const retention = new RetentionService(db, projects, authz, audit, jobs, scheduler, deletion, webhooks, log);
+  jobs.register(retentionJob(retention));
+  scheduler.allowDynamic(TAG_RETENTION);
 
   const metrics = createMetrics(db, () => client.ping(), sync);
   jobs.onChange(observeJobDurations(metrics, SCAN_IMAGE));
@@ -141,6 +155,9 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     advisories,
     scans,
     policy,
+    webhooks,
+    securityHub: new SecurityHubService(db, projects),
+    retention,
     metrics,
     health,
   };

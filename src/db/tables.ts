@@ -17,6 +17,13 @@ export interface UsersTable {
   cli_secret_hash: string | null;
 }
 
+export interface UserPreferencesTable {
+  user_id: number;
+  /** a supported UI locale (`en`, `zh-CN`), or null: follow the browser */
+  locale: string | null;
+  updated_at: number;
+}
+
 export interface RolesTable {
   id: number;
   name: string;
@@ -73,8 +80,9 @@ export interface LoginFailuresTable {
   locked_until: number;
 }
 
-export interface Database extends RegistryTables, IdentityTables {
+export interface Database extends RegistryTables, IdentityTables, EventTables {
   users: UsersTable;
+  user_preferences: UserPreferencesTable;
   roles: RolesTable;
   projects: ProjectsTable;
   project_members: ProjectMembersTable;
@@ -212,6 +220,9 @@ export interface SchedulesTable {
   job_type: string;
   payload: string;
   last_fire_at: number | null;
+  /** the job the last fire that ran created, and its fire time (migration 080) */
+  last_job_id: number | null;
+  last_job_at: number | null;
   updated_at: number;
 }
 
@@ -297,4 +308,62 @@ export interface RegistryWritesTable {
   inflight: number;
   last_ended_at: number;
   heartbeat_at: number;
+}
+
+export interface WebhookPoliciesTable {
+  id: Generated<number>;
+  project_id: number;
+  name: string;
+  url: string;
+  format: string;
+  event_types: string;
+  auth_header: string | null;
+  secret: string | null;
+  skip_tls_verify: number;
+  enabled: number;
+  last_triggered_at: number | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  policy_id: number;
+  job_id: number | null;
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  at: number;
+}
+
+export interface ReportFindingsTable {
+  id: Generated<number>;
+  artifact_id: number;
+  advisory_id: string;
+  cve: string;
+  package: string;
+  package_type: string;
+  version: string;
+  fixed_version: string | null;
+  severity: string;
+  severity_rank: number;
+}
+
+export interface RetentionPoliciesTable {
+  project_id: number;
+  rules: string;
+  schedule: string | null;
+  updated_at: number;
+}
+
+/** Webhooks, the security hub's findings index, tag retention. */
+export interface EventTables {
+  webhook_policies: WebhookPoliciesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  report_findings: ReportFindingsTable;
+  retention_policies: RetentionPoliciesTable;
 }

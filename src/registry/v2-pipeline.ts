@@ -195,7 +195,7 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
   /** Blobs are freed by garbage collection only: deleting one under a stored manifest would break the image. */
   const noBlobDelete: RequestCheck = () => v2Refusal('UNSUPPORTED', 'blobs are removed by garbage collection only: delete the manifest instead');
 
-  const quota: BodyCheck = async (ctx, body) => (isInternal(ctx) ? null : policy.quotaRefusal(ctx.projectRow!, ctx.name!, body));
+  const quota: BodyCheck = async (ctx, body) => (isInternal(ctx) ? null : policy.quotaRefusal(ctx.projectRow!, body, { repository: ctx.name!, reference: ctx.reference! }));
 
   /** The vulnerable-pull (and signature) gate, on the digest the registry is about to serve. */
   const pullGate: ResponseCheck = async (ctx, answer) => {

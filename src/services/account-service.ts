@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CredentialCache } from '../auth/credential-cache.js';
 import type { DB } from '../db/connect.js';
 import * as sessions from '../db/repos/sessions.js';
+import { findUserLocale, setUserLocale } from '../db/repos/preferences.js';
 import { deleteUser, findUserRowById, findUserRowByName, insertUser, listUsers, toUser, updateUser, type User } from '../db/repos/users.js';
 import { AppError, badRequest, conflict, isUniqueViolation, notFound } from '../errors.js';
 import { generatePassword, hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
@@ -193,6 +194,16 @@ export class AccountService {
 
   async endSession(sessionId: string): Promise<void> {
     await sessions.deleteSession(this.db, sessionId);
+  }
+
+  /** The user's chosen UI locale, or null (follow the browser). */
+  async locale(userId: number): Promise<string | null> {
+    return findUserLocale(this.db, userId);
+  }
+
+  /** Stores the user's UI locale; the caller checked it is a supported one (null clears the choice). */
+  async setLocale(userId: number, locale: string | null): Promise<void> {
+    await setUserLocale(this.db, userId, locale, Date.now());
   }
 }
 

@@ -87,7 +87,7 @@ export class DeletionService {
 
   /**
    * Checks deleting these manifests (sha256 digests) of one repository, with their referrers, and returns the plan.
-   * Throws `MANIFEST_UNKNOWN` for a digest Berth does not know, `PRECONDITION` when an immutable tag would go,
+   * A digest Berth does not hold (already deleted) is left out. Throws `PRECONDITION` when an immutable tag would go,
    * `CONFLICT` when a kept index lists one of them. Changes nothing.
    */
   async plan(repository: string, digests: string[]): Promise<DeletionPlan> {
@@ -113,7 +113,6 @@ export class DeletionService {
     }
     const links = await refs.artifactLinks(this.db, repositoryId, [...all]);
     const known = new Map(links.map((l) => [l.digest, l]));
-    for (const d of wanted) if (!known.has(d)) throw new AppError('MANIFEST_UNKNOWN', `artifact ${repository}@${d} not found`);
     for (const l of links) this.refuseImmutable(project, repository, l.tags, `${repository}@${l.digest.slice(0, 19)}…`);
     for (const l of links) {
       const kept = l.parents.filter((p) => !all.has(p));

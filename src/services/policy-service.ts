@@ -210,21 +210,43 @@ export class PolicyService {
     return v2Refusal('PRECONDITION', `tag ${repository}:${reference} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead`);
   }
 
-  /** Refuses a manifest PUT that would take the project past its storage quota. */
-  async quotaRefusal(project: Project, repository: string, body: Buffer): Promise<V2Refusal | null> {
+  /** Listeners for quota events: a push refused over quota, or one that crossed 85 % of it (webhooks plug in here). */
+  readonly onQuota: ((e: QuotaEvent) => void)[] = [];
+
+  /**
+   * Refuses a manifest PUT that would take the project past its storage quota. `target` names the manifest for the
+   * quota events (QUOTA_EXCEED on a refusal, QUOTA_WARNING when a push crosses 85 % of the quota).
+   */
+  async quotaRefusal(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
     if (project.quotaBytes === null) return null;
-    const added = await this.newBytes(repository, project, body);
+    const added = await this.newBytes(target?.repository ?? null, project, body);
     if (added <= 0) return null;
     const usage = await this.usage(project.id);
-    if (usage + added <= project.quotaBytes) return null;
+    const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes: project.quotaBytes };
+    const warnAt = QUOTA_WARNING_SHARE * project.quotaBytes;
+    if (usage + added <= project.quotaBytes) {
+      if (usage < warnAt && usage + added >= warnAt) this.quotaEvent({ ...event, exceeded: false });
+      return null;
+    }
+    this.quotaEvent({ ...event, exceeded: true });
     return v2Refusal(
       'PRECONDITION',
       `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(project.quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
     );
   }
 
+  private quotaEvent(e: QuotaEvent): void {
+    for (const fn of this.onQuota) {
+      try {
+        fn(e);
+      } catch {
+        /* a listener never decides a push */
+      }
+    }
+  }
+
   /** Bytes of blobs an image manifest references that the project does not hold yet. */
-  private async newBytes(repository: string, project: Project, body: Buffer): Promise<number> {
+  private async newBytes(repository: string | null, project: Project, body: Buffer): Promise<number> {
     let doc: { mediaType?: string; config?: { digest?: string; size?: number }; layers?: { digest?: string; size?: number }[] };
     try {
       doc = JSON.parse(body.toString('utf8'));
@@ -237,8 +259,10 @@ export class PolicyService {
     if (!blobs.size) return body.length;
     // Real sizes from the registry: a descriptor's declared size is the pusher's claim. A blob not uploaded keeps its
     // declared size here; the registry refuses the manifest anyway (MANIFEST_BLOB_UNKNOWN).
-    const real = await this.registry.client.blobSizes(repository, [...blobs.keys()]);
-    for (const [d, n] of real) if (n !== null) blobs.set(d, n);
+    if (repository) {
+      const real = await this.registry.client.blobSizes(repository, [...blobs.keys()]);
+      for (const [d, n] of real) if (n !== null) blobs.set(d, n);
+    }
     const have = new Set<string>();
     const digests = [...blobs.keys()];
     for (let i = 0; i < digests.length; i += 500) {
@@ -279,6 +303,20 @@ export class PolicyService {
       .executeTakeFirst();
     return Number(blobs?.n ?? 0) + Number(manifests?.n ?? 0);
   }
+}
+
+/** Share of a quota whose crossing by a push raises QUOTA_WARNING (Harbor's default warning level). */
+export const QUOTA_WARNING_SHARE = 0.85;
+
+export interface QuotaEvent {
+  project: Project;
+  repository: string | null;
+  reference: string | null;
+  usedBytes: number;
+  addedBytes: number;
+  quotaBytes: number;
+  /** true: the push was refused; false: it crossed the warning level */
+  exceeded: boolean;
 }
 
 export interface ReadOnlyState {

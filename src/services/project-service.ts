@@ -88,13 +88,15 @@ export class ProjectService {
 
   /** Projects the caller can see: all for system admins, else public ones and those they are a member of. */
   async list(p: Principal, opts: { q?: string; limit: number; offset: number }) {
-    let visibleIds: number[] | null = null;
-    if (!isSystemAdmin(p)) {
-      if (p.kind === 'user') visibleIds = await members.listMemberProjectIds(this.db, p.id);
-      else if (p.kind === 'robot') visibleIds = [...p.permissions.keys()];
-      else visibleIds = [];
-    }
-    return listProjects(this.db, { q: opts.q, visibleIds, limit: opts.limit, offset: opts.offset });
+    return listProjects(this.db, { q: opts.q, visibleIds: await this.visibleIds(p), limit: opts.limit, offset: opts.offset });
+  }
+
+  /** The private projects a caller may see besides the public ones: null means every project (system admin). */
+  async visibleIds(p: Principal): Promise<number[] | null> {
+    if (isSystemAdmin(p)) return null;
+    if (p.kind === 'user') return members.listMemberProjectIds(this.db, p.id);
+    if (p.kind === 'robot') return [...p.permissions.keys()];
+    return [];
   }
 
   /** A project the caller may read; 404 when it does not exist, 401/403 when it may not be read. */

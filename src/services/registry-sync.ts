@@ -137,6 +137,20 @@ export interface PushedArtifact {
   digest: string;
   tag?: string;
   artifactId: number;
+  /** the registry event's id (absent when reconciliation found it) and who pushed */
+  eventId?: string;
+  operator?: string;
+}
+
+/** A manifest GET by a client, or a manifest deleted in the registry, as the registry reported it. */
+export interface RegistryActivity {
+  repository: string;
+  digest: string;
+  tag?: string;
+  eventId: string;
+  operator: string;
+  /** epoch milliseconds */
+  at: number;
 }
 
 /**
@@ -155,6 +169,9 @@ export class RegistrySync {
   private skipped = 0;
   /** Listeners for applied pushes (auto-scan plugs in here). */
   readonly onPushed: ((a: PushedArtifact) => void | Promise<void>)[] = [];
+  /** Listeners for pulls and deletions (webhooks plug in here); called at least once per event, keyed by its id. */
+  readonly onPulled: ((a: RegistryActivity) => void | Promise<void>)[] = [];
+  readonly onDeleted: ((a: RegistryActivity) => void | Promise<void>)[] = [];
 
   constructor(
     private readonly db: DB,
@@ -375,6 +392,7 @@ export class RegistrySync {
       p.lastAt = Math.max(p.lastAt, at);
       pulls.set(key, p);
       audits.push({ username: who, action: 'pull', resource: ref, clientIp: ip, at });
+      await this.notify(this.onPulled, { repository: repo, digest: e.target.digest!, tag: e.target.tag, eventId: e.id, operator: who, at });
       return;
     }
     if (e.action === 'push') {
@@ -394,15 +412,19 @@ export class RegistrySync {
         if (repoRow) await art.setTagIfNewer(this.db, Number(repoRow.id), artifactId, e.target.tag, at);
       }
       audits.push({ username: who, action: 'push', resource: ref, clientIp: ip, at });
-      if (artifactId !== null) await this.notifyPushed({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId });
+      if (artifactId !== null) await this.notifyPushed({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId, eventId: e.id, operator: who });
       return;
     }
     // delete: a manifest by digest, or (one event per removed tag) a tag
     const repoRow = await art.findRepository(this.db, repo);
     if (e.target.digest) {
-      if (repoRow && (await this.registry.resolve(repo, e.target.digest)) === null) {
-        await art.deleteArtifact(this.db, Number(repoRow.id), e.target.digest);
-        await art.deleteRepositoryIfEmpty(this.db, Number(repoRow.id));
+      // Core's own deletions removed the rows already; the event still says the manifest is gone.
+      if ((await this.registry.resolve(repo, e.target.digest)) === null) {
+        if (repoRow) {
+          await art.deleteArtifact(this.db, Number(repoRow.id), e.target.digest);
+          await art.deleteRepositoryIfEmpty(this.db, Number(repoRow.id));
+        }
+        await this.notify(this.onDeleted, { repository: repo, digest: e.target.digest, eventId: e.id, operator: who, at });
       }
       audits.push({ username: who, action: 'delete', resource: ref, clientIp: ip, at });
     } else if (e.target.tag && repoRow) {
@@ -411,11 +433,15 @@ export class RegistrySync {
   }
 
   private async notifyPushed(a: PushedArtifact): Promise<void> {
-    for (const fn of this.onPushed) {
+    await this.notify(this.onPushed, a);
+  }
+
+  private async notify<T>(listeners: ((a: T) => void | Promise<void>)[], a: T): Promise<void> {
+    for (const fn of listeners) {
       try {
         await fn(a);
       } catch (err) {
-        this.log.error({ err }, 'push listener failed');
+        this.log.error({ err }, 'registry event listener failed');
       }
     }
   }

@@ -55,9 +55,14 @@ export class RepositoryService {
     return { project, repository: { id: Number(row.id), name, pullCount: Number(row.pull_count), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) } };
   }
 
-  async artifacts(p: Principal, projectName: string, repo: string, opts: { limit: number; offset: number }) {
+  async artifacts(p: Principal, projectName: string, repo: string, opts: { limit: number; offset: number; topLevel?: boolean }) {
     const { project, repository } = await this.get(p, projectName, repo);
     return { project, repository, ...(await art.listArtifacts(this.db, repository.id, opts)) };
+  }
+
+  /** The children of the given index artifacts of a repository the caller has read (see `artifacts`). */
+  async indexChildren(repositoryId: number, indexIds: number[]) {
+    return art.indexChildren(this.db, repositoryId, indexIds);
   }
 
   async artifact(p: Principal, projectName: string, repo: string, reference: string) {

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { RegistryHandle } from '../context.js';
+import { sql, type SqlBool } from 'kysely';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
+import { replaceReportFindings } from '../db/repos/findings.js';
 import type { Logger } from '../log.js';
 import { INDEX_TYPES } from '../registry/constants.js';
 import type { AdvisoryStore } from '../scanner/advisory-store.js';
@@ -233,6 +235,7 @@ export class ScanService {
       })
       .where('artifact_id', '=', artifactId)
       .execute();
+    await replaceReportFindings(this.db, artifactId, unique);
     if (gapList.length) this.log.info({ repository, digest, gaps: gapList.length }, 'scan finished incomplete: parts could not be read or judged');
     await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')}); ${completeness}${gapList.length ? ` (${gapList.length} gaps)` : ''}`);
     await p.progress(100, 'done');
@@ -274,6 +277,7 @@ export class ScanService {
       })
       .where('artifact_id', '=', artifactId)
       .execute();
+    await replaceReportFindings(this.db, artifactId, findings);
     await p.progress(100, 'done');
     return (await this.report(artifactId))!;
   }
@@ -356,6 +360,11 @@ export class ScanService {
   }
 
   /** Severity counts of the latest reports, per artifact id (for lists and charts). */
+  /** Severity totals over the projects a caller sees (see `visibleSeverityTotals`; ids from ProjectService.visibleIds). */
+  async visibleTotals(visibleIds: number[] | null) {
+    return visibleSeverityTotals(this.db, visibleIds);
+  }
+
   async summaries(artifactIds: number[]): Promise<Map<number, ScanSummary>> {
     const out = new Map<number, ScanSummary>();
     if (!artifactIds.length) return out;
@@ -400,6 +409,41 @@ export async function projectSeverityTotals(db: DB, projectId: number): Promise<
     .selectFrom('artifacts as a')
     .innerJoin('repositories as r', 'r.id', 'a.repository_id')
     .where('r.project_id', '=', projectId)
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const num = (v: unknown) => Number(v ?? 0);
+  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned), artifacts: Number(n) };
+}
+
+/**
+ * Severity totals over the latest reports of every artifact in the projects a caller sees (public ones plus
+ * `visibleIds`; null: all), and how many artifacts there are and have a report. Two aggregate queries.
+ */
+export async function visibleSeverityTotals(db: DB, visibleIds: number[] | null): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
+  const scope =
+    visibleIds === null ? sql<SqlBool>`1 = 1` : visibleIds.length ? sql<SqlBool>`(p.public = 1 or p.id in (${sql.join(visibleIds)}))` : sql<SqlBool>`p.public = 1`;
+  const sums = await db
+    .selectFrom('scan_reports as s')
+    .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .where(scope)
+    .where('s.status', '!=', 'error')
+    .where('s.finished_at', 'is not', null)
+    .select((e) => [
+      e.fn.sum<number>('s.critical').as('critical'),
+      e.fn.sum<number>('s.high').as('high'),
+      e.fn.sum<number>('s.medium').as('medium'),
+      e.fn.sum<number>('s.low').as('low'),
+      e.fn.sum<number>('s.unknown').as('unknown'),
+      e.fn.countAll<number>().as('scanned'),
+    ])
+    .executeTakeFirstOrThrow();
+  const { n } = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .where(scope)
     .select((e) => e.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   const num = (v: unknown) => Number(v ?? 0);

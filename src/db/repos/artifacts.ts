@@ -233,13 +233,53 @@ const toArtifact = (r: Selectable<ArtifactsTable>): ArtifactRecord => ({
   pushedBy: r.pushed_by,
 });
 
-/** Artifacts of a repository, newest push first, with their tags. */
-export async function listArtifacts(db: DB, repositoryId: number, f: { limit: number; offset: number }) {
-  const base = db.selectFrom('artifacts').where('repository_id', '=', repositoryId);
+/**
+ * Artifacts of a repository, newest push first, with their tags. `topLevel`: leave out the children of an index in
+ * the same repository (the UI lists them under their index, see `indexChildren`).
+ */
+export async function listArtifacts(db: DB, repositoryId: number, f: { limit: number; offset: number; topLevel?: boolean }) {
+  let base = db.selectFrom('artifacts').where('repository_id', '=', repositoryId);
+  if (f.topLevel) {
+    base = base.where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('artifact_children as c').innerJoin('artifacts as p', 'p.id', 'c.parent_id').select('c.parent_id').whereRef('c.child_digest', '=', 'artifacts.digest').where('p.repository_id', '=', repositoryId))),
+    );
+  }
   const rows = await base.selectAll().orderBy('pushed_at', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
   const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const tags = await tagsOf(db, rows.map((r) => Number(r.id)));
   return { items: rows.map((r) => ({ ...toArtifact(r), tags: tags.get(Number(r.id)) ?? [] })), total: Number(n) };
+}
+
+export interface IndexChild {
+  id: number | null;
+  digest: string;
+  platform: string | null;
+  size: number;
+  pushedAt: number | null;
+  tags: string[];
+}
+
+/**
+ * The manifests the given indexes list, per index id, in the index's order of insertion: each child's own artifact
+ * row when it is in the repository (id null when the registry has not reported it yet).
+ */
+export async function indexChildren(db: DB, repositoryId: number, parentIds: number[]): Promise<Map<number, IndexChild[]>> {
+  const out = new Map<number, IndexChild[]>();
+  if (!parentIds.length) return out;
+  const rows = await db
+    .selectFrom('artifact_children as c')
+    .leftJoin('artifacts as a', (j) => j.onRef('a.digest', '=', 'c.child_digest').on('a.repository_id', '=', repositoryId))
+    .select(['c.parent_id', 'c.child_digest', 'c.platform', 'c.size', 'a.id', 'a.size as own_size', 'a.pushed_at'])
+    .where('c.parent_id', 'in', parentIds)
+    .execute();
+  const tags = await tagsOf(db, rows.flatMap((r) => (r.id === null ? [] : [Number(r.id)])));
+  for (const r of rows) {
+    const list = out.get(Number(r.parent_id)) ?? [];
+    const id = r.id === null ? null : Number(r.id);
+    list.push({ id, digest: r.child_digest, platform: r.platform, size: Number(r.own_size ?? r.size), pushedAt: r.pushed_at === null ? null : Number(r.pushed_at), tags: id === null ? [] : (tags.get(id) ?? []).map((t) => t.name) });
+    out.set(Number(r.parent_id), list);
+  }
+  return out;
 }
 
 export async function tagsOf(db: DB, artifactIds: number[]): Promise<Map<number, { name: string; pushedAt: number }[]>> {

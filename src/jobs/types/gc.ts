@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,10 +14,8 @@ import { blobsDir, repositoriesDir } from '../../registry/storage.js';
 
 export const GARBAGE_COLLECTION = 'gc';
 
-export interface GcPayload {
-  dryRun?: boolean;
-  deleteUntagged?: boolean;
-}
+export const gcPayload = z.object({ dryRun: z.boolean().optional(), deleteUntagged: z.boolean().optional() });
+export type GcPayload = z.infer<typeof gcPayload>;
 
 export interface GcOptions {
   bin: string;
@@ -75,6 +74,7 @@ export function listBlobs(storageDir: string): Map<string, number> {
 export function gcJob(registry: RegistryHandle, policy: PolicyService, _queue: JobQueue, opts: GcOptions): JobType<GcPayload> {
   return {
     name: GARBAGE_COLLECTION,
+    payload: gcPayload,
     maxAttempts: 1,
     timeoutMs: 4 * 60 * 60_000,
     concurrency: 1,
@@ -147,8 +147,7 @@ export function gcJob(registry: RegistryHandle, policy: PolicyService, _queue: J
         }
       }
     },
-
-  } as JobType<GcPayload> & { untagged(ctx: JobContext<GcPayload>, dryRun: boolean): Promise<{ manifests: (Unreferenced & { bytes: number; deleted?: boolean })[]; estimate: Map<string, number> }> };
+  };
 }
 
 type GcManifest = Unreferenced & { bytes: number; deleted?: boolean };

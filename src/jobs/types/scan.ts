@@ -1,4 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import type { DB } from '../../db/connect.js';
+import { REPOSITORY_NAME, SHA256_DIGEST } from '../../registry/reference.js';
+import { unfinishedJobIds } from '../../db/repos/job-progress.js';
 import { findArtifactByRepositoryName } from '../../db/repos/artifacts.js';
 import { findProjectByName } from '../../db/repos/projects.js';
 import { countOpenScansOfProject } from '../../db/repos/scan-reports.js';
@@ -23,17 +27,20 @@ export const PRIORITY_BULK = 0;
 /** The priority of a push-triggered scan, given how many scans of its project are open already. */
 export const pushScanPriority = (openOfProject: number) => Math.max(PRIORITY_PUSH_MIN, PRIORITY_PUSH - openOfProject);
 
-export interface ScanPayload {
-  repository: string;
-  digest: string;
-  reason?: string;
-}
+export const scanPayload = z.object({
+  /** full repository name, e.g. `p1/app` */
+  repository: z.string().regex(REPOSITORY_NAME).max(255),
+  digest: z.string().regex(SHA256_DIGEST),
+  reason: z.string().max(64).optional(),
+});
+export type ScanPayload = z.infer<typeof scanPayload>;
 
 export const scanKey = (artifactId: number) => `scan:${artifactId}`;
 
 export function scanJob(scans: ScanService): JobType<ScanPayload> {
   return {
     name: SCAN_IMAGE,
+    payload: scanPayload,
     maxAttempts: 3,
     timeoutMs: 30 * 60_000,
     concurrency: 2,
@@ -52,12 +59,16 @@ export function scanJob(scans: ScanService): JobType<ScanPayload> {
 }
 
 /**
- * Enqueues a scan of every top-level artifact (index children are scanned through their index) at bulk priority.
- * Stopping it stops the enqueueing: it checks its AbortSignal before each one.
+ * Enqueues a scan of every top-level artifact (index children are scanned through their index) at bulk priority,
+ * then waits for those scans: its progress counts scans that *finished* (queueing 100k scans is quick; the scans
+ * are the work). Stopping it stops the enqueueing and the waiting: it checks its AbortSignal before each step.
+ * `pollMs`: how often it counts finished scans (1 s).
  */
-export function scanAllJob(db: DB): JobType<{ reason?: string }> {
+export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ reason?: string }> {
+  const pollMs = opts.pollMs ?? 1000;
   return {
     name: SCAN_ALL,
+    payload: z.object({ reason: z.string().max(64).optional(), by: z.string().max(255).optional() }),
     maxAttempts: 1,
     timeoutMs: 6 * 60 * 60_000,
     concurrency: 1,
@@ -74,13 +85,26 @@ export function scanAllJob(db: DB): JobType<{ reason?: string }> {
         .orderBy('a.id')
         .execute();
       let queued = 0;
+      const ids: number[] = [];
       for (const [i, r] of rows.entries()) {
         ctx.signal.throwIfAborted();
-        const { created } = await ctx.enqueue(SCAN_IMAGE, { repository: r.name, digest: r.digest, reason: 'scan-all' }, { uniqueKey: scanKey(Number(r.id)), releaseKeyOnFinish: true, priority: PRIORITY_BULK });
+        const { id, created } = await ctx.enqueue(SCAN_IMAGE, { repository: r.name, digest: r.digest, reason: 'scan-all' }, { uniqueKey: scanKey(Number(r.id)), releaseKeyOnFinish: true, priority: PRIORITY_BULK });
+        ids.push(id);
         if (created) queued++;
-        if (i % 20 === 0) await ctx.progress(((i + 1) / rows.length) * 100, `${i + 1} of ${rows.length}`);
+        if (i % 100 === 0) await ctx.progress(0, `queueing ${i + 1} of ${rows.length}`);
       }
-      await ctx.log(`queued ${queued} scans of ${rows.length} artifacts`);
+      await ctx.log(`queued ${queued} scans of ${rows.length} artifacts${queued < rows.length ? ` (${rows.length - queued} were already queued or running)` : ''}`);
+      // A scan that was already queued (a push's) counts too: scan-all is done when every artifact has been scanned.
+      let remaining = ids;
+      for (;;) {
+        ctx.signal.throwIfAborted();
+        remaining = await unfinishedJobIds(db, remaining);
+        const done = ids.length - remaining.length;
+        await ctx.progress(ids.length ? (done / ids.length) * 100 : 100, `${done} of ${ids.length} scans finished`);
+        if (remaining.length === 0) break;
+        await sleep(pollMs, undefined, { signal: ctx.signal }).catch(() => undefined);
+      }
+      await ctx.log(`all ${ids.length} scans finished`);
       return { artifacts: rows.length, queued };
     },
   };

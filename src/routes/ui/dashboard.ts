@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { fmtTime, page, requireLogin } from './render.js';
+import { severityColumns } from './charts.js';
+import { fmtTime, page, requireLogin, tr } from './render.js';
 
 export function dashboardPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
@@ -18,7 +19,10 @@ export function dashboardPages(): Hono<AppEnv> {
           vulndb: fmtTime(await c.var.services.advisories.updatedAt()) || 'never',
         }
       : null;
-    return page(c, 'pages/dashboard', { title: 'Dashboard', nav: 'dashboard', stats: { projects: visible.total, users }, system, recent });
+    // Severity overview across every image the viewer can see (public projects and their own).
+    const totals = await c.var.services.scans.visibleTotals(await projects.visibleIds(p));
+    const severity = { scanned: totals.scanned, artifacts: totals.artifacts, chart: totals.scanned ? severityColumns(totals.counts) : '' };
+    return page(c, 'pages/dashboard', { title: tr(c)('dashboard.title'), nav: 'dashboard', stats: { projects: visible.total, users }, system, recent, severity });
   });
   return r;
 }

@@ -5,9 +5,28 @@ import { AppError } from '../../errors.js';
 import type { Project } from '../../services/project-service.js';
 import { pageQuery, pathId, type Ctx } from '../http.js';
 import { severityColumns } from './charts.js';
-import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
+import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData, tr } from './render.js';
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
+
+export type ProjectTab = 'repositories' | 'members' | 'settings' | 'webhooks' | 'retention';
+
+/** The project page with its tabs around one tab's body (the other project modules render into it too). */
+export async function projectPage(c: Ctx, tab: ProjectTab, tabBody: string, project: Project, status = 200) {
+  const role = await c.var.services.projects.roleOf(c.var.principal, project);
+  const base = `/projects/${project.name}`;
+  const tabs = [
+    { label: 'Repositories', href: base, active: tab === 'repositories' },
+    { label: 'Members', href: `${base}/members`, active: tab === 'members' },
+  ];
+  if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
+  if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) {
+    tabs.push({ label: 'Webhooks', href: `${base}/webhooks`, active: tab === 'webhooks' });
+    tabs.push({ label: 'Retention', href: `${base}/retention`, active: tab === 'retention' });
+    tabs.push({ label: 'Settings', href: `${base}/settings`, active: tab === 'settings' });
+  }
+  return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
+}
 
 /** Project list, creation, and the project page with its tabs. */
 export function projectPages(): Hono<AppEnv> {
@@ -21,7 +40,7 @@ export function projectPages(): Hono<AppEnv> {
     return page(
       c,
       'pages/projects/index',
-      { title: 'Projects', nav: 'projects', items: items.map(projectView), q: search, pager: pager(c, q.page, q.limit, total), form: { csrf: c.var.session?.csrfToken, ...form } },
+      { title: tr(c)('projects.title'), nav: 'projects', items: items.map(projectView), q: search, pager: pager(c, q.page, q.limit, total), form: { csrf: c.var.session?.csrfToken, ...form } },
       status,
     );
   };
@@ -38,7 +57,7 @@ export function projectPages(): Hono<AppEnv> {
         c.header('HX-Redirect', `/projects/${p.name}`);
         return c.body(null, 204);
       }
-      return redirectWith(c, `/projects/${p.name}`, { kind: 'ok', text: `Project ${p.name} created.` });
+      return redirectWith(c, `/projects/${p.name}`, { kind: 'ok', text: tr(c)('projects.created_flash', { name: p.name }) });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 401) throw err;
       const data = { name, public: isPublic, error: err.message };
@@ -47,18 +66,6 @@ export function projectPages(): Hono<AppEnv> {
     }
   });
 
-  const projectPage = async (c: Ctx, tab: 'repositories' | 'members' | 'settings', tabBody: string, project: Project, status = 200) => {
-    const role = await c.var.services.projects.roleOf(c.var.principal, project);
-    const base = `/projects/${project.name}`;
-    const tabs = [
-      { label: 'Repositories', href: base, active: tab === 'repositories' },
-      { label: 'Members', href: `${base}/members`, active: tab === 'members' },
-    ];
-    if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
-    if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) tabs.push({ label: 'Settings', href: `${base}/settings`, active: tab === 'settings' });
-    return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
-  };
-
   r.get('/:name', async (c) => {
     const q = pageQuery(c, { limit: 20 });
     const search = c.req.query('q')?.slice(0, 255) ?? '';
@@ -66,6 +73,7 @@ export function projectPages(): Hono<AppEnv> {
     const ext = new URL(c.var.services.config.externalUrl);
     const totals = await c.var.services.scans.projectTotals(project.id);
     const body = c.var.services.views.render('partials/projects/repositories', {
+      ...i18nData(c),
       chart: totals.scanned ? severityColumns(totals.counts) : '',
       totals,
       project: project.name,
@@ -106,7 +114,7 @@ export function projectPages(): Hono<AppEnv> {
 
   const membersPage = async (c: Ctx, name: string, form: Record<string, unknown> = {}, status = 200) => {
     const { project, data } = await membersData(c, name, form);
-    const body = c.var.services.views.render('partials/projects/members', data);
+    const body = c.var.services.views.render('partials/projects/members', { ...i18nData(c), ...data });
     return projectPage(c, 'members', body, project, status);
   };
 
@@ -131,6 +139,7 @@ export function projectPages(): Hono<AppEnv> {
       ...override,
     };
     const body = c.var.services.views.render('partials/projects/settings', {
+      ...i18nData(c),
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
       s,
@@ -206,7 +215,7 @@ export function projectPages(): Hono<AppEnv> {
       if (isHtmx(c)) {
         // Re-render the table with the error under it, so the message lands inside #members.
         const { data } = await membersData(c, name);
-        const table = c.var.services.views.render('partials/projects/members-table', data);
+        const table = c.var.services.views.render('partials/projects/members-table', { ...i18nData(c), ...data });
         return c.html(`${table}<p class="error" role="alert">${escape(err.message)}</p>`, 422);
       }
       return membersPage(c, name, { username, role, error: err.message }, 422);

@@ -12,6 +12,9 @@ import { robotRoutes } from './robots.js';
 import { scannerRoutes, scanRoutes, scanSystemRoutes } from './scans.js';
 import { systemRoutes } from './system.js';
 import { userRoutes } from './users.js';
+import { webhookRoutes } from './webhooks.js';
+import { vulnerabilityRoutes } from './vulnerabilities.js';
+import { retentionRoutes } from './retention.js';
 
 /** JSON REST under /api/v1: HTTP Basic (user or robot) or the UI session cookie plus its CSRF header. */
 export function apiV1(services: Services): Hono<AppEnv> {
@@ -24,6 +27,8 @@ export function apiV1(services: Services): Hono<AppEnv> {
   api.route('/projects', projectRoutes());
   api.route('/projects', repositoryRoutes());
   api.route('/projects', scanRoutes());
+  api.route('/projects', webhookRoutes());
+  api.route('/projects', retentionRoutes());
   api.route('/', scanSystemRoutes());
   api.route('/', scannerRoutes());
   api.route('/robots', robotRoutes());
@@ -31,5 +36,6 @@ export function apiV1(services: Services): Hono<AppEnv> {
   api.route('/jobs', jobRoutes());
   api.route('/schedules', scheduleRoutes());
   api.route('/audit-logs', auditLogRoutes());
+  api.route('/vulnerabilities', vulnerabilityRoutes());
   return api;
 }
