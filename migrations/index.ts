@@ -10,6 +10,7 @@ import { scanCompleteness } from './2026-11-29-020-scan-completeness.js';
 import { registryWrites } from './2026-11-29-050-registry-writes.js';
 import { groups } from './2026-11-29-030-groups.js';
 import { externalUsers } from './2026-11-29-031-external-users.js';
+import { artifactTypes } from './2026-11-29-060-artifact-types.js';
 import { webhooks } from './2026-11-29-070-webhooks.js';
 import { reportFindings } from './2026-11-29-071-report-findings.js';
 import { retention } from './2026-11-29-072-retention.js';
@@ -29,6 +30,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-050-registry-writes': registryWrites,
   '2026-11-29-030-groups': groups,
   '2026-11-29-031-external-users': externalUsers,
+  '2026-11-29-060-artifact-types': artifactTypes,
   '2026-11-29-070-webhooks': webhooks,
   '2026-11-29-071-report-findings': reportFindings,
   '2026-11-29-072-retention': retention,

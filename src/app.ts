@@ -15,6 +15,7 @@ import { constantTimeEqual } from './routes/middleware.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { tokenRoutes } from './routes/token.js';
 import { uiRoutes, renderErrorPage } from './routes/ui/index.js';
+import { apiDocsRoutes } from './routes/api-docs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -97,6 +98,7 @@ export function createApp(services: Services): Hono<AppEnv> {
   });
   app.route('/service', tokenRoutes(services));
   app.route('/service', notificationRoutes(services));
+  app.route('/api/docs', apiDocsRoutes());
   app.route('/api/v1', apiV1(services));
   app.route('/', uiRoutes(services));
 

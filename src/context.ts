@@ -8,12 +8,14 @@ import type { AccountService, Session } from './services/account-service.js';
 import type { Actor, AuditService } from './services/audit-service.js';
 import type { Authorizer } from './services/authorizer.js';
 import type { IdentityService } from './services/identity-service.js';
+import type { OidcService } from './services/oidc-service.js';
 import type { PrincipalService } from './services/principal-service.js';
 import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
 import type { RegistryClient } from './registry/client.js';
 import type { ManagedRegistry } from './registry/managed.js';
 import type { WriteTracker } from './registry/proxy.js';
+import type { ReferrerLister } from './registry/referrers.js';
 import type { RegistryAccess } from './services/registry-access.js';
 import type { PolicyService } from './services/policy-service.js';
 import type { Metrics } from './metrics.js';
@@ -38,6 +40,8 @@ export interface RegistryHandle {
   client: RegistryClient;
   sync: RegistrySync;
   notificationSecret: string;
+  /** the referrers API's source (Berth's database) */
+  referrers?: ReferrerLister;
   /** writes in flight through this process's proxy */
   writes: WriteTracker;
 }
@@ -52,6 +56,7 @@ export interface Services {
   accounts: AccountService;
   /** sign-in by mode (db, LDAP, OIDC), directory provisioning and groups */
   identity: IdentityService;
+  oidc: OidcService;
   projects: ProjectService;
   audit: AuditService;
   authz: Authorizer;

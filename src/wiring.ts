@@ -12,6 +12,7 @@ import { AccountService } from './services/account-service.js';
 import { AuditService } from './services/audit-service.js';
 import { AuthSettingsService } from './services/auth-settings-service.js';
 import { IdentityService } from './services/identity-service.js';
+import { OidcService } from './services/oidc-service.js';
 import { Authorizer } from './services/authorizer.js';
 import { PrincipalService } from './services/principal-service.js';
 import { ProjectService } from './services/project-service.js';
@@ -43,6 +44,8 @@ import { SecurityHubService } from './services/security-hub-service.js';
 import { RetentionService } from './services/retention-service.js';
 import { retentionJob, TAG_RETENTION } from './jobs/types/retention.js';
 import { SCANNER_SUBJECT } from './registry/constants.js';
+import { referrerLister } from './services/referrers-service.js';
+import { SignatureService } from './services/signature-service.js';
 
 export interface Wired {
   services: Services;
@@ -76,6 +79,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const authSettings = new AuthSettingsService(db, config.identity, Buffer.from(loadOrCreateSecret(config.dataDir, 'settings.key'), 'base64url'));
   await authSettings.seed();
   const identity = new IdentityService(db, log, accounts, authSettings, audit);
+  const oidc = new OidcService(authSettings, identity, log, config.externalUrl, loadOrCreateSecret(config.dataDir, 'oidc-cookie.key'));
   const principals = new PrincipalService(identity, robots);
   const keys = loadOrCreateTokenKeys(config.dataDir);
   const access = new RegistryAccess(db, authz);
@@ -97,6 +101,11 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     maxImageBytes: config.scanMaxImageBytes,
   });
   const policy = new PolicyService(db, registry, scans);
+  registry.referrers = referrerLister(db);
+  // Signed-only policy: cosign signatures are verified when pushed, and again when a project's keys change.
+  const signatures = new SignatureService(db, registry, log);
+  sync.onPushed.push(async (a) => void (await signatures.verifyArtifact(a.repository, a.artifactId)));
+  projects.onSignatureKeysChanged.push(async (p) => void (await signatures.reverifyProject(p)));
   // The one deletion service: REST, UI, /v2 manifest DELETEs (through the pipeline), GC and retention.
   const deletion = new DeletionService(db, registry, audit, log);
   const drain = new WriteDrain(db, registry.writes, log);
@@ -140,6 +149,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     views: createViews({ cache: process.env.NODE_ENV === 'production' }),
     accounts,
     identity,
+    oidc,
     projects,
     audit,
     authz,

@@ -44,10 +44,10 @@ export async function repositoryDigests(db: DB, repositoryId: number): Promise<s
   return rows.map((r) => r.digest);
 }
 
-/** Whether `artifacts.subject` exists (OCI referrers: signatures, SBOMs, attestations); read once per process. */
+/** Whether `artifacts.subject_digest` exists (OCI referrers: signatures, SBOMs, attestations); read once per process. */
 export async function hasSubjectColumn(db: DB): Promise<boolean> {
   const tables = await db.introspection.getTables();
-  return !!tables.find((t) => t.name === 'artifacts')?.columns.some((c) => c.name === 'subject');
+  return !!tables.find((t) => t.name === 'artifacts')?.columns.some((c) => c.name === 'subject_digest');
 }
 
 /**
@@ -58,7 +58,7 @@ export async function referrersOf(db: DB, repositoryId: number, subjects: string
   const out: { digest: string; subject: string }[] = [];
   for (let i = 0; i < subjects.length; i += 500) {
     const chunk = subjects.slice(i, i + 500);
-    const rows = await sql<{ digest: string; subject: string }>`select digest, subject from artifacts where repository_id = ${repositoryId} and subject in (${sql.join(chunk)})`.execute(db);
+    const rows = await sql<{ digest: string; subject: string }>`select digest, subject_digest as subject from artifacts where repository_id = ${repositoryId} and subject_digest in (${sql.join(chunk)})`.execute(db);
     out.push(...rows.rows);
   }
   return out;
@@ -76,7 +76,7 @@ export interface RepositoryGraph {
 /** The reference graph of one repository. `withSubject` reads `artifacts.subject` (see {@link hasSubjectColumn}). */
 export async function repositoryGraph(db: DB, repositoryId: number, name: string, withSubject: boolean): Promise<RepositoryGraph> {
   const rows = withSubject
-    ? (await sql<{ id: number; digest: string; manifest_size: number; subject: string | null }>`select id, digest, manifest_size, subject from artifacts where repository_id = ${repositoryId}`.execute(db)).rows
+    ? (await sql<{ id: number; digest: string; manifest_size: number; subject: string | null }>`select id, digest, manifest_size, subject_digest as subject from artifacts where repository_id = ${repositoryId}`.execute(db)).rows
     : (await db.selectFrom('artifacts').select(['id', 'digest', 'manifest_size']).where('repository_id', '=', repositoryId).execute()).map((r) => ({ ...r, subject: null }));
   const tagged = new Set((await db.selectFrom('tags').select('artifact_id').where('repository_id', '=', repositoryId).execute()).map((t) => Number(t.artifact_id)));
   const links = await db

@@ -6,6 +6,7 @@ import { accountRoutes } from './account.js';
 import { auditPages } from './audit.js';
 import { authPages } from './auth.js';
 import { identityPages } from './identity.js';
+import { oidcPages } from './oidc.js';
 import { dashboardPages } from './dashboard.js';
 import { jobPages, schedulePages } from './jobs.js';
 import { languageRoutes, uiLocale } from './language.js';
@@ -52,6 +53,7 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/schedules', schedulePages());
   ui.route('/vulndb', vulndbPages());
   ui.route('/', identityPages());
+  ui.route('/', oidcPages());
   ui.route('/security', securityPages());
   ui.route('/', systemPages());
   ui.route('/users', userPages());

@@ -3,7 +3,7 @@ import type { AppEnv } from '../../context.js';
 import { denied } from '../../errors.js';
 import type { ImportStats } from '../../scanner/advisory-store.js';
 import type { Ctx } from '../http.js';
-import { fmtTime, page, requireLogin, viewer } from './render.js';
+import { fmtTime, page, requireLogin, viewer, tr } from './render.js';
 
 /** The vulnerability database page: status for everyone signed in, import for system admins. */
 export function vulndbPages(): Hono<AppEnv> {
@@ -11,7 +11,7 @@ export function vulndbPages(): Hono<AppEnv> {
   r.use('*', requireLogin);
   const show = async (c: Ctx, extra: { result?: ImportStats; error?: string } = {}, status = 200) => {
     const s = await c.var.services.advisories.status();
-    return page(c, 'pages/vulndb/index', { title: 'Vulnerability database', nav: 'vulndb', total: s.total, updated: fmtTime(s.updatedAt), ecosystems: s.ecosystems, canImport: !!viewer(c)?.isAdmin, ...extra }, status);
+    return page(c, 'pages/vulndb/index', { title: tr(c)('vulndb.title'), nav: 'vulndb', total: s.total, updated: fmtTime(s.updatedAt), ecosystems: s.ecosystems, canImport: !!viewer(c)?.isAdmin, ...extra }, status);
   };
   r.get('/', (c) => show(c));
   r.post('/import', async (c) => {
