@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, ADMIN_PASSWORD, Browser } from '../helpers/app.js';
@@ -102,6 +103,34 @@ for (const dialect of testDialects()) {
       assert.deepEqual(r.deleted.map((d) => d.digest).sort(), [multi.index, ...multi.children].sort());
       assert.match(await fails('skopeo', ['inspect', '--raw', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', `docker://${b.host}/del/multi@${multi.children[0]}`]), /manifest unknown|not found/i);
       assert.equal((await api('/repositories/multi')).status, 404);
+    });
+
+    it('deleting an artifact deletes its referrers (manifests whose subject it is) with it', async () => {
+      await push(await ociImage(path.join(b.config.dataDir, `img-${n++}`), [{ 'etc/signed': 'yes' }], 't'), `docker://${b.host}/del/signed:1`, ADMIN);
+      const subject = await inspectDigest(`docker://${b.host}/del/signed:1`, ADMIN);
+      const token = (await (await b.api('/service/token?service=berth-registry&scope=repository:del/signed:pull,push', { auth: ADMIN })).json()).token;
+      const empty = Buffer.from('{}');
+      const sha = (x: Buffer) => `sha256:${createHash('sha256').update(x).digest('hex')}`;
+      const st = await fetch(`${b.url}/v2/del/signed/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      const loc = new URL(st.headers.get('location')!, b.url);
+      loc.searchParams.set('digest', sha(empty));
+      assert.equal((await fetch(loc, { method: 'PUT', body: new Uint8Array(empty), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' } })).status, 201);
+      const size = Number((await fetch(`${b.url}/v2/del/signed/manifests/${subject}`, { method: 'HEAD', headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } })).headers.get('content-length'));
+      const referrer = Buffer.from(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        artifactType: 'application/vnd.example.sbom+json',
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(empty), size: 2 },
+        layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(empty), size: 2 }],
+        subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: subject, size },
+      }));
+      const put = await fetch(`${b.url}/v2/del/signed/manifests/${sha(referrer)}`, { method: 'PUT', body: new Uint8Array(referrer), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+      assert.equal(put.status, 201, await put.text());
+      await eventually(async () => known('signed', sha(referrer)));
+      assert.equal((await api(`/repositories/signed/artifacts/${subject}`, { method: 'DELETE' })).status, 204);
+      assert.ok(!(await known('signed', sha(referrer))), 'the referrer went with its subject');
+      const gone = await fetch(`${b.url}/v2/del/signed/manifests/${sha(referrer)}`, { method: 'HEAD', headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      assert.equal(gone.status, 404);
     });
 
     it('without the rule, skopeo delete goes through and the artifact leaves Berth', async () => {
