@@ -14,6 +14,7 @@ import { artifactTypes } from './2026-11-29-060-artifact-types.js';
 import { webhooks } from './2026-11-29-070-webhooks.js';
 import { reportFindings } from './2026-11-29-071-report-findings.js';
 import { retention } from './2026-11-29-072-retention.js';
+import { reportFindingsAdvisory } from './2026-11-29-073-report-findings-advisory.js';
 import { scheduleLastJob } from './2026-11-29-080-schedule-last-job.js';
 import { userPreferences } from './2026-11-29-081-user-preferences.js';
 
@@ -34,6 +35,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-070-webhooks': webhooks,
   '2026-11-29-071-report-findings': reportFindings,
   '2026-11-29-072-retention': retention,
+  '2026-11-29-073-report-findings-advisory': reportFindingsAdvisory,
   '2026-11-29-080-schedule-last-job': scheduleLastJob,
   '2026-11-29-081-user-preferences': userPreferences,
 };

@@ -44,7 +44,10 @@ export function apiDocsRoutes(): Hono<AppEnv> {
     const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
     if (!type) return c.notFound();
     let body = cache.get(name);
-    if (!body) cache.set(name, (body = fs.readFileSync(path.join(dir, name))));
+    if (!body) {
+      body = fs.readFileSync(path.join(dir, name));
+      cache.set(name, body);
+    }
     return c.body(new Uint8Array(body), 200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=86400' });
   });
   return r;

@@ -10,7 +10,8 @@ export type Entry =
   | Buffer
   | { symlink: string }
   | { hardlink: string }
-  | { dir: true };
+  | { dir: true }
+  | { file: string | Buffer; mode: number };
 
 export type Layer = Record<string, Entry>;
 
@@ -24,6 +25,7 @@ export async function tarLayer(layer: Layer): Promise<Buffer> {
     if (typeof e === 'string' || Buffer.isBuffer(e)) pack.entry({ name, mode: 0o644, mtime: new Date(0) }, typeof e === 'string' ? Buffer.from(e) : e);
     else if ('symlink' in e) pack.entry({ name, type: 'symlink', linkname: e.symlink, mtime: new Date(0) });
     else if ('hardlink' in e) pack.entry({ name, type: 'link', linkname: e.hardlink, mtime: new Date(0) });
+    else if ('file' in e) pack.entry({ name, mode: e.mode, mtime: new Date(0) }, typeof e.file === 'string' ? Buffer.from(e.file) : e.file);
     else pack.entry({ name, type: 'directory', mode: 0o755, mtime: new Date(0) });
   }
   pack.finalize();

@@ -19,6 +19,7 @@ import { userPages } from './users.js';
 import { vulndbPages } from './vulndb.js';
 import { webhookPages } from './webhooks.js';
 import { securityPages } from './security.js';
+import { retentionPages } from './retention.js';
 
 /** The browser UI: eta pages and htmx fragments, cookie sessions, CSRF on every write. */
 export function uiRoutes(services: Services): Hono<AppEnv> {
@@ -48,6 +49,7 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/projects', projectPages());
   ui.route('/projects', repositoryPages());
   ui.route('/projects', webhookPages());
+  ui.route('/projects', retentionPages());
   ui.route('/robots', robotPages());
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
