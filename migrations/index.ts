@@ -7,6 +7,7 @@ import { scanner } from './2026-11-29-005-scanner.js';
 import { policy } from './2026-11-29-006-policy.js';
 import { generations } from './2026-11-29-007-generations.js';
 import { scanCompleteness } from './2026-11-29-020-scan-completeness.js';
+import { registryWrites } from './2026-11-29-050-registry-writes.js';
 import { groups } from './2026-11-29-030-groups.js';
 import { externalUsers } from './2026-11-29-031-external-users.js';
 import { artifactTypes } from './2026-11-29-060-artifact-types.js';
@@ -27,6 +28,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-006-policy': policy,
   '2026-11-29-007-generations': generations,
   '2026-11-29-020-scan-completeness': scanCompleteness,
+  '2026-11-29-050-registry-writes': registryWrites,
   '2026-11-29-030-groups': groups,
   '2026-11-29-031-external-users': externalUsers,
   '2026-11-29-060-artifact-types': artifactTypes,

@@ -58,7 +58,9 @@ export function createApp(services: Services): Hono<AppEnv> {
   const apiLimit = bodyLimit({ maxSize: API_BODY_LIMIT, onError: tooLarge });
   const importLimit = bodyLimit({ maxSize: VULNDB_IMPORT_LIMIT, onError: tooLarge });
   app.use('/api/*', (c, next) => (c.req.path === '/api/v1/vulndb/import' ? importLimit(c, next) : apiLimit(c, next)));
-  app.use('/service/*', bodyLimit({ maxSize: API_BODY_LIMIT, onError: tooLarge }));
+  // The notification inbox bounds its own reads (it must acknowledge, never refuse, what the registry sends).
+  const serviceLimit = bodyLimit({ maxSize: API_BODY_LIMIT, onError: tooLarge });
+  app.use('/service/*', (c, next) => (c.req.path === '/service/notifications' ? next() : serviceLimit(c, next)));
   const uiLimit = bodyLimit({ maxSize: UI_BODY_LIMIT, onError: tooLarge });
   app.use('*', async (c, next) => {
     if (isMachinePath(c.req.path) || c.req.path.startsWith('/static/')) return next();

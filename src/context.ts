@@ -27,6 +27,7 @@ import type { JobRunner } from './jobs/runner.js';
 import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
+import type { DeletionService } from './services/deletion-service.js';
 import type { WebhookService } from './services/webhook-service.js';
 import type { SecurityHubService } from './services/security-hub-service.js';
 import type { RetentionService } from './services/retention-service.js';
@@ -65,6 +66,7 @@ export interface Services {
   access: RegistryAccess;
   robots: RobotService;
   repositories: RepositoryService;
+  deletion: DeletionService;
   registry: RegistryHandle;
   jobs: JobRunner;
   scheduler: Scheduler;
