@@ -9,12 +9,14 @@ import { generations } from './2026-11-29-007-generations.js';
 import { nopadNames } from './2026-11-29-040-nopad-names.js';
 import { scannerRegistrations } from './2026-11-29-041-scanner-registrations.js';
 import { scanCompleteness } from './2026-11-29-020-scan-completeness.js';
+import { registryWrites } from './2026-11-29-050-registry-writes.js';
 import { groups } from './2026-11-29-030-groups.js';
 import { externalUsers } from './2026-11-29-031-external-users.js';
 import { artifactTypes } from './2026-11-29-060-artifact-types.js';
 import { webhooks } from './2026-11-29-070-webhooks.js';
 import { reportFindings } from './2026-11-29-071-report-findings.js';
 import { retention } from './2026-11-29-072-retention.js';
+import { reportFindingsAdvisory } from './2026-11-29-073-report-findings-advisory.js';
 import { scheduleLastJob } from './2026-11-29-080-schedule-last-job.js';
 import { userPreferences } from './2026-11-29-081-user-preferences.js';
 
@@ -30,12 +32,14 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-040-nopad-names': nopadNames,
   '2026-11-29-041-scanner-registrations': scannerRegistrations,
   '2026-11-29-020-scan-completeness': scanCompleteness,
+  '2026-11-29-050-registry-writes': registryWrites,
   '2026-11-29-030-groups': groups,
   '2026-11-29-031-external-users': externalUsers,
   '2026-11-29-060-artifact-types': artifactTypes,
   '2026-11-29-070-webhooks': webhooks,
   '2026-11-29-071-report-findings': reportFindings,
   '2026-11-29-072-retention': retention,
+  '2026-11-29-073-report-findings-advisory': reportFindingsAdvisory,
   '2026-11-29-080-schedule-last-job': scheduleLastJob,
   '2026-11-29-081-user-preferences': userPreferences,
 };

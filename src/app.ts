@@ -15,6 +15,7 @@ import { streamingBodyLimit } from './routes/body.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { tokenRoutes } from './routes/token.js';
 import { uiRoutes, renderErrorPage } from './routes/ui/index.js';
+import { apiDocsRoutes } from './routes/api-docs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -58,6 +59,8 @@ export function createApp(services: Services): Hono<AppEnv> {
     streamingBodyLimit((c) => {
       const p = c.req.path;
       if (p === '/api/v1/vulndb/import' || p === '/vulndb/import') return null;
+      // The notification inbox bounds its own reads (it must acknowledge, never refuse, what the registry sends).
+      if (p === '/service/notifications') return null;
       return p.startsWith('/api/') || p.startsWith('/service/') ? API_BODY_LIMIT : UI_BODY_LIMIT;
     }),
   );
@@ -91,6 +94,7 @@ export function createApp(services: Services): Hono<AppEnv> {
   });
   app.route('/service', tokenRoutes(services));
   app.route('/service', notificationRoutes(services));
+  app.route('/api/docs', apiDocsRoutes());
   app.route('/api/v1', apiV1(services));
   app.route('/', uiRoutes(services));
 

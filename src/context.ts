@@ -8,6 +8,7 @@ import type { AccountService, Session } from './services/account-service.js';
 import type { Actor, AuditService } from './services/audit-service.js';
 import type { Authorizer } from './services/authorizer.js';
 import type { IdentityService } from './services/identity-service.js';
+import type { OidcService } from './services/oidc-service.js';
 import type { PrincipalService } from './services/principal-service.js';
 import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
@@ -29,6 +30,7 @@ import type { ScanService } from './services/scan-service.js';
 import type { UploadSlots } from './services/upload-slots.js';
 import type { OutboundService } from './services/outbound-service.js';
 import type { ScannerRegistry } from './services/scanner-registry.js';
+import type { DeletionService } from './services/deletion-service.js';
 import type { WebhookService } from './services/webhook-service.js';
 import type { SecurityHubService } from './services/security-hub-service.js';
 import type { RetentionService } from './services/retention-service.js';
@@ -57,6 +59,7 @@ export interface Services {
   accounts: AccountService;
   /** sign-in by mode (db, LDAP, OIDC), directory provisioning and groups */
   identity: IdentityService;
+  oidc: OidcService;
   projects: ProjectService;
   audit: AuditService;
   authz: Authorizer;
@@ -66,6 +69,7 @@ export interface Services {
   access: RegistryAccess;
   robots: RobotService;
   repositories: RepositoryService;
+  deletion: DeletionService;
   registry: RegistryHandle;
   jobs: JobRunner;
   scheduler: Scheduler;

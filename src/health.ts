@@ -15,9 +15,11 @@ export interface HealthDeps {
   runnerStarted: () => boolean;
   /** when advisories were last imported, null when the advisory database is empty */
   advisoriesUpdatedAt: () => Promise<number | null>;
+  /** the registry's notification stream: stalled (activity without events) or lagging (events not applied) */
+  notifications: () => Promise<{ ok: boolean; detail?: string }>;
 }
 
-/** The components /api/v1/health reports: database, registry, job runner, advisory database. */
+/** The components /api/v1/health reports: database, registry, job runner, notification stream, advisory database. */
 export function createHealthChecks(d: HealthDeps): HealthCheck[] {
   return [
     {
@@ -39,6 +41,11 @@ export function createHealthChecks(d: HealthDeps): HealthCheck[] {
       async check() {
         return d.runnerStarted() ? { ok: true } : { ok: false, detail: 'job runner not started' };
       },
+    },
+    {
+      // A stuck notification stream (the registry retrying one envelope forever, a wrong endpoint) or a stuck apply.
+      name: 'notifications',
+      check: () => d.notifications(),
     },
     {
       // An empty or old advisory database does not make Berth unready; the detail says how old it is.

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DB } from './db/connect.js';
+import type { RegistrySync } from './services/registry-sync.js';
 
 /** Route families for HTTP metrics: bounded label values, never raw paths (which carry names and digests). */
 export function routeFamily(path: string): string {
@@ -28,7 +29,7 @@ export interface Metrics {
  * Prometheus metrics (prom-client), one registry per process. Gauges that reflect shared state (jobs per state,
  * inbox depth and lag, vulnerability DB age) are read from the DB at scrape time, so every replica reports the same.
  */
-export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>): Metrics {
+export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, sync?: Pick<RegistrySync, 'streamHealth' | 'skippedEvents'>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'berth_' });
   const httpDuration = new Histogram({
@@ -79,6 +80,24 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>): Me
       this.set(r?.t ? Math.max(0, (Date.now() - Number(r.t)) / 1000) : 0);
     },
   });
+  if (sync) {
+    new Gauge({
+      name: 'berth_notification_stall_seconds',
+      help: 'Seconds since the registry served a manifest push, pull or delete with no event received since (0 while events flow)',
+      registers: [registry],
+      async collect() {
+        this.set((await sync.streamHealth()).stalledSeconds);
+      },
+    });
+    new Gauge({
+      name: 'berth_notification_events_skipped',
+      help: 'Registry events or envelopes skipped as unusable since start (logged; reconciliation repairs)',
+      registers: [registry],
+      collect() {
+        this.set(sync.skippedEvents);
+      },
+    });
+  }
   new Gauge({
     name: 'berth_vulndb_age_seconds',
     help: 'Time since the advisory database last changed (-1 when never imported)',

@@ -13,6 +13,7 @@ import { AccountService } from './services/account-service.js';
 import { AuditService } from './services/audit-service.js';
 import { AuthSettingsService } from './services/auth-settings-service.js';
 import { IdentityService } from './services/identity-service.js';
+import { OidcService } from './services/oidc-service.js';
 import { Authorizer } from './services/authorizer.js';
 import { PrincipalService } from './services/principal-service.js';
 import { ProjectService } from './services/project-service.js';
@@ -35,11 +36,13 @@ import { gcJob } from './jobs/types/gc.js';
 import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { PolicyService } from './services/policy-service.js';
+import { DeletionService } from './services/deletion-service.js';
+import { WriteDrain } from './services/write-drain.js';
 import { WebhookService } from './services/webhook-service.js';
 import { connectWebhookEvents } from './services/webhook-events.js';
 import { webhookJob } from './jobs/types/webhook.js';
 import { SecurityHubService } from './services/security-hub-service.js';
-import { registryDeleter, RetentionService } from './services/retention-service.js';
+import { RetentionService } from './services/retention-service.js';
 import { retentionJob, TAG_RETENTION } from './jobs/types/retention.js';
 import { SCANNER_SUBJECT } from './registry/constants.js';
 import { MAX_CONCURRENT_UPLOADS, UploadSlots } from './services/upload-slots.js';
@@ -80,6 +83,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const authSettings = new AuthSettingsService(db, config.identity, Buffer.from(loadOrCreateSecret(config.dataDir, 'settings.key'), 'base64url'));
   await authSettings.seed();
   const identity = new IdentityService(db, log, accounts, authSettings, audit);
+  const oidc = new OidcService(authSettings, identity, log, config.externalUrl, loadOrCreateSecret(config.dataDir, 'oidc-cookie.key'));
   const principals = new PrincipalService(identity, robots);
   const keys = loadOrCreateTokenKeys(config.dataDir);
   const access = new RegistryAccess(db, authz);
@@ -87,8 +91,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const notificationSecret = config.notificationSecret ?? loadOrCreateSecret(config.dataDir, 'notification.secret');
 
   let managed: ManagedRegistry | null = null;
-  let managedUrl = '';
-  const registryUrl = () => config.registryUrl ?? managedUrl;
+  // Read per call: a managed registry that had to restart may listen on another port.
+  const registryUrl = () => config.registryUrl ?? managed?.url ?? '';
   const client = new RegistryClient(registryUrl, (access) => tokens.internal(access));
   const sync = new RegistrySync(db, client, log);
   const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, writes: { inflight: 0, lastEndedAt: 0 } };
@@ -114,10 +118,15 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const signatures = new SignatureService(db, registry, log);
   sync.onPushed.push(async (a) => void (await signatures.verifyArtifact(a.repository, a.artifactId)));
   projects.onSignatureKeysChanged.push(async (p) => void (await signatures.reverifyProject(p)));
+  // The one deletion service: REST, UI, /v2 manifest DELETEs (through the pipeline), GC and retention.
+  const deletion = new DeletionService(db, registry, audit, log);
+  const drain = new WriteDrain(db, registry.writes, log);
   jobs.register(
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,
       target: () => (managed ? { configPath: managed.configPath, storageDir: managed.storageDir } : config.registryConfigPath && config.registryStorage ? { configPath: config.registryConfigPath, storageDir: config.registryStorage } : null),
+      untagged: { db, deletion },
+      drain,
     }),
   );
   jobs.register(reconcileJob(sync));
@@ -132,15 +141,15 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.register(webhookJob(webhooks, { retryMs: config.webhookRetryMs }));
   connectWebhookEvents({ db, sync, policy, scans, webhooks, scanJobType: SCAN_IMAGE, onJobChange: (fn) => jobs.onChange(fn) });
   const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
-  // Tag retention: per-project schedules; deletes through one narrow interface (to become the deletion service).
-  const retention = new RetentionService(db, projects, authz, audit, jobs, scheduler, registryDeleter(db, registry, audit), webhooks, log);
+  // Tag retention: per-project schedules; deletes through the deletion service, like every other path.
+  const retention = new RetentionService(db, projects, authz, audit, jobs, scheduler, deletion, webhooks, log);
   jobs.register(retentionJob(retention));
   scheduler.allowDynamic(TAG_RETENTION);
 
-  const metrics = createMetrics(db, () => client.ping());
+  const metrics = createMetrics(db, () => client.ping(), sync);
   jobs.onChange(observeJobDurations(metrics, SCAN_IMAGE));
   let runnerStarted = false;
-  const health = createHealthChecks({ db, registryUrl, pingRegistry: () => client.ping(), runnerStarted: () => runnerStarted, advisoriesUpdatedAt: () => advisories.updatedAt() });
+  const health = createHealthChecks({ db, registryUrl, pingRegistry: () => client.ping(), runnerStarted: () => runnerStarted, advisoriesUpdatedAt: () => advisories.updatedAt(), notifications: () => sync.streamHealth() });
 
   // The CLI must not create `admin` with a password nobody sees: only the server bootstraps it.
   const generatedAdminPassword = opts.bootstrapAdmin === false ? null : await accounts.ensureAdmin(config.adminPassword);
@@ -152,6 +161,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     views: createViews({ cache: process.env.NODE_ENV === 'production' }),
     accounts,
     identity,
+    oidc,
     projects,
     audit,
     authz,
@@ -159,7 +169,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     tokens,
     access,
     robots,
-    repositories: new RepositoryService(db, projects, authz, audit, registry),
+    repositories: new RepositoryService(db, projects, authz, registry, deletion),
+    deletion,
     registry,
     jobs,
     scheduler,
@@ -193,10 +204,10 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
           },
         });
         await managed.start();
-        managedUrl = managed.url;
         log.info({ url: managed.url, pid: managed.pid }, 'managed registry started');
       }
       sync.kick();
+      drain.start();
       await jobs.start();
       runnerStarted = true;
       await scheduler.start();
@@ -207,6 +218,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
       scheduler.stop();
       await jobs.stop();
       await sync.stop();
+      await drain.stop();
       await managed?.stop();
       await conn.close();
     },

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import { Client, escapeFilter, InvalidCredentialsError, NoSuchObjectError, type Entry } from 'ldapts';
 
 /** LDAP settings as stored in the `auth` system setting (the bind password travels separately). */
@@ -79,7 +80,11 @@ export class LdapDirectory {
     // tlsOptions only for ldaps:// (StartTLS gets them at the upgrade): ldapts would otherwise speak TLS on ldap://.
     const client = new Client({ url: this.s.url, timeout: this.s.timeoutMs, connectTimeout: this.s.timeoutMs, ...(secure ? { tlsOptions } : {}) });
     try {
-      if (this.s.startTls && this.s.url.toLowerCase().startsWith('ldap:')) await client.startTLS(tlsOptions);
+      if (this.s.startTls && !secure) {
+        // The upgraded socket must check the certificate against the host we dialled (ldapts would say "localhost").
+        const host = new URL(this.s.url).hostname.replace(/^\[|\]$/g, '');
+        await client.startTLS({ ...tlsOptions, host, ...(isIP(host) ? {} : { servername: host }) });
+      }
       if (this.s.bindDn) await client.bind(this.s.bindDn, this.bindPassword ?? '');
     } catch (err) {
       await client.unbind().catch(() => undefined);

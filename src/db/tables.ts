@@ -313,6 +313,14 @@ export interface RegistryTables {
   tags: TagsTable;
   robots: RobotsTable;
   robot_permissions: RobotPermissionsTable;
+  registry_writes: RegistryWritesTable;
+}
+
+export interface RegistryWritesTable {
+  replica_id: string;
+  inflight: number;
+  last_ended_at: number;
+  heartbeat_at: number;
 }
 
 export interface ScannerRegistrationsTable {

@@ -81,6 +81,29 @@ export class RegistryClient {
     return res.headers.get('docker-content-digest');
   }
 
+  /** A blob's real size in the registry's storage (HEAD `Content-Length`), or null when the repository has no such blob. */
+  async blobSize(repo: string, digest: string): Promise<number | null> {
+    const res = await this.call(`/v2/${repo}/blobs/${digest}`, { method: 'HEAD', access: this.pull(repo) });
+    if (res.status === 404) return null;
+    if (!res.ok) throw new RegistryError(`HEAD blob ${repo}@${digest}: HTTP ${res.status}`, res.status);
+    const n = Number(res.headers.get('content-length'));
+    return Number.isSafeInteger(n) && n >= 0 ? n : null;
+  }
+
+  /**
+   * Real sizes of several blobs of a repository (8 HEADs at a time): digest → bytes, or null for a blob the
+   * repository does not hold. Quota and usage count these, never the sizes a manifest declares.
+   */
+  async blobSizes(repo: string, digests: string[]): Promise<Map<string, number | null>> {
+    const out = new Map<string, number | null>();
+    const queue = [...new Set(digests)];
+    const worker = async () => {
+      for (let d = queue.shift(); d !== undefined; d = queue.shift()) out.set(d, await this.blobSize(repo, d));
+    };
+    await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+    return out;
+  }
+
   /** A small blob (image config), bounded; null when missing. */
   async smallBlob(repo: string, digest: string, maxBytes: number): Promise<Buffer | null> {
     const res = await this.call(`/v2/${repo}/blobs/${digest}`, { access: this.pull(repo) });

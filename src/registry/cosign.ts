@@ -17,7 +17,7 @@ export interface SignatureKey {
  * two algorithms cosign keys use here are accepted: ECDSA on P-256 and Ed25519. Throws with a readable reason.
  */
 export function parsePublicKey(pem: string): { key: KeyObject; algorithm: KeyAlgorithm; pem: string } {
-  if (!/^-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\s*$/.test(pem.trim() + '\n')) throw new Error('not a PEM public key (-----BEGIN PUBLIC KEY-----)');
+  if (!/^-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\s*$/.test(`${pem.trim()}\n`)) throw new Error('not a PEM public key (-----BEGIN PUBLIC KEY-----)');
   let key: KeyObject;
   try {
     key = createPublicKey({ key: pem, format: 'pem' });

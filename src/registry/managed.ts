@@ -23,13 +23,18 @@ export interface ManagedRegistryOptions {
   dataDir: string;
   log: Logger;
   config: Omit<RegistryConfigInput, 'listenAddr' | 'storageDir'>;
-  /** a fixed loopback port (default: a free one) */
+  /** the loopback port to try first (default: a free one); when it cannot be bound, a free one is used */
   port?: number;
 }
+
+/** Start attempts before giving up: each after a child that exited while starting (its port taken meanwhile). */
+const START_ATTEMPTS = 5;
 
 /**
  * The registry as a supervised child: config written under the data dir, started on a free loopback port,
  * restarted with exponential backoff (1 s … 30 s) when it dies, stopped with SIGTERM (then SIGKILL) on shutdown.
+ * A free port is probed and then bound by the child, so another process can take it in between: a child that exits
+ * while starting is started again on another port (up to {@link START_ATTEMPTS} times), and so is a restart.
  */
 export class ManagedRegistry {
   private child: ChildProcess | null = null;
@@ -38,6 +43,8 @@ export class ManagedRegistry {
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | null = null;
   private up = false;
+  private starting = false;
+  private lastOutput: string[] = [];
   readonly storageDir: string;
   readonly configPath: string;
   private readonly pidPath: string;
@@ -80,15 +87,32 @@ export class ManagedRegistry {
     return this.child?.pid;
   }
 
-  /** Starts the registry and resolves once it answers on /v2/. */
+  /** Starts the registry and resolves once it answers on /v2/; retried on another port when the child exits at once. */
   async start(): Promise<void> {
     fs.mkdirSync(this.storageDir, { recursive: true, mode: 0o700 });
     this.reapOrphan();
     this.stopping = false;
-    this.port = this.opts.port ?? (await freePort());
+    for (let attempt = 1; ; attempt++) {
+      await this.configure(attempt === 1 ? this.opts.port : undefined);
+      this.starting = true;
+      try {
+        this.spawn();
+        await this.waitReady(20_000);
+        return;
+      } catch (err) {
+        const exited = this.child === null;
+        if (!exited || attempt >= START_ATTEMPTS || this.stopping) throw err;
+        this.opts.log.warn({ port: this.port, attempt, output: this.lastOutput.join(' | ').slice(0, 1000) }, 'registry exited while starting (port taken?); retrying on another port');
+      } finally {
+        this.starting = false;
+      }
+    }
+  }
+
+  /** Picks the port (the given one, else a free one) and writes the config for it. */
+  private async configure(port?: number): Promise<void> {
+    this.port = port ?? (await freePort());
     fs.writeFileSync(this.configPath, registryConfigYaml({ ...this.opts.config, listenAddr: `127.0.0.1:${this.port}`, storageDir: this.storageDir }), { mode: 0o600 });
-    this.spawn();
-    await this.waitReady(20_000);
   }
 
   private spawn(): void {
@@ -96,8 +120,13 @@ export class ManagedRegistry {
     const child = spawn(this.opts.bin, ['serve', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     this.child = child;
     if (child.pid) fs.writeFileSync(this.pidPath, String(child.pid), { mode: 0o600 });
+    this.lastOutput = [];
     const forward = (buf: Buffer) => {
-      for (const line of buf.toString('utf8').split('\n')) if (line.trim()) log.debug({ registry: line.slice(0, 2000) }, 'registry output');
+      for (const line of buf.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        log.debug({ registry: line.slice(0, 2000) }, 'registry output');
+        this.lastOutput = [...this.lastOutput.slice(-4), line.slice(0, 500)];
+      }
     };
     child.stdout?.on('data', forward);
     child.stderr?.on('data', forward);
@@ -105,15 +134,16 @@ export class ManagedRegistry {
     child.on('exit', (code, signal) => {
       this.up = false;
       if (this.child === child) this.child = null;
-      if (this.stopping) return;
+      if (this.stopping || this.starting) return; // start() retries on its own
       const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.restarts, 5));
       this.restarts++;
       log.warn({ code, signal, restartInMs: delay }, 'registry exited; restarting');
       this.restartTimer = setTimeout(() => {
         this.restartTimer = null;
         if (this.stopping) return;
-        this.spawn();
-        this.waitReady(20_000).then(
+        // A child that died at once most likely found its port taken: the next restart moves to a free one.
+        const move = this.restarts > 1 ? this.configure() : Promise.resolve();
+        move.then(() => this.spawn()).then(() => this.waitReady(20_000)).then(
           () => (this.restarts = 0),
           (err) => log.error({ err }, 'registry did not come back'),
         );
@@ -124,6 +154,7 @@ export class ManagedRegistry {
   private async waitReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && !this.stopping) {
+      if (this.starting && this.child === null) throw new Error(`registry exited while starting on ${this.url}: ${this.lastOutput.join(' | ').slice(0, 500)}`);
       if (await this.probe()) {
         this.up = true;
         return;
@@ -138,7 +169,8 @@ export class ManagedRegistry {
     try {
       const res = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
-      this.up = res.status === 200 || res.status === 401;
+      // Only a registry says so: another process that took the port answers something else.
+      this.up = (res.status === 200 || res.status === 401) && (res.headers.get('docker-distribution-api-version') ?? '').startsWith('registry/2');
     } catch {
       this.up = false;
     }

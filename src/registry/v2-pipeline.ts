@@ -3,6 +3,7 @@ import type { Action } from '../auth/rbac.js';
 import type { Project } from '../db/repos/projects.js';
 import { v2Refusal, type V2Refusal } from '../errors.js';
 import type { PolicyService } from '../services/policy-service.js';
+import type { DeletionService } from '../services/deletion-service.js';
 import type { LivePrincipal, RegistryAccess } from '../services/registry-access.js';
 import type { VerifiedToken } from '../services/token-service.js';
 import { TOKEN_SERVICE } from './constants.js';
@@ -67,6 +68,8 @@ export interface V2PipelineDeps {
   tokens: { verify(token: string): VerifiedToken | null };
   access: RegistryAccess;
   policy: PolicyService;
+  /** the deletion rules (immutability, index integrity) every deletion path meets */
+  deletion: Pick<DeletionService, 'v2DeleteRefusal'>;
   /** the token endpoint's public URL, for challenges */
   realm: string;
 }
@@ -187,7 +190,7 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
   const immutability: RequestCheck = async (ctx) => (isInternal(ctx) ? null : policy.immutableTagRefusal(ctx.projectRow!, ctx.name!, ctx.reference!));
 
   /** Manifest deletes obey the same rules as every other delete path (immutability, index integrity). */
-  const deletable: RequestCheck = async (ctx) => (isInternal(ctx) ? null : policy.manifestDeleteRefusal(ctx.projectRow!, ctx.name!, ctx.reference!));
+  const deletable: RequestCheck = async (ctx) => (isInternal(ctx) ? null : deps.deletion.v2DeleteRefusal(ctx.name!, ctx.reference!));
 
   /** Blobs are freed by garbage collection only: deleting one under a stored manifest would break the image. */
   const noBlobDelete: RequestCheck = () => v2Refusal('UNSUPPORTED', 'blobs are removed by garbage collection only: delete the manifest instead');

@@ -5,7 +5,7 @@
  */
 
 /** `other`: a package an external scanner reported, of a type Berth does not read itself. */
-export type PackageType = 'deb' | 'apk' | 'npm' | 'pypi' | 'other';
+export type PackageType = 'deb' | 'apk' | 'rpm' | 'npm' | 'pypi' | 'golang' | 'other';
 
 export interface Package {
   type: PackageType;
@@ -27,19 +27,24 @@ export interface OsInfo {
   prettyName?: string;
 }
 
-export type FileKind = 'os-release' | 'debian_version' | 'alpine-release' | 'dpkg-status' | 'dpkg-status-d' | 'apk-installed' | 'npm' | 'pypi' | 'rpmdb';
+export type FileKind = 'os-release' | 'debian_version' | 'alpine-release' | 'redhat-release' | 'lsb-release' | 'dpkg-status' | 'dpkg-status-d' | 'apk-installed' | 'npm' | 'pypi' | 'rpmdb' | 'go-binary';
 
 /** Size caps per kind: bigger files are skipped (and reported), never read into memory. */
 export const MAX_BYTES: Record<FileKind, number> = {
   'os-release': 64 * 1024,
   debian_version: 4096,
   'alpine-release': 4096,
+  'redhat-release': 4096,
+  'lsb-release': 4096,
   'dpkg-status': 64 * 1024 * 1024,
   'dpkg-status-d': 4 * 1024 * 1024,
   'apk-installed': 64 * 1024 * 1024,
   npm: 1024 * 1024,
   pypi: 4 * 1024 * 1024,
-  rpmdb: 0,
+  // copied to a temporary file (not memory) and read there
+  rpmdb: 1024 * 1024 * 1024,
+  // executables are streamed through the build-info scanner, never kept
+  'go-binary': 1024 * 1024 * 1024,
 };
 
 const NPM_ROOT = /(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/@][^/]*\/package\.json$/;
@@ -55,12 +60,25 @@ export function relevantKind(path: string): FileKind | null {
       return 'debian_version';
     case 'etc/alpine-release':
       return 'alpine-release';
+    case 'etc/redhat-release':
+    case 'etc/system-release':
+    case 'etc/centos-release':
+    case 'etc/rocky-release':
+    case 'etc/almalinux-release':
+      return 'redhat-release';
+    case 'etc/lsb-release':
+      return 'lsb-release';
     case 'var/lib/dpkg/status':
       return 'dpkg-status';
     case 'lib/apk/db/installed':
       return 'apk-installed';
     case 'var/lib/rpm/rpmdb.sqlite':
     case 'usr/lib/sysimage/rpm/rpmdb.sqlite':
+    case 'var/lib/rpm/Packages.db':
+    case 'usr/lib/sysimage/rpm/Packages.db':
+    case 'var/lib/rpm/Packages':
+    case 'usr/lib/sysimage/rpm/Packages':
+    case 'usr/share/rpm/Packages':
       return 'rpmdb';
   }
   if (path.startsWith('var/lib/dpkg/status.d/') && !path.endsWith('.md5sums') && path.indexOf('/', 'var/lib/dpkg/status.d/'.length) === -1) return 'dpkg-status-d';
@@ -85,6 +103,24 @@ export function parseOsRelease(text: string): OsInfo | null {
   const id = kv.get('ID');
   if (!id) return null;
   return { id: clip(id.toLowerCase(), 64), versionId: clip(kv.get('VERSION_ID') ?? '', 64), codename: kv.get('VERSION_CODENAME') ? clip(kv.get('VERSION_CODENAME')!, 64) : undefined, prettyName: kv.get('PRETTY_NAME') ? clip(kv.get('PRETTY_NAME')!, 128) : undefined };
+}
+
+/**
+ * The distro from the files older or trimmed images have instead of os-release: `etc/redhat-release` (and its
+ * siblings: "Rocky Linux release 9.3 (Blue Onyx)") and `etc/lsb-release` (`DISTRIB_ID`, `DISTRIB_RELEASE`).
+ */
+export function osFromReleaseFile(kind: 'redhat-release' | 'lsb-release', text: string): OsInfo | null {
+  if (kind === 'lsb-release') {
+    const id = /^DISTRIB_ID=["']?([^"'\n]+)/m.exec(text)?.[1]?.trim().toLowerCase();
+    const version = /^DISTRIB_RELEASE=["']?([^"'\n]+)/m.exec(text)?.[1]?.trim();
+    const codename = /^DISTRIB_CODENAME=["']?([^"'\n]+)/m.exec(text)?.[1]?.trim();
+    return id ? { id: clip(id, 64), versionId: clip(version ?? '', 64), codename: codename ? clip(codename, 64) : undefined } : null;
+  }
+  const m = /^(.*?)\s+release\s+(\d+(?:\.\d+)*)/i.exec(text.trim());
+  if (!m) return null;
+  const name = m[1]!.toLowerCase();
+  const id = name.startsWith('rocky') ? 'rocky' : name.startsWith('almalinux') ? 'almalinux' : name.startsWith('red hat') ? 'rhel' : name.startsWith('centos') ? 'centos' : name.startsWith('fedora') ? 'fedora' : name.startsWith('amazon') ? 'amzn' : name.startsWith('oracle') ? 'ol' : null;
+  return id ? { id, versionId: m[2]!, prettyName: clip(text.trim(), 128) } : null;
 }
 
 /** Debian stanzas: `Field: value`, continuation lines start with a space, stanzas separated by blank lines. */

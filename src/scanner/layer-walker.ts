@@ -1,10 +1,16 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
+import { GoBuildInfoScanner } from './gobinary.js';
+import { readRpmDb } from './rpmdb.js';
 import { zstdDecompressor } from './zstd.js';
 import {
   MAX_BYTES,
+  osFromReleaseFile,
   parseApkInstalled,
   parseDpkgStatus,
   parseNpmPackageJson,
@@ -92,6 +98,9 @@ function parseFile(kind: FileKind, path: string, text: string): FileFacts {
     case 'debian_version':
     case 'alpine-release':
       return { kind, text: text.trim().slice(0, 64) };
+    case 'redhat-release':
+    case 'lsb-release':
+      return { kind, text: text.trim().slice(0, 1024) };
     case 'dpkg-status':
       return { kind, packages: parseDpkgStatus(text, path) };
     case 'dpkg-status-d':
@@ -103,7 +112,8 @@ function parseFile(kind: FileKind, path: string, text: string): FileFacts {
     case 'pypi':
       return { kind, packages: parsePythonMetadata(text, path) };
     case 'rpmdb':
-      return { kind };
+    case 'go-binary':
+      return { kind }; // read from a temporary file or streamed, not from text
   }
 }
 
@@ -191,7 +201,24 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
       return skip();
     }
     const kind = relevantKind(path);
-    if (!kind) return skip();
+    if (!kind) {
+      // an executable may be a Go binary: streamed through the build-info scanner (nothing kept but the info)
+      const size = header.size ?? 0;
+      if ((header.type === 'file' || header.type === 'contiguous-file') && ((header.mode ?? 0) & 0o111) !== 0 && size >= 4096 && size <= MAX_BYTES['go-binary']) {
+        const go = new GoBuildInfoScanner(path);
+        stream.on('data', (c: unknown) => {
+          if (go.wanted && Buffer.isBuffer(c)) go.push(c);
+        });
+        stream.on('end', () => {
+          const r = go.result();
+          if (r.kind === 'packages' && r.packages.length) inv.files[path] = { kind: 'go-binary', packages: r.packages };
+          else if (r.kind === 'old-format') gap(path, 'a Go binary built before Go 1.18: its build information is not read');
+          next();
+        });
+        return;
+      }
+      return skip();
+    }
     if (header.type !== 'file' && header.type !== 'contiguous-file') {
       // A link or directory where a package database lives replaces the lower file; Berth does not follow it.
       inv.removed.push(path);
@@ -200,16 +227,28 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
       return skip();
     }
     const cap = MAX_BYTES[kind];
-    if (kind === 'rpmdb') {
-      gap(path, 'rpm databases are not read by this scanner version');
-      inv.files[path] = { kind };
-      return skip();
-    }
     if ((header.size ?? 0) > cap) {
       gap(path, `${header.size} bytes, over the ${cap}-byte limit: skipped`);
       inv.removed.push(path);
       delete inv.files[path];
       return skip();
+    }
+    if (kind === 'rpmdb') {
+      // a database needs random access: copied to a private temporary file, read there, removed
+      readRpmEntry(stream as unknown as Readable, path).then(
+        (packages) => {
+          inv.files[path] = { kind, packages };
+          next();
+        },
+        (err: Error) => {
+          if (signal?.aborted) return next(err);
+          gap(path, `rpm database could not be read (${err.message.slice(0, 120)})`);
+          inv.removed.push(path);
+          delete inv.files[path];
+          next();
+        },
+      );
+      return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -258,6 +297,18 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
 }
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+
+/** Copies one tar entry to a fresh private temporary directory, reads it as an rpm database, removes it. */
+async function readRpmEntry(stream: Readable, path: string): Promise<Package[]> {
+  const dir = await fs.promises.mkdtemp(join(os.tmpdir(), 'berth-rpmdb-'));
+  try {
+    const file = join(dir, basename(path));
+    await pipeline(stream, fs.createWriteStream(file, { mode: 0o600 }));
+    return readRpmDb(file, path);
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
 
 /** Reads the first n bytes, then hands back a stream that still yields everything. */
 async function peek(stream: Readable, n: number): Promise<{ bytes: Buffer; stream: Readable }> {
@@ -339,14 +390,20 @@ export function mergeLayers(layers: LayerInventory[], digests: string[] = []): I
   if (!os) {
     const deb = state.get('etc/debian_version')?.text;
     const alp = state.get('etc/alpine-release')?.text;
+    const rh = ['etc/redhat-release', 'etc/rocky-release', 'etc/almalinux-release', 'etc/centos-release', 'etc/system-release'].map((p) => state.get(p)?.text).find((t) => t);
+    const lsb = state.get('etc/lsb-release')?.text;
     if (alp) os = { id: 'alpine', versionId: alp };
+    else if (rh && osFromReleaseFile('redhat-release', rh)) os = osFromReleaseFile('redhat-release', rh);
+    else if (lsb && osFromReleaseFile('lsb-release', lsb)) os = osFromReleaseFile('lsb-release', lsb);
     else if (deb && /^\d+/.test(deb)) os = { id: 'debian', versionId: deb.split('.')[0]! };
+    else if (deb && /^[a-z]+\/sid/.test(deb)) os = { id: 'debian', versionId: '', codename: deb.split('/')[0]! };
   }
   const packages: Package[] = [];
   const seen = new Set<string>();
   for (const [path, f] of [...state.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     for (const p of f.packages ?? []) {
-      const key = p.type === 'deb' || p.type === 'apk' ? `${p.type}:${p.name}:${p.arch ?? ''}` : `${p.type}:${p.name}:${p.version}:${path}`;
+      // rpm installs several versions of one name side by side (kernels)
+      const key = p.type === 'deb' || p.type === 'apk' ? `${p.type}:${p.name}:${p.arch ?? ''}` : p.type === 'rpm' ? `rpm:${p.name}:${p.version}:${p.arch ?? ''}` : `${p.type}:${p.name}:${p.version}:${path}`;
       if (seen.has(key)) continue;
       seen.add(key);
       packages.push(p);

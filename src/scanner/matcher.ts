@@ -34,8 +34,12 @@ export function osPackageType(os: OsInfo | null): Package['type'] | null {
   if (!os) return null;
   if (os.id === 'alpine' || os.id === 'wolfi' || os.id === 'chainguard') return 'apk';
   if (os.id === 'debian' || os.id === 'ubuntu') return 'deb';
+  if (RPM_DISTROS.has(os.id)) return 'rpm';
   return null;
 }
+
+/** os-release ids of rpm-based distributions (only some have OSV advisories: the others are reported as gaps). */
+const RPM_DISTROS = new Set(['rhel', 'rocky', 'almalinux', 'centos', 'fedora', 'amzn', 'ol', 'sles', 'sled', 'sle-micro', 'opensuse-leap', 'opensuse-tumbleweed', 'opensuse', 'mariner', 'azurelinux', 'photon']);
 
 /**
  * The OSV ecosystems whose advisories apply to this distro release (exact release only: others are ignored), for
@@ -59,6 +63,18 @@ export function osEcosystems(os: OsInfo | null): string[] {
       const m = /^(\d+)\.(\d+)/.exec(v);
       return m ? [`Alpine:v${m[1]}.${m[2]}`] : [];
     }
+    case 'rocky': {
+      const major = /^(\d+)/.exec(v)?.[1];
+      return major ? [`Rocky Linux:${major}`] : [];
+    }
+    case 'almalinux': {
+      const major = /^(\d+)/.exec(v)?.[1];
+      return major ? [`AlmaLinux:${major}`] : [];
+    }
+    case 'opensuse-leap':
+      return /^\d+\.\d+$/.test(v) ? [`openSUSE:Leap ${v}`] : [];
+    case 'opensuse-tumbleweed':
+      return ['openSUSE:Tumbleweed'];
     case 'wolfi':
       return ['Wolfi'];
     case 'chainguard':
@@ -81,7 +97,27 @@ export interface OsMatch {
  */
 export async function resolveOsEcosystems(store: AdvisoryStore, os: OsInfo | null): Promise<OsMatch> {
   const exact = osEcosystems(os);
-  if (os?.id !== 'debian' || /^\d/.test(os.versionId)) return { ecosystems: exact };
+  if (!os) return { ecosystems: exact };
+  const major = /^(\d+)/.exec(os.versionId)?.[1];
+  if (os.id === 'rhel') {
+    // `Red Hat:enterprise_linux:9::appstream`, `Red Hat:rhel_eus:9.2::baseos`: the release's main streams, and the
+    // extended streams of exactly this minor release
+    if (!major) return { ecosystems: [] };
+    const loaded = (await store.ecosystemsWithPrefix('Red Hat:')).filter((e) => {
+      const release = e.split(':')[2];
+      return (release === major && e.split(':')[1] === 'enterprise_linux') || release === os.versionId;
+    });
+    return { ecosystems: loaded.length ? loaded : [`Red Hat:enterprise_linux:${major}`] };
+  }
+  if (os.id === 'sles' || os.id === 'sled' || os.id === 'sle-micro') {
+    // `SUSE:Linux Enterprise Server 15 SP3`, `SUSE:Linux Enterprise Module for Basesystem 15 SP3`, ...
+    const m = /^(\d+)(?:\.(\d+))?/.exec(os.versionId);
+    if (!m) return { ecosystems: [] };
+    const release = m[2] && m[2] !== '0' ? `${m[1]} SP${m[2]}` : m[1]!;
+    const loaded = (await store.ecosystemsWithPrefix('SUSE:')).filter((e) => e.endsWith(` ${release}`));
+    return { ecosystems: loaded.length ? loaded : [`SUSE:Linux Enterprise Server ${release}`] };
+  }
+  if (os.id !== 'debian' || /^\d/.test(os.versionId)) return { ecosystems: exact };
   if (exact.length && (await store.hasAdvisories(exact))) return { ecosystems: exact, note: `Debian ${os.codename ?? 'testing/sid'} (no release number): matched against ${exact[0]}` };
   const loaded = (await store.ecosystemsWithPrefix('Debian:')).map((e) => Number(/^Debian:(\d+)$/.exec(e)?.[1] ?? NaN)).filter((n) => Number.isFinite(n));
   if (!loaded.length) return { ecosystems: exact };
@@ -152,6 +188,7 @@ interface Query {
 const LANGUAGES: { type: Package['type']; ecosystem: string; scheme: VersionScheme; name: (p: Package) => string }[] = [
   { type: 'npm', ecosystem: 'npm', scheme: 'semver', name: (p) => p.name },
   { type: 'pypi', ecosystem: 'PyPI', scheme: 'pep440', name: (p) => normalizePypiName(p.name) },
+  { type: 'golang', ecosystem: 'Go', scheme: 'semver', name: (p) => p.name },
 ];
 
 /**
@@ -162,7 +199,7 @@ const LANGUAGES: { type: Package['type']; ecosystem: string; scheme: VersionSche
 export async function coverageGaps(store: AdvisoryStore, inv: ImageInventory, os?: OsMatch): Promise<ImageGap[]> {
   const gaps: ImageGap[] = [];
   const osType = osPackageType(inv.os);
-  const osPkgs = inv.packages.filter((p) => p.type === 'deb' || p.type === 'apk');
+  const osPkgs = inv.packages.filter((p) => p.type === 'deb' || p.type === 'apk' || p.type === 'rpm');
   const osName = inv.os ? `${inv.os.id} ${inv.os.versionId || inv.os.codename || ''}`.trim() : null;
   if (osPkgs.length) {
     const ecos = os?.ecosystems ?? osEcosystems(inv.os);
@@ -201,7 +238,8 @@ export async function matchInventory(store: AdvisoryStore, inv: ImageInventory, 
     return m;
   };
   if (osScheme && osType) {
-    const key = (p: Package) => ({ name: p.sourceName ?? p.name, version: p.sourceVersion ?? p.version });
+    // Debian, Ubuntu and Alpine advisories name source packages; rpm distributions' name binary packages
+    const key = osType === 'rpm' ? (p: Package) => ({ name: p.name, version: p.version }) : (p: Package) => ({ name: p.sourceName ?? p.name, version: p.sourceVersion ?? p.version });
     queries.push({ ecosystems: osEcos, scheme: osScheme, byName: group(inv.packages.filter((p) => p.type === osType), key), key });
   }
   for (const l of LANGUAGES) {

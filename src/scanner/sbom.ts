@@ -16,6 +16,15 @@ export function purl(p: Package, distro: string | null): string {
     }
     case 'pypi':
       return `pkg:pypi/${enc(p.name.toLowerCase())}@${enc(p.version)}`;
+    case 'golang':
+      return p.name === 'stdlib' ? `pkg:golang/stdlib@${enc(p.version)}` : `pkg:golang/${p.name.split('/').map(enc).join('/')}@v${enc(p.version)}`;
+    case 'rpm': {
+      const vendor = distro?.split(/[\s-]/)[0]?.toLowerCase() || 'rpm';
+      const epoch = /^(\d+):/.exec(p.version)?.[1];
+      const ver = epoch ? p.version.slice(epoch.length + 1) : p.version;
+      const q = [p.arch ? `arch=${enc(p.arch)}` : '', epoch ? `epoch=${epoch}` : '', distro ? `distro=${enc(distro)}` : ''].filter(Boolean).join('&');
+      return `pkg:rpm/${enc(vendor)}/${enc(p.name)}@${enc(ver)}${q ? `?${q}` : ''}`;
+    }
     case 'other':
       return `pkg:generic/${enc(p.name)}@${enc(p.version)}`;
   }

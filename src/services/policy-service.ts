@@ -262,23 +262,6 @@ export class PolicyService {
     return v2Refusal('PRECONDITION', `tag ${repository}:${reference} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead`);
   }
 
-  /**
-   * Refuses a `/v2` manifest DELETE that the REST delete would refuse: an artifact behind an immutable tag, or a
-   * child that an index in the repository still lists (deleting it would break the multi-arch image).
-   */
-  async manifestDeleteRefusal(project: Project, repository: string, reference: string): Promise<V2Refusal | null> {
-    if (!DIGEST.test(reference)) return null; // distribution refuses tag deletes itself (DIGEST_INVALID)
-    const artifact = await art.findArtifactByRepositoryName(this.db, repository, reference);
-    if (!artifact) return null;
-    for (const tag of await art.listTagNames(this.db, artifact.id)) {
-      const rule = this.immutableRule(project, tag);
-      if (rule) return v2Refusal('PRECONDITION', `tag ${repository}:${tag} is immutable in project ${project.name} (rule "${rule}"): it cannot be deleted`);
-    }
-    const parents = await art.findParentIndexes(this.db, artifact.repositoryId, reference);
-    if (parents.length) return v2Refusal('CONFLICT', `${repository}@${reference} is listed by the index ${parents[0]!.digest}: delete the index first`);
-    return null;
-  }
-
   /** Listeners for quota events: a push refused over quota, or one that crossed 85 % of it (webhooks plug in here). */
   readonly onQuota: ((e: QuotaEvent) => void)[] = [];
 
@@ -288,7 +271,7 @@ export class PolicyService {
    */
   async quotaRefusal(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
     if (project.quotaBytes === null) return null;
-    const added = await this.newBytes(project, body);
+    const added = await this.newBytes(target?.repository ?? null, project, body);
     if (added <= 0) return null;
     const usage = await this.usage(project.id);
     const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes: project.quotaBytes };
@@ -315,7 +298,7 @@ export class PolicyService {
   }
 
   /** Bytes of blobs an image manifest references that the project does not hold yet. */
-  private async newBytes(project: Project, body: Buffer): Promise<number> {
+  private async newBytes(repository: string | null, project: Project, body: Buffer): Promise<number> {
     let doc: { mediaType?: string; config?: { digest?: string; size?: number }; layers?: { digest?: string; size?: number }[] };
     try {
       doc = JSON.parse(body.toString('utf8'));
@@ -326,6 +309,12 @@ export class PolicyService {
     const blobs = new Map<string, number>();
     for (const d of [doc.config, ...(doc.layers ?? [])]) if (d?.digest && DIGEST.test(d.digest) && Number.isFinite(d.size)) blobs.set(d.digest, Math.max(0, Number(d.size)));
     if (!blobs.size) return body.length;
+    // Real sizes from the registry: a descriptor's declared size is the pusher's claim. A blob not uploaded keeps its
+    // declared size here; the registry refuses the manifest anyway (MANIFEST_BLOB_UNKNOWN).
+    if (repository) {
+      const real = await this.registry.client.blobSizes(repository, [...blobs.keys()]);
+      for (const [d, n] of real) if (n !== null) blobs.set(d, n);
+    }
     const have = new Set<string>();
     const digests = [...blobs.keys()];
     for (let i = 0; i < digests.length; i += 500) {
@@ -343,7 +332,7 @@ export class PolicyService {
     return body.length + [...blobs].filter(([d]) => !have.has(d)).reduce((n, [, s]) => n + s, 0);
   }
 
-  /** Storage a project uses: each distinct blob once, plus manifests. */
+  /** Storage a project uses: each distinct blob once (at the size the registry stores), plus manifests. */
   async usage(projectId: number): Promise<number> {
     const blobs = await this.db
       .selectFrom((eb) =>
@@ -352,8 +341,8 @@ export class PolicyService {
           .innerJoin('artifacts as a', 'a.id', 'b.artifact_id')
           .innerJoin('repositories as r', 'r.id', 'a.repository_id')
           .where('r.project_id', '=', projectId)
-          .select(['b.digest', 'b.size'])
-          .distinct()
+          .select((e) => ['b.digest', e.fn.max<number>('b.size').as('size')])
+          .groupBy('b.digest')
           .as('d'),
       )
       .select((e) => e.fn.sum<number>('d.size').as('n'))

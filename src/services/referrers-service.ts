@@ -15,12 +15,14 @@ export function referrerLister(db: DB): ReferrerLister {
     const repo = await art.findRepository(db, name);
     if (!repo) return null;
     const rows = await art.findReferrers(db, Number(repo.id), digest, { artifactType, limit: MAX_REFERRERS });
-    return rows.map((r): ReferrerDescriptor => ({
-      mediaType: r.mediaType,
-      digest: r.digest,
-      size: r.manifestSize,
-      artifactType: r.artifactType ?? r.configMediaType ?? 'application/vnd.oci.image.config.v1+json',
-      ...(r.annotations ? { annotations: r.annotations } : {}),
-    }));
+    return rows.map(
+      (r): ReferrerDescriptor => ({
+        mediaType: r.mediaType,
+        digest: r.digest,
+        size: r.manifestSize,
+        artifactType: r.artifactType ?? r.configMediaType ?? 'application/vnd.oci.image.config.v1+json',
+        ...(r.annotations ? { annotations: r.annotations } : {}),
+      }),
+    );
   };
 }

@@ -9,36 +9,91 @@ import type { RegistryClient } from '../registry/client.js';
 import { classifyManifest, COSIGN_TAG } from '../registry/artifact-type.js';
 import { REPOSITORY_NAME as REPO_NAME, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 
-const MAX_EVENTS = 1000;
 const MAX_ATTEMPTS = 10;
 const LEASE_MS = 60_000;
 const INBOX_RETENTION_MS = 7 * 86400_000;
 
 const descriptor = z.object({ mediaType: z.string().max(255).optional(), digest: z.string().max(100), size: z.number().int().nonnegative().optional() }).passthrough();
 
-export const eventSchema = z
-  .object({
-    id: z.string().min(1).max(64),
-    timestamp: z.string().max(64).optional(),
-    action: z.string().min(1).max(32),
-    target: z
-      .object({
-        mediaType: z.string().max(255).optional(),
-        digest: z.string().max(100).optional(),
-        size: z.number().int().nonnegative().optional(),
-        repository: z.string().min(1).max(255),
-        tag: z.string().max(128).optional(),
-        references: z.array(descriptor).max(MAX_EVENTS).optional(),
-      })
-      .passthrough(),
-    request: z.object({ addr: z.string().max(256).optional(), method: z.string().max(16).optional(), useragent: z.string().max(1024).optional() }).passthrough().optional(),
-    actor: z.object({ name: z.string().max(255).optional() }).passthrough().optional(),
-  })
-  .passthrough();
+/** An event as Berth keeps it: only the fields it uses, each bounded. */
+export interface RegistryEvent {
+  id: string;
+  timestamp?: string;
+  action: string;
+  target: { mediaType?: string; digest?: string; repository: string; tag?: string };
+  request?: { addr?: string; method?: string };
+  actor?: { name?: string };
+}
 
-export const envelopeSchema = z.object({ events: z.array(z.unknown()).max(MAX_EVENTS) }).passthrough();
+/** Above this an envelope is not read (logged and acknowledged; reconciliation repairs what it held). */
+export const MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
 
-export type RegistryEvent = z.infer<typeof eventSchema>;
+const obj = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+/** A string field cut to `max` characters; an over-long value of a field that must match a grammar is dropped instead. */
+const str = (v: unknown, max: number) => (typeof v === 'string' ? v.slice(0, max) : undefined);
+const exact = (v: unknown, max: number) => (typeof v === 'string' && v.length <= max ? v : undefined);
+
+/**
+ * One event from the registry, reduced to what Berth uses with every field bounded: oversized fields (a 2 KiB
+ * User-Agent, an index's thousands of references) are cut or left out, never a reason to refuse. Null when the
+ * event cannot be used at all (no id, action or repository).
+ */
+export function normalizeEvent(raw: unknown): RegistryEvent | null {
+  const e = obj(raw);
+  const target = obj(e?.target);
+  if (!e || !target) return null;
+  const rawId = typeof e.id === 'string' ? e.id : '';
+  const action = exact(e.action, 32);
+  const repository = exact(target.repository, 255);
+  if (!rawId || !action || !repository) return null;
+  // Ids are UUIDs in practice; a longer one keeps its identity (idempotency) as a hash.
+  const id = rawId.length <= 64 ? rawId : `h:${createHash('sha256').update(rawId).digest('hex').slice(0, 62)}`;
+  const request = obj(e.request);
+  const actor = obj(e.actor);
+  return {
+    id,
+    timestamp: exact(e.timestamp, 64),
+    action,
+    target: { mediaType: exact(target.mediaType, 255), digest: exact(target.digest, 100), repository, tag: exact(target.tag, 128) },
+    request: { addr: str(request?.addr, 256), method: exact(request?.method, 16) },
+    actor: { name: str(actor?.name, 255) },
+  };
+}
+
+/** How the registry's notification stream is doing, compared with what the registry was seen doing. */
+export interface StreamHealth {
+  ok: boolean;
+  /** seconds since registry activity that should have produced an event, with no event received since (0: flowing) */
+  stalledSeconds: number;
+  /** age of the oldest received event not applied yet, seconds */
+  lagSeconds: number;
+  detail: string;
+}
+
+/** Activity this long without any event after it means the stream is stuck (delivery is normally sub-second). */
+export const STALL_AFTER_MS = 30_000;
+/** Events older than this still waiting to be applied mean applying is stuck. */
+export const LAG_AFTER_MS = 120_000;
+
+/**
+ * Judges the notification stream: stalled when the registry answered a manifest push, pull or delete (seen by the
+ * proxy) and no event has arrived since, for {@link STALL_AFTER_MS}; lagging when received events wait too long.
+ * The registry stamps and sends its event just before its response ends, so an event may be stored a moment before
+ * the proxy sees the response: 2 s of slack. All times epoch ms (0: never).
+ */
+export function streamHealth(s: { lastActivityAt: number; lastReceivedAt: number; oldestPendingAt: number | null; now: number }): StreamHealth {
+  const stalled = s.lastActivityAt > 0 && s.lastReceivedAt < s.lastActivityAt - 2000 && s.now - s.lastActivityAt > STALL_AFTER_MS;
+  const stalledSeconds = stalled ? Math.round((s.now - s.lastActivityAt) / 1000) : 0;
+  const lagMs = s.oldestPendingAt === null ? 0 : Math.max(0, s.now - s.oldestPendingAt);
+  const lagging = lagMs > LAG_AFTER_MS;
+  const iso = (t: number) => (t ? new Date(t).toISOString() : 'never');
+  const detail = stalled
+    ? `no registry event received since ${iso(s.lastReceivedAt)}, though the registry served a manifest at ${iso(s.lastActivityAt)}: check the registry's notification endpoint and its log`
+    : lagging
+      ? `received events wait ${Math.round(lagMs / 1000)} s to be applied`
+      : `last event received ${iso(s.lastReceivedAt)}`;
+  return { ok: !stalled && !lagging, stalledSeconds, lagSeconds: Math.round(lagMs / 1000), detail };
+}
 
 
 /** Whether an event changes what Berth stores: manifest pushes, manifest GETs (pulls), deletes. Blob traffic is not. */
@@ -110,6 +165,9 @@ export class RegistrySync {
   private retryTimer: NodeJS.Timeout | null = null;
   private reconciling: Promise<ReconcileSummary> | null = null;
   private stopped = false;
+  private lastActivityAt = 0;
+  private lastEnvelopeAt = 0;
+  private skipped = 0;
   /** Listeners for applied pushes (auto-scan plugs in here). */
   readonly onPushed: ((a: PushedArtifact) => void | Promise<void>)[] = [];
   /** Listeners for pulls and deletions (webhooks plug in here); called at least once per event, keyed by its id. */
@@ -122,35 +180,39 @@ export class RegistrySync {
     private readonly log: Logger,
   ) {}
 
-  /** Validates an envelope and stores its relevant events; returns how many were new. Throws on a malformed envelope. */
-  async receive(body: unknown): Promise<{ stored: number; duplicates: number; ignored: number }> {
-    const env = envelopeSchema.safeParse(body);
-    if (!env.success) throw new Error('not a notification envelope: expected {"events":[...]}');
-    const events: RegistryEvent[] = [];
-    for (const raw of env.data.events) {
-      const e = eventSchema.safeParse(raw);
-      if (!e.success) throw new Error(`malformed event: ${e.error.issues[0]?.path.join('.')} ${e.error.issues[0]?.message}`);
-      events.push(e.data);
+  /**
+   * Stores the relevant events of an envelope (idempotent on event id); returns the counts. Never throws for content:
+   * the registry retries a refused envelope forever and every later event waits behind it, so a malformed envelope
+   * or event is logged and skipped (reconciliation repairs what it held) and oversized fields are bounded.
+   */
+  async receive(body: unknown): Promise<{ stored: number; duplicates: number; ignored: number; skipped: number }> {
+    this.lastEnvelopeAt = Date.now();
+    const events = obj(body)?.events;
+    if (!Array.isArray(events)) {
+      this.skipped++;
+      this.log.warn('notification envelope without an events array: skipped');
+      return { stored: 0, duplicates: 0, ignored: 0, skipped: 1 };
     }
     let stored = 0;
     let duplicates = 0;
     let ignored = 0;
+    let skipped = 0;
     const now = Date.now();
-    for (const e of events) {
+    for (const raw of events) {
+      const e = normalizeEvent(raw);
+      if (!e) {
+        skipped++;
+        this.skipped++;
+        const id = obj(raw)?.id;
+        this.log.warn({ eventId: typeof id === 'string' ? id.slice(0, 64) : undefined }, 'unusable registry event (no id, action or repository): skipped');
+        continue;
+      }
       if (!isRelevant(e)) {
         ignored++;
         continue;
       }
-      const payload = JSON.stringify({
-        id: e.id,
-        timestamp: e.timestamp,
-        action: e.action,
-        target: { mediaType: e.target.mediaType, digest: e.target.digest, repository: e.target.repository, tag: e.target.tag },
-        request: { addr: e.request?.addr, method: e.request?.method },
-        actor: { name: e.actor?.name },
-      });
       try {
-        await this.db.insertInto('notification_inbox').values({ event_id: e.id, received_at: now, payload, applied_at: null, lease_until: null, error: null }).execute();
+        await this.db.insertInto('notification_inbox').values({ event_id: e.id, received_at: now, payload: JSON.stringify(e), applied_at: null, lease_until: null, error: null }).execute();
         stored++;
       } catch (err) {
         const code = (err as { code?: string; errno?: number }).code;
@@ -159,7 +221,39 @@ export class RegistrySync {
       }
     }
     if (stored) this.kick();
-    return { stored, duplicates, ignored };
+    return { stored, duplicates, ignored, skipped };
+  }
+
+  /** An envelope that could not be read (too large, not JSON): counted and logged, never refused. */
+  noteUnreadable(reason: string): void {
+    this.lastEnvelopeAt = Date.now();
+    this.skipped++;
+    this.log.warn({ reason }, 'unreadable notification envelope: skipped; reconciliation repairs what it held');
+  }
+
+  /** The proxy saw the registry serve a manifest push, GET or delete: an event should follow. */
+  noteRegistryActivity(at = Date.now()): void {
+    if (at > this.lastActivityAt) this.lastActivityAt = at;
+  }
+
+  /** Events skipped as unusable since start (this process). */
+  get skippedEvents(): number {
+    return this.skipped;
+  }
+
+  /** The stream's health: this process's view of the registry's activity against the events every replica stored. */
+  async streamHealth(now = Date.now()): Promise<StreamHealth> {
+    const r = await this.db
+      .selectFrom('notification_inbox')
+      .select((e) => [e.fn.max<number>('received_at').as('last')])
+      .executeTakeFirst();
+    const p = await this.db.selectFrom('notification_inbox').select((e) => e.fn.min<number>('received_at').as('t')).where('applied_at', 'is', null).executeTakeFirst();
+    return streamHealth({
+      lastActivityAt: this.lastActivityAt,
+      lastReceivedAt: Math.max(this.lastEnvelopeAt, Number(r?.last ?? 0)),
+      oldestPendingAt: p?.t ? Number(p.t) : null,
+      now,
+    });
   }
 
   /** Starts (or re-runs) the drain loop in the background. */
@@ -303,8 +397,23 @@ export class RegistrySync {
       return;
     }
     if (e.action === 'push') {
-      const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who, tag: e.target.tag });
-      if (artifactId !== null && e.target.tag) await this.syncTag(repo, e.target.tag, e.target.digest);
+      // A manifest is immutable under its digest: one Berth already holds (the same image pushed under another tag)
+      // needs no second read of the registry, only its push time.
+      const known = await art.findArtifactByRepositoryName(this.db, repo, e.target.digest!);
+      let artifactId: number | null;
+      if (known) {
+        artifactId = known.id;
+        await art.markPushed(this.db, known.id, at, who);
+      } else artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who, tag: e.target.tag });
+      // The event's own tag and digest are the truth of this push. The registry emits it before it writes the tag
+      // link, so asking the registry for the tag here races it and can answer "no such tag" for a tag that exists a
+      // moment later; a push never removes or skips a tag. Reconciliation repairs anything else.
+      if (artifactId !== null && e.target.tag) {
+        const repoRow = await art.findRepository(this.db, repo);
+        if (repoRow) await art.setTagIfNewer(this.db, Number(repoRow.id), artifactId, e.target.tag, at);
+        const cosign = COSIGN_TAG.exec(e.target.tag);
+        if (cosign) await art.setSubjectIfMissing(this.db, artifactId, `sha256:${cosign[1]}`);
+      }
       audits.push({ username: who, action: 'push', resource: ref, clientIp: ip, at });
       if (artifactId !== null) await this.notifyPushed({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId, eventId: e.id, operator: who });
       return;
@@ -425,11 +534,18 @@ export class RegistrySync {
         facts.children.push({ ...d, platform });
       }
       const repoRow = await art.findRepository(this.db, repo);
+      const sizes = new Map<string, number>();
       for (const c of facts.children) {
+        const seen = sizes.get(c.digest);
+        if (seen !== undefined) {
+          facts.size += seen;
+          continue;
+        }
         let childId = repoRow ? await art.findArtifactId(this.db, Number(repoRow.id), c.digest) : undefined;
         if (childId === undefined && depth < 1) childId = (await this.importArtifact(repo, c.digest, { pushedAt: opts.pushedAt, pushedBy: opts.pushedBy }, depth + 1)) ?? undefined;
         const childSize = childId !== undefined ? await this.db.selectFrom('artifacts').select('size').where('id', '=', childId).executeTakeFirst() : undefined;
-        facts.size += childSize ? Number(childSize.size) : c.size;
+        sizes.set(c.digest, childSize ? Number(childSize.size) : c.size);
+        facts.size += sizes.get(c.digest)!;
       }
     } else if (IMAGE_TYPES.has(mediaType) || doc.config) {
       const config = desc(doc.config);
@@ -452,6 +568,10 @@ export class RegistrySync {
         }
       }
       facts.blobs.push(...layers);
+      // What the registry stores, not what the manifest declares (a manifest may claim 10 bytes for 9 MiB): quota
+      // and usage add these up.
+      const real = await this.registry.blobSizes(repo, facts.blobs.map((b) => b.digest));
+      for (const b of facts.blobs) b.size = real.get(b.digest) ?? b.size;
       facts.size += facts.blobs.reduce((sum, b) => sum + b.size, 0);
     }
     const repositoryId = await art.ensureRepository(this.db, project.id, repo, Date.now());

@@ -1,15 +1,13 @@
-import fs from 'node:fs';
 import type { Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { AppError, badRequest } from '../errors.js';
 import type { RegistryHandle } from '../context.js';
-import type { Actor, AuditService } from './audit-service.js';
+import type { Actor } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { Project, ProjectService } from './project-service.js';
-import { globToRegExp } from './policy-service.js';
+import type { DeletionService } from './deletion-service.js';
 import { PATH_COMPONENT as COMPONENT, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
-import { tagDir } from '../registry/storage.js';
 
 
 /** `signers`: the project keys that signed it (its verified signatures), or for a signature the keys it verified with. */
@@ -21,8 +19,8 @@ export class RepositoryService {
     private readonly db: DB,
     private readonly projects: ProjectService,
     private readonly authz: Authorizer,
-    private readonly audit: AuditService,
     private readonly registry: RegistryHandle,
+    private readonly deletion: DeletionService,
   ) {}
 
   /** How many repositories and artifacts the registry holds (dashboard figures for system admins). */
@@ -117,37 +115,19 @@ export class RepositoryService {
   async deleteArtifact(p: Principal, actor: Actor, projectName: string, repo: string, reference: string): Promise<void> {
     const { project, repository, artifact } = await this.artifact(p, projectName, repo, reference);
     await this.authz.require(p, 'repository:delete', project);
-    this.refuseImmutable(project, repository.name, artifact.tags.map((t) => t.name));
-    await this.registry.client.deleteManifest(repository.name, artifact.digest);
-    await art.deleteArtifact(this.db, repository.id, artifact.digest);
-    await art.deleteRepositoryIfEmpty(this.db, repository.id);
-    await this.audit.record(actor, 'delete', 'artifact', `${repository.name}@${artifact.digest}`, { tags: artifact.tags.map((t) => t.name) });
+    await this.deletion.deleteArtifacts(actor, repository.name, [artifact.digest], { reason: 'user' });
   }
 
   /** Deletes every repository of a project in the registry and the DB (a forced project deletion). */
   async purgeProject(p: Principal, actor: Actor, project: Project): Promise<number> {
-    const repos = await this.db.selectFrom('repositories').select('name').where('project_id', '=', project.id).execute();
-    let n = 0;
-    for (const r of repos) n += await this.deleteRepository(p, actor, project.name, r.name.slice(project.name.length + 1));
-    return n;
+    await this.authz.require(p, 'repository:delete', project);
+    return this.deletion.deleteProjectRepositories(actor, project, { reason: 'project deleted' });
   }
 
   async deleteRepository(p: Principal, actor: Actor, projectName: string, repo: string): Promise<number> {
     const { project, repository } = await this.get(p, projectName, repo);
     await this.authz.require(p, 'repository:delete', project);
-    const { artifacts } = await art.repositoryState(this.db, repository.id);
-    for (const a of artifacts) await this.registry.client.deleteManifest(repository.name, a.digest);
-    await art.deleteRepositoryRow(this.db, repository.id);
-    await this.audit.record(actor, 'delete', 'repository', repository.name, { artifacts: artifacts.length });
-    return artifacts.length;
-  }
-
-  /** Deleting an immutable tag (or the artifact behind one) is refused. */
-  private refuseImmutable(project: Project, repository: string, tags: string[]): void {
-    for (const t of tags) {
-      const rule = project.immutableTags.find((g) => globToRegExp(g).test(t));
-      if (rule) throw new AppError('PRECONDITION', `tag ${repository}:${t} is immutable in project ${project.name} (rule "${rule}"): it cannot be deleted`);
-    }
+    return (await this.deletion.deleteRepository(actor, repository.name, { reason: 'user' })).deleted.length;
   }
 
   async tags(p: Principal, projectName: string, repo: string) {
@@ -162,24 +142,11 @@ export class RepositoryService {
     return rows.map((r) => ({ name: r.name, digest: r.digest, pushedAt: Number(r.pushed_at) }));
   }
 
-  /**
-   * Deletes one tag and leaves the artifact. Distribution 2.8 has no tag DELETE (`400 DIGEST_INVALID`), so with the
-   * managed registry the tag's link is removed from storage (what 3.x's tag DELETE does); otherwise the API is tried.
-   */
+  /** Deletes one tag and leaves the artifact (rules in {@link DeletionService.deleteTag}). */
   async deleteTag(p: Principal, actor: Actor, projectName: string, repo: string, tag: string): Promise<void> {
     if (!TAG.test(tag)) throw badRequest('invalid tag');
-    const { project, repository, artifact } = await this.artifact(p, projectName, repo, tag);
+    const { project, repository } = await this.artifact(p, projectName, repo, tag);
     await this.authz.require(p, 'repository:delete', project);
-    this.refuseImmutable(project, repository.name, [tag]);
-    const managed = this.registry.managed;
-    if (managed) {
-      const dir = tagDir(managed.storageDir, repository.name, tag);
-      if (!dir) throw badRequest('invalid tag');
-      fs.rmSync(dir, { recursive: true, force: true });
-    } else {
-      throw new AppError('UNSUPPORTED', 'deleting a single tag needs the managed registry; delete the artifact instead');
-    }
-    await art.deleteTag(this.db, repository.id, tag);
-    await this.audit.record(actor, 'delete', 'tag', `${repository.name}:${tag}`, { digest: artifact.digest });
+    await this.deletion.deleteTag(actor, repository.name, tag, { reason: 'user' });
   }
 }

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { RegistryHandle } from '../context.js';
-import { sql, type SqlBool } from 'kysely';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { replaceReportFindings } from '../db/repos/findings.js';
@@ -16,6 +15,7 @@ import { SEVERITIES, type Severity } from '../scanner/severity.js';
 import type { ExternalScanner, ScannerRegistry } from './scanner-registry.js';
 import { SHA256_DIGEST as SHA256 } from '../registry/reference.js';
 import { blobDataPath } from '../registry/storage.js';
+import { severityTotals } from '../db/repos/scan-reports.js';
 
 export const SCANNER_NAME = 'berth-osv';
 export const SCANNER_VERSION = `${SCANNER_NAME}/1`;
@@ -372,13 +372,13 @@ export class ScanService {
 
   /** Severity totals over a project's latest reports (the project chart). */
   projectTotals(projectId: number): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
-    return projectSeverityTotals(this.db, projectId);
+    return severityTotals(this.db, { projectId });
   }
 
   /** Severity counts of the latest reports, per artifact id (for lists and charts). */
-  /** Severity totals over the projects a caller sees (see `visibleSeverityTotals`; ids from ProjectService.visibleIds). */
+  /** Severity totals over the projects a caller sees (see `severityTotals`; ids from ProjectService.visibleIds). */
   async visibleTotals(visibleIds: number[] | null) {
-    return visibleSeverityTotals(this.db, visibleIds);
+    return severityTotals(this.db, { visibleIds });
   }
 
   async summaries(artifactIds: number[]): Promise<Map<number, ScanSummary>> {
@@ -400,71 +400,6 @@ export class ScanService {
     }
     return out;
   }
-}
-
-/** Severity totals over a project's latest reports, and how many of its artifacts have one. */
-export async function projectSeverityTotals(db: DB, projectId: number): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
-  const sums = await db
-    .selectFrom('scan_reports as s')
-    .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
-    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-    .where('r.project_id', '=', projectId)
-    // A report being refreshed still counts with its last findings; one saying "not scannable" counts as none.
-    .where('s.status', '!=', 'error')
-    .where((eb) => eb.or([eb('s.completeness', 'is', null), eb('s.completeness', '!=', 'not_applicable')]))
-    .where('s.finished_at', 'is not', null)
-    .select((e) => [
-      e.fn.sum<number>('s.critical').as('critical'),
-      e.fn.sum<number>('s.high').as('high'),
-      e.fn.sum<number>('s.medium').as('medium'),
-      e.fn.sum<number>('s.low').as('low'),
-      e.fn.sum<number>('s.unknown').as('unknown'),
-      e.fn.countAll<number>().as('scanned'),
-    ])
-    .executeTakeFirstOrThrow();
-  const { n } = await db
-    .selectFrom('artifacts as a')
-    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-    .where('r.project_id', '=', projectId)
-    .select((e) => e.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  const num = (v: unknown) => Number(v ?? 0);
-  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned), artifacts: Number(n) };
-}
-
-/**
- * Severity totals over the latest reports of every artifact in the projects a caller sees (public ones plus
- * `visibleIds`; null: all), and how many artifacts there are and have a report. Two aggregate queries.
- */
-export async function visibleSeverityTotals(db: DB, visibleIds: number[] | null): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
-  const scope =
-    visibleIds === null ? sql<SqlBool>`1 = 1` : visibleIds.length ? sql<SqlBool>`(p.public = 1 or p.id in (${sql.join(visibleIds)}))` : sql<SqlBool>`p.public = 1`;
-  const sums = await db
-    .selectFrom('scan_reports as s')
-    .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
-    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-    .innerJoin('projects as p', 'p.id', 'r.project_id')
-    .where(scope)
-    .where('s.status', '!=', 'error')
-    .where('s.finished_at', 'is not', null)
-    .select((e) => [
-      e.fn.sum<number>('s.critical').as('critical'),
-      e.fn.sum<number>('s.high').as('high'),
-      e.fn.sum<number>('s.medium').as('medium'),
-      e.fn.sum<number>('s.low').as('low'),
-      e.fn.sum<number>('s.unknown').as('unknown'),
-      e.fn.countAll<number>().as('scanned'),
-    ])
-    .executeTakeFirstOrThrow();
-  const { n } = await db
-    .selectFrom('artifacts as a')
-    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-    .innerJoin('projects as p', 'p.id', 'r.project_id')
-    .where(scope)
-    .select((e) => e.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  const num = (v: unknown) => Number(v ?? 0);
-  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned), artifacts: Number(n) };
 }
 
 export interface ScanSummary {

@@ -2,7 +2,21 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
-import { cosignSign, cosignSignature, cosignTag, helmChart, intotoAttestation, ociArtifact, ociIndex, plainImage, sifImage, simpleSigningPayload, spdxReferrer, testKey, type BuiltArtifact } from '../helpers/artifacts.js';
+import {
+  cosignSign,
+  cosignSignature,
+  cosignTag,
+  helmChart,
+  intotoAttestation,
+  ociArtifact,
+  ociIndex,
+  plainImage,
+  sifImage,
+  simpleSigningPayload,
+  spdxReferrer,
+  testKey,
+  type BuiltArtifact,
+} from '../helpers/artifacts.js';
 import { testDialects } from '../helpers/db.js';
 import { eventually, skopeo, startInstance, type Instance } from '../helpers/registry.js';
 
@@ -18,6 +32,7 @@ for (const dialect of testDialects()) {
     };
     const artifact = async (repo: string, ref: string) => {
       const res = await b.api(`/api/v1/projects/art/repositories/${encodeURIComponent(repo)}/artifacts/${ref}`, { auth: ADMIN });
+      // biome-ignore lint/suspicious/noExplicitAny: the API's JSON, asserted field by field
       return res.status === 200 ? ((await res.json()) as Record<string, any>) : null;
     };
     /** Waits for the notification of a push to be applied; on a timeout, says what the inbox and tags held. */
@@ -28,7 +43,10 @@ for (const dialect of testDialects()) {
         const { db } = b.services;
         const inbox = await db.selectFrom('notification_inbox').select(['payload', 'applied_at', 'attempts', 'error']).execute();
         const tags = await db.selectFrom('tags as t').innerJoin('repositories as r', 'r.id', 't.repository_id').select(['r.name', 't.name as tag']).execute();
-        const events = inbox.map((i) => { const e = JSON.parse(i.payload); return `${e.action} ${e.target.repository}${e.target.tag ? `:${e.target.tag}` : ''}@${String(e.target.digest).slice(7, 15)} applied=${i.applied_at !== null} attempts=${i.attempts} ${i.error ?? ''}`; });
+        const events = inbox.map((i) => {
+          const e = JSON.parse(i.payload);
+          return `${e.action} ${e.target.repository}${e.target.tag ? `:${e.target.tag}` : ''}@${String(e.target.digest).slice(7, 15)} applied=${i.applied_at !== null} attempts=${i.attempts} ${i.error ?? ''}`;
+        });
         throw new Error(`${repo}:${ref} not imported: ${(err as Error).message}\ninbox:\n${events.join('\n')}\ntags: ${tags.map((t) => `${t.name}:${t.tag}`).join(' ')}`);
       }
     };
@@ -124,7 +142,10 @@ for (const dialect of testDialects()) {
       const filtered = await referrers('app', subject, tok, `?artifactType=${encodeURIComponent('application/spdx+json')}`);
       assert.equal(filtered.status, 200);
       assert.equal(filtered.headers.get('oci-filters-applied'), 'artifactType');
-      assert.deepEqual((await filtered.json()).manifests.map((m: { digest: string }) => m.digest), [pushed.sbom!.digest]);
+      assert.deepEqual(
+        (await filtered.json()).manifests.map((m: { digest: string }) => m.digest),
+        [pushed.sbom!.digest],
+      );
       const none = await referrers('app', subject, tok, '?artifactType=application%2Fvnd.example.none');
       assert.deepEqual((await none.json()).manifests, []);
 
@@ -170,8 +191,18 @@ for (const dialect of testDialects()) {
       await putByDigest('charts/web', notation, [Buffer.from('{}'), payload]);
       // what oras does when a registry lacks the referrers API: an index of referrers under the tag sha256-<hex>
       const tok = await token('repository:art/charts/web:pull,push');
-      const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: notation.mediaType, digest: notation.digest, size: notation.size, artifactType: 'application/vnd.cncf.notary.signature' }] }));
-      const put = await fetch(`${b.url}/v2/art/charts/web/manifests/sha256-${subject.digest.slice(7)}`, { method: 'PUT', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: new Uint8Array(body) });
+      const body = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [{ mediaType: notation.mediaType, digest: notation.digest, size: notation.size, artifactType: 'application/vnd.cncf.notary.signature' }],
+        }),
+      );
+      const put = await fetch(`${b.url}/v2/art/charts/web/manifests/sha256-${subject.digest.slice(7)}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/vnd.oci.image.index.v1+json' },
+        body: new Uint8Array(body),
+      });
       assert.equal(put.status, 201, await put.text());
 
       const listed = await eventually(async () => {
@@ -186,7 +217,9 @@ for (const dialect of testDialects()) {
       assert.equal(sig.type, 'signature');
       assert.equal(sig.subject, subject.digest);
       // the fallback tag is served as it was pushed, and is not itself a referrer
-      const got = await fetch(`${b.url}/v2/art/charts/web/manifests/sha256-${subject.digest.slice(7)}`, { headers: { authorization: `Bearer ${tok}`, accept: 'application/vnd.oci.image.index.v1+json' } });
+      const got = await fetch(`${b.url}/v2/art/charts/web/manifests/sha256-${subject.digest.slice(7)}`, {
+        headers: { authorization: `Bearer ${tok}`, accept: 'application/vnd.oci.image.index.v1+json' },
+      });
       assert.equal(got.status, 200);
       assert.deepEqual(Buffer.from(await got.arrayBuffer()), body);
       const fb = await imported('charts/web', `sha256-${subject.digest.slice(7)}`);
@@ -282,11 +315,28 @@ for (const dialect of testDialects()) {
       const badAlg = await b.api('/api/v1/projects/art', { method: 'PUT', auth: ADMIN, json: { signature_keys: [{ name: 'x', pem: rsa }] } });
       assert.equal(badAlg.status, 400);
       assert.match((await badAlg.json()).errors[0].message, /ECDSA P-256 or Ed25519/);
-      await setProject({ signature_keys: [{ name: 'x', pem: ci.pem }, { name: 'x', pem: release.pem }] }, 400);
+      await setProject(
+        {
+          signature_keys: [
+            { name: 'x', pem: ci.pem },
+            { name: 'x', pem: release.pem },
+          ],
+        },
+        400,
+      );
       await setProject({ require_signature: true }, 400);
 
-      const p = await setProject({ signature_keys: [{ name: 'ci', pem: ci.pem }, { name: 'release', pem: release.pem }], require_signature: true });
-      assert.deepEqual(p.signature_keys.map((k: { name: string }) => k.name), ['ci', 'release']);
+      const p = await setProject({
+        signature_keys: [
+          { name: 'ci', pem: ci.pem },
+          { name: 'release', pem: release.pem },
+        ],
+        require_signature: true,
+      });
+      assert.deepEqual(
+        p.signature_keys.map((k: { name: string }) => k.name),
+        ['ci', 'release'],
+      );
       assert.equal(p.require_signature, true);
 
       // v1 carries a signature made with a key the project does not hold
@@ -341,7 +391,12 @@ for (const dialect of testDialects()) {
       await eventually(async () => /none is valid for the project's keys \(release\)/.test((await getManifest('app', 'v2')).error?.message ?? ''));
       assert.equal((await getManifest('app', 'v3')).status, 200);
       // and giving it back re-verifies the signature already pushed
-      await setProject({ signature_keys: [{ name: 'ci', pem: ci.pem }, { name: 'release', pem: release.pem }] });
+      await setProject({
+        signature_keys: [
+          { name: 'ci', pem: ci.pem },
+          { name: 'release', pem: release.pem },
+        ],
+      });
       await eventually(async () => (await getManifest('app', 'v2')).status === 200);
       await setProject({ require_signature: false });
       await eventually(async () => (await getManifest('app', 'v4')).status === 200);

@@ -63,7 +63,10 @@ for (const dialect of testDialects()) {
       assert.match((await subject.locator('.badge-signed').textContent()) ?? '', /signed by release-key/);
       assert.equal(await subject.locator('code.pull').textContent(), `docker pull ${b.host}/ui/app:v1`);
       // the SBOM and the signature are nested right under it, not listed as artifacts of their own
-      for (const [k, type] of [['sbom', 'sbom'], ['sig', 'signature']] as const) {
+      for (const [k, type] of [
+        ['sbom', 'sbom'],
+        ['sig', 'signature'],
+      ] as const) {
         const row = page.locator(`tr.referrer[data-digest="${pushed[k]!.digest}"]`);
         assert.equal(await row.count(), 1, k);
         assert.equal(await row.getAttribute('data-type'), type);

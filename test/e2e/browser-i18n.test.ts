@@ -11,6 +11,12 @@ const PAGES: { path: string; name: string; en: RegExp; zh: RegExp }[] = [
   { path: '/projects', name: 'projects', en: /New project/, zh: /新建项目/ },
   { path: '/projects/i18n', name: 'project', en: /How to push/, zh: /如何推送/ },
   { path: '/jobs', name: 'jobs', en: /Scan all now/, zh: /立即全部扫描/ },
+  { path: '/users', name: 'users', en: /New user/, zh: /新建用户/ },
+  { path: '/robots', name: 'robots', en: /New robot account/, zh: /新建机器人账户/ },
+  { path: '/vulndb', name: 'vulndb', en: /Vulnerability database/, zh: /漏洞数据库/ },
+  { path: '/gc', name: 'gc', en: /Collect garbage now/, zh: /立即回收/ },
+  { path: '/audit-logs', name: 'audit', en: /Time \(UTC\)/, zh: /时间（UTC）/ },
+  { path: '/projects/i18n/settings', name: 'project-settings', en: /Prevent pulling vulnerable images/, zh: /阻止拉取有漏洞的镜像/ },
   { path: '/schedules', name: 'schedules', en: /Cron expressions in UTC/, zh: /Cron 表达式（UTC）/ },
 ];
 // A message key shown instead of its text means a catalogue or a template is wrong.

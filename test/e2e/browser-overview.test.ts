@@ -92,6 +92,34 @@ for (const dialect of testDialects()) {
       assert.equal(await page.locator(`tr.index-child a[href$="${multi.children[0]}"]`).count(), 1);
     });
 
+    it('says on the artifact and repository pages when the policy blocks a pull, and why, instead of a pull command', async () => {
+      const appDigest = (await b.services.db.selectFrom('artifacts as a').innerJoin('repositories as r', 'r.id', 'a.repository_id').select('a.digest').where('r.name', '=', 'vis/app').executeTakeFirstOrThrow()).digest;
+      await page.goto(`${b.url}/projects/vis/repositories/app/artifacts/${appDigest}`);
+      assert.match((await page.textContent('dl.facts')) ?? '', /docker pull/, 'no policy: the pull command');
+      assert.equal(await page.locator('.pull-blocked').count(), 0);
+      assert.equal((await b.api('/api/v1/projects/vis', { method: 'PUT', auth: ADMIN, json: { prevent_vulnerable: true, severity: 'high' } })).status, 200);
+      try {
+        await page.goto(`${b.url}/projects/vis/repositories/app/artifacts/${appDigest}`);
+        await page.screenshot({ path: shot(`gate-artifact-${dialect}`), fullPage: true });
+        const facts = (await page.textContent('dl.facts')) ?? '';
+        assert.doesNotMatch(facts, /docker pull/);
+        assert.match(facts, /pull blocked by policy/);
+        assert.match(facts, /vulnerabilit(y|ies) at or above high \(CVE-/);
+        // The same words /v2 answers with.
+        const tok = (await (await b.api('/service/token?service=berth-registry&scope=repository:vis/app:pull', { auth: ADMIN })).json()).token as string;
+        const refused = await fetch(`${b.url}/v2/vis/app/manifests/${appDigest}`, { headers: { authorization: `Bearer ${tok}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
+        assert.equal(refused.status, 412);
+        const v2message = (await refused.json()).errors[0].message as string;
+        assert.ok(facts.includes(v2message), `${facts} vs ${v2message}`);
+        await page.goto(`${b.url}/projects/vis/repositories/app`);
+        assert.equal(await page.locator('table.grid .pull-blocked').count(), 1);
+        await page.goto(`${b.url}/projects/vis/repositories/multi`);
+        assert.equal(await page.locator('table.grid .pull-blocked').count(), 0, 'clean images pass');
+      } finally {
+        await b.api('/api/v1/projects/vis', { method: 'PUT', auth: ADMIN, json: { prevent_vulnerable: false } });
+      }
+    });
+
     it('starts scan-all from a button; its scans name their artifact; it finishes when they have', async () => {
       await page.goto(`${b.url}/jobs`);
       await page.click('button:has-text("Scan all now")');

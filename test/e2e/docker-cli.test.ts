@@ -5,27 +5,17 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
-import { busyboxRootfs, dockerUnavailableReason, importImage, startDocker, type DockerEngine } from '../helpers/docker.js';
+import { busyboxRootfs, dockerFails, dockerSuiteSkip, importImage, startDocker, type DockerEngine } from '../helpers/docker.js';
 import { eventually, startInstance, type Instance } from '../helpers/registry.js';
 import { DEBIAN_LAYERS, DEBIAN_RECORDS } from '../fixtures/osv/records.js';
 
 // In CI a missing engine is a failure, never a pass; elsewhere the suite says why it did not run.
-const unavailable = dockerUnavailableReason();
-if (unavailable && process.env.CI === 'true') throw new Error(`CI needs a Docker engine: ${unavailable}`);
+const skip = dockerSuiteSkip();
 
-/** The docker CLI's output of a command that must fail. */
-async function dockerFails(engine: DockerEngine, args: string[]): Promise<string> {
-  try {
-    await engine.docker(args);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error(`docker ${args.join(' ')} unexpectedly succeeded`);
-}
 
 // The real docker CLI against Berth: one dialect is enough here (the database paths are the other suites' job).
 for (const dialect of testDialects().slice(0, 1)) {
-  describe(`the docker CLI through Berth [${dialect}]`, { skip: unavailable ?? false }, () => {
+  describe(`the docker CLI through Berth [${dialect}]`, { skip }, () => {
     let b: Instance;
     let engine: DockerEngine;
     const roots: string[] = [];

@@ -6,25 +6,16 @@ import { after, before, describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
 import { cosignSign, cosignSignature, cosignTag, ociArtifact, simpleSigningPayload, testKey } from '../helpers/artifacts.js';
 import { testDialects } from '../helpers/db.js';
-import { busyboxRootfs, dockerUnavailableReason, importImage, startDocker, type DockerEngine } from '../helpers/docker.js';
+import { busyboxRootfs, dockerFails, dockerSuiteSkip, importImage, startDocker, type DockerEngine } from '../helpers/docker.js';
 import { eventually, skopeo, startInstance, type Instance } from '../helpers/registry.js';
 
 // In CI a missing engine is a failure, never a pass; elsewhere the suite says why it did not run.
-const unavailable = dockerUnavailableReason();
-if (unavailable && process.env.CI === 'true') throw new Error(`CI needs a Docker engine: ${unavailable}`);
+const skip = dockerSuiteSkip();
 
-async function dockerFails(engine: DockerEngine, args: string[]): Promise<string> {
-  try {
-    await engine.docker(args);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error(`docker ${args.join(' ')} unexpectedly succeeded`);
-}
 
 // The signed-only policy with the real docker CLI: one dialect (the database paths are covered by artifacts.test.ts).
 for (const dialect of testDialects().slice(0, 1)) {
-  describe(`signed-only projects with the docker CLI [${dialect}]`, { skip: unavailable ?? false }, () => {
+  describe(`signed-only projects with the docker CLI [${dialect}]`, { skip }, () => {
     let b: Instance;
     let engine: DockerEngine;
     const roots: string[] = [];

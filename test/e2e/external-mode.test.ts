@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -72,6 +74,65 @@ for (const dialect of testDialects().filter((d) => d === 'mysql')) {
       assert.equal(j.status, 'success', j.error);
       assert.ok(j.result.blobsDeleted >= 1);
       await skopeo('copy', '--retry-times', '0', '--src-creds', ADMIN.join(':'), '--src-tls-verify=false', `docker://${a.host}/ext/app:1`, `oci:${database.dataDir}/pulled2:1`);
+    });
+
+    it('GC on replica A waits for an upload in flight on replica B; the upload completes and the image pulls byte-identical', async () => {
+      const token = (await (await b.api('/service/token?service=berth-registry&scope=repository:ext/slow:pull,push', { auth: ADMIN })).json()).token;
+      const auth = { authorization: `Bearer ${token}` };
+      const sha = (x: Buffer) => `sha256:${createHash('sha256').update(x).digest('hex')}`;
+      const blob = randomBytes(6 * 1024 * 1024);
+      const digest = sha(blob);
+      const start = await fetch(`${b.url}/v2/ext/slow/blobs/uploads/`, { method: 'POST', headers: auth });
+      assert.equal(start.status, 202);
+      const loc = new URL(start.headers.get('location')!); // the public URL; sent to B's port on purpose
+      loc.searchParams.set('digest', digest);
+      // A slow client: 12 chunks of 512 KiB, 250 ms apart, through replica B.
+      const upload = new Promise<{ status: number; endedAt: number }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: b.port, method: 'PUT', path: loc.pathname + loc.search, headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': blob.length } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, endedAt: Date.now() }));
+        });
+        req.on('error', reject);
+        const chunk = 512 * 1024;
+        let i = 0;
+        const step = () => {
+          if (i * chunk >= blob.length) return void req.end();
+          req.write(blob.subarray(i * chunk, (i + 1) * chunk));
+          i++;
+          setTimeout(step, 250);
+        };
+        step();
+      });
+      await new Promise((r) => setTimeout(r, 700));
+      const { id } = await (await a.api('/api/v1/system/gc', { method: 'POST', auth: ADMIN, json: {} })).json();
+      const done = await upload;
+      assert.equal(done.status, 201, 'the upload in flight on B completed');
+      const j = await eventually(async () => {
+        const x = await (await a.api(`/api/v1/jobs/${id}`, { auth: ADMIN })).json();
+        return ['success', 'error'].includes(x.status) ? x : null;
+      }, 60_000);
+      assert.equal(j.status, 'success', j.error);
+      const log = (await (await a.api(`/api/v1/jobs/${id}/log`, { auth: ADMIN })).json()).items as { time: string; message: string }[];
+      const drained = log.find((l) => /uploads drained on 2 replica/.test(l.message));
+      assert.ok(drained, log.map((l) => l.message).join(' | '));
+      assert.ok(Date.parse(drained.time) >= done.endedAt, `GC collected at ${drained.time}, before B's upload ended at ${new Date(done.endedAt).toISOString()}`);
+      // The push completes after GC (a blob nothing referenced yet is collected with the rest: the client uploads it
+      // again, as registries expect), and the image pulls byte-identical through the other replica.
+      const put = async (body: Buffer, p: string, type: string) => fetch(`${b.url}/v2/ext/slow/${p}`, { method: 'PUT', body: new Uint8Array(body), headers: { ...auth, 'content-type': type } });
+      const uploadWhole = async (x: Buffer) => {
+        if ((await fetch(`${b.url}/v2/ext/slow/blobs/${sha(x)}`, { method: 'HEAD', headers: auth })).status === 200) return;
+        const s2 = await fetch(`${b.url}/v2/ext/slow/blobs/uploads/`, { method: 'POST', headers: auth });
+        const l2 = new URL(s2.headers.get('location')!);
+        l2.searchParams.set('digest', sha(x));
+        assert.equal((await fetch(`${b.url}${l2.pathname}${l2.search}`, { method: 'PUT', body: new Uint8Array(x), headers: { ...auth, 'content-type': 'application/octet-stream' } })).status, 201);
+      };
+      await uploadWhole(blob);
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } }));
+      await uploadWhole(config);
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: blob.length }] }));
+      assert.equal((await put(manifest, 'manifests/1', 'application/vnd.oci.image.manifest.v1+json')).status, 201);
+      const pulled = Buffer.from(await (await fetch(`${a.url}/v2/ext/slow/blobs/${digest}`, { headers: auth })).arrayBuffer());
+      assert.equal(sha(pulled), digest);
     });
 
     it('tokens from either replica are accepted, through either replica', async () => {

@@ -53,7 +53,7 @@ for (const dialect of testDialects()) {
 
     it('reports each component in health, and answers liveness and readiness', async () => {
       const h = await (await b.api('/api/v1/health')).json();
-      assert.deepEqual(Object.keys(h.components).sort(), ['database', 'jobs', 'registry', 'vulndb']);
+      assert.deepEqual(Object.keys(h.components).sort(), ['database', 'jobs', 'notifications', 'registry', 'vulndb']);
       assert.equal((await b.api('/livez')).status, 200);
       const ready = await b.api('/readyz');
       assert.equal(ready.status, 200);

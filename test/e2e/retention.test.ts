@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN } from '../helpers/app.js';
+import { ADMIN, Browser } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 import { ociImage } from '../helpers/oci.js';
 import { startReceiver } from '../helpers/receiver.js';
@@ -179,6 +179,30 @@ for (const dialect of testDialects()) {
       assert.equal((await api('/api/v1/projects/ret/retention', { method: 'PUT', json: { rules: policy.rules, schedule: null } })).status, 200);
       const after = await (await api('/api/v1/schedules')).json();
       assert.ok(!(after.items ?? after).some((x: { name: string }) => x.name === name));
+    });
+
+    it('the Retention tab saves the policy (422 on bad JSON), queues a dry run and shows what it would delete', async () => {
+      const ui = new Browser({ app: { request: (p: string, init: RequestInit) => fetch(b.url + p, init) } } as never);
+      await ui.login(...ADMIN);
+      const csrf = await ui.csrf();
+      const tab = await (await ui.fetch('/projects/ret/retention')).text();
+      assert.match(tab, /Tag retention/);
+      assert.match(tab, /latest_pulled/);
+      assert.equal((await ui.post('/projects/ret/retention', { _csrf: csrf, rules: '[{', schedule: '' })).status, 422);
+      const rules = JSON.stringify([{ repositories: 'web', tags: '**', untagged: false, retain: { kind: 'latest_pushed', count: 1 } }]);
+      assert.equal((await ui.post('/projects/ret/retention', { _csrf: csrf, rules, schedule: '' })).status, 303);
+      const queued = await ui.post('/projects/ret/retention/run', { _csrf: csrf, dry_run: 'true' });
+      assert.equal(queued.status, 303);
+      const where = queued.headers.get('location')!;
+      assert.match(where, /^\/projects\/ret\/retention\/runs\/\d+$/);
+      const html = await eventually(async () => {
+        const h = await (await ui.fetch(where)).text();
+        return /would be deleted/.test(h) ? h : null;
+      }, 20_000);
+      assert.match(html, /1 of \d+ artifacts would be deleted/);
+      assert.match(html, /ret\/web@/);
+      assert.equal((await api(`/api/v1/projects/ret/repositories/web/artifacts/w1`)).status, 200, 'a dry run from the UI deletes nothing');
+      assert.equal((await ui.post('/projects/ret/retention/run', { dry_run: 'true' })).status, 403, 'CSRF token required');
     });
   });
 }

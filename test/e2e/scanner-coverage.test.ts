@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 import { ociImage, type OciImageOptions } from '../helpers/oci.js';
+import { buildRpmDb } from '../helpers/rpmdb.js';
 import { eventually, fails, push, skopeo, startInstance, type Instance } from '../helpers/registry.js';
 import { ALPINE_EXPECTED, ALPINE_LAYERS, ALPINE_RECORDS, DEBIAN_LAYERS, DEBIAN_RECORDS } from '../fixtures/osv/records.js';
 
@@ -61,6 +62,13 @@ for (const dialect of testDialects()) {
         real('Ubuntu/USN-5614-1.json'),
         real('Chainguard/CGA-224q-ccj5-2p53.json'),
         real('Alpine/ALPINE-CVE-2025-26519.json'),
+        real('Rocky/RLSA-2024_3671.json'),
+        real('AlmaLinux/ALSA-2026_25239.json'),
+        real('RedHat/RHSA-2024_4546.json'),
+        real('Go/GO-2024-2598.json'),
+        // no SUSE or RHEL 8 main-stream records in the real set: one each, written as their publishers do
+        { id: 'SUSE-SU-2099:0001-1', modified: '2026-01-01T00:00:00Z', upstream: ['CVE-2099-0001'], affected: [{ package: { ecosystem: 'SUSE:Linux Enterprise Server 15 SP3', name: 'libzstd1' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.4.4-1.6.2' }] }] }], severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }] },
+        { id: 'RHSA-2099:0002', modified: '2026-01-01T00:00:00Z', upstream: ['CVE-2099-0002'], affected: [{ package: { ecosystem: 'Red Hat:enterprise_linux:8::baseos', name: 'libuuid' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '0:2.32.1-43.el8' }] }] }] },
       ];
       const res = await b.api('/api/v1/vulndb/import', { method: 'POST', auth: ADMIN, json: records });
       assert.equal((await res.json()).invalid, 0);
@@ -171,6 +179,40 @@ for (const dialect of testDialects()) {
       const v = await pushScanned('alpine318', [{ 'etc/os-release': 'ID=alpine\nVERSION_ID=3.18.9\n', 'lib/apk/db/installed': 'P:musl\nV:1.2.4-r2\no:musl\n\n' }], zstdLayers);
       // and the synthetic ALPINE-CVE-2024-0105 (musl on v3.18, fixed in 9.9-r0)
       assert.deepEqual(v.items.map((f) => `${f.id} ${f.package}`).sort(), ['ALPINE-CVE-2024-0105 musl', 'ALPINE-CVE-2025-26519 musl']);
+    });
+
+    it('reads rpm databases: Rocky 9 and AlmaLinux 9 (SQLite written by rpm), RHEL 8 (Berkeley DB), SLES 15 SP3 (NDB), with real advisories', async () => {
+      const db = buildRpmDb([
+        { name: 'openssl', epoch: 1, version: '3.0.7', release: '27.el9' },
+        { name: 'ruby', version: '3.0.4', release: '160.el9' },
+        { name: 'git-lfs', version: '2.13.3', release: '2.el8_6' },
+      ]);
+      const rocky = await pushScanned('rocky', [{ 'etc/os-release': 'NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\nVERSION_ID="9.3"\nPRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"\n', 'var/lib/rpm/rpmdb.sqlite': db }]);
+      assert.deepEqual(rocky.items.map((f) => `${f.id} ${f.package}`), ['RLSA-2024:3671 ruby']);
+      assert.equal(rocky.completeness, 'complete');
+      const alma = await pushScanned('alma', [{ 'etc/redhat-release': 'AlmaLinux release 9.4 (Seafoam Ocelot)\n', 'usr/lib/sysimage/rpm/rpmdb.sqlite': db }]);
+      assert.deepEqual(alma.items.map((f) => `${f.id} ${f.package} ${f.fixed_version}`), ['ALSA-2026:25239 openssl 1:3.5.5-4.el9_8']);
+      // RHEL 8.6: the extended streams of 8.6 (the real RHSA) and the main stream of 8
+      const rhel86 = await pushScanned('rhel86', [{ 'etc/os-release': 'ID="rhel"\nVERSION_ID="8.6"\n', 'var/lib/rpm/rpmdb.sqlite': db }]);
+      assert.deepEqual(rhel86.items.map((f) => `${f.id} ${f.package}`), ['RHSA-2024:4546 git-lfs']);
+      const bdb = fs.readFileSync(path.resolve('test', 'fixtures', 'pkgdb-real', 'rpm', 'rhel-8-libuuid-only', 'Packages'));
+      const rhel8 = await pushScanned('rhel8', [{ 'etc/os-release': 'ID="rhel"\nVERSION_ID="8.8"\n', 'var/lib/rpm/Packages': bdb }]);
+      assert.deepEqual(rhel8.items.map((f) => `${f.id} ${f.package}`), ['RHSA-2099:0002 libuuid']);
+      assert.equal(rhel8.completeness, 'complete');
+      const ndb = fs.readFileSync(path.resolve('test', 'fixtures', 'pkgdb-real', 'rpm', 'sles-15.3-bci-minimal', 'Packages.db'));
+      const sles = await pushScanned('sles', [{ 'usr/lib/os-release': 'NAME="SLES"\nVERSION="15-SP3"\nVERSION_ID="15.3"\nID="sles"\n', 'usr/lib/sysimage/rpm/Packages.db': ndb }]);
+      assert.deepEqual(sles.items.map((f) => `${f.id} ${f.package} ${f.severity}`), ['SUSE-SU-2099:0001-1 libzstd1 critical']);
+      // an rpm distribution without an OSV source is named as a gap, not called clean
+      const amzn = await pushScanned('amzn', [{ 'etc/os-release': 'ID="amzn"\nVERSION_ID="2023"\n', 'var/lib/rpm/rpmdb.sqlite': db }]);
+      assert.equal(amzn.completeness, 'incomplete');
+      assert.ok(amzn.gaps.some((g) => /amzn 2023: no advisory source/.test(g.reason)), JSON.stringify(amzn.gaps));
+    });
+
+    it('reads Go build info from a real go1.22.0 binary and matches the standard library against GO advisories', async () => {
+      const bin = fs.readFileSync(path.resolve('test', 'fixtures', 'pkgdb-real', 'go-binary', 'binary_with_module_replacement-linux-amd64'));
+      const v = await pushScanned('gobin', [{ 'usr/local/bin/app': { file: bin, mode: 0o755 } }]);
+      assert.deepEqual(v.items.map((f) => `${f.id} ${f.package} ${f.fixed_version}`), ['GO-2024-2598 stdlib 1.22.1']);
+      assert.equal(v.completeness, 'complete');
     });
   });
 }

@@ -32,6 +32,9 @@ for (const dialect of testDialects()) {
       await push(await img(), `docker://${b.host}/sec-a/app:t`, ADMIN);
       await push(await img(), `docker://${b.host}/sec-b/app:t`, ADMIN);
       await push(await img(), `docker://${b.host}/sec-b/other:t`, ADMIN);
+      // A reconciliation repairs a tag whose push notification raced the registry's tag write.
+      const { id } = await (await b.api('/api/v1/system/reconcile', { method: 'POST', auth: ADMIN })).json();
+      await eventually(async () => (await (await b.api(`/api/v1/jobs/${id}`, { auth: ADMIN })).json()).status === 'success', 30_000);
       await scanned('sec-a', 'app');
       await scanned('sec-b', 'app');
       await scanned('sec-b', 'other');

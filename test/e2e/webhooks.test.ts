@@ -127,6 +127,30 @@ for (const dialect of testDialects()) {
       assert.equal(pulls[0]!.body.operator, 'admin');
     });
 
+    it('delivers DELETE_ARTIFACT for a deletion and QUOTA_EXCEED for a push refused over quota', async () => {
+      const { fails } = await import('../helpers/registry.js');
+      const hook = await create({ url: `${rx.url}/ops`, event_types: ['DELETE_ARTIFACT', 'QUOTA_EXCEED', 'QUOTA_WARNING'] });
+      await push(await img('gone'), `docker://${b.host}/hooks/tmp:gone`, ADMIN);
+      const art = await eventually(async () => {
+        const r = await b.api('/api/v1/projects/hooks/repositories/tmp/artifacts/gone', { auth: ADMIN });
+        return r.status === 200 ? r.json() : null;
+      });
+      assert.equal((await b.api(`/api/v1/projects/hooks/repositories/tmp/artifacts/${art.digest}`, { method: 'DELETE', auth: ADMIN })).status, 204);
+      const del = await eventually(async () => rx.got.find((r) => r.path === '/ops' && r.body.type === 'DELETE_ARTIFACT'), 20_000);
+      assert.equal(del.body.event_data.resources[0].digest, art.digest);
+      assert.equal(del.body.event_data.repository.repo_full_name, 'hooks/tmp');
+
+      const usage = (await (await b.api('/api/v1/projects/hooks', { auth: ADMIN })).json()).usage_bytes;
+      assert.equal((await b.api('/api/v1/projects/hooks', { method: 'PUT', auth: ADMIN, json: { quota_bytes: usage + 10 } })).status, 200);
+      await fails('skopeo', ['copy', '--retry-times', '0', '--dest-creds', ADMIN.join(':'), '--dest-tls-verify=false', await img('big'), `docker://${b.host}/hooks/app:big`]);
+      const q = await eventually(async () => rx.got.find((r) => r.path === '/ops' && r.body.type === 'QUOTA_EXCEED'), 20_000);
+      assert.equal(q.body.event_data.repository.repo_full_name, 'hooks/app');
+      assert.equal(q.body.event_data.resources[0].tag, 'big');
+      assert.equal(q.body.event_data.custom_attributes.quota_bytes, usage + 10);
+      assert.equal((await b.api('/api/v1/projects/hooks', { method: 'PUT', auth: ADMIN, json: { quota_bytes: null } })).status, 200);
+      await b.api(`/api/v1/projects/hooks/webhooks/${hook}`, { method: 'DELETE', auth: ADMIN });
+    });
+
     it('a receiver that is down, even across a Berth restart, gets every event exactly once when it is back', async () => {
       const port = await freePort(); // nothing listens there yet
       const down = await create({ url: `http://127.0.0.1:${port}/late`, event_types: ['PUSH_ARTIFACT'] });

@@ -56,7 +56,10 @@ export function ociArtifact(dir: string, spec: ArtifactSpec, tag = 'latest'): Bu
   const manifest = Buffer.from(JSON.stringify(doc));
   const digest = put(manifest);
   fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType, digest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
+  fs.writeFileSync(
+    path.join(dir, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType, digest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }),
+  );
   return { ref: `oci:${dir}:${tag}`, digest, size: manifest.length, mediaType, manifest };
 }
 
@@ -71,14 +74,26 @@ export const helmChart = (name: string, version: string): ArtifactSpec => ({
 /** An Apptainer SIF as `apptainer push oras://` writes it. */
 export const sifImage = (): ArtifactSpec => ({
   config: { mediaType: 'application/vnd.sylabs.sif.config.v1+json', data: '{}' },
-  layers: [{ mediaType: 'application/vnd.sylabs.sif.layer.v1.sif', data: Buffer.concat([Buffer.from('#!/usr/bin/env run-singularity\nSIF_MAGIC'), randomBytes(64)]), annotations: { 'org.opencontainers.image.title': 'app.sif' } }],
+  layers: [
+    {
+      mediaType: 'application/vnd.sylabs.sif.layer.v1.sif',
+      data: Buffer.concat([Buffer.from('#!/usr/bin/env run-singularity\nSIF_MAGIC'), randomBytes(64)]),
+      annotations: { 'org.opencontainers.image.title': 'app.sif' },
+    },
+  ],
 });
 
 /** An SPDX SBOM attached to `subject` as `oras attach --artifact-type application/spdx+json` writes it. */
 export const spdxReferrer = (subject: BuiltArtifact): ArtifactSpec => ({
   artifactType: 'application/spdx+json',
   config: EMPTY_CONFIG,
-  layers: [{ mediaType: 'application/spdx+json', data: JSON.stringify({ spdxVersion: 'SPDX-2.3', name: `sbom-${randomBytes(4).toString('hex')}` }), annotations: { 'org.opencontainers.image.title': 'sbom.spdx.json' } }],
+  layers: [
+    {
+      mediaType: 'application/spdx+json',
+      data: JSON.stringify({ spdxVersion: 'SPDX-2.3', name: `sbom-${randomBytes(4).toString('hex')}` }),
+      annotations: { 'org.opencontainers.image.title': 'sbom.spdx.json' },
+    },
+  ],
   subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
   annotations: { 'org.opencontainers.image.created': '2026-11-29T12:00:00Z', 'org.example.tool': 'berth-test' },
 });
@@ -89,7 +104,11 @@ export const intotoAttestation = (subjectDigest: string): ArtifactSpec => ({
   layers: [
     {
       mediaType: 'application/vnd.dsse.envelope.v1+json',
-      data: JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', subject: [{ digest: { sha256: subjectDigest.slice(7) } }] })).toString('base64'), signatures: [] }),
+      data: JSON.stringify({
+        payloadType: 'application/vnd.in-toto+json',
+        payload: Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', subject: [{ digest: { sha256: subjectDigest.slice(7) } }] })).toString('base64'),
+        signatures: [],
+      }),
       annotations: { predicateType: 'https://slsa.dev/provenance/v0.2' },
     },
   ],
@@ -103,7 +122,9 @@ export function testKey(kind: 'ec' | 'ed25519'): { privateKey: KeyObject; pem: s
 
 /** cosign's simple-signing payload for an image digest (sigstore/cosign specs/SIGNATURE_SPEC.md). */
 export function simpleSigningPayload(dockerReference: string, digest: string): Buffer {
-  return Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': dockerReference }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null }));
+  return Buffer.from(
+    JSON.stringify({ critical: { identity: { 'docker-reference': dockerReference }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null }),
+  );
 }
 
 /** Signs a payload as cosign does: ECDSA P-256 over SHA-256 (DER), or Ed25519 over the bytes; base64. */
@@ -118,7 +139,9 @@ export function cosignSign(payload: Buffer, key: KeyObject): string {
 export function cosignSignature(signatures: { payload: Buffer; signature: string }[], opts: { subject?: BuiltArtifact } = {}): ArtifactSpec {
   return {
     ...(opts.subject ? { artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json', subject: { mediaType: opts.subject.mediaType, digest: opts.subject.digest, size: opts.subject.size } } : {}),
-    config: opts.subject ? EMPTY_CONFIG : { mediaType: 'application/vnd.oci.image.config.v1+json', data: JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [] } }) },
+    config: opts.subject
+      ? EMPTY_CONFIG
+      : { mediaType: 'application/vnd.oci.image.config.v1+json', data: JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [] } }) },
     layers: signatures.map((s) => ({ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', data: s.payload, annotations: { 'dev.cosignproject.cosign/signature': s.signature } })),
   };
 }
@@ -139,9 +162,18 @@ export async function plainImage(): Promise<ArtifactSpec> {
 /** Adds an image index over manifests already written into `dir` and makes it the layout's entry under `tag`. */
 export function ociIndex(dir: string, children: { built: BuiltArtifact; platform?: { os: string; architecture: string } }[], tag = 'latest'): BuiltArtifact {
   const mediaType = 'application/vnd.oci.image.index.v1+json';
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: children.map((c) => ({ mediaType: c.built.mediaType, digest: c.built.digest, size: c.built.size, ...(c.platform ? { platform: c.platform } : {}) })) }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType,
+      manifests: children.map((c) => ({ mediaType: c.built.mediaType, digest: c.built.digest, size: c.built.size, ...(c.platform ? { platform: c.platform } : {}) })),
+    }),
+  );
   const digest = sha(manifest);
   fs.writeFileSync(path.join(dir, 'blobs', 'sha256', digest.slice(7)), manifest);
-  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType, digest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
+  fs.writeFileSync(
+    path.join(dir, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType, digest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }),
+  );
   return { ref: `oci:${dir}:${tag}`, digest, size: manifest.length, mediaType, manifest };
 }

@@ -172,3 +172,23 @@ export function busyboxRootfs(): string {
   fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
   return dir;
 }
+
+/**
+ * Why a suite that needs a Docker engine cannot run here, or false when it can. In CI (`CI=true`) a missing engine
+ * throws: such suites fail there, never pass by not running.
+ */
+export function dockerSuiteSkip(): string | false {
+  const unavailable = dockerUnavailableReason();
+  if (unavailable && process.env.CI === 'true') throw new Error(`CI needs a Docker engine: ${unavailable}`);
+  return unavailable ?? false;
+}
+
+/** The docker CLI's error output of a command that must fail; throws if it succeeds. */
+export async function dockerFails(engine: DockerEngine, args: string[]): Promise<string> {
+  try {
+    await engine.docker(args);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error(`docker ${args.join(' ')} unexpectedly succeeded`);
+}

@@ -10,7 +10,8 @@ export type Entry =
   | Buffer
   | { symlink: string }
   | { hardlink: string }
-  | { dir: true };
+  | { dir: true }
+  | { file: string | Buffer; mode: number };
 
 export type Layer = Record<string, Entry>;
 
@@ -24,6 +25,7 @@ export async function tarLayer(layer: Layer): Promise<Buffer> {
     if (typeof e === 'string' || Buffer.isBuffer(e)) pack.entry({ name, mode: 0o644, mtime: new Date(0) }, typeof e === 'string' ? Buffer.from(e) : e);
     else if ('symlink' in e) pack.entry({ name, type: 'symlink', linkname: e.symlink, mtime: new Date(0) });
     else if ('hardlink' in e) pack.entry({ name, type: 'link', linkname: e.hardlink, mtime: new Date(0) });
+    else if ('file' in e) pack.entry({ name, mode: e.mode, mtime: new Date(0) }, typeof e.file === 'string' ? Buffer.from(e.file) : e.file);
     else pack.entry({ name, type: 'directory', mode: 0o755, mtime: new Date(0) });
   }
   pack.finalize();
@@ -67,4 +69,28 @@ export async function ociImage(dir: string, layers: Layer[], tag = 'latest', con
   fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
   return `oci:${dir}:${tag}`;
+}
+
+/**
+ * Writes an OCI layout holding an image index (tagged `tag`) over one small image per platform, for
+ * `skopeo copy --all oci:<dir>:<tag> …` (children are pushed by digest, the index by tag). Returns the reference and
+ * the digests of the index and its children.
+ */
+export async function ociIndex(dir: string, platforms: { os: string; architecture: string; layers?: Layer[] }[], tag = 'latest'): Promise<{ ref: string; index: string; children: string[] }> {
+  fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+  const manifests = [];
+  for (const [i, p] of platforms.entries()) {
+    const sub = `${dir}-platform-${i}`;
+    await ociImage(sub, p.layers ?? [{ [`etc/platform-${i}`]: `${p.os}/${p.architecture}` }], 'x', { os: p.os, architecture: p.architecture });
+    for (const f of fs.readdirSync(path.join(sub, 'blobs', 'sha256'))) fs.copyFileSync(path.join(sub, 'blobs', 'sha256', f), path.join(dir, 'blobs', 'sha256', f));
+    const m = JSON.parse(fs.readFileSync(path.join(sub, 'index.json'), 'utf8')).manifests[0];
+    manifests.push({ mediaType: m.mediaType, digest: m.digest, size: m.size, platform: { os: p.os, architecture: p.architecture } });
+    fs.rmSync(sub, { recursive: true, force: true });
+  }
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+  const id = sha(index);
+  fs.writeFileSync(path.join(dir, 'blobs', 'sha256', id.slice(7)), index);
+  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: id, size: index.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
+  return { ref: `oci:${dir}:${tag}`, index: id, children: manifests.map((m) => m.digest) };
 }

@@ -5,7 +5,8 @@ export interface Received {
   path: string;
   headers: http.IncomingHttpHeaders;
   raw: string;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON payloads field by field
+  body: any;
 }
 
 /** A loopback HTTP receiver for outbound webhooks: records every POST, answers `status` (default 200). */

@@ -72,6 +72,9 @@ memberUid: ldapalice
 export interface Slapd {
   url: string;
   port: number;
+  /** with `tls`: an ldaps:// URL, and the PEM of the CA that signed the server certificate (for 127.0.0.1) */
+  ldapsUrl?: string;
+  caFile?: string;
   /** A client bound as the directory's root, for changing the directory during a test. */
   admin(): Promise<Client>;
   /** Stops the server (the data stays, for start()). */
@@ -85,12 +88,23 @@ export interface Slapd {
  * `groupOfNames` team, an admin group, a `posixGroup`, a read-only service account. Access: everyone may bind;
  * authenticated users (the service account, the people themselves) may read; only the root writes.
  */
-export async function startSlapd(): Promise<Slapd> {
+export async function startSlapd(opts: { tls?: boolean } = {}): Promise<Slapd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-slapd-'));
   const dbDir = path.join(dir, 'db');
   fs.mkdirSync(dbDir);
   const port = await freePort();
+  const tlsPort = opts.tls ? await freePort() : 0;
   const conf = path.join(dir, 'slapd.conf');
+  let tlsConf = '';
+  if (opts.tls) {
+    // A throw-away CA and a server certificate for 127.0.0.1 (P-256: quick to make).
+    const o = (...args: string[]) => pexec('openssl', args, { cwd: dir });
+    await o('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Berth test CA');
+    await o('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+    fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    await o('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext');
+    tlsConf = `TLSCACertificateFile ${dir}/ca.crt\nTLSCertificateFile ${dir}/server.crt\nTLSCertificateKeyFile ${dir}/server.key\n`;
+  }
   fs.writeFileSync(
     conf,
     `include /etc/ldap/schema/core.schema
@@ -100,7 +114,7 @@ include /etc/ldap/schema/nis.schema
 modulepath /usr/lib/ldap
 moduleload back_mdb
 pidfile ${dir}/slapd.pid
-access to attrs=userPassword by anonymous auth by self write by * none
+${tlsConf}access to attrs=userPassword by anonymous auth by self write by * none
 access to * by users read by anonymous auth
 database mdb
 maxsize 10485760
@@ -115,17 +129,19 @@ index uid,member,memberUid eq
   fs.writeFileSync(path.join(dir, 'data.ldif'), LDIF);
   await pexec('slapadd', ['-f', conf, '-l', path.join(dir, 'data.ldif')]);
   const url = `ldap://127.0.0.1:${port}`;
+  const ldapsUrl = opts.tls ? `ldaps://127.0.0.1:${tlsPort}` : undefined;
+  const listen = [`${url}/`, ...(ldapsUrl ? [`${ldapsUrl}/`] : [])].join(' ');
   let child: ChildProcess | null = null;
   let stderr = '';
 
   const start = async () => {
     stderr = '';
     // -d 0: stay in the foreground (so the test owns the process) and log nothing.
-    child = spawn('slapd', ['-f', conf, '-h', `${url}/`, '-d', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn('slapd', ['-f', conf, '-h', listen, '-d', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d) => (stderr += String(d)));
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) throw new Error(`slapd exited: ${stderr}`);
-      if (await canConnect(port)) return;
+      if ((await canConnect(port)) && (!tlsPort || (await canConnect(tlsPort)))) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`slapd did not listen on ${port}: ${stderr}`);
@@ -142,6 +158,8 @@ index uid,member,memberUid eq
   return {
     url,
     port,
+    ldapsUrl,
+    caFile: opts.tls ? path.join(dir, 'ca.crt') : undefined,
     start,
     stop,
     async admin() {

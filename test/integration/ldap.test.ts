@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Attribute, Change } from 'ldapts';
 import { ADMIN, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
@@ -49,6 +50,8 @@ for (const dialect of testDialects()) {
       const u = await user('ldapalice');
       assert.ok(u);
       assert.equal(u.authSource, 'ldap');
+      const listed = await (await t.req(`/api/v1/users/${u.id}`, { auth: ADMIN })).json();
+      assert.equal(listed.auth_source, 'ldap');
       assert.equal(u.email, 'ldapalice@example.org');
       assert.equal(u.isAdmin, false);
       const groups = await (await t.req('/api/v1/users/current/groups', { auth: alice })).json();
@@ -81,6 +84,14 @@ for (const dialect of testDialects()) {
       await root2.unbind();
       assert.equal((await (await t.req('/api/v1/users/current', { auth: boss })).json()).admin, false);
       assert.equal((await (await t.req('/api/v1/users/current', { auth: bob })).json()).admin, true);
+    });
+
+    it('a disabled directory user is refused although the directory accepts the password', async () => {
+      const id = (await user('ldapboss'))!.id;
+      assert.equal((await t.req(`/api/v1/users/${id}`, { method: 'PUT', auth: ADMIN, json: { disabled: true } })).status, 200);
+      assert.equal((await tokenRes('repository:team/app:pull', boss)).status, 401);
+      assert.equal((await t.req(`/api/v1/users/${id}`, { method: 'PUT', auth: ADMIN, json: { disabled: false } })).status, 200);
+      assert.equal((await tokenRes('repository:team/app:pull', boss)).status, 200);
     });
 
     it('a wrong password, an empty one, and an unknown user get 401', async () => {
@@ -157,6 +168,25 @@ for (const dialect of testDialects()) {
       // validation
       for (const body of [{ mode: 'kerberos' }, { ldap: { url: 'http://x' } }, { ldap: { filter: 'uid=*' } }, { ldap: { uid_attr: 'a b' } }, { ldap: { extra: 1 } }, { mode: 'oidc' }]) {
         assert.equal((await t.req('/api/v1/system/auth', { method: 'PUT', auth: ADMIN, json: body })).status, 400, JSON.stringify(body));
+      }
+    });
+
+    it('a server that accepts but never answers times out with a clear message', async () => {
+      const sockets: net.Socket[] = [];
+      const silent = net.createServer((s) => sockets.push(s));
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+      const port = (silent.address() as net.AddressInfo).port;
+      try {
+        assert.equal((await t.req('/api/v1/system/auth', { method: 'PUT', auth: ADMIN, json: { ldap: { url: `ldap://127.0.0.1:${port}`, timeout_ms: 500 } } })).status, 200);
+        const test = await (await t.req('/api/v1/system/auth/ldap/test', { method: 'POST', auth: ADMIN, json: {} })).json();
+        assert.equal(test.ok, false);
+        assert.match(test.message, /did not answer in 500 ms|unreachable/);
+        const res = await tokenRes('repository:team/app:pull', ['ldapbob', 'another-password-2']);
+        assert.equal(res.status, 503);
+      } finally {
+        for (const s of sockets) s.destroy();
+        silent.close();
+        await t.req('/api/v1/system/auth', { method: 'PUT', auth: ADMIN, json: { ldap: { url: slapd.url, timeout_ms: 5000 } } });
       }
     });
 

@@ -17,7 +17,12 @@ const cases: { name: string; doc: Record<string, unknown>; tag?: string; type: A
   },
   {
     name: 'OCI image with zstd and uncompressed layers',
-    doc: { schemaVersion: 2, mediaType: OCI, config: desc('application/vnd.oci.image.config.v1+json'), layers: [desc('application/vnd.oci.image.layer.v1.tar+zstd', 'b'), desc('application/vnd.oci.image.layer.v1.tar', 'c')] },
+    doc: {
+      schemaVersion: 2,
+      mediaType: OCI,
+      config: desc('application/vnd.oci.image.config.v1+json'),
+      layers: [desc('application/vnd.oci.image.layer.v1.tar+zstd', 'b'), desc('application/vnd.oci.image.layer.v1.tar', 'c')],
+    },
     type: 'image',
   },
   {
@@ -47,13 +52,22 @@ const cases: { name: string; doc: Record<string, unknown>; tag?: string; type: A
   },
   {
     name: 'Helm chart (helm push)',
-    doc: { schemaVersion: 2, config: desc('application/vnd.cncf.helm.config.v1+json'), layers: [desc('application/vnd.cncf.helm.chart.content.v1.tar+gzip', 'b'), desc('application/vnd.cncf.helm.chart.provenance.v1.prov', 'c')] },
+    doc: {
+      schemaVersion: 2,
+      config: desc('application/vnd.cncf.helm.config.v1+json'),
+      layers: [desc('application/vnd.cncf.helm.chart.content.v1.tar+gzip', 'b'), desc('application/vnd.cncf.helm.chart.provenance.v1.prov', 'c')],
+    },
     type: 'chart',
     config: 'application/vnd.cncf.helm.config.v1+json',
   },
   {
     name: 'Apptainer/Singularity SIF (apptainer push oras://)',
-    doc: { schemaVersion: 2, mediaType: OCI, config: desc('application/vnd.sylabs.sif.config.v1+json'), layers: [desc('application/vnd.sylabs.sif.layer.v1.sif', 'b', { annotations: { 'org.opencontainers.image.title': 'app.sif' } })] },
+    doc: {
+      schemaVersion: 2,
+      mediaType: OCI,
+      config: desc('application/vnd.sylabs.sif.config.v1+json'),
+      layers: [desc('application/vnd.sylabs.sif.layer.v1.sif', 'b', { annotations: { 'org.opencontainers.image.title': 'app.sif' } })],
+    },
     type: 'sif',
   },
   {
@@ -75,7 +89,14 @@ const cases: { name: string; doc: Record<string, unknown>; tag?: string; type: A
   },
   {
     name: 'cosign signature, OCI 1.1 referrers mode',
-    doc: { schemaVersion: 2, mediaType: OCI, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json', config: desc(EMPTY), layers: [desc('application/vnd.dev.cosign.simplesigning.v1+json')], subject: desc(OCI, 'f') },
+    doc: {
+      schemaVersion: 2,
+      mediaType: OCI,
+      artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+      config: desc(EMPTY),
+      layers: [desc('application/vnd.dev.cosign.simplesigning.v1+json')],
+      subject: desc(OCI, 'f'),
+    },
     type: 'signature',
     subject: D('f'),
     artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
@@ -88,24 +109,49 @@ const cases: { name: string; doc: Record<string, unknown>; tag?: string; type: A
   },
   {
     name: 'cosign attestation (.att tag, DSSE envelope layer)',
-    doc: { schemaVersion: 2, mediaType: OCI, config: desc('application/vnd.oci.image.config.v1+json'), layers: [desc('application/vnd.dsse.envelope.v1+json', 'b', { annotations: { predicateType: 'https://slsa.dev/provenance/v0.2' } })] },
+    doc: {
+      schemaVersion: 2,
+      mediaType: OCI,
+      config: desc('application/vnd.oci.image.config.v1+json'),
+      layers: [desc('application/vnd.dsse.envelope.v1+json', 'b', { annotations: { predicateType: 'https://slsa.dev/provenance/v0.2' } })],
+    },
     tag: `sha256-${'e'.repeat(64)}.att`,
     type: 'attestation',
     subject: D('e'),
   },
   {
     name: 'in-toto attestation manifest (docker buildx, inside an index)',
-    doc: { schemaVersion: 2, mediaType: OCI, config: desc('application/vnd.oci.image.config.v1+json'), layers: [desc('application/vnd.in-toto+json', 'b', { annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } })] },
+    doc: {
+      schemaVersion: 2,
+      mediaType: OCI,
+      config: desc('application/vnd.oci.image.config.v1+json'),
+      layers: [desc('application/vnd.in-toto+json', 'b', { annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } })],
+    },
     type: 'attestation',
   },
   {
     name: 'sigstore bundle referrer',
-    doc: { schemaVersion: 2, mediaType: OCI, artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json', config: desc(EMPTY), layers: [desc('application/vnd.dev.sigstore.bundle.v0.3+json')], subject: desc(OCI, 'f') },
+    doc: {
+      schemaVersion: 2,
+      mediaType: OCI,
+      artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      config: desc(EMPTY),
+      layers: [desc('application/vnd.dev.sigstore.bundle.v0.3+json')],
+      subject: desc(OCI, 'f'),
+    },
     type: 'attestation',
   },
   {
     name: 'SPDX SBOM referrer (oras attach --artifact-type)',
-    doc: { schemaVersion: 2, mediaType: OCI, artifactType: 'application/spdx+json', config: desc(EMPTY), layers: [desc('application/spdx+json')], subject: desc(OCI, 'f'), annotations: { 'org.opencontainers.image.created': '2026-11-29T00:00:00Z' } },
+    doc: {
+      schemaVersion: 2,
+      mediaType: OCI,
+      artifactType: 'application/spdx+json',
+      config: desc(EMPTY),
+      layers: [desc('application/spdx+json')],
+      subject: desc(OCI, 'f'),
+      annotations: { 'org.opencontainers.image.created': '2026-11-29T00:00:00Z' },
+    },
     type: 'sbom',
     subject: D('f'),
     artifactType: 'application/spdx+json',
@@ -192,10 +238,7 @@ describe('artifact classification', () => {
 
 describe('type rules', () => {
   it('only images and indexes are scanned; SIF and the rest are not_applicable until the scanner reads them', () => {
-    assert.deepEqual(
-      (['image', 'index', 'chart', 'sif', 'signature', 'attestation', 'sbom', 'wasm', 'artifact'] as const).filter(isScannable),
-      ['image', 'index'],
-    );
+    assert.deepEqual((['image', 'index', 'chart', 'sif', 'signature', 'attestation', 'sbom', 'wasm', 'artifact'] as const).filter(isScannable), ['image', 'index']);
   });
   it('signatures, attestations and SBOMs are referrers; images, indexes, SIF and wasm are runnable', () => {
     assert.deepEqual((['image', 'index', 'chart', 'sif', 'signature', 'attestation', 'sbom', 'wasm', 'artifact'] as const).filter(isReferrerType), ['signature', 'attestation', 'sbom']);

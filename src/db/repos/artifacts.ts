@@ -154,6 +154,30 @@ export async function setTag(db: DB, repositoryId: number, artifactId: number, n
   }
 }
 
+/** Records a later push of an artifact already stored (its push time and pusher move forward only). */
+export async function markPushed(db: DB, artifactId: number, pushedAt: number, pushedBy: string | null): Promise<void> {
+  await db.updateTable('artifacts').set({ pushed_at: pushedAt, pushed_by: pushedBy?.slice(0, 255) ?? null }).where('id', '=', artifactId).where('pushed_at', '<', pushedAt).execute();
+}
+
+/**
+ * Points a tag at an artifact as of a push at `pushedAt`, unless the tag already records a later push (a duplicate or
+ * late event must not move it back). Returns whether it changed.
+ */
+export async function setTagIfNewer(db: DB, repositoryId: number, artifactId: number, name: string, pushedAt: number): Promise<boolean> {
+  const guarded = () =>
+    db.updateTable('tags').set({ artifact_id: artifactId, pushed_at: pushedAt }).where('repository_id', '=', repositoryId).where('name', '=', name).where('pushed_at', '<=', pushedAt).executeTakeFirst();
+  if (Number((await guarded()).numUpdatedRows) > 0) return true;
+  const exists = await db.selectFrom('tags').select('id').where('repository_id', '=', repositoryId).where('name', '=', name).executeTakeFirst();
+  if (exists) return false;
+  try {
+    await db.insertInto('tags').values({ repository_id: repositoryId, artifact_id: artifactId, name, pushed_at: pushedAt }).execute();
+    return true;
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    return Number((await guarded()).numUpdatedRows) > 0;
+  }
+}
+
 export async function deleteTag(db: DB, repositoryId: number, name: string): Promise<boolean> {
   const res = await db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', name).executeTakeFirst();
   return Number(res.numDeletedRows) > 0;

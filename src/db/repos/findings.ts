@@ -92,7 +92,10 @@ export async function searchFindings(db: DB, q: FindingQuery): Promise<{ items: 
     .innerJoin('repositories as r', 'r.id', 'a.repository_id')
     .innerJoin('projects as p', 'p.id', 'r.project_id')
     .where(inScope(q.scope, q.projectId) as never);
-  if (q.cve) base = base.where((eb) => eb.or([eb('f.cve', '=', q.cve!.toUpperCase()), eb('f.advisory_id', '=', q.cve!)]));
+  // A CVE id is indexed under `cve` (every finding naming it); another id is an advisory's own id, or stands in as
+  // `cve` for an advisory that names no CVE. Each branch is an index lookup.
+  if (q.cve && /^CVE-\d{4}-\d+$/i.test(q.cve)) base = base.where('f.cve', '=', q.cve.toUpperCase());
+  else if (q.cve) base = base.where((eb) => eb.or([eb('f.advisory_id', '=', q.cve!), eb('f.cve', '=', q.cve!)]));
   if (q.package) base = base.where('f.package', '=', q.package);
   if (q.minRank !== undefined && q.minRank > 0) base = base.where('f.severity_rank', '>=', q.minRank);
   const rows = await base

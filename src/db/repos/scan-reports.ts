@@ -1,4 +1,5 @@
 import type { Severity } from '../../scanner/severity.js';
+import { sql, type SqlBool } from 'kysely';
 import type { DB } from '../connect.js';
 
 /** The part of an artifact's latest scan report the pull gate reads on every pull: no findings parsed. */
@@ -67,4 +68,43 @@ export async function countOpenScansOfProject(db: DB, jobType: string, project: 
     if (n >= cap) break;
   }
   return n;
+}
+
+/**
+ * Severity totals over the latest reports of the artifacts in scope, and how many artifacts there are and have a
+ * finished report: one project, or the projects a caller sees (public ones plus `visibleIds`; null: all). A report
+ * being refreshed still counts with its last findings; a failed one or one saying "not scannable" counts as none.
+ */
+export async function severityTotals(db: DB, scope: { projectId: number } | { visibleIds: number[] | null }): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
+  let where: ReturnType<typeof sql<SqlBool>>;
+  if ('projectId' in scope) where = sql<SqlBool>`p.id = ${scope.projectId}`;
+  else if (scope.visibleIds === null) where = sql<SqlBool>`1 = 1`;
+  else where = scope.visibleIds.length ? sql<SqlBool>`(p.public = 1 or p.id in (${sql.join(scope.visibleIds)}))` : sql<SqlBool>`p.public = 1`;
+  const sums = await db
+    .selectFrom('scan_reports as s')
+    .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .where(where)
+    .where('s.status', '!=', 'error')
+    .where((eb) => eb.or([eb('s.completeness', 'is', null), eb('s.completeness', '!=', 'not_applicable')]))
+    .where('s.finished_at', 'is not', null)
+    .select((e) => [
+      e.fn.sum<number>('s.critical').as('critical'),
+      e.fn.sum<number>('s.high').as('high'),
+      e.fn.sum<number>('s.medium').as('medium'),
+      e.fn.sum<number>('s.low').as('low'),
+      e.fn.sum<number>('s.unknown').as('unknown'),
+      e.fn.countAll<number>().as('scanned'),
+    ])
+    .executeTakeFirstOrThrow();
+  const { n } = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .where(where)
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const num = (v: unknown) => Number(v ?? 0);
+  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned), artifacts: Number(n) };
 }

@@ -3,10 +3,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RegistryHandle } from '../../context.js';
+import type { DB } from '../../db/connect.js';
+import type { DeletionService } from '../../services/deletion-service.js';
+import type { WriteDrain } from '../../services/write-drain.js';
+import { planUntagged, type Unreferenced } from '../../services/gc-planner.js';
 import type { PolicyService } from '../../services/policy-service.js';
-import { PermanentError, type JobType } from '../runner.js';
+import { PermanentError, type JobContext, type JobType } from '../runner.js';
 import type { JobQueue } from '../queue.js';
-import { RECONCILE } from './reconcile.js';
 import { blobsDir, repositoriesDir } from '../../registry/storage.js';
 
 export const GARBAGE_COLLECTION = 'gc';
@@ -20,7 +23,13 @@ export interface GcOptions {
   target: () => { configPath: string; storageDir: string } | null;
   /** how long to wait for uploads in flight before collecting anyway */
   drainMs?: number;
+  /** for "delete untagged": the DB Berth decides from, and the deletion service that removes each manifest */
+  untagged?: { db: DB; deletion: DeletionService };
+  /** registry writes in flight on every replica (through the DB); without it, only this process's are drained */
+  drain?: WriteDrain;
 }
+
+const GC_ACTOR = { name: 'garbage-collection', ip: '' };
 
 /** Every blob file in the registry's storage, with its size. */
 export function listBlobs(storageDir: string): Map<string, number> {
@@ -56,8 +65,13 @@ export function listBlobs(storageDir: string): Map<string, number> {
  * through the DB, with an expiry renewed while GC runs so a crash cannot leave it stuck); uploads in flight drain
  * (bounded); GC runs; read-only lifts. The registry runs without a blob descriptor cache, so nothing stale survives
  * and no restart is needed. Bytes freed are measured on storage before and after (dry run: what GC would delete).
+ *
+ * "Delete untagged" is Berth's decision, never the registry's: distribution 2.8's `--delete-untagged` counts an
+ * index's children as untagged and deletes them, breaking every multi-arch image. Berth deletes exactly the manifests
+ * nothing refers to (see {@link planUntagged}) through the deletion service, then runs `garbage-collect` without
+ * that flag, so it only frees blobs no remaining manifest links.
  */
-export function gcJob(registry: RegistryHandle, policy: PolicyService, queue: JobQueue, opts: GcOptions): JobType<GcPayload> {
+export function gcJob(registry: RegistryHandle, policy: PolicyService, _queue: JobQueue, opts: GcOptions): JobType<GcPayload> {
   return {
     name: GARBAGE_COLLECTION,
     payload: gcPayload,
@@ -71,11 +85,12 @@ export function gcJob(registry: RegistryHandle, policy: PolicyService, queue: Jo
       if (!target) throw new PermanentError('garbage collection needs the registry config and storage (managed registry, or BERTH_REGISTRY_CONFIG and BERTH_REGISTRY_STORAGE)');
       const dryRun = !!ctx.payload.dryRun;
       const deleteUntagged = !!ctx.payload.deleteUntagged;
+      if (deleteUntagged && !opts.untagged) throw new PermanentError('deleting untagged manifests needs the deletion service');
       const started = Date.now();
       // An empty registry has no repositories directory, and garbage-collect fails on that: nothing to collect.
       if (!fs.existsSync(repositoriesDir(target.storageDir))) {
         await ctx.log('the registry holds no repositories yet: nothing to collect');
-        return { dryRun, deleteUntagged, blobsBefore: listBlobs(target.storageDir).size, blobsDeleted: 0, bytesFreed: 0, durationMs: Date.now() - started };
+        return { dryRun, deleteUntagged, blobsBefore: listBlobs(target.storageDir).size, blobsDeleted: 0, bytesFreed: 0, manifestsDeleted: 0, manifests: [], durationMs: Date.now() - started };
       }
       let renew: NodeJS.Timeout | null = null;
       try {
@@ -85,36 +100,92 @@ export function gcJob(registry: RegistryHandle, policy: PolicyService, queue: Jo
           renew = setInterval(() => void hold().catch(() => undefined), 20_000);
           await ctx.log('registry writes are read-only; waiting for uploads in flight');
           await new Promise((r) => setTimeout(r, 1100)); // other replicas' read-only cache lives one second
+          // Every replica's uploads, through the DB: one started on another core just before read-only counts too.
+          const writes = () => (opts.drain ? opts.drain.everywhere() : Promise.resolve({ ...registry.writes, replicas: 1 }));
           const deadline = Date.now() + (opts.drainMs ?? 60_000);
-          while ((registry.writes.inflight > 0 || Date.now() - registry.writes.lastEndedAt < 1000) && Date.now() < deadline) {
+          let w = await writes();
+          while ((w.inflight > 0 || Date.now() - w.lastEndedAt < 1000) && Date.now() < deadline) {
             ctx.signal.throwIfAborted();
             await new Promise((r) => setTimeout(r, 200));
+            w = await writes();
           }
-          if (registry.writes.inflight > 0) await ctx.log(`${registry.writes.inflight} write(s) still in flight after the drain: they will fail and can be retried`, 'warn');
+          if (w.inflight > 0) await ctx.log(`${w.inflight} write(s) still in flight on ${w.replicas} replica(s) after the drain: they will fail and can be retried`, 'warn');
+          else await ctx.log(`uploads drained on ${w.replicas} replica(s)`);
         }
+        let manifests: GcManifest[] = [];
+        let estimate = new Map<string, number>();
+        if (deleteUntagged) ({ manifests, estimate } = await deleteUnreferenced(ctx, registry, opts.untagged!, dryRun));
         await ctx.progress(10, 'collecting');
         const before = listBlobs(target.storageDir);
-        const args = ['garbage-collect', ...(dryRun ? ['--dry-run'] : []), ...(deleteUntagged ? ['--delete-untagged'] : []), target.configPath];
+        const args = ['garbage-collect', ...(dryRun ? ['--dry-run'] : []), target.configPath];
         const output = await runGc(opts.bin, args, ctx.signal);
         const after = dryRun ? before : listBlobs(target.storageDir);
-        const eligible = dryRun ? [...output.matchAll(/blob eligible for deletion: (sha256:[a-f0-9]{64})/g)].map((m) => m[1]!) : [...before.keys()].filter((d) => !after.has(d));
+        const eligible = dryRun
+          ? [...new Set([...[...output.matchAll(/blob eligible for deletion: (sha256:[a-f0-9]{64})/g)].map((m) => m[1]!), ...[...estimate.keys()].filter((d) => before.has(d))])]
+          : [...before.keys()].filter((d) => !after.has(d));
         const bytes = eligible.reduce((n, d) => n + (before.get(d) ?? 0), 0);
         const summary = output.split('\n').find((l) => /blobs marked/.test(l))?.trim();
         if (summary) await ctx.log(summary.slice(0, 500));
         await ctx.log(`${dryRun ? 'would free' : 'freed'} ${eligible.length} blob(s), ${bytes} bytes`);
         await ctx.progress(90, 'done collecting');
-        return { dryRun, deleteUntagged, blobsBefore: before.size, blobsDeleted: eligible.length, bytesFreed: bytes, durationMs: Date.now() - started };
+        return {
+          dryRun,
+          deleteUntagged,
+          blobsBefore: before.size,
+          blobsDeleted: eligible.length,
+          bytesFreed: bytes,
+          manifestsDeleted: dryRun ? 0 : manifests.filter((m) => m.deleted).length,
+          // what went (or would go), with the bytes only it used; bounded for the job row
+          manifests: manifests.slice(0, 1000).map((m) => ({ repository: m.repository, digest: m.digest, bytes: m.bytes, ...(dryRun ? {} : { deleted: !!m.deleted }) })),
+          durationMs: Date.now() - started,
+        };
       } finally {
         if (renew) clearInterval(renew);
         if (!dryRun) {
           await policy.setReadOnly(null);
           await ctx.log('registry writes are open again');
-          // --delete-untagged removes manifests behind the DB's back: reconcile.
-          if (deleteUntagged) await queue.enqueue(RECONCILE, { reason: 'after gc' });
         }
       }
     },
   };
+}
+
+type GcManifest = Unreferenced & { bytes: number; deleted?: boolean };
+
+/**
+ * Decides which manifests nothing refers to and (unless a dry run) deletes them through the deletion service, one
+ * request per repository so an unreferenced index goes with its children. Before deciding, events already received
+ * are applied and the tags reconciled with the registry, so a tag Berth has not heard of yet keeps its manifest.
+ * Returns the manifests with the bytes only they use, and those blobs with their sizes (the dry run's estimate).
+ */
+async function deleteUnreferenced(ctx: JobContext<GcPayload>, registry: RegistryHandle, deps: { db: DB; deletion: DeletionService }, dryRun: boolean): Promise<{ manifests: GcManifest[]; estimate: Map<string, number> }> {
+  const { db, deletion } = deps;
+  if (!dryRun) {
+    await registry.sync.idle();
+    const r = await registry.sync.reconcile();
+    await ctx.log(`reconciled with the registry before deciding (${r.tagsSet} tag(s) set, ${r.tagsRemoved} removed)`);
+  }
+  const plan = await planUntagged(db);
+  const estimate = new Map(plan.uniqueBlobs);
+  for (const m of plan.manifests) estimate.set(m.digest, m.manifestSize);
+  const manifests: GcManifest[] = plan.manifests.map((m) => ({ ...m, bytes: m.manifestSize + [...m.blobs].reduce((n, d) => n + (plan.uniqueBlobs.get(d) ?? 0), 0) }));
+  await ctx.log(`${manifests.length} manifest(s) nothing refers to (untagged, listed by no kept index, no kept referrer's subject)${dryRun ? ': a dry run deletes none' : ''}`);
+  for (const m of manifests.slice(0, 50)) await ctx.log(`${dryRun ? 'would delete' : 'deleting'} ${m.repository}@${m.digest} (${m.bytes} bytes only it uses)`);
+  if (!dryRun) {
+    const byRepo = new Map<string, GcManifest[]>();
+    for (const m of manifests) byRepo.set(m.repository, [...(byRepo.get(m.repository) ?? []), m]);
+    for (const [repo, list] of byRepo) {
+      ctx.signal.throwIfAborted();
+      try {
+        const r = await deletion.deleteArtifacts(GC_ACTOR, repo, list.map((m) => m.digest), { reason: 'garbage collection' });
+        const gone = new Set(r.deleted.map((d) => d.digest));
+        for (const m of list) m.deleted = gone.has(m.digest);
+      } catch (err) {
+        await ctx.log(`kept every manifest of ${repo}: ${(err as Error).message}`.slice(0, 1000), 'warn');
+      }
+    }
+  }
+  return { manifests, estimate };
 }
 
 function runGc(bin: string, args: string[], signal: AbortSignal): Promise<string> {

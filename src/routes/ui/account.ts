@@ -1,13 +1,13 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
-import { formString, page, requireLogin, viewer } from './render.js';
+import { formString, page, requireLogin, viewer, tr } from './render.js';
 
 /** One's own account: change password (needs the current one; other sessions end). */
 export function accountRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.use('*', requireLogin);
-  r.get('/password', (c) => page(c, 'pages/account/password', { title: 'Change password', done: c.req.query('done') === '1' }));
+  r.get('/password', (c) => page(c, 'pages/account/password', { title: tr(c)('account.password_title'), done: c.req.query('done') === '1' }));
   r.post('/password', async (c) => {
     const form = await c.req.parseBody();
     const me = viewer(c)!;
@@ -18,7 +18,7 @@ export function accountRoutes(): Hono<AppEnv> {
       });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
-      return page(c, 'pages/account/password', { title: 'Change password', error: err.message }, 422);
+      return page(c, 'pages/account/password', { title: tr(c)('account.password_title'), error: err.message }, 422);
     }
     await c.var.services.audit.record(c.var.actor, 'change_password', 'user', me.name);
     return c.redirect('/account/password?done=1', 303);

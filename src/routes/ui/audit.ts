@@ -3,7 +3,7 @@ import type { AppEnv } from '../../context.js';
 import { denied } from '../../errors.js';
 import { intParam } from '../http.js';
 import { auditView } from './dashboard.js';
-import { page, requireLogin } from './render.js';
+import { page, requireLogin, tr } from './render.js';
 
 export function auditPages(kind: 'audit' | 'access'): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
@@ -22,7 +22,7 @@ export function auditPages(kind: 'audit' | 'access'): Hono<AppEnv> {
       limit: 50,
     });
     const next = nextCursor ? `${base}?${new URLSearchParams({ ...filter, cursor: String(nextCursor) }).toString()}` : null;
-    return page(c, 'pages/audit/index', { title: kind === 'audit' ? 'Audit log' : 'Access log', nav: kind, base, items: items.map(auditView), filter, next });
+    return page(c, 'pages/audit/index', { title: tr(c)(kind === 'audit' ? 'audit.title_audit' : 'audit.title_access'), nav: kind, base, items: items.map(auditView), filter, next });
   });
   return r;
 }

@@ -4,15 +4,17 @@ import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { constantTimeEqual, SESSION_COOKIE } from '../middleware.js';
 import type { Ctx } from '../http.js';
+import { OIDC_LOGOUT_COOKIE } from './oidc.js';
 import { formString, newToken, page, redirectWith, safeNext, tr } from './render.js';
 
 const LOGIN_CSRF_COOKIE = 'berth_login_csrf';
 
-function loginPage(c: Ctx, opts: { error?: string; username?: string; next?: string }, status = 200) {
+async function loginPage(c: Ctx, opts: { error?: string; username?: string; next?: string }, status = 200) {
   // Login CSRF: a double-submit token, since there is no session yet to hold one.
   const token = newToken();
   setCookie(c, LOGIN_CSRF_COOKIE, token, { path: '/login', httpOnly: true, sameSite: 'Strict', secure: c.var.services.config.secureCookies, maxAge: 3600 });
-  return page(c, 'pages/login', { title: tr(c)('login.title'), loginCsrf: token, error: opts.error, username: opts.username ?? '', next: opts.next ?? '/' }, status);
+  const mode = await c.var.services.identity.settings.mode();
+  return page(c, 'pages/login', { title: tr(c)('login.title'), loginCsrf: token, error: opts.error, username: opts.username ?? '', next: opts.next ?? '/', mode }, status);
 }
 
 export function authPages(): Hono<AppEnv> {
@@ -52,6 +54,14 @@ export function authPages(): Hono<AppEnv> {
   r.post('/logout', async (c) => {
     if (c.var.session) await c.var.services.accounts.endSession(c.var.session.id);
     deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    // Signed in through OpenID Connect: end the provider's session too, when it offers that.
+    const idToken = getCookie(c, OIDC_LOGOUT_COOKIE);
+    if (idToken !== undefined) {
+      deleteCookie(c, OIDC_LOGOUT_COOKIE, { path: '/logout' });
+      const url = await c.var.services.oidc.logoutUrl(idToken);
+      // A page with a link, not a redirect: CSP form-action 'self' rightly stops a form post from ending up elsewhere.
+      if (url) return page(c, 'pages/oidc-logout', { title: 'Signed out', providerLogoutUrl: url });
+    }
     return c.redirect('/login', 303);
   });
 

@@ -6,6 +6,7 @@ import { accountRoutes } from './account.js';
 import { auditPages } from './audit.js';
 import { authPages } from './auth.js';
 import { identityPages } from './identity.js';
+import { oidcPages } from './oidc.js';
 import { dashboardPages } from './dashboard.js';
 import { jobPages, schedulePages } from './jobs.js';
 import { languageRoutes, uiLocale } from './language.js';
@@ -18,6 +19,7 @@ import { userPages } from './users.js';
 import { vulndbPages } from './vulndb.js';
 import { webhookPages } from './webhooks.js';
 import { securityPages } from './security.js';
+import { retentionPages } from './retention.js';
 
 /** The browser UI: eta pages and htmx fragments, cookie sessions, CSRF on every write. */
 export function uiRoutes(services: Services): Hono<AppEnv> {
@@ -47,11 +49,13 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/projects', projectPages());
   ui.route('/projects', repositoryPages());
   ui.route('/projects', webhookPages());
+  ui.route('/projects', retentionPages());
   ui.route('/robots', robotPages());
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
   ui.route('/vulndb', vulndbPages());
   ui.route('/', identityPages());
+  ui.route('/', oidcPages());
   ui.route('/security', securityPages());
   ui.route('/', systemPages());
   ui.route('/users', userPages());

@@ -16,14 +16,14 @@ export async function projectPage(c: Ctx, tab: ProjectTab, tabBody: string, proj
   const role = await c.var.services.projects.roleOf(c.var.principal, project);
   const base = `/projects/${project.name}`;
   const tabs = [
-    { label: 'Repositories', href: base, active: tab === 'repositories' },
-    { label: 'Members', href: `${base}/members`, active: tab === 'members' },
+    { label: tr(c)('projects.tab_repositories'), href: base, active: tab === 'repositories' },
+    { label: tr(c)('projects.tab_members'), href: `${base}/members`, active: tab === 'members' },
   ];
-  if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
+  if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: tr(c)('projects.tab_robots'), href: `/robots?project=${project.name}`, active: false });
   if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) {
-    tabs.push({ label: 'Webhooks', href: `${base}/webhooks`, active: tab === 'webhooks' });
-    tabs.push({ label: 'Retention', href: `${base}/retention`, active: tab === 'retention' });
-    tabs.push({ label: 'Settings', href: `${base}/settings`, active: tab === 'settings' });
+    tabs.push({ label: tr(c)('projects.tab_webhooks'), href: `${base}/webhooks`, active: tab === 'webhooks' });
+    tabs.push({ label: tr(c)('projects.tab_retention'), href: `${base}/retention`, active: tab === 'retention' });
+    tabs.push({ label: tr(c)('projects.tab_settings'), href: `${base}/settings`, active: tab === 'settings' });
   }
   return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
 }
@@ -187,7 +187,7 @@ export function projectPages(): Hono<AppEnv> {
   const deletePage = async (c: Ctx, project: Project, error?: string, status = 200) => {
     await c.var.services.authz.require(c.var.principal, 'project:delete', project);
     const repositories = await c.var.services.repositories.countInProject(project.id);
-    return page(c, 'pages/projects/delete', { title: `Delete ${project.name}`, nav: 'projects', project: project.name, repositories, error }, status);
+    return page(c, 'pages/projects/delete', { title: tr(c)('projects.delete_title', { name: project.name }), nav: 'projects', project: project.name, repositories, error }, status);
   };
   r.get('/:name/delete', async (c) => deletePage(c, await c.var.services.projects.get(c.var.principal, c.req.param('name'))));
   r.post('/:name/delete', async (c) => {

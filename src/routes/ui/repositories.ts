@@ -28,6 +28,11 @@ export function repositoryPages(): Hono<AppEnv> {
     const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), { ...q, topLevel: true });
     const repo = repository.name.slice(project.name.length + 1);
     const children = await c.var.services.repositories.indexChildren(repository.id, items.filter((a) => a.mediaType.includes('index') || a.mediaType.includes('manifest.list')).map((a) => a.id));
+    const gate = new Map<number, string>();
+    for (const a of items) {
+      const refusal = await c.var.services.policy.pullDecision(project, repository.name, a.digest);
+      if (refusal) gate.set(a.id, refusal.message);
+    }
     const referrers = await c.var.services.repositories.referrers(repository.id, items.map((a) => a.digest));
     const summaries = await c.var.services.scans.summaries([
       ...items.map((a) => a.id),
@@ -66,6 +71,7 @@ export function repositoryPages(): Hono<AppEnv> {
         ...view(a),
         pull: pullCommand(a.type, host(c), repository.name, a.tags[0]?.name ?? a.digest),
         referrers: (referrers.get(a.digest) ?? []).map(view),
+        blocked: gate.get(a.id) ?? null,
         children: (children.get(a.id) ?? []).map((ch) => ({
           digest: ch.digest,
           short: short(ch.digest),
@@ -97,8 +103,11 @@ export function repositoryPages(): Hono<AppEnv> {
       tags: x.tags.map((t) => t.name),
       pushed: fmtTime(x.pushedAt),
     }));
+    // The pull gate, asked the same way /v2 asks it: say why a pull would be refused instead of offering the command.
+    const refusal = await c.var.services.policy.pullDecision(project, repository.name, a.digest);
     return page(c, 'pages/artifacts/show', {
       vulnerabilities,
+      blocked: refusal ? refusal.message : null,
       title: `${repository.name}@${short(a.digest)}`,
       nav: 'projects',
       project: project.name,

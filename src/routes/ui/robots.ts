@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { pageQuery, pathId, type Ctx } from '../http.js';
-import { fmtTime, formString, page, pager, redirectWith, requireLogin } from './render.js';
+import { fmtTime, formString, page, pager, redirectWith, requireLogin, tr } from './render.js';
 
 /**
  * Robot accounts: all of them for system admins, a project's for its admins (`?project=`). A new or refreshed secret
@@ -25,7 +25,7 @@ export function robotPages(): Hono<AppEnv> {
       c,
       'pages/robots/index',
       {
-        title: 'Robot accounts',
+        title: tr(c)('robots.title'),
         nav: 'robots',
         project,
         qs,

@@ -3,7 +3,7 @@ import type { AppEnv } from '../../context.js';
 import { AppError, denied } from '../../errors.js';
 import { GARBAGE_COLLECTION } from '../../jobs/types/gc.js';
 import type { Ctx } from '../http.js';
-import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin } from './render.js';
+import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin, tr } from './render.js';
 
 const ALLOW_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
 
@@ -22,7 +22,7 @@ export function systemPages(): Hono<AppEnv> {
   r.get('/gc', async (c) => {
     const jobs = await c.var.services.jobs.list({ type: GARBAGE_COLLECTION, limit: 50 });
     return page(c, 'pages/system/gc', {
-      title: 'Garbage collection',
+      title: tr(c)('gc.title'),
       nav: 'gc',
       items: jobs.map((j) => {
         const res = (j.result ?? {}) as { dryRun?: boolean; blobsDeleted?: number; bytesFreed?: number; durationMs?: number };
@@ -54,7 +54,7 @@ export function systemPages(): Hono<AppEnv> {
     return page(
       c,
       'pages/system/settings',
-      { title: 'System settings', nav: 'settings', items: override?.items ?? a.items, expires: override?.expires ?? (a.expiresAt ? new Date(a.expiresAt).toISOString().slice(0, 10) : ''), error },
+      { title: tr(c)('system.title'), nav: 'settings', items: override?.items ?? a.items, expires: override?.expires ?? (a.expiresAt ? new Date(a.expiresAt).toISOString().slice(0, 10) : ''), error },
       status,
     );
   };

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError, denied } from '../../errors.js';
 import { pageQuery, pathId, type Ctx } from '../http.js';
-import { fmtTime, formString, page, pager, redirectWith, requireLogin, viewer } from './render.js';
+import { fmtTime, formString, page, pager, redirectWith, requireLogin, viewer, tr } from './render.js';
 
 /** The users admin page: system admins only. */
 export function userPages(): Hono<AppEnv> {
@@ -22,7 +22,7 @@ export function userPages(): Hono<AppEnv> {
       c,
       'pages/users/index',
       {
-        title: 'Users',
+        title: tr(c)('users.title'),
         nav: 'users',
         q: search,
         items: items.map((u) => ({ ...u, created: fmtTime(u.createdAt), self: u.id === me.id })),

@@ -6,7 +6,7 @@ import { VULNDB_IMPORT_LIMIT } from '../../services/upload-slots.js';
 import { receiveUpload } from '../body.js';
 import type { ImportStats } from '../../scanner/advisory-store.js';
 import type { Ctx } from '../http.js';
-import { fmtTime, page, requireLogin, viewer } from './render.js';
+import { fmtTime, page, requireLogin, viewer, tr } from './render.js';
 
 /** The vulnerability database page: status for everyone signed in, import for system admins. */
 export function vulndbPages(): Hono<AppEnv> {
@@ -14,7 +14,7 @@ export function vulndbPages(): Hono<AppEnv> {
   r.use('*', requireLogin);
   const show = async (c: Ctx, extra: { result?: ImportStats; error?: string } = {}, status = 200) => {
     const s = await c.var.services.advisories.status();
-    return page(c, 'pages/vulndb/index', { title: 'Vulnerability database', nav: 'vulndb', total: s.total, updated: fmtTime(s.updatedAt), ecosystems: s.ecosystems, canImport: !!viewer(c)?.isAdmin, ...extra }, status);
+    return page(c, 'pages/vulndb/index', { title: tr(c)('vulndb.title'), nav: 'vulndb', total: s.total, updated: fmtTime(s.updatedAt), ecosystems: s.ecosystems, canImport: !!viewer(c)?.isAdmin, ...extra }, status);
   };
   r.get('/', (c) => show(c));
   // Admin check first: the file is read only after it, into a temporary file (src/routes/body.ts).

@@ -11,6 +11,8 @@ export const userJson = (u: User) => ({
   email: u.email,
   admin: u.isAdmin,
   disabled: u.disabled,
+  /** `db`, `ldap` or `oidc`: where the user signs in */
+  auth_source: u.authSource,
   created_at: iso(u.createdAt),
   updated_at: iso(u.updatedAt),
 });

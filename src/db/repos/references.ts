@@ -1,0 +1,106 @@
+import { sql } from 'kysely';
+import type { DB } from '../connect.js';
+
+/** What holds on to a manifest inside one repository: its tags, the indexes that list it, the referrers that name it. */
+export interface ArtifactLinks {
+  id: number;
+  digest: string;
+  tags: string[];
+  /** digests of indexes in the same repository that list this artifact */
+  parents: string[];
+}
+
+/** The artifacts of a repository with these digests (missing ones are left out), with their tags and listing indexes. */
+export async function artifactLinks(db: DB, repositoryId: number, digests: string[]): Promise<ArtifactLinks[]> {
+  const out: ArtifactLinks[] = [];
+  for (let i = 0; i < digests.length; i += 500) {
+    const chunk = digests.slice(i, i + 500);
+    const rows = await db.selectFrom('artifacts').select(['id', 'digest']).where('repository_id', '=', repositoryId).where('digest', 'in', chunk).execute();
+    if (!rows.length) continue;
+    const ids = rows.map((r) => Number(r.id));
+    const tags = await db.selectFrom('tags').select(['artifact_id', 'name']).where('artifact_id', 'in', ids).orderBy('name').execute();
+    const parents = await db
+      .selectFrom('artifact_children as c')
+      .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
+      .select(['c.child_digest', 'p.digest'])
+      .where('p.repository_id', '=', repositoryId)
+      .where('c.child_digest', 'in', chunk)
+      .execute();
+    for (const r of rows) {
+      out.push({
+        id: Number(r.id),
+        digest: r.digest,
+        tags: tags.filter((t) => Number(t.artifact_id) === Number(r.id)).map((t) => t.name),
+        parents: [...new Set(parents.filter((p) => p.child_digest === r.digest).map((p) => p.digest))],
+      });
+    }
+  }
+  return out;
+}
+
+/** Digests of the artifacts of a repository (every one, for a repository deletion). */
+export async function repositoryDigests(db: DB, repositoryId: number): Promise<string[]> {
+  const rows = await db.selectFrom('artifacts').select('digest').where('repository_id', '=', repositoryId).execute();
+  return rows.map((r) => r.digest);
+}
+
+/** Whether `artifacts.subject_digest` exists (OCI referrers: signatures, SBOMs, attestations); read once per process. */
+export async function hasSubjectColumn(db: DB): Promise<boolean> {
+  const tables = await db.introspection.getTables();
+  return !!tables.find((t) => t.name === 'artifacts')?.columns.some((c) => c.name === 'subject_digest');
+}
+
+/**
+ * Digests of the artifacts in a repository whose `subject` is one of these digests (their referrers). Only call when
+ * {@link hasSubjectColumn} said yes: the column comes with the referrers feature.
+ */
+export async function referrersOf(db: DB, repositoryId: number, subjects: string[]): Promise<{ digest: string; subject: string }[]> {
+  const out: { digest: string; subject: string }[] = [];
+  for (let i = 0; i < subjects.length; i += 500) {
+    const chunk = subjects.slice(i, i + 500);
+    const rows = await sql<{ digest: string; subject: string }>`select digest, subject_digest as subject from artifacts where repository_id = ${repositoryId} and subject_digest in (${sql.join(chunk)})`.execute(db);
+    out.push(...rows.rows);
+  }
+  return out;
+}
+
+/** Every artifact of every repository as a reference graph, for garbage collection. */
+export interface RepositoryGraph {
+  repositoryId: number;
+  name: string;
+  artifacts: { id: number; digest: string; tagged: boolean; manifestSize: number; subject: string | null }[];
+  /** parent digest → child digests */
+  children: Map<string, string[]>;
+}
+
+/** The reference graph of one repository. `withSubject` reads `artifacts.subject` (see {@link hasSubjectColumn}). */
+export async function repositoryGraph(db: DB, repositoryId: number, name: string, withSubject: boolean): Promise<RepositoryGraph> {
+  const rows = withSubject
+    ? (await sql<{ id: number; digest: string; manifest_size: number; subject: string | null }>`select id, digest, manifest_size, subject_digest as subject from artifacts where repository_id = ${repositoryId}`.execute(db)).rows
+    : (await db.selectFrom('artifacts').select(['id', 'digest', 'manifest_size']).where('repository_id', '=', repositoryId).execute()).map((r) => ({ ...r, subject: null }));
+  const tagged = new Set((await db.selectFrom('tags').select('artifact_id').where('repository_id', '=', repositoryId).execute()).map((t) => Number(t.artifact_id)));
+  const links = await db
+    .selectFrom('artifact_children as c')
+    .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
+    .select(['p.digest', 'c.child_digest'])
+    .where('p.repository_id', '=', repositoryId)
+    .execute();
+  const children = new Map<string, string[]>();
+  for (const l of links) children.set(l.digest, [...(children.get(l.digest) ?? []), l.child_digest]);
+  return {
+    repositoryId,
+    name,
+    artifacts: rows.map((r) => ({ id: Number(r.id), digest: r.digest, tagged: tagged.has(Number(r.id)), manifestSize: Number(r.manifest_size), subject: r.subject ?? null })),
+    children,
+  };
+}
+
+/** Blob digests (layers, configs) of these artifacts, each with the size Berth recorded. */
+export async function blobsOf(db: DB, artifactIds: number[]): Promise<Map<number, { digest: string; size: number }[]>> {
+  const out = new Map<number, { digest: string; size: number }[]>();
+  for (let i = 0; i < artifactIds.length; i += 500) {
+    const rows = await db.selectFrom('artifact_blobs').select(['artifact_id', 'digest', 'size']).where('artifact_id', 'in', artifactIds.slice(i, i + 500)).execute();
+    for (const r of rows) out.set(Number(r.artifact_id), [...(out.get(Number(r.artifact_id)) ?? []), { digest: r.digest, size: Number(r.size) }]);
+  }
+  return out;
+}

@@ -1,0 +1,103 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../context.js';
+import { AppError } from '../../errors.js';
+import { nextRuns } from '../../jobs/schedules.js';
+import { TAG_RETENTION } from '../../services/retention-service.js';
+import { pathId, type Ctx } from '../http.js';
+import { projectPage } from './projects.js';
+import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin } from './render.js';
+
+const EXAMPLE = JSON.stringify([{ repositories: '**', tags: '**', untagged: true, retain: { kind: 'latest_pushed', count: 10 } }], null, 2);
+
+/** The project's Retention tab: rules (JSON), schedule, dry run and run buttons, and the recent runs. */
+export function retentionPages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.use('*', requireLogin);
+
+  const show = async (c: Ctx, name: string, override: { rules?: string; schedule?: string; error?: string } = {}, status = 200) => {
+    const policy = await c.var.services.retention.get(c.var.principal, name);
+    const project = await c.var.services.projects.get(c.var.principal, name);
+    const jobs = (await c.var.services.jobs.list({ type: TAG_RETENTION, limit: 100 })).filter((j) => (j.payload as { projectId?: number }).projectId === project.id).slice(0, 10);
+    const body = c.var.services.views.render('partials/retention/show', {
+      project: project.name,
+      csrf: c.var.session?.csrfToken ?? '',
+      rules: override.rules ?? (policy.rules.length ? JSON.stringify(policy.rules, null, 2) : ''),
+      schedule: override.schedule ?? policy.schedule ?? '',
+      nextRun: policy.schedule ? fmtTime(nextRuns(policy.schedule, 1)[0]?.getTime()) : '',
+      example: EXAMPLE,
+      error: override.error,
+      runs: jobs.map((j) => {
+        const res = (j.result ?? {}) as { dry_run?: boolean; deleted_count?: number; bytes?: number; total?: number };
+        return { id: j.id, status: j.status, dry: (j.payload as { dryRun?: boolean }).dryRun, trigger: (j.payload as { trigger?: string }).trigger, at: fmtTime(j.createdAt), deleted: res.deleted_count ?? '', total: res.total ?? '', bytes: res.bytes !== undefined ? fmtBytes(res.bytes) : '' };
+      }),
+    });
+    return projectPage(c, 'retention', body, project, status);
+  };
+
+  r.get('/:name/retention', (c) => show(c, c.req.param('name')));
+
+  r.post('/:name/retention', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody();
+    const rulesText = formString(form.rules, 100_000).trim();
+    const schedule = formString(form.schedule, 200).trim();
+    let rules: unknown;
+    try {
+      rules = rulesText ? JSON.parse(rulesText) : [];
+    } catch {
+      return show(c, name, { rules: rulesText, schedule, error: 'rules: not valid JSON' }, 422);
+    }
+    try {
+      await c.var.services.retention.put(c.var.principal, c.var.actor, name, { rules, schedule: schedule || null });
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status !== 400) throw err;
+      return show(c, name, { rules: rulesText, schedule, error: err.message }, 422);
+    }
+    return redirectWith(c, `/projects/${name}/retention`, { kind: 'ok', text: 'Retention policy saved.' });
+  });
+
+  // A real run asks first (without JavaScript through this page; the button carries hx-confirm too).
+  r.get('/:name/retention/run', async (c) => {
+    const name = c.req.param('name');
+    await c.var.services.retention.get(c.var.principal, name);
+    return page(c, 'pages/confirm', {
+      title: 'Run retention',
+      heading: 'Run tag retention',
+      question: `Delete every artifact of ${name} that the retention rules do not keep? Run a dry run first to see the list.`,
+      action: `/projects/${name}/retention/run`,
+      confirmLabel: 'Run retention',
+      cancel: `/projects/${name}/retention`,
+    });
+  });
+
+  r.post('/:name/retention/run', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody();
+    const dryRun = formString(form.dry_run, 8) === 'true';
+    const id = await c.var.services.retention.run(c.var.principal, c.var.actor, name, { dryRun });
+    return redirectWith(c, `/projects/${name}/retention/runs/${id}`, { kind: 'ok', text: dryRun ? 'Dry run queued.' : 'Retention run queued.' });
+  });
+
+  // One run, for project admins (the job center is for system admins): what was or would be deleted.
+  r.get('/:name/retention/runs/:id', async (c) => {
+    const name = c.req.param('name');
+    await c.var.services.retention.get(c.var.principal, name);
+    const project = await c.var.services.projects.get(c.var.principal, name);
+    const job = await c.var.services.jobs.get(pathId(c, 'id'));
+    if (!job || job.type !== TAG_RETENTION || (job.payload as { projectId?: number }).projectId !== project.id) throw new AppError('NOT_FOUND', 'retention run not found');
+    const res = (job.result ?? {}) as { dry_run?: boolean; deleted?: { repository: string; digest: string; tags: string[]; size: number; reason: string }[]; deleted_count?: number; bytes?: number; total?: number; failed?: { repository: string; digest: string; error: string }[] };
+    const body = c.var.services.views.render('partials/retention/run', {
+      project: project.name,
+      job: { id: job.id, status: job.status, progress: job.progress, error: job.error, dry: (job.payload as { dryRun?: boolean }).dryRun, at: fmtTime(job.createdAt) },
+      total: res.total ?? 0,
+      count: res.deleted_count ?? 0,
+      bytes: fmtBytes(res.bytes ?? 0),
+      items: (res.deleted ?? []).map((d) => ({ ...d, size: fmtBytes(d.size), short: d.digest.slice(7, 19) })),
+      failed: res.failed ?? [],
+      running: job.status === 'pending' || job.status === 'scheduled' || job.status === 'running',
+    });
+    return projectPage(c, 'retention', body, project);
+  });
+
+  return r;
+}

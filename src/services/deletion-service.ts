@@ -1,0 +1,251 @@
+import fs from 'node:fs';
+import type { RegistryHandle } from '../context.js';
+import type { DB } from '../db/connect.js';
+import * as art from '../db/repos/artifacts.js';
+import { findProjectByName, type Project } from '../db/repos/projects.js';
+import * as refs from '../db/repos/references.js';
+import type { Logger } from '../log.js';
+import { AppError, v2Refusal, type V2Refusal } from '../errors.js';
+import type { Actor, AuditService } from './audit-service.js';
+import { globToRegExp } from './policy-service.js';
+import { SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
+import { tagDir } from '../registry/storage.js';
+
+
+/** Why something is deleted: shown in the audit log (`api`, `ui`, `gc`, `retention`, …). */
+export interface DeletionOptions {
+  reason: string;
+}
+
+export interface DeletedArtifact {
+  digest: string;
+  /** the tags it carried, gone with it */
+  tags: string[];
+  /** set when the artifact went because it referred to (`subject`) another deleted artifact */
+  referrerOf?: string;
+}
+
+export interface DeletionResult {
+  repository: string;
+  deleted: DeletedArtifact[];
+}
+
+/** A checked deletion: every digest that goes, in the order it goes (indexes and referrers before what they name). */
+export interface DeletionPlan {
+  project: Project;
+  repository: string;
+  repositoryId: number;
+  artifacts: DeletedArtifact[];
+}
+
+/**
+ * The one way anything stored is deleted: REST and UI (tag, artifact, repository, project), `/v2` manifest DELETEs
+ * through the proxy (checked here, forwarded by the proxy), garbage collection and retention. Every path meets the
+ * same two rules before anything is removed:
+ *
+ * - **Immutability**: a tag matching one of the project's `immutable_tags` globs cannot be deleted, nor the artifact
+ *   it points at, nor a repository or project that holds one (`PRECONDITION`, 412). Remove the rule first.
+ * - **Index integrity**: an artifact that a kept image index lists cannot be deleted on its own — the multi-arch image
+ *   would stop pulling (`CONFLICT`, 409, naming the index). Deleting the index in the same request is fine.
+ *
+ * Deleting an artifact deletes its referrers too (manifests whose `subject` is it: signatures, SBOMs), when Berth
+ * records subjects. Permissions are the caller's to check; this service only enforces what no one may break.
+ */
+export class DeletionService {
+  private subjectColumn: Promise<boolean> | null = null;
+
+  constructor(
+    private readonly db: DB,
+    private readonly registry: RegistryHandle,
+    private readonly audit: AuditService,
+    private readonly log: Logger,
+  ) {}
+
+  private withSubjects(): Promise<boolean> {
+    this.subjectColumn ??= refs.hasSubjectColumn(this.db).catch(() => false);
+    return this.subjectColumn;
+  }
+
+  private async projectOf(repository: string): Promise<Project> {
+    const project = await findProjectByName(this.db, repository.split('/')[0]!);
+    if (!project) throw new AppError('NOT_FOUND', `project of ${repository} not found`);
+    return project;
+  }
+
+  /** The immutability rule a tag falls under in a project, if any. */
+  immutableRule(project: Project, tag: string): string | null {
+    for (const g of project.immutableTags) if (globToRegExp(g).test(tag)) return g;
+    return null;
+  }
+
+  private refuseImmutable(project: Project, repository: string, tags: string[], what: string): void {
+    for (const t of tags) {
+      const rule = this.immutableRule(project, t);
+      if (rule) throw new AppError('PRECONDITION', `tag ${repository}:${t} is immutable in project ${project.name} (rule "${rule}"): ${what} cannot be deleted. Remove the rule first.`);
+    }
+  }
+
+  /**
+   * Checks deleting these manifests (sha256 digests) of one repository, with their referrers, and returns the plan.
+   * A digest Berth does not hold (already deleted) is left out. Throws `PRECONDITION` when an immutable tag would go,
+   * `CONFLICT` when a kept index lists one of them. Changes nothing.
+   */
+  async plan(repository: string, digests: string[]): Promise<DeletionPlan> {
+    const project = await this.projectOf(repository);
+    const repoRow = await art.findRepository(this.db, repository);
+    if (!repoRow) throw new AppError('NAME_UNKNOWN', `repository ${repository} not found`);
+    const repositoryId = Number(repoRow.id);
+    const wanted = [...new Set(digests)];
+    for (const d of wanted) if (!DIGEST.test(d)) throw new AppError('BAD_REQUEST', `not a sha256 digest: ${String(d).slice(0, 100)}`);
+    // Referrers go with their subject, transitively (a signature of an SBOM of an image).
+    const referrerOf = new Map<string, string>();
+    const all = new Set(wanted);
+    if (await this.withSubjects()) {
+      let frontier = wanted;
+      for (let depth = 0; frontier.length && depth < 8; depth++) {
+        const found = (await refs.referrersOf(this.db, repositoryId, frontier)).filter((r) => !all.has(r.digest));
+        for (const r of found) {
+          all.add(r.digest);
+          referrerOf.set(r.digest, r.subject);
+        }
+        frontier = found.map((r) => r.digest);
+      }
+    }
+    const links = await refs.artifactLinks(this.db, repositoryId, [...all]);
+    const known = new Map(links.map((l) => [l.digest, l]));
+    for (const l of links) this.refuseImmutable(project, repository, l.tags, `${repository}@${l.digest.slice(0, 19)}…`);
+    for (const l of links) {
+      const kept = l.parents.filter((p) => !all.has(p));
+      if (kept.length) {
+        throw new AppError(
+          'CONFLICT',
+          `${repository}@${l.digest} is listed by the image index ${repository}@${kept[0]}${kept.length > 1 ? ` (and ${kept.length - 1} more)` : ''}: deleting it alone would break that multi-arch image. Delete the index first, or with it.`,
+        );
+      }
+    }
+    // Order: whatever names another deleted artifact (an index listing it, a referrer of it) goes first, so no
+    // moment leaves a kept manifest pointing at a missing one.
+    const pointsAt = new Map<string, Set<string>>();
+    for (const l of links) for (const p of l.parents) if (all.has(p)) pointsAt.set(p, (pointsAt.get(p) ?? new Set()).add(l.digest));
+    for (const [r, s] of referrerOf) pointsAt.set(r, (pointsAt.get(r) ?? new Set()).add(s));
+    // Kahn's order over "points at" (linear: repositories can hold thousands of artifacts).
+    const indegree = new Map(links.map((l) => [l.digest, 0]));
+    for (const targets of pointsAt.values()) for (const t of targets) if (indegree.has(t)) indegree.set(t, indegree.get(t)! + 1);
+    const ready = links.map((l) => l.digest).filter((d) => indegree.get(d) === 0);
+    const ordered: string[] = [];
+    while (ready.length) {
+      const d = ready.pop()!;
+      ordered.push(d);
+      for (const t of pointsAt.get(d) ?? []) {
+        if (!indegree.has(t)) continue;
+        const n = indegree.get(t)! - 1;
+        indegree.set(t, n);
+        if (n === 0) ready.push(t);
+      }
+    }
+    // A cycle cannot occur with content-addressed manifests; should one, the rest go in any order.
+    if (ordered.length < links.length) for (const l of links) if (!ordered.includes(l.digest)) ordered.push(l.digest);
+    return { project, repository, repositoryId, artifacts: ordered.map((d) => ({ digest: d, tags: known.get(d)!.tags, ...(referrerOf.has(d) ? { referrerOf: referrerOf.get(d)! } : {}) })) };
+  }
+
+  /** Carries out a plan: each manifest through the registry API (404 counts as gone), then its DB rows. */
+  private async execute(actor: Actor, plan: DeletionPlan, opts: DeletionOptions & { auditEach: boolean }): Promise<DeletionResult> {
+    const deleted: DeletedArtifact[] = [];
+    for (const a of plan.artifacts) {
+      await this.registry.client.deleteManifest(plan.repository, a.digest);
+      await art.deleteArtifact(this.db, plan.repositoryId, a.digest);
+      deleted.push(a);
+      if (opts.auditEach) await this.audit.record(actor, 'delete', 'artifact', `${plan.repository}@${a.digest}`, { tags: a.tags, reason: opts.reason, ...(a.referrerOf ? { referrer_of: a.referrerOf } : {}) });
+    }
+    await art.deleteRepositoryIfEmpty(this.db, plan.repositoryId);
+    return { repository: plan.repository, deleted };
+  }
+
+  /**
+   * Deletes manifests of one repository by digest, with their referrers, after {@link plan}'s checks (same errors).
+   * Each deleted artifact is audit-logged with `reason`. Returns what was deleted, in order. The API retention and
+   * garbage collection use.
+   */
+  async deleteArtifacts(actor: Actor, repository: string, digests: string[], opts: DeletionOptions): Promise<DeletionResult> {
+    const plan = await this.plan(repository, digests);
+    return this.execute(actor, plan, { ...opts, auditEach: true });
+  }
+
+  /** Deletes a whole repository (every artifact; refused while it holds an immutable tag). Returns the artifacts. */
+  async deleteRepository(actor: Actor, repository: string, opts: DeletionOptions): Promise<DeletionResult> {
+    const plan = await this.planRepository(repository);
+    const result = await this.execute(actor, plan, { ...opts, auditEach: false });
+    await art.deleteRepositoryRow(this.db, plan.repositoryId);
+    await this.audit.record(actor, 'delete', 'repository', repository, { artifacts: result.deleted.length, reason: opts.reason });
+    return result;
+  }
+
+  private async planRepository(repository: string): Promise<DeletionPlan> {
+    const repoRow = await art.findRepository(this.db, repository);
+    if (!repoRow) throw new AppError('NAME_UNKNOWN', `repository ${repository} not found`);
+    return this.plan(repository, await refs.repositoryDigests(this.db, Number(repoRow.id)));
+  }
+
+  /**
+   * Deletes every repository of a project (a forced project deletion). All are checked before any is touched, so a
+   * refusal (an immutable tag anywhere) leaves the project whole. Returns the number of artifacts deleted.
+   */
+  async deleteProjectRepositories(actor: Actor, project: Project, opts: DeletionOptions): Promise<number> {
+    const repos = await this.db.selectFrom('repositories').select('name').where('project_id', '=', project.id).orderBy('name').execute();
+    const plans: DeletionPlan[] = [];
+    for (const r of repos) plans.push(await this.planRepository(r.name));
+    let n = 0;
+    for (const plan of plans) {
+      const result = await this.execute(actor, plan, { ...opts, auditEach: false });
+      await art.deleteRepositoryRow(this.db, plan.repositoryId);
+      await this.audit.record(actor, 'delete', 'repository', plan.repository, { artifacts: result.deleted.length, reason: opts.reason });
+      n += result.deleted.length;
+    }
+    return n;
+  }
+
+  /**
+   * Deletes one tag and leaves its artifact (refused for an immutable tag). Distribution 2.8 has no tag DELETE
+   * (`400 DIGEST_INVALID`), so with the managed registry the tag's link is removed from storage, as 3.x's tag DELETE
+   * does; an external registry answers `UNSUPPORTED`.
+   */
+  async deleteTag(actor: Actor, repository: string, tag: string, opts: DeletionOptions): Promise<{ digest: string }> {
+    if (!TAG.test(tag)) throw new AppError('BAD_REQUEST', 'invalid tag');
+    const project = await this.projectOf(repository);
+    const repoRow = await art.findRepository(this.db, repository);
+    const artifact = repoRow ? await art.findArtifact(this.db, Number(repoRow.id), tag) : undefined;
+    if (!repoRow || !artifact) throw new AppError('MANIFEST_UNKNOWN', `tag ${repository}:${tag} not found`);
+    this.refuseImmutable(project, repository, [tag], 'it');
+    const managed = this.registry.managed;
+    if (!managed) throw new AppError('UNSUPPORTED', 'deleting a single tag needs the managed registry; delete the artifact instead');
+    const dir = tagDir(managed.storageDir, repository, tag);
+    if (!dir) throw new AppError('BAD_REQUEST', 'invalid tag');
+    fs.rmSync(dir, { recursive: true, force: true });
+    await art.deleteTag(this.db, Number(repoRow.id), tag);
+    await this.audit.record(actor, 'delete', 'tag', `${repository}:${tag}`, { digest: artifact.digest, reason: opts.reason });
+    return { digest: artifact.digest };
+  }
+
+  /**
+   * The `/v2` side: whether a manifest DELETE (by digest, or by tag on registries that allow it) may be forwarded.
+   * A registry-style refusal (`PRECONDITION` 412 for immutability, `CONFLICT` 409 naming the index for an index's
+   * child) or null. Digests Berth does not know yet are left to the registry.
+   */
+  async v2DeleteRefusal(repository: string, reference: string): Promise<V2Refusal | null> {
+    const project = await findProjectByName(this.db, repository.split('/')[0]!);
+    if (!project) return null;
+    try {
+      if (!DIGEST.test(reference)) {
+        this.refuseImmutable(project, repository, [reference], 'it');
+        return null;
+      }
+      await this.plan(repository, [reference]);
+      return null;
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.code !== 'PRECONDITION' && err.code !== 'CONFLICT') return null;
+      this.log.info({ repository, reference, reason: err.message }, 'registry DELETE refused');
+      return v2Refusal(err.code, err.message);
+    }
+  }
+}

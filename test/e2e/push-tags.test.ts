@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ADMIN } from '../helpers/app.js';
+import { testDialects } from '../helpers/db.js';
+import { ociImage } from '../helpers/oci.js';
+import { eventually, inspectDigest, push, startInstance, type Instance } from '../helpers/registry.js';
+
+const ENVELOPE = 'application/vnd.docker.distribution.events.v1+json';
+
+/** A pushed tag never goes missing from Berth: the push event's own tag and digest are trusted, with the push time. */
+for (const dialect of testDialects()) {
+  describe(`pushed tags never go missing [${dialect}]`, () => {
+    let b: Instance;
+    let src: string;
+    let digest: string;
+    const tagsInDb = async (repo: string) => {
+      const r = await (await b.api(`/api/v1/projects/tags/repositories/${repo}/tags`, { auth: ADMIN })).json();
+      return new Map<string, { digest: string; pushedAt: number }>(r.items.map((t: { name: string; digest: string; pushed_at: string }) => [t.name, { digest: t.digest, pushedAt: Date.parse(t.pushed_at) }]));
+    };
+
+    before(async () => {
+      b = await startInstance(dialect);
+      await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'tags' } });
+      // auto-scan stays on, as when tags went missing
+      src = await ociImage(path.join(b.config.dataDir, 'img'), [{ 'etc/os-release': 'ID=debian\nVERSION_ID=12\n' }], 't');
+      await push(src, `docker://${b.host}/tags/app:base`, ADMIN);
+      digest = await inspectDigest(`docker://${b.host}/tags/app:base`, ADMIN);
+      await eventually(async () => (await tagsInDb('app')).has('base'));
+    });
+    after(async () => b?.destroy());
+
+    it('a push event that arrives before the registry shows its tag still records the tag, at the push time', async () => {
+      // The registry emits the push event before it writes the tag link; this event names a tag the registry does
+      // not show (yet), exactly what a read racing the registry sees.
+      const at = new Date(Date.now() - 5000);
+      const event = {
+        id: randomUUID(),
+        timestamp: at.toISOString(),
+        action: 'push',
+        target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, repository: 'tags/app', tag: 'early' },
+        request: { addr: '127.0.0.1:1234', method: 'PUT', useragent: 'skopeo/1.9.3' },
+        actor: { name: 'admin' },
+      };
+      const res = await fetch(`${b.url}/service/notifications`, { method: 'POST', headers: { authorization: `Bearer ${b.services.registry.notificationSecret}`, 'content-type': ENVELOPE }, body: JSON.stringify({ events: [event] }) });
+      assert.equal(res.status, 200);
+      await b.services.registry.sync.idle();
+      const t = (await tagsInDb('app')).get('early');
+      assert.ok(t, 'tag recorded from the event');
+      assert.equal(t.digest, digest);
+      assert.equal(t.pushedAt, at.getTime());
+      // a duplicate, older delivery does not move it back
+      const older = { ...event, id: randomUUID(), timestamp: new Date(at.getTime() - 60_000).toISOString(), target: { ...event.target } };
+      await fetch(`${b.url}/service/notifications`, { method: 'POST', headers: { authorization: `Bearer ${b.services.registry.notificationSecret}`, 'content-type': ENVELOPE }, body: JSON.stringify({ events: [older] }) });
+      await b.services.registry.sync.idle();
+      assert.equal((await tagsInDb('app')).get('early')!.pushedAt, at.getTime());
+    });
+
+    it('200 quick skopeo pushes (60 sequential, 4 parallel loops of 35): every tag is in the DB with its push time', async () => {
+      const window = new Map<string, [number, number]>();
+      const one = async (tag: string) => {
+        const t0 = Date.now();
+        await push(src, `docker://${b.host}/tags/many:${tag}`, ADMIN);
+        window.set(tag, [t0, Date.now()]);
+      };
+      for (let i = 0; i < 60; i++) await one(`s${i}`);
+      await Promise.all([0, 1, 2, 3].map(async (loop) => {
+        for (let i = 0; i < 35; i++) await one(`p${loop}-${i}`);
+      }));
+      assert.equal(window.size, 200);
+      const tags = await eventually(async () => {
+        const t = await tagsInDb('many');
+        return [...window.keys()].every((k) => t.has(k)) ? t : null;
+      }, 15_000).catch(async () => {
+        const t = await tagsInDb('many');
+        throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')}`);
+      });
+      for (const [tag, [t0, t1]] of window) {
+        const t = tags.get(tag)!;
+        assert.equal(t.digest, digest, tag);
+        // the registry's push time (same clock), ms precision
+        assert.ok(t.pushedAt >= t0 - 1 && t.pushedAt <= t1 + 1, `${tag}: pushed_at ${t.pushedAt} outside [${t0}, ${t1}]`);
+      }
+    });
+  });
+}

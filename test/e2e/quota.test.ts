@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { ADMIN } from '../helpers/app.js';
+import { testDialects } from '../helpers/db.js';
+import { eventually, startInstance, type Instance } from '../helpers/registry.js';
+
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const MiB = 1024 * 1024;
+
+/** Quota counts what the registry stores: a manifest's declared sizes are the pusher's claim, not the truth. */
+for (const dialect of testDialects()) {
+  describe(`quota counts real blob sizes [${dialect}]`, () => {
+    let b: Instance;
+    let token: string;
+    const v2 = (p: string, init: RequestInit = {}) => fetch(`${b.url}/v2/quota/app${p}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
+    const upload = async (blob: Buffer) => {
+      const start = await v2('/blobs/uploads/', { method: 'POST' });
+      assert.equal(start.status, 202, await start.clone().text());
+      const loc = new URL(start.headers.get('location')!, b.url);
+      loc.searchParams.set('digest', sha(blob));
+      const put = await fetch(loc, { method: 'PUT', body: new Uint8Array(blob), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' } });
+      assert.equal(put.status, 201, await put.clone().text());
+      return sha(blob);
+    };
+    let manifest: Buffer;
+
+    before(async () => {
+      b = await startInstance(dialect);
+      await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'quota' } });
+      await b.api('/api/v1/projects/quota', { method: 'PUT', auth: ADMIN, json: { auto_scan: false, quota_bytes: MiB } });
+      token = (await (await b.api('/service/token?service=berth-registry&scope=repository:quota/app:pull,push', { auth: ADMIN })).json()).token;
+      const layer = randomBytes(9 * MiB);
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(randomBytes(8))] } }));
+      const layerDigest = await upload(layer);
+      const configDigest = await upload(config);
+      // Every descriptor claims 10 bytes.
+      manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: 10 },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: 10 }],
+        }),
+      );
+    });
+    after(async () => b?.destroy());
+
+    const putManifest = () => v2('/manifests/lie', { method: 'PUT', body: new Uint8Array(manifest), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+
+    it('refuses a manifest declaring 10-byte layers for a 9 MiB blob in a 1 MiB project', async () => {
+      const res = await putManifest();
+      assert.equal(res.status, 412);
+      const body = await res.json();
+      assert.match(body.errors[0].message, /quota/);
+      assert.match(body.errors[0].message, /9\.0 MiB/);
+    });
+
+    it('reports the real usage once stored', async () => {
+      await b.api('/api/v1/projects/quota', { method: 'PUT', auth: ADMIN, json: { quota_bytes: null } });
+      // /v2 reads project settings through a cache that is at most a moment stale
+      await eventually(async () => (await putManifest()).status === 201);
+      const art = await eventually(async () => {
+        const r = await b.api('/api/v1/projects/quota/repositories/app/artifacts/lie', { auth: ADMIN });
+        return r.status === 200 ? r.json() : null;
+      });
+      assert.ok(art.size >= 9 * MiB, `artifact size ${art.size}`);
+      const p = await (await b.api('/api/v1/projects/quota', { auth: ADMIN })).json();
+      assert.ok(p.usage_bytes >= 9 * MiB, `usage ${p.usage_bytes}`);
+      // and the next push is judged against it
+      await b.api('/api/v1/projects/quota', { method: 'PUT', auth: ADMIN, json: { quota_bytes: 9 * MiB + 100_000 } });
+      const small = await upload(randomBytes(200_000));
+      const m2 = Buffer.from(JSON.stringify({ ...JSON.parse(manifest.toString()), layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: small, size: 1 }] }));
+      await new Promise((r) => setTimeout(r, 1100)); // past the /v2 settings cache (V2_MAX_STALENESS_MS)
+      const res = await v2('/manifests/second', { method: 'PUT', body: new Uint8Array(m2), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+      assert.equal(res.status, 412);
+      assert.match((await res.json()).errors[0].message, /quota/);
+    });
+  });
+}
