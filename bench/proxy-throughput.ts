@@ -51,13 +51,37 @@ export async function benchProxy(): Promise<{ name: string; ratio: number; detai
       const loc = new URL(String(start.headers.location), base);
       const target = `${base}${loc.pathname}${loc.search}${loc.search ? '&' : '?'}digest=${digest}`;
       fs.writeFileSync(file, data);
-      const { stdout } = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', '-X', 'PUT', '-H', `Authorization: ${auth.authorization}`, '-H', 'Content-Type: application/octet-stream', '-T', file, target]);
+      const { stdout } = await run('curl', [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{time_total}',
+        '-X',
+        'PUT',
+        '-H',
+        `Authorization: ${auth.authorization}`,
+        '-H',
+        'Content-Type: application/octet-stream',
+        '-T',
+        file,
+        target,
+      ]);
       const [status, secs] = stdout.trim().split(' ');
       if (status !== '201') throw new Error(`upload: ${status}`);
       return { ms: Number(secs) * 1000, digest };
     };
     const pullOnce = async (base: string, digest: string): Promise<number> => {
-      const { stdout } = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', '-H', `Authorization: ${auth.authorization}`, `${base}/v2/bench/blob/blobs/${digest}`]);
+      const { stdout } = await run('curl', [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{size_download} %{time_total}',
+        '-H',
+        `Authorization: ${auth.authorization}`,
+        `${base}/v2/bench/blob/blobs/${digest}`,
+      ]);
       const [status, bytes, secs] = stdout.trim().split(' ');
       if (status !== '200' || Number(bytes) !== SIZE) throw new Error(`pull: ${status} ${bytes}`);
       return Number(secs) * 1000;
@@ -77,7 +101,10 @@ export async function benchProxy(): Promise<{ name: string; ratio: number; detai
     }
     const mibs = (ms: number) => (SIZE / 1024 / 1024 / (ms / 1000)).toFixed(0);
     const out = [];
-    for (const [name, m] of [['blob push', push], ['blob pull', pull]] as const) {
+    for (const [name, m] of [
+      ['blob push', push],
+      ['blob pull', pull],
+    ] as const) {
       const d = median(m.direct);
       const c = median(m.core);
       out.push({ name: `proxy ${name} ${SIZE / 1024 / 1024} MiB`, ratio: d / c, detail: `direct ${mibs(d)} MiB/s, through core ${mibs(c)} MiB/s (median of ${RUNS})` });

@@ -19,7 +19,16 @@ export async function benchTokens(): Promise<{ name: string; ratio: number; deta
   // The baseline: the least a token server can do per request.
   const bare = http.createServer((_req, res) => {
     const now = Math.floor(Date.now() / 1000);
-    const claims = { iss: 'bench', sub: '', aud: 'bench', exp: now + 300, nbf: now, iat: now, jti: randomBytes(16).toString('base64url'), access: [{ type: 'repository', name: 'pub/app', actions: ['pull'] }] };
+    const claims = {
+      iss: 'bench',
+      sub: '',
+      aud: 'bench',
+      exp: now + 300,
+      nbf: now,
+      iat: now,
+      jti: randomBytes(16).toString('base64url'),
+      access: [{ type: 'repository', name: 'pub/app', actions: ['pull'] }],
+    };
     const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const token = `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
     const body = JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() });
@@ -34,7 +43,12 @@ export async function benchTokens(): Promise<{ name: string; ratio: number; deta
     const anonUrl = `${b.url}/service/token?service=berth-registry&scope=repository:pub/app:pull`;
     const robotUrl = `${b.url}/service/token?service=berth-registry&scope=repository:pub/app:pull,push`;
     const robotHeaders = { authorization: basic(robot.name, robot.secret) };
-    for (const [u, h] of [[anonUrl, {}], [robotUrl, robotHeaders], [bareUrl, {}]] as const) await wrkRate(u, { connections: 8, seconds: 1, headers: h });
+    for (const [u, h] of [
+      [anonUrl, {}],
+      [robotUrl, robotHeaders],
+      [bareUrl, {}],
+    ] as const)
+      await wrkRate(u, { connections: 8, seconds: 1, headers: h });
     const base1 = await wrkRate(bareUrl, { connections: 64, seconds: SECONDS });
     const anon = await wrkRate(anonUrl, { connections: 64, seconds: SECONDS });
     const rob = await wrkRate(robotUrl, { connections: 64, seconds: SECONDS, headers: robotHeaders });

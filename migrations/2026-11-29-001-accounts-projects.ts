@@ -29,11 +29,14 @@ export const accountsProjects: Migration = {
     ).execute();
     const have = await db.selectFrom('roles').select('id').execute();
     if (have.length === 0) {
-      await db.insertInto('roles').values([
-        { id: 1, name: 'admin' },
-        { id: 2, name: 'developer' },
-        { id: 3, name: 'guest' },
-      ]).execute();
+      await db
+        .insertInto('roles')
+        .values([
+          { id: 1, name: 'admin' },
+          { id: 2, name: 'developer' },
+          { id: 3, name: 'guest' },
+        ])
+        .execute();
     }
 
     await tableOptions(

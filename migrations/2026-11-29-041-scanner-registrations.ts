@@ -33,9 +33,16 @@ export const scannerRegistrations: Migration = {
       if (row.name !== 'scanner:system' || !v || typeof v.url !== 'string') continue;
       const now = Date.now();
       const have = await db.selectFrom('scanner_registrations').select('id').where('name', '=', 'default').executeTakeFirst();
-      if (!have) await db.insertInto('scanner_registrations').values({ name: 'default', url: v.url, authorization: typeof v.authorization === 'string' ? v.authorization : null, created_at: now, updated_at: now }).execute();
+      if (!have)
+        await db
+          .insertInto('scanner_registrations')
+          .values({ name: 'default', url: v.url, authorization: typeof v.authorization === 'string' ? v.authorization : null, created_at: now, updated_at: now })
+          .execute();
       const reg = await db.selectFrom('scanner_registrations').select('id').where('name', '=', 'default').executeTakeFirstOrThrow();
-      await db.insertInto('system_settings').values({ name: 'scanner:system', value: JSON.stringify({ registration: Number(reg.id) }), updated_at: now }).execute();
+      await db
+        .insertInto('system_settings')
+        .values({ name: 'scanner:system', value: JSON.stringify({ registration: Number(reg.id) }), updated_at: now })
+        .execute();
     }
   },
 };

@@ -69,7 +69,11 @@ export const reportFindings: Migration = {
             });
           }
         }
-        for (let i = 0; i < rows.length; i += 200) await db.insertInto('report_findings').values(rows.slice(i, i + 200)).execute();
+        for (let i = 0; i < rows.length; i += 200)
+          await db
+            .insertInto('report_findings')
+            .values(rows.slice(i, i + 200))
+            .execute();
       }
     }
   },

@@ -69,7 +69,18 @@ async function startThrowawayMariadb() {
   if (init.status !== 0) throw new Error(`mariadb-install-db failed: ${init.stderr || init.stdout}`);
   const child = spawn(
     server,
-    ['--no-defaults', `--datadir=${dir}/data`, '--bind-address=127.0.0.1', `--port=${port}`, `--socket=${dir}/mysqld.sock`, `--pid-file=${dir}/mysqld.pid`, '--skip-log-bin', '--innodb-buffer-pool-size=128M', '--max-connections=500', ...user],
+    [
+      '--no-defaults',
+      `--datadir=${dir}/data`,
+      '--bind-address=127.0.0.1',
+      `--port=${port}`,
+      `--socket=${dir}/mysqld.sock`,
+      `--pid-file=${dir}/mysqld.pid`,
+      '--skip-log-bin',
+      '--innodb-buffer-pool-size=128M',
+      '--max-connections=500',
+      ...user,
+    ],
     { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'error.log'), 'a')] },
   );
   const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -122,7 +122,10 @@ async function main(argv: string[]): Promise<number> {
       const f = flags(rest);
       for (const k of f.keys()) if (k !== 'out' && k !== 'host') throw new Error(`unknown option --${k}`);
       const out = f.get('out');
-      const hosts = (f.get('host') ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+      const hosts = (f.get('host') ?? '')
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean);
       if (!out || !hosts.length || hosts.some((h) => !/^[A-Za-z0-9.-]{1,253}$/.test(h))) throw new Error('usage: berth tls-cert --out DIR --host NAME[,NAME…]');
       fs.mkdirSync(out, { recursive: true });
       if (fs.existsSync(`${out}/tls.crt`) && fs.existsSync(`${out}/tls.key`)) {

@@ -39,10 +39,32 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, syn
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60],
     registers: [registry],
   });
-  const tokens = new Counter({ name: 'berth_tokens_total', help: 'Registry tokens issued, by result (issued: every requested scope granted in full; partial; denied: bad credentials)', labelNames: ['result'] as const, registers: [registry] });
-  const v2Bytes = new Counter({ name: 'berth_v2_bytes_total', help: 'Bytes through the /v2 proxy (in: request bodies, out: response bodies)', labelNames: ['direction'] as const, registers: [registry] });
-  const jobDuration = new Histogram({ name: 'berth_job_duration_seconds', help: 'Job run time by type and final state', labelNames: ['type', 'status'] as const, buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600], registers: [registry] });
-  const scanDuration = new Histogram({ name: 'berth_scan_duration_seconds', help: 'Scan time per artifact', labelNames: ['result'] as const, buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: [registry] });
+  const tokens = new Counter({
+    name: 'berth_tokens_total',
+    help: 'Registry tokens issued, by result (issued: every requested scope granted in full; partial; denied: bad credentials)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const v2Bytes = new Counter({
+    name: 'berth_v2_bytes_total',
+    help: 'Bytes through the /v2 proxy (in: request bodies, out: response bodies)',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+  });
+  const jobDuration = new Histogram({
+    name: 'berth_job_duration_seconds',
+    help: 'Job run time by type and final state',
+    labelNames: ['type', 'status'] as const,
+    buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+    registers: [registry],
+  });
+  const scanDuration = new Histogram({
+    name: 'berth_scan_duration_seconds',
+    help: 'Scan time per artifact',
+    labelNames: ['result'] as const,
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
   const registryUp = new Gauge({
     name: 'berth_registry_up',
     help: '1 when the registry answers',
@@ -58,7 +80,11 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, syn
     registers: [registry],
     async collect() {
       this.reset();
-      const rows = await db.selectFrom('jobs').select(['type', 'status', (e) => e.fn.countAll<number>().as('n')]).groupBy(['type', 'status']).execute();
+      const rows = await db
+        .selectFrom('jobs')
+        .select(['type', 'status', (e) => e.fn.countAll<number>().as('n')])
+        .groupBy(['type', 'status'])
+        .execute();
       for (const r of rows) this.set({ type: r.type, state: r.status }, Number(r.n));
     },
   });
@@ -67,7 +93,11 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, syn
     help: 'Registry events received and not applied yet',
     registers: [registry],
     async collect() {
-      const { n } = await db.selectFrom('notification_inbox').select((e) => e.fn.countAll<number>().as('n')).where('applied_at', 'is', null).executeTakeFirstOrThrow();
+      const { n } = await db
+        .selectFrom('notification_inbox')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .where('applied_at', 'is', null)
+        .executeTakeFirstOrThrow();
       this.set(Number(n));
     },
   });
@@ -76,7 +106,11 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, syn
     help: 'Age of the oldest registry event not applied yet (0 when none)',
     registers: [registry],
     async collect() {
-      const r = await db.selectFrom('notification_inbox').select((e) => e.fn.min<number>('received_at').as('t')).where('applied_at', 'is', null).executeTakeFirst();
+      const r = await db
+        .selectFrom('notification_inbox')
+        .select((e) => e.fn.min<number>('received_at').as('t'))
+        .where('applied_at', 'is', null)
+        .executeTakeFirst();
       this.set(r?.t ? Math.max(0, (Date.now() - Number(r.t)) / 1000) : 0);
     },
   });

@@ -38,7 +38,10 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
       res.on('finish', () => {
         services.metrics.httpDuration.observe({ family: 'v2', method: req.method ?? 'GET', status: String(res.statusCode) }, (performance.now() - started) / 1000);
         // A manifest push, pull or delete the registry answered: it sends an event for it (stall detection).
-        if (url.includes('/manifests/') && ((req.method === 'GET' && res.statusCode === 200) || (req.method === 'PUT' && res.statusCode === 201) || (req.method === 'DELETE' && res.statusCode === 202))) {
+        if (
+          url.includes('/manifests/') &&
+          ((req.method === 'GET' && res.statusCode === 200) || (req.method === 'PUT' && res.statusCode === 201) || (req.method === 'DELETE' && res.statusCode === 202))
+        ) {
           services.registry.sync.noteRegistryActivity();
         }
       });

@@ -95,7 +95,16 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const registryUrl = () => config.registryUrl ?? managed?.url ?? '';
   const client = new RegistryClient(registryUrl, (access) => tokens.internal(access));
   const sync = new RegistrySync(db, client, log);
-  const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, writes: { inflight: 0, lastEndedAt: 0 } };
+  const registry: RegistryHandle = {
+    url: registryUrl,
+    get managed() {
+      return managed;
+    },
+    client,
+    sync,
+    notificationSecret,
+    writes: { inflight: 0, lastEndedAt: 0 },
+  };
 
   const jobs = new JobRunner(db, conn.dialect, log, opts.runner);
   const advisories = new AdvisoryStore(db);
@@ -124,7 +133,12 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.register(
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,
-      target: () => (managed ? { configPath: managed.configPath, storageDir: managed.storageDir } : config.registryConfigPath && config.registryStorage ? { configPath: config.registryConfigPath, storageDir: config.registryStorage } : null),
+      target: () =>
+        managed
+          ? { configPath: managed.configPath, storageDir: managed.storageDir }
+          : config.registryConfigPath && config.registryStorage
+            ? { configPath: config.registryConfigPath, storageDir: config.registryStorage }
+            : null,
       untagged: { db, deletion },
       drain,
     }),
@@ -140,7 +154,12 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const webhooks = new WebhookService(db, projects, authz, audit, jobs, log, new URL(config.externalUrl).host, outbound.client);
   jobs.register(webhookJob(webhooks, { retryMs: config.webhookRetryMs }));
   connectWebhookEvents({ db, sync, policy, scans, webhooks, scanJobType: SCAN_IMAGE, onJobChange: (fn) => jobs.onChange(fn) });
-  const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
+  const scheduler = new Scheduler(
+    db,
+    jobs,
+    log,
+    DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)),
+  );
   // Tag retention: per-project schedules; deletes through the deletion service, like every other path.
   const retention = new RetentionService(db, projects, authz, audit, jobs, scheduler, deletion, webhooks, log);
   jobs.register(retentionJob(retention));
@@ -149,7 +168,14 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const metrics = createMetrics(db, () => client.ping(), sync);
   jobs.onChange(observeJobDurations(metrics, SCAN_IMAGE));
   let runnerStarted = false;
-  const health = createHealthChecks({ db, registryUrl, pingRegistry: () => client.ping(), runnerStarted: () => runnerStarted, advisoriesUpdatedAt: () => advisories.updatedAt(), notifications: () => sync.streamHealth() });
+  const health = createHealthChecks({
+    db,
+    registryUrl,
+    pingRegistry: () => client.ping(),
+    runnerStarted: () => runnerStarted,
+    advisoriesUpdatedAt: () => advisories.updatedAt(),
+    notifications: () => sync.streamHealth(),
+  });
 
   // The CLI must not create `admin` with a password nobody sees: only the server bootstraps it.
   const generatedAdminPassword = opts.bootstrapAdmin === false ? null : await accounts.ensureAdmin(config.adminPassword);

@@ -59,7 +59,16 @@ export function previousRun(expr: string, now: number, lookbackMs = 8 * 86400_00
   }
 }
 
-const toSchedule = (r: { name: string; cron: string; enabled: number; job_type: string; last_fire_at: number | null; last_job_id: number | null; last_job_at: number | null; updated_at: number }): Schedule => ({
+const toSchedule = (r: {
+  name: string;
+  cron: string;
+  enabled: number;
+  job_type: string;
+  last_fire_at: number | null;
+  last_job_id: number | null;
+  last_job_at: number | null;
+  updated_at: number;
+}): Schedule => ({
   name: r.name,
   cron: r.cron,
   enabled: !!r.enabled,
@@ -96,7 +105,10 @@ export class Scheduler {
       const have = await this.db.selectFrom('schedules').select('name').where('name', '=', d.name).executeTakeFirst();
       if (!have) {
         try {
-          await this.db.insertInto('schedules').values({ name: d.name, cron: d.cron, enabled: 1, job_type: d.jobType, payload: JSON.stringify(d.payload ?? {}), last_fire_at: now, updated_at: now }).execute();
+          await this.db
+            .insertInto('schedules')
+            .values({ name: d.name, cron: d.cron, enabled: 1, job_type: d.jobType, payload: JSON.stringify(d.payload ?? {}), last_fire_at: now, updated_at: now })
+            .execute();
         } catch {
           /* another replica created it */
         }
@@ -135,7 +147,10 @@ export class Scheduler {
     const res = await this.db.updateTable('schedules').set(values).where('name', '=', name).executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) {
       try {
-        await this.db.insertInto('schedules').values({ name, ...values }).execute();
+        await this.db
+          .insertInto('schedules')
+          .values({ name, ...values })
+          .execute();
       } catch {
         await this.db.updateTable('schedules').set(values).where('name', '=', name).execute(); // another replica created it
       }

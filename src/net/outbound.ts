@@ -80,8 +80,23 @@ export function parseAddressRules(list: readonly string[]): { rules: AddressRule
 
 /** Refused unless an allow rule admits them. */
 export const DEFAULT_DENIED = [
-  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.168.0.0/16',
-  '198.18.0.0/15', '224.0.0.0/4', '240.0.0.0/4', '::/128', '::1/128', 'fc00::/7', 'fe80::/10', 'ff00::/8', '64:ff9b::/96',
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.0.0.0/24',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+  '::/128',
+  '::1/128',
+  'fc00::/7',
+  'fe80::/10',
+  'ff00::/8',
+  '64:ff9b::/96',
 ];
 
 const blockOf = (rules: AddressRule[]) => {
@@ -179,7 +194,10 @@ export class OutboundClient {
         const ok = list.filter((a) => policy.decide(a.address, port).ok);
         if (!ok.length) {
           const d = list.length ? policy.decide(list[0]!.address, port) : { ok: false as const, reason: 'no address' };
-          return (cb as (e: Error | null, a: string, f?: number) => void)(new OutboundError(`refused: ${hostname.slice(0, 100)} resolves to ${'reason' in d ? d.reason : 'a refused address'}`, 'denied'), '');
+          return (cb as (e: Error | null, a: string, f?: number) => void)(
+            new OutboundError(`refused: ${hostname.slice(0, 100)} resolves to ${'reason' in d ? d.reason : 'a refused address'}`, 'denied'),
+            '',
+          );
         }
         if ((options as { all?: boolean }).all) (cb as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, ok);
         else (cb as (e: null, a: string, f: number) => void)(null, ok[0]!.address, ok[0]!.family);
@@ -206,7 +224,14 @@ export class OutboundClient {
       };
       const req = mod.request(
         url,
-        { method: opts.method ?? 'GET', headers: { 'user-agent': 'berth', ...opts.headers }, lookup, signal, agent: false, ...(url.protocol === 'https:' && opts.insecureTls ? { rejectUnauthorized: false } : {}) },
+        {
+          method: opts.method ?? 'GET',
+          headers: { 'user-agent': 'berth', ...opts.headers },
+          lookup,
+          signal,
+          agent: false,
+          ...(url.protocol === 'https:' && opts.insecureTls ? { rejectUnauthorized: false } : {}),
+        },
         (res) => {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;

@@ -143,10 +143,13 @@ export class ManagedRegistry {
         if (this.stopping) return;
         // A child that died at once most likely found its port taken: the next restart moves to a free one.
         const move = this.restarts > 1 ? this.configure() : Promise.resolve();
-        move.then(() => this.spawn()).then(() => this.waitReady(20_000)).then(
-          () => (this.restarts = 0),
-          (err) => log.error({ err }, 'registry did not come back'),
-        );
+        move
+          .then(() => this.spawn())
+          .then(() => this.waitReady(20_000))
+          .then(
+            () => (this.restarts = 0),
+            (err) => log.error({ err }, 'registry did not come back'),
+          );
       }, delay);
     });
   }

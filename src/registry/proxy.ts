@@ -13,7 +13,6 @@ export type { V2Request } from './v2-pipeline.js';
 /** A refusal made while parsing, before the pipeline: sent in the registry's error shape. */
 export type ProxyRefusal = V2Refusal;
 
-
 /**
  * Parses and validates a `/v2` path from the raw request URL. Anything the distribution grammar does not allow,
  * percent-encoding included (no legitimate client encodes these paths), is refused here with a clear 4xx.

@@ -71,4 +71,3 @@ export function findingFilter(c: Ctx): FindingFilter {
     sort: (sort || undefined) as FindingFilter['sort'],
   };
 }
-

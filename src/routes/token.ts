@@ -65,7 +65,9 @@ export function createTokenListener(services: Services) {
       body = JSON.stringify({ errors: [{ code: 'METHOD_NOT_ALLOWED', message: 'use GET' }] });
     } else {
       try {
-        const ip = services.config.trustProxy ? ((req.headers['x-forwarded-for'] as string | undefined)?.split(',').pop()?.trim() ?? req.socket.remoteAddress ?? 'unknown') : (req.socket.remoteAddress ?? 'unknown');
+        const ip = services.config.trustProxy
+          ? ((req.headers['x-forwarded-for'] as string | undefined)?.split(',').pop()?.trim() ?? req.socket.remoteAddress ?? 'unknown')
+          : (req.socket.remoteAddress ?? 'unknown');
         body = JSON.stringify(await answerTokenRequest(services, { search: q === -1 ? '' : url.slice(q), authorization: req.headers.authorization, ip, ownHosts }));
       } catch (err) {
         const e = err instanceof AppError ? err : new AppError('INTERNAL', 'internal error');

@@ -28,7 +28,11 @@ const vulnSchema = z
     severity: z.string().max(32).optional(),
     description: z.string().max(20_000).optional().nullable(),
     links: z.array(z.string().max(2048)).max(50).optional().nullable(),
-    preferred_cvss: z.object({ score_v3: z.number().min(0).max(10).optional().nullable(), vector_v3: z.string().max(255).optional().nullable() }).passthrough().optional().nullable(),
+    preferred_cvss: z
+      .object({ score_v3: z.number().min(0).max(10).optional().nullable(), vector_v3: z.string().max(255).optional().nullable() })
+      .passthrough()
+      .optional()
+      .nullable(),
   })
   .passthrough();
 
@@ -69,7 +73,12 @@ export class ScannerAdapterClient {
   }
 
   async metadata(signal?: AbortSignal): Promise<AdapterMetadata> {
-    const res = await this.http.request(this.url('/api/v1/metadata'), { headers: this.headers({ accept: 'application/vnd.scanner.adapter.metadata+json; version=1.0' }), signal, timeoutMs: this.opts.timeoutMs ?? 10_000, maxBytes: SMALL });
+    const res = await this.http.request(this.url('/api/v1/metadata'), {
+      headers: this.headers({ accept: 'application/vnd.scanner.adapter.metadata+json; version=1.0' }),
+      signal,
+      timeoutMs: this.opts.timeoutMs ?? 10_000,
+      maxBytes: SMALL,
+    });
     if (res.status !== 200) throw new Error(`scanner adapter metadata: HTTP ${res.status}`);
     const parsed = metadataSchema.safeParse(res.json());
     if (!parsed.success) throw new Error('scanner adapter metadata: not the pluggable scanner API metadata');
@@ -99,7 +108,12 @@ export class ScannerAdapterClient {
   async report(scanId: string, opts: { signal: AbortSignal; maxWaitMs?: number; onWait?: (secs: number) => void }): Promise<Finding[]> {
     const deadline = Date.now() + (opts.maxWaitMs ?? 30 * 60_000);
     for (;;) {
-      const res = await this.http.request(this.url(`/api/v1/scan/${encodeURIComponent(scanId)}/report`), { headers: this.headers({ accept: REPORT_TYPE }), signal: opts.signal, timeoutMs: 5 * 60_000, maxBytes: REPORT_MAX });
+      const res = await this.http.request(this.url(`/api/v1/scan/${encodeURIComponent(scanId)}/report`), {
+        headers: this.headers({ accept: REPORT_TYPE }),
+        signal: opts.signal,
+        timeoutMs: 5 * 60_000,
+        maxBytes: REPORT_MAX,
+      });
       if (res.status === 200) {
         const parsed = reportSchema.safeParse(res.json());
         if (!parsed.success) throw new Error('scanner adapter report: not a vulnerability report');
@@ -112,10 +126,14 @@ export class ScannerAdapterClient {
       opts.onWait?.(wait);
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, wait * 1000);
-        opts.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          reject(new Error('stopped'));
-        }, { once: true });
+        opts.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            reject(new Error('stopped'));
+          },
+          { once: true },
+        );
       });
     }
   }

@@ -71,7 +71,9 @@ export class AdvisoryStore {
 
   /** Imports every `.json` entry of a zip (as osv.dev publishes per ecosystem), streaming entry by entry. */
   async importZip(buffer: Buffer, limits = ZIP_LIMITS): Promise<ImportStats> {
-    const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.fromBuffer(buffer, { lazyEntries: true, strictFileNames: false, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z!))));
+    const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+      yauzl.fromBuffer(buffer, { lazyEntries: true, strictFileNames: false, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z!))),
+    );
     return this.importFromZip(zip, limits);
   }
 
@@ -99,7 +101,9 @@ export class AdvisoryStore {
 
   /** Like importZip, from a zip file on disk (an upload received to a temporary file), read entry by entry. */
   async importZipFile(file: string, limits = ZIP_LIMITS): Promise<ImportStats> {
-    const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: true, strictFileNames: false, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z!))));
+    const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+      yauzl.open(file, { lazyEntries: true, autoClose: true, strictFileNames: false, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z!))),
+    );
     return this.importFromZip(zip, limits);
   }
 
@@ -293,7 +297,10 @@ export class AdvisoryStore {
       .groupBy('ecosystem')
       .orderBy('ecosystem')
       .execute();
-    const { n } = await this.db.selectFrom('advisories').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const { n } = await this.db
+      .selectFrom('advisories')
+      .select((e) => e.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return { updatedAt: await this.updatedAt(), total: Number(n), ecosystems: rows.map((r) => ({ ecosystem: r.ecosystem, advisories: Number(r.n) })) };
   }
 }

@@ -27,7 +27,19 @@ export interface OsInfo {
   prettyName?: string;
 }
 
-export type FileKind = 'os-release' | 'debian_version' | 'alpine-release' | 'redhat-release' | 'lsb-release' | 'dpkg-status' | 'dpkg-status-d' | 'apk-installed' | 'npm' | 'pypi' | 'rpmdb' | 'go-binary';
+export type FileKind =
+  | 'os-release'
+  | 'debian_version'
+  | 'alpine-release'
+  | 'redhat-release'
+  | 'lsb-release'
+  | 'dpkg-status'
+  | 'dpkg-status-d'
+  | 'apk-installed'
+  | 'npm'
+  | 'pypi'
+  | 'rpmdb'
+  | 'go-binary';
 
 /** Size caps per kind: bigger files are skipped (and reported), never read into memory. */
 export const MAX_BYTES: Record<FileKind, number> = {
@@ -102,7 +114,12 @@ export function parseOsRelease(text: string): OsInfo | null {
   }
   const id = kv.get('ID');
   if (!id) return null;
-  return { id: clip(id.toLowerCase(), 64), versionId: clip(kv.get('VERSION_ID') ?? '', 64), codename: kv.get('VERSION_CODENAME') ? clip(kv.get('VERSION_CODENAME')!, 64) : undefined, prettyName: kv.get('PRETTY_NAME') ? clip(kv.get('PRETTY_NAME')!, 128) : undefined };
+  return {
+    id: clip(id.toLowerCase(), 64),
+    versionId: clip(kv.get('VERSION_ID') ?? '', 64),
+    codename: kv.get('VERSION_CODENAME') ? clip(kv.get('VERSION_CODENAME')!, 64) : undefined,
+    prettyName: kv.get('PRETTY_NAME') ? clip(kv.get('PRETTY_NAME')!, 128) : undefined,
+  };
 }
 
 /**
@@ -119,7 +136,21 @@ export function osFromReleaseFile(kind: 'redhat-release' | 'lsb-release', text: 
   const m = /^(.*?)\s+release\s+(\d+(?:\.\d+)*)/i.exec(text.trim());
   if (!m) return null;
   const name = m[1]!.toLowerCase();
-  const id = name.startsWith('rocky') ? 'rocky' : name.startsWith('almalinux') ? 'almalinux' : name.startsWith('red hat') ? 'rhel' : name.startsWith('centos') ? 'centos' : name.startsWith('fedora') ? 'fedora' : name.startsWith('amazon') ? 'amzn' : name.startsWith('oracle') ? 'ol' : null;
+  const id = name.startsWith('rocky')
+    ? 'rocky'
+    : name.startsWith('almalinux')
+      ? 'almalinux'
+      : name.startsWith('red hat')
+        ? 'rhel'
+        : name.startsWith('centos')
+          ? 'centos'
+          : name.startsWith('fedora')
+            ? 'fedora'
+            : name.startsWith('amazon')
+              ? 'amzn'
+              : name.startsWith('oracle')
+                ? 'ol'
+                : null;
   return id ? { id, versionId: m[2]!, prettyName: clip(text.trim(), 128) } : null;
 }
 
@@ -172,7 +203,15 @@ export function parseDpkgStatus(text: string, path: string, requireStatus = true
         if (m[2]) sourceVersion = m[2].trim();
       }
     }
-    out.push({ type: 'deb', name: clip(name), version: clip(version), sourceName: clip(sourceName), sourceVersion: clip(sourceVersion), arch: st.get('Architecture') ? clip(st.get('Architecture')!, 32) : undefined, path });
+    out.push({
+      type: 'deb',
+      name: clip(name),
+      version: clip(version),
+      sourceName: clip(sourceName),
+      sourceVersion: clip(sourceVersion),
+      arch: st.get('Architecture') ? clip(st.get('Architecture')!, 32) : undefined,
+      path,
+    });
     if (out.length >= MAX_PACKAGES) break;
   }
   return out;
@@ -183,7 +222,17 @@ export function parseApkInstalled(text: string, path: string): Package[] {
   const out: Package[] = [];
   let cur: Record<string, string> = {};
   const flush = () => {
-    if (cur.P && cur.V) out.push({ type: 'apk', name: clip(cur.P), version: clip(cur.V), sourceName: clip(cur.o ?? cur.P), sourceVersion: clip(cur.V), arch: cur.A ? clip(cur.A, 32) : undefined, license: cur.L ? clip(cur.L) : undefined, path });
+    if (cur.P && cur.V)
+      out.push({
+        type: 'apk',
+        name: clip(cur.P),
+        version: clip(cur.V),
+        sourceName: clip(cur.o ?? cur.P),
+        sourceVersion: clip(cur.V),
+        arch: cur.A ? clip(cur.A, 32) : undefined,
+        license: cur.L ? clip(cur.L) : undefined,
+        path,
+      });
     cur = {};
   };
   for (const raw of text.split('\n')) {

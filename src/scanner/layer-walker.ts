@@ -277,7 +277,11 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
         cb(null, chunk);
       },
     });
-    const count = meter(limits, () => inv.compressedBytes, (n) => (inv.bytes = n));
+    const count = meter(
+      limits,
+      () => inv.compressedBytes,
+      (n) => (inv.bytes = n),
+    );
     if (gzip) await pipeline(source, compressed, zlib.createGunzip({ chunkSize: 256 * 1024 }), count, extract, { signal });
     else if (zstd) {
       const guard = (c: number, out: number) => {
@@ -286,8 +290,7 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
         if (over) throw new LimitError(over);
       };
       await pipeline(source, zstdDecompressor(guard), count, extract, { signal });
-    }
-    else await pipeline(source, compressed, count, extract, { signal });
+    } else await pipeline(source, compressed, count, extract, { signal });
   } catch (err) {
     if (signal?.aborted) throw err;
     if (err instanceof LimitError) gap(null, `capped, the rest of the layer was not read: ${err.message.slice(0, 200)}`);
@@ -403,7 +406,8 @@ export function mergeLayers(layers: LayerInventory[], digests: string[] = []): I
   for (const [path, f] of [...state.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     for (const p of f.packages ?? []) {
       // rpm installs several versions of one name side by side (kernels)
-      const key = p.type === 'deb' || p.type === 'apk' ? `${p.type}:${p.name}:${p.arch ?? ''}` : p.type === 'rpm' ? `rpm:${p.name}:${p.version}:${p.arch ?? ''}` : `${p.type}:${p.name}:${p.version}:${path}`;
+      const key =
+        p.type === 'deb' || p.type === 'apk' ? `${p.type}:${p.name}:${p.arch ?? ''}` : p.type === 'rpm' ? `rpm:${p.name}:${p.version}:${p.arch ?? ''}` : `${p.type}:${p.name}:${p.version}:${path}`;
       if (seen.has(key)) continue;
       seen.add(key);
       packages.push(p);

@@ -39,7 +39,24 @@ export function osPackageType(os: OsInfo | null): Package['type'] | null {
 }
 
 /** os-release ids of rpm-based distributions (only some have OSV advisories: the others are reported as gaps). */
-const RPM_DISTROS = new Set(['rhel', 'rocky', 'almalinux', 'centos', 'fedora', 'amzn', 'ol', 'sles', 'sled', 'sle-micro', 'opensuse-leap', 'opensuse-tumbleweed', 'opensuse', 'mariner', 'azurelinux', 'photon']);
+const RPM_DISTROS = new Set([
+  'rhel',
+  'rocky',
+  'almalinux',
+  'centos',
+  'fedora',
+  'amzn',
+  'ol',
+  'sles',
+  'sled',
+  'sle-micro',
+  'opensuse-leap',
+  'opensuse-tumbleweed',
+  'opensuse',
+  'mariner',
+  'azurelinux',
+  'photon',
+]);
 
 /**
  * The OSV ecosystems whose advisories apply to this distro release (exact release only: others are ignored), for
@@ -240,11 +257,27 @@ export async function matchInventory(store: AdvisoryStore, inv: ImageInventory, 
   if (osScheme && osType) {
     // Debian, Ubuntu and Alpine advisories name source packages; rpm distributions' name binary packages
     const key = osType === 'rpm' ? (p: Package) => ({ name: p.name, version: p.version }) : (p: Package) => ({ name: p.sourceName ?? p.name, version: p.sourceVersion ?? p.version });
-    queries.push({ ecosystems: osEcos, scheme: osScheme, byName: group(inv.packages.filter((p) => p.type === osType), key), key });
+    queries.push({
+      ecosystems: osEcos,
+      scheme: osScheme,
+      byName: group(
+        inv.packages.filter((p) => p.type === osType),
+        key,
+      ),
+      key,
+    });
   }
   for (const l of LANGUAGES) {
     const key = (p: Package) => ({ name: l.name(p), version: p.version });
-    queries.push({ ecosystems: [l.ecosystem], scheme: l.scheme, byName: group(inv.packages.filter((p) => p.type === l.type), key), key });
+    queries.push({
+      ecosystems: [l.ecosystem],
+      scheme: l.scheme,
+      byName: group(
+        inv.packages.filter((p) => p.type === l.type),
+        key,
+      ),
+      key,
+    });
   }
 
   const hits: { advisoryId: string; pkg: Package; fixed: string | null; on: { name: string; version: string }; scheme: VersionScheme }[] = [];
@@ -290,7 +323,9 @@ export async function matchInventory(store: AdvisoryStore, inv: ImageInventory, 
 }
 
 export function sortFindings<T extends Finding>(out: T[]): T[] {
-  return out.sort((x, y) => severityRank(y.severity) - severityRank(x.severity) || (y.cvssScore ?? 0) - (x.cvssScore ?? 0) || x.package.localeCompare(y.package) || x.advisoryId.localeCompare(y.advisoryId));
+  return out.sort(
+    (x, y) => severityRank(y.severity) - severityRank(x.severity) || (y.cvssScore ?? 0) - (x.cvssScore ?? 0) || x.package.localeCompare(y.package) || x.advisoryId.localeCompare(y.advisoryId),
+  );
 }
 
 /**

@@ -11,7 +11,10 @@ const range = z.object({ type: z.string().max(32), events: z.array(event).max(20
 const severityEntry = z.object({ type: z.string().max(32), score: z.string().max(255) }).passthrough();
 const affected = z
   .object({
-    package: z.object({ ecosystem: z.string().min(1).max(64), name: z.string().min(1).max(255) }).passthrough().optional(),
+    package: z
+      .object({ ecosystem: z.string().min(1).max(64), name: z.string().min(1).max(255) })
+      .passthrough()
+      .optional(),
     ranges: z.array(range).max(200).optional(),
     versions: z.array(z.string().max(256)).max(50_000).optional(),
     severity: z.array(severityEntry).max(10).optional(),
@@ -32,7 +35,10 @@ export const osvRecordSchema = z
     details: z.string().max(1_000_000).optional(),
     severity: z.array(severityEntry).max(10).optional(),
     affected: z.array(affected).max(5000).optional(),
-    references: z.array(z.object({ type: z.string().max(32).optional(), url: z.string().max(2048) }).passthrough()).max(500).optional(),
+    references: z
+      .array(z.object({ type: z.string().max(32).optional(), url: z.string().max(2048) }).passthrough())
+      .max(500)
+      .optional(),
     database_specific: z.record(z.string(), z.unknown()).optional(),
   })
   .passthrough();
@@ -126,7 +132,10 @@ export function normalizeOsv(r: OsvRecord): NormalizedAdvisory {
     severity,
     cvssScore: b ? b.score : null,
     cvssVector: b ? b.vector : null,
-    refs: (r.references ?? []).map((x) => x.url).filter((u) => /^https?:\/\/[^\s"'<>]+$/i.test(u)).slice(0, 50),
+    refs: (r.references ?? [])
+      .map((x) => x.url)
+      .filter((u) => /^https?:\/\/[^\s"'<>]+$/i.test(u))
+      .slice(0, 50),
     packages,
   };
 }

@@ -54,7 +54,12 @@ export function cycloneDx(subject: { name: string; digest: string }, os: string 
   const vulnerabilities = findings.map((f) => ({
     id: f.advisoryId,
     ...(f.aliases.length ? { references: f.aliases.map((a) => ({ id: a, source: { name: a.startsWith('CVE-') ? 'NVD' : 'OSV' } })) } : {}),
-    ratings: [{ severity: f.severity === 'unknown' ? 'unknown' : f.severity, ...(f.cvssScore !== null ? { score: f.cvssScore, method: f.cvssVector?.startsWith('CVSS:4') ? 'CVSSv4' : 'CVSSv31', vector: f.cvssVector } : {}) }],
+    ratings: [
+      {
+        severity: f.severity === 'unknown' ? 'unknown' : f.severity,
+        ...(f.cvssScore !== null ? { score: f.cvssScore, method: f.cvssVector?.startsWith('CVSS:4') ? 'CVSSv4' : 'CVSSv31', vector: f.cvssVector } : {}),
+      },
+    ],
     ...(f.summary ? { description: f.summary } : {}),
     ...(f.fixedVersion ? { recommendation: `Upgrade to ${f.fixedVersion}` } : {}),
     affects: [{ ref: refs.get(`${f.type}|${f.package}|${f.installedVersion}`) ?? f.package }],
@@ -84,7 +89,21 @@ export function findingsCsv(findings: Finding[]): string {
   };
   const head = ['advisory', 'aliases', 'severity', 'cvss_score', 'package', 'type', 'installed_version', 'source', 'fixed_version', 'path', 'summary'];
   const rows = findings.map((f) =>
-    [f.advisoryId, f.aliases.join(' '), f.severity, f.cvssScore, f.package, f.type, f.installedVersion, f.sourceName ? `${f.sourceName} ${f.sourceVersion ?? ''}`.trim() : '', f.fixedVersion, f.path, f.summary].map(cell).join(','),
+    [
+      f.advisoryId,
+      f.aliases.join(' '),
+      f.severity,
+      f.cvssScore,
+      f.package,
+      f.type,
+      f.installedVersion,
+      f.sourceName ? `${f.sourceName} ${f.sourceVersion ?? ''}`.trim() : '',
+      f.fixedVersion,
+      f.path,
+      f.summary,
+    ]
+      .map(cell)
+      .join(','),
   );
   return [head.join(','), ...rows].join('\r\n') + '\r\n';
 }

@@ -23,7 +23,13 @@ const SETTING = 'auth';
 const FILTER = /^\(.*\)$/s;
 const ATTR = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
 const CLAIM = /^[A-Za-z0-9_.:-]{1,64}$/;
-const nullableText = (max: number) => z.string().trim().max(max).nullable().transform((s) => (s ? s : null));
+const nullableText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .nullable()
+    .transform((s) => (s ? s : null));
 const httpUrl = z.string().refine((s) => {
   try {
     const u = new URL(s);
@@ -35,7 +41,10 @@ const httpUrl = z.string().refine((s) => {
 
 const ldapSchema = z
   .object({
-    url: z.string().regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port]').nullable(),
+    url: z
+      .string()
+      .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port]')
+      .nullable(),
     start_tls: z.boolean(),
     ca_file: nullableText(4096),
     bind_dn: nullableText(1024),
@@ -60,7 +69,10 @@ const oidcSchema = z
     client_id: nullableText(255),
     /** write-only, like the LDAP bind password */
     client_secret: z.string().max(1024).nullable(),
-    scopes: z.string().regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'must be space-separated scope names').max(1024),
+    scopes: z
+      .string()
+      .regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'must be space-separated scope names')
+      .max(1024),
     username_claim: z.string().regex(CLAIM, 'must be a claim name'),
     groups_claim: z.string().regex(CLAIM, 'must be a claim name'),
     admin_group: nullableText(255),
@@ -69,7 +81,10 @@ const oidcSchema = z
   .partial()
   .strict();
 
-export const authSettingsPatchSchema = z.object({ mode: z.enum(['db', 'ldap', 'oidc']), ldap: ldapSchema, oidc: oidcSchema }).partial().strict();
+export const authSettingsPatchSchema = z
+  .object({ mode: z.enum(['db', 'ldap', 'oidc']), ldap: ldapSchema, oidc: oidcSchema })
+  .partial()
+  .strict();
 export type AuthSettingsPatch = z.infer<typeof authSettingsPatchSchema>;
 
 /** The stored setting: the REST shape, with the secrets encrypted (AES-256-GCM under a key in the data dir). */

@@ -11,7 +11,6 @@ import { globToRegExp } from './policy-service.js';
 import { SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 import { tagDir } from '../registry/storage.js';
 
-
 /** Why something is deleted: shown in the audit log (`api`, `ui`, `gc`, `retention`, …). */
 export interface DeletionOptions {
   reason: string;
@@ -155,7 +154,8 @@ export class DeletionService {
       await this.registry.client.deleteManifest(plan.repository, a.digest);
       await art.deleteArtifact(this.db, plan.repositoryId, a.digest);
       deleted.push(a);
-      if (opts.auditEach) await this.audit.record(actor, 'delete', 'artifact', `${plan.repository}@${a.digest}`, { tags: a.tags, reason: opts.reason, ...(a.referrerOf ? { referrer_of: a.referrerOf } : {}) });
+      if (opts.auditEach)
+        await this.audit.record(actor, 'delete', 'artifact', `${plan.repository}@${a.digest}`, { tags: a.tags, reason: opts.reason, ...(a.referrerOf ? { referrer_of: a.referrerOf } : {}) });
     }
     await art.deleteRepositoryIfEmpty(this.db, plan.repositoryId);
     return { repository: plan.repository, deleted };

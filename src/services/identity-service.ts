@@ -151,7 +151,12 @@ export class IdentityService {
     if (id.email && id.email !== row.email) patch.email = id.email.slice(0, 255);
     if (id.isAdmin !== null && !!row.is_admin !== id.isAdmin) patch.is_admin = id.isAdmin ? 1 : 0;
     if (Object.keys(patch).length) await updateUser(this.db, Number(row.id), patch);
-    await replaceUserGroups(this.db, Number(row.id), [...new Set(id.groups)].filter((g) => g.length > 0 && g.length <= 255 && !CONTROL.test(g)), now);
+    await replaceUserGroups(
+      this.db,
+      Number(row.id),
+      [...new Set(id.groups)].filter((g) => g.length > 0 && g.length <= 255 && !CONTROL.test(g)),
+      now,
+    );
     return toUser((await findUserRowById(this.db, Number(row.id)))!);
   }
 

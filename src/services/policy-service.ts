@@ -11,7 +11,6 @@ import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js'
 import type { ScanService } from './scan-service.js';
 import { SHA256_DIGEST as DIGEST } from '../registry/reference.js';
 
-
 /** `v*`, `release-?.?`, `[0-9]*` → an anchored regex; everything else is literal. */
 export function globToRegExp(glob: string): RegExp {
   let re = '';
@@ -208,9 +207,7 @@ export class PolicyService {
     if ([...signers.values()].flat().some((n) => current.has(n))) return null;
     const sigs = (await Promise.all([digest, ...parents].map((d) => art.findReferrers(this.db, repositoryId, d, { limit: 100 })))).flat().filter((a) => a.type === 'signature');
     const keys = [...current].join(', ');
-    const why = sigs.length
-      ? `has ${sigs.length} signature${sigs.length === 1 ? '' : 's'}, but none is valid for the project's keys (${keys})`
-      : `is not signed`;
+    const why = sigs.length ? `has ${sigs.length} signature${sigs.length === 1 ? '' : 's'}, but none is valid for the project's keys (${keys})` : `is not signed`;
     return this.violation(
       `Berth blocked this pull: ${name}@${digest.slice(0, 19)}… ${why}, and project ${project.name} serves only artifacts signed by one of its keys. Sign it with cosign (cosign sign --key <one of: ${keys}> <registry>/${name}@${digest}) and pull again.`,
     );
@@ -220,7 +217,16 @@ export class PolicyService {
   private async listsOnlyReferrers(repositoryId: number, indexId: number): Promise<boolean> {
     const children = await this.db.selectFrom('artifact_children').select('child_digest').where('parent_id', '=', indexId).limit(256).execute();
     if (!children.length) return false;
-    const rows = await this.db.selectFrom('artifacts').select(['type', 'subject_digest']).where('repository_id', '=', repositoryId).where('digest', 'in', children.map((c) => c.child_digest)).execute();
+    const rows = await this.db
+      .selectFrom('artifacts')
+      .select(['type', 'subject_digest'])
+      .where('repository_id', '=', repositoryId)
+      .where(
+        'digest',
+        'in',
+        children.map((c) => c.child_digest),
+      )
+      .execute();
     return rows.length === children.length && rows.every((r) => r.subject_digest !== null || (isArtifactType(r.type) && isReferrerType(r.type)));
   }
 

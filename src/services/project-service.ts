@@ -5,14 +5,7 @@ import { ROLE_IDS, roleFromId, ROLES, type Role } from '../auth/rbac.js';
 import type { DB } from '../db/connect.js';
 import * as members from '../db/repos/members.js';
 import { findUserRowByName } from '../db/repos/users.js';
-import {
-  deleteProjectRow,
-  findProjectByName,
-  insertProject,
-  listProjects,
-  updateProjectRow,
-  type Project,
-} from '../db/repos/projects.js';
+import { deleteProjectRow, findProjectByName, insertProject, listProjects, updateProjectRow, type Project } from '../db/repos/projects.js';
 import type { ProjectUpdate } from '../db/tables.js';
 import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
@@ -60,9 +53,7 @@ export const projectUpdateSchema = z
 export type ProjectPatch = z.infer<typeof projectUpdateSchema>;
 
 /** A project member: a user (`userId`, `username`) or a directory group (`groupId`, `group`). */
-export type Member =
-  | { kind: 'user'; userId: number; username: string; role: Role; createdAt: number }
-  | { kind: 'group'; groupId: number; group: string; role: Role; createdAt: number };
+export type Member = { kind: 'user'; userId: number; username: string; role: Role; createdAt: number } | { kind: 'group'; groupId: number; group: string; role: Role; createdAt: number };
 
 /** Group names as directories give them: LDAP DNs or plain names, OIDC claim values; printable, at most 255. */
 export function groupNameProblem(v: unknown): string | null {
@@ -174,7 +165,11 @@ export class ProjectService {
   async delete(p: Principal, actor: Actor, name: string, opts: { force: boolean; purge: (project: Project) => Promise<number> }): Promise<void> {
     const project = await this.get(p, name);
     await this.authz.require(p, 'project:delete', project);
-    const { n } = await this.db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n')).where('project_id', '=', project.id).executeTakeFirstOrThrow();
+    const { n } = await this.db
+      .selectFrom('repositories')
+      .select((e) => e.fn.countAll<number>().as('n'))
+      .where('project_id', '=', project.id)
+      .executeTakeFirstOrThrow();
     if (Number(n) > 0 && !opts.force) throw conflict(`project ${name} still has ${Number(n)} repositories: delete them first, or confirm deleting everything (force)`);
     const artifacts = Number(n) > 0 ? await opts.purge(project) : 0;
     await deleteProjectRow(this.db, project.id);
@@ -188,10 +183,11 @@ export class ProjectService {
     await this.authz.require(p, 'member:read', project);
     const { items, total } = await members.listAllMembers(this.db, project.id, opts);
     return {
-      items: items.map((m): Member =>
-        m.kind === 'user'
-          ? { kind: 'user', userId: m.id, username: m.name, role: roleFromId(m.roleId)!, createdAt: m.createdAt }
-          : { kind: 'group', groupId: m.id, group: m.name, role: roleFromId(m.roleId)!, createdAt: m.createdAt },
+      items: items.map(
+        (m): Member =>
+          m.kind === 'user'
+            ? { kind: 'user', userId: m.id, username: m.name, role: roleFromId(m.roleId)!, createdAt: m.createdAt }
+            : { kind: 'group', groupId: m.id, group: m.name, role: roleFromId(m.roleId)!, createdAt: m.createdAt },
       ),
       total,
       project,

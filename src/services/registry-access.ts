@@ -9,9 +9,7 @@ import { INTERNAL_SUBJECTS } from '../registry/constants.js';
 import type { Authorizer } from './authorizer.js';
 
 /** Who a token's `sub` is right now, as the database says. */
-export type LivePrincipal =
-  | { kind: 'internal'; name: string }
-  | { principal: Principal; kind: 'principal'; createdAt: number; expiresAt: number | null };
+export type LivePrincipal = { kind: 'internal'; name: string } | { principal: Principal; kind: 'principal'; createdAt: number; expiresAt: number | null };
 
 /** How stale the /v2 path may see permissions: every change is seen by every replica within this time. */
 export const V2_MAX_STALENESS_MS = 500;

@@ -95,7 +95,6 @@ export function streamHealth(s: { lastActivityAt: number; lastReceivedAt: number
   return { ok: !stalled && !lagging, stalledSeconds, lagSeconds: Math.round(lagMs / 1000), detail };
 }
 
-
 /** Whether an event changes what Berth stores: manifest pushes, manifest GETs (pulls), deletes. Blob traffic is not. */
 function isRelevant(e: RegistryEvent): boolean {
   if (!REPO_NAME.test(e.target.repository)) return false;
@@ -212,7 +211,10 @@ export class RegistrySync {
         continue;
       }
       try {
-        await this.db.insertInto('notification_inbox').values({ event_id: e.id, received_at: now, payload: JSON.stringify(e), applied_at: null, lease_until: null, error: null }).execute();
+        await this.db
+          .insertInto('notification_inbox')
+          .values({ event_id: e.id, received_at: now, payload: JSON.stringify(e), applied_at: null, lease_until: null, error: null })
+          .execute();
         stored++;
       } catch (err) {
         const code = (err as { code?: string; errno?: number }).code;
@@ -247,7 +249,11 @@ export class RegistrySync {
       .selectFrom('notification_inbox')
       .select((e) => [e.fn.max<number>('received_at').as('last')])
       .executeTakeFirst();
-    const p = await this.db.selectFrom('notification_inbox').select((e) => e.fn.min<number>('received_at').as('t')).where('applied_at', 'is', null).executeTakeFirst();
+    const p = await this.db
+      .selectFrom('notification_inbox')
+      .select((e) => e.fn.min<number>('received_at').as('t'))
+      .where('applied_at', 'is', null)
+      .executeTakeFirst();
     return streamHealth({
       lastActivityAt: this.lastActivityAt,
       lastReceivedAt: Math.max(this.lastEnvelopeAt, Number(r?.last ?? 0)),
@@ -349,13 +355,20 @@ export class RegistrySync {
       return false;
     }
     if (Math.random() < 0.02) {
-      await this.db.deleteFrom('notification_inbox').where('applied_at', '<', Date.now() - INBOX_RETENTION_MS).execute();
+      await this.db
+        .deleteFrom('notification_inbox')
+        .where('applied_at', '<', Date.now() - INBOX_RETENTION_MS)
+        .execute();
     }
     return true;
   }
 
   /** One transaction: batched pull counts, access-log rows, and the applied marks. */
-  private async flush(applied: number[], pulls: Map<string, { repo: string; digest: string; count: number; lastAt: number }>, audits: { username: string; action: string; resource: string; clientIp: string; at: number }[]): Promise<void> {
+  private async flush(
+    applied: number[],
+    pulls: Map<string, { repo: string; digest: string; count: number; lastAt: number }>,
+    audits: { username: string; action: string; resource: string; clientIp: string; at: number }[],
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       for (const p of pulls.values()) {
         const repo = await art.findRepository(trx, p.repo);
@@ -366,7 +379,17 @@ export class RegistrySync {
       if (audits.length) {
         await trx
           .insertInto('audit_logs')
-          .values(audits.map((a) => ({ created_at: a.at, username: a.username.slice(0, 255), action: a.action, resource_type: 'artifact', resource: a.resource.slice(0, 512), detail: null, client_ip: a.clientIp })))
+          .values(
+            audits.map((a) => ({
+              created_at: a.at,
+              username: a.username.slice(0, 255),
+              action: a.action,
+              resource_type: 'artifact',
+              resource: a.resource.slice(0, 512),
+              detail: null,
+              client_ip: a.clientIp,
+            })),
+          )
           .execute();
       }
       if (applied.length) await trx.updateTable('notification_inbox').set({ applied_at: Date.now(), lease_until: null, error: null }).where('id', 'in', applied).execute();
@@ -570,7 +593,10 @@ export class RegistrySync {
       facts.blobs.push(...layers);
       // What the registry stores, not what the manifest declares (a manifest may claim 10 bytes for 9 MiB): quota
       // and usage add these up.
-      const real = await this.registry.blobSizes(repo, facts.blobs.map((b) => b.digest));
+      const real = await this.registry.blobSizes(
+        repo,
+        facts.blobs.map((b) => b.digest),
+      );
       for (const b of facts.blobs) b.size = real.get(b.digest) ?? b.size;
       facts.size += facts.blobs.reduce((sum, b) => sum + b.size, 0);
     }

@@ -9,7 +9,6 @@ import type { Project, ProjectService } from './project-service.js';
 import type { DeletionService } from './deletion-service.js';
 import { PATH_COMPONENT as COMPONENT, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 
-
 /** `signers`: the project keys that signed it (its verified signatures), or for a signature the keys it verified with. */
 export type ArtifactWithTags = art.ArtifactRecord & { tags: { name: string; pushedAt: number }[]; signers: string[] };
 
@@ -62,7 +61,11 @@ export class RepositoryService {
 
   /** Adds who signed each artifact (signatures verified against the project's keys when they were pushed). */
   async withSigners<T extends art.ArtifactRecord>(repositoryId: number, items: T[]): Promise<(T & { signers: string[] })[]> {
-    const signers = await art.signersOf(this.db, repositoryId, items.filter((a) => a.type !== 'signature').map((a) => a.digest));
+    const signers = await art.signersOf(
+      this.db,
+      repositoryId,
+      items.filter((a) => a.type !== 'signature').map((a) => a.digest),
+    );
     return items.map((a) => ({ ...a, signers: a.type === 'signature' ? a.signedBy : (signers.get(a.digest) ?? []) }));
   }
 
@@ -70,9 +73,15 @@ export class RepositoryService {
   async referrers(repositoryId: number, subjects: string[]): Promise<Map<string, ArtifactWithTags[]>> {
     const found = await art.referrersOf(this.db, repositoryId, subjects);
     const all = [...found.values()].flat();
-    const tags = await art.tagsOf(this.db, all.map((a) => a.id));
+    const tags = await art.tagsOf(
+      this.db,
+      all.map((a) => a.id),
+    );
     const out = new Map<string, ArtifactWithTags[]>();
-    for (const a of await this.withSigners(repositoryId, all.map((x) => ({ ...x, tags: tags.get(x.id) ?? [] })))) {
+    for (const a of await this.withSigners(
+      repositoryId,
+      all.map((x) => ({ ...x, tags: tags.get(x.id) ?? [] })),
+    )) {
       out.set(a.subject!, [...(out.get(a.subject!) ?? []), a]);
     }
     return out;

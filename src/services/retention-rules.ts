@@ -71,7 +71,11 @@ export function repositoryGlob(glob: string): RegExp {
     else if (ch === '{') {
       const end = glob.indexOf('}', i + 1);
       if (end > i) {
-        re += `(?:${glob.slice(i + 1, end).split(',').map((alt) => repositoryGlob(alt).source.slice(1, -1)).join('|')})`;
+        re += `(?:${glob
+          .slice(i + 1, end)
+          .split(',')
+          .map((alt) => repositoryGlob(alt).source.slice(1, -1))
+          .join('|')})`;
         i = end;
       } else re += '\\{';
     } else re += ch.replace(/[.+^$()|[\]\\!}-]/g, '\\$&');
@@ -82,7 +86,14 @@ export function repositoryGlob(glob: string): RegExp {
 /** A tag glob (the immutability rules' syntax), plus `{a,b}` alternatives. */
 function tagGlob(glob: string): RegExp {
   const alts = /^\{([^{}]*)\}$/.exec(glob);
-  if (alts) return new RegExp(alts[1]!.split(',').map((a) => globToRegExp(a).source).map((s) => `(?:${s})`).join('|'));
+  if (alts)
+    return new RegExp(
+      alts[1]!
+        .split(',')
+        .map((a) => globToRegExp(a).source)
+        .map((s) => `(?:${s})`)
+        .join('|'),
+    );
   return globToRegExp(glob);
 }
 

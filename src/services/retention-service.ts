@@ -170,7 +170,12 @@ export class RetentionService {
         ctx.signal.throwIfAborted();
         const repository = `${project.name}/${repo}`;
         try {
-          const res = await this.deleter.deleteArtifacts(actor, repository, list.map((v) => v.artifact.digest), { reason: 'retention' });
+          const res = await this.deleter.deleteArtifacts(
+            actor,
+            repository,
+            list.map((v) => v.artifact.digest),
+            { reason: 'retention' },
+          );
           const gone = new Set(res.deleted.map((d) => d.digest));
           for (const v of list) {
             if (!gone.has(v.artifact.digest)) continue;

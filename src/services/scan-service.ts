@@ -68,7 +68,6 @@ export interface ScanReport {
   gaps: ReportGap[];
 }
 
-
 const parseList = <T>(s: string): T[] => {
   try {
     const v = JSON.parse(s) as unknown;
@@ -109,7 +108,26 @@ export class ScanService {
     try {
       await this.db
         .insertInto('scan_reports')
-        .values({ artifact_id: artifactId, status: 'running', job_id: jobId, scanner: SCANNER_VERSION, db_updated_at: null, started_at: now, finished_at: null, os: null, critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, findings: '[]', packages: '[]', problems: '[]', error: null })
+        .values({
+          artifact_id: artifactId,
+          status: 'running',
+          job_id: jobId,
+          scanner: SCANNER_VERSION,
+          db_updated_at: null,
+          started_at: now,
+          finished_at: null,
+          os: null,
+          critical: 0,
+          high: 0,
+          medium: 0,
+          low: 0,
+          unknown: 0,
+          fixable: 0,
+          findings: '[]',
+          packages: '[]',
+          problems: '[]',
+          error: null,
+        })
         .execute();
     } catch {
       await this.db.updateTable('scan_reports').set({ status: 'running', job_id: jobId, started_at: now }).where('artifact_id', '=', artifactId).execute();
@@ -117,7 +135,11 @@ export class ScanService {
   }
 
   async markFailed(artifactId: number, error: string): Promise<void> {
-    await this.db.updateTable('scan_reports').set({ status: 'error', error: error.slice(0, 2000), finished_at: Date.now() }).where('artifact_id', '=', artifactId).execute();
+    await this.db
+      .updateTable('scan_reports')
+      .set({ status: 'error', error: error.slice(0, 2000), finished_at: Date.now() })
+      .where('artifact_id', '=', artifactId)
+      .execute();
   }
 
   /** Scans one artifact (an image, or an index through its platform images) and stores its report. */
@@ -136,7 +158,9 @@ export class ScanService {
     const doc = JSON.parse(m.body.toString('utf8')) as ManifestDoc;
     const images: { digest: string; layers: { digest: string; size?: number }[] }[] = [];
     const layersOf = (d: ManifestDoc) =>
-      (d.layers ?? []).filter((l): l is { digest: string; size?: number } => typeof l.digest === 'string' && SHA256.test(l.digest)).map((l) => ({ digest: l.digest, size: typeof l.size === 'number' && l.size >= 0 ? l.size : undefined }));
+      (d.layers ?? [])
+        .filter((l): l is { digest: string; size?: number } => typeof l.digest === 'string' && SHA256.test(l.digest))
+        .map((l) => ({ digest: l.digest, size: typeof l.size === 'number' && l.size >= 0 ? l.size : undefined }));
     const isImage = (d: ManifestDoc) => !d.artifactType && (!d.config?.mediaType || IMAGE_CONFIGS.has(d.config.mediaType));
     if (INDEX_TYPES.has(doc.mediaType ?? m.mediaType)) {
       for (const c of (doc.manifests ?? []).slice(0, 64)) {
@@ -168,7 +192,10 @@ export class ScanService {
         done++;
         await p.progress((done / total) * 90, `layer ${done} of ${total}`);
       }
-      const inv = mergeLayers(layers, img.layers.map((l) => l.digest));
+      const inv = mergeLayers(
+        layers,
+        img.layers.map((l) => l.digest),
+      );
       os ??= inv.os;
       const osMatch = await resolveOsEcosystems(this.store, inv.os);
       if (osMatch.note) problems.push(osMatch.note);
@@ -211,7 +238,9 @@ export class ScanService {
       .execute();
     await replaceReportFindings(this.db, artifactId, unique);
     if (gapList.length) this.log.info({ repository, digest, gaps: gapList.length }, 'scan finished incomplete: parts could not be read or judged');
-    await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')}); ${completeness}${gapList.length ? ` (${gapList.length} gaps)` : ''}`);
+    await p.log(
+      `${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')}); ${completeness}${gapList.length ? ` (${gapList.length} gaps)` : ''}`,
+    );
     await p.progress(100, 'done');
     return (await this.report(artifactId))!;
   }
@@ -248,7 +277,10 @@ export class ScanService {
     const res = await this.db.updateTable('scan_reports').set(values).where('artifact_id', '=', artifactId).executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) {
       try {
-        await this.db.insertInto('scan_reports').values({ artifact_id: artifactId, ...values }).execute();
+        await this.db
+          .insertInto('scan_reports')
+          .values({ artifact_id: artifactId, ...values })
+          .execute();
       } catch {
         await this.db.updateTable('scan_reports').set(values).where('artifact_id', '=', artifactId).execute();
       }

@@ -74,7 +74,8 @@ export class ScannerRegistry {
       throw badRequest(`the scanner adapter is not usable: ${why.slice(0, 300)}`);
     }
     const consumes = meta.capabilities.flatMap((c) => c.consumes_mime_types);
-    if (!consumes.some((m) => m.includes('oci.image.manifest') || m.includes('distribution.manifest.v2'))) throw badRequest('the scanner adapter is not usable: it does not scan OCI or Docker image manifests');
+    if (!consumes.some((m) => m.includes('oci.image.manifest') || m.includes('distribution.manifest.v2')))
+      throw badRequest('the scanner adapter is not usable: it does not scan OCI or Docker image manifests');
     return meta;
   }
 

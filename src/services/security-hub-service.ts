@@ -25,7 +25,10 @@ export interface VersionBound {
 export function parseVersionRange(raw: string): VersionBound[] {
   if (raw.length > 300) throw badRequest('version range is too long');
   const out: VersionBound[] = [];
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(<=|>=|<|>|==?)?\s*([A-Za-z0-9][A-Za-z0-9.+~:_-]{0,127})$/.exec(part);
     if (!m) throw badRequest(`version range: "${part.slice(0, 40)}" is not a comparison like >=1.2 or <2.0`);
     out.push({ op: (m[1] === '==' ? '=' : (m[1] ?? '=')) as VersionBound['op'], version: m[2]! });

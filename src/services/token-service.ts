@@ -129,4 +129,9 @@ export class TokenService {
 }
 
 const isAccess = (a: unknown): a is Access =>
-  typeof a === 'object' && a !== null && typeof (a as Access).type === 'string' && typeof (a as Access).name === 'string' && Array.isArray((a as Access).actions) && (a as Access).actions.every((x) => typeof x === 'string');
+  typeof a === 'object' &&
+  a !== null &&
+  typeof (a as Access).type === 'string' &&
+  typeof (a as Access).name === 'string' &&
+  Array.isArray((a as Access).actions) &&
+  (a as Access).actions.every((x) => typeof x === 'string');

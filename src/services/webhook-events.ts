@@ -39,7 +39,15 @@ export function scanOverview(r: ScanReport | undefined, status: ScanOverview['st
  * Connects the event sources to project webhooks: pushes, pulls and deletions as the registry reports them, finished
  * scans (job status changes), quota refusals and warnings at manifest PUT. Each listener only enqueues.
  */
-export function connectWebhookEvents(d: { db: DB; sync: RegistrySync; policy: PolicyService; scans: ScanService; webhooks: WebhookService; scanJobType: string; onJobChange(fn: (e: JobEvent) => void | Promise<void>): void }): void {
+export function connectWebhookEvents(d: {
+  db: DB;
+  sync: RegistrySync;
+  policy: PolicyService;
+  scans: ScanService;
+  webhooks: WebhookService;
+  scanJobType: string;
+  onJobChange(fn: (e: JobEvent) => void | Promise<void>): void;
+}): void {
   const { db, webhooks } = d;
   d.sync.onPushed.push(async (a) => {
     await webhooks.emit({
@@ -53,10 +61,26 @@ export function connectWebhookEvents(d: { db: DB; sync: RegistrySync; policy: Po
     });
   });
   d.sync.onPulled.push(async (a) => {
-    await webhooks.emit({ id: `pull:${a.eventId}`, type: 'PULL_ARTIFACT', occurAt: a.at, operator: operatorName(a.operator), project: projectOf(a.repository), repository: a.repository, resources: [{ digest: a.digest, tag: a.tag }] });
+    await webhooks.emit({
+      id: `pull:${a.eventId}`,
+      type: 'PULL_ARTIFACT',
+      occurAt: a.at,
+      operator: operatorName(a.operator),
+      project: projectOf(a.repository),
+      repository: a.repository,
+      resources: [{ digest: a.digest, tag: a.tag }],
+    });
   });
   d.sync.onDeleted.push(async (a) => {
-    await webhooks.emit({ id: `delete:${a.eventId}`, type: 'DELETE_ARTIFACT', occurAt: a.at, operator: operatorName(a.operator), project: projectOf(a.repository), repository: a.repository, resources: [{ digest: a.digest }] });
+    await webhooks.emit({
+      id: `delete:${a.eventId}`,
+      type: 'DELETE_ARTIFACT',
+      occurAt: a.at,
+      operator: operatorName(a.operator),
+      project: projectOf(a.repository),
+      repository: a.repository,
+      resources: [{ digest: a.digest }],
+    });
   });
   d.policy.onQuota.push((q) => {
     void webhooks.emit({
@@ -67,7 +91,12 @@ export function connectWebhookEvents(d: { db: DB; sync: RegistrySync; policy: Po
       project: q.project,
       repository: q.repository,
       resources: !q.reference ? [] : q.reference.startsWith('sha256:') ? [{ digest: q.reference }] : [{ digest: '', tag: q.reference }],
-      details: { used_bytes: q.usedBytes, push_bytes: q.addedBytes, quota_bytes: q.quotaBytes, details: q.exceeded ? 'the push would exceed the project storage quota' : 'the project has used 85 % of its storage quota' },
+      details: {
+        used_bytes: q.usedBytes,
+        push_bytes: q.addedBytes,
+        quota_bytes: q.quotaBytes,
+        details: q.exceeded ? 'the push would exceed the project storage quota' : 'the project has used 85 % of its storage quota',
+      },
     });
   });
   d.onJobChange(async (e) => {

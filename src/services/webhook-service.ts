@@ -42,12 +42,26 @@ const policyFields = {
   url: httpUrl,
   format: z.enum(WEBHOOK_FORMATS),
   event_types: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length),
-  auth_header: z.string().max(1024).regex(/^[\t\x20-\x7e]*$/, 'must be printable ASCII on one line').nullable(),
+  auth_header: z
+    .string()
+    .max(1024)
+    .regex(/^[\t\x20-\x7e]*$/, 'must be printable ASCII on one line')
+    .nullable(),
   secret: z.string().min(8).max(255).nullable(),
   skip_tls_verify: z.boolean(),
   enabled: z.boolean(),
 };
-const createSchema = z.object({ ...policyFields, name: policyFields.name.optional(), format: policyFields.format.default('default'), auth_header: policyFields.auth_header.optional(), secret: policyFields.secret.optional(), skip_tls_verify: policyFields.skip_tls_verify.optional(), enabled: policyFields.enabled.optional() }).strict();
+const createSchema = z
+  .object({
+    ...policyFields,
+    name: policyFields.name.optional(),
+    format: policyFields.format.default('default'),
+    auth_header: policyFields.auth_header.optional(),
+    secret: policyFields.secret.optional(),
+    skip_tls_verify: policyFields.skip_tls_verify.optional(),
+    enabled: policyFields.enabled.optional(),
+  })
+  .strict();
 const updateSchema = z.object(policyFields).partial().strict();
 
 const problems = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
@@ -149,7 +163,11 @@ export class WebhookService {
     };
     await repo.updateWebhookPolicy(this.db, policy.id, input, Date.now());
     this.cache.delete(project.id);
-    await this.audit.record(actor, 'update', 'webhook', `${project.name}/${id}`, { ...v, auth_header: v.auth_header === undefined ? undefined : '(changed)', secret: v.secret === undefined ? undefined : '(changed)' });
+    await this.audit.record(actor, 'update', 'webhook', `${project.name}/${id}`, {
+      ...v,
+      auth_header: v.auth_header === undefined ? undefined : '(changed)',
+      secret: v.secret === undefined ? undefined : '(changed)',
+    });
     return (await repo.findWebhookPolicy(this.db, project.id, id))!;
   }
 
@@ -198,7 +216,11 @@ export class WebhookService {
         const payload: DeliveryPayload = { policyId: policy.id, event: full };
         await this.queue.enqueue(WEBHOOK_DELIVERY, payload, { uniqueKey: `webhook:${policy.id}:${event.id}` });
       }
-      await repo.markWebhookTriggered(this.db, policies.map((x) => x.id), Date.now());
+      await repo.markWebhookTriggered(
+        this.db,
+        policies.map((x) => x.id),
+        Date.now(),
+      );
       return policies.length;
     } catch (err) {
       this.log.error({ err, type: event.type }, 'webhook event not queued');

@@ -33,7 +33,10 @@ describe('browser: API docs page', () => {
     await page.screenshot({ path: shot('api-docs'), fullPage: false });
     assert.equal(await page.locator('.opblock').count(), OPERATIONS.length);
     assert.deepEqual(foreign, []);
-    assert.deepEqual(problems.filter((p) => /Content Security Policy/.test(p)), []);
+    assert.deepEqual(
+      problems.filter((p) => /Content Security Policy/.test(p)),
+      [],
+    );
     assert.equal((await t.req('/api/docs/assets/..%2fpackage.json')).status, 404);
     assert.equal((await t.req('/api/docs/assets/index.html')).status, 404, 'only the listed files');
   });

@@ -39,7 +39,10 @@ for (const dialect of testDialects()) {
       await t?.close({ drop: true });
     });
 
-    for (const [locale, lang] of [['en-US', 'en'], ['zh-CN', 'zh-CN']] as const) {
+    for (const [locale, lang] of [
+      ['en-US', 'en'],
+      ['zh-CN', 'zh-CN'],
+    ] as const) {
       it(`renders the key pages in ${lang}, chosen from Accept-Language`, async () => {
         const ctx = await browser.newContext({ locale });
         const page = await ctx.newPage();

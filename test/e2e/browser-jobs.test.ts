@@ -44,11 +44,7 @@ for (const dialect of testDialects()) {
       await page.goto(`${b.url}/jobs?type=ui-demo`);
       const row = page.locator(`#job-${id}`);
       const first = Number(await row.locator('progress').getAttribute('value'));
-      await page.waitForFunction(
-        ([sel, v]) => Number(document.querySelector(`${sel} progress`)?.getAttribute('value')) > (v as number) + 2,
-        [`#job-${id}`, first] as const,
-        { timeout: 10_000 },
-      );
+      await page.waitForFunction(([sel, v]) => Number(document.querySelector(`${sel} progress`)?.getAttribute('value')) > (v as number) + 2, [`#job-${id}`, first] as const, { timeout: 10_000 });
       await page.screenshot({ path: shot(`jobs-running-${dialect}`), fullPage: true });
       page.once('dialog', (d) => void d.accept());
       await row.locator('text=Stop').click();

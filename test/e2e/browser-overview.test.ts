@@ -16,7 +16,10 @@ const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 async function pushIndex(b: Instance, repo: string, tags: [string, string], indexTag: string): Promise<{ index: string; children: string[] }> {
   const tok = (await (await b.api(`/service/token?service=berth-registry&scope=repository:${repo}:pull,push`, { auth: ADMIN })).json()).token as string;
   const auth = { authorization: `Bearer ${tok}` };
-  const platforms = [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }];
+  const platforms = [
+    { os: 'linux', architecture: 'amd64' },
+    { os: 'linux', architecture: 'arm64' },
+  ];
   const manifests = [];
   for (const [i, t] of tags.entries()) {
     const res = await fetch(`${b.url}/v2/${repo}/manifests/${t}`, { headers: { ...auth, accept: OCI_MANIFEST } });
@@ -24,7 +27,11 @@ async function pushIndex(b: Instance, repo: string, tags: [string, string], inde
     const body = Buffer.from(await res.arrayBuffer());
     manifests.push({ mediaType: OCI_MANIFEST, digest: res.headers.get('docker-content-digest')!, size: body.length, platform: platforms[i] });
   }
-  const put = await fetch(`${b.url}/v2/${repo}/manifests/${indexTag}`, { method: 'PUT', headers: { ...auth, 'content-type': OCI_INDEX }, body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }) });
+  const put = await fetch(`${b.url}/v2/${repo}/manifests/${indexTag}`, {
+    method: 'PUT',
+    headers: { ...auth, 'content-type': OCI_INDEX },
+    body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }),
+  });
   assert.equal(put.status, 201, await put.text());
   return { index: put.headers.get('docker-content-digest')!, children: manifests.map((m) => m.digest) };
 }
@@ -93,7 +100,9 @@ for (const dialect of testDialects()) {
     });
 
     it('says on the artifact and repository pages when the policy blocks a pull, and why, instead of a pull command', async () => {
-      const appDigest = (await b.services.db.selectFrom('artifacts as a').innerJoin('repositories as r', 'r.id', 'a.repository_id').select('a.digest').where('r.name', '=', 'vis/app').executeTakeFirstOrThrow()).digest;
+      const appDigest = (
+        await b.services.db.selectFrom('artifacts as a').innerJoin('repositories as r', 'r.id', 'a.repository_id').select('a.digest').where('r.name', '=', 'vis/app').executeTakeFirstOrThrow()
+      ).digest;
       await page.goto(`${b.url}/projects/vis/repositories/app/artifacts/${appDigest}`);
       assert.match((await page.textContent('dl.facts')) ?? '', /docker pull/, 'no policy: the pull command');
       assert.equal(await page.locator('.pull-blocked').count(), 0);
@@ -130,8 +139,14 @@ for (const dialect of testDialects()) {
       await page.goto(`${b.url}/jobs?type=scan`);
       await page.screenshot({ path: shot(`jobs-scan-subjects-${dialect}`), fullPage: true });
       const subjects = await page.locator('#jobs .subject a').allTextContents();
-      assert.ok(subjects.some((s) => s.startsWith('vis/app@sha256:')), subjects.join(', '));
-      assert.ok(subjects.some((s) => s.startsWith(`vis/multi@${multi.index.slice(0, 19)}`)), subjects.join(', '));
+      assert.ok(
+        subjects.some((s) => s.startsWith('vis/app@sha256:')),
+        subjects.join(', '),
+      );
+      assert.ok(
+        subjects.some((s) => s.startsWith(`vis/multi@${multi.index.slice(0, 19)}`)),
+        subjects.join(', '),
+      );
       const scanAll = await b.services.jobs.get(id);
       assert.equal(scanAll?.type, 'scan-all');
     });

@@ -72,7 +72,7 @@ for (const dialect of testDialects()) {
       const ok = await b.api('/api/v1/projects/web', { auth: ['robot$web+ci', secret] });
       assert.equal(ok.status, 200);
       await page.goto(`${b.url}/robots?project=web`);
-      assert.ok(!((await page.content()).includes(secret)), 'not shown again');
+      assert.ok(!(await page.content()).includes(secret), 'not shown again');
     });
 
     it('lists the push in the access log', async () => {

@@ -25,7 +25,10 @@ for (const dialect of testDialects()) {
       await push(await ociImage(path.join(b.config.dataDir, 'img'), DEBIAN_LAYERS, '1'), `docker://${b.host}/vis/app:1`, ADMIN);
       digest = await inspectDigest(`docker://${b.host}/vis/app:1`, ADMIN);
       try {
-        await eventually(async () => (await (await b.api('/api/v1/projects/vis/repositories/app/artifacts/1/vulnerabilities', { auth: ADMIN })).json().catch(() => null))?.status === 'success', 30_000);
+        await eventually(
+          async () => (await (await b.api('/api/v1/projects/vis/repositories/app/artifacts/1/vulnerabilities', { auth: ADMIN })).json().catch(() => null))?.status === 'success',
+          30_000,
+        );
       } catch (err) {
         // Say what the service was doing, so a failure here can be understood from the CI log alone.
         const db = b.services.db;

@@ -44,10 +44,16 @@ for (const dialect of testDialects()) {
       const blocks = await page.locator('.howto pre').count();
       assert.equal(blocks, 2);
       const docker = (await copiedText(page, '.howto pre:nth-of-type(1)')).trimEnd().split('\n');
-      assert.deepEqual(docker.map((l) => l.split(' ').slice(0, 2).join(' ')), ['docker login', 'docker tag', 'docker push']);
+      assert.deepEqual(
+        docker.map((l) => l.split(' ').slice(0, 2).join(' ')),
+        ['docker login', 'docker tag', 'docker push'],
+      );
       assert.equal(docker[0], `docker login ${b.host}`);
       const others = (await copiedText(page, '.howto pre:nth-of-type(2)')).trimEnd().split('\n');
-      assert.deepEqual(others.map((l) => l.split(' ')[0]), ['podman', 'podman', 'skopeo']);
+      assert.deepEqual(
+        others.map((l) => l.split(' ')[0]),
+        ['podman', 'podman', 'skopeo'],
+      );
     });
 
     it('shows a job log one entry per line', async () => {

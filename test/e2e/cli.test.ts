@@ -19,7 +19,22 @@ describe('berth CLI', () => {
 
   it('registry-config prints a config the registry runs with, trusting core and notifying it', async () => {
     const port = await freePort();
-    const { stdout } = await run('node', ['bin/berth.mjs', 'registry-config', '--listen', `127.0.0.1:${port}`, '--storage', `${dir}/storage`, '--cert', `${dir}/keys/token.crt`, '--notify-url', 'http://127.0.0.1:1/service/notifications'], { env });
+    const { stdout } = await run(
+      'node',
+      [
+        'bin/berth.mjs',
+        'registry-config',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--storage',
+        `${dir}/storage`,
+        '--cert',
+        `${dir}/keys/token.crt`,
+        '--notify-url',
+        'http://127.0.0.1:1/service/notifications',
+      ],
+      { env },
+    );
     assert.match(stdout, /realm: "https:\/\/registry\.example\.org\/service\/token"/);
     assert.doesNotMatch(stdout, /cache:/, 'no blob descriptor cache');
     const secret = fs.readFileSync(`${dir}/keys/notification.secret`, 'utf8');
@@ -70,7 +85,17 @@ describe('berth CLI', () => {
       const port = await freePort();
       const data = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-start-'));
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: { ...process.env, PORT: String(port), BERTH_DATA_DIR: data, BERTH_ADMIN_PASSWORD: 'admin-Passw0rd!', BERTH_LOG_LEVEL: 'silent', BERTH_EXTERNAL_URL: '', DATABASE_URL: '', BERTH_LISTEN: '', ...extra },
+        env: {
+          ...process.env,
+          PORT: String(port),
+          BERTH_DATA_DIR: data,
+          BERTH_ADMIN_PASSWORD: 'admin-Passw0rd!',
+          BERTH_LOG_LEVEL: 'silent',
+          BERTH_EXTERNAL_URL: '',
+          DATABASE_URL: '',
+          BERTH_LISTEN: '',
+          ...extra,
+        },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       let out = '';

@@ -33,10 +33,14 @@ for (const dialect of testDialects()) {
       b = await startInstance(dialect);
       assert.equal((await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'del' } })).status, 201);
       await api('', { method: 'PUT', json: { auto_scan: false } });
-      const built = await ociIndex(path.join(b.config.dataDir, `idx-${n++}`), [
-        { os: 'linux', architecture: 'amd64' },
-        { os: 'linux', architecture: 'arm64' },
-      ], 'v1');
+      const built = await ociIndex(
+        path.join(b.config.dataDir, `idx-${n++}`),
+        [
+          { os: 'linux', architecture: 'amd64' },
+          { os: 'linux', architecture: 'arm64' },
+        ],
+        'v1',
+      );
       multi = built;
       await skopeo('copy', '--all', '--retry-times', '0', '--dest-creds', ADMIN.join(':'), '--dest-tls-verify=false', built.ref, `docker://${b.host}/del/multi:v1`);
       await push(await ociImage(path.join(b.config.dataDir, `img-${n++}`), [{ 'etc/tool': 'v1' }], 't'), `docker://${b.host}/del/tool:v1`, ADMIN);
@@ -101,7 +105,10 @@ for (const dialect of testDialects()) {
       // the index goes first: at no moment does a kept index list a missing child
       assert.equal(r.deleted[0]!.digest, multi.index);
       assert.deepEqual(r.deleted.map((d) => d.digest).sort(), [multi.index, ...multi.children].sort());
-      assert.match(await fails('skopeo', ['inspect', '--raw', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', `docker://${b.host}/del/multi@${multi.children[0]}`]), /manifest unknown|not found/i);
+      assert.match(
+        await fails('skopeo', ['inspect', '--raw', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', `docker://${b.host}/del/multi@${multi.children[0]}`]),
+        /manifest unknown|not found/i,
+      );
       assert.equal((await api('/repositories/multi')).status, 404);
     });
 
@@ -115,21 +122,34 @@ for (const dialect of testDialects()) {
       const loc = new URL(st.headers.get('location')!, b.url);
       loc.searchParams.set('digest', sha(empty));
       assert.equal((await fetch(loc, { method: 'PUT', body: new Uint8Array(empty), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' } })).status, 201);
-      const size = Number((await fetch(`${b.url}/v2/del/signed/manifests/${subject}`, { method: 'HEAD', headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } })).headers.get('content-length'));
-      const referrer = Buffer.from(JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        artifactType: 'application/vnd.example.sbom+json',
-        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(empty), size: 2 },
-        layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(empty), size: 2 }],
-        subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: subject, size },
-      }));
-      const put = await fetch(`${b.url}/v2/del/signed/manifests/${sha(referrer)}`, { method: 'PUT', body: new Uint8Array(referrer), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+      const size = Number(
+        (
+          await fetch(`${b.url}/v2/del/signed/manifests/${subject}`, { method: 'HEAD', headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } })
+        ).headers.get('content-length'),
+      );
+      const referrer = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          artifactType: 'application/vnd.example.sbom+json',
+          config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(empty), size: 2 },
+          layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(empty), size: 2 }],
+          subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: subject, size },
+        }),
+      );
+      const put = await fetch(`${b.url}/v2/del/signed/manifests/${sha(referrer)}`, {
+        method: 'PUT',
+        body: new Uint8Array(referrer),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      });
       assert.equal(put.status, 201, await put.text());
       await eventually(async () => known('signed', sha(referrer)));
       assert.equal((await api(`/repositories/signed/artifacts/${subject}`, { method: 'DELETE' })).status, 204);
       assert.ok(!(await known('signed', sha(referrer))), 'the referrer went with its subject');
-      const gone = await fetch(`${b.url}/v2/del/signed/manifests/${sha(referrer)}`, { method: 'HEAD', headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const gone = await fetch(`${b.url}/v2/del/signed/manifests/${sha(referrer)}`, {
+        method: 'HEAD',
+        headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
       assert.equal(gone.status, 404);
     });
 

@@ -12,7 +12,6 @@ import { DEBIAN_LAYERS, DEBIAN_RECORDS } from '../fixtures/osv/records.js';
 // In CI a missing engine is a failure, never a pass; elsewhere the suite says why it did not run.
 const skip = dockerSuiteSkip();
 
-
 // The real docker CLI against Berth: one dialect is enough here (the database paths are the other suites' job).
 for (const dialect of testDialects().slice(0, 1)) {
   describe(`the docker CLI through Berth [${dialect}]`, { skip }, () => {

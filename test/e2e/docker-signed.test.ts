@@ -12,7 +12,6 @@ import { eventually, skopeo, startInstance, type Instance } from '../helpers/reg
 // In CI a missing engine is a failure, never a pass; elsewhere the suite says why it did not run.
 const skip = dockerSuiteSkip();
 
-
 // The signed-only policy with the real docker CLI: one dialect (the database paths are covered by artifacts.test.ts).
 for (const dialect of testDialects().slice(0, 1)) {
   describe(`signed-only projects with the docker CLI [${dialect}]`, { skip }, () => {

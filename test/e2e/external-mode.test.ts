@@ -31,11 +31,31 @@ for (const dialect of testDialects().filter((d) => d === 'mysql')) {
       const portA = await freePort();
       regPort = await freePort();
       const env = { BERTH_DATA_DIR: database.dataDir, BERTH_EXTERNAL_URL: `http://127.0.0.1:${portA}` };
-      const conf = await run('node', ['bin/berth.mjs', 'registry-config', '--listen', `127.0.0.1:${regPort}`, '--storage', storage(), '--cert', path.join(database.dataDir, 'keys', 'token.crt'), '--notify-url', `http://127.0.0.1:${portA}/service/notifications`], { env });
+      const conf = await run(
+        'node',
+        [
+          'bin/berth.mjs',
+          'registry-config',
+          '--listen',
+          `127.0.0.1:${regPort}`,
+          '--storage',
+          storage(),
+          '--cert',
+          path.join(database.dataDir, 'keys', 'token.crt'),
+          '--notify-url',
+          `http://127.0.0.1:${portA}/service/notifications`,
+        ],
+        { env },
+      );
       fs.writeFileSync(path.join(database.dataDir, 'registry.yml'), conf.stdout);
       registry = spawn('docker-registry', ['serve', path.join(database.dataDir, 'registry.yml')], { stdio: 'ignore' });
       await eventually(async () => (await fetch(`http://127.0.0.1:${regPort}/v2/`).catch(() => null))?.status === 401);
-      const shared = { BERTH_REGISTRY_URL: `http://127.0.0.1:${regPort}`, BERTH_REGISTRY_CONFIG: path.join(database.dataDir, 'registry.yml'), BERTH_REGISTRY_STORAGE: storage(), BERTH_EXTERNAL_URL: `http://127.0.0.1:${portA}` };
+      const shared = {
+        BERTH_REGISTRY_URL: `http://127.0.0.1:${regPort}`,
+        BERTH_REGISTRY_CONFIG: path.join(database.dataDir, 'registry.yml'),
+        BERTH_REGISTRY_STORAGE: storage(),
+        BERTH_EXTERNAL_URL: `http://127.0.0.1:${portA}`,
+      };
       a = await startInstance(dialect, shared, { database, port: portA });
       b = await startInstance(dialect, shared, { database, port: await freePort() });
       await a.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'ext' } });
@@ -88,10 +108,13 @@ for (const dialect of testDialects().filter((d) => d === 'mysql')) {
       loc.searchParams.set('digest', digest);
       // A slow client: 12 chunks of 512 KiB, 250 ms apart, through replica B.
       const upload = new Promise<{ status: number; endedAt: number }>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: b.port, method: 'PUT', path: loc.pathname + loc.search, headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': blob.length } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, endedAt: Date.now() }));
-        });
+        const req = http.request(
+          { host: '127.0.0.1', port: b.port, method: 'PUT', path: loc.pathname + loc.search, headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': blob.length } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, endedAt: Date.now() }));
+          },
+        );
         req.on('error', reject);
         const chunk = 512 * 1024;
         let i = 0;
@@ -129,7 +152,14 @@ for (const dialect of testDialects().filter((d) => d === 'mysql')) {
       await uploadWhole(blob);
       const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } }));
       await uploadWhole(config);
-      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: blob.length }] }));
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: blob.length }],
+        }),
+      );
       assert.equal((await put(manifest, 'manifests/1', 'application/vnd.oci.image.manifest.v1+json')).status, 201);
       const pulled = Buffer.from(await (await fetch(`${a.url}/v2/ext/slow/blobs/${digest}`, { headers: auth })).arrayBuffer());
       assert.equal(sha(pulled), digest);
@@ -147,7 +177,10 @@ for (const dialect of testDialects().filter((d) => d === 'mysql')) {
       const onA = new Browser({ app: { request: (p: string, init: RequestInit) => fetch(`${a.url}${p}`, init) } } as never);
       const login = await onA.login('admin', ADMIN_PASSWORD);
       assert.equal(login.status, 303);
-      const cookie = login.headers.getSetCookie().find((c) => c.startsWith('berth_session='))!.split(';')[0]!;
+      const cookie = login.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('berth_session='))!
+        .split(';')[0]!;
       const page = await fetch(`${b.url}/projects`, { headers: { cookie }, redirect: 'manual' });
       assert.equal(page.status, 200);
       assert.match(await page.text(), /ext/);
@@ -161,7 +194,15 @@ for (const dialect of testDialects().filter((d) => d === 'mysql')) {
     });
 
     it('jobs run exactly once across the replicas', async () => {
-      const before = Number((await a.services.db.selectFrom('jobs').select((e) => e.fn.countAll<number>().as('n')).where('type', '=', 'scan').executeTakeFirstOrThrow()).n);
+      const before = Number(
+        (
+          await a.services.db
+            .selectFrom('jobs')
+            .select((e) => e.fn.countAll<number>().as('n'))
+            .where('type', '=', 'scan')
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
       const res = await b.api('/api/v1/system/scan-all', { method: 'POST', auth: ADMIN });
       const { id } = await res.json();
       await eventually(async () => (await a.services.jobs.get(id))?.status === 'success', 30_000);

@@ -12,15 +12,82 @@ import { eventually, inspectDigest, push, skopeo, startInstance, type Instance }
 
 describe('what garbage collection counts as unreferenced', () => {
   const g = (artifacts: [string, boolean, string?][], children: Record<string, string[]> = {}) =>
-    unreferencedIn({ artifacts: artifacts.map(([digest, tagged, subject], id) => ({ id, digest, tagged, manifestSize: 1, subject: subject ?? null })), children: new Map(Object.entries(children)) }).sort();
+    unreferencedIn({
+      artifacts: artifacts.map(([digest, tagged, subject], id) => ({ id, digest, tagged, manifestSize: 1, subject: subject ?? null })),
+      children: new Map(Object.entries(children)),
+    }).sort();
   const cases: [string, ReturnType<typeof g>, string[]][] = [
-    ['an untagged orphan goes', g([['a', true], ['o', false]]), ['o']],
-    ['children of a tagged index stay', g([['i', true], ['c1', false], ['c2', false], ['o', false]], { i: ['c1', 'c2'] }), ['o']],
-    ['an untagged index goes with its children', g([['i', false], ['c1', false], ['t', true]], { i: ['c1'] }), ['c1', 'i']],
-    ['a child shared with a kept index stays', g([['i', false], ['j', true], ['c', false]], { i: ['c'], j: ['c'] }), ['i']],
-    ['a referrer of a kept image stays, with what it lists', g([['img', true], ['sig', false, 'img'], ['sbom', false, 'sig']]), []],
-    ['a referrer of a gone image goes', g([['img', false], ['sig', false, 'img'], ['t', true]]), ['img', 'sig']],
-    ['the subject of a tagged referrer stays', g([['img', false], ['sig', true, 'img']]), []],
+    [
+      'an untagged orphan goes',
+      g([
+        ['a', true],
+        ['o', false],
+      ]),
+      ['o'],
+    ],
+    [
+      'children of a tagged index stay',
+      g(
+        [
+          ['i', true],
+          ['c1', false],
+          ['c2', false],
+          ['o', false],
+        ],
+        { i: ['c1', 'c2'] },
+      ),
+      ['o'],
+    ],
+    [
+      'an untagged index goes with its children',
+      g(
+        [
+          ['i', false],
+          ['c1', false],
+          ['t', true],
+        ],
+        { i: ['c1'] },
+      ),
+      ['c1', 'i'],
+    ],
+    [
+      'a child shared with a kept index stays',
+      g(
+        [
+          ['i', false],
+          ['j', true],
+          ['c', false],
+        ],
+        { i: ['c'], j: ['c'] },
+      ),
+      ['i'],
+    ],
+    [
+      'a referrer of a kept image stays, with what it lists',
+      g([
+        ['img', true],
+        ['sig', false, 'img'],
+        ['sbom', false, 'sig'],
+      ]),
+      [],
+    ],
+    [
+      'a referrer of a gone image goes',
+      g([
+        ['img', false],
+        ['sig', false, 'img'],
+        ['t', true],
+      ]),
+      ['img', 'sig'],
+    ],
+    [
+      'the subject of a tagged referrer stays',
+      g([
+        ['img', false],
+        ['sig', true, 'img'],
+      ]),
+      [],
+    ],
   ];
   for (const [name, got, want] of cases) it(name, () => assert.deepEqual(got, want));
 });
@@ -70,17 +137,25 @@ for (const dialect of testDialects()) {
       await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'gc' } });
       await b.api('/api/v1/projects/gc', { method: 'PUT', auth: ADMIN, json: { auto_scan: false } });
       const idxDir = path.join(b.config.dataDir, 'idx');
-      multi = await ociIndex(idxDir, [
-        { os: 'linux', architecture: 'amd64', layers: [{ 'opt/amd64': 'a'.repeat(20_000) }] },
-        { os: 'linux', architecture: 'arm64', layers: [{ 'opt/arm64': 'r'.repeat(20_000) }] },
-      ], 'v1');
+      multi = await ociIndex(
+        idxDir,
+        [
+          { os: 'linux', architecture: 'amd64', layers: [{ 'opt/amd64': 'a'.repeat(20_000) }] },
+          { os: 'linux', architecture: 'arm64', layers: [{ 'opt/arm64': 'r'.repeat(20_000) }] },
+        ],
+        'v1',
+      );
       await skopeo('copy', '--all', '--retry-times', '0', '--dest-creds', ADMIN.join(':'), '--dest-tls-verify=false', multi.ref, `docker://${b.host}/gc/multi:v1`);
       childBlobs = multi.children.flatMap((c) => blobsOfManifest(idxDir, c));
       const orphanDir = path.join(b.config.dataDir, 'orphan');
       await push(await ociImage(orphanDir, [{ 'opt/orphan': 'o'.repeat(30_000) }], 'tmp'), `docker://${b.host}/gc/multi:tmp`, ADMIN);
       orphan = await inspectDigest(`docker://${b.host}/gc/multi:tmp`, ADMIN);
       orphanBlobs = blobsOfManifest(orphanDir, orphan);
-      await eventually(async () => (await b.api('/api/v1/projects/gc/repositories/multi/artifacts/tmp', { auth: ADMIN })).status === 200 && (await b.api(`/api/v1/projects/gc/repositories/multi/artifacts/${multi.children[1]}`, { auth: ADMIN })).status === 200);
+      await eventually(
+        async () =>
+          (await b.api('/api/v1/projects/gc/repositories/multi/artifacts/tmp', { auth: ADMIN })).status === 200 &&
+          (await b.api(`/api/v1/projects/gc/repositories/multi/artifacts/${multi.children[1]}`, { auth: ADMIN })).status === 200,
+      );
       // untag it: an orphan nothing refers to
       assert.equal((await b.api('/api/v1/projects/gc/repositories/multi/tags/tmp', { method: 'DELETE', auth: ADMIN })).status, 204);
       pulledBefore = await pullAll('before');
@@ -91,7 +166,10 @@ for (const dialect of testDialects()) {
       const stored = listBlobs(b.services.registry.managed!.storageDir);
       const j = await job({ dry_run: true, delete_untagged: true });
       assert.equal(j.status, 'success', j.error);
-      assert.deepEqual(j.result.manifests.map((m: { digest: string }) => m.digest), [orphan]);
+      assert.deepEqual(
+        j.result.manifests.map((m: { digest: string }) => m.digest),
+        [orphan],
+      );
       const expected = orphanBlobs.reduce((n, d) => n + stored.get(d)!, 0);
       assert.ok(j.result.manifests[0].bytes >= expected, `${j.result.manifests[0].bytes} < ${expected}`);
       assert.ok(j.result.bytesFreed >= expected);

@@ -104,7 +104,9 @@ for (const dialect of testDialects()) {
 
     it('a GC that fails lifts read-only', async () => {
       const runner = new JobRunner(b.services.db, b.services.dialect, createLogger('silent'), { workerId: 'gc-fail', pollMs: 50 });
-      runner.register(gcJob(b.services.registry, b.services.policy, runner, { bin: '/bin/false', target: () => ({ configPath: '/nonexistent', storageDir: b.services.registry.managed!.storageDir }), drainMs: 100 }));
+      runner.register(
+        gcJob(b.services.registry, b.services.policy, runner, { bin: '/bin/false', target: () => ({ configPath: '/nonexistent', storageDir: b.services.registry.managed!.storageDir }), drainMs: 100 }),
+      );
       await runner.start();
       const { id } = await runner.enqueue('gc', {});
       const j = await eventually(async () => {

@@ -73,7 +73,12 @@ for (const dialect of testDialects()) {
       const ids: number[] = [];
       for (let i = 0; i < 200; i++) ids.push((await queue.enqueue('record', { i })).id);
       await eventually(async () => {
-        const { n } = await t.services.db.selectFrom('jobs').select((e) => e.fn.countAll<number>().as('n')).where('type', '=', 'record').where('status', '=', 'success').executeTakeFirstOrThrow();
+        const { n } = await t.services.db
+          .selectFrom('jobs')
+          .select((e) => e.fn.countAll<number>().as('n'))
+          .where('type', '=', 'record')
+          .where('status', '=', 'success')
+          .executeTakeFirstOrThrow();
         return Number(n) === 200;
       }, 60_000);
       const ran = lines().filter((l) => /^\d+ [A-Z]$/.test(l));

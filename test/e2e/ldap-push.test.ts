@@ -45,7 +45,10 @@ for (const dialect of testDialects()) {
       await root.unbind();
       const err = await fails('skopeo', ['copy', '--retry-times', '0', '--dest-creds', bob.join(':'), '--dest-tls-verify=false', await buildImage(), `docker://${b.host}/science/app:v2`]);
       assert.match(err, /unauthorized|authentication required|denied/i);
-      assert.match(await fails('skopeo', ['copy', '--retry-times', '0', '--dest-creds', 'ldapbob:wrong-password', '--dest-tls-verify=false', await buildImage(), `docker://${b.host}/science/app:v3`]), /401|unauthorized|invalid username\/password/i);
+      assert.match(
+        await fails('skopeo', ['copy', '--retry-times', '0', '--dest-creds', 'ldapbob:wrong-password', '--dest-tls-verify=false', await buildImage(), `docker://${b.host}/science/app:v3`]),
+        /401|unauthorized|invalid username\/password/i,
+      );
     });
   });
 }

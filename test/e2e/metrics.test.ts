@@ -34,7 +34,15 @@ for (const dialect of testDialects()) {
 
     it('is scraped in Prometheus format and changes after a push', async () => {
       const before = await scrape();
-      for (const m of ['berth_http_request_duration_seconds_bucket', 'berth_jobs', 'berth_notification_inbox_depth', 'berth_notification_lag_seconds', 'berth_vulndb_age_seconds', 'berth_registry_up', 'berth_process_cpu_seconds_total']) {
+      for (const m of [
+        'berth_http_request_duration_seconds_bucket',
+        'berth_jobs',
+        'berth_notification_inbox_depth',
+        'berth_notification_lag_seconds',
+        'berth_vulndb_age_seconds',
+        'berth_registry_up',
+        'berth_process_cpu_seconds_total',
+      ]) {
         assert.ok(before.includes(m), m);
       }
       assert.equal(value(before, 'berth_registry_up'), 1);

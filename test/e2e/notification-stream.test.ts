@@ -71,11 +71,20 @@ for (const dialect of testDialects()) {
     });
 
     it('an image index with 1,001 entries is recorded, and later pushes apply', async () => {
-      const manifests = Array.from({ length: 1001 }, (_, i) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: 0, platform: { os: 'linux', architecture: 'amd64', variant: `v${i}` } }));
+      const manifests = Array.from({ length: 1001 }, (_, i) => ({
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest,
+        size: 0,
+        platform: { os: 'linux', architecture: 'amd64', variant: `v${i}` },
+      }));
       const m = (await fetch(`${b.url}/v2/note/app/manifests/${digest}`, { method: 'HEAD', headers: { authorization: `Bearer ${token}`, accept: ACCEPT } })).headers.get('content-length');
       for (const x of manifests) x.size = Number(m);
       const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests });
-      const res = await fetch(`${b.url}/v2/note/app/manifests/big`, { method: 'PUT', body: index, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.oci.image.index.v1+json' } });
+      const res = await fetch(`${b.url}/v2/note/app/manifests/big`, {
+        method: 'PUT',
+        body: index,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.oci.image.index.v1+json' },
+      });
       assert.equal(res.status, 201, await res.text());
       await inDb('big');
       await laterPushApplies('3');
@@ -86,7 +95,13 @@ for (const dialect of testDialects()) {
         id: randomUUID(),
         timestamp: new Date().toISOString(),
         action: 'push',
-        target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, repository: 'note/app', tag: 'from-big-envelope', references: Array.from({ length: 12_000 }, () => ({ mediaType: 'application/octet-stream', digest, size: 1 })) },
+        target: {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest,
+          repository: 'note/app',
+          tag: 'from-big-envelope',
+          references: Array.from({ length: 12_000 }, () => ({ mediaType: 'application/octet-stream', digest, size: 1 })),
+        },
         request: { addr: '127.0.0.1:1', method: 'PUT', useragent: 'y'.repeat(5000) },
         actor: { name: 'admin' },
       };

@@ -71,7 +71,10 @@ for (const dialect of testDialects()) {
 
         await push(await buildImage({ 'etc/motd': 'from oidc' }), `docker://${b.host}/oproj/app:v1`, ['olivia', secret]);
         assert.deepEqual((await access('repository:oproj/app:pull,push', ['olivia', secret])).actions, ['pull', 'push']);
-        assert.match(await fails('skopeo', ['copy', '--retry-times', '0', '--dest-creds', 'olivia:not-the-secret', '--dest-tls-verify=false', await buildImage(), `docker://${b.host}/oproj/app:v2`]), /401|unauthorized|invalid username\/password/i);
+        assert.match(
+          await fails('skopeo', ['copy', '--retry-times', '0', '--dest-creds', 'olivia:not-the-secret', '--dest-tls-verify=false', await buildImage(), `docker://${b.host}/oproj/app:v2`]),
+          /401|unauthorized|invalid username\/password/i,
+        );
 
         // an ID token from the provider works as the password too (enabled above); it belongs to its user only
         const idToken = (await ctx.cookies()).find((c) => c.name === 'berth_oidc_logout')?.value;
@@ -105,7 +108,10 @@ for (const dialect of testDialects()) {
       const ctx = await browser.newContext();
       const page = await ctx.newPage();
       try {
-        for (const [login, expectAdmin] of [['root', true], ['oscar', false]] as const) {
+        for (const [login, expectAdmin] of [
+          ['root', true],
+          ['oscar', false],
+        ] as const) {
           await page.goto(`${b.url}/oidc/login`);
           await page.fill('input[name=login]', login);
           await page.fill('input[name=password]', 'anything');
@@ -129,7 +135,9 @@ for (const dialect of testDialects()) {
       assert.deepEqual((await access('repository:oproj/app:push', ADMIN)).actions, ['push']);
       assert.equal((await access('repository:oproj/app:pull', ['olivia', 'a-guessed-password'])).status, 401);
       // the flow cookie is signed: a made-up one is ignored
-      const forged = await b.api('/oidc/callback?code=abc&state=xyz', { headers: { cookie: `berth_oidc_flow=${encodeURIComponent(JSON.stringify({ state: 'xyz', nonce: 'n', verifier: 'v', next: '/' }))}` } });
+      const forged = await b.api('/oidc/callback?code=abc&state=xyz', {
+        headers: { cookie: `berth_oidc_flow=${encodeURIComponent(JSON.stringify({ state: 'xyz', nonce: 'n', verifier: 'v', next: '/' }))}` },
+      });
       assert.equal(forged.status, 400);
     });
   });

@@ -20,7 +20,10 @@ for (const dialect of testDialects()) {
       assert.equal(res.status, 200, await res.clone().text());
     };
     const scanned = (repo: string, ref: string) =>
-      eventually(async () => (await (await b.api(`/api/v1/projects/pol/repositories/${repo}/artifacts/${ref}/vulnerabilities`, { auth: ADMIN })).json().catch(() => null))?.status === 'success', 30_000);
+      eventually(
+        async () => (await (await b.api(`/api/v1/projects/pol/repositories/${repo}/artifacts/${ref}/vulnerabilities`, { auth: ADMIN })).json().catch(() => null))?.status === 'success',
+        30_000,
+      );
     const pullErr = (ref: string) => fails('skopeo', ['inspect', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', `docker://${b.host}/pol/${ref}`]);
     const pullOk = (ref: string) => skopeo('inspect', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', `docker://${b.host}/pol/${ref}`);
 

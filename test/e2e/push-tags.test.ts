@@ -17,7 +17,9 @@ for (const dialect of testDialects()) {
     let digest: string;
     const tagsInDb = async (repo: string) => {
       const r = await (await b.api(`/api/v1/projects/tags/repositories/${repo}/tags`, { auth: ADMIN })).json();
-      return new Map<string, { digest: string; pushedAt: number }>(r.items.map((t: { name: string; digest: string; pushed_at: string }) => [t.name, { digest: t.digest, pushedAt: Date.parse(t.pushed_at) }]));
+      return new Map<string, { digest: string; pushedAt: number }>(
+        r.items.map((t: { name: string; digest: string; pushed_at: string }) => [t.name, { digest: t.digest, pushedAt: Date.parse(t.pushed_at) }]),
+      );
     };
 
     before(async () => {
@@ -43,7 +45,11 @@ for (const dialect of testDialects()) {
         request: { addr: '127.0.0.1:1234', method: 'PUT', useragent: 'skopeo/1.9.3' },
         actor: { name: 'admin' },
       };
-      const res = await fetch(`${b.url}/service/notifications`, { method: 'POST', headers: { authorization: `Bearer ${b.services.registry.notificationSecret}`, 'content-type': ENVELOPE }, body: JSON.stringify({ events: [event] }) });
+      const res = await fetch(`${b.url}/service/notifications`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${b.services.registry.notificationSecret}`, 'content-type': ENVELOPE },
+        body: JSON.stringify({ events: [event] }),
+      });
       assert.equal(res.status, 200);
       await b.services.registry.sync.idle();
       const t = (await tagsInDb('app')).get('early');
@@ -52,7 +58,11 @@ for (const dialect of testDialects()) {
       assert.equal(t.pushedAt, at.getTime());
       // a duplicate, older delivery does not move it back
       const older = { ...event, id: randomUUID(), timestamp: new Date(at.getTime() - 60_000).toISOString(), target: { ...event.target } };
-      await fetch(`${b.url}/service/notifications`, { method: 'POST', headers: { authorization: `Bearer ${b.services.registry.notificationSecret}`, 'content-type': ENVELOPE }, body: JSON.stringify({ events: [older] }) });
+      await fetch(`${b.url}/service/notifications`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${b.services.registry.notificationSecret}`, 'content-type': ENVELOPE },
+        body: JSON.stringify({ events: [older] }),
+      });
       await b.services.registry.sync.idle();
       assert.equal((await tagsInDb('app')).get('early')!.pushedAt, at.getTime());
     });
@@ -65,9 +75,11 @@ for (const dialect of testDialects()) {
         window.set(tag, [t0, Date.now()]);
       };
       for (let i = 0; i < 60; i++) await one(`s${i}`);
-      await Promise.all([0, 1, 2, 3].map(async (loop) => {
-        for (let i = 0; i < 35; i++) await one(`p${loop}-${i}`);
-      }));
+      await Promise.all(
+        [0, 1, 2, 3].map(async (loop) => {
+          for (let i = 0; i < 35; i++) await one(`p${loop}-${i}`);
+        }),
+      );
       assert.equal(window.size, 200);
       const tags = await eventually(async () => {
         const t = await tagsInDb('many');

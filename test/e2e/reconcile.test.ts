@@ -35,7 +35,13 @@ for (const dialect of testDialects()) {
         dataDir: regDir,
         log: createLogger('silent'),
         port: regPort,
-        config: { externalUrl: `http://127.0.0.1:${corePort}`, certPath: keys.certPath, notifyUrl: `http://127.0.0.1:${corePort}/service/notifications`, notificationSecret: SECRET, httpSecret: 'http-secret' },
+        config: {
+          externalUrl: `http://127.0.0.1:${corePort}`,
+          certPath: keys.certPath,
+          notifyUrl: `http://127.0.0.1:${corePort}/service/notifications`,
+          notificationSecret: SECRET,
+          httpSecret: 'http-secret',
+        },
       });
       await registry.start();
       b = await startInstance(dialect, { BERTH_REGISTRY_URL: registry.url, BERTH_NOTIFICATION_SECRET: SECRET }, { database, port: corePort });
@@ -47,7 +53,7 @@ for (const dialect of testDialects()) {
     });
 
     /** Direct registry access with a token core would have issued (core itself may be down). */
-    const direct = (p: string, init: RequestInit & { actions: string[]; repo: string } ) => {
+    const direct = (p: string, init: RequestInit & { actions: string[]; repo: string }) => {
       const token = tokens.sign('admin', [{ type: 'repository', name: init.repo, actions: init.actions }]).token;
       const headers = new Headers(init.headers);
       headers.set('authorization', `Bearer ${token}`);
@@ -89,7 +95,10 @@ for (const dialect of testDialects()) {
       assert.deepEqual([again.stored, again.duplicates], [0, 4]);
       await b.services.registry.sync.idle();
       const items = await artifacts('app');
-      assert.deepEqual(items!.map((a) => [a.digest, a.tags.map((t) => t.name)]), [[digest, ['v1']]]);
+      assert.deepEqual(
+        items!.map((a) => [a.digest, a.tags.map((t) => t.name)]),
+        [[digest, ['v1']]],
+      );
       assert.equal((await b.api('/api/v1/projects/nope', { auth: ADMIN })).status, 404);
     });
 
@@ -100,9 +109,26 @@ for (const dialect of testDialects()) {
       const now = Date.now();
       const bogus = await db
         .insertInto('artifacts')
-        .values({ repository_id: repo.id, digest: `sha256:${'2'.repeat(64)}`, media_type: 'application/vnd.oci.image.manifest.v1+json', manifest_size: 1, size: 1, config_digest: null, os: null, architecture: null, variant: null, created: null, pushed_at: now, pulled_at: null, pushed_by: null })
+        .values({
+          repository_id: repo.id,
+          digest: `sha256:${'2'.repeat(64)}`,
+          media_type: 'application/vnd.oci.image.manifest.v1+json',
+          manifest_size: 1,
+          size: 1,
+          config_digest: null,
+          os: null,
+          architecture: null,
+          variant: null,
+          created: null,
+          pushed_at: now,
+          pulled_at: null,
+          pushed_by: null,
+        })
         .executeTakeFirstOrThrow();
-      await db.insertInto('tags').values({ repository_id: repo.id, artifact_id: Number(bogus.insertId), name: 'bogus', pushed_at: now }).execute();
+      await db
+        .insertInto('tags')
+        .values({ repository_id: repo.id, artifact_id: Number(bogus.insertId), name: 'bogus', pushed_at: now })
+        .execute();
       // drift 2: the real tag lost
       await db.deleteFrom('tags').where('name', '=', 'v1').execute();
       const res = await b.api('/api/v1/system/reconcile', { method: 'POST', auth: ADMIN });
@@ -118,7 +144,10 @@ for (const dialect of testDialects()) {
       assert.equal(s.tags_set, 1);
       assert.equal(s.tags_removed, 1);
       const items = await artifacts('app');
-      assert.deepEqual(items!.map((a) => [a.digest, a.tags.map((t) => t.name)]), [[digest, ['v1']]]);
+      assert.deepEqual(
+        items!.map((a) => [a.digest, a.tags.map((t) => t.name)]),
+        [[digest, ['v1']]],
+      );
       assert.equal((await b.api('/api/v1/system/reconcile', { method: 'POST', auth: ['nobody', 'x'] })).status, 401);
     });
 
@@ -148,7 +177,13 @@ for (const dialect of testDialects()) {
       await eventually(async () => {
         const copy = await artifacts('copy');
         const app = await artifacts('app');
-        return copy?.length === 1 && app?.[0]?.tags.map((t) => t.name).sort().join(',') === 'v1,v2';
+        return (
+          copy?.length === 1 &&
+          app?.[0]?.tags
+            .map((t) => t.name)
+            .sort()
+            .join(',') === 'v1,v2'
+        );
       }, 20_000);
       // an image whose push notification was lost is still scanned: reconciliation does what the push would have
       await eventually(async () => (await (await b.api('/api/v1/projects/p1/repositories/copy/artifacts/c1/vulnerabilities', { auth: ADMIN })).json().catch(() => null))?.status === 'success', 20_000);

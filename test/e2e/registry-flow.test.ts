@@ -49,14 +49,20 @@ for (const dialect of testDialects()) {
         return res.status === 200 ? res.json() : null;
       });
       assert.equal(art.digest, pushedDigest);
-      assert.deepEqual(art.tags.map((t: { name: string }) => t.name), ['v1']);
+      assert.deepEqual(
+        art.tags.map((t: { name: string }) => t.name),
+        ['v1'],
+      );
       assert.equal(art.type, 'image');
       assert.equal(art.os, 'linux');
       assert.ok(art.size > art.manifest_size);
       assert.equal(art.pushed_by, 'dev');
       assert.equal(art.blobs.length, 2);
       const repos = await (await b.api('/api/v1/projects/priv/repositories', { auth: dev })).json();
-      assert.deepEqual(repos.items.map((r: { name: string; artifact_count: number }) => [r.name, r.artifact_count]), [['priv/app', 1]]);
+      assert.deepEqual(
+        repos.items.map((r: { name: string; artifact_count: number }) => [r.name, r.artifact_count]),
+        [['priv/app', 1]],
+      );
       const byDigest = await b.api(`/api/v1/projects/priv/repositories/app/artifacts/${pushedDigest}`, { auth: dev });
       assert.equal(byDigest.status, 200);
     });
@@ -94,8 +100,14 @@ for (const dialect of testDialects()) {
       await push(await buildImage({ 'etc/pub': 'x' }), `docker://${b.host}/pub/base:1`, ADMIN);
       assert.match(await inspectDigest(`docker://${b.host}/pub/base:1`, null), /^sha256:/);
       assert.match(await fails('skopeo', ['inspect', '--retry-times', '0', '--no-creds', '--tls-verify=false', `docker://${b.host}/priv/app:v1`]), /unauthorized|authentication required|denied/i);
-      assert.match(await fails('skopeo', ['inspect', '--retry-times', '0', '--creds', outsider.join(':'), '--tls-verify=false', `docker://${b.host}/priv/app:v1`]), /unauthorized|authentication required|denied/i);
-      assert.match(await fails('skopeo', ['copy', '--retry-times', '0', '--dest-no-creds', '--dest-tls-verify=false', await buildImage(), `docker://${b.host}/pub/base:anon`]), /unauthorized|authentication required|denied/i);
+      assert.match(
+        await fails('skopeo', ['inspect', '--retry-times', '0', '--creds', outsider.join(':'), '--tls-verify=false', `docker://${b.host}/priv/app:v1`]),
+        /unauthorized|authentication required|denied/i,
+      );
+      assert.match(
+        await fails('skopeo', ['copy', '--retry-times', '0', '--dest-no-creds', '--dest-tls-verify=false', await buildImage(), `docker://${b.host}/pub/base:anon`]),
+        /unauthorized|authentication required|denied/i,
+      );
     });
 
     it('a push into a project that does not exist is refused', async () => {
@@ -104,7 +116,10 @@ for (const dialect of testDialects()) {
     });
 
     it('bad credentials get 401 from skopeo', async () => {
-      assert.match(await fails('skopeo', ['inspect', '--retry-times', '0', '--creds', 'dev:wrong-password', '--tls-verify=false', `docker://${b.host}/priv/app:v1`]), /401|unauthorized|invalid username\/password/i);
+      assert.match(
+        await fails('skopeo', ['inspect', '--retry-times', '0', '--creds', 'dev:wrong-password', '--tls-verify=false', `docker://${b.host}/priv/app:v1`]),
+        /401|unauthorized|invalid username\/password/i,
+      );
     });
 
     it('the catalog is for system admins only', async () => {
@@ -127,7 +142,14 @@ for (const dialect of testDialects()) {
     });
 
     it('path tricks in /v2 URLs get a clear 4xx and reach nothing', async () => {
-      for (const p of ['/v2/priv/../pub/base/manifests/1', '/v2/priv%2fapp/manifests/v1', '/v2/priv/app/manifests/%2e%2e', '/v2/priv//app/manifests/v1', '/v2/PRIV/app/manifests/v1', '/v2/app/manifests/v1']) {
+      for (const p of [
+        '/v2/priv/../pub/base/manifests/1',
+        '/v2/priv%2fapp/manifests/v1',
+        '/v2/priv/app/manifests/%2e%2e',
+        '/v2/priv//app/manifests/v1',
+        '/v2/PRIV/app/manifests/v1',
+        '/v2/app/manifests/v1',
+      ]) {
         const res = await fetch(`${b.url}${p}`);
         assert.ok(res.status >= 400 && res.status < 500, `${p} → ${res.status}`);
         const body = await res.json();
@@ -136,7 +158,11 @@ for (const dialect of testDialects()) {
     });
 
     it('robot accounts push and pull with skopeo and call the REST API; disable and refresh take effect', async () => {
-      const res = await b.api('/api/v1/robots', { method: 'POST', auth: ADMIN, json: { name: 'builder', project: 'priv', permissions: [{ project: 'priv', actions: ['pull', 'push'] }], duration_days: 30 } });
+      const res = await b.api('/api/v1/robots', {
+        method: 'POST',
+        auth: ADMIN,
+        json: { name: 'builder', project: 'priv', permissions: [{ project: 'priv', actions: ['pull', 'push'] }], duration_days: 30 },
+      });
       assert.equal(res.status, 201);
       const robot = await res.json();
       assert.equal(robot.name, 'robot$priv+builder');
@@ -146,7 +172,10 @@ for (const dialect of testDialects()) {
       assert.match(await inspectDigest(`docker://${b.host}/priv/ci:1`, creds), /^sha256:/);
       assert.equal((await b.api('/api/v1/projects/priv/repositories', { auth: creds })).status, 200);
       // not beyond its grant
-      assert.match(await fails('skopeo', ['copy', '--retry-times', '0', '--dest-creds', creds.join(':'), '--dest-tls-verify=false', await buildImage(), `docker://${b.host}/pub/base:robot`]), /denied|unauthorized|authentication required/i);
+      assert.match(
+        await fails('skopeo', ['copy', '--retry-times', '0', '--dest-creds', creds.join(':'), '--dest-tls-verify=false', await buildImage(), `docker://${b.host}/pub/base:robot`]),
+        /denied|unauthorized|authentication required/i,
+      );
       const listed = await (await b.api('/api/v1/robots?project=priv', { auth: ADMIN })).json();
       assert.ok(!JSON.stringify(listed).includes(robot.secret), 'the secret is shown once');
       const refreshed = await (await b.api(`/api/v1/robots/${robot.id}/refresh`, { method: 'POST', auth: ADMIN })).json();
@@ -154,15 +183,28 @@ for (const dialect of testDialects()) {
       assert.equal((await b.api('/api/v1/projects/priv', { auth: creds })).status, 401);
       assert.equal((await b.api('/api/v1/projects/priv', { auth: [robot.name, refreshed.secret] })).status, 200);
       await b.api(`/api/v1/robots/${robot.id}`, { method: 'PUT', auth: ADMIN, json: { disabled: true } });
-      assert.match(await fails('skopeo', ['inspect', '--retry-times', '0', '--creds', `${robot.name}:${refreshed.secret}`, '--tls-verify=false', `docker://${b.host}/priv/ci:1`]), /401|unauthorized|invalid/i);
+      assert.match(
+        await fails('skopeo', ['inspect', '--retry-times', '0', '--creds', `${robot.name}:${refreshed.secret}`, '--tls-verify=false', `docker://${b.host}/priv/ci:1`]),
+        /401|unauthorized|invalid/i,
+      );
       // a developer may not mint robots
       assert.equal((await b.api('/api/v1/robots', { method: 'POST', auth: dev, json: { name: 'sneaky', project: 'priv', permissions: [{ project: 'priv', actions: ['delete'] }] } })).status, 403);
     });
 
     it('the notification endpoint refuses callers without the secret, and acknowledges garbage bodies storing nothing', async () => {
-      const count = async () => Number((await b.services.db.selectFrom('notification_inbox').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      const count = async () =>
+        Number(
+          (
+            await b.services.db
+              .selectFrom('notification_inbox')
+              .select((e) => e.fn.countAll<number>().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
       const before = await count();
-      const envelope = JSON.stringify({ events: [{ id: 'forged-1', action: 'push', target: { repository: 'priv/app', digest: `sha256:${'0'.repeat(64)}`, mediaType: 'application/vnd.oci.image.manifest.v1+json' } }] });
+      const envelope = JSON.stringify({
+        events: [{ id: 'forged-1', action: 'push', target: { repository: 'priv/app', digest: `sha256:${'0'.repeat(64)}`, mediaType: 'application/vnd.oci.image.manifest.v1+json' } }],
+      });
       const post = (body: string, headers: Record<string, string>) => fetch(`${b.url}/service/notifications`, { method: 'POST', body, headers });
       assert.equal((await post(envelope, { 'content-type': ENVELOPE })).status, 401);
       assert.equal((await post(envelope, { 'content-type': ENVELOPE, authorization: 'Bearer wrong' })).status, 401);
@@ -204,7 +246,10 @@ for (const dialect of testDialects()) {
       await fails('skopeo', ['inspect', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', `docker://${b.host}/priv/multi:a`]);
       assert.match(await inspectDigest(`docker://${b.host}/priv/multi:b`, ADMIN), /^sha256:/);
       const tags = await (await b.api('/api/v1/projects/priv/repositories/multi/tags', { auth: ADMIN })).json();
-      assert.deepEqual(tags.items.map((t: { name: string }) => t.name), ['b']);
+      assert.deepEqual(
+        tags.items.map((t: { name: string }) => t.name),
+        ['b'],
+      );
     });
 
     it('large blobs pull byte-identical through the direct read path, and only for those allowed', async () => {
@@ -251,7 +296,12 @@ for (const dialect of testDialects()) {
           c.close();
         },
       });
-      const put = await fetch(`${b.url}/v2/priv/app/manifests/chunked`, { method: 'PUT', headers: { authorization: `Bearer ${tok}`, 'content-type': m.headers.get('content-type')! }, body: stream, duplex: 'half' } as RequestInit);
+      const put = await fetch(`${b.url}/v2/priv/app/manifests/chunked`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${tok}`, 'content-type': m.headers.get('content-type')! },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
       assert.equal(put.status, 201, await put.text());
       assert.equal(await inspectDigest(`docker://${b.host}/priv/app:chunked`, dev), pushedDigest);
     });

@@ -9,7 +9,19 @@ import { eventually, push, skopeo, startInstance, type Instance } from '../helpe
 
 const LAYER = [{ 'etc/os-release': 'ID=debian\nVERSION_ID="12"\n' }];
 const ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json';
-type Job = { id: number; status: string; result: { dry_run: boolean; deleted: { repository: string; digest: string; tags: string[]; size: number }[]; deleted_count: number; bytes: number; total: number; retained: number; failed_count: number } };
+type Job = {
+  id: number;
+  status: string;
+  result: {
+    dry_run: boolean;
+    deleted: { repository: string; digest: string; tags: string[]; size: number }[];
+    deleted_count: number;
+    bytes: number;
+    total: number;
+    retained: number;
+    failed_count: number;
+  };
+};
 
 for (const dialect of testDialects()) {
   describe(`tag retention: rules, dry run equals the real run, immutability, indexes, schedule, webhook [${dialect}]`, () => {
@@ -33,10 +45,12 @@ for (const dialect of testDialects()) {
       const { id } = await res.json();
       await eventually(async () => (await (await api(`/api/v1/jobs/${id}`)).json()).status === 'success', 30_000);
       for (const [repo, tag] of pushed.splice(0)) {
-        digests[`${repo}:${tag}`] = (await eventually(async () => {
-          const r = await api(`/api/v1/projects/ret/repositories/${repo}/artifacts/${tag}`);
-          return r.status === 200 ? r.json() : null;
-        })).digest;
+        digests[`${repo}:${tag}`] = (
+          await eventually(async () => {
+            const r = await api(`/api/v1/projects/ret/repositories/${repo}/artifacts/${tag}`);
+            return r.status === 200 ? r.json() : null;
+          })
+        ).digest;
       }
     };
     const runJob = async (dryRun: boolean): Promise<Job> => {
@@ -70,7 +84,11 @@ for (const dialect of testDialects()) {
           const body = Buffer.from(await r.arrayBuffer());
           manifests.push({ mediaType: r.headers.get('content-type'), digest: r.headers.get('docker-content-digest'), size: body.length, platform: { os: 'linux', architecture: c } });
         }
-        const res = await fetch(`${b.url}/v2/ret/multi/manifests/${tag}`, { method: 'PUT', body: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }), headers: { 'content-type': 'application/vnd.oci.image.index.v1+json', authorization: `Bearer ${token}` } });
+        const res = await fetch(`${b.url}/v2/ret/multi/manifests/${tag}`, {
+          method: 'PUT',
+          body: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
+          headers: { 'content-type': 'application/vnd.oci.image.index.v1+json', authorization: `Bearer ${token}` },
+        });
         assert.equal(res.status, 201, await res.text());
         pushed.push(['multi', tag]);
         await new Promise((r) => setTimeout(r, 20));
@@ -123,7 +141,10 @@ for (const dialect of testDialects()) {
       assert.equal(dry.status, 'success', JSON.stringify(dry));
       assert.equal(dry.result.dry_run, true);
       assert.deepEqual(deletedSet(dry), expected, 'newest by push (v3), newest by pull (v1), immutable rel-1, the kept index and its images stay; web is not selected');
-      assert.equal(dry.result.bytes, dry.result.deleted.reduce((x, d) => x + d.size, 0));
+      assert.equal(
+        dry.result.bytes,
+        dry.result.deleted.reduce((x, d) => x + d.size, 0),
+      );
       assert.ok(dry.result.bytes > 0);
       assert.equal(dry.result.total, 11);
       for (const ref of ['v2']) assert.equal((await api(`/api/v1/projects/ret/repositories/app/artifacts/${ref}`)).status, 200, 'a dry run deletes nothing');
@@ -133,12 +154,24 @@ for (const dialect of testDialects()) {
       assert.deepEqual(deletedSet(real), deletedSet(dry), 'the real run deletes what the dry run listed');
       assert.equal(real.result.failed_count, 0);
       assert.equal(real.result.bytes, dry.result.bytes);
-      for (const [key, gone] of Object.entries({ 'app:v1': false, 'app:v2': true, 'app:rel-1': false, 'app:v3': false, 'web:w1': false, 'web:w2': false, 'multi:idx-old': true, 'multi:arm64': true, 'multi:idx-new': false, 'multi:amd64': false, 'multi:s390x': false })) {
+      for (const [key, gone] of Object.entries({
+        'app:v1': false,
+        'app:v2': true,
+        'app:rel-1': false,
+        'app:v3': false,
+        'web:w1': false,
+        'web:w2': false,
+        'multi:idx-old': true,
+        'multi:arm64': true,
+        'multi:idx-new': false,
+        'multi:amd64': false,
+        'multi:s390x': false,
+      })) {
         const [repo] = key.split(':');
         assert.equal((await api(`/api/v1/projects/ret/repositories/${repo}/artifacts/${digests[key]}`)).status, gone ? 404 : 200, key);
       }
       // and the registry agrees
-      assert.equal((await skopeo('inspect', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', '--raw', `docker://${b.host}/ret/multi:idx-new`).then(() => 'ok')), 'ok');
+      assert.equal(await skopeo('inspect', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', '--raw', `docker://${b.host}/ret/multi:idx-new`).then(() => 'ok'), 'ok');
       const log = await (await api(`/api/v1/jobs/${real.id}/log`)).json();
       assert.equal(log.items.filter((l: { message: string }) => l.message.startsWith('deleted ')).length, 3);
       const audit = await (await api('/api/v1/audit-logs?action=delete&limit=50')).json();
@@ -152,7 +185,7 @@ for (const dialect of testDialects()) {
       assert.equal(realEvent.body.event_data.retention.total, 11);
     });
 
-    it('runs on the project\'s cron schedule, listed with the other schedules; removing the schedule stops it', async () => {
+    it("runs on the project's cron schedule, listed with the other schedules; removing the schedule stops it", async () => {
       const policy = await (await api('/api/v1/projects/ret/retention')).json();
       const put = await api('/api/v1/projects/ret/retention', { method: 'PUT', json: { rules: policy.rules, schedule: '0 4 * * *' } });
       assert.equal(put.status, 200);
@@ -172,7 +205,7 @@ for (const dialect of testDialects()) {
       await b.services.scheduler.fire(name, Date.now());
       const job = await eventually(async () => {
         const list = await (await api('/api/v1/jobs?type=retention&limit=10')).json();
-        const j = (list.items ?? list).find((x: { payload: { trigger: string } ; status: string }) => x.payload.trigger === 'schedule' && x.status === 'success');
+        const j = (list.items ?? list).find((x: { payload: { trigger: string }; status: string }) => x.payload.trigger === 'schedule' && x.status === 'success');
         return j ?? null;
       }, 30_000);
       assert.deepEqual(job.result.deleted.map((d: { digest: string }) => d.digest).sort(), [digests['app:v1'], digests['app:v3']].sort());

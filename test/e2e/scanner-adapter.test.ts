@@ -23,7 +23,18 @@ function stubAdapter() {
       }
       if (req.url === '/api/v1/metadata') {
         res.writeHead(200, { 'content-type': 'application/vnd.scanner.adapter.metadata+json; version=1.0' });
-        res.end(JSON.stringify({ scanner: { name: 'StubScan', vendor: 'Berth tests', version: '9.9' }, capabilities: [{ consumes_mime_types: ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'], produces_mime_types: ['application/vnd.security.vulnerability.report; version=1.1'] }], properties: {} }));
+        res.end(
+          JSON.stringify({
+            scanner: { name: 'StubScan', vendor: 'Berth tests', version: '9.9' },
+            capabilities: [
+              {
+                consumes_mime_types: ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'],
+                produces_mime_types: ['application/vnd.security.vulnerability.report; version=1.1'],
+              },
+            ],
+            properties: {},
+          }),
+        );
       } else if (req.url === '/api/v1/scan' && req.method === 'POST') {
         res.writeHead(202, { 'content-type': 'application/vnd.scanner.adapter.scan.response+json; version=1.0' });
         res.end(JSON.stringify({ id: 'scan-42' }));
@@ -38,7 +49,16 @@ function stubAdapter() {
           JSON.stringify({
             generated_at: new Date().toISOString(),
             vulnerabilities: [
-              { id: 'CVE-2099-0001', package: 'openssl', version: '3.0.0', fix_version: '3.0.1', severity: 'Critical', description: '<b>bad</b>', links: ['https://example.org/x', 'javascript:alert(1)'], preferred_cvss: { score_v3: 9.8, vector_v3: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' } },
+              {
+                id: 'CVE-2099-0001',
+                package: 'openssl',
+                version: '3.0.0',
+                fix_version: '3.0.1',
+                severity: 'Critical',
+                description: '<b>bad</b>',
+                links: ['https://example.org/x', 'javascript:alert(1)'],
+                preferred_cvss: { score_v3: 9.8, vector_v3: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' },
+              },
               { id: 'CVE-2099-0002', package: 'zlib', version: '1.2', severity: 'Negligible' },
             ],
           }),
@@ -89,7 +109,10 @@ for (const dialect of testDialects()) {
         return r?.status === 'success' ? r : null;
       }, 30_000);
       assert.equal(v.scanner, 'StubScan/9.9');
-      assert.deepEqual(v.items.map((f: { id: string; severity: string }) => `${f.id} ${f.severity}`), ['CVE-2099-0001 critical', 'CVE-2099-0002 low']);
+      assert.deepEqual(
+        v.items.map((f: { id: string; severity: string }) => `${f.id} ${f.severity}`),
+        ['CVE-2099-0001 critical', 'CVE-2099-0002 low'],
+      );
       assert.deepEqual(v.items[0].links, ['https://example.org/x']);
       assert.equal(v.items[0].fixed_version, '3.0.1');
       assert.ok(stub.polls() >= 2, 'polled again after Refresh-After');

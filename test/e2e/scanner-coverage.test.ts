@@ -67,8 +67,19 @@ for (const dialect of testDialects()) {
         real('RedHat/RHSA-2024_4546.json'),
         real('Go/GO-2024-2598.json'),
         // no SUSE or RHEL 8 main-stream records in the real set: one each, written as their publishers do
-        { id: 'SUSE-SU-2099:0001-1', modified: '2026-01-01T00:00:00Z', upstream: ['CVE-2099-0001'], affected: [{ package: { ecosystem: 'SUSE:Linux Enterprise Server 15 SP3', name: 'libzstd1' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.4.4-1.6.2' }] }] }], severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }] },
-        { id: 'RHSA-2099:0002', modified: '2026-01-01T00:00:00Z', upstream: ['CVE-2099-0002'], affected: [{ package: { ecosystem: 'Red Hat:enterprise_linux:8::baseos', name: 'libuuid' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '0:2.32.1-43.el8' }] }] }] },
+        {
+          id: 'SUSE-SU-2099:0001-1',
+          modified: '2026-01-01T00:00:00Z',
+          upstream: ['CVE-2099-0001'],
+          affected: [{ package: { ecosystem: 'SUSE:Linux Enterprise Server 15 SP3', name: 'libzstd1' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.4.4-1.6.2' }] }] }],
+          severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
+        },
+        {
+          id: 'RHSA-2099:0002',
+          modified: '2026-01-01T00:00:00Z',
+          upstream: ['CVE-2099-0002'],
+          affected: [{ package: { ecosystem: 'Red Hat:enterprise_linux:8::baseos', name: 'libuuid' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '0:2.32.1-43.el8' }] }] }],
+        },
       ];
       const res = await b.api('/api/v1/vulndb/import', { method: 'POST', auth: ADMIN, json: records });
       assert.equal((await res.json()).invalid, 0);
@@ -120,10 +131,16 @@ for (const dialect of testDialects()) {
         },
       ]);
       assert.equal(v.completeness, 'incomplete');
-      assert.ok(v.gaps.some((g) => /no advisories loaded for Alpine:v3\.10/.test(g.reason)), JSON.stringify(v.gaps));
+      assert.ok(
+        v.gaps.some((g) => /no advisories loaded for Alpine:v3\.10/.test(g.reason)),
+        JSON.stringify(v.gaps),
+      );
       assert.ok(!v.gaps.some((g) => /npm/.test(g.reason)), 'npm advisories are loaded');
       const unknown = await pushScanned('unknownos', [{ 'etc/os-release': 'ID=plan9\nVERSION_ID=4\n', 'var/lib/dpkg/status': stanza('libc6', '2.36-9') }]);
-      assert.ok(unknown.gaps.some((g) => /plan9 4: no advisory source/.test(g.reason)), JSON.stringify(unknown.gaps));
+      assert.ok(
+        unknown.gaps.some((g) => /plan9 4: no advisory source/.test(g.reason)),
+        JSON.stringify(unknown.gaps),
+      );
       const pypiOnly = await pushScanned('pyonly', [{ 'usr/lib/python3/site-packages/requests-2.19.0.dist-info/METADATA': 'Name: requests\nVersion: 2.19.0\n' }]);
       assert.equal(pypiOnly.completeness, 'complete', 'PyPI advisories are loaded; no OS packages');
     });
@@ -135,11 +152,17 @@ for (const dialect of testDialects()) {
     });
 
     it('matches Debian testing/sid (no VERSION_ID) against the newest release loaded, and says so', async () => {
-      const layers = [{ ...DEBIAN_LAYERS[0]!, 'etc/os-release': 'PRETTY_NAME="Debian GNU/Linux forky/sid"\nNAME="Debian GNU/Linux"\nVERSION_CODENAME=forky\nID=debian\n', 'etc/debian_version': 'forky/sid\n' }, DEBIAN_LAYERS[1]!];
+      const layers = [
+        { ...DEBIAN_LAYERS[0]!, 'etc/os-release': 'PRETTY_NAME="Debian GNU/Linux forky/sid"\nNAME="Debian GNU/Linux"\nVERSION_CODENAME=forky\nID=debian\n', 'etc/debian_version': 'forky/sid\n' },
+        DEBIAN_LAYERS[1]!,
+      ];
       const v = await pushScanned('sid', layers);
       const foo = v.items.find((f) => f.id === 'DEBIAN-CVE-2024-0001');
       assert.equal(foo?.severity, 'critical');
-      assert.ok(v.problems.some((p) => /forky.*matched against Debian:12, the newest release with advisories loaded/.test(p)), JSON.stringify(v.problems));
+      assert.ok(
+        v.problems.some((p) => /forky.*matched against Debian:12, the newest release with advisories loaded/.test(p)),
+        JSON.stringify(v.problems),
+      );
       assert.equal(v.completeness, 'complete');
     });
 
@@ -147,7 +170,9 @@ for (const dialect of testDialects()) {
       const v = await pushScanned('ubuntu', [
         {
           'etc/os-release': 'PRETTY_NAME="Ubuntu 22.04.4 LTS"\nNAME="Ubuntu"\nVERSION_ID="22.04"\nVERSION_CODENAME=jammy\nID=ubuntu\nID_LIKE=debian\n',
-          'var/lib/dpkg/status': [stanza('coreutils', '8.32-4.1ubuntu1.2'), stanza('libwayland-client0', '1.20.0-1', 'wayland'), stanza('libwayland-server0', '1.20.0-1ubuntu0.1', 'wayland')].join('\n'),
+          'var/lib/dpkg/status': [stanza('coreutils', '8.32-4.1ubuntu1.2'), stanza('libwayland-client0', '1.20.0-1', 'wayland'), stanza('libwayland-server0', '1.20.0-1ubuntu0.1', 'wayland')].join(
+            '\n',
+          ),
         },
       ]);
       assert.equal(v.completeness, 'complete');
@@ -171,7 +196,10 @@ for (const dialect of testDialects()) {
           'lib/apk/db/installed': 'P:haproxy-3.1\nV:3.1.6-r0\nA:x86_64\no:haproxy-3.1\n\nP:haproxy-3.0\nV:3.0.10-r0\nA:x86_64\no:haproxy-3.0\n\n',
         },
       ]);
-      assert.deepEqual(v.items.map((f) => `${f.id} ${f.package} ${f.fixed_version}`), ['CGA-224q-ccj5-2p53 haproxy-3.1 3.1.7-r0']);
+      assert.deepEqual(
+        v.items.map((f) => `${f.id} ${f.package} ${f.fixed_version}`),
+        ['CGA-224q-ccj5-2p53 haproxy-3.1 3.1.7-r0'],
+      );
       assert.equal(v.completeness, 'complete');
     });
 
@@ -187,31 +215,54 @@ for (const dialect of testDialects()) {
         { name: 'ruby', version: '3.0.4', release: '160.el9' },
         { name: 'git-lfs', version: '2.13.3', release: '2.el8_6' },
       ]);
-      const rocky = await pushScanned('rocky', [{ 'etc/os-release': 'NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\nVERSION_ID="9.3"\nPRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"\n', 'var/lib/rpm/rpmdb.sqlite': db }]);
-      assert.deepEqual(rocky.items.map((f) => `${f.id} ${f.package}`), ['RLSA-2024:3671 ruby']);
+      const rocky = await pushScanned('rocky', [
+        { 'etc/os-release': 'NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\nVERSION_ID="9.3"\nPRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"\n', 'var/lib/rpm/rpmdb.sqlite': db },
+      ]);
+      assert.deepEqual(
+        rocky.items.map((f) => `${f.id} ${f.package}`),
+        ['RLSA-2024:3671 ruby'],
+      );
       assert.equal(rocky.completeness, 'complete');
       const alma = await pushScanned('alma', [{ 'etc/redhat-release': 'AlmaLinux release 9.4 (Seafoam Ocelot)\n', 'usr/lib/sysimage/rpm/rpmdb.sqlite': db }]);
-      assert.deepEqual(alma.items.map((f) => `${f.id} ${f.package} ${f.fixed_version}`), ['ALSA-2026:25239 openssl 1:3.5.5-4.el9_8']);
+      assert.deepEqual(
+        alma.items.map((f) => `${f.id} ${f.package} ${f.fixed_version}`),
+        ['ALSA-2026:25239 openssl 1:3.5.5-4.el9_8'],
+      );
       // RHEL 8.6: the extended streams of 8.6 (the real RHSA) and the main stream of 8
       const rhel86 = await pushScanned('rhel86', [{ 'etc/os-release': 'ID="rhel"\nVERSION_ID="8.6"\n', 'var/lib/rpm/rpmdb.sqlite': db }]);
-      assert.deepEqual(rhel86.items.map((f) => `${f.id} ${f.package}`), ['RHSA-2024:4546 git-lfs']);
+      assert.deepEqual(
+        rhel86.items.map((f) => `${f.id} ${f.package}`),
+        ['RHSA-2024:4546 git-lfs'],
+      );
       const bdb = fs.readFileSync(path.resolve('test', 'fixtures', 'pkgdb-real', 'rpm', 'rhel-8-libuuid-only', 'Packages'));
       const rhel8 = await pushScanned('rhel8', [{ 'etc/os-release': 'ID="rhel"\nVERSION_ID="8.8"\n', 'var/lib/rpm/Packages': bdb }]);
-      assert.deepEqual(rhel8.items.map((f) => `${f.id} ${f.package}`), ['RHSA-2099:0002 libuuid']);
+      assert.deepEqual(
+        rhel8.items.map((f) => `${f.id} ${f.package}`),
+        ['RHSA-2099:0002 libuuid'],
+      );
       assert.equal(rhel8.completeness, 'complete');
       const ndb = fs.readFileSync(path.resolve('test', 'fixtures', 'pkgdb-real', 'rpm', 'sles-15.3-bci-minimal', 'Packages.db'));
       const sles = await pushScanned('sles', [{ 'usr/lib/os-release': 'NAME="SLES"\nVERSION="15-SP3"\nVERSION_ID="15.3"\nID="sles"\n', 'usr/lib/sysimage/rpm/Packages.db': ndb }]);
-      assert.deepEqual(sles.items.map((f) => `${f.id} ${f.package} ${f.severity}`), ['SUSE-SU-2099:0001-1 libzstd1 critical']);
+      assert.deepEqual(
+        sles.items.map((f) => `${f.id} ${f.package} ${f.severity}`),
+        ['SUSE-SU-2099:0001-1 libzstd1 critical'],
+      );
       // an rpm distribution without an OSV source is named as a gap, not called clean
       const amzn = await pushScanned('amzn', [{ 'etc/os-release': 'ID="amzn"\nVERSION_ID="2023"\n', 'var/lib/rpm/rpmdb.sqlite': db }]);
       assert.equal(amzn.completeness, 'incomplete');
-      assert.ok(amzn.gaps.some((g) => /amzn 2023: no advisory source/.test(g.reason)), JSON.stringify(amzn.gaps));
+      assert.ok(
+        amzn.gaps.some((g) => /amzn 2023: no advisory source/.test(g.reason)),
+        JSON.stringify(amzn.gaps),
+      );
     });
 
     it('reads Go build info from a real go1.22.0 binary and matches the standard library against GO advisories', async () => {
       const bin = fs.readFileSync(path.resolve('test', 'fixtures', 'pkgdb-real', 'go-binary', 'binary_with_module_replacement-linux-amd64'));
       const v = await pushScanned('gobin', [{ 'usr/local/bin/app': { file: bin, mode: 0o755 } }]);
-      assert.deepEqual(v.items.map((f) => `${f.id} ${f.package} ${f.fixed_version}`), ['GO-2024-2598 stdlib 1.22.1']);
+      assert.deepEqual(
+        v.items.map((f) => `${f.id} ${f.package} ${f.fixed_version}`),
+        ['GO-2024-2598 stdlib 1.22.1'],
+      );
       assert.equal(v.completeness, 'complete');
     });
   });

@@ -85,7 +85,7 @@ for (const dialect of testDialects()) {
       assert.equal(lines[0], 'advisory,aliases,severity,cvss_score,package,type,installed_version,source,fixed_version,path,summary');
       assert.equal(lines.length, DEBIAN_EXPECTED.length + 1);
       assert.ok(!csv.includes(',=') && !csv.includes('\n='), 'no formula injection');
-      assert.equal((await vulns('deb', 'v1', '?severity=extreme')), null);
+      assert.equal(await vulns('deb', 'v1', '?severity=extreme'), null);
     });
 
     it('exports a CycloneDX 1.5 SBOM with OS and language packages', async () => {
@@ -125,7 +125,11 @@ for (const dialect of testDialects()) {
       const cached = await b.services.db.selectFrom('layer_inventories').select('digest').execute();
       assert.ok(cached.length >= 2);
       // a new advisory, then a rescan: only matching, from the cached layer inventories
-      await b.api('/api/v1/vulndb/import', { method: 'POST', auth: ADMIN, json: { id: 'DEBIAN-CVE-2024-0099', modified: '2026-02-01T00:00:00Z', affected: [{ package: { ecosystem: 'Debian:12', name: 'verspkg2' }, versions: ['5.0-2'] }] } });
+      await b.api('/api/v1/vulndb/import', {
+        method: 'POST',
+        auth: ADMIN,
+        json: { id: 'DEBIAN-CVE-2024-0099', modified: '2026-02-01T00:00:00Z', affected: [{ package: { ecosystem: 'Debian:12', name: 'verspkg2' }, versions: ['5.0-2'] }] },
+      });
       const again = await (await b.api('/api/v1/projects/scan/repositories/manual/artifacts/m/scan', { method: 'POST', auth: ADMIN })).json();
       const done = await eventually(async () => {
         const j = await (await b.api(`/api/v1/jobs/${again.id}`, { auth: ADMIN })).json();
@@ -146,12 +150,19 @@ for (const dialect of testDialects()) {
 
     it('imports a zip of OSV files and a multipart upload', async () => {
       const { zipSync } = await import('../helpers/zip.js');
-      const zip = zipSync({ 'a/NPM-0001.json': JSON.stringify({ id: 'NPM-ZIP-0001', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'zipped' }, versions: ['1.0.0'] }] }), 'README.txt': 'not json' });
+      const zip = zipSync({
+        'a/NPM-0001.json': JSON.stringify({ id: 'NPM-ZIP-0001', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'zipped' }, versions: ['1.0.0'] }] }),
+        'README.txt': 'not json',
+      });
       const res = await b.api('/api/v1/vulndb/import', { method: 'POST', auth: ADMIN, body: new Uint8Array(zip), headers: { 'content-type': 'application/zip' } });
       assert.equal(res.status, 200);
       assert.equal((await res.json()).imported, 1);
       const form = new FormData();
-      form.set('file', new Blob([JSON.stringify({ id: 'NPM-FORM-0001', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'formed' }, versions: ['1.0.0'] }] })]), 'osv.json');
+      form.set(
+        'file',
+        new Blob([JSON.stringify({ id: 'NPM-FORM-0001', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'formed' }, versions: ['1.0.0'] }] })]),
+        'osv.json',
+      );
       const up = await b.api('/api/v1/vulndb/import', { method: 'POST', auth: ADMIN, body: form });
       assert.equal((await up.json()).imported, 1);
       const dev = await b.api('/api/v1/users', { method: 'POST', auth: ADMIN, json: { username: 'scanner-dev', password: 'scanner-dev-pw' } });

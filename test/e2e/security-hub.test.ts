@@ -21,7 +21,10 @@ for (const dialect of testDialects()) {
       return { status: res.status, body: res.status === 200 ? await res.json() : await res.text() };
     };
     const scanned = (project: string, repo: string) =>
-      eventually(async () => (await (await b.api(`/api/v1/projects/${project}/repositories/${repo}/artifacts/t/vulnerabilities`, { auth: ADMIN })).json().catch(() => null))?.status === 'success', 60_000);
+      eventually(
+        async () => (await (await b.api(`/api/v1/projects/${project}/repositories/${repo}/artifacts/t/vulnerabilities`, { auth: ADMIN })).json().catch(() => null))?.status === 'success',
+        60_000,
+      );
 
     before(async () => {
       b = await startInstance(dialect);
@@ -62,8 +65,14 @@ for (const dialect of testDialects()) {
 
     it('hides projects the caller cannot read: members see their own, outsiders nothing, anonymous 401', async () => {
       const a = await get('/api/v1/vulnerabilities?cve=CVE-2024-0001', alice);
-      assert.deepEqual(a.body.items.map((h: Hit) => h.project), ['sec-a']);
-      assert.equal((await get('/api/v1/vulnerabilities?package=lodash', alice)).body.items.every((h: Hit) => h.project === 'sec-a'), true);
+      assert.deepEqual(
+        a.body.items.map((h: Hit) => h.project),
+        ['sec-a'],
+      );
+      assert.equal(
+        (await get('/api/v1/vulnerabilities?package=lodash', alice)).body.items.every((h: Hit) => h.project === 'sec-a'),
+        true,
+      );
       assert.equal((await get('/api/v1/vulnerabilities?cve=CVE-2024-0001', outsider)).body.total, 0);
       assert.equal((await get('/api/v1/vulnerabilities?cve=CVE-2024-0001&project=sec-b', alice)).status, 403);
       assert.equal((await get('/api/v1/vulnerabilities/summary?project=sec-b', alice)).status, 403);
@@ -71,7 +80,10 @@ for (const dialect of testDialects()) {
       assert.equal((await get('/api/v1/vulnerabilities/summary', null)).status, 401);
       const s = await get('/api/v1/vulnerabilities/summary', alice);
       assert.equal(s.body.scanned_artifacts, 1);
-      assert.deepEqual(s.body.most_vulnerable.map((x: { project: string }) => x.project), ['sec-a']);
+      assert.deepEqual(
+        s.body.most_vulnerable.map((x: { project: string }) => x.project),
+        ['sec-a'],
+      );
       const o = await get('/api/v1/vulnerabilities/summary', outsider);
       assert.equal(o.body.scanned_artifacts, 0);
       assert.deepEqual(o.body.top_cves, []);
@@ -103,7 +115,10 @@ for (const dialect of testDialects()) {
       assert.equal(s.scanned_artifacts, 3);
       const one = (await get('/api/v1/projects/sec-a/repositories/app/artifacts/t/vulnerabilities')).body.summary;
       for (const sev of ['critical', 'high', 'medium', 'low', 'unknown']) assert.equal(s.totals[sev], 3 * (one[sev] ?? 0), sev);
-      assert.equal(Object.values(s.totals as Record<string, number>).reduce((x, y) => x + y, 0), 3 * DEBIAN_EXPECTED.length);
+      assert.equal(
+        Object.values(s.totals as Record<string, number>).reduce((x, y) => x + y, 0),
+        3 * DEBIAN_EXPECTED.length,
+      );
       const top = s.top_cves[0];
       assert.equal(top.cve, 'CVE-2024-0001');
       assert.equal(top.severity, 'critical');
@@ -113,7 +128,7 @@ for (const dialect of testDialects()) {
       assert.equal((await get('/api/v1/vulnerabilities/summary?project=sec-a')).body.scanned_artifacts, 1);
     });
 
-    it('forgets an artifact\'s findings when it is deleted', async () => {
+    it("forgets an artifact's findings when it is deleted", async () => {
       assert.equal((await b.api('/api/v1/projects/sec-b/repositories/other/artifacts/t', { method: 'DELETE', auth: ADMIN })).status, 204);
       assert.equal((await get('/api/v1/vulnerabilities?cve=CVE-2024-0001')).body.total, 2);
     });

@@ -45,7 +45,12 @@ for (const dialect of testDialects()) {
     it('anonymous and insufficient requests get the registry challenge on every endpoint, never a policy message', async () => {
       const anonToken = await token('repository:secret/app:pull,push,delete', null);
       const otherRepo = await token('repository:secret/other:pull,push,delete');
-      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: vulnDigest, size: 2 }, layers: [] });
+      const manifest = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: vulnDigest, size: 2 },
+        layers: [],
+      });
       const requests: [string, string, RequestInit?][] = [
         ['GET', '/v2/secret/app/manifests/2'],
         ['HEAD', '/v2/secret/app/manifests/2'],
@@ -95,7 +100,10 @@ for (const dialect of testDialects()) {
       const own = (payload: object) => b.services.tokens.sign(claims.sub, (payload as { access: never }).access ?? claims.access, -300).token;
       const cases: [string, string][] = [
         ['foreign key', forge(claims)],
-        ['tampered claims', `${h}.${Buffer.from(JSON.stringify({ ...claims, access: [{ type: 'repository', name: 'secret/app', actions: ['pull', 'push', 'delete'] }] })).toString('base64url')}.${good.split('.')[2]}`],
+        [
+          'tampered claims',
+          `${h}.${Buffer.from(JSON.stringify({ ...claims, access: [{ type: 'repository', name: 'secret/app', actions: ['pull', 'push', 'delete'] }] })).toString('base64url')}.${good.split('.')[2]}`,
+        ],
         ['expired', own({})],
         ['alg none', `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${c}.`],
         ['other audience (foreign key)', forge({ ...claims, aud: 'elsewhere', exp: now + 300 })],
@@ -170,7 +178,11 @@ for (const dialect of testDialects()) {
       await new Promise((r) => setTimeout(r, 1100)); // a new second: the new project is younger than the token
       assert.equal((await b.api('/api/v1/projects', { method: 'POST', auth: owner, json: { name: 'phoenix' } })).status, 201);
       await push(await img(CLEAN), `docker://${b.host}/phoenix/app:1`, owner);
-      for (const [method, p] of [['HEAD', '/v2/phoenix/app/manifests/1'], ['POST', '/v2/phoenix/app/blobs/uploads/'], ['GET', '/v2/phoenix/app/tags/list']] as const) {
+      for (const [method, p] of [
+        ['HEAD', '/v2/phoenix/app/manifests/1'],
+        ['POST', '/v2/phoenix/app/blobs/uploads/'],
+        ['GET', '/v2/phoenix/app/tags/list'],
+      ] as const) {
         const res = await v2(p, { method, bearer: old });
         assert.equal(res.status, 401, `${method} ${p}`);
         assert.match(res.headers.get('www-authenticate') ?? '', /insufficient_scope/);

@@ -57,7 +57,13 @@ for (const dialect of testDialects()) {
       assert.ok(Math.abs(push1.body.occur_at - Date.now() / 1000) < 600);
       assert.equal(push1.body.operator, 'admin');
       assert.deepEqual(push1.body.event_data.resources, [{ digest, tag: 'v1', resource_url: `${b.host}/hooks/app:v1` }]);
-      assert.deepEqual(push1.body.event_data.repository, { date_created: push1.body.event_data.repository.date_created, name: 'app', namespace: 'hooks', repo_full_name: 'hooks/app', repo_type: 'private' });
+      assert.deepEqual(push1.body.event_data.repository, {
+        date_created: push1.body.event_data.repository.date_created,
+        name: 'app',
+        namespace: 'hooks',
+        repo_full_name: 'hooks/app',
+        repo_type: 'private',
+      });
       assert.equal(push1.headers.authorization, 'Bearer hook-token');
       assert.equal(push1.headers['x-berth-signature'], `sha256=${createHmac('sha256', SECRET).update(push1.raw).digest('hex')}`);
       assert.match(String(push1.headers['content-type']), /^application\/json/);
@@ -173,9 +179,15 @@ for (const dialect of testDialects()) {
         const jobs = await b.services.jobs.list({ type: 'webhook', limit: 100 });
         const mine = jobs.filter((j) => (j.payload as { policyId: number }).policyId === down);
         assert.equal(mine.length, 2);
-        assert.ok(mine.every((j) => j.status === 'success'), mine.map((j) => j.status).join(','));
+        assert.ok(
+          mine.every((j) => j.status === 'success'),
+          mine.map((j) => j.status).join(','),
+        );
         assert.equal(late.got.length, 2);
-        assert.ok(mine.some((j) => j.attempt > 1), 'delivered on a retry');
+        assert.ok(
+          mine.some((j) => j.attempt > 1),
+          'delivered on a retry',
+        );
       } finally {
         await late.close();
       }

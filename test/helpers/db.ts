@@ -14,7 +14,10 @@ export const MYSQL_ADMIN_URL = process.env.BERTH_TEST_MYSQL_URL ?? 'mysql://root
 export function testDialects(): TestDialect[] {
   const only = process.env.BERTH_TEST_DIALECTS;
   if (!only) return ['sqlite', 'mysql'];
-  return only.split(',').map((s) => s.trim()).filter((s): s is TestDialect => s === 'sqlite' || s === 'mysql');
+  return only
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s): s is TestDialect => s === 'sqlite' || s === 'mysql');
 }
 
 export interface TestDatabase {

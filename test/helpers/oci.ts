@@ -5,13 +5,7 @@ import zlib from 'node:zlib';
 import tar from 'tar-stream';
 
 /** One tar entry: file content, a whiteout of a lower path, an opaque marker, a link, or a raw name (path tricks). */
-export type Entry =
-  | string
-  | Buffer
-  | { symlink: string }
-  | { hardlink: string }
-  | { dir: true }
-  | { file: string | Buffer; mode: number };
+export type Entry = string | Buffer | { symlink: string } | { hardlink: string } | { dir: true } | { file: string | Buffer; mode: number };
 
 export type Layer = Record<string, Entry>;
 
@@ -63,11 +57,22 @@ export async function ociImage(dir: string, layers: Layer[], tag = 'latest', con
   }
   const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', created: new Date().toISOString(), config: {}, rootfs: { type: 'layers', diff_ids: diffIds }, ...config }));
   const manifest = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: opts.configMediaType ?? 'application/vnd.oci.image.config.v1+json', digest: put(cfg), size: cfg.length }, layers: descs }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: opts.configMediaType ?? 'application/vnd.oci.image.config.v1+json', digest: put(cfg), size: cfg.length },
+      layers: descs,
+    }),
   );
   const md = put(manifest);
   fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
+  fs.writeFileSync(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
   return `oci:${dir}:${tag}`;
 }
 
@@ -91,6 +96,12 @@ export async function ociIndex(dir: string, platforms: { os: string; architectur
   const id = sha(index);
   fs.writeFileSync(path.join(dir, 'blobs', 'sha256', id.slice(7)), index);
   fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: id, size: index.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
+  fs.writeFileSync(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: id, size: index.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
   return { ref: `oci:${dir}:${tag}`, index: id, children: manifests.map((m) => m.digest) };
 }

@@ -27,7 +27,19 @@ export function buildRpmDb(specs: RpmSpec[]): Buffer {
       const spec = path.join(dir, `${s.name}.spec`);
       fs.writeFileSync(
         spec,
-        [`Name: ${s.name}`, ...(s.epoch !== undefined ? [`Epoch: ${s.epoch}`] : []), `Version: ${s.version}`, `Release: ${s.release}`, 'Summary: test', 'License: MIT', 'BuildArch: noarch', '%description', 'test', '%files', ''].join('\n'),
+        [
+          `Name: ${s.name}`,
+          ...(s.epoch !== undefined ? [`Epoch: ${s.epoch}`] : []),
+          `Version: ${s.version}`,
+          `Release: ${s.release}`,
+          'Summary: test',
+          'License: MIT',
+          'BuildArch: noarch',
+          '%description',
+          'test',
+          '%files',
+          '',
+        ].join('\n'),
       );
       run('rpmbuild', ['--quiet', '--define', `_topdir ${path.join(dir, 'top')}`, '-bb', spec]);
     }

@@ -121,7 +121,11 @@ for (const dialect of testDialects()) {
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'tmp' } });
       await t.req('/api/v1/projects/tmp/members', { method: 'POST', auth: ADMIN, json: { group: 'devs', role: 'guest' } });
       assert.equal((await t.req('/api/v1/projects/tmp', { method: 'DELETE', auth: ADMIN })).status, 204);
-      const n = await t.services.db.selectFrom('project_group_members').select((e) => e.fn.countAll<number>().as('n')).where('group_name', '=', 'devs').executeTakeFirstOrThrow();
+      const n = await t.services.db
+        .selectFrom('project_group_members')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .where('group_name', '=', 'devs')
+        .executeTakeFirstOrThrow();
       assert.equal(Number(n.n), 1, 'only the one in "other" remains');
     });
   });

@@ -115,10 +115,11 @@ for (const dialect of testDialects()) {
         return list.includes(last as never) ? list : null;
       });
 
-    const waitFinal = (id: number, ms = 10_000) => eventually(async () => {
-      const j = await runner.get(id);
-      return j && ['success', 'error', 'stopped'].includes(j.status) ? j : null;
-    }, ms);
+    const waitFinal = (id: number, ms = 10_000) =>
+      eventually(async () => {
+        const j = await runner.get(id);
+        return j && ['success', 'error', 'stopped'].includes(j.status) ? j : null;
+      }, ms);
 
     it('runs a job through pending → scheduled → running → success, with log, progress and result', async () => {
       const { id, created } = await runner.enqueue('echo', { who: 'world' });
@@ -129,7 +130,10 @@ for (const dialect of testDialects()) {
       assert.equal(j.progress, 100);
       assert.deepEqual(await seen(id, 'success'), ['pending', 'scheduled', 'running', 'success']);
       const log = await runner.logLines(id, 0, 100);
-      assert.deepEqual(log.map((l) => l.message), ['hello world']);
+      assert.deepEqual(
+        log.map((l) => l.message),
+        ['hello world'],
+      );
     });
 
     it('retries with backoff in new attempts, then succeeds', async () => {
@@ -214,9 +218,32 @@ for (const dialect of testDialects()) {
 
     it('recovers an expired lease: retried while attempts remain, else failed with a reason', async () => {
       const db = t.services.db;
-      const base = { priority: 0, unique_key: null, release_key: 0, failures: 0, run_at: 0, worker_id: 'dead-worker', stop_requested: 0, progress: 10, progress_text: null, error: null, result: null, hook_url: null, created_at: Date.now(), updated_at: Date.now(), started_at: Date.now(), finished_at: null };
-      const r1 = await db.insertInto('jobs').values({ ...base, type: 'echo', status: 'running', payload: '{"who":"again"}', attempt: 1, max_attempts: 3, lease_until: Date.now() - 1000 }).executeTakeFirstOrThrow();
-      const r2 = await db.insertInto('jobs').values({ ...base, type: 'echo', status: 'running', payload: '{}', attempt: 2, failures: 1, max_attempts: 2, lease_until: Date.now() - 1000 }).executeTakeFirstOrThrow();
+      const base = {
+        priority: 0,
+        unique_key: null,
+        release_key: 0,
+        failures: 0,
+        run_at: 0,
+        worker_id: 'dead-worker',
+        stop_requested: 0,
+        progress: 10,
+        progress_text: null,
+        error: null,
+        result: null,
+        hook_url: null,
+        created_at: Date.now(),
+        updated_at: Date.now(),
+        started_at: Date.now(),
+        finished_at: null,
+      };
+      const r1 = await db
+        .insertInto('jobs')
+        .values({ ...base, type: 'echo', status: 'running', payload: '{"who":"again"}', attempt: 1, max_attempts: 3, lease_until: Date.now() - 1000 })
+        .executeTakeFirstOrThrow();
+      const r2 = await db
+        .insertInto('jobs')
+        .values({ ...base, type: 'echo', status: 'running', payload: '{}', attempt: 2, failures: 1, max_attempts: 2, lease_until: Date.now() - 1000 })
+        .executeTakeFirstOrThrow();
       const retried = await waitFinal(Number(r1.insertId));
       assert.equal(retried.status, 'success');
       assert.equal(retried.attempt, 2);
@@ -262,7 +289,12 @@ for (const dialect of testDialects()) {
       await Promise.all([a.start(), b.start()]);
       try {
         await eventually(async () => {
-          const { n } = await t.services.db.selectFrom('jobs').select((e) => e.fn.countAll<number>().as('n')).where('type', '=', 'once').where('status', '=', 'success').executeTakeFirstOrThrow();
+          const { n } = await t.services.db
+            .selectFrom('jobs')
+            .select((e) => e.fn.countAll<number>().as('n'))
+            .where('type', '=', 'once')
+            .where('status', '=', 'success')
+            .executeTakeFirstOrThrow();
           return Number(n) === 200;
         }, 30_000);
       } finally {
@@ -301,7 +333,11 @@ for (const dialect of testDialects()) {
       await s.start(); // creates the row with last_fire_at = now: nothing to catch up
       s.stop();
       assert.equal((await t.services.db.selectFrom('jobs').select('id').where('unique_key', 'like', 'schedule:nightly:%').execute()).length, 0);
-      await t.services.db.updateTable('schedules').set({ last_fire_at: Date.now() - 3 * 86400_000 }).where('name', '=', 'nightly').execute();
+      await t.services.db
+        .updateTable('schedules')
+        .set({ last_fire_at: Date.now() - 3 * 86400_000 })
+        .where('name', '=', 'nightly')
+        .execute();
       await s.start();
       await s.start(); // a second start (another replica) must not add another
       s.stop();
@@ -347,7 +383,10 @@ for (const dialect of testDialects()) {
       await waitFinal(id);
       await eventually(async () => got.some((g) => JSON.parse(g.body).status === 'success'));
       server.close();
-      const statuses = got.map((g) => JSON.parse(g.body)).filter((b) => b.id === id).map((b) => b.status);
+      const statuses = got
+        .map((g) => JSON.parse(g.body))
+        .filter((b) => b.id === id)
+        .map((b) => b.status);
       assert.ok(statuses.includes('running') && statuses.includes('success'));
       for (const g of got) assert.equal(g.sig, `sha256=${createHmac('sha256', 'webhook-secret-0123456789').update(g.body).digest('hex')}`);
       const last = JSON.parse(got.find((g) => JSON.parse(g.body).status === 'success')!.body);
@@ -365,7 +404,10 @@ for (const dialect of testDialects()) {
       await small.sweep();
       await small.stop();
       const left = await t.services.db.selectFrom('jobs').select('id').where('type', '=', 'trimmed').orderBy('id').execute();
-      assert.deepEqual(left.map((r) => Number(r.id)), ids.slice(-5));
+      assert.deepEqual(
+        left.map((r) => Number(r.id)),
+        ids.slice(-5),
+      );
     });
 
     it('serves jobs, logs, stop and schedules over REST to system admins only', async () => {
@@ -433,7 +475,17 @@ describe('job payloads are validated against their type', () => {
       await migrateToLatest(conn.db);
       const runner = new JobRunner(conn.db, conn.dialect, createLogger('silent'), { pollMs: 20, sweepMs: 60_000 });
       const seen: unknown[] = [];
-      runner.register<{ n: number }>({ name: 'typed', payload: z.object({ n: z.number().int() }), maxAttempts: 3, timeoutMs: 10_000, concurrency: 1, async run(ctx) { seen.push(ctx.payload); return ctx.payload.n; } });
+      runner.register<{ n: number }>({
+        name: 'typed',
+        payload: z.object({ n: z.number().int() }),
+        maxAttempts: 3,
+        timeoutMs: 10_000,
+        concurrency: 1,
+        async run(ctx) {
+          seen.push(ctx.payload);
+          return ctx.payload.n;
+        },
+      });
       await assert.rejects(runner.enqueue('typed', { n: 'x' }), /invalid typed job payload: n:/);
       const good = await runner.enqueue('typed', { n: 2, extra: true });
       const bad = await runner.enqueue('typed', { n: 3 });

@@ -213,7 +213,11 @@ for (const dialect of testDialects()) {
       assert.match(testHtml, /team-a/);
       // save the form as shown (the mode flips to db and back), and a bad filter comes back as 422
       const form: Record<string, string> = { _csrf: csrf };
-      for (const m of html.matchAll(/<input name="([a-z_]+)" value="([^"]*)"/g)) form[m[1]!] = m[2]!.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+      for (const m of html.matchAll(/<input name="([a-z_]+)" value="([^"]*)"/g))
+        form[m[1]!] = m[2]!
+          .replace(/&#39;/g, "'")
+          .replace(/&quot;/g, '"')
+          .replace(/&amp;/g, '&');
       Object.assign(form, { mode: 'db', ldap_scope: 'sub', ldap_group_member_attr: 'member', ldap_timeout_ms: '5000' });
       const saved = await b.post('/settings/auth', form);
       assert.equal(saved.status, 303, await saved.text());

@@ -72,7 +72,10 @@ for (const dialect of testDialects()) {
     it('search treats SQL metacharacters literally and paginates', async () => {
       for (const n of ['search-a', 'search-b', 'search_c']) await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: n } });
       const like = await (await t.req('/api/v1/projects?q=search_&limit=10', { auth: ADMIN })).json();
-      assert.deepEqual(like.items.map((p: { name: string }) => p.name), ['search_c']);
+      assert.deepEqual(
+        like.items.map((p: { name: string }) => p.name),
+        ['search_c'],
+      );
       const pct = await (await t.req(`/api/v1/projects?q=${encodeURIComponent('%')}`, { auth: ADMIN })).json();
       assert.equal(pct.total, 0);
       const inj = await t.req(`/api/v1/projects?q=${encodeURIComponent("' or '1'='1")}`, { auth: ADMIN });

@@ -21,7 +21,20 @@ for (const dialect of testDialects()) {
     it('does not undo a push that lands after the catalog and tag lists were read', async () => {
       const db = t.services.db;
       const project = (await db.selectFrom('projects').select('id').where('name', '=', 'race').executeTakeFirstOrThrow()).id;
-      const facts = { mediaType: 'application/vnd.oci.image.manifest.v1+json', manifestSize: 10, size: 10, configDigest: null, os: null, architecture: null, variant: null, created: null, pushedAt: Date.now(), pushedBy: 'x', blobs: [], children: [] };
+      const facts = {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        manifestSize: 10,
+        size: 10,
+        configDigest: null,
+        os: null,
+        architecture: null,
+        variant: null,
+        created: null,
+        pushedAt: Date.now(),
+        pushedBy: 'x',
+        blobs: [],
+        children: [],
+      };
       // The registry as reconciliation saw it at the start: no repositories at all. Meanwhile a push landed
       // (the notification already wrote its rows) and the registry now has the manifest and its tag.
       const fake = {

@@ -18,7 +18,20 @@ for (const dialect of testDialects()) {
       const db = t.services.db;
       const project = await db.selectFrom('projects').select('id').where('name', '=', 'mig').executeTakeFirstOrThrow();
       const repoId = await art.ensureRepository(db, Number(project.id), 'mig/app', Date.now());
-      const facts = { mediaType: 'application/vnd.oci.image.manifest.v1+json', manifestSize: 10, size: 10, configDigest: null, os: null, architecture: null, variant: null, created: null, pushedAt: Date.now(), pushedBy: null, blobs: [], children: [] };
+      const facts = {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        manifestSize: 10,
+        size: 10,
+        configDigest: null,
+        os: null,
+        architecture: null,
+        variant: null,
+        created: null,
+        pushedAt: Date.now(),
+        pushedBy: null,
+        blobs: [],
+        children: [],
+      };
       const id = await art.upsertArtifact(db, repoId, `sha256:${'a'.repeat(64)}`, facts);
       const findings = [
         { advisoryId: 'DEBIAN-CVE-2024-1', aliases: ['CVE-2024-1', 'CVE-2024-2'], package: 'libx', type: 'deb', installedVersion: '1.0-1', fixedVersion: '1.0-2', severity: 'high' },
@@ -26,7 +39,26 @@ for (const dialect of testDialects()) {
       ];
       await db
         .insertInto('scan_reports')
-        .values({ artifact_id: id, status: 'success', job_id: null, scanner: 'x', db_updated_at: null, started_at: 1, finished_at: 2, os: null, critical: 1, high: 1, medium: 0, low: 0, unknown: 0, fixable: 1, findings: JSON.stringify(findings), packages: '[]', problems: '[]', error: null })
+        .values({
+          artifact_id: id,
+          status: 'success',
+          job_id: null,
+          scanner: 'x',
+          db_updated_at: null,
+          started_at: 1,
+          finished_at: 2,
+          os: null,
+          critical: 1,
+          high: 1,
+          medium: 0,
+          low: 0,
+          unknown: 0,
+          fixable: 1,
+          findings: JSON.stringify(findings),
+          packages: '[]',
+          problems: '[]',
+          error: null,
+        })
         .execute();
       await reportFindings.up!(db as never);
       await reportFindings.up!(db as never); // a re-run adds nothing

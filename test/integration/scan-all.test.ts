@@ -15,7 +15,20 @@ for (const dialect of testDialects()) {
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'bulk' } });
       const project = (await t.services.db.selectFrom('projects').select('id').where('name', '=', 'bulk').executeTakeFirstOrThrow()).id;
       const repo = await art.ensureRepository(t.services.db, Number(project), 'bulk/app', Date.now());
-      const facts = { mediaType: 'application/vnd.oci.image.manifest.v1+json', manifestSize: 1, size: 1, configDigest: null, os: null, architecture: null, variant: null, created: null, pushedAt: Date.now(), pushedBy: null, blobs: [], children: [] };
+      const facts = {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        manifestSize: 1,
+        size: 1,
+        configDigest: null,
+        os: null,
+        architecture: null,
+        variant: null,
+        created: null,
+        pushedAt: Date.now(),
+        pushedBy: null,
+        blobs: [],
+        children: [],
+      };
       for (let i = 0; i < 10; i++) await art.upsertArtifact(t.services.db, repo, `sha256:${String(i).repeat(64).slice(0, 64)}`, facts);
     });
     after(async () => t?.close({ drop: true }));
@@ -62,19 +75,28 @@ for (const dialect of testDialects()) {
         enqueue: (type, payload, opts) => t.services.jobs.enqueue(type, payload, opts),
       };
       let finished = false;
-      const run = scanAllJob(t.services.db, { pollMs: 20 }).run(c).then((r) => {
-        finished = true;
-        return r;
-      });
+      const run = scanAllJob(t.services.db, { pollMs: 20 })
+        .run(c)
+        .then((r) => {
+          finished = true;
+          return r;
+        });
       // The runner is not started: the scans stay pending until this test finishes them one by one.
       const ids = await eventually(async () => {
         const rows = await t.services.db.selectFrom('jobs').select('id').where('type', '=', 'scan').where('status', '=', 'pending').orderBy('id').execute();
         return rows.length === 10 && rows.map((r) => Number(r.id));
       });
       await eventually(async () => progress.some((x) => x.text === '0 of 10 scans finished'));
-      assert.ok(progress.every((x) => x.p === 0), 'nothing finished yet');
+      assert.ok(
+        progress.every((x) => x.p === 0),
+        'nothing finished yet',
+      );
       for (const [i, id] of ids.entries()) {
-        await t.services.db.updateTable('jobs').set({ status: i % 3 === 0 ? 'error' : 'success' }).where('id', '=', id).execute();
+        await t.services.db
+          .updateTable('jobs')
+          .set({ status: i % 3 === 0 ? 'error' : 'success' })
+          .where('id', '=', id)
+          .execute();
         await eventually(async () => progress.some((x) => x.text === `${i + 1} of 10 scans finished`));
         assert.equal(finished, i === 9 ? finished : false, 'still waiting while scans run');
       }

@@ -29,12 +29,21 @@ for (const dialect of testDialects()) {
       const flood = p.filter(([r]) => r === 'flood/app').map(([, x]) => x);
       assert.deepEqual(flood, [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 1, 1]);
       assert.equal(flood[0], PRIORITY_PUSH);
-      assert.ok(flood.every((x) => (x as number) >= PRIORITY_PUSH_MIN && (x as number) > PRIORITY_BULK), 'push scans stay ahead of bulk scans');
+      assert.ok(
+        flood.every((x) => (x as number) >= PRIORITY_PUSH_MIN && (x as number) > PRIORITY_BULK),
+        'push scans stay ahead of bulk scans',
+      );
       // a project whose name only looks alike (LIKE's `_`) is counted apart
       assert.deepEqual(p.find(([r]) => r === 'flood_x/app')?.[1], PRIORITY_PUSH);
       assert.deepEqual(p.find(([r]) => r === 'quiet/app')?.[1], PRIORITY_PUSH);
       // claim order (priority, then age): quiet's first push comes right after flood's first one
-      assert.deepEqual(p.slice(0, 3).map(([r]) => r).sort(), ['flood/app', 'flood_x/app', 'quiet/app']);
+      assert.deepEqual(
+        p
+          .slice(0, 3)
+          .map(([r]) => r)
+          .sort(),
+        ['flood/app', 'flood_x/app', 'quiet/app'],
+      );
       // once flood's scans are done, its next push is back at full priority
       await t.services.db.updateTable('jobs').set({ status: 'success' }).where('type', '=', SCAN_IMAGE).execute();
       await onPush({ repository: 'flood/app', digest: digest(50), artifactId: 1050 });

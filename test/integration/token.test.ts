@@ -90,7 +90,10 @@ for (const dialect of testDialects()) {
 
     it('anonymous callers pull public projects only and push nowhere', async () => {
       const a = await access(['repository:pub/app:pull,push', 'repository:priv/app:pull'], undefined);
-      assert.deepEqual(a.map((x) => x.actions), [['pull'], []]);
+      assert.deepEqual(
+        a.map((x) => x.actions),
+        [['pull'], []],
+      );
       const body = await (await token(['repository:pub/app:pull'])).json();
       assert.equal(JSON.parse(Buffer.from(body.token.split('.')[1], 'base64url').toString()).sub, '');
     });

@@ -40,7 +40,13 @@ for (const dialect of testDialects()) {
       assert.equal(u.admin, false);
       assert.equal('password_hash' in u, false);
       assert.equal((await t.req('/api/v1/users', { method: 'POST', auth: ADMIN, json: { username: 'alice', password: 'other-pw-123' } })).status, 409);
-      for (const body of [{ username: 'x y', password: 'long-enough' }, { username: 'bob', password: 'short' }, { username: 'bob' }, { username: 'robot$x', password: 'long-enough' }, { username: 'bob', password: 'long-enough', email: '<b>' }]) {
+      for (const body of [
+        { username: 'x y', password: 'long-enough' },
+        { username: 'bob', password: 'short' },
+        { username: 'bob' },
+        { username: 'robot$x', password: 'long-enough' },
+        { username: 'bob', password: 'long-enough', email: '<b>' },
+      ]) {
         const r = await t.req('/api/v1/users', { method: 'POST', auth: ADMIN, json: body });
         assert.equal(r.status, 400, JSON.stringify(body));
         assert.equal((await r.json()).errors[0].code, 'BAD_REQUEST');

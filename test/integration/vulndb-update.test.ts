@@ -22,7 +22,8 @@ for (const dialect of testDialects()) {
       const zip = zipSync({ 'FEED-0001.json': JSON.stringify({ id: 'FEED-0001', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'fed' }, versions: ['1.0.0'] }] }) });
       server = http.createServer((req, res) => {
         if (req.url === '/npm/all.zip') res.writeHead(200, { 'content-type': 'application/zip' }).end(zip);
-        else if (req.url === '/extra.json') res.writeHead(200).end(JSON.stringify([{ id: 'FEED-0002', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'PyPI', name: 'fed' }, versions: ['1.0'] }] }]));
+        else if (req.url === '/extra.json')
+          res.writeHead(200).end(JSON.stringify([{ id: 'FEED-0002', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'PyPI', name: 'fed' }, versions: ['1.0'] }] }]));
         else res.writeHead(404).end();
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

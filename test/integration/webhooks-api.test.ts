@@ -29,7 +29,11 @@ for (const dialect of testDialects()) {
     });
 
     it('creates a policy (201) with defaults; never shows the secret or auth header back', async () => {
-      const res = await t.req('/api/v1/projects/wh/webhooks', { method: 'POST', auth: owner, json: { url: `${rx.url}/hook`, event_types: ['PUSH_ARTIFACT', 'PUSH_ARTIFACT', 'TAG_RETENTION'], secret: 's3cret-value', auth_header: 'Bearer x' } });
+      const res = await t.req('/api/v1/projects/wh/webhooks', {
+        method: 'POST',
+        auth: owner,
+        json: { url: `${rx.url}/hook`, event_types: ['PUSH_ARTIFACT', 'PUSH_ARTIFACT', 'TAG_RETENTION'], secret: 's3cret-value', auth_header: 'Bearer x' },
+      });
       assert.equal(res.status, 201, await res.clone().text());
       const w = await res.json();
       id = w.id;
@@ -63,7 +67,10 @@ for (const dialect of testDialects()) {
 
     it('only project admins manage webhooks: developers 403, outsiders 404 (a private project is not there for them), anonymous 401, unknown ids 404', async () => {
       const json = { url: `${rx.url}/x`, event_types: ['PUSH_ARTIFACT'] };
-      for (const [who, status] of [[dev, 403], [outsider, 404]] as const) {
+      for (const [who, status] of [
+        [dev, 403],
+        [outsider, 404],
+      ] as const) {
         assert.equal((await t.req('/api/v1/projects/wh/webhooks', { auth: who })).status, status);
         assert.equal((await t.req('/api/v1/projects/wh/webhooks', { method: 'POST', auth: who, json })).status, status);
         assert.equal((await t.req(`/api/v1/projects/wh/webhooks/${id}`, { auth: who })).status, status);

@@ -81,7 +81,7 @@ for (const dialect of testDialects()) {
 
     it('item 7: the password hash runs for unknown, disabled and locked accounts as for active ones', async () => {
       await createUser(t, 'active1', 'active1-right-pw');
-      const [, ] = await createUser(t, 'disabled1', 'disabled1-right-pw');
+      const [,] = await createUser(t, 'disabled1', 'disabled1-right-pw');
       const list = await (await t.req('/api/v1/users?q=disabled1', { auth: ADMIN })).json();
       assert.equal((await t.req(`/api/v1/users/${list.items[0].id}`, { method: 'PUT', auth: ADMIN, json: { disabled: true } })).status, 200);
       await createUser(t, 'locked1', 'locked1-right-pw');

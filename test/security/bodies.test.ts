@@ -71,11 +71,23 @@ const multipartPrefix = (csrf: string | null) =>
 /** Signs in through the real listener; returns the session cookie and its CSRF token. */
 async function uiSession(base: string, user: [string, string]): Promise<{ cookie: string; csrf: string }> {
   const form = await fetch(`${base}/login`);
-  const loginCookie = form.headers.getSetCookie().map((c) => c.split(';')[0] ?? '').join('; ');
+  const loginCookie = form.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0] ?? '')
+    .join('; ');
   const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
-  const res = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: token, username: user[0], password: user[1], next: '/' }) });
+  const res = await fetch(`${base}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ _csrf: token, username: user[0], password: user[1], next: '/' }),
+  });
   assert.equal(res.status, 303);
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0] ?? '').filter((c) => c.startsWith('berth_session=')).join('; ');
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0] ?? '')
+    .filter((c) => c.startsWith('berth_session='))
+    .join('; ');
   const page = await (await fetch(`${base}/account/password`, { headers: { cookie } })).text();
   return { cookie, csrf: /name="_csrf" value="([^"]+)"/.exec(page)![1]! };
 }
@@ -157,7 +169,13 @@ for (const dialect of testDialects()) {
     it('admins upload through a bounded number of slots: a third concurrent upload waits its turn (503)', async () => {
       const open: http.ClientRequest[] = [];
       const started = async () => {
-        const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/v1/vulndb/import', headers: { authorization: basic(...ADMIN), 'content-type': 'application/zip', 'content-length': String(10 * 1024 * 1024) } });
+        const req = http.request({
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/api/v1/vulndb/import',
+          headers: { authorization: basic(...ADMIN), 'content-type': 'application/zip', 'content-length': String(10 * 1024 * 1024) },
+        });
         req.on('error', () => {});
         req.write(Buffer.alloc(1024));
         open.push(req);
@@ -177,8 +195,16 @@ for (const dialect of testDialects()) {
     });
 
     it('an admin’s uploads still import (REST JSON, REST multipart, UI form)', async () => {
-      const record = (id: string) => ({ id, modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'PyPI', name: 'probe' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0' }] }] }] });
-      const json = await fetch(`${base}/api/v1/vulndb/import`, { method: 'POST', headers: { authorization: basic(...ADMIN), 'content-type': 'application/json' }, body: JSON.stringify([record('PROBE-1')]) });
+      const record = (id: string) => ({
+        id,
+        modified: '2024-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'PyPI', name: 'probe' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0' }] }] }],
+      });
+      const json = await fetch(`${base}/api/v1/vulndb/import`, {
+        method: 'POST',
+        headers: { authorization: basic(...ADMIN), 'content-type': 'application/json' },
+        body: JSON.stringify([record('PROBE-1')]),
+      });
       assert.equal(json.status, 200, await json.clone().text());
       assert.equal((await json.json()).imported, 1);
       const fd = new FormData();

@@ -22,7 +22,17 @@ async function listener(handler: http.RequestListener) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
-  return { server, hits, port, url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    server,
+    hits,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 const policy = (allow: string[], deny: string[] = [], internal: string[] = []) => new OutboundPolicy(parseAddressRules(allow).rules, parseAddressRules(deny).rules, parseAddressRules(internal).rules);
@@ -39,7 +49,10 @@ const rejectsWith = async (p: Promise<unknown>, kind: OutboundError['kind'], not
   assert.fail(`expected an OutboundError (${kind})`);
 };
 
-const METADATA = JSON.stringify({ scanner: { name: 'StubScan', version: '1' }, capabilities: [{ consumes_mime_types: ['application/vnd.oci.image.manifest.v1+json'], produces_mime_types: ['application/vnd.security.vulnerability.report; version=1.1'] }] });
+const METADATA = JSON.stringify({
+  scanner: { name: 'StubScan', version: '1' },
+  capabilities: [{ consumes_mime_types: ['application/vnd.oci.image.manifest.v1+json'], produces_mime_types: ['application/vnd.security.vulnerability.report; version=1.1'] }],
+});
 
 describe('security probes: the outbound client (policy, redirects, limits)', () => {
   it('refuses loopback, private, link-local and metadata addresses by default; explicit rules change that, deny wins', () => {
@@ -200,7 +213,11 @@ for (const dialect of testDialects()) {
         const warnings: string[] = [];
         const log = { warn: (_o: unknown, msg: string) => warnings.push(msg), info() {}, error() {}, debug() {} } as unknown as Logger;
         const hooks = new JobWebhooks(log, `${hook.url}/hook`, undefined, t.services.outbound.client, []);
-        hooks.listener({ job: { id: 1, type: 'echo', attempt: 1, error: null, createdAt: 0, startedAt: null, finishedAt: null, hookUrl: null }, from: 'pending', to: 'running' } as unknown as JobEvent);
+        hooks.listener({
+          job: { id: 1, type: 'echo', attempt: 1, error: null, createdAt: 0, startedAt: null, finishedAt: null, hookUrl: null },
+          from: 'pending',
+          to: 'running',
+        } as unknown as JobEvent);
         await eventually(async () => warnings.includes('job webhook refused by the outbound policy'), 10_000);
         assert.deepEqual(hook.hits, []);
         const runner = new JobRunner(t.services.db, t.services.dialect, createLogger('silent'), { workerId: 'feed-probe', pollMs: 50, backoffBaseMs: 10 });

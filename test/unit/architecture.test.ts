@@ -28,7 +28,13 @@ const rel = (f: string) => path.relative(root, f);
 const all = files(src);
 
 const violations = (from: (f: string) => boolean, to: (target: string) => boolean) =>
-  all.filter((f) => from(rel(f))).flatMap((f) => importsOf(f).filter(to).map((t) => `${rel(f)} → ${t}`));
+  all
+    .filter((f) => from(rel(f)))
+    .flatMap((f) =>
+      importsOf(f)
+        .filter(to)
+        .map((t) => `${rel(f)} → ${t}`),
+    );
 
 describe('architecture: dependency direction', () => {
   it('has source files to check (the walker finds them)', () => {
@@ -37,25 +43,49 @@ describe('architecture: dependency direction', () => {
   });
 
   it('routes never import db repos or the database driver', () => {
-    assert.deepEqual(violations((f) => f.startsWith('src/routes/'), (t) => t.startsWith('src/db/repos/') || t === 'src/db/connect.ts'), []);
+    assert.deepEqual(
+      violations(
+        (f) => f.startsWith('src/routes/'),
+        (t) => t.startsWith('src/db/repos/') || t === 'src/db/connect.ts',
+      ),
+      [],
+    );
   });
 
   it('only the app and the server import routes', () => {
-    assert.deepEqual(violations((f) => !f.startsWith('src/routes/') && f !== 'src/app.ts' && f !== 'src/server.ts', (t) => t.startsWith('src/routes/')), []);
+    assert.deepEqual(
+      violations(
+        (f) => !f.startsWith('src/routes/') && f !== 'src/app.ts' && f !== 'src/server.ts',
+        (t) => t.startsWith('src/routes/'),
+      ),
+      [],
+    );
   });
 
   it('services, jobs, the registry and the scanner never import routes or views', () => {
     const lower = (f: string) => ['src/services/', 'src/jobs/', 'src/registry/', 'src/scanner/', 'src/db/', 'src/auth/'].some((p) => f.startsWith(p));
-    assert.deepEqual(violations(lower, (t) => t.startsWith('src/routes/') || t.startsWith('src/views')), []);
+    assert.deepEqual(
+      violations(lower, (t) => t.startsWith('src/routes/') || t.startsWith('src/views')),
+      [],
+    );
   });
 
   it('the job runner knows no service (services enqueue through the JobQueue interface)', () => {
-    assert.deepEqual(violations((f) => f === 'src/jobs/runner.ts' || f === 'src/jobs/queue.ts' || f === 'src/jobs/schedules.ts', (t) => t.startsWith('src/services/')), []);
+    assert.deepEqual(
+      violations(
+        (f) => f === 'src/jobs/runner.ts' || f === 'src/jobs/queue.ts' || f === 'src/jobs/schedules.ts',
+        (t) => t.startsWith('src/services/'),
+      ),
+      [],
+    );
   });
 
   it('db repos import nothing above them (the job states are plain data)', () => {
     const above = (t: string) => t !== 'src/jobs/states.ts' && ['src/services/', 'src/jobs/', 'src/routes/', 'src/registry/proxy'].some((p) => t.startsWith(p));
-    assert.deepEqual(violations((f) => f.startsWith('src/db/'), above), []);
+    assert.deepEqual(
+      violations((f) => f.startsWith('src/db/'), above),
+      [],
+    );
   });
 
   it('no route reaches the database handle directly', () => {

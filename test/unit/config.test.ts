@@ -28,7 +28,11 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ BERTH_LISTEN: '[::1]' }).host, '::1');
     assert.equal(loadConfig({ BERTH_LISTEN: '::' }).host, '::');
     for (const bad of ['example.org', '0.0.0.0:8080', '1.2.3', 'http://0.0.0.0']) {
-      assert.throws(() => loadConfig({ BERTH_LISTEN: bad }), (e: unknown) => e instanceof ConfigError && e.problems[0]!.startsWith('BERTH_LISTEN'), bad);
+      assert.throws(
+        () => loadConfig({ BERTH_LISTEN: bad }),
+        (e: unknown) => e instanceof ConfigError && e.problems[0]!.startsWith('BERTH_LISTEN'),
+        bad,
+      );
     }
   });
 

@@ -7,7 +7,11 @@ import { describe, it } from 'node:test';
 
 /** The Dockerfile's stages: FROM line and instructions (continuations joined). */
 function stages(text: string) {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const out: { from: string; instructions: string[] }[] = [];
   for (const l of lines) {
     if (/^FROM\s/i.test(l)) out.push({ from: l, instructions: [] });

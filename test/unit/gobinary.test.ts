@@ -35,8 +35,13 @@ describe('Go binaries', () => {
 
   it('names a pre-1.18 Go binary (pointer-format build info) as a gap, and ignores non-ELF executables', async () => {
     const old = fs.readFileSync(path.join(GO, 'trivy-test.elf'));
-    const inv = await readLayer(Readable.from([zlib.gzipSync(await tarLayer({ 'app/old': { file: old, mode: 0o755 }, 'bin/script.sh': { file: `#!/bin/sh\n${'echo \xff Go buildinf:\n'.repeat(400)}`, mode: 0o755 } }))]));
-    assert.deepEqual(inv.gaps.map((g) => g.path), ['app/old']);
+    const inv = await readLayer(
+      Readable.from([zlib.gzipSync(await tarLayer({ 'app/old': { file: old, mode: 0o755 }, 'bin/script.sh': { file: `#!/bin/sh\n${'echo \xff Go buildinf:\n'.repeat(400)}`, mode: 0o755 } }))]),
+    );
+    assert.deepEqual(
+      inv.gaps.map((g) => g.path),
+      ['app/old'],
+    );
     assert.match(inv.gaps[0]!.reason, /before Go 1\.18/);
     assert.equal(inv.files['bin/script.sh'], undefined);
   });

@@ -38,8 +38,16 @@ describe('i18n catalogues', () => {
   it('every language has exactly the keys English has, none empty, with the same placeholders', () => {
     for (const l of LOCALES) {
       const cat = keys(CATALOGUES[l]);
-      assert.deepEqual([...en.keys()].filter((k) => !cat.has(k)), [], `missing from ${l}`);
-      assert.deepEqual([...cat.keys()].filter((k) => !en.has(k)), [], `unknown in ${l}`);
+      assert.deepEqual(
+        [...en.keys()].filter((k) => !cat.has(k)),
+        [],
+        `missing from ${l}`,
+      );
+      assert.deepEqual(
+        [...cat.keys()].filter((k) => !en.has(k)),
+        [],
+        `unknown in ${l}`,
+      );
       for (const [k, v] of cat) {
         assert.ok(typeof v === 'string' && v.trim() !== '', `${l}: ${k} is empty`);
         const ph = (s: unknown) => [...String(s).matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]).sort();
@@ -52,7 +60,11 @@ describe('i18n catalogues', () => {
     const { literal, prefixes } = usedKeys();
     assert.ok(literal.size > 150, `found ${literal.size} keys: the scan works`);
     for (const [k, f] of literal) assert.ok(en.has(k), `${f} uses unknown key ${k}`);
-    for (const [p, f] of prefixes) assert.ok([...en.keys()].some((k) => k.startsWith(p)), `${f} uses unknown key family ${p}`);
+    for (const [p, f] of prefixes)
+      assert.ok(
+        [...en.keys()].some((k) => k.startsWith(p)),
+        `${f} uses unknown key family ${p}`,
+      );
     // The families templates build from data: each member must exist.
     for (const s of SEVERITIES) assert.ok(en.has(`severity.${s}`), s);
     for (const s of JOB_STATES) assert.ok(en.has(`jobs.state_${s}`), s);

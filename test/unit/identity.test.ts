@@ -40,7 +40,15 @@ describe('identity configuration', () => {
   });
   it('validates mode, URLs, filters and attribute names, reporting every problem', () => {
     try {
-      loadConfig({ ...base, BERTH_AUTH_MODE: 'kerberos', BERTH_LDAP_URL: 'http://x', BERTH_LDAP_FILTER: 'uid=*', BERTH_LDAP_UID_ATTR: 'a b', BERTH_LDAP_GROUP_MEMBER_ATTR: 'owner', BERTH_OIDC_ISSUER: 'ftp://x' });
+      loadConfig({
+        ...base,
+        BERTH_AUTH_MODE: 'kerberos',
+        BERTH_LDAP_URL: 'http://x',
+        BERTH_LDAP_FILTER: 'uid=*',
+        BERTH_LDAP_UID_ATTR: 'a b',
+        BERTH_LDAP_GROUP_MEMBER_ATTR: 'owner',
+        BERTH_OIDC_ISSUER: 'ftp://x',
+      });
       assert.fail('should throw');
     } catch (err) {
       assert.ok(err instanceof ConfigError);

@@ -46,7 +46,13 @@ describe('inventory parsers', () => {
   });
   it('reads apk records with the origin as source', () => {
     const p = parseApkInstalled('C:Q1x\nP:libcrypto3\nV:3.1.4-r5\no:openssl\nA:x86_64\n\nP:musl\nV:1.2.4_git20230717-r4\n', 'lib/apk/db/installed');
-    assert.deepEqual(p.map((x) => [x.name, x.version, x.sourceName]), [['libcrypto3', '3.1.4-r5', 'openssl'], ['musl', '1.2.4_git20230717-r4', 'musl']]);
+    assert.deepEqual(
+      p.map((x) => [x.name, x.version, x.sourceName]),
+      [
+        ['libcrypto3', '3.1.4-r5', 'openssl'],
+        ['musl', '1.2.4_git20230717-r4', 'musl'],
+      ],
+    );
   });
   it('reads npm and python metadata, and survives garbage', () => {
     assert.deepEqual(parseNpmPackageJson('{"name":"lodash","version":"4.17.20"}', 'x')[0]?.version, '4.17.20');
@@ -111,8 +117,15 @@ describe('readLayer and mergeLayers', () => {
 
   it('a later layer replacing the dpkg database drops packages removed there', async () => {
     const l1 = await read({ 'var/lib/dpkg/status': DPKG });
-    const l2 = await read({ 'var/lib/dpkg/status': DPKG.split('\n\n').filter((s) => !s.includes('bar-bin')).join('\n\n') });
-    assert.deepEqual(mergeLayers([l1, l2]).packages.map((p) => p.name), ['libfoo1']);
+    const l2 = await read({
+      'var/lib/dpkg/status': DPKG.split('\n\n')
+        .filter((s) => !s.includes('bar-bin'))
+        .join('\n\n'),
+    });
+    assert.deepEqual(
+      mergeLayers([l1, l2]).packages.map((p) => p.name),
+      ['libfoo1'],
+    );
   });
 
   it('handles hostile layers without crashing and says what it refused', async () => {

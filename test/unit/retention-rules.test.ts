@@ -7,7 +7,17 @@ const NOW = Date.UTC(2026, 10, 29);
 let nextId = 1;
 const a = (repository: string, tags: string[], pushedDaysAgo: number, pulledDaysAgo: number | null = null, extra: Partial<RetentionArtifact> = {}): RetentionArtifact => {
   const id = nextId++;
-  return { id, repository, digest: `sha256:${String(id).padStart(64, '0')}`, tags, pushedAt: NOW - pushedDaysAgo * DAY, pulledAt: pulledDaysAgo === null ? null : NOW - pulledDaysAgo * DAY, size: 100 * id, parents: [], ...extra };
+  return {
+    id,
+    repository,
+    digest: `sha256:${String(id).padStart(64, '0')}`,
+    tags,
+    pushedAt: NOW - pushedDaysAgo * DAY,
+    pulledAt: pulledDaysAgo === null ? null : NOW - pulledDaysAgo * DAY,
+    size: 100 * id,
+    parents: [],
+    ...extra,
+  };
 };
 const rule = (retain: RetentionRule['retain'], more: Partial<RetentionRule> = {}): RetentionRule => ({ repositories: '**', tags: '**', untagged: false, retain, ...more });
 const deleted = (rules: RetentionRule[], arts: RetentionArtifact[], immutableTags: string[] = []) =>

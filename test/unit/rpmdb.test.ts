@@ -55,8 +55,14 @@ describe('rpm databases', () => {
       readCopy(path.join(REAL, 'rhel-8-libuuid-only', 'Packages'), 'var/lib/rpm/Packages').map((p) => [p.name, p.version, p.arch, p.sourceName, p.sourceVersion]),
       [['libuuid', '2.32.1-42.el8_8', 'x86_64', 'util-linux', '2.32.1-42.el8_8']],
     );
-    assert.deepEqual(readCopy(path.join(REAL, 'centos-8-bdb-htop-only', 'Packages'), 'var/lib/rpm/Packages').map((p) => `${p.name}-${p.version}.${p.arch}`), ['htop-3.2.1-1.el8.x86_64']);
-    assert.deepEqual(readCopy(path.join(REAL, 'rockylinux-9-sqlite-htop-only', 'rpmdb.sqlite'), 'var/lib/rpm/rpmdb.sqlite').map((p) => `${p.name}-${p.version}.${p.arch}`), ['htop-3.2.1-1.el9.x86_64']);
+    assert.deepEqual(
+      readCopy(path.join(REAL, 'centos-8-bdb-htop-only', 'Packages'), 'var/lib/rpm/Packages').map((p) => `${p.name}-${p.version}.${p.arch}`),
+      ['htop-3.2.1-1.el8.x86_64'],
+    );
+    assert.deepEqual(
+      readCopy(path.join(REAL, 'rockylinux-9-sqlite-htop-only', 'rpmdb.sqlite'), 'var/lib/rpm/rpmdb.sqlite').map((p) => `${p.name}-${p.version}.${p.arch}`),
+      ['htop-3.2.1-1.el9.x86_64'],
+    );
   });
 
   it('reads an rpmdb written by rpm itself, with epochs, from a layer at each path distributions use', async () => {
@@ -74,7 +80,12 @@ describe('rpm databases', () => {
     // NDB and BDB at their paths too
     const ndb = fs.readFileSync(path.join(REAL, 'sles-15.3-bci-minimal', 'Packages.db'));
     const bdb = fs.readFileSync(path.join(REAL, 'rhel-8-libuuid-only', 'Packages'));
-    for (const [p, data, n] of [['usr/lib/sysimage/rpm/Packages.db', ndb, 36], ['var/lib/rpm/Packages.db', ndb, 36], ['var/lib/rpm/Packages', bdb, 1], ['usr/lib/sysimage/rpm/Packages', bdb, 1]] as const) {
+    for (const [p, data, n] of [
+      ['usr/lib/sysimage/rpm/Packages.db', ndb, 36],
+      ['var/lib/rpm/Packages.db', ndb, 36],
+      ['var/lib/rpm/Packages', bdb, 1],
+      ['usr/lib/sysimage/rpm/Packages', bdb, 1],
+    ] as const) {
       const inv = await readLayer(Readable.from([zlib.gzipSync(await tarLayer({ [p]: data }))]));
       assert.equal(inv.files[p]?.packages?.length, n, p);
     }

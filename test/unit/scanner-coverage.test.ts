@@ -22,11 +22,20 @@ const STATUS = (state: string, name = `pkg-${state}`) => `Package: ${name}\nStat
 describe('dpkg states', () => {
   it('counts every state whose files are on disk, and skips only not-installed and config-files', () => {
     const states = ['installed', 'unpacked', 'half-configured', 'half-installed', 'triggers-awaited', 'triggers-pending', 'not-installed', 'config-files'];
-    const text = [...states.map((s) => STATUS(s)), 'Package: held\nStatus: hold ok installed\nVersion: 2\n', 'Package: removing\nStatus: deinstall ok installed\nVersion: 3\n', 'Package: purged\nStatus: purge ok not-installed\nVersion: 4\n', 'Package: nostatus\nVersion: 5\n'].join('\n');
+    const text = [
+      ...states.map((s) => STATUS(s)),
+      'Package: held\nStatus: hold ok installed\nVersion: 2\n',
+      'Package: removing\nStatus: deinstall ok installed\nVersion: 3\n',
+      'Package: purged\nStatus: purge ok not-installed\nVersion: 4\n',
+      'Package: nostatus\nVersion: 5\n',
+    ].join('\n');
     const names = parseDpkgStatus(text, 'var/lib/dpkg/status').map((p) => p.name);
     assert.deepEqual(names, ['pkg-installed', 'pkg-unpacked', 'pkg-half-configured', 'pkg-half-installed', 'pkg-triggers-awaited', 'pkg-triggers-pending', 'held', 'removing']);
     // distroless status.d files carry no Status: they are installed
-    assert.deepEqual(parseDpkgStatus('Package: libc6\nVersion: 2.36-9\n', 'var/lib/dpkg/status.d/libc6', false).map((p) => p.name), ['libc6']);
+    assert.deepEqual(
+      parseDpkgStatus('Package: libc6\nVersion: 2.36-9\n', 'var/lib/dpkg/status.d/libc6', false).map((p) => p.name),
+      ['libc6'],
+    );
     assert.deepEqual(parseDpkgStatus(STATUS('config-files', 'x'), 'var/lib/dpkg/status.d/x', false), []);
   });
 });
@@ -69,16 +78,22 @@ describe('zstd layers', () => {
     const corrupt = Buffer.from(z);
     for (let i = 20; i < corrupt.length; i += 97) corrupt[i] = corrupt[i]! ^ 0xff;
     const c = await readLayer(Readable.from([corrupt]));
-    assert.ok(c.gaps.some((g) => g.path === null), JSON.stringify(c.gaps));
+    assert.ok(
+      c.gaps.some((g) => g.path === null),
+      JSON.stringify(c.gaps),
+    );
   });
 
   it('stops a zstd bomb at the expansion ratio before decompressing it', async () => {
-    const raw = await tarLayer({ 'zeros': Buffer.alloc(64 * 1024 * 1024) });
+    const raw = await tarLayer({ zeros: Buffer.alloc(64 * 1024 * 1024) });
     const bomb = zstd(raw, '-19');
     assert.ok(bomb.length < 64 * 1024, `${bomb.length}`);
     const before = process.memoryUsage().rss;
     const inv = await readLayer(Readable.from([bomb]), { maxRatio: 50, ratioSlack: 1024 * 1024 });
-    assert.ok(inv.gaps.some((g) => g.path === null && /capped.*expands more than 50:1/.test(g.reason)), JSON.stringify(inv.gaps));
+    assert.ok(
+      inv.gaps.some((g) => g.path === null && /capped.*expands more than 50:1/.test(g.reason)),
+      JSON.stringify(inv.gaps),
+    );
     assert.ok(inv.bytes < 8 * 1024 * 1024, `read ${inv.bytes} bytes`);
     assert.ok(process.memoryUsage().rss - before < 200 * 1024 * 1024);
   });
@@ -86,16 +101,22 @@ describe('zstd layers', () => {
 
 describe('gzip bombs and layer budgets', () => {
   it('caps a gzip layer at the expansion ratio and at its byte budget', async () => {
-    const raw = await tarLayer({ 'zeros': Buffer.alloc(32 * 1024 * 1024) });
+    const raw = await tarLayer({ zeros: Buffer.alloc(32 * 1024 * 1024) });
     const gz = zlib.gzipSync(raw, { level: 9 });
     const ratio = await readLayer(Readable.from([gz]), { maxRatio: 100, ratioSlack: 1024 * 1024 });
-    assert.ok(ratio.gaps.some((g) => /capped.*expands more than 100:1/.test(g.reason)), JSON.stringify(ratio.gaps));
+    assert.ok(
+      ratio.gaps.some((g) => /capped.*expands more than 100:1/.test(g.reason)),
+      JSON.stringify(ratio.gaps),
+    );
     assert.ok(ratio.bytes < 4 * 1024 * 1024);
     const bytes = await readLayer(Readable.from([gz]), { maxBytes: 2 * 1024 * 1024 });
     assert.ok(bytes.gaps.some((g) => /capped.*exceeds 2097152 uncompressed bytes/.test(g.reason)));
     // known blob size: the cap is ratio × size, however the content is ordered
     const sized = await readLayer(Readable.from([gz]), { maxRatio: 100, ratioSlack: 1024 * 1024, compressedSize: gz.length });
-    assert.ok(sized.gaps.some((g) => new RegExp(`expands more than 100:1 \\(\\d+ bytes from ${gz.length}\\)`).test(g.reason)), JSON.stringify(sized.gaps));
+    assert.ok(
+      sized.gaps.some((g) => new RegExp(`expands more than 100:1 \\(\\d+ bytes from ${gz.length}\\)`).test(g.reason)),
+      JSON.stringify(sized.gaps),
+    );
     // an ordinary layer passes: a compressible file first, then incompressible bytes
     const layer = zlib.gzipSync(await tarLayer({ 'usr/share/zeros': Buffer.alloc(2 * 1024 * 1024), 'usr/bin/x': randomBytes(200_000), 'etc/os-release': 'ID=debian\nVERSION_ID=12\n' }));
     const ok = await readLayer(Readable.from([layer]), { maxRatio: 20, ratioSlack: 64 * 1024, compressedSize: layer.length });
@@ -115,9 +136,14 @@ describe('gaps across layers', () => {
   it('keeps a layer gap with its digest, and drops a file gap a later layer replaces', async () => {
     const big = { 'var/lib/dpkg/status': Buffer.alloc(2, 0x41), 'app/node_modules/huge/package.json': Buffer.alloc(2 * 1024 * 1024, 0x41) };
     const l1 = await readLayer(Readable.from([zlib.gzipSync(await tarLayer({ 'etc/os-release': 'ID=debian\nVERSION_ID=12\n', ...big }))]), { maxRatio: 1e6 });
-    assert.deepEqual(l1.gaps.map((g) => g.path), ['app/node_modules/huge/package.json']);
-    const l2 = await readLayer(Readable.from([zlib.gzipSync(await tarLayer({ 'var/lib/dpkg/status': STATUS('installed', 'libc6'), 'app/node_modules/huge/package.json': '{"name":"huge","version":"1.0.0"}' }))]));
-    const broken = await readLayer(Readable.from([zlib.gzipSync(await tarLayer({ 'x': 'y' })).subarray(0, 30)]));
+    assert.deepEqual(
+      l1.gaps.map((g) => g.path),
+      ['app/node_modules/huge/package.json'],
+    );
+    const l2 = await readLayer(
+      Readable.from([zlib.gzipSync(await tarLayer({ 'var/lib/dpkg/status': STATUS('installed', 'libc6'), 'app/node_modules/huge/package.json': '{"name":"huge","version":"1.0.0"}' }))]),
+    );
+    const broken = await readLayer(Readable.from([zlib.gzipSync(await tarLayer({ x: 'y' })).subarray(0, 30)]));
     const digests = ['sha256:' + 'a'.repeat(64), 'sha256:' + 'b'.repeat(64), 'sha256:' + 'c'.repeat(64)];
     assert.deepEqual(mergeLayers([l1], digests).gaps, [{ layer: digests[0], path: 'app/node_modules/huge/package.json', reason: l1.gaps[0]!.reason }]);
     const merged = mergeLayers([l1, l2, broken], digests);
@@ -132,7 +158,10 @@ describe('gaps across layers', () => {
 
   it('a symbolic link where a package database lives is a gap', async () => {
     const inv = await readLayer(Readable.from([zlib.gzipSync(await tarLayer({ 'lib/apk/db/installed': { symlink: '/elsewhere' } }))]));
-    assert.deepEqual(inv.gaps.map((g) => g.path), ['lib/apk/db/installed']);
+    assert.deepEqual(
+      inv.gaps.map((g) => g.path),
+      ['lib/apk/db/installed'],
+    );
   });
 });
 

@@ -4,16 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  compareVersions,
-  isValidApk,
-  isValidDpkg,
-  isValidPep440,
-  isValidRpm,
-  isValidSemver,
-  schemeForEcosystem,
-  type VersionScheme,
-} from '../../src/scanner/versions/index.js';
+import { compareVersions, isValidApk, isValidDpkg, isValidPep440, isValidRpm, isValidSemver, schemeForEcosystem, type VersionScheme } from '../../src/scanner/versions/index.js';
 
 const ORACLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/version-oracles');
 
@@ -97,7 +88,10 @@ const ORACLE_FILES: ReadonlyArray<readonly [string, VersionScheme, number]> = [
 
 describe('version oracles', () => {
   it('covers every oracle file in the fixtures directory', () => {
-    const present = fs.readdirSync(ORACLES).filter((f) => f.endsWith('.txt')).sort();
+    const present = fs
+      .readdirSync(ORACLES)
+      .filter((f) => f.endsWith('.txt'))
+      .sort();
     assert.deepEqual(present, ORACLE_FILES.map(([f]) => f).sort());
   });
   for (const [file, scheme, min] of ORACLE_FILES) {

@@ -113,7 +113,11 @@ export async function upsertArtifact(db: DB, repositoryId: number, digest: strin
         const again = await trx.selectFrom('artifacts').select('id').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirstOrThrow();
         id = Number(again.id);
         const { subject_digest, ...rest } = values;
-        await trx.updateTable('artifacts').set({ ...rest, ...(subject_digest ? { subject_digest } : {}) }).where('id', '=', id).execute();
+        await trx
+          .updateTable('artifacts')
+          .set({ ...rest, ...(subject_digest ? { subject_digest } : {}) })
+          .where('id', '=', id)
+          .execute();
       }
     }
     await trx.deleteFrom('artifact_blobs').where('artifact_id', '=', id).execute();
@@ -132,7 +136,11 @@ export async function upsertArtifact(db: DB, repositoryId: number, digest: strin
         .values(children.map((c) => ({ parent_id: id, child_digest: c.digest.slice(0, 100), media_type: c.mediaType.slice(0, 255), size: c.size, platform: c.platform?.slice(0, 128) ?? null })))
         .execute();
     }
-    await trx.updateTable('repositories').set({ updated_at: Math.max(f.pushedAt, 0) }).where('id', '=', repositoryId).execute();
+    await trx
+      .updateTable('repositories')
+      .set({ updated_at: Math.max(f.pushedAt, 0) })
+      .where('id', '=', repositoryId)
+      .execute();
     return id;
   });
 }
@@ -156,7 +164,12 @@ export async function setTag(db: DB, repositoryId: number, artifactId: number, n
 
 /** Records a later push of an artifact already stored (its push time and pusher move forward only). */
 export async function markPushed(db: DB, artifactId: number, pushedAt: number, pushedBy: string | null): Promise<void> {
-  await db.updateTable('artifacts').set({ pushed_at: pushedAt, pushed_by: pushedBy?.slice(0, 255) ?? null }).where('id', '=', artifactId).where('pushed_at', '<', pushedAt).execute();
+  await db
+    .updateTable('artifacts')
+    .set({ pushed_at: pushedAt, pushed_by: pushedBy?.slice(0, 255) ?? null })
+    .where('id', '=', artifactId)
+    .where('pushed_at', '<', pushedAt)
+    .execute();
 }
 
 /**
@@ -165,7 +178,13 @@ export async function markPushed(db: DB, artifactId: number, pushedAt: number, p
  */
 export async function setTagIfNewer(db: DB, repositoryId: number, artifactId: number, name: string, pushedAt: number): Promise<boolean> {
   const guarded = () =>
-    db.updateTable('tags').set({ artifact_id: artifactId, pushed_at: pushedAt }).where('repository_id', '=', repositoryId).where('name', '=', name).where('pushed_at', '<=', pushedAt).executeTakeFirst();
+    db
+      .updateTable('tags')
+      .set({ artifact_id: artifactId, pushed_at: pushedAt })
+      .where('repository_id', '=', repositoryId)
+      .where('name', '=', name)
+      .where('pushed_at', '<=', pushedAt)
+      .executeTakeFirst();
   if (Number((await guarded()).numUpdatedRows) > 0) return true;
   const exists = await db.selectFrom('tags').select('id').where('repository_id', '=', repositoryId).where('name', '=', name).executeTakeFirst();
   if (exists) return false;
@@ -223,7 +242,13 @@ export async function listRepositories(db: DB, f: { projectId: number; q?: strin
   if (f.q) base = base.where(likeExpr(sql.ref('r.name'), f.q));
   const rows = await base
     .select(['r.id', 'r.project_id', 'r.name', 'r.pull_count', 'r.created_at', 'r.updated_at'])
-    .select((eb) => eb.selectFrom('artifacts as a').select((e) => e.fn.countAll<number>().as('n')).whereRef('a.repository_id', '=', 'r.id').as('artifact_count'))
+    .select((eb) =>
+      eb
+        .selectFrom('artifacts as a')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .whereRef('a.repository_id', '=', 'r.id')
+        .as('artifact_count'),
+    )
     .orderBy('r.name')
     .limit(f.limit)
     .offset(f.offset)
@@ -286,7 +311,15 @@ export async function listArtifacts(db: DB, repositoryId: number, f: { limit: nu
   let base = db.selectFrom('artifacts').where('repository_id', '=', repositoryId);
   if (f.topLevel) {
     base = base.where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('artifact_children as c').innerJoin('artifacts as p', 'p.id', 'c.parent_id').select('c.parent_id').whereRef('c.child_digest', '=', 'artifacts.digest').where('p.repository_id', '=', repositoryId))),
+      not(
+        exists(
+          selectFrom('artifact_children as c')
+            .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
+            .select('c.parent_id')
+            .whereRef('c.child_digest', '=', 'artifacts.digest')
+            .where('p.repository_id', '=', repositoryId),
+        ),
+      ),
     );
     base = base.where((eb) =>
       eb.or([
@@ -297,7 +330,10 @@ export async function listArtifacts(db: DB, repositoryId: number, f: { limit: nu
   }
   const rows = await base.selectAll().orderBy('pushed_at', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
   const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const tags = await tagsOf(db, rows.map((r) => Number(r.id)));
+  const tags = await tagsOf(
+    db,
+    rows.map((r) => Number(r.id)),
+  );
   return { items: rows.map((r) => ({ ...toArtifact(r), tags: tags.get(Number(r.id)) ?? [] })), total: Number(n) };
 }
 
@@ -323,11 +359,21 @@ export async function indexChildren(db: DB, repositoryId: number, parentIds: num
     .select(['c.parent_id', 'c.child_digest', 'c.platform', 'c.size', 'a.id', 'a.size as own_size', 'a.pushed_at'])
     .where('c.parent_id', 'in', parentIds)
     .execute();
-  const tags = await tagsOf(db, rows.flatMap((r) => (r.id === null ? [] : [Number(r.id)])));
+  const tags = await tagsOf(
+    db,
+    rows.flatMap((r) => (r.id === null ? [] : [Number(r.id)])),
+  );
   for (const r of rows) {
     const list = out.get(Number(r.parent_id)) ?? [];
     const id = r.id === null ? null : Number(r.id);
-    list.push({ id, digest: r.child_digest, platform: r.platform, size: Number(r.own_size ?? r.size), pushedAt: r.pushed_at === null ? null : Number(r.pushed_at), tags: id === null ? [] : (tags.get(id) ?? []).map((t) => t.name) });
+    list.push({
+      id,
+      digest: r.child_digest,
+      platform: r.platform,
+      size: Number(r.own_size ?? r.size),
+      pushedAt: r.pushed_at === null ? null : Number(r.pushed_at),
+      tags: id === null ? [] : (tags.get(id) ?? []).map((t) => t.name),
+    });
     out.set(Number(r.parent_id), list);
   }
   return out;
@@ -386,7 +432,11 @@ export async function findReferrers(db: DB, repositoryId: number, subjectDigest:
     const t = opts.artifactType;
     q = q.where((eb) => eb.or([eb('artifact_type', '=', t), eb.and([eb('artifact_type', 'is', null), eb('config_media_type', '=', t)])]));
   }
-  const rows = await q.orderBy('pushed_at').orderBy('id').limit(opts.limit ?? 10_000).execute();
+  const rows = await q
+    .orderBy('pushed_at')
+    .orderBy('id')
+    .limit(opts.limit ?? 10_000)
+    .execute();
   return rows.map(toArtifact);
 }
 
@@ -428,7 +478,11 @@ export async function signersOf(db: DB, repositoryId: number, digests: string[])
 
 /** Records the key names a signature artifact verified with (empty: none). */
 export async function setSignedBy(db: DB, artifactId: number, names: string[]): Promise<void> {
-  await db.updateTable('artifacts').set({ signed_by: names.length ? JSON.stringify(names).slice(0, 1024) : null }).where('id', '=', artifactId).execute();
+  await db
+    .updateTable('artifacts')
+    .set({ signed_by: names.length ? JSON.stringify(names).slice(0, 1024) : null })
+    .where('id', '=', artifactId)
+    .execute();
 }
 
 /** Signature artifacts of a project (to re-verify when its keys change). */
@@ -508,5 +562,12 @@ export async function countRepositories(db: DB, projectId?: number): Promise<num
 }
 
 export async function countArtifacts(db: DB): Promise<number> {
-  return Number((await db.selectFrom('artifacts').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  return Number(
+    (
+      await db
+        .selectFrom('artifacts')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 }

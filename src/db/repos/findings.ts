@@ -41,7 +41,11 @@ export async function replaceReportFindings(db: DB, artifactId: number, findings
   }
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('report_findings').where('artifact_id', '=', artifactId).execute();
-    for (let i = 0; i < rows.length; i += 200) await trx.insertInto('report_findings').values(rows.slice(i, i + 200)).execute();
+    for (let i = 0; i < rows.length; i += 200)
+      await trx
+        .insertInto('report_findings')
+        .values(rows.slice(i, i + 200))
+        .execute();
   });
 }
 
@@ -182,6 +186,16 @@ export async function securitySummary(db: DB, scope: ProjectScope, projectId: nu
     totals: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) },
     scannedArtifacts: num(sums.scanned),
     topCves: cves.map((c) => ({ cve: c.cve, severity: SEV[num(c.rank)] ?? 'unknown', artifacts: num(c.artifacts) })),
-    mostVulnerable: worst.map((w) => ({ artifactId: Number(w.artifact_id), project: w.project, repository: w.repository, digest: w.digest, critical: num(w.critical), high: num(w.high), medium: num(w.medium), low: num(w.low), unknown: num(w.unknown) })),
+    mostVulnerable: worst.map((w) => ({
+      artifactId: Number(w.artifact_id),
+      project: w.project,
+      repository: w.repository,
+      digest: w.digest,
+      critical: num(w.critical),
+      high: num(w.high),
+      medium: num(w.medium),
+      low: num(w.low),
+      unknown: num(w.unknown),
+    })),
   };
 }

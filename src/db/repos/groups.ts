@@ -21,7 +21,10 @@ export async function replaceUserGroups(db: DB, userId: number, groups: readonly
     await trx.deleteFrom('user_groups').where('user_id', '=', userId).execute();
     for (let i = 0; i < groups.length; i += 200) {
       const chunk = groups.slice(i, i + 200);
-      await trx.insertInto('user_groups').values(chunk.map((g) => ({ user_id: userId, group_name: g, updated_at: now }))).execute();
+      await trx
+        .insertInto('user_groups')
+        .values(chunk.map((g) => ({ user_id: userId, group_name: g, updated_at: now })))
+        .execute();
     }
     await bumpGeneration(trx, 'access');
   });

@@ -106,7 +106,11 @@ export async function listJobs(db: DB, f: { type?: string; status?: string; befo
 }
 
 export async function countActiveJobs(db: DB): Promise<number> {
-  const { n } = await db.selectFrom('jobs').select((e) => e.fn.countAll<number>().as('n')).where('status', 'in', ['pending', 'scheduled', 'running']).executeTakeFirstOrThrow();
+  const { n } = await db
+    .selectFrom('jobs')
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .where('status', 'in', ['pending', 'scheduled', 'running'])
+    .executeTakeFirstOrThrow();
   return Number(n);
 }
 
@@ -117,9 +121,16 @@ export async function listJobLogs(db: DB, jobId: number, afterId: number, limit:
 
 /** Appends a log line unless the job already has `maxLines`. */
 export async function appendJobLog(db: DB, line: { jobId: number; attempt: number; level: string; message: string; maxLines: number }): Promise<void> {
-  const { n } = await db.selectFrom('job_logs').select((e) => e.fn.countAll<number>().as('n')).where('job_id', '=', line.jobId).executeTakeFirstOrThrow();
+  const { n } = await db
+    .selectFrom('job_logs')
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .where('job_id', '=', line.jobId)
+    .executeTakeFirstOrThrow();
   if (Number(n) >= line.maxLines) return;
-  await db.insertInto('job_logs').values({ job_id: line.jobId, attempt: line.attempt, at: Date.now(), level: line.level.slice(0, 8), message: line.message.slice(0, 2000) }).execute();
+  await db
+    .insertInto('job_logs')
+    .values({ job_id: line.jobId, attempt: line.attempt, at: Date.now(), level: line.level.slice(0, 8), message: line.message.slice(0, 2000) })
+    .execute();
 }
 
 /** Due pending jobs of a type, highest priority first, oldest first within a priority. */
@@ -141,7 +152,16 @@ export async function claimDueJobs(db: DB, dialect: 'sqlite' | 'mysql', f: { typ
         .execute(async (trx) => {
           const rows = await dueJobs(trx, f.type, f.now, f.n).forUpdate().skipLocked().execute();
           if (!rows.length) return [];
-          await trx.updateTable('jobs').set(set).where('id', 'in', rows.map((r) => r.id)).where('status', '=', 'pending').execute();
+          await trx
+            .updateTable('jobs')
+            .set(set)
+            .where(
+              'id',
+              'in',
+              rows.map((r) => r.id),
+            )
+            .where('status', '=', 'pending')
+            .execute();
           return rows.map((r) => ({ id: Number(r.id), attempt: Number(r.attempt) }));
         }),
     );
@@ -204,7 +224,14 @@ export async function updateJobProgress(db: DB, id: number, attempt: number, per
 
 /** Renews a running attempt's lease; false when the worker no longer holds it. */
 export async function renewJobLease(db: DB, id: number, attempt: number, workerId: string, leaseUntil: number): Promise<boolean> {
-  const res = await db.updateTable('jobs').set({ lease_until: leaseUntil }).where('id', '=', id).where('attempt', '=', attempt).where('status', '=', 'running').where('worker_id', '=', workerId).executeTakeFirst();
+  const res = await db
+    .updateTable('jobs')
+    .set({ lease_until: leaseUntil })
+    .where('id', '=', id)
+    .where('attempt', '=', attempt)
+    .where('status', '=', 'running')
+    .where('worker_id', '=', workerId)
+    .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
 

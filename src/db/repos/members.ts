@@ -47,8 +47,16 @@ export async function listAllMembers(db: DB, projectId: number, opts: { limit: n
     .select([sql<number>`1`.as('kind'), 'g.id as id', 'g.group_name as name', 'g.role_id', 'g.created_at']);
   const rows = await users.unionAll(groups).orderBy('kind').orderBy('name').limit(opts.limit).offset(opts.offset).execute();
   const [u, g] = await Promise.all([
-    db.selectFrom('project_members').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).executeTakeFirstOrThrow(),
-    db.selectFrom('project_group_members').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).executeTakeFirstOrThrow(),
+    db
+      .selectFrom('project_members')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('project_id', '=', projectId)
+      .executeTakeFirstOrThrow(),
+    db
+      .selectFrom('project_group_members')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('project_id', '=', projectId)
+      .executeTakeFirstOrThrow(),
   ]);
   return {
     items: rows.map((r) => ({ kind: Number(r.kind) === 0 ? 'user' : 'group', id: Number(r.id), name: r.name, roleId: Number(r.role_id), createdAt: Number(r.created_at) })),
@@ -94,11 +102,7 @@ export async function deleteMember(db: DB, projectId: number, userId: number): P
 /** Ids of the projects a user is a member of, directly or through a group (for visibility filtering). */
 export async function listMemberProjectIds(db: DB, userId: number): Promise<number[]> {
   const direct = db.selectFrom('project_members').select('project_id').where('user_id', '=', userId);
-  const viaGroup = db
-    .selectFrom('project_group_members as g')
-    .innerJoin('user_groups as ug', 'ug.group_name', 'g.group_name')
-    .select('g.project_id')
-    .where('ug.user_id', '=', userId);
+  const viaGroup = db.selectFrom('project_group_members as g').innerJoin('user_groups as ug', 'ug.group_name', 'g.group_name').select('g.project_id').where('ug.user_id', '=', userId);
   const rows = await direct.union(viaGroup).execute();
   return [...new Set(rows.map((r) => Number(r.project_id)))];
 }

@@ -132,6 +132,9 @@ export async function deleteProjectRow(db: DB, id: number): Promise<boolean> {
 }
 
 export async function countProjects(db: DB): Promise<number> {
-  const { n } = await db.selectFrom('projects').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const { n } = await db
+    .selectFrom('projects')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(n);
 }

@@ -58,7 +58,10 @@ export async function referrersOf(db: DB, repositoryId: number, subjects: string
   const out: { digest: string; subject: string }[] = [];
   for (let i = 0; i < subjects.length; i += 500) {
     const chunk = subjects.slice(i, i + 500);
-    const rows = await sql<{ digest: string; subject: string }>`select digest, subject_digest as subject from artifacts where repository_id = ${repositoryId} and subject_digest in (${sql.join(chunk)})`.execute(db);
+    const rows = await sql<{
+      digest: string;
+      subject: string;
+    }>`select digest, subject_digest as subject from artifacts where repository_id = ${repositoryId} and subject_digest in (${sql.join(chunk)})`.execute(db);
     out.push(...rows.rows);
   }
   return out;
@@ -76,7 +79,14 @@ export interface RepositoryGraph {
 /** The reference graph of one repository. `withSubject` reads `artifacts.subject` (see {@link hasSubjectColumn}). */
 export async function repositoryGraph(db: DB, repositoryId: number, name: string, withSubject: boolean): Promise<RepositoryGraph> {
   const rows = withSubject
-    ? (await sql<{ id: number; digest: string; manifest_size: number; subject: string | null }>`select id, digest, manifest_size, subject_digest as subject from artifacts where repository_id = ${repositoryId}`.execute(db)).rows
+    ? (
+        await sql<{
+          id: number;
+          digest: string;
+          manifest_size: number;
+          subject: string | null;
+        }>`select id, digest, manifest_size, subject_digest as subject from artifacts where repository_id = ${repositoryId}`.execute(db)
+      ).rows
     : (await db.selectFrom('artifacts').select(['id', 'digest', 'manifest_size']).where('repository_id', '=', repositoryId).execute()).map((r) => ({ ...r, subject: null }));
   const tagged = new Set((await db.selectFrom('tags').select('artifact_id').where('repository_id', '=', repositoryId).execute()).map((t) => Number(t.artifact_id)));
   const links = await db
@@ -99,7 +109,11 @@ export async function repositoryGraph(db: DB, repositoryId: number, name: string
 export async function blobsOf(db: DB, artifactIds: number[]): Promise<Map<number, { digest: string; size: number }[]>> {
   const out = new Map<number, { digest: string; size: number }[]>();
   for (let i = 0; i < artifactIds.length; i += 500) {
-    const rows = await db.selectFrom('artifact_blobs').select(['artifact_id', 'digest', 'size']).where('artifact_id', 'in', artifactIds.slice(i, i + 500)).execute();
+    const rows = await db
+      .selectFrom('artifact_blobs')
+      .select(['artifact_id', 'digest', 'size'])
+      .where('artifact_id', 'in', artifactIds.slice(i, i + 500))
+      .execute();
     for (const r of rows) out.set(Number(r.artifact_id), [...(out.get(Number(r.artifact_id)) ?? []), { digest: r.digest, size: Number(r.size) }]);
   }
   return out;

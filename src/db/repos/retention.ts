@@ -40,7 +40,10 @@ export async function saveRetentionPolicy(db: DB, projectId: number, rules: unkn
   const res = await db.updateTable('retention_policies').set(values).where('project_id', '=', projectId).executeTakeFirst();
   if (Number(res.numUpdatedRows) > 0) return;
   try {
-    await db.insertInto('retention_policies').values({ project_id: projectId, ...values }).execute();
+    await db
+      .insertInto('retention_policies')
+      .values({ project_id: projectId, ...values })
+      .execute();
   } catch {
     await db.updateTable('retention_policies').set(values).where('project_id', '=', projectId).execute();
   }

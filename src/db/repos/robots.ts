@@ -60,7 +60,11 @@ export async function insertRobot(
       .executeTakeFirstOrThrow();
     const id = Number(res.insertId);
     await bumpGeneration(trx, 'access');
-    if (grants.length) await trx.insertInto('robot_permissions').values(grants.map((g) => ({ robot_id: id, project_id: g.projectId, actions: g.actions.join(',') }))).execute();
+    if (grants.length)
+      await trx
+        .insertInto('robot_permissions')
+        .values(grants.map((g) => ({ robot_id: id, project_id: g.projectId, actions: g.actions.join(',') })))
+        .execute();
     return id;
   });
 }
@@ -95,7 +99,11 @@ export async function listRobots(db: DB, f: { projectId?: number; limit: number;
 }
 
 export async function updateRobot(db: DB, id: number, patch: { disabled?: number; secret_hash?: string; expires_at?: number | null; description?: string | null }): Promise<void> {
-  await db.updateTable('robots').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).execute();
+  await db
+    .updateTable('robots')
+    .set({ ...patch, updated_at: Date.now() })
+    .where('id', '=', id)
+    .execute();
   await bumpGeneration(db, 'access');
 }
 
@@ -103,7 +111,11 @@ export async function replaceRobotGrants(db: DB, robotId: number, grants: { proj
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('robot_permissions').where('robot_id', '=', robotId).execute();
     await bumpGeneration(trx, 'access');
-    if (grants.length) await trx.insertInto('robot_permissions').values(grants.map((g) => ({ robot_id: robotId, project_id: g.projectId, actions: g.actions.join(',') }))).execute();
+    if (grants.length)
+      await trx
+        .insertInto('robot_permissions')
+        .values(grants.map((g) => ({ robot_id: robotId, project_id: g.projectId, actions: g.actions.join(',') })))
+        .execute();
   });
 }
 

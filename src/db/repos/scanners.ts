@@ -12,7 +12,14 @@ export interface ScannerRegistration {
 
 type Row = { [K in keyof ScannerRegistrationsTable]: K extends 'id' ? number : ScannerRegistrationsTable[K] };
 
-const toRegistration = (r: Row): ScannerRegistration => ({ id: Number(r.id), name: r.name, url: r.url, authorization: r.authorization, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) });
+const toRegistration = (r: Row): ScannerRegistration => ({
+  id: Number(r.id),
+  name: r.name,
+  url: r.url,
+  authorization: r.authorization,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
 
 export async function listScannerRegistrations(db: DB): Promise<ScannerRegistration[]> {
   return (await db.selectFrom('scanner_registrations').selectAll().orderBy('name').execute()).map((r) => toRegistration(r as Row));

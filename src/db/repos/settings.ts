@@ -34,7 +34,6 @@ export async function deleteSettingsWhere(db: DB, prefix: string, value: unknown
   await db.deleteFrom('system_settings').where('name', 'like', `${prefix}%`).where('value', '=', JSON.stringify(value)).execute();
 }
 
-
 /** A system setting's JSON text, or undefined. */
 export async function findSetting(db: DB, name: string): Promise<string | undefined> {
   const r = await db.selectFrom('system_settings').select('value').where('name', '=', name).executeTakeFirst();

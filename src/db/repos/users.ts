@@ -49,8 +49,16 @@ export async function listUsers(db: DB, opts: { q?: string; limit: number; offse
   return { items: rows.map(toUser), total: Number(n) };
 }
 
-export async function updateUser(db: DB, id: number, patch: Partial<Pick<UserRow, 'password_hash' | 'disabled' | 'is_admin' | 'email' | 'auth_source' | 'external_id' | 'cli_secret_hash'>>): Promise<boolean> {
-  const res = await db.updateTable('users').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).executeTakeFirst();
+export async function updateUser(
+  db: DB,
+  id: number,
+  patch: Partial<Pick<UserRow, 'password_hash' | 'disabled' | 'is_admin' | 'email' | 'auth_source' | 'external_id' | 'cli_secret_hash'>>,
+): Promise<boolean> {
+  const res = await db
+    .updateTable('users')
+    .set({ ...patch, updated_at: Date.now() })
+    .where('id', '=', id)
+    .executeTakeFirst();
   await bumpGeneration(db, 'access');
   return Number(res.numUpdatedRows) > 0;
 }
@@ -60,4 +68,3 @@ export async function deleteUser(db: DB, id: number): Promise<boolean> {
   await bumpGeneration(db, 'access');
   return Number(res.numDeletedRows) > 0;
 }
-

@@ -124,7 +124,10 @@ export function gcJob(registry: RegistryHandle, policy: PolicyService, _queue: J
           ? [...new Set([...[...output.matchAll(/blob eligible for deletion: (sha256:[a-f0-9]{64})/g)].map((m) => m[1]!), ...[...estimate.keys()].filter((d) => before.has(d))])]
           : [...before.keys()].filter((d) => !after.has(d));
         const bytes = eligible.reduce((n, d) => n + (before.get(d) ?? 0), 0);
-        const summary = output.split('\n').find((l) => /blobs marked/.test(l))?.trim();
+        const summary = output
+          .split('\n')
+          .find((l) => /blobs marked/.test(l))
+          ?.trim();
         if (summary) await ctx.log(summary.slice(0, 500));
         await ctx.log(`${dryRun ? 'would free' : 'freed'} ${eligible.length} blob(s), ${bytes} bytes`);
         await ctx.progress(90, 'done collecting');
@@ -158,7 +161,12 @@ type GcManifest = Unreferenced & { bytes: number; deleted?: boolean };
  * are applied and the tags reconciled with the registry, so a tag Berth has not heard of yet keeps its manifest.
  * Returns the manifests with the bytes only they use, and those blobs with their sizes (the dry run's estimate).
  */
-async function deleteUnreferenced(ctx: JobContext<GcPayload>, registry: RegistryHandle, deps: { db: DB; deletion: DeletionService }, dryRun: boolean): Promise<{ manifests: GcManifest[]; estimate: Map<string, number> }> {
+async function deleteUnreferenced(
+  ctx: JobContext<GcPayload>,
+  registry: RegistryHandle,
+  deps: { db: DB; deletion: DeletionService },
+  dryRun: boolean,
+): Promise<{ manifests: GcManifest[]; estimate: Map<string, number> }> {
   const { db, deletion } = deps;
   if (!dryRun) {
     await registry.sync.idle();
@@ -177,7 +185,12 @@ async function deleteUnreferenced(ctx: JobContext<GcPayload>, registry: Registry
     for (const [repo, list] of byRepo) {
       ctx.signal.throwIfAborted();
       try {
-        const r = await deletion.deleteArtifacts(GC_ACTOR, repo, list.map((m) => m.digest), { reason: 'garbage collection' });
+        const r = await deletion.deleteArtifacts(
+          GC_ACTOR,
+          repo,
+          list.map((m) => m.digest),
+          { reason: 'garbage collection' },
+        );
         const gone = new Set(r.deleted.map((d) => d.digest));
         for (const m of list) m.deleted = gone.has(m.digest);
       } catch (err) {

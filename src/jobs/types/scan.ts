@@ -80,7 +80,15 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
         .innerJoin('repositories as r', 'r.id', 'a.repository_id')
         .select(['a.id', 'a.digest', 'r.name'])
         .where(({ not, exists, selectFrom }) =>
-          not(exists(selectFrom('artifact_children as c').innerJoin('artifacts as p', 'p.id', 'c.parent_id').select('c.parent_id').whereRef('c.child_digest', '=', 'a.digest').whereRef('p.repository_id', '=', 'a.repository_id'))),
+          not(
+            exists(
+              selectFrom('artifact_children as c')
+                .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
+                .select('c.parent_id')
+                .whereRef('c.child_digest', '=', 'a.digest')
+                .whereRef('p.repository_id', '=', 'a.repository_id'),
+            ),
+          ),
         )
         .orderBy('a.id')
         .execute();
@@ -88,7 +96,11 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
       const ids: number[] = [];
       for (const [i, r] of rows.entries()) {
         ctx.signal.throwIfAborted();
-        const { id, created } = await ctx.enqueue(SCAN_IMAGE, { repository: r.name, digest: r.digest, reason: 'scan-all' }, { uniqueKey: scanKey(Number(r.id)), releaseKeyOnFinish: true, priority: PRIORITY_BULK });
+        const { id, created } = await ctx.enqueue(
+          SCAN_IMAGE,
+          { repository: r.name, digest: r.digest, reason: 'scan-all' },
+          { uniqueKey: scanKey(Number(r.id)), releaseKeyOnFinish: true, priority: PRIORITY_BULK },
+        );
         ids.push(id);
         if (created) queued++;
         if (i % 100 === 0) await ctx.progress(0, `queueing ${i + 1} of ${rows.length}`);

@@ -9,8 +9,13 @@ const ORDER: Severity[] = ['critical', 'high', 'medium', 'low', 'unknown'];
  */
 export function severityBar(counts: Record<Severity, number>, width = 480, height = 18): string {
   const total = ORDER.reduce((n, s) => n + counts[s], 0);
-  const label = total ? ORDER.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(', ') : 'no vulnerabilities';
-  if (!total) return `<svg class="sevbar" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><rect width="${width}" height="${height}" rx="3" fill="#12b76a"/></svg>`;
+  const label = total
+    ? ORDER.filter((s) => counts[s])
+        .map((s) => `${counts[s]} ${s}`)
+        .join(', ')
+    : 'no vulnerabilities';
+  if (!total)
+    return `<svg class="sevbar" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><rect width="${width}" height="${height}" rx="3" fill="#12b76a"/></svg>`;
   let x = 0;
   const rects = ORDER.filter((s) => counts[s]).map((s) => {
     const w = Math.max(2, Math.round((counts[s] / total) * width));

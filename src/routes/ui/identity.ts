@@ -14,7 +14,10 @@ const NULLABLE = new Set(['url', 'ca_file', 'bind_dn', 'base_dn', 'group_base_dn
 function patchFromForm(form: Record<string, unknown>) {
   const ldap: Record<string, unknown> = {};
   const oidc: Record<string, unknown> = {};
-  for (const [section, out] of [['ldap', ldap], ['oidc', oidc]] as const) {
+  for (const [section, out] of [
+    ['ldap', ldap],
+    ['oidc', oidc],
+  ] as const) {
     for (const f of TEXT_FIELDS[section]) {
       const v = formString(form[`${section}_${f}`], 4096).trim();
       out[f] = v === '' && NULLABLE.has(f) ? null : v;

@@ -35,7 +35,8 @@ export function oidcPages(): Hono<AppEnv> {
     if (c.var.session) await accounts.endSession(c.var.session.id); // no session fixation
     const { token } = await accounts.createSession(user.id);
     setCookie(c, SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'Lax', secure: config.secureCookies, maxAge: config.sessionTtlSeconds });
-    if (idToken && idToken.length < 3800) setCookie(c, OIDC_LOGOUT_COOKIE, idToken, { path: '/logout', httpOnly: true, sameSite: 'Lax', secure: config.secureCookies, maxAge: config.sessionTtlSeconds });
+    if (idToken && idToken.length < 3800)
+      setCookie(c, OIDC_LOGOUT_COOKIE, idToken, { path: '/logout', httpOnly: true, sameSite: 'Lax', secure: config.secureCookies, maxAge: config.sessionTtlSeconds });
     await audit.record({ name: user.username, ip: c.var.actor.ip }, 'login', 'user', user.username, { via: 'oidc' });
     return redirectWith(c, safeNext(next));
   });

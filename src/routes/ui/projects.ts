@@ -155,7 +155,11 @@ export function projectPages(): Hono<AppEnv> {
   r.post('/:name/settings', async (c) => {
     const project = await c.var.services.projects.get(c.var.principal, c.req.param('name'));
     const form = await c.req.parseBody();
-    const lines = (v: unknown, max: number) => formString(v, max).split(/[\r\n,]+/).map((x) => x.trim()).filter(Boolean);
+    const lines = (v: unknown, max: number) =>
+      formString(v, max)
+        .split(/[\r\n,]+/)
+        .map((x) => x.trim())
+        .filter(Boolean);
     const expires = formString(form.cve_allowlist_expires, 20);
     const quota = formString(form.quota_mib, 20).trim();
     const body = {

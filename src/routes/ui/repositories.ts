@@ -12,8 +12,7 @@ import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, require
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 const encRepo = (repo: string) => encodeURIComponent(repo);
-const platformOf = (a: { os: string | null; architecture: string | null; variant: string | null }) =>
-  a.os && a.architecture ? `${a.os}/${a.architecture}${a.variant ? `/${a.variant}` : ''}` : '';
+const platformOf = (a: { os: string | null; architecture: string | null; variant: string | null }) => (a.os && a.architecture ? `${a.os}/${a.architecture}${a.variant ? `/${a.variant}` : ''}` : '');
 
 /** Repository and artifact pages under a project, with deletions behind confirmation pages. */
 export function repositoryPages(): Hono<AppEnv> {
@@ -27,13 +26,19 @@ export function repositoryPages(): Hono<AppEnv> {
     // under their subject, not as untagged rows of their own.
     const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), { ...q, topLevel: true });
     const repo = repository.name.slice(project.name.length + 1);
-    const children = await c.var.services.repositories.indexChildren(repository.id, items.filter((a) => a.mediaType.includes('index') || a.mediaType.includes('manifest.list')).map((a) => a.id));
+    const children = await c.var.services.repositories.indexChildren(
+      repository.id,
+      items.filter((a) => a.mediaType.includes('index') || a.mediaType.includes('manifest.list')).map((a) => a.id),
+    );
     const gate = new Map<number, string>();
     for (const a of items) {
       const refusal = await c.var.services.policy.pullDecision(project, repository.name, a.digest);
       if (refusal) gate.set(a.id, refusal.message);
     }
-    const referrers = await c.var.services.repositories.referrers(repository.id, items.map((a) => a.digest));
+    const referrers = await c.var.services.repositories.referrers(
+      repository.id,
+      items.map((a) => a.digest),
+    );
     const summaries = await c.var.services.scans.summaries([
       ...items.map((a) => a.id),
       ...[...children.values()].flat().flatMap((ch) => (ch.id === null ? [] : [ch.id])),
@@ -154,7 +159,11 @@ export function repositoryPages(): Hono<AppEnv> {
   r.post('/:name/repositories/:repo/artifacts/:ref/scan', async (c) => {
     const { project, repository, artifact } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
     await c.var.services.authz.require(c.var.principal, 'artifact:scan', project);
-    const { id } = await c.var.services.jobs.enqueue(SCAN_IMAGE, { repository: repository.name, digest: artifact.digest, reason: 'manual' }, { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: PRIORITY_PUSH });
+    const { id } = await c.var.services.jobs.enqueue(
+      SCAN_IMAGE,
+      { repository: repository.name, digest: artifact.digest, reason: 'manual' },
+      { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: PRIORITY_PUSH },
+    );
     await c.var.services.audit.record(c.var.actor, 'scan', 'artifact', `${repository.name}@${artifact.digest}`, { job: id });
     const repo = repository.name.slice(project.name.length + 1);
     if (isHtmx(c)) return fragment(c, 'partials/artifacts/scan-status', await scanStatus(c, project, repo, artifact, id));
@@ -168,7 +177,13 @@ export function repositoryPages(): Hono<AppEnv> {
     const { project, repository } = await c.var.services.repositories.get(c.var.principal, c.req.param('name'), c.req.param('repo'));
     await c.var.services.authz.require(c.var.principal, 'repository:delete', project);
     const path = `/projects/${project.name}/repositories/${encRepo(c.req.param('repo'))}`;
-    return confirm(c, { heading: 'Delete repository', question: `Delete ${repository.name} and every artifact in it? Pulls of its images will fail.`, action: `${path}/delete`, cancel: path, label: 'Delete repository' });
+    return confirm(c, {
+      heading: 'Delete repository',
+      question: `Delete ${repository.name} and every artifact in it? Pulls of its images will fail.`,
+      action: `${path}/delete`,
+      cancel: path,
+      label: 'Delete repository',
+    });
   });
   r.post('/:name/repositories/:repo/delete', async (c) => {
     const name = c.req.param('name');
@@ -200,7 +215,13 @@ export function repositoryPages(): Hono<AppEnv> {
     await c.var.services.authz.require(c.var.principal, 'repository:delete', project);
     const path = `/projects/${project.name}/repositories/${encRepo(c.req.param('repo'))}`;
     const tag = c.req.param('tag');
-    return confirm(c, { heading: 'Delete tag', question: `Delete tag ${repository.name}:${tag}? The artifact and its other tags stay.`, action: `${path}/tags/${tag}/delete`, cancel: path, label: 'Delete tag' });
+    return confirm(c, {
+      heading: 'Delete tag',
+      question: `Delete tag ${repository.name}:${tag}? The artifact and its other tags stay.`,
+      action: `${path}/tags/${tag}/delete`,
+      cancel: path,
+      label: 'Delete tag',
+    });
   });
   r.post('/:name/repositories/:repo/tags/:tag/delete', async (c) => {
     const name = c.req.param('name');

@@ -28,7 +28,16 @@ export function retentionPages(): Hono<AppEnv> {
       error: override.error,
       runs: jobs.map((j) => {
         const res = (j.result ?? {}) as { dry_run?: boolean; deleted_count?: number; bytes?: number; total?: number };
-        return { id: j.id, status: j.status, dry: (j.payload as { dryRun?: boolean }).dryRun, trigger: (j.payload as { trigger?: string }).trigger, at: fmtTime(j.createdAt), deleted: res.deleted_count ?? '', total: res.total ?? '', bytes: res.bytes !== undefined ? fmtBytes(res.bytes) : '' };
+        return {
+          id: j.id,
+          status: j.status,
+          dry: (j.payload as { dryRun?: boolean }).dryRun,
+          trigger: (j.payload as { trigger?: string }).trigger,
+          at: fmtTime(j.createdAt),
+          deleted: res.deleted_count ?? '',
+          total: res.total ?? '',
+          bytes: res.bytes !== undefined ? fmtBytes(res.bytes) : '',
+        };
       }),
     });
     return projectPage(c, 'retention', body, project, status);
@@ -85,7 +94,14 @@ export function retentionPages(): Hono<AppEnv> {
     const project = await c.var.services.projects.get(c.var.principal, name);
     const job = await c.var.services.jobs.get(pathId(c, 'id'));
     if (!job || job.type !== TAG_RETENTION || (job.payload as { projectId?: number }).projectId !== project.id) throw new AppError('NOT_FOUND', 'retention run not found');
-    const res = (job.result ?? {}) as { dry_run?: boolean; deleted?: { repository: string; digest: string; tags: string[]; size: number; reason: string }[]; deleted_count?: number; bytes?: number; total?: number; failed?: { repository: string; digest: string; error: string }[] };
+    const res = (job.result ?? {}) as {
+      dry_run?: boolean;
+      deleted?: { repository: string; digest: string; tags: string[]; size: number; reason: string }[];
+      deleted_count?: number;
+      bytes?: number;
+      total?: number;
+      failed?: { repository: string; digest: string; error: string }[];
+    };
     const body = c.var.services.views.render('partials/retention/run', {
       project: project.name,
       job: { id: job.id, status: job.status, progress: job.progress, error: job.error, dry: (job.payload as { dryRun?: boolean }).dryRun, at: fmtTime(job.createdAt) },

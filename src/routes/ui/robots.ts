@@ -61,7 +61,10 @@ export function robotPages(): Hono<AppEnv> {
     }
   });
 
-  for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
+  for (const [verb, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
     r.post(`/:id/${verb}`, async (c) => {
       const { robot } = await c.var.services.robots.update(c.var.principal, c.var.actor, pathId(c, 'id'), { disabled });
       return redirectWith(c, `/robots${scope(c).qs}`, { kind: 'ok', text: `${robot.name} ${verb}d.` });

@@ -15,7 +15,13 @@ export function securityPages(): Hono<AppEnv> {
 
   r.get('/', async (c) => {
     const hub = c.var.services.securityHub;
-    const f = { cve: str(c.req.query('cve'), 128), package: str(c.req.query('package'), 255), version: str(c.req.query('version'), 300), severity: str(c.req.query('severity'), 16), project: str(c.req.query('project'), 255) };
+    const f = {
+      cve: str(c.req.query('cve'), 128),
+      package: str(c.req.query('package'), 255),
+      version: str(c.req.query('version'), 300),
+      severity: str(c.req.query('severity'), 16),
+      project: str(c.req.query('project'), 255),
+    };
     const q = pageQuery(c, { limit: 50 });
     const summary = await hub.summary(c.var.principal, { project: f.project || undefined }).catch((err) => {
       if (err instanceof AppError && err.status < 500) return null;
@@ -26,9 +32,21 @@ export function securityPages(): Hono<AppEnv> {
     let status = 200;
     if (searching) {
       try {
-        const { items, total } = await hub.search(c.var.principal, { cve: f.cve || undefined, package: f.package || undefined, version: f.version || undefined, severity: f.severity || undefined, project: f.project || undefined, limit: q.limit, offset: q.offset });
+        const { items, total } = await hub.search(c.var.principal, {
+          cve: f.cve || undefined,
+          package: f.package || undefined,
+          version: f.version || undefined,
+          severity: f.severity || undefined,
+          project: f.project || undefined,
+          limit: q.limit,
+          offset: q.offset,
+        });
         results = {
-          items: items.map((h) => ({ ...h, href: `/projects/${h.project}/repositories/${encodeURIComponent(h.repository.slice(h.project.length + 1))}/artifacts/${h.digest}`, short: h.digest.slice(7, 19) })),
+          items: items.map((h) => ({
+            ...h,
+            href: `/projects/${h.project}/repositories/${encodeURIComponent(h.repository.slice(h.project.length + 1))}/artifacts/${h.digest}`,
+            short: h.digest.slice(7, 19),
+          })),
           total,
         };
       } catch (err) {

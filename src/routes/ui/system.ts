@@ -61,7 +61,10 @@ export function systemPages(): Hono<AppEnv> {
   r.get('/settings', (c) => settings(c));
   r.post('/settings/cve-allowlist', async (c) => {
     const form = await c.req.parseBody();
-    const items = formString(form.items, 50000).split(/[\r\n,]+/).map((x) => x.trim()).filter(Boolean);
+    const items = formString(form.items, 50000)
+      .split(/[\r\n,]+/)
+      .map((x) => x.trim())
+      .filter(Boolean);
     const expires = formString(form.expires, 20);
     const bad = items.find((x) => !ALLOW_ID.test(x));
     if (bad || items.length > 1000) return settings(c, { items, expires }, bad ? `not an advisory or CVE id: ${bad.slice(0, 100)}` : 'at most 1000 entries', 422);

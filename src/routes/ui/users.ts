@@ -49,7 +49,10 @@ export function userPages(): Hono<AppEnv> {
     }
   });
 
-  for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
+  for (const [verb, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
     r.post(`/:id/${verb}`, async (c) => {
       const id = pathId(c, 'id');
       if (id === viewer(c)!.id) throw new AppError('BAD_REQUEST', 'you cannot disable yourself');

@@ -14,7 +14,12 @@ export function vulndbPages(): Hono<AppEnv> {
   r.use('*', requireLogin);
   const show = async (c: Ctx, extra: { result?: ImportStats; error?: string } = {}, status = 200) => {
     const s = await c.var.services.advisories.status();
-    return page(c, 'pages/vulndb/index', { title: tr(c)('vulndb.title'), nav: 'vulndb', total: s.total, updated: fmtTime(s.updatedAt), ecosystems: s.ecosystems, canImport: !!viewer(c)?.isAdmin, ...extra }, status);
+    return page(
+      c,
+      'pages/vulndb/index',
+      { title: tr(c)('vulndb.title'), nav: 'vulndb', total: s.total, updated: fmtTime(s.updatedAt), ecosystems: s.ecosystems, canImport: !!viewer(c)?.isAdmin, ...extra },
+      status,
+    );
   };
   r.get('/', (c) => show(c));
   // Admin check first: the file is read only after it, into a temporary file (src/routes/body.ts).
@@ -37,7 +42,12 @@ export function vulndbPages(): Hono<AppEnv> {
     } finally {
       upload.dispose();
     }
-    await c.var.services.audit.record(c.var.actor, 'import', 'vulndb', upload.filename.slice(0, 200), { imported: result.imported, updated: result.updated, withdrawn: result.withdrawn, invalid: result.invalid });
+    await c.var.services.audit.record(c.var.actor, 'import', 'vulndb', upload.filename.slice(0, 200), {
+      imported: result.imported,
+      updated: result.updated,
+      withdrawn: result.withdrawn,
+      invalid: result.invalid,
+    });
     return show(c, { result });
   });
   return r;

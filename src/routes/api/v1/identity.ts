@@ -37,7 +37,11 @@ export function identityRoutes(): Hono<AppEnv> {
     const { identity } = c.var.services;
     if (!b.username) return c.json(await identity.testLdapConnection());
     const res = await identity.testLdapUser(b.username as string);
-    return c.json({ ok: res.ok, message: res.message, user: res.user ? { dn: res.user.dn, username: res.user.username, email: res.user.email, groups: res.user.groups, admin: res.user.isAdmin } : undefined });
+    return c.json({
+      ok: res.ok,
+      message: res.message,
+      user: res.user ? { dn: res.user.dn, username: res.user.username, email: res.user.email, groups: res.user.groups, admin: res.user.isAdmin } : undefined,
+    });
   });
 
   r.post('/users/current/cli-secret', async (c) => {

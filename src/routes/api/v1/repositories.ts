@@ -70,7 +70,12 @@ export function repositoryRoutes(): Hono<AppEnv> {
     const q = pageQuery(c);
     const { items, total } = await svc(c).artifacts(c.var.principal, c.req.param('project'), c.req.param('repo'), q);
     const scans = await c.var.services.scans.summaries(items.map((a) => a.id));
-    return pageResponse(c, items.map((a) => artifactJson(a, scans.get(a.id))), total, q);
+    return pageResponse(
+      c,
+      items.map((a) => artifactJson(a, scans.get(a.id))),
+      total,
+      q,
+    );
   });
 
   r.get('/:project/repositories/:repo/artifacts/:reference', async (c) => {
@@ -79,7 +84,15 @@ export function repositoryRoutes(): Hono<AppEnv> {
     const scans = await c.var.services.scans.summaries([artifact.id]);
     return c.json({
       ...artifactJson(artifact, scans.get(artifact.id)),
-      referrers: referrers.map((x) => ({ digest: x.digest, type: x.type, artifact_type: x.artifactType ?? x.configMediaType, media_type: x.mediaType, size: x.manifestSize, signed_by: x.signers, tags: x.tags.map((t) => t.name) })),
+      referrers: referrers.map((x) => ({
+        digest: x.digest,
+        type: x.type,
+        artifact_type: x.artifactType ?? x.configMediaType,
+        media_type: x.mediaType,
+        size: x.manifestSize,
+        signed_by: x.signers,
+        tags: x.tags.map((t) => t.name),
+      })),
       blobs: blobs.map((b) => ({ digest: b.digest, media_type: b.mediaType, size: b.size })),
       children: children.map((ch) => ({ digest: ch.digest, media_type: ch.mediaType, size: ch.size, platform: ch.platform })),
     });

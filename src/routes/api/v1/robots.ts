@@ -28,7 +28,12 @@ export function robotRoutes(): Hono<AppEnv> {
   r.get('/', async (c) => {
     const q = pageQuery(c);
     const { items, total } = await c.var.services.robots.list(c.var.principal, { project: c.req.query('project')?.slice(0, 255), limit: q.limit, offset: q.offset });
-    return pageResponse(c, items.map((x) => robotJson(x.robot, x.grants)), total, q);
+    return pageResponse(
+      c,
+      items.map((x) => robotJson(x.robot, x.grants)),
+      total,
+      q,
+    );
   });
   r.get('/:id', async (c) => {
     const { robot, grants } = await c.var.services.robots.get(c.var.principal, pathId(c, 'id'));

@@ -50,7 +50,11 @@ export function scanRoutes(): Hono<AppEnv> {
   r.post(`${base}/scan`, async (c) => {
     const { project, repository, artifact } = await load(c);
     await c.var.services.authz.require(c.var.principal, 'artifact:scan', project);
-    const { id } = await c.var.services.jobs.enqueue(SCAN_IMAGE, { repository: repository.name, digest: artifact.digest, reason: 'manual' }, { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: PRIORITY_PUSH });
+    const { id } = await c.var.services.jobs.enqueue(
+      SCAN_IMAGE,
+      { repository: repository.name, digest: artifact.digest, reason: 'manual' },
+      { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: PRIORITY_PUSH },
+    );
     await c.var.services.audit.record(c.var.actor, 'scan', 'artifact', `${repository.name}@${artifact.digest}`, { job: id });
     return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
   });
@@ -86,20 +90,25 @@ export function scanRoutes(): Hono<AppEnv> {
   r.get(`${base}/sbom`, async (c) => {
     const { repository, artifact, rep } = await report(c);
     c.header('Content-Disposition', `attachment; filename="${repository.name.replace(/\//g, '_')}-${artifact.digest.slice(7, 19)}.cdx.json"`);
-    return c.body(JSON.stringify(cycloneDx({ name: repository.name, digest: artifact.digest }, rep.os, rep.packages, rep.findings), null, 2), 200, { 'Content-Type': 'application/vnd.cyclonedx+json; version=1.5' });
+    return c.body(JSON.stringify(cycloneDx({ name: repository.name, digest: artifact.digest }, rep.os, rep.packages, rep.findings), null, 2), 200, {
+      'Content-Type': 'application/vnd.cyclonedx+json; version=1.5',
+    });
   });
 
   return r;
 }
 
-const urlSchema = z.string().max(1024).refine((u) => {
-  try {
-    const x = new URL(u);
-    return (x.protocol === 'http:' || x.protocol === 'https:') && !x.username && !x.password;
-  } catch {
-    return false;
-  }
-}, 'must be an http(s) URL without credentials');
+const urlSchema = z
+  .string()
+  .max(1024)
+  .refine((u) => {
+    try {
+      const x = new URL(u);
+      return (x.protocol === 'http:' || x.protocol === 'https:') && !x.username && !x.password;
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL without credentials');
 
 const registerSchema = z.object({ name: z.string().max(64), url: urlSchema, authorization: z.string().max(4096).optional() }).strict();
 const legacySchema = z.object({ url: urlSchema, authorization: z.string().max(4096).optional() }).strict();

@@ -45,7 +45,16 @@ export function vulnerabilityRoutes(): Hono<AppEnv> {
       totals: s.totals,
       scanned_artifacts: s.scannedArtifacts,
       top_cves: s.topCves,
-      most_vulnerable: s.mostVulnerable.map((a) => ({ project: a.project, repository: a.repository, digest: a.digest, critical: a.critical, high: a.high, medium: a.medium, low: a.low, unknown: a.unknown })),
+      most_vulnerable: s.mostVulnerable.map((a) => ({
+        project: a.project,
+        repository: a.repository,
+        digest: a.digest,
+        critical: a.critical,
+        high: a.high,
+        medium: a.medium,
+        low: a.low,
+        unknown: a.unknown,
+      })),
     });
   });
 
