@@ -1,7 +1,7 @@
 import type { Action } from '../auth/rbac.js';
 import type { Principal, RobotAction } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
-import { readGenerations } from '../db/repos/generations.js';
+import { onLocalBump, readGenerations } from '../db/repos/generations.js';
 import { findProjectByName, type Project } from '../db/repos/projects.js';
 import { findRobotByName, listRobotGrants } from '../db/repos/robots.js';
 import { findUserRowByName } from '../db/repos/users.js';
@@ -40,7 +40,13 @@ export class RegistryAccess {
   constructor(
     private readonly db: DB,
     private readonly authz: Authorizer,
-  ) {}
+  ) {
+    // A change made by this process is seen at once here: drop the caches and read the counter on the next request.
+    onLocalBump(db, () => {
+      this.clear();
+      this.checkedAt = 0;
+    });
+  }
 
   /** Drops the caches if the shared counter moved since it was last read more than `maxAgeMs` ago. */
   async refresh(maxAgeMs: number): Promise<void> {

@@ -13,6 +13,26 @@ export async function bumpGeneration(db: DB, name: GenerationName): Promise<void
     .set((eb) => ({ value: eb('value', '+', 1) }))
     .where('name', '=', name)
     .execute();
+  for (const fn of localListeners.get(db.getExecutor().adapter) ?? []) fn(name);
+}
+
+/**
+ * Listeners in this process, per database. Keyed by the dialect adapter, which a Kysely instance shares with its
+ * transactions, so a bump inside a transaction reaches them too. Other replicas see the counter instead.
+ */
+const localListeners = new WeakMap<object, Set<(name: GenerationName) => void>>();
+
+/** Calls `fn` whenever this process moves a counter of `db`; returns the function that stops it. */
+export function onLocalBump(db: DB, fn: (name: GenerationName) => void): () => void {
+  const key = db.getExecutor().adapter;
+  let set = localListeners.get(key);
+  if (!set) {
+    set = new Set();
+    localListeners.set(key, set);
+  }
+  set.add(fn);
+  const listeners = set;
+  return () => listeners.delete(fn);
 }
 
 /** Every counter's current value. */
