@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
-const PACKAGES = ['docker-registry', 'skopeo', 'umoci', 'podman', 'chromium', 'docker-compose'];
+const PACKAGES = ['docker-registry', 'skopeo', 'umoci', 'podman', 'chromium', 'docker-compose', 'docker.io', 'busybox-static', 'debootstrap'];
 const run = (cmd, args, env = {}) => {
   console.log(`$ ${cmd} ${args.join(' ')}`);
   const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
