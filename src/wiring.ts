@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { sql } from 'kysely';
-import { loadOrCreateTokenKeys } from './auth/token-keys.js';
+import { loadTokenKeys } from './auth/token-keys.js';
 import type { Config } from './config.js';
 import type { HealthCheck, RegistryHandle, Services } from './context.js';
 import { connectDatabase } from './db/connect.js';
@@ -8,7 +8,7 @@ import { migrateToLatest } from './db/migrate.js';
 import type { Logger } from './log.js';
 import { RegistryClient } from './registry/client.js';
 import { ManagedRegistry } from './registry/managed.js';
-import { loadOrCreateSecret } from './registry/secrets.js';
+import { loadNotificationSecret, loadOrCreateSecret } from './registry/secrets.js';
 import { AccountService } from './services/account-service.js';
 import { AuditService } from './services/audit-service.js';
 import { Authorizer } from './services/authorizer.js';
@@ -70,9 +70,9 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const projects = new ProjectService(db, authz, audit);
   const robots = new RobotService(db, authz, audit);
   const principals = new PrincipalService(accounts, robots);
-  const keys = loadOrCreateTokenKeys(config.dataDir);
+  const keys = loadTokenKeys({ dataDir: config.dataDir, keyFile: config.tokenKeyFile, certFile: config.tokenCertFile });
   const tokens = new TokenService(db, authz, keys, config.tokenTtlSeconds);
-  const notificationSecret = config.notificationSecret ?? loadOrCreateSecret(config.dataDir, 'notification.secret');
+  const notificationSecret = loadNotificationSecret({ dataDir: config.dataDir, secret: config.notificationSecret, secretFile: config.notificationSecretFile });
 
   let managed: ManagedRegistry | null = null;
   let managedUrl = '';

@@ -15,3 +15,23 @@ export function loadOrCreateSecret(dataDir: string, name: string): string {
   fs.chmodSync(file, 0o600);
   return fs.readFileSync(file, 'utf8').trim();
 }
+
+/**
+ * The secret the registry sends to `/service/notifications`: `secret` (BERTH_NOTIFICATION_SECRET) or the trimmed
+ * content of `secretFile` (BERTH_NOTIFICATION_SECRET_FILE; then nothing is generated), else generated once in the
+ * data dir. Throws when the file is unreadable or holds fewer than 16 characters.
+ */
+export function loadNotificationSecret(source: { dataDir: string; secret?: string | undefined; secretFile?: string | undefined }): string {
+  if (source.secret) return source.secret;
+  if (source.secretFile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(source.secretFile, 'utf8').trim();
+    } catch (err) {
+      throw new Error(`BERTH_NOTIFICATION_SECRET_FILE ${source.secretFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (text.length < 16 || /\s/.test(text)) throw new Error(`BERTH_NOTIFICATION_SECRET_FILE ${source.secretFile}: must hold one secret of at least 16 characters`);
+    return text;
+  }
+  return loadOrCreateSecret(source.dataDir, 'notification.secret');
+}
