@@ -15,7 +15,7 @@ const walk = (dir) => {
     else if (e.name.endsWith('.test.ts')) files.push(path.relative(root, p));
   }
 };
-for (const sub of ['unit', 'integration', 'e2e']) if (fs.existsSync(path.join(root, 'test', sub))) walk(path.join(root, 'test', sub));
+for (const sub of ['unit', 'integration', 'e2e', 'deploy']) if (fs.existsSync(path.join(root, 'test', sub))) walk(path.join(root, 'test', sub));
 const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
 const args = ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.BERTH_TEST_CONCURRENCY ?? 2}`, ...selected];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
