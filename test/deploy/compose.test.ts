@@ -51,6 +51,8 @@ function onHostNetwork(cfg: Json, p: Ports, site: string): Json {
     delete svc.networks;
     delete svc.ports;
     svc.network_mode = 'host';
+    // builds too: without a bridge, only the host network reaches the Debian and npm registries
+    if (svc.build) svc.build.network = 'host';
     svc.extra_hosts = ['berth:127.0.0.1', 'berth-2:127.0.0.1', 'registry:127.0.0.1', 'mysql:127.0.0.1'];
   }
   const berthEnv = (name: string, port: number) => {
@@ -154,13 +156,25 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
 
   let rootfs = '';
   let appDigest = '';
+  // The steps build on each other: after a failure the rest say so at once instead of timing out one by one.
+  let failed = '';
+  const step = (name: string, fn: () => Promise<void> | void) =>
+    it(name, async () => {
+      if (failed) throw new Error(`not run: "${failed}" failed`);
+      try {
+        await fn();
+      } catch (err) {
+        failed = name;
+        throw err;
+      }
+    });
 
   before(async () => {
     // BERTH_DEPLOY_DOCKER_HOST: a running engine to use instead of a private one (to iterate on this test).
     engine = process.env.BERTH_DEPLOY_DOCKER_HOST ? existingEngine(process.env.BERTH_DEPLOY_DOCKER_HOST) : await startDocker();
     const t0 = Date.now();
-    const { cached } = await ensureStandins(engine);
-    log(`stand-in images ${cached ? 'loaded from the cache' : 'built'} in ${Math.round((Date.now() - t0) / 1000)} s`);
+    const { built } = await ensureStandins(engine);
+    log(`stand-in images ready (${built} built, the others from the cache) in ${Math.round((Date.now() - t0) / 1000)} s`);
     // The site: a checkout (what `build: .` needs), with .env made from the example as README says.
     site = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-site-')), 'berth');
     fs.cpSync(ROOT, site, {
@@ -195,7 +209,7 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     assert.deepEqual(imagesUsed(ROOT).sort(), STANDINS.map((s) => s.tag).sort());
   });
 
-  it('builds the Berth image and starts every service; Berth runs as non-root with a working healthcheck', async () => {
+  step('builds the Berth image and starts every service; Berth runs as non-root with a working healthcheck', async () => {
     const t0 = Date.now();
     await compose(['build'], { timeoutMs: 1_200_000 });
     log(`docker compose build took ${Math.round((Date.now() - t0) / 1000)} s`);
@@ -216,7 +230,7 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     assert.equal(health.status, 200);
   });
 
-  it('docker login, push through nginx TLS; the push shows in the API and the UI, and is scanned automatically', async () => {
+  step('docker login, push through nginx TLS; the push shows in the API and the UI, and is scanned automatically', async () => {
     assert.equal((await api('/api/v1/projects', { method: 'POST', json: { name: 'deploy' } })).status, 201);
     assert.equal((await api('/api/v1/projects/deploy', { method: 'PUT', json: { auto_scan: true } })).status, 200);
     assert.equal(
@@ -245,7 +259,7 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     }
   });
 
-  it('pulls by tag and by digest; the pull gate refuses the vulnerable image', async () => {
+  step('pulls by tag and by digest; the pull gate refuses the vulnerable image', async () => {
     await docker(['rmi', `${registryHost()}/deploy/app:1`]);
     await docker(['pull', `${registryHost()}/deploy/app:1`]);
     await docker(['pull', `${registryHost()}/deploy/app@${appDigest}`]);
@@ -255,7 +269,7 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     await docker(['pull', `${registryHost()}/deploy/app:1`]);
   });
 
-  it('garbage collection runs (CLI in the container) and frees a deleted image', async () => {
+  step('garbage collection runs (CLI in the container) and frees a deleted image', async () => {
     await importImage(engine, writeDpkg(rootfs, 'patched', '2.0-1', 'gone'), `${registryHost()}/deploy/gone:1`);
     await docker(['push', `${registryHost()}/deploy/gone:1`]);
     const gone = await waitFor('gone listed', async () => (await artifacts('gone'))[0]);
@@ -266,7 +280,7 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     await docker(['pull', `${registryHost()}/deploy/app@${appDigest}`]);
   });
 
-  it('docker compose down && up keeps users, images, reports and the signing key (volumes)', async () => {
+  step('docker compose down && up keeps users, images, reports and the signing key (volumes)', async () => {
     const certBefore = await compose(['exec', '-T', 'berth', 'node', 'bin/berth.mjs', 'token-cert']);
     await compose(['down'], { timeoutMs: 300_000 });
     await up();
@@ -277,7 +291,7 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     await assert.rejects(docker(['pull', `${registryHost()}/deploy/vuln:1`]), /vulnerab/i);
   });
 
-  it('backup as README describes, restored into fresh volumes, starts with everything there', async () => {
+  step('backup as README describes, restored into fresh volumes, starts with everything there', async () => {
     const env = Object.fromEntries(
       fs
         .readFileSync(path.join(site, '.env'), 'utf8')
@@ -310,7 +324,22 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     await assert.rejects(docker(['pull', `${registryHost()}/deploy/vuln:1`]), /vulnerab/i);
   });
 
-  it('two replicas without a shared data volume (deploy/compose.replicas.yaml): a token from one is honoured by the other, jobs run once', async () => {
+  step('key rotation as README describes: a new signing key, trusted by the registry after its restart', async () => {
+    const before = await compose(['exec', '-T', 'berth', 'node', 'bin/berth.mjs', 'token-cert']);
+    await compose(['exec', '-T', 'berth', 'rm', '/var/lib/berth/keys/token.key', '/var/lib/berth/keys/token.crt']);
+    await compose(['restart', 'berth']);
+    const id = await containerOf('berth');
+    await waitFor('berth healthy after the restart', async () => JSON.parse(await docker(['inspect', id]))[0].State.Health?.Status === 'healthy');
+    await compose(['restart', 'registry']);
+    await waitFor('Berth ready again', async () => (await api('/readyz', { auth: null })).status === 200);
+    const after = await compose(['exec', '-T', 'berth', 'node', 'bin/berth.mjs', 'token-cert']);
+    assert.notEqual(after, before);
+    assert.equal(await compose(['exec', '-T', 'registry', 'cat', '/etc/berth-registry/token.crt']), after);
+    await docker(['rmi', `${registryHost()}/deploy/app@${appDigest}`]);
+    await docker(['pull', `${registryHost()}/deploy/app@${appDigest}`]);
+  });
+
+  step('two replicas without a shared data volume (deploy/compose.replicas.yaml): a token from one is honoured by the other, jobs run once', async () => {
     // README: Scaling out — secrets written once, readable by the berth user, then the overlay.
     fs.mkdirSync(path.join(site, 'secrets'));
     await compose(['run', '--rm', '--no-deps', '--user', 'root', '-v', `${site}/secrets:/out`, 'berth', 'sh', '-c', 'node bin/berth.mjs secrets --out /out && chown -R 10001:10001 /out']);

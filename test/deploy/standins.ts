@@ -21,6 +21,8 @@ export const STANDINS: { recipe: string; tag: string }[] = [
   { recipe: 'nginx', tag: 'nginx:1.27-alpine' },
 ];
 
+/** This machine's CA bundle, which the node stand-in trusts (npm in the Berth build goes through it). */
+const caBundle = () => process.env.NODE_EXTRA_CA_CERTS || '/etc/ssl/certs/ca-certificates.crt';
 const log = (msg: string) => process.stderr.write(`# deploy: ${msg}\n`);
 
 /** Tags compose.yaml and the Dockerfile name, read from them (so a version bump there cannot outrun the stand-ins). */
@@ -30,7 +32,8 @@ export function imagesUsed(root: string): string[] {
   return [...new Set([...froms, ...images])].filter((i) => i !== 'berth:local');
 }
 
-function hashRecipes(): string {
+/** A cache key for one stand-in: its recipe files, this builder, and for the node one this Node and CA bundle. */
+function recipeHash(recipe: string): string {
   const h = createHash('sha256');
   const walk = (dir: string) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -39,9 +42,12 @@ function hashRecipes(): string {
       else h.update(path.relative(RECIPES, p)).update('\0').update(fs.readFileSync(p));
     }
   };
-  walk(RECIPES);
+  walk(path.join(RECIPES, recipe));
   h.update(fs.readFileSync(new URL(import.meta.url)));
-  h.update(process.version);
+  if (recipe === 'node') {
+    h.update(process.version);
+    h.update(fs.existsSync(caBundle()) ? fs.readFileSync(caBundle()) : '');
+  }
   return h.digest('hex').slice(0, 16);
 }
 
@@ -84,21 +90,23 @@ async function baseRootfsTar(): Promise<string> {
 }
 
 /**
- * Makes every stand-in image (see standins/README.md) exist in `engine`: loaded from CACHE_DIR when a save of the
- * same recipes is there, else built (base imported from the debootstrap tar, the others with `docker build
- * --network host` from Debian packages) and saved for the next run. Returns whether the cache was used.
+ * Makes every stand-in image (see standins/README.md) exist in `engine`: each loaded from CACHE_DIR when a save of
+ * the same recipe is there, else built (base imported from the debootstrap tar, the others with `docker build
+ * --network host` from Debian packages) and saved for the next run. Returns how many were built.
  */
-export async function ensureStandins(engine: DockerEngine): Promise<{ cached: boolean }> {
-  const saved = path.join(CACHE_DIR, `standins-${hashRecipes()}.tar`);
-  const tags = [BASE, 'debian:12', ...STANDINS.map((s) => s.tag)];
-  if (fs.existsSync(saved)) {
-    await engine.docker(['load', '-i', saved], { timeoutMs: 900_000 });
-    return { cached: true };
-  }
+export async function ensureStandins(engine: DockerEngine): Promise<{ built: number }> {
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
   const tar = await baseRootfsTar();
-  await importImage(engine, tar, BASE, ['CMD ["bash"]', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+  const haveBase = await engine.docker(['image', 'inspect', BASE]).then(() => true, () => false);
+  if (!haveBase) await importImage(engine, tar, BASE, ['CMD ["bash"]', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
   await engine.docker(['tag', BASE, 'debian:12']);
+  let built = 0;
   for (const s of STANDINS) {
+    const saved = path.join(CACHE_DIR, `standin-${s.recipe}-${recipeHash(s.recipe)}.tar`);
+    if (fs.existsSync(saved)) {
+      await engine.docker(['load', '-i', saved], { timeoutMs: 900_000 });
+      continue;
+    }
     log(`building the ${s.tag} stand-in`);
     const ctx = fs.mkdtempSync(path.join(CACHE_DIR, 'ctx-'));
     try {
@@ -109,14 +117,18 @@ export async function ensureStandins(engine: DockerEngine): Promise<{ cached: bo
         fs.copyFileSync(process.execPath, path.join(ctx, 'node'));
         fs.cpSync(path.join(prefix, 'include/node'), path.join(ctx, 'include'), { recursive: true, dereference: true });
         fs.cpSync(path.join(prefix, 'lib/node_modules/npm'), path.join(ctx, 'npm'), { recursive: true });
+        if (fs.existsSync(caBundle())) fs.copyFileSync(caBundle(), path.join(ctx, 'ca-certificates.crt'));
+        else fs.writeFileSync(path.join(ctx, 'ca-certificates.crt'), '');
       }
       await engine.docker(['build', '--network', 'host', '-t', s.tag, ctx], { timeoutMs: 1_800_000 });
     } finally {
       fs.rmSync(ctx, { recursive: true, force: true });
     }
+    for (const f of fs.readdirSync(CACHE_DIR)) if (f.startsWith(`standin-${s.recipe}-`)) fs.rmSync(path.join(CACHE_DIR, f));
+    // Saved with the base's layer, so a load needs nothing else.
+    await engine.docker(['save', '-o', `${saved}.tmp`, s.tag], { timeoutMs: 900_000 });
+    fs.renameSync(`${saved}.tmp`, saved);
+    built++;
   }
-  for (const f of fs.readdirSync(CACHE_DIR)) if (/^standins-.*\.tar$/.test(f)) fs.rmSync(path.join(CACHE_DIR, f));
-  await engine.docker(['save', '-o', `${saved}.tmp`, ...tags], { timeoutMs: 900_000 });
-  fs.renameSync(`${saved}.tmp`, saved);
-  return { cached: false };
+  return { built };
 }
