@@ -273,7 +273,7 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     await importImage(engine, writeDpkg(rootfs, 'patched', '2.0-1', 'gone'), `${registryHost()}/deploy/gone:1`);
     await docker(['push', `${registryHost()}/deploy/gone:1`]);
     const gone = await waitFor('gone listed', async () => (await artifacts('gone'))[0]);
-    assert.equal((await api(`/api/v1/projects/deploy/repositories/gone/artifacts/${gone.digest}`, { method: 'DELETE' })).status, 200);
+    assert.equal((await api(`/api/v1/projects/deploy/repositories/gone/artifacts/${gone.digest}`, { method: 'DELETE' })).status, 204);
     const out = await compose(['exec', '-T', 'berth', 'node', 'bin/berth.mjs', 'gc', '--timeout', '300']);
     assert.match(out, /^success/m);
     assert.match(out, /"blobsDeleted": [1-9]/);
