@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
 import { freePort } from '../../src/registry/managed.js';
 import { busyboxRootfs, dockerUnavailableReason, importImage, startDocker, type DockerEngine } from '../helpers/docker.js';
-import { ensureStandins, imagesUsed, STANDINS } from './standins.js';
+import { CACHE_DIR, ensureStandins, imagesUsed, STANDINS } from './standins.js';
 
 // The deployment as README describes it: compose.yaml built and run on a private Docker engine, with stand-ins for
 // the official base images (no container registry is reachable here; see standins/README.md). In CI a missing
@@ -171,7 +171,16 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
 
   before(async () => {
     // BERTH_DEPLOY_DOCKER_HOST: a running engine to use instead of a private one (to iterate on this test).
-    engine = process.env.BERTH_DEPLOY_DOCKER_HOST ? existingEngine(process.env.BERTH_DEPLOY_DOCKER_HOST) : await startDocker();
+    // Otherwise a private engine whose images and build cache stay under the cache dir between runs on this machine.
+    engine = process.env.BERTH_DEPLOY_DOCKER_HOST
+      ? existingEngine(process.env.BERTH_DEPLOY_DOCKER_HOST)
+      : await startDocker({ keepDataIn: path.join(CACHE_DIR, 'engine') });
+    // Whatever an interrupted run left: containers and volumes; unused images older than a week (newer ones are
+    // the build cache, which is what keeping the data is for).
+    const leftovers = (await engine.docker(['ps', '-aq'])).split('\n').filter(Boolean);
+    if (leftovers.length) await engine.docker(['rm', '-f', '-v', ...leftovers]);
+    await engine.docker(['volume', 'prune', '-f']);
+    await engine.docker(['image', 'prune', '-f', '--filter', 'until=168h']);
     const t0 = Date.now();
     const { built } = await ensureStandins(engine);
     log(`stand-in images ready (${built} built, the others from the cache) in ${Math.round((Date.now() - t0) / 1000)} s`);

@@ -102,7 +102,10 @@ export async function ensureStandins(engine: DockerEngine): Promise<{ built: num
   await engine.docker(['tag', BASE, 'debian:12']);
   let built = 0;
   for (const s of STANDINS) {
-    const saved = path.join(CACHE_DIR, `standin-${s.recipe}-${recipeHash(s.recipe)}.tar`);
+    const hash = recipeHash(s.recipe);
+    const saved = path.join(CACHE_DIR, `standin-${s.recipe}-${hash}.tar`);
+    const present = await engine.docker(['image', 'inspect', '--format', '{{index .Config.Labels "org.berth.standin"}}', s.tag]).then((l) => l.trim(), () => '');
+    if (present === hash) continue; // an engine that keeps its data has it already
     if (fs.existsSync(saved)) {
       await engine.docker(['load', '-i', saved], { timeoutMs: 900_000 });
       continue;
@@ -120,7 +123,7 @@ export async function ensureStandins(engine: DockerEngine): Promise<{ built: num
         if (fs.existsSync(caBundle())) fs.copyFileSync(caBundle(), path.join(ctx, 'ca-certificates.crt'));
         else fs.writeFileSync(path.join(ctx, 'ca-certificates.crt'), '');
       }
-      await engine.docker(['build', '--network', 'host', '-t', s.tag, ctx], { timeoutMs: 1_800_000 });
+      await engine.docker(['build', '--network', 'host', '--label', `org.berth.standin=${hash}`, '-t', s.tag, ctx], { timeoutMs: 1_800_000 });
     } finally {
       fs.rmSync(ctx, { recursive: true, force: true });
     }
