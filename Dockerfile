@@ -33,6 +33,7 @@ COPY src/views ./dist/src/views
 COPY static ./dist/static
 ENV NODE_ENV=production \
     PORT=8080 \
+    BERTH_LISTEN=0.0.0.0 \
     BERTH_DATA_DIR=/var/lib/berth \
     BERTH_REGISTRY_BIN=/usr/local/bin/docker-registry
 USER berth

@@ -5,6 +5,15 @@ import { registry } from './2026-11-29-003-registry.js';
 import { jobs } from './2026-11-29-004-jobs.js';
 import { scanner } from './2026-11-29-005-scanner.js';
 import { policy } from './2026-11-29-006-policy.js';
+import { generations } from './2026-11-29-007-generations.js';
+import { scanCompleteness } from './2026-11-29-020-scan-completeness.js';
+import { groups } from './2026-11-29-030-groups.js';
+import { externalUsers } from './2026-11-29-031-external-users.js';
+import { webhooks } from './2026-11-29-070-webhooks.js';
+import { reportFindings } from './2026-11-29-071-report-findings.js';
+import { retention } from './2026-11-29-072-retention.js';
+import { scheduleLastJob } from './2026-11-29-080-schedule-last-job.js';
+import { userPreferences } from './2026-11-29-081-user-preferences.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +23,13 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-004-jobs': jobs,
   '2026-11-29-005-scanner': scanner,
   '2026-11-29-006-policy': policy,
+  '2026-11-29-007-generations': generations,
+  '2026-11-29-020-scan-completeness': scanCompleteness,
+  '2026-11-29-030-groups': groups,
+  '2026-11-29-031-external-users': externalUsers,
+  '2026-11-29-070-webhooks': webhooks,
+  '2026-11-29-071-report-findings': reportFindings,
+  '2026-11-29-072-retention': retention,
+  '2026-11-29-080-schedule-last-job': scheduleLastJob,
+  '2026-11-29-081-user-preferences': userPreferences,
 };

@@ -3,7 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
-const PACKAGES = ['docker-registry', 'skopeo', 'umoci', 'podman', 'chromium', 'docker-compose', 'docker.io', 'busybox-static', 'debootstrap'];
+// mariadb-server: `npm test` runs every DB case on MariaDB too (scripts/test.mjs starts a throw-away server when none runs).
+const PACKAGES = ['docker-registry', 'skopeo', 'umoci', 'podman', 'chromium', 'docker-compose', 'slapd', 'ldap-utils', 'mariadb-server', 'docker.io', 'busybox-static', 'debootstrap'];
 const run = (cmd, args, env = {}) => {
   console.log(`$ ${cmd} ${args.join(' ')}`);
   const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -7,7 +9,7 @@ import { z } from 'zod';
  */
 export const CONFIG_VARS = [
   { name: 'PORT', default: '8080', doc: 'TCP port of the public HTTP listener.' },
-  { name: 'BERTH_HOST', default: '0.0.0.0', doc: 'Address the public listener binds to.' },
+  { name: 'BERTH_LISTEN', default: '127.0.0.1', doc: 'Address the public listener binds to: loopback only by default; `0.0.0.0` (or `::`) serves every interface (compose and the image set it).' },
   { name: 'BERTH_DATA_DIR', default: './data', doc: 'Data directory: SQLite file, keys, managed registry storage.' },
   { name: 'DATABASE_URL', default: '(SQLite in the data dir)', doc: '`mysql://user:pass@host:port/db` for MySQL/MariaDB, or `sqlite:<path>`.' },
   { name: 'BERTH_EXTERNAL_URL', default: 'http://127.0.0.1:$PORT', doc: 'Public base URL clients use (token realm, upload locations, cookies `Secure` under https).' },
@@ -25,10 +27,69 @@ export const CONFIG_VARS = [
   { name: 'BERTH_TRUST_PROXY', default: 'false', doc: 'Take the client address from `X-Forwarded-For` (set behind nginx).' },
   { name: 'BERTH_JOB_WEBHOOK_URL', default: '(none)', doc: 'Receives every job status change as signed JSON (see `BERTH_JOB_WEBHOOK_SECRET`).' },
   { name: 'BERTH_JOB_WEBHOOK_SECRET', default: '(none)', doc: 'HMAC-SHA256 key for the `X-Berth-Signature` header of job webhooks.' },
+  { name: 'BERTH_WEBHOOK_RETRY_MS', default: '5000', doc: 'First retry delay of a project webhook delivery, milliseconds; it doubles per failure up to 5 minutes, over at most 20 attempts (about 70 minutes).' },
   { name: 'BERTH_VULNDB_URLS', default: '(none)', doc: 'Comma-separated OSV feed URLs (zip or JSON) the `vulndb-update` job downloads; offline sites import files instead.' },
+  { name: 'BERTH_SCAN_MAX_RATIO', default: '100', doc: 'Built-in scanner: a layer is read up to this many uncompressed bytes per compressed byte (at least 16 MiB); past it the layer is capped and the report `incomplete` (gzip/zstd bombs).' },
+  { name: 'BERTH_SCAN_MAX_IMAGE_MIB', default: '16384', doc: 'Built-in scanner: uncompressed MiB read per artifact (all layers and platforms); layers past it are not read and the report is `incomplete`.' },
   { name: 'BERTH_METRICS_TOKEN', default: '(none: open)', doc: 'Bearer token `/metrics` requires; without it the endpoint is open (it carries no names, digests or secrets).' },
   { name: 'BERTH_LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
+  { name: 'BERTH_AUTH_MODE', default: 'db', doc: 'Initial sign-in mode: `db` (local users), `ldap` or `oidc`; afterwards a system setting (UI, `PUT /api/v1/system/auth`). Local `admin` always signs in.' },
+  { name: 'BERTH_LDAP_URL', default: '(none)', doc: 'LDAP server, `ldap://host:389` or `ldaps://host:636` (initial LDAP settings; see "Directory sign-in").' },
+  { name: 'BERTH_LDAP_STARTTLS', default: 'false', doc: 'Upgrade `ldap://` connections with StartTLS.' },
+  { name: 'BERTH_LDAP_CA_FILE', default: '(system CAs)', doc: 'PEM file of the CA(s) that signed the LDAP server certificate.' },
+  { name: 'BERTH_LDAP_BIND_DN', default: '(anonymous search)', doc: 'DN of the service account that searches users and groups.' },
+  { name: 'BERTH_LDAP_BIND_PASSWORD', default: '(none)', doc: 'Its password (prefer `BERTH_LDAP_BIND_PASSWORD_FILE`); never stored in the database nor shown.' },
+  { name: 'BERTH_LDAP_BIND_PASSWORD_FILE', default: '(none)', doc: 'File holding the bind password (a container secret), read at start.' },
+  { name: 'BERTH_LDAP_BASE_DN', default: '(none)', doc: 'Where users are searched.' },
+  { name: 'BERTH_LDAP_SCOPE', default: 'sub', doc: 'User and group search scope: `sub` or `one`.' },
+  { name: 'BERTH_LDAP_FILTER', default: '(objectClass=person)', doc: 'Filter users must also match, in parentheses.' },
+  { name: 'BERTH_LDAP_UID_ATTR', default: 'uid', doc: 'Attribute holding the username (`uid`, `sAMAccountName`).' },
+  { name: 'BERTH_LDAP_GROUP_BASE_DN', default: '(no group search)', doc: 'Where groups are searched (not needed with `memberOf`).' },
+  { name: 'BERTH_LDAP_GROUP_FILTER', default: '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))', doc: 'Filter groups must match.' },
+  { name: 'BERTH_LDAP_GROUP_MEMBER_ATTR', default: 'member', doc: 'How membership is recorded: `member`, `uniqueMember` (user DN in the group), `memberUid` (username in the group) or `memberOf` (group DN in the user).' },
+  { name: 'BERTH_LDAP_ADMIN_GROUP', default: '(none)', doc: 'Group (DN or name) whose members are system admins.' },
+  { name: 'BERTH_OIDC_ISSUER', default: '(none)', doc: 'OpenID Provider issuer URL (discovery at `/.well-known/openid-configuration`); the redirect URI to register is `$BERTH_EXTERNAL_URL/oidc/callback`.' },
+  { name: 'BERTH_OIDC_CLIENT_ID', default: '(none)', doc: 'OIDC client id.' },
+  { name: 'BERTH_OIDC_CLIENT_SECRET', default: '(none)', doc: 'OIDC client secret (prefer `BERTH_OIDC_CLIENT_SECRET_FILE`); never stored in the database nor shown.' },
+  { name: 'BERTH_OIDC_CLIENT_SECRET_FILE', default: '(none)', doc: 'File holding the client secret, read at start.' },
+  { name: 'BERTH_OIDC_SCOPES', default: 'openid profile email groups', doc: 'Scopes requested (space-separated; `openid` is always added).' },
+  { name: 'BERTH_OIDC_USERNAME_CLAIM', default: 'preferred_username', doc: 'ID token / userinfo claim that becomes the Berth username.' },
+  { name: 'BERTH_OIDC_GROUPS_CLAIM', default: 'groups', doc: 'Claim listing the user\'s groups (matched against group members of projects).' },
+  { name: 'BERTH_OIDC_ADMIN_GROUP', default: '(none)', doc: 'Group whose members are system admins.' },
+  { name: 'BERTH_OIDC_ACCEPT_ID_TOKEN', default: 'false', doc: 'Also accept a valid ID token from the provider as the password of `docker login` (for CI systems that hold one).' },
 ] as const;
+
+/** Directory settings from the environment: initial values of the `auth` system setting, and the two secrets. */
+export interface IdentityConfig {
+  readonly authMode: 'db' | 'ldap' | 'oidc';
+  readonly ldap: {
+    readonly url?: string;
+    readonly startTls: boolean;
+    readonly caFile?: string;
+    readonly bindDn?: string;
+    readonly baseDn?: string;
+    readonly scope: 'sub' | 'one';
+    readonly filter: string;
+    readonly uidAttr: string;
+    readonly groupBaseDn?: string;
+    readonly groupFilter: string;
+    readonly groupMemberAttr: string;
+    readonly adminGroup?: string;
+  };
+  /** from BERTH_LDAP_BIND_PASSWORD(_FILE): used whenever no password is stored in the settings */
+  readonly ldapBindPassword?: string;
+  readonly oidc: {
+    readonly issuer?: string;
+    readonly clientId?: string;
+    readonly scopes: string;
+    readonly usernameClaim: string;
+    readonly groupsClaim: string;
+    readonly adminGroup?: string;
+    readonly acceptIdToken: boolean;
+  };
+  /** from BERTH_OIDC_CLIENT_SECRET(_FILE) */
+  readonly oidcClientSecret?: string;
+}
 
 export interface DatabaseConfig {
   readonly dialect: 'sqlite' | 'mysql';
@@ -38,6 +99,7 @@ export interface DatabaseConfig {
 
 export interface Config {
   readonly port: number;
+  /** Address the listener binds to (`BERTH_LISTEN`), without brackets for IPv6. */
   readonly host: string;
   readonly dataDir: string;
   readonly database: DatabaseConfig;
@@ -62,6 +124,11 @@ export interface Config {
   readonly metricsToken: string | undefined;
   readonly jobWebhookUrl: string | undefined;
   readonly jobWebhookSecret: string | undefined;
+  /** built-in scanner budgets: uncompressed bytes per compressed byte of a layer, and bytes read per artifact */
+  readonly scanMaxRatio: number;
+  readonly scanMaxImageBytes: number;
+  readonly identity: IdentityConfig;
+  readonly webhookRetryMs: number;
 }
 
 export class ConfigError extends Error {
@@ -86,7 +153,11 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v
 
 const schema = z.object({
   PORT: intIn(0, 65535).default(8080),
-  BERTH_HOST: z.string().min(1).default('0.0.0.0'),
+  BERTH_LISTEN: z
+    .string()
+    .transform((s) => s.replace(/^\[(.*)\]$/, '$1'))
+    .refine((s) => isIP(s) !== 0 || s === 'localhost', 'must be an IP address (127.0.0.1, 0.0.0.0, ::1, ::) or localhost')
+    .default('127.0.0.1'),
   BERTH_DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
     .string()
@@ -110,11 +181,50 @@ const schema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(httpUrl).max(50))
     .optional(),
+  BERTH_SCAN_MAX_RATIO: intIn(2, 100_000).default(100),
+  BERTH_SCAN_MAX_IMAGE_MIB: intIn(16, 16 * 1024 * 1024).default(16384),
   BERTH_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_JOB_WEBHOOK_URL: httpUrl.optional(),
   BERTH_JOB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  BERTH_WEBHOOK_RETRY_MS: intIn(10, 600_000).default(5000),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BERTH_AUTH_MODE: z.enum(['db', 'ldap', 'oidc']).default('db'),
+  BERTH_LDAP_URL: z.string().regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port]').optional(),
+  BERTH_LDAP_STARTTLS: bool.default(false),
+  BERTH_LDAP_CA_FILE: z.string().min(1).optional(),
+  BERTH_LDAP_BIND_DN: z.string().min(1).max(1024).optional(),
+  BERTH_LDAP_BIND_PASSWORD: z.string().max(1024).optional(),
+  BERTH_LDAP_BIND_PASSWORD_FILE: z.string().min(1).optional(),
+  BERTH_LDAP_BASE_DN: z.string().min(1).max(1024).optional(),
+  BERTH_LDAP_SCOPE: z.enum(['sub', 'one']).default('sub'),
+  BERTH_LDAP_FILTER: z.string().regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses').max(1024).default('(objectClass=person)'),
+  BERTH_LDAP_UID_ATTR: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'must be an attribute name').default('uid'),
+  BERTH_LDAP_GROUP_BASE_DN: z.string().min(1).max(1024).optional(),
+  BERTH_LDAP_GROUP_FILTER: z.string().regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses').max(1024).default('(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))'),
+  BERTH_LDAP_GROUP_MEMBER_ATTR: z.enum(['member', 'uniqueMember', 'memberUid', 'memberOf']).default('member'),
+  BERTH_LDAP_ADMIN_GROUP: z.string().min(1).max(255).optional(),
+  BERTH_OIDC_ISSUER: httpUrl.optional(),
+  BERTH_OIDC_CLIENT_ID: z.string().min(1).max(255).optional(),
+  BERTH_OIDC_CLIENT_SECRET: z.string().max(1024).optional(),
+  BERTH_OIDC_CLIENT_SECRET_FILE: z.string().min(1).optional(),
+  BERTH_OIDC_SCOPES: z.string().regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'must be space-separated scope names').max(1024).default('openid profile email groups'),
+  BERTH_OIDC_USERNAME_CLAIM: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name').default('preferred_username'),
+  BERTH_OIDC_GROUPS_CLAIM: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name').default('groups'),
+  BERTH_OIDC_ADMIN_GROUP: z.string().min(1).max(255).optional(),
+  BERTH_OIDC_ACCEPT_ID_TOKEN: bool.default(false),
 });
+
+/** A `_FILE` secret: the file's content without its final newline; problems are collected. */
+function secretFrom(value: string | undefined, file: string | undefined, name: string, problems: string[]): string | undefined {
+  if (value !== undefined && file !== undefined) problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
+  if (file === undefined) return value;
+  try {
+    return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    problems.push(`${name}_FILE: cannot read ${file}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
 
 /** Parses the environment; throws one ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -129,6 +239,38 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!input.BERTH_TOKEN_KEY_FILE !== !input.BERTH_TOKEN_CERT_FILE) problems.push('BERTH_TOKEN_KEY_FILE, BERTH_TOKEN_CERT_FILE: set both or neither');
   if (!parsed.success || problems.length) throw new ConfigError(problems);
   const e = parsed.data;
+  const problems: string[] = [];
+  const ldapBindPassword = secretFrom(e.BERTH_LDAP_BIND_PASSWORD, e.BERTH_LDAP_BIND_PASSWORD_FILE, 'BERTH_LDAP_BIND_PASSWORD', problems);
+  const oidcClientSecret = secretFrom(e.BERTH_OIDC_CLIENT_SECRET, e.BERTH_OIDC_CLIENT_SECRET_FILE, 'BERTH_OIDC_CLIENT_SECRET', problems);
+  if (problems.length) throw new ConfigError(problems);
+  const identity: IdentityConfig = {
+    authMode: e.BERTH_AUTH_MODE,
+    ldap: {
+      url: e.BERTH_LDAP_URL?.replace(/\/$/, ''),
+      startTls: e.BERTH_LDAP_STARTTLS,
+      caFile: e.BERTH_LDAP_CA_FILE ? path.resolve(e.BERTH_LDAP_CA_FILE) : undefined,
+      bindDn: e.BERTH_LDAP_BIND_DN,
+      baseDn: e.BERTH_LDAP_BASE_DN,
+      scope: e.BERTH_LDAP_SCOPE,
+      filter: e.BERTH_LDAP_FILTER,
+      uidAttr: e.BERTH_LDAP_UID_ATTR,
+      groupBaseDn: e.BERTH_LDAP_GROUP_BASE_DN,
+      groupFilter: e.BERTH_LDAP_GROUP_FILTER,
+      groupMemberAttr: e.BERTH_LDAP_GROUP_MEMBER_ATTR,
+      adminGroup: e.BERTH_LDAP_ADMIN_GROUP,
+    },
+    ldapBindPassword,
+    oidc: {
+      issuer: e.BERTH_OIDC_ISSUER?.replace(/\/+$/, ''),
+      clientId: e.BERTH_OIDC_CLIENT_ID,
+      scopes: e.BERTH_OIDC_SCOPES,
+      usernameClaim: e.BERTH_OIDC_USERNAME_CLAIM,
+      groupsClaim: e.BERTH_OIDC_GROUPS_CLAIM,
+      adminGroup: e.BERTH_OIDC_ADMIN_GROUP,
+      acceptIdToken: e.BERTH_OIDC_ACCEPT_ID_TOKEN,
+    },
+    oidcClientSecret,
+  };
   const dataDir = path.resolve(e.BERTH_DATA_DIR);
   const externalUrl = (e.BERTH_EXTERNAL_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, '');
   let database: DatabaseConfig;
@@ -137,7 +279,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   else database = { dialect: 'sqlite', url: path.join(dataDir, 'berth.db') };
   return Object.freeze({
     port: e.PORT,
-    host: e.BERTH_HOST,
+    host: e.BERTH_LISTEN,
     dataDir,
     database: Object.freeze(database),
     externalUrl,
@@ -159,5 +301,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: e.BERTH_METRICS_TOKEN,
     jobWebhookUrl: e.BERTH_JOB_WEBHOOK_URL,
     jobWebhookSecret: e.BERTH_JOB_WEBHOOK_SECRET,
+    scanMaxRatio: e.BERTH_SCAN_MAX_RATIO,
+    scanMaxImageBytes: e.BERTH_SCAN_MAX_IMAGE_MIB * 1024 * 1024,
+    identity: Object.freeze(identity),
+    webhookRetryMs: e.BERTH_WEBHOOK_RETRY_MS,
   });
+}
+
+/**
+ * The URL a browser on this machine opens for a listener bound to `host`:`port`. A wildcard address (`0.0.0.0`,
+ * `::`) is reachable on loopback too, so it prints as 127.0.0.1; IPv6 literals get brackets (RFC 3986 §3.2.2).
+ */
+export function listenUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${isIP(shown) === 6 ? `[${shown}]` : shown}:${port}`;
 }

@@ -1,16 +1,20 @@
+import type { Locale } from './i18n/index.js';
 import type { Principal } from './auth/principal.js';
+import type { HealthCheck } from './health.js';
 import type { Config } from './config.js';
 import type { DB, Dialect } from './db/connect.js';
 import type { Logger } from './log.js';
 import type { AccountService, Session } from './services/account-service.js';
 import type { Actor, AuditService } from './services/audit-service.js';
 import type { Authorizer } from './services/authorizer.js';
+import type { IdentityService } from './services/identity-service.js';
 import type { PrincipalService } from './services/principal-service.js';
 import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
 import type { RegistryClient } from './registry/client.js';
 import type { ManagedRegistry } from './registry/managed.js';
-import type { ProxyPolicy, ProxyRefusal, V2Request, WriteTracker } from './registry/proxy.js';
+import type { WriteTracker } from './registry/proxy.js';
+import type { RegistryAccess } from './services/registry-access.js';
 import type { PolicyService } from './services/policy-service.js';
 import type { Metrics } from './metrics.js';
 import type { RegistrySync } from './services/registry-sync.js';
@@ -21,6 +25,9 @@ import type { JobRunner } from './jobs/runner.js';
 import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
+import type { WebhookService } from './services/webhook-service.js';
+import type { SecurityHubService } from './services/security-hub-service.js';
+import type { RetentionService } from './services/retention-service.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -30,18 +37,8 @@ export interface RegistryHandle {
   client: RegistryClient;
   sync: RegistrySync;
   notificationSecret: string;
-  /** checks the /v2 proxy runs before forwarding */
-  policies: ProxyPolicy[];
-  /** the check of manifest PUTs with their body */
-  manifestPut?: (req: V2Request, body: Buffer) => Promise<ProxyRefusal | null>;
   /** writes in flight through this process's proxy */
   writes: WriteTracker;
-}
-
-/** A named readiness check for /api/v1/health. */
-export interface HealthCheck {
-  name: string;
-  check(): Promise<{ ok: boolean; detail?: string }>;
 }
 
 /** Everything main.ts wires and hands to the app: no module-level singletons. */
@@ -52,11 +49,15 @@ export interface Services {
   dialect: Dialect;
   views: Views;
   accounts: AccountService;
+  /** sign-in by mode (db, LDAP, OIDC), directory provisioning and groups */
+  identity: IdentityService;
   projects: ProjectService;
   audit: AuditService;
   authz: Authorizer;
   principals: PrincipalService;
   tokens: TokenService;
+  /** live permissions for /v2 and the token endpoint, cached and invalidated across replicas */
+  access: RegistryAccess;
   robots: RobotService;
   repositories: RepositoryService;
   registry: RegistryHandle;
@@ -65,6 +66,9 @@ export interface Services {
   advisories: AdvisoryStore;
   scans: ScanService;
   policy: PolicyService;
+  webhooks: WebhookService;
+  securityHub: SecurityHubService;
+  retention: RetentionService;
   metrics: Metrics;
   health: HealthCheck[];
 }
@@ -78,5 +82,7 @@ export interface AppEnv {
     actor: Actor;
     /** a notice shown on every UI page (read-only mode) */
     banner?: string;
+    /** the UI language of this request (`src/i18n`), set for UI pages */
+    locale?: Locale;
   };
 }

@@ -38,6 +38,52 @@ export const denied = (message = 'permission denied') => new AppError('DENIED', 
 export const conflict = (message: string) => new AppError('CONFLICT', message);
 export const unauthorized = (message = 'authentication required') => new AppError('UNAUTHORIZED', message);
 
+/**
+ * Codes of `/v2` answers: the distribution spec's error codes (docs/spec/api.md "Errors") plus the two Harbor uses
+ * for policy, each with the status it is sent with. `/v2` refusals are made only through {@link v2Refusal}.
+ */
+export const V2_ERROR_STATUS = {
+  UNAUTHORIZED: 401,
+  DENIED: 403,
+  NAME_UNKNOWN: 404,
+  NAME_INVALID: 400,
+  MANIFEST_UNKNOWN: 404,
+  MANIFEST_INVALID: 400,
+  TAG_INVALID: 400,
+  DIGEST_INVALID: 400,
+  BLOB_UPLOAD_INVALID: 400,
+  NOT_FOUND: 404,
+  UNSUPPORTED: 405,
+  CONFLICT: 409,
+  TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
+  TOOMANYREQUESTS: 429,
+  UNKNOWN: 500,
+  UNAVAILABLE: 503,
+  /** Harbor's code for a pull refused by project policy; the docker CLI prints its message verbatim. */
+  PROJECTPOLICYVIOLATION: 412,
+  /** Immutability and quota refusals (Harbor: 412 PRECONDITION). */
+  PRECONDITION: 412,
+} as const;
+
+export type V2ErrorCode = keyof typeof V2_ERROR_STATUS;
+
+/** A `/v2` request refused by Berth: sent as `{"errors":[{code,message,detail?}]}` with the code's status. */
+export interface V2Refusal {
+  status: number;
+  code: V2ErrorCode;
+  message: string;
+  detail?: unknown;
+  headers?: Record<string, string>;
+}
+
+export const v2Refusal = (code: V2ErrorCode, message: string, extra: { detail?: unknown; headers?: Record<string, string> } = {}): V2Refusal => ({
+  status: V2_ERROR_STATUS[code],
+  code,
+  message,
+  ...extra,
+});
+
 /** True for a duplicate-key violation from either SQLite or MySQL/MariaDB. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; errno?: number } | null;

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, listenUrl, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { createHttpServer } from './server.js';
 import { wireServices } from './wiring.js';
@@ -30,7 +30,9 @@ async function main(): Promise<void> {
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  log.info({ port, externalUrl: config.externalUrl, db: config.database.dialect }, 'berth listening');
+  log.info({ listen: config.host, port, externalUrl: config.externalUrl, db: config.database.dialect }, 'berth listening');
+  // Straight to the terminal, as the README promises: where to point a browser, and what the listener accepts.
+  process.stdout.write(`Berth is serving ${listenUrl(config.host, port)} (listening on ${config.host} port ${port}; external URL ${config.externalUrl})\n`);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -95,3 +95,13 @@ export const familyLabel = (path: string) => {
   const f = routeFamily(path);
   return f.startsWith('api:') && !API_FAMILIES.has(f.slice(4)) ? 'api:other' : f;
 };
+
+/** A job-runner listener recording how long finished jobs (and scans among them) took. */
+export function observeJobDurations(metrics: Pick<Metrics, 'jobDuration' | 'scanDuration'>, scanType: string) {
+  return (e: { to: string; job: { type: string; startedAt: number | null; finishedAt: number | null } }): void => {
+    if (!['success', 'error', 'stopped'].includes(e.to) || !e.job.startedAt || !e.job.finishedAt) return;
+    const secs = (e.job.finishedAt - e.job.startedAt) / 1000;
+    metrics.jobDuration.observe({ type: e.job.type, status: e.to }, secs);
+    if (e.job.type === scanType) metrics.scanDuration.observe({ result: e.to }, secs);
+  };
+}

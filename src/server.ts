@@ -1,13 +1,15 @@
 import http, { type Server } from 'node:http';
-import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AppEnv, Services } from './context.js';
 import { createRegistryProxy } from './registry/proxy.js';
+import { createV2Pipeline } from './registry/v2-pipeline.js';
+import { createTokenListener } from './routes/token.js';
+import { blobDataPath } from './registry/storage.js';
 
 /**
- * The one public listener: `/v2` goes to the streaming registry proxy on raw node:http (no web-stream conversion
- * on the blob path); everything else to the Hono app.
+ * The one public listener: `/v2` goes to the streaming registry proxy and `/service/token` to the token listener,
+ * both on raw node:http (no web-stream conversion on the hot paths); everything else to the Hono app.
  */
 export function createHttpServer(services: Services, app: Hono<AppEnv>): Server {
   const honoListener = getRequestListener(app.fetch);
@@ -16,17 +18,16 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     externalUrl: services.config.externalUrl,
     trustProxy: services.config.trustProxy,
     log: services.log,
-    policies: services.registry.policies,
-    manifestPut: services.registry.manifestPut,
+    pipeline: createV2Pipeline({ tokens: services.tokens, access: services.access, policy: services.policy, realm: `${services.config.externalUrl}/service/token` }),
     writes: services.registry.writes,
     onBytes: (direction, n) => services.metrics.v2Bytes.inc({ direction }, n),
     blobFile: (digest) => {
       const managed = services.registry.managed;
       if (!managed) return null;
-      const hex = digest.slice('sha256:'.length);
-      return path.join(managed.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+      return blobDataPath(managed.storageDir, digest);
     },
   });
+  const tokens = createTokenListener(services);
   // 1 MiB stream buffers: with the 16 KiB default every 64 KiB socket read of a blob stalls on backpressure.
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, highWaterMark: 1 << 20 }, (req, res) => {
     const url = req.url ?? '/';
@@ -34,6 +35,12 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
       const started = performance.now();
       res.on('finish', () => services.metrics.httpDuration.observe({ family: 'v2', method: req.method ?? 'GET', status: String(res.statusCode) }, (performance.now() - started) / 1000));
       void proxy(req, res);
+      return;
+    }
+    if (url === '/service/token' || url.startsWith('/service/token?')) {
+      const started = performance.now();
+      res.on('finish', () => services.metrics.httpDuration.observe({ family: 'token', method: req.method ?? 'GET', status: String(res.statusCode) }, (performance.now() - started) / 1000));
+      void tokens(req, res);
       return;
     }
     void honoListener(req, res);

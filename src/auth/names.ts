@@ -1,8 +1,9 @@
+import { PATH_COMPONENT } from '../registry/reference.js';
+
 /**
  * Name grammars. Project names are one path component of the distribution name grammar
  * (`[a-z0-9]+(?:[._-][a-z0-9]+)*`); lengths are bounded before any regex runs.
  */
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const PROJECT_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

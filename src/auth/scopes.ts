@@ -1,3 +1,5 @@
+import { PATH_COMPONENT } from '../registry/reference.js';
+
 /**
  * Parsing of the distribution token spec's `scope` parameters: `repository:<name>:<actions>` and
  * `registry:catalog:*`. Names may carry a `host[:port]/` prefix (so the name is everything between the first
@@ -26,7 +28,6 @@ export type Scope = RepositoryScope | CatalogScope;
 
 const MAX_SCOPES = 32;
 const MAX_NAME = 255;
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 // A domain: dot-separated labels, optional port; or localhost[:port]; IPv6 literals in brackets.
 const DOMAIN = /^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?))*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 const KNOWN_ACTIONS = new Set<RepoAction>(['pull', 'push', 'delete', '*']);
@@ -60,7 +61,7 @@ export function parseScope(raw: string, ownHosts: readonly string[]): Scope | nu
   const repo = stripHost(name, ownHosts);
   if (repo === null) return null;
   const parts = repo.split('/');
-  if (parts.length < 2 || !parts.every((p) => COMPONENT.test(p))) return null;
+  if (parts.length < 2 || !parts.every((p) => PATH_COMPONENT.test(p))) return null;
   const actions = [...new Set(actionList.split(','))].filter((a): a is RepoAction => KNOWN_ACTIONS.has(a as RepoAction));
   return { type: 'repository', name: repo, requestedName: name, project: parts[0]!, actions };
 }

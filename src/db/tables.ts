@@ -1,4 +1,5 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { IdentityTables } from './tables-identity.js';
 
 /** Timestamps are UTC epoch milliseconds written by the app (same on both dialects). Flags are 0/1. */
 export interface UsersTable {
@@ -9,6 +10,17 @@ export interface UsersTable {
   is_admin: number;
   disabled: number;
   created_at: number;
+  updated_at: number;
+  /** `db`, `ldap` or `oidc` (migration 031) */
+  auth_source: Generated<string>;
+  external_id: string | null;
+  cli_secret_hash: string | null;
+}
+
+export interface UserPreferencesTable {
+  user_id: number;
+  /** a supported UI locale (`en`, `zh-CN`), or null: follow the browser */
+  locale: string | null;
   updated_at: number;
 }
 
@@ -68,8 +80,9 @@ export interface LoginFailuresTable {
   locked_until: number;
 }
 
-export interface Database extends RegistryTables {
+export interface Database extends RegistryTables, IdentityTables, EventTables {
   users: UsersTable;
+  user_preferences: UserPreferencesTable;
   roles: RolesTable;
   projects: ProjectsTable;
   project_members: ProjectMembersTable;
@@ -207,6 +220,9 @@ export interface SchedulesTable {
   job_type: string;
   payload: string;
   last_fire_at: number | null;
+  /** the job the last fire that ran created, and its fire time (migration 080) */
+  last_job_id: number | null;
+  last_job_at: number | null;
   updated_at: number;
 }
 
@@ -259,6 +275,10 @@ export interface ScanReportsTable {
   packages: string;
   problems: string;
   error: string | null;
+  /** `complete` | `incomplete` | `not_applicable`; null for reports older than the column */
+  completeness: string | null;
+  /** JSON list of gaps ({layer?, path?, reason}); null for older reports */
+  gaps: string | null;
 }
 
 export interface RegistryTables {
@@ -266,6 +286,7 @@ export interface RegistryTables {
   advisory_packages: AdvisoryPackagesTable;
   vulndb_meta: { name: string; value: string };
   system_settings: { name: string; value: string; updated_at: number };
+  cache_generations: { name: string; value: number };
   layer_inventories: LayerInventoriesTable;
   scan_reports: ScanReportsTable;
   jobs: JobsTable;
@@ -279,4 +300,62 @@ export interface RegistryTables {
   tags: TagsTable;
   robots: RobotsTable;
   robot_permissions: RobotPermissionsTable;
+}
+
+export interface WebhookPoliciesTable {
+  id: Generated<number>;
+  project_id: number;
+  name: string;
+  url: string;
+  format: string;
+  event_types: string;
+  auth_header: string | null;
+  secret: string | null;
+  skip_tls_verify: number;
+  enabled: number;
+  last_triggered_at: number | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  policy_id: number;
+  job_id: number | null;
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  at: number;
+}
+
+export interface ReportFindingsTable {
+  id: Generated<number>;
+  artifact_id: number;
+  advisory_id: string;
+  cve: string;
+  package: string;
+  package_type: string;
+  version: string;
+  fixed_version: string | null;
+  severity: string;
+  severity_rank: number;
+}
+
+export interface RetentionPoliciesTable {
+  project_id: number;
+  rules: string;
+  schedule: string | null;
+  updated_at: number;
+}
+
+/** Webhooks, the security hub's findings index, tag retention. */
+export interface EventTables {
+  webhook_policies: WebhookPoliciesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  report_findings: ReportFindingsTable;
+  retention_policies: RetentionPoliciesTable;
 }

@@ -4,6 +4,9 @@ import type { JobEvent } from './runner.js';
 
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
 
+/** The `X-Berth-Signature` value of a body: `sha256=<hex HMAC-SHA256 of the exact bytes sent>` (job and project webhooks). */
+export const signatureHeader = (secret: string, body: string | Buffer): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
 /**
  * Outbound webhooks for job status changes: a global URL and/or one per job. JSON with id, type, status and times,
  * signed `X-Berth-Signature: sha256=<hex HMAC of the body>`, retried with backoff (1 s, 2 s, 4 s) in the background.
@@ -37,7 +40,7 @@ export class JobWebhooks {
 
   private async deliver(url: string, body: string): Promise<void> {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'berth-job-hooks' };
-    if (this.secret) headers['x-berth-signature'] = `sha256=${createHmac('sha256', this.secret).update(body).digest('hex')}`;
+    if (this.secret) headers['x-berth-signature'] = signatureHeader(this.secret, body);
     for (let i = 0; i <= this.retryDelaysMs.length; i++) {
       try {
         const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(5000) });

@@ -2,31 +2,15 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import PQueue from 'p-queue';
 import type { DB, Dialect } from '../db/connect.js';
-import type { Selectable, Updateable } from 'kysely';
-import type { JobsTable } from '../db/tables.js';
-
-type JobRow = Selectable<JobsTable>;
-type JobPatch = Omit<Updateable<JobsTable>, 'id'>;
+import * as repo from '../db/repos/jobs.js';
+import type { Job, JobPatch } from '../db/repos/jobs.js';
 import { isUniqueViolation } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EnqueueOptions, JobQueue } from './queue.js';
 import { backoffMs, FINAL_STATES, predecessors, type JobStatus } from './states.js';
 
-/** Due pending jobs of a type, highest priority first, oldest first within a priority. */
-const dueJobs = (db: DB, type: string, now: number, n: number) =>
-  db.selectFrom('jobs').select(['id', 'attempt']).where('type', '=', type).where('status', '=', 'pending').where('run_at', '<=', now).orderBy('priority', 'desc').orderBy('id').limit(n);
-
-/** Retries an InnoDB deadlock victim (errno 1213) a few times; the other transaction has made progress. */
-async function retryDeadlock<T>(fn: () => Promise<T>, tries = 5): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if ((err as { errno?: number }).errno !== 1213 || i >= tries) throw err;
-      await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 20));
-    }
-  }
-}
+export type { Job } from '../db/repos/jobs.js';
+export { toJob } from '../db/repos/jobs.js';
 
 export interface JobContext<P = unknown> {
   id: number;
@@ -50,72 +34,19 @@ export interface JobType<P = unknown> {
   priority?: number;
   /** finished jobs of this type kept in history */
   keepHistory?: number;
+  /** first retry delay of this type (doubling per failure, capped); the runner's default otherwise */
+  backoffBaseMs?: number;
   run(ctx: JobContext<P>): Promise<unknown>;
 }
 
 /** A failure that retrying cannot fix: the job fails at once. */
 export class PermanentError extends Error {}
 
-export interface Job {
-  id: number;
-  type: string;
-  status: JobStatus;
-  priority: number;
-  uniqueKey: string | null;
-  payload: unknown;
-  attempt: number;
-  failures: number;
-  maxAttempts: number;
-  runAt: number;
-  progress: number;
-  progressText: string | null;
-  error: string | null;
-  result: unknown;
-  workerId: string | null;
-  createdAt: number;
-  updatedAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  hookUrl: string | null;
-}
-
 export interface JobEvent {
   job: Job;
   from: JobStatus | null;
   to: JobStatus;
 }
-
-const parse = (s: string | null): unknown => {
-  if (s === null) return null;
-  try {
-    return JSON.parse(s);
-  } catch {
-    return s;
-  }
-};
-
-export const toJob = (r: JobRow): Job => ({
-  id: Number(r.id),
-  type: r.type,
-  status: r.status as JobStatus,
-  priority: Number(r.priority),
-  uniqueKey: r.unique_key,
-  payload: parse(r.payload),
-  attempt: Number(r.attempt),
-  failures: Number(r.failures),
-  maxAttempts: Number(r.max_attempts),
-  runAt: Number(r.run_at),
-  progress: Number(r.progress),
-  progressText: r.progress_text,
-  error: r.error,
-  result: parse(r.result),
-  workerId: r.worker_id,
-  createdAt: Number(r.created_at),
-  updatedAt: Number(r.updated_at),
-  startedAt: r.started_at === null ? null : Number(r.started_at),
-  finishedAt: r.finished_at === null ? null : Number(r.finished_at),
-  hookUrl: r.hook_url,
-});
 
 type AbortReason = 'stopped' | 'timeout' | 'shutdown' | 'lease-lost';
 
@@ -192,13 +123,11 @@ export class JobRunner implements JobQueue {
     const now = Date.now();
     const key = opts.uniqueKey?.slice(0, 255);
     if (key) {
-      const existing = await this.db.selectFrom('jobs').select('id').where('unique_key', '=', key).executeTakeFirst();
-      if (existing) return { id: Number(existing.id), created: false };
+      const existing = await repo.findJobIdByKey(this.db, key);
+      if (existing !== undefined) return { id: existing, created: false };
     }
     try {
-      const res = await retryDeadlock(() => this.db
-        .insertInto('jobs')
-        .values({
+      const id = await repo.insertJob(this.db, {
           type,
           status: 'pending',
           priority: opts.priority ?? t.priority ?? 0,
@@ -221,38 +150,35 @@ export class JobRunner implements JobQueue {
           updated_at: now,
           started_at: null,
           finished_at: null,
-        })
-        .executeTakeFirstOrThrow());
-      const id = Number(res.insertId);
+        });
       await this.emit(id, null, 'pending');
       if ((opts.runAt ?? now) <= now) this.kick();
       return { id, created: true };
     } catch (err) {
       if (key && isUniqueViolation(err)) {
-        const existing = await this.db.selectFrom('jobs').select('id').where('unique_key', '=', key).executeTakeFirstOrThrow();
-        return { id: Number(existing.id), created: false };
+        const existing = await repo.findJobIdByKey(this.db, key);
+        if (existing !== undefined) return { id: existing, created: false };
       }
       throw err;
     }
   }
 
-  async get(id: number): Promise<Job | undefined> {
-    const r = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
-    return r && toJob(r);
+  /** Jobs not finished yet (pending, scheduled, running), of every type. */
+  countActive(): Promise<number> {
+    return repo.countActiveJobs(this.db);
+  }
+
+  get(id: number): Promise<Job | undefined> {
+    return repo.findJob(this.db, id);
   }
 
   /** Newest first, keyset on id. */
-  async list(f: { type?: string; status?: string; beforeId?: number; limit: number }): Promise<Job[]> {
-    let q = this.db.selectFrom('jobs').selectAll();
-    if (f.type) q = q.where('type', '=', f.type);
-    if (f.status) q = q.where('status', '=', f.status);
-    if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
-    return (await q.orderBy('id', 'desc').limit(f.limit).execute()).map(toJob);
+  list(f: { type?: string; status?: string; beforeId?: number; limit: number }): Promise<Job[]> {
+    return repo.listJobs(this.db, f);
   }
 
-  async logLines(jobId: number, afterId: number, limit: number) {
-    const rows = await this.db.selectFrom('job_logs').selectAll().where('job_id', '=', jobId).where('id', '>', afterId).orderBy('id').limit(limit).execute();
-    return rows.map((r) => ({ id: Number(r.id), at: Number(r.at), level: r.level, attempt: Number(r.attempt), message: r.message }));
+  logLines(jobId: number, afterId: number, limit: number) {
+    return repo.listJobLogs(this.db, jobId, afterId, limit);
   }
 
   /** Starts claiming; recovers expired leases first. */
@@ -289,7 +215,7 @@ export class JobRunner implements JobQueue {
       if (await this.transition(job.id, job.attempt, 'stopped', { finished_at: Date.now(), error: 'stopped before it ran' })) return 'stopped';
       return this.requestStop(id); // it moved on meanwhile: try again from its new state
     }
-    await this.db.updateTable('jobs').set({ stop_requested: 1, updated_at: Date.now() }).where('id', '=', id).where('status', '=', 'running').execute();
+    await repo.requestJobStop(this.db, id);
     const local = this.running.get(id);
     if (local) {
       local.controller.abort('stopped' satisfies AbortReason);
@@ -338,26 +264,9 @@ export class JobRunner implements JobQueue {
   }
 
   /** Claims up to n due pending jobs of a type: pending → scheduled, conditionally, highest priority first. */
-  private async claim(type: string, n: number): Promise<{ id: number; attempt: number }[]> {
+  private claim(type: string, n: number): Promise<{ id: number; attempt: number }[]> {
     const now = Date.now();
-    const lease = now + this.leaseMs;
-    const set = { status: 'scheduled', worker_id: this.workerId, lease_until: lease, updated_at: now } as const;
-    if (this.dialect === 'mysql') {
-      // READ COMMITTED: no gap locks, so concurrent enqueues do not deadlock with the claim's locking read.
-      return retryDeadlock(() => this.db.transaction().setIsolationLevel('read committed').execute(async (trx) => {
-        const rows = await dueJobs(trx, type, now, n).forUpdate().skipLocked().execute();
-        if (!rows.length) return [];
-        await trx.updateTable('jobs').set(set).where('id', 'in', rows.map((r) => r.id)).where('status', '=', 'pending').execute();
-        return rows.map((r) => ({ id: Number(r.id), attempt: Number(r.attempt) }));
-      }));
-    }
-    const rows = await dueJobs(this.db, type, now, n).execute();
-    const out: { id: number; attempt: number }[] = [];
-    for (const r of rows) {
-      const res = await this.db.updateTable('jobs').set(set).where('id', '=', r.id).where('attempt', '=', r.attempt).where('status', '=', 'pending').executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 1) out.push({ id: Number(r.id), attempt: Number(r.attempt) });
-    }
-    return out;
+    return repo.claimDueJobs(this.db, this.dialect, { type, n, workerId: this.workerId, leaseUntil: now + this.leaseMs, now });
   }
 
   /**
@@ -365,32 +274,17 @@ export class JobRunner implements JobQueue {
    * Returns whether it happened (a late or duplicate writer gets false and changes nothing).
    */
   async transition(id: number, attempt: number, to: JobStatus, extra: JobPatch = {}, opts: { worker?: boolean } = {}): Promise<boolean> {
-    const from = predecessors(to);
-    const before = await this.db.selectFrom('jobs').select(['status']).where('id', '=', id).where('attempt', '=', attempt).executeTakeFirst();
-    let q = this.db
-      .updateTable('jobs')
-      .set({ ...extra, status: to, updated_at: Date.now(), ...(FINAL_STATES.has(to) ? { lease_until: null } : {}) })
-      .where('id', '=', id)
-      .where('attempt', '=', attempt)
-      .where('status', 'in', from);
-    if (opts.worker) q = q.where('worker_id', '=', this.workerId);
-    const res = await q.executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) return false;
-    if (FINAL_STATES.has(to)) await this.db.updateTable('jobs').set({ unique_key: null }).where('id', '=', id).where('release_key', '=', 1).execute();
-    await this.emit(id, (before?.status as JobStatus) ?? null, to);
+    const before = await repo.findJobStatus(this.db, id, attempt);
+    const patch: JobPatch = { ...extra, ...(FINAL_STATES.has(to) ? { lease_until: null } : {}) };
+    if (!(await repo.updateJobStatus(this.db, { id, attempt, from: predecessors(to), to, patch, workerId: opts.worker ? this.workerId : undefined }))) return false;
+    if (FINAL_STATES.has(to)) await repo.releaseJobKey(this.db, id);
+    await this.emit(id, before ?? null, to);
     return true;
   }
 
   /** Starts a new attempt (pending again), from a run that failed, a claim released, or a lease lost. */
   private async newAttempt(id: number, attempt: number, from: JobStatus, patch: JobPatch): Promise<boolean> {
-    const res = await this.db
-      .updateTable('jobs')
-      .set({ ...patch, status: 'pending', attempt: attempt + 1, worker_id: null, lease_until: null, stop_requested: 0, progress: 0, progress_text: null, updated_at: Date.now() })
-      .where('id', '=', id)
-      .where('attempt', '=', attempt)
-      .where('status', '=', from)
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) return false;
+    if (!(await repo.restartJob(this.db, { id, attempt, from, patch }))) return false;
     await this.emit(id, from, 'pending');
     return true;
   }
@@ -457,7 +351,7 @@ export class JobRunner implements JobQueue {
       await this.transition(job.id, job.attempt, 'error', { finished_at: now, error: message, failures }, { worker: true });
       return;
     }
-    const delay = backoffMs(failures, this.backoffBaseMs);
+    const delay = backoffMs(failures, type.backoffBaseMs ?? this.backoffBaseMs);
     await this.appendLog(job.id, job.attempt, 'info', `retrying in ${Math.round(delay / 1000)} s (attempt ${job.attempt + 1} of at most ${job.maxAttempts})`);
     await this.newAttempt(job.id, job.attempt, 'running', { run_at: now + delay, error: message, failures });
   }
@@ -476,42 +370,25 @@ export class JobRunner implements JobQueue {
         const p = Math.max(0, Math.min(100, Math.round(percent)));
         if (p < 100 && now - lastProgressWrite < 250) return;
         lastProgressWrite = now;
-        await this.db
-          .updateTable('jobs')
-          .set({ progress: p, progress_text: text?.slice(0, 255) ?? null, updated_at: now })
-          .where('id', '=', job.id)
-          .where('attempt', '=', job.attempt)
-          .where('status', '=', 'running')
-          .execute();
+        await repo.updateJobProgress(this.db, job.id, job.attempt, p, text?.slice(0, 255) ?? null);
       },
       enqueue: (t, p, o) => this.enqueue(t, p, o),
     };
   }
 
   async appendLog(jobId: number, attempt: number, level: string, message: string): Promise<void> {
-    const { n } = await this.db.selectFrom('job_logs').select((e) => e.fn.countAll<number>().as('n')).where('job_id', '=', jobId).executeTakeFirstOrThrow();
-    if (Number(n) >= this.maxLogLines) return;
-    await this.db.insertInto('job_logs').values({ job_id: jobId, attempt, at: Date.now(), level: level.slice(0, 8), message: message.slice(0, 2000) }).execute();
+    await repo.appendJobLog(this.db, { jobId, attempt, level, message, maxLines: this.maxLogLines });
   }
 
   /** Renews the lease; notices a stop requested elsewhere, or a lease taken over. */
   private async heartbeat(id: number, attempt: number, controller: AbortController): Promise<void> {
     if (controller.signal.aborted) return;
     try {
-      const res = await this.db
-        .updateTable('jobs')
-        .set({ lease_until: Date.now() + this.leaseMs })
-        .where('id', '=', id)
-        .where('attempt', '=', attempt)
-        .where('status', '=', 'running')
-        .where('worker_id', '=', this.workerId)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) {
+      if (!(await repo.renewJobLease(this.db, id, attempt, this.workerId, Date.now() + this.leaseMs))) {
         controller.abort('lease-lost' satisfies AbortReason);
         return;
       }
-      const row = await this.db.selectFrom('jobs').select('stop_requested').where('id', '=', id).executeTakeFirst();
-      if (row && Number(row.stop_requested)) controller.abort('stopped' satisfies AbortReason);
+      if (await repo.isStopRequested(this.db, id)) controller.abort('stopped' satisfies AbortReason);
     } catch (err) {
       this.log.warn({ err, id }, 'job heartbeat failed');
     }
@@ -523,9 +400,8 @@ export class JobRunner implements JobQueue {
    */
   async sweep(): Promise<void> {
     const now = Date.now();
-    const stale = await this.db.selectFrom('jobs').selectAll().where('status', 'in', ['scheduled', 'running']).where('lease_until', '<', now).limit(500).execute();
-    for (const r of stale) {
-      const job = toJob(r);
+    const stale = await repo.findExpiredLeases(this.db, now);
+    for (const job of stale) {
       if (this.running.has(job.id)) continue;
       if (job.status === 'scheduled') {
         await this.newAttempt(job.id, job.attempt, 'scheduled', { run_at: now });
@@ -535,16 +411,8 @@ export class JobRunner implements JobQueue {
       const reason = `the worker running attempt ${job.attempt} stopped answering (lease expired)`;
       await this.appendLog(job.id, job.attempt, 'error', reason);
       if (failures >= job.maxAttempts) {
-        const res = await this.db
-          .updateTable('jobs')
-          .set({ status: 'error', error: reason, failures, finished_at: now, lease_until: null, updated_at: now })
-          .where('id', '=', job.id)
-          .where('attempt', '=', job.attempt)
-          .where('status', '=', 'running')
-          .where('lease_until', '<', now)
-          .executeTakeFirst();
-        if (Number(res.numUpdatedRows) === 1) {
-          await this.db.updateTable('jobs').set({ unique_key: null }).where('id', '=', job.id).where('release_key', '=', 1).execute();
+        if (await repo.failExpiredJob(this.db, { id: job.id, attempt: job.attempt, error: reason, failures, now })) {
+          await repo.releaseJobKey(this.db, job.id);
           await this.emit(job.id, 'running', 'error');
         }
       } else {
@@ -553,17 +421,7 @@ export class JobRunner implements JobQueue {
     }
     if (stale.length) this.kick();
     for (const [name, type] of this.types) {
-      const keep = type.keepHistory ?? 1000;
-      const cutoff = await this.db
-        .selectFrom('jobs')
-        .select('id')
-        .where('type', '=', name)
-        .where('status', 'in', ['success', 'error', 'stopped'])
-        .orderBy('id', 'desc')
-        .offset(keep)
-        .limit(1)
-        .executeTakeFirst();
-      if (cutoff) await this.db.deleteFrom('jobs').where('type', '=', name).where('status', 'in', ['success', 'error', 'stopped']).where('id', '<=', cutoff.id).execute();
+      await repo.trimJobHistory(this.db, name, type.keepHistory ?? 1000);
     }
   }
 

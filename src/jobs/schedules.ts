@@ -15,7 +15,10 @@ export interface Schedule {
   cron: string;
   enabled: boolean;
   jobType: string;
+  /** catch-up watermark: moved by fires, and by creating, editing or re-enabling the schedule */
   lastFireAt: number | null;
+  /** the last fire that enqueued a job: its fire time and job id (null until one did) */
+  lastRun: { at: number; jobId: number } | null;
   updatedAt: number;
 }
 
@@ -56,12 +59,13 @@ export function previousRun(expr: string, now: number, lookbackMs = 8 * 86400_00
   }
 }
 
-const toSchedule = (r: { name: string; cron: string; enabled: number; job_type: string; last_fire_at: number | null; updated_at: number }): Schedule => ({
+const toSchedule = (r: { name: string; cron: string; enabled: number; job_type: string; last_fire_at: number | null; last_job_id: number | null; last_job_at: number | null; updated_at: number }): Schedule => ({
   name: r.name,
   cron: r.cron,
   enabled: !!r.enabled,
   jobType: r.job_type,
   lastFireAt: r.last_fire_at === null ? null : Number(r.last_fire_at),
+  lastRun: r.last_job_id === null || r.last_job_at === null ? null : { at: Number(r.last_job_at), jobId: Number(r.last_job_id) },
   updatedAt: Number(r.updated_at),
 });
 
@@ -73,6 +77,8 @@ const toSchedule = (r: { name: string; cron: string; enabled: number; job_type: 
 export class Scheduler {
   private readonly tasks = new Map<string, ScheduledTask>();
   private readonly payloads = new Map<string, unknown>();
+  /** job types whose schedules are created at run time (per-project retention), beside the named defaults */
+  private readonly dynamicTypes = new Set<string>();
   private started = false;
 
   constructor(
@@ -98,7 +104,7 @@ export class Scheduler {
     }
     this.started = true;
     for (const s of await this.list()) {
-      if (!this.payloads.has(s.name)) continue; // a schedule whose job type this build does not have
+      if (!this.known(s)) continue; // a schedule whose job type this build does not have
       if (s.enabled) {
         const due = previousRun(s.cron, now);
         if (due !== null && (s.lastFireAt ?? 0) < due) {
@@ -108,6 +114,42 @@ export class Scheduler {
       }
       this.arm(s);
     }
+  }
+
+  private known(s: Schedule): boolean {
+    return this.payloads.has(s.name) || this.dynamicTypes.has(s.jobType);
+  }
+
+  /** Lets schedules of this job type be created and removed at run time with {@link put} and {@link remove}. */
+  allowDynamic(jobType: string): void {
+    this.dynamicTypes.add(jobType);
+  }
+
+  /**
+   * Creates or changes a run-time schedule (a job type allowed with {@link allowDynamic}); the caller validated the
+   * expression with cronProblem. Like an edit, it starts from now: no catch-up of earlier fires.
+   */
+  async put(name: string, expr: string, jobType: string, payload: unknown): Promise<Schedule> {
+    const now = Date.now();
+    const values = { cron: expr.trim(), enabled: 1, job_type: jobType, payload: JSON.stringify(payload ?? {}), last_fire_at: now, updated_at: now };
+    const res = await this.db.updateTable('schedules').set(values).where('name', '=', name).executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) {
+      try {
+        await this.db.insertInto('schedules').values({ name, ...values }).execute();
+      } catch {
+        await this.db.updateTable('schedules').set(values).where('name', '=', name).execute(); // another replica created it
+      }
+    }
+    const s = (await this.get(name))!;
+    this.arm(s);
+    return s;
+  }
+
+  /** Removes a run-time schedule. */
+  async remove(name: string): Promise<void> {
+    await this.db.deleteFrom('schedules').where('name', '=', name).execute();
+    this.tasks.get(name)?.destroy();
+    this.tasks.delete(name);
   }
 
   private arm(s: Schedule): void {
@@ -124,12 +166,18 @@ export class Scheduler {
     if (!row || !row.enabled) return;
     const key = `schedule:${name}:${new Date(Math.floor(fireTime / 1000) * 1000).toISOString()}`;
     try {
-      await this.queue.enqueue(row.job_type, JSON.parse(row.payload), { uniqueKey: key });
+      const { id } = await this.queue.enqueue(row.job_type, JSON.parse(row.payload), { uniqueKey: key });
       await this.db
         .updateTable('schedules')
         .set({ last_fire_at: fireTime })
         .where('name', '=', name)
         .where((eb) => eb.or([eb('last_fire_at', 'is', null), eb('last_fire_at', '<', fireTime)]))
+        .execute();
+      await this.db
+        .updateTable('schedules')
+        .set({ last_job_id: id, last_job_at: fireTime })
+        .where('name', '=', name)
+        .where((eb) => eb.or([eb('last_job_at', 'is', null), eb('last_job_at', '<', fireTime)]))
         .execute();
     } catch (err) {
       this.log.error({ err, schedule: name }, 'schedule fire failed');
@@ -164,7 +212,7 @@ export class Scheduler {
   async refresh(): Promise<void> {
     for (const s of await this.list()) {
       const current = this.tasks.get(s.name);
-      if (!this.payloads.has(s.name)) continue;
+      if (!this.known(s)) continue;
       if (!s.enabled || !current || current.getPattern() !== s.cron) this.arm(s);
     }
   }

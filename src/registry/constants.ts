@@ -3,6 +3,10 @@ export const TOKEN_ISSUER = 'berth-token-issuer';
 export const TOKEN_SERVICE = 'berth-registry';
 /** `sub` of tokens core mints for itself (scanner, reconciliation, notification apply). */
 export const CORE_SUBJECT = 'berth-core';
+/** `sub` of the pull tokens core hands an external scanner adapter. */
+export const SCANNER_SUBJECT = 'berth-scanner';
+/** Token subjects that are core itself, never a user or robot: no username may take one. */
+export const INTERNAL_SUBJECTS: ReadonlySet<string> = new Set([CORE_SUBJECT, SCANNER_SUBJECT]);
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',

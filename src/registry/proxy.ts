@@ -2,33 +2,16 @@ import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type net from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { v2Refusal, type V2ErrorCode, type V2Refusal } from '../errors.js';
 import type { Logger } from '../log.js';
+import { MAX_MANIFEST_BODY, type V2Context, type V2Pipeline, type V2Request } from './v2-pipeline.js';
+import { ANY_DIGEST as DIGEST, PATH_COMPONENT as COMPONENT, SHA256_DIGEST as SHA256, TAG, UPLOAD_ID } from './reference.js';
 
-/** What a `/v2` request is about, after validation. */
-export interface V2Request {
-  method: string;
-  kind: 'base' | 'catalog' | 'manifest' | 'blob' | 'upload' | 'tags' | 'referrers';
-  /** full repository name, e.g. `p1/app` */
-  name?: string;
-  project?: string;
-  reference?: string;
-  clientIp: string;
-}
+export type { V2Request } from './v2-pipeline.js';
 
-export interface ProxyRefusal {
-  status: number;
-  code: string;
-  message: string;
-  headers?: Record<string, string>;
-}
+/** A refusal made while parsing, before the pipeline: sent in the registry's error shape. */
+export type ProxyRefusal = V2Refusal;
 
-/** A policy check run before a request is forwarded (read-only mode, pull gate, immutability plug in here). */
-export type ProxyPolicy = (req: V2Request, raw: IncomingMessage) => Promise<ProxyRefusal | null> | ProxyRefusal | null;
-
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,256}$/;
-const UPLOAD_ID = /^[A-Za-z0-9_=-]{1,256}$/;
 
 /**
  * Parses and validates a `/v2` path from the raw request URL. Anything the distribution grammar does not allow,
@@ -37,7 +20,7 @@ const UPLOAD_ID = /^[A-Za-z0-9_=-]{1,256}$/;
 export function parseV2Path(method: string, rawUrl: string): Omit<V2Request, 'clientIp'> | ProxyRefusal {
   const q = rawUrl.indexOf('?');
   const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
-  if (path.length > 2048) return refusal(414, 'NAME_INVALID', 'request path too long');
+  if (path.length > 2048) return refusal(414, 'URI_TOO_LONG', 'request path too long');
   if (path === '/v2' || path === '/v2/') return { method, kind: 'base' };
   if (path === '/v2/_catalog') return { method, kind: 'catalog' };
   if (/[%\\]|\/\/|\/\.{1,2}(?:\/|$)/.test(path) || !path.startsWith('/v2/')) {
@@ -79,14 +62,14 @@ export function parseV2Path(method: string, rawUrl: string): Omit<V2Request, 'cl
   return { method, kind, name, project: nameParts[0]!, reference };
 }
 
-const refusal = (status: number, code: string, message: string): ProxyRefusal => ({ status, code, message });
+const refusal = (_status: number, code: V2ErrorCode, message: string): ProxyRefusal => v2Refusal(code, message);
 
 function sendError(res: ServerResponse, r: ProxyRefusal): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ errors: [{ code: r.code, message: r.message }] });
+  const body = JSON.stringify({ errors: [{ code: r.code, message: r.message, ...(r.detail === undefined ? {} : { detail: r.detail }) }] });
   res.writeHead(r.status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
@@ -104,14 +87,13 @@ export interface RegistryProxyOptions {
   externalUrl: string;
   trustProxy: boolean;
   log: Logger;
-  policies: ProxyPolicy[];
+  /** the checks per request kind, in order (src/registry/v2-pipeline.ts) */
+  pipeline: V2Pipeline;
   /**
    * Where the registry keeps a blob's bytes, when core shares its storage (managed mode), for the direct read path
    * of blob GETs; null otherwise.
    */
   blobFile?: (digest: string) => string | null;
-  /** a check of a manifest PUT that needs its body (immutability, quota); the body is buffered (≤ 4 MiB) for it */
-  manifestPut?: (req: V2Request, body: Buffer) => Promise<ProxyRefusal | null>;
   /** writes in flight through this process, for garbage collection to wait on */
   writes?: WriteTracker;
   /** byte counters for metrics */
@@ -124,13 +106,11 @@ export interface WriteTracker {
   lastEndedAt: number;
 }
 
-const MAX_MANIFEST_BODY = 4 * 1024 * 1024;
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** Blobs at least this big are read from storage by core after the registry has authorized a HEAD for them. */
 const DIRECT_READ_MIN = 1024 * 1024;
 const CHUNK = 4 * 1024 * 1024;
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
 /**
  * The `/v2` reverse proxy, on plain node:http streams so blobs flow through without buffering or web-stream
@@ -227,15 +207,23 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
     }
     const peer = req.socket.remoteAddress ?? 'unknown';
     const xff = opts.trustProxy ? (req.headers['x-forwarded-for'] as string | undefined)?.split(',').pop()?.trim() : undefined;
-    const info: V2Request = { ...parsed, clientIp: xff || peer };
-    for (const policy of opts.policies) {
+    const info: V2Context = { ...parsed, clientIp: xff || peer, url: req.url!, authorization: req.headers.authorization, token: null, who: null, projectRow: null };
+    const route = opts.pipeline.route(info);
+    if ('status' in route) {
+      req.resume();
+      return sendError(res, route);
+    }
+    const fail = (err: unknown): ProxyRefusal => {
+      const id = randomUUID();
+      opts.log.error({ err, reqId: id }, 'v2 check failed');
+      return refusal(500, 'UNKNOWN', `internal error (request id ${id})`);
+    };
+    for (const check of route.request) {
       let refused: ProxyRefusal | null;
       try {
-        refused = await policy(info, req);
+        refused = await check(info);
       } catch (err) {
-        const id = randomUUID();
-        opts.log.error({ err, reqId: id }, 'proxy policy failed');
-        refused = refusal(500, 'UNKNOWN', `internal error (request id ${id})`);
+        refused = fail(err);
       }
       if (refused) {
         req.resume();
@@ -250,14 +238,13 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
       return sendError(res, refusal(503, 'UNAVAILABLE', 'registry is not available'));
     }
     let body: Buffer | null = null;
-    if (method === 'PUT' && info.kind === 'manifest' && opts.manifestPut) {
+    if (route.body.length) {
       body = await readBody(req, MAX_MANIFEST_BODY);
-      if (!body) return sendError(res, refusal(413, 'MANIFEST_INVALID', `manifest larger than ${MAX_MANIFEST_BODY} bytes`));
-      const refused = await opts.manifestPut(info, body).catch((err: unknown) => {
-        opts.log.error({ err }, 'manifest policy failed');
-        return refusal(500, 'UNKNOWN', 'internal error');
-      });
-      if (refused) return sendError(res, refused);
+      if (!body) return sendError(res, refusal(413, 'TOO_LARGE', `manifest larger than ${MAX_MANIFEST_BODY} bytes`));
+      for (const check of route.body) {
+        const refused = await check(info, body).catch(fail);
+        if (refused) return sendError(res, refused);
+      }
     }
     const writes = WRITE_METHODS.has(method) ? opts.writes : undefined;
     if (writes) {
@@ -276,11 +263,25 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
     headers.host = ext.host;
 
     if (method === 'GET' && info.kind === 'blob' && !req.headers.range && opts.blobFile && SHA256.test(info.reference!)) {
-      if (await serveBlobDirect(upstream, req.url!, headers, info.reference!, res)) return;
+      if (await serveBlobDirect(upstream, info.url, headers, info.reference!, res)) return;
     }
 
-    const up = http.request({ host: upstream.hostname, port: upstream.port, method, path: req.url, headers, agent });
+    const up = http.request({ host: upstream.hostname, port: upstream.port, method, path: info.url, headers, agent });
     up.on('response', (ur) => {
+      if (!route.response.length) return answer(ur);
+      // Decide on what the registry is about to serve; nothing of its body has reached the client yet.
+      void (async () => {
+        for (const check of route.response) {
+          const refused = await check(info, { status: ur.statusCode ?? 502, headers: ur.headers }).catch(fail);
+          if (refused) {
+            ur.destroy();
+            return sendError(res, refused);
+          }
+        }
+        answer(ur);
+      })();
+    });
+    const answer = (ur: IncomingMessage) => {
       const out: http.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(ur.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
       const wa = ur.headers['www-authenticate'];
@@ -291,7 +292,7 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
       if (opts.onBytes) ur.on('data', (c: Buffer) => opts.onBytes!('out', c.length));
       ur.pipe(res);
       ur.on('error', () => res.destroy());
-    });
+    };
     up.on('error', (err) => {
       opts.log.warn({ err: err.message, path: info.name }, 'registry request failed');
       if (!res.headersSent) sendError(res, refusal(503, 'UNAVAILABLE', 'registry is not available, retry later'));

@@ -201,6 +201,27 @@ export class AdvisoryStore {
     return out;
   }
 
+  /** Whether any advisory names a package in one of these ecosystems (an ecosystem without any is no source). */
+  async hasAdvisories(ecosystems: string[]): Promise<boolean> {
+    if (!ecosystems.length) return false;
+    const r = await this.db.selectFrom('advisory_packages').select('advisory_id').where('ecosystem', 'in', ecosystems).limit(1).executeTakeFirst();
+    return r !== undefined;
+  }
+
+  /** The ecosystems loaded whose name starts with `prefix` (e.g. `Debian:`), at most 200. */
+  async ecosystemsWithPrefix(prefix: string): Promise<string[]> {
+    // `_` and `%` in a prefix only widen the match (dialects escape differently): the filter below is exact
+    const like = `${prefix}%`;
+    const rows = await this.db
+      .selectFrom('advisory_packages')
+      .select('ecosystem')
+      .distinct()
+      .where((e) => e('ecosystem', 'like', like))
+      .limit(200)
+      .execute();
+    return rows.map((r) => r.ecosystem).filter((e) => e.startsWith(prefix));
+  }
+
   async advisories(ids: string[]): Promise<Map<string, AdvisoryRow>> {
     const out = new Map<string, AdvisoryRow>();
     const unique = [...new Set(ids)];

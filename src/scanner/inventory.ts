@@ -69,6 +69,9 @@ export function relevantKind(path: string): FileKind | null {
   return null;
 }
 
+/** dpkg states whose package files are (at least partly) on disk. */
+const DPKG_ON_DISK = new Set(['installed', 'unpacked', 'half-configured', 'half-installed', 'triggers-awaited', 'triggers-pending']);
+
 const clip = (s: string, n = 256) => (s.length > n ? s.slice(0, n) : s);
 const MAX_PACKAGES = 200_000;
 
@@ -106,8 +109,9 @@ function* stanzas(text: string): Generator<Map<string, string>> {
 }
 
 /**
- * dpkg's status database (or one `status.d/` file of distroless images): installed packages only
- * (`Status: install ok installed`; deinstalled and half-installed stanzas are skipped). `Source: name (version)`
+ * dpkg's status database (or one `status.d/` file of distroless images). A stanza counts when its files are on
+ * disk: every status but `not-installed` and `config-files` (so `installed`, `unpacked`, `half-configured`,
+ * `half-installed`, `triggers-awaited` and `triggers-pending` count, whatever the selection). `Source: name (version)`
  * gives the source package and, for binNMUs and epoch-only-on-binary cases, the source version.
  */
 export function parseDpkgStatus(text: string, path: string, requireStatus = true): Package[] {
@@ -117,8 +121,10 @@ export function parseDpkgStatus(text: string, path: string, requireStatus = true
     const version = st.get('Version');
     if (!name || !version) continue;
     if (requireStatus || st.has('Status')) {
-      const status = (st.get('Status') ?? '').split(/\s+/);
-      if (status[status.length - 1] !== 'installed' || status[0] === 'deinstall' || status[0] === 'purge') continue;
+      // `Status: <want> <flag> <status>`
+      const status = (st.get('Status') ?? '').trim().split(/\s+/);
+      const state = status.length === 3 ? status[2]! : '';
+      if (!DPKG_ON_DISK.has(state)) continue;
     }
     let sourceName = name;
     let sourceVersion = version;

@@ -2,6 +2,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
+import { zstdDecompressor } from './zstd.js';
 import {
   MAX_BYTES,
   parseApkInstalled,
@@ -16,13 +17,23 @@ import {
 } from './inventory.js';
 
 /** Bump when what a layer inventory records changes: cached inventories of older versions are re-read. */
-export const INVENTORY_VERSION = 1;
+export const INVENTORY_VERSION = 2;
 
 export interface FileFacts {
   kind: FileKind;
   packages?: Package[];
   os?: OsInfo;
   text?: string;
+}
+
+/**
+ * Something the scanner could not read. `path` set: one file (a package database over its size cap, unparsable, or a
+ * link Berth does not follow); `path` null: the whole layer (unknown compression, truncated, over a limit), so
+ * anything in it may be missing from the inventory.
+ */
+export interface LayerGap {
+  path: string | null;
+  reason: string;
 }
 
 /** What one layer contributes: parsed relevant files, deletions of lower-layer paths, and what could not be read. */
@@ -32,17 +43,35 @@ export interface LayerInventory {
   removed: string[];
   /** directories made opaque: lower-layer content below them is hidden */
   opaque: string[];
+  /** human-readable notes, gaps included */
   problems: string[];
+  /** what could not be read: each makes the report `incomplete` unless a later layer replaces the path */
+  gaps: LayerGap[];
   entries: number;
+  /** uncompressed bytes read */
   bytes: number;
+  /** compressed (blob) bytes read */
+  compressedBytes: number;
 }
 
 export interface WalkLimits {
   maxEntries: number;
+  /** uncompressed bytes of this layer */
   maxBytes: number;
+  /**
+   * Uncompressed bytes per compressed byte, checked as the layer streams (after the first `ratioSlack` bytes): a
+   * decompression bomb stops here instead of at `maxBytes`.
+   */
+  maxRatio: number;
+  ratioSlack: number;
+  /**
+   * The blob's size when known (the manifest says it): the ratio then caps the layer at `maxRatio × size` bytes
+   * (or `ratioSlack`, whichever is more), however its content is ordered; unknown, it is checked as bytes stream.
+   */
+  compressedSize?: number;
 }
 
-export const DEFAULT_LIMITS: WalkLimits = { maxEntries: 2_000_000, maxBytes: 64 * 1024 ** 3 };
+export const DEFAULT_LIMITS: WalkLimits = { maxEntries: 2_000_000, maxBytes: 64 * 1024 ** 3, maxRatio: 100, ratioSlack: 16 * 1024 * 1024 };
 const MAX_PROBLEMS = 50;
 
 /** `./a/b`, `/a/b`, `a//b/` → `a/b`; null for paths that climb out (`..`). */
@@ -78,36 +107,59 @@ function parseFile(kind: FileKind, path: string, text: string): FileFacts {
   }
 }
 
-/** Counts bytes through, and stops the stream when a cap is passed (a decompression bomb ends here). */
-function meter(limit: number, onBytes: (n: number) => void): Transform {
+/**
+ * Counts uncompressed bytes through, and stops the stream when the byte cap or the expansion ratio is passed (a
+ * decompression bomb ends here, after at most `ratioSlack` bytes plus `maxRatio` per compressed byte).
+ */
+function meter(limits: WalkLimits, compressed: () => number, onBytes: (n: number) => void): Transform {
   let total = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       total += chunk.length;
       onBytes(total);
-      if (total > limit) cb(new Error(`layer exceeds ${limit} uncompressed bytes`));
+      const over = overBudget(limits, compressed(), total);
+      if (over) cb(new LimitError(over));
       else cb(null, chunk);
     },
   });
 }
+
+function overBudget(limits: WalkLimits, compressed: number, total: number): string | null {
+  if (total > limits.maxBytes) return `layer exceeds ${limits.maxBytes} uncompressed bytes`;
+  if (total <= limits.ratioSlack) return null;
+  const size = limits.compressedSize;
+  if (size !== undefined ? total > size * limits.maxRatio : total > compressed * limits.maxRatio) return `layer expands more than ${limits.maxRatio}:1 (${total} bytes from ${size ?? compressed})`;
+  return null;
+}
+
+/** A scan budget was reached (bytes, ratio, entries): the layer is capped, not broken. */
+export class LimitError extends Error {}
 
 /**
  * Streams one layer blob once: gunzip (when gzip) → tar, reading only the files Berth parses (each under its size
  * cap) and skipping everything else without keeping it. Links are never followed; paths that climb out are refused.
  * Never throws for bad content: what could not be read is listed in `problems`.
  */
-export async function readLayer(blob: Readable, limits: WalkLimits = DEFAULT_LIMITS, signal?: AbortSignal): Promise<LayerInventory> {
-  const inv: LayerInventory = { files: {}, removed: [], opaque: [], problems: [], entries: 0, bytes: 0 };
+export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {}, signal?: AbortSignal): Promise<LayerInventory> {
+  const limits: WalkLimits = { ...DEFAULT_LIMITS, ...partial };
+  const inv: LayerInventory = { files: {}, removed: [], opaque: [], problems: [], gaps: [], entries: 0, bytes: 0, compressedBytes: 0 };
   const problem = (p: string) => {
     if (inv.problems.length < MAX_PROBLEMS) inv.problems.push(p);
   };
-  const head = await peek(blob, 4);
+  /** `path` null: the layer as a whole */
+  const gap = (path: string | null, reason: string) => {
+    problem(path === null ? reason : `${path}: ${reason}`);
+    if (inv.gaps.length < MAX_PROBLEMS) inv.gaps.push({ path, reason: reason.slice(0, 300) });
+  };
+  const head = await peek(blob, 10);
   const source: Readable = head.stream;
   const magic = head.bytes;
   const gzip = magic[0] === 0x1f && magic[1] === 0x8b;
-  if (magic[0] === 0x28 && magic[1] === 0xb5 && magic[2] === 0x2f && magic[3] === 0xfd) {
+  const zstd = magic[0] === 0x28 && magic[1] === 0xb5 && magic[2] === 0x2f && magic[3] === 0xfd;
+  const other = magic.subarray(0, 3).toString('latin1') === 'BZh' && magic.subarray(4, 10).toString('latin1') === '1AY&SY' ? 'bzip2' : magic.subarray(0, 6).equals(XZ_MAGIC) ? 'xz' : null;
+  if (other) {
     source.destroy();
-    problem('zstd-compressed layer: not supported by this scanner version');
+    gap(null, `${other}-compressed layer: not supported`);
     return inv;
   }
   const extract = tar.extract();
@@ -117,7 +169,7 @@ export async function readLayer(blob: Readable, limits: WalkLimits = DEFAULT_LIM
     stream.on('error', () => undefined);
     inv.entries++;
     if (inv.entries > limits.maxEntries) {
-      next(new Error(`layer has more than ${limits.maxEntries} entries`));
+      next(new LimitError(`layer has more than ${limits.maxEntries} entries`));
       return;
     }
     const skip = () => {
@@ -126,6 +178,7 @@ export async function readLayer(blob: Readable, limits: WalkLimits = DEFAULT_LIM
     };
     const path = normalizePath(header.name);
     if (path === null) {
+      // nothing in a container can live there: a note, not a gap
       problem(`refused a path that leaves the root: ${header.name.slice(0, 200)}`);
       return skip();
     }
@@ -143,18 +196,19 @@ export async function readLayer(blob: Readable, limits: WalkLimits = DEFAULT_LIM
       // A link or directory where a package database lives replaces the lower file; Berth does not follow it.
       inv.removed.push(path);
       delete inv.files[path];
-      if (header.type === 'symlink' || header.type === 'link') problem(`${path} is a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
+      if (header.type === 'symlink' || header.type === 'link') gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
       return skip();
     }
     const cap = MAX_BYTES[kind];
     if (kind === 'rpmdb') {
-      problem(`${path}: rpm databases are not read by this scanner version`);
+      gap(path, 'rpm databases are not read by this scanner version');
       inv.files[path] = { kind };
       return skip();
     }
     if ((header.size ?? 0) > cap) {
-      problem(`${path} is ${header.size} bytes, over the ${cap}-byte limit: skipped`);
+      gap(path, `${header.size} bytes, over the ${cap}-byte limit: skipped`);
       inv.removed.push(path);
+      delete inv.files[path];
       return skip();
     }
     const chunks: Buffer[] = [];
@@ -169,22 +223,41 @@ export async function readLayer(blob: Readable, limits: WalkLimits = DEFAULT_LIM
         try {
           inv.files[path] = parseFile(kind, path, Buffer.concat(chunks).toString('utf8'));
         } catch (err) {
-          problem(`${path}: could not be parsed (${(err as Error).message.slice(0, 100)})`);
+          gap(path, `could not be parsed (${(err as Error).message.slice(0, 100)})`);
+          inv.removed.push(path);
+          delete inv.files[path];
         }
       }
       next();
     });
   });
   try {
-    const count = meter(limits.maxBytes, (n) => (inv.bytes = n));
-    if (gzip) await pipeline(source, zlib.createGunzip({ chunkSize: 256 * 1024 }), count, extract, { signal });
-    else await pipeline(source, count, extract, { signal });
+    const compressed = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        inv.compressedBytes += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    const count = meter(limits, () => inv.compressedBytes, (n) => (inv.bytes = n));
+    if (gzip) await pipeline(source, compressed, zlib.createGunzip({ chunkSize: 256 * 1024 }), count, extract, { signal });
+    else if (zstd) {
+      const guard = (c: number, out: number) => {
+        inv.compressedBytes = c;
+        const over = overBudget(limits, c, out);
+        if (over) throw new LimitError(over);
+      };
+      await pipeline(source, zstdDecompressor(guard), count, extract, { signal });
+    }
+    else await pipeline(source, compressed, count, extract, { signal });
   } catch (err) {
     if (signal?.aborted) throw err;
-    problem(`layer could not be read to the end: ${(err as Error).message.slice(0, 200)}`);
+    if (err instanceof LimitError) gap(null, `capped, the rest of the layer was not read: ${err.message.slice(0, 200)}`);
+    else gap(null, `layer could not be read to the end: ${(err as Error).message.slice(0, 200)}`);
   }
   return inv;
 }
+
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
 /** Reads the first n bytes, then hands back a stream that still yields everything. */
 async function peek(stream: Readable, n: number): Promise<{ bytes: Buffer; stream: Readable }> {
@@ -219,22 +292,47 @@ export interface ImageInventory {
   os: OsInfo | null;
   packages: Package[];
   problems: string[];
+  /** what could not be read: `layer` is the layer's digest (or its index when digests were not given) */
+  gaps: ImageGap[];
+}
+
+export interface ImageGap {
+  layer?: string;
+  path?: string;
+  reason: string;
 }
 
 /**
  * Applies layers bottom-up with OCI whiteout semantics: a layer's opaque directories and whiteouts hide lower
- * content first, then its files replace lower ones. What remains is the image's inventory.
+ * content first, then its files replace lower ones. What remains is the image's inventory. A file gap (a package
+ * database that could not be read) stays only while no later layer replaces or removes that path; a layer gap
+ * (the layer could not be read to its end) always stays.
  */
-export function mergeLayers(layers: LayerInventory[]): ImageInventory {
+export function mergeLayers(layers: LayerInventory[], digests: string[] = []): ImageInventory {
   const state = new Map<string, FileFacts>();
+  const fileGaps = new Map<string, ImageGap>();
+  const layerGaps: ImageGap[] = [];
   const problems: string[] = [];
+  const under = (prefix: string, k: string) => prefix === '' || k === prefix || k.startsWith(`${prefix}/`);
   const hideBelow = (prefix: string) => {
-    for (const k of state.keys()) if (prefix === '' || k === prefix || k.startsWith(`${prefix}/`)) state.delete(k);
+    for (const k of state.keys()) if (under(prefix, k)) state.delete(k);
+    for (const k of fileGaps.keys()) if (under(prefix, k)) fileGaps.delete(k);
   };
-  for (const layer of layers) {
-    for (const d of layer.opaque) for (const k of state.keys()) if (d === '' || k.startsWith(`${d}/`)) state.delete(k);
+  for (const [i, layer] of layers.entries()) {
+    const layerName = digests[i] ?? `layer ${i + 1}`;
+    for (const d of layer.opaque) {
+      for (const k of state.keys()) if (d === '' || k.startsWith(`${d}/`)) state.delete(k);
+      for (const k of fileGaps.keys()) if (d === '' || k.startsWith(`${d}/`)) fileGaps.delete(k);
+    }
     for (const r of layer.removed) hideBelow(r);
-    for (const [p, f] of Object.entries(layer.files)) state.set(p, f);
+    for (const [p, f] of Object.entries(layer.files)) {
+      state.set(p, f);
+      fileGaps.delete(p);
+    }
+    for (const g of layer.gaps ?? []) {
+      if (g.path === null) layerGaps.push({ layer: layerName, reason: g.reason });
+      else fileGaps.set(g.path, { layer: layerName, path: g.path, reason: g.reason });
+    }
     problems.push(...layer.problems);
   }
   let os: OsInfo | null = state.get('etc/os-release')?.os ?? state.get('usr/lib/os-release')?.os ?? null;
@@ -254,5 +352,5 @@ export function mergeLayers(layers: LayerInventory[]): ImageInventory {
       packages.push(p);
     }
   }
-  return { os, packages, problems };
+  return { os, packages, problems, gaps: [...layerGaps, ...fileGaps.values()] };
 }

@@ -1,6 +1,6 @@
 import type { AdvisoryStore } from './advisory-store.js';
 import { normalizePypiName, type OsInfo, type Package } from './inventory.js';
-import type { ImageInventory } from './layer-walker.js';
+import type { ImageGap, ImageInventory } from './layer-walker.js';
 import type { AffectedPackage } from './osv.js';
 import { severityRank, type Severity } from './severity.js';
 import { compareVersions, schemeForEcosystem, type VersionScheme } from './versions/index.js';
@@ -22,26 +22,71 @@ export interface Finding {
   summary: string | null;
   links: string[];
   path: string;
+  /** every advisory id merged into this finding, when advisories that alias each other were merged */
+  advisories?: string[];
 }
 
-/** The OSV ecosystems whose advisories apply to this distro release (exact release only: others are ignored). */
+/** Debian release numbers by codename (testing images name only their codename). */
+const DEBIAN_CODENAMES: Readonly<Record<string, number>> = { jessie: 8, stretch: 9, buster: 10, bullseye: 11, bookworm: 12, trixie: 13, forky: 14, duke: 15 };
+
+/** The package type a distribution's own packages have. */
+export function osPackageType(os: OsInfo | null): Package['type'] | null {
+  if (!os) return null;
+  if (os.id === 'alpine' || os.id === 'wolfi' || os.id === 'chainguard') return 'apk';
+  if (os.id === 'debian' || os.id === 'ubuntu') return 'deb';
+  return null;
+}
+
+/**
+ * The OSV ecosystems whose advisories apply to this distro release (exact release only: others are ignored), for
+ * releases the version number alone names.
+ */
 export function osEcosystems(os: OsInfo | null): string[] {
   if (!os) return [];
   const v = os.versionId;
   switch (os.id) {
     case 'debian': {
       const major = /^(\d+)/.exec(v)?.[1];
-      return major ? [`Debian:${major}`] : [];
+      if (major) return [`Debian:${major}`];
+      const n = os.codename ? DEBIAN_CODENAMES[os.codename] : undefined;
+      return n ? [`Debian:${n}`] : [];
     }
-    case 'ubuntu':
-      return v ? [`Ubuntu:${v}`, `Ubuntu:${v}:LTS`] : [];
+    case 'ubuntu': {
+      const m = /^(\d+\.\d+)/.exec(v)?.[1];
+      return m ? [`Ubuntu:${m}`, `Ubuntu:${m}:LTS`, `Ubuntu:Pro:${m}:LTS`] : [];
+    }
     case 'alpine': {
       const m = /^(\d+)\.(\d+)/.exec(v);
       return m ? [`Alpine:v${m[1]}.${m[2]}`] : [];
     }
+    case 'wolfi':
+      return ['Wolfi'];
+    case 'chainguard':
+      return ['Chainguard', 'Wolfi'];
     default:
       return [];
   }
+}
+
+export interface OsMatch {
+  ecosystems: string[];
+  /** how the release was chosen, when it was not exact (Debian testing/sid) */
+  note?: string;
+}
+
+/**
+ * The ecosystems to match an image's OS packages in, given what is loaded: the exact release when its advisories
+ * are there; Debian testing/sid (no `VERSION_ID`) is matched against its codename's release if loaded, else the
+ * newest Debian release loaded, and says so.
+ */
+export async function resolveOsEcosystems(store: AdvisoryStore, os: OsInfo | null): Promise<OsMatch> {
+  const exact = osEcosystems(os);
+  if (os?.id !== 'debian' || /^\d/.test(os.versionId)) return { ecosystems: exact };
+  if (exact.length && (await store.hasAdvisories(exact))) return { ecosystems: exact, note: `Debian ${os.codename ?? 'testing/sid'} (no release number): matched against ${exact[0]}` };
+  const loaded = (await store.ecosystemsWithPrefix('Debian:')).map((e) => Number(/^Debian:(\d+)$/.exec(e)?.[1] ?? NaN)).filter((n) => Number.isFinite(n));
+  if (!loaded.length) return { ecosystems: exact };
+  const newest = Math.max(...loaded);
+  return { ecosystems: [`Debian:${newest}`], note: `Debian ${os.codename ?? 'testing/sid'} (no release number): matched against Debian:${newest}, the newest release with advisories loaded` };
 }
 
 /**
@@ -103,15 +148,50 @@ interface Query {
   key: (p: Package) => { name: string; version: string };
 }
 
+/** Language ecosystems Berth reads: package type → OSV ecosystem, version scheme, and the name advisories use. */
+const LANGUAGES: { type: Package['type']; ecosystem: string; scheme: VersionScheme; name: (p: Package) => string }[] = [
+  { type: 'npm', ecosystem: 'npm', scheme: 'semver', name: (p) => p.name },
+  { type: 'pypi', ecosystem: 'PyPI', scheme: 'pep440', name: (p) => normalizePypiName(p.name) },
+];
+
 /**
- * Matches an image inventory against the advisory database: Debian/Ubuntu/Alpine packages by source name and
- * source version in the exact release's ecosystem, npm and PyPI packages by name. One finding per advisory and
- * installed package.
+ * What the matcher cannot judge for lack of advisories: OS packages of a distribution Berth has no ecosystem for,
+ * or whose ecosystem has no advisories loaded, and language packages whose ecosystem has none. Each makes the
+ * report incomplete.
  */
-export async function matchInventory(store: AdvisoryStore, inv: ImageInventory): Promise<Finding[]> {
+export async function coverageGaps(store: AdvisoryStore, inv: ImageInventory, os?: OsMatch): Promise<ImageGap[]> {
+  const gaps: ImageGap[] = [];
+  const osType = osPackageType(inv.os);
+  const osPkgs = inv.packages.filter((p) => p.type === 'deb' || p.type === 'apk');
+  const osName = inv.os ? `${inv.os.id} ${inv.os.versionId || inv.os.codename || ''}`.trim() : null;
+  if (osPkgs.length) {
+    const ecos = os?.ecosystems ?? osEcosystems(inv.os);
+    if (!inv.os) gaps.push({ reason: `${osPkgs.length} OS packages, but the distribution could not be identified: no advisory source` });
+    else if (!ecos.length || !osType) gaps.push({ reason: `${osName}: no advisory source for this distribution (${osPkgs.length} packages not checked)` });
+    else if (!(await store.hasAdvisories(ecos))) gaps.push({ reason: `${osName}: no advisories loaded for ${ecos[0]} (${osPkgs.length} packages not checked)` });
+    else {
+      const other = osPkgs.filter((p) => p.type !== osType).length;
+      if (other) gaps.push({ reason: `${other} packages of another distribution's type in a ${osName} image: not checked` });
+    }
+  }
+  for (const l of LANGUAGES) {
+    const n = inv.packages.filter((p) => p.type === l.type).length;
+    if (n && !(await store.hasAdvisories([l.ecosystem]))) gaps.push({ reason: `no advisories loaded for ${l.ecosystem} (${n} packages not checked)` });
+  }
+  return gaps;
+}
+
+/**
+ * Matches an image inventory against the advisory database: Debian/Ubuntu/Alpine/Wolfi packages by source name and
+ * source version in the release's ecosystems, language packages by name. One finding per vulnerability and installed
+ * package: advisories that alias each other (GHSA, PYSEC, CVE, distro ids) merge into one finding that carries the
+ * highest severity, the fix that fixes all of them, and every id.
+ */
+export async function matchInventory(store: AdvisoryStore, inv: ImageInventory, os?: OsMatch): Promise<Finding[]> {
   const queries: Query[] = [];
-  const osEcos = osEcosystems(inv.os);
+  const osEcos = os?.ecosystems ?? osEcosystems(inv.os);
   const osScheme = osEcos[0] ? schemeForEcosystem(osEcos[0]) : null;
+  const osType = osPackageType(inv.os);
   const group = (pkgs: Package[], key: Query['key']) => {
     const m = new Map<string, Package[]>();
     for (const p of pkgs) {
@@ -120,17 +200,16 @@ export async function matchInventory(store: AdvisoryStore, inv: ImageInventory):
     }
     return m;
   };
-  if (osScheme) {
-    const type = inv.os?.id === 'alpine' ? 'apk' : 'deb';
+  if (osScheme && osType) {
     const key = (p: Package) => ({ name: p.sourceName ?? p.name, version: p.sourceVersion ?? p.version });
-    queries.push({ ecosystems: osEcos, scheme: osScheme, byName: group(inv.packages.filter((p) => p.type === type), key), key });
+    queries.push({ ecosystems: osEcos, scheme: osScheme, byName: group(inv.packages.filter((p) => p.type === osType), key), key });
   }
-  const npmKey = (p: Package) => ({ name: p.name, version: p.version });
-  queries.push({ ecosystems: ['npm'], scheme: 'semver', byName: group(inv.packages.filter((p) => p.type === 'npm'), npmKey), key: npmKey });
-  const pyKey = (p: Package) => ({ name: normalizePypiName(p.name), version: p.version });
-  queries.push({ ecosystems: ['PyPI'], scheme: 'pep440', byName: group(inv.packages.filter((p) => p.type === 'pypi'), pyKey), key: pyKey });
+  for (const l of LANGUAGES) {
+    const key = (p: Package) => ({ name: l.name(p), version: p.version });
+    queries.push({ ecosystems: [l.ecosystem], scheme: l.scheme, byName: group(inv.packages.filter((p) => p.type === l.type), key), key });
+  }
 
-  const hits: { advisoryId: string; pkg: Package; fixed: string | null; on: { name: string; version: string } }[] = [];
+  const hits: { advisoryId: string; pkg: Package; fixed: string | null; on: { name: string; version: string }; scheme: VersionScheme }[] = [];
   for (const q of queries) {
     if (!q.byName.size) continue;
     const rows = await store.candidates(q.ecosystems, [...q.byName.keys()]);
@@ -138,13 +217,13 @@ export async function matchInventory(store: AdvisoryStore, inv: ImageInventory):
       for (const pkg of q.byName.get(row.name) ?? []) {
         const on = q.key(pkg);
         const r = isAffected(q.scheme, on.version, row.affected);
-        if (r.affected) hits.push({ advisoryId: row.advisoryId, pkg, fixed: r.fixed, on });
+        if (r.affected) hits.push({ advisoryId: row.advisoryId, pkg, fixed: r.fixed, on, scheme: q.scheme });
       }
     }
   }
   const advisories = await store.advisories(hits.map((h) => h.advisoryId));
   const seen = new Set<string>();
-  const out: Finding[] = [];
+  const out: (Finding & { scheme: VersionScheme })[] = [];
   for (const h of hits) {
     const a = advisories.get(h.advisoryId);
     if (!a) continue;
@@ -166,8 +245,68 @@ export async function matchInventory(store: AdvisoryStore, inv: ImageInventory):
       summary: a.summary,
       links: a.refs.slice(0, 10),
       path: h.pkg.path,
+      scheme: h.scheme,
     });
   }
-  out.sort((x, y) => severityRank(y.severity) - severityRank(x.severity) || (y.cvssScore ?? 0) - (x.cvssScore ?? 0) || x.package.localeCompare(y.package) || x.advisoryId.localeCompare(y.advisoryId));
+  return sortFindings(mergeAliases(out, (f) => (x, y) => compareVersions((f as { scheme: VersionScheme }).scheme, x, y)).map(({ scheme: _s, ...f }) => f as Finding));
+}
+
+export function sortFindings<T extends Finding>(out: T[]): T[] {
+  return out.sort((x, y) => severityRank(y.severity) - severityRank(x.severity) || (y.cvssScore ?? 0) - (x.cvssScore ?? 0) || x.package.localeCompare(y.package) || x.advisoryId.localeCompare(y.advisoryId));
+}
+
+/**
+ * Merges findings of one installed package (type, name, version, path) whose advisories share an id (an advisory's
+ * own id or one of its aliases/upstream ids): the merged finding takes the most severe advisory's id, score and
+ * summary, lists every other id in `aliases` and every advisory id in `advisories`, and offers the highest fix
+ * (the version that fixes all of them; none when one of them has no fix).
+ */
+export function mergeAliases<T extends Finding>(findings: T[], order: (f: T) => ((a: string, b: string) => number) | null = () => null): T[] {
+  const groups = new Map<string, T[]>();
+  for (const f of findings) {
+    const k = `${f.type}|${f.package}|${f.installedVersion}|${f.path}`;
+    groups.set(k, [...(groups.get(k) ?? []), f]);
+  }
+  const out: T[] = [];
+  for (const list of groups.values()) {
+    // union-find over findings, joined when their id sets meet
+    const parent = list.map((_, i) => i);
+    const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
+    const owner = new Map<string, number>();
+    list.forEach((f, i) => {
+      for (const id of [f.advisoryId, ...f.aliases]) {
+        const k = id.toUpperCase();
+        const j = owner.get(k);
+        if (j === undefined) owner.set(k, i);
+        else parent[find(i)] = find(j);
+      }
+    });
+    const sets = new Map<number, T[]>();
+    list.forEach((f, i) => sets.set(find(i), [...(sets.get(find(i)) ?? []), f]));
+    for (const set of sets.values()) {
+      if (set.length === 1) {
+        out.push(set[0]!);
+        continue;
+      }
+      const ranked = [...set].sort((x, y) => severityRank(y.severity) - severityRank(x.severity) || (y.cvssScore ?? 0) - (x.cvssScore ?? 0) || x.advisoryId.localeCompare(y.advisoryId));
+      const top = ranked[0]!;
+      const ids = [...new Set(ranked.map((f) => f.advisoryId))];
+      const aliases = [...new Set(ranked.flatMap((f) => [f.advisoryId, ...f.aliases]))].filter((a) => a !== top.advisoryId);
+      const cmp = order(top);
+      let fixed: string | null = null;
+      if (set.every((f) => f.fixedVersion)) {
+        const fixes = set.map((f) => f.fixedVersion!);
+        fixed = fixes.reduce((a, b) => {
+          if (!cmp) return a >= b ? a : b;
+          try {
+            return cmp(a, b) >= 0 ? a : b;
+          } catch {
+            return a;
+          }
+        });
+      }
+      out.push({ ...top, aliases, advisories: ids, fixedVersion: fixed, links: [...new Set(ranked.flatMap((f) => f.links))].slice(0, 10) });
+    }
+  }
   return out;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { normalizePypiName } from './inventory.js';
 import { cvssBaseScore, severityFromScore, severityFromVendor, severityRank, type Severity } from './severity.js';
+import { ADVISORY_ID } from '../registry/reference.js';
 
 /** OSV schema (https://ossf.github.io/osv-schema/), as much as Berth uses, with bounds on everything. */
 const event = z
@@ -21,7 +22,7 @@ const affected = z
 
 export const osvRecordSchema = z
   .object({
-    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$/, 'not an OSV id'),
+    id: z.string().regex(ADVISORY_ID, 'not an OSV id'),
     modified: z.string().max(64),
     published: z.string().max(64).optional(),
     withdrawn: z.string().max(64).optional(),
@@ -71,7 +72,7 @@ const time = (s: string | undefined): number | null => {
   return Number.isFinite(t) ? t : null;
 };
 
-const ID_LIKE = /^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$/;
+const ID_LIKE = ADVISORY_ID;
 
 /**
  * Turns a validated OSV record into what Berth stores. Severity: the highest CVSS v3/v4 base score over the record

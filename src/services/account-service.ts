@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CredentialCache } from '../auth/credential-cache.js';
 import type { DB } from '../db/connect.js';
 import * as sessions from '../db/repos/sessions.js';
+import { findUserLocale, setUserLocale } from '../db/repos/preferences.js';
 import { deleteUser, findUserRowById, findUserRowByName, insertUser, listUsers, toUser, updateUser, type User } from '../db/repos/users.js';
 import { AppError, badRequest, conflict, isUniqueViolation, notFound } from '../errors.js';
 import { generatePassword, hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
@@ -88,21 +89,36 @@ export class AccountService {
    * reveals nothing about the password) or TOO_MANY_REQUESTS when locked.
    */
   async authenticate(username: string, password: string, clientIp: string): Promise<User> {
+    return this.withLockout(username, clientIp, async () => {
+      const row = username.length <= 255 ? await findUserRowByName(this.db, username) : undefined;
+      const ok = row && !row.disabled && (this.cachedMatch(username, password, row.password_hash) || (await this.checkAndCache(username, password, row.password_hash)));
+      if (!ok) {
+        if (!row) await verifyPassword(password, DUMMY_HASH); // same cost whether or not the user exists
+        return undefined;
+      }
+      return toUser(row);
+    });
+  }
+
+  /**
+   * The lockout policy around any credential check (local passwords, LDAP, OIDC CLI secrets), per (username, client
+   * address): `check` returns the user, or undefined for wrong credentials (counted; UNAUTHORIZED), or throws for
+   * anything else (a directory that is down: not counted). Throws TOO_MANY_REQUESTS while locked.
+   */
+  async withLockout(username: string, clientIp: string, check: () => Promise<User | undefined>): Promise<User> {
     const key = `${username.slice(0, 128)}|${clientIp.slice(0, 64)}`;
     const now = Date.now();
     const failure = await sessions.findLoginFailure(this.db, key);
     if (failure && Number(failure.locked_until) > now) {
       throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later');
     }
-    const row = username.length <= 255 ? await findUserRowByName(this.db, username) : undefined;
-    const ok = row && !row.disabled && (this.cachedMatch(username, password, row.password_hash) || (await this.checkAndCache(username, password, row.password_hash)));
-    if (!ok) {
-      if (!row) await verifyPassword(password, DUMMY_HASH); // same cost whether or not the user exists
+    const user = await check();
+    if (!user) {
       await this.recordFailure(key, failure, now);
       throw new AppError('UNAUTHORIZED', 'invalid username or password');
     }
     if (failure) await sessions.deleteLoginFailure(this.db, key);
-    return toUser(row);
+    return user;
   }
 
   private cachedMatch(username: string, password: string, storedHash: string): boolean {
@@ -178,6 +194,16 @@ export class AccountService {
 
   async endSession(sessionId: string): Promise<void> {
     await sessions.deleteSession(this.db, sessionId);
+  }
+
+  /** The user's chosen UI locale, or null (follow the browser). */
+  async locale(userId: number): Promise<string | null> {
+    return findUserLocale(this.db, userId);
+  }
+
+  /** Stores the user's UI locale; the caller checked it is a supported one (null clears the choice). */
+  async setLocale(userId: number, locale: string | null): Promise<void> {
+    await setUserLocale(this.db, userId, locale, Date.now());
   }
 }
 

@@ -1,16 +1,17 @@
 import { decide, roleFromId, type Action, type Role } from '../auth/rbac.js';
 import type { Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
-import { findMemberRoleId } from '../db/repos/members.js';
+import { findEffectiveRoleId } from '../db/repos/members.js';
 import { AppError } from '../errors.js';
 
 /** Answers "may P do A on project X" for routes and the token service alike. */
 export class Authorizer {
   constructor(private readonly db: DB) {}
 
+  /** A user's effective role: the highest of their direct role and the roles of their directory groups. */
   async roleOf(p: Principal, projectId: number): Promise<Role | null> {
     if (p.kind !== 'user') return null;
-    const id = await findMemberRoleId(this.db, projectId, p.id);
+    const id = await findEffectiveRoleId(this.db, projectId, p.id);
     return id === undefined ? null : roleFromId(id);
   }
 

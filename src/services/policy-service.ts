@@ -1,14 +1,15 @@
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
-import { findProjectByName, type Project } from '../db/repos/projects.js';
-import { IMAGE_TYPES } from '../registry/constants.js';
-import type { ProxyRefusal, V2Request } from '../registry/proxy.js';
+import type { Project } from '../db/repos/projects.js';
+import { findReportSummary } from '../db/repos/scan-reports.js';
+import { v2Refusal, type V2Refusal } from '../errors.js';
+import { IMAGE_TYPES, INDEX_TYPES } from '../registry/constants.js';
 import type { Finding } from '../scanner/matcher.js';
-import { severityRank, type Severity } from '../scanner/severity.js';
+import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js';
 import type { ScanService } from './scan-service.js';
+import { SHA256_DIGEST as DIGEST } from '../registry/reference.js';
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** `v*`, `release-?.?`, `[0-9]*` → an anchored regex; everything else is literal. */
 export function globToRegExp(glob: string): RegExp {
@@ -111,55 +112,64 @@ export class PolicyService {
   // --- the pull gate ---
 
   /**
-   * Decides a manifest GET/HEAD. When the project prevents vulnerable images: findings at or above its threshold
-   * that no live allowlist entry exempts → 412 naming them. Images without a finished report (never scanned, being
-   * scanned for the first time, failed) follow the project's `unscanned_policy`, block by default. A child of an index
-   * without its own report is judged by its index's report (which covers every platform).
+   * Decides a manifest GET/HEAD on the digest the registry is about to serve. When the project prevents vulnerable
+   * images: an image manifest passes when its own finished report shows nothing at or above the project's threshold
+   * that a live allowlist entry does not exempt; an index passes only if every child it lists would pass. Images
+   * without a finished report (never scanned, being scanned, failed) and images whose report is `incomplete` follow
+   * the project's `unscanned_policy`, block by default (an allowed incomplete image is still judged on its findings). Refusals are 412 `PROJECTPOLICYVIOLATION`, which the docker CLI prints verbatim.
+   * @param digest the registry's `Docker-Content-Digest`; null (never seen from distribution) is refused.
    */
-  async pullGate(req: V2Request): Promise<ProxyRefusal | null> {
-    const project = await findProjectByName(this.db, req.project!);
-    if (!project || !project.preventVulnerable) return null;
-    const name = req.name!;
-    const repo = await art.findRepository(this.db, name);
-    let digest: string | null = DIGEST.test(req.reference!) ? req.reference! : null;
-    if (!digest && repo) digest = (await art.findArtifact(this.db, Number(repo.id), req.reference!))?.digest ?? null;
-    if (!digest) digest = await this.registry.client.resolve(name, req.reference!).catch(() => null);
-    if (!digest) return null; // the registry will answer 404 itself
-    const artifact = repo ? await art.findArtifact(this.db, Number(repo.id), digest) : undefined;
-    let report = artifact ? await this.scans.report(artifact.id) : undefined;
-    if ((!report || report.finishedAt === null) && repo) {
-      const parent = await this.db
-        .selectFrom('artifact_children as c')
-        .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
-        .select('p.id')
-        .where('c.child_digest', '=', digest)
-        .where('p.repository_id', '=', Number(repo.id))
-        .executeTakeFirst();
-      if (parent) report = await this.scans.report(Number(parent.id));
+  async pullDecision(project: Project, repository: string, digest: string | null): Promise<V2Refusal | null> {
+    if (!project.preventVulnerable) return null;
+    if (!digest || !DIGEST.test(digest)) return this.violation(`Berth blocked this pull: the registry did not name the digest of ${repository}, so its scan cannot be checked`);
+    const artifact = await art.findArtifactByRepositoryName(this.db, repository, digest);
+    if (artifact && INDEX_TYPES.has(artifact.mediaType)) {
+      for (const child of await art.listChildDigests(this.db, artifact.id)) {
+        const refused = await this.imageDecision(project, repository, child);
+        if (refused) return { ...refused, message: refused.message.replace('Berth blocked this pull: ', `Berth blocked this pull of the index ${repository}@${digest.slice(0, 19)}…: its child `) };
+      }
+      return null;
     }
-    const ref = `${name}@${digest.slice(0, 19)}…`;
-    if (!report || report.finishedAt === null || report.status === 'error') {
+    return this.imageDecision(project, repository, digest, artifact?.id);
+  }
+
+  private violation(message: string): V2Refusal {
+    return v2Refusal('PROJECTPOLICYVIOLATION', message);
+  }
+
+  private async imageDecision(project: Project, repository: string, digest: string, artifactId?: number): Promise<V2Refusal | null> {
+    const id = artifactId ?? (await art.findArtifactByRepositoryName(this.db, repository, digest))?.id;
+    const summary = id === undefined ? undefined : await findReportSummary(this.db, id);
+    const ref = `${repository}@${digest.slice(0, 19)}…`;
+    // an incomplete report (a layer or package database not read, an ecosystem without advisories) is no verdict
+    const incomplete = summary?.status === 'success' && summary.finishedAt !== null && summary.incomplete;
+    if (!summary || summary.finishedAt === null || summary.status !== 'success' || (incomplete && project.unscannedPolicy !== 'allow')) {
       if (project.unscannedPolicy === 'allow') return null;
-      const why = !report ? 'has not been scanned yet' : report.status === 'running' ? 'is being scanned' : 'could not be scanned';
-      return {
-        status: 412,
-        code: 'DENIED',
-        message: `Berth blocked this pull: ${ref} ${why}, and project ${project.name} only serves images whose scan shows nothing at or above ${project.severity}. Wait for the scan, or ask a project admin.`,
-      };
+      const why = !summary
+        ? 'has not been scanned yet'
+        : incomplete
+          ? `could not be scanned completely (${summary.gaps} part${summary.gaps === 1 ? '' : 's'} not read or without advisories)`
+          : summary.status === 'running'
+            ? 'is being scanned'
+            : 'could not be scanned';
+      return this.violation(
+        `Berth blocked this pull: ${ref} ${why}, and project ${project.name} only serves images whose scan shows nothing at or above ${project.severity}. Wait for the scan, or ask a project admin.`,
+      );
     }
     const threshold = severityRank(project.severity as Severity);
+    // Most pulls end here: no finding at or above the threshold, so no findings are read at all.
+    if (!SEVERITIES.some((s) => severityRank(s) >= threshold && summary.counts[s] > 0)) return null;
+    const report = await this.scans.report(id!);
+    if (!report) return null;
     const entries = await this.allowlistEntries(project);
     const blocking = report.findings.filter((f) => severityRank(f.severity) >= threshold && !allowlisted(f, entries));
     if (!blocking.length) return null;
     const ids = [...new Set(blocking.map((f) => f.aliases.find((a) => a.startsWith('CVE-')) ?? f.advisoryId))];
-    return {
-      status: 412,
-      code: 'DENIED',
-      message:
-        `Berth blocked this pull: ${ref} has ${blocking.length} vulnerabilit${blocking.length === 1 ? 'y' : 'ies'} at or above ${project.severity} ` +
+    return this.violation(
+      `Berth blocked this pull: ${ref} has ${blocking.length} vulnerabilit${blocking.length === 1 ? 'y' : 'ies'} at or above ${project.severity} ` +
         `(${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''}), and project ${project.name} prevents vulnerable images. ` +
         `To pull it anyway, ask a project admin to add the CVEs to the project's CVE allowlist.`,
-    };
+    );
   }
 
   /** Live (not expired) allowlist entries of the system and the project, upper-cased. */
@@ -172,7 +182,15 @@ export class PolicyService {
     return out;
   }
 
-  // --- immutability and quota, on manifest PUT ---
+  // --- read-only, immutability, deletes and quota on /v2 writes ---
+
+  /** While garbage collection runs, writes get a retryable 503 with Retry-After. */
+  async readOnlyRefusal(): Promise<V2Refusal | null> {
+    const ro = await this.readOnly();
+    if (!ro) return null;
+    const wait = Math.max(5, Math.ceil((ro.until - Date.now()) / 1000));
+    return v2Refusal('UNAVAILABLE', `Berth is read-only while garbage collection runs (${ro.reason}): retry in a few minutes`, { headers: { 'Retry-After': String(Math.min(wait, 300)) } });
+  }
 
   /** The immutability rule a tag falls under, if any. */
   immutableRule(project: Project, tag: string): string | null {
@@ -180,36 +198,68 @@ export class PolicyService {
     return null;
   }
 
-  /** Refuses overwriting an existing immutable tag, or a push past the project's quota. */
-  async manifestPut(req: V2Request, body: Buffer): Promise<ProxyRefusal | null> {
-    const project = await findProjectByName(this.db, req.project!);
-    if (!project) return null; // the token service never granted push: the registry refuses it
-    const ref = req.reference!;
-    if (!DIGEST.test(ref)) {
-      const rule = this.immutableRule(project, ref);
-      if (rule) {
-        const repo = await art.findRepository(this.db, req.name!);
-        const inDb = repo ? await art.findArtifact(this.db, Number(repo.id), ref) : undefined;
-        const exists = inDb ?? (await this.registry.client.resolve(req.name!, ref).catch(() => null));
-        if (exists) {
-          return { status: 412, code: 'DENIED', message: `tag ${req.name}:${ref} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead` };
-        }
-      }
+  /** Refuses pushing over an existing immutable tag (by the registry's own view of the tag when the DB lags). */
+  async immutableTagRefusal(project: Project, repository: string, reference: string): Promise<V2Refusal | null> {
+    if (DIGEST.test(reference)) return null;
+    const rule = this.immutableRule(project, reference);
+    if (!rule) return null;
+    const repo = await art.findRepository(this.db, repository);
+    const inDb = repo ? await art.findArtifact(this.db, Number(repo.id), reference) : undefined;
+    const exists = inDb ?? (await this.registry.client.resolve(repository, reference).catch(() => null));
+    if (!exists) return null;
+    return v2Refusal('PRECONDITION', `tag ${repository}:${reference} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead`);
+  }
+
+  /**
+   * Refuses a `/v2` manifest DELETE that the REST delete would refuse: an artifact behind an immutable tag, or a
+   * child that an index in the repository still lists (deleting it would break the multi-arch image).
+   */
+  async manifestDeleteRefusal(project: Project, repository: string, reference: string): Promise<V2Refusal | null> {
+    if (!DIGEST.test(reference)) return null; // distribution refuses tag deletes itself (DIGEST_INVALID)
+    const artifact = await art.findArtifactByRepositoryName(this.db, repository, reference);
+    if (!artifact) return null;
+    for (const tag of await art.listTagNames(this.db, artifact.id)) {
+      const rule = this.immutableRule(project, tag);
+      if (rule) return v2Refusal('PRECONDITION', `tag ${repository}:${tag} is immutable in project ${project.name} (rule "${rule}"): it cannot be deleted`);
     }
-    if (project.quotaBytes !== null) {
-      const added = await this.newBytes(project, body);
-      if (added > 0) {
-        const usage = await this.usage(project.id);
-        if (usage + added > project.quotaBytes) {
-          return {
-            status: 412,
-            code: 'DENIED',
-            message: `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(project.quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
-          };
-        }
-      }
-    }
+    const parents = await art.findParentIndexes(this.db, artifact.repositoryId, reference);
+    if (parents.length) return v2Refusal('CONFLICT', `${repository}@${reference} is listed by the index ${parents[0]!.digest}: delete the index first`);
     return null;
+  }
+
+  /** Listeners for quota events: a push refused over quota, or one that crossed 85 % of it (webhooks plug in here). */
+  readonly onQuota: ((e: QuotaEvent) => void)[] = [];
+
+  /**
+   * Refuses a manifest PUT that would take the project past its storage quota. `target` names the manifest for the
+   * quota events (QUOTA_EXCEED on a refusal, QUOTA_WARNING when a push crosses 85 % of the quota).
+   */
+  async quotaRefusal(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
+    if (project.quotaBytes === null) return null;
+    const added = await this.newBytes(project, body);
+    if (added <= 0) return null;
+    const usage = await this.usage(project.id);
+    const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes: project.quotaBytes };
+    const warnAt = QUOTA_WARNING_SHARE * project.quotaBytes;
+    if (usage + added <= project.quotaBytes) {
+      if (usage < warnAt && usage + added >= warnAt) this.quotaEvent({ ...event, exceeded: false });
+      return null;
+    }
+    this.quotaEvent({ ...event, exceeded: true });
+    return v2Refusal(
+      'PRECONDITION',
+      `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(project.quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
+    );
+  }
+
+  private quotaEvent(e: QuotaEvent): void {
+    for (const fn of this.onQuota) {
+      try {
+        fn(e);
+      } catch {
+        /* a listener never decides a push */
+      }
+    }
   }
 
   /** Bytes of blobs an image manifest references that the project does not hold yet. */
@@ -264,6 +314,20 @@ export class PolicyService {
       .executeTakeFirst();
     return Number(blobs?.n ?? 0) + Number(manifests?.n ?? 0);
   }
+}
+
+/** Share of a quota whose crossing by a push raises QUOTA_WARNING (Harbor's default warning level). */
+export const QUOTA_WARNING_SHARE = 0.85;
+
+export interface QuotaEvent {
+  project: Project;
+  repository: string | null;
+  reference: string | null;
+  usedBytes: number;
+  addedBytes: number;
+  quotaBytes: number;
+  /** true: the push was refused; false: it crossed the warning level */
+  exceeded: boolean;
 }
 
 export interface ReadOnlyState {

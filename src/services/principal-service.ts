@@ -1,11 +1,11 @@
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../errors.js';
-import type { AccountService } from './account-service.js';
+import type { User } from '../db/repos/users.js';
 
 /** Turns Basic credentials into a principal: users here; robot accounts (`robot$…`) plug in via `robots`. */
 export class PrincipalService {
   constructor(
-    private readonly accounts: AccountService,
+    private readonly accounts: { authenticate(username: string, password: string, ip: string): Promise<User> },
     private readonly robots?: { authenticate(name: string, secret: string): Promise<Principal | undefined> },
   ) {}
 

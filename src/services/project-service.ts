@@ -17,12 +17,12 @@ import type { ProjectUpdate } from '../db/tables.js';
 import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
+import { ADVISORY_ID } from '../registry/reference.js';
 
 export type { Project };
 
 const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 // Advisory ids (CVE-2024-1234, GHSA-xxxx-xxxx-xxxx, DSA-5555-1, ALPINE-CVE-…): printable, bounded.
-const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
 const TAG_GLOB = /^[A-Za-z0-9_.*?\-[\]!]{1,128}$/;
 
 export const projectUpdateSchema = z
@@ -41,11 +41,19 @@ export const projectUpdateSchema = z
   .strict();
 export type ProjectPatch = z.infer<typeof projectUpdateSchema>;
 
-export interface Member {
-  userId: number;
-  username: string;
-  role: Role;
-  createdAt: number;
+/** A project member: a user (`userId`, `username`) or a directory group (`groupId`, `group`). */
+export type Member =
+  | { kind: 'user'; userId: number; username: string; role: Role; createdAt: number }
+  | { kind: 'group'; groupId: number; group: string; role: Role; createdAt: number };
+
+/** Group names as directories give them: LDAP DNs or plain names, OIDC claim values; printable, at most 255. */
+export function groupNameProblem(v: unknown): string | null {
+  if (typeof v !== 'string' || !v.trim()) return 'group is required';
+  if (v.length > 255) return 'group names are at most 255 characters';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(v)) return 'group names may not contain control characters';
+  if (v !== v.trim()) return 'group names may not start or end with spaces';
+  return null;
 }
 
 export class ProjectService {
@@ -80,13 +88,15 @@ export class ProjectService {
 
   /** Projects the caller can see: all for system admins, else public ones and those they are a member of. */
   async list(p: Principal, opts: { q?: string; limit: number; offset: number }) {
-    let visibleIds: number[] | null = null;
-    if (!isSystemAdmin(p)) {
-      if (p.kind === 'user') visibleIds = await members.listMemberProjectIds(this.db, p.id);
-      else if (p.kind === 'robot') visibleIds = [...p.permissions.keys()];
-      else visibleIds = [];
-    }
-    return listProjects(this.db, { q: opts.q, visibleIds, limit: opts.limit, offset: opts.offset });
+    return listProjects(this.db, { q: opts.q, visibleIds: await this.visibleIds(p), limit: opts.limit, offset: opts.offset });
+  }
+
+  /** The private projects a caller may see besides the public ones: null means every project (system admin). */
+  async visibleIds(p: Principal): Promise<number[] | null> {
+    if (isSystemAdmin(p)) return null;
+    if (p.kind === 'user') return members.listMemberProjectIds(this.db, p.id);
+    if (p.kind === 'robot') return [...p.permissions.keys()];
+    return [];
   }
 
   /** A project the caller may read; 404 when it does not exist, 401/403 when it may not be read. */
@@ -142,15 +152,26 @@ export class ProjectService {
   async listMembers(p: Principal, name: string, opts: { limit: number; offset: number }): Promise<{ items: Member[]; total: number; project: Project }> {
     const project = await this.get(p, name);
     await this.authz.require(p, 'member:read', project);
-    const { items, total } = await members.listMembers(this.db, project.id, opts);
-    return { items: items.map((m) => ({ userId: m.userId, username: m.username, role: roleFromId(m.roleId)!, createdAt: m.createdAt })), total, project };
+    const { items, total } = await members.listAllMembers(this.db, project.id, opts);
+    return {
+      items: items.map((m): Member =>
+        m.kind === 'user'
+          ? { kind: 'user', userId: m.id, username: m.name, role: roleFromId(m.roleId)!, createdAt: m.createdAt }
+          : { kind: 'group', groupId: m.id, group: m.name, role: roleFromId(m.roleId)!, createdAt: m.createdAt },
+      ),
+      total,
+      project,
+    };
   }
 
-  async addMember(p: Principal, actor: Actor, name: string, input: { username?: unknown; role?: unknown }): Promise<Member> {
+  /** Adds a user (`username`) or a directory group (`group`) with a role; exactly one of the two. */
+  async addMember(p: Principal, actor: Actor, name: string, input: { username?: unknown; group?: unknown; role?: unknown }): Promise<Member> {
     const project = await this.get(p, name);
     await this.authz.require(p, 'member:write', project);
     const role = parseRole(input.role);
-    if (typeof input.username !== 'string' || !input.username) throw badRequest('username is required');
+    if (input.group !== undefined && input.username !== undefined) throw badRequest('give either username or group, not both');
+    if (input.group !== undefined) return this.addGroupMember(actor, project, input.group, role);
+    if (typeof input.username !== 'string' || !input.username) throw badRequest('username (or group) is required');
     const user = input.username.length <= 255 ? await findUserRowByName(this.db, input.username) : undefined;
     if (!user) throw notFound(`user "${input.username.slice(0, 255)}" not found`);
     const now = Date.now();
@@ -161,7 +182,40 @@ export class ProjectService {
       throw err;
     }
     await this.audit.record(actor, 'add_member', 'project', project.name, { username: user.username, role });
-    return { userId: Number(user.id), username: user.username, role, createdAt: now };
+    return { kind: 'user', userId: Number(user.id), username: user.username, role, createdAt: now };
+  }
+
+  private async addGroupMember(actor: Actor, project: Project, groupInput: unknown, role: Role): Promise<Member> {
+    const problem = groupNameProblem(groupInput);
+    if (problem) throw badRequest(problem);
+    const group = groupInput as string;
+    const now = Date.now();
+    let id: number;
+    try {
+      id = await members.insertGroupMember(this.db, { projectId: project.id, group, roleId: ROLE_IDS[role], now });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`group "${group}" is already a member of ${project.name}`);
+      throw err;
+    }
+    await this.audit.record(actor, 'add_member', 'project', project.name, { group, role });
+    return { kind: 'group', groupId: id, group, role, createdAt: now };
+  }
+
+  async setGroupMemberRole(p: Principal, actor: Actor, name: string, groupId: number, roleInput: unknown): Promise<void> {
+    const project = await this.get(p, name);
+    await this.authz.require(p, 'member:write', project);
+    const role = parseRole(roleInput);
+    const m = await members.findGroupMember(this.db, project.id, groupId);
+    if (!m || !(await members.updateGroupMemberRole(this.db, project.id, groupId, ROLE_IDS[role]))) throw notFound('group member not found');
+    await this.audit.record(actor, 'change_role', 'project', project.name, { group: m.group, role });
+  }
+
+  async removeGroupMember(p: Principal, actor: Actor, name: string, groupId: number): Promise<void> {
+    const project = await this.get(p, name);
+    await this.authz.require(p, 'member:write', project);
+    const m = await members.findGroupMember(this.db, project.id, groupId);
+    if (!m || !(await members.deleteGroupMember(this.db, project.id, groupId))) throw notFound('group member not found');
+    await this.audit.record(actor, 'remove_member', 'project', project.name, { group: m.group });
   }
 
   async setMemberRole(p: Principal, actor: Actor, name: string, userId: number, roleInput: unknown): Promise<void> {

@@ -6,6 +6,7 @@ import { findProjectByName } from '../db/repos/projects.js';
 import type { Logger } from '../log.js';
 import { CORE_SUBJECT, IMAGE_TYPES, INDEX_TYPES, MANIFEST_TYPES } from '../registry/constants.js';
 import type { RegistryClient } from '../registry/client.js';
+import { REPOSITORY_NAME as REPO_NAME, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 
 const MAX_EVENTS = 1000;
 const MAX_ATTEMPTS = 10;
@@ -38,9 +39,6 @@ export const envelopeSchema = z.object({ events: z.array(z.unknown()).max(MAX_EV
 
 export type RegistryEvent = z.infer<typeof eventSchema>;
 
-const REPO_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /** Whether an event changes what Berth stores: manifest pushes, manifest GETs (pulls), deletes. Blob traffic is not. */
 function isRelevant(e: RegistryEvent): boolean {
@@ -84,6 +82,20 @@ export interface PushedArtifact {
   digest: string;
   tag?: string;
   artifactId: number;
+  /** the registry event's id (absent when reconciliation found it) and who pushed */
+  eventId?: string;
+  operator?: string;
+}
+
+/** A manifest GET by a client, or a manifest deleted in the registry, as the registry reported it. */
+export interface RegistryActivity {
+  repository: string;
+  digest: string;
+  tag?: string;
+  eventId: string;
+  operator: string;
+  /** epoch milliseconds */
+  at: number;
 }
 
 /**
@@ -99,6 +111,9 @@ export class RegistrySync {
   private stopped = false;
   /** Listeners for applied pushes (auto-scan plugs in here). */
   readonly onPushed: ((a: PushedArtifact) => void | Promise<void>)[] = [];
+  /** Listeners for pulls and deletions (webhooks plug in here); called at least once per event, keyed by its id. */
+  readonly onPulled: ((a: RegistryActivity) => void | Promise<void>)[] = [];
+  readonly onDeleted: ((a: RegistryActivity) => void | Promise<void>)[] = [];
 
   constructor(
     private readonly db: DB,
@@ -283,21 +298,26 @@ export class RegistrySync {
       p.lastAt = Math.max(p.lastAt, at);
       pulls.set(key, p);
       audits.push({ username: who, action: 'pull', resource: ref, clientIp: ip, at });
+      await this.notify(this.onPulled, { repository: repo, digest: e.target.digest!, tag: e.target.tag, eventId: e.id, operator: who, at });
       return;
     }
     if (e.action === 'push') {
       const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who });
       if (artifactId !== null && e.target.tag) await this.syncTag(repo, e.target.tag);
       audits.push({ username: who, action: 'push', resource: ref, clientIp: ip, at });
-      if (artifactId !== null) await this.notifyPushed({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId });
+      if (artifactId !== null) await this.notifyPushed({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId, eventId: e.id, operator: who });
       return;
     }
     // delete: a manifest by digest, or (one event per removed tag) a tag
     const repoRow = await art.findRepository(this.db, repo);
     if (e.target.digest) {
-      if (repoRow && (await this.registry.resolve(repo, e.target.digest)) === null) {
-        await art.deleteArtifact(this.db, Number(repoRow.id), e.target.digest);
-        await art.deleteRepositoryIfEmpty(this.db, Number(repoRow.id));
+      // Core's own deletions removed the rows already; the event still says the manifest is gone.
+      if ((await this.registry.resolve(repo, e.target.digest)) === null) {
+        if (repoRow) {
+          await art.deleteArtifact(this.db, Number(repoRow.id), e.target.digest);
+          await art.deleteRepositoryIfEmpty(this.db, Number(repoRow.id));
+        }
+        await this.notify(this.onDeleted, { repository: repo, digest: e.target.digest, eventId: e.id, operator: who, at });
       }
       audits.push({ username: who, action: 'delete', resource: ref, clientIp: ip, at });
     } else if (e.target.tag && repoRow) {
@@ -306,11 +326,15 @@ export class RegistrySync {
   }
 
   private async notifyPushed(a: PushedArtifact): Promise<void> {
-    for (const fn of this.onPushed) {
+    await this.notify(this.onPushed, a);
+  }
+
+  private async notify<T>(listeners: ((a: T) => void | Promise<void>)[], a: T): Promise<void> {
+    for (const fn of listeners) {
       try {
         await fn(a);
       } catch (err) {
-        this.log.error({ err }, 'push listener failed');
+        this.log.error({ err }, 'registry event listener failed');
       }
     }
   }

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
@@ -10,10 +9,9 @@ import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { Project, ProjectService } from './project-service.js';
 import { globToRegExp } from './policy-service.js';
+import { PATH_COMPONENT as COMPONENT, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
+import { tagDir } from '../registry/storage.js';
 
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 export type ArtifactWithTags = art.ArtifactRecord & { tags: { name: string; pushedAt: number }[] };
 
@@ -28,6 +26,16 @@ export class RepositoryService {
     private readonly audit: AuditService,
     private readonly registry: RegistryHandle,
   ) {}
+
+  /** How many repositories and artifacts the registry holds (dashboard figures for system admins). */
+  async systemCounts(): Promise<{ repositories: number; artifacts: number }> {
+    return { repositories: await art.countRepositories(this.db), artifacts: await art.countArtifacts(this.db) };
+  }
+
+  /** Repositories in a project (what a project deletion would remove). */
+  countInProject(projectId: number): Promise<number> {
+    return art.countRepositories(this.db, projectId);
+  }
 
   /** The full name `project/repo` after validating the repo path the API was given. */
   private fullName(project: Project, repo: string): string {
@@ -49,9 +57,14 @@ export class RepositoryService {
     return { project, repository: { id: Number(row.id), name, pullCount: Number(row.pull_count), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) } };
   }
 
-  async artifacts(p: Principal, projectName: string, repo: string, opts: { limit: number; offset: number }) {
+  async artifacts(p: Principal, projectName: string, repo: string, opts: { limit: number; offset: number; topLevel?: boolean }) {
     const { project, repository } = await this.get(p, projectName, repo);
     return { project, repository, ...(await art.listArtifacts(this.db, repository.id, opts)) };
+  }
+
+  /** The children of the given index artifacts of a repository the caller has read (see `artifacts`). */
+  async indexChildren(repositoryId: number, indexIds: number[]) {
+    return art.indexChildren(this.db, repositoryId, indexIds);
   }
 
   async artifact(p: Principal, projectName: string, repo: string, reference: string) {
@@ -141,8 +154,8 @@ export class RepositoryService {
     this.refuseImmutable(project, repository.name, [tag]);
     const managed = this.registry.managed;
     if (managed) {
-      const dir = path.join(managed.storageDir, 'docker', 'registry', 'v2', 'repositories', ...repository.name.split('/'), '_manifests', 'tags', tag);
-      if (!dir.startsWith(managed.storageDir + path.sep)) throw badRequest('invalid tag');
+      const dir = tagDir(managed.storageDir, repository.name, tag);
+      if (!dir) throw badRequest('invalid tag');
       fs.rmSync(dir, { recursive: true, force: true });
     } else {
       throw new AppError('UNSUPPORTED', 'deleting a single tag needs the managed registry; delete the artifact instead');

@@ -1,17 +1,20 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { RegistryHandle } from '../context.js';
+import { sql, type SqlBool } from 'kysely';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
+import { replaceReportFindings } from '../db/repos/findings.js';
 import type { Logger } from '../log.js';
 import { INDEX_TYPES } from '../registry/constants.js';
 import type { AdvisoryStore } from '../scanner/advisory-store.js';
 import type { OsInfo, Package } from '../scanner/inventory.js';
-import { INVENTORY_VERSION, mergeLayers, readLayer, type LayerInventory } from '../scanner/layer-walker.js';
-import { matchInventory, type Finding } from '../scanner/matcher.js';
+import { DEFAULT_LIMITS, INVENTORY_VERSION, mergeLayers, readLayer, type ImageGap, type LayerInventory } from '../scanner/layer-walker.js';
+import { coverageGaps, matchInventory, mergeAliases, resolveOsEcosystems, sortFindings, type Finding } from '../scanner/matcher.js';
 import { SEVERITIES, type Severity } from '../scanner/severity.js';
 import { ScannerAdapterClient, type AdapterMetadata } from '../scanner/adapter-client.js';
+import { SHA256_DIGEST as SHA256 } from '../registry/reference.js';
+import { blobDataPath } from '../registry/storage.js';
 
 export const SCANNER_NAME = 'berth-osv';
 export const SCANNER_VERSION = `${SCANNER_NAME}/1`;
@@ -21,6 +24,29 @@ export interface ScanProgress {
   progress(percent: number, text?: string): Promise<void>;
   log(message: string): Promise<void>;
 }
+
+/**
+ * Whether a report covers the whole artifact: `complete` (every layer and package database read, and every OS or
+ * language ecosystem found has advisories loaded), `incomplete` (see `gaps`), `not_applicable` (not an image:
+ * nothing to scan).
+ */
+export type Completeness = 'complete' | 'incomplete' | 'not_applicable';
+
+/** One thing a scan could not read or judge: a layer (digest), a file in it (path), or an ecosystem (neither). */
+export type ReportGap = ImageGap;
+
+/** Budgets of the built-in scanner, per layer and per artifact. */
+export interface ScanLimits {
+  /** uncompressed bytes per compressed byte of a layer */
+  maxRatio: number;
+  /** uncompressed bytes read per artifact (all its layers, all platforms of an index) */
+  maxImageBytes: number;
+}
+
+export const DEFAULT_SCAN_LIMITS: ScanLimits = { maxRatio: 100, maxImageBytes: 16 * 1024 ** 3 };
+
+/** Image config media types: manifests with another config are artifacts (charts, signatures...), not images. */
+const IMAGE_CONFIGS = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
 
 export interface ScanReport {
   artifactId: number;
@@ -37,9 +63,10 @@ export interface ScanReport {
   packages: Package[];
   problems: string[];
   error: string | null;
+  completeness: Completeness;
+  gaps: ReportGap[];
 }
 
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
 const parseList = <T>(s: string): T[] => {
   try {
@@ -68,6 +95,7 @@ export class ScanService {
     private readonly log: Logger,
     /** a short-lived pull token for an external scanner adapter to read one repository */
     private readonly mintPull: (repository: string) => string = () => '',
+    private readonly limits: ScanLimits = DEFAULT_SCAN_LIMITS,
   ) {}
 
   // --- external scanners (Harbor pluggable scanner API), system-wide or per project ---
@@ -134,16 +162,20 @@ export class ScanService {
     const dbUpdatedAt = await this.store.updatedAt();
     const m = await this.registry.client.manifest(repository, digest);
     if (!m) throw new ArtifactGone(`${repository}@${digest} is gone from the registry`);
-    const doc = JSON.parse(m.body.toString('utf8')) as { mediaType?: string; manifests?: { digest?: string; platform?: { os?: string; architecture?: string } }[]; layers?: { digest?: string; mediaType?: string }[] };
-    const images: { digest: string; layers: string[] }[] = [];
-    const layersOf = (d: typeof doc) => (d.layers ?? []).map((l) => l.digest).filter((x): x is string => typeof x === 'string' && SHA256.test(x));
+    const doc = JSON.parse(m.body.toString('utf8')) as ManifestDoc;
+    const images: { digest: string; layers: { digest: string; size?: number }[] }[] = [];
+    const layersOf = (d: ManifestDoc) =>
+      (d.layers ?? []).filter((l): l is { digest: string; size?: number } => typeof l.digest === 'string' && SHA256.test(l.digest)).map((l) => ({ digest: l.digest, size: typeof l.size === 'number' && l.size >= 0 ? l.size : undefined }));
+    const isImage = (d: ManifestDoc) => !d.artifactType && (!d.config?.mediaType || IMAGE_CONFIGS.has(d.config.mediaType));
     if (INDEX_TYPES.has(doc.mediaType ?? m.mediaType)) {
       for (const c of (doc.manifests ?? []).slice(0, 64)) {
         if (!c.digest || !SHA256.test(c.digest) || c.platform?.os === 'unknown') continue; // attestations are not images
         const child = await this.registry.client.manifest(repository, c.digest);
-        if (child) images.push({ digest: c.digest, layers: layersOf(JSON.parse(child.body.toString('utf8')) as typeof doc) });
+        if (!child) continue;
+        const cd = JSON.parse(child.body.toString('utf8')) as ManifestDoc;
+        if (isImage(cd)) images.push({ digest: c.digest, layers: layersOf(cd) });
       }
-    } else {
+    } else if (isImage(doc)) {
       images.push({ digest, layers: layersOf(doc) });
     }
     const total = images.reduce((n, i) => n + i.layers.length, 0) || 1;
@@ -151,20 +183,25 @@ export class ScanService {
     const findings: Finding[] = [];
     const packages: Package[] = [];
     const problems: string[] = [];
+    const gaps: ReportGap[] = [];
     let os: OsInfo | null = null;
+    const budget = { left: this.limits.maxImageBytes };
     for (const img of images) {
       const layers: LayerInventory[] = [];
       for (const layer of img.layers) {
         p.signal.throwIfAborted();
-        layers.push(await this.layerInventory(repository, layer, p));
+        layers.push(await this.layerInventory(repository, layer, p, budget));
         done++;
         await p.progress((done / total) * 90, `layer ${done} of ${total}`);
       }
-      const inv = mergeLayers(layers);
+      const inv = mergeLayers(layers, img.layers.map((l) => l.digest));
       os ??= inv.os;
+      const osMatch = await resolveOsEcosystems(this.store, inv.os);
+      if (osMatch.note) problems.push(osMatch.note);
       problems.push(...inv.problems);
       packages.push(...inv.packages);
-      findings.push(...(await matchInventory(this.store, inv)));
+      gaps.push(...inv.gaps, ...(await coverageGaps(this.store, inv, osMatch)));
+      findings.push(...(await matchInventory(this.store, inv, osMatch)));
     }
     const unique = dedupe(findings);
     const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
@@ -172,6 +209,9 @@ export class ScanService {
     const fixable = unique.filter((f) => f.fixedVersion).length;
     const now = Date.now();
     const osText = os ? `${os.prettyName ?? `${os.id} ${os.versionId}`}`.slice(0, 128) : null;
+    const gapList = dedupeGaps(gaps);
+    const completeness: Completeness = !images.length ? 'not_applicable' : gapList.length ? 'incomplete' : 'complete';
+    if (!images.length) problems.push('not an image (no image manifest with an image config): nothing to scan');
     await this.db
       .updateTable('scan_reports')
       .set({
@@ -190,11 +230,14 @@ export class ScanService {
         packages: JSON.stringify(packages),
         problems: JSON.stringify([...new Set(problems)].slice(0, 100)),
         error: null,
+        completeness,
+        gaps: JSON.stringify(gapList.slice(0, 200)),
       })
       .where('artifact_id', '=', artifactId)
       .execute();
-    if (problems.length) this.log.info({ repository, digest, problems: problems.length }, 'scan finished with parts it could not read');
-    await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')})`);
+    await replaceReportFindings(this.db, artifactId, unique);
+    if (gapList.length) this.log.info({ repository, digest, gaps: gapList.length }, 'scan finished incomplete: parts could not be read or judged');
+    await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')}); ${completeness}${gapList.length ? ` (${gapList.length} gaps)` : ''}`);
     await p.progress(100, 'done');
     return (await this.report(artifactId))!;
   }
@@ -207,7 +250,7 @@ export class ScanService {
     const id = await client.scan({ registryUrl: this.registry.url(), authorization: `Bearer ${this.mintPull(repository)}`, repository, digest, mimeType: row.media_type }, p.signal);
     await p.log(`submitted to ${meta.scanner.name} ${meta.scanner.version ?? ''} as ${id}`);
     await p.progress(20, `waiting for ${meta.scanner.name}`);
-    const findings = dedupe(await client.report(id, { signal: p.signal, onWait: (secs) => void p.log(`report not ready; the adapter asks to retry in ${secs} s`) }));
+    const findings = sortFindings(mergeAliases(dedupe(await client.report(id, { signal: p.signal, onWait: (secs) => void p.log(`report not ready; the adapter asks to retry in ${secs} s`) }))));
     const counts = Object.fromEntries(SEVERITIES.map((x) => [x, 0])) as Record<Severity, number>;
     for (const f of findings) counts[f.severity]++;
     await this.db
@@ -228,21 +271,40 @@ export class ScanService {
         packages: '[]',
         problems: JSON.stringify([`scanned by the external adapter ${meta.scanner.name}: it reports findings, not a package inventory (no SBOM components)`]),
         error: null,
+        // the adapter answered for the whole artifact; what it could not read, it does not say
+        completeness: 'complete',
+        gaps: '[]',
       })
       .where('artifact_id', '=', artifactId)
       .execute();
+    await replaceReportFindings(this.db, artifactId, findings);
     await p.progress(100, 'done');
     return (await this.report(artifactId))!;
   }
 
-  /** A layer's inventory: from the cache when this scanner version made it, else read once and cached. */
-  private async layerInventory(repository: string, digest: string, p: ScanProgress): Promise<LayerInventory> {
+  /**
+   * A layer's inventory: from the cache when this scanner version made it, else read once (within what is left of
+   * the artifact's byte budget) and cached. A layer cut short by the artifact's budget is not cached: alone, or in
+   * another image, it may fit.
+   */
+  private async layerInventory(repository: string, layer: { digest: string; size?: number }, p: ScanProgress, budget: { left: number }): Promise<LayerInventory> {
+    const digest = layer.digest;
     const cached = await this.db.selectFrom('layer_inventories').select(['version', 'data']).where('digest', '=', digest).executeTakeFirst();
     if (cached && Number(cached.version) === INVENTORY_VERSION) return JSON.parse(cached.data) as LayerInventory;
     const started = Date.now();
+    const maxBytes = Math.max(0, Math.min(DEFAULT_LIMITS.maxBytes, budget.left));
+    if (maxBytes === 0) {
+      const reason = `not read: the artifact's scan budget of ${this.limits.maxImageBytes} uncompressed bytes is spent`;
+      return { files: {}, removed: [], opaque: [], problems: [reason], gaps: [{ path: null, reason }], entries: 0, bytes: 0, compressedBytes: 0 };
+    }
     const stream = await this.openBlob(repository, digest, p.signal);
-    const inv = await readLayer(stream, undefined, p.signal);
-    await p.log(`read layer ${digest.slice(7, 19)}: ${inv.entries} entries, ${Math.round(inv.bytes / 1024)} KiB in ${Date.now() - started} ms`);
+    const inv = await readLayer(stream, { maxBytes, maxRatio: this.limits.maxRatio, compressedSize: layer.size }, p.signal);
+    budget.left -= inv.bytes;
+    await p.log(`read layer ${digest.slice(7, 19)}: ${inv.entries} entries, ${Math.round(inv.bytes / 1024)} KiB in ${Date.now() - started} ms${inv.gaps.length ? `; ${inv.gaps.length} gaps` : ''}`);
+    const cutByBudget = maxBytes < DEFAULT_LIMITS.maxBytes && inv.bytes > maxBytes;
+    // a layer that could not be read to its end for a passing reason (the registry went away) is read again next time
+    const transient = inv.gaps.some((g) => g.path === null && g.reason.startsWith('layer could not be read to the end'));
+    if (cutByBudget || transient) return inv;
     const data = JSON.stringify(inv);
     const res = await this.db.updateTable('layer_inventories').set({ version: INVENTORY_VERSION, data, created_at: Date.now() }).where('digest', '=', digest).executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) {
@@ -258,8 +320,7 @@ export class ScanService {
   private async openBlob(repository: string, digest: string, signal: AbortSignal): Promise<Readable> {
     const managed = this.registry.managed;
     if (managed) {
-      const hex = digest.slice('sha256:'.length);
-      const file = path.join(managed.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+      const file = blobDataPath(managed.storageDir, digest);
       try {
         await fs.promises.access(file);
         return fs.createReadStream(file, { highWaterMark: 1024 * 1024, signal });
@@ -288,16 +349,28 @@ export class ScanService {
       packages: parseList<Package>(r.packages),
       problems: parseList<string>(r.problems),
       error: r.error,
+      completeness: completenessOf(r.completeness, r.problems),
+      gaps: r.gaps === null ? parseList<string>(r.problems).map((reason) => ({ reason })) : parseList<ReportGap>(r.gaps),
     };
   }
 
+  /** Severity totals over a project's latest reports (the project chart). */
+  projectTotals(projectId: number): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
+    return projectSeverityTotals(this.db, projectId);
+  }
+
   /** Severity counts of the latest reports, per artifact id (for lists and charts). */
-  async summaries(artifactIds: number[]): Promise<Map<number, { status: string; counts: Record<Severity, number>; fixable: number; finishedAt: number | null }>> {
-    const out = new Map<number, { status: string; counts: Record<Severity, number>; fixable: number; finishedAt: number | null }>();
+  /** Severity totals over the projects a caller sees (see `visibleSeverityTotals`; ids from ProjectService.visibleIds). */
+  async visibleTotals(visibleIds: number[] | null) {
+    return visibleSeverityTotals(this.db, visibleIds);
+  }
+
+  async summaries(artifactIds: number[]): Promise<Map<number, ScanSummary>> {
+    const out = new Map<number, ScanSummary>();
     if (!artifactIds.length) return out;
     const rows = await this.db
       .selectFrom('scan_reports')
-      .select(['artifact_id', 'status', 'critical', 'high', 'medium', 'low', 'unknown', 'fixable', 'finished_at'])
+      .select(['artifact_id', 'status', 'critical', 'high', 'medium', 'low', 'unknown', 'fixable', 'finished_at', 'completeness', 'problems'])
       .where('artifact_id', 'in', artifactIds)
       .execute();
     for (const r of rows) {
@@ -306,6 +379,7 @@ export class ScanService {
         counts: { critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) },
         fixable: Number(r.fixable),
         finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+        completeness: r.finished_at === null || r.status === 'error' ? null : completenessOf(r.completeness, r.problems),
       });
     }
     return out;
@@ -339,6 +413,74 @@ export async function projectSeverityTotals(db: DB, projectId: number): Promise<
     .executeTakeFirstOrThrow();
   const num = (v: unknown) => Number(v ?? 0);
   return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned), artifacts: Number(n) };
+}
+
+/**
+ * Severity totals over the latest reports of every artifact in the projects a caller sees (public ones plus
+ * `visibleIds`; null: all), and how many artifacts there are and have a report. Two aggregate queries.
+ */
+export async function visibleSeverityTotals(db: DB, visibleIds: number[] | null): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
+  const scope =
+    visibleIds === null ? sql<SqlBool>`1 = 1` : visibleIds.length ? sql<SqlBool>`(p.public = 1 or p.id in (${sql.join(visibleIds)}))` : sql<SqlBool>`p.public = 1`;
+  const sums = await db
+    .selectFrom('scan_reports as s')
+    .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .where(scope)
+    .where('s.status', '!=', 'error')
+    .where('s.finished_at', 'is not', null)
+    .select((e) => [
+      e.fn.sum<number>('s.critical').as('critical'),
+      e.fn.sum<number>('s.high').as('high'),
+      e.fn.sum<number>('s.medium').as('medium'),
+      e.fn.sum<number>('s.low').as('low'),
+      e.fn.sum<number>('s.unknown').as('unknown'),
+      e.fn.countAll<number>().as('scanned'),
+    ])
+    .executeTakeFirstOrThrow();
+  const { n } = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .where(scope)
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const num = (v: unknown) => Number(v ?? 0);
+  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned), artifacts: Number(n) };
+}
+
+export interface ScanSummary {
+  status: string;
+  counts: Record<Severity, number>;
+  fixable: number;
+  finishedAt: number | null;
+  /** of the last finished report; null when none finished (never scanned, first scan running, failed) */
+  completeness: Completeness | null;
+}
+
+interface ManifestDoc {
+  mediaType?: string;
+  artifactType?: string;
+  config?: { mediaType?: string };
+  manifests?: { digest?: string; platform?: { os?: string; architecture?: string } }[];
+  layers?: { digest?: string; mediaType?: string; size?: number }[];
+}
+
+/** A stored completeness; reports from before the column count as incomplete when they listed problems. */
+function completenessOf(v: string | null, problems: string): Completeness {
+  if (v === 'complete' || v === 'incomplete' || v === 'not_applicable') return v;
+  return parseList<string>(problems).length ? 'incomplete' : 'complete';
+}
+
+function dedupeGaps(gaps: ReportGap[]): ReportGap[] {
+  const seen = new Set<string>();
+  return gaps.filter((g) => {
+    const k = `${g.layer ?? ''}|${g.path ?? ''}|${g.reason}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 /** The artifact to scan no longer exists: retrying cannot help. */

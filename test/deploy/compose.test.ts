@@ -58,7 +58,7 @@ function onHostNetwork(cfg: Json, p: Ports, site: string): Json {
   const berthEnv = (name: string, port: number) => {
     const svc = cfg.services[name];
     svc.environment.PORT = String(port);
-    svc.environment.BERTH_HOST = '127.0.0.1';
+    svc.environment.BERTH_LISTEN = '127.0.0.1';
     svc.environment.DATABASE_URL = swap(svc.environment.DATABASE_URL, '@mysql:3306/', `@mysql:${p.mysql}/`);
     svc.environment.BERTH_REGISTRY_URL = swap(svc.environment.BERTH_REGISTRY_URL, 'registry:5000', `registry:${p.registry}`);
   };

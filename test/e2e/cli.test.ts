@@ -63,4 +63,45 @@ describe('berth CLI', () => {
     await assert.rejects(run('node', ['bin/berth.mjs', 'frobnicate'], { env }), /unknown command/);
     await assert.rejects(run('node', ['bin/berth.mjs', 'registry-config', '--bogus', 'x'], { env }), /unknown option --bogus/);
   });
+
+  it('npm start listens on loopback by default, prints its URL, and serves every interface only when BERTH_LISTEN says so', async () => {
+    // 127.0.0.2 is loopback too, but a socket bound to 127.0.0.1 does not accept it: it stands in for "another interface".
+    const start = async (extra: Record<string, string>) => {
+      const port = await freePort();
+      const data = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-start-'));
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        env: { ...process.env, PORT: String(port), BERTH_DATA_DIR: data, BERTH_ADMIN_PASSWORD: 'admin-Passw0rd!', BERTH_LOG_LEVEL: 'silent', BERTH_EXTERNAL_URL: '', DATABASE_URL: '', BERTH_LISTEN: '', ...extra },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const stop = async () => {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+        fs.rmSync(data, { recursive: true, force: true });
+      };
+      try {
+        const line = await eventually(async () => /Berth is serving (\S+)/.exec(out), 60_000);
+        return { port, url: line[1]!, stop };
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+    };
+    const a = await start({});
+    try {
+      assert.equal(a.url, `http://127.0.0.1:${a.port}`);
+      assert.equal((await fetch(`${a.url}/livez`)).status, 200);
+      await assert.rejects(fetch(`http://127.0.0.2:${a.port}/livez`), 'not reachable on another address');
+    } finally {
+      await a.stop();
+    }
+    const b = await start({ BERTH_LISTEN: '0.0.0.0' });
+    try {
+      assert.equal(b.url, `http://127.0.0.1:${b.port}`);
+      assert.equal((await fetch(`http://127.0.0.2:${b.port}/livez`)).status, 200);
+    } finally {
+      await b.stop();
+    }
+  });
 });

@@ -49,7 +49,7 @@ for (const dialect of testDialects()) {
         for (const ref of ['v1', vulnDigest]) {
           const res = await fetch(`${b.url}/v2/pol/vuln/manifests/${ref}`, { method, headers: { authorization: `Bearer ${token}`, accept } });
           assert.equal(res.status, 412, `${method} ${ref}`);
-          if (method === 'GET') assert.equal((await res.json()).errors[0].code, 'DENIED');
+          if (method === 'GET') assert.equal((await res.json()).errors[0].code, 'PROJECTPOLICYVIOLATION');
         }
       }
       // no bypass through case or encoding

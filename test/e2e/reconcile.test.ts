@@ -7,8 +7,7 @@ import { createLogger } from '../../src/log.js';
 import { MANIFEST_ACCEPT } from '../../src/registry/constants.js';
 import { freePort, ManagedRegistry } from '../../src/registry/managed.js';
 import { TokenService } from '../../src/services/token-service.js';
-import type { Authorizer } from '../../src/services/authorizer.js';
-import type { DB } from '../../src/db/connect.js';
+import type { RegistryAccess } from '../../src/services/registry-access.js';
 import { ADMIN } from '../helpers/app.js';
 import { createTestDatabase, testDialects } from '../helpers/db.js';
 import { buildImage, eventually, inspectDigest, push, startInstance, type Instance } from '../helpers/registry.js';
@@ -29,7 +28,7 @@ for (const dialect of testDialects()) {
       const corePort = await freePort();
       const regPort = await freePort();
       const keys = loadOrCreateTokenKeys(database.dataDir);
-      tokens = new TokenService(null as unknown as DB, null as unknown as Authorizer, keys, 300);
+      tokens = new TokenService(null as unknown as RegistryAccess, keys, 300);
       regDir = path.join(database.dataDir, 'external-registry');
       registry = new ManagedRegistry({
         bin: 'docker-registry',

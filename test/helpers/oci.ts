@@ -37,7 +37,14 @@ const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex'
  * Writes an OCI image layout with these layers (gzip), for `skopeo copy oci:<dir>:<tag> …`. A random file in the
  * first layer makes every image's blobs unique (skopeo would otherwise mount blobs it has seen).
  */
-export async function ociImage(dir: string, layers: Layer[], tag = 'latest', config: Record<string, unknown> = {}): Promise<string> {
+export interface OciImageOptions {
+  /** a layer's blob and media type from its tar bytes (default: gzip) */
+  compress?: (raw: Buffer, index: number) => { data: Buffer; mediaType: string };
+  /** the config descriptor's media type (default: the OCI image config) */
+  configMediaType?: string;
+}
+
+export async function ociImage(dir: string, layers: Layer[], tag = 'latest', config: Record<string, unknown> = {}, opts: OciImageOptions = {}): Promise<string> {
   fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
   const put = (b: Buffer) => {
     const d = sha(b);
@@ -48,13 +55,13 @@ export async function ociImage(dir: string, layers: Layer[], tag = 'latest', con
   const diffIds = [];
   for (const [i, l] of layers.entries()) {
     const raw = await tarLayer(i === 0 ? { ...l, 'etc/berth-test-nonce': randomBytes(8).toString('hex') } : l);
-    const gz = zlib.gzipSync(raw);
+    const blob = opts.compress ? opts.compress(raw, i) : { data: zlib.gzipSync(raw), mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' };
     diffIds.push(sha(raw));
-    descs.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: put(gz), size: gz.length });
+    descs.push({ mediaType: blob.mediaType, digest: put(blob.data), size: blob.data.length });
   }
   const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', created: new Date().toISOString(), config: {}, rootfs: { type: 'layers', diff_ids: diffIds }, ...config }));
   const manifest = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(cfg), size: cfg.length }, layers: descs }),
+    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: opts.configMediaType ?? 'application/vnd.oci.image.config.v1+json', digest: put(cfg), size: cfg.length }, layers: descs }),
   );
   const md = put(manifest);
   fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));

@@ -41,7 +41,7 @@ export async function startInstance(dialect: TestDialect, env: Record<string, st
   const port = reuse?.port ?? (await freePort());
   const config = loadConfig({
     PORT: String(port),
-    BERTH_HOST: '127.0.0.1',
+    BERTH_LISTEN: '127.0.0.1',
     BERTH_DATA_DIR: database.dataDir,
     DATABASE_URL: database.config.dialect === 'mysql' ? database.config.url : `sqlite:${database.config.url}`,
     BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,

@@ -308,6 +308,23 @@ for (const dialect of testDialects()) {
       assert.equal(rows[0]!.unique_key, `schedule:nightly:${new Date(previousRun('0 3 * * *', Date.now())!).toISOString()}`);
     });
 
+    it('reports as last fired only a fire that enqueued a job, not creation or edits', async () => {
+      const s = new Scheduler(t.services.db, runner, silent, [{ name: 'weekly', cron: '0 4 * * 1', jobType: 'echo' }]);
+      await s.start();
+      s.stop();
+      assert.equal((await s.get('weekly'))!.lastRun, null, 'created: never fired');
+      await s.update('weekly', { cron: '0 5 * * 1', enabled: true });
+      assert.equal((await s.get('weekly'))!.lastRun, null, 'edited: still never fired');
+      const fireTime = Date.now() - 60_000;
+      await s.fire('weekly', fireTime);
+      s.stop();
+      const job = await t.services.db.selectFrom('jobs').select('id').where('unique_key', 'like', 'schedule:weekly:%').executeTakeFirstOrThrow();
+      assert.deepEqual((await s.get('weekly'))!.lastRun, { at: fireTime, jobId: Number(job.id) });
+      await s.update('weekly', { cron: '0 6 * * 1' });
+      s.stop();
+      assert.deepEqual((await s.get('weekly'))!.lastRun, { at: fireTime, jobId: Number(job.id) }, 'an edit keeps the last real fire');
+    });
+
     it('posts signed webhooks for status changes', async () => {
       const got: { body: string; sig: string }[] = [];
       const server = http.createServer((req, res) => {

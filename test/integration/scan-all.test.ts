@@ -4,6 +4,7 @@ import * as art from '../../src/db/repos/artifacts.js';
 import type { JobContext } from '../../src/jobs/runner.js';
 import { PRIORITY_BULK, scanAllJob } from '../../src/jobs/types/scan.js';
 import { ADMIN, startTestApp, type TestApp } from '../helpers/app.js';
+import { eventually } from '../helpers/registry.js';
 import { testDialects } from '../helpers/db.js';
 
 for (const dialect of testDialects()) {
@@ -51,6 +52,31 @@ for (const dialect of testDialects()) {
       c.abort('stopped');
       await assert.rejects(scanAllJob(t.services.db).run(ctx(c, none)));
       assert.equal(none.length, 0);
+    });
+
+    it('reports progress as the scans finish, not as they are queued, and ends when the last one has', async () => {
+      const progress: { p: number; text?: string }[] = [];
+      const c: JobContext<{ reason?: string }> = {
+        ...ctx(new AbortController(), []),
+        progress: async (p, text) => void progress.push({ p, text }),
+        enqueue: (type, payload, opts) => t.services.jobs.enqueue(type, payload, opts),
+      };
+      let finished = false;
+      const run = scanAllJob(t.services.db, { pollMs: 20 }).run(c).then((r) => ((finished = true), r));
+      // The runner is not started: the scans stay pending until this test finishes them one by one.
+      const ids = await eventually(async () => {
+        const rows = await t.services.db.selectFrom('jobs').select('id').where('type', '=', 'scan').where('status', '=', 'pending').orderBy('id').execute();
+        return rows.length === 10 && rows.map((r) => Number(r.id));
+      });
+      await eventually(async () => progress.some((x) => x.text === '0 of 10 scans finished'));
+      assert.ok(progress.every((x) => x.p === 0), 'nothing finished yet');
+      for (const [i, id] of ids.entries()) {
+        await t.services.db.updateTable('jobs').set({ status: i % 3 === 0 ? 'error' : 'success' }).where('id', '=', id).execute();
+        await eventually(async () => progress.some((x) => x.text === `${i + 1} of 10 scans finished`));
+        assert.equal(finished, i === 9 ? finished : false, 'still waiting while scans run');
+      }
+      assert.deepEqual(await run, { artifacts: 10, queued: 10 });
+      assert.equal(progress.at(-1)!.p, 100);
     });
   });
 }

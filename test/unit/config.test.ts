@@ -11,6 +11,7 @@ describe('loadConfig', () => {
     assert.deepEqual(c.database, { dialect: 'sqlite', url: path.resolve('./data/berth.db') });
     assert.equal(c.externalUrl, 'http://127.0.0.1:8080');
     assert.equal(c.secureCookies, false);
+    assert.equal(c.host, '127.0.0.1', 'loopback only unless BERTH_LISTEN says otherwise');
     assert.ok(Object.isFrozen(c));
   });
 
@@ -20,6 +21,15 @@ describe('loadConfig', () => {
     assert.equal(c.externalUrl, 'https://reg.example.org');
     assert.equal(c.secureCookies, true);
     assert.equal(c.port, 9000);
+  });
+
+  it('takes the listen address from BERTH_LISTEN (IPv4, IPv6 with or without brackets)', () => {
+    assert.equal(loadConfig({ BERTH_LISTEN: '0.0.0.0' }).host, '0.0.0.0');
+    assert.equal(loadConfig({ BERTH_LISTEN: '[::1]' }).host, '::1');
+    assert.equal(loadConfig({ BERTH_LISTEN: '::' }).host, '::');
+    for (const bad of ['example.org', '0.0.0.0:8080', '1.2.3', 'http://0.0.0.0']) {
+      assert.throws(() => loadConfig({ BERTH_LISTEN: bad }), (e: unknown) => e instanceof ConfigError && e.problems[0]!.startsWith('BERTH_LISTEN'), bad);
+    }
   });
 
   it('reports every problem at once', () => {

@@ -23,8 +23,8 @@ Package: gone
 Status: deinstall ok config-files
 Version: 1.0-1
 
-Package: half
-Status: install ok half-installed
+Package: purged
+Status: purge ok not-installed
 Version: 1.0-1
 
 Package: bar-bin

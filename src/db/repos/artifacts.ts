@@ -209,13 +209,53 @@ const toArtifact = (r: Selectable<ArtifactsTable>): ArtifactRecord => ({
   pushedBy: r.pushed_by,
 });
 
-/** Artifacts of a repository, newest push first, with their tags. */
-export async function listArtifacts(db: DB, repositoryId: number, f: { limit: number; offset: number }) {
-  const base = db.selectFrom('artifacts').where('repository_id', '=', repositoryId);
+/**
+ * Artifacts of a repository, newest push first, with their tags. `topLevel`: leave out the children of an index in
+ * the same repository (the UI lists them under their index, see `indexChildren`).
+ */
+export async function listArtifacts(db: DB, repositoryId: number, f: { limit: number; offset: number; topLevel?: boolean }) {
+  let base = db.selectFrom('artifacts').where('repository_id', '=', repositoryId);
+  if (f.topLevel) {
+    base = base.where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('artifact_children as c').innerJoin('artifacts as p', 'p.id', 'c.parent_id').select('c.parent_id').whereRef('c.child_digest', '=', 'artifacts.digest').where('p.repository_id', '=', repositoryId))),
+    );
+  }
   const rows = await base.selectAll().orderBy('pushed_at', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
   const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const tags = await tagsOf(db, rows.map((r) => Number(r.id)));
   return { items: rows.map((r) => ({ ...toArtifact(r), tags: tags.get(Number(r.id)) ?? [] })), total: Number(n) };
+}
+
+export interface IndexChild {
+  id: number | null;
+  digest: string;
+  platform: string | null;
+  size: number;
+  pushedAt: number | null;
+  tags: string[];
+}
+
+/**
+ * The manifests the given indexes list, per index id, in the index's order of insertion: each child's own artifact
+ * row when it is in the repository (id null when the registry has not reported it yet).
+ */
+export async function indexChildren(db: DB, repositoryId: number, parentIds: number[]): Promise<Map<number, IndexChild[]>> {
+  const out = new Map<number, IndexChild[]>();
+  if (!parentIds.length) return out;
+  const rows = await db
+    .selectFrom('artifact_children as c')
+    .leftJoin('artifacts as a', (j) => j.onRef('a.digest', '=', 'c.child_digest').on('a.repository_id', '=', repositoryId))
+    .select(['c.parent_id', 'c.child_digest', 'c.platform', 'c.size', 'a.id', 'a.size as own_size', 'a.pushed_at'])
+    .where('c.parent_id', 'in', parentIds)
+    .execute();
+  const tags = await tagsOf(db, rows.flatMap((r) => (r.id === null ? [] : [Number(r.id)])));
+  for (const r of rows) {
+    const list = out.get(Number(r.parent_id)) ?? [];
+    const id = r.id === null ? null : Number(r.id);
+    list.push({ id, digest: r.child_digest, platform: r.platform, size: Number(r.own_size ?? r.size), pushedAt: r.pushed_at === null ? null : Number(r.pushed_at), tags: id === null ? [] : (tags.get(id) ?? []).map((t) => t.name) });
+    out.set(Number(r.parent_id), list);
+  }
+  return out;
 }
 
 export async function tagsOf(db: DB, artifactIds: number[]): Promise<Map<number, { name: string; pushedAt: number }[]>> {
@@ -258,4 +298,51 @@ export async function repositoryState(db: DB, repositoryId: number) {
 export async function allRepositories(db: DB) {
   const rows = await db.selectFrom('repositories').select(['id', 'name', 'project_id']).execute();
   return rows.map((r) => ({ id: Number(r.id), name: r.name, projectId: Number(r.project_id) }));
+}
+
+/** An artifact by repository name and digest, with what the pull gate needs to know about it. */
+export async function findArtifactByRepositoryName(db: DB, repository: string, digest: string): Promise<{ id: number; repositoryId: number; mediaType: string } | undefined> {
+  const r = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .select(['a.id', 'a.repository_id', 'a.media_type'])
+    .where('r.name', '=', repository)
+    .where('a.digest', '=', digest)
+    .executeTakeFirst();
+  return r && { id: Number(r.id), repositoryId: Number(r.repository_id), mediaType: r.media_type };
+}
+
+/** Digests an index lists, in its order. */
+export async function listChildDigests(db: DB, parentId: number): Promise<string[]> {
+  const rows = await db.selectFrom('artifact_children').select('child_digest').where('parent_id', '=', parentId).execute();
+  return rows.map((r) => r.child_digest);
+}
+
+/** The indexes in a repository that list `childDigest`, with their tags (for refusing a delete that breaks them). */
+export async function findParentIndexes(db: DB, repositoryId: number, childDigest: string): Promise<{ id: number; digest: string }[]> {
+  const rows = await db
+    .selectFrom('artifact_children as c')
+    .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
+    .select(['p.id', 'p.digest'])
+    .where('c.child_digest', '=', childDigest)
+    .where('p.repository_id', '=', repositoryId)
+    .execute();
+  return rows.map((r) => ({ id: Number(r.id), digest: r.digest }));
+}
+
+/** Tag names pointing at an artifact. */
+export async function listTagNames(db: DB, artifactId: number): Promise<string[]> {
+  const rows = await db.selectFrom('tags').select('name').where('artifact_id', '=', artifactId).execute();
+  return rows.map((r) => r.name);
+}
+
+/** Repositories in one project, or in all when projectId is omitted. */
+export async function countRepositories(db: DB, projectId?: number): Promise<number> {
+  let q = db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n'));
+  if (projectId !== undefined) q = q.where('project_id', '=', projectId);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+export async function countArtifacts(db: DB): Promise<number> {
+  return Number((await db.selectFrom('artifacts').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { DB } from '../connect.js';
 import type { ProjectRow, ProjectUpdate } from '../tables.js';
 import { likeExpr } from './sql.js';
+import { bumpGeneration } from './generations.js';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 
@@ -68,6 +69,7 @@ export async function insertProject(db: DB, p: { name: string; public: boolean; 
       updated_at: p.now,
     })
     .executeTakeFirstOrThrow();
+  await bumpGeneration(db, 'access');
   return Number(res.insertId);
 }
 
@@ -104,10 +106,12 @@ export async function listProjects(db: DB, f: ProjectListFilter): Promise<{ item
 
 export async function updateProjectRow(db: DB, id: number, patch: ProjectUpdate): Promise<void> {
   await db.updateTable('projects').set(patch).where('id', '=', id).execute();
+  await bumpGeneration(db, 'access');
 }
 
 export async function deleteProjectRow(db: DB, id: number): Promise<boolean> {
   const res = await db.deleteFrom('projects').where('id', '=', id).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numDeletedRows) > 0;
 }
 

@@ -2,6 +2,7 @@ import type { Selectable } from 'kysely';
 import type { DB } from '../connect.js';
 import type { RobotsTable } from '../tables.js';
 import type { RobotAction } from '../../auth/principal.js';
+import { bumpGeneration } from './generations.js';
 
 export interface RobotRecord {
   id: number;
@@ -58,6 +59,7 @@ export async function insertRobot(
       })
       .executeTakeFirstOrThrow();
     const id = Number(res.insertId);
+    await bumpGeneration(trx, 'access');
     if (grants.length) await trx.insertInto('robot_permissions').values(grants.map((g) => ({ robot_id: id, project_id: g.projectId, actions: g.actions.join(',') }))).execute();
     return id;
   });
@@ -94,16 +96,19 @@ export async function listRobots(db: DB, f: { projectId?: number; limit: number;
 
 export async function updateRobot(db: DB, id: number, patch: { disabled?: number; secret_hash?: string; expires_at?: number | null; description?: string | null }): Promise<void> {
   await db.updateTable('robots').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).execute();
+  await bumpGeneration(db, 'access');
 }
 
 export async function replaceRobotGrants(db: DB, robotId: number, grants: { projectId: number; actions: RobotAction[] }[]): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('robot_permissions').where('robot_id', '=', robotId).execute();
+    await bumpGeneration(trx, 'access');
     if (grants.length) await trx.insertInto('robot_permissions').values(grants.map((g) => ({ robot_id: robotId, project_id: g.projectId, actions: g.actions.join(',') }))).execute();
   });
 }
 
 export async function deleteRobot(db: DB, id: number): Promise<boolean> {
   const res = await db.deleteFrom('robots').where('id', '=', id).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numDeletedRows) > 0;
 }

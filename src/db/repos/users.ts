@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { DB } from '../connect.js';
 import { likeExpr } from './sql.js';
 import type { NewUserRow, UserRow } from '../tables.js';
+import { bumpGeneration } from './generations.js';
 
 export interface User {
   id: number;
@@ -11,6 +12,8 @@ export interface User {
   disabled: boolean;
   createdAt: number;
   updatedAt: number;
+  /** `db`, `ldap` or `oidc` */
+  authSource: string;
 }
 
 export const toUser = (r: UserRow): User => ({
@@ -21,10 +24,12 @@ export const toUser = (r: UserRow): User => ({
   disabled: !!r.disabled,
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
+  authSource: r.auth_source ?? 'db',
 });
 
 export async function insertUser(db: DB, row: NewUserRow): Promise<number> {
   const res = await db.insertInto('users').values(row).executeTakeFirstOrThrow();
+  await bumpGeneration(db, 'access');
   return Number(res.insertId);
 }
 
@@ -44,13 +49,15 @@ export async function listUsers(db: DB, opts: { q?: string; limit: number; offse
   return { items: rows.map(toUser), total: Number(n) };
 }
 
-export async function updateUser(db: DB, id: number, patch: Partial<Pick<UserRow, 'password_hash' | 'disabled' | 'is_admin' | 'email'>>): Promise<boolean> {
+export async function updateUser(db: DB, id: number, patch: Partial<Pick<UserRow, 'password_hash' | 'disabled' | 'is_admin' | 'email' | 'auth_source' | 'external_id' | 'cli_secret_hash'>>): Promise<boolean> {
   const res = await db.updateTable('users').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numUpdatedRows) > 0;
 }
 
 export async function deleteUser(db: DB, id: number): Promise<boolean> {
   const res = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+  await bumpGeneration(db, 'access');
   return Number(res.numDeletedRows) > 0;
 }
 

@@ -6,6 +6,7 @@ import type { PolicyService } from '../../services/policy-service.js';
 import { PermanentError, type JobType } from '../runner.js';
 import type { JobQueue } from '../queue.js';
 import { RECONCILE } from './reconcile.js';
+import { blobsDir, repositoriesDir } from '../../registry/storage.js';
 
 export const GARBAGE_COLLECTION = 'gc';
 
@@ -25,7 +26,7 @@ export interface GcOptions {
 /** Every blob file in the registry's storage, with its size. */
 export function listBlobs(storageDir: string): Map<string, number> {
   const out = new Map<string, number>();
-  const root = path.join(storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256');
+  const root = blobsDir(storageDir);
   let prefixes: string[] = [];
   try {
     prefixes = fs.readdirSync(root);
@@ -72,7 +73,7 @@ export function gcJob(registry: RegistryHandle, policy: PolicyService, queue: Jo
       const deleteUntagged = !!ctx.payload.deleteUntagged;
       const started = Date.now();
       // An empty registry has no repositories directory, and garbage-collect fails on that: nothing to collect.
-      if (!fs.existsSync(path.join(target.storageDir, 'docker', 'registry', 'v2', 'repositories'))) {
+      if (!fs.existsSync(repositoriesDir(target.storageDir))) {
         await ctx.log('the registry holds no repositories yet: nothing to collect');
         return { dryRun, deleteUntagged, blobsBefore: listBlobs(target.storageDir).size, blobsDeleted: 0, bytesFreed: 0, durationMs: Date.now() - started };
       }

@@ -1,13 +1,29 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DB } from '../../db/connect.js';
+import { unfinishedJobIds } from '../../db/repos/job-progress.js';
+import { findArtifactByRepositoryName } from '../../db/repos/artifacts.js';
+import { findProjectByName } from '../../db/repos/projects.js';
+import { countOpenScansOfProject } from '../../db/repos/scan-reports.js';
+import type { PushedArtifact } from '../../services/registry-sync.js';
+import type { JobQueue } from '../queue.js';
+import type { JobEvent } from '../runner.js';
 import { ArtifactGone, type ScanService } from '../../services/scan-service.js';
 import { PermanentError, type JobType } from '../runner.js';
 
 export const SCAN_IMAGE = 'scan';
 export const SCAN_ALL = 'scan-all';
 
-/** Priorities: a push's scan is claimed before anything a scan-all enqueued. */
+/**
+ * Priorities: a push's scan is claimed before anything a scan-all enqueued. A project's push scans step down one
+ * level per scan of the same project still open (to `PRIORITY_PUSH_MIN`), so one project pushing many (or huge)
+ * images cannot hold every scan slot while another project's fresh push waits.
+ */
 export const PRIORITY_PUSH = 10;
+export const PRIORITY_PUSH_MIN = 1;
 export const PRIORITY_BULK = 0;
+
+/** The priority of a push-triggered scan, given how many scans of its project are open already. */
+export const pushScanPriority = (openOfProject: number) => Math.max(PRIORITY_PUSH_MIN, PRIORITY_PUSH - openOfProject);
 
 export interface ScanPayload {
   repository: string;
@@ -38,10 +54,13 @@ export function scanJob(scans: ScanService): JobType<ScanPayload> {
 }
 
 /**
- * Enqueues a scan of every top-level artifact (index children are scanned through their index) at bulk priority.
- * Stopping it stops the enqueueing: it checks its AbortSignal before each one.
+ * Enqueues a scan of every top-level artifact (index children are scanned through their index) at bulk priority,
+ * then waits for those scans: its progress counts scans that *finished* (queueing 100k scans is quick; the scans
+ * are the work). Stopping it stops the enqueueing and the waiting: it checks its AbortSignal before each step.
+ * `pollMs`: how often it counts finished scans (1 s).
  */
-export function scanAllJob(db: DB): JobType<{ reason?: string }> {
+export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ reason?: string }> {
+  const pollMs = opts.pollMs ?? 1000;
   return {
     name: SCAN_ALL,
     maxAttempts: 1,
@@ -60,14 +79,51 @@ export function scanAllJob(db: DB): JobType<{ reason?: string }> {
         .orderBy('a.id')
         .execute();
       let queued = 0;
+      const ids: number[] = [];
       for (const [i, r] of rows.entries()) {
         ctx.signal.throwIfAborted();
-        const { created } = await ctx.enqueue(SCAN_IMAGE, { repository: r.name, digest: r.digest, reason: 'scan-all' }, { uniqueKey: scanKey(Number(r.id)), releaseKeyOnFinish: true, priority: PRIORITY_BULK });
+        const { id, created } = await ctx.enqueue(SCAN_IMAGE, { repository: r.name, digest: r.digest, reason: 'scan-all' }, { uniqueKey: scanKey(Number(r.id)), releaseKeyOnFinish: true, priority: PRIORITY_BULK });
+        ids.push(id);
         if (created) queued++;
-        if (i % 20 === 0) await ctx.progress(((i + 1) / rows.length) * 100, `${i + 1} of ${rows.length}`);
+        if (i % 100 === 0) await ctx.progress(0, `queueing ${i + 1} of ${rows.length}`);
       }
-      await ctx.log(`queued ${queued} scans of ${rows.length} artifacts`);
+      await ctx.log(`queued ${queued} scans of ${rows.length} artifacts${queued < rows.length ? ` (${rows.length - queued} were already queued or running)` : ''}`);
+      // A scan that was already queued (a push's) counts too: scan-all is done when every artifact has been scanned.
+      let remaining = ids;
+      for (;;) {
+        ctx.signal.throwIfAborted();
+        remaining = await unfinishedJobIds(db, remaining);
+        const done = ids.length - remaining.length;
+        await ctx.progress(ids.length ? (done / ids.length) * 100 : 100, `${done} of ${ids.length} scans finished`);
+        if (remaining.length === 0) break;
+        await sleep(pollMs, undefined, { signal: ctx.signal }).catch(() => undefined);
+      }
+      await ctx.log(`all ${ids.length} scans finished`);
       return { artifacts: rows.length, queued };
     },
+  };
+}
+
+/**
+ * Auto-scan on push: a pushed artifact in a project with `auto_scan` on gets a scan at push priority, ahead of any
+ * bulk scan, one at a time per artifact. Registered as a listener of the registry sync.
+ */
+export function autoScanOnPush(db: DB, jobs: JobQueue): (a: PushedArtifact) => Promise<void> {
+  return async (a) => {
+    const project = await findProjectByName(db, a.repository.split('/')[0]!);
+    if (!project?.autoScan) return;
+    const open = await countOpenScansOfProject(db, SCAN_IMAGE, project.name, PRIORITY_PUSH);
+    await jobs.enqueue(SCAN_IMAGE, { repository: a.repository, digest: a.digest, reason: 'push' }, { uniqueKey: scanKey(a.artifactId), releaseKeyOnFinish: true, priority: pushScanPriority(open) });
+  };
+}
+
+/** A scan job that failed for good leaves the artifact's report saying so (the original design's in-process hook). */
+export function markFailedScans(db: DB, scans: Pick<ScanService, 'markFailed'>): (e: JobEvent) => Promise<void> {
+  return async (e) => {
+    if (e.job.type !== SCAN_IMAGE || e.to !== 'error') return;
+    const p = e.job.payload as Partial<ScanPayload>;
+    if (typeof p.repository !== 'string' || typeof p.digest !== 'string') return;
+    const artifact = await findArtifactByRepositoryName(db, p.repository, p.digest);
+    if (artifact) await scans.markFailed(artifact.id, e.job.error ?? 'scan failed');
   };
 }

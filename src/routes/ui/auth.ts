@@ -4,7 +4,7 @@ import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { constantTimeEqual, SESSION_COOKIE } from '../middleware.js';
 import type { Ctx } from '../http.js';
-import { formString, newToken, page, redirectWith, safeNext } from './render.js';
+import { formString, newToken, page, redirectWith, safeNext, tr } from './render.js';
 
 const LOGIN_CSRF_COOKIE = 'berth_login_csrf';
 
@@ -12,7 +12,7 @@ function loginPage(c: Ctx, opts: { error?: string; username?: string; next?: str
   // Login CSRF: a double-submit token, since there is no session yet to hold one.
   const token = newToken();
   setCookie(c, LOGIN_CSRF_COOKIE, token, { path: '/login', httpOnly: true, sameSite: 'Strict', secure: c.var.services.config.secureCookies, maxAge: 3600 });
-  return page(c, 'pages/login', { title: 'Sign in', loginCsrf: token, error: opts.error, username: opts.username ?? '', next: opts.next ?? '/' }, status);
+  return page(c, 'pages/login', { title: tr(c)('login.title'), loginCsrf: token, error: opts.error, username: opts.username ?? '', next: opts.next ?? '/' }, status);
 }
 
 export function authPages(): Hono<AppEnv> {
@@ -31,12 +31,12 @@ export function authPages(): Hono<AppEnv> {
     const username = formString(form.username, 255);
     const password = formString(form.password, 256);
     const next = safeNext(form.next);
-    const { accounts, config, audit } = c.var.services;
+    const { accounts, config, audit, identity } = c.var.services;
     let user;
     try {
-      user = await accounts.authenticate(username, password, c.var.actor.ip);
+      user = await identity.authenticate(username, password, c.var.actor.ip);
     } catch (err) {
-      if (err instanceof AppError && (err.code === 'UNAUTHORIZED' || err.code === 'TOO_MANY_REQUESTS')) {
+      if (err instanceof AppError && (err.code === 'UNAUTHORIZED' || err.code === 'TOO_MANY_REQUESTS' || err.code === 'UNAVAILABLE')) {
         return loginPage(c, { error: err.message, username, next }, err.status);
       }
       throw err;

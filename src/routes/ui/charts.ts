@@ -38,3 +38,24 @@ export function severityColumns(counts: Record<Severity, number>, width = 360, h
   const label = ORDER.map((s) => `${counts[s]} ${s}`).join(', ');
   return `<svg class="sevcols" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${bars.join('')}</svg>`;
 }
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/** Labelled horizontal bars (top CVEs by affected artifacts); labels are escaped, values are numbers. */
+export function labelledBars(rows: { label: string; value: number; severity: Severity }[], width = 520, rowH = 22): string {
+  const max = Math.max(1, ...rows.map((r) => r.value));
+  const labelW = 170;
+  const barMax = width - labelW - 50;
+  const height = Math.max(rowH, rows.length * rowH);
+  const parts = rows.map((r, i) => {
+    const y = i * rowH;
+    const w = Math.max(2, Math.round((r.value / max) * barMax));
+    return (
+      `<text x="0" y="${y + 15}" font-size="12" fill="#1d2430">${esc(r.label.slice(0, 28))}</text>` +
+      `<rect x="${labelW}" y="${y + 4}" width="${w}" height="${rowH - 8}" fill="${SEVERITY_COLORS[r.severity] ?? SEVERITY_COLORS.unknown}"><title>${esc(r.label)}: ${r.value}</title></rect>` +
+      `<text x="${labelW + w + 6}" y="${y + 15}" font-size="12" fill="#667085">${r.value}</text>`
+    );
+  });
+  const label = rows.map((r) => `${r.label} ${r.value}`).join(', ') || 'none';
+  return `<svg class="bars" role="img" aria-label="${esc(label)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join('')}</svg>`;
+}

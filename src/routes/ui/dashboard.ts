@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { fmtTime, page, requireLogin } from './render.js';
+import { severityColumns } from './charts.js';
+import { fmtTime, page, requireLogin, tr } from './render.js';
 
 export function dashboardPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
@@ -11,17 +12,17 @@ export function dashboardPages(): Hono<AppEnv> {
     const visible = await projects.list(p, { limit: 1, offset: 0 });
     const users = isAdmin ? (await accounts.listUsers({ limit: 1, offset: 0 })).total : 0;
     const recent = isAdmin ? (await audit.list({ limit: 10 })).items.map(auditView) : null;
-    const db = c.var.services.db;
-    const count = async (q: Promise<{ n: number } | undefined>) => Number((await q)?.n ?? 0);
     const system = isAdmin
       ? {
-          repositories: await count(db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst()),
-          artifacts: await count(db.selectFrom('artifacts').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst()),
-          running: await count(db.selectFrom('jobs').select((e) => e.fn.countAll<number>().as('n')).where('status', 'in', ['pending', 'scheduled', 'running']).executeTakeFirst()),
+          ...(await c.var.services.repositories.systemCounts()),
+          running: await c.var.services.jobs.countActive(),
           vulndb: fmtTime(await c.var.services.advisories.updatedAt()) || 'never',
         }
       : null;
-    return page(c, 'pages/dashboard', { title: 'Dashboard', nav: 'dashboard', stats: { projects: visible.total, users }, system, recent });
+    // Severity overview across every image the viewer can see (public projects and their own).
+    const totals = await c.var.services.scans.visibleTotals(await projects.visibleIds(p));
+    const severity = { scanned: totals.scanned, artifacts: totals.artifacts, chart: totals.scanned ? severityColumns(totals.counts) : '' };
+    return page(c, 'pages/dashboard', { title: tr(c)('dashboard.title'), nav: 'dashboard', stats: { projects: visible.total, users }, system, recent, severity });
   });
   return r;
 }

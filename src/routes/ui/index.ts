@@ -5,15 +5,19 @@ import type { Ctx } from '../http.js';
 import { accountRoutes } from './account.js';
 import { auditPages } from './audit.js';
 import { authPages } from './auth.js';
+import { identityPages } from './identity.js';
 import { dashboardPages } from './dashboard.js';
 import { jobPages, schedulePages } from './jobs.js';
+import { languageRoutes, uiLocale } from './language.js';
 import { projectPages } from './projects.js';
 import { repositoryPages } from './repositories.js';
 import { robotPages } from './robots.js';
-import { isHtmx, page } from './render.js';
+import { isHtmx, page, tr } from './render.js';
 import { systemPages } from './system.js';
 import { userPages } from './users.js';
 import { vulndbPages } from './vulndb.js';
+import { webhookPages } from './webhooks.js';
+import { securityPages } from './security.js';
 
 /** The browser UI: eta pages and htmx fragments, cookie sessions, CSRF on every write. */
 export function uiRoutes(services: Services): Hono<AppEnv> {
@@ -25,22 +29,30 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   const isUiPath = (p: string) => !(p.startsWith('/static/') || p.startsWith('/api/') || p.startsWith('/service/') || p.startsWith('/v2') || p === '/metrics' || p === '/livez' || p === '/readyz');
   ui.use('*', async (c, next) => (isUiPath(c.req.path) ? auth(c, next) : next()));
   ui.use('*', async (c, next) => (isUiPath(c.req.path) ? csrf(c, next) : next()));
+  ui.use('*', async (c, next) => {
+    if (isUiPath(c.req.path)) c.set('locale', await uiLocale(c));
+    await next();
+  });
   // A banner on every page while garbage collection holds the registry read-only.
   ui.use('*', async (c, next) => {
     if (isUiPath(c.req.path) && c.var.principal?.kind === 'user') {
       const ro = await services.policy.readOnly();
-      if (ro) c.set('banner', `Garbage collection is running: pushes are paused for a few minutes (pulls keep working).`);
+      if (ro) c.set('banner', tr(c)('banner.gc'));
     }
     await next();
   });
   ui.route('/', authPages());
+  ui.route('/', languageRoutes());
   ui.route('/', dashboardPages());
   ui.route('/projects', projectPages());
   ui.route('/projects', repositoryPages());
+  ui.route('/projects', webhookPages());
   ui.route('/robots', robotPages());
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
   ui.route('/vulndb', vulndbPages());
+  ui.route('/', identityPages());
+  ui.route('/security', securityPages());
   ui.route('/', systemPages());
   ui.route('/users', userPages());
   ui.route('/account', accountRoutes());

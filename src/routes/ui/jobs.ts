@@ -5,12 +5,24 @@ import type { Job } from '../../jobs/runner.js';
 import { cronProblem, nextRuns } from '../../jobs/schedules.js';
 import { FINAL_STATES, isJobStatus, JOB_STATES } from '../../jobs/states.js';
 import { RECONCILE } from '../../jobs/types/reconcile.js';
+import { SCAN_ALL } from '../../jobs/types/scan.js';
 import { intParam, pathId, type Ctx } from '../http.js';
-import { fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin } from './render.js';
+import { fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, tr } from './render.js';
+
+/** What a job works on, from its payload (e.g. a scan's artifact), with a link to its page; null when none. */
+function jobSubject(payload: unknown): { text: string; href: string | null } | null {
+  const p = payload as { repository?: unknown; digest?: unknown } | null;
+  if (!p || typeof p.repository !== 'string' || typeof p.digest !== 'string') return null;
+  const slash = p.repository.indexOf('/');
+  const text = `${p.repository}@${p.digest.slice(0, 19)}`;
+  if (slash < 0) return { text, href: null };
+  return { text, href: `/projects/${encodeURIComponent(p.repository.slice(0, slash))}/repositories/${encodeURIComponent(p.repository.slice(slash + 1))}/artifacts/${encodeURIComponent(p.digest)}` };
+}
 
 const jobView = (j: Job) => ({
   id: j.id,
   type: j.type,
+  subject: jobSubject(j.payload),
   status: j.status,
   progress: j.progress,
   progressText: j.progressText,
@@ -26,8 +38,11 @@ const jobView = (j: Job) => ({
   stoppable: !FINAL_STATES.has(j.status),
 });
 
-/** Jobs a system admin can start from the job center. */
-const MANUAL: { type: string; label: string }[] = [{ type: RECONCILE, label: 'Reconcile with the registry now' }];
+/** Jobs a system admin can start from the job center (labels are message keys). */
+const MANUAL: { type: string; label: string }[] = [
+  { type: RECONCILE, label: 'jobs.run_reconcile' },
+  { type: SCAN_ALL, label: 'jobs.run_scan_all' },
+];
 
 /** The job center and the schedules page: system admins only. */
 export function jobPages(): Hono<AppEnv> {
@@ -48,7 +63,7 @@ export function jobPages(): Hono<AppEnv> {
     const next = more ? `/jobs?${new URLSearchParams({ type, status, cursor: String(shown[shown.length - 1]!.id) })}` : null;
     const registered = c.var.services.jobs.registeredTypes();
     return page(c, 'pages/jobs/index', {
-      title: 'Jobs',
+      title: tr(c)('jobs.title'),
       nav: 'jobs',
       types: registered,
       states: JOB_STATES,
@@ -64,7 +79,7 @@ export function jobPages(): Hono<AppEnv> {
     if (!MANUAL.some((a) => a.type === type)) throw notFound('no such job type');
     const { id } = await c.var.services.jobs.enqueue(type, { reason: 'manual', by: c.var.actor.name });
     await c.var.services.audit.record(c.var.actor, 'run', 'job', type, { job: id });
-    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: `Job ${id} (${type}) queued.` });
+    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)('jobs.queued_flash', { id, type }) });
   });
 
   const load = async (c: Ctx) => {
@@ -79,7 +94,7 @@ export function jobPages(): Hono<AppEnv> {
 
   r.get('/:id', async (c) => {
     const job = await load(c);
-    return page(c, 'pages/jobs/show', { title: `Job ${job.id}`, nav: 'jobs', ...(await panelData(c, job)) });
+    return page(c, 'pages/jobs/show', { title: tr(c)('jobs.job', { id: job.id }), nav: 'jobs', ...(await panelData(c, job)) });
   });
   r.get('/:id/row', async (c) => fragment(c, 'partials/jobs/row', { j: jobView(await load(c)) }));
   r.get('/:id/panel', async (c) => fragment(c, 'partials/jobs/panel', await panelData(c, await load(c))));
@@ -125,12 +140,12 @@ export function schedulePages(): Hono<AppEnv> {
         jobType: s.jobType,
         cron: shown.cron,
         enabled: shown.enabled,
-        lastFire: fmtTime(s.lastFireAt),
+        lastFire: s.lastRun ? { at: fmtTime(s.lastRun.at), jobId: s.lastRun.jobId } : null,
         nextRuns: cronProblem(s.cron) ? [] : nextRuns(s.cron, 5).map((d) => d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC'),
         error: edit?.name === s.name ? edit.error : null,
       };
     });
-    return page(c, 'pages/jobs/schedules', { title: 'Schedules', nav: 'jobs', items }, status);
+    return page(c, 'pages/jobs/schedules', { title: tr(c)('schedules.title'), nav: 'jobs', items }, status);
   };
 
   r.get('/', (c) => listPage(c));
@@ -152,7 +167,7 @@ export function schedulePages(): Hono<AppEnv> {
     const s = await c.var.services.scheduler.update(name, { cron, enabled });
     if (!s) throw notFound('schedule not found');
     await c.var.services.audit.record(c.var.actor, 'update', 'schedule', name, { cron, enabled });
-    return redirectWith(c, '/schedules', { kind: 'ok', text: `Schedule ${name} saved.` });
+    return redirectWith(c, '/schedules', { kind: 'ok', text: tr(c)('schedules.saved_flash', { name }) });
   });
 
   return r;

@@ -3,12 +3,30 @@ import { ROLES } from '../../auth/rbac.js';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import type { Project } from '../../services/project-service.js';
-import { projectSeverityTotals } from '../../services/scan-service.js';
 import { pageQuery, pathId, type Ctx } from '../http.js';
 import { severityColumns } from './charts.js';
-import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
+import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData, tr } from './render.js';
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
+
+export type ProjectTab = 'repositories' | 'members' | 'settings' | 'webhooks' | 'retention';
+
+/** The project page with its tabs around one tab's body (the other project modules render into it too). */
+export async function projectPage(c: Ctx, tab: ProjectTab, tabBody: string, project: Project, status = 200) {
+  const role = await c.var.services.projects.roleOf(c.var.principal, project);
+  const base = `/projects/${project.name}`;
+  const tabs = [
+    { label: 'Repositories', href: base, active: tab === 'repositories' },
+    { label: 'Members', href: `${base}/members`, active: tab === 'members' },
+  ];
+  if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
+  if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) {
+    tabs.push({ label: 'Webhooks', href: `${base}/webhooks`, active: tab === 'webhooks' });
+    tabs.push({ label: 'Retention', href: `${base}/retention`, active: tab === 'retention' });
+    tabs.push({ label: 'Settings', href: `${base}/settings`, active: tab === 'settings' });
+  }
+  return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
+}
 
 /** Project list, creation, and the project page with its tabs. */
 export function projectPages(): Hono<AppEnv> {
@@ -22,7 +40,7 @@ export function projectPages(): Hono<AppEnv> {
     return page(
       c,
       'pages/projects/index',
-      { title: 'Projects', nav: 'projects', items: items.map(projectView), q: search, pager: pager(c, q.page, q.limit, total), form: { csrf: c.var.session?.csrfToken, ...form } },
+      { title: tr(c)('projects.title'), nav: 'projects', items: items.map(projectView), q: search, pager: pager(c, q.page, q.limit, total), form: { csrf: c.var.session?.csrfToken, ...form } },
       status,
     );
   };
@@ -39,7 +57,7 @@ export function projectPages(): Hono<AppEnv> {
         c.header('HX-Redirect', `/projects/${p.name}`);
         return c.body(null, 204);
       }
-      return redirectWith(c, `/projects/${p.name}`, { kind: 'ok', text: `Project ${p.name} created.` });
+      return redirectWith(c, `/projects/${p.name}`, { kind: 'ok', text: tr(c)('projects.created_flash', { name: p.name }) });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 401) throw err;
       const data = { name, public: isPublic, error: err.message };
@@ -48,25 +66,14 @@ export function projectPages(): Hono<AppEnv> {
     }
   });
 
-  const projectPage = async (c: Ctx, tab: 'repositories' | 'members' | 'settings', tabBody: string, project: Project, status = 200) => {
-    const role = await c.var.services.projects.roleOf(c.var.principal, project);
-    const base = `/projects/${project.name}`;
-    const tabs = [
-      { label: 'Repositories', href: base, active: tab === 'repositories' },
-      { label: 'Members', href: `${base}/members`, active: tab === 'members' },
-    ];
-    if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: 'Robot accounts', href: `/robots?project=${project.name}`, active: false });
-    if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) tabs.push({ label: 'Settings', href: `${base}/settings`, active: tab === 'settings' });
-    return page(c, 'pages/projects/show', { title: project.name, nav: 'projects', project: projectView(project), role, tabs, tabBody }, status);
-  };
-
   r.get('/:name', async (c) => {
     const q = pageQuery(c, { limit: 20 });
     const search = c.req.query('q')?.slice(0, 255) ?? '';
     const { project, items, total } = await c.var.services.repositories.list(c.var.principal, c.req.param('name'), { q: search || undefined, limit: q.limit, offset: q.offset });
     const ext = new URL(c.var.services.config.externalUrl);
-    const totals = await projectSeverityTotals(c.var.services.db, project.id);
+    const totals = await c.var.services.scans.projectTotals(project.id);
     const body = c.var.services.views.render('partials/projects/repositories', {
+      ...i18nData(c),
       chart: totals.scanned ? severityColumns(totals.counts) : '',
       totals,
       project: project.name,
@@ -93,7 +100,12 @@ export function projectPages(): Hono<AppEnv> {
         csrf,
         canWrite,
         roles: ROLES,
-        members: items.map((m) => ({ ...m, added: fmtTime(m.createdAt) })),
+        // One row shape for the template: users and groups each with their own URL base and label.
+        members: items.map((m) =>
+          m.kind === 'user'
+            ? { ...m, key: `member-${m.userId}`, label: m.username, base: `/projects/${project.name}/members/${m.userId}`, added: fmtTime(m.createdAt) }
+            : { ...m, key: `group-${m.groupId}`, label: m.group, base: `/projects/${project.name}/groups/${m.groupId}`, added: fmtTime(m.createdAt) },
+        ),
         pager: pager(c, q.page, q.limit, total),
         form: { project: project.name, csrf, roles: ROLES, ...form },
       },
@@ -102,7 +114,7 @@ export function projectPages(): Hono<AppEnv> {
 
   const membersPage = async (c: Ctx, name: string, form: Record<string, unknown> = {}, status = 200) => {
     const { project, data } = await membersData(c, name, form);
-    const body = c.var.services.views.render('partials/projects/members', data);
+    const body = c.var.services.views.render('partials/projects/members', { ...i18nData(c), ...data });
     return projectPage(c, 'members', body, project, status);
   };
 
@@ -127,6 +139,7 @@ export function projectPages(): Hono<AppEnv> {
       ...override,
     };
     const body = c.var.services.views.render('partials/projects/settings', {
+      ...i18nData(c),
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
       s,
@@ -173,8 +186,8 @@ export function projectPages(): Hono<AppEnv> {
 
   const deletePage = async (c: Ctx, project: Project, error?: string, status = 200) => {
     await c.var.services.authz.require(c.var.principal, 'project:delete', project);
-    const { n } = await c.var.services.db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n')).where('project_id', '=', project.id).executeTakeFirstOrThrow();
-    return page(c, 'pages/projects/delete', { title: `Delete ${project.name}`, nav: 'projects', project: project.name, repositories: Number(n), error }, status);
+    const repositories = await c.var.services.repositories.countInProject(project.id);
+    return page(c, 'pages/projects/delete', { title: `Delete ${project.name}`, nav: 'projects', project: project.name, repositories, error }, status);
   };
   r.get('/:name/delete', async (c) => deletePage(c, await c.var.services.projects.get(c.var.principal, c.req.param('name'))));
   r.post('/:name/delete', async (c) => {
@@ -191,16 +204,18 @@ export function projectPages(): Hono<AppEnv> {
   r.post('/:name/members', async (c) => {
     const name = c.req.param('name');
     const form = await c.req.parseBody();
-    const username = formString(form.username, 255);
+    // The group form sends `group`; the user form `username`.
+    const isGroup = typeof form.group === 'string';
+    const username = isGroup ? formString(form.group, 300) : formString(form.username, 255);
     const role = formString(form.role, 32);
     try {
-      await c.var.services.projects.addMember(c.var.principal, c.var.actor, name, { username, role });
+      await c.var.services.projects.addMember(c.var.principal, c.var.actor, name, isGroup ? { group: username, role } : { username, role });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 401 || err.status === 403) throw err;
       if (isHtmx(c)) {
         // Re-render the table with the error under it, so the message lands inside #members.
         const { data } = await membersData(c, name);
-        const table = c.var.services.views.render('partials/projects/members-table', data);
+        const table = c.var.services.views.render('partials/projects/members-table', { ...i18nData(c), ...data });
         return c.html(`${table}<p class="error" role="alert">${escape(err.message)}</p>`, 422);
       }
       return membersPage(c, name, { username, role, error: err.message }, 422);
@@ -220,8 +235,8 @@ export function projectPages(): Hono<AppEnv> {
     const name = c.req.param('name');
     const userId = pathId(c, 'userId');
     const { data } = await membersData(c, name);
-    const m = data.members.find((x) => x.userId === userId);
-    if (!m) throw new AppError('NOT_FOUND', 'member not found');
+    const m = data.members.find((x) => x.kind === 'user' && x.userId === userId);
+    if (!m || m.kind !== 'user') throw new AppError('NOT_FOUND', 'member not found');
     return page(c, 'pages/confirm', {
       title: 'Remove member',
       heading: 'Remove member',
@@ -236,6 +251,35 @@ export function projectPages(): Hono<AppEnv> {
     const name = c.req.param('name');
     await c.var.services.projects.removeMember(c.var.principal, c.var.actor, name, pathId(c, 'userId'));
     return membersDone(c, name, 'Member removed.');
+  });
+
+  r.post('/:name/groups/:id/role', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody();
+    await c.var.services.projects.setGroupMemberRole(c.var.principal, c.var.actor, name, pathId(c, 'id'), formString(form.role, 32));
+    return membersDone(c, name, 'Role changed.');
+  });
+
+  r.get('/:name/groups/:id/remove', async (c) => {
+    const name = c.req.param('name');
+    const id = pathId(c, 'id');
+    const { data } = await membersData(c, name);
+    const m = data.members.find((x) => x.kind === 'group' && x.groupId === id);
+    if (!m || m.kind !== 'group') throw new AppError('NOT_FOUND', 'group member not found');
+    return page(c, 'pages/confirm', {
+      title: 'Remove group',
+      heading: 'Remove group',
+      question: `Remove group ${m.group} from ${name}? Its members lose the access it gave them.`,
+      action: `/projects/${name}/groups/${id}/remove`,
+      confirmLabel: 'Remove group',
+      cancel: `/projects/${name}/members`,
+    });
+  });
+
+  r.post('/:name/groups/:id/remove', async (c) => {
+    const name = c.req.param('name');
+    await c.var.services.projects.removeGroupMember(c.var.principal, c.var.actor, name, pathId(c, 'id'));
+    return membersDone(c, name, 'Group removed.');
   });
 
   return r;

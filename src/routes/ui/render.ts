@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../../context.js';
 import type { Ctx } from '../http.js';
+import { LOCALE_NAMES, LOCALES, type Locale, type Translate } from '../../i18n/index.js';
 
 export interface Flash {
   kind: 'ok' | 'error';
@@ -17,6 +18,15 @@ export function viewer(c: Ctx) {
   return p.kind === 'user' ? { name: p.name, isAdmin: p.isAdmin, id: p.id } : null;
 }
 
+/** The request's UI language (set by the UI's locale middleware; English before it ran). */
+export const localeOf = (c: Ctx): Locale => c.var.locale ?? 'en';
+
+/** The translate function for this request's language. */
+export const tr = (c: Ctx): Translate => c.var.services.views.i18n.getFixedT(localeOf(c));
+
+/** What every template needs besides its own data: `t` and the language. */
+export const i18nData = (c: Ctx) => ({ t: tr(c), lang: localeOf(c), locales: LOCALES.map((l) => ({ code: l, name: LOCALE_NAMES[l] })) });
+
 /** Renders a page inside the layout with the common view model (user, CSRF token, flash). */
 export function page(c: Ctx, template: string, data: Record<string, unknown>, status = 200) {
   const flashRaw = getCookie(c, FLASH_COOKIE);
@@ -30,7 +40,7 @@ export function page(c: Ctx, template: string, data: Record<string, unknown>, st
       /* ignore a mangled flash */
     }
   }
-  const html = c.var.services.views.render(template, { me: viewer(c), csrf: c.var.session?.csrfToken ?? '', flash, banner: c.var.banner, ...data });
+  const html = c.var.services.views.render(template, { me: viewer(c), csrf: c.var.session?.csrfToken ?? '', flash, banner: c.var.banner, path: c.req.path, ...i18nData(c), ...data });
   c.header('Cache-Control', 'no-store');
   return c.html(html, status as 200);
 }
@@ -39,7 +49,7 @@ export function page(c: Ctx, template: string, data: Record<string, unknown>, st
 export function fragment(c: Ctx, template: string, data: Record<string, unknown>, status = 200) {
   c.header('Vary', 'HX-Request');
   c.header('Cache-Control', 'no-store');
-  return c.html(c.var.services.views.render(template, { csrf: c.var.session?.csrfToken ?? '', ...data }), status as 200);
+  return c.html(c.var.services.views.render(template, { csrf: c.var.session?.csrfToken ?? '', ...i18nData(c), ...data }), status as 200);
 }
 
 export const isHtmx = (c: Ctx) => c.req.header('hx-request') === 'true';

@@ -7,7 +7,7 @@ import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
 import { findingFilter, pageQuery, type Ctx } from '../http.js';
 import { severityBar } from './charts.js';
-import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin } from './render.js';
+import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData } from './render.js';
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 const encRepo = (repo: string) => encodeURIComponent(repo);
@@ -22,9 +22,11 @@ export function repositoryPages(): Hono<AppEnv> {
 
   r.get('/:name/repositories/:repo', async (c) => {
     const q = pageQuery(c, { limit: 20 });
-    const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), q);
+    const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), { ...q, topLevel: true });
     const repo = repository.name.slice(project.name.length + 1);
-    const summaries = await c.var.services.scans.summaries(items.map((a) => a.id));
+    // Index children are listed under their index (as Harbor does), not as untagged rows of their own.
+    const children = await c.var.services.repositories.indexChildren(repository.id, items.filter((a) => a.mediaType.includes('index') || a.mediaType.includes('manifest.list')).map((a) => a.id));
+    const summaries = await c.var.services.scans.summaries([...items.map((a) => a.id), ...[...children.values()].flat().flatMap((ch) => (ch.id === null ? [] : [ch.id]))]);
     return page(c, 'pages/repositories/show', {
       title: repository.name,
       nav: 'projects',
@@ -46,6 +48,14 @@ export function repositoryPages(): Hono<AppEnv> {
         pulled: fmtTime(a.pulledAt),
         pullCount: a.pullCount,
         scan: summaries.get(a.id) ?? null,
+        children: (children.get(a.id) ?? []).map((ch) => ({
+          digest: ch.digest,
+          short: short(ch.digest),
+          platform: ch.platform ?? '',
+          tags: ch.tags,
+          size: fmtBytes(ch.size),
+          scan: ch.id === null ? null : (summaries.get(ch.id) ?? null),
+        })),
       })),
       severities: SEVERITIES,
       pager: pager(c, q.page, q.limit, total),
@@ -194,6 +204,7 @@ async function vulnerabilitySection(c: Ctx, project: Project, repo: string, arti
   const all = done ? filterFindings(done.findings, filter) : [];
   const q = pageQuery(c, { limit: 50 });
   return s.views.render('partials/artifacts/findings', {
+    ...i18nData(c),
     project: project.name,
     repoPath: encRepo(repo),
     digest,

@@ -44,6 +44,8 @@ const DISTRO_SCHEMES: ReadonlyMap<string, VersionScheme> = new Map<string, Versi
   ['Debian', 'dpkg'],
   ['Ubuntu', 'dpkg'],
   ['Alpine', 'apk'],
+  ['Wolfi', 'apk'],
+  ['Chainguard', 'apk'],
   ['Red Hat', 'rpm'],
   ['Rocky Linux', 'rpm'],
   ['AlmaLinux', 'rpm'],

@@ -30,7 +30,9 @@ export const scheduleJson = (s: Schedule) => ({
   cron: s.cron,
   enabled: s.enabled,
   job_type: s.jobType,
-  last_fire_at: iso(s.lastFireAt),
+  // The last fire that enqueued a job (not the catch-up watermark, which edits move too).
+  last_fire_at: iso(s.lastRun?.at ?? null),
+  last_job_id: s.lastRun?.jobId ?? null,
   next_runs: s.enabled ? nextRuns(s.cron, 3).map((d) => d.toISOString()) : [],
   updated_at: iso(s.updatedAt),
 });

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import type { Project } from '../../../services/project-service.js';
+import type { Member, Project } from '../../../services/project-service.js';
 import { iso, jsonBody, pageQuery, pageResponse, pathId } from '../../http.js';
 
 export const projectJson = (p: Project) => ({
@@ -18,6 +18,12 @@ export const projectJson = (p: Project) => ({
   created_at: iso(p.createdAt),
   updated_at: iso(p.updatedAt),
 });
+
+/** A member as the API shows it: users keep `user_id`/`username`; groups have `id`/`group`. */
+export const memberJson = (m: Member) =>
+  m.kind === 'user'
+    ? { member_type: 'user', user_id: m.userId, username: m.username, role: m.role, created_at: iso(m.createdAt) }
+    : { member_type: 'group', id: m.groupId, group: m.group, role: m.role, created_at: iso(m.createdAt) };
 
 /** Projects and their members; every handler goes through ProjectService, which asks the Authorizer. */
 export function projectRoutes(): Hono<AppEnv> {
@@ -59,18 +65,24 @@ export function projectRoutes(): Hono<AppEnv> {
   r.get('/:project/members', async (c) => {
     const q = pageQuery(c, { limit: 50 });
     const { items, total } = await c.var.services.projects.listMembers(c.var.principal, c.req.param('project'), q);
-    return pageResponse(
-      c,
-      items.map((m) => ({ user_id: m.userId, username: m.username, role: m.role, created_at: iso(m.createdAt) })),
-      total,
-      q,
-    );
+    return pageResponse(c, items.map(memberJson), total, q);
   });
 
   r.post('/:project/members', async (c) => {
     const b = await jsonBody(c);
-    const m = await c.var.services.projects.addMember(c.var.principal, c.var.actor, c.req.param('project'), { username: b.username, role: b.role });
-    return c.json({ user_id: m.userId, username: m.username, role: m.role, created_at: iso(m.createdAt) }, 201);
+    const m = await c.var.services.projects.addMember(c.var.principal, c.var.actor, c.req.param('project'), { username: b.username, group: b.group, role: b.role });
+    return c.json(memberJson(m), 201);
+  });
+
+  r.put('/:project/members/groups/:id', async (c) => {
+    const b = await jsonBody(c);
+    await c.var.services.projects.setGroupMemberRole(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'id'), b.role);
+    return c.body(null, 204);
+  });
+
+  r.delete('/:project/members/groups/:id', async (c) => {
+    await c.var.services.projects.removeGroupMember(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'id'));
+    return c.body(null, 204);
   });
 
   r.put('/:project/members/:userId', async (c) => {

@@ -1,9 +1,10 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { artifactKind, type ArtifactWithTags } from '../../../services/repository-service.js';
+import type { ScanSummary } from '../../../services/scan-service.js';
 import { iso, pageQuery, pageResponse } from '../../http.js';
 
-export const artifactJson = (a: ArtifactWithTags) => ({
+export const artifactJson = (a: ArtifactWithTags, scan?: ScanSummary | null) => ({
   id: a.id,
   digest: a.digest,
   media_type: a.mediaType,
@@ -20,6 +21,8 @@ export const artifactJson = (a: ArtifactWithTags) => ({
   pushed_by: a.pushedBy,
   pulled_at: iso(a.pulledAt),
   pull_count: a.pullCount,
+  /** the last finished scan's completeness (`complete`, `incomplete`, `not_applicable`), null when none */
+  scan_status: scan?.completeness ?? null,
 });
 
 /** Under /projects/{project}/repositories: `{repo}` is the path after the project, `/` URL-encoded. */
@@ -61,13 +64,15 @@ export function repositoryRoutes(): Hono<AppEnv> {
   r.get('/:project/repositories/:repo/artifacts', async (c) => {
     const q = pageQuery(c);
     const { items, total } = await svc(c).artifacts(c.var.principal, c.req.param('project'), c.req.param('repo'), q);
-    return pageResponse(c, items.map(artifactJson), total, q);
+    const scans = await c.var.services.scans.summaries(items.map((a) => a.id));
+    return pageResponse(c, items.map((a) => artifactJson(a, scans.get(a.id))), total, q);
   });
 
   r.get('/:project/repositories/:repo/artifacts/:reference', async (c) => {
     const { artifact, blobs, children } = await svc(c).artifact(c.var.principal, c.req.param('project'), c.req.param('repo'), c.req.param('reference'));
+    const scans = await c.var.services.scans.summaries([artifact.id]);
     return c.json({
-      ...artifactJson(artifact),
+      ...artifactJson(artifact, scans.get(artifact.id)),
       blobs: blobs.map((b) => ({ digest: b.digest, media_type: b.mediaType, size: b.size })),
       children: children.map((ch) => ({ digest: ch.digest, media_type: ch.mediaType, size: ch.size, platform: ch.platform })),
     });

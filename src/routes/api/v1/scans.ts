@@ -12,6 +12,7 @@ import { jobJson } from './jobs.js';
 export const findingJson = (f: Finding) => ({
   id: f.advisoryId,
   aliases: f.aliases,
+  advisories: f.advisories ?? [f.advisoryId],
   severity: f.severity,
   cvss_score: f.cvssScore,
   cvss_vector: f.cvssVector,
@@ -66,6 +67,8 @@ export function scanRoutes(): Hono<AppEnv> {
       finished_at: iso(rep.finishedAt),
       os: rep.os,
       summary: { ...rep.counts, total: rep.findings.length, fixable: rep.fixable },
+      completeness: rep.completeness,
+      gaps: rep.gaps,
       problems: rep.problems,
       error: rep.error,
       total: findings.length,

@@ -1,0 +1,184 @@
+import { sql, type ExpressionBuilder, type Insertable, type SqlBool } from 'kysely';
+import type { DB } from '../connect.js';
+import type { Database, ReportFindingsTable } from '../tables.js';
+
+const RANK: Record<string, number> = { critical: 4, high: 3, medium: 2, low: 1, unknown: 0 };
+const CVE = /^CVE-\d{4}-\d+$/i;
+
+/** What a report's finding contributes to the index (the scan service's Finding, structurally). */
+export interface IndexedFinding {
+  advisoryId: string;
+  aliases: string[];
+  package: string;
+  type: string;
+  installedVersion: string;
+  fixedVersion: string | null;
+  severity: string;
+}
+
+/**
+ * Replaces an artifact's indexed findings with a report's: one row per finding and CVE id it names (the advisory id
+ * when it names none), in one transaction, so a search never sees half a report.
+ */
+export async function replaceReportFindings(db: DB, artifactId: number, findings: IndexedFinding[]): Promise<void> {
+  const rows: Insertable<ReportFindingsTable>[] = [];
+  for (const f of findings) {
+    const ids = [...new Set(f.aliases.filter((a) => CVE.test(a)).map((a) => a.toUpperCase()))];
+    if (CVE.test(f.advisoryId)) ids.unshift(f.advisoryId.toUpperCase());
+    for (const cve of ids.length ? [...new Set(ids)] : [f.advisoryId]) {
+      rows.push({
+        artifact_id: artifactId,
+        advisory_id: f.advisoryId.slice(0, 128),
+        cve: cve.slice(0, 128),
+        package: f.package.slice(0, 255),
+        package_type: f.type.slice(0, 16),
+        version: f.installedVersion.slice(0, 255),
+        fixed_version: f.fixedVersion?.slice(0, 255) ?? null,
+        severity: f.severity.slice(0, 16),
+        severity_rank: RANK[f.severity] ?? 0,
+      });
+    }
+  }
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('report_findings').where('artifact_id', '=', artifactId).execute();
+    for (let i = 0; i < rows.length; i += 200) await trx.insertInto('report_findings').values(rows.slice(i, i + 200)).execute();
+  });
+}
+
+/** Which projects a caller sees: null for every project, else public ones plus these ids. */
+export type ProjectScope = { all: true } | { all: false; ids: number[] };
+
+type Scoped = ExpressionBuilder<Database & { p: Database['projects']; r: Database['repositories'] }, 'p' | 'r'>;
+const inScope = (scope: ProjectScope, projectId: number | undefined) => (eb: Scoped) => {
+  const parts = [];
+  if (projectId !== undefined) parts.push(eb('r.project_id', '=', projectId));
+  if (!scope.all) parts.push(scope.ids.length ? eb.or([eb('p.public', '=', 1), eb('r.project_id', 'in', scope.ids)]) : eb('p.public', '=', 1));
+  return parts.length ? eb.and(parts) : sql<SqlBool>`1 = 1`;
+};
+
+export interface FindingHit {
+  artifactId: number;
+  project: string;
+  repository: string;
+  digest: string;
+  advisoryId: string;
+  cve: string;
+  package: string;
+  packageType: string;
+  version: string;
+  fixedVersion: string | null;
+  severity: string;
+}
+
+export interface FindingQuery {
+  cve?: string;
+  package?: string;
+  /** at or above this rank (critical 4 … unknown 0) */
+  minRank?: number;
+  projectId?: number;
+  scope: ProjectScope;
+  limit: number;
+  offset: number;
+}
+
+/**
+ * Indexed findings, newest artifacts first. A CVE uses `report_findings_cve_idx`, a package
+ * `report_findings_package_idx`; both also narrow by artifact through the index's second column.
+ */
+export async function searchFindings(db: DB, q: FindingQuery): Promise<{ items: FindingHit[]; total: number }> {
+  let base = db
+    .selectFrom('report_findings as f')
+    .innerJoin('artifacts as a', 'a.id', 'f.artifact_id')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .where(inScope(q.scope, q.projectId) as never);
+  if (q.cve) base = base.where((eb) => eb.or([eb('f.cve', '=', q.cve!.toUpperCase()), eb('f.advisory_id', '=', q.cve!)]));
+  if (q.package) base = base.where('f.package', '=', q.package);
+  if (q.minRank !== undefined && q.minRank > 0) base = base.where('f.severity_rank', '>=', q.minRank);
+  const rows = await base
+    .select(['f.artifact_id', 'p.name as project', 'r.name as repository', 'a.digest', 'f.advisory_id', 'f.cve', 'f.package', 'f.package_type', 'f.version', 'f.fixed_version', 'f.severity'])
+    .orderBy('f.artifact_id', 'desc')
+    .orderBy('f.id')
+    .limit(q.limit)
+    .offset(q.offset)
+    .execute();
+  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return {
+    items: rows.map((r) => ({
+      artifactId: Number(r.artifact_id),
+      project: r.project,
+      repository: r.repository,
+      digest: r.digest,
+      advisoryId: r.advisory_id,
+      cve: r.cve,
+      package: r.package,
+      packageType: r.package_type,
+      version: r.version,
+      fixedVersion: r.fixed_version,
+      severity: r.severity,
+    })),
+    total: Number(n),
+  };
+}
+
+export interface SecuritySummary {
+  totals: Record<'critical' | 'high' | 'medium' | 'low' | 'unknown', number>;
+  scannedArtifacts: number;
+  topCves: { cve: string; severity: string; artifacts: number }[];
+  mostVulnerable: { artifactId: number; project: string; repository: string; digest: string; critical: number; high: number; medium: number; low: number; unknown: number }[];
+}
+
+const SEV = ['unknown', 'low', 'medium', 'high', 'critical'];
+
+/** Severity totals over the latest reports, the CVEs in most artifacts, and the artifacts with the worst reports. */
+export async function securitySummary(db: DB, scope: ProjectScope, projectId: number | undefined, top = 10): Promise<SecuritySummary> {
+  const reports = db
+    .selectFrom('scan_reports as s')
+    .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .where(inScope(scope, projectId) as never)
+    // A report being refreshed still counts with its last findings.
+    .where('s.status', '!=', 'error')
+    .where('s.finished_at', 'is not', null);
+  const sums = await reports
+    .select((e) => [
+      e.fn.sum<number>('s.critical').as('critical'),
+      e.fn.sum<number>('s.high').as('high'),
+      e.fn.sum<number>('s.medium').as('medium'),
+      e.fn.sum<number>('s.low').as('low'),
+      e.fn.sum<number>('s.unknown').as('unknown'),
+      e.fn.countAll<number>().as('scanned'),
+    ])
+    .executeTakeFirstOrThrow();
+  const worst = await reports
+    .select(['s.artifact_id', 'p.name as project', 'r.name as repository', 'a.digest', 's.critical', 's.high', 's.medium', 's.low', 's.unknown'])
+    .where((eb) => eb.or([eb('s.critical', '>', 0), eb('s.high', '>', 0), eb('s.medium', '>', 0), eb('s.low', '>', 0), eb('s.unknown', '>', 0)]))
+    .orderBy('s.critical', 'desc')
+    .orderBy('s.high', 'desc')
+    .orderBy('s.medium', 'desc')
+    .orderBy('s.low', 'desc')
+    .orderBy('s.artifact_id', 'desc')
+    .limit(top)
+    .execute();
+  const cves = await db
+    .selectFrom('report_findings as f')
+    .innerJoin('artifacts as a', 'a.id', 'f.artifact_id')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .where(inScope(scope, projectId) as never)
+    .select((e) => ['f.cve', e.fn.max<number>('f.severity_rank').as('rank'), e.fn.count<number>('f.artifact_id').distinct().as('artifacts')])
+    .groupBy('f.cve')
+    .orderBy((e) => e.fn.max('f.severity_rank'), 'desc')
+    .orderBy((e) => e.fn.count('f.artifact_id').distinct(), 'desc')
+    .orderBy('f.cve')
+    .limit(top)
+    .execute();
+  const num = (v: unknown) => Number(v ?? 0);
+  return {
+    totals: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) },
+    scannedArtifacts: num(sums.scanned),
+    topCves: cves.map((c) => ({ cve: c.cve, severity: SEV[num(c.rank)] ?? 'unknown', artifacts: num(c.artifacts) })),
+    mostVulnerable: worst.map((w) => ({ artifactId: Number(w.artifact_id), project: w.project, repository: w.repository, digest: w.digest, critical: num(w.critical), high: num(w.high), medium: num(w.medium), low: num(w.low), unknown: num(w.unknown) })),
+  };
+}

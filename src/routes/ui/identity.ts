@@ -1,0 +1,91 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../context.js';
+import { AppError, denied } from '../../errors.js';
+import type { Ctx } from '../http.js';
+import { formString, page, redirectWith, requireLogin, viewer } from './render.js';
+
+const TEXT_FIELDS = {
+  ldap: ['url', 'ca_file', 'bind_dn', 'base_dn', 'filter', 'uid_attr', 'group_base_dn', 'group_filter', 'admin_group'],
+  oidc: ['issuer', 'client_id', 'scopes', 'username_claim', 'groups_claim', 'admin_group'],
+} as const;
+const NULLABLE = new Set(['url', 'ca_file', 'bind_dn', 'base_dn', 'group_base_dn', 'admin_group', 'issuer', 'client_id']);
+
+/** The sign-in settings form → the REST patch shape (one validation, in AuthSettingsService). */
+function patchFromForm(form: Record<string, unknown>) {
+  const ldap: Record<string, unknown> = {};
+  const oidc: Record<string, unknown> = {};
+  for (const [section, out] of [['ldap', ldap], ['oidc', oidc]] as const) {
+    for (const f of TEXT_FIELDS[section]) {
+      const v = formString(form[`${section}_${f}`], 4096).trim();
+      out[f] = v === '' && NULLABLE.has(f) ? null : v;
+    }
+  }
+  ldap.start_tls = form.ldap_start_tls === 'true';
+  ldap.scope = formString(form.ldap_scope, 8);
+  ldap.group_member_attr = formString(form.ldap_group_member_attr, 32);
+  const timeout = Number(formString(form.ldap_timeout_ms, 8));
+  ldap.timeout_ms = Number.isFinite(timeout) ? timeout : 0;
+  oidc.accept_id_token = form.oidc_accept_id_token === 'true';
+  // Secrets: an empty field keeps what is set; the "clear" box removes it.
+  const bind = formString(form.ldap_bind_password, 1024);
+  if (bind) ldap.bind_password = bind;
+  else if (form.ldap_bind_password_clear === 'true') ldap.bind_password = null;
+  const secret = formString(form.oidc_client_secret, 1024);
+  if (secret) oidc.client_secret = secret;
+  else if (form.oidc_client_secret_clear === 'true') oidc.client_secret = null;
+  return { mode: formString(form.mode, 8), ldap, oidc };
+}
+
+/** Sign-in settings for system admins (/settings/auth) and one's own profile with the CLI secret (/account/profile). */
+export function identityPages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  const admin = async (c: Ctx, next: () => Promise<void>) => {
+    const p = c.var.principal;
+    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins');
+    await next();
+  };
+  r.use('/settings/auth', requireLogin, admin);
+  r.use('/settings/auth/*', requireLogin, admin);
+  r.use('/account/profile', requireLogin);
+  r.use('/account/cli-secret', requireLogin);
+
+  const authPage = async (c: Ctx, extra: Record<string, unknown> = {}, status = 200) =>
+    page(c, 'pages/system/auth', { title: 'Sign-in settings', nav: 'settings', s: await c.var.services.identity.settings.view(), externalUrl: c.var.services.config.externalUrl, ...extra }, status);
+
+  r.get('/settings/auth', (c) => authPage(c));
+
+  r.post('/settings/auth', async (c) => {
+    const patch = patchFromForm(await c.req.parseBody());
+    try {
+      await c.var.services.identity.settings.update(patch);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'BAD_REQUEST') return authPage(c, { error: err.message }, 422);
+      throw err;
+    }
+    await c.var.services.audit.record(c.var.actor, 'update', 'system', 'auth', { mode: patch.mode });
+    return redirectWith(c, '/settings/auth', { kind: 'ok', text: 'Sign-in settings saved.' });
+  });
+
+  r.post('/settings/auth/ldap-test', async (c) => {
+    const form = await c.req.parseBody();
+    const username = formString(form.username, 255).trim();
+    const { identity } = c.var.services;
+    const res = username ? await identity.testLdapUser(username) : await identity.testLdapConnection();
+    const user = 'user' in res && res.user ? res.user : undefined;
+    return authPage(c, { test: { ok: res.ok, message: res.message, username, user } });
+  });
+
+  const profile = async (c: Ctx, extra: Record<string, unknown> = {}) => {
+    const me = viewer(c)!;
+    const user = (await c.var.services.accounts.getUser(me.id))!;
+    const groups = await c.var.services.identity.groupsOf(me.id);
+    return page(c, 'pages/account/profile', { title: 'Profile', user, groups, ...extra });
+  };
+  r.get('/account/profile', (c) => profile(c));
+  r.post('/account/cli-secret', async (c) => {
+    const secret = await c.var.services.identity.regenerateCliSecret(viewer(c)!.id);
+    c.header('Cache-Control', 'no-store');
+    return profile(c, { secret });
+  });
+  return r;
+}

@@ -1,0 +1,37 @@
+import { Hono } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import type { AppEnv } from '../../context.js';
+import { isLocale, pickLocale, type Locale } from '../../i18n/index.js';
+import type { Ctx } from '../http.js';
+import { formString, isHtmx, redirectWith, safeNext } from './render.js';
+
+/** Remembers a visitor's choice before (and apart from) signing in. */
+export const LANG_COOKIE = 'berth_lang';
+
+/** The request's UI language: the signed-in user's stored choice, else the cookie's, else Accept-Language. */
+export async function uiLocale(c: Ctx): Promise<Locale> {
+  const p = c.var.principal;
+  const stored = p?.kind === 'user' ? await c.var.services.accounts.locale(p.id) : null;
+  return pickLocale(stored ?? getCookie(c, LANG_COOKIE), c.req.header('accept-language'));
+}
+
+/** POST /language: the language selector. Stored per user when signed in; `auto` follows the browser again. */
+export function languageRoutes(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.post('/language', async (c) => {
+    const form = await c.req.parseBody();
+    const raw = formString(form.lang, 16);
+    const lang = isLocale(raw) ? raw : null;
+    if (!lang && raw !== 'auto') return redirectWith(c, safeNext(form.next));
+    const p = c.var.principal;
+    if (p.kind === 'user') await c.var.services.accounts.setLocale(p.id, lang);
+    setCookie(c, LANG_COOKIE, lang ?? '', { path: '/', httpOnly: true, sameSite: 'Lax', secure: c.var.services.config.secureCookies, maxAge: lang ? 365 * 86400 : 0 });
+    if (isHtmx(c)) {
+      // The selector posts on change through htmx: reload the page in the new language.
+      c.header('HX-Refresh', 'true');
+      return c.body(null, 200);
+    }
+    return redirectWith(c, safeNext(form.next));
+  });
+  return r;
+}

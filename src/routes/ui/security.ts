@@ -1,0 +1,68 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../context.js';
+import { AppError } from '../../errors.js';
+import { SEVERITIES, type Severity } from '../../scanner/severity.js';
+import { pageQuery } from '../http.js';
+import { labelledBars, severityBar, severityColumns } from './charts.js';
+import { page, pager, requireLogin } from './render.js';
+
+const str = (v: string | undefined, max: number) => (v ?? '').trim().slice(0, max);
+
+/** The security hub page: totals by severity, top CVEs, most vulnerable artifacts, and the search. */
+export function securityPages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.use('*', requireLogin);
+
+  r.get('/', async (c) => {
+    const hub = c.var.services.securityHub;
+    const f = { cve: str(c.req.query('cve'), 128), package: str(c.req.query('package'), 255), version: str(c.req.query('version'), 300), severity: str(c.req.query('severity'), 16), project: str(c.req.query('project'), 255) };
+    const q = pageQuery(c, { limit: 50 });
+    const summary = await hub.summary(c.var.principal, { project: f.project || undefined }).catch((err) => {
+      if (err instanceof AppError && err.status < 500) return null;
+      throw err;
+    });
+    const searching = !!(f.cve || f.package || f.severity);
+    let results: { items: unknown[]; total: number; error?: string } | null = null;
+    let status = 200;
+    if (searching) {
+      try {
+        const { items, total } = await hub.search(c.var.principal, { cve: f.cve || undefined, package: f.package || undefined, version: f.version || undefined, severity: f.severity || undefined, project: f.project || undefined, limit: q.limit, offset: q.offset });
+        results = {
+          items: items.map((h) => ({ ...h, href: `/projects/${h.project}/repositories/${encodeURIComponent(h.repository.slice(h.project.length + 1))}/artifacts/${h.digest}`, short: h.digest.slice(7, 19) })),
+          total,
+        };
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status >= 500) throw err;
+        results = { items: [], total: 0, error: err.message };
+        status = err.status === 400 ? 422 : err.status;
+      }
+    }
+    return page(
+      c,
+      'pages/security/index',
+      {
+        title: 'Security hub',
+        nav: 'security',
+        f,
+        severities: SEVERITIES,
+        summary: summary && {
+          ...summary,
+          columns: severityColumns(summary.totals),
+          bar: severityBar(summary.totals),
+          cveChart: summary.topCves.length ? labelledBars(summary.topCves.map((x) => ({ label: x.cve, value: x.artifacts, severity: x.severity as Severity }))) : '',
+          mostVulnerable: summary.mostVulnerable.map((a) => ({
+            ...a,
+            href: `/projects/${a.project}/repositories/${encodeURIComponent(a.repository.slice(a.project.length + 1))}/artifacts/${a.digest}`,
+            short: a.digest.slice(7, 19),
+            bar: severityBar({ critical: a.critical, high: a.high, medium: a.medium, low: a.low, unknown: a.unknown }, 200, 12),
+          })),
+        },
+        results,
+        pager: results ? pager(c, q.page, q.limit, results.total) : null,
+      },
+      status,
+    );
+  });
+
+  return r;
+}

@@ -1,0 +1,113 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../context.js';
+import { AppError } from '../../errors.js';
+import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../services/webhook-payloads.js';
+import type { WebhookPolicy } from '../../services/webhook-service.js';
+import { pathId, type Ctx } from '../http.js';
+import { projectPage } from './projects.js';
+import { fmtTime, formString, page, redirectWith, requireLogin } from './render.js';
+
+const policyView = (w: WebhookPolicy) => ({
+  id: w.id,
+  name: w.name,
+  url: w.url,
+  format: w.format,
+  events: w.eventTypes.join(', '),
+  enabled: w.enabled,
+  lastTriggered: fmtTime(w.lastTriggeredAt) || 'never',
+});
+
+/** The project's Webhooks tab: policies, a create form, a test button, and each policy's delivery log. */
+export function webhookPages(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.use('*', requireLogin);
+
+  const listPage = async (c: Ctx, name: string, form: Record<string, unknown> = {}, status = 200) => {
+    const { project, items } = await c.var.services.webhooks.list(c.var.principal, name);
+    const body = c.var.services.views.render('partials/webhooks/list', {
+      project: project.name,
+      csrf: c.var.session?.csrfToken ?? '',
+      items: items.map(policyView),
+      eventTypes: EVENT_TYPES,
+      formats: WEBHOOK_FORMATS,
+      form: { url: '', format: 'default', events: ['PUSH_ARTIFACT'], enabled: true, ...form },
+    });
+    return projectPage(c, 'webhooks', body, project, status);
+  };
+
+  r.get('/:name/webhooks', (c) => listPage(c, c.req.param('name')));
+
+  r.post('/:name/webhooks', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody({ all: true });
+    const one = (v: unknown, max: number) => formString(Array.isArray(v) ? v[0] : v, max);
+    const events = (Array.isArray(form.event_types) ? form.event_types : form.event_types ? [form.event_types] : []).map((v) => formString(v, 32)).slice(0, 20);
+    const body = {
+      url: one(form.url, 2100).trim(),
+      format: one(form.format, 16) || 'default',
+      event_types: events,
+      auth_header: one(form.auth_header, 1100) || undefined,
+      secret: one(form.secret, 300) || undefined,
+      skip_tls_verify: one(form.skip_tls_verify, 8) === 'true',
+      enabled: one(form.enabled, 8) === 'true',
+    };
+    try {
+      await c.var.services.webhooks.create(c.var.principal, c.var.actor, name, body);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status !== 400) throw err;
+      return listPage(c, name, { url: body.url, format: body.format, events, enabled: body.enabled, error: err.message }, 422);
+    }
+    return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: 'Webhook created.' });
+  });
+
+  r.post('/:name/webhooks/:id/test', async (c) => {
+    const name = c.req.param('name');
+    const res = await c.var.services.webhooks.test(c.var.principal, c.var.actor, name, pathId(c, 'id'));
+    const ok = res.status !== null && res.status >= 200 && res.status < 300;
+    const text = ok ? `Test event delivered: HTTP ${res.status} in ${res.latencyMs} ms.` : `Test event not delivered: ${res.error ?? `HTTP ${res.status}`} (${res.latencyMs} ms).`;
+    return redirectWith(c, `/projects/${name}/webhooks/${c.req.param('id')}`, { kind: ok ? 'ok' : 'error', text });
+  });
+
+  r.post('/:name/webhooks/:id/enabled', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody();
+    const enabled = formString(form.enabled, 8) === 'true';
+    await c.var.services.webhooks.update(c.var.principal, c.var.actor, name, pathId(c, 'id'), { enabled });
+    return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: enabled ? 'Webhook enabled.' : 'Webhook disabled.' });
+  });
+
+  r.get('/:name/webhooks/:id', async (c) => {
+    const name = c.req.param('name');
+    const id = pathId(c, 'id');
+    const { project, policy } = await c.var.services.webhooks.get(c.var.principal, name, id);
+    const deliveries = await c.var.services.webhooks.deliveries(c.var.principal, name, id, { limit: 100 });
+    const body = c.var.services.views.render('partials/webhooks/show', {
+      project: project.name,
+      csrf: c.var.session?.csrfToken ?? '',
+      w: { ...policyView(policy), hasSecret: policy.secret !== null, hasAuth: policy.authHeader !== null, skipTls: policy.skipTlsVerify },
+      deliveries: deliveries.map((d) => ({ ...d, when: fmtTime(d.at), ok: d.statusCode !== null && d.statusCode >= 200 && d.statusCode < 300 })),
+    });
+    return projectPage(c, 'webhooks', body, project);
+  });
+
+  r.get('/:name/webhooks/:id/delete', async (c) => {
+    const name = c.req.param('name');
+    const { policy } = await c.var.services.webhooks.get(c.var.principal, name, pathId(c, 'id'));
+    return page(c, 'pages/confirm', {
+      title: 'Delete webhook',
+      heading: 'Delete webhook',
+      question: `Delete the webhook to ${policy.url}? Events are no longer sent there, and its delivery log is removed.`,
+      action: `/projects/${name}/webhooks/${policy.id}/delete`,
+      confirmLabel: 'Delete webhook',
+      cancel: `/projects/${name}/webhooks`,
+    });
+  });
+
+  r.post('/:name/webhooks/:id/delete', async (c) => {
+    const name = c.req.param('name');
+    await c.var.services.webhooks.delete(c.var.principal, c.var.actor, name, pathId(c, 'id'));
+    return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: 'Webhook deleted.' });
+  });
+
+  return r;
+}

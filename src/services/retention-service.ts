@@ -1,0 +1,223 @@
+import { z } from 'zod';
+import type { Principal } from '../auth/principal.js';
+import type { RegistryHandle } from '../context.js';
+import type { DB } from '../db/connect.js';
+import * as art from '../db/repos/artifacts.js';
+import { findProjectById } from '../db/repos/projects.js';
+import { findRetentionPolicy, retentionArtifacts, saveRetentionPolicy } from '../db/repos/retention.js';
+import { badRequest } from '../errors.js';
+import type { JobQueue } from '../jobs/queue.js';
+import { cronProblem, type Scheduler } from '../jobs/schedules.js';
+import type { Logger } from '../log.js';
+import type { Actor, AuditService } from './audit-service.js';
+import type { Authorizer } from './authorizer.js';
+import type { Project, ProjectService } from './project-service.js';
+import { decideRetention, retentionRuleSchema, toRule, type RetentionRuleInput } from './retention-rules.js';
+import type { WebhookService } from './webhook-service.js';
+
+/** The job type of a retention run. */
+export const TAG_RETENTION = 'retention';
+
+/** Listed artifacts in a run's result (the counts and bytes cover all of them). */
+const LISTED = 200;
+
+export const retentionPolicySchema = z
+  .object({
+    rules: z.array(retentionRuleSchema).max(15),
+    schedule: z.string().max(128).nullable().default(null),
+  })
+  .strict();
+
+export interface RetentionPolicy {
+  rules: RetentionRuleInput[];
+  schedule: string | null;
+  updatedAt: number | null;
+}
+
+/**
+ * How retention deletes: the one deletion service's `deleteArtifacts` (immutability and index integrity on every
+ * path), so retention never has a deletion rule of its own. It may refuse a batch; retention logs that and goes on.
+ */
+export interface RetentionDeleter {
+  deleteArtifacts(actor: Actor, repository: string, digests: string[], opts: { reason: string }): Promise<{ deleted: { digest: string }[] }>;
+}
+
+/**
+ * Until the deletion service is wired in: each manifest through the registry API, then its rows, audit-logged. The
+ * decision already keeps immutable tags and the platform images of kept indexes.
+ */
+export function registryDeleter(db: DB, registry: RegistryHandle, audit: AuditService): RetentionDeleter {
+  return {
+    async deleteArtifacts(actor, repository, digests, opts) {
+      const repo = await art.findRepository(db, repository);
+      if (!repo) return { deleted: [] };
+      const deleted: { digest: string }[] = [];
+      for (const digest of digests) {
+        await registry.client.deleteManifest(repository, digest);
+        await art.deleteArtifact(db, Number(repo.id), digest);
+        deleted.push({ digest });
+        await audit.record(actor, 'delete', 'artifact', `${repository}@${digest}`, { reason: opts.reason });
+      }
+      await art.deleteRepositoryIfEmpty(db, Number(repo.id));
+      return { deleted };
+    },
+  };
+}
+
+export interface RetentionRunPayload {
+  projectId: number;
+  dryRun: boolean;
+  trigger: 'manual' | 'schedule';
+  operator?: string;
+}
+
+export interface RetentionRunContext {
+  id: number;
+  signal: AbortSignal;
+  log(message: string, level?: 'info' | 'warn' | 'error'): Promise<void>;
+  progress(percent: number, text?: string): Promise<void>;
+}
+
+export const retentionScheduleName = (projectId: number) => `retention:${projectId}`;
+
+/** Tag retention per project: the policy (rules and a cron schedule), runs as jobs, dry runs that list what would go. */
+export class RetentionService {
+  constructor(
+    private readonly db: DB,
+    private readonly projects: ProjectService,
+    private readonly authz: Authorizer,
+    private readonly audit: AuditService,
+    private readonly queue: JobQueue,
+    private readonly scheduler: Scheduler,
+    private readonly deleter: RetentionDeleter,
+    private readonly webhooks: WebhookService,
+    private readonly log: Logger,
+  ) {}
+
+  private async manageable(p: Principal, name: string): Promise<Project> {
+    const project = await this.projects.get(p, name);
+    await this.authz.require(p, 'project:update', project);
+    return project;
+  }
+
+  async get(p: Principal, name: string): Promise<RetentionPolicy> {
+    const project = await this.manageable(p, name);
+    return this.policyOf(project.id);
+  }
+
+  private async policyOf(projectId: number): Promise<RetentionPolicy> {
+    const stored = await findRetentionPolicy(this.db, projectId);
+    if (!stored) return { rules: [], schedule: null, updatedAt: null };
+    const rules = stored.rules.map((r) => retentionRuleSchema.safeParse(r)).flatMap((r) => (r.success ? [r.data] : []));
+    return { rules, schedule: stored.schedule, updatedAt: stored.updatedAt };
+  }
+
+  /** Replaces the policy `{rules, schedule}`; the schedule (cron, UTC) runs real (not dry) retention. */
+  async put(p: Principal, actor: Actor, name: string, body: unknown): Promise<RetentionPolicy> {
+    const project = await this.manageable(p, name);
+    const parsed = retentionPolicySchema.safeParse(body);
+    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    const schedule = parsed.data.schedule?.trim() || null;
+    if (schedule) {
+      const problem = cronProblem(schedule);
+      if (problem) throw badRequest(`schedule: ${problem}`);
+    }
+    await saveRetentionPolicy(this.db, project.id, parsed.data.rules, schedule, Date.now());
+    const sched = retentionScheduleName(project.id);
+    if (schedule) await this.scheduler.put(sched, schedule, TAG_RETENTION, { projectId: project.id, dryRun: false, trigger: 'schedule' } satisfies RetentionRunPayload);
+    else await this.scheduler.remove(sched);
+    await this.audit.record(actor, 'update', 'retention', project.name, { rules: parsed.data.rules.length, schedule });
+    return this.policyOf(project.id);
+  }
+
+  /** Queues a run (one real and one dry run per project at a time: asking again returns the queued one). */
+  async run(p: Principal, actor: Actor, name: string, opts: { dryRun: boolean }): Promise<number> {
+    const project = await this.manageable(p, name);
+    const payload: RetentionRunPayload = { projectId: project.id, dryRun: opts.dryRun, trigger: 'manual', operator: actor.name };
+    const { id } = await this.queue.enqueue(TAG_RETENTION, payload, { uniqueKey: `retention:${project.id}:${opts.dryRun ? 'dry' : 'run'}`, releaseKeyOnFinish: true });
+    await this.audit.record(actor, opts.dryRun ? 'retention_dry_run' : 'retention_run', 'project', project.name, { job: id });
+    return id;
+  }
+
+  /**
+   * A run (the job's work): decides with {@link decideRetention} and, unless dry, deletes through the deletion service,
+   * repository by repository. The result lists what was (or would be) deleted, with bytes (the artifacts' sizes; blobs
+   * are freed by the next garbage collection). Announces TAG_RETENTION to the project's webhooks.
+   */
+  async execute(payload: RetentionRunPayload, ctx: RetentionRunContext) {
+    const project = await findProjectById(this.db, payload.projectId);
+    if (!project) {
+      await this.scheduler.remove(retentionScheduleName(payload.projectId)).catch(() => undefined);
+      return { skipped: 'the project no longer exists' };
+    }
+    const policy = await this.policyOf(project.id);
+    const artifacts = await retentionArtifacts(this.db, project.id, project.name);
+    const verdicts = decideRetention(policy.rules.map(toRule), artifacts, { now: Date.now(), immutableTags: project.immutableTags });
+    // Indexes before the platform images they list: no moment leaves a kept index pointing at a missing manifest.
+    const doomed = verdicts.filter((v) => !v.keep).sort((x, y) => x.artifact.parents.length - y.artifact.parents.length);
+    const bytes = doomed.reduce((n, v) => n + v.artifact.size, 0);
+    await ctx.log(`${policy.rules.length} rule(s); ${artifacts.length} artifact(s); ${doomed.length} to delete (${bytes} bytes)${payload.dryRun ? ' — dry run, nothing deleted' : ''}`);
+    const deleted: { repository: string; digest: string; tags: string[]; size: number; reason: string }[] = [];
+    const failed: { repository: string; digest: string; error: string }[] = [];
+    if (payload.dryRun) {
+      for (const v of doomed) deleted.push({ repository: `${project.name}/${v.artifact.repository}`, digest: v.artifact.digest, tags: v.artifact.tags, size: v.artifact.size, reason: v.reason });
+    } else {
+      const actor: Actor = { name: payload.operator ? `retention (${payload.operator})` : 'retention', ip: 'berth' };
+      const byRepo = new Map<string, typeof doomed>();
+      for (const v of doomed) byRepo.set(v.artifact.repository, [...(byRepo.get(v.artifact.repository) ?? []), v]);
+      let done = 0;
+      for (const [repo, list] of byRepo) {
+        ctx.signal.throwIfAborted();
+        const repository = `${project.name}/${repo}`;
+        try {
+          const res = await this.deleter.deleteArtifacts(actor, repository, list.map((v) => v.artifact.digest), { reason: 'retention' });
+          const gone = new Set(res.deleted.map((d) => d.digest));
+          for (const v of list) {
+            if (!gone.has(v.artifact.digest)) continue;
+            deleted.push({ repository, digest: v.artifact.digest, tags: v.artifact.tags, size: v.artifact.size, reason: v.reason });
+            await ctx.log(`deleted ${repository}@${v.artifact.digest}${v.artifact.tags.length ? ` (${v.artifact.tags.join(', ')})` : ''}: ${v.reason}`);
+          }
+        } catch (err) {
+          const message = (err as Error).message.slice(0, 500);
+          for (const v of list) failed.push({ repository, digest: v.artifact.digest, error: message });
+          await ctx.log(`could not delete in ${repository}: ${message}`, 'warn');
+        }
+        done += list.length;
+        await ctx.progress((done / doomed.length) * 100, `${done} of ${doomed.length}`);
+      }
+    }
+    const result = {
+      dry_run: payload.dryRun,
+      trigger: payload.trigger,
+      project: project.name,
+      total: artifacts.length,
+      retained: artifacts.length - doomed.length,
+      deleted_count: deleted.length,
+      failed_count: failed.length,
+      bytes: deleted.reduce((n, d) => n + d.size, 0),
+      deleted: deleted.slice(0, LISTED),
+      failed: failed.slice(0, LISTED),
+    };
+    await this.webhooks.emit({
+      id: `retention:${ctx.id}`,
+      type: 'TAG_RETENTION',
+      occurAt: Date.now(),
+      operator: payload.operator ?? 'berth',
+      project,
+      repository: null,
+      resources: [],
+      details: {
+        job_id: ctx.id,
+        dry_run: result.dry_run,
+        total: result.total,
+        retained: result.retained,
+        deleted: result.deleted_count,
+        failed: result.failed_count,
+        bytes: result.bytes,
+        deleted_artifacts: deleted.slice(0, 50).map((d) => ({ repo_name: d.repository, digest: d.digest, tags: d.tags })),
+      },
+    });
+    this.log.info({ project: project.name, dryRun: payload.dryRun, deleted: deleted.length, failed: failed.length }, 'retention run done');
+    return result;
+  }
+}

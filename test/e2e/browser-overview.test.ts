@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { ADMIN, ADMIN_PASSWORD } from '../helpers/app.js';
+import { launchChromium, shot, signIn } from '../helpers/browser.js';
+import { testDialects } from '../helpers/db.js';
+import { ociImage } from '../helpers/oci.js';
+import { buildImage, eventually, push, startInstance, type Instance } from '../helpers/registry.js';
+import { DEBIAN_LAYERS, DEBIAN_RECORDS } from '../fixtures/osv/records.js';
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+/** Pushes an OCI index over two pushed images through /v2 and returns its digest. */
+async function pushIndex(b: Instance, repo: string, tags: [string, string], indexTag: string): Promise<{ index: string; children: string[] }> {
+  const tok = (await (await b.api(`/service/token?service=berth-registry&scope=repository:${repo}:pull,push`, { auth: ADMIN })).json()).token as string;
+  const auth = { authorization: `Bearer ${tok}` };
+  const platforms = [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }];
+  const manifests = [];
+  for (const [i, t] of tags.entries()) {
+    const res = await fetch(`${b.url}/v2/${repo}/manifests/${t}`, { headers: { ...auth, accept: OCI_MANIFEST } });
+    assert.equal(res.status, 200);
+    const body = Buffer.from(await res.arrayBuffer());
+    manifests.push({ mediaType: OCI_MANIFEST, digest: res.headers.get('docker-content-digest')!, size: body.length, platform: platforms[i] });
+  }
+  const put = await fetch(`${b.url}/v2/${repo}/manifests/${indexTag}`, { method: 'PUT', headers: { ...auth, 'content-type': OCI_INDEX }, body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }) });
+  assert.equal(put.status, 201, await put.text());
+  return { index: put.headers.get('docker-content-digest')!, children: manifests.map((m) => m.digest) };
+}
+
+// What a user sees at a glance: severity overview on the dashboard, index children under their index, scan-all.
+for (const dialect of testDialects()) {
+  describe(`browser: overview pages [${dialect}]`, () => {
+    let b: Instance;
+    let browser: Browser;
+    let page: Page;
+    let multi: { index: string; children: string[] };
+
+    before(async () => {
+      b = await startInstance(dialect);
+      for (const name of ['vis', 'hidden']) assert.equal((await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name, public: name === 'vis' } })).status, 201);
+      await b.api('/api/v1/vulndb/import', { method: 'POST', auth: ADMIN, json: DEBIAN_RECORDS });
+      await push(await ociImage(path.join(b.config.dataDir, 'img'), DEBIAN_LAYERS, '1'), `docker://${b.host}/vis/app:1`, ADMIN);
+      await push(await ociImage(path.join(b.config.dataDir, 'img2'), DEBIAN_LAYERS, '1'), `docker://${b.host}/hidden/app:1`, ADMIN);
+      await push(await buildImage({ 'etc/a': 'amd' }), `docker://${b.host}/vis/multi:amd64`, ADMIN);
+      await push(await buildImage({ 'etc/a': 'arm' }), `docker://${b.host}/vis/multi:arm64`, ADMIN);
+      multi = await pushIndex(b, 'vis/multi', ['amd64', 'arm64'], 'v1');
+      await eventually(async () => {
+        const rows = await b.services.db.selectFrom('scan_reports').select('status').execute();
+        return rows.length >= 2 && rows.filter((r) => r.status === 'success').length >= 2;
+      }, 60_000);
+      browser = await launchChromium();
+      page = await browser.newPage();
+      page.on('dialog', (d) => void d.accept());
+    });
+    after(async () => {
+      await browser?.close();
+      await b?.destroy();
+    });
+
+    it('the dashboard charts the severities of every image the user can see, and only those', async () => {
+      await signIn(page, b.url, 'admin', ADMIN_PASSWORD);
+      await page.goto(`${b.url}/`);
+      await page.screenshot({ path: shot(`dashboard-severity-admin-${dialect}`), fullPage: true });
+      const adminLabel = (await page.locator('#severity-overview svg.sevcols').getAttribute('aria-label')) ?? '';
+      const critical = (l: string) => Number(/(\d+) critical/.exec(l)?.[1]);
+      assert.ok(critical(adminLabel) >= 2, adminLabel);
+      await page.context().clearCookies();
+      const dev: [string, string] = ['devon', 'devon-pw-1234'];
+      assert.equal((await b.api('/api/v1/users', { method: 'POST', auth: ADMIN, json: { username: dev[0], password: dev[1] } })).status, 201);
+      await signIn(page, b.url, dev[0], dev[1]);
+      await page.goto(`${b.url}/`);
+      await page.screenshot({ path: shot(`dashboard-severity-user-${dialect}`), fullPage: true });
+      const userLabel = (await page.locator('#severity-overview svg.sevcols').getAttribute('aria-label')) ?? '';
+      assert.equal(critical(userLabel) * 2, critical(adminLabel), `the hidden project's image is not counted: ${userLabel} vs ${adminLabel}`);
+      assert.match((await page.textContent('#severity-overview')) ?? '', /of \d+ images scanned/);
+      await page.context().clearCookies();
+      await signIn(page, b.url, 'admin', ADMIN_PASSWORD);
+    });
+
+    it('lists index children under their index, not as rows of their own', async () => {
+      await page.goto(`${b.url}/projects/vis/repositories/multi`);
+      await page.screenshot({ path: shot(`index-children-${dialect}`), fullPage: true });
+      const top = await page.locator('table.grid tbody tr:not(.index-child)').count();
+      assert.equal(top, 1, 'only the index is a top-level row');
+      const kids = page.locator(`tr.index-child[data-parent="${multi.index}"]`);
+      assert.equal(await kids.count(), 2);
+      const text = (await kids.allTextContents()).join(' ');
+      assert.ok(text.includes('linux/amd64') && text.includes('linux/arm64'), text);
+      assert.ok(text.includes('amd64') && (await kids.locator('.badge').allTextContents()).includes('arm64'), 'a tagged child keeps its tag');
+      assert.equal(await page.locator(`tr.index-child a[href$="${multi.children[0]}"]`).count(), 1);
+    });
+
+    it('starts scan-all from a button; its scans name their artifact; it finishes when they have', async () => {
+      await page.goto(`${b.url}/jobs`);
+      await page.click('button:has-text("Scan all now")');
+      await page.waitForURL(/\/jobs\/\d+$/);
+      const id = Number(/\/jobs\/(\d+)$/.exec(page.url())![1]);
+      await page.waitForSelector('#job-panel .state-success', { timeout: 60_000 });
+      assert.match((await page.textContent('#job-panel')) ?? '', /(\d+) of \1 scans finished/);
+      await page.goto(`${b.url}/jobs?type=scan`);
+      await page.screenshot({ path: shot(`jobs-scan-subjects-${dialect}`), fullPage: true });
+      const subjects = await page.locator('#jobs .subject a').allTextContents();
+      assert.ok(subjects.some((s) => s.startsWith('vis/app@sha256:')), subjects.join(', '));
+      assert.ok(subjects.some((s) => s.startsWith(`vis/multi@${multi.index.slice(0, 19)}`)), subjects.join(', '));
+      const scanAll = await b.services.jobs.get(id);
+      assert.equal(scanAll?.type, 'scan-all');
+    });
+  });
+}
