@@ -239,7 +239,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!input.BERTH_TOKEN_KEY_FILE !== !input.BERTH_TOKEN_CERT_FILE) problems.push('BERTH_TOKEN_KEY_FILE, BERTH_TOKEN_CERT_FILE: set both or neither');
   if (!parsed.success || problems.length) throw new ConfigError(problems);
   const e = parsed.data;
-  const problems: string[] = [];
   const ldapBindPassword = secretFrom(e.BERTH_LDAP_BIND_PASSWORD, e.BERTH_LDAP_BIND_PASSWORD_FILE, 'BERTH_LDAP_BIND_PASSWORD', problems);
   const oidcClientSecret = secretFrom(e.BERTH_OIDC_CLIENT_SECRET, e.BERTH_OIDC_CLIENT_SECRET_FILE, 'BERTH_OIDC_CLIENT_SECRET', problems);
   if (problems.length) throw new ConfigError(problems);
