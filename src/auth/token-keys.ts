@@ -156,7 +156,9 @@ export function selfSignedCertificate(key: KeyObject, commonName: string, tlsHos
   const now = new Date(Date.now() - 60_000);
   const until = new Date(now.getTime() + (tlsHosts ? 2 : 20) * 365 * 86400_000);
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  // Positive and minimally encoded: a first byte of 0x00 followed by one below 0x80 is a padded INTEGER, which
+  // OpenSSL 3 and Go's x509 refuse (one certificate in 128 was unreadable before).
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   const skid = createHash('sha1').update(spki).digest();
   const san = (h: string) => (/^[\d.]+$/.test(h) ? tlv(0x87, Buffer.from(h.split('.').map(Number))) : tlv(0x82, Buffer.from(h, 'ascii')));
   const extensions = explicit(

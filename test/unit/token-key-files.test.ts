@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +73,13 @@ describe('token key, certificate and notification secret from files', () => {
     assert.throws(() => loadTokenKeys({ dataDir: data, keyFile, certFile: keyFile }), /no PEM certificate/);
     assert.throws(() => loadTokenKeys({ dataDir: data, keyFile }), /go together/);
     assert.deepEqual(fs.readdirSync(data), [], 'nothing generated on the way');
+  });
+
+  it('generates certificates that parse, every time (a serial with a padded first byte would not)', () => {
+    for (let i = 0; i < 1000; i++) {
+      const pem = toPem(selfSignedCertificate(key, 'Berth token signer', i % 2 ? ['127.0.0.1', 'localhost'] : undefined));
+      assert.ok(new X509Certificate(pem).checkPrivateKey(key), `certificate ${i}`);
+    }
   });
 
   it('takes the first certificate of a chain', () => {
