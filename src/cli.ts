@@ -18,8 +18,9 @@ const USAGE = `usage: berth <command>
   admin reset-password <user> [--password-stdin]
                           set a new password (generated and printed, or read from stdin)
   token-cert              print the certificate registry tokens are signed for (what the registry trusts)
-  secrets --out DIR       write a new token.key, token.crt and notification.secret for BERTH_TOKEN_KEY_FILE,
-                          BERTH_TOKEN_CERT_FILE and BERTH_NOTIFICATION_SECRET_FILE (never overwrites)
+  secrets --out DIR       write a new token.key, token.crt, notification.secret and settings.key for
+                          BERTH_TOKEN_KEY_FILE, BERTH_TOKEN_CERT_FILE, BERTH_NOTIFICATION_SECRET_FILE and
+                          BERTH_SETTINGS_KEY_FILE (never overwrites)
   tls-cert --out DIR --host NAME[,NAME…]
                           write a self-signed TLS certificate (tls.crt, tls.key) unless one is there
   vulndb import <file>    import OSV advisories (a .zip as osv.dev publishes, or .json)
@@ -133,13 +134,14 @@ async function main(argv: string[]): Promise<number> {
       const out = f.get('out');
       if (!out) throw new Error('usage: berth secrets --out DIR');
       fs.mkdirSync(out, { recursive: true, mode: 0o700 });
-      const files = ['token.key', 'token.crt', 'notification.secret'];
+      const files = ['token.key', 'token.crt', 'notification.secret', 'settings.key'];
       const present = files.filter((n) => fs.existsSync(`${out}/${n}`));
       if (present.length) throw new Error(`${out} already holds ${present.join(', ')}: not overwritten`);
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       fs.writeFileSync(`${out}/token.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
       fs.writeFileSync(`${out}/token.crt`, toPem(selfSignedCertificate(privateKey, 'Berth token signer')), { mode: 0o644 });
       fs.writeFileSync(`${out}/notification.secret`, randomBytes(32).toString('base64url') + '\n', { mode: 0o600 });
+      fs.writeFileSync(`${out}/settings.key`, randomBytes(32).toString('base64url') + '\n', { mode: 0o600 });
       console.log(`wrote ${files.join(', ')} to ${out}`);
       return 0;
     }

@@ -20,6 +20,7 @@ export const CONFIG_VARS = [
   { name: 'BERTH_REGISTRY_STORAGE', default: '(none)', doc: 'External mode: the registry storage root core shares (garbage collection, direct blob reads).' },
   { name: 'BERTH_NOTIFICATION_SECRET', default: '(generated in the data dir)', doc: 'Shared secret the registry sends to `/service/notifications` (external mode).' },
   { name: 'BERTH_NOTIFICATION_SECRET_FILE', default: '(none)', doc: 'File holding the notification secret instead (a mounted secret); not with `BERTH_NOTIFICATION_SECRET`.' },
+  { name: 'BERTH_SETTINGS_KEY_FILE', default: '(generated in the data dir)', doc: 'File holding the key (32 bytes, base64url) that encrypts secrets saved through the settings API; replicas without a shared data dir need the same one.' },
   { name: 'BERTH_TOKEN_KEY_FILE', default: '(generated in the data dir)', doc: 'PEM EC P-256 private key that signs registry tokens; with `BERTH_TOKEN_CERT_FILE`, nothing is generated (replicas without a shared data dir).' },
   { name: 'BERTH_TOKEN_CERT_FILE', default: '(generated in the data dir)', doc: 'PEM certificate of that key, the one the registry trusts (`rootcertbundle`).' },
   { name: 'BERTH_TOKEN_TTL', default: '300', doc: 'Lifetime of registry bearer tokens, seconds (60–3600).' },
@@ -115,6 +116,8 @@ export interface Config {
   readonly notificationSecretFile: string | undefined;
   /** PEM key and certificate files for token signing; both or neither */
   readonly tokenKeyFile: string | undefined;
+  /** file holding the settings encryption key (read at wiring, never generated) */
+  readonly settingsKeyFile: string | undefined;
   readonly tokenCertFile: string | undefined;
   readonly tokenTtlSeconds: number;
   readonly sessionTtlSeconds: number;
@@ -172,6 +175,7 @@ const schema = z.object({
   BERTH_NOTIFICATION_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   BERTH_NOTIFICATION_SECRET_FILE: z.string().min(1).optional(),
   BERTH_TOKEN_KEY_FILE: z.string().min(1).optional(),
+  BERTH_SETTINGS_KEY_FILE: z.string().min(1).optional(),
   BERTH_TOKEN_CERT_FILE: z.string().min(1).optional(),
   BERTH_TOKEN_TTL: intIn(60, 3600).default(300),
   BERTH_SESSION_TTL: intIn(300, 30 * 86400).default(43200),
@@ -291,6 +295,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     notificationSecret: e.BERTH_NOTIFICATION_SECRET,
     notificationSecretFile: e.BERTH_NOTIFICATION_SECRET_FILE ? path.resolve(e.BERTH_NOTIFICATION_SECRET_FILE) : undefined,
     tokenKeyFile: e.BERTH_TOKEN_KEY_FILE ? path.resolve(e.BERTH_TOKEN_KEY_FILE) : undefined,
+    settingsKeyFile: e.BERTH_SETTINGS_KEY_FILE ? path.resolve(e.BERTH_SETTINGS_KEY_FILE) : undefined,
     tokenCertFile: e.BERTH_TOKEN_CERT_FILE ? path.resolve(e.BERTH_TOKEN_CERT_FILE) : undefined,
     tokenTtlSeconds: e.BERTH_TOKEN_TTL,
     sessionTtlSeconds: e.BERTH_SESSION_TTL,

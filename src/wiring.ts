@@ -7,7 +7,7 @@ import { migrateToLatest } from './db/migrate.js';
 import type { Logger } from './log.js';
 import { RegistryClient } from './registry/client.js';
 import { ManagedRegistry } from './registry/managed.js';
-import { loadNotificationSecret, loadOrCreateSecret } from './registry/secrets.js';
+import { loadNotificationSecret, loadOrCreateSecret, loadSettingsKey } from './registry/secrets.js';
 import { AccountService } from './services/account-service.js';
 import { AuditService } from './services/audit-service.js';
 import { AuthSettingsService } from './services/auth-settings-service.js';
@@ -71,7 +71,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const accounts = new AccountService(db, log, config.sessionTtlSeconds * 1000);
   const projects = new ProjectService(db, authz, audit);
   const robots = new RobotService(db, authz, audit);
-  const authSettings = new AuthSettingsService(db, config.identity, Buffer.from(loadOrCreateSecret(config.dataDir, 'settings.key'), 'base64url'));
+  const authSettings = new AuthSettingsService(db, config.identity, loadSettingsKey({ dataDir: config.dataDir, keyFile: config.settingsKeyFile }));
   await authSettings.seed();
   const identity = new IdentityService(db, log, accounts, authSettings, audit);
   const principals = new PrincipalService(identity, robots);

@@ -35,3 +35,22 @@ export function loadNotificationSecret(source: { dataDir: string; secret?: strin
   }
   return loadOrCreateSecret(source.dataDir, 'notification.secret');
 }
+
+/**
+ * The 32-byte AES key that encrypts secrets saved through the settings API (LDAP bind password, OIDC client secret):
+ * from `keyFile` (BERTH_SETTINGS_KEY_FILE: base64url of 32 bytes, as `berth secrets` writes it; then nothing is
+ * generated, so replicas without a shared data dir read each other's settings), else generated once in the data dir.
+ * Throws when the file is unreadable or does not hold 32 bytes.
+ */
+export function loadSettingsKey(source: { dataDir: string; keyFile?: string | undefined }): Buffer {
+  if (!source.keyFile) return Buffer.from(loadOrCreateSecret(source.dataDir, 'settings.key'), 'base64url');
+  let text: string;
+  try {
+    text = fs.readFileSync(source.keyFile, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`BERTH_SETTINGS_KEY_FILE ${source.keyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const key = Buffer.from(text, 'base64url');
+  if (!/^[A-Za-z0-9_-]+$/.test(text) || key.length !== 32) throw new Error(`BERTH_SETTINGS_KEY_FILE ${source.keyFile}: must hold 32 bytes, base64url (berth secrets writes one)`);
+  return key;
+}

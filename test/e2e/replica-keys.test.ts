@@ -17,6 +17,7 @@ for (const dialect of testDialects()) {
       BERTH_TOKEN_KEY_FILE: path.join(secrets, 'token.key'),
       BERTH_TOKEN_CERT_FILE: path.join(secrets, 'token.crt'),
       BERTH_NOTIFICATION_SECRET_FILE: path.join(secrets, 'notification.secret'),
+      BERTH_SETTINGS_KEY_FILE: path.join(secrets, 'settings.key'),
     };
     let a: Instance;
     let b: Instance;
@@ -30,7 +31,7 @@ for (const dialect of testDialects()) {
     };
     before(async () => {
       fs.rmSync(secrets, { recursive: true });
-      assert.match((await run('node', ['bin/berth.mjs', 'secrets', '--out', secrets])).stdout, /wrote token\.key, token\.crt, notification\.secret/);
+      assert.match((await run('node', ['bin/berth.mjs', 'secrets', '--out', secrets])).stdout, /wrote token\.key, token\.crt, notification\.secret, settings\.key/);
       a = await startInstance(dialect, files);
       b = await replica(a, files);
       c = await replica(a, {}); // the control: generates its own key
@@ -50,10 +51,10 @@ for (const dialect of testDialects()) {
 
     it('writes no key or secret into the data dirs of cores that read files, and refuses to overwrite them', async () => {
       for (const inst of [a, b]) {
-        for (const f of ['token.key', 'token.crt', 'notification.secret']) assert.equal(fs.existsSync(path.join(inst.config.dataDir, 'keys', f)), false, f);
+        for (const f of ['token.key', 'token.crt', 'notification.secret', 'settings.key']) assert.equal(fs.existsSync(path.join(inst.config.dataDir, 'keys', f)), false, f);
       }
       assert.ok(fs.existsSync(path.join(c.config.dataDir, 'keys/token.key')));
-      await assert.rejects(run('node', ['bin/berth.mjs', 'secrets', '--out', secrets]), /already holds token\.key, token\.crt, notification\.secret/);
+      await assert.rejects(run('node', ['bin/berth.mjs', 'secrets', '--out', secrets]), /already holds token\.key, token\.crt, notification\.secret, settings\.key/);
     });
 
     it('a token issued by one replica is honoured through the other, not by a core with its own key', async () => {

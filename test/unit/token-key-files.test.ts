@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadTokenKeys, selfSignedCertificate, toPem } from '../../src/auth/token-keys.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { loadNotificationSecret } from '../../src/registry/secrets.js';
+import { loadNotificationSecret, loadSettingsKey } from '../../src/registry/secrets.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-keyfiles-'));
 const write = (name: string, content: string) => {
@@ -100,5 +100,18 @@ describe('token key, certificate and notification secret from files', () => {
     assert.equal(loadNotificationSecret({ dataDir: data, secret: 'from-the-environment-1' }), 'from-the-environment-1');
     const generated = loadNotificationSecret({ dataDir: data });
     assert.equal(fs.readFileSync(path.join(data, 'keys/notification.secret'), 'utf8'), generated);
+  });
+
+  it('reads the settings key from its file (32 bytes, base64url), refuses anything else, else generates one', () => {
+    const data = fs.mkdtempSync(path.join(dir, 'data-'));
+    const raw = Buffer.alloc(32, 7);
+    assert.deepEqual(loadSettingsKey({ dataDir: data, keyFile: write('settings.key', raw.toString('base64url') + '\n') }), raw);
+    assert.throws(() => loadSettingsKey({ dataDir: data, keyFile: write('short.key', Buffer.alloc(16).toString('base64url')) }), /32 bytes/);
+    assert.throws(() => loadSettingsKey({ dataDir: data, keyFile: write('text.key', 'not base64 at all!') }), /32 bytes/);
+    assert.throws(() => loadSettingsKey({ dataDir: data, keyFile: path.join(dir, 'nope') }), /BERTH_SETTINGS_KEY_FILE .*ENOENT/);
+    assert.deepEqual(fs.readdirSync(data), []);
+    const generated = loadSettingsKey({ dataDir: data });
+    assert.equal(generated.length, 32);
+    assert.deepEqual(loadSettingsKey({ dataDir: data }), generated, 'stable across starts');
   });
 });
