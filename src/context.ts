@@ -14,6 +14,7 @@ import type { Views } from './views.js';
 import type { RegistryClient } from './registry/client.js';
 import type { ManagedRegistry } from './registry/managed.js';
 import type { WriteTracker } from './registry/proxy.js';
+import type { ReferrerLister } from './registry/referrers.js';
 import type { RegistryAccess } from './services/registry-access.js';
 import type { PolicyService } from './services/policy-service.js';
 import type { Metrics } from './metrics.js';
@@ -37,6 +38,8 @@ export interface RegistryHandle {
   client: RegistryClient;
   sync: RegistrySync;
   notificationSecret: string;
+  /** the referrers API's source (Berth's database) */
+  referrers?: ReferrerLister;
   /** writes in flight through this process's proxy */
   writes: WriteTracker;
 }

@@ -19,6 +19,7 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     trustProxy: services.config.trustProxy,
     log: services.log,
     pipeline: createV2Pipeline({ tokens: services.tokens, access: services.access, policy: services.policy, realm: `${services.config.externalUrl}/service/token` }),
+    referrers: services.registry.referrers,
     writes: services.registry.writes,
     onBytes: (direction, n) => services.metrics.v2Bytes.inc({ direction }, n),
     blobFile: (digest) => {

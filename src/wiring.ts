@@ -41,6 +41,8 @@ import { SecurityHubService } from './services/security-hub-service.js';
 import { registryDeleter, RetentionService } from './services/retention-service.js';
 import { retentionJob, TAG_RETENTION } from './jobs/types/retention.js';
 import { SCANNER_SUBJECT } from './registry/constants.js';
+import { referrerLister } from './services/referrers-service.js';
+import { SignatureService } from './services/signature-service.js';
 
 export interface Wired {
   services: Services;
@@ -95,6 +97,11 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     maxImageBytes: config.scanMaxImageBytes,
   });
   const policy = new PolicyService(db, registry, scans);
+  registry.referrers = referrerLister(db);
+  // Signed-only policy: cosign signatures are verified when pushed, and again when a project's keys change.
+  const signatures = new SignatureService(db, registry, log);
+  sync.onPushed.push(async (a) => void (await signatures.verifyArtifact(a.repository, a.artifactId)));
+  projects.onSignatureKeysChanged.push(async (p) => void (await signatures.reverifyProject(p)));
   jobs.register(
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,

@@ -42,6 +42,9 @@ export interface ProjectsTable {
   quota_bytes: number | null;
   unscanned_policy: string;
   cve_allowlist_expires_at: number | null;
+  /** JSON array of {name, pem}: cosign public keys */
+  signature_keys: string | null;
+  require_signature: Generated<number>;
   created_at: number;
   updated_at: number;
 }
@@ -133,6 +136,15 @@ export interface ArtifactsTable {
   pulled_at: number | null;
   pull_count: Generated<number>;
   pushed_by: string | null;
+  /** one of ARTIFACT_TYPES; null on rows imported before classification existed */
+  type: string | null;
+  artifact_type: string | null;
+  config_media_type: string | null;
+  subject_digest: string | null;
+  /** JSON object of the manifest's string annotations */
+  annotations: string | null;
+  /** JSON array: for a signature, the names of the project keys it verified with */
+  signed_by: string | null;
 }
 
 export interface ArtifactChildrenTable {

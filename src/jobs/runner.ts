@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import PQueue from 'p-queue';
+import type { z } from 'zod';
 import type { DB, Dialect } from '../db/connect.js';
 import * as repo from '../db/repos/jobs.js';
 import type { Job, JobPatch } from '../db/repos/jobs.js';
@@ -34,6 +35,11 @@ export interface JobType<P = unknown> {
   priority?: number;
   /** finished jobs of this type kept in history */
   keepHistory?: number;
+  /**
+   * The payload's shape: `enqueue` refuses a payload that does not parse, and a stored payload that no longer
+   * parses (an older release's, a hand-edited row) fails the job for good instead of reaching `run`.
+   */
+  payload?: z.ZodType<P>;
   /** first retry delay of this type (doubling per failure, capped); the runner's default otherwise */
   backoffBaseMs?: number;
   run(ctx: JobContext<P>): Promise<unknown>;
@@ -120,6 +126,11 @@ export class JobRunner implements JobQueue {
   async enqueue(type: string, payload: unknown, opts: EnqueueOptions = {}): Promise<{ id: number; created: boolean }> {
     const t = this.types.get(type);
     if (!t) throw new Error(`unknown job type ${type}`);
+    if (t.payload) {
+      const parsed = t.payload.safeParse(payload ?? {});
+      if (!parsed.success) throw new Error(`invalid ${type} job payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);
+      payload = parsed.data;
+    }
     const now = Date.now();
     const key = opts.uniqueKey?.slice(0, 255);
     if (key) {
@@ -305,9 +316,14 @@ export class JobRunner implements JobQueue {
       const now = Date.now();
       if (!(await this.transition(id, attempt, 'running', { started_at: now, lease_until: now + this.leaseMs }, { worker: true }))) return;
       const row = (await this.get(id))!;
-      const ctx = this.context(row, controller.signal);
       let outcome: { ok: true; result: unknown } | { ok: false; err: unknown };
       try {
+        if (type.payload) {
+          const parsed = type.payload.safeParse(row.payload ?? {});
+          if (!parsed.success) throw new PermanentError(`stored payload is not a valid ${type.name} payload: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+          row.payload = parsed.data;
+        }
+        const ctx = this.context(row, controller.signal);
         outcome = { ok: true, result: await type.run(ctx) };
       } catch (err) {
         outcome = { ok: false, err };

@@ -4,6 +4,7 @@ import type net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { v2Refusal, type V2ErrorCode, type V2Refusal } from '../errors.js';
 import type { Logger } from '../log.js';
+import { serveReferrers, type ReferrerLister } from './referrers.js';
 import { MAX_MANIFEST_BODY, type V2Context, type V2Pipeline, type V2Request } from './v2-pipeline.js';
 import { ANY_DIGEST as DIGEST, PATH_COMPONENT as COMPONENT, SHA256_DIGEST as SHA256, TAG, UPLOAD_ID } from './reference.js';
 
@@ -96,6 +97,8 @@ export interface RegistryProxyOptions {
   blobFile?: (digest: string) => string | null;
   /** writes in flight through this process, for garbage collection to wait on */
   writes?: WriteTracker;
+  /** answers the OCI 1.1 referrers API (which the registry lacks) from Berth's database */
+  referrers?: ReferrerLister;
   /** byte counters for metrics */
   onBytes?: (direction: 'in' | 'out', n: number) => void;
 }
@@ -262,6 +265,10 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
     headers['x-forwarded-host'] = ext.host;
     headers.host = ext.host;
 
+    if (info.kind === 'referrers' && opts.referrers) {
+      // The pipeline has authenticated and authorized it as a pull of the repository; the registry lacks this API.
+      return serveReferrers({ name: info.name!, digest: info.reference!, rawUrl: info.url, req, res, list: opts.referrers });
+    }
     if (method === 'GET' && info.kind === 'blob' && !req.headers.range && opts.blobFile && SHA256.test(info.reference!)) {
       if (await serveBlobDirect(upstream, info.url, headers, info.reference!, res)) return;
     }

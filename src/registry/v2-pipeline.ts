@@ -198,7 +198,7 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
   const pullGate: ResponseCheck = async (ctx, answer) => {
     if (isInternal(ctx) || answer.status !== 200) return null;
     const digest = answer.headers['docker-content-digest'];
-    return policy.pullDecision(ctx.projectRow!, ctx.name!, typeof digest === 'string' ? digest : null);
+    return policy.pullDecision(ctx.projectRow!, ctx.name!, typeof digest === 'string' ? digest : null, ctx.method);
   };
 
   const route = (request: RequestCheck[], extra: Partial<Omit<V2Route, 'request'>> = {}): V2Route => ({ request, body: extra.body ?? [], response: extra.response ?? [] });

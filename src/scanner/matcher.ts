@@ -271,7 +271,10 @@ export function mergeAliases<T extends Finding>(findings: T[], order: (f: T) => 
   for (const list of groups.values()) {
     // union-find over findings, joined when their id sets meet
     const parent = list.map((_, i) => i);
-    const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
+    const find = (i: number): number => {
+      if (parent[i] !== i) parent[i] = find(parent[i]!);
+      return parent[i]!;
+    };
     const owner = new Map<string, number>();
     list.forEach((f, i) => {
       for (const id of [f.advisoryId, ...f.aliases]) {
@@ -282,7 +285,7 @@ export function mergeAliases<T extends Finding>(findings: T[], order: (f: T) => 
       }
     });
     const sets = new Map<number, T[]>();
-    list.forEach((f, i) => sets.set(find(i), [...(sets.get(find(i)) ?? []), f]));
+    for (const [i, f] of list.entries()) sets.set(find(i), [...(sets.get(find(i)) ?? []), f]);
     for (const set of sets.values()) {
       if (set.length === 1) {
         out.push(set[0]!);

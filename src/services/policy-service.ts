@@ -5,6 +5,7 @@ import type { Project } from '../db/repos/projects.js';
 import { findReportSummary } from '../db/repos/scan-reports.js';
 import { v2Refusal, type V2Refusal } from '../errors.js';
 import { IMAGE_TYPES, INDEX_TYPES } from '../registry/constants.js';
+import { isArtifactType, isReferrerType, isRunnable, typeOfRow, type ArtifactType } from '../registry/artifact-type.js';
 import type { Finding } from '../scanner/matcher.js';
 import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js';
 import type { ScanService } from './scan-service.js';
@@ -119,10 +120,21 @@ export class PolicyService {
    * the project's `unscanned_policy`, block by default (an allowed incomplete image is still judged on its findings). Refusals are 412 `PROJECTPOLICYVIOLATION`, which the docker CLI prints verbatim.
    * @param digest the registry's `Docker-Content-Digest`; null (never seen from distribution) is refused.
    */
-  async pullDecision(project: Project, repository: string, digest: string | null): Promise<V2Refusal | null> {
-    if (!project.preventVulnerable) return null;
+  async pullDecision(project: Project, repository: string, digest: string | null, method = 'GET'): Promise<V2Refusal | null> {
+    if (!project.preventVulnerable && !project.requireSignature) return null;
     if (!digest || !DIGEST.test(digest)) return this.violation(`Berth blocked this pull: the registry did not name the digest of ${repository}, so its scan cannot be checked`);
     const artifact = await art.findArtifactByRepositoryName(this.db, repository, digest);
+    // Per type (artifact-type.ts): signatures, attestations, SBOMs and other referrers are never gated (they run
+    // nothing; `cosign verify` and `oras discover` must reach them), nor is an index that only lists such referrers
+    // (the sha256-<hex> fallback tag). An artifact not imported yet is judged as an image.
+    const type = artifact ? typeOfRow(artifact.type, artifact.mediaType) : 'image';
+    if (artifact && (isReferrerType(type) || artifact.subject !== null)) return null;
+    if (artifact && type === 'index' && (await this.listsOnlyReferrers(artifact.repositoryId, artifact.id))) return null;
+    if (project.requireSignature && method === 'GET') {
+      const refused = await this.signatureGate(project, repository, artifact?.repositoryId ?? null, digest);
+      if (refused) return refused;
+    }
+    if (!project.preventVulnerable) return null;
     if (artifact && INDEX_TYPES.has(artifact.mediaType)) {
       for (const child of await art.listChildDigests(this.db, artifact.id)) {
         const refused = await this.imageDecision(project, repository, child);
@@ -130,28 +142,39 @@ export class PolicyService {
       }
       return null;
     }
-    return this.imageDecision(project, repository, digest, artifact?.id);
+    return this.imageDecision(project, repository, digest, artifact);
   }
 
   private violation(message: string): V2Refusal {
     return v2Refusal('PROJECTPOLICYVIOLATION', message);
   }
 
-  private async imageDecision(project: Project, repository: string, digest: string, artifactId?: number): Promise<V2Refusal | null> {
-    const id = artifactId ?? (await art.findArtifactByRepositoryName(this.db, repository, digest))?.id;
+  private async imageDecision(project: Project, repository: string, digest: string, known?: { id: number; type: string | null; mediaType: string; subject: string | null }): Promise<V2Refusal | null> {
+    const artifact = known ?? (await art.findArtifactByRepositoryName(this.db, repository, digest));
+    const type: ArtifactType = artifact ? typeOfRow(artifact.type, artifact.mediaType) : 'image';
+    // An index's attestation manifests and SBOMs are not judged as its platforms.
+    if (artifact && (isReferrerType(type) || artifact.subject !== null)) return null;
+    const id = artifact?.id;
     const summary = id === undefined ? undefined : await findReportSummary(this.db, id);
+    // Charts and other artifacts that do not run are CVE-gated only when a scanner produced a report for them.
+    if (!isRunnable(type) && (!summary || summary.finishedAt === null || summary.status !== 'success' || summary.notApplicable)) return null;
     const ref = `${repository}@${digest.slice(0, 19)}…`;
-    // an incomplete report (a layer or package database not read, an ecosystem without advisories) is no verdict
-    const incomplete = summary?.status === 'success' && summary.finishedAt !== null && summary.incomplete;
-    if (!summary || summary.finishedAt === null || summary.status !== 'success' || (incomplete && project.unscannedPolicy !== 'allow')) {
+    // an incomplete report (a layer or package database not read, an ecosystem without advisories) is no verdict,
+    // nor is "not applicable" for a runnable type the scanner does not read (SIF, wasm): never taken as clean
+    const finished = summary?.status === 'success' && summary.finishedAt !== null;
+    const incomplete = finished && summary!.incomplete;
+    const notApplicable = finished && summary!.notApplicable;
+    if (!summary || !finished || notApplicable || (incomplete && project.unscannedPolicy !== 'allow')) {
       if (project.unscannedPolicy === 'allow') return null;
       const why = !summary
         ? 'has not been scanned yet'
-        : incomplete
-          ? `could not be scanned completely (${summary.gaps} part${summary.gaps === 1 ? '' : 's'} not read or without advisories)`
-          : summary.status === 'running'
-            ? 'is being scanned'
-            : 'could not be scanned';
+        : notApplicable
+          ? `is a ${type} artifact, which Berth's scanner cannot read`
+          : incomplete
+            ? `could not be scanned completely (${summary.gaps} part${summary.gaps === 1 ? '' : 's'} not read or without advisories)`
+            : summary.status === 'running'
+              ? 'is being scanned'
+              : 'could not be scanned';
       return this.violation(
         `Berth blocked this pull: ${ref} ${why}, and project ${project.name} only serves images whose scan shows nothing at or above ${project.severity}. Wait for the scan, or ask a project admin.`,
       );
@@ -170,6 +193,35 @@ export class PolicyService {
         `(${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''}), and project ${project.name} prevents vulnerable images. ` +
         `To pull it anyway, ask a project admin to add the CVEs to the project's CVE allowlist.`,
     );
+  }
+
+  /**
+   * The signed-only rule: the artifact, or an index it is pulled through, must carry a cosign signature valid for
+   * one of the project's keys (verified when the signature was pushed). HEAD is not gated: it serves no content,
+   * and signers resolve the digest they sign with it. Refusal: 412 PROJECTPOLICYVIOLATION naming what is wrong.
+   */
+  private async signatureGate(project: Project, name: string, knownRepositoryId: number | null, digest: string): Promise<V2Refusal | null> {
+    const repositoryId = knownRepositoryId ?? Number((await art.findRepository(this.db, name))?.id ?? -1);
+    const parents = (await art.findParentIndexes(this.db, repositoryId, digest)).map((p) => p.digest);
+    const current = new Set(project.signatureKeys.map((k) => k.name));
+    const signers = await art.signersOf(this.db, repositoryId, [digest, ...parents]);
+    if ([...signers.values()].flat().some((n) => current.has(n))) return null;
+    const sigs = (await Promise.all([digest, ...parents].map((d) => art.findReferrers(this.db, repositoryId, d, { limit: 100 })))).flat().filter((a) => a.type === 'signature');
+    const keys = [...current].join(', ');
+    const why = sigs.length
+      ? `has ${sigs.length} signature${sigs.length === 1 ? '' : 's'}, but none is valid for the project's keys (${keys})`
+      : `is not signed`;
+    return this.violation(
+      `Berth blocked this pull: ${name}@${digest.slice(0, 19)}… ${why}, and project ${project.name} serves only artifacts signed by one of its keys. Sign it with cosign (cosign sign --key <one of: ${keys}> <registry>/${name}@${digest}) and pull again.`,
+    );
+  }
+
+  /** Whether an index lists referrers only (an sha256-<hex> fallback index), judged by its children's types. */
+  private async listsOnlyReferrers(repositoryId: number, indexId: number): Promise<boolean> {
+    const children = await this.db.selectFrom('artifact_children').select('child_digest').where('parent_id', '=', indexId).limit(256).execute();
+    if (!children.length) return false;
+    const rows = await this.db.selectFrom('artifacts').select(['type', 'subject_digest']).where('repository_id', '=', repositoryId).where('digest', 'in', children.map((c) => c.child_digest)).execute();
+    return rows.length === children.length && rows.every((r) => r.subject_digest !== null || (isArtifactType(r.type) && isReferrerType(r.type)));
   }
 
   /** Live (not expired) allowlist entries of the system and the project, upper-cased. */

@@ -17,6 +17,7 @@ import type { ProjectUpdate } from '../db/tables.js';
 import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
+import { parsePublicKey } from '../registry/cosign.js';
 import { ADVISORY_ID } from '../registry/reference.js';
 
 export type { Project };
@@ -24,6 +25,7 @@ export type { Project };
 const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 // Advisory ids (CVE-2024-1234, GHSA-xxxx-xxxx-xxxx, DSA-5555-1, ALPINE-CVE-…): printable, bounded.
 const TAG_GLOB = /^[A-Za-z0-9_.*?\-[\]!]{1,128}$/;
+const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export const projectUpdateSchema = z
   .object({
@@ -36,6 +38,22 @@ export const projectUpdateSchema = z
     quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
     unscanned_policy: z.enum(['block', 'allow']),
     cve_allowlist_expires_at: z.iso.datetime({ offset: true }).nullable(),
+    signature_keys: z
+      .array(z.object({ name: z.string().regex(KEY_NAME, 'key names are 1-64 letters, digits, ".", "_" or "-"'), pem: z.string().max(4096) }).strict())
+      .max(20)
+      .superRefine((keys, ctx) => {
+        const seen = new Set<string>();
+        keys.forEach((k, i) => {
+          if (seen.has(k.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate key name "${k.name}"` });
+          seen.add(k.name);
+          try {
+            parsePublicKey(k.pem);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', path: [i, 'pem'], message: (err as Error).message });
+          }
+        });
+      }),
+    require_signature: z.boolean(),
   })
   .partial()
   .strict();
@@ -57,6 +75,9 @@ export function groupNameProblem(v: unknown): string | null {
 }
 
 export class ProjectService {
+  /** Listeners for a project whose signature keys changed (signature verification plugs in here). */
+  readonly onSignatureKeysChanged: ((project: Project) => Promise<void>)[] = [];
+
   constructor(
     private readonly db: DB,
     private readonly authz: Authorizer,
@@ -128,9 +149,19 @@ export class ProjectService {
     if (v.quota_bytes !== undefined) patch.quota_bytes = v.quota_bytes;
     if (v.unscanned_policy !== undefined) patch.unscanned_policy = v.unscanned_policy;
     if (v.cve_allowlist_expires_at !== undefined) patch.cve_allowlist_expires_at = v.cve_allowlist_expires_at === null ? null : Date.parse(v.cve_allowlist_expires_at);
+    if (v.signature_keys !== undefined) patch.signature_keys = JSON.stringify(v.signature_keys.map((k) => ({ name: k.name, pem: parsePublicKey(k.pem).pem })));
+    if (v.require_signature !== undefined) patch.require_signature = v.require_signature ? 1 : 0;
+    // Signed-only with no key would refuse every pull: ask for a key first.
+    if ((v.require_signature ?? project.requireSignature) && !(v.signature_keys ?? project.signatureKeys).length) {
+      throw badRequest('require_signature needs at least one key in signature_keys');
+    }
     await updateProjectRow(this.db, project.id, patch);
-    await this.audit.record(actor, 'update', 'project', name, v);
-    return this.find(name);
+    const { signature_keys, ...logged } = v;
+    await this.audit.record(actor, 'update', 'project', name, signature_keys ? { ...logged, signature_keys: signature_keys.map((k) => k.name) } : logged);
+    const updated = await this.find(name);
+    // Signatures already pushed are judged again under the new keys before this returns.
+    if (signature_keys !== undefined) for (const fn of this.onSignatureKeysChanged) await fn(updated);
+    return updated;
   }
 
   /**

@@ -6,6 +6,7 @@ import { findProjectByName } from '../db/repos/projects.js';
 import type { Logger } from '../log.js';
 import { CORE_SUBJECT, IMAGE_TYPES, INDEX_TYPES, MANIFEST_TYPES } from '../registry/constants.js';
 import type { RegistryClient } from '../registry/client.js';
+import { classifyManifest, COSIGN_TAG } from '../registry/artifact-type.js';
 import { REPOSITORY_NAME as REPO_NAME, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 
 const MAX_EVENTS = 1000;
@@ -302,8 +303,8 @@ export class RegistrySync {
       return;
     }
     if (e.action === 'push') {
-      const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who });
-      if (artifactId !== null && e.target.tag) await this.syncTag(repo, e.target.tag);
+      const artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who, tag: e.target.tag });
+      if (artifactId !== null && e.target.tag) await this.syncTag(repo, e.target.tag, e.target.digest);
       audits.push({ username: who, action: 'push', resource: ref, clientIp: ip, at });
       if (artifactId !== null) await this.notifyPushed({ repository: repo, digest: e.target.digest!, tag: e.target.tag, artifactId, eventId: e.id, operator: who });
       return;
@@ -339,25 +340,40 @@ export class RegistrySync {
     }
   }
 
-  /** Makes the DB's tag match the registry's current answer for it. */
-  private async syncTag(repo: string, tag: string): Promise<void> {
+  /**
+   * Makes the DB's tag match the registry's current answer for it. `pushed`: the digest a push event says was pushed
+   * under this tag. Distribution sends that event from the manifest PUT before it links the tag, so a fast core can
+   * ask about the tag too early: it asks again for about a second, then believes the event (reconciliation repairs
+   * a tag removed in between).
+   */
+  private async syncTag(repo: string, tag: string, pushed?: string): Promise<void> {
     const repoRow = await art.findRepository(this.db, repo);
     if (!repoRow) return;
-    const digest = await this.registry.resolve(repo, tag);
+    let digest = await this.registry.resolve(repo, tag);
+    for (let i = 0; digest === null && pushed && i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      digest = await this.registry.resolve(repo, tag);
+    }
+    if (digest === null && pushed && (await this.registry.resolve(repo, pushed)) !== null) digest = pushed;
     if (digest === null) {
       await art.deleteTag(this.db, Number(repoRow.id), tag);
       return;
     }
     let id = await art.findArtifactId(this.db, Number(repoRow.id), digest);
-    if (id === undefined) id = (await this.importArtifact(repo, digest, { pushedAt: Date.now(), pushedBy: null })) ?? undefined;
-    if (id !== undefined) await art.setTag(this.db, Number(repoRow.id), id, tag, Date.now());
+    if (id === undefined) id = (await this.importArtifact(repo, digest, { pushedAt: Date.now(), pushedBy: null, tag })) ?? undefined;
+    if (id === undefined) return;
+    await art.setTag(this.db, Number(repoRow.id), id, tag, Date.now());
+    const cosign = COSIGN_TAG.exec(tag);
+    if (cosign) await art.setSubjectIfMissing(this.db, id, `sha256:${cosign[1]}`);
   }
 
   /**
    * Reads a manifest (and an image's config) from the registry and records the artifact. Returns its id, or null when
-   * the registry no longer has it or its project does not exist. Index children are imported first.
+   * the registry no longer has it or its project does not exist. Index children are imported first. The artifact's
+   * type, `artifactType`, config media type and `subject` come from the manifest (`tag`, a tag it was pushed under,
+   * links cosign's `sha256-<hex>.sig` scheme to its subject).
    */
-  async importArtifact(repo: string, digest: string, opts: { pushedAt: number; pushedBy: string | null }, depth = 0): Promise<number | null> {
+  async importArtifact(repo: string, digest: string, opts: { pushedAt: number; pushedBy: string | null; tag?: string }, depth = 0): Promise<number | null> {
     const project = await findProjectByName(this.db, repo.split('/')[0]!);
     if (!project) return null;
     const m = await this.registry.manifest(repo, digest);
@@ -375,7 +391,13 @@ export class RegistrySync {
       throw new Error(`manifest ${repo}@${digest} is not JSON`);
     }
     const mediaType = (typeof doc.mediaType === 'string' && MANIFEST_TYPES.has(doc.mediaType) ? doc.mediaType : m.mediaType) || 'application/octet-stream';
+    const kind = classifyManifest(doc, { mediaType, tag: opts.tag });
     const facts: art.ArtifactFacts = {
+      type: kind.type,
+      artifactType: kind.artifactType,
+      configMediaType: kind.configMediaType,
+      subject: kind.subject,
+      annotations: kind.annotations,
       mediaType,
       manifestSize: m.body.length,
       size: m.body.length,
@@ -473,9 +495,14 @@ export class RegistrySync {
       let repoRow = await art.findRepository(this.db, name);
       const before = repoRow ? await art.repositoryState(this.db, Number(repoRow.id)) : { artifacts: [], tags: [] };
       const known = new Map(before.artifacts.map((a) => [a.digest, a.id]));
+      // A tag per digest for the import to classify with (cosign's `sha256-<hex>.sig` names the subject).
+      const tagOf = new Map<string, string>();
+      for (const [t, d] of current) if (!tagOf.has(d) || COSIGN_TAG.test(t)) tagOf.set(d, t);
+      // Rows imported before artifact types existed are read again (pushedAt 0 keeps their push time).
+      if (repoRow) for (const d of await art.unclassifiedDigests(this.db, Number(repoRow.id))) await this.importArtifact(name, d, { pushedAt: 0, pushedBy: null, tag: tagOf.get(d) });
       for (const d of new Set(current.values())) {
         if (known.has(d)) continue;
-        const id = await this.importArtifact(name, d, { pushedAt: Date.now(), pushedBy: null });
+        const id = await this.importArtifact(name, d, { pushedAt: Date.now(), pushedBy: null, tag: tagOf.get(d) });
         if (id !== null) {
           known.set(d, id);
           s.artifactsAdded++;

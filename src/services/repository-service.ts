@@ -4,7 +4,6 @@ import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { AppError, badRequest } from '../errors.js';
 import type { RegistryHandle } from '../context.js';
-import { INDEX_TYPES } from '../registry/constants.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { Project, ProjectService } from './project-service.js';
@@ -13,9 +12,8 @@ import { PATH_COMPONENT as COMPONENT, SHA256_DIGEST as DIGEST, TAG } from '../re
 import { tagDir } from '../registry/storage.js';
 
 
-export type ArtifactWithTags = art.ArtifactRecord & { tags: { name: string; pushedAt: number }[] };
-
-export const artifactKind = (mediaType: string) => (INDEX_TYPES.has(mediaType) ? 'index' : mediaType.includes('manifest') ? 'image' : 'other');
+/** `signers`: the project keys that signed it (its verified signatures), or for a signature the keys it verified with. */
+export type ArtifactWithTags = art.ArtifactRecord & { tags: { name: string; pushedAt: number }[]; signers: string[] };
 
 /** Repositories, artifacts and tags as the DB knows them; deletions go through the registry API first. */
 export class RepositoryService {
@@ -57,9 +55,29 @@ export class RepositoryService {
     return { project, repository: { id: Number(row.id), name, pullCount: Number(row.pull_count), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) } };
   }
 
+  /** A repository's artifacts, newest first; `topLevel` leaves out referrers of artifacts listed with them. */
   async artifacts(p: Principal, projectName: string, repo: string, opts: { limit: number; offset: number; topLevel?: boolean }) {
     const { project, repository } = await this.get(p, projectName, repo);
-    return { project, repository, ...(await art.listArtifacts(this.db, repository.id, opts)) };
+    const { items, total } = await art.listArtifacts(this.db, repository.id, opts);
+    return { project, repository, items: await this.withSigners(repository.id, items), total };
+  }
+
+  /** Adds who signed each artifact (signatures verified against the project's keys when they were pushed). */
+  async withSigners<T extends art.ArtifactRecord>(repositoryId: number, items: T[]): Promise<(T & { signers: string[] })[]> {
+    const signers = await art.signersOf(this.db, repositoryId, items.filter((a) => a.type !== 'signature').map((a) => a.digest));
+    return items.map((a) => ({ ...a, signers: a.type === 'signature' ? a.signedBy : (signers.get(a.digest) ?? []) }));
+  }
+
+  /** The referrers of artifacts (signatures, SBOMs, attestations attached to them), by subject digest. */
+  async referrers(repositoryId: number, subjects: string[]): Promise<Map<string, ArtifactWithTags[]>> {
+    const found = await art.referrersOf(this.db, repositoryId, subjects);
+    const all = [...found.values()].flat();
+    const tags = await art.tagsOf(this.db, all.map((a) => a.id));
+    const out = new Map<string, ArtifactWithTags[]>();
+    for (const a of await this.withSigners(repositoryId, all.map((x) => ({ ...x, tags: tags.get(x.id) ?? [] })))) {
+      out.set(a.subject!, [...(out.get(a.subject!) ?? []), a]);
+    }
+    return out;
   }
 
   /** The children of the given index artifacts of a repository the caller has read (see `artifacts`). */
@@ -73,7 +91,8 @@ export class RepositoryService {
     const a = await art.findArtifact(this.db, repository.id, reference);
     if (!a) throw new AppError('MANIFEST_UNKNOWN', `artifact ${repository.name}:${reference} not found`);
     const tags = (await art.tagsOf(this.db, [a.id])).get(a.id) ?? [];
-    return { project, repository, artifact: { ...a, tags }, ...(await art.artifactDetails(this.db, a.id)) };
+    const [artifact] = await this.withSigners(repository.id, [{ ...a, tags }]);
+    return { project, repository, artifact: artifact!, ...(await art.artifactDetails(this.db, a.id)) };
   }
 
   /** The manifest document from the registry, pretty-printable (the artifact page shows it). */

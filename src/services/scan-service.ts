@@ -7,6 +7,7 @@ import * as art from '../db/repos/artifacts.js';
 import { replaceReportFindings } from '../db/repos/findings.js';
 import type { Logger } from '../log.js';
 import { INDEX_TYPES } from '../registry/constants.js';
+import { isScannable, type ArtifactType } from '../registry/artifact-type.js';
 import type { AdvisoryStore } from '../scanner/advisory-store.js';
 import type { OsInfo, Package } from '../scanner/inventory.js';
 import { DEFAULT_LIMITS, INVENTORY_VERSION, mergeLayers, readLayer, type ImageGap, type LayerInventory } from '../scanner/layer-walker.js';
@@ -154,8 +155,10 @@ export class ScanService {
   /** Scans one artifact (an image, or an index through its platform images) and stores its report. */
   async scan(repository: string, digest: string, jobId: number | null, p: ScanProgress): Promise<ScanReport> {
     const repo = await art.findRepository(this.db, repository);
-    const artifactId = repo ? await art.findArtifactId(this.db, Number(repo.id), digest) : undefined;
-    if (!repo || artifactId === undefined) throw new ArtifactGone(`${repository}@${digest} is not (or no longer) in the registry`);
+    const record = repo ? await art.findArtifact(this.db, Number(repo.id), digest) : undefined;
+    if (!repo || !record) throw new ArtifactGone(`${repository}@${digest} is not (or no longer) in the registry`);
+    const artifactId = record.id;
+    if (!isScannable(record.type)) return this.notApplicable(artifactId, record.type, jobId, p);
     await this.markRunning(artifactId, jobId);
     const external = await this.scannerFor(Number(repo.project_id));
     if (external) return this.scanExternal(external, repository, digest, artifactId, p);
@@ -170,6 +173,8 @@ export class ScanService {
     if (INDEX_TYPES.has(doc.mediaType ?? m.mediaType)) {
       for (const c of (doc.manifests ?? []).slice(0, 64)) {
         if (!c.digest || !SHA256.test(c.digest) || c.platform?.os === 'unknown') continue; // attestations are not images
+        const childRecord = await art.findArtifact(this.db, Number(repo.id), c.digest);
+        if (childRecord && !isScannable(childRecord.type)) continue; // SBOMs, signatures, charts listed in an index
         const child = await this.registry.client.manifest(repository, c.digest);
         if (!child) continue;
         const cd = JSON.parse(child.body.toString('utf8')) as ManifestDoc;
@@ -178,6 +183,7 @@ export class ScanService {
     } else if (isImage(doc)) {
       images.push({ digest, layers: layersOf(doc) });
     }
+    if (!images.length) return this.notApplicable(artifactId, 'index', jobId, p, 'the index lists no image the scanner reads');
     const total = images.reduce((n, i) => n + i.layers.length, 0) || 1;
     let done = 0;
     const findings: Finding[] = [];
@@ -239,6 +245,48 @@ export class ScanService {
     if (gapList.length) this.log.info({ repository, digest, gaps: gapList.length }, 'scan finished incomplete: parts could not be read or judged');
     await p.log(`${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')}); ${completeness}${gapList.length ? ` (${gapList.length} gaps)` : ''}`);
     await p.progress(100, 'done');
+    return (await this.report(artifactId))!;
+  }
+
+  /**
+   * Records that this artifact is not scanned, and why: a finished report with completeness `not_applicable`, no
+   * findings and the reason in `problems`, so the UI says "not scannable" and never shows a clean result for bytes
+   * nobody read.
+   */
+  private async notApplicable(artifactId: number, type: ArtifactType, jobId: number | null, p: ScanProgress, reason?: string): Promise<ScanReport> {
+    const now = Date.now();
+    const why = reason ?? `${type} artifacts are not scanned: Berth's scanner reads container image layers only`;
+    const values = {
+      status: 'success',
+      completeness: 'not_applicable',
+      gaps: '[]',
+      job_id: jobId,
+      scanner: SCANNER_VERSION,
+      db_updated_at: null,
+      started_at: now,
+      finished_at: now,
+      os: null,
+      critical: 0,
+      high: 0,
+      medium: 0,
+      low: 0,
+      unknown: 0,
+      fixable: 0,
+      findings: '[]',
+      packages: '[]',
+      problems: JSON.stringify([why]),
+      error: null,
+    };
+    const res = await this.db.updateTable('scan_reports').set(values).where('artifact_id', '=', artifactId).executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) {
+      try {
+        await this.db.insertInto('scan_reports').values({ artifact_id: artifactId, ...values }).execute();
+      } catch {
+        await this.db.updateTable('scan_reports').set(values).where('artifact_id', '=', artifactId).execute();
+      }
+    }
+    await p.log(why);
+    await p.progress(100, 'not scannable');
     return (await this.report(artifactId))!;
   }
 
@@ -393,8 +441,9 @@ export async function projectSeverityTotals(db: DB, projectId: number): Promise<
     .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
     .innerJoin('repositories as r', 'r.id', 'a.repository_id')
     .where('r.project_id', '=', projectId)
-    // A report being refreshed still counts with its last findings.
+    // A report being refreshed still counts with its last findings; one saying "not scannable" counts as none.
     .where('s.status', '!=', 'error')
+    .where((eb) => eb.or([eb('s.completeness', 'is', null), eb('s.completeness', '!=', 'not_applicable')]))
     .where('s.finished_at', 'is not', null)
     .select((e) => [
       e.fn.sum<number>('s.critical').as('critical'),

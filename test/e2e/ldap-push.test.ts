@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Attribute, Change } from 'ldapts';
 import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
-import { buildImage, fails, push, startInstance, type Instance } from '../helpers/registry.js';
+import { buildImage, eventually, fails, push, startInstance, type Instance } from '../helpers/registry.js';
 import { LDAP_BASE, LDAP_READER_DN, LDAP_READER_PW, LDAP_USERS, startSlapd, TEAM_A, type Slapd } from '../helpers/slapd.js';
 
 // The issue's "done when": a user who exists only in LDAP pushes with skopeo to a project where their LDAP group is
@@ -33,8 +33,13 @@ for (const dialect of testDialects()) {
 
     it('pushes with LDAP credentials, then is refused once out of the group', async () => {
       await push(await buildImage({ 'etc/motd': 'from ldap' }), `docker://${b.host}/science/app:v1`, bob);
-      const list = await (await b.api('/api/v1/projects/science/repositories', { auth: bob })).json();
-      assert.deepEqual(list.items?.map((r: { name: string }) => r.name) ?? list.map((r: { name: string }) => r.name), ['science/app']);
+      // the push notification is applied asynchronously
+      const names = await eventually(async () => {
+        const list = await (await b.api('/api/v1/projects/science/repositories', { auth: bob })).json();
+        const n: string[] = list.items?.map((r: { name: string }) => r.name) ?? list.map((r: { name: string }) => r.name);
+        return n.length ? n : null;
+      });
+      assert.deepEqual(names, ['science/app']);
       const root = await slapd.admin();
       await root.modify(TEAM_A, new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: [`uid=ldapbob,ou=people,${LDAP_BASE}`] }) }));
       await root.unbind();

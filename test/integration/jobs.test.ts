@@ -9,7 +9,8 @@ import { JobWebhooks } from '../../src/jobs/hooks.js';
 import { JobRunner, PermanentError, type JobEvent, type JobType } from '../../src/jobs/runner.js';
 import { Scheduler, previousRun } from '../../src/jobs/schedules.js';
 import { ADMIN, createUser, startTestApp, type TestApp } from '../helpers/app.js';
-import { testDialects } from '../helpers/db.js';
+import { createTestDatabase, testDialects } from '../helpers/db.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
 import { eventually } from '../helpers/registry.js';
 
 const silent = createLogger('silent');
@@ -419,3 +420,35 @@ for (const dialect of testDialects()) {
     });
   });
 }
+
+describe('job payloads are validated against their type', () => {
+  it('enqueue refuses a payload that does not parse; a stored payload that no longer parses fails the job for good', async () => {
+    const { z } = await import('zod');
+    const db = await createTestDatabase('sqlite');
+    const conn = connectDatabase(db.config);
+    try {
+      await migrateToLatest(conn.db);
+      const runner = new JobRunner(conn.db, conn.dialect, createLogger('silent'), { pollMs: 20, sweepMs: 60_000 });
+      const seen: unknown[] = [];
+      runner.register<{ n: number }>({ name: 'typed', payload: z.object({ n: z.number().int() }), maxAttempts: 3, timeoutMs: 10_000, concurrency: 1, async run(ctx) { seen.push(ctx.payload); return ctx.payload.n; } });
+      await assert.rejects(runner.enqueue('typed', { n: 'x' }), /invalid typed job payload: n:/);
+      const good = await runner.enqueue('typed', { n: 2, extra: true });
+      const bad = await runner.enqueue('typed', { n: 3 });
+      await conn.db.updateTable('jobs').set({ payload: '{"n":"three"}' }).where('id', '=', bad.id).execute();
+      await runner.start();
+      await runner.idle();
+      await new Promise((r) => setTimeout(r, 100));
+      await runner.idle();
+      await runner.stop();
+      assert.deepEqual(seen, [{ n: 2 }], 'unknown keys are dropped; the corrupted job never reaches run');
+      const failed = await runner.get(bad.id);
+      assert.equal(failed?.status, 'error');
+      assert.match(failed?.error ?? '', /stored payload is not a valid typed payload/);
+      assert.equal(failed?.attempt, 1, 'not retried');
+      assert.equal((await runner.get(good.id))?.status, 'success');
+    } finally {
+      await conn.close();
+      await db.drop();
+    }
+  });
+});

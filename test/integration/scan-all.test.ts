@@ -62,7 +62,10 @@ for (const dialect of testDialects()) {
         enqueue: (type, payload, opts) => t.services.jobs.enqueue(type, payload, opts),
       };
       let finished = false;
-      const run = scanAllJob(t.services.db, { pollMs: 20 }).run(c).then((r) => ((finished = true), r));
+      const run = scanAllJob(t.services.db, { pollMs: 20 }).run(c).then((r) => {
+        finished = true;
+        return r;
+      });
       // The runner is not started: the scans stay pending until this test finishes them one by one.
       const ids = await eventually(async () => {
         const rows = await t.services.db.selectFrom('jobs').select('id').where('type', '=', 'scan').where('status', '=', 'pending').orderBy('id').execute();

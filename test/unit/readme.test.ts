@@ -22,7 +22,7 @@ describe('README deployment chapter', () => {
   it('exists', () => assert.ok(chapter.length > 1000));
   it('names only CLI commands that exist', () => {
     const named = [...chapter.matchAll(/`(?:npx berth|node bin\/berth\.mjs|berth) ([a-z-]+)/g)].map((m) => m[1]!);
-    const listed = /\*\*Admin CLI\*\*[^\n]*\n?[^]*?`gc` and `reconcile`/.exec(chapter)?.[0] ?? '';
+    const listed = /\*\*Admin CLI\*\*[^\n]*\n?[\s\S]*?`gc` and `reconcile`/.exec(chapter)?.[0] ?? '';
     for (const m of listed.matchAll(/`([a-z-]+)(?: [^`]*)?`/g)) if (m[1] !== 'node' && m[1] !== 'npx') named.push(m[1]!);
     assert.ok(named.length >= 8, named.join(' '));
     for (const c of named) assert.ok(cli.includes(`case '${c}'`) || c === 'admin', `berth ${c}`);

@@ -4,6 +4,7 @@ import type { DB } from '../connect.js';
 import type { ArtifactsTable } from '../tables.js';
 import { isUniqueViolation } from '../../errors.js';
 import { likeExpr } from './sql.js';
+import { typeOfRow, type ArtifactType } from '../../registry/artifact-type.js';
 
 export interface RepositoryRow {
   id: number;
@@ -31,11 +32,22 @@ export interface ArtifactRecord {
   pulledAt: number | null;
   pullCount: number;
   pushedBy: string | null;
+  type: ArtifactType;
+  /** the manifest's `artifactType` (OCI 1.1), raw */
+  artifactType: string | null;
+  configMediaType: string | null;
+  /** the digest this artifact refers to (OCI 1.1 `subject`, or a cosign `sha256-<hex>.sig` tag), else null */
+  subject: string | null;
+  annotations: Record<string, string> | null;
+  /** for a signature: the project keys it verified with (the subject's signers are the union over its signatures) */
+  signedBy: string[];
 }
 
 /** What an import learns about an artifact from its manifest and config. */
 export interface ArtifactFacts
-  extends Pick<ArtifactRecord, 'mediaType' | 'manifestSize' | 'size' | 'configDigest' | 'os' | 'architecture' | 'variant' | 'created' | 'pushedAt' | 'pushedBy'> {
+  extends Pick<ArtifactRecord, 'mediaType' | 'manifestSize' | 'size' | 'configDigest' | 'os' | 'architecture' | 'variant' | 'created' | 'pushedAt' | 'pushedBy'>,
+    /* absent: not classified (the row keeps type null until an import classifies it) */
+    Partial<Pick<ArtifactRecord, 'type' | 'artifactType' | 'configMediaType' | 'subject' | 'annotations'>> {
   blobs: { digest: string; mediaType: string; size: number }[];
   children: { digest: string; mediaType: string; size: number; platform: string | null }[];
 }
@@ -70,23 +82,39 @@ export async function upsertArtifact(db: DB, repositoryId: number, digest: strin
       architecture: f.architecture?.slice(0, 32) ?? null,
       variant: f.variant?.slice(0, 32) ?? null,
       created: f.created?.slice(0, 64) ?? null,
+      type: f.type ?? null,
+      artifact_type: f.artifactType?.slice(0, 255) ?? null,
+      config_media_type: f.configMediaType?.slice(0, 255) ?? null,
+      subject_digest: f.subject?.slice(0, 100) ?? null,
+      annotations: f.annotations ? JSON.stringify(f.annotations) : null,
     };
     const existing = await trx.selectFrom('artifacts').select(['id', 'pushed_at']).where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
     let id: number;
     if (existing) {
       id = Number(existing.id);
       const newer = f.pushedAt > Number(existing.pushed_at);
+      // A digest's subject never changes; one learnt from a cosign tag is kept when the manifest is read without it.
+      const { subject_digest, ...rest } = values;
       await trx
         .updateTable('artifacts')
-        .set({ ...values, ...(newer ? { pushed_at: f.pushedAt, pushed_by: f.pushedBy?.slice(0, 255) ?? null } : {}) })
+        .set({ ...rest, ...(subject_digest ? { subject_digest } : {}), ...(newer ? { pushed_at: f.pushedAt, pushed_by: f.pushedBy?.slice(0, 255) ?? null } : {}) })
         .where('id', '=', id)
         .execute();
     } else {
-      const res = await trx
-        .insertInto('artifacts')
-        .values({ ...values, repository_id: repositoryId, digest, pushed_at: f.pushedAt, pushed_by: f.pushedBy?.slice(0, 255) ?? null, pulled_at: null })
-        .executeTakeFirstOrThrow();
-      id = Number(res.insertId);
+      try {
+        const res = await trx
+          .insertInto('artifacts')
+          .values({ ...values, repository_id: repositoryId, digest, pushed_at: f.pushedAt, pushed_by: f.pushedBy?.slice(0, 255) ?? null, pulled_at: null })
+          .executeTakeFirstOrThrow();
+        id = Number(res.insertId);
+      } catch (err) {
+        // A concurrent import (a notification and reconciliation, two replicas) inserted it first: refresh that row.
+        if (!isUniqueViolation(err)) throw err;
+        const again = await trx.selectFrom('artifacts').select('id').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirstOrThrow();
+        id = Number(again.id);
+        const { subject_digest, ...rest } = values;
+        await trx.updateTable('artifacts').set({ ...rest, ...(subject_digest ? { subject_digest } : {}) }).where('id', '=', id).execute();
+      }
     }
     await trx.deleteFrom('artifact_blobs').where('artifact_id', '=', id).execute();
     if (f.blobs.length) {
@@ -207,17 +235,40 @@ const toArtifact = (r: Selectable<ArtifactsTable>): ArtifactRecord => ({
   pulledAt: r.pulled_at === null ? null : Number(r.pulled_at),
   pullCount: Number(r.pull_count),
   pushedBy: r.pushed_by,
+  type: typeOfRow(r.type, r.media_type),
+  artifactType: r.artifact_type,
+  configMediaType: r.config_media_type,
+  subject: r.subject_digest,
+  annotations: parseJson<Record<string, string>>(r.annotations, (v) => !!v && typeof v === 'object' && !Array.isArray(v)),
+  signedBy: parseJson<unknown[]>(r.signed_by, Array.isArray)?.filter((x): x is string => typeof x === 'string') ?? [],
 });
+
+function parseJson<T>(s: string | null, ok: (v: unknown) => boolean): T | null {
+  if (!s) return null;
+  try {
+    const v = JSON.parse(s) as unknown;
+    return ok(v) ? (v as T) : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Artifacts of a repository, newest push first, with their tags. `topLevel`: leave out the children of an index in
- * the same repository (the UI lists them under their index, see `indexChildren`).
+ * the same repository (the UI lists them under their index, see `indexChildren`) and referrers whose subject is in
+ * the same repository (the UI nests them under it, see `referrersOf`).
  */
 export async function listArtifacts(db: DB, repositoryId: number, f: { limit: number; offset: number; topLevel?: boolean }) {
   let base = db.selectFrom('artifacts').where('repository_id', '=', repositoryId);
   if (f.topLevel) {
     base = base.where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('artifact_children as c').innerJoin('artifacts as p', 'p.id', 'c.parent_id').select('c.parent_id').whereRef('c.child_digest', '=', 'artifacts.digest').where('p.repository_id', '=', repositoryId))),
+    );
+    base = base.where((eb) =>
+      eb.or([
+        eb('artifacts.subject_digest', 'is', null),
+        eb.not(eb.exists(eb.selectFrom('artifacts as s').select('s.id').where('s.repository_id', '=', repositoryId).whereRef('s.digest', '=', 'artifacts.subject_digest'))),
+      ]),
     );
   }
   const rows = await base.selectAll().orderBy('pushed_at', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
@@ -300,16 +351,94 @@ export async function allRepositories(db: DB) {
   return rows.map((r) => ({ id: Number(r.id), name: r.name, projectId: Number(r.project_id) }));
 }
 
+/**
+ * The artifacts of a repository whose subject is `subjectDigest` (OCI 1.1 `subject`, or a cosign tag naming it),
+ * oldest first, at most `limit`; optionally only those of one `artifactType` (the manifest's, else its config media
+ * type, as the referrers API defines it). The one deletion path deletes these with their subject.
+ */
+export async function findReferrers(db: DB, repositoryId: number, subjectDigest: string, opts: { artifactType?: string; limit?: number } = {}): Promise<ArtifactRecord[]> {
+  let q = db.selectFrom('artifacts').selectAll().where('repository_id', '=', repositoryId).where('subject_digest', '=', subjectDigest);
+  if (opts.artifactType !== undefined) {
+    const t = opts.artifactType;
+    q = q.where((eb) => eb.or([eb('artifact_type', '=', t), eb.and([eb('artifact_type', 'is', null), eb('config_media_type', '=', t)])]));
+  }
+  const rows = await q.orderBy('pushed_at').orderBy('id').limit(opts.limit ?? 10_000).execute();
+  return rows.map(toArtifact);
+}
+
+/** Referrers of several subjects at once (for lists), by subject digest. */
+export async function referrersOf(db: DB, repositoryId: number, subjects: string[]): Promise<Map<string, ArtifactRecord[]>> {
+  const out = new Map<string, ArtifactRecord[]>();
+  if (!subjects.length) return out;
+  const rows = await db.selectFrom('artifacts').selectAll().where('repository_id', '=', repositoryId).where('subject_digest', 'in', subjects).orderBy('pushed_at').limit(5000).execute();
+  for (const r of rows.map(toArtifact)) {
+    const list = out.get(r.subject!) ?? [];
+    list.push(r);
+    out.set(r.subject!, list);
+  }
+  return out;
+}
+
+/**
+ * Who signed each of these digests: the union of the verified key names of the signature artifacts referring to
+ * it in the repository. Deleting a signature therefore unsigns its subject with no further bookkeeping.
+ */
+export async function signersOf(db: DB, repositoryId: number, digests: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (!digests.length) return out;
+  const rows = await db
+    .selectFrom('artifacts')
+    .select(['subject_digest', 'signed_by'])
+    .where('repository_id', '=', repositoryId)
+    .where('type', '=', 'signature')
+    .where('subject_digest', 'in', digests)
+    .where('signed_by', 'is not', null)
+    .execute();
+  for (const r of rows) {
+    const names = parseJson<unknown[]>(r.signed_by, Array.isArray)?.filter((x): x is string => typeof x === 'string') ?? [];
+    const set = new Set([...(out.get(r.subject_digest!) ?? []), ...names]);
+    if (set.size) out.set(r.subject_digest!, [...set].sort());
+  }
+  return out;
+}
+
+/** Records the key names a signature artifact verified with (empty: none). */
+export async function setSignedBy(db: DB, artifactId: number, names: string[]): Promise<void> {
+  await db.updateTable('artifacts').set({ signed_by: names.length ? JSON.stringify(names).slice(0, 1024) : null }).where('id', '=', artifactId).execute();
+}
+
+/** Signature artifacts of a project (to re-verify when its keys change). */
+export async function projectSignatures(db: DB, projectId: number): Promise<{ id: number; repository: string; digest: string; subject: string | null }[]> {
+  const rows = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .select(['a.id', 'r.name', 'a.digest', 'a.subject_digest'])
+    .where('r.project_id', '=', projectId)
+    .where('a.type', '=', 'signature')
+    .execute();
+  return rows.map((r) => ({ id: Number(r.id), repository: r.name, digest: r.digest, subject: r.subject_digest }));
+}
+
+/** Digests of a repository's artifacts not classified yet (imported before types existed): reconciliation re-reads them. */
+export async function unclassifiedDigests(db: DB, repositoryId: number): Promise<string[]> {
+  const rows = await db.selectFrom('artifacts').select('digest').where('repository_id', '=', repositoryId).where('type', 'is', null).limit(10_000).execute();
+  return rows.map((r) => r.digest);
+}
+
 /** An artifact by repository name and digest, with what the pull gate needs to know about it. */
-export async function findArtifactByRepositoryName(db: DB, repository: string, digest: string): Promise<{ id: number; repositoryId: number; mediaType: string } | undefined> {
+export async function findArtifactByRepositoryName(
+  db: DB,
+  repository: string,
+  digest: string,
+): Promise<{ id: number; repositoryId: number; mediaType: string; type: string | null; subject: string | null } | undefined> {
   const r = await db
     .selectFrom('artifacts as a')
     .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-    .select(['a.id', 'a.repository_id', 'a.media_type'])
+    .select(['a.id', 'a.repository_id', 'a.media_type', 'a.type', 'a.subject_digest'])
     .where('r.name', '=', repository)
     .where('a.digest', '=', digest)
     .executeTakeFirst();
-  return r && { id: Number(r.id), repositoryId: Number(r.repository_id), mediaType: r.media_type };
+  return r && { id: Number(r.id), repositoryId: Number(r.repository_id), mediaType: r.media_type, type: r.type, subject: r.subject_digest };
 }
 
 /** Digests an index lists, in its order. */
@@ -328,6 +457,17 @@ export async function findParentIndexes(db: DB, repositoryId: number, childDiges
     .where('p.repository_id', '=', repositoryId)
     .execute();
   return rows.map((r) => ({ id: Number(r.id), digest: r.digest }));
+}
+
+/** Links an artifact to the subject a cosign tag (`sha256-<hex>.sig`) names, unless its manifest named one. */
+export async function setSubjectIfMissing(db: DB, artifactId: number, subject: string): Promise<void> {
+  await db
+    .updateTable('artifacts')
+    .set({ subject_digest: subject })
+    .where('id', '=', artifactId)
+    .where('subject_digest', 'is', null)
+    .where('type', 'in', ['signature', 'attestation', 'sbom'])
+    .execute();
 }
 
 /** Tag names pointing at an artifact. */

@@ -20,6 +20,10 @@ export interface Project {
   /** what the pull gate does with images that have no finished report: block (default) or allow */
   unscannedPolicy: 'block' | 'allow';
   cveAllowlistExpiresAt: number | null;
+  /** cosign public keys (PEM) the signed-only policy accepts, by name */
+  signatureKeys: { name: string; pem: string }[];
+  /** serve only artifacts signed by one of `signatureKeys` */
+  requireSignature: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -28,6 +32,16 @@ function jsonList(s: string): string[] {
   try {
     const v = JSON.parse(s) as unknown;
     return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function keyList(s: string | null): { name: string; pem: string }[] {
+  if (!s) return [];
+  try {
+    const v = JSON.parse(s) as unknown;
+    return Array.isArray(v) ? v.filter((k): k is { name: string; pem: string } => !!k && typeof k.name === 'string' && typeof k.pem === 'string').map((k) => ({ name: k.name, pem: k.pem })) : [];
   } catch {
     return [];
   }
@@ -46,6 +60,8 @@ export const toProject = (r: ProjectRow): Project => ({
   quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),
   unscannedPolicy: r.unscanned_policy === 'allow' ? 'allow' : 'block',
   cveAllowlistExpiresAt: r.cve_allowlist_expires_at === null ? null : Number(r.cve_allowlist_expires_at),
+  signatureKeys: keyList(r.signature_keys),
+  requireSignature: !!r.require_signature,
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
 });

@@ -10,6 +10,8 @@ export interface ReportSummary {
   incomplete: boolean;
   /** how many gaps it lists */
   gaps: number;
+  /** the artifact is not something the scanner reads (a chart, a signature, a SIF file…): no verdict */
+  notApplicable: boolean;
 }
 
 export async function findReportSummary(db: DB, artifactId: number): Promise<ReportSummary | undefined> {
@@ -25,6 +27,7 @@ export async function findReportSummary(db: DB, artifactId: number): Promise<Rep
     counts: { critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) },
     // reports older than the completeness column count as incomplete when they listed problems
     incomplete: r.completeness === 'incomplete' || (r.completeness === null && jsonLength(r.problems) > 0),
+    notApplicable: r.completeness === 'not_applicable',
     gaps: r.completeness === null ? jsonLength(r.problems) : jsonLength(r.gaps),
   };
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,10 +11,8 @@ import { blobsDir, repositoriesDir } from '../../registry/storage.js';
 
 export const GARBAGE_COLLECTION = 'gc';
 
-export interface GcPayload {
-  dryRun?: boolean;
-  deleteUntagged?: boolean;
-}
+export const gcPayload = z.object({ dryRun: z.boolean().optional(), deleteUntagged: z.boolean().optional() });
+export type GcPayload = z.infer<typeof gcPayload>;
 
 export interface GcOptions {
   bin: string;
@@ -61,6 +60,7 @@ export function listBlobs(storageDir: string): Map<string, number> {
 export function gcJob(registry: RegistryHandle, policy: PolicyService, queue: JobQueue, opts: GcOptions): JobType<GcPayload> {
   return {
     name: GARBAGE_COLLECTION,
+    payload: gcPayload,
     maxAttempts: 1,
     timeoutMs: 4 * 60 * 60_000,
     concurrency: 1,

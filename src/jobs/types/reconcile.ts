@@ -1,12 +1,14 @@
+import { z } from 'zod';
 import type { RegistrySync } from '../../services/registry-sync.js';
 import type { JobType } from '../runner.js';
 
 export const RECONCILE = 'reconcile';
 
 /** Walks the registry's catalog and tags and repairs the DB (see RegistrySync.reconcile). */
-export function reconcileJob(sync: RegistrySync): JobType {
+export function reconcileJob(sync: RegistrySync): JobType<{ reason?: string }> {
   return {
     name: RECONCILE,
+    payload: z.object({ reason: z.string().max(64).optional(), by: z.string().max(255).optional() }),
     maxAttempts: 3,
     timeoutMs: 60 * 60_000,
     concurrency: 1,

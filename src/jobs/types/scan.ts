@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import type { DB } from '../../db/connect.js';
+import { REPOSITORY_NAME, SHA256_DIGEST } from '../../registry/reference.js';
 import { unfinishedJobIds } from '../../db/repos/job-progress.js';
 import { findArtifactByRepositoryName } from '../../db/repos/artifacts.js';
 import { findProjectByName } from '../../db/repos/projects.js';
@@ -25,17 +27,20 @@ export const PRIORITY_BULK = 0;
 /** The priority of a push-triggered scan, given how many scans of its project are open already. */
 export const pushScanPriority = (openOfProject: number) => Math.max(PRIORITY_PUSH_MIN, PRIORITY_PUSH - openOfProject);
 
-export interface ScanPayload {
-  repository: string;
-  digest: string;
-  reason?: string;
-}
+export const scanPayload = z.object({
+  /** full repository name, e.g. `p1/app` */
+  repository: z.string().regex(REPOSITORY_NAME).max(255),
+  digest: z.string().regex(SHA256_DIGEST),
+  reason: z.string().max(64).optional(),
+});
+export type ScanPayload = z.infer<typeof scanPayload>;
 
 export const scanKey = (artifactId: number) => `scan:${artifactId}`;
 
 export function scanJob(scans: ScanService): JobType<ScanPayload> {
   return {
     name: SCAN_IMAGE,
+    payload: scanPayload,
     maxAttempts: 3,
     timeoutMs: 30 * 60_000,
     concurrency: 2,
@@ -63,6 +68,7 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
   const pollMs = opts.pollMs ?? 1000;
   return {
     name: SCAN_ALL,
+    payload: z.object({ reason: z.string().max(64).optional(), by: z.string().max(255).optional() }),
     maxAttempts: 1,
     timeoutMs: 6 * 60 * 60_000,
     concurrency: 1,

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { AdvisoryStore } from '../../scanner/advisory-store.js';
 import type { JobType } from '../runner.js';
 
@@ -9,9 +10,10 @@ const MAX_FEED_BYTES = 1024 * 1024 * 1024;
  * Downloads the configured OSV feeds (zip files as osv.dev publishes per ecosystem, or JSON) and imports them.
  * With no feed configured (an offline site), it succeeds doing nothing: offline import is the other way in.
  */
-export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[]): JobType {
+export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[]): JobType<{ reason?: string }> {
   return {
     name: VULNDB_UPDATE,
+    payload: z.object({ reason: z.string().max(64).optional(), by: z.string().max(255).optional() }),
     maxAttempts: 3,
     timeoutMs: 2 * 60 * 60_000,
     concurrency: 1,

@@ -216,7 +216,7 @@ export function projectPages(): Hono<AppEnv> {
         // Re-render the table with the error under it, so the message lands inside #members.
         const { data } = await membersData(c, name);
         const table = c.var.services.views.render('partials/projects/members-table', { ...i18nData(c), ...data });
-        return c.html(`${table}<p class="error" role="alert">${escape(err.message)}</p>`, 422);
+        return c.html(`${table}<p class="error" role="alert">${escapeHtml(err.message)}</p>`, 422);
       }
       return membersPage(c, name, { username, role, error: err.message }, 422);
     }
@@ -285,4 +285,4 @@ export function projectPages(): Hono<AppEnv> {
   return r;
 }
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { artifactKind } from '../../services/repository-service.js';
 import { PRIORITY_PUSH, SCAN_IMAGE, scanKey } from '../../jobs/types/scan.js';
+import { isScannable, pullCommand, type ArtifactType } from '../../registry/artifact-type.js';
+import type { ArtifactWithTags } from '../../services/repository-service.js';
 import { filterFindings } from '../../scanner/findings.js';
 import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
@@ -22,11 +23,36 @@ export function repositoryPages(): Hono<AppEnv> {
 
   r.get('/:name/repositories/:repo', async (c) => {
     const q = pageQuery(c, { limit: 20 });
+    // Index children are listed under their index (as Harbor does), and referrers (signatures, SBOMs, attestations)
+    // under their subject, not as untagged rows of their own.
     const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), { ...q, topLevel: true });
     const repo = repository.name.slice(project.name.length + 1);
-    // Index children are listed under their index (as Harbor does), not as untagged rows of their own.
     const children = await c.var.services.repositories.indexChildren(repository.id, items.filter((a) => a.mediaType.includes('index') || a.mediaType.includes('manifest.list')).map((a) => a.id));
-    const summaries = await c.var.services.scans.summaries([...items.map((a) => a.id), ...[...children.values()].flat().flatMap((ch) => (ch.id === null ? [] : [ch.id]))]);
+    const referrers = await c.var.services.repositories.referrers(repository.id, items.map((a) => a.digest));
+    const summaries = await c.var.services.scans.summaries([
+      ...items.map((a) => a.id),
+      ...[...children.values()].flat().flatMap((ch) => (ch.id === null ? [] : [ch.id])),
+      ...[...referrers.values()].flat().map((a) => a.id),
+    ]);
+    const view = (a: ArtifactWithTags) => ({
+      digest: a.digest,
+      short: short(a.digest),
+      tags: a.tags.map((t) => t.name),
+      type: a.type,
+      artifactType: a.artifactType,
+      scannable: isScannable(a.type),
+      signers: a.signers,
+      platform: platformOf(a),
+      size: fmtBytes(a.size),
+      pushed: fmtTime(a.pushedAt),
+      pushedBy: a.pushedBy,
+      pulled: fmtTime(a.pulledAt),
+      pullCount: a.pullCount,
+      scan: summaries.get(a.id) ?? null,
+      children: [] as { digest: string; short: string; platform: string; tags: string[]; size: string; scan: unknown }[],
+      referrers: [] as unknown[],
+      pull: '',
+    });
     return page(c, 'pages/repositories/show', {
       title: repository.name,
       nav: 'projects',
@@ -37,17 +63,9 @@ export function repositoryPages(): Hono<AppEnv> {
       pullCount: repository.pullCount,
       canDelete: await c.var.services.authz.can(c.var.principal, 'repository:delete', project),
       items: items.map((a) => ({
-        digest: a.digest,
-        short: short(a.digest),
-        tags: a.tags.map((t) => t.name),
-        type: artifactKind(a.mediaType),
-        platform: platformOf(a),
-        size: fmtBytes(a.size),
-        pushed: fmtTime(a.pushedAt),
-        pushedBy: a.pushedBy,
-        pulled: fmtTime(a.pulledAt),
-        pullCount: a.pullCount,
-        scan: summaries.get(a.id) ?? null,
+        ...view(a),
+        pull: pullCommand(a.type, host(c), repository.name, a.tags[0]?.name ?? a.digest),
+        referrers: (referrers.get(a.digest) ?? []).map(view),
         children: (children.get(a.id) ?? []).map((ch) => ({
           digest: ch.digest,
           short: short(ch.digest),
@@ -69,7 +87,16 @@ export function repositoryPages(): Hono<AppEnv> {
       c.var.services.repositories.manifestJson(repository.name, a.digest).catch(() => null),
       c.var.services.repositories.configJson(repository.name, a.configDigest).catch(() => null),
     ]);
-    const vulnerabilities = await vulnerabilitySection(c, project, repo, a.id, a.digest);
+    const vulnerabilities = await vulnerabilitySection(c, project, repo, a);
+    const referrers = ((await c.var.services.repositories.referrers(repository.id, [a.digest])).get(a.digest) ?? []).map((x) => ({
+      digest: x.digest,
+      short: short(x.digest),
+      type: x.type,
+      artifactType: x.artifactType ?? x.configMediaType,
+      signers: x.signers,
+      tags: x.tags.map((t) => t.name),
+      pushed: fmtTime(x.pushedAt),
+    }));
     return page(c, 'pages/artifacts/show', {
       vulnerabilities,
       title: `${repository.name}@${short(a.digest)}`,
@@ -82,6 +109,12 @@ export function repositoryPages(): Hono<AppEnv> {
       a: {
         digest: a.digest,
         short: short(a.digest),
+        type: a.type,
+        artifactType: a.artifactType,
+        configMediaType: a.configMediaType,
+        subject: a.subject,
+        signers: a.signers,
+        pull: pullCommand(a.type, host(c), repository.name, a.digest),
         mediaType: a.mediaType,
         size: fmtBytes(a.size),
         platform: platformOf(a),
@@ -92,6 +125,7 @@ export function repositoryPages(): Hono<AppEnv> {
         pullCount: a.pullCount,
         tags: a.tags.map((t) => ({ name: t.name, pushed: fmtTime(t.pushedAt) })),
       },
+      referrers,
       layers: blobs.map((b) => ({ digest: b.digest, short: short(b.digest), mediaType: b.mediaType, size: fmtBytes(b.size) })),
       children: children.map((ch) => ({ digest: ch.digest, short: short(ch.digest), platform: ch.platform, size: fmtBytes(ch.size) })),
       // Data from inside pushed images is hostile: it is only ever rendered escaped, as text.
@@ -102,7 +136,7 @@ export function repositoryPages(): Hono<AppEnv> {
 
   r.get('/:name/repositories/:repo/artifacts/:ref/scan-status', async (c) => {
     const { project, repository, artifact } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
-    const status = await scanStatus(c, project, repository.name.slice(project.name.length + 1), artifact.id, artifact.digest);
+    const status = await scanStatus(c, project, repository.name.slice(project.name.length + 1), artifact);
     // The page was rendered while scanning and the scan has ended: reload it to show the new findings.
     if (!status.live && c.req.query('was') === 'running') c.header('HX-Refresh', 'true');
     return fragment(c, 'partials/artifacts/scan-status', status);
@@ -114,7 +148,7 @@ export function repositoryPages(): Hono<AppEnv> {
     const { id } = await c.var.services.jobs.enqueue(SCAN_IMAGE, { repository: repository.name, digest: artifact.digest, reason: 'manual' }, { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: PRIORITY_PUSH });
     await c.var.services.audit.record(c.var.actor, 'scan', 'artifact', `${repository.name}@${artifact.digest}`, { job: id });
     const repo = repository.name.slice(project.name.length + 1);
-    if (isHtmx(c)) return fragment(c, 'partials/artifacts/scan-status', await scanStatus(c, project, repo, artifact.id, artifact.digest, id));
+    if (isHtmx(c)) return fragment(c, 'partials/artifacts/scan-status', await scanStatus(c, project, repo, artifact, id));
     return redirectWith(c, `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${artifact.digest}`, { kind: 'ok', text: `Scan queued (job ${id}).` });
   });
 
@@ -169,14 +203,18 @@ export function repositoryPages(): Hono<AppEnv> {
 }
 
 /** The scan state of an artifact for the status partial: running (with the job's progress), done, failed, or none. */
-async function scanStatus(c: Ctx, project: Project, repo: string, artifactId: number, digest: string, queuedJob?: number) {
+async function scanStatus(c: Ctx, project: Project, repo: string, artifact: { id: number; digest: string; type: ArtifactType }, queuedJob?: number) {
   const s = c.var.services;
+  const { id: artifactId, digest } = artifact;
   const report = await s.scans.report(artifactId);
   const base = `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${digest}`;
   const jobId = queuedJob ?? report?.jobId ?? null;
   const job = jobId !== null ? await s.jobs.get(jobId) : undefined;
   const running = (job && ['pending', 'scheduled', 'running'].includes(job.status)) || report?.status === 'running';
-  const state = running ? 'running' : !report ? 'none' : report.status === 'error' ? 'error' : 'success';
+  // "not scannable", never a clean result, for types the scanner does not read (whether or not a report says so yet)
+  const reportNa = report?.status === 'success' && report.finishedAt !== null && report.completeness === 'not_applicable';
+  const notApplicable = reportNa || (!isScannable(artifact.type) && !running);
+  const state = notApplicable ? 'not_applicable' : running ? 'running' : !report ? 'none' : report.status === 'error' ? 'error' : 'success';
   return {
     base,
     state,
@@ -185,21 +223,23 @@ async function scanStatus(c: Ctx, project: Project, repo: string, artifactId: nu
     progress: job?.progress ?? 0,
     progressText: job?.progressText ?? (job?.status === 'pending' ? 'queued' : null),
     error: report?.error,
+    reason: reportNa ? (report!.problems[0] ?? null) : `${artifact.type} artifacts are not scanned`,
     finished: fmtTime(report?.finishedAt),
     scanner: report?.scanner,
     os: report?.os,
     dbUpdated: fmtTime(report?.dbUpdatedAt),
-    canScan: await s.authz.can(c.var.principal, 'artifact:scan', project),
+    canScan: !notApplicable && (await s.authz.can(c.var.principal, 'artifact:scan', project)),
     csrf: c.var.session?.csrfToken ?? '',
   };
 }
 
 /** The artifact page's vulnerability section: status, severity bar, filterable findings with pagination. */
-async function vulnerabilitySection(c: Ctx, project: Project, repo: string, artifactId: number, digest: string): Promise<string> {
+async function vulnerabilitySection(c: Ctx, project: Project, repo: string, artifact: { id: number; digest: string; type: ArtifactType }): Promise<string> {
   const s = c.var.services;
-  const report = await s.scans.report(artifactId);
-  const status = await scanStatus(c, project, repo, artifactId, digest);
-  const done = report && report.finishedAt !== null && report.status !== 'error' ? report : null;
+  const { digest } = artifact;
+  const report = await s.scans.report(artifact.id);
+  const status = await scanStatus(c, project, repo, artifact);
+  const done = report && report.finishedAt !== null && report.status !== 'error' && status.state !== 'not_applicable' ? report : null;
   const filter = findingFilter(c);
   const all = done ? filterFindings(done.findings, filter) : [];
   const q = pageQuery(c, { limit: 50 });

@@ -86,7 +86,8 @@ export function openApiDocument(externalUrl: string): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [method, path, summary, tag, ok] of OPERATIONS) {
     const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    (paths[path] ??= {})[method] = {
+    paths[path] ??= {};
+    paths[path][method] = {
       summary,
       tags: [tag],
       ...(params.length ? { parameters: params } : {}),
@@ -107,6 +108,43 @@ export function openApiDocument(externalUrl: string): unknown {
         session: { type: 'apiKey', in: 'cookie', name: 'berth_session', description: 'The UI session; writes also need the X-CSRF-Token header' },
       },
       schemas: {
+        Artifact: {
+          type: 'object',
+          description: 'An artifact (GET …/artifacts and …/artifacts/{reference}); the single artifact adds blobs, children and referrers',
+          properties: {
+            digest: { type: 'string' },
+            media_type: { type: 'string' },
+            type: { type: 'string', enum: ['image', 'index', 'chart', 'sif', 'signature', 'attestation', 'sbom', 'wasm', 'artifact'] },
+            artifact_type: { type: ['string', 'null'], description: "the manifest's OCI 1.1 artifactType" },
+            config_media_type: { type: ['string', 'null'] },
+            subject: { type: ['string', 'null'], description: 'digest this artifact refers to (OCI 1.1 subject or a cosign sha256-<hex>.sig tag)' },
+            signed_by: { type: 'array', items: { type: 'string' }, description: "names of the project's cosign keys that verified its signatures (for a signature: the keys it verifies with)" },
+            annotations: { type: 'object', additionalProperties: { type: 'string' } },
+            tags: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, pushed_at: { type: 'string' } } } },
+            size: { type: 'integer' },
+          },
+        },
+        ProjectSettings: {
+          type: 'object',
+          description: 'PUT /projects/{project}: any of these',
+          properties: {
+            public: { type: 'boolean' },
+            auto_scan: { type: 'boolean' },
+            prevent_vulnerable: { type: 'boolean' },
+            severity: { type: 'string', enum: ['low', 'medium', 'high', 'critical'] },
+            unscanned_policy: { type: 'string', enum: ['block', 'allow'] },
+            cve_allowlist: { type: 'array', items: { type: 'string' } },
+            cve_allowlist_expires_at: { type: ['string', 'null'], format: 'date-time' },
+            immutable_tags: { type: 'array', items: { type: 'string' } },
+            quota_bytes: { type: ['integer', 'null'] },
+            signature_keys: {
+              type: 'array',
+              maxItems: 20,
+              items: { type: 'object', properties: { name: { type: 'string' }, pem: { type: 'string', description: 'cosign public key, PEM (ECDSA P-256 or Ed25519)' } }, required: ['name', 'pem'] },
+            },
+            require_signature: { type: 'boolean', description: 'serve only artifacts signed by one of signature_keys (412 PROJECTPOLICYVIOLATION otherwise)' },
+          },
+        },
         Errors: {
           type: 'object',
           properties: { errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } } },

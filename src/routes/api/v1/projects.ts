@@ -15,6 +15,8 @@ export const projectJson = (p: Project) => ({
   quota_bytes: p.quotaBytes,
   unscanned_policy: p.unscannedPolicy,
   cve_allowlist_expires_at: iso(p.cveAllowlistExpiresAt),
+  signature_keys: p.signatureKeys.map((k) => ({ name: k.name, pem: k.pem })),
+  require_signature: p.requireSignature,
   created_at: iso(p.createdAt),
   updated_at: iso(p.updatedAt),
 });

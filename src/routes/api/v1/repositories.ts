@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import { artifactKind, type ArtifactWithTags } from '../../../services/repository-service.js';
+import type { ArtifactWithTags } from '../../../services/repository-service.js';
 import type { ScanSummary } from '../../../services/scan-service.js';
 import { iso, pageQuery, pageResponse } from '../../http.js';
 
@@ -8,7 +8,12 @@ export const artifactJson = (a: ArtifactWithTags, scan?: ScanSummary | null) => 
   id: a.id,
   digest: a.digest,
   media_type: a.mediaType,
-  type: artifactKind(a.mediaType),
+  type: a.type,
+  artifact_type: a.artifactType,
+  config_media_type: a.configMediaType,
+  subject: a.subject,
+  signed_by: a.signers,
+  annotations: a.annotations ?? {},
   size: a.size,
   manifest_size: a.manifestSize,
   tags: a.tags.map((t) => ({ name: t.name, pushed_at: iso(t.pushedAt) })),
@@ -69,10 +74,12 @@ export function repositoryRoutes(): Hono<AppEnv> {
   });
 
   r.get('/:project/repositories/:repo/artifacts/:reference', async (c) => {
-    const { artifact, blobs, children } = await svc(c).artifact(c.var.principal, c.req.param('project'), c.req.param('repo'), c.req.param('reference'));
+    const { artifact, repository, blobs, children } = await svc(c).artifact(c.var.principal, c.req.param('project'), c.req.param('repo'), c.req.param('reference'));
+    const referrers = (await svc(c).referrers(repository.id, [artifact.digest])).get(artifact.digest) ?? [];
     const scans = await c.var.services.scans.summaries([artifact.id]);
     return c.json({
       ...artifactJson(artifact, scans.get(artifact.id)),
+      referrers: referrers.map((x) => ({ digest: x.digest, type: x.type, artifact_type: x.artifactType ?? x.configMediaType, media_type: x.mediaType, size: x.manifestSize, signed_by: x.signers, tags: x.tags.map((t) => t.name) })),
       blobs: blobs.map((b) => ({ digest: b.digest, media_type: b.mediaType, size: b.size })),
       children: children.map((ch) => ({ digest: ch.digest, media_type: ch.mediaType, size: ch.size, platform: ch.platform })),
     });

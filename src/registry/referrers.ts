@@ -1,0 +1,52 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** One entry of a referrers list (OCI distribution spec 1.1, "Listing Referrers"). */
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType: string;
+  annotations?: Record<string, string>;
+}
+
+/**
+ * The referrers of `digest` in repository `name`, optionally only those of one artifact type; null when Berth knows
+ * no such repository.
+ */
+export type ReferrerLister = (name: string, digest: string, artifactType: string | undefined) => Promise<ReferrerDescriptor[] | null>;
+
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+/** The referrers response body: an OCI image index whose `manifests` are the descriptors. */
+export function referrersIndex(descriptors: ReferrerDescriptor[]): string {
+  return JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: descriptors });
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string | number>, body: string): void {
+  res.writeHead(status, { 'docker-distribution-api-version': 'registry/2.0', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+const error = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+  send(res, status, { 'content-type': 'application/json; charset=utf-8', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
+
+/**
+ * `GET /v2/<name>/referrers/<digest>[?artifactType=]`, which distribution 2.8 does not have, answered from Berth's
+ * database. Called once the `/v2` pipeline has authenticated and authorized the request exactly as a manifest GET
+ * (pull on the repository). A subject that does not exist (yet) still has a list (the spec forbids a 404 for a known
+ * repository): referrers may be pushed before their subject.
+ */
+export async function serveReferrers(o: { name: string; digest: string; rawUrl: string; req: IncomingMessage; res: ServerResponse; list: ReferrerLister }): Promise<void> {
+  o.req.resume();
+  const q = o.rawUrl.indexOf('?');
+  const params = new URLSearchParams(q === -1 ? '' : o.rawUrl.slice(q + 1));
+  const artifactType = params.get('artifactType') ?? undefined;
+  if (artifactType !== undefined && (artifactType.length === 0 || artifactType.length > 255 || !/^[\x21-\x7e]+$/.test(artifactType))) {
+    return error(o.res, 400, 'BAD_REQUEST', 'artifactType must be a media type');
+  }
+  const descriptors = await o.list(o.name, o.digest, artifactType);
+  if (descriptors === null) return error(o.res, 404, 'NAME_UNKNOWN', `repository name not known to registry: ${o.name}`);
+  const out: Record<string, string | number> = { 'content-type': OCI_INDEX };
+  if (artifactType !== undefined) out['oci-filters-applied'] = 'artifactType';
+  send(o.res, 200, out, referrersIndex(descriptors));
+}
