@@ -140,8 +140,8 @@ async function main(argv: string[]): Promise<number> {
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       fs.writeFileSync(`${out}/token.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
       fs.writeFileSync(`${out}/token.crt`, toPem(selfSignedCertificate(privateKey, 'Berth token signer')), { mode: 0o644 });
-      fs.writeFileSync(`${out}/notification.secret`, randomBytes(32).toString('base64url') + '\n', { mode: 0o600 });
-      fs.writeFileSync(`${out}/settings.key`, randomBytes(32).toString('base64url') + '\n', { mode: 0o600 });
+      fs.writeFileSync(`${out}/notification.secret`, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+      fs.writeFileSync(`${out}/settings.key`, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
       console.log(`wrote ${files.join(', ')} to ${out}`);
       return 0;
     }
@@ -149,7 +149,10 @@ async function main(argv: string[]): Promise<number> {
       const f = flags(rest);
       for (const k of f.keys()) if (k !== 'out' && k !== 'host') throw new Error(`unknown option --${k}`);
       const out = f.get('out');
-      const hosts = (f.get('host') ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+      const hosts = (f.get('host') ?? '')
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean);
       if (!out || !hosts.length || hosts.some((h) => !/^[A-Za-z0-9.-]{1,253}$/.test(h))) throw new Error('usage: berth tls-cert --out DIR --host NAME[,NAME…]');
       fs.mkdirSync(out, { recursive: true });
       if (fs.existsSync(`${out}/tls.crt`) && fs.existsSync(`${out}/tls.key`)) {

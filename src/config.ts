@@ -20,21 +20,45 @@ export const CONFIG_VARS = [
   { name: 'BERTH_REGISTRY_STORAGE', default: '(none)', doc: 'External mode: the registry storage root core shares (garbage collection, direct blob reads).' },
   { name: 'BERTH_NOTIFICATION_SECRET', default: '(generated in the data dir)', doc: 'Shared secret the registry sends to `/service/notifications` (external mode).' },
   { name: 'BERTH_NOTIFICATION_SECRET_FILE', default: '(none)', doc: 'File holding the notification secret instead (a mounted secret); not with `BERTH_NOTIFICATION_SECRET`.' },
-  { name: 'BERTH_SETTINGS_KEY_FILE', default: '(generated in the data dir)', doc: 'File holding the key (32 bytes, base64url) that encrypts secrets saved through the settings API; replicas without a shared data dir need the same one.' },
-  { name: 'BERTH_TOKEN_KEY_FILE', default: '(generated in the data dir)', doc: 'PEM EC P-256 private key that signs registry tokens; with `BERTH_TOKEN_CERT_FILE`, nothing is generated (replicas without a shared data dir).' },
+  {
+    name: 'BERTH_SETTINGS_KEY_FILE',
+    default: '(generated in the data dir)',
+    doc: 'File holding the key (32 bytes, base64url) that encrypts secrets saved through the settings API; replicas without a shared data dir need the same one.',
+  },
+  {
+    name: 'BERTH_TOKEN_KEY_FILE',
+    default: '(generated in the data dir)',
+    doc: 'PEM EC P-256 private key that signs registry tokens; with `BERTH_TOKEN_CERT_FILE`, nothing is generated (replicas without a shared data dir).',
+  },
   { name: 'BERTH_TOKEN_CERT_FILE', default: '(generated in the data dir)', doc: 'PEM certificate of that key, the one the registry trusts (`rootcertbundle`).' },
   { name: 'BERTH_TOKEN_TTL', default: '300', doc: 'Lifetime of registry bearer tokens, seconds (60–3600).' },
   { name: 'BERTH_SESSION_TTL', default: '43200', doc: 'Lifetime of UI sessions, seconds.' },
   { name: 'BERTH_TRUST_PROXY', default: 'false', doc: 'Take the client address from `X-Forwarded-For` (set behind nginx).' },
   { name: 'BERTH_JOB_WEBHOOK_URL', default: '(none)', doc: 'Receives every job status change as signed JSON (see `BERTH_JOB_WEBHOOK_SECRET`).' },
   { name: 'BERTH_JOB_WEBHOOK_SECRET', default: '(none)', doc: 'HMAC-SHA256 key for the `X-Berth-Signature` header of job webhooks.' },
-  { name: 'BERTH_WEBHOOK_RETRY_MS', default: '5000', doc: 'First retry delay of a project webhook delivery, milliseconds; it doubles per failure up to 5 minutes, over at most 20 attempts (about 70 minutes).' },
+  {
+    name: 'BERTH_WEBHOOK_RETRY_MS',
+    default: '5000',
+    doc: 'First retry delay of a project webhook delivery, milliseconds; it doubles per failure up to 5 minutes, over at most 20 attempts (about 70 minutes).',
+  },
   { name: 'BERTH_VULNDB_URLS', default: '(none)', doc: 'Comma-separated OSV feed URLs (zip or JSON) the `vulndb-update` job downloads; offline sites import files instead.' },
-  { name: 'BERTH_SCAN_MAX_RATIO', default: '100', doc: 'Built-in scanner: a layer is read up to this many uncompressed bytes per compressed byte (at least 16 MiB); past it the layer is capped and the report `incomplete` (gzip/zstd bombs).' },
-  { name: 'BERTH_SCAN_MAX_IMAGE_MIB', default: '16384', doc: 'Built-in scanner: uncompressed MiB read per artifact (all layers and platforms); layers past it are not read and the report is `incomplete`.' },
+  {
+    name: 'BERTH_SCAN_MAX_RATIO',
+    default: '100',
+    doc: 'Built-in scanner: a layer is read up to this many uncompressed bytes per compressed byte (at least 16 MiB); past it the layer is capped and the report `incomplete` (gzip/zstd bombs).',
+  },
+  {
+    name: 'BERTH_SCAN_MAX_IMAGE_MIB',
+    default: '16384',
+    doc: 'Built-in scanner: uncompressed MiB read per artifact (all layers and platforms); layers past it are not read and the report is `incomplete`.',
+  },
   { name: 'BERTH_METRICS_TOKEN', default: '(none: open)', doc: 'Bearer token `/metrics` requires; without it the endpoint is open (it carries no names, digests or secrets).' },
   { name: 'BERTH_LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
-  { name: 'BERTH_AUTH_MODE', default: 'db', doc: 'Initial sign-in mode: `db` (local users), `ldap` or `oidc`; afterwards a system setting (UI, `PUT /api/v1/system/auth`). Local `admin` always signs in.' },
+  {
+    name: 'BERTH_AUTH_MODE',
+    default: 'db',
+    doc: 'Initial sign-in mode: `db` (local users), `ldap` or `oidc`; afterwards a system setting (UI, `PUT /api/v1/system/auth`). Local `admin` always signs in.',
+  },
   { name: 'BERTH_LDAP_URL', default: '(none)', doc: 'LDAP server, `ldap://host:389` or `ldaps://host:636` (initial LDAP settings; see "Directory sign-in").' },
   { name: 'BERTH_LDAP_STARTTLS', default: 'false', doc: 'Upgrade `ldap://` connections with StartTLS.' },
   { name: 'BERTH_LDAP_CA_FILE', default: '(system CAs)', doc: 'PEM file of the CA(s) that signed the LDAP server certificate.' },
@@ -47,15 +71,23 @@ export const CONFIG_VARS = [
   { name: 'BERTH_LDAP_UID_ATTR', default: 'uid', doc: 'Attribute holding the username (`uid`, `sAMAccountName`).' },
   { name: 'BERTH_LDAP_GROUP_BASE_DN', default: '(no group search)', doc: 'Where groups are searched (not needed with `memberOf`).' },
   { name: 'BERTH_LDAP_GROUP_FILTER', default: '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))', doc: 'Filter groups must match.' },
-  { name: 'BERTH_LDAP_GROUP_MEMBER_ATTR', default: 'member', doc: 'How membership is recorded: `member`, `uniqueMember` (user DN in the group), `memberUid` (username in the group) or `memberOf` (group DN in the user).' },
+  {
+    name: 'BERTH_LDAP_GROUP_MEMBER_ATTR',
+    default: 'member',
+    doc: 'How membership is recorded: `member`, `uniqueMember` (user DN in the group), `memberUid` (username in the group) or `memberOf` (group DN in the user).',
+  },
   { name: 'BERTH_LDAP_ADMIN_GROUP', default: '(none)', doc: 'Group (DN or name) whose members are system admins.' },
-  { name: 'BERTH_OIDC_ISSUER', default: '(none)', doc: 'OpenID Provider issuer URL (discovery at `/.well-known/openid-configuration`); the redirect URI to register is `$BERTH_EXTERNAL_URL/oidc/callback`.' },
+  {
+    name: 'BERTH_OIDC_ISSUER',
+    default: '(none)',
+    doc: 'OpenID Provider issuer URL (discovery at `/.well-known/openid-configuration`); the redirect URI to register is `$BERTH_EXTERNAL_URL/oidc/callback`.',
+  },
   { name: 'BERTH_OIDC_CLIENT_ID', default: '(none)', doc: 'OIDC client id.' },
   { name: 'BERTH_OIDC_CLIENT_SECRET', default: '(none)', doc: 'OIDC client secret (prefer `BERTH_OIDC_CLIENT_SECRET_FILE`); never stored in the database nor shown.' },
   { name: 'BERTH_OIDC_CLIENT_SECRET_FILE', default: '(none)', doc: 'File holding the client secret, read at start.' },
   { name: 'BERTH_OIDC_SCOPES', default: 'openid profile email groups', doc: 'Scopes requested (space-separated; `openid` is always added).' },
   { name: 'BERTH_OIDC_USERNAME_CLAIM', default: 'preferred_username', doc: 'ID token / userinfo claim that becomes the Berth username.' },
-  { name: 'BERTH_OIDC_GROUPS_CLAIM', default: 'groups', doc: 'Claim listing the user\'s groups (matched against group members of projects).' },
+  { name: 'BERTH_OIDC_GROUPS_CLAIM', default: 'groups', doc: "Claim listing the user's groups (matched against group members of projects)." },
   { name: 'BERTH_OIDC_ADMIN_GROUP', default: '(none)', doc: 'Group whose members are system admins.' },
   { name: 'BERTH_OIDC_ACCEPT_ID_TOKEN', default: 'false', doc: 'Also accept a valid ID token from the provider as the password of `docker login` (for CI systems that hold one).' },
 ] as const;
@@ -140,8 +172,7 @@ export class ConfigError extends Error {
   }
 }
 
-const intIn = (min: number, max: number) =>
-  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+const intIn = (min: number, max: number) => z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 const httpUrl = z.string().refine((s) => {
   try {
@@ -182,7 +213,12 @@ const schema = z.object({
   BERTH_TRUST_PROXY: bool.default(false),
   BERTH_VULNDB_URLS: z
     .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(httpUrl).max(50))
     .optional(),
   BERTH_SCAN_MAX_RATIO: intIn(2, 100_000).default(100),
@@ -193,7 +229,10 @@ const schema = z.object({
   BERTH_WEBHOOK_RETRY_MS: intIn(10, 600_000).default(5000),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BERTH_AUTH_MODE: z.enum(['db', 'ldap', 'oidc']).default('db'),
-  BERTH_LDAP_URL: z.string().regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port]').optional(),
+  BERTH_LDAP_URL: z
+    .string()
+    .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port]')
+    .optional(),
   BERTH_LDAP_STARTTLS: bool.default(false),
   BERTH_LDAP_CA_FILE: z.string().min(1).optional(),
   BERTH_LDAP_BIND_DN: z.string().min(1).max(1024).optional(),
@@ -201,19 +240,40 @@ const schema = z.object({
   BERTH_LDAP_BIND_PASSWORD_FILE: z.string().min(1).optional(),
   BERTH_LDAP_BASE_DN: z.string().min(1).max(1024).optional(),
   BERTH_LDAP_SCOPE: z.enum(['sub', 'one']).default('sub'),
-  BERTH_LDAP_FILTER: z.string().regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses').max(1024).default('(objectClass=person)'),
-  BERTH_LDAP_UID_ATTR: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'must be an attribute name').default('uid'),
+  BERTH_LDAP_FILTER: z
+    .string()
+    .regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses')
+    .max(1024)
+    .default('(objectClass=person)'),
+  BERTH_LDAP_UID_ATTR: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'must be an attribute name')
+    .default('uid'),
   BERTH_LDAP_GROUP_BASE_DN: z.string().min(1).max(1024).optional(),
-  BERTH_LDAP_GROUP_FILTER: z.string().regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses').max(1024).default('(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))'),
+  BERTH_LDAP_GROUP_FILTER: z
+    .string()
+    .regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses')
+    .max(1024)
+    .default('(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))'),
   BERTH_LDAP_GROUP_MEMBER_ATTR: z.enum(['member', 'uniqueMember', 'memberUid', 'memberOf']).default('member'),
   BERTH_LDAP_ADMIN_GROUP: z.string().min(1).max(255).optional(),
   BERTH_OIDC_ISSUER: httpUrl.optional(),
   BERTH_OIDC_CLIENT_ID: z.string().min(1).max(255).optional(),
   BERTH_OIDC_CLIENT_SECRET: z.string().max(1024).optional(),
   BERTH_OIDC_CLIENT_SECRET_FILE: z.string().min(1).optional(),
-  BERTH_OIDC_SCOPES: z.string().regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'must be space-separated scope names').max(1024).default('openid profile email groups'),
-  BERTH_OIDC_USERNAME_CLAIM: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name').default('preferred_username'),
-  BERTH_OIDC_GROUPS_CLAIM: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name').default('groups'),
+  BERTH_OIDC_SCOPES: z
+    .string()
+    .regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'must be space-separated scope names')
+    .max(1024)
+    .default('openid profile email groups'),
+  BERTH_OIDC_USERNAME_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name')
+    .default('preferred_username'),
+  BERTH_OIDC_GROUPS_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name')
+    .default('groups'),
   BERTH_OIDC_ADMIN_GROUP: z.string().min(1).max(255).optional(),
   BERTH_OIDC_ACCEPT_ID_TOKEN: bool.default(false),
 });

@@ -87,7 +87,16 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const registryUrl = () => config.registryUrl ?? managedUrl;
   const client = new RegistryClient(registryUrl, (access) => tokens.internal(access));
   const sync = new RegistrySync(db, client, log);
-  const registry: RegistryHandle = { url: registryUrl, get managed() { return managed; }, client, sync, notificationSecret, writes: { inflight: 0, lastEndedAt: 0 } };
+  const registry: RegistryHandle = {
+    url: registryUrl,
+    get managed() {
+      return managed;
+    },
+    client,
+    sync,
+    notificationSecret,
+    writes: { inflight: 0, lastEndedAt: 0 },
+  };
 
   const jobs = new JobRunner(db, conn.dialect, log, opts.runner);
   const advisories = new AdvisoryStore(db);
@@ -105,7 +114,12 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.register(
     gcJob(registry, policy, jobs, {
       bin: config.registryBin,
-      target: () => (managed ? { configPath: managed.configPath, storageDir: managed.storageDir } : config.registryConfigPath && config.registryStorage ? { configPath: config.registryConfigPath, storageDir: config.registryStorage } : null),
+      target: () =>
+        managed
+          ? { configPath: managed.configPath, storageDir: managed.storageDir }
+          : config.registryConfigPath && config.registryStorage
+            ? { configPath: config.registryConfigPath, storageDir: config.registryStorage }
+            : null,
     }),
   );
   jobs.register(reconcileJob(sync));
@@ -119,7 +133,12 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const webhooks = new WebhookService(db, projects, authz, audit, jobs, log, new URL(config.externalUrl).host);
   jobs.register(webhookJob(webhooks, { retryMs: config.webhookRetryMs }));
   connectWebhookEvents({ db, sync, policy, scans, webhooks, scanJobType: SCAN_IMAGE, onJobChange: (fn) => jobs.onChange(fn) });
-  const scheduler = new Scheduler(db, jobs, log, DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)));
+  const scheduler = new Scheduler(
+    db,
+    jobs,
+    log,
+    DEFAULT_SCHEDULES.filter((d) => jobs.registeredTypes().includes(d.jobType)),
+  );
   // Tag retention: per-project schedules; deletes through one narrow interface (to become the deletion service).
   const retention = new RetentionService(db, projects, authz, audit, jobs, scheduler, registryDeleter(db, registry, audit), webhooks, log);
   jobs.register(retentionJob(retention));

@@ -108,7 +108,11 @@ function base32(buf: Buffer): string {
   return out;
 }
 
-export const toPem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+export const toPem = (der: Buffer) =>
+  `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
 
 // --- a minimal DER encoder: just what an X.509 v3 certificate needs ---
 
@@ -140,7 +144,7 @@ const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
 const bitString = (buf: Buffer) => tlv(0x03, Buffer.concat([Buffer.from([0]), buf]));
 const octets = (buf: Buffer) => tlv(0x04, buf);
 const bool = (v: boolean) => tlv(0x01, Buffer.from([v ? 0xff : 0]));
-const genTime = (d: Date) => tlv(0x18, Buffer.from(d.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z'));
+const genTime = (d: Date) => tlv(0x18, Buffer.from(`${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`));
 const explicit = (n: number, content: Buffer) => tlv(0xa0 + n, content);
 
 const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));

@@ -24,7 +24,8 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 const ADMIN_PASSWORD = `Admin-${randomBytes(6).toString('hex')}`;
 const log = (msg: string) => process.stderr.write(`# deploy: ${msg}\n`);
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: compose config and API bodies are untyped JSON this test walks
+type Json = Record<string, any>;
 
 /** Free loopback ports for every listener: the test engine has no bridge, so services share the host network. */
 interface Ports {
@@ -64,9 +65,7 @@ function onHostNetwork(cfg: Json, p: Ports, site: string): Json {
   };
   berthEnv('berth', p.berth);
   const cmd = cfg.services.berth.command as string[];
-  cfg.services.berth.command = cmd.map((s, i) =>
-    i === cmd.length - 1 ? swap(swap(s, '0.0.0.0:5000', `127.0.0.1:${p.registry}`), 'http://berth:8080/', `http://berth:${p.berth}/`) : s,
-  );
+  cfg.services.berth.command = cmd.map((s, i) => (i === cmd.length - 1 ? swap(swap(s, '0.0.0.0:5000', `127.0.0.1:${p.registry}`), 'http://berth:8080/', `http://berth:${p.berth}/`) : s));
   if (cfg.services['berth-2']) berthEnv('berth-2', p.berth2);
   cfg.services.mysql.command = [`--port=${p.mysql}`, '--bind-address=127.0.0.1'];
   // nginx: the shipped site config with loopback listeners and the Berth ports.
@@ -172,9 +171,7 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
   before(async () => {
     // BERTH_DEPLOY_DOCKER_HOST: a running engine to use instead of a private one (to iterate on this test).
     // Otherwise a private engine whose images and build cache stay under the cache dir between runs on this machine.
-    engine = process.env.BERTH_DEPLOY_DOCKER_HOST
-      ? existingEngine(process.env.BERTH_DEPLOY_DOCKER_HOST)
-      : await startDocker({ keepDataIn: path.join(CACHE_DIR, 'engine') });
+    engine = process.env.BERTH_DEPLOY_DOCKER_HOST ? existingEngine(process.env.BERTH_DEPLOY_DOCKER_HOST) : await startDocker({ keepDataIn: path.join(CACHE_DIR, 'engine') });
     // Whatever an interrupted run left: containers and volumes; unused images older than a week (newer ones are
     // the build cache, which is what keeping the data is for).
     const leftovers = (await engine.docker(['ps', '-aq'])).split('\n').filter(Boolean);
@@ -206,7 +203,9 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
   after(async () => {
     log(`whole suite took ${Math.round((Date.now() - started) / 1000)} s`);
     if (engine && site && fs.existsSync(path.join(site, 'compose.test.json'))) {
-      await compose(['logs', '--no-color', '--tail', '60']).then((l) => process.env.BERTH_DEPLOY_LOGS && log(l)).catch(() => {});
+      await compose(['logs', '--no-color', '--tail', '60'])
+        .then((l) => process.env.BERTH_DEPLOY_LOGS && log(l))
+        .catch(() => {});
       await compose(['down', '-v', '--remove-orphans'], { timeoutMs: 120_000 }).catch(() => {});
     }
     await engine?.stop();
@@ -242,23 +241,26 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
   step('docker login, push through nginx TLS; the push shows in the API and the UI, and is scanned automatically', async () => {
     assert.equal((await api('/api/v1/projects', { method: 'POST', json: { name: 'deploy' } })).status, 201);
     assert.equal((await api('/api/v1/projects/deploy', { method: 'PUT', json: { auto_scan: true } })).status, 200);
-    assert.equal(
-      (await api('/api/v1/vulndb/import', { method: 'POST', json: [vulnRecord('DEBIAN-CVE-2026-0001', 'foo', '1.2-4')] })).status,
-      200,
-    );
+    assert.equal((await api('/api/v1/vulndb/import', { method: 'POST', json: [vulnRecord('DEBIAN-CVE-2026-0001', 'foo', '1.2-4')] })).status, 200);
     await docker(['login', registryHost(), '-u', 'admin', '--password-stdin'], { input: ADMIN_PASSWORD });
     await importImage(engine, writeDpkg(rootfs, 'foo', '1.2-3'), `${registryHost()}/deploy/vuln:1`);
     await importImage(engine, writeDpkg(rootfs, 'patched', '2.0-1'), `${registryHost()}/deploy/app:1`);
     for (const r of ['app', 'vuln']) await docker(['push', `${registryHost()}/deploy/${r}:1`]);
     appDigest = JSON.parse(await docker(['image', 'inspect', `${registryHost()}/deploy/app:1`]))[0].RepoDigests[0].split('@')[1];
     const listed = await waitFor('pushed artifact listed', async () => (await artifacts('app')).find((a) => a.digest === appDigest));
-    assert.deepEqual(listed.tags.map((t: Json) => t.name), ['1']);
+    assert.deepEqual(
+      listed.tags.map((t: Json) => t.name),
+      ['1'],
+    );
     const ui = new UiSession(registryHost(), ca);
     await ui.login('admin', ADMIN_PASSWORD);
     const page = await ui.get('/projects/deploy/repositories/app');
     assert.equal(page.status, 200);
     assert.ok(page.text.includes(appDigest.slice(7, 19)), 'the UI shows the pushed digest');
-    for (const [repo, vulnerable] of [['vuln', true], ['app', false]] as const) {
+    for (const [repo, vulnerable] of [
+      ['vuln', true],
+      ['app', false],
+    ] as const) {
       const report = await waitFor(`auto-scan of ${repo}`, async () => {
         const res = await api(`/api/v1/projects/deploy/repositories/${repo}/artifacts/1/vulnerabilities`);
         const body = res.status === 200 ? res.json() : null;
@@ -312,7 +314,23 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     const dump = await compose(['exec', '-T', 'mysql', 'mariadb-dump', '-uroot', `-p${env.MYSQL_ROOT_PASSWORD}`, '--single-transaction', 'berth']);
     fs.writeFileSync(path.join(site, 'berth.sql'), dump);
     for (const v of ['registry-data', 'berth-data']) {
-      await docker(['run', '--rm', '--network', 'none', '-v', `berth_${v}:/data`, '-v', `${site}:/backup`, 'debian:12', 'tar', 'czf', `/backup/${v === 'registry-data' ? 'registry' : 'berth-data'}.tgz`, '-C', '/data', '.']);
+      await docker([
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '-v',
+        `berth_${v}:/data`,
+        '-v',
+        `${site}:/backup`,
+        'debian:12',
+        'tar',
+        'czf',
+        `/backup/${v === 'registry-data' ? 'registry' : 'berth-data'}.tgz`,
+        '-C',
+        '/data',
+        '.',
+      ]);
     }
     // Lose everything.
     await compose(['down', '-v'], { timeoutMs: 300_000 });
@@ -322,7 +340,22 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     await waitFor('mysql healthy', async () => JSON.parse(await docker(['inspect', await containerOf('mysql')]))[0].State.Health?.Status === 'healthy');
     await compose(['exec', '-T', 'mysql', 'mariadb', '-uroot', `-p${env.MYSQL_ROOT_PASSWORD}`, 'berth'], { input: fs.readFileSync(path.join(site, 'berth.sql'), 'utf8') });
     for (const v of ['registry-data', 'berth-data']) {
-      await docker(['run', '--rm', '--network', 'none', '-v', `berth_${v}:/data`, '-v', `${site}:/backup`, 'debian:12', 'tar', 'xzf', `/backup/${v === 'registry-data' ? 'registry' : 'berth-data'}.tgz`, '-C', '/data']);
+      await docker([
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '-v',
+        `berth_${v}:/data`,
+        '-v',
+        `${site}:/backup`,
+        'debian:12',
+        'tar',
+        'xzf',
+        `/backup/${v === 'registry-data' ? 'registry' : 'berth-data'}.tgz`,
+        '-C',
+        '/data',
+      ]);
     }
     // README: Upgrade (a rebuild from the same checkout), then start.
     await compose(['build']);
@@ -365,9 +398,16 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     }
     // A token from one replica, used directly against the other (and through nginx, which balances both).
     const tok = async (port: number) => (await api('/service/token?service=berth-registry&scope=repository:deploy/app:pull', { port })).json().token as string;
-    for (const [from, to] of [[ports.berth, ports.berth2], [ports.berth2, ports.berth]] as const) {
+    for (const [from, to] of [
+      [ports.berth, ports.berth2],
+      [ports.berth2, ports.berth],
+    ] as const) {
       const token = await tok(from);
-      const res = await api(`/v2/deploy/app/manifests/${appDigest}`, { port: to, auth: null, headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' } });
+      const res = await api(`/v2/deploy/app/manifests/${appDigest}`, {
+        port: to,
+        auth: null,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+      });
       assert.equal(res.status, 200, `token from :${from} at :${to}`);
     }
     await docker(['logout', registryHost()]);

@@ -97,14 +97,20 @@ async function baseRootfsTar(): Promise<string> {
 export async function ensureStandins(engine: DockerEngine): Promise<{ built: number }> {
   fs.mkdirSync(CACHE_DIR, { recursive: true });
   const tar = await baseRootfsTar();
-  const haveBase = await engine.docker(['image', 'inspect', BASE]).then(() => true, () => false);
+  const haveBase = await engine.docker(['image', 'inspect', BASE]).then(
+    () => true,
+    () => false,
+  );
   if (!haveBase) await importImage(engine, tar, BASE, ['CMD ["bash"]', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
   await engine.docker(['tag', BASE, 'debian:12']);
   let built = 0;
   for (const s of STANDINS) {
     const hash = recipeHash(s.recipe);
     const saved = path.join(CACHE_DIR, `standin-${s.recipe}-${hash}.tar`);
-    const present = await engine.docker(['image', 'inspect', '--format', '{{index .Config.Labels "org.berth.standin"}}', s.tag]).then((l) => l.trim(), () => '');
+    const present = await engine.docker(['image', 'inspect', '--format', '{{index .Config.Labels "org.berth.standin"}}', s.tag]).then(
+      (l) => l.trim(),
+      () => '',
+    );
     if (present === hash) continue; // an engine that keeps its data has it already
     if (fs.existsSync(saved)) {
       await engine.docker(['load', '-i', saved], { timeoutMs: 900_000 });

@@ -142,7 +142,11 @@ async function startWith(storageDriver: string, timeoutMs: number, keptDataRoot?
       clearTimeout(timer);
     }
     // Mounts left by a killed engine would make rm fail; unmount anything under our root first.
-    const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root + '/'));
+    const mounts = fs
+      .readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1] ?? '')
+      .filter((m) => m.startsWith(`${root}/`));
     for (const m of mounts.reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
     fs.rmSync(root, { recursive: true, force: true });
   };
@@ -178,10 +182,7 @@ export async function importImage(engine: DockerEngine, rootfs: string, tag: str
     let err = '';
     imp.stdout!.on('data', (d) => (out += d));
     imp.stderr!.on('data', (d) => (err += d));
-    const [tarCode, impCode] = await Promise.all([
-      new Promise<number | null>((r) => tar.on('close', r)),
-      new Promise<number | null>((r) => imp.on('close', r)),
-    ]);
+    const [tarCode, impCode] = await Promise.all([new Promise<number | null>((r) => tar.on('close', r)), new Promise<number | null>((r) => imp.on('close', r))]);
     if (tarCode !== 0 || impCode !== 0) throw new Error(`docker import ${tag} failed (tar ${tarCode}, import ${impCode}): ${err}`);
     return out.trim();
   }

@@ -105,7 +105,7 @@ describe('token key, certificate and notification secret from files', () => {
   it('reads the settings key from its file (32 bytes, base64url), refuses anything else, else generates one', () => {
     const data = fs.mkdtempSync(path.join(dir, 'data-'));
     const raw = Buffer.alloc(32, 7);
-    assert.deepEqual(loadSettingsKey({ dataDir: data, keyFile: write('settings.key', raw.toString('base64url') + '\n') }), raw);
+    assert.deepEqual(loadSettingsKey({ dataDir: data, keyFile: write('settings.key', `${raw.toString('base64url')}\n`) }), raw);
     assert.throws(() => loadSettingsKey({ dataDir: data, keyFile: write('short.key', Buffer.alloc(16).toString('base64url')) }), /32 bytes/);
     assert.throws(() => loadSettingsKey({ dataDir: data, keyFile: write('text.key', 'not base64 at all!') }), /32 bytes/);
     assert.throws(() => loadSettingsKey({ dataDir: data, keyFile: path.join(dir, 'nope') }), /BERTH_SETTINGS_KEY_FILE .*ENOENT/);
