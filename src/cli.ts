@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { generatePassword, passwordProblem } from './auth/passwords.js';
-import { generateKeyPairSync } from 'node:crypto';
-import { loadOrCreateTokenKeys, selfSignedCertificate, toPem } from './auth/token-keys.js';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { loadTokenKeys, selfSignedCertificate, toPem } from './auth/token-keys.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import { createLogger } from './log.js';
@@ -10,13 +10,17 @@ import { loadConfig } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import { registryConfigYaml } from './registry/config-file.js';
-import { loadOrCreateSecret } from './registry/secrets.js';
+import { loadNotificationSecret, loadOrCreateSecret } from './registry/secrets.js';
 
 const USAGE = `usage: berth <command>
 
   migrate                 apply database migrations
   admin reset-password <user> [--password-stdin]
                           set a new password (generated and printed, or read from stdin)
+  token-cert              print the certificate registry tokens are signed for (what the registry trusts)
+  secrets --out DIR       write a new token.key, token.crt, notification.secret and settings.key for
+                          BERTH_TOKEN_KEY_FILE, BERTH_TOKEN_CERT_FILE, BERTH_NOTIFICATION_SECRET_FILE and
+                          BERTH_SETTINGS_KEY_FILE (never overwrites)
   tls-cert --out DIR --host NAME[,NAME…]
                           write a self-signed TLS certificate (tls.crt, tls.key) unless one is there
   vulndb import <file>    import OSV advisories (a .zip as osv.dev publishes, or .json)
@@ -86,8 +90,9 @@ async function main(argv: string[]): Promise<number> {
     case 'registry-config': {
       const f = flags(rest);
       for (const k of f.keys()) if (!['listen', 'storage', 'cert', 'notify-url'].includes(k)) throw new Error(`unknown option --${k}`);
-      // The same key material and secrets core uses (created in the data dir if this is the first run).
-      loadOrCreateTokenKeys(config.dataDir);
+      // The same key material and secrets core uses (created in the data dir if this is the first run and no files are
+      // configured).
+      loadTokenKeys({ dataDir: config.dataDir, keyFile: config.tokenKeyFile, certFile: config.tokenCertFile });
       process.stdout.write(
         registryConfigYaml({
           listenAddr: f.get('listen') ?? '0.0.0.0:5000',
@@ -95,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
           externalUrl: config.externalUrl,
           certPath: f.get('cert') ?? '/etc/berth/token.crt',
           notifyUrl: f.get('notify-url') ?? 'http://berth:8080/service/notifications',
-          notificationSecret: config.notificationSecret ?? loadOrCreateSecret(config.dataDir, 'notification.secret'),
+          notificationSecret: loadNotificationSecret({ dataDir: config.dataDir, secret: config.notificationSecret, secretFile: config.notificationSecretFile }),
           httpSecret: loadOrCreateSecret(config.dataDir, 'registry-http.secret'),
         }),
       );
@@ -117,6 +122,28 @@ async function main(argv: string[]): Promise<number> {
         console.log(opts[0] === '--password-stdin' ? `password of ${username} changed; their sessions were ended` : `new password of ${username}: ${password}`);
         return 0;
       });
+    }
+    case 'token-cert': {
+      if (rest.length) throw new Error('usage: berth token-cert');
+      process.stdout.write(loadTokenKeys({ dataDir: config.dataDir, keyFile: config.tokenKeyFile, certFile: config.tokenCertFile }).certPem);
+      return 0;
+    }
+    case 'secrets': {
+      const f = flags(rest);
+      for (const k of f.keys()) if (k !== 'out') throw new Error(`unknown option --${k}`);
+      const out = f.get('out');
+      if (!out) throw new Error('usage: berth secrets --out DIR');
+      fs.mkdirSync(out, { recursive: true, mode: 0o700 });
+      const files = ['token.key', 'token.crt', 'notification.secret', 'settings.key'];
+      const present = files.filter((n) => fs.existsSync(`${out}/${n}`));
+      if (present.length) throw new Error(`${out} already holds ${present.join(', ')}: not overwritten`);
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      fs.writeFileSync(`${out}/token.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      fs.writeFileSync(`${out}/token.crt`, toPem(selfSignedCertificate(privateKey, 'Berth token signer')), { mode: 0o644 });
+      fs.writeFileSync(`${out}/notification.secret`, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+      fs.writeFileSync(`${out}/settings.key`, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+      console.log(`wrote ${files.join(', ')} to ${out}`);
+      return 0;
     }
     case 'tls-cert': {
       const f = flags(rest);

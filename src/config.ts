@@ -20,6 +20,18 @@ export const CONFIG_VARS = [
   { name: 'BERTH_REGISTRY_CONFIG', default: '(none)', doc: 'External mode: the registry config file core can read, for garbage collection on shared storage.' },
   { name: 'BERTH_REGISTRY_STORAGE', default: '(none)', doc: 'External mode: the registry storage root core shares (garbage collection, direct blob reads).' },
   { name: 'BERTH_NOTIFICATION_SECRET', default: '(generated in the data dir)', doc: 'Shared secret the registry sends to `/service/notifications` (external mode).' },
+  { name: 'BERTH_NOTIFICATION_SECRET_FILE', default: '(none)', doc: 'File holding the notification secret instead (a mounted secret); not with `BERTH_NOTIFICATION_SECRET`.' },
+  {
+    name: 'BERTH_SETTINGS_KEY_FILE',
+    default: '(generated in the data dir)',
+    doc: 'File holding the key (32 bytes, base64url) that encrypts secrets saved through the settings API; replicas without a shared data dir need the same one.',
+  },
+  {
+    name: 'BERTH_TOKEN_KEY_FILE',
+    default: '(generated in the data dir)',
+    doc: 'PEM EC P-256 private key that signs registry tokens; with `BERTH_TOKEN_CERT_FILE`, nothing is generated (replicas without a shared data dir).',
+  },
+  { name: 'BERTH_TOKEN_CERT_FILE', default: '(generated in the data dir)', doc: 'PEM certificate of that key, the one the registry trusts (`rootcertbundle`).' },
   { name: 'BERTH_TOKEN_TTL', default: '300', doc: 'Lifetime of registry bearer tokens, seconds (60–3600).' },
   { name: 'BERTH_SESSION_TTL', default: '43200', doc: 'Lifetime of UI sessions, seconds.' },
   { name: 'BERTH_TRUST_PROXY', default: 'false', doc: 'Take the client address from `X-Forwarded-For` (set behind nginx).' },
@@ -143,6 +155,13 @@ export interface Config {
   readonly registryConfigPath: string | undefined;
   readonly registryStorage: string | undefined;
   readonly notificationSecret: string | undefined;
+  /** file holding the notification secret (read at wiring, never generated) */
+  readonly notificationSecretFile: string | undefined;
+  /** PEM key and certificate files for token signing; both or neither */
+  readonly tokenKeyFile: string | undefined;
+  /** file holding the settings encryption key (read at wiring, never generated) */
+  readonly settingsKeyFile: string | undefined;
+  readonly tokenCertFile: string | undefined;
   readonly tokenTtlSeconds: number;
   readonly sessionTtlSeconds: number;
   readonly trustProxy: boolean;
@@ -212,6 +231,10 @@ const schema = z.object({
   BERTH_REGISTRY_CONFIG: z.string().min(1).optional(),
   BERTH_REGISTRY_STORAGE: z.string().min(1).optional(),
   BERTH_NOTIFICATION_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  BERTH_NOTIFICATION_SECRET_FILE: z.string().min(1).optional(),
+  BERTH_TOKEN_KEY_FILE: z.string().min(1).optional(),
+  BERTH_SETTINGS_KEY_FILE: z.string().min(1).optional(),
+  BERTH_TOKEN_CERT_FILE: z.string().min(1).optional(),
   BERTH_TOKEN_TTL: intIn(60, 3600).default(300),
   BERTH_SESSION_TTL: intIn(300, 30 * 86400).default(43200),
   BERTH_TRUST_PROXY: bool.default(false),
@@ -304,11 +327,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (raw !== undefined && raw !== '') input[v.name] = raw;
   }
   const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (input.BERTH_NOTIFICATION_SECRET && input.BERTH_NOTIFICATION_SECRET_FILE) problems.push('BERTH_NOTIFICATION_SECRET_FILE: set either it or BERTH_NOTIFICATION_SECRET, not both');
+  if (!input.BERTH_TOKEN_KEY_FILE !== !input.BERTH_TOKEN_CERT_FILE) problems.push('BERTH_TOKEN_KEY_FILE, BERTH_TOKEN_CERT_FILE: set both or neither');
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
   const e = parsed.data;
-  const problems: string[] = [];
   const ldapBindPassword = secretFrom(e.BERTH_LDAP_BIND_PASSWORD, e.BERTH_LDAP_BIND_PASSWORD_FILE, 'BERTH_LDAP_BIND_PASSWORD', problems);
   const oidcClientSecret = secretFrom(e.BERTH_OIDC_CLIENT_SECRET, e.BERTH_OIDC_CLIENT_SECRET_FILE, 'BERTH_OIDC_CLIENT_SECRET', problems);
   if (problems.length) throw new ConfigError(problems);
@@ -359,6 +382,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     registryConfigPath: e.BERTH_REGISTRY_CONFIG ? path.resolve(e.BERTH_REGISTRY_CONFIG) : undefined,
     registryStorage: e.BERTH_REGISTRY_STORAGE ? path.resolve(e.BERTH_REGISTRY_STORAGE) : undefined,
     notificationSecret: e.BERTH_NOTIFICATION_SECRET,
+    notificationSecretFile: e.BERTH_NOTIFICATION_SECRET_FILE ? path.resolve(e.BERTH_NOTIFICATION_SECRET_FILE) : undefined,
+    tokenKeyFile: e.BERTH_TOKEN_KEY_FILE ? path.resolve(e.BERTH_TOKEN_KEY_FILE) : undefined,
+    settingsKeyFile: e.BERTH_SETTINGS_KEY_FILE ? path.resolve(e.BERTH_SETTINGS_KEY_FILE) : undefined,
+    tokenCertFile: e.BERTH_TOKEN_CERT_FILE ? path.resolve(e.BERTH_TOKEN_CERT_FILE) : undefined,
     tokenTtlSeconds: e.BERTH_TOKEN_TTL,
     sessionTtlSeconds: e.BERTH_SESSION_TTL,
     trustProxy: e.BERTH_TRUST_PROXY,

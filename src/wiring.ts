@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadOrCreateTokenKeys } from './auth/token-keys.js';
+import { loadTokenKeys } from './auth/token-keys.js';
 import type { Config } from './config.js';
 import type { RegistryHandle, Services } from './context.js';
 import { connectDatabase } from './db/connect.js';
@@ -8,7 +8,7 @@ import { migrateToLatest } from './db/migrate.js';
 import type { Logger } from './log.js';
 import { RegistryClient } from './registry/client.js';
 import { ManagedRegistry } from './registry/managed.js';
-import { loadOrCreateSecret } from './registry/secrets.js';
+import { loadNotificationSecret, loadOrCreateSecret, loadSettingsKey } from './registry/secrets.js';
 import { AccountService } from './services/account-service.js';
 import { AuditService } from './services/audit-service.js';
 import { AuthSettingsService } from './services/auth-settings-service.js';
@@ -80,15 +80,15 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const accounts = new AccountService(db, log, config.sessionTtlSeconds * 1000);
   const projects = new ProjectService(db, authz, audit);
   const robots = new RobotService(db, authz, audit);
-  const authSettings = new AuthSettingsService(db, config.identity, Buffer.from(loadOrCreateSecret(config.dataDir, 'settings.key'), 'base64url'));
+  const authSettings = new AuthSettingsService(db, config.identity, loadSettingsKey({ dataDir: config.dataDir, keyFile: config.settingsKeyFile }));
   await authSettings.seed();
   const identity = new IdentityService(db, log, accounts, authSettings, audit);
   const oidc = new OidcService(authSettings, identity, log, config.externalUrl, loadOrCreateSecret(config.dataDir, 'oidc-cookie.key'));
   const principals = new PrincipalService(identity, robots);
-  const keys = loadOrCreateTokenKeys(config.dataDir);
+  const keys = loadTokenKeys({ dataDir: config.dataDir, keyFile: config.tokenKeyFile, certFile: config.tokenCertFile });
   const access = new RegistryAccess(db, authz);
   const tokens = new TokenService(access, keys, config.tokenTtlSeconds);
-  const notificationSecret = config.notificationSecret ?? loadOrCreateSecret(config.dataDir, 'notification.secret');
+  const notificationSecret = loadNotificationSecret({ dataDir: config.dataDir, secret: config.notificationSecret, secretFile: config.notificationSecretFile });
 
   let managed: ManagedRegistry | null = null;
   // Read per call: a managed registry that had to restart may listen on another port.

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -16,6 +16,50 @@ export interface TokenKeys {
   kid: string;
 }
 
+/**
+ * The token keys Berth signs with: from `keyFile` and `certFile` when both are given (as Kubernetes secrets or compose
+ * files mount them: then nothing is generated or written, so replicas without a shared data dir sign alike), else
+ * generated once under `<dataDir>/keys` (see loadOrCreateTokenKeys). Throws an Error naming the variable when a file
+ * is unreadable, the key is not EC P-256 (ES256, what the registry verifies), or the certificate is not the key's.
+ */
+export function loadTokenKeys(source: { dataDir: string; keyFile?: string | undefined; certFile?: string | undefined }): TokenKeys {
+  if (!source.keyFile && !source.certFile) return loadOrCreateTokenKeys(source.dataDir);
+  if (!source.keyFile || !source.certFile) throw new Error('BERTH_TOKEN_KEY_FILE and BERTH_TOKEN_CERT_FILE go together');
+  return tokenKeysFromFiles(source.keyFile, source.certFile);
+}
+
+/** Reads and checks a PEM private key and its PEM certificate (the first one when the file holds a chain). */
+export function tokenKeysFromFiles(keyFile: string, certFile: string): TokenKeys {
+  const read = (file: string, name: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new Error(`${name} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(read(keyFile, 'BERTH_TOKEN_KEY_FILE'));
+  } catch (err) {
+    throw new Error(`BERTH_TOKEN_KEY_FILE ${keyFile}: not a PEM private key (${(err as Error).message})`);
+  }
+  if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new Error(`BERTH_TOKEN_KEY_FILE ${keyFile}: must be an EC P-256 key (tokens are signed ES256)`);
+  }
+  const certText = read(certFile, 'BERTH_TOKEN_CERT_FILE').toString('utf8');
+  const first = certText.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/);
+  let cert: X509Certificate;
+  try {
+    if (!first) throw new Error('no PEM certificate in it');
+    cert = new X509Certificate(first[0]);
+  } catch (err) {
+    throw new Error(`BERTH_TOKEN_CERT_FILE ${certFile}: ${(err as Error).message}`);
+  }
+  if (!cert.checkPrivateKey(privateKey)) throw new Error(`BERTH_TOKEN_CERT_FILE ${certFile}: is not the certificate of BERTH_TOKEN_KEY_FILE's key`);
+  return { privateKey, certDer: cert.raw, certPem: toPem(cert.raw), certPath: certFile, kid: libtrustKeyId(createPublicKey(privateKey)) };
+}
+
+/** The generated pair under `<dataDir>/keys` (token.key 0600, token.crt), created on first call. */
 export function loadOrCreateTokenKeys(dataDir: string): TokenKeys {
   const dir = path.join(dataDir, 'keys');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -100,7 +144,7 @@ const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
 const bitString = (buf: Buffer) => tlv(0x03, Buffer.concat([Buffer.from([0]), buf]));
 const octets = (buf: Buffer) => tlv(0x04, buf);
 const bool = (v: boolean) => tlv(0x01, Buffer.from([v ? 0xff : 0]));
-const genTime = (d: Date) => tlv(0x18, Buffer.from(d.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z'));
+const genTime = (d: Date) => tlv(0x18, Buffer.from(`${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`));
 const explicit = (n: number, content: Buffer) => tlv(0xa0 + n, content);
 
 const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
@@ -116,7 +160,9 @@ export function selfSignedCertificate(key: KeyObject, commonName: string, tlsHos
   const now = new Date(Date.now() - 60_000);
   const until = new Date(now.getTime() + (tlsHosts ? 2 : 20) * 365 * 86400_000);
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  // Positive and minimally encoded: a first byte of 0x00 followed by one below 0x80 is a padded INTEGER, which
+  // OpenSSL 3 and Go's x509 refuse (one certificate in 128 was unreadable before).
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   const skid = createHash('sha1').update(spki).digest();
   const san = (h: string) => (/^[\d.]+$/.test(h) ? tlv(0x87, Buffer.from(h.split('.').map(Number))) : tlv(0x82, Buffer.from(h, 'ascii')));
   const extensions = explicit(

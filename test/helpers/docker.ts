@@ -36,24 +36,58 @@ export function dockerUnavailableReason(): string | null {
  * Starts a private dockerd: no bridge and no iptables (containers use host networking or none), data and exec roots
  * in a fresh temp dir (short path: containerd's sockets live under it and unix socket paths are limited to 108
  * bytes). Tries overlay2 and falls back to vfs. Resolves once `docker info` answers (within `timeoutMs`, default
- * 60 s); rejects with dockerd's log tail when it does not come up.
+ * 60 s); rejects with dockerd's log tail when it does not come up. With `keepDataIn`, images and build cache stay
+ * in that directory for the next run (one engine at a time uses it, under a lock; a second concurrent run gets a
+ * throwaway data root); containers and volumes are the caller's to remove.
  */
-export async function startDocker(opts: { timeoutMs?: number; storageDriver?: string } = {}): Promise<DockerEngine> {
+export async function startDocker(opts: { timeoutMs?: number; storageDriver?: string; keepDataIn?: string } = {}): Promise<DockerEngine> {
   const reason = dockerUnavailableReason();
   if (reason) throw new Error(`cannot start a Docker engine: ${reason}`);
   const drivers = opts.storageDriver ? [opts.storageDriver] : ['overlay2', 'vfs'];
   let lastError: unknown;
+  const release = opts.keepDataIn ? lockDataDir(opts.keepDataIn) : null;
   for (const driver of drivers) {
     try {
-      return await startWith(driver, opts.timeoutMs ?? 60_000);
+      const dataRoot = opts.keepDataIn && release ? path.join(opts.keepDataIn, driver) : undefined;
+      const engine = await startWith(driver, opts.timeoutMs ?? 60_000, dataRoot);
+      if (!release) return engine;
+      return { ...engine, stop: async () => engine.stop().finally(release) };
     } catch (err) {
       lastError = err;
     }
   }
+  release?.();
   throw lastError;
 }
 
-async function startWith(storageDriver: string, timeoutMs: number): Promise<DockerEngine> {
+/**
+ * Takes `dir`'s lock (a file holding our pid; a lock whose process is gone is taken over). Returns the release
+ * function, or null when another live process holds it (the caller then uses a throwaway data root).
+ */
+function lockDataDir(dir: string): (() => void) | null {
+  fs.mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, 'lock');
+  for (let i = 0; i < 2; i++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lock, { force: true });
+    } catch {
+      const pid = Number(fs.readFileSync(lock, 'utf8'));
+      let alive = false;
+      try {
+        process.kill(pid, 0);
+        alive = pid > 0;
+      } catch {
+        alive = false;
+      }
+      if (alive) return null;
+      fs.rmSync(lock, { force: true });
+    }
+  }
+  return null;
+}
+
+async function startWith(storageDriver: string, timeoutMs: number, keptDataRoot?: string): Promise<DockerEngine> {
   const root = fs.mkdtempSync('/tmp/bd-');
   const sock = path.join(root, 'docker.sock');
   const host = `unix://${sock}`;
@@ -66,7 +100,7 @@ async function startWith(storageDriver: string, timeoutMs: number): Promise<Dock
       '--ip6tables=false',
       '--bridge=none',
       `--storage-driver=${storageDriver}`,
-      `--data-root=${path.join(root, 'data')}`,
+      `--data-root=${keptDataRoot ?? path.join(root, 'data')}`,
       `--exec-root=${path.join(root, 'exec')}`,
       `--pidfile=${path.join(root, 'dockerd.pid')}`,
       '-H',
@@ -112,7 +146,7 @@ async function startWith(storageDriver: string, timeoutMs: number): Promise<Dock
       .readFileSync('/proc/self/mounts', 'utf8')
       .split('\n')
       .map((l) => l.split(' ')[1] ?? '')
-      .filter((m) => m.startsWith(root + '/'));
+      .filter((m) => m.startsWith(`${root}/`));
     for (const m of mounts.reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
     fs.rmSync(root, { recursive: true, force: true });
   };
