@@ -284,6 +284,12 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     await importImage(engine, writeDpkg(rootfs, 'patched', '2.0-1', 'gone'), `${registryHost()}/deploy/gone:1`);
     await docker(['push', `${registryHost()}/deploy/gone:1`]);
     const gone = await waitFor('gone listed', async () => (await artifacts('gone'))[0]);
+    // Its auto-scan finishes first: a scan of an artifact deleted before it ran fails for good ("no longer in the
+    // registry"), and the replica step checks that every scan job succeeded.
+    await waitFor('auto-scan of gone', async () => {
+      const res = await api(`/api/v1/projects/deploy/repositories/gone/artifacts/${gone.digest}/vulnerabilities`);
+      return res.status === 200 && res.json()?.status === 'success';
+    });
     assert.equal((await api(`/api/v1/projects/deploy/repositories/gone/artifacts/${gone.digest}`, { method: 'DELETE' })).status, 204);
     const out = await compose(['exec', '-T', 'berth', 'node', 'bin/berth.mjs', 'gc', '--timeout', '300']);
     assert.match(out, /^success/m);
@@ -423,13 +429,13 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     const db = await createConnection({ host: '127.0.0.1', port: ports.mysql, user: 'root', password: rootPw, database: 'berth' });
     try {
       const jobs = await waitFor('the replica images scanned', async () => {
-        const [rows] = await db.query("select id, attempt, status, worker_id, payload from jobs where type = 'scan' order by id");
+        const [rows] = await db.query("select id, attempt, status, worker_id, payload, error from jobs where type = 'scan' order by id");
         const list = rows as Json[];
         const replicaScans = list.filter((j) => String(j.payload).includes('replica'));
         return replicaScans.length >= 4 && list.every((j) => ['success', 'error', 'stopped'].includes(j.status)) ? list : null;
       });
       for (const j of jobs) {
-        assert.equal(j.status, 'success', `job ${j.id}`);
+        assert.equal(j.status, 'success', `job ${j.id} (${j.payload}): ${j.error}`);
         assert.equal(j.attempt, 1, `job ${j.id} ran once`);
       }
       log(`${jobs.length} scan jobs, run by ${new Set(jobs.map((j) => j.worker_id)).size} worker(s)`);
