@@ -5,7 +5,23 @@ import fs from 'node:fs';
 
 // mariadb-server: `npm test` runs every DB case on MariaDB too (scripts/test.mjs starts a throw-away server when none runs).
 // wrk: the load generator of `npm run bench` (token issuing, gated manifest GETs).
-const PACKAGES = ['docker-registry', 'skopeo', 'umoci', 'podman', 'chromium', 'docker-compose', 'slapd', 'ldap-utils', 'mariadb-server', 'docker.io', 'busybox-static', 'debootstrap', 'zstd', 'rpm', 'wrk'];
+const PACKAGES = [
+  'docker-registry',
+  'skopeo',
+  'umoci',
+  'podman',
+  'chromium',
+  'docker-compose',
+  'slapd',
+  'ldap-utils',
+  'mariadb-server',
+  'docker.io',
+  'busybox-static',
+  'debootstrap',
+  'zstd',
+  'rpm',
+  'wrk',
+];
 const run = (cmd, args, env = {}) => {
   console.log(`$ ${cmd} ${args.join(' ')}`);
   const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
