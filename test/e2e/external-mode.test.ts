@@ -173,6 +173,20 @@ for (const dialect of testDialects().filter((d) => d === 'mysql')) {
       assert.equal(await inspectDigest(`docker://${b.host}/ext/app:1`, ADMIN), digest);
     });
 
+    it('a member removed on one replica loses /v2 access through the other within seconds (old token)', async () => {
+      const creds: [string, string] = ['xrep-dev', 'xrep-Passw0rd!'];
+      assert.equal((await a.api('/api/v1/users', { method: 'POST', auth: ADMIN, json: { username: creds[0], password: creds[1] } })).status, 201);
+      assert.equal((await a.api('/api/v1/projects/ext/members', { method: 'POST', auth: ADMIN, json: { username: creds[0], role: 'developer' } })).status, 201);
+      const token = (await (await a.api('/service/token?service=berth-registry&scope=repository:ext/app:pull', { auth: creds })).json()).token;
+      const head = async () =>
+        (await fetch(`${b.url}/v2/ext/app/manifests/${digest}`, { method: 'HEAD', headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } })).status;
+      assert.equal(await head(), 200);
+      const members = await (await a.api('/api/v1/projects/ext/members', { auth: ADMIN })).json();
+      const id = (members.items ?? members).find((m: { username?: string }) => m.username === creds[0]).user_id;
+      assert.equal((await a.api(`/api/v1/projects/ext/members/${id}`, { method: 'DELETE', auth: ADMIN })).status, 204);
+      await eventually(async () => (await head()) === 401, 5000);
+    });
+
     it('a UI session created on one replica works on the other', async () => {
       const onA = new Browser({ app: { request: (p: string, init: RequestInit) => fetch(`${a.url}${p}`, init) } } as never);
       const login = await onA.login('admin', ADMIN_PASSWORD);
