@@ -16,7 +16,7 @@ export function dashboardPages(): Hono<AppEnv> {
       ? {
           ...(await c.var.services.repositories.systemCounts()),
           running: await c.var.services.jobs.countActive(),
-          vulndb: fmtTime(await c.var.services.advisories.updatedAt()) || 'never',
+          vulndb: fmtTime(await c.var.services.advisories.updatedAt()) || tr(c)('common.never'),
         }
       : null;
     // Severity overview across every image the viewer can see (public projects and their own).
