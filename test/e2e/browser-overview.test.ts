@@ -199,6 +199,22 @@ for (const dialect of testDialects()) {
       const text = (await refusedRows.first().textContent()) ?? '';
       assert.match(text, /pull refused/);
       assert.match(text, /has not been scanned yet/);
+
+      // In Chinese: the same reason in the reader's language, and still no pull command.
+      const zh = await browser.newContext({ locale: 'zh-CN' });
+      try {
+        const p = await zh.newPage();
+        await signIn(p, b.url, 'admin', ADMIN_PASSWORD);
+        await p.goto(`${b.url}/projects/gated/repositories/fresh/artifacts/${digest}`);
+        await p.screenshot({ path: shot(`gate-unscanned-zh-${dialect}`), fullPage: true });
+        const zhFacts = (await p.textContent('dl.facts')) ?? '';
+        assert.doesNotMatch(zhFacts, /docker pull/);
+        assert.match(zhFacts, /策略阻止拉取.*gated\/fresh@sha256:[0-9a-f]{12}… 尚未扫描，而项目 gated 只提供扫描结果中没有严重及以上漏洞的镜像/s);
+        await p.goto(`${b.url}/access-log?resource=gated%2Ffresh`);
+        assert.match((await p.locator('tr.audit-pull_refused').first().textContent()) ?? '', /拉取被拒绝/);
+      } finally {
+        await zh.close();
+      }
     });
 
     it('starts scan-all from a button; its scans name their artifact; it finishes when they have', async () => {

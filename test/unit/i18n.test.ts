@@ -6,6 +6,7 @@ import { CATALOGUES, createI18n, LOCALES, pickLocale } from '../../src/i18n/inde
 import { JOB_STATES } from '../../src/jobs/states.js';
 import { SEVERITIES } from '../../src/scanner/severity.js';
 import { ROLES } from '../../src/auth/rbac.js';
+import { GATE_REASONS } from '../../src/services/policy-service.js';
 
 /** Every leaf key of a nested catalogue, dotted. */
 function keys(o: Record<string, unknown>, prefix = ''): Map<string, unknown> {
@@ -81,6 +82,7 @@ describe('i18n catalogues', () => {
     for (const r of ROLES) assert.ok(en.has(`roles.${r}`), r);
     for (const k of ['user', 'group']) assert.ok(en.has(`members.kind_${k}`), k);
     for (const k of ['settings', 'environment']) assert.ok(en.has(`auth_settings.secret_from_${k}`), k);
+    for (const k of GATE_REASONS) assert.ok(en.has(`gate.reason_${k}`), k);
   });
 
   it('translates with placeholders through i18next, falling back to nothing missing', () => {

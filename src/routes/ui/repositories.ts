@@ -8,7 +8,8 @@ import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
 import { findingFilter, pageQuery, type Ctx } from '../http.js';
 import { chartWords, severityBar } from './charts.js';
-import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData, tr } from './render.js';
+import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData, localeOf, tr } from './render.js';
+import type { V2Refusal } from '../../errors.js';
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 const encRepo = (repo: string) => encodeURIComponent(repo);
@@ -33,7 +34,7 @@ export function repositoryPages(): Hono<AppEnv> {
     const gate = new Map<number, string>();
     for (const a of items) {
       const refusal = await c.var.services.policy.pullDecision(project, repository.name, a.digest);
-      if (refusal) gate.set(a.id, refusal.message);
+      if (refusal) gate.set(a.id, refusalText(c, refusal));
     }
     const referrers = await c.var.services.repositories.referrers(
       repository.id,
@@ -112,7 +113,7 @@ export function repositoryPages(): Hono<AppEnv> {
     const refusal = await c.var.services.policy.pullDecision(project, repository.name, a.digest);
     return page(c, 'pages/artifacts/show', {
       vulnerabilities,
-      blocked: refusal ? refusal.message : null,
+      blocked: refusal ? refusalText(c, refusal) : null,
       title: `${repository.name}@${short(a.digest)}`,
       nav: 'projects',
       project: project.name,
@@ -290,4 +291,17 @@ async function vulnerabilitySection(c: Ctx, project: Project, repo: string, arti
     findings: all.slice(q.offset, q.offset + q.limit),
     pager: pager(c, q.page, q.limit, all.length),
   });
+}
+
+/**
+ * Why the pull gate refuses, for the page: in English the very words /v2 gives the docker CLI; in another language
+ * the same reason from the catalogue (`gate.reason_<key>`), with the severity in that language too.
+ */
+export function refusalText(c: Ctx, refusal: V2Refusal): string {
+  if (localeOf(c) === 'en' || !refusal.reason) return refusal.message;
+  const t = tr(c);
+  const { key, params, index } = refusal.reason;
+  const severity = typeof params.severity === 'string' ? t(`severity.${params.severity}`) : '';
+  const text = t(`gate.reason_${key}`, { ...params, severity });
+  return index ? t('gate.via_index', { index, reason: text }) : text;
 }
