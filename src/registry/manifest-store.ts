@@ -94,8 +94,10 @@ export function readStoredManifest(storageDir: string, repository: string, refer
   else if (TAG.test(reference)) digest = readLink(tagCurrentLinkPath(storageDir, repository, reference));
   else return null;
   if (digest === null || !LINK.test(digest)) return null;
-  // the repository's own link, read on every request: a deleted manifest is gone at once, cache or not
-  if (readLink(manifestRevisionLinkPath(storageDir, repository, digest)) !== digest) return null;
+  // the repository's own link, checked on every request (a deleted manifest is gone at once, cache or not); one stat:
+  // distribution writes it once with exactly the digest, so a link of another size is being written or is foreign
+  const revision = manifestRevisionLinkPath(storageDir, repository, digest);
+  if (revision === null || fs.statSync(revision, { throwIfNoEntry: false })?.size !== digest.length) return null;
   return readManifestBlob(storageDir, digest);
 }
 
