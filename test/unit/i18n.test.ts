@@ -160,8 +160,10 @@ function untranslatedRouteStrings(src: string): string[] {
 describe('UI routes hand pages translated words', () => {
   it('finds a literal message (the heuristic works)', () => {
     assert.deepEqual(untranslatedRouteStrings("redirectWith(c, '/x', { kind: 'ok', text: 'Settings saved.' })"), ['text: Settings saved.']);
-    assert.deepEqual(untranslatedRouteStrings('page(c, p, { title: `Delete ${name}?` })'), ['title: Delete ${name}?']);
-    assert.deepEqual(untranslatedRouteStrings("page(c, p, { title: tr(c)('x.y'), label: 'nav.users', heading: `${repo}@${digest}` })"), []);
+    // Route source as text: `$` + `{` spelled apart, so these are not template strings by mistake.
+    const $ = '$';
+    assert.deepEqual(untranslatedRouteStrings(`page(c, p, { title: \`Delete ${$}{name}?\` })`), [`title: Delete ${$}{name}?`]);
+    assert.deepEqual(untranslatedRouteStrings(`page(c, p, { title: tr(c)('x.y'), label: 'nav.users', heading: \`${$}{repo}@${$}{digest}\` })`), []);
   });
 
   it('in every module under src/routes/ui', () => {
