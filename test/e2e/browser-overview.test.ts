@@ -148,6 +148,10 @@ for (const dialect of testDialects()) {
       assert.match(facts, /pull blocked by policy.*has not been scanned yet/s);
       await page.goto(`${b.url}/projects/gated/repositories/fresh`);
       assert.equal(await page.locator('table.grid .pull-blocked').count(), 1);
+      const repoRow = page.locator(`tr.artifact[data-digest="${digest}"]`);
+      assert.match((await repoRow.locator('.blocked-why').textContent()) ?? '', /has not been scanned yet/, 'the reason is on the page, not only in a tooltip');
+      assert.equal(await repoRow.locator('code.pull').count(), 0, 'no pull command for a blocked image');
+      await page.screenshot({ path: shot(`gate-unscanned-repository-${dialect}`), fullPage: true });
 
       // A real client pulls and is refused; the access log has the attempt, the puller and the words it was given.
       const since = new Date().toISOString();
