@@ -139,13 +139,22 @@ export class CargoAuditableScanner {
     if (last) this.finish();
   }
 
+  /**
+   * Whether a zlib stream starts at `b[0]` and its first bytes inflate to `{"packages":`. Tried on growing prefixes,
+   * so that a damaged stream (or the next section's bytes after a short one) still shows its start.
+   */
   private probe(b: Buffer): boolean {
-    try {
-      const out = zlib.inflateSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: 64 * 1024 });
-      return out.length >= PREFIX.length && out.subarray(0, PREFIX.length).equals(PREFIX);
-    } catch {
-      return false;
+    for (const n of [48, 160, PROBE]) {
+      let out: Buffer;
+      try {
+        out = zlib.inflateSync(b.subarray(0, n), { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: 64 * 1024 });
+      } catch {
+        return false;
+      }
+      if (out.length >= PREFIX.length) return out.subarray(0, PREFIX.length).equals(PREFIX);
+      if (n >= b.length) return false;
     }
+    return false;
   }
 
   private keep(b: Buffer): void {
