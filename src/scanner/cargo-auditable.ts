@@ -123,7 +123,7 @@ export class CargoAuditableScanner {
     let i = win.indexOf(0x78);
     while (i >= 0 && i <= limit) {
       const f = win[i + 1]!;
-      if ((f === 0x01 || f === 0x5e || f === 0x9c || f === 0xda) && this.probe(win.subarray(i, i + PROBE))) {
+      if ((f === 0x01 || f === 0x5e || f === 0x9c || f === 0xda) && plausibleDeflate(win, i + 2) && this.probe(win.subarray(i, i + PROBE))) {
         this.capture = [];
         this.captureLen = 0;
         this.keep(win.subarray(i));
@@ -184,6 +184,63 @@ export class CargoAuditableScanner {
     }
     return parseAuditData(json.toString('utf8'), this.path);
   }
+}
+
+/** Code-length code order of a dynamic deflate block (RFC 1951 §3.2.7). */
+const CLEN_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+
+/**
+ * A cheap test of the first deflate block header at `b[at]`, before zlib is asked (a failing zlib call costs about a
+ * millisecond, and symbol tables are full of `0x78 0x01`): a stored block must carry a length and its complement and
+ * start with `{"packages":`; a fixed-Huffman block must start with the code of `{`; a dynamic block must declare
+ * counts in range and a complete code-length code, as zlib requires.
+ */
+export function plausibleDeflate(b: Buffer, at: number): boolean {
+  if (at >= b.length) return true; // not enough bytes to tell: let zlib decide
+  let pos = at * 8;
+  const end = b.length * 8;
+  const bits = (n: number): number => {
+    let v = 0;
+    for (let k = 0; k < n; k++, pos++) {
+      if (pos >= end) return -1;
+      v |= ((b[pos >> 3]! >> (pos & 7)) & 1) << k;
+    }
+    return v;
+  };
+  bits(1); // BFINAL
+  const type = bits(2);
+  if (type === 3) return false;
+  if (type === 0) {
+    const o = at + 1;
+    if (o + 4 + PREFIX.length > b.length) return true;
+    const len = b.readUInt16LE(o);
+    return (len ^ b.readUInt16LE(o + 2)) === 0xffff && b.subarray(o + 4, o + 4 + PREFIX.length).equals(PREFIX);
+  }
+  if (type === 1) {
+    // fixed literal codes 0-143 are 8 bits, 0x30 + literal, stored most significant bit first
+    let code = 0;
+    for (let k = 0; k < 8; k++) {
+      const bit = bits(1);
+      if (bit < 0) return true;
+      code = (code << 1) | bit;
+    }
+    return code === 0x30 + 0x7b;
+  }
+  const hlit = bits(5);
+  const hdist = bits(5);
+  const hclen = bits(4);
+  if (hclen < 0) return true;
+  if (hlit > 29 || hdist > 29) return false;
+  const lens = new Array<number>(19).fill(0);
+  for (let k = 0; k < hclen + 4; k++) {
+    const l = bits(3);
+    if (l < 0) return true;
+    lens[CLEN_ORDER[k]!] = l;
+  }
+  // Kraft sum in units of 2^-7: a complete code sums to exactly 128
+  let sum = 0;
+  for (const l of lens) if (l) sum += 1 << (7 - l);
+  return sum === 128;
 }
 
 /** The crates.io packages of a cargo-auditable JSON document (local, git and other-registry crates are skipped). */

@@ -22,7 +22,7 @@ export interface JavaLimits {
   maxEntries: number;
 }
 
-export const JAVA_LIMITS: JavaLimits = { maxDepth: 3, maxNestedBytes: 64 * 1024 * 1024, maxTotalBytes: 256 * 1024 * 1024, maxEntries: 200_000 };
+export const JAVA_LIMITS: JavaLimits = { maxDepth: 3, maxNestedBytes: 32 * 1024 * 1024, maxTotalBytes: 256 * 1024 * 1024, maxEntries: 200_000 };
 
 const MAX_POM = 64 * 1024;
 const MAX_MANIFEST = 1024 * 1024;

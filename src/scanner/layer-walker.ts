@@ -218,7 +218,8 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
         stream.on('data', (c: unknown) => {
           if (!Buffer.isBuffer(c)) return;
           if (go.wanted) go.push(c);
-          if (rust.wanted) rust.push(c);
+          // a Go binary is not a Rust one: its debug sections need no search
+          if (rust.wanted && !go.found) rust.push(c);
         });
         stream.on('end', () => {
           const r = go.result();
@@ -264,19 +265,19 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
       );
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (c: unknown) => {
-      if (!Buffer.isBuffer(c)) return;
-      size += c.length;
-      if (size <= cap) chunks.push(c);
-    });
     if (kind === 'java-archive') {
-      // a zip is read from its end: held in memory (under its cap) until the entry ends, then read and dropped
+      // a zip is read from its end: held in memory (one buffer of its declared size, under the cap) until the entry
+      // ends, then read and dropped
+      const buf = Buffer.allocUnsafe(header.size ?? 0);
+      let got = 0;
+      stream.on('data', (c: unknown) => {
+        if (!Buffer.isBuffer(c)) return;
+        if (got + c.length <= buf.length) c.copy(buf, got);
+        got += c.length;
+      });
       stream.on('end', () => {
-        if (size <= cap) {
-          const r = readJavaArchive(Buffer.concat(chunks), path);
-          chunks.length = 0;
+        if (got === buf.length) {
+          const r = readJavaArchive(buf, path);
           inv.files[path] = { kind, packages: r.packages };
           if (r.gaps.length) {
             const shown = r.gaps.slice(0, 5).map((g) => (g.inner ? `${g.inner}: ${g.reason}` : g.reason));
@@ -288,6 +289,13 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
       });
       return;
     }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (c: unknown) => {
+      if (!Buffer.isBuffer(c)) return;
+      size += c.length;
+      if (size <= cap) chunks.push(c);
+    });
     stream.on('end', () => {
       if (size <= cap) {
         try {

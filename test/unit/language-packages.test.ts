@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { describe, it } from 'node:test';
 import tar from 'tar-stream';
-import { CargoAuditableScanner } from '../../src/scanner/cargo-auditable.js';
+import { CargoAuditableScanner, plausibleDeflate } from '../../src/scanner/cargo-auditable.js';
 import { MAX_BYTES, parseGemspec, relevantKind } from '../../src/scanner/inventory.js';
 import { coordinatesFromManifest, parseManifest, readJavaArchive } from '../../src/scanner/java.js';
 import { readLayer, type LayerInventory } from '../../src/scanner/layer-walker.js';
@@ -219,6 +219,22 @@ describe('Rust binaries (cargo-auditable)', () => {
       const r = s.result();
       assert.deepEqual(r.kind === 'packages' && r.packages.map((p) => `${p.name} ${p.version}`), ['smallvec 1.6.0', 'time 0.1.45'], JSON.stringify(opts));
     }
+  });
+
+  it('pre-filters zlib candidates without ever rejecting a real dependency list', () => {
+    // stored (level 0), fixed-Huffman (short input) and dynamic blocks, as any zlib level writes them
+    for (const n of [1, 3, 40, 400]) {
+      const json = JSON.stringify({ packages: Array.from({ length: n }, (_, i) => ({ name: `c${i}`, version: '1.0.0', source: 'crates.io' })) });
+      for (let level = 0; level <= 9; level++) {
+        const z = zlib.deflateSync(json, { level });
+        assert.ok(plausibleDeflate(z, 2), `level ${level}, ${n} packages`);
+      }
+    }
+    // random data mostly fails the header test (so zlib is rarely asked)
+    const noise = randomBytes(200_000);
+    let passed = 0;
+    for (let i = 0; i < noise.length - 8; i += 7) if (plausibleDeflate(noise, i)) passed++;
+    assert.ok(passed < (noise.length / 7) * 0.1, `${passed} of ${Math.floor(noise.length / 7)}`);
   });
 
   it('names a damaged dependency list as a gap, and ignores executables that are not ELF', async () => {
