@@ -238,7 +238,9 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
       // A link or directory where a package database lives replaces the lower file; Berth does not follow it.
       inv.removed.push(path);
       delete inv.files[path];
-      if (header.type === 'symlink' || header.type === 'link') gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
+      // a link to a Java archive or gemspec (`foo.jar -> foo-1.2.jar`) loses nothing: its target is read as a file
+      if ((header.type === 'symlink' || header.type === 'link') && kind !== 'java-archive' && kind !== 'gemspec')
+        gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
       return skip();
     }
     const cap = MAX_BYTES[kind];

@@ -136,6 +136,13 @@ describe('Java archives', () => {
     assert.deepEqual(list(inv, 'app/ok.jar'), ['maven org.x:y 1.2.3 app/ok.jar']);
   });
 
+  it('reads the target of a link to an archive as a file, and calls the link no gap', async () => {
+    const inv = await scan({ 'usr/share/java/guava-31.1-jre.jar': real('java', 'guava-31.1-jre.jar'), 'usr/share/java/guava.jar': { symlink: 'guava-31.1-jre.jar' } });
+    assert.deepEqual(inv.gaps, []);
+    assert.deepEqual(list(inv, 'usr/share/java/guava-31.1-jre.jar'), ['maven com.google.guava:guava 31.1-jre usr/share/java/guava-31.1-jre.jar']);
+    assert.equal(inv.files['usr/share/java/guava.jar'], undefined);
+  });
+
   it('skips an archive over the size limit without holding it, as a gap', async () => {
     // a plain tar streamed through the walker: the archive's bytes are skipped, not kept
     const pack = tar.pack();
