@@ -216,7 +216,11 @@ export function readJavaArchive(buf: Buffer, path: string, limits: JavaLimits = 
       if (cap <= 0) return 'budget';
       try {
         const d = entryData(b, e, cap);
-        if (d === null) return cap < max ? 'budget' : 'limit';
+        if (d === null) {
+          // what was inflated before the cap counts too: a thousand bombs cost one budget, not a thousand caps
+          budget -= cap;
+          return cap < max ? 'budget' : 'limit';
+        }
         budget -= d.length;
         return d;
       } catch (err) {
@@ -266,7 +270,11 @@ export function readJavaArchive(buf: Buffer, path: string, limits: JavaLimits = 
       }
       const d = read(e, limits.maxNestedBytes);
       if (d === 'budget') result.gaps.push({ inner: name, reason: `over the ${limits.maxTotalBytes}-byte budget of the outer archive: not read` });
-      else if (d === 'limit') result.gaps.push({ inner: name, reason: `${e.size} bytes, over the ${limits.maxNestedBytes}-byte limit for a nested archive: not read` });
+      else if (d === 'limit')
+        result.gaps.push({
+          inner: name,
+          reason: `${e.size > limits.maxNestedBytes ? `${e.size} bytes, over` : 'inflates past'} the ${limits.maxNestedBytes}-byte limit for a nested archive: not read`,
+        });
       if (!Buffer.isBuffer(d)) continue;
       visit(d, `${display}!/${e.name}`, name, depth + 1);
     }

@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 
 /** One zip entry: content (deflated unless `store`), or a directory when the name ends with `/`. */
-export type ZipInput = string | Buffer | { data: string | Buffer; store?: boolean };
+export type ZipInput = string | Buffer | { data: string | Buffer; store?: boolean } | { deflated: Buffer; size: number };
 
 export interface ZipOptions {
   /** write ZIP64 records (end of central directory, and sizes and offsets in extra fields), as big archives have */
@@ -28,16 +28,19 @@ export function zip(entries: Record<string, ZipInput>, opts: ZipOptions = {}): B
   const central: Buffer[] = [];
   const z64 = !!opts.zip64;
   for (const [name, input] of Object.entries(entries)) {
-    const raw = typeof input === 'string' || Buffer.isBuffer(input) ? Buffer.from(input) : Buffer.from(input.data);
-    const store = name.endsWith('/') || (typeof input === 'object' && !Buffer.isBuffer(input) && !!input.store);
-    const data = store ? raw : zlib.deflateRawSync(raw);
+    // already-deflated data (a bomb, say) keeps its declared size and no checksum
+    const pre = typeof input === 'object' && !Buffer.isBuffer(input) && 'deflated' in input ? input : null;
+    const raw = pre ? Buffer.alloc(0) : typeof input === 'string' || Buffer.isBuffer(input) ? Buffer.from(input) : Buffer.from((input as { data: string | Buffer }).data);
+    const store = !pre && (name.endsWith('/') || (typeof input === 'object' && !Buffer.isBuffer(input) && 'store' in input && !!input.store));
+    const data = pre ? pre.deflated : store ? raw : zlib.deflateRawSync(raw);
+    const size = pre ? pre.size : raw.length;
     const nameBuf = Buffer.from(name);
-    const crc = crc32(raw);
+    const crc = pre ? 0 : crc32(raw);
     const extra = z64 ? Buffer.alloc(20) : Buffer.alloc(0);
     if (z64) {
       extra.writeUInt16LE(1, 0);
       extra.writeUInt16LE(16, 2);
-      extra.writeBigUInt64LE(BigInt(raw.length), 4);
+      extra.writeBigUInt64LE(BigInt(size), 4);
       extra.writeBigUInt64LE(BigInt(data.length), 12);
     }
     const local = Buffer.alloc(30);
@@ -47,7 +50,7 @@ export function zip(entries: Record<string, ZipInput>, opts: ZipOptions = {}): B
     local.writeUInt16LE(store ? 0 : 8, 8);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(z64 ? 0xffffffff : data.length, 18);
-    local.writeUInt32LE(z64 ? 0xffffffff : raw.length, 22);
+    local.writeUInt32LE(z64 ? 0xffffffff : size, 22);
     local.writeUInt16LE(nameBuf.length, 26);
     local.writeUInt16LE(extra.length, 28);
     parts.push(local, nameBuf, extra, data);
@@ -55,7 +58,7 @@ export function zip(entries: Record<string, ZipInput>, opts: ZipOptions = {}): B
     if (z64) {
       cextra.writeUInt16LE(1, 0);
       cextra.writeUInt16LE(24, 2);
-      cextra.writeBigUInt64LE(BigInt(raw.length), 4);
+      cextra.writeBigUInt64LE(BigInt(size), 4);
       cextra.writeBigUInt64LE(BigInt(data.length), 12);
       cextra.writeBigUInt64LE(BigInt(offset), 20);
     }
@@ -67,7 +70,7 @@ export function zip(entries: Record<string, ZipInput>, opts: ZipOptions = {}): B
     c.writeUInt16LE(store ? 0 : 8, 10);
     c.writeUInt32LE(crc, 16);
     c.writeUInt32LE(z64 ? 0xffffffff : data.length, 20);
-    c.writeUInt32LE(z64 ? 0xffffffff : raw.length, 24);
+    c.writeUInt32LE(z64 ? 0xffffffff : size, 24);
     c.writeUInt16LE(nameBuf.length, 28);
     c.writeUInt16LE(cextra.length, 30);
     c.writeUInt32LE(z64 ? 0xffffffff : offset, 42);

@@ -113,6 +113,15 @@ describe('Java archives', () => {
     assert.equal(small.gaps.length, 1);
     assert.match(small.gaps[0]!.reason, /over the 20000-byte limit for a nested archive/);
     assert.equal(small.gaps[0]!.inner, 'lib/big.jar');
+    // entries that inflate past their limit (whatever size they declare) are charged to the budget: a thousand bombs
+    // cost one budget, not a thousand limits
+    const bomb = { deflated: zlib.deflateRawSync(Buffer.alloc(10 * 1024 * 1024)), size: 1000 };
+    const bombs = zip(Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`lib/b${i}.jar`, bomb])));
+    const t = Date.now();
+    const many = readJavaArchive(bombs, 'bombs.ear', { maxDepth: 3, maxNestedBytes: 4 * 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024, maxEntries: 2000 });
+    assert.ok(Date.now() - t < 10_000, `${Date.now() - t} ms`);
+    assert.equal(many.gaps.length, 1000);
+    assert.equal(many.gaps.filter((g) => /4194304-byte limit/.test(g.reason)).length, 16, 'sixteen limits spend the budget');
     const budget = readJavaArchive(big, 'big.ear', { maxDepth: 3, maxNestedBytes: 1 << 20, maxTotalBytes: 30_000, maxEntries: 1000 });
     assert.match(budget.gaps.map((g) => g.reason).join(), /over the 30000-byte budget of the outer archive/);
   });
