@@ -101,7 +101,9 @@ export class DeletionService {
       for (let i = 0; i < names.length; i += 8) {
         const chunk = names.slice(i, i + 8);
         const digests = await Promise.all(chunk.map((t) => this.registry.client.resolve(repository, t)));
-        chunk.forEach((t, k) => digests[k] && tags.set(t, digests[k]!));
+        chunk.forEach((t, k) => {
+          if (digests[k]) tags.set(t, digests[k]!);
+        });
       }
       revisions = new Map([...new Set(tags.values())].map((d) => [d, Date.now()]));
     }
