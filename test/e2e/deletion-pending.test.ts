@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DeletionService } from '../../src/services/deletion-service.js';
 import { ociArtifact, spdxReferrer } from '../helpers/artifacts.js';
 import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
@@ -118,11 +119,26 @@ for (const dialect of testDialects()) {
       ] as const) {
         const res = await api(p, { method: 'DELETE' });
         assert.equal(res.status, 412, what);
-        assert.match((await res.json()).errors[0].message, /v2.*immutable|immutable.*v2/, what);
+        // the artifact's refusal names the tag not imported yet; a repository or project names any immutable tag
+        assert.match((await res.json()).errors[0].message, what.startsWith('artifact') ? /tool:v2 is immutable/ : /is immutable/, what);
       }
       await assert.rejects(b.services.deletion.deleteArtifacts(SYSTEM, 'pend/tool', [dev], { reason: 'retention' }), (e: Error & { code?: string }) => e.code === 'PRECONDITION');
       assert.equal(await digestOf('pend/tool:v2'), dev);
       assert.equal(await digestOf('pend/tool:dev'), dev);
+    });
+
+    it('without readable storage (an external registry): waits for the inbox, else a retryable 503; tags from the registry API', async () => {
+      const apiOnly = new DeletionService(b.services.db, b.services.registry, b.services.audit, b.services.log, () => null);
+      await push(await image('ext'), `docker://${b.host}/pend/ext:v1`, ADMIN);
+      const digest = await digestOf('pend/ext:v1');
+      await eventually(async () => (await pending()) > 0 && !(await known('ext', digest)));
+      const t0 = Date.now();
+      await assert.rejects(apiOnly.plan('pend/ext', [digest]), (e: Error & { code?: string }) => e.code === 'UNAVAILABLE' && /retry/.test(e.message));
+      assert.ok(Date.now() - t0 >= 4500, 'waited for the inbox first');
+      // the notification lost instead (marked applied, never applied): the registry's tag list still counts
+      await b.services.db.updateTable('notification_inbox').set({ applied_at: Date.now() }).where('applied_at', 'is', null).where('payload', 'like', '%pend/ext%').execute();
+      await assert.rejects(apiOnly.plan('pend/ext', [digest]), (e: Error & { code?: string }) => e.code === 'PRECONDITION' && /ext:v1/.test(e.message));
+      assert.ok(await known('ext', digest), 'imported on the way');
     });
 
     it('REST: deleting an artifact takes its referrer that Berth has not imported yet with it', async () => {
