@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
@@ -52,11 +53,39 @@ const fmtBytes = (n: number) => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)}
 export class PolicyService {
   private readOnlyCache: { value: ReadOnlyState | null; at: number } = { value: null, at: 0 };
 
+  /**
+   * Manifest PUTs this process let through that Berth has not imported yet: project id → `<repository>@<digest>` →
+   * bytes the push added and when. The registry holds them the moment it answers; the database counts them only once
+   * the notification is applied, so without this a quick second push would be judged against a usage missing the first.
+   * An entry goes when the push is imported (or after {@link UNIMPORTED_TTL_MS}, when reconciliation has it).
+   */
+  private readonly unimported = new Map<number, Map<string, { bytes: number; at: number }>>();
+  /** Quota decisions per project run one at a time in this process, so two parallel pushes cannot both fit. */
+  private readonly quotaTurns = new Map<number, Promise<unknown>>();
+
   constructor(
     private readonly db: DB,
     private readonly registry: RegistryHandle,
     private readonly scans: ScanService,
-  ) {}
+  ) {
+    registry.sync?.onPushed.push((a) => this.imported(a.repository, a.digest));
+  }
+
+  private imported(repository: string, digest: string): void {
+    for (const m of this.unimported.values()) m.delete(`${repository}@${digest}`);
+  }
+
+  /** Bytes of this project's pushes accepted here and not imported yet. */
+  private unimportedBytes(projectId: number, now = Date.now()): number {
+    const m = this.unimported.get(projectId);
+    if (!m) return 0;
+    let n = 0;
+    for (const [k, e] of m) {
+      if (now - e.at > UNIMPORTED_TTL_MS) m.delete(k);
+      else n += e.bytes;
+    }
+    return n;
+  }
 
   // --- system settings ---
 
@@ -277,19 +306,44 @@ export class PolicyService {
    */
   async quotaRefusal(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
     if (project.quotaBytes === null) return null;
+    const before = this.quotaTurns.get(project.id) ?? Promise.resolve();
+    const turn = before.catch(() => undefined).then(() => this.decideQuota(project, body, target));
+    const settled = turn.catch(() => undefined);
+    this.quotaTurns.set(project.id, settled);
+    void settled.then(() => {
+      if (this.quotaTurns.get(project.id) === settled) this.quotaTurns.delete(project.id);
+    });
+    return turn;
+  }
+
+  /**
+   * A registry's answer to a manifest PUT that passed the quota check: a refused or failed PUT stored nothing, so its
+   * bytes stop counting at once.
+   */
+  quotaSettled(project: Project, repository: string, digest: string, stored: boolean): void {
+    if (!stored) this.unimported.get(project.id)?.delete(`${repository}@${digest}`);
+  }
+
+  private async decideQuota(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
+    const quotaBytes = project.quotaBytes!;
     const added = await this.newBytes(target?.repository ?? null, project, body);
     if (added <= 0) return null;
-    const usage = await this.usage(project.id);
-    const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes: project.quotaBytes };
-    const warnAt = QUOTA_WARNING_SHARE * project.quotaBytes;
-    if (usage + added <= project.quotaBytes) {
+    const usage = (await this.usage(project.id)) + this.unimportedBytes(project.id);
+    const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes };
+    const warnAt = QUOTA_WARNING_SHARE * quotaBytes;
+    if (usage + added <= quotaBytes) {
       if (usage < warnAt && usage + added >= warnAt) this.quotaEvent({ ...event, exceeded: false });
+      if (target) {
+        const m = this.unimported.get(project.id) ?? new Map();
+        m.set(`${target.repository}@sha256:${createHash('sha256').update(body).digest('hex')}`, { bytes: added, at: Date.now() });
+        this.unimported.set(project.id, m);
+      }
       return null;
     }
     this.quotaEvent({ ...event, exceeded: true });
     return v2Refusal(
       'PRECONDITION',
-      `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(project.quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
+      `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
     );
   }
 
@@ -362,6 +416,9 @@ export class PolicyService {
     return Number(blobs?.n ?? 0) + Number(manifests?.n ?? 0);
   }
 }
+
+/** How long a push accepted here counts before its import: notifications come within seconds; reconciliation repairs. */
+export const UNIMPORTED_TTL_MS = 5 * 60_000;
 
 /** Share of a quota whose crossing by a push raises QUOTA_WARNING (Harbor's default warning level). */
 export const QUOTA_WARNING_SHARE = 0.85;
