@@ -141,6 +141,32 @@ for (const dialect of testDialects()) {
       assert.ok(await known('ext', digest), 'imported on the way');
     });
 
+    it('retention: an artifact whose new immutable tag is not imported yet stays, the run says why', async () => {
+      release();
+      const oldSrc = await image('old');
+      await push(oldSrc, `docker://${b.host}/pend/ret:old`, ADMIN);
+      await new Promise((r) => setTimeout(r, 20)); // distinct push times
+      await push(await image('new'), `docker://${b.host}/pend/ret:new`, ADMIN);
+      const old = await digestOf('pend/ret:old');
+      await eventually(async () => (await known('ret', old)) && (await known('ret', 'new')));
+      hold();
+      await push(oldSrc, `docker://${b.host}/pend/ret:v9`, ADMIN);
+      const rules = [{ repositories: 'ret', tags: '**', untagged: true, retain: { kind: 'latest_pushed', count: 1 } }];
+      assert.equal((await api('/retention', { method: 'PUT', json: { rules, schedule: null } })).status, 200);
+      const { id } = await (await api('/retention/run', { method: 'POST', json: { dry_run: false } })).json();
+      const job = await eventually(async () => {
+        const j = await (await b.api(`/api/v1/jobs/${id}`, { auth: ADMIN })).json();
+        return j.status === 'success' || j.status === 'error' ? j : null;
+      }, 30_000);
+      assert.deepEqual(
+        job.result.deleted.map((d: { digest: string }) => d.digest),
+        [],
+        JSON.stringify(job.result),
+      );
+      assert.match(JSON.stringify(job.result.failed ?? job.result), /ret:v9 is immutable/);
+      assert.equal(await digestOf('pend/ret:v9'), old);
+    });
+
     it('REST: deleting an artifact takes its referrer that Berth has not imported yet with it', async () => {
       release();
       const subject = ociArtifact(path.join(b.config.dataDir, `art-${n++}`), { config: { mediaType: 'application/vnd.oci.image.config.v1+json', data: '{"os":"linux"}' }, layers: [] }, 's1');
