@@ -59,7 +59,7 @@ export class PolicyService {
    * the notification is applied, so without this a quick second push would be judged against a usage missing the first.
    * An entry goes when the push is imported (or after {@link UNIMPORTED_TTL_MS}, when reconciliation has it).
    */
-  private readonly unimported = new Map<number, Map<string, { bytes: number; at: number }>>();
+  private readonly unimported = new Map<number, Map<string, PendingPush>>();
   /** Quota decisions per project run one at a time in this process, so two parallel pushes cannot both fit. */
   private readonly quotaTurns = new Map<number, Promise<unknown>>();
 
@@ -75,16 +75,20 @@ export class PolicyService {
     for (const m of this.unimported.values()) m.delete(`${repository}@${digest}`);
   }
 
-  /** Bytes of this project's pushes accepted here and not imported yet. */
-  private unimportedBytes(projectId: number, now = Date.now()): number {
+  /** This project's pushes accepted here and not imported yet (expired ones dropped): their distinct blobs, manifests. */
+  private pendingPushes(projectId: number, now = Date.now()): { blobs: Map<string, number>; manifestBytes: number } {
+    const out = { blobs: new Map<string, number>(), manifestBytes: 0 };
     const m = this.unimported.get(projectId);
-    if (!m) return 0;
-    let n = 0;
+    if (!m) return out;
     for (const [k, e] of m) {
-      if (now - e.at > UNIMPORTED_TTL_MS) m.delete(k);
-      else n += e.bytes;
+      if (now - e.at > UNIMPORTED_TTL_MS) {
+        m.delete(k);
+        continue;
+      }
+      out.manifestBytes += e.manifestBytes;
+      for (const [d, n] of e.blobs) out.blobs.set(d, n);
     }
-    return n;
+    return out;
   }
 
   // --- system settings ---
@@ -326,16 +330,23 @@ export class PolicyService {
 
   private async decideQuota(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
     const quotaBytes = project.quotaBytes!;
-    const added = await this.newBytes(target?.repository ?? null, project, body);
-    if (added <= 0) return null;
-    const usage = (await this.usage(project.id)) + this.unimportedBytes(project.id);
+    const blobs = await this.manifestBlobs(target?.repository ?? null, body);
+    const pending = this.pendingPushes(project.id);
+    const held = await this.heldBlobs(project, [...new Set([...blobs.keys(), ...pending.blobs.keys()])]);
+    // Each distinct blob once: what the database counts, plus what pushes before this one added and it does not know
+    // yet, plus what this push adds beyond both.
+    let pendingBytes = pending.manifestBytes;
+    for (const [d, n] of pending.blobs) if (!held.has(d)) pendingBytes += n;
+    let added = body.length;
+    for (const [d, n] of blobs) if (!held.has(d) && !pending.blobs.has(d)) added += n;
+    const usage = (await this.usage(project.id)) + pendingBytes;
     const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes };
     const warnAt = QUOTA_WARNING_SHARE * quotaBytes;
     if (usage + added <= quotaBytes) {
       if (usage < warnAt && usage + added >= warnAt) this.quotaEvent({ ...event, exceeded: false });
       if (target) {
-        const m = this.unimported.get(project.id) ?? new Map();
-        m.set(`${target.repository}@sha256:${createHash('sha256').update(body).digest('hex')}`, { bytes: added, at: Date.now() });
+        const m = this.unimported.get(project.id) ?? new Map<string, PendingPush>();
+        m.set(`${target.repository}@sha256:${createHash('sha256').update(body).digest('hex')}`, { blobs, manifestBytes: body.length, at: Date.now() });
         this.unimported.set(project.id, m);
       }
       return null;
@@ -357,26 +368,31 @@ export class PolicyService {
     }
   }
 
-  /** Bytes of blobs an image manifest references that the project does not hold yet. */
-  private async newBytes(repository: string | null, project: Project, body: Buffer): Promise<number> {
+  /**
+   * The blobs an image manifest references, at their real sizes (the registry's answer; a descriptor's size is the
+   * pusher's claim). Empty for an index, a malformed body or one without blobs: only its own bytes count.
+   */
+  private async manifestBlobs(repository: string | null, body: Buffer): Promise<Map<string, number>> {
     let doc: { mediaType?: string; config?: { digest?: string; size?: number }; layers?: { digest?: string; size?: number }[] };
+    const blobs = new Map<string, number>();
     try {
       doc = JSON.parse(body.toString('utf8'));
     } catch {
-      return 0; // not ours to judge: the registry refuses malformed manifests
+      return blobs; // not ours to judge: the registry refuses malformed manifests
     }
-    if (doc.mediaType && !IMAGE_TYPES.has(doc.mediaType) && !doc.layers) return body.length;
-    const blobs = new Map<string, number>();
+    if (doc.mediaType && !IMAGE_TYPES.has(doc.mediaType) && !doc.layers) return blobs;
     for (const d of [doc.config, ...(doc.layers ?? [])]) if (d?.digest && DIGEST.test(d.digest) && Number.isFinite(d.size)) blobs.set(d.digest, Math.max(0, Number(d.size)));
-    if (!blobs.size) return body.length;
-    // Real sizes from the registry: a descriptor's declared size is the pusher's claim. A blob not uploaded keeps its
-    // declared size here; the registry refuses the manifest anyway (MANIFEST_BLOB_UNKNOWN).
-    if (repository) {
+    // A blob not uploaded keeps its declared size here; the registry refuses the manifest anyway (MANIFEST_BLOB_UNKNOWN).
+    if (repository && blobs.size) {
       const real = await this.registry.client.blobSizes(repository, [...blobs.keys()]);
       for (const [d, n] of real) if (n !== null) blobs.set(d, n);
     }
+    return blobs;
+  }
+
+  /** Which of these blobs the project's imported artifacts already hold (counted in {@link usage}). */
+  private async heldBlobs(project: Project, digests: string[]): Promise<Set<string>> {
     const have = new Set<string>();
-    const digests = [...blobs.keys()];
     for (let i = 0; i < digests.length; i += 500) {
       const rows = await this.db
         .selectFrom('artifact_blobs as b')
@@ -389,7 +405,7 @@ export class PolicyService {
         .execute();
       for (const r of rows) have.add(r.digest);
     }
-    return body.length + [...blobs].filter(([d]) => !have.has(d)).reduce((n, [, s]) => n + s, 0);
+    return have;
   }
 
   /** Storage a project uses: each distinct blob once (at the size the registry stores), plus manifests. */
@@ -415,6 +431,13 @@ export class PolicyService {
       .executeTakeFirst();
     return Number(blobs?.n ?? 0) + Number(manifests?.n ?? 0);
   }
+}
+
+/** A push accepted by the quota check and not imported yet: its blobs (real sizes) and its manifest's bytes. */
+interface PendingPush {
+  blobs: Map<string, number>;
+  manifestBytes: number;
+  at: number;
 }
 
 /** How long a push accepted here counts before its import: notifications come within seconds; reconciliation repairs. */

@@ -83,9 +83,9 @@ for (const dialect of testDialects()) {
       const base = await usage();
       await b.api('/api/v1/projects/quota', { method: 'PUT', auth: ADMIN, json: { quota_bytes: base + 1.5 * MiB } });
       await new Promise((r) => setTimeout(r, 1100)); // past the /v2 settings cache
-      const image = async (bytes: number) => {
+      const image = async (bytes: number | Buffer) => {
         const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(randomBytes(8))] } }));
-        const layer = randomBytes(bytes);
+        const layer = Buffer.isBuffer(bytes) ? bytes : randomBytes(bytes);
         return Buffer.from(
           JSON.stringify({
             schemaVersion: 2,
@@ -96,7 +96,8 @@ for (const dialect of testDialects()) {
         );
       };
       const put = (tag: string, m: Buffer) => v2(`/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(m), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
-      const [a, c, d] = [await image(MiB), await image(MiB), await image(Math.round(0.4 * MiB))];
+      const shared = randomBytes(MiB);
+      const [a, a2, c, d] = [await image(shared), await image(shared), await image(MiB), await image(Math.round(0.4 * MiB))];
       // Held back: the registry has the push the moment it answers, Berth imports it when the event is applied.
       const sync = b.services.registry.sync as unknown as { kick: () => void };
       sync.kick = () => undefined;
@@ -106,6 +107,8 @@ for (const dialect of testDialects()) {
         const second = await put('quick-b', c);
         assert.equal(second.status, 412, 'the second MiB does not fit beside the first');
         assert.match((await second.json()).errors[0].message, /quota/);
+        // the same layer under another config is counted once, pending or not
+        assert.equal((await put('quick-a2', a2)).status, 201);
       } finally {
         delete (sync as { kick?: unknown }).kick;
         sync.kick();
