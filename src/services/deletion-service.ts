@@ -13,7 +13,7 @@ import { COSIGN_TAG } from '../registry/artifact-type.js';
 import { SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 import { readStoredRepository, tagDir } from '../registry/storage.js';
 
-/** Beyond this many manifests not imported yet, a deletion waits (503) for the notifications instead of importing. */
+/** Manifests a deletion imports before it decides, at most; past that it answers a retryable 503 (and imported these). */
 const MAX_CATCH_UP = 200;
 
 /** Why something is deleted: shown in the audit log (`api`, `ui`, `gc`, `retention`, …). */
@@ -114,19 +114,25 @@ export class DeletionService {
     }
     const repoRow = await art.findRepository(this.db, repository);
     const known = new Set(repoRow ? await refs.repositoryDigests(this.db, Number(repoRow.id)) : []);
-    const missing = [...revisions.keys()].filter((d) => !known.has(d));
-    if (missing.length > MAX_CATCH_UP) {
-      throw new AppError('UNAVAILABLE', `Berth is still importing ${missing.length} manifests pushed to ${repository}: retry the deletion in a minute`);
-    }
-    for (const d of missing) {
+    // Newest first: a push waiting for its notification is recent. At most MAX_CATCH_UP per call, so a repository
+    // with many manifests Berth never recorded (lost events of long ago) converges over a few retries.
+    const missing = [...revisions.keys()].filter((d) => !known.has(d)).sort((a, b) => revisions.get(b)! - revisions.get(a)!);
+    for (const d of missing.slice(0, MAX_CATCH_UP)) {
       await this.registry.sync.importArtifact(repository, d, { pushedAt: revisions.get(d)!, pushedBy: null, tag: tagOf.get(d) });
     }
-    if (missing.length) this.log.info({ repository, imported: missing.length }, 'imported manifests not yet notified before a deletion');
+    if (missing.length) this.log.info({ repository, imported: Math.min(missing.length, MAX_CATCH_UP) }, 'imported manifests not yet notified before a deletion');
+    if (missing.length > MAX_CATCH_UP) {
+      throw new AppError('UNAVAILABLE', `Berth had not recorded ${missing.length} manifests of ${repository} and imported ${MAX_CATCH_UP} of them: retry the deletion`);
+    }
     return byDigest;
   }
 
-  /** Applies the inbox's waiting events for this repository (no storage to read): waits up to 5 s, else 503. */
+  /**
+   * Applies the push events for this repository that were waiting in the inbox when the deletion came (no storage to
+   * read): waits up to 5 s, else 503. Later events and pulls do not hold it up.
+   */
   private async awaitInbox(repository: string): Promise<void> {
+    const asOf = Date.now();
     // `!` escapes LIKE's wildcards on both dialects (SQLite has no default escape character).
     const needle = `%${JSON.stringify(repository).replace(/[!%_]/g, (c) => `!${c}`)}%`;
     const deadline = Date.now() + 5000;
@@ -135,7 +141,8 @@ export class DeletionService {
         .selectFrom('notification_inbox')
         .select('event_id')
         .where('applied_at', 'is', null)
-        .where(sql<boolean>`payload like ${needle} escape '!'`)
+        .where('received_at', '<=', asOf)
+        .where(sql<boolean>`payload like ${'%"action":"push"%'} and payload like ${needle} escape '!'`)
         .limit(1)
         .executeTakeFirst();
       if (!waiting) return;
