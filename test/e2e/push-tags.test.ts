@@ -88,7 +88,9 @@ for (const dialect of testDialects()) {
         return [...window.keys()].every((k) => t.has(k)) ? t : null;
       }, 15_000).catch(async () => {
         const t = await tagsInDb('many');
-        throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')}`);
+        // lag (events still waiting) or loss (nothing waiting): the message says which
+        const waiting = await b.services.db.selectFrom('notification_inbox').select('event_id').where('applied_at', 'is', null).execute();
+        throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')} (${waiting.length} event(s) still waiting in the inbox)`);
       });
       for (const [tag, [t0, t1]] of window) {
         const t = tags.get(tag)!;
@@ -157,7 +159,9 @@ for (const dialect of testDialects()) {
         return [...window.keys()].every((k) => t.has(k)) ? t : null;
       }, 15_000).catch(async () => {
         const t = await tagsInDb('dock');
-        throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')}`);
+        // lag (events still waiting) or loss (nothing waiting): the message says which
+        const waiting = await b.services.db.selectFrom('notification_inbox').select('event_id').where('applied_at', 'is', null).execute();
+        throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')} (${waiting.length} event(s) still waiting in the inbox)`);
       });
       for (const [tag, [t0, t1]] of window) {
         const t = tags.get(tag)!;
