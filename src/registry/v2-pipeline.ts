@@ -65,6 +65,12 @@ export interface V2Route {
   body: BodyCheck[];
   /** on the registry's status and headers, before the body goes to the client */
   response: ResponseCheck[];
+  /**
+   * Checks to run on the registry's answer to a HEAD sent before a GET is forwarded, when `applies`: a GET the gate
+   * refuses then never reaches the registry, which would otherwise send a pull event for it (and count a pull that
+   * did not happen). The GET's own answer is still judged by `response` (a tag may move in between).
+   */
+  preflight?: { applies: (ctx: V2Context) => boolean; checks: ResponseCheck[] };
 }
 
 export const MAX_MANIFEST_BODY = 4 * 1024 * 1024;
@@ -240,7 +246,15 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
     return refused;
   };
 
-  const route = (request: RequestCheck[], extra: Partial<Omit<V2Route, 'request'>> = {}): V2Route => ({ request, body: extra.body ?? [], response: extra.response ?? [] });
+  const route = (request: RequestCheck[], extra: Partial<Omit<V2Route, 'request'>> = {}): V2Route => ({
+    request,
+    body: extra.body ?? [],
+    response: extra.response ?? [],
+    preflight: extra.preflight,
+  });
+
+  /** Whether the pull gate can refuse this request at all (a project with a gate on, a caller who is not core). */
+  const gated = (ctx: V2Context) => !isInternal(ctx) && !!ctx.projectRow && (ctx.projectRow.preventVulnerable || ctx.projectRow.requireSignature);
 
   /** Every /v2 endpoint and method Berth forwards, with its checks in order. Anything else is a 405. */
   const table: Record<V2Request['kind'], Partial<Record<string, V2Route>>> = {
@@ -249,7 +263,7 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
     tags: { GET: route([authenticate, authorize]) },
     referrers: { GET: route([authenticate, authorize]) },
     manifest: {
-      GET: route([authenticate, authorize], { response: [pullGate] }),
+      GET: route([authenticate, authorize], { response: [pullGate], preflight: { applies: gated, checks: [pullGate] } }),
       HEAD: route([authenticate, authorize], { response: [pullGate] }),
       PUT: route([authenticate, authorize, readOnly, immutability], { body: [quota], response: [quotaSettle] }),
       DELETE: route([authenticate, authorize, readOnly, deletable]),

@@ -156,6 +156,30 @@ for (const dialect of testDialects()) {
       assert.deepEqual([await count(), await logged()], [3, 3]);
     });
 
+    it('a pull the gate refuses is never counted as a pull, whether Berth or the registry would have answered it', async () => {
+      assert.equal((await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'gt' } })).status, 201);
+      assert.equal((await b.api('/api/v1/projects/gt', { method: 'PUT', auth: ADMIN, json: { auto_scan: false, prevent_vulnerable: true, severity: 'high' } })).status, 200);
+      await push(await ociImage(path.join(b.config.dataDir, 'gated'), [{ 'etc/g': 'g' }], 't'), `docker://${b.host}/gt/app:1`, ADMIN);
+      await eventually(async () => (await b.api('/api/v1/projects/gt/repositories/app/artifacts/1', { auth: ADMIN })).status === 200);
+      const token = (await (await b.api('/service/token?service=berth-registry&scope=repository:gt/app:pull', { auth: ADMIN })).json()).token;
+      const get = async (headers: Record<string, string> = {}) => {
+        const res = await fetch(`${b.url}/v2/gt/app/manifests/1`, { headers: { authorization: `Bearer ${token}`, accept: ALL, ...headers } });
+        return { status: res.status, code: (await res.json()).errors?.[0]?.code };
+      };
+      const before = await servedFromStorage();
+      // answered from storage; then a conditional GET, which only the registry answers
+      assert.deepEqual(await get(), { status: 412, code: 'PROJECTPOLICYVIOLATION' });
+      assert.deepEqual(await get({ 'if-none-match': '"sha256:other"' }), { status: 412, code: 'PROJECTPOLICYVIOLATION' });
+      assert.equal(await servedFromStorage(), before);
+      const rows = async (action: string) =>
+        ((await (await b.api(`/api/v1/audit-logs?action=${action}&limit=100`, { auth: ADMIN })).json()).items as { resource: string }[]).filter((r) => r.resource.startsWith('gt/app')).length;
+      await eventually(async () => (await rows('pull_refused')) === 2);
+      // the registry saw no GET (only a HEAD, which is no pull): no pull event, no pull counted
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(await rows('pull'), 0);
+      assert.equal((await (await b.api('/api/v1/projects/gt/repositories/app', { auth: ADMIN })).json()).pull_count, 0);
+    });
+
     it('a deleted manifest is gone at once, though it was served from storage before', async () => {
       await push(await ociImage(path.join(b.config.dataDir, 'gone'), [{ 'etc/d': 'd' }], 't'), `docker://${b.host}/st/app:gone`, ADMIN);
       const digest = await inspectDigest(`docker://${b.host}/st/app:gone`, ADMIN);
