@@ -9,7 +9,7 @@ export const healthOps = {
     path: '/health',
     summary: 'Readiness of each component',
     tag: 'system',
-    security: 'public',
+    security: 'none',
     responses: { 200: { description: 'every component is ready', schema: healthSchema }, 503: { description: 'a component is down', schema: healthSchema } },
   }),
 };

@@ -23,7 +23,7 @@ export const openApiOps = {
     path: '/openapi.json',
     summary: 'This document (OpenAPI 3.1)',
     tag: 'system',
-    security: 'public',
+    security: 'none',
     responses: { 200: { description: 'the document', schema: z.looseObject({ openapi: z.literal('3.1.0') }) } },
   }),
 };
@@ -154,7 +154,7 @@ export function openApiDocument(externalUrl: string, ops: Operation[] = OPERATIO
       summary: o.summary,
       ...(o.description ? { description: o.description } : {}),
       tags: [o.tag],
-      security: o.security === 'public' ? [] : [{ basic: [] }, { session: [] }],
+      security: o.security === 'none' ? [] : o.security === 'public' ? [{}, { basic: [] }, { session: [] }] : [{ basic: [] }, { session: [] }],
       ...(params.length ? { parameters: params } : {}),
       ...(requestBody ? { requestBody } : {}),
       responses,

@@ -16,8 +16,11 @@ export interface Operation<P extends z.ZodObject = z.ZodObject, Q extends z.ZodO
   summary: string;
   description?: string;
   tag: string;
-  /** `public`: no credentials needed; otherwise Basic (user or robot) or the session cookie with its CSRF header */
-  security?: 'public' | 'signed-in';
+  /**
+   * `signed-in` (the default): Basic (user or robot) or the session cookie with its CSRF header; `public`: anonymous
+   * callers too (credentials, when given, are checked all the same); `none`: served before authentication.
+   */
+  security?: 'signed-in' | 'public' | 'none';
   params?: P;
   query?: Q;
   /** the JSON body (or, with `bodyTypes`, the other media types accepted) */
@@ -103,10 +106,12 @@ export function route<P extends z.ZodObject, Q extends z.ZodObject, B extends z.
 /** The error statuses an operation can answer with the error body: from its shape, plus the declared ones. */
 export function errorStatuses(o: Operation): number[] {
   const s = new Set<number>([500]);
-  if (o.security !== 'public') s.add(401).add(403);
+  // Credentials are checked wherever they are given (401; 429 while a login is locked; 503 when the directory that
+  // checks them is unreachable); writes need the CSRF header (403).
+  if (o.security !== 'none') s.add(401).add(403).add(429).add(503);
   if (o.path.includes('{')) s.add(404);
-  if (o.query) s.add(400);
-  if (o.body || o.bodyTypes) s.add(400).add(413).add(415);
+  if (o.query || o.method !== 'get') s.add(400);
+  if (o.body || o.bodyTypes) s.add(413).add(415);
   for (const x of o.errors ?? []) s.add(x);
   return [...s].sort((a, b) => a - b);
 }

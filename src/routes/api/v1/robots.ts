@@ -16,7 +16,7 @@ export const robotOps = {
     tag: 'robots',
     body: robotCreateSchema,
     responses: { 201: { description: 'the robot and its secret', schema: robotSchema.extend({ secret: z.string().describe('shown once') }) } },
-    errors: [409],
+    errors: [404, 409],
   }),
   list: op({
     method: 'get',
@@ -25,6 +25,7 @@ export const robotOps = {
     tag: 'robots',
     query: pageQuery.extend({ project: z.string().max(255).optional().describe('only this project’s robots') }),
     responses: { 200: { description: 'a page of robots', schema: listOf(robotSchema) } },
+    errors: [404],
   }),
   get: op({ method: 'get', path: '/robots/{id}', summary: 'Get a robot account', tag: 'robots', params: robotParams, responses: { 200: { description: 'the robot', schema: robotSchema } } }),
   update: op({

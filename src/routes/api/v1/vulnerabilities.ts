@@ -28,6 +28,7 @@ export const vulnerabilityOps = {
       project: projectFilter,
     }),
     responses: { 200: { description: 'a page of findings', schema: listOf(hitSchema) } },
+    errors: [404],
   }),
   summary: op({
     method: 'get',
@@ -35,6 +36,7 @@ export const vulnerabilityOps = {
     summary: 'Security hub: totals by severity, top CVEs with affected artifacts, most vulnerable artifacts',
     tag: 'vulnerabilities',
     query: z.object({ project: projectFilter }),
+    errors: [404],
     responses: {
       200: {
         description: 'the overview',
