@@ -82,7 +82,8 @@ export const repositoryOps = {
     tag: 'artifacts',
     params: repoParams.extend({ tag: z.string().min(1) }),
     responses: done,
-    errors: [412, 503],
+    // 415: an external registry cannot delete a single tag.
+    errors: [412, 415, 503],
   }),
 };
 
