@@ -74,7 +74,7 @@ export const scheduleOps = {
             const problem = v === undefined ? null : cronProblem(v);
             if (problem) ctx.addIssue({ code: 'custom', message: problem });
           })
-          .describe('five-field cron expression (UTC)'),
+          .describe('a cron expression: 5 fields, or 6 with seconds; UTC'),
         enabled: z.boolean({ error: 'enabled must be true or false' }).optional(),
       })
       .strict(),

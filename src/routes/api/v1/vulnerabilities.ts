@@ -23,8 +23,8 @@ export const vulnerabilityOps = {
     query: pageQuery.extend({
       cve: cut(128).describe('a CVE or advisory id'),
       package: cut(255).describe('a package name'),
-      version: cut(300).describe('a version range, e.g. ">=1.2.0 <1.3.0"'),
-      severity: cut(16).describe('critical, high, medium, low or unknown'),
+      version: cut(300).describe('a version range such as ">=1.2,<1.3" (needs package)'),
+      severity: cut(16).describe('critical, high, medium, low or unknown: at or above'),
       project: projectFilter,
     }),
     responses: { 200: { description: 'a page of findings', schema: listOf(hitSchema) } },
