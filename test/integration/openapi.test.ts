@@ -64,7 +64,11 @@ describe('OpenAPI document', () => {
         for (const s of statuses.filter((x) => /^[45]/.test(x) && !(p === '/health' && x === '503'))) {
           assert.equal(o.responses[s].content['application/json'].schema.$ref, '#/components/schemas/Errors', `${where} ${s}: the error body`);
         }
-        if (o.security.length) assert.ok(['401', '403', '429'].every((s) => statuses.includes(s)), `${where}: 401, 403 and 429`);
+        if (o.security.length)
+          assert.ok(
+            ['401', '403', '429'].every((s) => statuses.includes(s)),
+            `${where}: 401, 403 and 429`,
+          );
         if (m === 'put' || (m === 'post' && o.requestBody)) assert.ok(o.requestBody?.content, `${where}: a request body`);
       }
     }
