@@ -172,8 +172,8 @@ export const scanSystemOps = {
     tag: 'vulnerabilities',
     bodyTypes: {
       'application/json': z.union([z.looseObject({ id: z.string() }), z.array(z.looseObject({ id: z.string() }))]).describe('an OSV record or an array of them'),
-      'application/zip': z.string().describe('a zip of OSV JSON files (binary)'),
-      'multipart/form-data': z.object({ file: z.string().describe('the JSON or zip file (binary)') }),
+      'application/zip': z.string().meta({ description: 'a zip of OSV JSON files', contentMediaType: 'application/zip' }),
+      'multipart/form-data': z.object({ file: z.string().meta({ description: 'the JSON or zip file', contentMediaType: 'application/octet-stream' }) }),
     },
     responses: { 200: { description: 'what was imported', schema: importStatsSchema } },
     errors: [503],
