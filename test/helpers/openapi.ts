@@ -39,6 +39,14 @@ export class ResponseChecker {
     this.routes.sort((a, b) => b.literals - a.literals);
   }
 
+  /** A `#/components/…` reference of the document. */
+  private resolve(ref: string): Json {
+    let at: unknown = this.doc;
+    for (const part of ref.replace(/^#\//, '').split('/')) at = (at as Json | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+    if (!at) throw new Error(`OpenAPI: unresolvable ${ref}`);
+    return at as Json;
+  }
+
   private validator(pointer: string, schema: unknown): ValidateFunction {
     let v = this.compiled.get(pointer);
     if (!v) {
@@ -68,7 +76,8 @@ export class ResponseChecker {
     if (!seen.has(key)) seen.set(key, new Set());
     seen.get(key)!.add(res.status);
     const responses = route.operation.responses as Record<string, Json>;
-    const reply = responses[String(res.status)] ?? responses.default;
+    let reply = responses[String(res.status)] ?? responses.default;
+    if (reply && typeof reply.$ref === 'string') reply = this.resolve(reply.$ref);
     if (!reply) throw new Error(`OpenAPI: ${where}: status ${res.status} is not documented for ${key} (documented: ${Object.keys(responses).join(', ')})`);
     const content = reply.content as Record<string, { schema: unknown }> | undefined;
     if (res.status === 204 || res.status === 304) return;

@@ -128,6 +128,8 @@ function parameters(schemas: SchemaCollector, o: Operation): Json[] {
 export function openApiDocument(externalUrl: string, ops: Operation[] = OPERATIONS): Json {
   const schemas = new SchemaCollector();
   const errorRef = schemas.convert(errorBody, 'output');
+  // One shared response object per error status (every operation answers several): `#/components/responses/Error<status>`.
+  const errorResponses: Record<string, Json> = {};
   const paths: Record<string, Record<string, unknown>> = {};
   for (const o of ops) {
     const responses: Json = {};
@@ -138,7 +140,9 @@ export function openApiDocument(externalUrl: string, ops: Operation[] = OPERATIO
       responses[status] = { description: reply.description, ...(Object.keys(content).length ? { content } : {}) };
     }
     for (const status of errorStatuses(o)) {
-      responses[String(status)] ??= { description: STATUS_TEXT[status] ?? 'error', content: { 'application/json': { schema: errorRef } } };
+      if (responses[String(status)]) continue;
+      errorResponses[`Error${status}`] ??= { description: STATUS_TEXT[status] ?? 'error', content: { 'application/json': { schema: errorRef } } };
+      responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
     }
     let requestBody: Json | undefined;
     if (o.body || o.bodyTypes) {
@@ -176,6 +180,7 @@ export function openApiDocument(externalUrl: string, ops: Operation[] = OPERATIO
         session: { type: 'apiKey', in: 'cookie', name: 'berth_session', description: 'The UI session; writes also need the X-CSRF-Token header' },
       },
       schemas: Object.fromEntries(Object.entries(schemas.components).sort(([a], [b]) => a.localeCompare(b))),
+      responses: Object.fromEntries(Object.entries(errorResponses).sort(([a], [b]) => a.localeCompare(b))),
     },
     paths,
   };

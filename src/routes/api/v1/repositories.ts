@@ -60,11 +60,11 @@ export const repositoryOps = {
   deleteArtifact: op({
     method: 'delete',
     path: '/projects/{project}/repositories/{repo}/artifacts/{reference}',
-    summary: 'Delete an artifact',
+    summary: 'Delete an artifact (409 for a child of an index: delete the index)',
     tag: 'artifacts',
     params: artifactParams,
     responses: done,
-    errors: [412, 503],
+    errors: [409, 412, 503],
   }),
   tags: op({
     method: 'get',

@@ -12,7 +12,8 @@ import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../../services/webhook-payloads
  */
 export const component = <T extends z.ZodType>(id: string, schema: T): T => schema.meta({ id }) as T;
 
-const time = z.iso.datetime({ offset: true });
+// Answers carry `toISOString()` times: documented (and checked) by format, without zod's long ISO pattern.
+const time = z.string().meta({ format: 'date-time' });
 const nullableTime = time.nullable();
 const count = z.number().int().min(0);
 const id = z.number().int().min(1);
