@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Action } from '../auth/rbac.js';
 import type { Project } from '../db/repos/projects.js';
@@ -42,6 +43,8 @@ export interface V2Context extends V2Request {
   token: VerifiedToken | null;
   who: LivePrincipal | null;
   projectRow: Project | null;
+  /** a manifest PUT's digest once its quota was counted (the registry's answer settles it) */
+  counted?: string;
 }
 
 /** The registry's answer to a forwarded request: status and headers, body not yet read. */
@@ -202,7 +205,18 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
   /** Blobs are freed by garbage collection only: deleting one under a stored manifest would break the image. */
   const noBlobDelete: RequestCheck = () => v2Refusal('UNSUPPORTED', 'blobs are removed by garbage collection only: delete the manifest instead');
 
-  const quota: BodyCheck = async (ctx, body) => (isInternal(ctx) ? null : policy.quotaRefusal(ctx.projectRow!, body, { repository: ctx.name!, reference: ctx.reference! }));
+  const quota: BodyCheck = async (ctx, body) => {
+    if (isInternal(ctx)) return null;
+    const refused = await policy.quotaRefusal(ctx.projectRow!, body, { repository: ctx.name!, reference: ctx.reference! });
+    if (!refused) ctx.counted = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    return refused;
+  };
+
+  /** A push the quota counted before its import stops counting when the registry did not store it. */
+  const quotaSettle: ResponseCheck = async (ctx, answer) => {
+    if (ctx.counted) policy.quotaSettled(ctx.projectRow!, ctx.name!, ctx.counted, answer.status === 201);
+    return null;
+  };
 
   /**
    * The vulnerable-pull (and signature) gate, on the digest the registry is about to serve. Every refusal is an
@@ -237,7 +251,7 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
     manifest: {
       GET: route([authenticate, authorize], { response: [pullGate] }),
       HEAD: route([authenticate, authorize], { response: [pullGate] }),
-      PUT: route([authenticate, authorize, readOnly, immutability], { body: [quota] }),
+      PUT: route([authenticate, authorize, readOnly, immutability], { body: [quota], response: [quotaSettle] }),
       DELETE: route([authenticate, authorize, readOnly, deletable]),
     },
     blob: {

@@ -178,6 +178,11 @@ export class GoBuildInfoScanner {
     return true;
   }
 
+  /** Whether the build info header was found (the file is a Go binary). */
+  get found(): boolean {
+    return this.info !== null;
+  }
+
   /** Whether this file is worth streaming further. */
   get wanted(): boolean {
     return !this.done;

@@ -4,7 +4,9 @@ import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
+import { CargoAuditableScanner } from './cargo-auditable.js';
 import { GoBuildInfoScanner } from './gobinary.js';
+import { readJavaArchive } from './java.js';
 import { readRpmDb } from './rpmdb.js';
 import { TarReader, type EntrySink, type TarEntry } from './tar-reader.js';
 import { zstdDecompressor } from './zstd.js';
@@ -13,6 +15,7 @@ import {
   osFromReleaseFile,
   parseApkInstalled,
   parseDpkgStatus,
+  parseGemspec,
   parseNpmPackageJson,
   parseOsRelease,
   parsePythonMetadata,
@@ -23,7 +26,7 @@ import {
 } from './inventory.js';
 
 /** Bump when what a layer inventory records changes: cached inventories of older versions are re-read. */
-export const INVENTORY_VERSION = 2;
+export const INVENTORY_VERSION = 3;
 
 export interface FileFacts {
   kind: FileKind;
@@ -111,9 +114,13 @@ function parseFile(kind: FileKind, path: string, text: string): FileFacts {
       return { kind, packages: parseNpmPackageJson(text, path) };
     case 'pypi':
       return { kind, packages: parsePythonMetadata(text, path) };
+    case 'gemspec':
+      return { kind, packages: parseGemspec(text, path) };
     case 'rpmdb':
     case 'go-binary':
-      return { kind }; // read from a temporary file or streamed, not from text
+    case 'java-archive':
+    case 'rust-binary':
+      return { kind }; // read from a temporary file, from bytes or streamed, not from text
   }
 }
 
@@ -196,14 +203,16 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
     const regular = header.type === 'file' || header.type === 'contiguous-file';
     if (!kind) {
       // an executable may be a Go binary: streamed through the build-info scanner (nothing kept but the info)
-      if (regular && (header.mode & 0o111) !== 0 && header.size >= 4096 && header.size <= MAX_BYTES['go-binary']) return goBinarySink(path, inv, gap);
+      if (regular && (header.mode & 0o111) !== 0 && header.size >= 4096 && header.size <= MAX_BYTES['go-binary']) return executableSink(path, inv, gap);
       return null;
     }
     if (!regular) {
       // A link or directory where a package database lives replaces the lower file; Berth does not follow it.
       inv.removed.push(path);
       delete inv.files[path];
-      if (header.type === 'symlink' || header.type === 'link') gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
+      // a link to a Java archive or gemspec (`foo.jar -> foo-1.2.jar`) loses nothing: its target is read as a file
+      if ((header.type === 'symlink' || header.type === 'link') && kind !== 'java-archive' && kind !== 'gemspec')
+        gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
       return null;
     }
     const cap = MAX_BYTES[kind];
@@ -218,6 +227,28 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
         (packages) => (inv.files[path] = { kind, packages }),
         (err) => unreadable(path, `rpm database could not be read (${err.message.slice(0, 120)})`),
       );
+    if (kind === 'java-archive') {
+      // a zip is read from its end: held in memory (one buffer of its declared size, under the cap) until the entry
+      // ends, then read and dropped
+      const buf = Buffer.allocUnsafe(header.size);
+      let got = 0;
+      return {
+        write: (c) => {
+          if (got + c.length <= buf.length) c.copy(buf, got);
+          got += c.length;
+        },
+        end: () => {
+          if (got !== buf.length) return;
+          const r = readJavaArchive(buf, path);
+          inv.files[path] = { kind, packages: r.packages };
+          if (r.gaps.length) {
+            const shown = r.gaps.slice(0, 5).map((g) => (g.inner ? `${g.inner}: ${g.reason}` : g.reason));
+            gap(path, `${shown.join('; ')}${r.gaps.length > 5 ? `; and ${r.gaps.length - 5} more` : ''}`);
+          }
+          for (const u of r.unidentified.slice(0, 5)) problem(`${u}: a Java archive without Maven coordinates (no pom.properties, no usable MANIFEST.MF)`);
+        },
+      };
+    }
     const chunks: Buffer[] = [];
     return {
       write: (c) => void chunks.push(c),
@@ -273,17 +304,26 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
-/** Streams an executable through the Go build-info scanner; a Go binary's modules become its packages. */
-function goBinarySink(path: string, inv: LayerInventory, gap: (path: string, reason: string) => void): EntrySink {
+/**
+ * Streams an executable through the Go build-info scanner and the cargo-auditable scanner (nothing kept but what they
+ * find): a Go binary's modules, or a Rust binary's crates, become its packages.
+ */
+function executableSink(path: string, inv: LayerInventory, gap: (path: string, reason: string) => void): EntrySink {
   const go = new GoBuildInfoScanner(path);
+  const rust = new CargoAuditableScanner(path);
   return {
     write: (c) => {
       if (go.wanted) go.push(c);
+      // a Go binary is not a Rust one: its debug sections need no search
+      if (rust.wanted && !go.found) rust.push(c);
     },
     end: () => {
       const r = go.result();
       if (r.kind === 'packages' && r.packages.length) inv.files[path] = { kind: 'go-binary', packages: r.packages };
       else if (r.kind === 'old-format') gap(path, 'a Go binary built before Go 1.18: its build information is not read');
+      const c = rust.result();
+      if (c.kind === 'packages' && c.packages.length) inv.files[path] = { kind: 'rust-binary', packages: [...(inv.files[path]?.packages ?? []), ...c.packages] };
+      else if (c.kind === 'unreadable') gap(path, c.reason);
     },
   };
 }
