@@ -26,13 +26,18 @@ import {
 } from './inventory.js';
 
 /** Bump when what a layer inventory records changes: cached inventories of older versions are re-read. */
-export const INVENTORY_VERSION = 3;
+export const INVENTORY_VERSION = 4;
 
 export interface FileFacts {
   kind: FileKind;
   packages?: Package[];
   os?: OsInfo;
   text?: string;
+  /**
+   * A symbolic link at a watched path, resolved against its own directory (`etc/os-release` → `usr/lib/os-release`
+   * in every Debian and Ubuntu image): the image's merge reads its target instead (see {@link mergeLayers}).
+   */
+  link?: string;
 }
 
 /**
@@ -92,6 +97,20 @@ export function normalizePath(name: string): string | null {
     parts.push(p);
   }
   return parts.join('/');
+}
+
+/**
+ * A link target as the kernel resolves it inside the image's root: relative to `dir`, `..` at the root stays at the
+ * root (`etc` + `../usr/lib/os-release` → `usr/lib/os-release`). Null for an empty result.
+ */
+export function resolveLink(dir: string, target: string): string | null {
+  const parts = target.startsWith('/') || dir === '' ? [] : dir.split('/');
+  for (const p of target.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') parts.pop();
+    else parts.push(p);
+  }
+  return parts.length ? parts.join('/') : null;
 }
 
 function parseFile(kind: FileKind, path: string, text: string): FileFacts {
@@ -211,8 +230,14 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
       inv.removed.push(path);
       delete inv.files[path];
       // a link to a Java archive or gemspec (`foo.jar -> foo-1.2.jar`) loses nothing: its target is read as a file
-      if ((header.type === 'symlink' || header.type === 'link') && kind !== 'java-archive' && kind !== 'gemspec')
-        gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
+      if ((header.type === 'symlink' || header.type === 'link') && kind !== 'java-archive' && kind !== 'gemspec') {
+        // symbolic links resolve against the link's directory, hard links name a path from the root; the image's
+        // merge reads the target when it is a watched file, and lists a gap when it is not
+        const name = header.linkname;
+        const target = resolveLink(header.type === 'link' || name.startsWith('/') ? '' : dir, name);
+        if (target !== null && target !== path) inv.files[path] = { kind, link: target };
+        else gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'} to ${name.slice(0, 200)}: not followed`);
+      }
       return null;
     }
     const cap = MAX_BYTES[kind];
@@ -451,6 +476,18 @@ export function mergeLayers(layers: LayerInventory[], digests: string[] = []): I
       else fileGaps.set(g.path, { layer: layerName, path: g.path, reason: g.reason });
     }
     problems.push(...layer.problems);
+  }
+  // Links at watched paths take their target's facts (at most 8 hops); a link whose target the image does not have
+  // as a watched file is a gap. Packages stay with the target's path, so nothing is counted twice.
+  for (const [p, f] of state) {
+    if (f.link === undefined) continue;
+    let t: FileFacts | undefined = f;
+    for (let hops = 0; t?.link !== undefined && hops < 8; hops++) t = state.get(t.link);
+    if (t && t.link === undefined) state.set(p, { kind: f.kind, os: t.os, text: t.text });
+    else {
+      state.delete(p);
+      fileGaps.set(p, { path: p, reason: `a link to ${f.link}, which is not a file the scanner reads in this image` });
+    }
   }
   let os: OsInfo | null = state.get('etc/os-release')?.os ?? state.get('usr/lib/os-release')?.os ?? null;
   if (!os) {

@@ -136,11 +136,34 @@ describe('readLayer and mergeLayers', () => {
       'lib/apk/db/installed': { hardlink: 'etc/passwd' },
       'etc/os-release': 'ID=debian\nVERSION_ID=12\n',
     });
-    assert.equal(inv.files['var/lib/dpkg/status'], undefined);
+    assert.equal(inv.files['var/lib/dpkg/status']?.packages, undefined);
     assert.ok(inv.problems.some((p) => p.includes('leaves the root')));
-    assert.ok(inv.problems.some((p) => p.includes('symbolic link')));
-    assert.ok(inv.problems.some((p) => p.includes('hard link')));
     assert.equal(inv.files['etc/os-release']?.os?.id, 'debian');
+    // links to files the scanner does not read are never followed: gaps of the image, no packages from them
+    const image = mergeLayers([inv]);
+    assert.deepEqual(image.packages, []);
+    assert.ok(image.gaps.some((g) => g.path === 'var/lib/dpkg/status' && g.reason.includes('link to etc/shadow')));
+    assert.ok(image.gaps.some((g) => g.path === 'lib/apk/db/installed' && g.reason.includes('link to etc/passwd')));
+  });
+
+  it("follows links between watched files as the image's root resolves them, across layers (Debian's etc/os-release)", async () => {
+    const base = await read({ 'usr/lib/os-release': 'ID=debian\nVERSION_ID="12"\n', 'var/lib/dpkg/status': DPKG });
+    const top = await read({ 'etc/os-release': { symlink: '../usr/lib/os-release' }, 'etc/lsb-release': { symlink: '/../../etc/os-release' } });
+    const image = mergeLayers([base, top]);
+    assert.deepEqual(image.gaps, []);
+    assert.equal(image.os?.id, 'debian');
+    assert.equal(image.os?.versionId, '12');
+    // the packages stay where they are read: a link never counts them twice
+    const linked = mergeLayers([base, await read({ 'var/lib/dpkg/status': { symlink: 'status' }, 'usr/lib/os-release': { symlink: '../../etc/nothing' } })]);
+    assert.ok(linked.gaps.some((g) => g.path === 'usr/lib/os-release' && g.reason.includes('link to etc/nothing')));
+    assert.ok(
+      linked.gaps.some((g) => g.path === 'var/lib/dpkg/status'),
+      'a link to itself is not followed',
+    );
+    // a link whose target a later layer removes is a gap again
+    const removed = mergeLayers([base, top, await read({ 'usr/lib/.wh.os-release': '' })]);
+    assert.equal(removed.os, null);
+    assert.ok(removed.gaps.some((g) => g.path === 'etc/os-release'));
   });
 
   it('skips oversized package databases without reading them', async () => {

@@ -157,9 +157,10 @@ describe('gaps across layers', () => {
   });
 
   it('a symbolic link where a package database lives is a gap', async () => {
+    // decided for the image, where the link's target would be (a lower or the same layer): here it is not a read file
     const inv = await readLayer(Readable.from([zlib.gzipSync(await tarLayer({ 'lib/apk/db/installed': { symlink: '/elsewhere' } }))]));
     assert.deepEqual(
-      inv.gaps.map((g) => g.path),
+      mergeLayers([inv]).gaps.map((g) => g.path),
       ['lib/apk/db/installed'],
     );
   });
