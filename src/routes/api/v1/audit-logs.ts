@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { AppError, badRequest, denied } from '../../../errors.js';
-import { intParam } from '../../http.js';
+import { SORTS } from '../../../paging.js';
+import { listId, listQuery, listResponse } from '../../pagination.js';
 
 const timeParam = (raw: string | undefined, name: string): number | undefined => {
   if (!raw) return undefined;
@@ -17,32 +18,29 @@ export function auditLogRoutes(): Hono<AppEnv> {
     const p = c.var.principal;
     if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
     if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins read the audit log');
-    const limit = intParam(c.req.query('limit'), 'limit', 1, 100) ?? 20;
-    const cursor = intParam(c.req.query('cursor'), 'cursor', 1, Number.MAX_SAFE_INTEGER);
     const str = (k: string) => c.req.query(k)?.slice(0, 255) || undefined;
-    const { items, nextCursor } = await c.var.services.audit.list({
+    const filter = {
       username: str('username'),
       action: str('action'),
       resourceType: str('resource_type'),
       resource: str('resource'),
       from: timeParam(c.req.query('from'), 'from'),
       to: timeParam(c.req.query('to'), 'to'),
-      beforeId: cursor,
-      limit,
-    });
-    return c.json({
-      items: items.map((e) => ({
-        id: e.id,
-        time: new Date(e.at).toISOString(),
-        username: e.username,
-        action: e.action,
-        resource_type: e.resourceType,
-        resource: e.resource,
-        detail: e.detail ? safeJson(e.detail) : null,
-        client_ip: e.clientIp,
-      })),
-      next_cursor: nextCursor,
-    });
+    };
+    const list = listId('audit', filter.username, filter.action, filter.resourceType, filter.resource, filter.from, filter.to);
+    // The audit log grows without bound: no total (counting even 1000 filtered rows can scan far more).
+    const q = listQuery(c, list, SORTS.newestFirst, { countTotal: false });
+    const page = await c.var.services.audit.list({ ...filter, page: q.req });
+    return listResponse(c, list, q, page, (e) => ({
+      id: e.id,
+      time: new Date(e.at).toISOString(),
+      username: e.username,
+      action: e.action,
+      resource_type: e.resourceType,
+      resource: e.resource,
+      detail: e.detail ? safeJson(e.detail) : null,
+      client_ip: e.clientIp,
+    }));
   });
   return r;
 }

@@ -4,7 +4,9 @@ import { AppError, badRequest, denied, notFound } from '../../../errors.js';
 import type { Job } from '../../../jobs/runner.js';
 import { cronProblem, nextRuns, type Schedule } from '../../../jobs/schedules.js';
 import { isJobStatus } from '../../../jobs/states.js';
+import { SORTS } from '../../../paging.js';
 import { intParam, iso, jsonBody, pathId, type Ctx } from '../../http.js';
+import { listId, listQuery, listResponse } from '../../pagination.js';
 
 export const jobJson = (j: Job) => ({
   id: j.id,
@@ -55,12 +57,10 @@ export function jobRoutes(): Hono<AppEnv> {
     const type = c.req.query('type')?.slice(0, 64);
     const status = c.req.query('status');
     if (status !== undefined && status !== '' && !isJobStatus(status)) throw badRequest('status must be one of pending, scheduled, running, success, error, stopped');
-    const limit = intParam(c.req.query('limit'), 'limit', 1, 100) ?? 20;
-    const cursor = intParam(c.req.query('cursor'), 'cursor', 1, Number.MAX_SAFE_INTEGER);
-    const items = await c.var.services.jobs.list({ type: type || undefined, status: status || undefined, beforeId: cursor, limit: limit + 1 });
-    const more = items.length > limit;
-    const page = items.slice(0, limit);
-    return c.json({ items: page.map(jobJson), next_cursor: more ? page[page.length - 1]!.id : null });
+    const list = listId('jobs', type, status);
+    const q = listQuery(c, list, SORTS.newestFirst, { countTotal: false });
+    const page = await c.var.services.jobs.listPage({ type: type || undefined, status: status || undefined, page: q.req });
+    return listResponse(c, list, q, page, jobJson);
   });
 
   r.get('/:id', async (c) => {

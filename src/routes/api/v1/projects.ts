@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import type { Member, Project } from '../../../services/project-service.js';
-import { iso, jsonBody, pageQuery, pageResponse, pathId } from '../../http.js';
+import { SORTS } from '../../../paging.js';
+import { iso, jsonBody, pathId } from '../../http.js';
+import { listId, listQuery, listResponse } from '../../pagination.js';
 
 export const projectJson = (p: Project) => ({
   id: p.id,
@@ -38,10 +40,11 @@ export function projectRoutes(): Hono<AppEnv> {
   });
 
   r.get('/', async (c) => {
-    const q = pageQuery(c);
     const search = (c.req.query('q') ?? c.req.query('name'))?.slice(0, 255);
-    const { items, total } = await c.var.services.projects.list(c.var.principal, { q: search, limit: q.limit, offset: q.offset });
-    return pageResponse(c, items.map(projectJson), total, q);
+    const list = listId('projects', search);
+    const q = listQuery(c, list, SORTS.projects);
+    const page = await c.var.services.projects.list(c.var.principal, { q: search, page: q.req });
+    return listResponse(c, list, q, page, projectJson);
   });
 
   r.get('/:project', async (c) => {
@@ -65,9 +68,10 @@ export function projectRoutes(): Hono<AppEnv> {
   });
 
   r.get('/:project/members', async (c) => {
-    const q = pageQuery(c, { limit: 50 });
-    const { items, total } = await c.var.services.projects.listMembers(c.var.principal, c.req.param('project'), q);
-    return pageResponse(c, items.map(memberJson), total, q);
+    const list = listId('members', c.req.param('project'));
+    const q = listQuery(c, list, SORTS.members, { defaultLimit: 50 });
+    const page = await c.var.services.projects.listMembers(c.var.principal, c.req.param('project'), q.req);
+    return listResponse(c, list, q, page, memberJson);
   });
 
   r.post('/:project/members', async (c) => {

@@ -2,7 +2,9 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import type { ArtifactWithTags } from '../../../services/repository-service.js';
 import type { ScanSummary } from '../../../services/scan-service.js';
-import { iso, pageQuery, pageResponse } from '../../http.js';
+import { SORTS } from '../../../paging.js';
+import { iso } from '../../http.js';
+import { listId, listQuery, listResponse } from '../../pagination.js';
 
 export const artifactJson = (a: ArtifactWithTags, scan?: ScanSummary | null) => ({
   id: a.id,
@@ -36,24 +38,20 @@ export function repositoryRoutes(): Hono<AppEnv> {
   const svc = (c: { var: AppEnv['Variables'] }) => c.var.services.repositories;
 
   r.get('/:project/repositories', async (c) => {
-    const q = pageQuery(c);
     const search = c.req.query('q')?.slice(0, 255);
-    const { items, total, project } = await svc(c).list(c.var.principal, c.req.param('project'), { q: search, limit: q.limit, offset: q.offset });
-    return pageResponse(
-      c,
-      items.map((x) => ({
-        id: x.id,
-        name: x.name,
-        project: project.name,
-        repo: x.name.slice(project.name.length + 1),
-        artifact_count: x.artifactCount,
-        pull_count: x.pullCount,
-        created_at: iso(x.createdAt),
-        updated_at: iso(x.updatedAt),
-      })),
-      total,
-      q,
-    );
+    const list = listId('repositories', c.req.param('project'), search);
+    const q = listQuery(c, list, SORTS.repositories);
+    const { project, ...page } = await svc(c).list(c.var.principal, c.req.param('project'), { q: search, page: q.req });
+    return listResponse(c, list, q, page, (x) => ({
+      id: x.id,
+      name: x.name,
+      project: project.name,
+      repo: x.name.slice(project.name.length + 1),
+      artifact_count: x.artifactCount,
+      pull_count: x.pullCount,
+      created_at: iso(x.createdAt),
+      updated_at: iso(x.updatedAt),
+    }));
   });
 
   r.get('/:project/repositories/:repo', async (c) => {
@@ -67,15 +65,11 @@ export function repositoryRoutes(): Hono<AppEnv> {
   });
 
   r.get('/:project/repositories/:repo/artifacts', async (c) => {
-    const q = pageQuery(c);
-    const { items, total } = await svc(c).artifacts(c.var.principal, c.req.param('project'), c.req.param('repo'), q);
-    const scans = await c.var.services.scans.summaries(items.map((a) => a.id));
-    return pageResponse(
-      c,
-      items.map((a) => artifactJson(a, scans.get(a.id))),
-      total,
-      q,
-    );
+    const list = listId('artifacts', c.req.param('project'), c.req.param('repo'));
+    const q = listQuery(c, list, SORTS.artifacts);
+    const { project: _p, repository: _r, ...page } = await svc(c).artifacts(c.var.principal, c.req.param('project'), c.req.param('repo'), { page: q.req });
+    const scans = await c.var.services.scans.summaries(page.items.map((a) => a.id));
+    return listResponse(c, list, q, page, (a) => artifactJson(a, scans.get(a.id)));
   });
 
   r.get('/:project/repositories/:repo/artifacts/:reference', async (c) => {
@@ -104,8 +98,11 @@ export function repositoryRoutes(): Hono<AppEnv> {
   });
 
   r.get('/:project/repositories/:repo/tags', async (c) => {
-    const tags = await svc(c).tags(c.var.principal, c.req.param('project'), c.req.param('repo'));
-    return c.json({ items: tags.map((t) => ({ name: t.name, digest: t.digest, pushed_at: iso(t.pushedAt) })) });
+    const list = listId('tags', c.req.param('project'), c.req.param('repo'));
+    // Tags were returned whole before pagination: a generous default keeps small repositories on one page.
+    const q = listQuery(c, list, SORTS.tags, { defaultLimit: 100 });
+    const { project: _p, repository: _r, ...page } = await svc(c).tags(c.var.principal, c.req.param('project'), c.req.param('repo'), q.req);
+    return listResponse(c, list, q, page, (t) => ({ name: t.name, digest: t.digest, pushed_at: iso(t.pushedAt) }));
   });
 
   r.delete('/:project/repositories/:repo/tags/:tag', async (c) => {

@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import type { RobotGrant, RobotRecord } from '../../../services/robot-service.js';
-import { iso, jsonBody, pageQuery, pageResponse, pathId } from '../../http.js';
+import { SORTS } from '../../../paging.js';
+import { iso, jsonBody, pathId } from '../../http.js';
+import { listId, listQuery, listResponse } from '../../pagination.js';
 
 const robotJson = (r: RobotRecord, grants: RobotGrant[]) => ({
   id: r.id,
@@ -26,14 +28,11 @@ export function robotRoutes(): Hono<AppEnv> {
     return c.json({ ...robotJson(robot, grants), secret }, 201);
   });
   r.get('/', async (c) => {
-    const q = pageQuery(c);
-    const { items, total } = await c.var.services.robots.list(c.var.principal, { project: c.req.query('project')?.slice(0, 255), limit: q.limit, offset: q.offset });
-    return pageResponse(
-      c,
-      items.map((x) => robotJson(x.robot, x.grants)),
-      total,
-      q,
-    );
+    const project = c.req.query('project')?.slice(0, 255);
+    const list = listId('robots', project);
+    const q = listQuery(c, list, SORTS.robots);
+    const page = await c.var.services.robots.list(c.var.principal, { project, page: q.req });
+    return listResponse(c, list, q, page, (x) => robotJson(x.robot, x.grants));
   });
   r.get('/:id', async (c) => {
     const { robot, grants } = await c.var.services.robots.get(c.var.principal, pathId(c, 'id'));

@@ -2,7 +2,9 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import type { User } from '../../../services/account-service.js';
 import { AppError, badRequest, denied, notFound } from '../../../errors.js';
-import { iso, jsonBody, pageQuery, pageResponse, pathId, type Ctx } from '../../http.js';
+import { SORTS } from '../../../paging.js';
+import { iso, jsonBody, pathId, type Ctx } from '../../http.js';
+import { listId, listQuery, listResponse } from '../../pagination.js';
 import type { Principal } from '../../../auth/principal.js';
 
 export const userJson = (u: User) => ({
@@ -47,10 +49,11 @@ export function userRoutes(): Hono<AppEnv> {
 
   r.get('/', async (c) => {
     requireAdmin(c.var.principal);
-    const q = pageQuery(c);
     const search = c.req.query('q')?.slice(0, 255);
-    const { items, total } = await c.var.services.accounts.listUsers({ q: search, limit: q.limit, offset: q.offset });
-    return pageResponse(c, items.map(userJson), total, q);
+    const list = listId('users', search);
+    const q = listQuery(c, list, SORTS.users);
+    const page = await c.var.services.accounts.listUsers({ q: search, page: q.req });
+    return listResponse(c, list, q, page, userJson);
   });
 
   r.get('/current', async (c) => {

@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import type { WebhookDelivery, WebhookPolicy } from '../../../services/webhook-service.js';
-import { iso, intParam, jsonBody, pathId } from '../../http.js';
+import { SORTS } from '../../../paging.js';
+import { iso, jsonBody, pathId } from '../../http.js';
+import { listId, listQuery, listResponse } from '../../pagination.js';
 
 /** A policy as the API shows it: the auth header and secret are never given back, only whether they are set. */
 export const webhookJson = (w: WebhookPolicy) => ({
@@ -61,12 +63,13 @@ export function webhookRoutes(): Hono<AppEnv> {
     return c.body(null, 204);
   });
 
-  // Newest first; `cursor` is the id of the last row of the previous page.
+  // Newest first, keyset on id.
   r.get('/:project/webhooks/:id/deliveries', async (c) => {
-    const limit = intParam(c.req.query('limit'), 'limit', 1, 100) ?? 50;
-    const cursor = intParam(c.req.query('cursor'), 'cursor', 1, Number.MAX_SAFE_INTEGER);
-    const items = await c.var.services.webhooks.deliveries(c.var.principal, c.req.param('project'), pathId(c, 'id'), { beforeId: cursor, limit });
-    return c.json({ items: items.map(deliveryJson), next_cursor: items.length === limit ? String(items[items.length - 1]!.id) : null });
+    const id = pathId(c, 'id');
+    const list = listId('deliveries', c.req.param('project'), id);
+    const q = listQuery(c, list, SORTS.newestFirst, { defaultLimit: 50 });
+    const page = await c.var.services.webhooks.deliveries(c.var.principal, c.req.param('project'), id, q.req);
+    return listResponse(c, list, q, page, deliveryJson);
   });
 
   r.post('/:project/webhooks/:id/test', async (c) => {
