@@ -73,15 +73,17 @@ async function database(name: string, fresh: boolean): Promise<{ db: TestDatabas
 /** Copies a template row `count` times with some columns replaced by SQL expressions over `seq` (0-based). */
 async function cloneRows(conn: Connection, table: string, templateWhere: string, count: number, overrides: Record<string, string>) {
   if (count <= 0) return;
-  const [cols] = (await conn.query("select column_name as c from information_schema.columns where table_schema = database() and table_name = ? and extra not like '%auto_increment%'", [table])) as unknown as [
-    { c: string }[],
-  ];
+  const [cols] = (await conn.query("select column_name as c from information_schema.columns where table_schema = database() and table_name = ? and extra not like '%auto_increment%'", [
+    table,
+  ])) as unknown as [{ c: string }[]];
   const names = cols.map((r) => r.c);
   const select = names.map((n) => overrides[n] ?? `t.\`${n}\``).join(', ');
   // Chunks of 500k keep each statement's undo log small.
   for (let start = 0; start < count; start += 500_000) {
     const end = Math.min(count, start + 500_000) - 1;
-    await conn.query(`insert into \`${table}\` (${names.map((n) => `\`${n}\``).join(', ')}) select ${select} from (select * from \`${table}\` where ${templateWhere} limit 1) t join seq_${start}_to_${end} s`);
+    await conn.query(
+      `insert into \`${table}\` (${names.map((n) => `\`${n}\``).join(', ')}) select ${select} from (select * from \`${table}\` where ${templateWhere} limit 1) t join seq_${start}_to_${end} s`,
+    );
   }
 }
 
