@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import type { FindingHit } from '../../../services/security-hub-service.js';
-import { pageQuery, pageResponse, type Ctx } from '../../http.js';
+import { SORTS } from '../../../paging.js';
+import type { Ctx } from '../../http.js';
+import { listId, listQuery, listResponse } from '../../pagination.js';
 
 const opt = (c: Ctx, name: string, max = 300) => {
   const v = c.req.query(name);
@@ -26,17 +28,11 @@ export function vulnerabilityRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   r.get('/', async (c) => {
-    const q = pageQuery(c, { limit: 50 });
-    const { items, total } = await c.var.services.securityHub.search(c.var.principal, {
-      cve: opt(c, 'cve', 128),
-      package: opt(c, 'package', 255),
-      version: opt(c, 'version'),
-      severity: opt(c, 'severity', 16),
-      project: opt(c, 'project', 255),
-      limit: q.limit,
-      offset: q.offset,
-    });
-    return pageResponse(c, items.map(hitJson), total, q);
+    const f = { cve: opt(c, 'cve', 128), package: opt(c, 'package', 255), version: opt(c, 'version'), severity: opt(c, 'severity', 16), project: opt(c, 'project', 255) };
+    const list = listId('findings', f.cve, f.package, f.version, f.severity, f.project);
+    const q = listQuery(c, list, SORTS.findings, { defaultLimit: 50 });
+    const page = await c.var.services.securityHub.search(c.var.principal, { ...f, page: q.req });
+    return listResponse(c, list, q, page, hitJson);
   });
 
   r.get('/summary', async (c) => {
