@@ -17,12 +17,16 @@ import { type KeysetPage, MAX_PAGE_OFFSET, type PageRequest, type SortColumn, TO
 import { badRequest } from '../errors.js';
 import type { Ctx } from './http.js';
 
-/** The query parameters every list takes (and documents). */
-export const paginationQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).optional().describe('Rows per page, 1–100 (default depends on the list).'),
-  cursor: z.string().max(MAX_CURSOR_CHARS).optional().describe('Opaque position from a previous answer (`next_cursor` or `prev_cursor`).'),
-  page: z.coerce.number().int().min(1).optional().describe(`1-based page number, for small lists: (page − 1) × limit may not exceed ${MAX_PAGE_OFFSET}; follow cursors beyond.`),
-});
+/** The query parameters every list takes (and documents); `maxLimit` is 100 but for tags (small rows: 1000). */
+export const paginationQuery = (maxLimit = 100) =>
+  z.object({
+    limit: z.coerce.number().int().min(1).max(maxLimit).optional().describe(`Rows per page, 1–${maxLimit} (default depends on the list).`),
+    cursor: z.string().max(MAX_CURSOR_CHARS).optional().describe('Opaque position from a previous answer (`next_cursor` or `prev_cursor`).'),
+    page: z.coerce.number().int().min(1).optional().describe(`1-based page number, for small lists: (page − 1) × limit may not exceed ${MAX_PAGE_OFFSET}; follow cursors beyond.`),
+  });
+
+/** The parameters of every list but tags. */
+export const paginationQuerySchema = paginationQuery();
 
 /** The list envelope every list answers with. */
 export const listEnvelopeSchema = <T extends z.ZodType>(item: T) =>
@@ -47,8 +51,8 @@ export interface ListQuery {
  * The list query of a request: `limit` (default `defaultLimit`), then a cursor for `list` or a capped `page`.
  * `countTotal`: whether the list reports a (capped) total.
  */
-export function listQuery(c: Ctx, list: string, sort: readonly SortColumn[], opts: { defaultLimit?: number; countTotal?: boolean } = {}): ListQuery {
-  const parsed = paginationQuerySchema.safeParse({
+export function listQuery(c: Ctx, list: string, sort: readonly SortColumn[], opts: { defaultLimit?: number; maxLimit?: number; countTotal?: boolean } = {}): ListQuery {
+  const parsed = (opts.maxLimit ? paginationQuery(opts.maxLimit) : paginationQuerySchema).safeParse({
     limit: c.req.query('limit') || c.req.query('page_size') || undefined,
     cursor: c.req.query('cursor') || undefined,
     page: c.req.query('page') || undefined,

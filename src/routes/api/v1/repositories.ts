@@ -99,8 +99,8 @@ export function repositoryRoutes(): Hono<AppEnv> {
 
   r.get('/:project/repositories/:repo/tags', async (c) => {
     const list = listId('tags', c.req.param('project'), c.req.param('repo'));
-    // Tags were returned whole before pagination: a generous default keeps small repositories on one page.
-    const q = listQuery(c, list, SORTS.tags, { defaultLimit: 100 });
+    // Tags were returned whole before pagination: up to 1000 a page (small rows) keeps most repositories on one.
+    const q = listQuery(c, list, SORTS.tags, { defaultLimit: 1000, maxLimit: 1000 });
     const { project: _p, repository: _r, ...page } = await svc(c).tags(c.var.principal, c.req.param('project'), c.req.param('repo'), q.req);
     return listResponse(c, list, q, page, (t) => ({ name: t.name, digest: t.digest, pushed_at: iso(t.pushedAt) }));
   });
