@@ -19,6 +19,7 @@ import { retention } from './2026-11-29-072-retention.js';
 import { reportFindingsAdvisory } from './2026-11-29-073-report-findings-advisory.js';
 import { scheduleLastJob } from './2026-11-29-080-schedule-last-job.js';
 import { userPreferences } from './2026-11-29-081-user-preferences.js';
+import { listIndexes } from './2026-11-29-090-list-indexes.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -42,4 +43,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-073-report-findings-advisory': reportFindingsAdvisory,
   '2026-11-29-080-schedule-last-job': scheduleLastJob,
   '2026-11-29-081-user-preferences': userPreferences,
+  '2026-11-29-090-list-indexes': listIndexes,
 };

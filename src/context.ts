@@ -34,6 +34,7 @@ import type { DeletionService } from './services/deletion-service.js';
 import type { WebhookService } from './services/webhook-service.js';
 import type { SecurityHubService } from './services/security-hub-service.js';
 import type { RetentionService } from './services/retention-service.js';
+import type { CursorCodec } from './paging.js';
 
 /** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
 export interface RegistryHandle {
@@ -87,6 +88,8 @@ export interface Services {
   outbound: OutboundService;
   /** registered external scanner adapters */
   scanners: ScannerRegistry;
+  /** signs and checks list cursors */
+  cursors: CursorCodec;
 }
 
 export interface AppEnv {

@@ -8,6 +8,7 @@ import { migrateToLatest } from './db/migrate.js';
 import type { Logger } from './log.js';
 import { RegistryClient } from './registry/client.js';
 import { ManagedRegistry } from './registry/managed.js';
+import { CursorCodec } from './paging.js';
 import { loadNotificationSecret, loadOrCreateSecret, loadSettingsKey } from './registry/secrets.js';
 import { AccountService } from './services/account-service.js';
 import { AuditService } from './services/audit-service.js';
@@ -80,7 +81,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const accounts = new AccountService(db, log, config.sessionTtlSeconds * 1000);
   const projects = new ProjectService(db, authz, audit);
   const robots = new RobotService(db, authz, audit);
-  const authSettings = new AuthSettingsService(db, config.identity, loadSettingsKey({ dataDir: config.dataDir, keyFile: config.settingsKeyFile }));
+  const settingsKey = loadSettingsKey({ dataDir: config.dataDir, keyFile: config.settingsKeyFile });
+  const authSettings = new AuthSettingsService(db, config.identity, settingsKey);
   await authSettings.seed();
   const identity = new IdentityService(db, log, accounts, authSettings, audit);
   const oidc = new OidcService(authSettings, identity, log, config.externalUrl, loadOrCreateSecret(config.dataDir, 'oidc-cookie.key'));
@@ -211,6 +213,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     uploads: new UploadSlots(MAX_CONCURRENT_UPLOADS),
     outbound,
     scanners,
+    // Cursors are signed with a key derived from the settings key, which replicas already share.
+    cursors: new CursorCodec(settingsKey),
   };
   return {
     services,

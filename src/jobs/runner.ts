@@ -3,6 +3,7 @@ import os from 'node:os';
 import PQueue from 'p-queue';
 import type { z } from 'zod';
 import type { DB, Dialect } from '../db/connect.js';
+import type { KeysetPage, PageRequest } from '../paging.js';
 import * as repo from '../db/repos/jobs.js';
 import type { Job, JobPatch } from '../db/repos/jobs.js';
 import { isUniqueViolation } from '../errors.js';
@@ -183,8 +184,13 @@ export class JobRunner implements JobQueue {
     return repo.findJob(this.db, id);
   }
 
-  /** Newest first, keyset on id. */
-  list(f: { type?: string; status?: string; beforeId?: number; limit: number }): Promise<Job[]> {
+  /** The newest `limit` jobs. */
+  async list(f: { type?: string; status?: string; limit: number }): Promise<Job[]> {
+    return (await repo.listJobs(this.db, { type: f.type, status: f.status, page: { limit: f.limit } })).items;
+  }
+
+  /** Newest first, one keyset page. */
+  listPage(f: { type?: string; status?: string; page: PageRequest }): Promise<KeysetPage<Job>> {
     return repo.listJobs(this.db, f);
   }
 

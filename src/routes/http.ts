@@ -49,12 +49,6 @@ export async function jsonBody(c: Ctx): Promise<Record<string, unknown>> {
   return body as Record<string, unknown>;
 }
 
-/** `{items, page, limit, total}` with an X-Total-Count header. */
-export function pageResponse<T>(c: Ctx, items: T[], total: number, q: PageQuery) {
-  c.header('X-Total-Count', String(total));
-  return c.json({ items, page: q.page, limit: q.limit, total });
-}
-
 export const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 
 /** The finding filter from query parameters (shared by the API and the artifact page). */

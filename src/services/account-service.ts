@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CredentialCache } from '../auth/credential-cache.js';
 import type { DB } from '../db/connect.js';
+import type { PageRequest } from '../paging.js';
 import * as sessions from '../db/repos/sessions.js';
 import { findUserLocale, setUserLocale } from '../db/repos/preferences.js';
 import { deleteUser, findUserRowById, findUserRowByName, insertUser, listUsers, toUser, updateUser, type User } from '../db/repos/users.js';
@@ -79,7 +80,7 @@ export class AccountService {
     return r && toUser(r);
   }
 
-  listUsers(opts: { q?: string; limit: number; offset: number }) {
+  listUsers(opts: { q?: string; page: PageRequest }) {
     return listUsers(this.db, opts);
   }
 

@@ -29,11 +29,10 @@ export class AuditService {
     }
   }
 
-  /** Newest first; `nextCursor` is the id to pass as `beforeId` for the next page. */
+  /** Newest first, one keyset page. */
   async list(f: AuditFilter) {
-    const rows = await listAuditLogs(this.db, { ...f, limit: f.limit + 1 });
-    const more = rows.length > f.limit;
-    const items = rows.slice(0, f.limit).map((r) => ({
+    const page = await listAuditLogs(this.db, f);
+    const items = page.items.map((r) => ({
       id: Number(r.id),
       at: Number(r.created_at),
       username: r.username,
@@ -43,6 +42,6 @@ export class AuditService {
       detail: r.detail,
       clientIp: r.client_ip,
     }));
-    return { items, nextCursor: more ? items[items.length - 1]!.id : null };
+    return { ...page, items };
   }
 }

@@ -3,6 +3,7 @@ import { projectNameProblem } from '../auth/names.js';
 import { isSystemAdmin, type Principal } from '../auth/principal.js';
 import { ROLE_IDS, roleFromId, ROLES, type Role } from '../auth/rbac.js';
 import type { DB } from '../db/connect.js';
+import type { KeysetPage, PageRequest } from '../paging.js';
 import * as members from '../db/repos/members.js';
 import { findUserRowByName } from '../db/repos/users.js';
 import { deleteProjectRow, findProjectByName, insertProject, listProjects, updateProjectRow, type Project } from '../db/repos/projects.js';
@@ -99,8 +100,8 @@ export class ProjectService {
   }
 
   /** Projects the caller can see: all for system admins, else public ones and those they are a member of. */
-  async list(p: Principal, opts: { q?: string; limit: number; offset: number }) {
-    return listProjects(this.db, { q: opts.q, visibleIds: await this.visibleIds(p), limit: opts.limit, offset: opts.offset });
+  async list(p: Principal, opts: { q?: string; page: PageRequest }) {
+    return listProjects(this.db, { q: opts.q, visibleIds: await this.visibleIds(p), page: opts.page });
   }
 
   /** The private projects a caller may see besides the public ones: null means every project (system admin). */
@@ -178,18 +179,18 @@ export class ProjectService {
 
   // --- members ---
 
-  async listMembers(p: Principal, name: string, opts: { limit: number; offset: number }): Promise<{ items: Member[]; total: number; project: Project }> {
+  async listMembers(p: Principal, name: string, req: PageRequest): Promise<KeysetPage<Member> & { project: Project }> {
     const project = await this.get(p, name);
     await this.authz.require(p, 'member:read', project);
-    const { items, total } = await members.listAllMembers(this.db, project.id, opts);
+    const page = await members.listAllMembers(this.db, project.id, req);
     return {
-      items: items.map(
+      ...page,
+      items: page.items.map(
         (m): Member =>
           m.kind === 'user'
             ? { kind: 'user', userId: m.id, username: m.name, role: roleFromId(m.roleId)!, createdAt: m.createdAt }
             : { kind: 'group', groupId: m.id, group: m.name, role: roleFromId(m.roleId)!, createdAt: m.createdAt },
       ),
-      total,
       project,
     };
   }

@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
+import type { PageRequest } from '../paging.js';
 import { AppError, badRequest } from '../errors.js';
 import type { RegistryHandle } from '../context.js';
 import type { Actor } from './audit-service.js';
@@ -39,9 +40,9 @@ export class RepositoryService {
     return `${project.name}/${repo}`;
   }
 
-  async list(p: Principal, projectName: string, opts: { q?: string; limit: number; offset: number }) {
+  async list(p: Principal, projectName: string, opts: { q?: string; page: PageRequest }) {
     const project = await this.projects.get(p, projectName);
-    return { project, ...(await art.listRepositories(this.db, { projectId: project.id, q: opts.q, limit: opts.limit, offset: opts.offset })) };
+    return { project, ...(await art.listRepositories(this.db, { projectId: project.id, q: opts.q, page: opts.page })) };
   }
 
   async get(p: Principal, projectName: string, repo: string) {
@@ -53,10 +54,10 @@ export class RepositoryService {
   }
 
   /** A repository's artifacts, newest first; `topLevel` leaves out referrers of artifacts listed with them. */
-  async artifacts(p: Principal, projectName: string, repo: string, opts: { limit: number; offset: number; topLevel?: boolean }) {
+  async artifacts(p: Principal, projectName: string, repo: string, opts: { page: PageRequest; topLevel?: boolean }) {
     const { project, repository } = await this.get(p, projectName, repo);
-    const { items, total } = await art.listArtifacts(this.db, repository.id, opts);
-    return { project, repository, items: await this.withSigners(repository.id, items), total };
+    const page = await art.listArtifacts(this.db, repository.id, opts);
+    return { project, repository, ...page, items: await this.withSigners(repository.id, page.items) };
   }
 
   /** Adds who signed each artifact (signatures verified against the project's keys when they were pushed). */
@@ -139,16 +140,10 @@ export class RepositoryService {
     return (await this.deletion.deleteRepository(actor, repository.name, { reason: 'user' })).deleted.length;
   }
 
-  async tags(p: Principal, projectName: string, repo: string) {
-    const { repository } = await this.get(p, projectName, repo);
-    const rows = await this.db
-      .selectFrom('tags as t')
-      .innerJoin('artifacts as a', 'a.id', 't.artifact_id')
-      .select(['t.name', 't.pushed_at', 'a.digest'])
-      .where('t.repository_id', '=', repository.id)
-      .orderBy('t.name')
-      .execute();
-    return rows.map((r) => ({ name: r.name, digest: r.digest, pushedAt: Number(r.pushed_at) }));
+  /** A repository's tags by name, one page. */
+  async tags(p: Principal, projectName: string, repo: string, page: PageRequest) {
+    const { project, repository } = await this.get(p, projectName, repo);
+    return { project, repository, ...(await art.listTags(this.db, repository.id, page)) };
   }
 
   /** Deletes one tag and leaves the artifact (rules in {@link DeletionService.deleteTag}). */

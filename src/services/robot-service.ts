@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isPathComponent } from '../auth/names.js';
 import type { Principal, RobotAction } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
+import type { PageRequest } from '../paging.js';
 import { findProjectByName } from '../db/repos/projects.js';
 import * as repo from '../db/repos/robots.js';
 import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
@@ -138,7 +139,7 @@ export class RobotService {
     return { robot, grants: await repo.listRobotGrants(this.db, id) };
   }
 
-  async list(p: Principal, opts: { project?: string; limit: number; offset: number }) {
+  async list(p: Principal, opts: { project?: string; page: PageRequest }) {
     if (p.kind === 'anonymous') throw unauthorized();
     let projectId: number | undefined;
     if (opts.project !== undefined) {
@@ -150,9 +151,9 @@ export class RobotService {
     } else if (!(p.kind === 'user' && p.isAdmin)) {
       throw denied('only system admins list all robots; filter by project');
     }
-    const page = await repo.listRobots(this.db, { projectId, limit: opts.limit, offset: opts.offset });
+    const page = await repo.listRobots(this.db, { projectId, page: opts.page });
     const items = await Promise.all(page.items.map(async (r) => ({ robot: r, grants: await repo.listRobotGrants(this.db, r.id) })));
-    return { items, total: page.total };
+    return { ...page, items };
   }
 
   async update(p: Principal, actor: Actor, id: number, body: unknown) {

@@ -1,4 +1,5 @@
 import { isSystemAdmin, type Principal } from '../auth/principal.js';
+import type { KeysetPage, PageRequest } from '../paging.js';
 import type { DB } from '../db/connect.js';
 export type { FindingHit } from '../db/repos/findings.js';
 import { searchFindings, securitySummary, type FindingHit, type ProjectScope, type SecuritySummary } from '../db/repos/findings.js';
@@ -73,8 +74,7 @@ export interface VulnerabilitySearch {
   version?: string;
   severity?: string;
   project?: string;
-  limit: number;
-  offset: number;
+  page: PageRequest;
 }
 
 /**
@@ -101,7 +101,7 @@ export class SecurityHubService {
   }
 
   /** Findings matching a CVE (or advisory id), a package (and version range), a minimum severity, a project; paginated. */
-  async search(p: Principal, q: VulnerabilitySearch): Promise<{ items: FindingHit[]; total: number }> {
+  async search(p: Principal, q: VulnerabilitySearch): Promise<KeysetPage<FindingHit>> {
     const scope = await this.scope(p);
     if (q.cve !== undefined && !ADVISORY_ID.test(q.cve)) throw badRequest('cve must be a CVE or advisory id');
     if (q.package !== undefined && (q.package.length === 0 || q.package.length > 255)) throw badRequest('package must be 1 to 255 characters');
@@ -111,10 +111,16 @@ export class SecurityHubService {
     const projectId = await this.projectId(p, q.project);
     const minRank = q.severity ? severityRank(q.severity as Severity) : undefined;
     const base = { cve: q.cve, package: q.package, minRank, projectId, scope };
-    if (!bounds) return searchFindings(this.db, { ...base, limit: q.limit, offset: q.offset });
-    const all = await searchFindings(this.db, { ...base, limit: RANGE_SCAN_CAP, offset: 0 });
-    const hits = all.items.filter((h) => inVersionRange(h.packageType, h.version, bounds));
-    return { items: hits.slice(q.offset, q.offset + q.limit), total: hits.length };
+    if (!bounds) return searchFindings(this.db, { ...base, page: q.page });
+    // A version range is matched in memory (each ecosystem's own ordering): scan up to RANGE_SCAN_CAP findings of the
+    // package from the cursor's position on, keep those in range. Forward only: pages carry next cursors.
+    const { limit, offset = 0, at } = q.page;
+    const scan = await searchFindings(this.db, { ...base, page: { limit: RANGE_SCAN_CAP, at: at && !at.before ? at : undefined } });
+    const hits = scan.items.filter((h) => inVersionRange(h.packageType, h.version, bounds));
+    const items = hits.slice(at ? 0 : offset, (at ? 0 : offset) + limit);
+    const more = hits.length > (at ? 0 : offset) + limit || scan.next !== null;
+    const last = items[items.length - 1];
+    return { items, next: more && last ? [last.artifactId, last.id] : null, prev: null, total: at || scan.next ? null : hits.length };
   }
 
   async summary(p: Principal, opts: { project?: string } = {}): Promise<SecuritySummary> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
+import type { KeysetPage, PageRequest } from '../paging.js';
 import { findProjectByName } from '../db/repos/projects.js';
 import * as repo from '../db/repos/webhooks.js';
 import { badRequest, notFound } from '../errors.js';
@@ -180,7 +181,7 @@ export class WebhookService {
     await this.audit.record(actor, 'delete', 'webhook', `${project.name}/${id}`);
   }
 
-  async deliveries(p: Principal, projectName: string, id: number, f: { beforeId?: number; limit: number }): Promise<repo.WebhookDelivery[]> {
+  async deliveries(p: Principal, projectName: string, id: number, f: PageRequest): Promise<KeysetPage<repo.WebhookDelivery>> {
     const { policy } = await this.get(p, projectName, id);
     return repo.listWebhookDeliveries(this.db, policy.id, f);
   }

@@ -4,6 +4,8 @@ import type { DB } from '../connect.js';
 import type { ArtifactsTable } from '../tables.js';
 import { isUniqueViolation } from '../../errors.js';
 import { likeExpr } from './sql.js';
+import { keysetPage } from './keyset.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import { typeOfRow, type ArtifactType } from '../../registry/artifact-type.js';
 
 export interface RepositoryRow {
@@ -237,25 +239,28 @@ export async function addPulls(db: DB, artifactId: number, repositoryId: number,
     .execute();
 }
 
-export async function listRepositories(db: DB, f: { projectId: number; q?: string; limit: number; offset: number }): Promise<{ items: RepositoryRow[]; total: number }> {
+/** A project's repositories by name (keyset over name, id), each with its artifact count. */
+export async function listRepositories(db: DB, f: { projectId: number; q?: string; page: PageRequest }): Promise<KeysetPage<RepositoryRow>> {
   let base = db.selectFrom('repositories as r').where('r.project_id', '=', f.projectId);
   if (f.q) base = base.where(likeExpr(sql.ref('r.name'), f.q));
-  const rows = await base
-    .select(['r.id', 'r.project_id', 'r.name', 'r.pull_count', 'r.created_at', 'r.updated_at'])
-    .select((eb) =>
-      eb
-        .selectFrom('artifacts as a')
-        .select((e) => e.fn.countAll<number>().as('n'))
-        .whereRef('a.repository_id', '=', 'r.id')
-        .as('artifact_count'),
-    )
-    .orderBy('r.name')
-    .limit(f.limit)
-    .offset(f.offset)
-    .execute();
-  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const page = await keysetPage(
+    db,
+    base,
+    SORTS.repositories,
+    f.page,
+    (qb) =>
+      qb.select(['r.id', 'r.project_id', 'r.name', 'r.pull_count', 'r.created_at', 'r.updated_at']).select((eb) =>
+        eb
+          .selectFrom('artifacts as a')
+          .select((e) => e.fn.countAll<number>().as('n'))
+          .whereRef('a.repository_id', '=', 'r.id')
+          .as('artifact_count'),
+      ),
+    (r) => [r.name, Number(r.id)],
+  );
   return {
-    items: rows.map((r) => ({
+    ...page,
+    items: page.items.map((r) => ({
       id: Number(r.id),
       projectId: Number(r.project_id),
       name: r.name,
@@ -264,7 +269,6 @@ export async function listRepositories(db: DB, f: { projectId: number; q?: strin
       updatedAt: Number(r.updated_at),
       artifactCount: Number(r.artifact_count ?? 0),
     })),
-    total: Number(n),
   };
 }
 
@@ -307,7 +311,7 @@ function parseJson<T>(s: string | null, ok: (v: unknown) => boolean): T | null {
  * the same repository (the UI lists them under their index, see `indexChildren`) and referrers whose subject is in
  * the same repository (the UI nests them under it, see `referrersOf`).
  */
-export async function listArtifacts(db: DB, repositoryId: number, f: { limit: number; offset: number; topLevel?: boolean }) {
+export async function listArtifacts(db: DB, repositoryId: number, f: { page: PageRequest; topLevel?: boolean }) {
   let base = db.selectFrom('artifacts').where('repository_id', '=', repositoryId);
   if (f.topLevel) {
     base = base.where(({ not, exists, selectFrom }) =>
@@ -328,13 +332,33 @@ export async function listArtifacts(db: DB, repositoryId: number, f: { limit: nu
       ]),
     );
   }
-  const rows = await base.selectAll().orderBy('pushed_at', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
-  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const page = await keysetPage(
+    db,
+    base,
+    SORTS.artifacts,
+    f.page,
+    (qb) => qb.selectAll(),
+    (r) => [Number(r.pushed_at), Number(r.id)],
+  );
   const tags = await tagsOf(
     db,
-    rows.map((r) => Number(r.id)),
+    page.items.map((r) => Number(r.id)),
   );
-  return { items: rows.map((r) => ({ ...toArtifact(r), tags: tags.get(Number(r.id)) ?? [] })), total: Number(n) };
+  return { ...page, items: page.items.map((r) => ({ ...toArtifact(r), tags: tags.get(Number(r.id)) ?? [] })) };
+}
+
+/** A repository's tags by name (keyset over name, id), with the digest each points at. */
+export async function listTags(db: DB, repositoryId: number, page: PageRequest): Promise<KeysetPage<{ id: number; name: string; digest: string; pushedAt: number }>> {
+  const base = db.selectFrom('tags as t').where('t.repository_id', '=', repositoryId);
+  const res = await keysetPage(
+    db,
+    base,
+    SORTS.tags,
+    page,
+    (qb) => qb.innerJoin('artifacts as a', 'a.id', 't.artifact_id').select(['t.id', 't.name', 't.pushed_at', 'a.digest']),
+    (r) => [r.name, Number(r.id)],
+  );
+  return { ...res, items: res.items.map((r) => ({ id: Number(r.id), name: r.name, digest: r.digest, pushedAt: Number(r.pushed_at) })) };
 }
 
 export interface IndexChild {

@@ -1,4 +1,6 @@
 import { sql } from 'kysely';
+import { keysetPage } from './keyset.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import type { AuditLogRow } from '../tables.js';
 import { likeExpr } from './sql.js';
@@ -36,20 +38,24 @@ export interface AuditFilter {
   resource?: string;
   from?: number;
   to?: number;
-  /** keyset: only ids below this one (newest first) */
-  beforeId?: number;
-  limit: number;
+  page: PageRequest;
 }
 
 /** Newest first, keyset-paginated on id (the table grows without bound). */
-export async function listAuditLogs(db: DB, f: AuditFilter): Promise<AuditLogRow[]> {
-  let q = db.selectFrom('audit_logs').selectAll();
+export async function listAuditLogs(db: DB, f: AuditFilter): Promise<KeysetPage<AuditLogRow>> {
+  let q = db.selectFrom('audit_logs');
   if (f.username) q = q.where('username', '=', f.username);
   if (f.action) q = q.where('action', '=', f.action);
   if (f.resourceType) q = q.where('resource_type', '=', f.resourceType);
   if (f.resource) q = q.where(likeExpr(sql.ref('resource'), f.resource));
   if (f.from !== undefined) q = q.where('created_at', '>=', f.from);
   if (f.to !== undefined) q = q.where('created_at', '<', f.to);
-  if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
-  return q.orderBy('id', 'desc').limit(f.limit).execute();
+  return keysetPage(
+    db,
+    q,
+    SORTS.newestFirst,
+    f.page,
+    (qb) => qb.selectAll(),
+    (r) => [Number(r.id)],
+  );
 }

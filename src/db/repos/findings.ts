@@ -1,4 +1,6 @@
 import { sql, type ExpressionBuilder, type Insertable, type SqlBool } from 'kysely';
+import { keysetPage } from './keyset.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import type { Database, ReportFindingsTable } from '../tables.js';
 
@@ -61,6 +63,8 @@ const inScope = (scope: ProjectScope, projectId: number | undefined) => (eb: Sco
 };
 
 export interface FindingHit {
+  /** the finding row (the list's tiebreaker) */
+  id: number;
   artifactId: number;
   project: string;
   repository: string;
@@ -81,15 +85,14 @@ export interface FindingQuery {
   minRank?: number;
   projectId?: number;
   scope: ProjectScope;
-  limit: number;
-  offset: number;
+  page: PageRequest;
 }
 
 /**
  * Indexed findings, newest artifacts first. A CVE uses `report_findings_cve_idx`, a package
  * `report_findings_package_idx`; both also narrow by artifact through the index's second column.
  */
-export async function searchFindings(db: DB, q: FindingQuery): Promise<{ items: FindingHit[]; total: number }> {
+export async function searchFindings(db: DB, q: FindingQuery): Promise<KeysetPage<FindingHit>> {
   let base = db
     .selectFrom('report_findings as f')
     .innerJoin('artifacts as a', 'a.id', 'f.artifact_id')
@@ -102,16 +105,32 @@ export async function searchFindings(db: DB, q: FindingQuery): Promise<{ items: 
   else if (q.cve) base = base.where((eb) => eb.or([eb('f.advisory_id', '=', q.cve!), eb('f.cve', '=', q.cve!)]));
   if (q.package) base = base.where('f.package', '=', q.package);
   if (q.minRank !== undefined && q.minRank > 0) base = base.where('f.severity_rank', '>=', q.minRank);
-  const rows = await base
-    .select(['f.artifact_id', 'p.name as project', 'r.name as repository', 'a.digest', 'f.advisory_id', 'f.cve', 'f.package', 'f.package_type', 'f.version', 'f.fixed_version', 'f.severity'])
-    .orderBy('f.artifact_id', 'desc')
-    .orderBy('f.id')
-    .limit(q.limit)
-    .offset(q.offset)
-    .execute();
-  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const page = await keysetPage(
+    db,
+    base,
+    SORTS.findings,
+    q.page,
+    (qb) =>
+      qb.select([
+        'f.id',
+        'f.artifact_id',
+        'p.name as project',
+        'r.name as repository',
+        'a.digest',
+        'f.advisory_id',
+        'f.cve',
+        'f.package',
+        'f.package_type',
+        'f.version',
+        'f.fixed_version',
+        'f.severity',
+      ]),
+    (r) => [Number(r.artifact_id), Number(r.id)],
+  );
   return {
-    items: rows.map((r) => ({
+    ...page,
+    items: page.items.map((r) => ({
+      id: Number(r.id),
       artifactId: Number(r.artifact_id),
       project: r.project,
       repository: r.repository,
@@ -124,7 +143,6 @@ export async function searchFindings(db: DB, q: FindingQuery): Promise<{ items: 
       fixedVersion: r.fixed_version,
       severity: r.severity,
     })),
-    total: Number(n),
   };
 }
 

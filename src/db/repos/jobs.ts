@@ -1,5 +1,7 @@
 import type { Selectable, Updateable } from 'kysely';
 import type { JobStatus } from '../../jobs/states.js';
+import { keysetPage } from './keyset.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import type { JobsTable } from '../tables.js';
 
@@ -97,12 +99,19 @@ export async function findJob(db: DB, id: number): Promise<Job | undefined> {
 }
 
 /** Newest first, keyset on id. */
-export async function listJobs(db: DB, f: { type?: string; status?: string; beforeId?: number; limit: number }): Promise<Job[]> {
-  let q = db.selectFrom('jobs').selectAll();
+export async function listJobs(db: DB, f: { type?: string; status?: string; page: PageRequest }): Promise<KeysetPage<Job>> {
+  let q = db.selectFrom('jobs');
   if (f.type) q = q.where('type', '=', f.type);
   if (f.status) q = q.where('status', '=', f.status);
-  if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
-  return (await q.orderBy('id', 'desc').limit(f.limit).execute()).map(toJob);
+  const page = await keysetPage(
+    db,
+    q,
+    SORTS.newestFirst,
+    f.page,
+    (qb) => qb.selectAll(),
+    (r) => [Number(r.id)],
+  );
+  return { ...page, items: page.items.map(toJob) };
 }
 
 export async function countActiveJobs(db: DB): Promise<number> {

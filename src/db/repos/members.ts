@@ -1,4 +1,6 @@
 import { sql } from 'kysely';
+import { keysetPage } from './keyset.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import { bumpGeneration } from './generations.js';
 
@@ -34,8 +36,8 @@ export interface AnyMemberRow {
   createdAt: number;
 }
 
-/** Users and groups of a project in one list: users first, each part ordered by name; paginated. */
-export async function listAllMembers(db: DB, projectId: number, opts: { limit: number; offset: number }): Promise<{ items: AnyMemberRow[]; total: number }> {
+/** Users and groups of a project in one list: users first, each part ordered by name (keyset over kind, name, id). */
+export async function listAllMembers(db: DB, projectId: number, req: PageRequest): Promise<KeysetPage<AnyMemberRow>> {
   const users = db
     .selectFrom('project_members as m')
     .innerJoin('users as u', 'u.id', 'm.user_id')
@@ -45,22 +47,18 @@ export async function listAllMembers(db: DB, projectId: number, opts: { limit: n
     .selectFrom('project_group_members as g')
     .where('g.project_id', '=', projectId)
     .select([sql<number>`1`.as('kind'), 'g.id as id', 'g.group_name as name', 'g.role_id', 'g.created_at']);
-  const rows = await users.unionAll(groups).orderBy('kind').orderBy('name').limit(opts.limit).offset(opts.offset).execute();
-  const [u, g] = await Promise.all([
-    db
-      .selectFrom('project_members')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('project_id', '=', projectId)
-      .executeTakeFirstOrThrow(),
-    db
-      .selectFrom('project_group_members')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('project_id', '=', projectId)
-      .executeTakeFirstOrThrow(),
-  ]);
+  const base = db.selectFrom(users.unionAll(groups).as('x'));
+  const page = await keysetPage(
+    db,
+    base,
+    SORTS.members,
+    req,
+    (qb) => qb.selectAll(),
+    (r) => [Number(r.kind), r.name, Number(r.id)],
+  );
   return {
-    items: rows.map((r) => ({ kind: Number(r.kind) === 0 ? 'user' : 'group', id: Number(r.id), name: r.name, roleId: Number(r.role_id), createdAt: Number(r.created_at) })),
-    total: Number(u.n) + Number(g.n),
+    ...page,
+    items: page.items.map((r) => ({ kind: Number(r.kind) === 0 ? 'user' : 'group', id: Number(r.id), name: r.name, roleId: Number(r.role_id), createdAt: Number(r.created_at) })),
   };
 }
 

@@ -1,4 +1,6 @@
 import { sql } from 'kysely';
+import { keysetPage } from './keyset.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import type { ProjectRow, ProjectUpdate } from '../tables.js';
 import { likeExpr } from './sql.js';
@@ -103,21 +105,26 @@ export interface ProjectListFilter {
   q?: string;
   /** null: every project (system admin); else public ones plus these ids. */
   visibleIds: number[] | null;
-  limit: number;
-  offset: number;
+  page: PageRequest;
 }
 
-/** Projects visible to a caller, by name, with a total for pagination. */
-export async function listProjects(db: DB, f: ProjectListFilter): Promise<{ items: Project[]; total: number }> {
+/** Projects visible to a caller, by name (keyset over name, id), with a capped total. */
+export async function listProjects(db: DB, f: ProjectListFilter): Promise<KeysetPage<Project>> {
   let base = db.selectFrom('projects');
   if (f.visibleIds !== null) {
     const ids = f.visibleIds;
     base = base.where((eb) => (ids.length ? eb.or([eb('public', '=', 1), eb('id', 'in', ids)]) : eb('public', '=', 1)));
   }
   if (f.q) base = base.where(likeExpr(sql.ref('name'), f.q));
-  const rows = await base.selectAll().orderBy('name').limit(f.limit).offset(f.offset).execute();
-  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  return { items: rows.map(toProject), total: Number(n) };
+  const page = await keysetPage(
+    db,
+    base,
+    SORTS.projects,
+    f.page,
+    (qb) => qb.selectAll(),
+    (r) => [r.name, Number(r.id)],
+  );
+  return { ...page, items: page.items.map(toProject) };
 }
 
 export async function updateProjectRow(db: DB, id: number, patch: ProjectUpdate): Promise<void> {

@@ -1,4 +1,6 @@
 import type { Selectable } from 'kysely';
+import { keysetPage } from './keyset.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import type { RobotsTable } from '../tables.js';
 import type { RobotAction } from '../../auth/principal.js';
@@ -90,12 +92,19 @@ export async function listRobotGrants(db: DB, robotId: number): Promise<RobotGra
   return rows.map((r) => ({ projectId: Number(r.project_id), projectName: r.name, actions: r.actions.split(',').filter(Boolean) as RobotAction[] }));
 }
 
-export async function listRobots(db: DB, f: { projectId?: number; limit: number; offset: number }): Promise<{ items: RobotRecord[]; total: number }> {
+/** Robots by name (keyset over name, id), all or one project's, with a capped total. */
+export async function listRobots(db: DB, f: { projectId?: number; page: PageRequest }): Promise<KeysetPage<RobotRecord>> {
   let base = db.selectFrom('robots');
   if (f.projectId !== undefined) base = base.where('project_id', '=', f.projectId);
-  const rows = await base.selectAll().orderBy('name').limit(f.limit).offset(f.offset).execute();
-  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  return { items: rows.map(toRobot), total: Number(n) };
+  const page = await keysetPage(
+    db,
+    base,
+    SORTS.robots,
+    f.page,
+    (qb) => qb.selectAll(),
+    (r) => [r.name, Number(r.id)],
+  );
+  return { ...page, items: page.items.map(toRobot) };
 }
 
 export async function updateRobot(db: DB, id: number, patch: { disabled?: number; secret_hash?: string; expires_at?: number | null; description?: string | null }): Promise<void> {

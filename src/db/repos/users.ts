@@ -1,4 +1,6 @@
 import { sql } from 'kysely';
+import { keysetPage } from './keyset.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import { likeExpr } from './sql.js';
 import type { NewUserRow, UserRow } from '../tables.js';
@@ -41,12 +43,19 @@ export function findUserRowById(db: DB, id: number): Promise<UserRow | undefined
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function listUsers(db: DB, opts: { q?: string; limit: number; offset: number }): Promise<{ items: User[]; total: number }> {
+/** Users by name (keyset over username, id), with a capped total. */
+export async function listUsers(db: DB, opts: { q?: string; page: PageRequest }): Promise<KeysetPage<User>> {
   let base = db.selectFrom('users');
   if (opts.q) base = base.where(likeExpr(sql.ref('username'), opts.q));
-  const rows = await base.selectAll().orderBy('username').limit(opts.limit).offset(opts.offset).execute();
-  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  return { items: rows.map(toUser), total: Number(n) };
+  const page = await keysetPage(
+    db,
+    base,
+    SORTS.users,
+    opts.page,
+    (qb) => qb.selectAll(),
+    (r) => [r.username, Number(r.id)],
+  );
+  return { ...page, items: page.items.map(toUser) };
 }
 
 export async function updateUser(

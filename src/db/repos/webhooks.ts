@@ -1,4 +1,6 @@
 import type { Selectable } from 'kysely';
+import { keysetPage } from './keyset.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import type { WebhookDeliveriesTable, WebhookPoliciesTable } from '../tables.js';
 
@@ -154,10 +156,17 @@ export async function insertWebhookDelivery(db: DB, d: Omit<WebhookDelivery, 'id
 }
 
 /** A policy's delivery log, newest first, keyset on id. */
-export async function listWebhookDeliveries(db: DB, policyId: number, f: { beforeId?: number; limit: number }): Promise<WebhookDelivery[]> {
-  let q = db.selectFrom('webhook_deliveries').selectAll().where('policy_id', '=', policyId);
-  if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
-  return (await q.orderBy('id', 'desc').limit(f.limit).execute()).map(toDelivery);
+export async function listWebhookDeliveries(db: DB, policyId: number, req: PageRequest): Promise<KeysetPage<WebhookDelivery>> {
+  const q = db.selectFrom('webhook_deliveries').where('policy_id', '=', policyId);
+  const page = await keysetPage(
+    db,
+    q,
+    SORTS.newestFirst,
+    req,
+    (qb) => qb.selectAll(),
+    (r) => [Number(r.id)],
+  );
+  return { ...page, items: page.items.map(toDelivery) };
 }
 
 /** Keeps the newest `keep` log rows of a policy. */

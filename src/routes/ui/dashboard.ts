@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
+import { TOTAL_CAP } from '../../paging.js';
 import { chartWords, severityColumns } from './charts.js';
 import { fmtTime, page, requireLogin, tr } from './render.js';
 
@@ -9,9 +10,11 @@ export function dashboardPages(): Hono<AppEnv> {
     const { projects, accounts, audit } = c.var.services;
     const p = c.var.principal;
     const isAdmin = p.kind === 'user' && p.isAdmin;
-    const visible = await projects.list(p, { limit: 1, offset: 0 });
-    const users = isAdmin ? (await accounts.listUsers({ limit: 1, offset: 0 })).total : 0;
-    const recent = isAdmin ? (await audit.list({ limit: 10 })).items.map(auditView) : null;
+    // Counts stop at TOTAL_CAP (a count of a huge table is what slows pages down): "more than 1000" past that.
+    const counted = (n: number | null) => n ?? `> ${TOTAL_CAP}`;
+    const visible = counted((await projects.list(p, { page: { limit: 1, countUpTo: TOTAL_CAP } })).total);
+    const users = isAdmin ? counted((await accounts.listUsers({ page: { limit: 1, countUpTo: TOTAL_CAP } })).total) : 0;
+    const recent = isAdmin ? (await audit.list({ page: { limit: 10 } })).items.map(auditView) : null;
     const system = isAdmin
       ? {
           ...(await c.var.services.repositories.systemCounts()),
@@ -22,7 +25,7 @@ export function dashboardPages(): Hono<AppEnv> {
     // Severity overview across every image the viewer can see (public projects and their own).
     const totals = await c.var.services.scans.visibleTotals(await projects.visibleIds(p));
     const severity = { scanned: totals.scanned, artifacts: totals.artifacts, chart: totals.scanned ? severityColumns(totals.counts, undefined, undefined, chartWords(tr(c))) : '' };
-    return page(c, 'pages/dashboard', { title: tr(c)('dashboard.title'), nav: 'dashboard', stats: { projects: visible.total, users }, system, recent, severity });
+    return page(c, 'pages/dashboard', { title: tr(c)('dashboard.title'), nav: 'dashboard', stats: { projects: visible, users }, system, recent, severity });
   });
   return r;
 }

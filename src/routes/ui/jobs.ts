@@ -6,7 +6,9 @@ import { cronProblem, nextRuns } from '../../jobs/schedules.js';
 import { FINAL_STATES, isJobStatus, JOB_STATES } from '../../jobs/states.js';
 import { RECONCILE } from '../../jobs/types/reconcile.js';
 import { SCAN_ALL } from '../../jobs/types/scan.js';
-import { intParam, pathId, type Ctx } from '../http.js';
+import { SORTS } from '../../paging.js';
+import { pathId, type Ctx } from '../http.js';
+import { cursorPager, listId, listQuery } from '../pagination.js';
 import { fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, tr } from './render.js';
 
 /** What a job works on, from its payload (e.g. a scan's artifact), with a link to its page; null when none. */
@@ -56,11 +58,11 @@ export function jobPages(): Hono<AppEnv> {
   r.get('/', async (c) => {
     const type = c.req.query('type')?.slice(0, 64) ?? '';
     const status = c.req.query('status') ?? '';
-    const cursor = intParam(c.req.query('cursor'), 'cursor', 1, Number.MAX_SAFE_INTEGER);
-    const items = await c.var.services.jobs.list({ type: type || undefined, status: isJobStatus(status) ? status : undefined, beforeId: cursor, limit: 51 });
-    const more = items.length > 50;
-    const shown = items.slice(0, 50);
-    const next = more ? `/jobs?${new URLSearchParams({ type, status, cursor: String(shown[shown.length - 1]!.id) })}` : null;
+    const st = isJobStatus(status) ? status : undefined;
+    const list = listId('jobs-ui', type, st);
+    const q = listQuery(c, list, SORTS.newestFirst, { defaultLimit: 50, countTotal: false });
+    const res = await c.var.services.jobs.listPage({ type: type || undefined, status: st, page: q.req });
+    const shown = res.items;
     const registered = c.var.services.jobs.registeredTypes();
     return page(c, 'pages/jobs/index', {
       title: tr(c)('jobs.title'),
@@ -69,7 +71,7 @@ export function jobPages(): Hono<AppEnv> {
       states: JOB_STATES,
       filter: { type, status },
       items: shown.map(jobView),
-      next,
+      pager: cursorPager(c, list, res, q),
       actions: MANUAL.filter((a) => registered.includes(a.type)),
     });
   });

@@ -3,9 +3,11 @@ import { ROLES } from '../../auth/rbac.js';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import type { Project } from '../../services/project-service.js';
-import { pageQuery, pathId, type Ctx } from '../http.js';
+import { SORTS } from '../../paging.js';
+import { pathId, type Ctx } from '../http.js';
+import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, severityColumns } from './charts.js';
-import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData, tr } from './render.js';
+import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, i18nData, tr } from './render.js';
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
 
@@ -34,13 +36,14 @@ export function projectPages(): Hono<AppEnv> {
   r.use('*', requireLogin);
 
   const listPage = async (c: Ctx, form: Record<string, unknown>, status = 200) => {
-    const q = pageQuery(c, { limit: 20 });
     const search = c.req.query('q')?.slice(0, 255) ?? '';
-    const { items, total } = await c.var.services.projects.list(c.var.principal, { q: search || undefined, limit: q.limit, offset: q.offset });
+    const list = listId('projects', search || undefined);
+    const q = listQuery(c, list, SORTS.projects);
+    const res = await c.var.services.projects.list(c.var.principal, { q: search || undefined, page: q.req });
     return page(
       c,
       'pages/projects/index',
-      { title: tr(c)('projects.title'), nav: 'projects', items: items.map(projectView), q: search, pager: pager(c, q.page, q.limit, total), form: { csrf: c.var.session?.csrfToken, ...form } },
+      { title: tr(c)('projects.title'), nav: 'projects', items: res.items.map(projectView), q: search, pager: cursorPager(c, list, res, q), form: { csrf: c.var.session?.csrfToken, ...form } },
       status,
     );
   };
@@ -67,9 +70,11 @@ export function projectPages(): Hono<AppEnv> {
   });
 
   r.get('/:name', async (c) => {
-    const q = pageQuery(c, { limit: 20 });
     const search = c.req.query('q')?.slice(0, 255) ?? '';
-    const { project, items, total } = await c.var.services.repositories.list(c.var.principal, c.req.param('name'), { q: search || undefined, limit: q.limit, offset: q.offset });
+    const list = listId('repositories', c.req.param('name'), search || undefined);
+    const q = listQuery(c, list, SORTS.repositories);
+    const { project, ...res } = await c.var.services.repositories.list(c.var.principal, c.req.param('name'), { q: search || undefined, page: q.req });
+    const items = res.items;
     const ext = new URL(c.var.services.config.externalUrl);
     const totals = await c.var.services.scans.projectTotals(project.id);
     const body = c.var.services.views.render('partials/projects/repositories', {
@@ -82,15 +87,17 @@ export function projectPages(): Hono<AppEnv> {
         const repo = x.name.slice(project.name.length + 1);
         return { name: x.name, path: encodeURIComponent(repo), artifactCount: x.artifactCount, pullCount: x.pullCount, updated: fmtTime(x.updatedAt) };
       }),
-      pager: pager(c, q.page, q.limit, total),
+      pager: cursorPager(c, list, res, q),
       howto: { host: ext.host, project: project.name, insecure: ext.protocol === 'http:' },
     });
     return projectPage(c, 'repositories', body, project);
   });
 
   const membersData = async (c: Ctx, name: string, form: Record<string, unknown> = {}) => {
-    const q = pageQuery(c, { limit: 50 });
-    const { items, total, project } = await c.var.services.projects.listMembers(c.var.principal, name, q);
+    const list = listId('members', name);
+    const q = listQuery(c, list, SORTS.members, { defaultLimit: 50 });
+    const res = await c.var.services.projects.listMembers(c.var.principal, name, q.req);
+    const { items, project } = res;
     const canWrite = await c.var.services.authz.can(c.var.principal, 'member:write', project);
     const csrf = c.var.session?.csrfToken ?? '';
     return {
@@ -106,7 +113,7 @@ export function projectPages(): Hono<AppEnv> {
             ? { ...m, key: `member-${m.userId}`, label: m.username, base: `/projects/${project.name}/members/${m.userId}`, added: fmtTime(m.createdAt) }
             : { ...m, key: `group-${m.groupId}`, label: m.group, base: `/projects/${project.name}/groups/${m.groupId}`, added: fmtTime(m.createdAt) },
         ),
-        pager: pager(c, q.page, q.limit, total),
+        pager: cursorPager(c, list, res, q),
         form: { project: project.name, csrf, roles: ROLES, ...form },
       },
     };

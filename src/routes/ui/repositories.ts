@@ -6,7 +6,9 @@ import type { ArtifactWithTags } from '../../services/repository-service.js';
 import { filterFindings } from '../../scanner/findings.js';
 import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
+import { SORTS } from '../../paging.js';
 import { findingFilter, pageQuery, type Ctx } from '../http.js';
+import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, severityBar } from './charts.js';
 import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData, localeOf, tr } from './render.js';
 import type { V2Refusal } from '../../errors.js';
@@ -22,10 +24,12 @@ export function repositoryPages(): Hono<AppEnv> {
   const host = (c: Ctx) => new URL(c.var.services.config.externalUrl).host;
 
   r.get('/:name/repositories/:repo', async (c) => {
-    const q = pageQuery(c, { limit: 20 });
+    const list = listId('artifacts-ui', c.req.param('name'), c.req.param('repo'));
+    const q = listQuery(c, list, SORTS.artifacts, { countTotal: false });
     // Index children are listed under their index (as Harbor does), and referrers (signatures, SBOMs, attestations)
     // under their subject, not as untagged rows of their own.
-    const { project, repository, items, total } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), { ...q, topLevel: true });
+    const { project, repository, ...res } = await c.var.services.repositories.artifacts(c.var.principal, c.req.param('name'), c.req.param('repo'), { page: q.req, topLevel: true });
+    const items = res.items;
     const repo = repository.name.slice(project.name.length + 1);
     const children = await c.var.services.repositories.indexChildren(
       repository.id,
@@ -88,7 +92,7 @@ export function repositoryPages(): Hono<AppEnv> {
         })),
       })),
       severities: SEVERITIES,
-      pager: pager(c, q.page, q.limit, total),
+      pager: cursorPager(c, list, res, q),
     });
   });
 

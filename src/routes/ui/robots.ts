@@ -1,8 +1,10 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
-import { pageQuery, pathId, type Ctx } from '../http.js';
-import { fmtTime, formString, page, pager, redirectWith, requireLogin, tr } from './render.js';
+import { SORTS } from '../../paging.js';
+import { pathId, type Ctx } from '../http.js';
+import { cursorPager, listId, listQuery } from '../pagination.js';
+import { fmtTime, formString, page, redirectWith, requireLogin, tr } from './render.js';
 
 /**
  * Robot accounts: all of them for system admins, a project's for its admins (`?project=`). A new or refreshed secret
@@ -18,8 +20,10 @@ export function robotPages(): Hono<AppEnv> {
 
   const listPage = async (c: Ctx, extra: { created?: { name: string; secret: string }; form?: Record<string, unknown> } = {}, status = 200) => {
     const { project, qs } = scope(c);
-    const q = pageQuery(c);
-    const { items, total } = await c.var.services.robots.list(c.var.principal, { project, limit: q.limit, offset: q.offset });
+    const list = listId('robots', project);
+    const q = listQuery(c, list, SORTS.robots);
+    const res = await c.var.services.robots.list(c.var.principal, { project, page: q.req });
+    const items = res.items;
     c.header('Cache-Control', 'no-store');
     return page(
       c,
@@ -31,7 +35,7 @@ export function robotPages(): Hono<AppEnv> {
         qs,
         host: new URL(c.var.services.config.externalUrl).host,
         items: items.map((x) => ({ id: x.robot.id, name: x.robot.name, description: x.robot.description, disabled: x.robot.disabled, expires: fmtTime(x.robot.expiresAt), grants: x.grants })),
-        pager: pager(c, q.page, q.limit, total),
+        pager: cursorPager(c, list, res, q),
         created: extra.created,
         form: extra.form ?? {},
       },

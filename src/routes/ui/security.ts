@@ -2,9 +2,10 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { SEVERITIES, type Severity } from '../../scanner/severity.js';
-import { pageQuery } from '../http.js';
+import { SORTS } from '../../paging.js';
+import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, labelledBars, severityBar, severityColumns } from './charts.js';
-import { page, pager, requireLogin, tr } from './render.js';
+import { page, requireLogin, tr } from './render.js';
 
 const str = (v: string | undefined, max: number) => (v ?? '').trim().slice(0, max);
 
@@ -22,25 +23,28 @@ export function securityPages(): Hono<AppEnv> {
       severity: str(c.req.query('severity'), 16),
       project: str(c.req.query('project'), 255),
     };
-    const q = pageQuery(c, { limit: 50 });
+    const list = listId('findings', f.cve || undefined, f.package || undefined, f.version || undefined, f.severity || undefined, f.project || undefined);
+    const q = listQuery(c, list, SORTS.findings, { defaultLimit: 50 });
     const summary = await hub.summary(c.var.principal, { project: f.project || undefined }).catch((err) => {
       if (err instanceof AppError && err.status < 500) return null;
       throw err;
     });
     const searching = !!(f.cve || f.package || f.severity);
-    let results: { items: unknown[]; total: number; error?: string } | null = null;
+    let results: { items: unknown[]; total: number | null; error?: string } | null = null;
+    let pager: ReturnType<typeof cursorPager> | null = null;
     let status = 200;
     if (searching) {
       try {
-        const { items, total } = await hub.search(c.var.principal, {
+        const res = await hub.search(c.var.principal, {
           cve: f.cve || undefined,
           package: f.package || undefined,
           version: f.version || undefined,
           severity: f.severity || undefined,
           project: f.project || undefined,
-          limit: q.limit,
-          offset: q.offset,
+          page: q.req,
         });
+        const { items, total } = res;
+        pager = cursorPager(c, list, res, q);
         results = {
           items: items.map((h) => ({
             ...h,
@@ -84,7 +88,7 @@ export function securityPages(): Hono<AppEnv> {
           })),
         },
         results,
-        pager: results ? pager(c, q.page, q.limit, results.total) : null,
+        pager,
       },
       status,
     );

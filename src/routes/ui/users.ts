@@ -1,8 +1,10 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError, denied } from '../../errors.js';
-import { pageQuery, pathId, type Ctx } from '../http.js';
-import { fmtTime, formString, page, pager, redirectWith, requireLogin, viewer, tr } from './render.js';
+import { SORTS } from '../../paging.js';
+import { pathId, type Ctx } from '../http.js';
+import { cursorPager, listId, listQuery } from '../pagination.js';
+import { fmtTime, formString, page, redirectWith, requireLogin, viewer, tr } from './render.js';
 
 /** The users admin page: system admins only. */
 export function userPages(): Hono<AppEnv> {
@@ -14,9 +16,11 @@ export function userPages(): Hono<AppEnv> {
   });
 
   const listPage = async (c: Ctx, form: Record<string, unknown>, status = 200) => {
-    const q = pageQuery(c, { limit: 20 });
     const search = c.req.query('q')?.slice(0, 255) ?? '';
-    const { items, total } = await c.var.services.accounts.listUsers({ q: search || undefined, limit: q.limit, offset: q.offset });
+    const list = listId('users', search || undefined);
+    const q = listQuery(c, list, SORTS.users);
+    const res = await c.var.services.accounts.listUsers({ q: search || undefined, page: q.req });
+    const items = res.items;
     const me = viewer(c)!;
     return page(
       c,
@@ -26,7 +30,7 @@ export function userPages(): Hono<AppEnv> {
         nav: 'users',
         q: search,
         items: items.map((u) => ({ ...u, created: fmtTime(u.createdAt), self: u.id === me.id })),
-        pager: pager(c, q.page, q.limit, total),
+        pager: cursorPager(c, list, res, q),
         form,
       },
       status,

@@ -82,12 +82,13 @@ export function webhookPages(): Hono<AppEnv> {
     const id = pathId(c, 'id');
     const { project, policy } = await c.var.services.webhooks.get(c.var.principal, name, id);
     const deliveries = await c.var.services.webhooks.deliveries(c.var.principal, name, id, { limit: 100 });
+    // The delivery log is trimmed per policy, so one page of 100 shows all that is kept.
     const body = c.var.services.views.render('partials/webhooks/show', {
       ...i18nData(c),
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
       w: { ...policyView(c, policy), hasSecret: policy.secret !== null, hasAuth: policy.authHeader !== null, skipTls: policy.skipTlsVerify },
-      deliveries: deliveries.map((d) => ({ ...d, when: fmtTime(d.at), ok: d.statusCode !== null && d.statusCode >= 200 && d.statusCode < 300 })),
+      deliveries: deliveries.items.map((d) => ({ ...d, when: fmtTime(d.at), ok: d.statusCode !== null && d.statusCode >= 200 && d.statusCode < 300 })),
     });
     return projectPage(c, 'webhooks', body, project);
   });

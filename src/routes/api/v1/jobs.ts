@@ -4,10 +4,12 @@ import { AppError, denied, notFound } from '../../../errors.js';
 import type { Job } from '../../../jobs/runner.js';
 import { cronProblem, nextRuns, type Schedule } from '../../../jobs/schedules.js';
 import { JOB_STATES } from '../../../jobs/states.js';
+import { SORTS } from '../../../paging.js';
 import { iso, type Ctx } from '../../http.js';
 import { z } from 'zod';
+import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
-import { cursorQuery, idParam, intQuery, jobSchema, listOf, scheduleSchema } from './schemas.js';
+import { idParam, intQuery, jobSchema, listOf, scheduleSchema } from './schemas.js';
 
 const jobParams = z.object({ id: idParam.describe('job id') });
 
@@ -15,13 +17,13 @@ export const jobOps = {
   list: op({
     method: 'get',
     path: '/jobs',
-    summary: 'List jobs, newest first (system admins; keyset pagination with cursor)',
+    summary: 'List jobs, newest first (system admins; keyset cursors, no total)',
     tag: 'jobs',
-    query: cursorQuery.extend({
+    query: paginationQuerySchema.extend({
       type: z.string().max(64).optional().describe('a job type, e.g. SCAN_IMAGE'),
       status: z.enum(JOB_STATES, { error: 'status must be one of pending, scheduled, running, success, error, stopped' }).optional(),
     }),
-    responses: { 200: { description: 'a page of jobs', schema: listOf(jobSchema) } },
+    responses: { 200: { description: 'a page of jobs', schema: listEnvelopeSchema(jobSchema) } },
   }),
   get: op({ method: 'get', path: '/jobs/{id}', summary: 'Get a job', tag: 'jobs', params: jobParams, responses: { 200: { description: 'the job', schema: jobSchema } } }),
   log: op({
@@ -128,11 +130,11 @@ export function jobRoutes(): Hono<AppEnv> {
   });
 
   route(r, '/jobs', jobOps.list, async (c, v) => {
-    const { type, status, cursor, limit = 20 } = v.query();
-    const items = await c.var.services.jobs.list({ type, status, beforeId: cursor, limit: limit + 1 });
-    const more = items.length > limit;
-    const page = items.slice(0, limit);
-    return c.json({ items: page.map(jobJson), next_cursor: more ? page[page.length - 1]!.id : null });
+    const { type, status } = v.query();
+    const list = listId('jobs', type, status);
+    const q = listQuery(c, list, SORTS.newestFirst, { countTotal: false });
+    const page = await c.var.services.jobs.listPage({ type, status, page: q.req });
+    return listResponse(c, list, q, page, jobJson);
   });
 
   route(r, '/jobs', jobOps.get, async (c, v) => {

@@ -1,10 +1,12 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
+import { SORTS } from '../../../paging.js';
 import { projectUpdateSchema, type Member, type Project } from '../../../services/project-service.js';
-import { iso, pageResponse } from '../../http.js';
+import { iso } from '../../http.js';
+import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
-import { idParam, listOf, memberSchema, pageOf, pageQuery, projectDetailSchema, projectParams, projectSchema, role } from './schemas.js';
+import { idParam, memberSchema, projectDetailSchema, projectParams, projectSchema, role } from './schemas.js';
 
 const memberParams = projectParams.extend({ userId: idParam.describe('user id') });
 const groupParams = projectParams.extend({ id: idParam.describe('directory group id') });
@@ -17,11 +19,11 @@ export const projectOps = {
     summary: 'List the projects the caller can see',
     tag: 'projects',
     security: 'public',
-    query: pageQuery.extend({
+    query: paginationQuerySchema.extend({
       q: z.string().max(255).optional().describe('part of the project name'),
       name: z.string().max(255).optional().describe('the same as q'),
     }),
-    responses: { 200: { description: 'a page of projects', schema: listOf(projectSchema) } },
+    responses: { 200: { description: 'a page of projects', schema: listEnvelopeSchema(projectSchema) } },
   }),
   create: op({
     method: 'post',
@@ -66,8 +68,8 @@ export const projectOps = {
     summary: 'List members',
     tag: 'members',
     params: projectParams,
-    query: pageQuery,
-    responses: { 200: { description: 'a page of members', schema: listOf(memberSchema) } },
+    query: paginationQuerySchema,
+    responses: { 200: { description: 'a page of members', schema: listEnvelopeSchema(memberSchema) } },
   }),
   addMember: op({
     method: 'post',
@@ -138,9 +140,11 @@ export function projectRoutes(): Hono<AppEnv> {
 
   route(r, at, projectOps.list, async (c, v) => {
     const query = v.query();
-    const q = pageOf(query);
-    const { items, total } = await c.var.services.projects.list(c.var.principal, { q: query.q ?? query.name, limit: q.limit, offset: q.offset });
-    return pageResponse(c, items.map(projectJson), total, q);
+    const search = query.q ?? query.name;
+    const list = listId('projects', search);
+    const q = listQuery(c, list, SORTS.projects);
+    const page = await c.var.services.projects.list(c.var.principal, { q: search, page: q.req });
+    return listResponse(c, list, q, page, projectJson);
   });
 
   route(r, at, projectOps.get, async (c, v) => {
@@ -164,9 +168,12 @@ export function projectRoutes(): Hono<AppEnv> {
   });
 
   route(r, at, projectOps.members, async (c, v) => {
-    const q = pageOf(v.query(), 50);
-    const { items, total } = await c.var.services.projects.listMembers(c.var.principal, v.params().project, q);
-    return pageResponse(c, items.map(memberJson), total, q);
+    const { project } = v.params();
+    v.query();
+    const list = listId('members', project);
+    const q = listQuery(c, list, SORTS.members, { defaultLimit: 50 });
+    const page = await c.var.services.projects.listMembers(c.var.principal, project, q.req);
+    return listResponse(c, list, q, page, memberJson);
   });
 
   route(r, at, projectOps.addMember, async (c, v) => {

@@ -3,11 +3,15 @@ import type { AppEnv } from '../../../context.js';
 import type { ArtifactWithTags } from '../../../services/repository-service.js';
 import type { ScanSummary } from '../../../services/scan-service.js';
 import { z } from 'zod';
-import { iso, pageResponse } from '../../http.js';
+import { SORTS } from '../../../paging.js';
+import { iso } from '../../http.js';
+import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuery, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
-import { artifactDetailSchema, artifactParams, artifactSchema, listOf, pageOf, pageQuery, projectParams, repoParams, repositoryDetailSchema, repositorySchema, tagSchema } from './schemas.js';
+import { artifactDetailSchema, artifactParams, artifactSchema, projectParams, repoParams, repositoryDetailSchema, repositorySchema, tagSchema } from './schemas.js';
 
 const done = { 204: { description: 'deleted' } };
+/** Tags are small rows: a page holds up to 1000 (they were returned whole before pagination). */
+const TAGS_MAX_LIMIT = 1000;
 
 export const repositoryOps = {
   list: op({
@@ -17,8 +21,8 @@ export const repositoryOps = {
     tag: 'repositories',
     security: 'public',
     params: projectParams,
-    query: pageQuery.extend({ q: z.string().max(255).optional().describe('part of the repository name') }),
-    responses: { 200: { description: 'a page of repositories', schema: listOf(repositorySchema) } },
+    query: paginationQuerySchema.extend({ q: z.string().max(255).optional().describe('part of the repository name') }),
+    responses: { 200: { description: 'a page of repositories', schema: listEnvelopeSchema(repositorySchema) } },
   }),
   get: op({
     method: 'get',
@@ -45,8 +49,8 @@ export const repositoryOps = {
     tag: 'artifacts',
     security: 'public',
     params: repoParams,
-    query: pageQuery,
-    responses: { 200: { description: 'a page of artifacts', schema: listOf(artifactSchema) } },
+    query: paginationQuerySchema,
+    responses: { 200: { description: 'a page of artifacts, newest push first', schema: listEnvelopeSchema(artifactSchema) } },
   }),
   artifact: op({
     method: 'get',
@@ -69,11 +73,12 @@ export const repositoryOps = {
   tags: op({
     method: 'get',
     path: '/projects/{project}/repositories/{repo}/tags',
-    summary: 'List tags',
+    summary: `List tags by name (up to ${TAGS_MAX_LIMIT} a page, default ${TAGS_MAX_LIMIT})`,
     tag: 'artifacts',
     security: 'public',
     params: repoParams,
-    responses: { 200: { description: 'every tag of the repository', schema: listOf(tagSchema) } },
+    query: paginationQuery(TAGS_MAX_LIMIT),
+    responses: { 200: { description: 'a page of tags', schema: listEnvelopeSchema(tagSchema) } },
   }),
   deleteTag: op({
     method: 'delete',
@@ -120,25 +125,26 @@ export function repositoryRoutes(): Hono<AppEnv> {
   const svc = (c: { var: AppEnv['Variables'] }) => c.var.services.repositories;
 
   route(r, at, repositoryOps.list, async (c, v) => {
-    const query = v.query();
-    const q = pageOf(query);
-    const { items, total, project } = await svc(c).list(c.var.principal, v.params().project, { q: query.q, limit: q.limit, offset: q.offset });
-    return pageResponse(
+    const { project: projectName } = v.params();
+    const search = v.query().q;
+    const list = listId('repositories', projectName, search);
+    const q = listQuery(c, list, SORTS.repositories);
+    const { project, ...page } = await svc(c).list(c.var.principal, projectName, { q: search, page: q.req });
+    return listResponse(
       c,
-      items.map(
-        (x): z.output<typeof repositorySchema> => ({
-          id: x.id,
-          name: x.name,
-          project: project.name,
-          repo: x.name.slice(project.name.length + 1),
-          artifact_count: x.artifactCount,
-          pull_count: x.pullCount,
-          created_at: iso(x.createdAt),
-          updated_at: iso(x.updatedAt),
-        }),
-      ),
-      total,
+      list,
       q,
+      page,
+      (x): z.output<typeof repositorySchema> => ({
+        id: x.id,
+        name: x.name,
+        project: project.name,
+        repo: x.name.slice(project.name.length + 1),
+        artifact_count: x.artifactCount,
+        pull_count: x.pullCount,
+        created_at: iso(x.createdAt),
+        updated_at: iso(x.updatedAt),
+      }),
     );
   });
 
@@ -163,15 +169,12 @@ export function repositoryRoutes(): Hono<AppEnv> {
 
   route(r, at, repositoryOps.artifacts, async (c, v) => {
     const { project, repo } = v.params();
-    const q = pageOf(v.query());
-    const { items, total } = await svc(c).artifacts(c.var.principal, project, repo, q);
-    const scans = await c.var.services.scans.summaries(items.map((a) => a.id));
-    return pageResponse(
-      c,
-      items.map((a) => artifactJson(a, scans.get(a.id))),
-      total,
-      q,
-    );
+    v.query();
+    const list = listId('artifacts', project, repo);
+    const q = listQuery(c, list, SORTS.artifacts);
+    const { project: _p, repository: _r, ...page } = await svc(c).artifacts(c.var.principal, project, repo, { page: q.req });
+    const scans = await c.var.services.scans.summaries(page.items.map((a) => a.id));
+    return listResponse(c, list, q, page, (a) => artifactJson(a, scans.get(a.id)));
   });
 
   route(r, at, repositoryOps.artifact, async (c, v) => {
@@ -204,8 +207,12 @@ export function repositoryRoutes(): Hono<AppEnv> {
 
   route(r, at, repositoryOps.tags, async (c, v) => {
     const { project, repo } = v.params();
-    const tags = await svc(c).tags(c.var.principal, project, repo);
-    return c.json({ items: tags.map((t): z.output<typeof tagSchema> => ({ name: t.name, digest: t.digest, pushed_at: iso(t.pushedAt) })) });
+    v.query();
+    const list = listId('tags', project, repo);
+    // Tags were returned whole before pagination: up to 1000 a page (small rows) keeps most repositories on one.
+    const q = listQuery(c, list, SORTS.tags, { defaultLimit: TAGS_MAX_LIMIT, maxLimit: TAGS_MAX_LIMIT });
+    const { project: _p, repository: _r, ...page } = await svc(c).tags(c.var.principal, project, repo, q.req);
+    return listResponse(c, list, q, page, (t): z.output<typeof tagSchema> => ({ name: t.name, digest: t.digest, pushed_at: iso(t.pushedAt) }));
   });
 
   route(r, at, repositoryOps.deleteTag, async (c, v) => {

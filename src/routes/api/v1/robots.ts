@@ -1,10 +1,12 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
+import { SORTS } from '../../../paging.js';
 import { robotCreateSchema, robotUpdateSchema, type RobotGrant, type RobotRecord } from '../../../services/robot-service.js';
-import { iso, pageResponse } from '../../http.js';
+import { iso } from '../../http.js';
+import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
-import { idParam, listOf, pageOf, pageQuery, robotSchema, robotSecretSchema } from './schemas.js';
+import { idParam, robotSchema, robotSecretSchema } from './schemas.js';
 
 const robotParams = z.object({ id: idParam.describe('robot account id') });
 
@@ -23,8 +25,8 @@ export const robotOps = {
     path: '/robots',
     summary: 'List robot accounts (project= for a project’s)',
     tag: 'robots',
-    query: pageQuery.extend({ project: z.string().max(255).optional().describe('only this project’s robots') }),
-    responses: { 200: { description: 'a page of robots', schema: listOf(robotSchema) } },
+    query: paginationQuerySchema.extend({ project: z.string().max(255).optional().describe('only this project’s robots') }),
+    responses: { 200: { description: 'a page of robots', schema: listEnvelopeSchema(robotSchema) } },
     errors: [404],
   }),
   get: op({ method: 'get', path: '/robots/{id}', summary: 'Get a robot account', tag: 'robots', params: robotParams, responses: { 200: { description: 'the robot', schema: robotSchema } } }),
@@ -72,15 +74,11 @@ export function robotRoutes(): Hono<AppEnv> {
     return c.json({ ...robotJson(robot, grants), secret }, 201);
   });
   route(r, at, robotOps.list, async (c, v) => {
-    const query = v.query();
-    const q = pageOf(query);
-    const { items, total } = await c.var.services.robots.list(c.var.principal, { project: query.project, limit: q.limit, offset: q.offset });
-    return pageResponse(
-      c,
-      items.map((x) => robotJson(x.robot, x.grants)),
-      total,
-      q,
-    );
+    const { project } = v.query();
+    const list = listId('robots', project);
+    const q = listQuery(c, list, SORTS.robots);
+    const page = await c.var.services.robots.list(c.var.principal, { project, page: q.req });
+    return listResponse(c, list, q, page, (x) => robotJson(x.robot, x.grants));
   });
   route(r, at, robotOps.get, async (c, v) => {
     const { robot, grants } = await c.var.services.robots.get(c.var.principal, v.params().id);

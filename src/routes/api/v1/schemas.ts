@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { paginationQuerySchema } from '../../pagination.js';
 import { ROLES } from '../../../auth/rbac.js';
 import { ERROR_STATUS } from '../../../errors.js';
 import { JOB_STATES } from '../../../jobs/states.js';
@@ -35,33 +36,13 @@ export const errorBody = component(
 );
 
 // ---------------------------------------------------------------------------------------------------------------
-// Pagination: one set of parameter and envelope schemas for every list.
+// Pagination: every keyset-paged list takes `paginationQuerySchema` and answers `listEnvelopeSchema(item)`, both from
+// src/routes/pagination.ts (one source for the handlers, the UI and this document). Here only what is not such a list.
 
-/** A whole-number query parameter in [min, max] (query strings are text; the document shows an integer). */
-export const intQuery = (name: string, min: number, max: number) =>
-  z.coerce
-    .number({ error: `${name} must be a whole number` })
-    .int(`${name} must be a whole number`)
-    .min(min, `${name} must be between ${min} and ${max}`)
-    .max(max, `${name} must be between ${min} and ${max}`);
+export { intQuery } from '../../pagination.js';
 
-export const LIMIT_MAX = 100;
-
-/**
- * Every pagination parameter a list may take. A list picks those it honours: `pageQuery` (offset pages) or
- * `cursorQuery` (keyset); `limit` defaults per list.
- */
-export const paginationQuery = z.object({
-  limit: intQuery('limit', 1, LIMIT_MAX).optional().describe(`items per page (1–${LIMIT_MAX})`),
-  page: intQuery('page', 1, 1_000_000).optional().describe('1-based page number'),
-  cursor: z.string().max(512).optional().describe('the `next_cursor` of the previous page'),
-});
-export const pageQuery = paginationQuery.pick({ limit: true, page: true }).extend({
-  page_size: intQuery('page_size', 1, LIMIT_MAX).optional().describe('the same as limit (Harbor’s name)'),
-});
-export const cursorQuery = paginationQuery.pick({ limit: true }).extend({
-  cursor: intQuery('cursor', 1, Number.MAX_SAFE_INTEGER).optional().describe('the `next_cursor` of the previous page'),
-});
+/** A scan report's findings: one report in memory, paged by number (`limit`/`page_size`, `page`). */
+export const pageQuery = paginationQuerySchema.pick({ limit: true, page_size: true, page: true });
 
 /** `limit`, `page` and the offset from a parsed `pageQuery`. */
 export const pageOf = (q: { limit?: number; page?: number; page_size?: number }, defaultLimit = 20) => {
@@ -70,18 +51,8 @@ export const pageOf = (q: { limit?: number; page?: number; page_size?: number },
   return { page, limit, offset: (page - 1) * limit };
 };
 
-/**
- * The list envelope: `items`, and, where the list has them, `total` (also in `X-Total-Count`), `page` and `limit`
- * (offset pages) or `next_cursor` (keyset; null on the last page).
- */
-export const listOf = <T extends z.ZodType>(item: T) =>
-  z.object({
-    items: z.array(item),
-    total: count.optional(),
-    page: z.number().int().min(1).optional(),
-    limit: z.number().int().min(1).optional(),
-    next_cursor: z.union([z.string(), z.number().int()]).nullable().optional(),
-  });
+/** A short list that is answered whole (webhook policies, schedules, adapters, group names): `items` only. */
+export const listOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Path parameters.
@@ -289,7 +260,10 @@ export const reportSchema = component(
     gaps: z.array(z.object({ layer: z.string().optional(), path: z.string().optional(), reason: z.string() })),
     problems: z.array(z.string()),
     error: z.string().nullable(),
-    ...listOf(findingSchema).pick({ items: true, total: true, page: true, limit: true }).shape,
+    items: z.array(findingSchema),
+    total: count.describe('matching findings'),
+    page: z.number().int().min(1),
+    limit: z.number().int().min(1),
   }),
 );
 

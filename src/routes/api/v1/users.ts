@@ -2,11 +2,13 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import type { User } from '../../../services/account-service.js';
 import { AppError, badRequest, denied, notFound } from '../../../errors.js';
-import { iso, pageResponse, type Ctx } from '../../http.js';
+import { SORTS } from '../../../paging.js';
+import { iso, type Ctx } from '../../http.js';
+import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import type { Principal } from '../../../auth/principal.js';
 import { z } from 'zod';
 import { op, route } from './operation.js';
-import { idParam, listOf, pageOf, pageQuery, userSchema } from './schemas.js';
+import { idParam, userSchema } from './schemas.js';
 
 const idParams = z.object({ id: idParam.describe('user id') });
 const user = (description: string) => ({ description, schema: userSchema });
@@ -17,8 +19,8 @@ export const userOps = {
     path: '/users',
     summary: 'List users (system admins; search with q)',
     tag: 'users',
-    query: pageQuery.extend({ q: z.string().max(255).optional().describe('part of the username or e-mail') }),
-    responses: { 200: { description: 'a page of users', schema: listOf(userSchema) } },
+    query: paginationQuerySchema.extend({ q: z.string().max(255).optional().describe('part of the username or e-mail') }),
+    responses: { 200: { description: 'a page of users', schema: listEnvelopeSchema(userSchema) } },
   }),
   create: op({
     method: 'post',
@@ -93,10 +95,11 @@ export function userRoutes(): Hono<AppEnv> {
 
   route(r, '/users', userOps.list, async (c, v) => {
     requireAdmin(c.var.principal);
-    const query = v.query();
-    const q = pageOf(query);
-    const { items, total } = await c.var.services.accounts.listUsers({ q: query.q, limit: q.limit, offset: q.offset });
-    return pageResponse(c, items.map(userJson), total, q);
+    const search = v.query().q;
+    const list = listId('users', search);
+    const q = listQuery(c, list, SORTS.users);
+    const page = await c.var.services.accounts.listUsers({ q: search, page: q.req });
+    return listResponse(c, list, q, page, userJson);
   });
 
   route(r, '/users', userOps.current, async (c) => {

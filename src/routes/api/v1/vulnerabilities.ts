@@ -2,9 +2,10 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
 import type { FindingHit } from '../../../services/security-hub-service.js';
-import { pageResponse } from '../../http.js';
+import { SORTS } from '../../../paging.js';
+import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
-import { hitSchema, listOf, pageOf, pageQuery } from './schemas.js';
+import { hitSchema } from './schemas.js';
 
 // Over-long values are cut one past the service's limit, so the service names the problem.
 const cut = (max: number) =>
@@ -20,14 +21,14 @@ export const vulnerabilityOps = {
     path: '/vulnerabilities',
     summary: 'Security hub: findings across readable artifacts (paginated)',
     tag: 'vulnerabilities',
-    query: pageQuery.extend({
+    query: paginationQuerySchema.extend({
       cve: cut(128).describe('a CVE or advisory id'),
       package: cut(255).describe('a package name'),
       version: cut(300).describe('a version range such as ">=1.2,<1.3" (needs package)'),
       severity: cut(16).describe('critical, high, medium, low or unknown: at or above'),
       project: projectFilter,
     }),
-    responses: { 200: { description: 'a page of findings', schema: listOf(hitSchema) } },
+    responses: { 200: { description: 'a page of findings', schema: listEnvelopeSchema(hitSchema) } },
     errors: [404],
   }),
   summary: op({
@@ -81,17 +82,11 @@ export function vulnerabilityRoutes(): Hono<AppEnv> {
 
   route(r, '/vulnerabilities', vulnerabilityOps.search, async (c, v) => {
     const query = v.query();
-    const q = pageOf(query, 50);
-    const { items, total } = await c.var.services.securityHub.search(c.var.principal, {
-      cve: query.cve,
-      package: query.package,
-      version: query.version,
-      severity: query.severity,
-      project: query.project,
-      limit: q.limit,
-      offset: q.offset,
-    });
-    return pageResponse(c, items.map(hitJson), total, q);
+    const f = { cve: query.cve, package: query.package, version: query.version, severity: query.severity, project: query.project };
+    const list = listId('findings', f.cve, f.package, f.version, f.severity, f.project);
+    const q = listQuery(c, list, SORTS.findings, { defaultLimit: 50 });
+    const page = await c.var.services.securityHub.search(c.var.principal, { ...f, page: q.req });
+    return listResponse(c, list, q, page, hitJson);
   });
 
   route(r, '/vulnerabilities', vulnerabilityOps.summary, async (c, v) => {

@@ -2,9 +2,11 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
 import { webhookCreateSchema, webhookUpdateSchema, type WebhookDelivery, type WebhookPolicy } from '../../../services/webhook-service.js';
+import { SORTS } from '../../../paging.js';
 import { iso } from '../../http.js';
+import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
-import { cursorQuery, deliverySchema, idParam, listOf, projectParams, webhookSchema } from './schemas.js';
+import { deliverySchema, idParam, listOf, projectParams, webhookSchema } from './schemas.js';
 
 const policyParams = projectParams.extend({ id: idParam.describe('webhook policy id') });
 const policy = (description: string) => ({ description, schema: webhookSchema });
@@ -50,11 +52,11 @@ export const webhookOps = {
   deliveries: op({
     method: 'get',
     path: '/projects/{project}/webhooks/{id}/deliveries',
-    summary: 'The policy’s delivery log, newest first (status code, latency; keyset pagination with cursor)',
+    summary: 'The policy’s delivery log, newest first (status code, latency; keyset cursors)',
     tag: 'webhooks',
     params: policyParams,
-    query: cursorQuery,
-    responses: { 200: { description: 'a page of deliveries', schema: listOf(deliverySchema) } },
+    query: paginationQuerySchema,
+    responses: { 200: { description: 'a page of deliveries', schema: listEnvelopeSchema(deliverySchema) } },
   }),
   test: op({
     method: 'post',
@@ -135,12 +137,14 @@ export function webhookRoutes(): Hono<AppEnv> {
     return c.body(null, 204);
   });
 
-  // Newest first; `cursor` is the id of the last row of the previous page.
+  // Newest first, keyset on id.
   route(r, at, webhookOps.deliveries, async (c, v) => {
     const { project, id } = v.params();
-    const { cursor, limit = 50 } = v.query();
-    const items = await c.var.services.webhooks.deliveries(c.var.principal, project, id, { beforeId: cursor, limit });
-    return c.json({ items: items.map(deliveryJson), next_cursor: items.length === limit ? String(items[items.length - 1]!.id) : null });
+    v.query();
+    const list = listId('deliveries', project, id);
+    const q = listQuery(c, list, SORTS.newestFirst, { defaultLimit: 50 });
+    const page = await c.var.services.webhooks.deliveries(c.var.principal, project, id, q.req);
+    return listResponse(c, list, q, page, deliveryJson);
   });
 
   route(r, at, webhookOps.test, async (c, v) => {
