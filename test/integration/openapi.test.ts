@@ -102,7 +102,7 @@ describe('OpenAPI document', () => {
 
   it('the response check fails on an answer the document does not describe', async () => {
     const checker = new ResponseChecker(doc);
-    const ok = new Response(JSON.stringify({ items: [], total: 0, page: 1, limit: 20 }), { headers: { 'content-type': 'application/json' } });
+    const ok = new Response(JSON.stringify({ items: [], limit: 20, page: 1, next_cursor: null, prev_cursor: null, total: 0 }), { headers: { 'content-type': 'application/json' } });
     await checker.check('GET', '/api/v1/projects', ok);
     const extra = new Response(JSON.stringify({ items: [{ name: 'x' }], total: 1 }), { headers: { 'content-type': 'application/json' } });
     await assert.rejects(checker.check('GET', '/api/v1/projects', extra), /does not match the document/);
