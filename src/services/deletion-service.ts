@@ -191,9 +191,8 @@ export class DeletionService {
    * refusal (an immutable tag anywhere) leaves the project whole. Returns the number of artifacts deleted.
    */
   async deleteProjectRepositories(actor: Actor, project: Project, opts: DeletionOptions): Promise<number> {
-    const repos = await this.db.selectFrom('repositories').select('name').where('project_id', '=', project.id).orderBy('name').execute();
     const plans: DeletionPlan[] = [];
-    for (const r of repos) plans.push(await this.planRepository(r.name));
+    for (const name of await art.listRepositoryNames(this.db, project.id)) plans.push(await this.planRepository(name));
     let n = 0;
     for (const plan of plans) {
       const result = await this.execute(actor, plan, { ...opts, auditEach: false });

@@ -6,6 +6,7 @@ import type { DB } from '../db/connect.js';
 import * as members from '../db/repos/members.js';
 import { findUserRowByName } from '../db/repos/users.js';
 import { deleteProjectRow, findProjectByName, insertProject, listProjects, updateProjectRow, type Project } from '../db/repos/projects.js';
+import { countRepositories } from '../db/repos/artifacts.js';
 import type { ProjectUpdate } from '../db/tables.js';
 import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
@@ -165,15 +166,11 @@ export class ProjectService {
   async delete(p: Principal, actor: Actor, name: string, opts: { force: boolean; purge: (project: Project) => Promise<number> }): Promise<void> {
     const project = await this.get(p, name);
     await this.authz.require(p, 'project:delete', project);
-    const { n } = await this.db
-      .selectFrom('repositories')
-      .select((e) => e.fn.countAll<number>().as('n'))
-      .where('project_id', '=', project.id)
-      .executeTakeFirstOrThrow();
-    if (Number(n) > 0 && !opts.force) throw conflict(`project ${name} still has ${Number(n)} repositories: delete them first, or confirm deleting everything (force)`);
-    const artifacts = Number(n) > 0 ? await opts.purge(project) : 0;
+    const n = await countRepositories(this.db, project.id);
+    if (n > 0 && !opts.force) throw conflict(`project ${name} still has ${n} repositories: delete them first, or confirm deleting everything (force)`);
+    const artifacts = n > 0 ? await opts.purge(project) : 0;
     await deleteProjectRow(this.db, project.id);
-    await this.audit.record(actor, 'delete', 'project', name, { repositories: Number(n), artifacts });
+    await this.audit.record(actor, 'delete', 'project', name, { repositories: n, artifacts });
   }
 
   // --- members ---

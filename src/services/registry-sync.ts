@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
+import { insertAuditLogs } from '../db/repos/audit.js';
+import * as inbox from '../db/repos/notification-inbox.js';
 import { findProjectByName } from '../db/repos/projects.js';
 import type { Logger } from '../log.js';
 import { CORE_SUBJECT, IMAGE_TYPES, INDEX_TYPES, MANIFEST_TYPES } from '../registry/constants.js';
@@ -210,17 +212,8 @@ export class RegistrySync {
         ignored++;
         continue;
       }
-      try {
-        await this.db
-          .insertInto('notification_inbox')
-          .values({ event_id: e.id, received_at: now, payload: JSON.stringify(e), applied_at: null, lease_until: null, error: null })
-          .execute();
-        stored++;
-      } catch (err) {
-        const code = (err as { code?: string; errno?: number }).code;
-        if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'ER_DUP_ENTRY') duplicates++;
-        else throw err;
-      }
+      if (await inbox.insertInboxEvent(this.db, { eventId: e.id, payload: JSON.stringify(e), receivedAt: now })) stored++;
+      else duplicates++;
     }
     if (stored) this.kick();
     return { stored, duplicates, ignored, skipped };
@@ -245,19 +238,11 @@ export class RegistrySync {
 
   /** The stream's health: this process's view of the registry's activity against the events every replica stored. */
   async streamHealth(now = Date.now()): Promise<StreamHealth> {
-    const r = await this.db
-      .selectFrom('notification_inbox')
-      .select((e) => [e.fn.max<number>('received_at').as('last')])
-      .executeTakeFirst();
-    const p = await this.db
-      .selectFrom('notification_inbox')
-      .select((e) => e.fn.min<number>('received_at').as('t'))
-      .where('applied_at', 'is', null)
-      .executeTakeFirst();
+    const backlog = await inbox.inboxBacklog(this.db);
     return streamHealth({
       lastActivityAt: this.lastActivityAt,
-      lastReceivedAt: Math.max(this.lastEnvelopeAt, Number(r?.last ?? 0)),
-      oldestPendingAt: p?.t ? Number(p.t) : null,
+      lastReceivedAt: Math.max(this.lastEnvelopeAt, backlog.lastReceivedAt ?? 0),
+      oldestPendingAt: backlog.oldestPendingAt,
       now,
     });
   }
@@ -307,14 +292,7 @@ export class RegistrySync {
   /** Claims and applies up to 100 pending events in order. Returns false when there was nothing to do. */
   private async drainBatch(): Promise<boolean> {
     const now = Date.now();
-    const candidates = await this.db
-      .selectFrom('notification_inbox')
-      .select(['id', 'payload', 'attempts'])
-      .where('applied_at', 'is', null)
-      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-      .orderBy('id')
-      .limit(100)
-      .execute();
+    const candidates = await inbox.listClaimableInboxEvents(this.db, now, 100);
     if (!candidates.length) return false;
     const applied: number[] = [];
     const pulls = new Map<string, { repo: string; digest: string; count: number; lastAt: number }>();
@@ -322,28 +300,21 @@ export class RegistrySync {
     let stalled = false;
     for (const row of candidates) {
       // Conditional claim: another core replica may be draining the same inbox.
-      const claim = await this.db
-        .updateTable('notification_inbox')
-        .set((eb) => ({ lease_until: now + LEASE_MS, attempts: eb('attempts', '+', 1) }))
-        .where('id', '=', row.id)
-        .where('applied_at', 'is', null)
-        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-        .executeTakeFirst();
-      if (Number(claim.numUpdatedRows) !== 1) continue;
+      if (!(await inbox.claimInboxEvent(this.db, row.id, now, now + LEASE_MS))) continue;
       const e = JSON.parse(row.payload) as RegistryEvent;
       try {
         await this.apply(e, pulls, audits);
-        applied.push(Number(row.id));
+        applied.push(row.id);
       } catch (err) {
-        const attempts = Number(row.attempts) + 1;
+        const attempts = row.attempts + 1;
         const message = (err as Error).message.slice(0, 1000);
         if (attempts >= MAX_ATTEMPTS) {
           this.log.error({ eventId: e.id, err: message }, 'giving up on a notification; reconciliation will repair');
-          await this.db.updateTable('notification_inbox').set({ applied_at: Date.now(), lease_until: null, error: message }).where('id', '=', row.id).execute();
+          await inbox.markInboxApplied(this.db, [row.id], Date.now(), message);
           continue;
         }
         // Keep order: release this event and stop here; later events wait for it.
-        await this.db.updateTable('notification_inbox').set({ lease_until: null, error: message }).where('id', '=', row.id).execute();
+        await inbox.releaseInboxEvent(this.db, row.id, message);
         this.log.warn({ eventId: e.id, err: message, attempts }, 'notification apply failed; will retry');
         stalled = true;
         break;
@@ -355,10 +326,7 @@ export class RegistrySync {
       return false;
     }
     if (Math.random() < 0.02) {
-      await this.db
-        .deleteFrom('notification_inbox')
-        .where('applied_at', '<', Date.now() - INBOX_RETENTION_MS)
-        .execute();
+      await inbox.deleteAppliedInboxEvents(this.db, Date.now() - INBOX_RETENTION_MS);
     }
     return true;
   }
@@ -376,23 +344,11 @@ export class RegistrySync {
         const id = await art.findArtifactId(trx, Number(repo.id), p.digest);
         if (id !== undefined) await art.addPulls(trx, id, Number(repo.id), p.count, p.lastAt);
       }
-      if (audits.length) {
-        await trx
-          .insertInto('audit_logs')
-          .values(
-            audits.map((a) => ({
-              created_at: a.at,
-              username: a.username.slice(0, 255),
-              action: a.action,
-              resource_type: 'artifact',
-              resource: a.resource.slice(0, 512),
-              detail: null,
-              client_ip: a.clientIp,
-            })),
-          )
-          .execute();
-      }
-      if (applied.length) await trx.updateTable('notification_inbox').set({ applied_at: Date.now(), lease_until: null, error: null }).where('id', 'in', applied).execute();
+      await insertAuditLogs(
+        trx,
+        audits.map((a) => ({ at: a.at, username: a.username, action: a.action, resourceType: 'artifact', resource: a.resource, detail: null, clientIp: a.clientIp })),
+      );
+      await inbox.markInboxApplied(trx, applied, Date.now());
     });
   }
 
@@ -566,7 +522,7 @@ export class RegistrySync {
         }
         let childId = repoRow ? await art.findArtifactId(this.db, Number(repoRow.id), c.digest) : undefined;
         if (childId === undefined && depth < 1) childId = (await this.importArtifact(repo, c.digest, { pushedAt: opts.pushedAt, pushedBy: opts.pushedBy }, depth + 1)) ?? undefined;
-        const childSize = childId !== undefined ? await this.db.selectFrom('artifacts').select('size').where('id', '=', childId).executeTakeFirst() : undefined;
+        const childSize = childId !== undefined ? await art.findArtifactById(this.db, childId) : undefined;
         sizes.set(c.digest, childSize ? Number(childSize.size) : c.size);
         facts.size += sizes.get(c.digest)!;
       }

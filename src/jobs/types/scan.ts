@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DB } from '../../db/connect.js';
 import { REPOSITORY_NAME, SHA256_DIGEST } from '../../registry/reference.js';
 import { unfinishedJobIds } from '../../db/repos/job-progress.js';
-import { findArtifactByRepositoryName } from '../../db/repos/artifacts.js';
+import { findArtifactByRepositoryName, listTopLevelArtifacts } from '../../db/repos/artifacts.js';
 import { findProjectByName } from '../../db/repos/projects.js';
 import { countOpenScansOfProject } from '../../db/repos/scan-reports.js';
 import type { PushedArtifact } from '../../services/registry-sync.js';
@@ -75,31 +75,15 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
     priority: PRIORITY_BULK,
     keepHistory: 200,
     async run(ctx) {
-      const rows = await db
-        .selectFrom('artifacts as a')
-        .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-        .select(['a.id', 'a.digest', 'r.name'])
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('artifact_children as c')
-                .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
-                .select('c.parent_id')
-                .whereRef('c.child_digest', '=', 'a.digest')
-                .whereRef('p.repository_id', '=', 'a.repository_id'),
-            ),
-          ),
-        )
-        .orderBy('a.id')
-        .execute();
+      const rows = await listTopLevelArtifacts(db);
       let queued = 0;
       const ids: number[] = [];
       for (const [i, r] of rows.entries()) {
         ctx.signal.throwIfAborted();
         const { id, created } = await ctx.enqueue(
           SCAN_IMAGE,
-          { repository: r.name, digest: r.digest, reason: 'scan-all' },
-          { uniqueKey: scanKey(Number(r.id)), releaseKeyOnFinish: true, priority: PRIORITY_BULK },
+          { repository: r.repository, digest: r.digest, reason: 'scan-all' },
+          { uniqueKey: scanKey(r.id), releaseKeyOnFinish: true, priority: PRIORITY_BULK },
         );
         ids.push(id);
         if (created) queued++;
