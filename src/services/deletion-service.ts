@@ -93,7 +93,7 @@ export class DeletionService {
     const project = await this.projectOf(repository);
     const repoRow = await art.findRepository(this.db, repository);
     if (!repoRow) throw new AppError('NAME_UNKNOWN', `repository ${repository} not found`);
-    const repositoryId = Number(repoRow.id);
+    const repositoryId = repoRow.id;
     const wanted = [...new Set(digests)];
     for (const d of wanted) if (!DIGEST.test(d)) throw new AppError('BAD_REQUEST', `not a sha256 digest: ${String(d).slice(0, 100)}`);
     // Referrers go with their subject, transitively (a signature of an SBOM of an image).
@@ -183,7 +183,7 @@ export class DeletionService {
   private async planRepository(repository: string): Promise<DeletionPlan> {
     const repoRow = await art.findRepository(this.db, repository);
     if (!repoRow) throw new AppError('NAME_UNKNOWN', `repository ${repository} not found`);
-    return this.plan(repository, await refs.repositoryDigests(this.db, Number(repoRow.id)));
+    return this.plan(repository, await refs.repositoryDigests(this.db, repoRow.id));
   }
 
   /**
@@ -212,7 +212,7 @@ export class DeletionService {
     if (!TAG.test(tag)) throw new AppError('BAD_REQUEST', 'invalid tag');
     const project = await this.projectOf(repository);
     const repoRow = await art.findRepository(this.db, repository);
-    const artifact = repoRow ? await art.findArtifact(this.db, Number(repoRow.id), tag) : undefined;
+    const artifact = repoRow ? await art.findArtifact(this.db, repoRow.id, tag) : undefined;
     if (!repoRow || !artifact) throw new AppError('MANIFEST_UNKNOWN', `tag ${repository}:${tag} not found`);
     this.refuseImmutable(project, repository, [tag], 'it');
     const managed = this.registry.managed;
@@ -220,7 +220,7 @@ export class DeletionService {
     const dir = tagDir(managed.storageDir, repository, tag);
     if (!dir) throw new AppError('BAD_REQUEST', 'invalid tag');
     fs.rmSync(dir, { recursive: true, force: true });
-    await art.deleteTag(this.db, Number(repoRow.id), tag);
+    await art.deleteTag(this.db, repoRow.id, tag);
     await this.audit.record(actor, 'delete', 'tag', `${repository}:${tag}`, { digest: artifact.digest, reason: opts.reason });
     return { digest: artifact.digest };
   }

@@ -187,7 +187,7 @@ export class PolicyService {
    * and signers resolve the digest they sign with it. Refusal: 412 PROJECTPOLICYVIOLATION naming what is wrong.
    */
   private async signatureGate(project: Project, name: string, knownRepositoryId: number | null, digest: string): Promise<V2Refusal | null> {
-    const repositoryId = knownRepositoryId ?? Number((await art.findRepository(this.db, name))?.id ?? -1);
+    const repositoryId = knownRepositoryId ?? (await art.findRepository(this.db, name))?.id ?? -1;
     const parents = (await art.findParentIndexes(this.db, repositoryId, digest)).map((p) => p.digest);
     const current = new Set(project.signatureKeys.map((k) => k.name));
     const signers = await art.signersOf(this.db, repositoryId, [digest, ...parents]);
@@ -237,7 +237,7 @@ export class PolicyService {
     const rule = this.immutableRule(project, reference);
     if (!rule) return null;
     const repo = await art.findRepository(this.db, repository);
-    const inDb = repo ? await art.findArtifact(this.db, Number(repo.id), reference) : undefined;
+    const inDb = repo ? await art.findArtifact(this.db, repo.id, reference) : undefined;
     const exists = inDb ?? (await this.registry.client.resolve(repository, reference).catch(() => null));
     if (!exists) return null;
     return v2Refusal('PRECONDITION', `tag ${repository}:${reference} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead`);

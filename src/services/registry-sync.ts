@@ -341,8 +341,8 @@ export class RegistrySync {
       for (const p of pulls.values()) {
         const repo = await art.findRepository(trx, p.repo);
         if (!repo) continue;
-        const id = await art.findArtifactId(trx, Number(repo.id), p.digest);
-        if (id !== undefined) await art.addPulls(trx, id, Number(repo.id), p.count, p.lastAt);
+        const id = await art.findArtifactId(trx, repo.id, p.digest);
+        if (id !== undefined) await art.addPulls(trx, id, repo.id, p.count, p.lastAt);
       }
       await insertAuditLogs(
         trx,
@@ -389,7 +389,7 @@ export class RegistrySync {
       // moment later; a push never removes or skips a tag. Reconciliation repairs anything else.
       if (artifactId !== null && e.target.tag) {
         const repoRow = await art.findRepository(this.db, repo);
-        if (repoRow) await art.setTagIfNewer(this.db, Number(repoRow.id), artifactId, e.target.tag, at);
+        if (repoRow) await art.setTagIfNewer(this.db, repoRow.id, artifactId, e.target.tag, at);
         const cosign = COSIGN_TAG.exec(e.target.tag);
         if (cosign) await art.setSubjectIfMissing(this.db, artifactId, `sha256:${cosign[1]}`);
       }
@@ -403,8 +403,8 @@ export class RegistrySync {
       // Core's own deletions removed the rows already; the event still says the manifest is gone.
       if ((await this.registry.resolve(repo, e.target.digest)) === null) {
         if (repoRow) {
-          await art.deleteArtifact(this.db, Number(repoRow.id), e.target.digest);
-          await art.deleteRepositoryIfEmpty(this.db, Number(repoRow.id));
+          await art.deleteArtifact(this.db, repoRow.id, e.target.digest);
+          await art.deleteRepositoryIfEmpty(this.db, repoRow.id);
         }
         await this.notify(this.onDeleted, { repository: repo, digest: e.target.digest, eventId: e.id, operator: who, at });
       }
@@ -444,13 +444,13 @@ export class RegistrySync {
     }
     if (digest === null && pushed && (await this.registry.resolve(repo, pushed)) !== null) digest = pushed;
     if (digest === null) {
-      await art.deleteTag(this.db, Number(repoRow.id), tag);
+      await art.deleteTag(this.db, repoRow.id, tag);
       return;
     }
-    let id = await art.findArtifactId(this.db, Number(repoRow.id), digest);
+    let id = await art.findArtifactId(this.db, repoRow.id, digest);
     if (id === undefined) id = (await this.importArtifact(repo, digest, { pushedAt: Date.now(), pushedBy: null, tag })) ?? undefined;
     if (id === undefined) return;
-    await art.setTag(this.db, Number(repoRow.id), id, tag, Date.now());
+    await art.setTag(this.db, repoRow.id, id, tag, Date.now());
     const cosign = COSIGN_TAG.exec(tag);
     if (cosign) await art.setSubjectIfMissing(this.db, id, `sha256:${cosign[1]}`);
   }
@@ -467,7 +467,7 @@ export class RegistrySync {
     const m = await this.registry.manifest(repo, digest);
     if (!m) {
       const repoRow = await art.findRepository(this.db, repo);
-      if (repoRow) await art.deleteArtifact(this.db, Number(repoRow.id), digest);
+      if (repoRow) await art.deleteArtifact(this.db, repoRow.id, digest);
       return null;
     }
     const actual = `sha256:${createHash('sha256').update(m.body).digest('hex')}`;
@@ -520,7 +520,7 @@ export class RegistrySync {
           facts.size += seen;
           continue;
         }
-        let childId = repoRow ? await art.findArtifactId(this.db, Number(repoRow.id), c.digest) : undefined;
+        let childId = repoRow ? await art.findArtifactId(this.db, repoRow.id, c.digest) : undefined;
         if (childId === undefined && depth < 1) childId = (await this.importArtifact(repo, c.digest, { pushedAt: opts.pushedAt, pushedBy: opts.pushedBy }, depth + 1)) ?? undefined;
         const childSize = childId !== undefined ? await art.findArtifactById(this.db, childId) : undefined;
         sizes.set(c.digest, childSize ? Number(childSize.size) : c.size);
@@ -595,13 +595,13 @@ export class RegistrySync {
         if (d) current.set(t, d);
       }
       let repoRow = await art.findRepository(this.db, name);
-      const before = repoRow ? await art.repositoryState(this.db, Number(repoRow.id)) : { artifacts: [], tags: [] };
+      const before = repoRow ? await art.repositoryState(this.db, repoRow.id) : { artifacts: [], tags: [] };
       const known = new Map(before.artifacts.map((a) => [a.digest, a.id]));
       // A tag per digest for the import to classify with (cosign's `sha256-<hex>.sig` names the subject).
       const tagOf = new Map<string, string>();
       for (const [t, d] of current) if (!tagOf.has(d) || COSIGN_TAG.test(t)) tagOf.set(d, t);
       // Rows imported before artifact types existed are read again (pushedAt 0 keeps their push time).
-      if (repoRow) for (const d of await art.unclassifiedDigests(this.db, Number(repoRow.id))) await this.importArtifact(name, d, { pushedAt: 0, pushedBy: null, tag: tagOf.get(d) });
+      if (repoRow) for (const d of await art.unclassifiedDigests(this.db, repoRow.id)) await this.importArtifact(name, d, { pushedAt: 0, pushedBy: null, tag: tagOf.get(d) });
       for (const d of new Set(current.values())) {
         if (known.has(d)) continue;
         const id = await this.importArtifact(name, d, { pushedAt: Date.now(), pushedBy: null, tag: tagOf.get(d) });
@@ -614,7 +614,7 @@ export class RegistrySync {
       }
       repoRow = await art.findRepository(this.db, name);
       if (!repoRow) continue;
-      const repoId = Number(repoRow.id);
+      const repoId = repoRow.id;
       const dbTags = new Map(before.tags.map((t) => [t.name, t.artifactId]));
       for (const [t, d] of current) {
         const id = known.get(d);

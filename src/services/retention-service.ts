@@ -54,11 +54,11 @@ export function registryDeleter(db: DB, registry: RegistryHandle, audit: AuditSe
       const deleted: { digest: string }[] = [];
       for (const digest of digests) {
         await registry.client.deleteManifest(repository, digest);
-        await art.deleteArtifact(db, Number(repo.id), digest);
+        await art.deleteArtifact(db, repo.id, digest);
         deleted.push({ digest });
         await audit.record(actor, 'delete', 'artifact', `${repository}@${digest}`, { reason: opts.reason });
       }
-      await art.deleteRepositoryIfEmpty(db, Number(repo.id));
+      await art.deleteRepositoryIfEmpty(db, repo.id);
       return { deleted };
     },
   };

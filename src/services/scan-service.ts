@@ -77,12 +77,12 @@ export class ScanService {
   /** Scans one artifact (an image, or an index through its platform images) and stores its report. */
   async scan(repository: string, digest: string, jobId: number | null, p: ScanProgress): Promise<ScanReport> {
     const repo = await art.findRepository(this.db, repository);
-    const record = repo ? await art.findArtifact(this.db, Number(repo.id), digest) : undefined;
+    const record = repo ? await art.findArtifact(this.db, repo.id, digest) : undefined;
     if (!repo || !record) throw new ArtifactGone(`${repository}@${digest} is not (or no longer) in the registry`);
     const artifactId = record.id;
     if (!isScannable(record.type)) return this.notApplicable(artifactId, record.type, jobId, p);
     await this.markRunning(artifactId, jobId);
-    const external = await this.scannerFor(Number(repo.project_id));
+    const external = await this.scannerFor(repo.projectId);
     if (external) return this.scanExternal(external, repository, digest, artifactId, record.mediaType, p);
     const dbUpdatedAt = await this.store.updatedAt();
     const m = await this.registry.client.manifest(repository, digest);
@@ -97,7 +97,7 @@ export class ScanService {
     if (INDEX_TYPES.has(doc.mediaType ?? m.mediaType)) {
       for (const c of (doc.manifests ?? []).slice(0, 64)) {
         if (!c.digest || !SHA256.test(c.digest) || c.platform?.os === 'unknown') continue; // attestations are not images
-        const childRecord = await art.findArtifact(this.db, Number(repo.id), c.digest);
+        const childRecord = await art.findArtifact(this.db, repo.id, c.digest);
         if (childRecord && !isScannable(childRecord.type)) continue; // SBOMs, signatures, charts listed in an index
         const child = await this.registry.client.manifest(repository, c.digest);
         if (!child) continue;

@@ -66,8 +66,19 @@ export async function ensureRepository(db: DB, projectId: number, name: string, 
   }
 }
 
-export async function findRepository(db: DB, name: string) {
-  return db.selectFrom('repositories').selectAll().where('name', '=', name).executeTakeFirst();
+/** A repository as the services see it. */
+export interface Repository {
+  id: number;
+  projectId: number;
+  name: string;
+  pullCount: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export async function findRepository(db: DB, name: string): Promise<Repository | undefined> {
+  const r = await db.selectFrom('repositories').selectAll().where('name', '=', name).executeTakeFirst();
+  return r && { id: Number(r.id), projectId: Number(r.project_id), name: r.name, pullCount: Number(r.pull_count), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
 }
 
 /** Inserts or refreshes an artifact with its blobs and children; returns its id. */
