@@ -133,7 +133,7 @@ export class Scheduler {
     try {
       const scheduled = await repo.findScheduledJob(this.db, name);
       if (!scheduled?.enabled) return;
-      const { id } = await this.queue.enqueue(scheduled.jobType, scheduled.payload, { uniqueKey: key });
+      const { id } = await this.queue.enqueueStored(scheduled.jobType, scheduled.payload, { uniqueKey: key });
       await repo.recordScheduleFire(this.db, name, fireTime, id);
     } catch (err) {
       this.log.error({ err, schedule: name }, 'schedule fire failed');
