@@ -5,6 +5,7 @@ import fs from 'node:fs';
 
 // mariadb-server: `npm test` runs every DB case on MariaDB too (scripts/test.mjs starts a throw-away server when none runs).
 // wrk: the load generator of `npm run bench` (token issuing, gated manifest GETs).
+// fonts-wqy-microhei: a CJK font, so the browser tests' screenshots of the Chinese UI show characters, not boxes.
 const PACKAGES = [
   'docker-registry',
   'skopeo',
@@ -21,6 +22,7 @@ const PACKAGES = [
   'zstd',
   'rpm',
   'wrk',
+  'fonts-wqy-microhei',
 ];
 const run = (cmd, args, env = {}) => {
   console.log(`$ ${cmd} ${args.join(' ')}`);
