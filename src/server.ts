@@ -52,10 +52,10 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
       const started = performance.now();
       res.on('finish', () => {
         services.metrics.httpDuration.observe({ family: 'v2', method: req.method ?? 'GET', status: String(res.statusCode) }, (performance.now() - started) / 1000);
+        if (ANSWERED_FROM_STORAGE.has(res)) services.metrics.manifestsFromStorage.inc();
         // A manifest push, pull or delete the registry answered: it sends an event for it (stall detection).
-        if (
+        else if (
           url.includes('/manifests/') &&
-          !ANSWERED_FROM_STORAGE.has(res) &&
           ((req.method === 'GET' && res.statusCode === 200) || (req.method === 'PUT' && res.statusCode === 201) || (req.method === 'DELETE' && res.statusCode === 202))
         ) {
           services.registry.sync.noteRegistryActivity();

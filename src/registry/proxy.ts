@@ -333,6 +333,23 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
       if (await serveBlobDirect(upstream, info.url, headers, info.reference!, res)) return;
     }
 
+    if (method === 'GET' && route.preflight?.applies(info)) {
+      const head = await new Promise<IncomingMessage | null>((resolve) => {
+        const r = http.request({ host: upstream.hostname, port: upstream.port, method: 'HEAD', path: info.url, headers, agent });
+        r.on('response', (answer) => {
+          answer.resume();
+          resolve(answer);
+        });
+        r.on('error', () => resolve(null));
+        r.end();
+      });
+      if (head?.statusCode === 200) {
+        for (const check of route.preflight.checks) {
+          const refused = await check(info, { status: 200, headers: head.headers }).catch(fail);
+          if (refused) return sendError(res, refused);
+        }
+      }
+    }
     const up = http.request({ host: upstream.hostname, port: upstream.port, method, path: info.url, headers, agent });
     up.on('response', (ur) => {
       if (!route.response.length) return answer(ur);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -42,4 +43,51 @@ export function manifestRevisionLinkPath(storageDir: string, repository: string,
   const root = repositoriesDir(storageDir);
   const file = path.join(root, ...repository.split('/'), '_manifests', 'revisions', 'sha256', digest.slice('sha256:'.length), 'link');
   return file.startsWith(root + path.sep) ? file : null;
+}
+
+/** What a repository's directory says it holds: tag → digest, and every manifest revision with its link's mtime. */
+export interface StoredRepository {
+  tags: Map<string, string>;
+  /** digest → when its revision link was written (epoch ms): the push time */
+  revisions: Map<string, number>;
+}
+
+const LINK = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Reads a repository's tag links (`_manifests/tags/<tag>/current/link`) and manifest revisions
+ * (`_manifests/revisions/sha256/<hex>/link`) straight from storage: what the registry holds the moment its PUT answered,
+ * before any notification. A deleted manifest or tag leaves its directory without a link: not counted. Null when the
+ * name would leave the repositories directory; empty maps for a repository the registry does not have.
+ */
+export function readStoredRepository(storageDir: string, repository: string): StoredRepository | null {
+  const root = repositoriesDir(storageDir);
+  const dir = path.join(root, ...repository.split('/'), '_manifests');
+  if (!dir.startsWith(root + path.sep)) return null;
+  const out: StoredRepository = { tags: new Map(), revisions: new Map() };
+  const list = (d: string) => {
+    try {
+      return fs.readdirSync(d);
+    } catch {
+      return [];
+    }
+  };
+  const link = (file: string): { digest: string; mtime: number } | null => {
+    try {
+      const digest = fs.readFileSync(file, 'utf8').trim();
+      return LINK.test(digest) ? { digest, mtime: fs.statSync(file).mtimeMs } : null;
+    } catch {
+      return null;
+    }
+  };
+  for (const tag of list(path.join(dir, 'tags'))) {
+    const l = link(path.join(dir, 'tags', tag, 'current', 'link'));
+    if (l) out.tags.set(tag, l.digest);
+  }
+  for (const hex of list(path.join(dir, 'revisions', 'sha256'))) {
+    if (!/^[0-9a-f]{64}$/.test(hex)) continue;
+    const l = link(path.join(dir, 'revisions', 'sha256', hex, 'link'));
+    if (l && l.digest === `sha256:${hex}`) out.revisions.set(l.digest, Math.floor(l.mtime));
+  }
+  return out;
 }

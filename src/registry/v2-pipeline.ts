@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Action } from '../auth/rbac.js';
 import type { Project } from '../db/repos/projects.js';
@@ -42,6 +43,8 @@ export interface V2Context extends V2Request {
   token: VerifiedToken | null;
   who: LivePrincipal | null;
   projectRow: Project | null;
+  /** a manifest PUT's digest once its quota was counted (the registry's answer settles it) */
+  counted?: string;
 }
 
 /** The registry's answer to a forwarded request: status and headers, body not yet read. */
@@ -62,6 +65,12 @@ export interface V2Route {
   body: BodyCheck[];
   /** on the registry's status and headers, before the body goes to the client */
   response: ResponseCheck[];
+  /**
+   * Checks to run on the registry's answer to a HEAD sent before a GET is forwarded, when `applies`: a GET the gate
+   * refuses then never reaches the registry, which would otherwise send a pull event for it (and count a pull that
+   * did not happen). The GET's own answer is still judged by `response` (a tag may move in between).
+   */
+  preflight?: { applies: (ctx: V2Context) => boolean; checks: ResponseCheck[] };
 }
 
 export const MAX_MANIFEST_BODY = 4 * 1024 * 1024;
@@ -202,7 +211,18 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
   /** Blobs are freed by garbage collection only: deleting one under a stored manifest would break the image. */
   const noBlobDelete: RequestCheck = () => v2Refusal('UNSUPPORTED', 'blobs are removed by garbage collection only: delete the manifest instead');
 
-  const quota: BodyCheck = async (ctx, body) => (isInternal(ctx) ? null : policy.quotaRefusal(ctx.projectRow!, body, { repository: ctx.name!, reference: ctx.reference! }));
+  const quota: BodyCheck = async (ctx, body) => {
+    if (isInternal(ctx)) return null;
+    const refused = await policy.quotaRefusal(ctx.projectRow!, body, { repository: ctx.name!, reference: ctx.reference! });
+    if (!refused) ctx.counted = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    return refused;
+  };
+
+  /** A push the quota counted before its import stops counting when the registry did not store it. */
+  const quotaSettle: ResponseCheck = async (ctx, answer) => {
+    if (ctx.counted) policy.quotaSettled(ctx.projectRow!, ctx.name!, ctx.counted, answer.status === 201);
+    return null;
+  };
 
   /**
    * The vulnerable-pull (and signature) gate, on the digest the registry is about to serve. Every refusal is an
@@ -226,7 +246,15 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
     return refused;
   };
 
-  const route = (request: RequestCheck[], extra: Partial<Omit<V2Route, 'request'>> = {}): V2Route => ({ request, body: extra.body ?? [], response: extra.response ?? [] });
+  const route = (request: RequestCheck[], extra: Partial<Omit<V2Route, 'request'>> = {}): V2Route => ({
+    request,
+    body: extra.body ?? [],
+    response: extra.response ?? [],
+    preflight: extra.preflight,
+  });
+
+  /** Whether the pull gate can refuse this request at all (a project with a gate on, a caller who is not core). */
+  const gated = (ctx: V2Context) => !isInternal(ctx) && !!ctx.projectRow && (ctx.projectRow.preventVulnerable || ctx.projectRow.requireSignature);
 
   /** Every /v2 endpoint and method Berth forwards, with its checks in order. Anything else is a 405. */
   const table: Record<V2Request['kind'], Partial<Record<string, V2Route>>> = {
@@ -235,9 +263,9 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
     tags: { GET: route([authenticate, authorize]) },
     referrers: { GET: route([authenticate, authorize]) },
     manifest: {
-      GET: route([authenticate, authorize], { response: [pullGate] }),
+      GET: route([authenticate, authorize], { response: [pullGate], preflight: { applies: gated, checks: [pullGate] } }),
       HEAD: route([authenticate, authorize], { response: [pullGate] }),
-      PUT: route([authenticate, authorize, readOnly, immutability], { body: [quota] }),
+      PUT: route([authenticate, authorize, readOnly, immutability], { body: [quota], response: [quotaSettle] }),
       DELETE: route([authenticate, authorize, readOnly, deletable]),
     },
     blob: {

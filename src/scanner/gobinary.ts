@@ -17,45 +17,170 @@ const MAX_MODULES = 10_000;
 
 export type GoScanResult = { kind: 'packages'; packages: Package[] } | { kind: 'old-format' } | { kind: 'none' };
 
-/** Feed a file's bytes in order; `done` turns true once the build info was found (or the file is not ELF). */
+/** How much of a file's start is kept to find the ELF program headers; beyond it the whole file is searched. */
+const MAX_ELF_HEAD = 64 * 1024;
+
+/**
+ * The file ranges `[start, end)` of an ELF file's writable loadable segments, from its header and program headers
+ * (which must lie within `head`); null when the header cannot be read that way. `.go.buildinfo` is a writable
+ * allocated section (the Go linker makes it so, and an external linker keeps those in writable segments), so the
+ * build info lies inside one of these ranges: the rest of a binary (code, read-only data: ~98% of it) need not be
+ * searched.
+ */
+export function elfWritableRanges(head: Buffer): [number, number][] | null | 'more' {
+  if (head.length < 52) return 'more';
+  const cls = head[4];
+  const data = head[5];
+  if ((cls !== 1 && cls !== 2) || (data !== 1 && data !== 2)) return null;
+  const le = data === 1;
+  const u16 = (o: number) => (le ? head.readUInt16LE(o) : head.readUInt16BE(o));
+  const u32 = (o: number) => (le ? head.readUInt32LE(o) : head.readUInt32BE(o));
+  const u64 = (o: number) => Number(le ? head.readBigUInt64LE(o) : head.readBigUInt64BE(o));
+  const wide = cls === 2;
+  if (wide && head.length < 64) return 'more';
+  const phoff = wide ? u64(32) : u32(28);
+  const phentsize = u16(wide ? 54 : 42);
+  const phnum = u16(wide ? 56 : 44);
+  // PN_XNUM (more than 0xfffe headers, the count kept elsewhere) and odd entry sizes: not worth special cases
+  if (phnum === 0xffff || phentsize < (wide ? 56 : 32)) return null;
+  const end = phoff + phnum * phentsize;
+  if (end > MAX_ELF_HEAD) return null;
+  if (head.length < end) return 'more';
+  const out: [number, number][] = [];
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    const type = u32(o);
+    const flags = wide ? u32(o + 4) : u32(o + 24);
+    const offset = wide ? u64(o + 8) : u32(o + 4);
+    const filesz = wide ? u64(o + 32) : u32(o + 16);
+    // PT_LOAD with PF_W
+    if (type === 1 && flags & 2 && filesz > 0) out.push([offset, offset + filesz]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * Feed a file's bytes in order; `wanted` turns false once the build info was found, or once it cannot be in what
+ * is left (not ELF, or past the last writable segment).
+ */
 export class GoBuildInfoScanner {
-  private held = Buffer.alloc(0);
+  /** file offset of the next byte pushed */
+  private pos = 0;
+  /** the file's first bytes, until the program headers are read */
+  private head: Buffer[] | null = [];
+  private headLen = 0;
+  /** where to search; null: everywhere */
+  private ranges: [number, number][] | null = null;
+  /** the last bytes searched, when the next search continues right after them (a magic split across chunks) */
+  private tail: Buffer | null = null;
+  private tailEnd = -1;
   private info: Buffer[] | null = null;
   private infoLen = 0;
-  private elf: boolean | null = null;
   done = false;
 
   constructor(private readonly path: string) {}
 
   push(chunk: Buffer): void {
     if (this.done) return;
+    const at = this.pos;
+    this.pos += chunk.length;
     if (this.info) {
-      this.info.push(chunk);
-      this.infoLen += chunk.length;
-      if (this.infoLen >= MAX_INFO) this.done = true;
+      this.collect(chunk);
       return;
     }
-    const buf = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
-    if (this.elf === null) {
-      if (buf.length < 4) {
-        this.held = Buffer.from(buf);
-        return;
-      }
-      this.elf = buf.subarray(0, 4).equals(ELF);
-      if (!this.elf) {
+    if (this.head) {
+      this.head.push(chunk);
+      this.headLen += chunk.length;
+      const head = this.head.length === 1 ? chunk : Buffer.concat(this.head);
+      if (head.length >= 4 && !head.subarray(0, 4).equals(ELF)) {
         this.done = true;
         return;
       }
-    }
-    const i = buf.indexOf(MAGIC);
-    if (i >= 0) {
-      this.info = [buf.subarray(i)];
-      this.infoLen = buf.length - i;
-      this.held = Buffer.alloc(0);
-      if (this.infoLen >= MAX_INFO) this.done = true;
+      const r = head.length >= 4 ? elfWritableRanges(head) : 'more';
+      if (r === 'more' && this.headLen < MAX_ELF_HEAD) {
+        this.head = [head];
+        return;
+      }
+      this.head = null;
+      this.ranges = r === 'more' ? null : r;
+      // search what was held, from the file's start
+      this.search(head, 0);
       return;
     }
-    this.held = Buffer.from(buf.subarray(Math.max(0, buf.length - MAGIC.length + 1)));
+    this.search(chunk, at);
+  }
+
+  /** Searches `chunk` (which starts at file offset `at`) where the build info may be. */
+  private search(chunk: Buffer, at: number): void {
+    const end = at + chunk.length;
+    if (!this.ranges) {
+      this.find(chunk, at, at, end);
+      return;
+    }
+    for (const [s, e] of this.ranges) {
+      if (e <= at) continue;
+      if (s >= end) return;
+      this.find(chunk, at, Math.max(s, at), Math.min(e, end));
+      if (this.done || this.info) return;
+    }
+    const last = this.ranges[this.ranges.length - 1];
+    if (!last || end >= last[1]) this.done = true;
+  }
+
+  /**
+   * Looks for the 16-byte-aligned magic in file offsets `[from, to)` of `chunk` (which starts at `at`), also across
+   * the end of the previous search when it ended at `from`. Once found, the info is kept from the magic on.
+   */
+  private find(chunk: Buffer, at: number, from: number, to: number): void {
+    const part = chunk.subarray(from - at, to - at);
+    const t = this.tail;
+    if (t && this.tailEnd === from) {
+      const joint = Buffer.concat([t, part.subarray(0, MAGIC.length - 1)]);
+      const i = aligned(joint, from - t.length);
+      if (i >= 0 && i < t.length) {
+        this.info = [];
+        this.infoLen = 0;
+        this.collect(Buffer.from(t.subarray(i)));
+        if (!this.done) this.collect(chunk.subarray(from - at));
+        return;
+      }
+    }
+    const i = aligned(part, from);
+    if (i >= 0) {
+      this.info = [];
+      this.infoLen = 0;
+      this.collect(chunk.subarray(from - at + i));
+      return;
+    }
+    this.tail = Buffer.from(part.subarray(Math.max(0, part.length - MAGIC.length + 1)));
+    this.tailEnd = to;
+  }
+
+  private collect(chunk: Buffer): void {
+    this.info!.push(chunk);
+    this.infoLen += chunk.length;
+    if (this.infoLen >= MAX_INFO || this.complete()) this.done = true;
+  }
+
+  /** Whether the header and both strings after it are all held. */
+  private complete(): boolean {
+    if (this.infoLen < 34) return false;
+    const b = this.info!.length === 1 ? this.info![0]! : Buffer.concat(this.info!);
+    this.info = [b];
+    if (!(b[15]! & 2)) return true; // the old pointer format: nothing more to read
+    let at = 32;
+    for (let k = 0; k < 2; k++) {
+      const n = varint(b, at);
+      if (!n) return b.length - at >= 5; // a varint over 5 bytes: not valid, parsing says so
+      at = n.next + n.value;
+      if (at > b.length) return false;
+    }
+    return true;
+  }
+
+  /** Whether the build info header was found (the file is a Go binary). */
+  get found(): boolean {
+    return this.info !== null;
   }
 
   /** Whether this file is worth streaming further. */
@@ -67,6 +192,12 @@ export class GoBuildInfoScanner {
     if (!this.info) return { kind: 'none' };
     return parseBuildInfo(Buffer.concat(this.info).subarray(0, MAX_INFO), this.path);
   }
+}
+
+/** The first match of the magic at a 16-byte-aligned file offset (`buf` starts at `base`), as an index; -1 if none. */
+function aligned(buf: Buffer, base: number): number {
+  for (let i = buf.indexOf(MAGIC); i >= 0; i = buf.indexOf(MAGIC, i + 1)) if ((base + i) % 16 === 0) return i;
+  return -1;
 }
 
 function varint(b: Buffer, at: number): { value: number; next: number } | null {

@@ -1,18 +1,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { basename, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import tar from 'tar-stream';
+import { CargoAuditableScanner } from './cargo-auditable.js';
 import { GoBuildInfoScanner } from './gobinary.js';
+import { readJavaArchive } from './java.js';
 import { readRpmDb } from './rpmdb.js';
+import { TarReader, type EntrySink, type TarEntry } from './tar-reader.js';
 import { zstdDecompressor } from './zstd.js';
 import {
   MAX_BYTES,
   osFromReleaseFile,
   parseApkInstalled,
   parseDpkgStatus,
+  parseGemspec,
   parseNpmPackageJson,
   parseOsRelease,
   parsePythonMetadata,
@@ -23,7 +26,7 @@ import {
 } from './inventory.js';
 
 /** Bump when what a layer inventory records changes: cached inventories of older versions are re-read. */
-export const INVENTORY_VERSION = 2;
+export const INVENTORY_VERSION = 3;
 
 export interface FileFacts {
   kind: FileKind;
@@ -111,27 +114,23 @@ function parseFile(kind: FileKind, path: string, text: string): FileFacts {
       return { kind, packages: parseNpmPackageJson(text, path) };
     case 'pypi':
       return { kind, packages: parsePythonMetadata(text, path) };
+    case 'gemspec':
+      return { kind, packages: parseGemspec(text, path) };
     case 'rpmdb':
     case 'go-binary':
-      return { kind }; // read from a temporary file or streamed, not from text
+    case 'java-archive':
+    case 'rust-binary':
+      return { kind }; // read from a temporary file, from bytes or streamed, not from text
   }
 }
 
 /**
- * Counts uncompressed bytes through, and stops the stream when the byte cap or the expansion ratio is passed (a
- * decompression bomb ends here, after at most `ratioSlack` bytes plus `maxRatio` per compressed byte).
+ * The most uncompressed bytes the layer may have: its byte cap, and the expansion ratio over the compressed bytes
+ * (the blob's size when known, else what has streamed in so far), never below `ratioSlack`. A decompression bomb
+ * ends here, after at most `ratioSlack` bytes plus `maxRatio` per compressed byte.
  */
-function meter(limits: WalkLimits, compressed: () => number, onBytes: (n: number) => void): Transform {
-  let total = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      total += chunk.length;
-      onBytes(total);
-      const over = overBudget(limits, compressed(), total);
-      if (over) cb(new LimitError(over));
-      else cb(null, chunk);
-    },
-  });
+function allowance(limits: WalkLimits, compressed: number): number {
+  return Math.min(limits.maxBytes, Math.max(limits.ratioSlack, (limits.compressedSize ?? compressed) * limits.maxRatio));
 }
 
 function overBudget(limits: WalkLimits, compressed: number, total: number): string | null {
@@ -146,9 +145,15 @@ function overBudget(limits: WalkLimits, compressed: number, total: number): stri
 export class LimitError extends Error {}
 
 /**
+ * zlib's output chunk: 1 MiB costs ~10% less CPU than 256 KiB on a real Debian layer (fewer callbacks into
+ * JavaScript) and bounds how far one chunk can run past a byte cap.
+ */
+const GUNZIP_CHUNK = 1024 * 1024;
+
+/**
  * Streams one layer blob once: gunzip (when gzip) → tar, reading only the files Berth parses (each under its size
- * cap) and skipping everything else without keeping it. Links are never followed; paths that climb out are refused.
- * Never throws for bad content: what could not be read is listed in `problems`.
+ * cap) and skipping everything else without touching its bytes. Links are never followed; paths that climb out are
+ * refused. Never throws for bad content: what could not be read is listed in `problems`.
  */
 export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {}, signal?: AbortSignal): Promise<LayerInventory> {
   const limits: WalkLimits = { ...DEFAULT_LIMITS, ...partial };
@@ -161,36 +166,30 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
     problem(path === null ? reason : `${path}: ${reason}`);
     if (inv.gaps.length < MAX_PROBLEMS) inv.gaps.push({ path, reason: reason.slice(0, 300) });
   };
+  /** A relevant file that could not be read: it hides what lower layers had at its path, and is a gap. */
+  const unreadable = (path: string, reason: string) => {
+    gap(path, reason);
+    inv.removed.push(path);
+    delete inv.files[path];
+  };
   const head = await peek(blob, 10);
-  const source: Readable = head.stream;
   const magic = head.bytes;
   const gzip = magic[0] === 0x1f && magic[1] === 0x8b;
   const zstd = magic[0] === 0x28 && magic[1] === 0xb5 && magic[2] === 0x2f && magic[3] === 0xfd;
   const other = magic.subarray(0, 3).toString('latin1') === 'BZh' && magic.subarray(4, 10).toString('latin1') === '1AY&SY' ? 'bzip2' : magic.subarray(0, 6).equals(XZ_MAGIC) ? 'xz' : null;
   if (other) {
-    source.destroy();
+    blob.destroy();
     gap(null, `${other}-compressed layer: not supported`);
     return inv;
   }
-  const extract = tar.extract();
-  extract.on('entry', (header, stream, next) => {
-    // When the pipeline fails (a limit, a truncated blob), the entry stream is destroyed with the error: the
-    // pipeline already reports it.
-    stream.on('error', () => undefined);
+  const onEntry = (header: TarEntry): EntrySink | null => {
     inv.entries++;
-    if (inv.entries > limits.maxEntries) {
-      next(new LimitError(`layer has more than ${limits.maxEntries} entries`));
-      return;
-    }
-    const skip = () => {
-      stream.on('end', () => next());
-      stream.resume();
-    };
+    if (inv.entries > limits.maxEntries) throw new LimitError(`layer has more than ${limits.maxEntries} entries`);
     const path = normalizePath(header.name);
     if (path === null) {
       // nothing in a container can live there: a note, not a gap
       problem(`refused a path that leaves the root: ${header.name.slice(0, 200)}`);
-      return skip();
+      return null;
     }
     const slash = path.lastIndexOf('/');
     const base = path.slice(slash + 1);
@@ -198,100 +197,104 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
     if (base.startsWith('.wh.')) {
       if (base === '.wh..wh..opq') inv.opaque.push(dir);
       else inv.removed.push(dir ? `${dir}/${base.slice(4)}` : base.slice(4));
-      return skip();
+      return null;
     }
     const kind = relevantKind(path);
+    const regular = header.type === 'file' || header.type === 'contiguous-file';
     if (!kind) {
       // an executable may be a Go binary: streamed through the build-info scanner (nothing kept but the info)
-      const size = header.size ?? 0;
-      if ((header.type === 'file' || header.type === 'contiguous-file') && ((header.mode ?? 0) & 0o111) !== 0 && size >= 4096 && size <= MAX_BYTES['go-binary']) {
-        const go = new GoBuildInfoScanner(path);
-        stream.on('data', (c: unknown) => {
-          if (go.wanted && Buffer.isBuffer(c)) go.push(c);
-        });
-        stream.on('end', () => {
-          const r = go.result();
-          if (r.kind === 'packages' && r.packages.length) inv.files[path] = { kind: 'go-binary', packages: r.packages };
-          else if (r.kind === 'old-format') gap(path, 'a Go binary built before Go 1.18: its build information is not read');
-          next();
-        });
-        return;
-      }
-      return skip();
+      if (regular && (header.mode & 0o111) !== 0 && header.size >= 4096 && header.size <= MAX_BYTES['go-binary']) return executableSink(path, inv, gap);
+      return null;
     }
-    if (header.type !== 'file' && header.type !== 'contiguous-file') {
+    if (!regular) {
       // A link or directory where a package database lives replaces the lower file; Berth does not follow it.
       inv.removed.push(path);
       delete inv.files[path];
-      if (header.type === 'symlink' || header.type === 'link') gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
-      return skip();
+      // a link to a Java archive or gemspec (`foo.jar -> foo-1.2.jar`) loses nothing: its target is read as a file
+      if ((header.type === 'symlink' || header.type === 'link') && kind !== 'java-archive' && kind !== 'gemspec')
+        gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
+      return null;
     }
     const cap = MAX_BYTES[kind];
-    if ((header.size ?? 0) > cap) {
-      gap(path, `${header.size} bytes, over the ${cap}-byte limit: skipped`);
-      inv.removed.push(path);
-      delete inv.files[path];
-      return skip();
+    if (header.size > cap) {
+      unreadable(path, `${header.size} bytes, over the ${cap}-byte limit: skipped`);
+      return null;
     }
-    if (kind === 'rpmdb') {
-      // a database needs random access: copied to a private temporary file, read there, removed
-      readRpmEntry(stream as unknown as Readable, path).then(
-        (packages) => {
-          inv.files[path] = { kind, packages };
-          next();
-        },
-        (err: Error) => {
-          if (signal?.aborted) return next(err);
-          gap(path, `rpm database could not be read (${err.message.slice(0, 120)})`);
-          inv.removed.push(path);
-          delete inv.files[path];
-          next();
-        },
+    if (kind === 'rpmdb')
+      return rpmDbSink(
+        path,
+        signal,
+        (packages) => (inv.files[path] = { kind, packages }),
+        (err) => unreadable(path, `rpm database could not be read (${err.message.slice(0, 120)})`),
       );
-      return;
+    if (kind === 'java-archive') {
+      // a zip is read from its end: held in memory (one buffer of its declared size, under the cap) until the entry
+      // ends, then read and dropped
+      const buf = Buffer.allocUnsafe(header.size);
+      let got = 0;
+      return {
+        write: (c) => {
+          if (got + c.length <= buf.length) c.copy(buf, got);
+          got += c.length;
+        },
+        end: () => {
+          if (got !== buf.length) return;
+          const r = readJavaArchive(buf, path);
+          inv.files[path] = { kind, packages: r.packages };
+          if (r.gaps.length) {
+            const shown = r.gaps.slice(0, 5).map((g) => (g.inner ? `${g.inner}: ${g.reason}` : g.reason));
+            gap(path, `${shown.join('; ')}${r.gaps.length > 5 ? `; and ${r.gaps.length - 5} more` : ''}`);
+          }
+          for (const u of r.unidentified.slice(0, 5)) problem(`${u}: a Java archive without Maven coordinates (no pom.properties, no usable MANIFEST.MF)`);
+        },
+      };
     }
     const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (c: unknown) => {
-      if (!Buffer.isBuffer(c)) return;
-      size += c.length;
-      if (size <= cap) chunks.push(c);
-    });
-    stream.on('end', () => {
-      if (size <= cap) {
+    return {
+      write: (c) => void chunks.push(c),
+      end: () => {
         try {
-          inv.files[path] = parseFile(kind, path, Buffer.concat(chunks).toString('utf8'));
+          inv.files[path] = parseFile(kind, path, (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
         } catch (err) {
-          gap(path, `could not be parsed (${(err as Error).message.slice(0, 100)})`);
-          inv.removed.push(path);
-          delete inv.files[path];
+          unreadable(path, `could not be parsed (${(err as Error).message.slice(0, 100)})`);
         }
-      }
-      next();
-    });
-  });
-  try {
-    const compressed = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        inv.compressedBytes += chunk.length;
-        cb(null, chunk);
       },
-    });
-    const count = meter(
-      limits,
-      () => inv.compressedBytes,
-      (n) => (inv.bytes = n),
-    );
-    if (gzip) await pipeline(source, compressed, zlib.createGunzip({ chunkSize: 256 * 1024 }), count, extract, { signal });
+    };
+  };
+  const reader = new TarReader(onEntry);
+  /** Walks decompressed bytes, each chunk only as far as the byte budget allows. */
+  const walk = async (chunks: AsyncIterable<Buffer>) => {
+    for await (const chunk of chunks) {
+      const room = allowance(limits, inv.compressedBytes) - inv.bytes;
+      const fits = chunk.length <= room;
+      const part = fits ? chunk : chunk.subarray(0, Math.max(0, room));
+      inv.bytes += part.length;
+      if (part.length) {
+        const r = reader.push(part);
+        if (r) await r;
+      }
+      if (!fits) throw new LimitError(overBudget(limits, inv.compressedBytes, inv.bytes - part.length + chunk.length) ?? 'layer over its byte budget');
+    }
+    reader.end();
+  };
+  async function* counted() {
+    for await (const c of head.rest) {
+      inv.compressedBytes += c.length;
+      yield c;
+    }
+  }
+  try {
+    if (gzip) await pipeline(counted, zlib.createGunzip({ chunkSize: GUNZIP_CHUNK }), walk, { signal });
     else if (zstd) {
       const guard = (c: number, out: number) => {
         inv.compressedBytes = c;
         const over = overBudget(limits, c, out);
         if (over) throw new LimitError(over);
       };
-      await pipeline(source, zstdDecompressor(guard), count, extract, { signal });
-    } else await pipeline(source, compressed, count, extract, { signal });
+      await pipeline(head.rest, zstdDecompressor(guard), walk, { signal });
+    } else await pipeline(counted, walk, { signal });
   } catch (err) {
+    reader.abort();
     if (signal?.aborted) throw err;
     if (err instanceof LimitError) gap(null, `capped, the rest of the layer was not read: ${err.message.slice(0, 200)}`);
     else gap(null, `layer could not be read to the end: ${(err as Error).message.slice(0, 200)}`);
@@ -301,20 +304,80 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
-/** Copies one tar entry to a fresh private temporary directory, reads it as an rpm database, removes it. */
-async function readRpmEntry(stream: Readable, path: string): Promise<Package[]> {
-  const dir = await fs.promises.mkdtemp(join(os.tmpdir(), 'berth-rpmdb-'));
-  try {
-    const file = join(dir, basename(path));
-    await pipeline(stream, fs.createWriteStream(file, { mode: 0o600 }));
-    return readRpmDb(file, path);
-  } finally {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  }
+/**
+ * Streams an executable through the Go build-info scanner and the cargo-auditable scanner (nothing kept but what they
+ * find): a Go binary's modules, or a Rust binary's crates, become its packages.
+ */
+function executableSink(path: string, inv: LayerInventory, gap: (path: string, reason: string) => void): EntrySink {
+  const go = new GoBuildInfoScanner(path);
+  const rust = new CargoAuditableScanner(path);
+  return {
+    write: (c) => {
+      if (go.wanted) go.push(c);
+      // a Go binary is not a Rust one: its debug sections need no search
+      if (rust.wanted && !go.found) rust.push(c);
+    },
+    end: () => {
+      const r = go.result();
+      if (r.kind === 'packages' && r.packages.length) inv.files[path] = { kind: 'go-binary', packages: r.packages };
+      else if (r.kind === 'old-format') gap(path, 'a Go binary built before Go 1.18: its build information is not read');
+      const c = rust.result();
+      if (c.kind === 'packages' && c.packages.length) inv.files[path] = { kind: 'rust-binary', packages: [...(inv.files[path]?.packages ?? []), ...c.packages] };
+      else if (c.kind === 'unreadable') gap(path, c.reason);
+    },
+  };
 }
 
-/** Reads the first n bytes, then hands back a stream that still yields everything. */
-async function peek(stream: Readable, n: number): Promise<{ bytes: Buffer; stream: Readable }> {
+/**
+ * Copies one tar entry to a fresh private temporary directory (a database needs random access), reads it as an rpm
+ * database there, and removes it, also when the layer fails half-way. A database that cannot be read is reported
+ * through `fail`, unless the scan was stopped: then the walk stops too.
+ */
+function rpmDbSink(path: string, signal: AbortSignal | undefined, done: (packages: Package[]) => void, fail: (err: Error) => void): EntrySink {
+  let dir: string | null = null;
+  let file: fs.promises.FileHandle | null = null;
+  const opened = (async () => {
+    dir = await fs.promises.mkdtemp(join(os.tmpdir(), 'berth-rpmdb-'));
+    file = await fs.promises.open(join(dir, basename(path)), 'wx', 0o600);
+    return file;
+  })();
+  opened.catch(() => undefined); // reported by the write or end that awaits it
+  const cleanup = async () => {
+    await (file as fs.promises.FileHandle | null)?.close().catch(() => undefined);
+    if (dir) await fs.promises.rm(dir, { recursive: true, force: true });
+  };
+  // a failed write (a full disk) makes this database a gap, not the whole layer
+  let failed: Error | null = null;
+  return {
+    write: async (c) => {
+      if (failed) return;
+      try {
+        const h = await opened;
+        let at = 0;
+        while (at < c.length) at += (await h.write(c, at, c.length - at)).bytesWritten;
+      } catch (err) {
+        failed = err as Error;
+      }
+    },
+    end: async () => {
+      try {
+        if (failed) throw failed;
+        await (await opened).close();
+        file = null;
+        done(await readRpmDb(join(dir!, basename(path)), path));
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        fail(err as Error);
+      } finally {
+        await cleanup();
+      }
+    },
+    abort: () => void cleanup(),
+  };
+}
+
+/** Reads the first n bytes, then hands back an iterable that still yields everything. */
+async function peek(stream: Readable, n: number): Promise<{ bytes: Buffer; rest: AsyncIterable<Buffer> }> {
   const it = stream[Symbol.asyncIterator]();
   const first: Buffer[] = [];
   let have = 0;
@@ -336,10 +399,10 @@ async function peek(stream: Readable, n: number): Promise<{ bytes: Buffer; strea
     for (;;) {
       const r = await it.next();
       if (r.done) return;
-      yield r.value as Buffer;
+      yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
     }
   }
-  return { bytes, stream: Readable.from(rest(), { objectMode: false, highWaterMark: 1024 * 1024 }) };
+  return { bytes, rest: rest() };
 }
 
 export interface ImageInventory {

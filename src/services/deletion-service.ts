@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { sql } from 'kysely';
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
@@ -8,8 +9,12 @@ import type { Logger } from '../log.js';
 import { AppError, v2Refusal, type V2Refusal } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import { globToRegExp } from './policy-service.js';
+import { COSIGN_TAG } from '../registry/artifact-type.js';
 import { SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
-import { tagDir } from '../registry/storage.js';
+import { readStoredRepository, tagDir } from '../registry/storage.js';
+
+/** Manifests a deletion imports before it decides, at most; past that it answers a retryable 503 (and imported these). */
+const MAX_CATCH_UP = 200;
 
 /** Why something is deleted: shown in the audit log (`api`, `ui`, `gc`, `retention`, …). */
 export interface DeletionOptions {
@@ -49,16 +54,103 @@ export interface DeletionPlan {
  *
  * Deleting an artifact deletes its referrers too (manifests whose `subject` is it: signatures, SBOMs), when Berth
  * records subjects. Permissions are the caller's to check; this service only enforces what no one may break.
+ *
+ * The rules are judged on what the **registry** holds, not only on what Berth has imported: a push is visible in the
+ * registry the moment its PUT answers, its notification comes later. So each check first catches up with the
+ * repository ({@link catchUp}): tags the registry has are added to the database's, and manifests Berth has not
+ * imported yet (an index listing a child, a signature naming a subject) are imported before anything is decided.
  */
 export class DeletionService {
   private subjectColumn: Promise<boolean> | null = null;
 
+  /**
+   * @param storageDir the registry's storage root when Berth can read it (managed, or shared with an external
+   *   registry): the catch-up then reads tag and revision links from disk; without it, tags come from the registry API
+   *   and untagged manifests from the notification inbox.
+   */
   constructor(
     private readonly db: DB,
     private readonly registry: RegistryHandle,
     private readonly audit: AuditService,
     private readonly log: Logger,
+    private readonly storageDir: () => string | null = () => registry.managed?.storageDir ?? null,
   ) {}
+
+  /**
+   * Brings Berth's record of a repository up to what the registry holds before a deletion is judged, and returns the
+   * registry's tags by digest (tags are not written here: the push event records them with their push time).
+   * Manifests the registry holds and Berth has not imported are imported now (their push events then only confirm
+   * them). With the storage readable that is every revision; without it, every tagged manifest, and events for the
+   * repository still waiting in the inbox are applied first. Throws `UNAVAILABLE` (503, retryable) when that cannot
+   * finish promptly, rather than judge on a stale picture.
+   */
+  async catchUp(repository: string): Promise<Map<string, string[]>> {
+    const byDigest = new Map<string, string[]>();
+    const storage = this.storageDir();
+    const stored = storage ? readStoredRepository(storage, repository) : null;
+    let tags: Map<string, string>;
+    let revisions: Map<string, number>;
+    if (stored) {
+      tags = stored.tags;
+      revisions = stored.revisions;
+    } else {
+      await this.awaitInbox(repository);
+      tags = new Map();
+      const names = ((await this.registry.client.tags(repository)) ?? []).filter((t) => TAG.test(t));
+      // HEAD each tag, 8 at a time: a DELETE is rare, a repository's tags can be many.
+      for (let i = 0; i < names.length; i += 8) {
+        const chunk = names.slice(i, i + 8);
+        const digests = await Promise.all(chunk.map((t) => this.registry.client.resolve(repository, t)));
+        chunk.forEach((t, k) => {
+          if (digests[k]) tags.set(t, digests[k]!);
+        });
+      }
+      revisions = new Map([...new Set(tags.values())].map((d) => [d, Date.now()]));
+    }
+    const tagOf = new Map<string, string>();
+    for (const [t, d] of tags) {
+      byDigest.set(d, [...(byDigest.get(d) ?? []), t]);
+      if (!tagOf.has(d) || COSIGN_TAG.test(t)) tagOf.set(d, t);
+    }
+    const repoRow = await art.findRepository(this.db, repository);
+    const known = new Set(repoRow ? await refs.repositoryDigests(this.db, Number(repoRow.id)) : []);
+    // Newest first: a push waiting for its notification is recent. At most MAX_CATCH_UP per call, so a repository
+    // with many manifests Berth never recorded (lost events of long ago) converges over a few retries.
+    const missing = [...revisions.keys()].filter((d) => !known.has(d)).sort((a, b) => revisions.get(b)! - revisions.get(a)!);
+    for (const d of missing.slice(0, MAX_CATCH_UP)) {
+      await this.registry.sync.importArtifact(repository, d, { pushedAt: revisions.get(d)!, pushedBy: null, tag: tagOf.get(d) });
+    }
+    if (missing.length) this.log.info({ repository, imported: Math.min(missing.length, MAX_CATCH_UP) }, 'imported manifests not yet notified before a deletion');
+    if (missing.length > MAX_CATCH_UP) {
+      throw new AppError('UNAVAILABLE', `Berth had not recorded ${missing.length} manifests of ${repository} and imported ${MAX_CATCH_UP} of them: retry the deletion`);
+    }
+    return byDigest;
+  }
+
+  /**
+   * Applies the push events for this repository that were waiting in the inbox when the deletion came (no storage to
+   * read): waits up to 5 s, else 503. Later events and pulls do not hold it up.
+   */
+  private async awaitInbox(repository: string): Promise<void> {
+    const asOf = Date.now();
+    // `!` escapes LIKE's wildcards on both dialects (SQLite has no default escape character).
+    const needle = `%${JSON.stringify(repository).replace(/[!%_]/g, (c) => `!${c}`)}%`;
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const waiting = await this.db
+        .selectFrom('notification_inbox')
+        .select('event_id')
+        .where('applied_at', 'is', null)
+        .where('received_at', '<=', asOf)
+        .where(sql<boolean>`payload like ${'%"action":"push"%'} and payload like ${needle} escape '!'`)
+        .limit(1)
+        .executeTakeFirst();
+      if (!waiting) return;
+      if (Date.now() > deadline) throw new AppError('UNAVAILABLE', `Berth is still applying pushes to ${repository}: retry the deletion in a few seconds`);
+      this.registry.sync.kick();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 
   private withSubjects(): Promise<boolean> {
     this.subjectColumn ??= refs.hasSubjectColumn(this.db).catch(() => false);
@@ -86,16 +178,19 @@ export class DeletionService {
 
   /**
    * Checks deleting these manifests (sha256 digests) of one repository, with their referrers, and returns the plan.
-   * A digest Berth does not hold (already deleted) is left out. Throws `PRECONDITION` when an immutable tag would go,
-   * `CONFLICT` when a kept index lists one of them. Changes nothing.
+   * A digest neither Berth nor the registry holds (already deleted) is left out. Throws `PRECONDITION` when an
+   * immutable tag would go, `CONFLICT` when a kept index lists one of them, `UNAVAILABLE` when Berth cannot catch up
+   * with the registry first (see {@link catchUp}; `registryTags` is its answer when the caller already has it).
+   * Deletes nothing.
    */
-  async plan(repository: string, digests: string[]): Promise<DeletionPlan> {
+  async plan(repository: string, digests: string[], registryTags?: Map<string, string[]>): Promise<DeletionPlan> {
     const project = await this.projectOf(repository);
+    const wanted = [...new Set(digests)];
+    for (const d of wanted) if (!DIGEST.test(d)) throw new AppError('BAD_REQUEST', `not a sha256 digest: ${String(d).slice(0, 100)}`);
+    const inRegistry = registryTags ?? (await this.catchUp(repository));
     const repoRow = await art.findRepository(this.db, repository);
     if (!repoRow) throw new AppError('NAME_UNKNOWN', `repository ${repository} not found`);
     const repositoryId = repoRow.id;
-    const wanted = [...new Set(digests)];
-    for (const d of wanted) if (!DIGEST.test(d)) throw new AppError('BAD_REQUEST', `not a sha256 digest: ${String(d).slice(0, 100)}`);
     // Referrers go with their subject, transitively (a signature of an SBOM of an image).
     const referrerOf = new Map<string, string>();
     const all = new Set(wanted);
@@ -111,8 +206,10 @@ export class DeletionService {
       }
     }
     const links = await refs.artifactLinks(this.db, repositoryId, [...all]);
+    // A tag the registry shows and Berth has not recorded yet counts as much as a recorded one.
+    for (const l of links) l.tags = [...new Set([...l.tags, ...(inRegistry.get(l.digest) ?? [])])].sort();
     const known = new Map(links.map((l) => [l.digest, l]));
-    for (const l of links) this.refuseImmutable(project, repository, l.tags, `${repository}@${l.digest.slice(0, 19)}…`);
+    for (const d of all) this.refuseImmutable(project, repository, known.get(d)?.tags ?? inRegistry.get(d) ?? [], `${repository}@${d.slice(0, 19)}…`);
     for (const l of links) {
       const kept = l.parents.filter((p) => !all.has(p));
       if (kept.length) {
@@ -181,9 +278,11 @@ export class DeletionService {
   }
 
   private async planRepository(repository: string): Promise<DeletionPlan> {
+    // Caught up first, so manifests pushed a moment ago go too (and their tags are judged).
+    const inRegistry = await this.catchUp(repository);
     const repoRow = await art.findRepository(this.db, repository);
     if (!repoRow) throw new AppError('NAME_UNKNOWN', `repository ${repository} not found`);
-    return this.plan(repository, await refs.repositoryDigests(this.db, repoRow.id));
+    return this.plan(repository, await refs.repositoryDigests(this.db, repoRow.id), inRegistry);
   }
 
   /**
@@ -228,7 +327,8 @@ export class DeletionService {
   /**
    * The `/v2` side: whether a manifest DELETE (by digest, or by tag on registries that allow it) may be forwarded.
    * A registry-style refusal (`PRECONDITION` 412 for immutability, `CONFLICT` 409 naming the index for an index's
-   * child) or null. Digests Berth does not know yet are left to the registry.
+   * child, `UNAVAILABLE` 503 while Berth cannot catch up with the registry) or null. The rules are judged on what the
+   * registry holds: a manifest or tag pushed a moment ago, whose notification Berth has not applied yet, counts.
    */
   async v2DeleteRefusal(repository: string, reference: string): Promise<V2Refusal | null> {
     const project = await findProjectByName(this.db, repository.split('/')[0]!);
@@ -242,6 +342,7 @@ export class DeletionService {
       return null;
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
+      if (err.code === 'UNAVAILABLE') return v2Refusal('UNAVAILABLE', err.message, { headers: { 'Retry-After': '5' } });
       if (err.code !== 'PRECONDITION' && err.code !== 'CONFLICT') return null;
       this.log.info({ repository, reference, reason: err.message }, 'registry DELETE refused');
       return v2Refusal(err.code, err.message);

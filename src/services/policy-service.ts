@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
@@ -57,11 +58,43 @@ export type GateReason = (typeof GATE_REASONS)[number];
 export class PolicyService {
   private readOnlyCache: { value: ReadOnlyState | null; at: number } = { value: null, at: 0 };
 
+  /**
+   * Manifest PUTs this process let through that Berth has not imported yet: project id → `<repository>@<digest>` →
+   * bytes the push added and when. The registry holds them the moment it answers; the database counts them only once
+   * the notification is applied, so without this a quick second push would be judged against a usage missing the first.
+   * An entry goes when the push is imported (or after {@link UNIMPORTED_TTL_MS}, when reconciliation has it).
+   */
+  private readonly unimported = new Map<number, Map<string, PendingPush>>();
+  /** Quota decisions per project run one at a time in this process, so two parallel pushes cannot both fit. */
+  private readonly quotaTurns = new Map<number, Promise<unknown>>();
+
   constructor(
     private readonly db: DB,
     private readonly registry: RegistryHandle,
     private readonly scans: ScanService,
-  ) {}
+  ) {
+    registry.sync?.onPushed.push((a) => this.imported(a.repository, a.digest));
+  }
+
+  private imported(repository: string, digest: string): void {
+    for (const m of this.unimported.values()) m.delete(`${repository}@${digest}`);
+  }
+
+  /** This project's pushes accepted here and not imported yet (expired ones dropped): their distinct blobs, manifests. */
+  private pendingPushes(projectId: number, now = Date.now()): { blobs: Map<string, number>; manifestBytes: number } {
+    const out = { blobs: new Map<string, number>(), manifestBytes: 0 };
+    const m = this.unimported.get(projectId);
+    if (!m) return out;
+    for (const [k, e] of m) {
+      if (now - e.at > UNIMPORTED_TTL_MS) {
+        m.delete(k);
+        continue;
+      }
+      out.manifestBytes += e.manifestBytes;
+      for (const [d, n] of e.blobs) out.blobs.set(d, n);
+    }
+    return out;
+  }
 
   // --- system settings ---
 
@@ -268,19 +301,51 @@ export class PolicyService {
    */
   async quotaRefusal(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
     if (project.quotaBytes === null) return null;
-    const added = await this.newBytes(target?.repository ?? null, project, body);
-    if (added <= 0) return null;
-    const usage = await this.usage(project.id);
-    const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes: project.quotaBytes };
-    const warnAt = QUOTA_WARNING_SHARE * project.quotaBytes;
-    if (usage + added <= project.quotaBytes) {
+    const before = this.quotaTurns.get(project.id) ?? Promise.resolve();
+    const turn = before.catch(() => undefined).then(() => this.decideQuota(project, body, target));
+    const settled = turn.catch(() => undefined);
+    this.quotaTurns.set(project.id, settled);
+    void settled.then(() => {
+      if (this.quotaTurns.get(project.id) === settled) this.quotaTurns.delete(project.id);
+    });
+    return turn;
+  }
+
+  /**
+   * A registry's answer to a manifest PUT that passed the quota check: a refused or failed PUT stored nothing, so its
+   * bytes stop counting at once.
+   */
+  quotaSettled(project: Project, repository: string, digest: string, stored: boolean): void {
+    if (!stored) this.unimported.get(project.id)?.delete(`${repository}@${digest}`);
+  }
+
+  private async decideQuota(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
+    const quotaBytes = project.quotaBytes!;
+    const blobs = await this.manifestBlobs(target?.repository ?? null, body);
+    const pending = this.pendingPushes(project.id);
+    const held = await this.heldBlobs(project, [...new Set([...blobs.keys(), ...pending.blobs.keys()])]);
+    // Each distinct blob once: what the database counts, plus what pushes before this one added and it does not know
+    // yet, plus what this push adds beyond both.
+    let pendingBytes = pending.manifestBytes;
+    for (const [d, n] of pending.blobs) if (!held.has(d)) pendingBytes += n;
+    let added = body.length;
+    for (const [d, n] of blobs) if (!held.has(d) && !pending.blobs.has(d)) added += n;
+    const usage = (await this.usage(project.id)) + pendingBytes;
+    const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes };
+    const warnAt = QUOTA_WARNING_SHARE * quotaBytes;
+    if (usage + added <= quotaBytes) {
       if (usage < warnAt && usage + added >= warnAt) this.quotaEvent({ ...event, exceeded: false });
+      if (target) {
+        const m = this.unimported.get(project.id) ?? new Map<string, PendingPush>();
+        m.set(`${target.repository}@sha256:${createHash('sha256').update(body).digest('hex')}`, { blobs, manifestBytes: body.length, at: Date.now() });
+        this.unimported.set(project.id, m);
+      }
       return null;
     }
     this.quotaEvent({ ...event, exceeded: true });
     return v2Refusal(
       'PRECONDITION',
-      `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(project.quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
+      `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
     );
   }
 
@@ -294,30 +359,35 @@ export class PolicyService {
     }
   }
 
-  /** Bytes of blobs an image manifest references that the project does not hold yet. */
-  private async newBytes(repository: string | null, project: Project, body: Buffer): Promise<number> {
+  /**
+   * The blobs an image manifest references, at their real sizes (the registry's answer; a descriptor's size is the
+   * pusher's claim). Empty for an index, a malformed body or one without blobs: only its own bytes count.
+   */
+  private async manifestBlobs(repository: string | null, body: Buffer): Promise<Map<string, number>> {
     let doc: { mediaType?: string; config?: { digest?: string; size?: number }; layers?: { digest?: string; size?: number }[] };
+    const blobs = new Map<string, number>();
     try {
       doc = JSON.parse(body.toString('utf8'));
     } catch {
-      return 0; // not ours to judge: the registry refuses malformed manifests
+      return blobs; // not ours to judge: the registry refuses malformed manifests
     }
-    if (doc.mediaType && !IMAGE_TYPES.has(doc.mediaType) && !doc.layers) return body.length;
-    const blobs = new Map<string, number>();
+    if (doc.mediaType && !IMAGE_TYPES.has(doc.mediaType) && !doc.layers) return blobs;
     for (const d of [doc.config, ...(doc.layers ?? [])]) if (d?.digest && DIGEST.test(d.digest) && Number.isFinite(d.size)) blobs.set(d.digest, Math.max(0, Number(d.size)));
-    if (!blobs.size) return body.length;
-    // Real sizes from the registry: a descriptor's declared size is the pusher's claim. A blob not uploaded keeps its
-    // declared size here; the registry refuses the manifest anyway (MANIFEST_BLOB_UNKNOWN).
-    if (repository) {
+    // A blob not uploaded keeps its declared size here; the registry refuses the manifest anyway (MANIFEST_BLOB_UNKNOWN).
+    if (repository && blobs.size) {
       const real = await this.registry.client.blobSizes(repository, [...blobs.keys()]);
       for (const [d, n] of real) if (n !== null) blobs.set(d, n);
     }
+    return blobs;
+  }
+
+  /** Which of these blobs the project's imported artifacts already hold (counted in {@link usage}). */
+  private async heldBlobs(project: Project, digests: string[]): Promise<Set<string>> {
     const have = new Set<string>();
-    const digests = [...blobs.keys()];
     for (let i = 0; i < digests.length; i += 500) {
       for (const d of await art.findProjectBlobs(this.db, project.id, digests.slice(i, i + 500))) have.add(d);
     }
-    return body.length + [...blobs].filter(([d]) => !have.has(d)).reduce((n, [, s]) => n + s, 0);
+    return have;
   }
 
   /** Storage a project uses: each distinct blob once (at the size the registry stores), plus manifests. */
@@ -325,6 +395,16 @@ export class PolicyService {
     return art.projectUsageBytes(this.db, projectId);
   }
 }
+
+/** A push accepted by the quota check and not imported yet: its blobs (real sizes) and its manifest's bytes. */
+interface PendingPush {
+  blobs: Map<string, number>;
+  manifestBytes: number;
+  at: number;
+}
+
+/** How long a push accepted here counts before its import: notifications come within seconds; reconciliation repairs. */
+export const UNIMPORTED_TTL_MS = 5 * 60_000;
 
 /** Share of a quota whose crossing by a push raises QUOTA_WARNING (Harbor's default warning level). */
 export const QUOTA_WARNING_SHARE = 0.85;

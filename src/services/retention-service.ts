@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
-import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
-import * as art from '../db/repos/artifacts.js';
 import { findProjectById } from '../db/repos/projects.js';
 import { findRetentionPolicy, retentionArtifacts, saveRetentionPolicy } from '../db/repos/retention.js';
 import { badRequest } from '../errors.js';
@@ -40,28 +38,6 @@ export interface RetentionPolicy {
  */
 export interface RetentionDeleter {
   deleteArtifacts(actor: Actor, repository: string, digests: string[], opts: { reason: string }): Promise<{ deleted: { digest: string }[] }>;
-}
-
-/**
- * Until the deletion service is wired in: each manifest through the registry API, then its rows, audit-logged. The
- * decision already keeps immutable tags and the platform images of kept indexes.
- */
-export function registryDeleter(db: DB, registry: RegistryHandle, audit: AuditService): RetentionDeleter {
-  return {
-    async deleteArtifacts(actor, repository, digests, opts) {
-      const repo = await art.findRepository(db, repository);
-      if (!repo) return { deleted: [] };
-      const deleted: { digest: string }[] = [];
-      for (const digest of digests) {
-        await registry.client.deleteManifest(repository, digest);
-        await art.deleteArtifact(db, repo.id, digest);
-        deleted.push({ digest });
-        await audit.record(actor, 'delete', 'artifact', `${repository}@${digest}`, { reason: opts.reason });
-      }
-      await art.deleteRepositoryIfEmpty(db, repo.id);
-      return { deleted };
-    },
-  };
 }
 
 export interface RetentionRunPayload {

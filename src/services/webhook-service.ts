@@ -63,6 +63,8 @@ const createSchema = z
   })
   .strict();
 const updateSchema = z.object(policyFields).partial().strict();
+/** The bodies the REST API documents (and this service validates with). */
+export { createSchema as webhookCreateSchema, updateSchema as webhookUpdateSchema };
 
 const problems = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
+import { busyboxRootfs, dockerSuiteSkip, importImage, startDocker, type DockerEngine } from '../helpers/docker.js';
 import { ociImage } from '../helpers/oci.js';
 import { eventually, inspectDigest, push, startInstance, type Instance } from '../helpers/registry.js';
 
@@ -86,7 +88,9 @@ for (const dialect of testDialects()) {
         return [...window.keys()].every((k) => t.has(k)) ? t : null;
       }, 15_000).catch(async () => {
         const t = await tagsInDb('many');
-        throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')}`);
+        // lag (events still waiting) or loss (nothing waiting): the message says which
+        const waiting = await b.services.db.selectFrom('notification_inbox').select('event_id').where('applied_at', 'is', null).execute();
+        throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')} (${waiting.length} event(s) still waiting in the inbox)`);
       });
       for (const [tag, [t0, t1]] of window) {
         const t = tags.get(tag)!;
@@ -94,6 +98,78 @@ for (const dialect of testDialects()) {
         // the registry's push time (same clock), ms precision
         assert.ok(t.pushedAt >= t0 - 1 && t.pushedAt <= t1 + 1, `${tag}: pushed_at ${t.pushedAt} outside [${t0}, ${t1}]`);
       }
+    });
+  });
+}
+
+/**
+ * The same promise through the docker CLI, which pushes differently from skopeo (its own blob HEADs, cross-repository
+ * mounts, the manifest last): one tiny busybox image under 200 tags, pushed sequentially and from 4 parallel loops.
+ */
+const dockerSkip = dockerSuiteSkip();
+for (const dialect of testDialects()) {
+  describe(`pushed tags never go missing: the docker CLI [${dialect}]`, { skip: dockerSkip }, () => {
+    let b: Instance;
+    let engine: DockerEngine;
+    let rootfs: string;
+    const tagsInDb = async (repo: string) => {
+      const r = await (await b.api(`/api/v1/projects/tags/repositories/${repo}/tags`, { auth: ADMIN })).json();
+      return new Map<string, { digest: string; pushedAt: number }>(
+        r.items.map((t: { name: string; digest: string; pushed_at: string }) => [t.name, { digest: t.digest, pushedAt: Date.parse(t.pushed_at) }]),
+      );
+    };
+
+    before(async () => {
+      [engine, b] = await Promise.all([startDocker(), startInstance(dialect)]);
+      await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'tags' } });
+      rootfs = busyboxRootfs();
+      await importImage(engine, rootfs, `${b.host}/tags/dock:base`, ['CMD ["sh"]']);
+      await engine.docker(['login', b.host, '-u', ADMIN[0], '--password-stdin'], { input: ADMIN[1] });
+    });
+    after(async () => {
+      await engine?.stop();
+      await b?.destroy();
+      if (rootfs) fs.rmSync(rootfs, { recursive: true, force: true });
+    });
+
+    it('200 quick docker pushes (60 sequential, 4 parallel loops of 35): every tag is in the DB with its push time', async () => {
+      const first = await engine.docker(['push', `${b.host}/tags/dock:base`]);
+      const digest = /digest: (sha256:[0-9a-f]{64})/.exec(first)?.[1];
+      assert.ok(digest, first);
+      const names = [...Array.from({ length: 60 }, (_, i) => `s${i}`), ...[0, 1, 2, 3].flatMap((loop) => Array.from({ length: 35 }, (_, i) => `p${loop}-${i}`))];
+      for (const n of names) await engine.docker(['tag', `${b.host}/tags/dock:base`, `${b.host}/tags/dock:${n}`]);
+      const window = new Map<string, [number, number]>();
+      const one = async (tag: string) => {
+        const t0 = Date.now();
+        const out = await engine.docker(['push', `${b.host}/tags/dock:${tag}`]);
+        window.set(tag, [t0, Date.now()]);
+        assert.match(out, new RegExp(`digest: ${digest}`), tag);
+      };
+      const started = Date.now();
+      for (let i = 0; i < 60; i++) await one(`s${i}`);
+      await Promise.all(
+        [0, 1, 2, 3].map(async (loop) => {
+          for (let i = 0; i < 35; i++) await one(`p${loop}-${i}`);
+        }),
+      );
+      const pushedIn = Date.now() - started;
+      assert.equal(window.size, 200);
+      const tags = await eventually(async () => {
+        const t = await tagsInDb('dock');
+        return [...window.keys()].every((k) => t.has(k)) ? t : null;
+      }, 15_000).catch(async () => {
+        const t = await tagsInDb('dock');
+        // lag (events still waiting) or loss (nothing waiting): the message says which
+        const waiting = await b.services.db.selectFrom('notification_inbox').select('event_id').where('applied_at', 'is', null).execute();
+        throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')} (${waiting.length} event(s) still waiting in the inbox)`);
+      });
+      for (const [tag, [t0, t1]] of window) {
+        const t = tags.get(tag)!;
+        assert.equal(t.digest, digest, tag);
+        assert.ok(t.pushedAt >= t0 - 1 && t.pushedAt <= t1 + 1, `${tag}: pushed_at ${t.pushedAt} outside [${t0}, ${t1}]`);
+      }
+      // for the record: how long 200 docker pushes took here (the whole case must stay well inside the suite's budget)
+      console.log(`200 docker pushes in ${pushedIn} ms`);
     });
   });
 }

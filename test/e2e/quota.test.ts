@@ -76,5 +76,46 @@ for (const dialect of testDialects()) {
       assert.equal(res.status, 412);
       assert.match((await res.json()).errors[0].message, /quota/);
     });
+
+    it('a quick push is judged with the pushes before it counted, imported or not', async () => {
+      const usage = async () => Number((await (await b.api('/api/v1/projects/quota', { auth: ADMIN })).json()).usage_bytes);
+      await b.services.registry.sync.idle();
+      const base = await usage();
+      await b.api('/api/v1/projects/quota', { method: 'PUT', auth: ADMIN, json: { quota_bytes: base + 1.5 * MiB } });
+      await new Promise((r) => setTimeout(r, 1100)); // past the /v2 settings cache
+      const image = async (bytes: number | Buffer) => {
+        const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(randomBytes(8))] } }));
+        const layer = Buffer.isBuffer(bytes) ? bytes : randomBytes(bytes);
+        return Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await upload(config), size: config.length },
+            layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await upload(layer), size: layer.length }],
+          }),
+        );
+      };
+      const put = (tag: string, m: Buffer) => v2(`/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(m), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+      const shared = randomBytes(MiB);
+      const [a, a2, c, d] = [await image(shared), await image(shared), await image(MiB), await image(Math.round(0.4 * MiB))];
+      // Held back: the registry has the push the moment it answers, Berth imports it when the event is applied.
+      const sync = b.services.registry.sync as unknown as { kick: () => void };
+      sync.kick = () => undefined;
+      try {
+        assert.equal((await put('quick-a', a)).status, 201);
+        assert.equal(await usage(), base, 'the first push is not imported yet');
+        const second = await put('quick-b', c);
+        assert.equal(second.status, 412, 'the second MiB does not fit beside the first');
+        assert.match((await second.json()).errors[0].message, /quota/);
+        // the same layer under another config is counted once, pending or not
+        assert.equal((await put('quick-a2', a2)).status, 201);
+      } finally {
+        delete (sync as { kick?: unknown }).kick;
+        sync.kick();
+      }
+      await eventually(async () => (await usage()) > base + MiB);
+      // counted once: imported now, the first push is in the usage and no longer held on the side
+      assert.equal((await put('quick-d', d)).status, 201);
+    });
   });
 }

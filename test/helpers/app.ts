@@ -5,6 +5,7 @@ import type { AppEnv, Services } from '../../src/context.js';
 import { createLogger } from '../../src/log.js';
 import { wireServices } from '../../src/wiring.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
+import { responseChecker } from './openapi.js';
 
 export const ADMIN_PASSWORD = 'admin-Passw0rd!';
 
@@ -55,8 +56,11 @@ export async function startTestApp(dialect: TestDialect, env: Record<string, str
     services: wired.services,
     config,
     database,
-    req(path, init = {}) {
-      return Promise.resolve(app.request(path, requestInit(init)));
+    // Every /api/v1 answer the suite receives is checked against the OpenAPI document: a mismatch fails the test.
+    async req(path, init = {}) {
+      const res = await app.request(path, requestInit(init));
+      await responseChecker().check((init.method ?? 'GET').toUpperCase(), path, res);
+      return res;
     },
     async close(opts = {}) {
       await wired.close();

@@ -14,6 +14,7 @@ import { createHttpServer } from '../../src/server.js';
 import { wireServices, type Wired } from '../../src/wiring.js';
 import { ADMIN_PASSWORD, requestInit, type RequestOptions } from './app.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
+import { responseChecker } from './openapi.js';
 
 const pexec = promisify(execFile);
 
@@ -62,8 +63,11 @@ export async function startInstance(dialect: TestDialect, env: Record<string, st
     services: wired.services,
     wired,
     database,
-    api(p, init = {}) {
-      return fetch(url + p, { ...requestInit(init), redirect: 'manual' });
+    // Checked against the OpenAPI document, as TestApp.req is.
+    async api(p, init = {}) {
+      const res = await fetch(url + p, { ...requestInit(init), redirect: 'manual' });
+      await responseChecker().check((init.method ?? 'GET').toUpperCase(), p, res);
+      return res;
     },
     async stop() {
       if (stopped) return;

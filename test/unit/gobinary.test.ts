@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { describe, it } from 'node:test';
-import { goStdlibVersion, GoBuildInfoScanner } from '../../src/scanner/gobinary.js';
+import { elfWritableRanges, goStdlibVersion, GoBuildInfoScanner } from '../../src/scanner/gobinary.js';
 import { readLayer } from '../../src/scanner/layer-walker.js';
 import { tarLayer } from '../helpers/oci.js';
 
@@ -31,6 +31,31 @@ describe('Go binaries', () => {
       assert.equal(r.kind, 'packages', `chunks of ${size}`);
       assert.equal(r.kind === 'packages' && r.packages.length, 2);
     }
+  });
+
+  it('searches only the writable segments of an ELF file, and all of it when its program headers are out of reach', () => {
+    const bin = fs.readFileSync(path.join(GO, 'binary_with_module_replacement-linux-amd64'));
+    const magic = bin.indexOf(Buffer.from('\xff Go buildinf:', 'latin1'));
+    const ranges = elfWritableRanges(bin);
+    assert.ok(Array.isArray(ranges) && ranges.length === 1, JSON.stringify(ranges));
+    const [start, end] = ranges[0]!;
+    assert.ok(magic >= start && magic < end);
+    assert.ok(end - start < bin.length / 10, 'most of the binary is code and read-only data, not searched');
+    const scan = (b: Buffer) => {
+      const s = new GoBuildInfoScanner('x');
+      for (let i = 0; i < b.length && s.wanted; i += 65536) s.push(b.subarray(i, i + 65536));
+      return s.result();
+    };
+    // the same bytes moved into the code segment are not build info
+    const moved = Buffer.from(bin);
+    bin.copy(moved, 0x2000, magic, magic + 0x300);
+    moved.fill(0, magic, magic + 0x300);
+    assert.equal(scan(moved).kind, 'none');
+    // program headers said to lie past 64 KiB: the whole file is searched, the info is found where it is
+    const far = Buffer.from(moved);
+    far.writeBigUInt64LE(BigInt(bin.length), 32);
+    const r = scan(far);
+    assert.equal(r.kind === 'packages' && r.packages.length, 2);
   });
 
   it('names a pre-1.18 Go binary (pointer-format build info) as a gap, and ignores non-ELF executables', async () => {

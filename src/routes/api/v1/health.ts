@@ -1,10 +1,23 @@
 import { Hono } from 'hono';
 import type { AppEnv, Services } from '../../../context.js';
+import { op, route } from './operation.js';
+import { healthSchema } from './schemas.js';
+
+export const healthOps = {
+  health: op({
+    method: 'get',
+    path: '/health',
+    summary: 'Readiness of each component',
+    tag: 'system',
+    security: 'none',
+    responses: { 200: { description: 'every component is ready', schema: healthSchema }, 503: { description: 'a component is down', schema: healthSchema } },
+  }),
+};
 
 /** 200 `{"status":"ok"}` when every component is ready, else 503 naming what is not. */
 export function healthRoutes(services: Services): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  r.get('/health', async (c) => {
+  route(r, '', healthOps.health, async (c) => {
     const { ok, components } = await runHealth(services);
     c.header('Cache-Control', 'no-store');
     return c.json({ status: ok ? 'ok' : 'degraded', components }, ok ? 200 : 503);

@@ -1,8 +1,58 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import { AppError, badRequest, denied } from '../../../errors.js';
+import { AppError, denied } from '../../../errors.js';
 import type { Ctx } from '../../http.js';
-import { jsonBody } from '../../http.js';
+import { z } from 'zod';
+import { authSettingsPatchSchema } from '../../../services/auth-settings-service.js';
+import { op, route } from './operation.js';
+import { authSettingsViewSchema, listOf } from './schemas.js';
+
+const ldapResult = z.object({
+  ok: z.boolean(),
+  message: z.string(),
+  user: z.object({ dn: z.string(), username: z.string(), email: z.string().nullable(), groups: z.array(z.string()), admin: z.boolean() }).optional(),
+});
+
+export const identityOps = {
+  settings: op({
+    method: 'get',
+    path: '/system/auth',
+    summary: 'Sign-in mode and LDAP/OIDC settings (secrets never shown)',
+    tag: 'system',
+    responses: { 200: { description: 'the settings', schema: authSettingsViewSchema } },
+  }),
+  update: op({
+    method: 'put',
+    path: '/system/auth',
+    summary: 'Change the sign-in mode and LDAP/OIDC settings',
+    tag: 'system',
+    body: authSettingsPatchSchema,
+    responses: { 200: { description: 'the settings', schema: authSettingsViewSchema } },
+  }),
+  ldapTest: op({
+    method: 'post',
+    path: '/system/auth/ldap/test',
+    summary: 'Test the LDAP connection, or look up a user {username}',
+    tag: 'system',
+    body: z.object({ username: z.string({ error: 'username must be a string' }).optional() }),
+    bodyRequired: false,
+    responses: { 200: { description: 'how it went', schema: ldapResult } },
+  }),
+  cliSecret: op({
+    method: 'post',
+    path: '/users/current/cli-secret',
+    summary: 'A new CLI secret for the signed-in OIDC user (the docker password; shown once)',
+    tag: 'users',
+    responses: { 200: { description: 'the secret', schema: z.object({ username: z.string(), secret: z.string() }) } },
+  }),
+  groups: op({
+    method: 'get',
+    path: '/users/current/groups',
+    summary: 'The directory groups of the signed-in user (from their last sign-in)',
+    tag: 'users',
+    responses: { 200: { description: 'group names', schema: listOf(z.string()) } },
+  }),
+};
 
 function requireSystemAdmin(c: Ctx): void {
   const p = c.var.principal;
@@ -14,14 +64,14 @@ function requireSystemAdmin(c: Ctx): void {
 export function identityRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
-  r.get('/system/auth', async (c) => {
+  route(r, '', identityOps.settings, async (c) => {
     requireSystemAdmin(c);
     return c.json(await c.var.services.identity.settings.view());
   });
 
-  r.put('/system/auth', async (c) => {
+  route(r, '', identityOps.update, async (c, v) => {
     requireSystemAdmin(c);
-    const body = await jsonBody(c);
+    const body = await v.json();
     const view = await c.var.services.identity.settings.update(body);
     // What changed, without secrets.
     const detail = JSON.parse(JSON.stringify(body, (k, v) => (k === 'bind_password' || k === 'client_secret' ? (v ? '(set)' : v) : v)));
@@ -29,22 +79,21 @@ export function identityRoutes(): Hono<AppEnv> {
     return c.json(view);
   });
 
-  r.post('/system/auth/ldap/test', async (c) => {
+  route(r, '', identityOps.ldapTest, async (c, v) => {
     requireSystemAdmin(c);
     const type = c.req.header('content-type') ?? '';
-    const b = type.includes('json') ? await jsonBody(c) : {};
-    if (b.username !== undefined && typeof b.username !== 'string') throw badRequest('username must be a string');
+    const b = type.includes('json') ? await v.body() : {};
     const { identity } = c.var.services;
     if (!b.username) return c.json(await identity.testLdapConnection());
-    const res = await identity.testLdapUser(b.username as string);
-    return c.json({
+    const res = await identity.testLdapUser(b.username);
+    return c.json<z.output<typeof ldapResult>>({
       ok: res.ok,
       message: res.message,
       user: res.user ? { dn: res.user.dn, username: res.user.username, email: res.user.email, groups: res.user.groups, admin: res.user.isAdmin } : undefined,
     });
   });
 
-  r.post('/users/current/cli-secret', async (c) => {
+  route(r, '', identityOps.cliSecret, async (c) => {
     const p = c.var.principal;
     if (p.kind !== 'user') throw new AppError('UNAUTHORIZED', 'sign in as a user');
     const secret = await c.var.services.identity.regenerateCliSecret(p.id);
@@ -52,7 +101,7 @@ export function identityRoutes(): Hono<AppEnv> {
     return c.json({ username: p.name, secret });
   });
 
-  r.get('/users/current/groups', async (c) => {
+  route(r, '', identityOps.groups, async (c) => {
     const p = c.var.principal;
     if (p.kind !== 'user') throw new AppError('UNAUTHORIZED', 'sign in as a user');
     return c.json({ items: await c.var.services.identity.groupsOf(p.id) });

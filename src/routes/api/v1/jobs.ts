@@ -1,12 +1,88 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import { AppError, badRequest, denied, notFound } from '../../../errors.js';
+import { AppError, denied, notFound } from '../../../errors.js';
 import type { Job } from '../../../jobs/runner.js';
 import { cronProblem, nextRuns, type Schedule } from '../../../jobs/schedules.js';
-import { isJobStatus } from '../../../jobs/states.js';
-import { intParam, iso, jsonBody, pathId, type Ctx } from '../../http.js';
+import { JOB_STATES } from '../../../jobs/states.js';
+import { iso, type Ctx } from '../../http.js';
+import { z } from 'zod';
+import { op, route } from './operation.js';
+import { cursorQuery, idParam, intQuery, jobSchema, listOf, scheduleSchema } from './schemas.js';
 
-export const jobJson = (j: Job) => ({
+const jobParams = z.object({ id: idParam.describe('job id') });
+
+export const jobOps = {
+  list: op({
+    method: 'get',
+    path: '/jobs',
+    summary: 'List jobs, newest first (system admins; keyset pagination with cursor)',
+    tag: 'jobs',
+    query: cursorQuery.extend({
+      type: z.string().max(64).optional().describe('a job type, e.g. SCAN_IMAGE'),
+      status: z.enum(JOB_STATES, { error: 'status must be one of pending, scheduled, running, success, error, stopped' }).optional(),
+    }),
+    responses: { 200: { description: 'a page of jobs', schema: listOf(jobSchema) } },
+  }),
+  get: op({ method: 'get', path: '/jobs/{id}', summary: 'Get a job', tag: 'jobs', params: jobParams, responses: { 200: { description: 'the job', schema: jobSchema } } }),
+  log: op({
+    method: 'get',
+    path: '/jobs/{id}/log',
+    summary: 'A job’s log (JSON, or text/plain with Accept: text/plain)',
+    tag: 'jobs',
+    params: jobParams,
+    query: z.object({ after: intQuery('after', 0, Number.MAX_SAFE_INTEGER).optional().describe('only lines with a greater id') }),
+    responses: {
+      200: {
+        description: 'up to 1000 lines',
+        schema: z.object({
+          items: z.array(z.object({ id: z.number().int(), time: z.iso.datetime({ offset: true }).nullable(), level: z.string(), attempt: z.number().int(), message: z.string() })),
+        }),
+        types: { 'text/plain': z.string() },
+      },
+    },
+  }),
+  stop: op({
+    method: 'post',
+    path: '/jobs/{id}/stop',
+    summary: 'Stop a job (200 when stopped, 202 while it stops)',
+    tag: 'jobs',
+    params: jobParams,
+    responses: { 200: { description: 'stopped', schema: jobSchema }, 202: { description: 'stopping', schema: jobSchema } },
+  }),
+};
+
+export const scheduleOps = {
+  list: op({
+    method: 'get',
+    path: '/schedules',
+    summary: 'List schedules with their next runs',
+    tag: 'jobs',
+    responses: { 200: { description: 'every schedule', schema: listOf(scheduleSchema) } },
+  }),
+  update: op({
+    method: 'put',
+    path: '/schedules/{name}',
+    summary: 'Change a schedule’s cron expression or disable it',
+    tag: 'jobs',
+    params: z.object({ name: z.string().min(1) }),
+    body: z
+      .object({
+        cron: z
+          .string()
+          .optional()
+          .superRefine((v, ctx) => {
+            const problem = v === undefined ? null : cronProblem(v);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .describe('a cron expression: 5 fields, or 6 with seconds; UTC'),
+        enabled: z.boolean({ error: 'enabled must be true or false' }).optional(),
+      })
+      .strict(),
+    responses: { 200: { description: 'the schedule', schema: scheduleSchema } },
+  }),
+};
+
+export const jobJson = (j: Job): z.output<typeof jobSchema> => ({
   id: j.id,
   type: j.type,
   status: j.status,
@@ -25,7 +101,7 @@ export const jobJson = (j: Job) => ({
   finished_at: iso(j.finishedAt),
 });
 
-export const scheduleJson = (s: Schedule) => ({
+export const scheduleJson = (s: Schedule): z.output<typeof scheduleSchema> => ({
   name: s.name,
   cron: s.cron,
   enabled: s.enabled,
@@ -51,28 +127,24 @@ export function jobRoutes(): Hono<AppEnv> {
     await next();
   });
 
-  r.get('/', async (c) => {
-    const type = c.req.query('type')?.slice(0, 64);
-    const status = c.req.query('status');
-    if (status !== undefined && status !== '' && !isJobStatus(status)) throw badRequest('status must be one of pending, scheduled, running, success, error, stopped');
-    const limit = intParam(c.req.query('limit'), 'limit', 1, 100) ?? 20;
-    const cursor = intParam(c.req.query('cursor'), 'cursor', 1, Number.MAX_SAFE_INTEGER);
-    const items = await c.var.services.jobs.list({ type: type || undefined, status: status || undefined, beforeId: cursor, limit: limit + 1 });
+  route(r, '/jobs', jobOps.list, async (c, v) => {
+    const { type, status, cursor, limit = 20 } = v.query();
+    const items = await c.var.services.jobs.list({ type, status, beforeId: cursor, limit: limit + 1 });
     const more = items.length > limit;
     const page = items.slice(0, limit);
     return c.json({ items: page.map(jobJson), next_cursor: more ? page[page.length - 1]!.id : null });
   });
 
-  r.get('/:id', async (c) => {
-    const job = await c.var.services.jobs.get(pathId(c, 'id'));
+  route(r, '/jobs', jobOps.get, async (c, v) => {
+    const job = await c.var.services.jobs.get(v.params().id);
     if (!job) throw notFound('job not found');
     return c.json(jobJson(job));
   });
 
-  r.get('/:id/log', async (c) => {
-    const id = pathId(c, 'id');
+  route(r, '/jobs', jobOps.log, async (c, v) => {
+    const { id } = v.params();
     if (!(await c.var.services.jobs.get(id))) throw notFound('job not found');
-    const after = intParam(c.req.query('after'), 'after', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+    const after = v.query().after ?? 0;
     const lines = await c.var.services.jobs.logLines(id, after, 1000);
     if ((c.req.header('accept') ?? '').includes('text/plain')) {
       return c.text(lines.map((l) => `${new Date(l.at).toISOString()} [${l.level}] (attempt ${l.attempt}) ${l.message}`).join('\n') + (lines.length ? '\n' : ''));
@@ -80,8 +152,8 @@ export function jobRoutes(): Hono<AppEnv> {
     return c.json({ items: lines.map((l) => ({ id: l.id, time: iso(l.at), level: l.level, attempt: l.attempt, message: l.message })) });
   });
 
-  r.post('/:id/stop', async (c) => {
-    const id = pathId(c, 'id');
+  route(r, '/jobs', jobOps.stop, async (c, v) => {
+    const { id } = v.params();
     const status = await c.var.services.jobs.requestStop(id);
     if (status === null) throw notFound('job not found');
     await c.var.services.audit.record(c.var.actor, 'stop', 'job', String(id), { status });
@@ -98,18 +170,11 @@ export function scheduleRoutes(): Hono<AppEnv> {
     requireSystemAdmin(c);
     await next();
   });
-  r.get('/', async (c) => c.json({ items: (await c.var.services.scheduler.list()).map(scheduleJson) }));
-  r.put('/:name', async (c) => {
-    const name = c.req.param('name');
-    const b = await jsonBody(c);
-    const unknown = Object.keys(b).filter((k) => k !== 'cron' && k !== 'enabled');
-    if (unknown.length) throw badRequest(`unknown fields: ${unknown.join(', ').slice(0, 200)}`);
-    if (b.cron !== undefined) {
-      const problem = cronProblem(b.cron);
-      if (problem) throw badRequest(problem);
-    }
-    if (b.enabled !== undefined && typeof b.enabled !== 'boolean') throw badRequest('enabled must be true or false');
-    const s = await c.var.services.scheduler.update(name, { cron: b.cron as string | undefined, enabled: b.enabled as boolean | undefined });
+  route(r, '/schedules', scheduleOps.list, async (c) => c.json({ items: (await c.var.services.scheduler.list()).map(scheduleJson) }));
+  route(r, '/schedules', scheduleOps.update, async (c, v) => {
+    const { name } = v.params();
+    const b = await v.body();
+    const s = await c.var.services.scheduler.update(name, { cron: b.cron, enabled: b.enabled });
     if (!s) throw notFound(`schedule "${name.slice(0, 64)}" not found`);
     await c.var.services.audit.record(c.var.actor, 'update', 'schedule', name, { cron: s.cron, enabled: s.enabled });
     return c.json(scheduleJson(s));

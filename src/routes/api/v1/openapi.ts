@@ -1,166 +1,186 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppEnv, Services } from '../../../context.js';
+import { auditLogOps } from './audit-logs.js';
+import { healthOps } from './health.js';
+import { identityOps } from './identity.js';
+import { jobOps, scheduleOps } from './jobs.js';
+import { errorStatuses, op, route, type Operation } from './operation.js';
+import { projectOps } from './projects.js';
+import { repositoryOps } from './repositories.js';
+import { retentionOps } from './retention.js';
+import { robotOps } from './robots.js';
+import { scannerOps, scanOps, scanSystemOps } from './scans.js';
+import { errorBody } from './schemas.js';
+import { systemOps } from './system.js';
+import { userOps } from './users.js';
+import { vulnerabilityOps } from './vulnerabilities.js';
+import { webhookOps } from './webhooks.js';
 
-type Op = [method: 'get' | 'post' | 'put' | 'delete', path: string, summary: string, tag: string, ok: number];
+export const openApiOps = {
+  document: op({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document (OpenAPI 3.1)',
+    tag: 'system',
+    security: 'none',
+    responses: { 200: { description: 'the document', schema: z.looseObject({ openapi: z.literal('3.1.0') }) } },
+  }),
+};
 
-/** Every REST operation, once. A test checks this table against the routes the app really serves. */
-export const OPERATIONS: Op[] = [
-  ['get', '/health', 'Readiness of each component', 'system', 200],
-  ['get', '/users', 'List users (search with q)', 'users', 200],
-  ['post', '/users', 'Create a user', 'users', 201],
-  ['get', '/users/current', 'The signed-in user', 'users', 200],
-  ['get', '/users/{id}', 'Get a user', 'users', 200],
-  ['post', '/users/current/cli-secret', 'A new CLI secret for the signed-in OIDC user (the docker password; shown once)', 'users', 200],
-  ['get', '/users/current/groups', 'The directory groups of the signed-in user (from their last sign-in)', 'users', 200],
-  ['put', '/users/{id}', 'Disable, enable, make or unmake system admin', 'users', 200],
-  ['delete', '/users/{id}', 'Delete a user', 'users', 204],
-  ['put', '/users/{id}/password', 'Change a password', 'users', 204],
-  ['get', '/projects', 'List the projects the caller can see', 'projects', 200],
-  ['post', '/projects', 'Create a project', 'projects', 201],
-  ['get', '/projects/{project}', 'Get a project (with usage and the caller’s role)', 'projects', 200],
-  ['put', '/projects/{project}', 'Change project settings and policy', 'projects', 200],
-  ['delete', '/projects/{project}', 'Delete a project (force=true when it has repositories)', 'projects', 204],
-  ['get', '/projects/{project}/members', 'List members', 'members', 200],
-  ['post', '/projects/{project}/members', 'Add a member: {username, role} or a directory group {group, role}', 'members', 201],
-  ['put', '/projects/{project}/members/groups/{id}', 'Change a group member’s role', 'members', 204],
-  ['delete', '/projects/{project}/members/groups/{id}', 'Remove a group member', 'members', 204],
-  ['put', '/projects/{project}/members/{userId}', 'Change a member’s role', 'members', 204],
-  ['delete', '/projects/{project}/members/{userId}', 'Remove a member', 'members', 204],
-  ['get', '/projects/{project}/repositories', 'List repositories', 'repositories', 200],
-  ['get', '/projects/{project}/repositories/{repo}', 'Get a repository ({repo} URL-encoded)', 'repositories', 200],
-  ['delete', '/projects/{project}/repositories/{repo}', 'Delete a repository and its artifacts', 'repositories', 204],
-  ['get', '/projects/{project}/repositories/{repo}/artifacts', 'List artifacts with tags, size, push and pull times', 'artifacts', 200],
-  ['get', '/projects/{project}/repositories/{repo}/artifacts/{reference}', 'Get an artifact by tag or digest', 'artifacts', 200],
-  ['delete', '/projects/{project}/repositories/{repo}/artifacts/{reference}', 'Delete an artifact', 'artifacts', 204],
-  ['post', '/projects/{project}/repositories/{repo}/artifacts/{reference}/scan', 'Scan an artifact (202 and the job)', 'scans', 202],
-  ['get', '/projects/{project}/repositories/{repo}/artifacts/{reference}/vulnerabilities', 'The latest report (404 until one exists; format=csv for CSV)', 'scans', 200],
-  ['get', '/projects/{project}/repositories/{repo}/artifacts/{reference}/sbom', 'CycloneDX 1.5 SBOM', 'scans', 200],
-  ['get', '/projects/{project}/repositories/{repo}/tags', 'List tags', 'artifacts', 200],
-  ['delete', '/projects/{project}/repositories/{repo}/tags/{tag}', 'Delete a tag (the artifact stays)', 'artifacts', 204],
-  ['get', '/projects/{project}/scanner', 'The project’s external scanner adapter', 'scans', 200],
-  ['put', '/projects/{project}/scanner', 'Pick a registered scanner adapter for the project {scanner: name|null}', 'scans', 200],
-  ['delete', '/projects/{project}/scanner', 'Go back to the system default', 'scans', 204],
-  ['get', '/scanners', 'Registered external scanner adapters (URLs for system admins only)', 'scans', 200],
-  ['post', '/scanners', 'Register an external scanner adapter {name, url, authorization?} (system admins)', 'scans', 201],
-  ['delete', '/scanners/{name}', 'Remove a registered adapter (system admins)', 'scans', 204],
-  ['get', '/projects/{project}/webhooks', 'List the project’s webhook policies', 'webhooks', 200],
-  ['post', '/projects/{project}/webhooks', 'Create a webhook policy {url, format, event_types, auth_header?, secret?, skip_tls_verify?, enabled?}', 'webhooks', 201],
-  ['get', '/projects/{project}/webhooks/{id}', 'Get a webhook policy', 'webhooks', 200],
-  ['put', '/projects/{project}/webhooks/{id}', 'Change a webhook policy', 'webhooks', 200],
-  ['delete', '/projects/{project}/webhooks/{id}', 'Delete a webhook policy', 'webhooks', 204],
-  ['get', '/projects/{project}/webhooks/{id}/deliveries', 'The policy’s delivery log (status code, latency; cursor)', 'webhooks', 200],
-  ['post', '/projects/{project}/webhooks/{id}/test', 'Send a sample event now and answer how it went', 'webhooks', 200],
-  ['get', '/projects/{project}/retention', 'The project’s tag retention policy (rules, schedule, next runs)', 'retention', 200],
-  [
-    'put',
-    '/projects/{project}/retention',
-    'Set the tag retention policy {rules: [{repositories, exclude_repositories?, tags, exclude_tags?, untagged, retain: {kind, count?, days?}}], schedule}',
-    'retention',
-    200,
-  ],
-  ['post', '/projects/{project}/retention/run', 'Run tag retention {dry_run} (202 and the job; its result lists what was or would be deleted)', 'retention', 202],
-  ['get', '/robots', 'List robot accounts (project= for a project’s)', 'robots', 200],
-  ['post', '/robots', 'Create a robot account (the secret is shown once)', 'robots', 201],
-  ['get', '/robots/{id}', 'Get a robot account', 'robots', 200],
-  ['put', '/robots/{id}', 'Change permissions, expiry, disable', 'robots', 200],
-  ['delete', '/robots/{id}', 'Delete a robot account', 'robots', 204],
-  ['post', '/robots/{id}/refresh', 'Issue a new secret', 'robots', 200],
-  ['get', '/audit-logs', 'Audit and access log (keyset pagination with cursor)', 'system', 200],
-  ['get', '/jobs', 'List jobs (type, status, cursor)', 'jobs', 200],
-  ['get', '/jobs/{id}', 'Get a job', 'jobs', 200],
-  ['get', '/jobs/{id}/log', 'A job’s log (JSON, or text/plain)', 'jobs', 200],
-  ['post', '/jobs/{id}/stop', 'Stop a job', 'jobs', 200],
-  ['get', '/schedules', 'List schedules with their next runs', 'jobs', 200],
-  ['put', '/schedules/{name}', 'Change a schedule’s cron expression or disable it', 'jobs', 200],
-  ['post', '/system/reconcile', 'Reconcile the database with the registry (202 and the job)', 'system', 202],
-  ['post', '/system/scan-all', 'Scan every artifact (202 and the job)', 'system', 202],
-  ['post', '/system/gc', 'Garbage collection {dry_run, delete_untagged} (202 and the job)', 'system', 202],
-  ['get', '/system/cve-allowlist', 'The system CVE allowlist', 'system', 200],
-  ['put', '/system/cve-allowlist', 'Set the system CVE allowlist {items, expires_at}', 'system', 200],
-  ['get', '/system/auth', 'Sign-in mode and LDAP/OIDC settings (secrets never shown)', 'system', 200],
-  ['put', '/system/auth', 'Change the sign-in mode and LDAP/OIDC settings {mode, ldap, oidc}', 'system', 200],
-  ['post', '/system/auth/ldap/test', 'Test the LDAP connection, or look up a user {username}', 'system', 200],
-  ['get', '/system/scanner', 'The system-wide external scanner adapter', 'system', 200],
-  ['put', '/system/scanner', 'Pick the default adapter {scanner: name|null}, or register one as `default` {url, authorization?}', 'system', 200],
-  ['delete', '/system/scanner', 'No default adapter (the built-in scanner)', 'system', 204],
-  ['get', '/system/outbound-policy', 'The outbound address policy {allow, deny} (plus the environment’s)', 'system', 200],
-  ['put', '/system/outbound-policy', 'Set the outbound address policy {allow, deny}: IPs or CIDRs, optionally :port', 'system', 200],
-  ['get', '/vulndb', 'Advisory database status per ecosystem', 'vulnerabilities', 200],
-  ['post', '/vulndb/import', 'Import OSV advisories (JSON, zip, or multipart "file")', 'vulnerabilities', 200],
-  ['get', '/vulnerabilities', 'Security hub: findings across readable artifacts (cve, package, version range, severity, project; paginated)', 'vulnerabilities', 200],
-  ['get', '/vulnerabilities/summary', 'Security hub: totals by severity, top CVEs with affected artifacts, most vulnerable artifacts', 'vulnerabilities', 200],
-  ['get', '/openapi.json', 'This document', 'system', 200],
-];
+/** Every REST operation, once, as the route modules declare and register them. */
+export const OPERATIONS: Operation[] = [
+  healthOps,
+  userOps,
+  identityOps,
+  projectOps,
+  repositoryOps,
+  scanOps,
+  scannerOps,
+  webhookOps,
+  retentionOps,
+  robotOps,
+  auditLogOps,
+  jobOps,
+  scheduleOps,
+  systemOps,
+  scanSystemOps,
+  vulnerabilityOps,
+  openApiOps,
+].flatMap((group) => Object.values(group) as unknown as Operation[]);
 
-/** The OpenAPI 3.1 document of /api/v1, built from OPERATIONS. */
-export function openApiDocument(externalUrl: string): unknown {
+const STATUS_TEXT: Record<number, string> = {
+  400: 'bad request: a parameter or the body is malformed',
+  401: 'authentication required (or the credentials are wrong)',
+  403: 'permission denied',
+  404: 'not found (or not visible to the caller)',
+  405: 'method not allowed',
+  409: 'conflict',
+  412: 'precondition failed',
+  413: 'request body too large',
+  415: 'unsupported media type',
+  422: 'unprocessable',
+  429: 'too many requests',
+  500: 'internal error (the message names a request id)',
+  503: 'unavailable',
+};
+
+type Json = Record<string, unknown>;
+
+/**
+ * Converts zod schemas to JSON Schema 2020-12 (what OpenAPI 3.1 uses), moving every schema with an id to
+ * `components.schemas`. One id must mean one schema: a second, different one is a programming error.
+ */
+class SchemaCollector {
+  readonly components: Record<string, Json> = {};
+
+  convert(schema: z.ZodType, io: 'input' | 'output'): Json {
+    const js = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
+    const defs = (js.$defs ?? {}) as Record<string, Json>;
+    delete js.$defs;
+    delete js.$schema;
+    for (const [id, def] of Object.entries(defs)) {
+      const body = rewriteRefs(def) as Json;
+      const seen = this.components[id];
+      if (seen && JSON.stringify(seen) !== JSON.stringify(body)) throw new Error(`OpenAPI: two different schemas named ${id}`);
+      this.components[id] = body;
+    }
+    return rewriteRefs(js) as Json;
+  }
+}
+
+function rewriteRefs(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(rewriteRefs);
+  if (v && typeof v === 'object') {
+    const out: Json = {};
+    for (const [k, x] of Object.entries(v)) out[k] = k === '$ref' && typeof x === 'string' ? x.replace(/^#\/\$defs\//, '#/components/schemas/') : rewriteRefs(x);
+    return out;
+  }
+  return v;
+}
+
+const operationId = (o: Operation) =>
+  o.method +
+  o.path
+    .split('/')
+    .filter(Boolean)
+    .map((s) => s.replace(/[{}.]/g, '').replace(/(^|[-_])(\w)/g, (_m, _p, ch: string) => ch.toUpperCase()))
+    .join('');
+
+function parameters(schemas: SchemaCollector, o: Operation): Json[] {
+  const out: Json[] = [];
+  for (const [where, schema] of [
+    ['path', o.params],
+    ['query', o.query],
+  ] as const) {
+    if (!schema) continue;
+    const js = schemas.convert(schema, 'input');
+    const required = new Set((js.required as string[] | undefined) ?? []);
+    for (const [name, prop] of Object.entries((js.properties ?? {}) as Record<string, Json>)) {
+      const { description, ...rest } = prop;
+      out.push({ name, in: where, required: where === 'path' || required.has(name), ...(description ? { description } : {}), schema: rest });
+    }
+  }
+  return out;
+}
+
+/** The OpenAPI 3.1 document of /api/v1, generated from the operations' zod schemas. */
+export function openApiDocument(externalUrl: string, ops: Operation[] = OPERATIONS): Json {
+  const schemas = new SchemaCollector();
+  const errorRef = schemas.convert(errorBody, 'output');
+  // One shared response object per error status (every operation answers several): `#/components/responses/Error<status>`.
+  const errorResponses: Record<string, Json> = {};
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const [method, path, summary, tag, ok] of OPERATIONS) {
-    const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    paths[path] ??= {};
-    paths[path][method] = {
-      summary,
-      tags: [tag],
+  for (const o of ops) {
+    const responses: Json = {};
+    for (const [status, reply] of Object.entries(o.responses)) {
+      const content: Json = {};
+      if (reply.schema) content['application/json'] = { schema: schemas.convert(reply.schema, 'output') };
+      for (const [type, s] of Object.entries(reply.types ?? {})) content[type] = { schema: schemas.convert(s, 'output') };
+      responses[status] = { description: reply.description, ...(Object.keys(content).length ? { content } : {}) };
+    }
+    for (const status of errorStatuses(o)) {
+      if (responses[String(status)]) continue;
+      errorResponses[`Error${status}`] ??= { description: STATUS_TEXT[status] ?? 'error', content: { 'application/json': { schema: errorRef } } };
+      responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
+    }
+    let requestBody: Json | undefined;
+    if (o.body || o.bodyTypes) {
+      const content: Json = {};
+      if (o.body) content['application/json'] = { schema: schemas.convert(o.body, 'input') };
+      for (const [type, s] of Object.entries(o.bodyTypes ?? {})) content[type] = { schema: schemas.convert(s, 'input') };
+      requestBody = { required: o.bodyRequired ?? true, content };
+    }
+    const params = parameters(schemas, o);
+    paths[o.path] ??= {};
+    paths[o.path]![o.method] = {
+      operationId: operationId(o),
+      summary: o.summary,
+      ...(o.description ? { description: o.description } : {}),
+      tags: [o.tag],
+      security: o.security === 'none' ? [] : o.security === 'public' ? [{}, { basic: [] }, { session: [] }] : [{ basic: [] }, { session: [] }],
       ...(params.length ? { parameters: params } : {}),
-      responses: {
-        [String(ok)]: { description: 'success' },
-        default: { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Errors' } } } },
-      },
+      ...(requestBody ? { requestBody } : {}),
+      responses,
     };
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Berth REST API', version: '1' },
+    info: {
+      title: 'Berth REST API',
+      version: '1',
+      description: 'Errors are always `{"errors":[{"code","message"}]}`; lists are `{items, total?, page?, limit?, next_cursor?}`.',
+    },
     servers: [{ url: `${externalUrl}/api/v1` }],
     security: [{ basic: [] }, { session: [] }],
+    tags: [...new Set(ops.map((o) => o.tag))].sort().map((name) => ({ name })),
     components: {
       securitySchemes: {
         basic: { type: 'http', scheme: 'basic', description: 'A user or a robot account (robot$…)' },
         session: { type: 'apiKey', in: 'cookie', name: 'berth_session', description: 'The UI session; writes also need the X-CSRF-Token header' },
       },
-      schemas: {
-        Artifact: {
-          type: 'object',
-          description: 'An artifact (GET …/artifacts and …/artifacts/{reference}); the single artifact adds blobs, children and referrers',
-          properties: {
-            digest: { type: 'string' },
-            media_type: { type: 'string' },
-            type: { type: 'string', enum: ['image', 'index', 'chart', 'sif', 'signature', 'attestation', 'sbom', 'wasm', 'artifact'] },
-            artifact_type: { type: ['string', 'null'], description: "the manifest's OCI 1.1 artifactType" },
-            config_media_type: { type: ['string', 'null'] },
-            subject: { type: ['string', 'null'], description: 'digest this artifact refers to (OCI 1.1 subject or a cosign sha256-<hex>.sig tag)' },
-            signed_by: { type: 'array', items: { type: 'string' }, description: "names of the project's cosign keys that verified its signatures (for a signature: the keys it verifies with)" },
-            annotations: { type: 'object', additionalProperties: { type: 'string' } },
-            tags: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, pushed_at: { type: 'string' } } } },
-            size: { type: 'integer' },
-          },
-        },
-        ProjectSettings: {
-          type: 'object',
-          description: 'PUT /projects/{project}: any of these',
-          properties: {
-            public: { type: 'boolean' },
-            auto_scan: { type: 'boolean' },
-            prevent_vulnerable: { type: 'boolean' },
-            severity: { type: 'string', enum: ['low', 'medium', 'high', 'critical'] },
-            unscanned_policy: { type: 'string', enum: ['block', 'allow'] },
-            cve_allowlist: { type: 'array', items: { type: 'string' } },
-            cve_allowlist_expires_at: { type: ['string', 'null'], format: 'date-time' },
-            immutable_tags: { type: 'array', items: { type: 'string' } },
-            quota_bytes: { type: ['integer', 'null'] },
-            signature_keys: {
-              type: 'array',
-              maxItems: 20,
-              items: { type: 'object', properties: { name: { type: 'string' }, pem: { type: 'string', description: 'cosign public key, PEM (ECDSA P-256 or Ed25519)' } }, required: ['name', 'pem'] },
-            },
-            require_signature: { type: 'boolean', description: 'serve only artifacts signed by one of signature_keys (412 PROJECTPOLICYVIOLATION otherwise)' },
-          },
-        },
-        Errors: {
-          type: 'object',
-          properties: { errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } } },
-        },
-      },
+      schemas: Object.fromEntries(Object.entries(schemas.components).sort(([a], [b]) => a.localeCompare(b))),
+      responses: Object.fromEntries(Object.entries(errorResponses).sort(([a], [b]) => a.localeCompare(b))),
     },
     paths,
   };
@@ -169,6 +189,6 @@ export function openApiDocument(externalUrl: string): unknown {
 export function openApiRoutes(services: Services): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   const doc = openApiDocument(services.config.externalUrl);
-  r.get('/openapi.json', (c) => c.json(doc));
+  route(r, '', openApiOps.document, (c) => c.json(doc));
   return r;
 }

@@ -1,9 +1,107 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import type { Member, Project } from '../../../services/project-service.js';
-import { iso, jsonBody, pageQuery, pageResponse, pathId } from '../../http.js';
+import { z } from 'zod';
+import { projectUpdateSchema, type Member, type Project } from '../../../services/project-service.js';
+import { iso, pageResponse } from '../../http.js';
+import { op, route } from './operation.js';
+import { idParam, listOf, memberSchema, pageOf, pageQuery, projectDetailSchema, projectParams, projectSchema, role } from './schemas.js';
 
-export const projectJson = (p: Project) => ({
+const memberParams = projectParams.extend({ userId: idParam.describe('user id') });
+const groupParams = projectParams.extend({ id: idParam.describe('directory group id') });
+const done = { 204: { description: 'done' } };
+
+export const projectOps = {
+  list: op({
+    method: 'get',
+    path: '/projects',
+    summary: 'List the projects the caller can see',
+    tag: 'projects',
+    security: 'public',
+    query: pageQuery.extend({
+      q: z.string().max(255).optional().describe('part of the project name'),
+      name: z.string().max(255).optional().describe('the same as q'),
+    }),
+    responses: { 200: { description: 'a page of projects', schema: listOf(projectSchema) } },
+  }),
+  create: op({
+    method: 'post',
+    path: '/projects',
+    summary: 'Create a project',
+    tag: 'projects',
+    body: z.object({ name: z.string().min(1).max(255).describe('lower-case letters, digits, ".", "_" and "-"'), public: z.boolean().optional() }),
+    responses: { 201: { description: 'the new project', schema: projectSchema } },
+    errors: [409],
+  }),
+  get: op({
+    method: 'get',
+    path: '/projects/{project}',
+    summary: 'Get a project (with usage and the caller’s role)',
+    tag: 'projects',
+    security: 'public',
+    params: projectParams,
+    responses: { 200: { description: 'the project', schema: projectDetailSchema } },
+  }),
+  update: op({
+    method: 'put',
+    path: '/projects/{project}',
+    summary: 'Change project settings and policy (any of the fields)',
+    tag: 'projects',
+    params: projectParams,
+    body: projectUpdateSchema,
+    responses: { 200: { description: 'the changed project', schema: projectSchema } },
+  }),
+  delete: op({
+    method: 'delete',
+    path: '/projects/{project}',
+    summary: 'Delete a project (force=true when it has repositories)',
+    tag: 'projects',
+    params: projectParams,
+    query: z.object({ force: z.enum(['true', 'false']).optional().describe('also delete its repositories and artifacts') }),
+    responses: done,
+    errors: [412],
+  }),
+  members: op({
+    method: 'get',
+    path: '/projects/{project}/members',
+    summary: 'List members',
+    tag: 'members',
+    params: projectParams,
+    query: pageQuery,
+    responses: { 200: { description: 'a page of members', schema: listOf(memberSchema) } },
+  }),
+  addMember: op({
+    method: 'post',
+    path: '/projects/{project}/members',
+    summary: 'Add a member: {username, role} or a directory group {group, role}',
+    tag: 'members',
+    params: projectParams,
+    body: z.union([z.object({ username: z.string().min(1).max(255), role }), z.object({ group: z.string().min(1).max(255), role })]),
+    responses: { 201: { description: 'the new member', schema: memberSchema } },
+    errors: [409],
+  }),
+  setGroupRole: op({
+    method: 'put',
+    path: '/projects/{project}/members/groups/{id}',
+    summary: 'Change a group member’s role',
+    tag: 'members',
+    params: groupParams,
+    body: z.object({ role }),
+    responses: done,
+  }),
+  removeGroup: op({ method: 'delete', path: '/projects/{project}/members/groups/{id}', summary: 'Remove a group member', tag: 'members', params: groupParams, responses: done }),
+  setRole: op({
+    method: 'put',
+    path: '/projects/{project}/members/{userId}',
+    summary: 'Change a member’s role',
+    tag: 'members',
+    params: memberParams,
+    body: z.object({ role }),
+    responses: done,
+  }),
+  removeMember: op({ method: 'delete', path: '/projects/{project}/members/{userId}', summary: 'Remove a member', tag: 'members', params: memberParams, responses: done }),
+};
+
+export const projectJson = (p: Project): z.output<typeof projectSchema> => ({
   id: p.id,
   name: p.name,
   public: p.public,
@@ -22,7 +120,7 @@ export const projectJson = (p: Project) => ({
 });
 
 /** A member as the API shows it: users keep `user_id`/`username`; groups have `id`/`group`. */
-export const memberJson = (m: Member) =>
+export const memberJson = (m: Member): z.output<typeof memberSchema> =>
   m.kind === 'user'
     ? { member_type: 'user', user_id: m.userId, username: m.username, role: m.role, created_at: iso(m.createdAt) }
     : { member_type: 'group', id: m.groupId, group: m.group, role: m.role, created_at: iso(m.createdAt) };
@@ -30,71 +128,76 @@ export const memberJson = (m: Member) =>
 /** Projects and their members; every handler goes through ProjectService, which asks the Authorizer. */
 export function projectRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
+  const at = '/projects';
 
-  r.post('/', async (c) => {
-    const b = await jsonBody(c);
+  route(r, at, projectOps.create, async (c, v) => {
+    const b = await v.json();
     const p = await c.var.services.projects.create(c.var.principal, c.var.actor, { name: b.name, public: b.public });
     return c.json(projectJson(p), 201, { Location: `/api/v1/projects/${p.name}` });
   });
 
-  r.get('/', async (c) => {
-    const q = pageQuery(c);
-    const search = (c.req.query('q') ?? c.req.query('name'))?.slice(0, 255);
-    const { items, total } = await c.var.services.projects.list(c.var.principal, { q: search, limit: q.limit, offset: q.offset });
+  route(r, at, projectOps.list, async (c, v) => {
+    const query = v.query();
+    const q = pageOf(query);
+    const { items, total } = await c.var.services.projects.list(c.var.principal, { q: query.q ?? query.name, limit: q.limit, offset: q.offset });
     return pageResponse(c, items.map(projectJson), total, q);
   });
 
-  r.get('/:project', async (c) => {
-    const p = await c.var.services.projects.get(c.var.principal, c.req.param('project'));
+  route(r, at, projectOps.get, async (c, v) => {
+    const p = await c.var.services.projects.get(c.var.principal, v.params().project);
     const role = await c.var.services.projects.roleOf(c.var.principal, p);
     return c.json({ ...projectJson(p), current_user_role: role, usage_bytes: await c.var.services.policy.usage(p.id) });
   });
 
-  r.put('/:project', async (c) => {
-    const p = await c.var.services.projects.update(c.var.principal, c.var.actor, c.req.param('project'), await jsonBody(c));
+  route(r, at, projectOps.update, async (c, v) => {
+    const p = await c.var.services.projects.update(c.var.principal, c.var.actor, v.params().project, await v.json());
     return c.json(projectJson(p));
   });
 
-  r.delete('/:project', async (c) => {
-    const force = c.req.query('force') === 'true';
-    await c.var.services.projects.delete(c.var.principal, c.var.actor, c.req.param('project'), {
+  route(r, at, projectOps.delete, async (c, v) => {
+    const force = v.query().force === 'true';
+    await c.var.services.projects.delete(c.var.principal, c.var.actor, v.params().project, {
       force,
       purge: (project) => c.var.services.repositories.purgeProject(c.var.principal, c.var.actor, project),
     });
     return c.body(null, 204);
   });
 
-  r.get('/:project/members', async (c) => {
-    const q = pageQuery(c, { limit: 50 });
-    const { items, total } = await c.var.services.projects.listMembers(c.var.principal, c.req.param('project'), q);
+  route(r, at, projectOps.members, async (c, v) => {
+    const q = pageOf(v.query(), 50);
+    const { items, total } = await c.var.services.projects.listMembers(c.var.principal, v.params().project, q);
     return pageResponse(c, items.map(memberJson), total, q);
   });
 
-  r.post('/:project/members', async (c) => {
-    const b = await jsonBody(c);
-    const m = await c.var.services.projects.addMember(c.var.principal, c.var.actor, c.req.param('project'), { username: b.username, group: b.group, role: b.role });
+  route(r, at, projectOps.addMember, async (c, v) => {
+    const b = await v.json();
+    const m = await c.var.services.projects.addMember(c.var.principal, c.var.actor, v.params().project, { username: b.username, group: b.group, role: b.role });
     return c.json(memberJson(m), 201);
   });
 
-  r.put('/:project/members/groups/:id', async (c) => {
-    const b = await jsonBody(c);
-    await c.var.services.projects.setGroupMemberRole(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'id'), b.role);
+  route(r, at, projectOps.setGroupRole, async (c, v) => {
+    const { project, id } = v.params();
+    const b = await v.json();
+    await c.var.services.projects.setGroupMemberRole(c.var.principal, c.var.actor, project, id, b.role);
     return c.body(null, 204);
   });
 
-  r.delete('/:project/members/groups/:id', async (c) => {
-    await c.var.services.projects.removeGroupMember(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'id'));
+  route(r, at, projectOps.removeGroup, async (c, v) => {
+    const { project, id } = v.params();
+    await c.var.services.projects.removeGroupMember(c.var.principal, c.var.actor, project, id);
     return c.body(null, 204);
   });
 
-  r.put('/:project/members/:userId', async (c) => {
-    const b = await jsonBody(c);
-    await c.var.services.projects.setMemberRole(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'userId'), b.role);
+  route(r, at, projectOps.setRole, async (c, v) => {
+    const { project, userId } = v.params();
+    const b = await v.json();
+    await c.var.services.projects.setMemberRole(c.var.principal, c.var.actor, project, userId, b.role);
     return c.body(null, 204);
   });
 
-  r.delete('/:project/members/:userId', async (c) => {
-    await c.var.services.projects.removeMember(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'userId'));
+  route(r, at, projectOps.removeMember, async (c, v) => {
+    const { project, userId } = v.params();
+    await c.var.services.projects.removeMember(c.var.principal, c.var.actor, project, userId);
     return c.body(null, 204);
   });
 

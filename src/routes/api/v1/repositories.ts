@@ -2,9 +2,92 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import type { ArtifactWithTags } from '../../../services/repository-service.js';
 import type { ScanSummary } from '../../../services/scan-service.js';
-import { iso, pageQuery, pageResponse } from '../../http.js';
+import { z } from 'zod';
+import { iso, pageResponse } from '../../http.js';
+import { op, route } from './operation.js';
+import { artifactDetailSchema, artifactParams, artifactSchema, listOf, pageOf, pageQuery, projectParams, repoParams, repositoryDetailSchema, repositorySchema, tagSchema } from './schemas.js';
 
-export const artifactJson = (a: ArtifactWithTags, scan?: ScanSummary | null) => ({
+const done = { 204: { description: 'deleted' } };
+
+export const repositoryOps = {
+  list: op({
+    method: 'get',
+    path: '/projects/{project}/repositories',
+    summary: 'List repositories',
+    tag: 'repositories',
+    security: 'public',
+    params: projectParams,
+    query: pageQuery.extend({ q: z.string().max(255).optional().describe('part of the repository name') }),
+    responses: { 200: { description: 'a page of repositories', schema: listOf(repositorySchema) } },
+  }),
+  get: op({
+    method: 'get',
+    path: '/projects/{project}/repositories/{repo}',
+    summary: 'Get a repository ({repo} URL-encoded)',
+    tag: 'repositories',
+    security: 'public',
+    params: repoParams,
+    responses: { 200: { description: 'the repository', schema: repositoryDetailSchema } },
+  }),
+  delete: op({
+    method: 'delete',
+    path: '/projects/{project}/repositories/{repo}',
+    summary: 'Delete a repository and its artifacts',
+    tag: 'repositories',
+    params: repoParams,
+    responses: done,
+    errors: [412, 503],
+  }),
+  artifacts: op({
+    method: 'get',
+    path: '/projects/{project}/repositories/{repo}/artifacts',
+    summary: 'List artifacts with tags, size, push and pull times',
+    tag: 'artifacts',
+    security: 'public',
+    params: repoParams,
+    query: pageQuery,
+    responses: { 200: { description: 'a page of artifacts', schema: listOf(artifactSchema) } },
+  }),
+  artifact: op({
+    method: 'get',
+    path: '/projects/{project}/repositories/{repo}/artifacts/{reference}',
+    summary: 'Get an artifact by tag or digest (with blobs, children and referrers)',
+    tag: 'artifacts',
+    security: 'public',
+    params: artifactParams,
+    responses: { 200: { description: 'the artifact', schema: artifactDetailSchema } },
+  }),
+  deleteArtifact: op({
+    method: 'delete',
+    path: '/projects/{project}/repositories/{repo}/artifacts/{reference}',
+    summary: 'Delete an artifact (409 for a child of an index: delete the index)',
+    tag: 'artifacts',
+    params: artifactParams,
+    responses: done,
+    errors: [409, 412, 503],
+  }),
+  tags: op({
+    method: 'get',
+    path: '/projects/{project}/repositories/{repo}/tags',
+    summary: 'List tags',
+    tag: 'artifacts',
+    security: 'public',
+    params: repoParams,
+    responses: { 200: { description: 'every tag of the repository', schema: listOf(tagSchema) } },
+  }),
+  deleteTag: op({
+    method: 'delete',
+    path: '/projects/{project}/repositories/{repo}/tags/{tag}',
+    summary: 'Delete a tag (the artifact stays)',
+    tag: 'artifacts',
+    params: repoParams.extend({ tag: z.string().min(1) }),
+    responses: done,
+    // 415: an external registry cannot delete a single tag.
+    errors: [412, 415, 503],
+  }),
+};
+
+export const artifactJson = (a: ArtifactWithTags, scan?: ScanSummary | null): z.output<typeof artifactSchema> => ({
   id: a.id,
   digest: a.digest,
   media_type: a.mediaType,
@@ -33,42 +116,55 @@ export const artifactJson = (a: ArtifactWithTags, scan?: ScanSummary | null) => 
 /** Under /projects/{project}/repositories: `{repo}` is the path after the project, `/` URL-encoded. */
 export function repositoryRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
+  const at = '/projects';
   const svc = (c: { var: AppEnv['Variables'] }) => c.var.services.repositories;
 
-  r.get('/:project/repositories', async (c) => {
-    const q = pageQuery(c);
-    const search = c.req.query('q')?.slice(0, 255);
-    const { items, total, project } = await svc(c).list(c.var.principal, c.req.param('project'), { q: search, limit: q.limit, offset: q.offset });
+  route(r, at, repositoryOps.list, async (c, v) => {
+    const query = v.query();
+    const q = pageOf(query);
+    const { items, total, project } = await svc(c).list(c.var.principal, v.params().project, { q: query.q, limit: q.limit, offset: q.offset });
     return pageResponse(
       c,
-      items.map((x) => ({
-        id: x.id,
-        name: x.name,
-        project: project.name,
-        repo: x.name.slice(project.name.length + 1),
-        artifact_count: x.artifactCount,
-        pull_count: x.pullCount,
-        created_at: iso(x.createdAt),
-        updated_at: iso(x.updatedAt),
-      })),
+      items.map(
+        (x): z.output<typeof repositorySchema> => ({
+          id: x.id,
+          name: x.name,
+          project: project.name,
+          repo: x.name.slice(project.name.length + 1),
+          artifact_count: x.artifactCount,
+          pull_count: x.pullCount,
+          created_at: iso(x.createdAt),
+          updated_at: iso(x.updatedAt),
+        }),
+      ),
       total,
       q,
     );
   });
 
-  r.get('/:project/repositories/:repo', async (c) => {
-    const { repository } = await svc(c).get(c.var.principal, c.req.param('project'), c.req.param('repo'));
-    return c.json({ id: repository.id, name: repository.name, pull_count: repository.pullCount, created_at: iso(repository.createdAt), updated_at: iso(repository.updatedAt) });
+  route(r, at, repositoryOps.get, async (c, v) => {
+    const { project, repo } = v.params();
+    const { repository } = await svc(c).get(c.var.principal, project, repo);
+    const out: z.output<typeof repositoryDetailSchema> = {
+      id: repository.id,
+      name: repository.name,
+      pull_count: repository.pullCount,
+      created_at: iso(repository.createdAt),
+      updated_at: iso(repository.updatedAt),
+    };
+    return c.json(out);
   });
 
-  r.delete('/:project/repositories/:repo', async (c) => {
-    await svc(c).deleteRepository(c.var.principal, c.var.actor, c.req.param('project'), c.req.param('repo'));
+  route(r, at, repositoryOps.delete, async (c, v) => {
+    const { project, repo } = v.params();
+    await svc(c).deleteRepository(c.var.principal, c.var.actor, project, repo);
     return c.body(null, 204);
   });
 
-  r.get('/:project/repositories/:repo/artifacts', async (c) => {
-    const q = pageQuery(c);
-    const { items, total } = await svc(c).artifacts(c.var.principal, c.req.param('project'), c.req.param('repo'), q);
+  route(r, at, repositoryOps.artifacts, async (c, v) => {
+    const { project, repo } = v.params();
+    const q = pageOf(v.query());
+    const { items, total } = await svc(c).artifacts(c.var.principal, project, repo, q);
     const scans = await c.var.services.scans.summaries(items.map((a) => a.id));
     return pageResponse(
       c,
@@ -78,11 +174,12 @@ export function repositoryRoutes(): Hono<AppEnv> {
     );
   });
 
-  r.get('/:project/repositories/:repo/artifacts/:reference', async (c) => {
-    const { artifact, repository, blobs, children } = await svc(c).artifact(c.var.principal, c.req.param('project'), c.req.param('repo'), c.req.param('reference'));
+  route(r, at, repositoryOps.artifact, async (c, v) => {
+    const { project, repo, reference } = v.params();
+    const { artifact, repository, blobs, children } = await svc(c).artifact(c.var.principal, project, repo, reference);
     const referrers = (await svc(c).referrers(repository.id, [artifact.digest])).get(artifact.digest) ?? [];
     const scans = await c.var.services.scans.summaries([artifact.id]);
-    return c.json({
+    const out: z.output<typeof artifactDetailSchema> = {
       ...artifactJson(artifact, scans.get(artifact.id)),
       referrers: referrers.map((x) => ({
         digest: x.digest,
@@ -95,21 +192,25 @@ export function repositoryRoutes(): Hono<AppEnv> {
       })),
       blobs: blobs.map((b) => ({ digest: b.digest, media_type: b.mediaType, size: b.size })),
       children: children.map((ch) => ({ digest: ch.digest, media_type: ch.mediaType, size: ch.size, platform: ch.platform })),
-    });
+    };
+    return c.json(out);
   });
 
-  r.delete('/:project/repositories/:repo/artifacts/:reference', async (c) => {
-    await svc(c).deleteArtifact(c.var.principal, c.var.actor, c.req.param('project'), c.req.param('repo'), c.req.param('reference'));
+  route(r, at, repositoryOps.deleteArtifact, async (c, v) => {
+    const { project, repo, reference } = v.params();
+    await svc(c).deleteArtifact(c.var.principal, c.var.actor, project, repo, reference);
     return c.body(null, 204);
   });
 
-  r.get('/:project/repositories/:repo/tags', async (c) => {
-    const tags = await svc(c).tags(c.var.principal, c.req.param('project'), c.req.param('repo'));
-    return c.json({ items: tags.map((t) => ({ name: t.name, digest: t.digest, pushed_at: iso(t.pushedAt) })) });
+  route(r, at, repositoryOps.tags, async (c, v) => {
+    const { project, repo } = v.params();
+    const tags = await svc(c).tags(c.var.principal, project, repo);
+    return c.json({ items: tags.map((t): z.output<typeof tagSchema> => ({ name: t.name, digest: t.digest, pushed_at: iso(t.pushedAt) })) });
   });
 
-  r.delete('/:project/repositories/:repo/tags/:tag', async (c) => {
-    await svc(c).deleteTag(c.var.principal, c.var.actor, c.req.param('project'), c.req.param('repo'), c.req.param('tag'));
+  route(r, at, repositoryOps.deleteTag, async (c, v) => {
+    const { project, repo, tag } = v.params();
+    await svc(c).deleteTag(c.var.principal, c.var.actor, project, repo, tag);
     return c.body(null, 204);
   });
 

@@ -1,9 +1,54 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import type { RobotGrant, RobotRecord } from '../../../services/robot-service.js';
-import { iso, jsonBody, pageQuery, pageResponse, pathId } from '../../http.js';
+import { z } from 'zod';
+import { robotCreateSchema, robotUpdateSchema, type RobotGrant, type RobotRecord } from '../../../services/robot-service.js';
+import { iso, pageResponse } from '../../http.js';
+import { op, route } from './operation.js';
+import { idParam, listOf, pageOf, pageQuery, robotSchema, robotSecretSchema } from './schemas.js';
 
-const robotJson = (r: RobotRecord, grants: RobotGrant[]) => ({
+const robotParams = z.object({ id: idParam.describe('robot account id') });
+
+export const robotOps = {
+  create: op({
+    method: 'post',
+    path: '/robots',
+    summary: 'Create a robot account (the secret is shown once)',
+    tag: 'robots',
+    body: robotCreateSchema,
+    responses: { 201: { description: 'the robot and its secret', schema: robotSchema.extend({ secret: z.string().describe('shown once') }) } },
+    errors: [404, 409],
+  }),
+  list: op({
+    method: 'get',
+    path: '/robots',
+    summary: 'List robot accounts (project= for a project’s)',
+    tag: 'robots',
+    query: pageQuery.extend({ project: z.string().max(255).optional().describe('only this project’s robots') }),
+    responses: { 200: { description: 'a page of robots', schema: listOf(robotSchema) } },
+    errors: [404],
+  }),
+  get: op({ method: 'get', path: '/robots/{id}', summary: 'Get a robot account', tag: 'robots', params: robotParams, responses: { 200: { description: 'the robot', schema: robotSchema } } }),
+  update: op({
+    method: 'put',
+    path: '/robots/{id}',
+    summary: 'Change permissions, expiry, disable',
+    tag: 'robots',
+    params: robotParams,
+    body: robotUpdateSchema,
+    responses: { 200: { description: 'the changed robot', schema: robotSchema } },
+  }),
+  refresh: op({
+    method: 'post',
+    path: '/robots/{id}/refresh',
+    summary: 'Issue a new secret',
+    tag: 'robots',
+    params: robotParams,
+    responses: { 200: { description: 'the new secret', schema: robotSecretSchema } },
+  }),
+  delete: op({ method: 'delete', path: '/robots/{id}', summary: 'Delete a robot account', tag: 'robots', params: robotParams, responses: { 204: { description: 'deleted' } } }),
+};
+
+const robotJson = (r: RobotRecord, grants: RobotGrant[]): z.output<typeof robotSchema> => ({
   id: r.id,
   name: r.name,
   level: r.projectId === null ? 'system' : 'project',
@@ -19,15 +64,17 @@ const robotJson = (r: RobotRecord, grants: RobotGrant[]) => ({
 /** Robot accounts: the secret appears only in the create and refresh responses. */
 export function robotRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  r.post('/', async (c) => {
-    const { robot, secret } = await c.var.services.robots.create(c.var.principal, c.var.actor, await jsonBody(c));
+  const at = '/robots';
+  route(r, at, robotOps.create, async (c, v) => {
+    const { robot, secret } = await c.var.services.robots.create(c.var.principal, c.var.actor, await v.json());
     const { grants } = await c.var.services.robots.get(c.var.principal, robot.id);
     c.header('Cache-Control', 'no-store');
     return c.json({ ...robotJson(robot, grants), secret }, 201);
   });
-  r.get('/', async (c) => {
-    const q = pageQuery(c);
-    const { items, total } = await c.var.services.robots.list(c.var.principal, { project: c.req.query('project')?.slice(0, 255), limit: q.limit, offset: q.offset });
+  route(r, at, robotOps.list, async (c, v) => {
+    const query = v.query();
+    const q = pageOf(query);
+    const { items, total } = await c.var.services.robots.list(c.var.principal, { project: query.project, limit: q.limit, offset: q.offset });
     return pageResponse(
       c,
       items.map((x) => robotJson(x.robot, x.grants)),
@@ -35,21 +82,22 @@ export function robotRoutes(): Hono<AppEnv> {
       q,
     );
   });
-  r.get('/:id', async (c) => {
-    const { robot, grants } = await c.var.services.robots.get(c.var.principal, pathId(c, 'id'));
+  route(r, at, robotOps.get, async (c, v) => {
+    const { robot, grants } = await c.var.services.robots.get(c.var.principal, v.params().id);
     return c.json(robotJson(robot, grants));
   });
-  r.put('/:id', async (c) => {
-    const { robot, grants } = await c.var.services.robots.update(c.var.principal, c.var.actor, pathId(c, 'id'), await jsonBody(c));
+  route(r, at, robotOps.update, async (c, v) => {
+    const { id } = v.params();
+    const { robot, grants } = await c.var.services.robots.update(c.var.principal, c.var.actor, id, await v.json());
     return c.json(robotJson(robot, grants));
   });
-  r.post('/:id/refresh', async (c) => {
-    const { robot, secret } = await c.var.services.robots.refreshSecret(c.var.principal, c.var.actor, pathId(c, 'id'));
+  route(r, at, robotOps.refresh, async (c, v) => {
+    const { robot, secret } = await c.var.services.robots.refreshSecret(c.var.principal, c.var.actor, v.params().id);
     c.header('Cache-Control', 'no-store');
     return c.json({ id: robot.id, name: robot.name, secret });
   });
-  r.delete('/:id', async (c) => {
-    await c.var.services.robots.delete(c.var.principal, c.var.actor, pathId(c, 'id'));
+  route(r, at, robotOps.delete, async (c, v) => {
+    await c.var.services.robots.delete(c.var.principal, c.var.actor, v.params().id);
     return c.body(null, 204);
   });
   return r;

@@ -6,15 +6,181 @@ import { filterFindings } from '../../../scanner/findings.js';
 import type { Finding } from '../../../scanner/matcher.js';
 import { cycloneDx, findingsCsv } from '../../../scanner/sbom.js';
 import { z } from 'zod';
-import { findingFilter, iso, jsonBody, pageQuery, type Ctx } from '../../http.js';
+import { iso, type Ctx } from '../../http.js';
 import { jobJson } from './jobs.js';
 import path from 'node:path';
 import { receiveUpload } from '../../body.js';
 import { VULNDB_IMPORT_LIMIT } from '../../../services/upload-slots.js';
 import { NotJsonError } from '../../../scanner/advisory-store.js';
 import type { ScannerRegistration } from '../../../services/scanner-registry.js';
+import { FINDING_SORTS } from '../../../scanner/findings.js';
+import { SEVERITIES } from '../../../scanner/severity.js';
+import { op, route } from './operation.js';
+import {
+  adapterScannerSchema,
+  artifactParams,
+  type findingSchema,
+  importStatsSchema,
+  jobSchema,
+  listOf,
+  pageOf,
+  pageQuery,
+  projectParams,
+  reportSchema,
+  scannerRegistrationSchema,
+} from './schemas.js';
 
-export const findingJson = (f: Finding) => ({
+const accepted = { 202: { description: 'queued: the job', schema: jobSchema } };
+const scannerPick = z.object({ scanner: z.string().nullable().describe('the picked adapter, null for none') });
+const done = { 204: { description: 'done' } };
+
+export const scanOps = {
+  scan: op({
+    method: 'post',
+    path: '/projects/{project}/repositories/{repo}/artifacts/{reference}/scan',
+    summary: 'Scan an artifact (202 and the job)',
+    tag: 'scans',
+    params: artifactParams,
+    responses: accepted,
+  }),
+  vulnerabilities: op({
+    method: 'get',
+    path: '/projects/{project}/repositories/{repo}/artifacts/{reference}/vulnerabilities',
+    summary: 'The latest report, findings filtered and paged (404 until one exists; format=csv for CSV)',
+    tag: 'scans',
+    security: 'public',
+    params: artifactParams,
+    query: pageQuery.extend({
+      severity: z
+        .enum(SEVERITIES, { error: `severity must be one of ${SEVERITIES.join(', ')}` })
+        .optional()
+        .describe('this severity and worse'),
+      package: z.string().max(255).optional().describe('part of the package name'),
+      fixable: z.enum(['true', 'false', '1', '0']).optional().describe('only findings with a fixed version'),
+      q: z.string().max(255).optional().describe('part of an advisory id, alias or summary'),
+      sort: z.enum(FINDING_SORTS, { error: 'sort must be severity, package or id' }).optional(),
+      format: z.enum(['json', 'csv']).optional().describe('csv: every matching finding as CSV (or Accept: text/csv)'),
+    }),
+    responses: { 200: { description: 'the report', schema: reportSchema, types: { 'text/csv': z.string() } } },
+  }),
+  sbom: op({
+    method: 'get',
+    path: '/projects/{project}/repositories/{repo}/artifacts/{reference}/sbom',
+    summary: 'CycloneDX 1.5 SBOM of the latest report',
+    tag: 'scans',
+    security: 'public',
+    params: artifactParams,
+    responses: {
+      200: {
+        description: 'the SBOM',
+        types: { 'application/vnd.cyclonedx+json': z.looseObject({ bomFormat: z.literal('CycloneDX'), specVersion: z.literal('1.5') }) },
+      },
+    },
+  }),
+};
+
+export const scannerOps = {
+  list: op({
+    method: 'get',
+    path: '/scanners',
+    summary: 'Registered external scanner adapters (URLs for system admins only)',
+    tag: 'scans',
+    responses: { 200: { description: 'the adapters', schema: listOf(scannerRegistrationSchema) } },
+  }),
+  register: op({
+    method: 'post',
+    path: '/scanners',
+    summary: 'Register an external scanner adapter (system admins)',
+    tag: 'scans',
+    body: z.lazy(() => registerSchema),
+    responses: { 201: { description: 'registered, with the adapter’s metadata', schema: scannerRegistrationSchema.extend({ scanner: adapterScannerSchema }) } },
+    errors: [409, 503],
+  }),
+  remove: op({
+    method: 'delete',
+    path: '/scanners/{name}',
+    summary: 'Remove a registered adapter (system admins)',
+    tag: 'scans',
+    params: z.object({ name: z.string().min(1) }),
+    responses: done,
+    errors: [409],
+  }),
+  system: op({
+    method: 'get',
+    path: '/system/scanner',
+    summary: 'The system-wide external scanner adapter',
+    tag: 'system',
+    responses: { 200: { description: 'the default adapter', schema: z.object({ scanner: z.string().nullable(), url: z.string().nullable() }) } },
+  }),
+  setSystem: op({
+    method: 'put',
+    path: '/system/scanner',
+    summary: 'Pick the default adapter {scanner: name|null}, or register one as `default` {url, authorization?}',
+    tag: 'system',
+    body: z.lazy(() => z.union([pickSchema, legacySchema])),
+    responses: {
+      200: {
+        description: 'the default adapter',
+        schema: z.object({ scanner: z.string().nullable(), url: z.string().nullable(), metadata: adapterScannerSchema.optional() }),
+      },
+    },
+    errors: [503],
+  }),
+  clearSystem: op({ method: 'delete', path: '/system/scanner', summary: 'No default adapter (the built-in scanner)', tag: 'system', responses: done }),
+  project: op({
+    method: 'get',
+    path: '/projects/{project}/scanner',
+    summary: 'The project’s external scanner adapter',
+    tag: 'scans',
+    params: projectParams,
+    responses: { 200: { description: 'picked and effective adapter', schema: scannerPick.extend({ effective: z.string().describe('the adapter in use, `built-in` for none') }) } },
+  }),
+  setProject: op({
+    method: 'put',
+    path: '/projects/{project}/scanner',
+    summary: 'Pick a registered scanner adapter for the project {scanner: name|null}',
+    tag: 'scans',
+    params: projectParams,
+    body: z.lazy(() => pickSchema),
+    responses: { 200: { description: 'the picked adapter', schema: scannerPick } },
+  }),
+  clearProject: op({ method: 'delete', path: '/projects/{project}/scanner', summary: 'Go back to the system default', tag: 'scans', params: projectParams, responses: done }),
+};
+
+export const scanSystemOps = {
+  scanAll: op({ method: 'post', path: '/system/scan-all', summary: 'Scan every artifact (202 and the job)', tag: 'system', responses: accepted }),
+  vulndb: op({
+    method: 'get',
+    path: '/vulndb',
+    summary: 'Advisory database status per ecosystem',
+    tag: 'vulnerabilities',
+    responses: {
+      200: {
+        description: 'the status',
+        schema: z.object({
+          updated_at: z.iso.datetime({ offset: true }).nullable(),
+          advisories: z.number().int().min(0),
+          ecosystems: z.array(z.object({ ecosystem: z.string(), advisories: z.number().int().min(0) })),
+        }),
+      },
+    },
+  }),
+  import: op({
+    method: 'post',
+    path: '/vulndb/import',
+    summary: 'Import OSV advisories (JSON, zip, or multipart "file")',
+    tag: 'vulnerabilities',
+    bodyTypes: {
+      'application/json': z.union([z.looseObject({ id: z.string() }), z.array(z.looseObject({ id: z.string() }))]).describe('an OSV record or an array of them'),
+      'application/zip': z.string().meta({ description: 'a zip of OSV JSON files', contentMediaType: 'application/zip' }),
+      'multipart/form-data': z.object({ file: z.string().meta({ description: 'the JSON or zip file', contentMediaType: 'application/octet-stream' }) }),
+    },
+    responses: { 200: { description: 'what was imported', schema: importStatsSchema } },
+    errors: [503],
+  }),
+};
+
+export const findingJson = (f: Finding): z.output<typeof findingSchema> => ({
   id: f.advisoryId,
   aliases: f.aliases,
   advisories: f.advisories ?? [f.advisoryId],
@@ -35,20 +201,17 @@ export const findingJson = (f: Finding) => ({
 /** Scans, reports, SBOMs: under /projects/{project}/repositories/{repo}/artifacts/{reference}. */
 export function scanRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  const base = '/:project/repositories/:repo/artifacts/:reference';
-  const load = async (c: Ctx) => {
-    const p = (n: string) => c.req.param(n) ?? '';
-    return c.var.services.repositories.artifact(c.var.principal, p('project'), p('repo'), p('reference'));
-  };
-  const report = async (c: Ctx) => {
-    const x = await load(c);
+  const at = '/projects';
+  const load = async (c: Ctx, p: { project: string; repo: string; reference: string }) => c.var.services.repositories.artifact(c.var.principal, p.project, p.repo, p.reference);
+  const report = async (c: Ctx, p: { project: string; repo: string; reference: string }) => {
+    const x = await load(c, p);
     const rep = await c.var.services.scans.report(x.artifact.id);
     if (!rep || (rep.status === 'running' && rep.finishedAt === null)) throw new AppError('NOT_FOUND', 'no scan report yet for this artifact');
     return { ...x, rep };
   };
 
-  r.post(`${base}/scan`, async (c) => {
-    const { project, repository, artifact } = await load(c);
+  route(r, at, scanOps.scan, async (c, v) => {
+    const { project, repository, artifact } = await load(c, v.params());
     await c.var.services.authz.require(c.var.principal, 'artifact:scan', project);
     const { id } = await c.var.services.jobs.enqueue(
       SCAN_IMAGE,
@@ -59,15 +222,22 @@ export function scanRoutes(): Hono<AppEnv> {
     return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
   });
 
-  r.get(`${base}/vulnerabilities`, async (c) => {
-    const { repository, artifact, rep } = await report(c);
-    const findings = filterFindings(rep.findings, findingFilter(c));
-    if ((c.req.query('format') ?? '') === 'csv' || (c.req.header('accept') ?? '').startsWith('text/csv')) {
+  route(r, at, scanOps.vulnerabilities, async (c, v) => {
+    const query = v.query();
+    const { repository, artifact, rep } = await report(c, v.params());
+    const findings = filterFindings(rep.findings, {
+      severity: query.severity,
+      package: query.package,
+      fixable: query.fixable === 'true' || query.fixable === '1',
+      q: query.q,
+      sort: query.sort,
+    });
+    if (query.format === 'csv' || (c.req.header('accept') ?? '').startsWith('text/csv')) {
       c.header('Content-Disposition', `attachment; filename="${repository.name.replace(/\//g, '_')}-${artifact.digest.slice(7, 19)}-vulnerabilities.csv"`);
       return c.body(findingsCsv(findings), 200, { 'Content-Type': 'text/csv; charset=utf-8' });
     }
-    const q = pageQuery(c, { limit: 100 });
-    return c.json({
+    const q = pageOf(query, 100);
+    const out: z.output<typeof reportSchema> = {
       artifact: artifact.digest,
       status: rep.status,
       scanner: rep.scanner,
@@ -84,11 +254,12 @@ export function scanRoutes(): Hono<AppEnv> {
       page: q.page,
       limit: q.limit,
       items: findings.slice(q.offset, q.offset + q.limit).map(findingJson),
-    });
+    };
+    return c.json(out);
   });
 
-  r.get(`${base}/sbom`, async (c) => {
-    const { repository, artifact, rep } = await report(c);
+  route(r, at, scanOps.sbom, async (c, v) => {
+    const { repository, artifact, rep } = await report(c, v.params());
     c.header('Content-Disposition', `attachment; filename="${repository.name.replace(/\//g, '_')}-${artifact.digest.slice(7, 19)}.cdx.json"`);
     return c.body(JSON.stringify(cycloneDx({ name: repository.name, digest: artifact.digest }, rep.os, rep.packages, rep.findings), null, 2), 200, {
       'Content-Type': 'application/vnd.cyclonedx+json; version=1.5',
@@ -123,43 +294,42 @@ const registrationJson = (r: ScannerRegistration, full: boolean) => ({ name: r.n
  */
 export function scannerRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  const projectFor = async (c: Ctx) => {
-    const project = await c.var.services.projects.get(c.var.principal, c.req.param('project') ?? '');
+  const projectFor = async (c: Ctx, name: string) => {
+    const project = await c.var.services.projects.get(c.var.principal, name);
     await c.var.services.authz.require(c.var.principal, 'project:update', project);
     return project;
   };
   const isAdmin = (c: Ctx) => c.var.principal.kind === 'user' && c.var.principal.isAdmin;
 
-  r.get('/scanners', async (c) => {
+  route(r, '', scannerOps.list, async (c) => {
     if (c.var.principal.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
     const items = await c.var.services.scanners.list();
     return c.json({ items: items.map((x) => registrationJson(x, isAdmin(c))) });
   });
-  r.post('/scanners', async (c) => {
+  route(r, '', scannerOps.register, async (c, v) => {
     requireAdmin(c);
-    const parsed = registerSchema.safeParse(await jsonBody(c));
-    if (!parsed.success) throw badRequest(issues(parsed.error));
-    const { registration, metadata } = await c.var.services.scanners.register(parsed.data);
+    const { registration, metadata } = await c.var.services.scanners.register(await v.body());
     await c.var.services.audit.record(c.var.actor, 'register', 'scanner', registration.name, { url: registration.url });
     return c.json({ ...registrationJson(registration, true), scanner: metadata.scanner }, 201);
   });
-  r.delete('/scanners/:name', async (c) => {
+  route(r, '', scannerOps.remove, async (c, v) => {
     requireAdmin(c);
-    await c.var.services.scanners.remove(c.req.param('name'));
-    await c.var.services.audit.record(c.var.actor, 'delete', 'scanner', c.req.param('name').slice(0, 64));
+    const { name } = v.params();
+    await c.var.services.scanners.remove(name);
+    await c.var.services.audit.record(c.var.actor, 'delete', 'scanner', name.slice(0, 64));
     return c.body(null, 204);
   });
 
-  r.get('/system/scanner', async (c) => {
+  route(r, '', scannerOps.system, async (c) => {
     requireAdmin(c);
     const s = await c.var.services.scanners.picked(null);
     return c.json({ scanner: s?.name ?? null, url: s?.url ?? null });
   });
   // `{scanner: name}` picks a registered adapter; `{url, authorization?}` (the earlier form) registers it as
   // `default` and picks it.
-  r.put('/system/scanner', async (c) => {
+  route(r, '', scannerOps.setSystem, async (c, v) => {
     requireAdmin(c);
-    const body = await jsonBody(c);
+    const body = await v.json();
     let name: string | null;
     let scanner: unknown = null;
     if ('url' in body) {
@@ -177,21 +347,21 @@ export function scannerRoutes(): Hono<AppEnv> {
     await c.var.services.audit.record(c.var.actor, 'update', 'scanner', 'system', { scanner: name });
     return c.json({ scanner: picked?.name ?? null, url: picked?.url ?? null, ...(scanner ? { metadata: scanner } : {}) });
   });
-  r.delete('/system/scanner', async (c) => {
+  route(r, '', scannerOps.clearSystem, async (c) => {
     requireAdmin(c);
     await c.var.services.scanners.pick(null, null);
     return c.body(null, 204);
   });
 
-  r.get('/projects/:project/scanner', async (c) => {
-    const project = await projectFor(c);
+  route(r, '', scannerOps.project, async (c, v) => {
+    const project = await projectFor(c, v.params().project);
     const own = await c.var.services.scanners.picked(project.id);
     const effective = await c.var.services.scanners.scannerFor(project.id);
     return c.json({ scanner: own?.name ?? null, effective: effective?.name ?? 'built-in' });
   });
-  r.put('/projects/:project/scanner', async (c) => {
-    const project = await projectFor(c);
-    const body = await jsonBody(c);
+  route(r, '', scannerOps.setProject, async (c, v) => {
+    const project = await projectFor(c, v.params().project);
+    const body = await v.json();
     if ('url' in body) {
       if (!isAdmin(c)) throw denied('only system admins register scanner endpoints; pick a registered one with {"scanner": "<name>"} (GET /api/v1/scanners)');
       throw badRequest('register the adapter first (POST /api/v1/scanners), then pick it with {"scanner": "<name>"}');
@@ -202,8 +372,8 @@ export function scannerRoutes(): Hono<AppEnv> {
     await c.var.services.audit.record(c.var.actor, 'update', 'scanner', project.name, { scanner: parsed.data.scanner });
     return c.json({ scanner: picked?.name ?? null });
   });
-  r.delete('/projects/:project/scanner', async (c) => {
-    const project = await projectFor(c);
+  route(r, '', scannerOps.clearProject, async (c, v) => {
+    const project = await projectFor(c, v.params().project);
     await c.var.services.scanners.pick(project.id, null);
     return c.body(null, 204);
   });
@@ -213,20 +383,20 @@ export function scannerRoutes(): Hono<AppEnv> {
 /** POST /system/scan-all and the advisory database. */
 export function scanSystemRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  r.post('/system/scan-all', async (c) => {
+  route(r, '', scanSystemOps.scanAll, async (c) => {
     requireAdmin(c);
     const { id } = await c.var.services.jobs.enqueue(SCAN_ALL, { reason: 'manual', by: c.var.actor.name });
     await c.var.services.audit.record(c.var.actor, 'scan_all', 'system', 'artifacts', { job: id });
     return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
   });
-  r.get('/vulndb', async (c) => {
+  route(r, '', scanSystemOps.vulndb, async (c) => {
     if (c.var.principal.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
     const s = await c.var.services.advisories.status();
     return c.json({ updated_at: iso(s.updatedAt), advisories: s.total, ecosystems: s.ecosystems });
   });
   // Authorization first (no byte of the body is read before), then one upload slot, then the body to a temporary
   // file with the import limit, then the import from that file.
-  r.post('/vulndb/import', async (c) => {
+  route(r, '', scanSystemOps.import, async (c) => {
     requireAdmin(c);
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     const kinds: Record<string, 'json' | 'zip' | 'multipart'> = { 'application/json': 'json', 'application/zip': 'zip', 'application/x-zip-compressed': 'zip', 'multipart/form-data': 'multipart' };

@@ -1,9 +1,10 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
-import { AppError, badRequest, denied } from '../../../errors.js';
+import { AppError, denied } from '../../../errors.js';
 import { GARBAGE_COLLECTION } from '../../../jobs/types/gc.js';
-import { jsonBody } from '../../http.js';
+import { op, route } from './operation.js';
+import { allowlistSchema as allowlistView, jobSchema, outboundRulesSchema } from './schemas.js';
 
 const allowlistSchema = z
   .object({
@@ -12,9 +13,54 @@ const allowlistSchema = z
   })
   .strict();
 import { RECONCILE } from '../../../jobs/types/reconcile.js';
+import { jobJson } from './jobs.js';
 
 const outboundSchema = z.object({ allow: z.array(z.string().max(64)).max(200).optional(), deny: z.array(z.string().max(64)).max(200).optional() }).strict();
-import { jobJson } from './jobs.js';
+const accepted = { 202: { description: 'queued: the job', schema: jobSchema } };
+const bool = (name: string) => z.boolean({ error: `${name} must be true or false` }).optional();
+
+export const systemOps = {
+  gc: op({
+    method: 'post',
+    path: '/system/gc',
+    summary: 'Garbage collection (202 and the job)',
+    tag: 'system',
+    body: z.object({ dry_run: bool('dry_run'), delete_untagged: bool('delete_untagged').describe('also delete untagged artifacts') }).strict(),
+    bodyRequired: false,
+    responses: accepted,
+  }),
+  allowlist: op({
+    method: 'get',
+    path: '/system/cve-allowlist',
+    summary: 'The system CVE allowlist',
+    tag: 'system',
+    responses: { 200: { description: 'the allowlist', schema: allowlistView } },
+  }),
+  setAllowlist: op({
+    method: 'put',
+    path: '/system/cve-allowlist',
+    summary: 'Set the system CVE allowlist',
+    tag: 'system',
+    body: allowlistSchema,
+    responses: { 200: { description: 'the allowlist', schema: allowlistView } },
+  }),
+  outbound: op({
+    method: 'get',
+    path: '/system/outbound-policy',
+    summary: 'The outbound address policy {allow, deny} (plus the environment’s)',
+    tag: 'system',
+    responses: { 200: { description: 'stored rules and the environment’s', schema: outboundRulesSchema.extend({ environment: outboundRulesSchema }) } },
+  }),
+  setOutbound: op({
+    method: 'put',
+    path: '/system/outbound-policy',
+    summary: 'Set the outbound address policy {allow, deny}: IPs or CIDRs, optionally :port',
+    tag: 'system',
+    body: outboundSchema,
+    responses: { 200: { description: 'the stored rules', schema: outboundRulesSchema } },
+  }),
+  reconcile: op({ method: 'post', path: '/system/reconcile', summary: 'Reconcile the database with the registry (202 and the job)', tag: 'system', responses: accepted }),
+};
 
 /** System operations: system admins only. */
 export function systemRoutes(): Hono<AppEnv> {
@@ -25,46 +71,42 @@ export function systemRoutes(): Hono<AppEnv> {
     if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins run system operations');
     await next();
   });
-  r.post('/gc', async (c) => {
+  const at = '/system';
+  route(r, at, systemOps.gc, async (c, v) => {
     const type = c.req.header('content-type') ?? '';
-    const b = type.includes('json') ? await jsonBody(c) : {};
-    for (const k of Object.keys(b)) if (k !== 'dry_run' && k !== 'delete_untagged') throw badRequest(`unknown field ${k.slice(0, 64)}`);
-    if (b.dry_run !== undefined && typeof b.dry_run !== 'boolean') throw badRequest('dry_run must be true or false');
-    if (b.delete_untagged !== undefined && typeof b.delete_untagged !== 'boolean') throw badRequest('delete_untagged must be true or false');
+    const b = type.includes('json') ? await v.body() : {};
     const { id } = await c.var.services.jobs.enqueue(GARBAGE_COLLECTION, { dryRun: b.dry_run === true, deleteUntagged: b.delete_untagged === true });
     await c.var.services.audit.record(c.var.actor, 'gc', 'system', 'registry', { job: id, dry_run: b.dry_run === true, delete_untagged: b.delete_untagged === true });
     return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
   });
 
-  r.get('/cve-allowlist', async (c) => {
+  route(r, at, systemOps.allowlist, async (c) => {
     const a = await c.var.services.policy.systemAllowlist();
     return c.json({ items: a.items, expires_at: a.expiresAt ? new Date(a.expiresAt).toISOString() : null });
   });
 
-  r.put('/cve-allowlist', async (c) => {
-    const parsed = allowlistSchema.safeParse(await jsonBody(c));
-    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const a = await c.var.services.policy.setSystemAllowlist({ items: parsed.data.items, expiresAt: parsed.data.expires_at ? Date.parse(parsed.data.expires_at) : null });
-    await c.var.services.audit.record(c.var.actor, 'update', 'system', 'cve-allowlist', { items: a.items.length, expires_at: parsed.data.expires_at ?? null });
+  route(r, at, systemOps.setAllowlist, async (c, v) => {
+    const body = await v.body();
+    const a = await c.var.services.policy.setSystemAllowlist({ items: body.items, expiresAt: body.expires_at ? Date.parse(body.expires_at) : null });
+    await c.var.services.audit.record(c.var.actor, 'update', 'system', 'cve-allowlist', { items: a.items.length, expires_at: body.expires_at ?? null });
     return c.json({ items: a.items, expires_at: a.expiresAt ? new Date(a.expiresAt).toISOString() : null });
   });
 
   // The outbound address policy (src/net/outbound.ts): stored rules, plus the environment's shown apart.
-  r.get('/outbound-policy', async (c) => {
+  route(r, at, systemOps.outbound, async (c) => {
     const stored = await c.var.services.outbound.rules();
     const { outboundAllow, outboundDeny } = c.var.services.config;
     return c.json({ ...stored, environment: { allow: outboundAllow, deny: outboundDeny } });
   });
 
-  r.put('/outbound-policy', async (c) => {
-    const parsed = outboundSchema.safeParse(await jsonBody(c));
-    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const rules = await c.var.services.outbound.setRules({ allow: parsed.data.allow ?? [], deny: parsed.data.deny ?? [] });
+  route(r, at, systemOps.setOutbound, async (c, v) => {
+    const body = await v.body();
+    const rules = await c.var.services.outbound.setRules({ allow: body.allow ?? [], deny: body.deny ?? [] });
     await c.var.services.audit.record(c.var.actor, 'update', 'system', 'outbound-policy', { ...rules });
     return c.json(rules);
   });
 
-  r.post('/reconcile', async (c) => {
+  route(r, at, systemOps.reconcile, async (c) => {
     const { id } = await c.var.services.jobs.enqueue(RECONCILE, { reason: 'manual', by: c.var.actor.name });
     await c.var.services.audit.record(c.var.actor, 'reconcile', 'system', 'registry', { job: id });
     return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });

@@ -2,17 +2,74 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import type { User } from '../../../services/account-service.js';
 import { AppError, badRequest, denied, notFound } from '../../../errors.js';
-import { iso, jsonBody, pageQuery, pageResponse, pathId, type Ctx } from '../../http.js';
+import { iso, pageResponse, type Ctx } from '../../http.js';
 import type { Principal } from '../../../auth/principal.js';
+import { z } from 'zod';
+import { op, route } from './operation.js';
+import { idParam, listOf, pageOf, pageQuery, userSchema } from './schemas.js';
 
-export const userJson = (u: User) => ({
+const idParams = z.object({ id: idParam.describe('user id') });
+const user = (description: string) => ({ description, schema: userSchema });
+
+export const userOps = {
+  list: op({
+    method: 'get',
+    path: '/users',
+    summary: 'List users (system admins; search with q)',
+    tag: 'users',
+    query: pageQuery.extend({ q: z.string().max(255).optional().describe('part of the username or e-mail') }),
+    responses: { 200: { description: 'a page of users', schema: listOf(userSchema) } },
+  }),
+  create: op({
+    method: 'post',
+    path: '/users',
+    summary: 'Create a user (system admins)',
+    tag: 'users',
+    body: z.object({
+      username: z.string({ error: 'username and password are required strings' }),
+      password: z.string({ error: 'username and password are required strings' }),
+      email: z
+        .string()
+        .max(255)
+        .regex(/^[^\s@]+@[^\s@]+$/, 'email is not a valid address')
+        .nullable()
+        .optional(),
+      admin: z.boolean({ error: 'admin must be true or false' }).optional(),
+    }),
+    responses: { 201: user('the new user') },
+    errors: [409],
+  }),
+  current: op({ method: 'get', path: '/users/current', summary: 'The signed-in user', tag: 'users', responses: { 200: user('the caller') } }),
+  get: op({ method: 'get', path: '/users/{id}', summary: 'Get a user (oneself, or any as a system admin)', tag: 'users', params: idParams, responses: { 200: user('the user') } }),
+  password: op({
+    method: 'put',
+    path: '/users/{id}/password',
+    summary: 'Change a password (one’s own needs old_password)',
+    tag: 'users',
+    params: idParams,
+    body: z.object({ new_password: z.string({ error: 'new_password is required' }), old_password: z.string().optional() }),
+    responses: { 204: { description: 'changed' } },
+  }),
+  update: op({
+    method: 'put',
+    path: '/users/{id}',
+    summary: 'Disable, enable, make or unmake system admin',
+    tag: 'users',
+    params: idParams,
+    body: z.object({ disabled: z.boolean({ error: 'disabled must be true or false' }).optional(), admin: z.boolean({ error: 'admin must be true or false' }).optional() }).strict(),
+    responses: { 200: user('the changed user') },
+  }),
+  delete: op({ method: 'delete', path: '/users/{id}', summary: 'Delete a user', tag: 'users', params: idParams, responses: { 204: { description: 'deleted' } } }),
+};
+
+export const userJson = (u: User): z.output<typeof userSchema> => ({
   id: u.id,
   username: u.username,
   email: u.email,
   admin: u.isAdmin,
   disabled: u.disabled,
-  /** `db`, `ldap` or `oidc`: where the user signs in */
-  auth_source: u.authSource,
+  // The column holds only these (accounts and identity services write them); the response check in tests watches.
+  auth_source: u.authSource as z.output<typeof userSchema>['auth_source'],
   created_at: iso(u.createdAt),
   updated_at: iso(u.updatedAt),
 });
@@ -22,45 +79,33 @@ function requireAdmin(p: Principal): void {
   if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins manage users');
 }
 
-const optionalBool = (v: unknown, name: string): boolean | undefined => {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw badRequest(`${name} must be true or false`);
-  return v;
-};
-
 /** Users: admin only, except reading and changing one's own account. */
 export function userRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
-  r.post('/', async (c) => {
+  route(r, '/users', userOps.create, async (c, v) => {
     requireAdmin(c.var.principal);
-    const b = await jsonBody(c);
-    if (typeof b.username !== 'string' || typeof b.password !== 'string') throw badRequest('username and password are required strings');
-    if (b.email !== undefined && b.email !== null && (typeof b.email !== 'string' || b.email.length > 255 || !/^[^\s@]+@[^\s@]+$/.test(b.email))) {
-      throw badRequest('email is not a valid address');
-    }
-    const isAdmin = optionalBool(b.admin, 'admin');
-    const u = await c.var.services.accounts.createUser({ username: b.username, password: b.password, email: (b.email as string) ?? null, isAdmin });
+    const b = await v.body();
+    const u = await c.var.services.accounts.createUser({ username: b.username, password: b.password, email: b.email ?? null, isAdmin: b.admin });
     await c.var.services.audit.record(c.var.actor, 'create', 'user', u.username, { admin: u.isAdmin });
     return c.json(userJson(u), 201, { Location: `/api/v1/users/${u.id}` });
   });
 
-  r.get('/', async (c) => {
+  route(r, '/users', userOps.list, async (c, v) => {
     requireAdmin(c.var.principal);
-    const q = pageQuery(c);
-    const search = c.req.query('q')?.slice(0, 255);
-    const { items, total } = await c.var.services.accounts.listUsers({ q: search, limit: q.limit, offset: q.offset });
+    const query = v.query();
+    const q = pageOf(query);
+    const { items, total } = await c.var.services.accounts.listUsers({ q: query.q, limit: q.limit, offset: q.offset });
     return pageResponse(c, items.map(userJson), total, q);
   });
 
-  r.get('/current', async (c) => {
+  route(r, '/users', userOps.current, async (c) => {
     const p = c.var.principal;
     if (p.kind !== 'user') throw new AppError('UNAUTHORIZED', 'sign in as a user');
     return c.json(userJson((await c.var.services.accounts.getUser(p.id))!));
   });
 
-  const target = async (c: Ctx, allowSelf: boolean): Promise<User> => {
-    const id = pathId(c, 'id');
+  const target = async (c: Ctx, id: number, allowSelf: boolean): Promise<User> => {
     const p = c.var.principal;
     if (!(allowSelf && p.kind === 'user' && p.id === id)) requireAdmin(p);
     const u = await c.var.services.accounts.getUser(id);
@@ -68,28 +113,23 @@ export function userRoutes(): Hono<AppEnv> {
     return u;
   };
 
-  r.get('/:id', async (c) => c.json(userJson(await target(c, true))));
+  route(r, '/users', userOps.get, async (c, v) => c.json(userJson(await target(c, v.params().id, true))));
 
-  r.put('/:id/password', async (c) => {
-    const u = await target(c, true);
-    const b = await jsonBody(c);
-    if (typeof b.new_password !== 'string') throw badRequest('new_password is required');
+  route(r, '/users', userOps.password, async (c, v) => {
+    const u = await target(c, v.params().id, true);
+    const b = await v.body();
     const p = c.var.principal;
     const self = p.kind === 'user' && p.id === u.id;
     // Changing one's own password needs the old one, even for admins (a stolen session must not lock the owner out).
     if (self && typeof b.old_password !== 'string') throw badRequest('old_password is required');
-    await c.var.services.accounts.changePassword(u.id, b.new_password, { oldPassword: self ? (b.old_password as string) : undefined, keepSessionId: c.var.session?.id });
+    await c.var.services.accounts.changePassword(u.id, b.new_password, { oldPassword: self ? b.old_password : undefined, keepSessionId: c.var.session?.id });
     await c.var.services.audit.record(c.var.actor, 'change_password', 'user', u.username);
     return c.body(null, 204);
   });
 
-  r.put('/:id', async (c) => {
-    const u = await target(c, false);
-    const b = await jsonBody(c);
-    const unknownKeys = Object.keys(b).filter((k) => k !== 'disabled' && k !== 'admin');
-    if (unknownKeys.length) throw badRequest(`unknown fields: ${unknownKeys.join(', ').slice(0, 200)}`);
-    const disabled = optionalBool(b.disabled, 'disabled');
-    const admin = optionalBool(b.admin, 'admin');
+  route(r, '/users', userOps.update, async (c, v) => {
+    const u = await target(c, v.params().id, false);
+    const { disabled, admin } = await v.body();
     const p = c.var.principal;
     if (p.kind === 'user' && p.id === u.id && (disabled === true || admin === false)) throw badRequest('you cannot disable yourself or drop your own admin flag');
     let out = u;
@@ -99,8 +139,8 @@ export function userRoutes(): Hono<AppEnv> {
     return c.json(userJson(out));
   });
 
-  r.delete('/:id', async (c) => {
-    const u = await target(c, false);
+  route(r, '/users', userOps.delete, async (c, v) => {
+    const u = await target(c, v.params().id, false);
     const p = c.var.principal;
     if (p.kind === 'user' && p.id === u.id) throw badRequest('you cannot delete yourself');
     await c.var.services.accounts.deleteUser(u.id);

@@ -1,14 +1,68 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
+import { z } from 'zod';
 import type { FindingHit } from '../../../services/security-hub-service.js';
-import { pageQuery, pageResponse, type Ctx } from '../../http.js';
+import { pageResponse } from '../../http.js';
+import { op, route } from './operation.js';
+import { hitSchema, listOf, pageOf, pageQuery } from './schemas.js';
 
-const opt = (c: Ctx, name: string, max = 300) => {
-  const v = c.req.query(name);
-  return v === undefined || v === '' ? undefined : v.slice(0, max + 1);
+// Over-long values are cut one past the service's limit, so the service names the problem.
+const cut = (max: number) =>
+  z
+    .string()
+    .transform((s) => s.slice(0, max + 1))
+    .optional();
+const projectFilter = cut(255).describe('a project name');
+
+export const vulnerabilityOps = {
+  search: op({
+    method: 'get',
+    path: '/vulnerabilities',
+    summary: 'Security hub: findings across readable artifacts (paginated)',
+    tag: 'vulnerabilities',
+    query: pageQuery.extend({
+      cve: cut(128).describe('a CVE or advisory id'),
+      package: cut(255).describe('a package name'),
+      version: cut(300).describe('a version range such as ">=1.2,<1.3" (needs package)'),
+      severity: cut(16).describe('critical, high, medium, low or unknown: at or above'),
+      project: projectFilter,
+    }),
+    responses: { 200: { description: 'a page of findings', schema: listOf(hitSchema) } },
+    errors: [404],
+  }),
+  summary: op({
+    method: 'get',
+    path: '/vulnerabilities/summary',
+    summary: 'Security hub: totals by severity, top CVEs with affected artifacts, most vulnerable artifacts',
+    tag: 'vulnerabilities',
+    query: z.object({ project: projectFilter }),
+    errors: [404],
+    responses: {
+      200: {
+        description: 'the overview',
+        schema: z.object({
+          totals: z.object({ critical: z.number(), high: z.number(), medium: z.number(), low: z.number(), unknown: z.number() }),
+          scanned_artifacts: z.number().int().min(0),
+          top_cves: z.array(z.object({ cve: z.string(), severity: z.string(), artifacts: z.number().int().min(0) })),
+          most_vulnerable: z.array(
+            z.object({
+              project: z.string(),
+              repository: z.string(),
+              digest: z.string(),
+              critical: z.number(),
+              high: z.number(),
+              medium: z.number(),
+              low: z.number(),
+              unknown: z.number(),
+            }),
+          ),
+        }),
+      },
+    },
+  }),
 };
 
-export const hitJson = (h: FindingHit) => ({
+export const hitJson = (h: FindingHit): z.output<typeof hitSchema> => ({
   project: h.project,
   repository: h.repository,
   digest: h.digest,
@@ -25,22 +79,23 @@ export const hitJson = (h: FindingHit) => ({
 export function vulnerabilityRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
-  r.get('/', async (c) => {
-    const q = pageQuery(c, { limit: 50 });
+  route(r, '/vulnerabilities', vulnerabilityOps.search, async (c, v) => {
+    const query = v.query();
+    const q = pageOf(query, 50);
     const { items, total } = await c.var.services.securityHub.search(c.var.principal, {
-      cve: opt(c, 'cve', 128),
-      package: opt(c, 'package', 255),
-      version: opt(c, 'version'),
-      severity: opt(c, 'severity', 16),
-      project: opt(c, 'project', 255),
+      cve: query.cve,
+      package: query.package,
+      version: query.version,
+      severity: query.severity,
+      project: query.project,
       limit: q.limit,
       offset: q.offset,
     });
     return pageResponse(c, items.map(hitJson), total, q);
   });
 
-  r.get('/summary', async (c) => {
-    const s = await c.var.services.securityHub.summary(c.var.principal, { project: opt(c, 'project', 255) });
+  route(r, '/vulnerabilities', vulnerabilityOps.summary, async (c, v) => {
+    const s = await c.var.services.securityHub.summary(c.var.principal, { project: v.query().project });
     return c.json({
       totals: s.totals,
       scanned_artifacts: s.scannedArtifacts,

@@ -1,15 +1,84 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import type { WebhookDelivery, WebhookPolicy } from '../../../services/webhook-service.js';
-import { iso, intParam, jsonBody, pathId } from '../../http.js';
+import { z } from 'zod';
+import { webhookCreateSchema, webhookUpdateSchema, type WebhookDelivery, type WebhookPolicy } from '../../../services/webhook-service.js';
+import { iso } from '../../http.js';
+import { op, route } from './operation.js';
+import { cursorQuery, deliverySchema, idParam, listOf, projectParams, webhookSchema } from './schemas.js';
+
+const policyParams = projectParams.extend({ id: idParam.describe('webhook policy id') });
+const policy = (description: string) => ({ description, schema: webhookSchema });
+
+export const webhookOps = {
+  list: op({
+    method: 'get',
+    path: '/projects/{project}/webhooks',
+    summary: 'List the project’s webhook policies',
+    tag: 'webhooks',
+    params: projectParams,
+    responses: { 200: { description: 'every policy', schema: listOf(webhookSchema) } },
+  }),
+  create: op({
+    method: 'post',
+    path: '/projects/{project}/webhooks',
+    summary: 'Create a webhook policy',
+    tag: 'webhooks',
+    params: projectParams,
+    body: webhookCreateSchema,
+    responses: { 201: policy('the new policy') },
+    errors: [409],
+  }),
+  get: op({ method: 'get', path: '/projects/{project}/webhooks/{id}', summary: 'Get a webhook policy', tag: 'webhooks', params: policyParams, responses: { 200: policy('the policy') } }),
+  update: op({
+    method: 'put',
+    path: '/projects/{project}/webhooks/{id}',
+    summary: 'Change a webhook policy',
+    tag: 'webhooks',
+    params: policyParams,
+    body: webhookUpdateSchema,
+    responses: { 200: policy('the changed policy') },
+    errors: [409],
+  }),
+  delete: op({
+    method: 'delete',
+    path: '/projects/{project}/webhooks/{id}',
+    summary: 'Delete a webhook policy',
+    tag: 'webhooks',
+    params: policyParams,
+    responses: { 204: { description: 'deleted' } },
+  }),
+  deliveries: op({
+    method: 'get',
+    path: '/projects/{project}/webhooks/{id}/deliveries',
+    summary: 'The policy’s delivery log, newest first (status code, latency; keyset pagination with cursor)',
+    tag: 'webhooks',
+    params: policyParams,
+    query: cursorQuery,
+    responses: { 200: { description: 'a page of deliveries', schema: listOf(deliverySchema) } },
+  }),
+  test: op({
+    method: 'post',
+    path: '/projects/{project}/webhooks/{id}/test',
+    summary: 'Send a sample event now and answer how it went',
+    tag: 'webhooks',
+    params: policyParams,
+    responses: {
+      200: {
+        description: 'how the delivery went',
+        schema: z.object({ delivered: z.boolean(), status_code: z.number().int().nullable(), latency_ms: z.number().min(0).nullable(), error: z.string().nullable() }),
+      },
+    },
+  }),
+};
 
 /** A policy as the API shows it: the auth header and secret are never given back, only whether they are set. */
-export const webhookJson = (w: WebhookPolicy) => ({
+export const webhookJson = (w: WebhookPolicy): z.output<typeof webhookSchema> => ({
   id: w.id,
   name: w.name,
   url: w.url,
   format: w.format,
-  event_types: w.eventTypes,
+  // Stored only after the create/update schema accepted them.
+  event_types: w.eventTypes as z.output<typeof webhookSchema>['event_types'],
   has_auth_header: w.authHeader !== null,
   has_secret: w.secret !== null,
   skip_tls_verify: w.skipTlsVerify,
@@ -20,7 +89,7 @@ export const webhookJson = (w: WebhookPolicy) => ({
   updated_at: iso(w.updatedAt),
 });
 
-export const deliveryJson = (d: WebhookDelivery) => ({
+export const deliveryJson = (d: WebhookDelivery): z.output<typeof deliverySchema> => ({
   id: d.id,
   job_id: d.jobId,
   event_id: d.eventId,
@@ -36,41 +105,47 @@ export const deliveryJson = (d: WebhookDelivery) => ({
 export function webhookRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
-  r.get('/:project/webhooks', async (c) => {
-    const { items } = await c.var.services.webhooks.list(c.var.principal, c.req.param('project'));
+  const at = '/projects';
+  route(r, at, webhookOps.list, async (c, v) => {
+    const { items } = await c.var.services.webhooks.list(c.var.principal, v.params().project);
     return c.json({ items: items.map(webhookJson) });
   });
 
-  r.post('/:project/webhooks', async (c) => {
-    const w = await c.var.services.webhooks.create(c.var.principal, c.var.actor, c.req.param('project'), await jsonBody(c));
-    return c.json(webhookJson(w), 201, { Location: `/api/v1/projects/${c.req.param('project')}/webhooks/${w.id}` });
+  route(r, at, webhookOps.create, async (c, v) => {
+    const { project } = v.params();
+    const w = await c.var.services.webhooks.create(c.var.principal, c.var.actor, project, await v.json());
+    return c.json(webhookJson(w), 201, { Location: `/api/v1/projects/${project}/webhooks/${w.id}` });
   });
 
-  r.get('/:project/webhooks/:id', async (c) => {
-    const { policy } = await c.var.services.webhooks.get(c.var.principal, c.req.param('project'), pathId(c, 'id'));
+  route(r, at, webhookOps.get, async (c, v) => {
+    const { project, id } = v.params();
+    const { policy } = await c.var.services.webhooks.get(c.var.principal, project, id);
     return c.json(webhookJson(policy));
   });
 
-  r.put('/:project/webhooks/:id', async (c) => {
-    const w = await c.var.services.webhooks.update(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'id'), await jsonBody(c));
+  route(r, at, webhookOps.update, async (c, v) => {
+    const { project, id } = v.params();
+    const w = await c.var.services.webhooks.update(c.var.principal, c.var.actor, project, id, await v.json());
     return c.json(webhookJson(w));
   });
 
-  r.delete('/:project/webhooks/:id', async (c) => {
-    await c.var.services.webhooks.delete(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'id'));
+  route(r, at, webhookOps.delete, async (c, v) => {
+    const { project, id } = v.params();
+    await c.var.services.webhooks.delete(c.var.principal, c.var.actor, project, id);
     return c.body(null, 204);
   });
 
   // Newest first; `cursor` is the id of the last row of the previous page.
-  r.get('/:project/webhooks/:id/deliveries', async (c) => {
-    const limit = intParam(c.req.query('limit'), 'limit', 1, 100) ?? 50;
-    const cursor = intParam(c.req.query('cursor'), 'cursor', 1, Number.MAX_SAFE_INTEGER);
-    const items = await c.var.services.webhooks.deliveries(c.var.principal, c.req.param('project'), pathId(c, 'id'), { beforeId: cursor, limit });
+  route(r, at, webhookOps.deliveries, async (c, v) => {
+    const { project, id } = v.params();
+    const { cursor, limit = 50 } = v.query();
+    const items = await c.var.services.webhooks.deliveries(c.var.principal, project, id, { beforeId: cursor, limit });
     return c.json({ items: items.map(deliveryJson), next_cursor: items.length === limit ? String(items[items.length - 1]!.id) : null });
   });
 
-  r.post('/:project/webhooks/:id/test', async (c) => {
-    const res = await c.var.services.webhooks.test(c.var.principal, c.var.actor, c.req.param('project'), pathId(c, 'id'));
+  route(r, at, webhookOps.test, async (c, v) => {
+    const { project, id } = v.params();
+    const res = await c.var.services.webhooks.test(c.var.principal, c.var.actor, project, id);
     return c.json({ delivered: res.status !== null && res.status >= 200 && res.status < 300, status_code: res.status, latency_ms: res.latencyMs, error: res.error });
   });
 

@@ -1,0 +1,425 @@
+import { z } from 'zod';
+import { ROLES } from '../../../auth/rbac.js';
+import { ERROR_STATUS } from '../../../errors.js';
+import { JOB_STATES } from '../../../jobs/states.js';
+import { SEVERITIES } from '../../../scanner/severity.js';
+import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../../services/webhook-payloads.js';
+
+/**
+ * The shapes of /api/v1, in zod: query parameters and bodies are parsed with them, answers are typed by them (the
+ * `…Json` mappers return their output type), and the OpenAPI document is generated from them. Schemas given an id
+ * with `component` (zod's registry metadata) become `#/components/schemas/<id>`.
+ */
+export const component = <T extends z.ZodType>(id: string, schema: T): T => schema.meta({ id }) as T;
+
+// Answers carry `toISOString()` times: documented (and checked) by format, without zod's long ISO pattern.
+const time = z.string().meta({ format: 'date-time' });
+const nullableTime = time.nullable();
+const count = z.number().int().min(0);
+const id = z.number().int().min(1);
+
+/** The one error body of /api, /v2 and /service (src/errors.ts). */
+export const errorBody = component(
+  'Errors',
+  z.object({
+    errors: z
+      .array(
+        z.object({
+          code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]]),
+          message: z.string(),
+          detail: z.unknown().optional(),
+        }),
+      )
+      .min(1),
+  }),
+);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pagination: one set of parameter and envelope schemas for every list.
+
+/** A whole-number query parameter in [min, max] (query strings are text; the document shows an integer). */
+export const intQuery = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a whole number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be between ${min} and ${max}`)
+    .max(max, `${name} must be between ${min} and ${max}`);
+
+export const LIMIT_MAX = 100;
+
+/**
+ * Every pagination parameter a list may take. A list picks those it honours: `pageQuery` (offset pages) or
+ * `cursorQuery` (keyset); `limit` defaults per list.
+ */
+export const paginationQuery = z.object({
+  limit: intQuery('limit', 1, LIMIT_MAX).optional().describe(`items per page (1–${LIMIT_MAX})`),
+  page: intQuery('page', 1, 1_000_000).optional().describe('1-based page number'),
+  cursor: z.string().max(512).optional().describe('the `next_cursor` of the previous page'),
+});
+export const pageQuery = paginationQuery.pick({ limit: true, page: true }).extend({
+  page_size: intQuery('page_size', 1, LIMIT_MAX).optional().describe('the same as limit (Harbor’s name)'),
+});
+export const cursorQuery = paginationQuery.pick({ limit: true }).extend({
+  cursor: intQuery('cursor', 1, Number.MAX_SAFE_INTEGER).optional().describe('the `next_cursor` of the previous page'),
+});
+
+/** `limit`, `page` and the offset from a parsed `pageQuery`. */
+export const pageOf = (q: { limit?: number; page?: number; page_size?: number }, defaultLimit = 20) => {
+  const limit = q.limit ?? q.page_size ?? defaultLimit;
+  const page = q.page ?? 1;
+  return { page, limit, offset: (page - 1) * limit };
+};
+
+/**
+ * The list envelope: `items`, and, where the list has them, `total` (also in `X-Total-Count`), `page` and `limit`
+ * (offset pages) or `next_cursor` (keyset; null on the last page).
+ */
+export const listOf = <T extends z.ZodType>(item: T) =>
+  z.object({
+    items: z.array(item),
+    total: count.optional(),
+    page: z.number().int().min(1).optional(),
+    limit: z.number().int().min(1).optional(),
+    next_cursor: z.union([z.string(), z.number().int()]).nullable().optional(),
+  });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Path parameters.
+
+/** A numeric id in the path (anything else names nothing: 404). */
+export const idParam = z
+  .string()
+  .regex(/^\d{1,15}$/)
+  .transform(Number);
+export const nameParam = z.string().min(1).max(255);
+export const projectParams = z.object({ project: nameParam.describe('project name') });
+export const repoParams = projectParams.extend({ repo: z.string().min(1).describe('repository path after the project, `/` URL-encoded') });
+export const artifactParams = repoParams.extend({ reference: z.string().min(1).describe('a tag or a digest') });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Resources.
+
+export const severity = z.enum(SEVERITIES);
+export const role = z.enum(ROLES);
+
+export const userSchema = component(
+  'User',
+  z.object({
+    id,
+    username: z.string(),
+    email: z.string().nullable(),
+    admin: z.boolean(),
+    disabled: z.boolean(),
+    auth_source: z.enum(['db', 'ldap', 'oidc']).describe('where the user signs in'),
+    created_at: nullableTime,
+    updated_at: nullableTime,
+  }),
+);
+
+export const signatureKey = z.object({ name: z.string(), pem: z.string().describe('cosign public key, PEM (ECDSA P-256 or Ed25519)') });
+
+export const projectSchema = component(
+  'Project',
+  z.object({
+    id,
+    name: z.string(),
+    public: z.boolean(),
+    auto_scan: z.boolean(),
+    prevent_vulnerable: z.boolean(),
+    severity,
+    cve_allowlist: z.array(z.string()),
+    immutable_tags: z.array(z.string()),
+    quota_bytes: count.nullable(),
+    unscanned_policy: z.enum(['block', 'allow']),
+    cve_allowlist_expires_at: nullableTime,
+    signature_keys: z.array(signatureKey),
+    require_signature: z.boolean().describe('serve only artifacts signed by one of signature_keys (412 PROJECTPOLICYVIOLATION otherwise)'),
+    created_at: nullableTime,
+    updated_at: nullableTime,
+  }),
+);
+
+export const projectDetailSchema = component(
+  'ProjectDetail',
+  projectSchema.extend({ current_user_role: role.nullable().describe('the caller’s role in the project, null for none'), usage_bytes: count }),
+);
+
+export const memberSchema = component(
+  'Member',
+  z.discriminatedUnion('member_type', [
+    z.object({ member_type: z.literal('user'), user_id: id, username: z.string(), role, created_at: nullableTime }),
+    z.object({ member_type: z.literal('group'), id, group: z.string(), role, created_at: nullableTime }),
+  ]),
+);
+
+export const repositorySchema = component(
+  'Repository',
+  z.object({
+    id,
+    name: z.string().describe('the full name, project/repo'),
+    project: z.string(),
+    repo: z.string().describe('the name after the project'),
+    artifact_count: count,
+    pull_count: count,
+    created_at: nullableTime,
+    updated_at: nullableTime,
+  }),
+);
+
+export const repositoryDetailSchema = component('RepositoryDetail', z.object({ id, name: z.string(), pull_count: count, created_at: nullableTime, updated_at: nullableTime }));
+
+export const artifactSchema = component(
+  'Artifact',
+  z.object({
+    id,
+    digest: z.string(),
+    media_type: z.string(),
+    type: z.string().describe('image, index, chart, sif, signature, attestation, sbom, wasm or artifact'),
+    artifact_type: z.string().nullable().describe('the manifest’s OCI 1.1 artifactType'),
+    config_media_type: z.string().nullable(),
+    subject: z.string().nullable().describe('digest this artifact refers to (OCI 1.1 subject or a cosign sha256-<hex>.sig tag)'),
+    signed_by: z.array(z.string()).describe('names of the project’s cosign keys that verified its signatures'),
+    annotations: z.record(z.string(), z.string()),
+    size: count,
+    manifest_size: count,
+    tags: z.array(z.object({ name: z.string(), pushed_at: nullableTime })),
+    config_digest: z.string().nullable(),
+    os: z.string().nullable(),
+    architecture: z.string().nullable(),
+    variant: z.string().nullable(),
+    created: z.string().nullable(),
+    pushed_at: nullableTime,
+    pushed_by: z.string().nullable(),
+    pulled_at: nullableTime,
+    pull_count: count,
+    scan_status: z.enum(['complete', 'incomplete', 'not_applicable']).nullable().describe('the last finished scan’s completeness, null when none'),
+  }),
+);
+
+export const artifactDetailSchema = component(
+  'ArtifactDetail',
+  artifactSchema.extend({
+    referrers: z.array(
+      z.object({
+        digest: z.string(),
+        type: z.string(),
+        artifact_type: z.string().nullable(),
+        media_type: z.string(),
+        size: count,
+        signed_by: z.array(z.string()),
+        tags: z.array(z.string()),
+      }),
+    ),
+    blobs: z.array(z.object({ digest: z.string(), media_type: z.string(), size: count })),
+    children: z.array(z.object({ digest: z.string(), media_type: z.string(), size: count, platform: z.string().nullable() })),
+  }),
+);
+
+export const tagSchema = component('Tag', z.object({ name: z.string(), digest: z.string(), pushed_at: nullableTime }));
+
+export const jobSchema = component(
+  'Job',
+  z.object({
+    id,
+    type: z.string(),
+    status: z.enum(JOB_STATES),
+    progress: z.number(),
+    progress_text: z.string().nullable(),
+    attempt: count,
+    max_attempts: count,
+    priority: z.number().int(),
+    payload: z.unknown(),
+    result: z.unknown(),
+    error: z.string().nullable(),
+    created_at: nullableTime,
+    updated_at: nullableTime,
+    run_at: nullableTime,
+    started_at: nullableTime,
+    finished_at: nullableTime,
+  }),
+);
+
+export const scheduleSchema = component(
+  'Schedule',
+  z.object({
+    name: z.string(),
+    cron: z.string(),
+    enabled: z.boolean(),
+    job_type: z.string(),
+    last_fire_at: nullableTime.describe('the last fire that enqueued a job'),
+    last_job_id: id.nullable(),
+    next_runs: z.array(time),
+    updated_at: nullableTime,
+  }),
+);
+
+export const findingSchema = component(
+  'Finding',
+  z.object({
+    id: z.string().describe('the advisory id'),
+    aliases: z.array(z.string()),
+    advisories: z.array(z.string()),
+    severity,
+    cvss_score: z.number().nullable(),
+    cvss_vector: z.string().nullable(),
+    package: z.string(),
+    type: z.string(),
+    installed_version: z.string(),
+    source_package: z.string().nullable(),
+    source_version: z.string().nullable(),
+    fixed_version: z.string().nullable(),
+    summary: z.string().nullable(),
+    links: z.array(z.string()),
+    path: z.string(),
+  }),
+);
+
+export const reportSchema = component(
+  'VulnerabilityReport',
+  z.object({
+    artifact: z.string(),
+    status: z.enum(['running', 'success', 'error']),
+    scanner: z.string(),
+    db_updated_at: nullableTime,
+    started_at: nullableTime,
+    finished_at: nullableTime,
+    os: z.string().nullable(),
+    summary: z.object({ critical: count, high: count, medium: count, low: count, unknown: count, total: count, fixable: count }),
+    completeness: z.enum(['complete', 'incomplete', 'not_applicable']),
+    gaps: z.array(z.object({ layer: z.string().optional(), path: z.string().optional(), reason: z.string() })),
+    problems: z.array(z.string()),
+    error: z.string().nullable(),
+    ...listOf(findingSchema).pick({ items: true, total: true, page: true, limit: true }).shape,
+  }),
+);
+
+export const webhookSchema = component(
+  'WebhookPolicy',
+  z.object({
+    id,
+    name: z.string(),
+    url: z.string(),
+    format: z.enum(WEBHOOK_FORMATS),
+    event_types: z.array(z.enum(EVENT_TYPES)),
+    has_auth_header: z.boolean(),
+    has_secret: z.boolean(),
+    skip_tls_verify: z.boolean(),
+    enabled: z.boolean(),
+    last_triggered_at: nullableTime,
+    created_by: z.string().nullable(),
+    created_at: nullableTime,
+    updated_at: nullableTime,
+  }),
+);
+
+export const deliverySchema = component(
+  'WebhookDelivery',
+  z.object({
+    id,
+    job_id: id.nullable(),
+    event_id: z.string(),
+    event_type: z.string(),
+    attempt: count,
+    status_code: z.number().int().nullable(),
+    latency_ms: count.nullable(),
+    error: z.string().nullable(),
+    at: nullableTime,
+  }),
+);
+
+export const robotSchema = component(
+  'Robot',
+  z.object({
+    id,
+    name: z.string(),
+    level: z.enum(['system', 'project']),
+    description: z.string().nullable(),
+    disabled: z.boolean(),
+    expires_at: nullableTime,
+    permissions: z.array(z.object({ project: z.string(), actions: z.array(z.string()) })),
+    created_by: z.string().nullable(),
+    created_at: nullableTime,
+    updated_at: nullableTime,
+  }),
+);
+
+export const robotSecretSchema = component('RobotSecret', z.object({ id, name: z.string(), secret: z.string().describe('shown once') }));
+
+export const auditEntrySchema = component(
+  'AuditEntry',
+  z.object({
+    id,
+    time,
+    username: z.string(),
+    action: z.string(),
+    resource_type: z.string(),
+    resource: z.string(),
+    detail: z.unknown(),
+    client_ip: z.string().nullable(),
+  }),
+);
+
+export const hitSchema = component(
+  'VulnerabilityHit',
+  z.object({
+    project: z.string(),
+    repository: z.string(),
+    digest: z.string(),
+    advisory_id: z.string(),
+    cve: z.string(),
+    package: z.string(),
+    package_type: z.string(),
+    version: z.string(),
+    fixed_version: z.string().nullable(),
+    severity: z.string(),
+  }),
+);
+
+export const retentionPolicyViewSchema = component(
+  'RetentionPolicy',
+  z.object({
+    rules: z.array(
+      z.object({
+        repositories: z.string(),
+        exclude_repositories: z.string().optional(),
+        tags: z.string(),
+        exclude_tags: z.string().optional(),
+        untagged: z.boolean(),
+        retain: z.object({ kind: z.string(), count: z.number().int().optional(), days: z.number().int().optional() }),
+      }),
+    ),
+    schedule: z.string().nullable(),
+    next_runs: z.array(time),
+    updated_at: nullableTime,
+  }),
+);
+
+export const scannerRegistrationSchema = component(
+  'ScannerRegistration',
+  z.object({ name: z.string(), url: z.string().optional().describe('system admins only'), created_at: nullableTime.optional(), updated_at: nullableTime.optional() }),
+);
+
+export const adapterScannerSchema = z.looseObject({ name: z.string(), vendor: z.string().optional(), version: z.string().optional() });
+
+export const allowlistSchema = component('CveAllowlist', z.object({ items: z.array(z.string()), expires_at: nullableTime }));
+
+export const outboundRulesSchema = component('OutboundRules', z.object({ allow: z.array(z.string()).describe('IPs or CIDRs, optionally :port'), deny: z.array(z.string()) }));
+
+export const authSettingsViewSchema = component(
+  'AuthSettings',
+  z.object({
+    mode: z.enum(['db', 'ldap', 'oidc']),
+    ldap: z.looseObject({ bind_password_set: z.enum(['settings', 'environment']).nullable().describe('where the bind password comes from; never shown') }),
+    oidc: z.looseObject({ client_secret_set: z.enum(['settings', 'environment']).nullable(), redirect_uri_path: z.string() }),
+  }),
+);
+
+export const importStatsSchema = component('ImportStats', z.object({ imported: count, updated: count, unchanged: count, withdrawn: count, invalid: count, errors: z.array(z.string()) }));
+
+export const healthSchema = component(
+  'Health',
+  z.object({
+    status: z.enum(['ok', 'degraded']),
+    components: z.record(z.string(), z.object({ status: z.enum(['ok', 'down']), detail: z.string().optional() })),
+  }),
+);
