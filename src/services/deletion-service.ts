@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import { sql } from 'kysely';
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
+import { hasPendingPushEvent } from '../db/repos/notification-inbox.js';
 import { findProjectByName, type Project } from '../db/repos/projects.js';
 import * as refs from '../db/repos/references.js';
 import type { Logger } from '../log.js';
@@ -113,7 +113,7 @@ export class DeletionService {
       if (!tagOf.has(d) || COSIGN_TAG.test(t)) tagOf.set(d, t);
     }
     const repoRow = await art.findRepository(this.db, repository);
-    const known = new Set(repoRow ? await refs.repositoryDigests(this.db, Number(repoRow.id)) : []);
+    const known = new Set(repoRow ? await refs.repositoryDigests(this.db, repoRow.id) : []);
     // Newest first: a push waiting for its notification is recent. At most MAX_CATCH_UP per call, so a repository
     // with many manifests Berth never recorded (lost events of long ago) converges over a few retries.
     const missing = [...revisions.keys()].filter((d) => !known.has(d)).sort((a, b) => revisions.get(b)! - revisions.get(a)!);
@@ -133,18 +133,9 @@ export class DeletionService {
    */
   private async awaitInbox(repository: string): Promise<void> {
     const asOf = Date.now();
-    // `!` escapes LIKE's wildcards on both dialects (SQLite has no default escape character).
-    const needle = `%${JSON.stringify(repository).replace(/[!%_]/g, (c) => `!${c}`)}%`;
     const deadline = Date.now() + 5000;
     for (;;) {
-      const waiting = await this.db
-        .selectFrom('notification_inbox')
-        .select('event_id')
-        .where('applied_at', 'is', null)
-        .where('received_at', '<=', asOf)
-        .where(sql<boolean>`payload like ${'%"action":"push"%'} and payload like ${needle} escape '!'`)
-        .limit(1)
-        .executeTakeFirst();
+      const waiting = await hasPendingPushEvent(this.db, repository, asOf);
       if (!waiting) return;
       if (Date.now() > deadline) throw new AppError('UNAVAILABLE', `Berth is still applying pushes to ${repository}: retry the deletion in a few seconds`);
       this.registry.sync.kick();

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DB } from '../connect.js';
 import { isUniqueViolation } from '../../errors.js';
 
@@ -73,4 +74,19 @@ export async function inboxBacklog(db: DB): Promise<{ pending: number; oldestPen
     .select((e) => e.fn.max<number>('received_at').as('last'))
     .executeTakeFirst();
   return { pending: Number(p.n), oldestPendingAt: p.t ? Number(p.t) : null, lastReceivedAt: r?.last ? Number(r.last) : null };
+}
+
+/** Whether a push event for this repository received at or before `asOf` is still waiting to be applied. */
+export async function hasPendingPushEvent(db: DB, repository: string, asOf: number): Promise<boolean> {
+  // `!` escapes LIKE's wildcards on both dialects (SQLite has no default escape character).
+  const needle = `%${JSON.stringify(repository).replace(/[!%_]/g, (c) => `!${c}`)}%`;
+  const r = await db
+    .selectFrom('notification_inbox')
+    .select('event_id')
+    .where('applied_at', 'is', null)
+    .where('received_at', '<=', asOf)
+    .where(sql<boolean>`payload like ${'%"action":"push"%'} and payload like ${needle} escape '!'`)
+    .limit(1)
+    .executeTakeFirst();
+  return r !== undefined;
 }
