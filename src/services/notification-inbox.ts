@@ -150,6 +150,8 @@ export class NotificationInbox {
     private readonly log: Logger,
     private readonly apply: EventApplier,
     private readonly audit: AuditService,
+    /** how the inbox asks for a drain (the composing RegistrySync routes it through its own `kick`) */
+    private readonly wake: () => void = () => this.kick(),
   ) {}
 
   /**
@@ -186,7 +188,7 @@ export class NotificationInbox {
       if (await inbox.insertInboxEvent(this.db, { eventId: e.id, payload: JSON.stringify(e), receivedAt: now })) stored++;
       else duplicates++;
     }
-    if (stored) this.kick();
+    if (stored) this.wake();
     return { stored, duplicates, ignored, skipped };
   }
 
@@ -229,7 +231,7 @@ export class NotificationInbox {
       this.draining = null;
       if (this.again) {
         this.again = false;
-        this.kick();
+        this.wake();
       }
     });
   }
@@ -255,7 +257,7 @@ export class NotificationInbox {
     if (this.retryTimer || this.stopped) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      this.kick();
+      this.wake();
     }, 2000);
     this.retryTimer.unref();
   }

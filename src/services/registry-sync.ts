@@ -22,7 +22,13 @@ export class RegistrySync {
 
   constructor(db: DB, registry: RegistryClient, log: Logger, audit: AuditService = new AuditService(db, log)) {
     this.importer = new ArtifactImport(db, registry, log);
-    this.inbox = new NotificationInbox(db, log, (e, batch) => this.importer.apply(e, batch), audit);
+    this.inbox = new NotificationInbox(
+      db,
+      log,
+      (e, batch) => this.importer.apply(e, batch),
+      audit,
+      () => this.kick(),
+    );
     this.reconciler = new Reconciler(db, registry, this.importer, log);
   }
 
