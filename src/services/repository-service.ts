@@ -49,7 +49,7 @@ export class RepositoryService {
     const name = this.fullName(project, repo);
     const row = await art.findRepository(this.db, name);
     if (!row) throw new AppError('NAME_UNKNOWN', `repository ${name} not found`);
-    return { project, repository: { id: Number(row.id), name, pullCount: Number(row.pull_count), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) } };
+    return { project, repository: { id: row.id, name, pullCount: row.pullCount, createdAt: row.createdAt, updatedAt: row.updatedAt } };
   }
 
   /** A repository's artifacts, newest first; `topLevel` leaves out referrers of artifacts listed with them. */
@@ -141,14 +141,7 @@ export class RepositoryService {
 
   async tags(p: Principal, projectName: string, repo: string) {
     const { repository } = await this.get(p, projectName, repo);
-    const rows = await this.db
-      .selectFrom('tags as t')
-      .innerJoin('artifacts as a', 'a.id', 't.artifact_id')
-      .select(['t.name', 't.pushed_at', 'a.digest'])
-      .where('t.repository_id', '=', repository.id)
-      .orderBy('t.name')
-      .execute();
-    return rows.map((r) => ({ name: r.name, digest: r.digest, pushedAt: Number(r.pushed_at) }));
+    return art.listTagsWithDigest(this.db, repository.id);
   }
 
   /** Deletes one tag and leaves the artifact (rules in {@link DeletionService.deleteTag}). */
