@@ -1,5 +1,4 @@
-import { sql } from 'kysely';
-import type { DB } from './db/connect.js';
+import { pingDatabase, type DB } from './db/connect.js';
 
 /** A named readiness check for /api/v1/health. */
 export interface HealthCheck {
@@ -25,7 +24,7 @@ export function createHealthChecks(d: HealthDeps): HealthCheck[] {
     {
       name: 'database',
       async check() {
-        await sql`select 1`.execute(d.db);
+        await pingDatabase(d.db);
         return { ok: true };
       },
     },

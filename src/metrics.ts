@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DB } from './db/connect.js';
+import { findAdvisoryDbUpdatedAt } from './db/repos/advisories.js';
+import { countJobsByTypeAndStatus } from './db/repos/jobs.js';
+import { inboxBacklog } from './db/repos/notification-inbox.js';
 import type { RegistrySync } from './services/registry-sync.js';
 
 /** Route families for HTTP metrics: bounded label values, never raw paths (which carry names and digests). */
@@ -87,12 +90,7 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, syn
     registers: [registry],
     async collect() {
       this.reset();
-      const rows = await db
-        .selectFrom('jobs')
-        .select(['type', 'status', (e) => e.fn.countAll<number>().as('n')])
-        .groupBy(['type', 'status'])
-        .execute();
-      for (const r of rows) this.set({ type: r.type, state: r.status }, Number(r.n));
+      for (const r of await countJobsByTypeAndStatus(db)) this.set({ type: r.type, state: r.status }, r.count);
     },
   });
   new Gauge({
@@ -100,12 +98,7 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, syn
     help: 'Registry events received and not applied yet',
     registers: [registry],
     async collect() {
-      const { n } = await db
-        .selectFrom('notification_inbox')
-        .select((e) => e.fn.countAll<number>().as('n'))
-        .where('applied_at', 'is', null)
-        .executeTakeFirstOrThrow();
-      this.set(Number(n));
+      this.set((await inboxBacklog(db)).pending);
     },
   });
   new Gauge({
@@ -113,12 +106,8 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, syn
     help: 'Age of the oldest registry event not applied yet (0 when none)',
     registers: [registry],
     async collect() {
-      const r = await db
-        .selectFrom('notification_inbox')
-        .select((e) => e.fn.min<number>('received_at').as('t'))
-        .where('applied_at', 'is', null)
-        .executeTakeFirst();
-      this.set(r?.t ? Math.max(0, (Date.now() - Number(r.t)) / 1000) : 0);
+      const t = (await inboxBacklog(db)).oldestPendingAt;
+      this.set(t ? Math.max(0, (Date.now() - t) / 1000) : 0);
     },
   });
   if (sync) {
@@ -144,8 +133,8 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, syn
     help: 'Time since the advisory database last changed (-1 when never imported)',
     registers: [registry],
     async collect() {
-      const r = await db.selectFrom('vulndb_meta').select('value').where('name', '=', 'updated_at').executeTakeFirst();
-      this.set(r ? (Date.now() - Number(r.value)) / 1000 : -1);
+      const at = await findAdvisoryDbUpdatedAt(db);
+      this.set(at !== null ? (Date.now() - at) / 1000 : -1);
     },
   });
   return { registry, httpDuration, tokens, v2Bytes, manifestsFromStorage, jobDuration, scanDuration, registryUp };

@@ -96,7 +96,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   // Read per call: a managed registry that had to restart may listen on another port.
   const registryUrl = () => config.registryUrl ?? managed?.url ?? '';
   const client = new RegistryClient(registryUrl, (access) => tokens.internal(access));
-  const sync = new RegistrySync(db, client, log);
+  const sync = new RegistrySync(db, client, log, audit);
   const registry: RegistryHandle = {
     url: registryUrl,
     get managed() {

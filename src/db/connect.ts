@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, MysqlDialect, SqliteDialect } from 'kysely';
+import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
 import type { DatabaseConfig } from '../config.js';
 import type { Database } from './tables.js';
@@ -55,4 +55,9 @@ export function connectDatabase(cfg: DatabaseConfig): Connection {
   });
   const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
   return { db, dialect: 'mysql', close: () => db.destroy() };
+}
+
+/** A round trip to the database (readiness). */
+export async function pingDatabase(db: DB): Promise<void> {
+  await sql`select 1`.execute(db);
 }

@@ -9,6 +9,7 @@ import type { Job, JobPatch } from '../db/repos/jobs.js';
 import { isUniqueViolation } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EnqueueOptions, JobQueue } from './queue.js';
+import type { JobTypeName, PayloadOf } from './payloads.js';
 import { backoffMs, FINAL_STATES, predecessors, type JobStatus } from './states.js';
 
 export type { Job } from '../db/repos/jobs.js';
@@ -124,7 +125,11 @@ export class JobRunner implements JobQueue {
     this.listeners.push(fn);
   }
 
-  async enqueue(type: string, payload: unknown, opts: EnqueueOptions = {}): Promise<{ id: number; created: boolean }> {
+  enqueue<T extends JobTypeName>(type: T, payload: PayloadOf<T>, opts: EnqueueOptions = {}): Promise<{ id: number; created: boolean }> {
+    return this.enqueueStored(type, payload, opts);
+  }
+
+  async enqueueStored(type: string, payload: unknown, opts: EnqueueOptions = {}): Promise<{ id: number; created: boolean }> {
     const t = this.types.get(type);
     if (!t) throw new Error(`unknown job type ${type}`);
     if (t.payload) {

@@ -1,5 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { DB } from '../db/connect.js';
+import * as repo from '../db/repos/schedules.js';
+import type { Schedule } from '../db/repos/schedules.js';
 import type { Logger } from '../log.js';
 import type { JobQueue } from './queue.js';
 
@@ -10,17 +12,7 @@ export interface ScheduleDefault {
   payload?: unknown;
 }
 
-export interface Schedule {
-  name: string;
-  cron: string;
-  enabled: boolean;
-  jobType: string;
-  /** catch-up watermark: moved by fires, and by creating, editing or re-enabling the schedule */
-  lastFireAt: number | null;
-  /** the last fire that enqueued a job: its fire time and job id (null until one did) */
-  lastRun: { at: number; jobId: number } | null;
-  updatedAt: number;
-}
+export type { Schedule } from '../db/repos/schedules.js';
 
 const TZ = 'Etc/UTC';
 
@@ -59,25 +51,6 @@ export function previousRun(expr: string, now: number, lookbackMs = 8 * 86400_00
   }
 }
 
-const toSchedule = (r: {
-  name: string;
-  cron: string;
-  enabled: number;
-  job_type: string;
-  last_fire_at: number | null;
-  last_job_id: number | null;
-  last_job_at: number | null;
-  updated_at: number;
-}): Schedule => ({
-  name: r.name,
-  cron: r.cron,
-  enabled: !!r.enabled,
-  jobType: r.job_type,
-  lastFireAt: r.last_fire_at === null ? null : Number(r.last_fire_at),
-  lastRun: r.last_job_id === null || r.last_job_at === null ? null : { at: Number(r.last_job_at), jobId: Number(r.last_job_id) },
-  updatedAt: Number(r.updated_at),
-});
-
 /**
  * Cron schedules persisted in the DB and driven by node-cron. A fire only enqueues, with the key
  * `schedule:<name>:<fire time>`, so several replicas firing the same tick create one job. A fire missed while no
@@ -102,17 +75,7 @@ export class Scheduler {
     const now = Date.now();
     for (const d of this.defaults) {
       this.payloads.set(d.name, d.payload ?? {});
-      const have = await this.db.selectFrom('schedules').select('name').where('name', '=', d.name).executeTakeFirst();
-      if (!have) {
-        try {
-          await this.db
-            .insertInto('schedules')
-            .values({ name: d.name, cron: d.cron, enabled: 1, job_type: d.jobType, payload: JSON.stringify(d.payload ?? {}), last_fire_at: now, updated_at: now })
-            .execute();
-        } catch {
-          /* another replica created it */
-        }
-      }
+      await repo.insertScheduleIfAbsent(this.db, { name: d.name, cron: d.cron, jobType: d.jobType, payload: d.payload ?? {}, now });
     }
     this.started = true;
     for (const s of await this.list()) {
@@ -143,18 +106,7 @@ export class Scheduler {
    */
   async put(name: string, expr: string, jobType: string, payload: unknown): Promise<Schedule> {
     const now = Date.now();
-    const values = { cron: expr.trim(), enabled: 1, job_type: jobType, payload: JSON.stringify(payload ?? {}), last_fire_at: now, updated_at: now };
-    const res = await this.db.updateTable('schedules').set(values).where('name', '=', name).executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) {
-      try {
-        await this.db
-          .insertInto('schedules')
-          .values({ name, ...values })
-          .execute();
-      } catch {
-        await this.db.updateTable('schedules').set(values).where('name', '=', name).execute(); // another replica created it
-      }
-    }
+    await repo.upsertSchedule(this.db, { name, cron: expr.trim(), jobType, payload: payload ?? {}, now });
     const s = (await this.get(name))!;
     this.arm(s);
     return s;
@@ -162,7 +114,7 @@ export class Scheduler {
 
   /** Removes a run-time schedule. */
   async remove(name: string): Promise<void> {
-    await this.db.deleteFrom('schedules').where('name', '=', name).execute();
+    await repo.deleteSchedule(this.db, name);
     this.tasks.get(name)?.destroy();
     this.tasks.delete(name);
   }
@@ -177,47 +129,29 @@ export class Scheduler {
 
   /** Enqueues the schedule's job for one fire time; duplicates (other replicas, catch-up) are no-ops. */
   async fire(name: string, fireTime: number): Promise<void> {
-    const row = await this.db.selectFrom('schedules').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!row || !row.enabled) return;
     const key = `schedule:${name}:${new Date(Math.floor(fireTime / 1000) * 1000).toISOString()}`;
     try {
-      const { id } = await this.queue.enqueue(row.job_type, JSON.parse(row.payload), { uniqueKey: key });
-      await this.db
-        .updateTable('schedules')
-        .set({ last_fire_at: fireTime })
-        .where('name', '=', name)
-        .where((eb) => eb.or([eb('last_fire_at', 'is', null), eb('last_fire_at', '<', fireTime)]))
-        .execute();
-      await this.db
-        .updateTable('schedules')
-        .set({ last_job_id: id, last_job_at: fireTime })
-        .where('name', '=', name)
-        .where((eb) => eb.or([eb('last_job_at', 'is', null), eb('last_job_at', '<', fireTime)]))
-        .execute();
+      const scheduled = await repo.findScheduledJob(this.db, name);
+      if (!scheduled?.enabled) return;
+      const { id } = await this.queue.enqueueStored(scheduled.jobType, scheduled.payload, { uniqueKey: key });
+      await repo.recordScheduleFire(this.db, name, fireTime, id);
     } catch (err) {
       this.log.error({ err, schedule: name }, 'schedule fire failed');
     }
   }
 
-  async list(): Promise<Schedule[]> {
-    return (await this.db.selectFrom('schedules').selectAll().orderBy('name').execute()).map(toSchedule);
+  list(): Promise<Schedule[]> {
+    return repo.listSchedules(this.db);
   }
 
-  async get(name: string): Promise<Schedule | undefined> {
-    const r = await this.db.selectFrom('schedules').selectAll().where('name', '=', name).executeTakeFirst();
-    return r && toSchedule(r);
+  get(name: string): Promise<Schedule | undefined> {
+    return repo.findSchedule(this.db, name);
   }
 
   /** Changes the expression and/or enabled flag; the caller validated the expression with cronProblem. */
   async update(name: string, patch: { cron?: string; enabled?: boolean }): Promise<Schedule | undefined> {
-    const now = Date.now();
-    const set: { cron?: string; enabled?: number; updated_at: number; last_fire_at?: number } = { updated_at: now };
-    if (patch.cron !== undefined) set.cron = patch.cron.trim();
-    if (patch.enabled !== undefined) set.enabled = patch.enabled ? 1 : 0;
-    // A new or re-enabled schedule starts from now: it does not "catch up" fires from before the change.
-    if (patch.cron !== undefined || patch.enabled) set.last_fire_at = now;
-    const res = await this.db.updateTable('schedules').set(set).where('name', '=', name).executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) return undefined;
+    const changed = await repo.updateSchedule(this.db, name, { cron: patch.cron?.trim(), enabled: patch.enabled }, Date.now());
+    if (!changed) return undefined;
     const s = (await this.get(name))!;
     this.arm(s);
     return s;

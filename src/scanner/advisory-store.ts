@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import yauzl from 'yauzl';
 import type { DB } from '../db/connect.js';
+import * as repo from '../db/repos/advisories.js';
 import { normalizeOsv, osvRecordSchema, type AffectedPackage, type NormalizedAdvisory } from './osv.js';
+
+export type { AdvisoryRow } from '../db/repos/advisories.js';
 
 export interface ImportStats {
   imported: number;
@@ -13,26 +16,6 @@ export interface ImportStats {
 }
 
 const emptyStats = (): ImportStats => ({ imported: 0, updated: 0, unchanged: 0, withdrawn: 0, invalid: 0, errors: [] });
-
-export interface AdvisoryRow {
-  id: string;
-  severity: string;
-  cvssScore: number | null;
-  cvssVector: string | null;
-  summary: string | null;
-  aliases: string[];
-  upstream: string[];
-  refs: string[];
-}
-
-const list = (s: string): string[] => {
-  try {
-    const v = JSON.parse(s) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-};
 
 /** An import file that is neither a zip nor JSON. */
 export class NotJsonError extends Error {}
@@ -165,14 +148,16 @@ export class AdvisoryStore {
   }
 
   private async upsert(batch: NormalizedAdvisory[], stats: ImportStats): Promise<void> {
-    const ids = batch.map((a) => a.id);
-    const existing = new Map((await this.db.selectFrom('advisories').select(['id', 'modified']).where('id', 'in', ids).execute()).map((r) => [r.id, Number(r.modified)]));
+    const existing = await repo.findAdvisoryModified(
+      this.db,
+      batch.map((a) => a.id),
+    );
     await this.db.transaction().execute(async (trx) => {
       for (const a of batch) {
         const had = existing.get(a.id);
         if (a.withdrawn) {
           if (had !== undefined) {
-            await trx.deleteFrom('advisories').where('id', '=', a.id).execute();
+            await repo.deleteAdvisory(trx, a.id);
             existing.delete(a.id);
             stats.withdrawn++;
           }
@@ -182,30 +167,8 @@ export class AdvisoryStore {
           stats.unchanged++;
           continue;
         }
-        if (had !== undefined) await trx.deleteFrom('advisories').where('id', '=', a.id).execute();
-        await trx
-          .insertInto('advisories')
-          .values({
-            id: a.id,
-            modified: a.modified,
-            published: a.published,
-            summary: a.summary,
-            details: a.details,
-            aliases: JSON.stringify(a.aliases),
-            upstream: JSON.stringify(a.upstream),
-            severity: a.severity,
-            cvss_score: a.cvssScore,
-            cvss_vector: a.cvssVector,
-            refs: JSON.stringify(a.refs),
-            imported_at: Date.now(),
-          })
-          .execute();
-        if (a.packages.length) {
-          await trx
-            .insertInto('advisory_packages')
-            .values(a.packages.map((p) => ({ advisory_id: a.id, ecosystem: p.ecosystem, name: p.name, affected: JSON.stringify(p.affected) })))
-            .execute();
-        }
+        if (had !== undefined) await repo.deleteAdvisory(trx, a.id);
+        await repo.insertAdvisory(trx, a, Date.now());
         existing.set(a.id, a.modified);
         if (had === undefined) stats.imported++;
         else stats.updated++;
@@ -213,94 +176,43 @@ export class AdvisoryStore {
     });
   }
 
-  private async touch(): Promise<void> {
-    const now = String(Date.now());
-    const res = await this.db.updateTable('vulndb_meta').set({ value: now }).where('name', '=', 'updated_at').executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) {
-      try {
-        await this.db.insertInto('vulndb_meta').values({ name: 'updated_at', value: now }).execute();
-      } catch {
-        await this.db.updateTable('vulndb_meta').set({ value: now }).where('name', '=', 'updated_at').execute();
-      }
-    }
+  private touch(): Promise<void> {
+    return repo.touchAdvisoryDb(this.db, Date.now());
   }
 
   /** When the database last changed (ms), or null when nothing was ever imported. */
-  async updatedAt(): Promise<number | null> {
-    const r = await this.db.selectFrom('vulndb_meta').select('value').where('name', '=', 'updated_at').executeTakeFirst();
-    return r ? Number(r.value) : null;
+  updatedAt(): Promise<number | null> {
+    return repo.findAdvisoryDbUpdatedAt(this.db);
   }
 
   /** Candidate affected-package rows for names in ecosystems. */
   async candidates(ecosystems: string[], names: string[]): Promise<{ advisoryId: string; ecosystem: string; name: string; affected: AffectedPackage }[]> {
     const out: { advisoryId: string; ecosystem: string; name: string; affected: AffectedPackage }[] = [];
     const unique = [...new Set(names)];
-    for (let i = 0; i < unique.length; i += 500) {
-      const chunk = unique.slice(i, i + 500);
-      const rows = await this.db.selectFrom('advisory_packages').select(['advisory_id', 'ecosystem', 'name', 'affected']).where('ecosystem', 'in', ecosystems).where('name', 'in', chunk).execute();
-      for (const r of rows) out.push({ advisoryId: r.advisory_id, ecosystem: r.ecosystem, name: r.name, affected: JSON.parse(r.affected) as AffectedPackage });
-    }
+    for (let i = 0; i < unique.length; i += 500) out.push(...(await repo.findAdvisoryCandidates(this.db, ecosystems, unique.slice(i, i + 500))));
     return out;
   }
 
   /** Whether any advisory names a package in one of these ecosystems (an ecosystem without any is no source). */
-  async hasAdvisories(ecosystems: string[]): Promise<boolean> {
-    if (!ecosystems.length) return false;
-    const r = await this.db.selectFrom('advisory_packages').select('advisory_id').where('ecosystem', 'in', ecosystems).limit(1).executeTakeFirst();
-    return r !== undefined;
+  hasAdvisories(ecosystems: string[]): Promise<boolean> {
+    return repo.hasAdvisoriesIn(this.db, ecosystems);
   }
 
   /** The ecosystems loaded whose name starts with `prefix` (e.g. `Debian:`), at most 200. */
-  async ecosystemsWithPrefix(prefix: string): Promise<string[]> {
-    // `_` and `%` in a prefix only widen the match (dialects escape differently): the filter below is exact
-    const like = `${prefix}%`;
-    const rows = await this.db
-      .selectFrom('advisory_packages')
-      .select('ecosystem')
-      .distinct()
-      .where((e) => e('ecosystem', 'like', like))
-      .limit(200)
-      .execute();
-    return rows.map((r) => r.ecosystem).filter((e) => e.startsWith(prefix));
+  ecosystemsWithPrefix(prefix: string): Promise<string[]> {
+    return repo.listEcosystemsWithPrefix(this.db, prefix, 200);
   }
 
-  async advisories(ids: string[]): Promise<Map<string, AdvisoryRow>> {
-    const out = new Map<string, AdvisoryRow>();
+  async advisories(ids: string[]): Promise<Map<string, repo.AdvisoryRow>> {
+    const out = new Map<string, repo.AdvisoryRow>();
     const unique = [...new Set(ids)];
-    for (let i = 0; i < unique.length; i += 500) {
-      const rows = await this.db
-        .selectFrom('advisories')
-        .select(['id', 'severity', 'cvss_score', 'cvss_vector', 'summary', 'aliases', 'upstream', 'refs'])
-        .where('id', 'in', unique.slice(i, i + 500))
-        .execute();
-      for (const r of rows) {
-        out.set(r.id, {
-          id: r.id,
-          severity: r.severity,
-          cvssScore: r.cvss_score === null ? null : Number(r.cvss_score),
-          cvssVector: r.cvss_vector,
-          summary: r.summary,
-          aliases: list(r.aliases),
-          upstream: list(r.upstream),
-          refs: list(r.refs),
-        });
-      }
-    }
+    for (let i = 0; i < unique.length; i += 500) for (const r of await repo.findAdvisories(this.db, unique.slice(i, i + 500))) out.set(r.id, r);
     return out;
   }
 
   /** Advisory counts per ecosystem (the family before `:`), for the status page. */
   async status(): Promise<{ updatedAt: number | null; total: number; ecosystems: { ecosystem: string; advisories: number }[] }> {
-    const rows = await this.db
-      .selectFrom('advisory_packages')
-      .select(['ecosystem', (e) => e.fn.count<number>('advisory_id').distinct().as('n')])
-      .groupBy('ecosystem')
-      .orderBy('ecosystem')
-      .execute();
-    const { n } = await this.db
-      .selectFrom('advisories')
-      .select((e) => e.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    return { updatedAt: await this.updatedAt(), total: Number(n), ecosystems: rows.map((r) => ({ ecosystem: r.ecosystem, advisories: Number(r.n) })) };
+    const counts = await repo.advisoryCounts(this.db);
+    return { updatedAt: await this.updatedAt(), ...counts };
   }
 }

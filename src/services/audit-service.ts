@@ -1,5 +1,5 @@
 import type { DB } from '../db/connect.js';
-import { insertAuditLog, listAuditLogs, type AuditFilter } from '../db/repos/audit.js';
+import { insertAuditLog, insertAuditLogs, listAuditLogs, type AuditEntry, type AuditFilter } from '../db/repos/audit.js';
 import type { Logger } from '../log.js';
 
 export interface Actor {
@@ -27,6 +27,14 @@ export class AuditService {
     } catch (err) {
       this.log.error({ err, action, resourceType, resource }, 'audit write failed');
     }
+  }
+
+  /**
+   * Records the registry's access log (pushes, pulls, deletes by clients) inside the caller's transaction, so the
+   * rows land exactly once with the events they came from. Unlike {@link record}, a failure is the caller's.
+   */
+  async recordRegistryAccess(entries: AuditEntry[], trx: DB = this.db): Promise<void> {
+    await insertAuditLogs(trx, entries);
   }
 
   /** Newest first, one keyset page. */

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import { sql } from 'kysely';
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
+import { hasPendingPushEvent } from '../db/repos/notification-inbox.js';
 import { findProjectByName, type Project } from '../db/repos/projects.js';
 import * as refs from '../db/repos/references.js';
 import type { Logger } from '../log.js';
@@ -113,7 +113,7 @@ export class DeletionService {
       if (!tagOf.has(d) || COSIGN_TAG.test(t)) tagOf.set(d, t);
     }
     const repoRow = await art.findRepository(this.db, repository);
-    const known = new Set(repoRow ? await refs.repositoryDigests(this.db, Number(repoRow.id)) : []);
+    const known = new Set(repoRow ? await refs.repositoryDigests(this.db, repoRow.id) : []);
     // Newest first: a push waiting for its notification is recent. At most MAX_CATCH_UP per call, so a repository
     // with many manifests Berth never recorded (lost events of long ago) converges over a few retries.
     const missing = [...revisions.keys()].filter((d) => !known.has(d)).sort((a, b) => revisions.get(b)! - revisions.get(a)!);
@@ -133,18 +133,9 @@ export class DeletionService {
    */
   private async awaitInbox(repository: string): Promise<void> {
     const asOf = Date.now();
-    // `!` escapes LIKE's wildcards on both dialects (SQLite has no default escape character).
-    const needle = `%${JSON.stringify(repository).replace(/[!%_]/g, (c) => `!${c}`)}%`;
     const deadline = Date.now() + 5000;
     for (;;) {
-      const waiting = await this.db
-        .selectFrom('notification_inbox')
-        .select('event_id')
-        .where('applied_at', 'is', null)
-        .where('received_at', '<=', asOf)
-        .where(sql<boolean>`payload like ${'%"action":"push"%'} and payload like ${needle} escape '!'`)
-        .limit(1)
-        .executeTakeFirst();
+      const waiting = await hasPendingPushEvent(this.db, repository, asOf);
       if (!waiting) return;
       if (Date.now() > deadline) throw new AppError('UNAVAILABLE', `Berth is still applying pushes to ${repository}: retry the deletion in a few seconds`);
       this.registry.sync.kick();
@@ -190,7 +181,7 @@ export class DeletionService {
     const inRegistry = registryTags ?? (await this.catchUp(repository));
     const repoRow = await art.findRepository(this.db, repository);
     if (!repoRow) throw new AppError('NAME_UNKNOWN', `repository ${repository} not found`);
-    const repositoryId = Number(repoRow.id);
+    const repositoryId = repoRow.id;
     // Referrers go with their subject, transitively (a signature of an SBOM of an image).
     const referrerOf = new Map<string, string>();
     const all = new Set(wanted);
@@ -282,7 +273,7 @@ export class DeletionService {
     const inRegistry = await this.catchUp(repository);
     const repoRow = await art.findRepository(this.db, repository);
     if (!repoRow) throw new AppError('NAME_UNKNOWN', `repository ${repository} not found`);
-    return this.plan(repository, await refs.repositoryDigests(this.db, Number(repoRow.id)), inRegistry);
+    return this.plan(repository, await refs.repositoryDigests(this.db, repoRow.id), inRegistry);
   }
 
   /**
@@ -290,9 +281,8 @@ export class DeletionService {
    * refusal (an immutable tag anywhere) leaves the project whole. Returns the number of artifacts deleted.
    */
   async deleteProjectRepositories(actor: Actor, project: Project, opts: DeletionOptions): Promise<number> {
-    const repos = await this.db.selectFrom('repositories').select('name').where('project_id', '=', project.id).orderBy('name').execute();
     const plans: DeletionPlan[] = [];
-    for (const r of repos) plans.push(await this.planRepository(r.name));
+    for (const name of await art.listRepositoryNames(this.db, project.id)) plans.push(await this.planRepository(name));
     let n = 0;
     for (const plan of plans) {
       const result = await this.execute(actor, plan, { ...opts, auditEach: false });
@@ -312,7 +302,7 @@ export class DeletionService {
     if (!TAG.test(tag)) throw new AppError('BAD_REQUEST', 'invalid tag');
     const project = await this.projectOf(repository);
     const repoRow = await art.findRepository(this.db, repository);
-    const artifact = repoRow ? await art.findArtifact(this.db, Number(repoRow.id), tag) : undefined;
+    const artifact = repoRow ? await art.findArtifact(this.db, repoRow.id, tag) : undefined;
     if (!repoRow || !artifact) throw new AppError('MANIFEST_UNKNOWN', `tag ${repository}:${tag} not found`);
     this.refuseImmutable(project, repository, [tag], 'it');
     const managed = this.registry.managed;
@@ -320,7 +310,7 @@ export class DeletionService {
     const dir = tagDir(managed.storageDir, repository, tag);
     if (!dir) throw new AppError('BAD_REQUEST', 'invalid tag');
     fs.rmSync(dir, { recursive: true, force: true });
-    await art.deleteTag(this.db, Number(repoRow.id), tag);
+    await art.deleteTag(this.db, repoRow.id, tag);
     await this.audit.record(actor, 'delete', 'tag', `${repository}:${tag}`, { digest: artifact.digest, reason: opts.reason });
     return { digest: artifact.digest };
   }

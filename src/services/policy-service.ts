@@ -4,9 +4,10 @@ import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import type { Project } from '../db/repos/projects.js';
 import { findReportSummary } from '../db/repos/scan-reports.js';
+import { getSetting, putSetting } from '../db/repos/settings.js';
 import { v2Refusal, type RefusalReason, type V2Refusal } from '../errors.js';
 import { IMAGE_TYPES, INDEX_TYPES } from '../registry/constants.js';
-import { isArtifactType, isReferrerType, isRunnable, typeOfRow, type ArtifactType } from '../registry/artifact-type.js';
+import { isReferrerType, isRunnable, typeOfRow, type ArtifactType } from '../registry/artifact-type.js';
 import type { Finding } from '../scanner/matcher.js';
 import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js';
 import type { ScanService } from './scan-service.js';
@@ -98,25 +99,11 @@ export class PolicyService {
   // --- system settings ---
 
   private async setting<T>(name: string): Promise<T | null> {
-    const r = await this.db.selectFrom('system_settings').select('value').where('name', '=', name).executeTakeFirst();
-    if (!r) return null;
-    try {
-      return JSON.parse(r.value) as T;
-    } catch {
-      return null;
-    }
+    return (await getSetting<T>(this.db, name)) ?? null;
   }
 
-  private async putSetting(name: string, value: unknown): Promise<void> {
-    const now = Date.now();
-    const v = JSON.stringify(value);
-    const res = await this.db.updateTable('system_settings').set({ value: v, updated_at: now }).where('name', '=', name).executeTakeFirst();
-    if (Number(res.numUpdatedRows) > 0) return;
-    try {
-      await this.db.insertInto('system_settings').values({ name, value: v, updated_at: now }).execute();
-    } catch {
-      await this.db.updateTable('system_settings').set({ value: v, updated_at: now }).where('name', '=', name).execute();
-    }
+  private putSetting(name: string, value: unknown): Promise<void> {
+    return putSetting(this.db, name, value);
   }
 
   async systemAllowlist(): Promise<Allowlist> {
@@ -248,7 +235,7 @@ export class PolicyService {
    * and signers resolve the digest they sign with it. Refusal: 412 PROJECTPOLICYVIOLATION naming what is wrong.
    */
   private async signatureGate(project: Project, name: string, knownRepositoryId: number | null, digest: string): Promise<V2Refusal | null> {
-    const repositoryId = knownRepositoryId ?? Number((await art.findRepository(this.db, name))?.id ?? -1);
+    const repositoryId = knownRepositoryId ?? (await art.findRepository(this.db, name))?.id ?? -1;
     const parents = (await art.findParentIndexes(this.db, repositoryId, digest)).map((p) => p.digest);
     const current = new Set(project.signatureKeys.map((k) => k.name));
     const signers = await art.signersOf(this.db, repositoryId, [digest, ...parents]);
@@ -263,20 +250,8 @@ export class PolicyService {
   }
 
   /** Whether an index lists referrers only (an sha256-<hex> fallback index), judged by its children's types. */
-  private async listsOnlyReferrers(repositoryId: number, indexId: number): Promise<boolean> {
-    const children = await this.db.selectFrom('artifact_children').select('child_digest').where('parent_id', '=', indexId).limit(256).execute();
-    if (!children.length) return false;
-    const rows = await this.db
-      .selectFrom('artifacts')
-      .select(['type', 'subject_digest'])
-      .where('repository_id', '=', repositoryId)
-      .where(
-        'digest',
-        'in',
-        children.map((c) => c.child_digest),
-      )
-      .execute();
-    return rows.length === children.length && rows.every((r) => r.subject_digest !== null || (isArtifactType(r.type) && isReferrerType(r.type)));
+  private listsOnlyReferrers(repositoryId: number, indexId: number): Promise<boolean> {
+    return art.indexListsOnlyReferrers(this.db, repositoryId, indexId);
   }
 
   /** Live (not expired) allowlist entries of the system and the project, upper-cased. */
@@ -311,7 +286,7 @@ export class PolicyService {
     const rule = this.immutableRule(project, reference);
     if (!rule) return null;
     const repo = await art.findRepository(this.db, repository);
-    const inDb = repo ? await art.findArtifact(this.db, Number(repo.id), reference) : undefined;
+    const inDb = repo ? await art.findArtifact(this.db, repo.id, reference) : undefined;
     const exists = inDb ?? (await this.registry.client.resolve(repository, reference).catch(() => null));
     if (!exists) return null;
     return v2Refusal('PRECONDITION', `tag ${repository}:${reference} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead`);
@@ -410,42 +385,14 @@ export class PolicyService {
   private async heldBlobs(project: Project, digests: string[]): Promise<Set<string>> {
     const have = new Set<string>();
     for (let i = 0; i < digests.length; i += 500) {
-      const rows = await this.db
-        .selectFrom('artifact_blobs as b')
-        .innerJoin('artifacts as a', 'a.id', 'b.artifact_id')
-        .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-        .select('b.digest')
-        .distinct()
-        .where('r.project_id', '=', project.id)
-        .where('b.digest', 'in', digests.slice(i, i + 500))
-        .execute();
-      for (const r of rows) have.add(r.digest);
+      for (const d of await art.findProjectBlobs(this.db, project.id, digests.slice(i, i + 500))) have.add(d);
     }
     return have;
   }
 
   /** Storage a project uses: each distinct blob once (at the size the registry stores), plus manifests. */
-  async usage(projectId: number): Promise<number> {
-    const blobs = await this.db
-      .selectFrom((eb) =>
-        eb
-          .selectFrom('artifact_blobs as b')
-          .innerJoin('artifacts as a', 'a.id', 'b.artifact_id')
-          .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-          .where('r.project_id', '=', projectId)
-          .select((e) => ['b.digest', e.fn.max<number>('b.size').as('size')])
-          .groupBy('b.digest')
-          .as('d'),
-      )
-      .select((e) => e.fn.sum<number>('d.size').as('n'))
-      .executeTakeFirst();
-    const manifests = await this.db
-      .selectFrom('artifacts as a')
-      .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-      .where('r.project_id', '=', projectId)
-      .select((e) => e.fn.sum<number>('a.manifest_size').as('n'))
-      .executeTakeFirst();
-    return Number(blobs?.n ?? 0) + Number(manifests?.n ?? 0);
+  usage(projectId: number): Promise<number> {
+    return art.projectUsageBytes(this.db, projectId);
   }
 }
 

@@ -5,8 +5,9 @@ import { ROLE_IDS, roleFromId, ROLES, type Role } from '../auth/rbac.js';
 import type { DB } from '../db/connect.js';
 import type { KeysetPage, PageRequest } from '../paging.js';
 import * as members from '../db/repos/members.js';
-import { findUserRowByName } from '../db/repos/users.js';
+import { findUserByName } from '../db/repos/users.js';
 import { deleteProjectRow, findProjectByName, insertProject, listProjects, updateProjectRow, type Project } from '../db/repos/projects.js';
+import { countRepositories } from '../db/repos/artifacts.js';
 import type { ProjectUpdate } from '../db/tables.js';
 import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
@@ -166,15 +167,11 @@ export class ProjectService {
   async delete(p: Principal, actor: Actor, name: string, opts: { force: boolean; purge: (project: Project) => Promise<number> }): Promise<void> {
     const project = await this.get(p, name);
     await this.authz.require(p, 'project:delete', project);
-    const { n } = await this.db
-      .selectFrom('repositories')
-      .select((e) => e.fn.countAll<number>().as('n'))
-      .where('project_id', '=', project.id)
-      .executeTakeFirstOrThrow();
-    if (Number(n) > 0 && !opts.force) throw conflict(`project ${name} still has ${Number(n)} repositories: delete them first, or confirm deleting everything (force)`);
-    const artifacts = Number(n) > 0 ? await opts.purge(project) : 0;
+    const n = await countRepositories(this.db, project.id);
+    if (n > 0 && !opts.force) throw conflict(`project ${name} still has ${n} repositories: delete them first, or confirm deleting everything (force)`);
+    const artifacts = n > 0 ? await opts.purge(project) : 0;
     await deleteProjectRow(this.db, project.id);
-    await this.audit.record(actor, 'delete', 'project', name, { repositories: Number(n), artifacts });
+    await this.audit.record(actor, 'delete', 'project', name, { repositories: n, artifacts });
   }
 
   // --- members ---
@@ -203,17 +200,17 @@ export class ProjectService {
     if (input.group !== undefined && input.username !== undefined) throw badRequest('give either username or group, not both');
     if (input.group !== undefined) return this.addGroupMember(actor, project, input.group, role);
     if (typeof input.username !== 'string' || !input.username) throw badRequest('username (or group) is required');
-    const user = input.username.length <= 255 ? await findUserRowByName(this.db, input.username) : undefined;
+    const user = input.username.length <= 255 ? await findUserByName(this.db, input.username) : undefined;
     if (!user) throw notFound(`user "${input.username.slice(0, 255)}" not found`);
     const now = Date.now();
     try {
-      await members.insertMember(this.db, { projectId: project.id, userId: Number(user.id), roleId: ROLE_IDS[role], now });
+      await members.insertMember(this.db, { projectId: project.id, userId: user.id, roleId: ROLE_IDS[role], now });
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict(`"${user.username}" is already a member of ${project.name}`);
       throw err;
     }
     await this.audit.record(actor, 'add_member', 'project', project.name, { username: user.username, role });
-    return { kind: 'user', userId: Number(user.id), username: user.username, role, createdAt: now };
+    return { kind: 'user', userId: user.id, username: user.username, role, createdAt: now };
   }
 
   private async addGroupMember(actor: Actor, project: Project, groupInput: unknown, role: Role): Promise<Member> {

@@ -14,7 +14,7 @@ export function referrerLister(db: DB): ReferrerLister {
   return async (name, digest, artifactType) => {
     const repo = await art.findRepository(db, name);
     if (!repo) return null;
-    const rows = await art.findReferrers(db, Number(repo.id), digest, { artifactType, limit: MAX_REFERRERS });
+    const rows = await art.findReferrers(db, repo.id, digest, { artifactType, limit: MAX_REFERRERS });
     return rows.map(
       (r): ReferrerDescriptor => ({
         mediaType: r.mediaType,

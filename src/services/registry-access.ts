@@ -4,7 +4,7 @@ import type { DB } from '../db/connect.js';
 import { onLocalBump, readGenerations } from '../db/repos/generations.js';
 import { findProjectByName, type Project } from '../db/repos/projects.js';
 import { findRobotByName, listRobotGrants } from '../db/repos/robots.js';
-import { findUserRowByName } from '../db/repos/users.js';
+import { findUserByName } from '../db/repos/users.js';
 import { INTERNAL_SUBJECTS } from '../registry/constants.js';
 import type { Authorizer } from './authorizer.js';
 
@@ -91,9 +91,9 @@ export class RegistryAccess {
         const permissions = new Map(grants.map((g) => [g.projectId, new Set<RobotAction>(g.actions)]));
         return { kind: 'principal', principal: { kind: 'robot', id: r.id, name: r.name, permissions }, createdAt: r.createdAt, expiresAt: r.expiresAt };
       }
-      const u = await findUserRowByName(this.db, sub);
+      const u = await findUserByName(this.db, sub);
       if (!u || u.disabled) return null;
-      return { kind: 'principal', principal: { kind: 'user', id: Number(u.id), name: u.username, isAdmin: !!u.is_admin }, createdAt: Number(u.created_at), expiresAt: null };
+      return { kind: 'principal', principal: { kind: 'user', id: u.id, name: u.username, isAdmin: u.isAdmin }, createdAt: u.createdAt, expiresAt: null };
     });
   }
 

@@ -50,7 +50,7 @@ export class RepositoryService {
     const name = this.fullName(project, repo);
     const row = await art.findRepository(this.db, name);
     if (!row) throw new AppError('NAME_UNKNOWN', `repository ${name} not found`);
-    return { project, repository: { id: Number(row.id), name, pullCount: Number(row.pull_count), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) } };
+    return { project, repository: { id: row.id, name, pullCount: row.pullCount, createdAt: row.createdAt, updatedAt: row.updatedAt } };
   }
 
   /** A repository's artifacts, newest first; `topLevel` leaves out referrers of artifacts listed with them. */

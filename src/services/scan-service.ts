@@ -9,13 +9,16 @@ import { INDEX_TYPES } from '../registry/constants.js';
 import { isScannable, type ArtifactType } from '../registry/artifact-type.js';
 import type { AdvisoryStore } from '../scanner/advisory-store.js';
 import type { OsInfo, Package } from '../scanner/inventory.js';
-import { DEFAULT_LIMITS, INVENTORY_VERSION, mergeLayers, readLayer, type ImageGap, type LayerInventory } from '../scanner/layer-walker.js';
+import { DEFAULT_LIMITS, INVENTORY_VERSION, mergeLayers, readLayer, type LayerInventory } from '../scanner/layer-walker.js';
 import { coverageGaps, matchInventory, mergeAliases, resolveOsEcosystems, sortFindings, type Finding } from '../scanner/matcher.js';
 import { SEVERITIES, type Severity } from '../scanner/severity.js';
 import type { ExternalScanner, ScannerRegistry } from './scanner-registry.js';
 import { SHA256_DIGEST as SHA256 } from '../registry/reference.js';
 import { blobDataPath } from '../registry/storage.js';
-import { severityTotals } from '../db/repos/scan-reports.js';
+import * as reports from '../db/repos/scan-reports.js';
+import { severityTotals, type Completeness, type ReportGap, type ScanReport, type ScanSummary } from '../db/repos/scan-reports.js';
+
+export type { Completeness, ReportGap, ScanReport, ScanSummary } from '../db/repos/scan-reports.js';
 
 export const SCANNER_NAME = 'berth-osv';
 export const SCANNER_VERSION = `${SCANNER_NAME}/1`;
@@ -25,16 +28,6 @@ export interface ScanProgress {
   progress(percent: number, text?: string): Promise<void>;
   log(message: string): Promise<void>;
 }
-
-/**
- * Whether a report covers the whole artifact: `complete` (every layer and package database read, and every OS or
- * language ecosystem found has advisories loaded), `incomplete` (see `gaps`), `not_applicable` (not an image:
- * nothing to scan).
- */
-export type Completeness = 'complete' | 'incomplete' | 'not_applicable';
-
-/** One thing a scan could not read or judge: a layer (digest), a file in it (path), or an ecosystem (neither). */
-export type ReportGap = ImageGap;
 
 /** Budgets of the built-in scanner, per layer and per artifact. */
 export interface ScanLimits {
@@ -48,34 +41,6 @@ export const DEFAULT_SCAN_LIMITS: ScanLimits = { maxRatio: 100, maxImageBytes: 1
 
 /** Image config media types: manifests with another config are artifacts (charts, signatures...), not images. */
 const IMAGE_CONFIGS = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
-
-export interface ScanReport {
-  artifactId: number;
-  status: 'running' | 'success' | 'error';
-  jobId: number | null;
-  scanner: string;
-  dbUpdatedAt: number | null;
-  startedAt: number;
-  finishedAt: number | null;
-  os: string | null;
-  counts: Record<Severity, number>;
-  fixable: number;
-  findings: Finding[];
-  packages: Package[];
-  problems: string[];
-  error: string | null;
-  completeness: Completeness;
-  gaps: ReportGap[];
-}
-
-const parseList = <T>(s: string): T[] => {
-  try {
-    const v = JSON.parse(s) as unknown;
-    return Array.isArray(v) ? (v as T[]) : [];
-  } catch {
-    return [];
-  }
-};
 
 /**
  * Scans artifacts: each layer is streamed once and its inventory cached by digest, so a rescan after an advisory
@@ -101,57 +66,24 @@ export class ScanService {
   }
 
   /** Marks the artifact's report as running (the UI shows "scanning"); keeps the previous findings until done. */
-  async markRunning(artifactId: number, jobId: number | null): Promise<void> {
-    const now = Date.now();
-    const res = await this.db.updateTable('scan_reports').set({ status: 'running', job_id: jobId, started_at: now, error: null }).where('artifact_id', '=', artifactId).executeTakeFirst();
-    if (Number(res.numUpdatedRows) > 0) return;
-    try {
-      await this.db
-        .insertInto('scan_reports')
-        .values({
-          artifact_id: artifactId,
-          status: 'running',
-          job_id: jobId,
-          scanner: SCANNER_VERSION,
-          db_updated_at: null,
-          started_at: now,
-          finished_at: null,
-          os: null,
-          critical: 0,
-          high: 0,
-          medium: 0,
-          low: 0,
-          unknown: 0,
-          fixable: 0,
-          findings: '[]',
-          packages: '[]',
-          problems: '[]',
-          error: null,
-        })
-        .execute();
-    } catch {
-      await this.db.updateTable('scan_reports').set({ status: 'running', job_id: jobId, started_at: now }).where('artifact_id', '=', artifactId).execute();
-    }
+  markRunning(artifactId: number, jobId: number | null): Promise<void> {
+    return reports.markReportRunning(this.db, artifactId, { jobId, startedAt: Date.now(), scanner: SCANNER_VERSION });
   }
 
-  async markFailed(artifactId: number, error: string): Promise<void> {
-    await this.db
-      .updateTable('scan_reports')
-      .set({ status: 'error', error: error.slice(0, 2000), finished_at: Date.now() })
-      .where('artifact_id', '=', artifactId)
-      .execute();
+  markFailed(artifactId: number, error: string): Promise<void> {
+    return reports.markReportFailed(this.db, artifactId, error, Date.now());
   }
 
   /** Scans one artifact (an image, or an index through its platform images) and stores its report. */
   async scan(repository: string, digest: string, jobId: number | null, p: ScanProgress): Promise<ScanReport> {
     const repo = await art.findRepository(this.db, repository);
-    const record = repo ? await art.findArtifact(this.db, Number(repo.id), digest) : undefined;
+    const record = repo ? await art.findArtifact(this.db, repo.id, digest) : undefined;
     if (!repo || !record) throw new ArtifactGone(`${repository}@${digest} is not (or no longer) in the registry`);
     const artifactId = record.id;
     if (!isScannable(record.type)) return this.notApplicable(artifactId, record.type, jobId, p);
     await this.markRunning(artifactId, jobId);
-    const external = await this.scannerFor(Number(repo.project_id));
-    if (external) return this.scanExternal(external, repository, digest, artifactId, p);
+    const external = await this.scannerFor(repo.projectId);
+    if (external) return this.scanExternal(external, repository, digest, artifactId, record.mediaType, p);
     const dbUpdatedAt = await this.store.updatedAt();
     const m = await this.registry.client.manifest(repository, digest);
     if (!m) throw new ArtifactGone(`${repository}@${digest} is gone from the registry`);
@@ -165,7 +97,7 @@ export class ScanService {
     if (INDEX_TYPES.has(doc.mediaType ?? m.mediaType)) {
       for (const c of (doc.manifests ?? []).slice(0, 64)) {
         if (!c.digest || !SHA256.test(c.digest) || c.platform?.os === 'unknown') continue; // attestations are not images
-        const childRecord = await art.findArtifact(this.db, Number(repo.id), c.digest);
+        const childRecord = await art.findArtifact(this.db, repo.id, c.digest);
         if (childRecord && !isScannable(childRecord.type)) continue; // SBOMs, signatures, charts listed in an index
         const child = await this.registry.client.manifest(repository, c.digest);
         if (!child) continue;
@@ -213,29 +145,19 @@ export class ScanService {
     const gapList = dedupeGaps(gaps);
     const completeness: Completeness = !images.length ? 'not_applicable' : gapList.length ? 'incomplete' : 'complete';
     if (!images.length) problems.push('not an image (no image manifest with an image config): nothing to scan');
-    await this.db
-      .updateTable('scan_reports')
-      .set({
-        status: 'success',
-        scanner: SCANNER_VERSION,
-        db_updated_at: dbUpdatedAt,
-        finished_at: now,
-        os: osText,
-        critical: counts.critical,
-        high: counts.high,
-        medium: counts.medium,
-        low: counts.low,
-        unknown: counts.unknown,
-        fixable,
-        findings: JSON.stringify(unique),
-        packages: JSON.stringify(packages),
-        problems: JSON.stringify([...new Set(problems)].slice(0, 100)),
-        error: null,
-        completeness,
-        gaps: JSON.stringify(gapList.slice(0, 200)),
-      })
-      .where('artifact_id', '=', artifactId)
-      .execute();
+    await reports.saveReportResult(this.db, artifactId, {
+      scanner: SCANNER_VERSION,
+      dbUpdatedAt,
+      finishedAt: now,
+      os: osText,
+      counts,
+      fixable,
+      findings: unique,
+      packages,
+      problems: [...new Set(problems)].slice(0, 100),
+      completeness,
+      gaps: gapList.slice(0, 200),
+    });
     await replaceReportFindings(this.db, artifactId, unique);
     if (gapList.length) this.log.info({ repository, digest, gaps: gapList.length }, 'scan finished incomplete: parts could not be read or judged');
     await p.log(
@@ -253,78 +175,51 @@ export class ScanService {
   private async notApplicable(artifactId: number, type: ArtifactType, jobId: number | null, p: ScanProgress, reason?: string): Promise<ScanReport> {
     const now = Date.now();
     const why = reason ?? `${type} artifacts are not scanned: Berth's scanner reads container image layers only`;
-    const values = {
-      status: 'success',
-      completeness: 'not_applicable',
-      gaps: '[]',
-      job_id: jobId,
+    const zero = Object.fromEntries(SEVERITIES.map((x) => [x, 0])) as Record<Severity, number>;
+    await reports.upsertReportResult(this.db, artifactId, {
+      jobId,
+      startedAt: now,
       scanner: SCANNER_VERSION,
-      db_updated_at: null,
-      started_at: now,
-      finished_at: now,
+      dbUpdatedAt: null,
+      finishedAt: now,
       os: null,
-      critical: 0,
-      high: 0,
-      medium: 0,
-      low: 0,
-      unknown: 0,
+      counts: zero,
       fixable: 0,
-      findings: '[]',
-      packages: '[]',
-      problems: JSON.stringify([why]),
-      error: null,
-    };
-    const res = await this.db.updateTable('scan_reports').set(values).where('artifact_id', '=', artifactId).executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) {
-      try {
-        await this.db
-          .insertInto('scan_reports')
-          .values({ artifact_id: artifactId, ...values })
-          .execute();
-      } catch {
-        await this.db.updateTable('scan_reports').set(values).where('artifact_id', '=', artifactId).execute();
-      }
-    }
+      findings: [],
+      packages: [],
+      problems: [why],
+      completeness: 'not_applicable',
+      gaps: [],
+    });
     await p.log(why);
     await p.progress(100, 'not scannable');
     return (await this.report(artifactId))!;
   }
 
   /** Scans through an external adapter: it pulls from the registry with a token Berth minted for it. */
-  private async scanExternal(s: ExternalScanner, repository: string, digest: string, artifactId: number, p: ScanProgress): Promise<ScanReport> {
+  private async scanExternal(s: ExternalScanner, repository: string, digest: string, artifactId: number, mimeType: string, p: ScanProgress): Promise<ScanReport> {
     const client = this.scanners!.client(s);
     const meta = await client.metadata(p.signal);
-    const row = await this.db.selectFrom('artifacts').select('media_type').where('id', '=', artifactId).executeTakeFirstOrThrow();
-    const id = await client.scan({ registryUrl: this.registry.url(), authorization: `Bearer ${this.mintPull(repository)}`, repository, digest, mimeType: row.media_type }, p.signal);
+    const id = await client.scan({ registryUrl: this.registry.url(), authorization: `Bearer ${this.mintPull(repository)}`, repository, digest, mimeType }, p.signal);
     await p.log(`submitted to ${meta.scanner.name} ${meta.scanner.version ?? ''} as ${id}`);
     await p.progress(20, `waiting for ${meta.scanner.name}`);
     const findings = sortFindings(mergeAliases(dedupe(await client.report(id, { signal: p.signal, onWait: (secs) => void p.log(`report not ready; the adapter asks to retry in ${secs} s`) }))));
     const counts = Object.fromEntries(SEVERITIES.map((x) => [x, 0])) as Record<Severity, number>;
     for (const f of findings) counts[f.severity]++;
-    await this.db
-      .updateTable('scan_reports')
-      .set({
-        status: 'success',
-        scanner: `${meta.scanner.name}/${meta.scanner.version ?? '?'}`.slice(0, 64),
-        db_updated_at: null,
-        finished_at: Date.now(),
-        os: null,
-        critical: counts.critical,
-        high: counts.high,
-        medium: counts.medium,
-        low: counts.low,
-        unknown: counts.unknown,
-        fixable: findings.filter((f) => f.fixedVersion).length,
-        findings: JSON.stringify(findings),
-        packages: '[]',
-        problems: JSON.stringify([`scanned by the external adapter ${meta.scanner.name}: it reports findings, not a package inventory (no SBOM components)`]),
-        error: null,
-        // the adapter answered for the whole artifact; what it could not read, it does not say
-        completeness: 'complete',
-        gaps: '[]',
-      })
-      .where('artifact_id', '=', artifactId)
-      .execute();
+    await reports.saveReportResult(this.db, artifactId, {
+      scanner: `${meta.scanner.name}/${meta.scanner.version ?? '?'}`.slice(0, 64),
+      dbUpdatedAt: null,
+      finishedAt: Date.now(),
+      os: null,
+      counts,
+      fixable: findings.filter((f) => f.fixedVersion).length,
+      findings,
+      packages: [],
+      problems: [`scanned by the external adapter ${meta.scanner.name}: it reports findings, not a package inventory (no SBOM components)`],
+      // the adapter answered for the whole artifact; what it could not read, it does not say
+      completeness: 'complete',
+      gaps: [],
+    });
     await replaceReportFindings(this.db, artifactId, findings);
     await p.progress(100, 'done');
     return (await this.report(artifactId))!;
@@ -337,8 +232,8 @@ export class ScanService {
    */
   private async layerInventory(repository: string, layer: { digest: string; size?: number }, p: ScanProgress, budget: { left: number }): Promise<LayerInventory> {
     const digest = layer.digest;
-    const cached = await this.db.selectFrom('layer_inventories').select(['version', 'data']).where('digest', '=', digest).executeTakeFirst();
-    if (cached && Number(cached.version) === INVENTORY_VERSION) return JSON.parse(cached.data) as LayerInventory;
+    const cached = await reports.findLayerInventory(this.db, digest, INVENTORY_VERSION);
+    if (cached) return cached;
     const started = Date.now();
     const maxBytes = Math.max(0, Math.min(DEFAULT_LIMITS.maxBytes, budget.left));
     if (maxBytes === 0) {
@@ -353,15 +248,7 @@ export class ScanService {
     // a layer that could not be read to its end for a passing reason (the registry went away) is read again next time
     const transient = inv.gaps.some((g) => g.path === null && g.reason.startsWith('layer could not be read to the end'));
     if (cutByBudget || transient) return inv;
-    const data = JSON.stringify(inv);
-    const res = await this.db.updateTable('layer_inventories').set({ version: INVENTORY_VERSION, data, created_at: Date.now() }).where('digest', '=', digest).executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) {
-      try {
-        await this.db.insertInto('layer_inventories').values({ digest, version: INVENTORY_VERSION, data, created_at: Date.now() }).execute();
-      } catch {
-        /* a concurrent scan cached it first */
-      }
-    }
+    await reports.saveLayerInventory(this.db, digest, INVENTORY_VERSION, inv, Date.now());
     return inv;
   }
 
@@ -379,27 +266,8 @@ export class ScanService {
     return this.registry.client.blobStream(repository, digest, signal);
   }
 
-  async report(artifactId: number): Promise<ScanReport | undefined> {
-    const r = await this.db.selectFrom('scan_reports').selectAll().where('artifact_id', '=', artifactId).executeTakeFirst();
-    if (!r) return undefined;
-    return {
-      artifactId: Number(r.artifact_id),
-      status: r.status as ScanReport['status'],
-      jobId: r.job_id === null ? null : Number(r.job_id),
-      scanner: r.scanner,
-      dbUpdatedAt: r.db_updated_at === null ? null : Number(r.db_updated_at),
-      startedAt: Number(r.started_at),
-      finishedAt: r.finished_at === null ? null : Number(r.finished_at),
-      os: r.os,
-      counts: { critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) },
-      fixable: Number(r.fixable),
-      findings: parseList<Finding>(r.findings),
-      packages: parseList<Package>(r.packages),
-      problems: parseList<string>(r.problems),
-      error: r.error,
-      completeness: completenessOf(r.completeness, r.problems),
-      gaps: r.gaps === null ? parseList<string>(r.problems).map((reason) => ({ reason })) : parseList<ReportGap>(r.gaps),
-    };
+  report(artifactId: number): Promise<ScanReport | undefined> {
+    return reports.findScanReport(this.db, artifactId);
   }
 
   /** Severity totals over a project's latest reports (the project chart). */
@@ -413,34 +281,9 @@ export class ScanService {
     return severityTotals(this.db, { visibleIds });
   }
 
-  async summaries(artifactIds: number[]): Promise<Map<number, ScanSummary>> {
-    const out = new Map<number, ScanSummary>();
-    if (!artifactIds.length) return out;
-    const rows = await this.db
-      .selectFrom('scan_reports')
-      .select(['artifact_id', 'status', 'critical', 'high', 'medium', 'low', 'unknown', 'fixable', 'finished_at', 'completeness', 'problems'])
-      .where('artifact_id', 'in', artifactIds)
-      .execute();
-    for (const r of rows) {
-      out.set(Number(r.artifact_id), {
-        status: r.status,
-        counts: { critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) },
-        fixable: Number(r.fixable),
-        finishedAt: r.finished_at === null ? null : Number(r.finished_at),
-        completeness: r.finished_at === null || r.status === 'error' ? null : completenessOf(r.completeness, r.problems),
-      });
-    }
-    return out;
+  summaries(artifactIds: number[]): Promise<Map<number, ScanSummary>> {
+    return reports.findScanSummaries(this.db, artifactIds);
   }
-}
-
-export interface ScanSummary {
-  status: string;
-  counts: Record<Severity, number>;
-  fixable: number;
-  finishedAt: number | null;
-  /** of the last finished report; null when none finished (never scanned, first scan running, failed) */
-  completeness: Completeness | null;
 }
 
 interface ManifestDoc {
@@ -449,12 +292,6 @@ interface ManifestDoc {
   config?: { mediaType?: string };
   manifests?: { digest?: string; platform?: { os?: string; architecture?: string } }[];
   layers?: { digest?: string; mediaType?: string; size?: number }[];
-}
-
-/** A stored completeness; reports from before the column count as incomplete when they listed problems. */
-function completenessOf(v: string | null, problems: string): Completeness {
-  if (v === 'complete' || v === 'incomplete' || v === 'not_applicable') return v;
-  return parseList<string>(problems).length ? 'incomplete' : 'complete';
 }
 
 function dedupeGaps(gaps: ReportGap[]): ReportGap[] {

@@ -42,8 +42,8 @@ export class SignatureService {
    */
   async verifyArtifact(repository: string, artifactId: number): Promise<string[]> {
     const project = await findProjectByName(this.db, repository.split('/')[0]!);
-    const row = await this.db.selectFrom('artifacts').select(['id', 'digest', 'type', 'subject_digest']).where('id', '=', artifactId).executeTakeFirst();
-    if (!project || !row || row.type !== 'signature' || !row.subject_digest) return [];
+    const row = await art.findArtifactById(this.db, artifactId);
+    if (!project || !row || row.type !== 'signature' || !row.subject) return [];
     const keys = this.keysOf(project);
     const names = new Set<string>();
     if (keys.length) {
@@ -59,12 +59,12 @@ export class SignatureService {
         if (layer?.mediaType !== SIMPLESIGNING || typeof sig !== 'string' || typeof layer.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(layer.digest)) continue;
         const payload = await this.registry.client.smallBlob(repository, layer.digest, MAX_PAYLOAD);
         if (!payload || `sha256:${createHash('sha256').update(payload).digest('hex')}` !== layer.digest) continue;
-        for (const n of verifySimpleSigning(payload, sig, row.subject_digest, keys)) names.add(n);
+        for (const n of verifySimpleSigning(payload, sig, row.subject, keys)) names.add(n);
       }
     }
     const list = [...names].sort();
     await art.setSignedBy(this.db, artifactId, list);
-    if (list.length) this.log.info({ repository, signature: row.digest, subject: row.subject_digest, keys: list }, 'signature verified');
+    if (list.length) this.log.info({ repository, signature: row.digest, subject: row.subject, keys: list }, 'signature verified');
     return list;
   }
 

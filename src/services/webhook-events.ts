@@ -106,7 +106,7 @@ export function connectWebhookEvents(d: {
     const p = e.job.payload as { repository?: string; digest?: string };
     if (!p.repository || !p.digest) return;
     const repo = await art.findRepository(db, p.repository);
-    const artifactId = repo ? await art.findArtifactId(db, Number(repo.id), p.digest) : undefined;
+    const artifactId = repo ? await art.findArtifactId(db, repo.id, p.digest) : undefined;
     const report = artifactId !== undefined ? await d.scans.report(artifactId) : undefined;
     const tag = artifactId !== undefined ? (await art.tagsOf(db, [artifactId])).get(artifactId)?.[0]?.name : undefined;
     await webhooks.emit({

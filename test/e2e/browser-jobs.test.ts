@@ -39,7 +39,7 @@ for (const dialect of testDialects()) {
     });
 
     it('shows a running job whose row updates itself, and stops it', async () => {
-      const { id } = await b.services.jobs.enqueue('ui-demo', {});
+      const { id } = await b.services.jobs.enqueueStored('ui-demo', {});
       await eventually(async () => (await b.services.jobs.get(id))?.status === 'running');
       await page.goto(`${b.url}/jobs?type=ui-demo`);
       const row = page.locator(`#job-${id}`);

@@ -66,7 +66,7 @@ for (const dialect of testDialects()) {
           for (const l of ['first line', 'second line', 'third line']) await ctx.log(l);
         },
       });
-      const { id } = await b.services.jobs.enqueue('text-demo', {});
+      const { id } = await b.services.jobs.enqueueStored('text-demo', {});
       await eventually(async () => (await b.services.jobs.get(id))?.status === 'success');
       await page.goto(`${b.url}/jobs/${id}`);
       await page.screenshot({ path: shot(`text-joblog-${dialect}`), fullPage: true });

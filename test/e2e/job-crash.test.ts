@@ -43,8 +43,8 @@ for (const dialect of testDialects()) {
 
     it('after kill -9 during a running job, a new process retries it to success, or fails it with a reason', async () => {
       const a = await spawnWorker('A');
-      const retried = await queue.enqueue('crashy', { ms: 3000 });
-      const single = await queue.enqueue('fragile', { ms: 3000 });
+      const retried = await queue.enqueueStored('crashy', { ms: 3000 });
+      const single = await queue.enqueueStored('fragile', { ms: 3000 });
       await eventually(async () => (await job(retried.id))?.status === 'running' && (await job(single.id))?.status === 'running', 15_000);
       a.kill('SIGKILL');
       await new Promise((r) => a.once('exit', r));
@@ -71,7 +71,7 @@ for (const dialect of testDialects()) {
     it('two processes on one database run each of 200 jobs exactly once', async () => {
       await spawnWorker('C');
       const ids: number[] = [];
-      for (let i = 0; i < 200; i++) ids.push((await queue.enqueue('record', { i })).id);
+      for (let i = 0; i < 200; i++) ids.push((await queue.enqueueStored('record', { i })).id);
       await eventually(async () => {
         const { n } = await t.services.db
           .selectFrom('jobs')

@@ -122,7 +122,7 @@ for (const dialect of testDialects()) {
       }, ms);
 
     it('runs a job through pending → scheduled → running → success, with log, progress and result', async () => {
-      const { id, created } = await runner.enqueue('echo', { who: 'world' });
+      const { id, created } = await runner.enqueueStored('echo', { who: 'world' });
       assert.ok(created);
       const j = await waitFinal(id);
       assert.equal(j.status, 'success');
@@ -137,7 +137,7 @@ for (const dialect of testDialects()) {
     });
 
     it('retries with backoff in new attempts, then succeeds', async () => {
-      const { id } = await runner.enqueue('flaky', { succeedOn: 3 });
+      const { id } = await runner.enqueueStored('flaky', { succeedOn: 3 });
       const j = await waitFinal(id);
       assert.equal(j.status, 'success');
       assert.equal(j.attempt, 3);
@@ -147,7 +147,7 @@ for (const dialect of testDialects()) {
     });
 
     it('fails for good after max attempts, with the reason', async () => {
-      const { id } = await runner.enqueue('flaky', { succeedOn: 99 });
+      const { id } = await runner.enqueueStored('flaky', { succeedOn: 99 });
       const j = await waitFinal(id);
       assert.equal(j.status, 'error');
       assert.equal(j.attempt, 3);
@@ -155,7 +155,7 @@ for (const dialect of testDialects()) {
     });
 
     it('fails at once on a permanent error', async () => {
-      const { id } = await runner.enqueue('broken', {});
+      const { id } = await runner.enqueueStored('broken', {});
       const j = await waitFinal(id);
       assert.equal(j.status, 'error');
       assert.equal(j.attempt, 1);
@@ -163,16 +163,16 @@ for (const dialect of testDialects()) {
     });
 
     it('times out through the AbortSignal', async () => {
-      const { id } = await runner.enqueue('slow', { ms: 5000 });
+      const { id } = await runner.enqueueStored('slow', { ms: 5000 });
       const j = await waitFinal(id);
       assert.equal(j.status, 'error');
       assert.match(j.error ?? '', /timed out after 300 ms/);
     });
 
     it('stops a pending job and a running one', async () => {
-      const later = await runner.enqueue('slow', { ms: 100 }, { runAt: Date.now() + 60_000 });
+      const later = await runner.enqueueStored('slow', { ms: 100 }, { runAt: Date.now() + 60_000 });
       assert.equal(await runner.requestStop(later.id), 'stopped');
-      const { id } = await runner.enqueue('stoppable', { ms: 5000 });
+      const { id } = await runner.enqueueStored('stoppable', { ms: 5000 });
       await eventually(async () => (await runner.get(id))?.status === 'running');
       const [status] = await Promise.all([runner.requestStop(id)]);
       assert.equal(status, 'stopped');
@@ -183,7 +183,7 @@ for (const dialect of testDialects()) {
 
     it('stops a job running on another runner: it sees the request at its next heartbeat', async () => {
       runner.register({ ...types[3]!, name: 'remote-slow', timeoutMs: 60_000 });
-      const { id } = await runner.enqueue('remote-slow', { ms: 20_000 });
+      const { id } = await runner.enqueueStored('remote-slow', { ms: 20_000 });
       await eventually(async () => (await runner.get(id))?.status === 'running');
       const other = new JobRunner(t.services.db, t.services.dialect, silent, { workerId: 'elsewhere' });
       assert.equal(await other.requestStop(id), 'running', 'not local: the request is recorded');
@@ -192,22 +192,22 @@ for (const dialect of testDialects()) {
     });
 
     it('de-duplicates on a unique key; a released key allows a new job after the first ends', async () => {
-      const a = await runner.enqueue('echo', { who: 1 }, { uniqueKey: 'k1' });
-      const b = await runner.enqueue('echo', { who: 2 }, { uniqueKey: 'k1' });
+      const a = await runner.enqueueStored('echo', { who: 1 }, { uniqueKey: 'k1' });
+      const b = await runner.enqueueStored('echo', { who: 2 }, { uniqueKey: 'k1' });
       assert.equal(b.id, a.id);
       assert.equal(b.created, false);
       await waitFinal(a.id);
-      assert.equal((await runner.enqueue('echo', {}, { uniqueKey: 'k1' })).created, false, 'kept forever by default');
-      const c = await runner.enqueue('echo', {}, { uniqueKey: 'scan:42', releaseKeyOnFinish: true });
-      assert.equal((await runner.enqueue('echo', {}, { uniqueKey: 'scan:42', releaseKeyOnFinish: true })).id, c.id);
+      assert.equal((await runner.enqueueStored('echo', {}, { uniqueKey: 'k1' })).created, false, 'kept forever by default');
+      const c = await runner.enqueueStored('echo', {}, { uniqueKey: 'scan:42', releaseKeyOnFinish: true });
+      assert.equal((await runner.enqueueStored('echo', {}, { uniqueKey: 'scan:42', releaseKeyOnFinish: true })).id, c.id);
       await waitFinal(c.id);
-      const d = await runner.enqueue('echo', {}, { uniqueKey: 'scan:42', releaseKeyOnFinish: true });
+      const d = await runner.enqueueStored('echo', {}, { uniqueKey: 'scan:42', releaseKeyOnFinish: true });
       assert.ok(d.created);
       assert.notEqual(d.id, c.id);
     });
 
     it('a stale or duplicate status write never moves a finished job back', async () => {
-      const { id } = await runner.enqueue('echo', { who: 'x' });
+      const { id } = await runner.enqueueStored('echo', { who: 'x' });
       const j = await waitFinal(id);
       assert.equal(j.status, 'success');
       for (const to of ['running', 'error', 'stopped', 'scheduled'] as const) assert.equal(await runner.transition(id, j.attempt, to), false, to);
@@ -255,13 +255,13 @@ for (const dialect of testDialects()) {
     it('claims higher priority first', async () => {
       const order: string[] = [];
       (globalThis as { order?: string[] }).order = order;
-      const blocker = await runner.enqueue('slow', { ms: 10 });
+      const blocker = await runner.enqueueStored('slow', { ms: 10 });
       await waitFinal(blocker.id);
       const ids: number[] = [];
       // enqueue with run_at in the future so none is claimed before all exist, then make them due together
       const at = Date.now() + 1500; // all due at once, however slowly a loaded machine enqueues them
-      for (const n of ['low1', 'low2', 'low3']) ids.push((await runner.enqueue('ordered', { name: n }, { priority: 0, runAt: at })).id);
-      ids.push((await runner.enqueue('ordered', { name: 'push-scan' }, { priority: 10, runAt: at })).id);
+      for (const n of ['low1', 'low2', 'low3']) ids.push((await runner.enqueueStored('ordered', { name: n }, { priority: 0, runAt: at })).id);
+      ids.push((await runner.enqueueStored('ordered', { name: 'push-scan' }, { priority: 10, runAt: at })).id);
       for (const id of ids) await waitFinal(id);
       assert.equal(order[0], 'push-scan');
       assert.deepEqual(order.slice(1), ['low1', 'low2', 'low3']);
@@ -285,7 +285,7 @@ for (const dialect of testDialects()) {
       a.register(make('a'));
       b.register(make('b'));
       const ids: number[] = [];
-      for (let i = 0; i < 200; i++) ids.push((await a.enqueue('once', { i })).id);
+      for (let i = 0; i < 200; i++) ids.push((await a.enqueueStored('once', { i })).id);
       await Promise.all([a.start(), b.start()]);
       try {
         await eventually(async () => {
@@ -379,7 +379,7 @@ for (const dialect of testDialects()) {
       const http127 = new OutboundClient(() => new OutboundPolicy(parseAddressRules(['127.0.0.1']).rules, []));
       const hooks = new JobWebhooks(silent, undefined, 'webhook-secret-0123456789', http127);
       runner.onChange(hooks.listener);
-      const { id } = await runner.enqueue('echo', { who: 'hook' }, { hookUrl: url });
+      const { id } = await runner.enqueueStored('echo', { who: 'hook' }, { hookUrl: url });
       await waitFinal(id);
       await eventually(async () => got.some((g) => JSON.parse(g.body).status === 'success'));
       server.close();
@@ -399,7 +399,7 @@ for (const dialect of testDialects()) {
       small.register({ name: 'trimmed', maxAttempts: 1, timeoutMs: 1000, concurrency: 2, keepHistory: 5, run: async () => 'x' });
       await small.start();
       const ids: number[] = [];
-      for (let i = 0; i < 12; i++) ids.push((await small.enqueue('trimmed', {})).id);
+      for (let i = 0; i < 12; i++) ids.push((await small.enqueueStored('trimmed', {})).id);
       await eventually(async () => (await Promise.all(ids.map((id) => small.get(id)))).every((j) => j?.status === 'success'));
       await small.sweep();
       await small.stop();
@@ -417,7 +417,7 @@ for (const dialect of testDialects()) {
       jobs.register({ ...types[3]!, name: 'api-slow', timeoutMs: 60_000 });
       await jobs.start();
       try {
-        const { id } = await jobs.enqueue('echo', { who: 'api' });
+        const { id } = await jobs.enqueueStored('echo', { who: 'api' });
         await eventually(async () => (await jobs.get(id))?.status === 'success');
         const list = await (await t.req('/api/v1/jobs?type=echo&limit=5', { auth: ADMIN })).json();
         assert.ok(list.items.length <= 5);
@@ -432,7 +432,7 @@ for (const dialect of testDialects()) {
         assert.match(text, /\[info\] \(attempt 1\) hello api/);
         assert.equal((await t.req('/api/v1/jobs?status=done', { auth: ADMIN })).status, 400);
         assert.equal((await t.req('/api/v1/jobs/999999', { auth: ADMIN })).status, 404);
-        const slow = await jobs.enqueue('api-slow', { ms: 5000 });
+        const slow = await jobs.enqueueStored('api-slow', { ms: 5000 });
         await eventually(async () => (await jobs.get(slow.id))?.status === 'running');
         const stopped = await t.req(`/api/v1/jobs/${slow.id}/stop`, { method: 'POST', auth: ADMIN });
         assert.equal(stopped.status, 200);
@@ -486,9 +486,9 @@ describe('job payloads are validated against their type', () => {
           return ctx.payload.n;
         },
       });
-      await assert.rejects(runner.enqueue('typed', { n: 'x' }), /invalid typed job payload: n:/);
-      const good = await runner.enqueue('typed', { n: 2, extra: true });
-      const bad = await runner.enqueue('typed', { n: 3 });
+      await assert.rejects(runner.enqueueStored('typed', { n: 'x' }), /invalid typed job payload: n:/);
+      const good = await runner.enqueueStored('typed', { n: 2, extra: true });
+      const bad = await runner.enqueueStored('typed', { n: 3 });
       await conn.db.updateTable('jobs').set({ payload: '{"n":"three"}' }).where('id', '=', bad.id).execute();
       await runner.start();
       await runner.idle();

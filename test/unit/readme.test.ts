@@ -14,6 +14,25 @@ describe('README', () => {
   });
 });
 
+describe('README development chapter', () => {
+  const readme = fs.readFileSync('README.md', 'utf8');
+  const chapter = readme.slice(readme.indexOf('## Development'));
+  it('names only source files that exist (the layout and the "where things are" list)', () => {
+    const named = [...chapter.matchAll(/`((?:src|test|migrations)\/[\w./-]+\.ts)`/g)].map((m) => m[1]!);
+    assert.ok(named.length >= 15, named.join(' '));
+    for (const f of named) assert.ok(fs.existsSync(f), f);
+  });
+  it('follows each flow in at most five files', () => {
+    const list = chapter.slice(chapter.indexOf('- Where things are'));
+    const flows = list.split('\n  - ').slice(1, 5);
+    assert.equal(flows.length, 4);
+    for (const f of flows) {
+      const files = new Set([...f.matchAll(/`(src\/[\w./-]+\.ts)`/g)].map((m) => m[1]));
+      assert.ok(files.size >= 3 && files.size <= 5, f);
+    }
+  });
+});
+
 describe('README deployment chapter', () => {
   const readme = fs.readFileSync('README.md', 'utf8');
   const chapter = readme.slice(readme.indexOf('## Deployment'), readme.indexOf('## Development'));

@@ -6,7 +6,7 @@ import { isUniqueViolation } from '../../errors.js';
 import { likeExpr } from './sql.js';
 import { keysetPage } from './keyset.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
-import { typeOfRow, type ArtifactType } from '../../registry/artifact-type.js';
+import { isArtifactType, isReferrerType, typeOfRow, type ArtifactType } from '../../registry/artifact-type.js';
 
 export interface RepositoryRow {
   id: number;
@@ -68,8 +68,19 @@ export async function ensureRepository(db: DB, projectId: number, name: string, 
   }
 }
 
-export async function findRepository(db: DB, name: string) {
-  return db.selectFrom('repositories').selectAll().where('name', '=', name).executeTakeFirst();
+/** A repository as the services see it. */
+export interface Repository {
+  id: number;
+  projectId: number;
+  name: string;
+  pullCount: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export async function findRepository(db: DB, name: string): Promise<Repository | undefined> {
+  const r = await db.selectFrom('repositories').selectAll().where('name', '=', name).executeTakeFirst();
+  return r && { id: Number(r.id), projectId: Number(r.project_id), name: r.name, pullCount: Number(r.pull_count), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
 }
 
 /** Inserts or refreshes an artifact with its blobs and children; returns its id. */
@@ -594,4 +605,94 @@ export async function countArtifacts(db: DB): Promise<number> {
         .executeTakeFirstOrThrow()
     ).n,
   );
+}
+
+/** One artifact by id. */
+export async function findArtifactById(db: DB, artifactId: number): Promise<ArtifactRecord | undefined> {
+  const r = await db.selectFrom('artifacts').selectAll().where('id', '=', artifactId).executeTakeFirst();
+  return r && toArtifact(r);
+}
+
+/** Every artifact no index of its repository lists (index children are reached through their index), by id. */
+export async function listTopLevelArtifacts(db: DB): Promise<{ id: number; digest: string; repository: string }[]> {
+  const rows = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .select(['a.id', 'a.digest', 'r.name'])
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('artifact_children as c')
+            .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
+            .select('c.parent_id')
+            .whereRef('c.child_digest', '=', 'a.digest')
+            .whereRef('p.repository_id', '=', 'a.repository_id'),
+        ),
+      ),
+    )
+    .orderBy('a.id')
+    .execute();
+  return rows.map((r) => ({ id: Number(r.id), digest: r.digest, repository: r.name }));
+}
+
+/** The names of a project's repositories, sorted. */
+export async function listRepositoryNames(db: DB, projectId: number): Promise<string[]> {
+  const rows = await db.selectFrom('repositories').select('name').where('project_id', '=', projectId).orderBy('name').execute();
+  return rows.map((r) => r.name);
+}
+
+/** Whether an index lists referrers only (an sha256-<hex> fallback index), judged by its children's stored types. */
+export async function indexListsOnlyReferrers(db: DB, repositoryId: number, indexId: number): Promise<boolean> {
+  const children = await db.selectFrom('artifact_children').select('child_digest').where('parent_id', '=', indexId).limit(256).execute();
+  if (!children.length) return false;
+  const rows = await db
+    .selectFrom('artifacts')
+    .select(['type', 'subject_digest'])
+    .where('repository_id', '=', repositoryId)
+    .where(
+      'digest',
+      'in',
+      children.map((c) => c.child_digest),
+    )
+    .execute();
+  return rows.length === children.length && rows.every((r) => r.subject_digest !== null || (isArtifactType(r.type) && isReferrerType(r.type)));
+}
+
+/** Which of these blob digests some artifact of the project references (callers chunk the digests). */
+export async function findProjectBlobs(db: DB, projectId: number, digests: string[]): Promise<Set<string>> {
+  if (!digests.length) return new Set();
+  const rows = await db
+    .selectFrom('artifact_blobs as b')
+    .innerJoin('artifacts as a', 'a.id', 'b.artifact_id')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .select('b.digest')
+    .distinct()
+    .where('r.project_id', '=', projectId)
+    .where('b.digest', 'in', digests)
+    .execute();
+  return new Set(rows.map((r) => r.digest));
+}
+
+/** Storage a project uses: each distinct blob once (at the size the registry stores), plus manifests. */
+export async function projectUsageBytes(db: DB, projectId: number): Promise<number> {
+  const blobs = await db
+    .selectFrom((eb) =>
+      eb
+        .selectFrom('artifact_blobs as b')
+        .innerJoin('artifacts as a', 'a.id', 'b.artifact_id')
+        .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+        .where('r.project_id', '=', projectId)
+        .select((e) => ['b.digest', e.fn.max<number>('b.size').as('size')])
+        .groupBy('b.digest')
+        .as('d'),
+    )
+    .select((e) => e.fn.sum<number>('d.size').as('n'))
+    .executeTakeFirst();
+  const manifests = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .where('r.project_id', '=', projectId)
+    .select((e) => e.fn.sum<number>('a.manifest_size').as('n'))
+    .executeTakeFirst();
+  return Number(blobs?.n ?? 0) + Number(manifests?.n ?? 0);
 }

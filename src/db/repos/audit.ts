@@ -59,3 +59,22 @@ export async function listAuditLogs(db: DB, f: AuditFilter): Promise<KeysetPage<
     (r) => [Number(r.id)],
   );
 }
+
+/** Inserts several entries in one statement (the registry's access log, batched per drained batch). */
+export async function insertAuditLogs(db: DB, entries: AuditEntry[]): Promise<void> {
+  if (!entries.length) return;
+  await db
+    .insertInto('audit_logs')
+    .values(
+      entries.map((e) => ({
+        created_at: e.at ?? Date.now(),
+        username: e.username.slice(0, 255),
+        action: e.action.slice(0, 64),
+        resource_type: e.resourceType.slice(0, 64),
+        resource: e.resource.slice(0, 512),
+        detail: e.detail ?? null,
+        client_ip: e.clientIp.slice(0, 64),
+      })),
+    )
+    .execute();
+}

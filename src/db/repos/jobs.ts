@@ -274,3 +274,13 @@ export async function trimJobHistory(db: DB, type: string, keep: number): Promis
   const cutoff = await db.selectFrom('jobs').select('id').where('type', '=', type).where('status', 'in', finished).orderBy('id', 'desc').offset(keep).limit(1).executeTakeFirst();
   if (cutoff) await db.deleteFrom('jobs').where('type', '=', type).where('status', 'in', finished).where('id', '<=', cutoff.id).execute();
 }
+
+/** How many jobs there are per type and status. */
+export async function countJobsByTypeAndStatus(db: DB): Promise<{ type: string; status: string; count: number }[]> {
+  const rows = await db
+    .selectFrom('jobs')
+    .select(['type', 'status', (e) => e.fn.countAll<number>().as('n')])
+    .groupBy(['type', 'status'])
+    .execute();
+  return rows.map((r) => ({ type: r.type, status: r.status, count: Number(r.n) }));
+}

@@ -1,6 +1,232 @@
 import type { Severity } from '../../scanner/severity.js';
 import { sql, type SqlBool } from 'kysely';
 import type { DB } from '../connect.js';
+import type { Package } from '../../scanner/inventory.js';
+import type { ImageGap, LayerInventory } from '../../scanner/layer-walker.js';
+import type { Finding } from '../../scanner/matcher.js';
+import type { ScanReportsTable } from '../tables.js';
+import { isUniqueViolation } from '../../errors.js';
+
+/**
+ * Whether a report covers the whole artifact: `complete` (every layer and package database read, and every OS or
+ * language ecosystem found has advisories loaded), `incomplete` (see `gaps`), `not_applicable` (not an image:
+ * nothing to scan).
+ */
+export type Completeness = 'complete' | 'incomplete' | 'not_applicable';
+
+/** One thing a scan could not read or judge: a layer (digest), a file in it (path), or an ecosystem (neither). */
+export type ReportGap = ImageGap;
+
+export interface ScanReport {
+  artifactId: number;
+  status: 'running' | 'success' | 'error';
+  jobId: number | null;
+  scanner: string;
+  dbUpdatedAt: number | null;
+  startedAt: number;
+  finishedAt: number | null;
+  os: string | null;
+  counts: Record<Severity, number>;
+  fixable: number;
+  findings: Finding[];
+  packages: Package[];
+  problems: string[];
+  error: string | null;
+  completeness: Completeness;
+  gaps: ReportGap[];
+}
+
+export interface ScanSummary {
+  status: string;
+  counts: Record<Severity, number>;
+  fixable: number;
+  finishedAt: number | null;
+  /** of the last finished report; null when none finished (never scanned, first scan running, failed) */
+  completeness: Completeness | null;
+}
+
+/** What a finished scan found: written over the artifact's report (status `success`, no error). */
+export interface ReportResult {
+  scanner: string;
+  dbUpdatedAt: number | null;
+  finishedAt: number;
+  os: string | null;
+  counts: Record<Severity, number>;
+  fixable: number;
+  findings: Finding[];
+  packages: Package[];
+  problems: string[];
+  completeness: Completeness;
+  gaps: ReportGap[];
+}
+
+const parseList = <T>(s: string): T[] => {
+  try {
+    const v = JSON.parse(s) as unknown;
+    return Array.isArray(v) ? (v as T[]) : [];
+  } catch {
+    return [];
+  }
+};
+
+/** A stored completeness; reports from before the column count as incomplete when they listed problems. */
+function completenessOf(v: string | null, problems: string): Completeness {
+  if (v === 'complete' || v === 'incomplete' || v === 'not_applicable') return v;
+  return parseList<string>(problems).length ? 'incomplete' : 'complete';
+}
+
+const countsOf = (r: Pick<ScanReportsTable, Severity>): Record<Severity, number> => ({
+  critical: Number(r.critical),
+  high: Number(r.high),
+  medium: Number(r.medium),
+  low: Number(r.low),
+  unknown: Number(r.unknown),
+});
+
+const resultColumns = (r: ReportResult) => ({
+  status: 'success',
+  scanner: r.scanner,
+  db_updated_at: r.dbUpdatedAt,
+  finished_at: r.finishedAt,
+  os: r.os,
+  ...r.counts,
+  fixable: r.fixable,
+  findings: JSON.stringify(r.findings),
+  packages: JSON.stringify(r.packages),
+  problems: JSON.stringify(r.problems),
+  error: null,
+  completeness: r.completeness,
+  gaps: JSON.stringify(r.gaps),
+});
+
+/** An artifact's report, or undefined when it was never scanned. */
+export async function findScanReport(db: DB, artifactId: number): Promise<ScanReport | undefined> {
+  const r = await db.selectFrom('scan_reports').selectAll().where('artifact_id', '=', artifactId).executeTakeFirst();
+  if (!r) return undefined;
+  return {
+    artifactId: Number(r.artifact_id),
+    status: r.status as ScanReport['status'],
+    jobId: r.job_id === null ? null : Number(r.job_id),
+    scanner: r.scanner,
+    dbUpdatedAt: r.db_updated_at === null ? null : Number(r.db_updated_at),
+    startedAt: Number(r.started_at),
+    finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+    os: r.os,
+    counts: countsOf(r),
+    fixable: Number(r.fixable),
+    findings: parseList<Finding>(r.findings),
+    packages: parseList<Package>(r.packages),
+    problems: parseList<string>(r.problems),
+    error: r.error,
+    completeness: completenessOf(r.completeness, r.problems),
+    gaps: r.gaps === null ? parseList<string>(r.problems).map((reason) => ({ reason })) : parseList<ReportGap>(r.gaps),
+  };
+}
+
+/** Severity summaries of these artifacts' reports (for lists and charts). */
+export async function findScanSummaries(db: DB, artifactIds: number[]): Promise<Map<number, ScanSummary>> {
+  const out = new Map<number, ScanSummary>();
+  if (!artifactIds.length) return out;
+  const rows = await db
+    .selectFrom('scan_reports')
+    .select(['artifact_id', 'status', 'critical', 'high', 'medium', 'low', 'unknown', 'fixable', 'finished_at', 'completeness', 'problems'])
+    .where('artifact_id', 'in', artifactIds)
+    .execute();
+  for (const r of rows) {
+    out.set(Number(r.artifact_id), {
+      status: r.status,
+      counts: countsOf(r),
+      fixable: Number(r.fixable),
+      finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+      completeness: r.finished_at === null || r.status === 'error' ? null : completenessOf(r.completeness, r.problems),
+    });
+  }
+  return out;
+}
+
+/**
+ * Updates the artifact's report, or creates it from `insert` when there is none (a concurrent creator's row is
+ * updated instead).
+ */
+async function upsertReport(db: DB, artifactId: number, update: Partial<Omit<ScanReportsTable, 'artifact_id'>>, insert: Omit<ScanReportsTable, 'artifact_id'>): Promise<void> {
+  const res = await db.updateTable('scan_reports').set(update).where('artifact_id', '=', artifactId).executeTakeFirst();
+  if (Number(res.numUpdatedRows) > 0) return;
+  try {
+    await db
+      .insertInto('scan_reports')
+      .values({ artifact_id: artifactId, ...insert })
+      .execute();
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    await db.updateTable('scan_reports').set(update).where('artifact_id', '=', artifactId).execute();
+  }
+}
+
+const EMPTY_REPORT = {
+  db_updated_at: null,
+  finished_at: null,
+  os: null,
+  critical: 0,
+  high: 0,
+  medium: 0,
+  low: 0,
+  unknown: 0,
+  fixable: 0,
+  findings: '[]',
+  packages: '[]',
+  problems: '[]',
+  error: null,
+  completeness: null,
+  gaps: null,
+} as const;
+
+/** Marks the artifact's report as running; keeps the previous findings (a new report starts empty). */
+export async function markReportRunning(db: DB, artifactId: number, w: { jobId: number | null; startedAt: number; scanner: string }): Promise<void> {
+  await upsertReport(
+    db,
+    artifactId,
+    { status: 'running', job_id: w.jobId, started_at: w.startedAt, error: null },
+    { ...EMPTY_REPORT, status: 'running', job_id: w.jobId, scanner: w.scanner, started_at: w.startedAt },
+  );
+}
+
+/** Marks the artifact's report as failed (a report that does not exist stays absent). */
+export async function markReportFailed(db: DB, artifactId: number, error: string, at: number): Promise<void> {
+  await db
+    .updateTable('scan_reports')
+    .set({ status: 'error', error: error.slice(0, 2000), finished_at: at })
+    .where('artifact_id', '=', artifactId)
+    .execute();
+}
+
+/** Writes a finished scan's result over the artifact's report (marked running before). */
+export async function saveReportResult(db: DB, artifactId: number, r: ReportResult): Promise<void> {
+  await db.updateTable('scan_reports').set(resultColumns(r)).where('artifact_id', '=', artifactId).execute();
+}
+
+/** Writes a finished result whether or not the artifact has a report yet (a verdict reached without a running phase). */
+export async function upsertReportResult(db: DB, artifactId: number, r: ReportResult & { jobId: number | null; startedAt: number }): Promise<void> {
+  const values = { ...resultColumns(r), job_id: r.jobId, started_at: r.startedAt };
+  await upsertReport(db, artifactId, values, values);
+}
+
+/** A layer's cached inventory, when one was made by this inventory version. */
+export async function findLayerInventory(db: DB, digest: string, version: number): Promise<LayerInventory | undefined> {
+  const r = await db.selectFrom('layer_inventories').select(['version', 'data']).where('digest', '=', digest).executeTakeFirst();
+  return r && Number(r.version) === version ? (JSON.parse(r.data) as LayerInventory) : undefined;
+}
+
+/** Caches a layer's inventory (a concurrent scan that cached it first wins). */
+export async function saveLayerInventory(db: DB, digest: string, version: number, inv: LayerInventory, at: number): Promise<void> {
+  const data = JSON.stringify(inv);
+  const res = await db.updateTable('layer_inventories').set({ version, data, created_at: at }).where('digest', '=', digest).executeTakeFirst();
+  if (Number(res.numUpdatedRows) > 0) return;
+  try {
+    await db.insertInto('layer_inventories').values({ digest, version, data, created_at: at }).execute();
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+  }
+}
 
 /** The part of an artifact's latest scan report the pull gate reads on every pull: no findings parsed. */
 export interface ReportSummary {

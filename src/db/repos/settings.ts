@@ -24,7 +24,8 @@ export async function putSetting(db: DB, name: string, value: unknown): Promise<
   if (Number(res.numUpdatedRows) > 0) return;
   try {
     await db.insertInto('system_settings').values({ name, value: v, updated_at: now }).execute();
-  } catch {
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
     await db.updateTable('system_settings').set({ value: v, updated_at: now }).where('name', '=', name).execute();
   }
 }

@@ -39,6 +39,12 @@ export function findUserRowByName(db: DB, username: string): Promise<UserRow | u
   return db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
 }
 
+/** A user by name, mapped. */
+export async function findUserByName(db: DB, username: string): Promise<User | undefined> {
+  const r = await findUserRowByName(db, username);
+  return r && toUser(r);
+}
+
 export function findUserRowById(db: DB, id: number): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gcPayload } from '../payloads.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import { blobsDir, repositoriesDir } from '../../registry/storage.js';
 
 export const GARBAGE_COLLECTION = 'gc';
 
-export const gcPayload = z.object({ dryRun: z.boolean().optional(), deleteUntagged: z.boolean().optional() });
+export { gcPayload };
 export type GcPayload = z.infer<typeof gcPayload>;
 
 export interface GcOptions {

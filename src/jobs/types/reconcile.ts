@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { manualPayload } from '../payloads.js';
 import type { RegistrySync } from '../../services/registry-sync.js';
 import type { JobType } from '../runner.js';
 
@@ -8,7 +8,7 @@ export const RECONCILE = 'reconcile';
 export function reconcileJob(sync: RegistrySync): JobType<{ reason?: string }> {
   return {
     name: RECONCILE,
-    payload: z.object({ reason: z.string().max(64).optional(), by: z.string().max(255).optional() }),
+    payload: manualPayload,
     maxAttempts: 3,
     timeoutMs: 60 * 60_000,
     concurrency: 1,

@@ -1,5 +1,5 @@
 import { TAG_RETENTION, type RetentionRunPayload, type RetentionService } from '../../services/retention-service.js';
-import { z } from 'zod';
+import { retentionPayload } from '../payloads.js';
 import type { JobType } from '../runner.js';
 
 export { TAG_RETENTION };
@@ -8,7 +8,7 @@ export { TAG_RETENTION };
 export function retentionJob(retention: RetentionService): JobType<RetentionRunPayload> {
   return {
     name: TAG_RETENTION,
-    payload: z.object({ projectId: z.number().int().positive(), dryRun: z.boolean(), trigger: z.enum(['manual', 'schedule']), operator: z.string().max(255).optional() }),
+    payload: retentionPayload,
     maxAttempts: 1,
     timeoutMs: 2 * 60 * 60_000,
     concurrency: 1,

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { DB } from '../../db/connect.js';
-import { REPOSITORY_NAME, SHA256_DIGEST } from '../../registry/reference.js';
+import { manualPayload, scanPayload } from '../payloads.js';
 import { unfinishedJobIds } from '../../db/repos/job-progress.js';
-import { findArtifactByRepositoryName } from '../../db/repos/artifacts.js';
+import { findArtifactByRepositoryName, listTopLevelArtifacts } from '../../db/repos/artifacts.js';
 import { findProjectByName } from '../../db/repos/projects.js';
 import { countOpenScansOfProject } from '../../db/repos/scan-reports.js';
 import type { PushedArtifact } from '../../services/registry-sync.js';
@@ -27,12 +27,7 @@ export const PRIORITY_BULK = 0;
 /** The priority of a push-triggered scan, given how many scans of its project are open already. */
 export const pushScanPriority = (openOfProject: number) => Math.max(PRIORITY_PUSH_MIN, PRIORITY_PUSH - openOfProject);
 
-export const scanPayload = z.object({
-  /** full repository name, e.g. `p1/app` */
-  repository: z.string().regex(REPOSITORY_NAME).max(255),
-  digest: z.string().regex(SHA256_DIGEST),
-  reason: z.string().max(64).optional(),
-});
+export { scanPayload };
 export type ScanPayload = z.infer<typeof scanPayload>;
 
 export const scanKey = (artifactId: number) => `scan:${artifactId}`;
@@ -68,38 +63,22 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
   const pollMs = opts.pollMs ?? 1000;
   return {
     name: SCAN_ALL,
-    payload: z.object({ reason: z.string().max(64).optional(), by: z.string().max(255).optional() }),
+    payload: manualPayload,
     maxAttempts: 1,
     timeoutMs: 6 * 60 * 60_000,
     concurrency: 1,
     priority: PRIORITY_BULK,
     keepHistory: 200,
     async run(ctx) {
-      const rows = await db
-        .selectFrom('artifacts as a')
-        .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-        .select(['a.id', 'a.digest', 'r.name'])
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('artifact_children as c')
-                .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
-                .select('c.parent_id')
-                .whereRef('c.child_digest', '=', 'a.digest')
-                .whereRef('p.repository_id', '=', 'a.repository_id'),
-            ),
-          ),
-        )
-        .orderBy('a.id')
-        .execute();
+      const rows = await listTopLevelArtifacts(db);
       let queued = 0;
       const ids: number[] = [];
       for (const [i, r] of rows.entries()) {
         ctx.signal.throwIfAborted();
         const { id, created } = await ctx.enqueue(
           SCAN_IMAGE,
-          { repository: r.name, digest: r.digest, reason: 'scan-all' },
-          { uniqueKey: scanKey(Number(r.id)), releaseKeyOnFinish: true, priority: PRIORITY_BULK },
+          { repository: r.repository, digest: r.digest, artifactId: r.id, reason: 'scan-all' },
+          { uniqueKey: scanKey(r.id), releaseKeyOnFinish: true, priority: PRIORITY_BULK },
         );
         ids.push(id);
         if (created) queued++;
@@ -131,7 +110,11 @@ export function autoScanOnPush(db: DB, jobs: JobQueue): (a: PushedArtifact) => P
     const project = await findProjectByName(db, a.repository.split('/')[0]!);
     if (!project?.autoScan) return;
     const open = await countOpenScansOfProject(db, SCAN_IMAGE, project.name, PRIORITY_PUSH);
-    await jobs.enqueue(SCAN_IMAGE, { repository: a.repository, digest: a.digest, reason: 'push' }, { uniqueKey: scanKey(a.artifactId), releaseKeyOnFinish: true, priority: pushScanPriority(open) });
+    await jobs.enqueue(
+      SCAN_IMAGE,
+      { repository: a.repository, digest: a.digest, artifactId: a.artifactId, reason: 'push' },
+      { uniqueKey: scanKey(a.artifactId), releaseKeyOnFinish: true, priority: pushScanPriority(open) },
+    );
   };
 }
 
@@ -141,7 +124,7 @@ export function markFailedScans(db: DB, scans: Pick<ScanService, 'markFailed'>):
     if (e.job.type !== SCAN_IMAGE || e.to !== 'error') return;
     const p = e.job.payload as Partial<ScanPayload>;
     if (typeof p.repository !== 'string' || typeof p.digest !== 'string') return;
-    const artifact = await findArtifactByRepositoryName(db, p.repository, p.digest);
-    if (artifact) await scans.markFailed(artifact.id, e.job.error ?? 'scan failed');
+    const artifactId = typeof p.artifactId === 'number' ? p.artifactId : (await findArtifactByRepositoryName(db, p.repository, p.digest))?.id;
+    if (artifactId !== undefined) await scans.markFailed(artifactId, e.job.error ?? 'scan failed');
   };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { OutboundClient } from '../../net/outbound.js';
-import { z } from 'zod';
+import { manualPayload } from '../payloads.js';
 import type { AdvisoryStore } from '../../scanner/advisory-store.js';
 import type { JobType } from '../runner.js';
 
@@ -17,7 +17,7 @@ const MAX_FEED_BYTES = 1024 * 1024 * 1024;
 export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[], http: OutboundClient, tmpDir: string): JobType<{ reason?: string }> {
   return {
     name: VULNDB_UPDATE,
-    payload: z.object({ reason: z.string().max(64).optional(), by: z.string().max(255).optional() }),
+    payload: manualPayload,
     maxAttempts: 3,
     timeoutMs: 2 * 60 * 60_000,
     concurrency: 1,

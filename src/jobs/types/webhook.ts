@@ -1,19 +1,6 @@
 import { WEBHOOK_DELIVERY, type DeliveryPayload, type WebhookService } from '../../services/webhook-service.js';
-import { z } from 'zod';
-import { EVENT_TYPES, type WebhookEvent } from '../../services/webhook-payloads.js';
+import { webhookPayload } from '../payloads.js';
 import { PermanentError, type JobType } from '../runner.js';
-
-const resource = z.object({ digest: z.string().max(100), tag: z.string().max(128).optional(), scanOverview: z.record(z.string(), z.unknown()).optional() });
-const event = z.object({
-  id: z.string().min(1).max(255),
-  type: z.enum(EVENT_TYPES),
-  occurAt: z.number(),
-  operator: z.string().max(255),
-  project: z.object({ id: z.number().int(), name: z.string().max(255), public: z.boolean() }),
-  repository: z.string().max(512).nullable(),
-  resources: z.array(resource).max(1000),
-  details: z.record(z.string(), z.unknown()).optional(),
-});
 
 export { WEBHOOK_DELIVERY };
 
@@ -24,7 +11,7 @@ export { WEBHOOK_DELIVERY };
 export function webhookJob(webhooks: WebhookService, opts: { retryMs: number; maxAttempts?: number }): JobType<DeliveryPayload> {
   return {
     name: WEBHOOK_DELIVERY,
-    payload: z.object({ policyId: z.number().int().positive(), event: event as unknown as z.ZodType<WebhookEvent> }),
+    payload: webhookPayload,
     maxAttempts: opts.maxAttempts ?? 20,
     timeoutMs: 60_000,
     concurrency: 4,

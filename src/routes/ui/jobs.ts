@@ -79,7 +79,7 @@ export function jobPages(): Hono<AppEnv> {
   r.post('/run/:type', async (c) => {
     const type = c.req.param('type');
     if (!MANUAL.some((a) => a.type === type)) throw notFound('no such job type');
-    const { id } = await c.var.services.jobs.enqueue(type, { reason: 'manual', by: c.var.actor.name });
+    const { id } = await c.var.services.jobs.enqueueStored(type, { reason: 'manual', by: c.var.actor.name });
     await c.var.services.audit.record(c.var.actor, 'run', 'job', type, { job: id });
     return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)('jobs.queued_flash', { id, type }) });
   });

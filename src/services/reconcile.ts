@@ -1,0 +1,131 @@
+import type { DB } from '../db/connect.js';
+import * as art from '../db/repos/artifacts.js';
+import { findProjectByName } from '../db/repos/projects.js';
+import type { Logger } from '../log.js';
+import type { RegistryClient } from '../registry/client.js';
+import { COSIGN_TAG } from '../registry/artifact-type.js';
+import { REPOSITORY_NAME as REPO_NAME, TAG } from '../registry/reference.js';
+import type { ArtifactImport } from './artifact-import.js';
+
+export interface ReconcileSummary {
+  repositories: number;
+  artifactsAdded: number;
+  artifactsRemoved: number;
+  tagsSet: number;
+  tagsRemoved: number;
+  durationMs: number;
+}
+
+/** Repairs what lost registry events left wrong, by walking the registry itself (one run at a time per process). */
+export class Reconciler {
+  private reconciling: Promise<ReconcileSummary> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly db: DB,
+    private readonly registry: RegistryClient,
+    private readonly importer: ArtifactImport,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Walks the registry's catalog and tag lists and repairs the DB in both directions: missing repositories,
+   * artifacts and tags are imported; rows whose manifests or tags the registry no longer has are removed.
+   */
+  reconcile(): Promise<ReconcileSummary> {
+    if (!this.reconciling) {
+      this.reconciling = this.doReconcile().finally(() => {
+        this.reconciling = null;
+      });
+    }
+    return this.reconciling;
+  }
+
+  private async doReconcile(): Promise<ReconcileSummary> {
+    const started = Date.now();
+    const s: ReconcileSummary = { repositories: 0, artifactsAdded: 0, artifactsRemoved: 0, tagsSet: 0, tagsRemoved: 0, durationMs: 0 };
+    const inRegistry = new Set<string>();
+    let last: string | undefined;
+    for (let page = 0; page < 100_000; page++) {
+      const { repositories, more } = await this.registry.catalog(last);
+      for (const r of repositories) if (REPO_NAME.test(r)) inRegistry.add(r);
+      if (!more || repositories.length === 0) break;
+      last = repositories[repositories.length - 1];
+    }
+    for (const name of inRegistry) {
+      if (this.stopped) break;
+      if (!(await findProjectByName(this.db, name.split('/')[0]!))) continue;
+      const tags = (await this.registry.tags(name)) ?? [];
+      const current = new Map<string, string>();
+      for (const t of tags) {
+        if (!TAG.test(t)) continue;
+        const d = await this.registry.resolve(name, t);
+        if (d) current.set(t, d);
+      }
+      let repoRow = await art.findRepository(this.db, name);
+      const before = repoRow ? await art.repositoryState(this.db, repoRow.id) : { artifacts: [], tags: [] };
+      const known = new Map(before.artifacts.map((a) => [a.digest, a.id]));
+      // A tag per digest for the import to classify with (cosign's `sha256-<hex>.sig` names the subject).
+      const tagOf = new Map<string, string>();
+      for (const [t, d] of current) if (!tagOf.has(d) || COSIGN_TAG.test(t)) tagOf.set(d, t);
+      // Rows imported before artifact types existed are read again (pushedAt 0 keeps their push time).
+      if (repoRow) for (const d of await art.unclassifiedDigests(this.db, repoRow.id)) await this.importer.importArtifact(name, d, { pushedAt: 0, pushedBy: null, tag: tagOf.get(d) });
+      for (const d of new Set(current.values())) {
+        if (known.has(d)) continue;
+        const id = await this.importer.importArtifact(name, d, { pushedAt: Date.now(), pushedBy: null, tag: tagOf.get(d) });
+        if (id !== null) {
+          known.set(d, id);
+          s.artifactsAdded++;
+          // Its push notification was lost: do what that push would have done (auto-scan).
+          await this.importer.notifyPushed({ repository: name, digest: d, artifactId: id });
+        }
+      }
+      repoRow = await art.findRepository(this.db, name);
+      if (!repoRow) continue;
+      const repoId = repoRow.id;
+      const dbTags = new Map(before.tags.map((t) => [t.name, t.artifactId]));
+      for (const [t, d] of current) {
+        const id = known.get(d);
+        if (id !== undefined && dbTags.get(t) !== id) {
+          await art.setTag(this.db, repoId, id, t, Date.now());
+          s.tagsSet++;
+        }
+      }
+      for (const t of dbTags.keys()) {
+        // Re-asked before removing: a push that landed after the tag list was read must not be undone.
+        if (!current.has(t) && (await this.registry.resolve(name, t)) === null) {
+          await art.deleteTag(this.db, repoId, t);
+          s.tagsRemoved++;
+        }
+      }
+      const tagged = new Set(current.values());
+      for (const a of before.artifacts) {
+        if (tagged.has(a.digest)) continue;
+        if ((await this.registry.resolve(name, a.digest)) === null) {
+          await art.deleteArtifact(this.db, repoId, a.digest);
+          s.artifactsRemoved++;
+        }
+      }
+      await art.deleteRepositoryIfEmpty(this.db, repoId);
+      s.repositories++;
+    }
+    for (const r of await art.allRepositories(this.db)) {
+      if (inRegistry.has(r.name)) continue;
+      // Not in the catalog as read at the start; a repository pushed since is, by now: ask per manifest.
+      for (const a of (await art.repositoryState(this.db, r.id)).artifacts) {
+        if ((await this.registry.resolve(r.name, a.digest)) !== null) continue;
+        await art.deleteArtifact(this.db, r.id, a.digest);
+        s.artifactsRemoved++;
+      }
+      await art.deleteRepositoryIfEmpty(this.db, r.id);
+    }
+    s.durationMs = Date.now() - started;
+    this.log.info(s, 'reconciliation done');
+    return s;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.reconciling?.catch(() => undefined);
+  }
+}
