@@ -144,7 +144,7 @@ export async function readSif(file: string, partial: Partial<SifLimits> = {}, si
     let extracted = 0;
     let capped: string | null = null;
     try {
-      for (const [path, e] of links) await addEntry(pack, { name: path, type: 'symlink', linkname: e.target ?? '', mode: e.mode });
+      for (const [path, e] of links) await addEntry(pack, { name: utf8(path), type: 'symlink', linkname: utf8(e.target ?? ''), mode: e.mode });
       let batch: [string, Listed][] = [];
       let batchSize = 0;
       let n = 0;
@@ -198,14 +198,15 @@ export async function readSif(file: string, partial: Partial<SifLimits> = {}, si
     inv.entries = listed.entries;
     for (const g of extra) {
       if (inv.gaps.length >= 50) break;
-      inv.gaps.push(g);
-      inv.problems.push(g.path === null ? g.reason : `${g.path}: ${g.reason}`);
+      const path = g.path === null ? null : utf8(g.path);
+      inv.gaps.push({ path, reason: g.reason });
+      inv.problems.push(path === null ? g.reason : `${path}: ${g.reason}`);
     }
     if (capped) {
       inv.gaps.push({ path: null, reason: capped });
       inv.problems.push(capped);
     }
-    for (const p of removed) {
+    for (const p of removed.map(utf8)) {
       delete inv.files[p];
       if (!inv.removed.includes(p)) inv.removed.push(p);
     }
@@ -255,6 +256,8 @@ function runUnsquashfs(args: string[], limits: SifLimits, signal: AbortSignal | 
       if (stderr.length < 4096) stderr += c.toString('utf8');
     });
     if (onLine) {
+      // latin1: one character per byte, so a name that is not UTF-8 is written back byte for byte (extract list, open)
+      child.stdout!.setEncoding('latin1');
       const rl = createInterface({ input: child.stdout!, crlfDelay: Number.POSITIVE_INFINITY });
       rl.on('line', (line) => {
         if (stopped) return;
@@ -343,7 +346,7 @@ async function listSquashfs(file: string, offset: number, limits: SifLimits, sig
 /** Extracts the listed paths (regular files) into `dir`; a message when unsquashfs failed. */
 async function extractBatch(file: string, offset: number, dir: string, paths: string[], limits: SifLimits, signal?: AbortSignal): Promise<string | null> {
   const list = `${dir}.list`;
-  await fs.promises.writeFile(list, `${paths.join('\n')}\n`, { mode: 0o600 });
+  await fs.promises.writeFile(list, `${paths.join('\n')}\n`, { mode: 0o600, encoding: 'latin1' });
   try {
     const r = await runUnsquashfs(['-d', dir, '-f', '-no-xattrs', '-no-wildcards', '-n', '-q', '-p', '1', '-da', '16', '-fr', '16', '-o', String(offset), '-ef', list, file], limits, signal);
     if (r.error) return r.error;
@@ -359,7 +362,7 @@ async function extractBatch(file: string, offset: number, dir: string, paths: st
 async function packFile(pack: tar.Pack, dir: string, path: string, e: Listed): Promise<string | null> {
   let fh: fs.promises.FileHandle;
   try {
-    fh = await fs.promises.open(join(dir, path), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    fh = await fs.promises.open(Buffer.from(join(dir, path), 'latin1'), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   } catch {
     return 'listed in the squashfs but could not be extracted';
   }
@@ -367,13 +370,16 @@ async function packFile(pack: tar.Pack, dir: string, path: string, e: Listed): P
     const st = await fh.stat();
     if (!st.isFile()) return 'not a regular file once extracted';
     if (st.size !== e.size) return `extracted ${st.size} bytes, the listing said ${e.size}`;
-    const entry = pack.entry({ name: path, size: st.size, mode: e.mode, type: 'file' });
+    const entry = pack.entry({ name: utf8(path), size: st.size, mode: e.mode, type: 'file' });
     await pipeline(fh.createReadStream({ start: 0, highWaterMark: 1024 * 1024 }), entry);
     return null;
   } finally {
     await fh.close().catch(() => undefined);
   }
 }
+
+/** A path as listed (latin1, one character per byte) → its UTF-8 reading, as tar entries and reports carry it. */
+const utf8 = (latin1: string) => Buffer.from(latin1, 'latin1').toString('utf8');
 
 function addEntry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }): Promise<void> {
   return new Promise((resolve, reject) => pack.entry(header, (err) => (err ? reject(err) : resolve())));

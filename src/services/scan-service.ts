@@ -411,9 +411,10 @@ export class ScanService {
     await p.log(
       `read SIF ${layer.digest.slice(7, 19)}: ${out.entries} entries listed, ${Math.round(out.bytes / 1024)} KiB extracted in ${Date.now() - started} ms${out.gaps.length ? `; ${out.gaps.length} gaps` : ''}`,
     );
-    // a missing unsquashfs, a timeout or an artifact budget cut are not the file's fault: read again next time
-    const transient = out.gaps.some((g) => g.path === null && /not installed|took longer|ended by signal|unsquashfs failed|budget/.test(g.reason));
-    if (transient || maxBytes < DEFAULT_SIF_LIMITS.maxBytes) return out;
+    // a missing unsquashfs, a timeout or a budget cut are not the file's fault: read again next time (alone, or with
+    // more budget left, it may be read in full)
+    const transient = out.gaps.some((g) => /not installed|took longer|ended by signal|unsquashfs failed|budget|capped after/.test(g.reason));
+    if (transient) return out;
     const data = JSON.stringify(out);
     const res = await this.db.updateTable('layer_inventories').set({ version: INVENTORY_VERSION, data, created_at: Date.now() }).where('digest', '=', key).executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) {

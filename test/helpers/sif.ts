@@ -81,14 +81,18 @@ export function buildSif(objects: SifObject[], opts: SifOptions = {}): Buffer {
   return Buffer.concat([header, table, Buffer.alloc(dataOff - descOff - descLen), ...chunks]);
 }
 
-/** A squashfs of `files` (path → content; mode 0755 for `exec`), made with Debian's mksquashfs. */
-export function squashfs(dir: string, files: Record<string, string | Buffer>, exec: string[] = []): Buffer {
+/**
+ * A squashfs of `files` (path → content; mode 0755 for `exec`), made with Debian's mksquashfs. `latin1Names`: paths
+ * are byte strings (one character per byte), for names that are not UTF-8.
+ */
+export function squashfs(dir: string, files: Record<string, string | Buffer>, exec: string[] = [], latin1Names = false): Buffer {
   const root = path.join(dir, 'rootfs');
   fs.rmSync(root, { recursive: true, force: true });
   for (const [p, content] of Object.entries(files)) {
     const f = path.join(root, p);
+    const name = latin1Names ? Buffer.from(f, 'latin1') : f;
     fs.mkdirSync(path.dirname(f), { recursive: true });
-    fs.writeFileSync(f, content, { mode: exec.includes(p) ? 0o755 : 0o644 });
+    fs.writeFileSync(name, content, { mode: exec.includes(p) ? 0o755 : 0o644 });
   }
   const out = path.join(dir, 'rootfs.sqfs');
   const r = spawnSync('mksquashfs', [root, out, '-noappend', '-quiet', '-all-root', '-no-progress'], { encoding: 'utf8' });

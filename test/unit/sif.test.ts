@@ -211,6 +211,18 @@ describe('reading a SIF file (unsquashfs)', () => {
     assert.equal(capped.inventory.files['var/lib/dpkg/status'], undefined);
   });
 
+  it('reads executables (Go build information) whatever the bytes of their names', async () => {
+    const bin = fs.readFileSync(path.resolve('test', 'fixtures', 'pkgdb-real', 'go-binary', 'binary_with_module_replacement-linux-amd64'));
+    const name = 'usr/local/bin/caf\xe9'; // Latin-1 é: not UTF-8
+    const sif = buildSif([{ dataType: DATA.partition, data: squashfs(path.join(dir, 'b'), { ...rootfs, [name]: bin }, [name], true), fsType: FS.squashfs, partType: PART.primarySystem }]);
+    const r = await readSif(write(sif));
+    assert.deepEqual(r.inventory.gaps, []);
+    const go = Object.entries(r.inventory.files).filter(([, f]) => f.kind === 'go-binary');
+    assert.equal(go.length, 1);
+    assert.equal(go[0]![0], 'usr/local/bin/caf\ufffd');
+    assert.ok(go[0]![1].packages!.some((p) => p.name === 'stdlib' && p.version === '1.22.0'));
+  });
+
   it('extracts in batches: every batch is read', async () => {
     const files: Record<string, string | Buffer> = { ...rootfs };
     for (let i = 0; i < 5; i++) files[`app/node_modules/p${i}/package.json`] = JSON.stringify({ name: `p${i}`, version: `1.0.${i}` });
