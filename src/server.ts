@@ -2,7 +2,9 @@ import http, { type Server } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AppEnv, Services } from './context.js';
-import { createRegistryProxy } from './registry/proxy.js';
+import { ANSWERED_FROM_STORAGE, createRegistryProxy } from './registry/proxy.js';
+import { readStoredManifest } from './registry/manifest-store.js';
+import { createPullRecorder } from './registry/pull-events.js';
 import { lingerBeforeClose } from './net/linger.js';
 import { createV2Pipeline } from './registry/v2-pipeline.js';
 import { createTokenListener } from './routes/token.js';
@@ -14,6 +16,7 @@ import { blobDataPath } from './registry/storage.js';
  */
 export function createHttpServer(services: Services, app: Hono<AppEnv>): Server {
   const honoListener = getRequestListener(app.fetch);
+  const pulls = createPullRecorder({ receive: (envelope) => services.registry.sync.receive(envelope), host: new URL(services.config.externalUrl).host, log: services.log });
   const proxy = createRegistryProxy({
     upstream: () => services.registry.url(),
     externalUrl: services.config.externalUrl,
@@ -23,6 +26,11 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     referrers: services.registry.referrers,
     writes: services.registry.writes,
     onBytes: (direction, n) => services.metrics.v2Bytes.inc({ direction }, n),
+    manifestStore: (repository, reference) => {
+      const managed = services.registry.managed;
+      return managed ? readStoredManifest(managed.storageDir, repository, reference) : null;
+    },
+    onManifestServed: (pull) => pulls.record(pull),
     blobFile: (digest) => {
       const managed = services.registry.managed;
       if (!managed) return null;
@@ -40,6 +48,7 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
         // A manifest push, pull or delete the registry answered: it sends an event for it (stall detection).
         if (
           url.includes('/manifests/') &&
+          !ANSWERED_FROM_STORAGE.has(res) &&
           ((req.method === 'GET' && res.statusCode === 200) || (req.method === 'PUT' && res.statusCode === 201) || (req.method === 'DELETE' && res.statusCode === 202))
         ) {
           services.registry.sync.noteRegistryActivity();
@@ -57,5 +66,6 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     lingerBeforeClose(req);
     void honoListener(req, res);
   });
+  server.on('close', () => void pulls.flush());
   return server;
 }

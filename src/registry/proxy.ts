@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { v2Refusal, type V2ErrorCode, type V2Refusal } from '../errors.js';
 import type { Logger } from '../log.js';
 import { serveReferrers, type ReferrerLister } from './referrers.js';
+import { acceptsMediaType, type StoredManifest } from './manifest-store.js';
 import { MAX_MANIFEST_BODY, type V2Context, type V2Pipeline, type V2Request } from './v2-pipeline.js';
 import { ANY_DIGEST as DIGEST, PATH_COMPONENT as COMPONENT, SHA256_DIGEST as SHA256, TAG, UPLOAD_ID } from './reference.js';
 
@@ -100,7 +101,33 @@ export interface RegistryProxyOptions {
   referrers?: ReferrerLister;
   /** byte counters for metrics */
   onBytes?: (direction: 'in' | 'out', n: number) => void;
+  /**
+   * Reads a manifest from the registry's storage (managed mode, src/registry/manifest-store.ts), so that manifest
+   * GETs and HEADs Berth has authenticated, authorized and gated skip the registry; null: the registry answers.
+   */
+  manifestStore?: (repository: string, reference: string) => StoredManifest | null;
+  /**
+   * A manifest GET answered from storage: the registry saw nothing, so no pull event comes from it; the caller
+   * records the pull as the registry's event would (access log, pull count, webhooks).
+   */
+  onManifestServed?: (pull: ServedManifest) => void;
 }
+
+/** A manifest GET served from storage, with what a registry pull event carries. */
+export interface ServedManifest {
+  repository: string;
+  /** the tag asked for, if the reference was one */
+  tag?: string;
+  manifest: StoredManifest;
+  /** the token's subject ('' for anonymous) */
+  actor: string;
+  clientIp: string;
+  userAgent: string;
+  at: number;
+}
+
+/** Responses Berth answered from storage itself: no registry event will follow them (stall detection). */
+export const ANSWERED_FROM_STORAGE = new WeakSet<ServerResponse>();
 
 /** Counts write requests (POST, PUT, PATCH, DELETE) in flight and when the last one ended. */
 export interface WriteTracker {
@@ -267,6 +294,40 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
     if (info.kind === 'referrers' && opts.referrers) {
       // The pipeline has authenticated and authorized it as a pull of the repository; the registry lacks this API.
       return serveReferrers({ name: info.name!, digest: info.reference!, rawUrl: info.url, req, res, list: opts.referrers });
+    }
+    if ((method === 'GET' || method === 'HEAD') && info.kind === 'manifest' && opts.manifestStore && req.headers['if-none-match'] === undefined) {
+      const m = opts.manifestStore(info.name!, info.reference!);
+      if (m && acceptsMediaType(req.headers.accept, m.mediaType)) {
+        // The same checks on the same digest as for the registry's answer; the bytes served are the bytes judged.
+        for (const check of route.response) {
+          const refused = await check(info, { status: 200, headers: { 'docker-content-digest': m.digest, 'content-type': m.mediaType } }).catch(fail);
+          if (refused) return sendError(res, refused);
+        }
+        ANSWERED_FROM_STORAGE.add(res);
+        // distribution 2.8's headers for a manifest (registry/handlers/manifests.go GetManifest, plus the configured ones)
+        res.writeHead(200, {
+          'content-type': m.mediaType,
+          'content-length': m.body.length,
+          'docker-content-digest': m.digest,
+          'docker-distribution-api-version': 'registry/2.0',
+          etag: `"${m.digest}"`,
+          'x-content-type-options': 'nosniff',
+        });
+        if (method === 'HEAD') return void res.end();
+        opts.onBytes?.('out', m.body.length);
+        res.end(m.body);
+        const tag = info.reference === m.digest ? undefined : info.reference;
+        opts.onManifestServed?.({
+          repository: info.name!,
+          tag,
+          manifest: m,
+          actor: info.token?.sub ?? '',
+          clientIp: info.clientIp,
+          userAgent: String(req.headers['user-agent'] ?? ''),
+          at: Date.now(),
+        });
+        return;
+      }
     }
     if (method === 'GET' && info.kind === 'blob' && !req.headers.range && opts.blobFile && SHA256.test(info.reference!)) {
       if (await serveBlobDirect(upstream, info.url, headers, info.reference!, res)) return;

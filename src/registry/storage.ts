@@ -27,3 +27,19 @@ export function tagDir(storageDir: string, repository: string, tag: string): str
   const dir = path.join(root, ...repository.split('/'), '_manifests', 'tags', tag);
   return dir.startsWith(root + path.sep) ? dir : null;
 }
+
+/** A tag's current link (`…/_manifests/tags/<tag>/current/link`, holding the digest); null outside the root. */
+export function tagCurrentLinkPath(storageDir: string, repository: string, tag: string): string | null {
+  const dir = tagDir(storageDir, repository, tag);
+  return dir === null ? null : path.join(dir, 'current', 'link');
+}
+
+/**
+ * The link that makes a manifest part of a repository (`…/_manifests/revisions/sha256/<hex>/link`); distribution
+ * serves a manifest only through a repository holding this link. Null outside the root.
+ */
+export function manifestRevisionLinkPath(storageDir: string, repository: string, digest: string): string | null {
+  const root = repositoriesDir(storageDir);
+  const file = path.join(root, ...repository.split('/'), '_manifests', 'revisions', 'sha256', digest.slice('sha256:'.length), 'link');
+  return file.startsWith(root + path.sep) ? file : null;
+}
