@@ -272,7 +272,7 @@ export class ScanService {
    */
   private async notApplicable(artifactId: number, type: ArtifactType, jobId: number | null, p: ScanProgress, reason?: string): Promise<ScanReport> {
     const now = Date.now();
-    const why = reason ?? `${type} artifacts are not scanned: Berth's scanner reads container image layers only`;
+    const why = reason ?? `${type} artifacts are not scanned: Berth's scanner reads container images and SIF files only`;
     const values = {
       status: 'success',
       completeness: 'not_applicable',
