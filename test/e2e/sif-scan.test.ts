@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ScanService } from '../../src/services/scan-service.js';
 import { ADMIN } from '../helpers/app.js';
 import { ociArtifact, type BuiltArtifact } from '../helpers/artifacts.js';
 import { testDialects } from '../helpers/db.js';
@@ -118,6 +120,33 @@ for (const dialect of testDialects()) {
       } finally {
         assert.equal((await b.api('/api/v1/projects/hpc', { method: 'PUT', auth: ADMIN, json: { prevent_vulnerable: false } })).status, 200);
       }
+    });
+
+    it('without shared storage, the SIF is fetched through the registry API into a private temporary copy, removed after', async () => {
+      const { db, registry, advisories, log } = b.services;
+      const digest = (await (await b.api('/api/v1/projects/hpc/repositories/lolcow/artifacts/latest', { auth: ADMIN })).json()).digest as string;
+      await db.deleteFrom('layer_inventories').where('digest', 'like', 'sif:%').execute();
+      const copies = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('berth-sifblob-')).length;
+      const before = copies();
+      const logs: string[] = [];
+      const progress = { signal: new AbortController().signal, progress: async () => undefined, log: async (m: string) => void logs.push(m) };
+      const viaApi = new ScanService(db, { ...registry, managed: null }, advisories, log);
+      const rep = await viaApi.scan('hpc/lolcow', digest, null, progress);
+      assert.equal(rep.completeness, 'complete', JSON.stringify(rep.gaps));
+      assert.deepEqual([...new Set(rep.findings.map((f) => f.advisoryId))].sort(), ['DEBIAN-CVE-2099-0101', 'DLA-3022-1', 'GO-2024-2598']);
+      assert.ok(
+        logs.some((l) => l.startsWith('read SIF')),
+        logs.join('\n'),
+      );
+      assert.equal(copies(), before);
+      // a SIF larger than the artifact's scan budget is not copied at all: a gap
+      await db.deleteFrom('layer_inventories').where('digest', 'like', 'sif:%').execute();
+      const small = new ScanService(db, { ...registry, managed: null }, advisories, log, undefined, { maxRatio: 100, maxImageBytes: 1000 });
+      const capped = await small.scan('hpc/lolcow', digest, null, progress);
+      assert.equal(capped.completeness, 'incomplete');
+      assert.match(capped.gaps[0]!.reason, /over the artifact's scan budget of 1000 bytes: not read/);
+      assert.deepEqual(capped.findings, []);
+      assert.equal(copies(), before);
     });
 
     it('a corrupted SIF is incomplete, names the SIF layer and the reason, and is never clean', async () => {
