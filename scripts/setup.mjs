@@ -7,6 +7,7 @@ import fs from 'node:fs';
 // squashfs-tools: unsquashfs reads the system partition of Apptainer/Singularity SIF files (scanner/sif-reader.ts);
 // mksquashfs builds the SIF files of the tests.
 // wrk: the load generator of `npm run bench` (token issuing, gated manifest GETs).
+// fonts-wqy-microhei: a CJK font, so the browser tests' screenshots of the Chinese UI show characters, not boxes.
 const PACKAGES = [
   'docker-registry',
   'skopeo',
@@ -24,6 +25,7 @@ const PACKAGES = [
   'rpm',
   'squashfs-tools',
   'wrk',
+  'fonts-wqy-microhei',
 ];
 const run = (cmd, args, env = {}) => {
   console.log(`$ ${cmd} ${args.join(' ')}`);

@@ -75,9 +75,19 @@ export interface V2Refusal {
   message: string;
   detail?: unknown;
   headers?: Record<string, string>;
+  /** The same refusal as a message key and its values, for the UI to say it in the reader's language. */
+  reason?: RefusalReason;
 }
 
-export const v2Refusal = (code: V2ErrorCode, message: string, extra: { detail?: unknown; headers?: Record<string, string> } = {}): V2Refusal => ({
+/** A refusal's words as data: `gate.<key>` in the UI catalogues, with the values it names. */
+export interface RefusalReason {
+  key: string;
+  params: Record<string, string | number>;
+  /** an index refused for one of its platform images */
+  index?: string;
+}
+
+export const v2Refusal = (code: V2ErrorCode, message: string, extra: { detail?: unknown; headers?: Record<string, string>; reason?: RefusalReason } = {}): V2Refusal => ({
   status: V2_ERROR_STATUS[code],
   code,
   message,

@@ -20,6 +20,8 @@ export interface Metrics {
   httpDuration: Histogram<'family' | 'method' | 'status'>;
   tokens: Counter<'result'>;
   v2Bytes: Counter<'direction'>;
+  /** manifest GETs and HEADs answered from the registry's storage by Berth itself (src/registry/manifest-store.ts) */
+  manifestsFromStorage: Counter;
   jobDuration: Histogram<'type' | 'status'>;
   scanDuration: Histogram<'result'>;
   registryUp: Gauge;
@@ -49,6 +51,11 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, syn
     name: 'berth_v2_bytes_total',
     help: 'Bytes through the /v2 proxy (in: request bodies, out: response bodies)',
     labelNames: ['direction'] as const,
+    registers: [registry],
+  });
+  const manifestsFromStorage = new Counter({
+    name: 'berth_v2_manifests_from_storage_total',
+    help: 'Manifest GETs and HEADs Berth answered from the managed registry storage itself, without a registry round trip',
     registers: [registry],
   });
   const jobDuration = new Histogram({
@@ -141,7 +148,7 @@ export function createMetrics(db: DB, probeRegistry: () => Promise<boolean>, syn
       this.set(r ? (Date.now() - Number(r.value)) / 1000 : -1);
     },
   });
-  return { registry, httpDuration, tokens, v2Bytes, jobDuration, scanDuration, registryUp };
+  return { registry, httpDuration, tokens, v2Bytes, manifestsFromStorage, jobDuration, scanDuration, registryUp };
 }
 
 export const familyLabel = (path: string) => {

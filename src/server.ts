@@ -22,7 +22,14 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     externalUrl: services.config.externalUrl,
     trustProxy: services.config.trustProxy,
     log: services.log,
-    pipeline: createV2Pipeline({ tokens: services.tokens, access: services.access, policy: services.policy, deletion: services.deletion, realm: `${services.config.externalUrl}/service/token` }),
+    pipeline: createV2Pipeline({
+      tokens: services.tokens,
+      access: services.access,
+      policy: services.policy,
+      deletion: services.deletion,
+      audit: services.audit,
+      realm: `${services.config.externalUrl}/service/token`,
+    }),
     referrers: services.registry.referrers,
     writes: services.registry.writes,
     onBytes: (direction, n) => services.metrics.v2Bytes.inc({ direction }, n),
@@ -45,10 +52,10 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
       const started = performance.now();
       res.on('finish', () => {
         services.metrics.httpDuration.observe({ family: 'v2', method: req.method ?? 'GET', status: String(res.statusCode) }, (performance.now() - started) / 1000);
+        if (ANSWERED_FROM_STORAGE.has(res)) services.metrics.manifestsFromStorage.inc();
         // A manifest push, pull or delete the registry answered: it sends an event for it (stall detection).
-        if (
+        else if (
           url.includes('/manifests/') &&
-          !ANSWERED_FROM_STORAGE.has(res) &&
           ((req.method === 'GET' && res.statusCode === 200) || (req.method === 'PUT' && res.statusCode === 201) || (req.method === 'DELETE' && res.statusCode === 202))
         ) {
           services.registry.sync.noteRegistryActivity();

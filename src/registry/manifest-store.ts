@@ -68,12 +68,16 @@ function readManifestBlob(storageDir: string, digest: string): StoredManifest | 
     fs.closeSync(fd);
   }
   if (`sha256:${createHash('sha256').update(body).digest('hex')}` !== digest) return null;
-  let mediaType: unknown;
+  let doc: { mediaType?: unknown; schemaVersion?: unknown; manifests?: unknown };
   try {
-    mediaType = (JSON.parse(body.toString('utf8')) as { mediaType?: unknown }).mediaType;
+    doc = JSON.parse(body.toString('utf8'));
   } catch {
     return null;
   }
+  // distribution's storage/manifeststore.go: schema 2 without a mediaType is an OCI index when it lists manifests
+  // (left to the registry here), else an OCI image manifest, which it serves as such (ocischema Payload)
+  let mediaType = doc?.mediaType;
+  if (mediaType === undefined && doc?.schemaVersion === 2 && doc.manifests === undefined) mediaType = 'application/vnd.oci.image.manifest.v1+json';
   if (typeof mediaType !== 'string' || !NEGOTIATED_MANIFEST_TYPES.has(mediaType)) return null;
   const m = { digest, mediaType, body };
   if (body.length <= RECENT_MAX_BYTES) {

@@ -3,7 +3,9 @@ import type { Action } from '../auth/rbac.js';
 import type { Project } from '../db/repos/projects.js';
 import { v2Refusal, type V2Refusal } from '../errors.js';
 import type { PolicyService } from '../services/policy-service.js';
+import type { AuditService } from '../services/audit-service.js';
 import type { DeletionService } from '../services/deletion-service.js';
+import { principalName } from '../auth/principal.js';
 import type { LivePrincipal, RegistryAccess } from '../services/registry-access.js';
 import type { VerifiedToken } from '../services/token-service.js';
 import { TOKEN_SERVICE } from './constants.js';
@@ -72,7 +74,12 @@ export interface V2PipelineDeps {
   deletion: Pick<DeletionService, 'v2DeleteRefusal'>;
   /** the token endpoint's public URL, for challenges */
   realm: string;
+  /** where refused pulls are recorded (the access log), with the reason the client was given */
+  audit?: Pick<AuditService, 'record'>;
 }
+
+/** The access-log action of a pull the gate refused (resource type `artifact`, as the registry's own pulls). */
+export const PULL_REFUSED = 'pull_refused';
 
 type RepoAction = 'pull' | 'push' | 'delete';
 const PERMISSION: Record<RepoAction, Action> = { pull: 'repository:pull', push: 'repository:push', delete: 'repository:delete' };
@@ -197,11 +204,26 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
 
   const quota: BodyCheck = async (ctx, body) => (isInternal(ctx) ? null : policy.quotaRefusal(ctx.projectRow!, body, { repository: ctx.name!, reference: ctx.reference! }));
 
-  /** The vulnerable-pull (and signature) gate, on the digest the registry is about to serve. */
+  /**
+   * The vulnerable-pull (and signature) gate, on the digest the registry is about to serve. Every refusal is an
+   * access-log row carrying the words the client got, so an admin sees who was stopped and why without asking them.
+   */
   const pullGate: ResponseCheck = async (ctx, answer) => {
     if (isInternal(ctx) || answer.status !== 200) return null;
-    const digest = answer.headers['docker-content-digest'];
-    return policy.pullDecision(ctx.projectRow!, ctx.name!, typeof digest === 'string' ? digest : null, ctx.method);
+    const header = answer.headers['docker-content-digest'];
+    const digest = typeof header === 'string' ? header : null;
+    const refused = await policy.pullDecision(ctx.projectRow!, ctx.name!, digest, ctx.method);
+    if (refused && deps.audit) {
+      const who = ctx.who?.kind === 'principal' ? principalName(ctx.who.principal) : 'anonymous';
+      const resource = digest && /^sha256:[a-f0-9]{64}$/.test(digest) ? `${ctx.name}@${digest}` : `${ctx.name}:${ctx.reference}`;
+      await deps.audit.record({ name: who, ip: ctx.clientIp }, PULL_REFUSED, 'artifact', resource, {
+        reference: ctx.reference,
+        method: ctx.method,
+        code: refused.code,
+        reason: refused.message,
+      });
+    }
+    return refused;
   };
 
   const route = (request: RequestCheck[], extra: Partial<Omit<V2Route, 'request'>> = {}): V2Route => ({ request, body: extra.body ?? [], response: extra.response ?? [] });

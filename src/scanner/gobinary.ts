@@ -58,6 +58,11 @@ export class GoBuildInfoScanner {
     this.held = Buffer.from(buf.subarray(Math.max(0, buf.length - MAGIC.length + 1)));
   }
 
+  /** Whether the build info header was found (the file is a Go binary). */
+  get found(): boolean {
+    return this.info !== null;
+  }
+
   /** Whether this file is worth streaming further. */
   get wanted(): boolean {
     return !this.done;

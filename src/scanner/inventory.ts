@@ -5,7 +5,7 @@
  */
 
 /** `other`: a package an external scanner reported, of a type Berth does not read itself. */
-export type PackageType = 'deb' | 'apk' | 'rpm' | 'npm' | 'pypi' | 'golang' | 'other';
+export type PackageType = 'deb' | 'apk' | 'rpm' | 'npm' | 'pypi' | 'golang' | 'maven' | 'cargo' | 'gem' | 'other';
 
 export interface Package {
   type: PackageType;
@@ -39,7 +39,10 @@ export type FileKind =
   | 'npm'
   | 'pypi'
   | 'rpmdb'
-  | 'go-binary';
+  | 'go-binary'
+  | 'java-archive'
+  | 'gemspec'
+  | 'rust-binary';
 
 /** Size caps per kind: bigger files are skipped (and reported), never read into memory. */
 export const MAX_BYTES: Record<FileKind, number> = {
@@ -57,9 +60,16 @@ export const MAX_BYTES: Record<FileKind, number> = {
   rpmdb: 1024 * 1024 * 1024,
   // executables are streamed through the build-info scanner, never kept
   'go-binary': 1024 * 1024 * 1024,
+  // held in memory while its zip directory is read: a bigger archive is a gap
+  'java-archive': 128 * 1024 * 1024,
+  gemspec: 1024 * 1024,
+  // streamed through the cargo-auditable scanner with Go's, never kept
+  'rust-binary': 1024 * 1024 * 1024,
 };
 
 const NPM_ROOT = /(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/@][^/]*\/package\.json$/;
+const GEMSPEC = /(?:^|\/)specifications\/(?:default\/)?[^/]+\.gemspec$/;
+const JAVA_ARCHIVE = /\.(?:jar|war|ear)$/;
 const PYPI_META = /(?:^|\/)[^/]+\.dist-info\/METADATA$|(?:^|\/)[^/]+\.egg-info(?:\/PKG-INFO)?$/;
 
 /** Which parser a (normalised, relative) path needs, if any. */
@@ -95,6 +105,8 @@ export function relevantKind(path: string): FileKind | null {
   }
   if (path.startsWith('var/lib/dpkg/status.d/') && !path.endsWith('.md5sums') && path.indexOf('/', 'var/lib/dpkg/status.d/'.length) === -1) return 'dpkg-status-d';
   if (path.endsWith('/package.json') && NPM_ROOT.test(path)) return 'npm';
+  if (path.endsWith('.gemspec') && GEMSPEC.test(path)) return 'gemspec';
+  if (JAVA_ARCHIVE.test(path)) return 'java-archive';
   if ((path.endsWith('/METADATA') || path.endsWith('PKG-INFO') || path.endsWith('.egg-info')) && PYPI_META.test(path)) return 'pypi';
   return null;
 }
@@ -277,6 +289,27 @@ export function parsePythonMetadata(text: string, path: string): Package[] {
   }
   if (!name || !version) return [];
   return [{ type: 'pypi', name: clip(name), version: clip(version, 128), license: license ? clip(license) : undefined, path }];
+}
+
+/**
+ * An installed gem's specification (`specifications/<name>-<version>.gemspec`), as RubyGems writes it: Ruby code,
+ * never run here. Only literal assignments are read: `s.name = "rake".freeze`, `s.version = "13.0.3"` (or
+ * `Gem::Version.new("…")`), `s.licenses = ["MIT".freeze]`; the `# stub: <name> <version> <platform>` line is the
+ * fallback. The version must be a RubyGems version.
+ */
+export function parseGemspec(text: string, path: string): Package[] {
+  const head = text.length > 256 * 1024 ? text.slice(0, 256 * 1024) : text;
+  // `"x"`, `'x'` or the `%q{x}` older RubyGems wrote, optionally inside `Gem::Version.new(…)`
+  const str = (field: string) => {
+    const m = new RegExp(`^[ \\t]*\\w+\\.${field}[ \\t]*=[ \\t]*(?:Gem::Version\\.new\\([ \\t]*)?(?:(["'])([^"'\\\\\\n]{1,256})\\1|%q\\{([^}\\n]{1,256})\\})`, 'm').exec(head);
+    return m?.[2] ?? m?.[3];
+  };
+  const stub = /^#[ \t]*stub:[ \t]+(\S+)[ \t]+(\S+)/m.exec(head);
+  const name = str('name') ?? stub?.[1];
+  const version = str('version') ?? stub?.[2];
+  if (!name || !version || !/^[A-Za-z0-9._-]{1,128}$/.test(name) || !/^[0-9]+(?:\.[0-9a-zA-Z]+)*(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/.test(version)) return [];
+  const lic = /^[ \t]*\w+\.licenses?[ \t]*=[ \t]*\[?[ \t]*(?:(["'])([^"'\\\n]{1,128})\1|%q\{([^}\n]{1,128})\})/m.exec(head);
+  return [{ type: 'gem', name, version: clip(version, 128), license: lic?.[2] ?? lic?.[3], path }];
 }
 
 /** PEP 503 normalised project name (what PyPI advisories use). */

@@ -5,7 +5,9 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
+import { CargoAuditableScanner } from './cargo-auditable.js';
 import { GoBuildInfoScanner } from './gobinary.js';
+import { readJavaArchive } from './java.js';
 import { readRpmDb } from './rpmdb.js';
 import { zstdDecompressor } from './zstd.js';
 import {
@@ -13,6 +15,7 @@ import {
   osFromReleaseFile,
   parseApkInstalled,
   parseDpkgStatus,
+  parseGemspec,
   parseNpmPackageJson,
   parseOsRelease,
   parsePythonMetadata,
@@ -23,7 +26,7 @@ import {
 } from './inventory.js';
 
 /** Bump when what a layer inventory records changes: cached inventories of older versions are re-read. */
-export const INVENTORY_VERSION = 2;
+export const INVENTORY_VERSION = 3;
 
 export interface FileFacts {
   kind: FileKind;
@@ -111,9 +114,13 @@ function parseFile(kind: FileKind, path: string, text: string): FileFacts {
       return { kind, packages: parseNpmPackageJson(text, path) };
     case 'pypi':
       return { kind, packages: parsePythonMetadata(text, path) };
+    case 'gemspec':
+      return { kind, packages: parseGemspec(text, path) };
     case 'rpmdb':
     case 'go-binary':
-      return { kind }; // read from a temporary file or streamed, not from text
+    case 'java-archive':
+    case 'rust-binary':
+      return { kind }; // read from a temporary file, from bytes or streamed, not from text
   }
 }
 
@@ -206,13 +213,21 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
       const size = header.size ?? 0;
       if ((header.type === 'file' || header.type === 'contiguous-file') && ((header.mode ?? 0) & 0o111) !== 0 && size >= 4096 && size <= MAX_BYTES['go-binary']) {
         const go = new GoBuildInfoScanner(path);
+        // and a Rust binary's cargo-auditable dependency list
+        const rust = new CargoAuditableScanner(path);
         stream.on('data', (c: unknown) => {
-          if (go.wanted && Buffer.isBuffer(c)) go.push(c);
+          if (!Buffer.isBuffer(c)) return;
+          if (go.wanted) go.push(c);
+          // a Go binary is not a Rust one: its debug sections need no search
+          if (rust.wanted && !go.found) rust.push(c);
         });
         stream.on('end', () => {
           const r = go.result();
           if (r.kind === 'packages' && r.packages.length) inv.files[path] = { kind: 'go-binary', packages: r.packages };
           else if (r.kind === 'old-format') gap(path, 'a Go binary built before Go 1.18: its build information is not read');
+          const c = rust.result();
+          if (c.kind === 'packages' && c.packages.length) inv.files[path] = { kind: 'rust-binary', packages: [...(inv.files[path]?.packages ?? []), ...c.packages] };
+          else if (c.kind === 'unreadable') gap(path, c.reason);
           next();
         });
         return;
@@ -223,7 +238,9 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
       // A link or directory where a package database lives replaces the lower file; Berth does not follow it.
       inv.removed.push(path);
       delete inv.files[path];
-      if (header.type === 'symlink' || header.type === 'link') gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
+      // a link to a Java archive or gemspec (`foo.jar -> foo-1.2.jar`) loses nothing: its target is read as a file
+      if ((header.type === 'symlink' || header.type === 'link') && kind !== 'java-archive' && kind !== 'gemspec')
+        gap(path, `a ${header.type === 'link' ? 'hard link' : 'symbolic link'}: not followed`);
       return skip();
     }
     const cap = MAX_BYTES[kind];
@@ -248,6 +265,30 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
           next();
         },
       );
+      return;
+    }
+    if (kind === 'java-archive') {
+      // a zip is read from its end: held in memory (one buffer of its declared size, under the cap) until the entry
+      // ends, then read and dropped
+      const buf = Buffer.allocUnsafe(header.size ?? 0);
+      let got = 0;
+      stream.on('data', (c: unknown) => {
+        if (!Buffer.isBuffer(c)) return;
+        if (got + c.length <= buf.length) c.copy(buf, got);
+        got += c.length;
+      });
+      stream.on('end', () => {
+        if (got === buf.length) {
+          const r = readJavaArchive(buf, path);
+          inv.files[path] = { kind, packages: r.packages };
+          if (r.gaps.length) {
+            const shown = r.gaps.slice(0, 5).map((g) => (g.inner ? `${g.inner}: ${g.reason}` : g.reason));
+            gap(path, `${shown.join('; ')}${r.gaps.length > 5 ? `; and ${r.gaps.length - 5} more` : ''}`);
+          }
+          for (const u of r.unidentified.slice(0, 5)) problem(`${u}: a Java archive without Maven coordinates (no pom.properties, no usable MANIFEST.MF)`);
+        }
+        next();
+      });
       return;
     }
     const chunks: Buffer[] = [];

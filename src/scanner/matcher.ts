@@ -206,6 +206,9 @@ const LANGUAGES: { type: Package['type']; ecosystem: string; scheme: VersionSche
   { type: 'npm', ecosystem: 'npm', scheme: 'semver', name: (p) => p.name },
   { type: 'pypi', ecosystem: 'PyPI', scheme: 'pep440', name: (p) => normalizePypiName(p.name) },
   { type: 'golang', ecosystem: 'Go', scheme: 'semver', name: (p) => p.name },
+  { type: 'maven', ecosystem: 'Maven', scheme: 'maven', name: (p) => p.name },
+  { type: 'cargo', ecosystem: 'crates.io', scheme: 'semver', name: (p) => p.name },
+  { type: 'gem', ecosystem: 'RubyGems', scheme: 'rubygems', name: (p) => p.name },
 ];
 
 /**

@@ -18,6 +18,14 @@ export function purl(p: Package, distro: string | null): string {
       return `pkg:pypi/${enc(p.name.toLowerCase())}@${enc(p.version)}`;
     case 'golang':
       return p.name === 'stdlib' ? `pkg:golang/stdlib@${enc(p.version)}` : `pkg:golang/${p.name.split('/').map(enc).join('/')}@v${enc(p.version)}`;
+    case 'maven': {
+      const [group, artifact] = p.name.includes(':') ? p.name.split(':') : [undefined, p.name];
+      return `pkg:maven/${group ? `${enc(group)}/` : ''}${enc(artifact ?? p.name)}@${enc(p.version)}`;
+    }
+    case 'cargo':
+      return `pkg:cargo/${enc(p.name)}@${enc(p.version)}`;
+    case 'gem':
+      return `pkg:gem/${enc(p.name)}@${enc(p.version)}`;
     case 'rpm': {
       const vendor = distro?.split(/[\s-]/)[0]?.toLowerCase() || 'rpm';
       const epoch = /^(\d+):/.exec(p.version)?.[1];

@@ -49,21 +49,17 @@ export interface SifInventory {
   partition?: { id: number; offset: number; size: number };
 }
 
-/** Java archives: read by the walker's archive extractor where it has one; extracted like binaries. */
-const ARCHIVE = /\.(?:jar|war|ear)$/i;
-const MAX_ARCHIVE = 256 * 1024 * 1024;
 /** The smallest executable the walker looks into (as in layer-walker.ts). */
 const MIN_BINARY = 4096;
 
 /**
  * Whether the walker reads a regular file at this path with this mode and size (or lists it as a gap): package
- * databases and manifests by path, executables (Go build information, cargo-auditable), Java archives. Keep in step
- * with what `readLayer` looks at.
+ * databases, manifests and Java archives by path (`relevantKind`), executables (Go build information,
+ * cargo-auditable) by mode. Keep in step with what `readLayer` looks at.
  */
 export function sifWants(path: string, mode: number, size: number): boolean {
   if (relevantKind(path)) return true;
-  if ((mode & 0o111) !== 0 && size >= MIN_BINARY && size <= MAX_BYTES['go-binary']) return true;
-  return ARCHIVE.test(path) && size <= MAX_ARCHIVE;
+  return (mode & 0o111) !== 0 && size >= MIN_BINARY && size <= MAX_BYTES['go-binary'];
 }
 
 /** One line of `unsquashfs -lln -UTC`: type and permissions, uid/gid, size (or `major, minor`), date, path. */

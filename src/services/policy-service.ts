@@ -3,7 +3,7 @@ import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import type { Project } from '../db/repos/projects.js';
 import { findReportSummary } from '../db/repos/scan-reports.js';
-import { v2Refusal, type V2Refusal } from '../errors.js';
+import { v2Refusal, type RefusalReason, type V2Refusal } from '../errors.js';
 import { IMAGE_TYPES, INDEX_TYPES } from '../registry/constants.js';
 import { isArtifactType, isReferrerType, isRunnable, typeOfRow, type ArtifactType } from '../registry/artifact-type.js';
 import type { Finding } from '../scanner/matcher.js';
@@ -49,6 +49,10 @@ const fmtBytes = (n: number) => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)}
  * immutability and storage quotas. Decisions read the DB (shared by all replicas); the read-only flag is cached for
  * a second on the hot path.
  */
+/** Why the pull gate refuses, as message keys (`gate.reason_<key>` in the UI catalogues). */
+export const GATE_REASONS = ['no_digest', 'not_scanned', 'not_readable', 'incomplete', 'scanning', 'scan_failed', 'vulnerable', 'unsigned', 'bad_signature'] as const;
+export type GateReason = (typeof GATE_REASONS)[number];
+
 export class PolicyService {
   private readOnlyCache: { value: ReadOnlyState | null; at: number } = { value: null, at: 0 };
 
@@ -121,7 +125,8 @@ export class PolicyService {
    */
   async pullDecision(project: Project, repository: string, digest: string | null, method = 'GET'): Promise<V2Refusal | null> {
     if (!project.preventVulnerable && !project.requireSignature) return null;
-    if (!digest || !DIGEST.test(digest)) return this.violation(`Berth blocked this pull: the registry did not name the digest of ${repository}, so its scan cannot be checked`);
+    if (!digest || !DIGEST.test(digest))
+      return this.violation(`Berth blocked this pull: the registry did not name the digest of ${repository}, so its scan cannot be checked`, { key: 'no_digest', params: { repository } });
     const artifact = await art.findArtifactByRepositoryName(this.db, repository, digest);
     // Per type (artifact-type.ts): signatures, attestations, SBOMs and other referrers are never gated (they run
     // nothing; `cosign verify` and `oras discover` must reach them), nor is an index that only lists such referrers
@@ -137,15 +142,20 @@ export class PolicyService {
     if (artifact && INDEX_TYPES.has(artifact.mediaType)) {
       for (const child of await art.listChildDigests(this.db, artifact.id)) {
         const refused = await this.imageDecision(project, repository, child);
-        if (refused) return { ...refused, message: refused.message.replace('Berth blocked this pull: ', `Berth blocked this pull of the index ${repository}@${digest.slice(0, 19)}…: its child `) };
+        if (refused)
+          return {
+            ...refused,
+            message: refused.message.replace('Berth blocked this pull: ', `Berth blocked this pull of the index ${repository}@${digest.slice(0, 19)}…: its child `),
+            ...(refused.reason ? { reason: { ...refused.reason, index: `${repository}@${digest.slice(0, 19)}…` } } : {}),
+          };
       }
       return null;
     }
     return this.imageDecision(project, repository, digest, artifact);
   }
 
-  private violation(message: string): V2Refusal {
-    return v2Refusal('PROJECTPOLICYVIOLATION', message);
+  private violation(message: string, reason: RefusalReason & { key: GateReason }): V2Refusal {
+    return v2Refusal('PROJECTPOLICYVIOLATION', message, { reason });
   }
 
   private async imageDecision(project: Project, repository: string, digest: string, known?: { id: number; type: string | null; mediaType: string; subject: string | null }): Promise<V2Refusal | null> {
@@ -165,17 +175,18 @@ export class PolicyService {
     const notApplicable = finished && summary!.notApplicable;
     if (!summary || !finished || notApplicable || (incomplete && project.unscannedPolicy !== 'allow')) {
       if (project.unscannedPolicy === 'allow') return null;
-      const why = !summary
-        ? 'has not been scanned yet'
+      const [key, why]: [GateReason, string] = !summary
+        ? ['not_scanned', 'has not been scanned yet']
         : notApplicable
-          ? `is a ${type} artifact, which Berth's scanner cannot read`
+          ? ['not_readable', `is a ${type} artifact, which Berth's scanner cannot read`]
           : incomplete
-            ? `could not be scanned completely (${summary.gaps} part${summary.gaps === 1 ? '' : 's'} not read or without advisories)`
+            ? ['incomplete', `could not be scanned completely (${summary.gaps} part${summary.gaps === 1 ? '' : 's'} not read or without advisories)`]
             : summary.status === 'running'
-              ? 'is being scanned'
-              : 'could not be scanned';
+              ? ['scanning', 'is being scanned']
+              : ['scan_failed', 'could not be scanned'];
       return this.violation(
         `Berth blocked this pull: ${ref} ${why}, and project ${project.name} only serves images whose scan shows nothing at or above ${project.severity}. Wait for the scan, or ask a project admin.`,
+        { key, params: { ref, type, gaps: summary?.gaps ?? 0, project: project.name, severity: project.severity } },
       );
     }
     const threshold = severityRank(project.severity as Severity);
@@ -191,6 +202,10 @@ export class PolicyService {
       `Berth blocked this pull: ${ref} has ${blocking.length} vulnerabilit${blocking.length === 1 ? 'y' : 'ies'} at or above ${project.severity} ` +
         `(${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''}), and project ${project.name} prevents vulnerable images. ` +
         `To pull it anyway, ask a project admin to add the CVEs to the project's CVE allowlist.`,
+      {
+        key: 'vulnerable',
+        params: { ref, count: blocking.length, severity: project.severity, ids: `${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ` (+${ids.length - 5})` : ''}`, project: project.name },
+      },
     );
   }
 
@@ -210,6 +225,7 @@ export class PolicyService {
     const why = sigs.length ? `has ${sigs.length} signature${sigs.length === 1 ? '' : 's'}, but none is valid for the project's keys (${keys})` : `is not signed`;
     return this.violation(
       `Berth blocked this pull: ${name}@${digest.slice(0, 19)}… ${why}, and project ${project.name} serves only artifacts signed by one of its keys. Sign it with cosign (cosign sign --key <one of: ${keys}> <registry>/${name}@${digest}) and pull again.`,
+      { key: sigs.length ? 'bad_signature' : 'unsigned', params: { ref: `${name}@${digest.slice(0, 19)}…`, count: sigs.length, keys, project: project.name } },
     );
   }
 

@@ -9,7 +9,7 @@ import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js'
 import type { ProjectService } from './project-service.js';
 
 const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
-const SCHEME: Record<string, VersionScheme> = { deb: 'dpkg', apk: 'apk', npm: 'semver', pypi: 'pep440' };
+const SCHEME: Record<string, VersionScheme> = { deb: 'dpkg', apk: 'apk', npm: 'semver', pypi: 'pep440', maven: 'maven', cargo: 'semver', gem: 'rubygems' };
 /** Rows of one package read to filter by a version range (the range needs each ecosystem's ordering, so in memory). */
 const RANGE_SCAN_CAP = 20_000;
 

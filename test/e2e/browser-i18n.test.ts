@@ -18,9 +18,20 @@ const PAGES: { path: string; name: string; en: RegExp; zh: RegExp }[] = [
   { path: '/audit-logs', name: 'audit', en: /Time \(UTC\)/, zh: /时间（UTC）/ },
   { path: '/projects/i18n/settings', name: 'project-settings', en: /Prevent pulling vulnerable images/, zh: /阻止拉取有漏洞的镜像/ },
   { path: '/schedules', name: 'schedules', en: /Cron expressions in UTC/, zh: /Cron 表达式（UTC）/ },
+  { path: '/security', name: 'security', en: /Most dangerous CVEs/, zh: /最危险的 CVE/ },
+  { path: '/projects/i18n/webhooks', name: 'webhooks', en: /Create webhook/, zh: /创建 Webhook/ },
+  { path: '/projects/i18n/retention', name: 'retention', en: /Tag retention/, zh: /标签保留/ },
+  { path: '/projects/i18n/members', name: 'members', en: /Add a directory group/, zh: /添加目录组/ },
+  { path: '/account/profile', name: 'profile', en: /Signs in with/, zh: /登录方式/ },
+  { path: '/settings/auth', name: 'auth-settings', en: /Membership attribute/, zh: /成员关系属性/ },
+  { path: '/access-log', name: 'access-log', en: /Access log/, zh: /访问日志/ },
+  { path: '/no-such-page', name: 'not-found', en: /404 Not found/, zh: /404 未找到/ },
 ];
+/** English words that must not be left on a page shown in Chinese (the UI's own words; data such as names may be English; "Webhook" is the word Chinese UIs use too). */
+const ENGLISH_LEFT = /\b(?:Save|Delete|Remove|Search|Severity|Artifact|Package|Settings|Members|Events|Enabled|Username|Profile|Sign[- ]in|Sign out|critical|high|medium|low)\b/;
 // A message key shown instead of its text means a catalogue or a template is wrong.
-const RAW_KEY = /\b(?:nav|common|jobs|projects|repo|artifact|dashboard|pager|login|scan|findings|schedules|howto|severity|layout)\.[a-z_]+\b/;
+const RAW_KEY =
+  /\b(?:nav|common|jobs|projects|repo|artifact|dashboard|pager|login|scan|findings|schedules|howto|severity|layout|security|webhooks|retention|members|profile|auth_settings|audit|roles|error|chart|gc|robots|users)\.[a-z_]+\b/;
 
 for (const dialect of testDialects()) {
   describe(`browser: the UI in English and Simplified Chinese [${dialect}]`, () => {
@@ -58,6 +69,22 @@ for (const dialect of testDialects()) {
             assert.match(text, lang === 'en' ? p.en : p.zh, `${p.path} in ${lang}`);
             assert.doesNotMatch(text, RAW_KEY, `${p.path} shows a message key`);
             assert.equal(await page.getAttribute('html', 'lang'), lang);
+            if (lang === 'zh-CN') {
+              // What people read: the text of <main> (not the footer's language names) and the attributes of its controls.
+              const read = await page.evaluate(() => {
+                const main = document.querySelector('main') ?? document.body;
+                const attrs = [...main.querySelectorAll('[placeholder],[title],[aria-label],[hx-confirm]')].flatMap((e) =>
+                  ['placeholder', 'title', 'aria-label', 'hx-confirm'].map((a) => e.getAttribute(a) ?? '').filter((v) => v && !/^\S+$/.test(v)),
+                );
+                const clone = main.cloneNode(true) as HTMLElement;
+                // Commands, identifiers and options that are data (an option showing its own value: ldap, member, slack).
+                for (const x of clone.querySelectorAll('pre, code, input, textarea')) x.remove();
+                for (const o of clone.querySelectorAll('option')) if (o.textContent === (o.getAttribute('value') ?? o.textContent)) o.remove();
+                return `${clone.textContent ?? ''} ${attrs.join(' ')}`;
+              });
+              const left = ENGLISH_LEFT.exec(read);
+              assert.equal(left, null, `${p.path} in Chinese still says "${left?.[0]}": …${read.slice(Math.max(0, (left?.index ?? 0) - 80), (left?.index ?? 0) + 80)}…`);
+            }
             await page.screenshot({ path: shot(`i18n-${p.name}-${lang}-${dialect}`), fullPage: true });
           }
         } finally {
@@ -65,6 +92,39 @@ for (const dialect of testDialects()) {
         }
       });
     }
+
+    it('prints chart words, flash messages and confirmations in the language of the page', async () => {
+      const ctx = await browser.newContext({ locale: 'zh-CN' });
+      const page = await ctx.newPage();
+      try {
+        await signIn(page, server.url, 'admin', ADMIN_PASSWORD);
+        await page.goto(`${server.url}/security`);
+        const svg = page.locator('svg.sevcols').first();
+        const label = (await svg.getAttribute('aria-label')) ?? '';
+        assert.match(label, /0 严重, 0 高危, 0 中危, 0 低危, 0 未知/);
+        const words = await svg.locator('text').allTextContents();
+        assert.ok(
+          ['严重', '高危', '中危', '低危', '未知'].every((w) => words.includes(w)),
+          words.join(','),
+        );
+        assert.equal(words.filter((w) => /[a-z]{3,}/.test(w)).length, 0, `no English in the chart: ${words.join(',')}`);
+        await page.goto(`${server.url}/projects/i18n/settings`);
+        await page.click('form button[type=submit].primary');
+        await page.waitForSelector('.flash-ok');
+        assert.equal((await page.textContent('.flash-ok'))?.trim(), '设置已保存。');
+        const res = await t.req('/api/v1/users', { method: 'POST', auth: ADMIN, json: { username: 'lin', password: 'lin-password-1234' } });
+        assert.equal(res.status, 201);
+        const { id } = await res.json();
+        await page.goto(`${server.url}/users/${id}/delete`);
+        assert.match((await page.textContent('main')) ?? '', /删除用户 lin？/);
+        await page.screenshot({ path: shot(`i18n-confirm-zh-CN-${dialect}`), fullPage: true });
+        await page.click('main button[type=submit]');
+        await page.waitForSelector('.flash-ok');
+        assert.equal((await page.textContent('.flash-ok'))?.trim(), '用户 lin 已删除。');
+      } finally {
+        await ctx.close();
+      }
+    });
 
     it('stores the language a user picks and uses it in every browser they sign in from', async () => {
       const ctx = await browser.newContext({ locale: 'en-US' });

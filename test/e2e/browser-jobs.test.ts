@@ -82,5 +82,46 @@ for (const dialect of testDialects()) {
       const api = await (await b.api('/api/v1/schedules', { auth: ADMIN })).json();
       assert.equal(api.items.find((s: { name: string }) => s.name === 'reconcile').cron, '30 2 * * *');
     });
+
+    it("shows as a schedule's last fire only a fire that ran, not its creation or an edit", async () => {
+      await page.goto(`${b.url}/schedules`);
+      const lastFire = page.locator('#schedule-scan-all .last-fire');
+      assert.match((await lastFire.textContent()) ?? '', /Last fired:\s*never/);
+      await page.locator('#schedule-scan-all input[name=cron]').fill('0 5 * * *');
+      await page.click('#schedule-scan-all button[type=submit]');
+      await page.waitForSelector('.flash-ok');
+      assert.match((await page.locator('#schedule-scan-all .last-fire').textContent()) ?? '', /Last fired:\s*never/, 'an edit is not a fire');
+      const fireTime = Date.parse('2026-11-29T05:00:00Z');
+      await b.services.scheduler.fire('scan-all', fireTime);
+      const job = await b.services.db
+        .selectFrom('jobs')
+        .select('id')
+        .where('unique_key', '=', `schedule:scan-all:${new Date(fireTime).toISOString()}`)
+        .executeTakeFirstOrThrow();
+      await page.goto(`${b.url}/schedules`);
+      const text = (await page.locator('#schedule-scan-all .last-fire').textContent()) ?? '';
+      assert.match(text, /Last fired:\s*2026-11-29 05:00(:00)? UTC/);
+      assert.equal(await page.locator(`#schedule-scan-all .last-fire a[href="/jobs/${job.id}"]`).count(), 1);
+      await page.screenshot({ path: shot(`schedules-last-fire-${dialect}`), fullPage: true });
+    });
+
+    it('offers "Scan all now" to system admins only', async () => {
+      await page.goto(`${b.url}/jobs`);
+      assert.equal(await page.locator('button:has-text("Scan all now")').count(), 1);
+      const user: [string, string] = ['nadia', 'nadia-pw-12345'];
+      assert.equal((await b.api('/api/v1/users', { method: 'POST', auth: ADMIN, json: { username: user[0], password: user[1] } })).status, 201);
+      const ctx = await browser.newContext();
+      const other = await ctx.newPage();
+      try {
+        await signIn(other, b.url, user[0], user[1]);
+        const res = await other.goto(`${b.url}/jobs`);
+        assert.equal(res?.status(), 403);
+        assert.equal(await other.locator('button:has-text("Scan all now")').count(), 0);
+        await other.screenshot({ path: shot(`jobs-non-admin-${dialect}`), fullPage: true });
+        assert.equal((await b.api('/api/v1/system/scan-all', { method: 'POST', auth: user })).status, 403);
+      } finally {
+        await ctx.close();
+      }
+    });
   });
 }

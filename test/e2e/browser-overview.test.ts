@@ -6,7 +6,7 @@ import { ADMIN, ADMIN_PASSWORD } from '../helpers/app.js';
 import { launchChromium, shot, signIn } from '../helpers/browser.js';
 import { testDialects } from '../helpers/db.js';
 import { ociImage } from '../helpers/oci.js';
-import { buildImage, eventually, push, startInstance, type Instance } from '../helpers/registry.js';
+import { buildImage, eventually, fails, push, startInstance, type Instance } from '../helpers/registry.js';
 import { DEBIAN_LAYERS, DEBIAN_RECORDS } from '../fixtures/osv/records.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -126,6 +126,98 @@ for (const dialect of testDialects()) {
         assert.equal(await page.locator('table.grid .pull-blocked').count(), 0, 'clean images pass');
       } finally {
         await b.api('/api/v1/projects/vis', { method: 'PUT', auth: ADMIN, json: { prevent_vulnerable: false } });
+      }
+    });
+
+    it('records every refused pull in the access log with its reason (UI and REST), and says "not scanned" for an unscanned image', async () => {
+      // A project that gates pulls and does not scan on push: its new image has no report.
+      assert.equal((await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'gated' } })).status, 201);
+      assert.equal((await b.api('/api/v1/projects/gated', { method: 'PUT', auth: ADMIN, json: { auto_scan: false, prevent_vulnerable: true, severity: 'critical' } })).status, 200);
+      await push(await buildImage({ 'etc/fresh': 'x' }), `docker://${b.host}/gated/fresh:1`, ADMIN);
+      const digest = await eventually(async () => {
+        const res = await b.api('/api/v1/projects/gated/repositories/fresh/artifacts', { auth: ADMIN });
+        if (res.status !== 200) return null;
+        const body = await res.json();
+        const items = (Array.isArray(body) ? body : body.items) as { digest: string }[];
+        return items[0]?.digest;
+      });
+      await page.goto(`${b.url}/projects/gated/repositories/fresh/artifacts/${digest}`);
+      await page.screenshot({ path: shot(`gate-unscanned-${dialect}`), fullPage: true });
+      const facts = (await page.textContent('dl.facts')) ?? '';
+      assert.doesNotMatch(facts, /docker pull/);
+      assert.match(facts, /pull blocked by policy.*has not been scanned yet/s);
+      await page.goto(`${b.url}/projects/gated/repositories/fresh`);
+      assert.equal(await page.locator('table.grid .pull-blocked').count(), 1);
+      const repoRow = page.locator(`tr.artifact[data-digest="${digest}"]`);
+      assert.match((await repoRow.locator('.blocked-why').textContent()) ?? '', /has not been scanned yet/, 'the reason is on the page, not only in a tooltip');
+      assert.equal(await repoRow.locator('code.pull').count(), 0, 'no pull command for a blocked image');
+      await page.screenshot({ path: shot(`gate-unscanned-repository-${dialect}`), fullPage: true });
+
+      // A real client pulls and is refused; the access log has the attempt, the puller and the words it was given.
+      const since = new Date().toISOString();
+      const err = await fails('skopeo', [
+        'copy',
+        '--retry-times',
+        '0',
+        '--src-creds',
+        ADMIN.join(':'),
+        '--src-tls-verify=false',
+        `docker://${b.host}/gated/fresh:1`,
+        `oci:${b.config.dataDir}/refused:1`,
+      ]);
+      assert.match(err, /has not been scanned yet/);
+      const rest = await (await b.api(`/api/v1/audit-logs?action=pull_refused&resource=gated/fresh&from=${encodeURIComponent(since)}`, { auth: ADMIN })).json();
+      assert.ok(rest.items.length >= 1, JSON.stringify(rest));
+      const row = rest.items[0];
+      assert.equal(row.username, 'admin');
+      assert.equal(row.resource_type, 'artifact');
+      assert.equal(row.resource, `gated/fresh@${digest}`);
+      assert.equal(row.detail.code, 'PROJECTPOLICYVIOLATION');
+      assert.equal(row.detail.reference, '1');
+      assert.match(row.detail.reason, /gated\/fresh@sha256:[0-9a-f]{12}… has not been scanned yet/);
+      assert.ok(err.includes(row.detail.reason.slice(0, 60)), `${err} vs ${row.detail.reason}`);
+      // The vulnerable image of the other test, refused through /v2 directly: a second reason.
+      assert.equal((await b.api('/api/v1/projects/vis', { method: 'PUT', auth: ADMIN, json: { prevent_vulnerable: true, severity: 'high' } })).status, 200);
+      try {
+        const tok = (await (await b.api('/service/token?service=berth-registry&scope=repository:vis/app:pull', { auth: ADMIN })).json()).token as string;
+        assert.equal(
+          (await fetch(`${b.url}/v2/vis/app/manifests/1`, { method: 'HEAD', headers: { authorization: `Bearer ${tok}`, accept: 'application/vnd.oci.image.manifest.v1+json' } })).status,
+          412,
+        );
+      } finally {
+        await b.api('/api/v1/projects/vis', { method: 'PUT', auth: ADMIN, json: { prevent_vulnerable: false } });
+      }
+      const vuln = await (await b.api('/api/v1/audit-logs?action=pull_refused&resource=vis/app', { auth: ADMIN })).json();
+      assert.ok(
+        vuln.items.some((r: { detail: { reason: string; method: string } }) => r.detail.method === 'HEAD' && /vulnerabilit(y|ies) at or above high/.test(r.detail.reason)),
+        JSON.stringify(vuln),
+      );
+      // Pulls that pass are not refusals.
+      const clean = await (await b.api('/api/v1/audit-logs?action=pull_refused&resource=vis/multi', { auth: ADMIN })).json();
+      assert.equal(clean.items.length, 0);
+
+      await page.goto(`${b.url}/access-log?resource=gated%2Ffresh`);
+      await page.screenshot({ path: shot(`access-log-refused-${dialect}`), fullPage: true });
+      const refusedRows = page.locator('tr.audit-pull_refused');
+      assert.ok((await refusedRows.count()) >= 1);
+      const text = (await refusedRows.first().textContent()) ?? '';
+      assert.match(text, /pull refused/);
+      assert.match(text, /has not been scanned yet/);
+
+      // In Chinese: the same reason in the reader's language, and still no pull command.
+      const zh = await browser.newContext({ locale: 'zh-CN' });
+      try {
+        const p = await zh.newPage();
+        await signIn(p, b.url, 'admin', ADMIN_PASSWORD);
+        await p.goto(`${b.url}/projects/gated/repositories/fresh/artifacts/${digest}`);
+        await p.screenshot({ path: shot(`gate-unscanned-zh-${dialect}`), fullPage: true });
+        const zhFacts = (await p.textContent('dl.facts')) ?? '';
+        assert.doesNotMatch(zhFacts, /docker pull/);
+        assert.match(zhFacts, /策略阻止拉取.*gated\/fresh@sha256:[0-9a-f]{12}… 尚未扫描，而项目 gated 只提供扫描结果中没有严重及以上漏洞的镜像/s);
+        await p.goto(`${b.url}/access-log?resource=gated%2Ffresh`);
+        assert.match((await p.locator('tr.audit-pull_refused').first().textContent()) ?? '', /拉取被拒绝/);
+      } finally {
+        await zh.close();
       }
     });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -27,9 +28,13 @@ for (const dialect of testDialects()) {
       const direct = await fetch(`${b.services.registry.url()}${p}`, { method: init.method ?? 'GET', headers });
       return { through, direct, throughBody: Buffer.from(await through.arrayBuffer()), directBody: Buffer.from(await direct.arrayBuffer()) };
     };
-    const sameAnswer = async (p: string, init: Parameters<typeof both>[1] = {}) => {
+    const servedFromStorage = async () => (await b.services.metrics.manifestsFromStorage.get()).values[0]?.value ?? 0;
+    /** The same request through Berth and straight to the registry: the same answer; `fromStorage`: whether Berth answered it itself. */
+    const sameAnswer = async (p: string, init: Parameters<typeof both>[1] & { fromStorage?: boolean } = {}) => {
+      const before = await servedFromStorage();
       const r = await both(p, init);
       const what = `${init.method ?? 'GET'} ${p} accept=${init.accept ?? 'all'}`;
+      if (init.fromStorage !== undefined) assert.equal((await servedFromStorage()) - before, init.fromStorage ? 1 : 0, `${what}: answered from storage`);
       assert.equal(r.through.status, r.direct.status, what);
       for (const h of COMPARED) assert.equal(r.through.headers.get(h), r.direct.headers.get(h), `${what}: ${h}`);
       assert.deepEqual(r.throughBody, r.directBody, what);
@@ -70,7 +75,7 @@ for (const dialect of testDialects()) {
       ] as const) {
         for (const ref of [tag, pulls[tag]!]) {
           for (const method of ['GET', 'HEAD']) {
-            const r = await sameAnswer(`/v2/st/app/manifests/${ref}`, { method });
+            const r = await sameAnswer(`/v2/st/app/manifests/${ref}`, { method, fromStorage: true });
             assert.equal(r.through.status, 200);
             assert.equal(r.through.headers.get('content-type'), type);
             assert.equal(r.through.headers.get('docker-content-digest'), pulls[tag]);
@@ -81,19 +86,19 @@ for (const dialect of testDialects()) {
 
     it('leaves to the registry what it converts or refuses: narrow Accept headers, unknown references, conditional GETs', async () => {
       // distribution refuses an OCI manifest to a client that does not accept OCI, converts or picks for others
-      await sameAnswer('/v2/st/app/manifests/oci', { accept: DOCKER_V2 });
-      await sameAnswer(`/v2/st/app/manifests/${pulls.oci}`, { accept: DOCKER_V2 });
-      await sameAnswer('/v2/st/app/manifests/multi', { accept: OCI_MANIFEST });
-      await sameAnswer('/v2/st/app/manifests/nope');
-      await sameAnswer(`/v2/st/app/manifests/sha256:${'0'.repeat(64)}`);
+      await sameAnswer('/v2/st/app/manifests/oci', { accept: DOCKER_V2, fromStorage: false });
+      await sameAnswer(`/v2/st/app/manifests/${pulls.oci}`, { accept: DOCKER_V2, fromStorage: false });
+      await sameAnswer('/v2/st/app/manifests/multi', { accept: OCI_MANIFEST, fromStorage: false });
+      await sameAnswer('/v2/st/app/manifests/nope', { fromStorage: false });
+      await sameAnswer(`/v2/st/app/manifests/sha256:${'0'.repeat(64)}`, { fromStorage: false });
       // a digest stored in another repository is not part of this one
       assert.equal((await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'st2' } })).status, 201);
       await push(await ociImage(path.join(b.config.dataDir, 'other'), [{ 'etc/c': 'c' }], 't'), `docker://${b.host}/st2/other:1`, ADMIN);
       const foreign = await inspectDigest(`docker://${b.host}/st2/other:1`, ADMIN);
-      const r = await sameAnswer(`/v2/st/app/manifests/${foreign}`);
+      const r = await sameAnswer(`/v2/st/app/manifests/${foreign}`, { fromStorage: false });
       assert.equal(r.through.status, 404);
       const etag = `"${pulls.oci}"`;
-      const c = await sameAnswer('/v2/st/app/manifests/oci', { headers: { 'if-none-match': etag } });
+      const c = await sameAnswer('/v2/st/app/manifests/oci', { headers: { 'if-none-match': etag }, fromStorage: false });
       assert.equal(c.through.status, 304);
     });
 
@@ -103,12 +108,32 @@ for (const dialect of testDialects()) {
       const saved = fs.readFileSync(link, 'utf8');
       fs.writeFileSync(link, ''); // a link being written
       try {
-        const r = await sameAnswer(`/v2/st/app/manifests/${pulls.docker}`);
+        const r = await sameAnswer(`/v2/st/app/manifests/${pulls.docker}`, { fromStorage: false });
         assert.notEqual(r.through.status, 200);
       } finally {
         fs.writeFileSync(link, saved);
       }
-      assert.equal((await sameAnswer(`/v2/st/app/manifests/${pulls.docker}`)).through.status, 200);
+      assert.equal((await sameAnswer(`/v2/st/app/manifests/${pulls.docker}`, { fromStorage: true })).through.status, 200);
+    });
+
+    it('an OCI manifest stored without mediaType (older OCI tools write none) is served as the registry serves it', async () => {
+      const push = await (await b.api('/service/token?service=berth-registry&scope=repository:st/app:pull,push', { auth: ADMIN })).json();
+      const auth = { authorization: `Bearer ${push.token}` };
+      const blob = async (data: Buffer) => {
+        const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+        const start = await fetch(`${b.url}/v2/st/app/blobs/uploads/`, { method: 'POST', headers: auth });
+        const loc = new URL(start.headers.get('location')!, b.url);
+        loc.searchParams.set('digest', digest);
+        assert.equal((await fetch(loc, { method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: new Uint8Array(data) })).status, 201);
+        return { digest, size: data.length };
+      };
+      const config = await blob(Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'));
+      const manifest = JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [] });
+      const put = await fetch(`${b.url}/v2/st/app/manifests/bare`, { method: 'PUT', headers: { ...auth, 'content-type': OCI_MANIFEST }, body: manifest });
+      assert.equal(put.status, 201, await put.text());
+      const r = await sameAnswer('/v2/st/app/manifests/bare', { fromStorage: true });
+      assert.equal(r.through.headers.get('content-type'), OCI_MANIFEST);
+      assert.equal(r.throughBody.toString(), manifest);
     });
 
     it('records each GET answered from storage as a pull: access log, pull count; HEADs are not pulls', async () => {

@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import { CATALOGUES, createI18n, LOCALES, pickLocale } from '../../src/i18n/index.js';
 import { JOB_STATES } from '../../src/jobs/states.js';
 import { SEVERITIES } from '../../src/scanner/severity.js';
+import { ROLES } from '../../src/auth/rbac.js';
+import { GATE_REASONS } from '../../src/services/policy-service.js';
 
 /** Every leaf key of a nested catalogue, dotted. */
 function keys(o: Record<string, unknown>, prefix = ''): Map<string, unknown> {
@@ -28,9 +30,17 @@ function usedKeys(): { literal: Map<string, string>; prefixes: Map<string, strin
     const src = fs.readFileSync(f, 'utf8');
     for (const m of src.matchAll(/\bt(?:r\(c\))?\(\s*'([^']+)'\s*([,)+])/g)) (m[2] === '+' ? prefixes : literal).set(m[1]!, f);
     for (const m of src.matchAll(/label: '([a-z_]+\.[a-z_.]+)'/g)) literal.set(m[1]!, f);
+    // Keys chosen by a condition (`tr(c)(ok ? 'a.b' : 'a.c')`): any quoted `namespace.key` of a catalogue namespace.
+    for (const m of src.matchAll(/'([a-z_]+)\.([a-z_.]*)'/g)) {
+      if (!NAMESPACES.has(m[1]!)) continue;
+      const k = `${m[1]}.${m[2]}`;
+      (k.endsWith('_') || k.endsWith('.') ? prefixes : literal).set(k, f);
+    }
   }
   return { literal, prefixes };
 }
+
+const NAMESPACES = new Set(Object.keys(CATALOGUES.en));
 
 describe('i18n catalogues', () => {
   const en = keys(CATALOGUES.en);
@@ -69,12 +79,96 @@ describe('i18n catalogues', () => {
     for (const s of SEVERITIES) assert.ok(en.has(`severity.${s}`), s);
     for (const s of JOB_STATES) assert.ok(en.has(`jobs.state_${s}`), s);
     for (const s of ['severity', 'package', 'id']) assert.ok(en.has(`findings.sort_${s}`), s);
+    for (const r of ROLES) assert.ok(en.has(`roles.${r}`), r);
+    for (const k of ['user', 'group']) assert.ok(en.has(`members.kind_${k}`), k);
+    for (const k of ['settings', 'environment']) assert.ok(en.has(`auth_settings.secret_from_${k}`), k);
+    for (const k of GATE_REASONS) assert.ok(en.has(`gate.reason_${k}`), k);
   });
 
   it('translates with placeholders through i18next, falling back to nothing missing', () => {
     const i18n = createI18n();
     assert.equal(i18n.getFixedT('zh-CN')('pager.status', { page: 2, pages: 5, total: 99 }), '第 2 / 5 页 · 共 99 项');
     assert.equal(i18n.getFixedT('en')('pager.status', { page: 2, pages: 5, total: 99 }), 'Page 2 of 5 · 99 in all');
+  });
+});
+
+/**
+ * Text a template prints without `t(…)`: what is left of each eta template once the eta tags, `<script>`, `<style>`,
+ * comments and `<pre>`/`<code>` blocks (commands and identifiers, the same in every language) are taken out, read as
+ * text nodes and as the attributes people read (placeholder, title, aria-label, alt, hx-confirm, a button's value).
+ * A heuristic: it finds literal sentences and words, not text a template builds from data.
+ */
+function untranslatedText(src: string): string[] {
+  const s = src
+    .replace(/<%[\s\S]*?%>/g, '\u0000')
+    .replace(/<(script|style|pre|code)\b[\s\S]*?<\/\1>/g, '\u0000')
+    .replace(/<!--[\s\S]*?-->/g, '');
+  const found: string[] = [];
+  for (const tag of s.matchAll(/<[a-zA-Z][^>]*>/g)) {
+    for (const a of tag[0].matchAll(/\s(placeholder|title|aria-label|alt|hx-confirm|label)="([^"]*)"/g)) {
+      const v = a[2]!.replace(/\u0000/g, '').trim();
+      // A placeholder that is one token is an example value (a URL, a CVE id, a package name), not prose.
+      if (a[1] === 'placeholder' && !/\s/.test(v)) continue;
+      if (/[A-Za-z]{2,}/.test(v)) found.push(`${a[1]}="${v}"`);
+    }
+    // An input button shows its value (a <button>'s value is only sent, never shown).
+    if (/^<input\b/.test(tag[0]) && /type="(submit|button|reset)"/.test(tag[0])) {
+      const v = /\svalue="([^"]*)"/.exec(tag[0])?.[1]?.replace(/\u0000/g, '') ?? '';
+      if (/[A-Za-z]{2,}/.test(v)) found.push(`value="${v}"`);
+    }
+  }
+  for (const node of s.replace(/<[^>]*>/g, '\u0000').split('\u0000')) {
+    const text = node.trim();
+    if (/[A-Za-z]{2,}/.test(text) && !LITERAL_OK.has(text)) found.push(text);
+  }
+  return found;
+}
+
+/** Words every language prints as they are: the product, formats, the time zone, the OCI artifact type names. */
+const LITERAL_OK = new Set(['Berth', '· Berth', '⚓ Berth', 'OSV', 'CSV', 'SBOM (CycloneDX)', 'UTC (', 'UTC', 'image']);
+
+describe('templates print no untranslated text', () => {
+  it('finds literal text (the heuristic works)', () => {
+    assert.deepEqual(untranslatedText('<h1>Sign-in settings</h1>'), ['Sign-in settings']);
+    assert.deepEqual(untranslatedText(`<button hx-confirm="Remove <%= m.label %>?">x</button>`), ['hx-confirm="Remove ?"']);
+    assert.deepEqual(untranslatedText('<label>Mode <select name="mode"></select></label>'), ['Mode']);
+    assert.deepEqual(untranslatedText('<input placeholder="the name of the team">'), ['placeholder="the name of the team"']);
+    assert.deepEqual(untranslatedText('<input type="submit" value="Save">'), ['value="Save"']);
+    assert.deepEqual(untranslatedText('<h1><%= t(\'x.y\') %></h1><pre>docker login <%= it.host %></pre><input placeholder="CVE-2024-1234"> <code>ldap://</code>'), []);
+  });
+
+  it('in every template under src/views', () => {
+    const files = walk('src/views', '.eta');
+    assert.ok(files.length > 40, `found ${files.length} templates`);
+    const problems = files.flatMap((f) => untranslatedText(fs.readFileSync(f, 'utf8')).map((x) => `${f}: ${x}`));
+    assert.deepEqual(problems, [], 'put these through t() with keys in every catalogue');
+  });
+});
+
+/** String literals UI routes hand to pages as words people read (titles, headings, questions, flash texts, errors). */
+function untranslatedRouteStrings(src: string): string[] {
+  const found: string[] = [];
+  for (const m of src.matchAll(/\b(title|heading|question|confirmLabel|label|text|error):\s*(['`])((?:(?!\2).)*)\2/g)) {
+    const v = m[3]!;
+    // Message keys are fine; so is text built only from data (`${x}` with no words of its own).
+    if (/^[a-z_]+\.[a-z_.]+$/.test(v)) continue;
+    if (/[A-Za-z]{2,}/.test(v.replace(/\$\{[^}]*\}/g, ''))) found.push(`${m[1]}: ${v}`);
+  }
+  return found;
+}
+
+describe('UI routes hand pages translated words', () => {
+  it('finds a literal message (the heuristic works)', () => {
+    assert.deepEqual(untranslatedRouteStrings("redirectWith(c, '/x', { kind: 'ok', text: 'Settings saved.' })"), ['text: Settings saved.']);
+    // Route source as text: `$` + `{` spelled apart, so these are not template strings by mistake.
+    const $ = '$';
+    assert.deepEqual(untranslatedRouteStrings(`page(c, p, { title: \`Delete ${$}{name}?\` })`), [`title: Delete ${$}{name}?`]);
+    assert.deepEqual(untranslatedRouteStrings(`page(c, p, { title: tr(c)('x.y'), label: 'nav.users', heading: \`${$}{repo}@${$}{digest}\` })`), []);
+  });
+
+  it('in every module under src/routes/ui', () => {
+    const problems = walk('src/routes/ui', '.ts').flatMap((f) => untranslatedRouteStrings(fs.readFileSync(f, 'utf8')).map((x) => `${f}: ${x}`));
+    assert.deepEqual(problems, [], 'put these through tr(c)() with keys in every catalogue');
   });
 });
 

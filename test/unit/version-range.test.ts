@@ -22,6 +22,12 @@ describe('security hub version ranges', () => {
     ['npm', '4.17.21', '>=4.0.0,<4.17.21', false],
     ['pypi', '2.19.0', '<2.20', true],
     ['pypi', '2.20.0rc1', '<2.20', true],
+    ['maven', '2.9.10.6', '<2.9.10.7', true],
+    ['maven', '31.1-jre', '<32.0.0-android', true],
+    ['maven', '2.15.0', '<2.15.0-rc2', false],
+    ['cargo', '1.6.0', '>=1.0.0,<1.6.1', true],
+    ['gem', '4.0.2', '>=4.0.1,<4.0.5', true],
+    ['gem', '4.0.5.rc1', '<4.0.5', true],
     ['other', '1.0', '=1.0', true],
     ['other', '1.0', '<2.0', false],
   ];

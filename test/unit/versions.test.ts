@@ -4,7 +4,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { compareVersions, isValidApk, isValidDpkg, isValidPep440, isValidRpm, isValidSemver, schemeForEcosystem, type VersionScheme } from '../../src/scanner/versions/index.js';
+import {
+  compareVersions,
+  isValidApk,
+  isValidDpkg,
+  isValidMaven,
+  isValidPep440,
+  isValidRpm,
+  isValidRubyGems,
+  isValidSemver,
+  schemeForEcosystem,
+  type VersionScheme,
+} from '../../src/scanner/versions/index.js';
 
 const ORACLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/version-oracles');
 
@@ -84,6 +95,10 @@ const ORACLE_FILES: ReadonlyArray<readonly [string, VersionScheme, number]> = [
   ['pypi-versions.txt', 'pep440', 35],
   ['pypi-versions-generated.txt', 'pep440', 12_000],
   ['semver-versions.txt', 'semver', 80],
+  ['maven-versions.txt', 'maven', 90],
+  ['maven-versions-generated.txt', 'maven', 14_000],
+  ['rubygems-versions.txt', 'rubygems', 20],
+  ['rubygems-versions-generated.txt', 'rubygems', 4_000],
 ];
 
 describe('version oracles', () => {
@@ -365,6 +380,91 @@ describe('semver', () => {
   });
 });
 
+describe('maven', () => {
+  it('hand-picked cases', () => {
+    assertAllAgree(
+      'maven',
+      table(
+        'maven',
+        `
+        # qualifiers: alpha < beta < milestone < rc < snapshot < release < sp, unknown ones after, alphabetically
+        1.0-alpha1 < 1.0-beta1
+        1.0-beta1 < 1.0-milestone1
+        1.0-milestone1 < 1.0-rc1
+        1.0-rc1 < 1.0-SNAPSHOT
+        1.0-SNAPSHOT < 1.0
+        1.0 < 1.0-sp1
+        1.0-sp1 < 1.0-foo
+        1.0-bar < 1.0-foo
+        # short forms, aliases, case
+        1.0-a1 = 1.0-alpha-1
+        1.0-b2 = 1.0-beta-2
+        1.0-m3 = 1.0-milestone-3
+        1.0-cr1 = 1.0-rc1
+        1.0-RC1 = 1.0-rc1
+        1.0.Final = 1.0
+        1.0-ga = 1.0
+        1.0.RELEASE = 1.0
+        # trailing zeros and null values go
+        1 = 1.0.0
+        1.0-0 = 1
+        2.0.0-0.0 = 2
+        # numbers numerically; a number after - is above a qualifier, after . above everything
+        1.9 < 1.10
+        1.0-1 < 1.0-2
+        1.0 < 1.0-1
+        1.0-1 < 1.0.1
+        1.0-xyz < 1.0-1
+        # the versions advisories use
+        31.1-jre < 32.0.0-android
+        2.9.10.6 < 2.9.10.7
+        2.9.10.6 < 2.10.0
+        2.15.0-rc2 < 2.15.0
+        `,
+      ),
+    );
+  });
+
+  it('validates syntax', () => {
+    for (const v of ['1', '1.0', '31.1-jre', '2.15.0-rc2', '1.0.Final']) assert.ok(isValidMaven(v), v);
+    for (const v of ['', 'latest', '1.0 beta', ' ']) assert.ok(!isValidMaven(v), v);
+  });
+});
+
+describe('rubygems', () => {
+  it('hand-picked cases', () => {
+    assertAllAgree(
+      'rubygems',
+      table(
+        'rubygems',
+        `
+        # letters make a pre-release, below the release
+        1.0.a < 1.0
+        1.0.rc1 < 1.0
+        1.0.beta < 1.0.rc
+        1.0a1 = 1.0.a.1
+        # a hyphen means .pre.
+        1.0-1 = 1.0.pre.1
+        1.0-1 < 1.0
+        # trailing zeros, in the release and in the pre-release part
+        1.0 = 1
+        1.0.0.0 = 1
+        1.a.0 = 1.a
+        # numbers numerically
+        1.9 < 1.10
+        4.0.2 < 4.0.5
+        3.0.20 < 3.0.21
+        `,
+      ),
+    );
+  });
+
+  it('validates syntax', () => {
+    for (const v of ['1', '1.0', '1.0.rc1', '1.0-1', '0.2.9']) assert.ok(isValidRubyGems(v), v);
+    for (const v of ['', 'a', '1..0', '1.0 1', '1.0-']) assert.ok(!isValidRubyGems(v), v);
+  });
+});
+
 describe('schemeForEcosystem', () => {
   const cases: ReadonlyArray<readonly [string, VersionScheme | null]> = [
     ['Debian', 'dpkg'],
@@ -392,8 +492,8 @@ describe('schemeForEcosystem', () => {
     ['crates.io', 'semver'],
     ['NuGet', null],
     ['Packagist', null],
-    ['RubyGems', null],
-    ['Maven', null],
+    ['RubyGems', 'rubygems'],
+    ['Maven', 'maven'],
     ['debian', null],
     ['PyPI:foo', null],
     ['Debianish', null],

@@ -60,7 +60,7 @@ export function authPages(): Hono<AppEnv> {
       deleteCookie(c, OIDC_LOGOUT_COOKIE, { path: '/logout' });
       const url = await c.var.services.oidc.logoutUrl(idToken);
       // A page with a link, not a redirect: CSP form-action 'self' rightly stops a form post from ending up elsewhere.
-      if (url) return page(c, 'pages/oidc-logout', { title: 'Signed out', providerLogoutUrl: url });
+      if (url) return page(c, 'pages/oidc-logout', { title: tr(c)('oidc_logout.title'), providerLogoutUrl: url });
     }
     return c.redirect('/login', 303);
   });

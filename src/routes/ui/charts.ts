@@ -3,23 +3,39 @@ import type { Severity } from '../../scanner/severity.js';
 export const SEVERITY_COLORS: Record<Severity, string> = { critical: '#7a1010', high: '#d92d20', medium: '#f79009', low: '#fdb022', unknown: '#98a2b3' };
 const ORDER: Severity[] = ['critical', 'high', 'medium', 'low', 'unknown'];
 
+/** The words a chart prints, in the viewer's language (see {@link chartWords}); English by default. */
+export interface ChartWords {
+  severity(s: Severity): string;
+  noVulnerabilities: string;
+  none: string;
+}
+
+const ENGLISH: ChartWords = { severity: (s) => s, noVulnerabilities: 'no vulnerabilities', none: 'none' };
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/** Chart words from a translate function (`severity.<name>`, `chart.*` keys), escaped for SVG text and attributes. */
+export function chartWords(t: (key: string) => string): ChartWords {
+  return { severity: (s) => esc(t(`severity.${s}`)), noVulnerabilities: esc(t('chart.no_vulnerabilities')), none: esc(t('chart.none')) };
+}
+
 /**
  * A stacked horizontal bar of severity counts, as server-rendered SVG. Only numbers and fixed words go into it, so it
  * is safe to include unescaped; it carries a text alternative for screen readers.
  */
-export function severityBar(counts: Record<Severity, number>, width = 480, height = 18): string {
+export function severityBar(counts: Record<Severity, number>, width = 480, height = 18, words: ChartWords = ENGLISH): string {
   const total = ORDER.reduce((n, s) => n + counts[s], 0);
   const label = total
     ? ORDER.filter((s) => counts[s])
-        .map((s) => `${counts[s]} ${s}`)
+        .map((s) => `${counts[s]} ${words.severity(s)}`)
         .join(', ')
-    : 'no vulnerabilities';
+    : words.noVulnerabilities;
   if (!total)
     return `<svg class="sevbar" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><rect width="${width}" height="${height}" rx="3" fill="#12b76a"/></svg>`;
   let x = 0;
   const rects = ORDER.filter((s) => counts[s]).map((s) => {
     const w = Math.max(2, Math.round((counts[s] / total) * width));
-    const r = `<rect x="${x}" width="${w}" height="${height}" fill="${SEVERITY_COLORS[s]}"><title>${counts[s]} ${s}</title></rect>`;
+    const r = `<rect x="${x}" width="${w}" height="${height}" fill="${SEVERITY_COLORS[s]}"><title>${counts[s]} ${words.severity(s)}</title></rect>`;
     x += w;
     return r;
   });
@@ -27,7 +43,7 @@ export function severityBar(counts: Record<Severity, number>, width = 480, heigh
 }
 
 /** Vertical bars: findings per severity across a project's latest reports. */
-export function severityColumns(counts: Record<Severity, number>, width = 360, height = 160): string {
+export function severityColumns(counts: Record<Severity, number>, width = 360, height = 160, words: ChartWords = ENGLISH): string {
   const max = Math.max(1, ...ORDER.map((s) => counts[s]));
   const colW = Math.floor(width / ORDER.length);
   const chartH = height - 36;
@@ -35,19 +51,17 @@ export function severityColumns(counts: Record<Severity, number>, width = 360, h
     const h = Math.round((counts[s] / max) * chartH);
     const x = i * colW + 8;
     return (
-      `<rect x="${x}" y="${chartH - h + 14}" width="${colW - 16}" height="${h}" fill="${SEVERITY_COLORS[s]}"><title>${counts[s]} ${s}</title></rect>` +
+      `<rect x="${x}" y="${chartH - h + 14}" width="${colW - 16}" height="${h}" fill="${SEVERITY_COLORS[s]}"><title>${counts[s]} ${words.severity(s)}</title></rect>` +
       `<text x="${x + (colW - 16) / 2}" y="${chartH - h + 10}" text-anchor="middle" font-size="11" fill="#1d2430">${counts[s]}</text>` +
-      `<text x="${x + (colW - 16) / 2}" y="${height - 6}" text-anchor="middle" font-size="11" fill="#667085">${s}</text>`
+      `<text x="${x + (colW - 16) / 2}" y="${height - 6}" text-anchor="middle" font-size="11" fill="#667085">${words.severity(s)}</text>`
     );
   });
-  const label = ORDER.map((s) => `${counts[s]} ${s}`).join(', ');
+  const label = ORDER.map((s) => `${counts[s]} ${words.severity(s)}`).join(', ');
   return `<svg class="sevcols" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${bars.join('')}</svg>`;
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-
 /** Labelled horizontal bars (top CVEs by affected artifacts); labels are escaped, values are numbers. */
-export function labelledBars(rows: { label: string; value: number; severity: Severity }[], width = 520, rowH = 22): string {
+export function labelledBars(rows: { label: string; value: number; severity: Severity }[], width = 520, rowH = 22, words: ChartWords = ENGLISH): string {
   const max = Math.max(1, ...rows.map((r) => r.value));
   const labelW = 170;
   const barMax = width - labelW - 50;
@@ -61,6 +75,6 @@ export function labelledBars(rows: { label: string; value: number; severity: Sev
       `<text x="${labelW + w + 6}" y="${y + 15}" font-size="12" fill="#667085">${r.value}</text>`
     );
   });
-  const label = rows.map((r) => `${r.label} ${r.value}`).join(', ') || 'none';
-  return `<svg class="bars" role="img" aria-label="${esc(label)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join('')}</svg>`;
+  const label = esc(rows.map((r) => `${r.label} ${r.value}`).join(', ')) || words.none;
+  return `<svg class="bars" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join('')}</svg>`;
 }

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError, denied } from '../../errors.js';
 import type { Ctx } from '../http.js';
-import { formString, page, redirectWith, requireLogin, viewer } from './render.js';
+import { formString, page, redirectWith, requireLogin, tr, viewer } from './render.js';
 
 const TEXT_FIELDS = {
   ldap: ['url', 'ca_file', 'bind_dn', 'base_dn', 'filter', 'uid_attr', 'group_base_dn', 'group_filter', 'admin_group'],
@@ -53,7 +53,12 @@ export function identityPages(): Hono<AppEnv> {
   r.use('/account/cli-secret', requireLogin);
 
   const authPage = async (c: Ctx, extra: Record<string, unknown> = {}, status = 200) =>
-    page(c, 'pages/system/auth', { title: 'Sign-in settings', nav: 'settings', s: await c.var.services.identity.settings.view(), externalUrl: c.var.services.config.externalUrl, ...extra }, status);
+    page(
+      c,
+      'pages/system/auth',
+      { title: tr(c)('auth_settings.title'), nav: 'settings', s: await c.var.services.identity.settings.view(), externalUrl: c.var.services.config.externalUrl, ...extra },
+      status,
+    );
 
   r.get('/settings/auth', (c) => authPage(c));
 
@@ -66,7 +71,7 @@ export function identityPages(): Hono<AppEnv> {
       throw err;
     }
     await c.var.services.audit.record(c.var.actor, 'update', 'system', 'auth', { mode: patch.mode });
-    return redirectWith(c, '/settings/auth', { kind: 'ok', text: 'Sign-in settings saved.' });
+    return redirectWith(c, '/settings/auth', { kind: 'ok', text: tr(c)('auth_settings.saved') });
   });
 
   r.post('/settings/auth/ldap-test', async (c) => {
@@ -82,7 +87,7 @@ export function identityPages(): Hono<AppEnv> {
     const me = viewer(c)!;
     const user = (await c.var.services.accounts.getUser(me.id))!;
     const groups = await c.var.services.identity.groupsOf(me.id);
-    return page(c, 'pages/account/profile', { title: 'Profile', user, groups, ...extra });
+    return page(c, 'pages/account/profile', { title: tr(c)('profile.title'), user, groups, ...extra });
   };
   r.get('/account/profile', (c) => profile(c));
   r.post('/account/cli-secret', async (c) => {

@@ -102,11 +102,11 @@ export function jobPages(): Hono<AppEnv> {
   r.get('/:id/stop', async (c) => {
     const job = await load(c);
     return page(c, 'pages/confirm', {
-      title: 'Stop job',
-      heading: 'Stop job',
-      question: `Stop job ${job.id} (${job.type}, ${job.status})? Work it has not done yet will not happen.`,
+      title: tr(c)('jobs.stop_title'),
+      heading: tr(c)('jobs.stop_title'),
+      question: tr(c)('jobs.stop_question', { id: job.id, type: job.type, status: tr(c)(`jobs.state_${job.status}`) }),
       action: `/jobs/${job.id}/stop`,
-      confirmLabel: 'Stop job',
+      confirmLabel: tr(c)('jobs.stop_title'),
       cancel: `/jobs/${job.id}`,
     });
   });
@@ -118,7 +118,7 @@ export function jobPages(): Hono<AppEnv> {
     await c.var.services.audit.record(c.var.actor, 'stop', 'job', String(id), { status });
     const job = (await c.var.services.jobs.get(id))!;
     if (isHtmx(c)) return form.view === 'panel' ? fragment(c, 'partials/jobs/panel', await panelData(c, job)) : fragment(c, 'partials/jobs/row', { j: jobView(job) });
-    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: `Job ${id} is ${status}.` });
+    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)('jobs.stopped_flash', { id, status: tr(c)(`jobs.state_${status}`) }) });
   });
 
   return r;

@@ -4,7 +4,7 @@ import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import type { Project } from '../../services/project-service.js';
 import { pageQuery, pathId, type Ctx } from '../http.js';
-import { severityColumns } from './charts.js';
+import { chartWords, severityColumns } from './charts.js';
 import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData, tr } from './render.js';
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
@@ -74,7 +74,7 @@ export function projectPages(): Hono<AppEnv> {
     const totals = await c.var.services.scans.projectTotals(project.id);
     const body = c.var.services.views.render('partials/projects/repositories', {
       ...i18nData(c),
-      chart: totals.scanned ? severityColumns(totals.counts) : '',
+      chart: totals.scanned ? severityColumns(totals.counts, undefined, undefined, chartWords(tr(c))) : '',
       totals,
       project: project.name,
       q: search,
@@ -185,7 +185,7 @@ export function projectPages(): Hono<AppEnv> {
         422,
       );
     }
-    return redirectWith(c, `/projects/${project.name}/settings`, { kind: 'ok', text: 'Settings saved.' });
+    return redirectWith(c, `/projects/${project.name}/settings`, { kind: 'ok', text: tr(c)('settings.saved_flash') });
   });
 
   const deletePage = async (c: Ctx, project: Project, error?: string, status = 200) => {
@@ -197,12 +197,12 @@ export function projectPages(): Hono<AppEnv> {
   r.post('/:name/delete', async (c) => {
     const project = await c.var.services.projects.get(c.var.principal, c.req.param('name'));
     const form = await c.req.parseBody();
-    if (formString(form.confirm_name, 300) !== project.name) return deletePage(c, project, 'the name you typed does not match', 422);
+    if (formString(form.confirm_name, 300) !== project.name) return deletePage(c, project, tr(c)('projects.delete_mismatch'), 422);
     await c.var.services.projects.delete(c.var.principal, c.var.actor, project.name, {
       force: true,
       purge: (p) => c.var.services.repositories.purgeProject(c.var.principal, c.var.actor, p),
     });
-    return redirectWith(c, '/projects', { kind: 'ok', text: `Project ${project.name} deleted.` });
+    return redirectWith(c, '/projects', { kind: 'ok', text: tr(c)('projects.deleted_flash', { name: project.name }) });
   });
 
   r.post('/:name/members', async (c) => {
@@ -224,14 +224,14 @@ export function projectPages(): Hono<AppEnv> {
       }
       return membersPage(c, name, { username, role, error: err.message }, 422);
     }
-    return membersDone(c, name, `${username} added as ${role}.`);
+    return membersDone(c, name, tr(c)('members.added_flash', { name: username, role: tr(c)(`roles.${role}`) }));
   });
 
   r.post('/:name/members/:userId/role', async (c) => {
     const name = c.req.param('name');
     const form = await c.req.parseBody();
     await c.var.services.projects.setMemberRole(c.var.principal, c.var.actor, name, pathId(c, 'userId'), formString(form.role, 32));
-    return membersDone(c, name, 'Role changed.');
+    return membersDone(c, name, tr(c)('members.role_changed_flash'));
   });
 
   // Without JavaScript, "Remove" leads here to confirm; with htmx, hx-confirm asks and posts directly.
@@ -242,11 +242,11 @@ export function projectPages(): Hono<AppEnv> {
     const m = data.members.find((x) => x.kind === 'user' && x.userId === userId);
     if (!m || m.kind !== 'user') throw new AppError('NOT_FOUND', 'member not found');
     return page(c, 'pages/confirm', {
-      title: 'Remove member',
-      heading: 'Remove member',
-      question: `Remove ${m.username} from ${name}? They lose access to its private images.`,
+      title: tr(c)('members.remove_member'),
+      heading: tr(c)('members.remove_member'),
+      question: tr(c)('members.remove_member_question', { name: m.username, project: name }),
       action: `/projects/${name}/members/${userId}/remove`,
-      confirmLabel: 'Remove member',
+      confirmLabel: tr(c)('members.remove_member'),
       cancel: `/projects/${name}/members`,
     });
   });
@@ -254,14 +254,14 @@ export function projectPages(): Hono<AppEnv> {
   r.post('/:name/members/:userId/remove', async (c) => {
     const name = c.req.param('name');
     await c.var.services.projects.removeMember(c.var.principal, c.var.actor, name, pathId(c, 'userId'));
-    return membersDone(c, name, 'Member removed.');
+    return membersDone(c, name, tr(c)('members.removed_flash'));
   });
 
   r.post('/:name/groups/:id/role', async (c) => {
     const name = c.req.param('name');
     const form = await c.req.parseBody();
     await c.var.services.projects.setGroupMemberRole(c.var.principal, c.var.actor, name, pathId(c, 'id'), formString(form.role, 32));
-    return membersDone(c, name, 'Role changed.');
+    return membersDone(c, name, tr(c)('members.role_changed_flash'));
   });
 
   r.get('/:name/groups/:id/remove', async (c) => {
@@ -271,11 +271,11 @@ export function projectPages(): Hono<AppEnv> {
     const m = data.members.find((x) => x.kind === 'group' && x.groupId === id);
     if (!m || m.kind !== 'group') throw new AppError('NOT_FOUND', 'group member not found');
     return page(c, 'pages/confirm', {
-      title: 'Remove group',
-      heading: 'Remove group',
-      question: `Remove group ${m.group} from ${name}? Its members lose the access it gave them.`,
+      title: tr(c)('members.remove_group'),
+      heading: tr(c)('members.remove_group'),
+      question: tr(c)('members.remove_group_question', { group: m.group, project: name }),
       action: `/projects/${name}/groups/${id}/remove`,
-      confirmLabel: 'Remove group',
+      confirmLabel: tr(c)('members.remove_group'),
       cancel: `/projects/${name}/members`,
     });
   });
@@ -283,7 +283,7 @@ export function projectPages(): Hono<AppEnv> {
   r.post('/:name/groups/:id/remove', async (c) => {
     const name = c.req.param('name');
     await c.var.services.projects.removeGroupMember(c.var.principal, c.var.actor, name, pathId(c, 'id'));
-    return membersDone(c, name, 'Group removed.');
+    return membersDone(c, name, tr(c)('members.group_removed_flash'));
   });
 
   return r;

@@ -7,8 +7,9 @@ import { filterFindings } from '../../scanner/findings.js';
 import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
 import { findingFilter, pageQuery, type Ctx } from '../http.js';
-import { severityBar } from './charts.js';
-import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData } from './render.js';
+import { chartWords, severityBar } from './charts.js';
+import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData, localeOf, tr } from './render.js';
+import type { V2Refusal } from '../../errors.js';
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 const encRepo = (repo: string) => encodeURIComponent(repo);
@@ -33,7 +34,7 @@ export function repositoryPages(): Hono<AppEnv> {
     const gate = new Map<number, string>();
     for (const a of items) {
       const refusal = await c.var.services.policy.pullDecision(project, repository.name, a.digest);
-      if (refusal) gate.set(a.id, refusal.message);
+      if (refusal) gate.set(a.id, refusalText(c, refusal));
     }
     const referrers = await c.var.services.repositories.referrers(
       repository.id,
@@ -112,7 +113,7 @@ export function repositoryPages(): Hono<AppEnv> {
     const refusal = await c.var.services.policy.pullDecision(project, repository.name, a.digest);
     return page(c, 'pages/artifacts/show', {
       vulnerabilities,
-      blocked: refusal ? refusal.message : null,
+      blocked: refusal ? refusalText(c, refusal) : null,
       title: `${repository.name}@${short(a.digest)}`,
       nav: 'projects',
       project: project.name,
@@ -167,7 +168,7 @@ export function repositoryPages(): Hono<AppEnv> {
     await c.var.services.audit.record(c.var.actor, 'scan', 'artifact', `${repository.name}@${artifact.digest}`, { job: id });
     const repo = repository.name.slice(project.name.length + 1);
     if (isHtmx(c)) return fragment(c, 'partials/artifacts/scan-status', await scanStatus(c, project, repo, artifact, id));
-    return redirectWith(c, `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${artifact.digest}`, { kind: 'ok', text: `Scan queued (job ${id}).` });
+    return redirectWith(c, `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${artifact.digest}`, { kind: 'ok', text: tr(c)('scan.queued_flash', { id }) });
   });
 
   const confirm = (c: Ctx, o: { heading: string; question: string; action: string; cancel: string; label: string }) =>
@@ -178,17 +179,17 @@ export function repositoryPages(): Hono<AppEnv> {
     await c.var.services.authz.require(c.var.principal, 'repository:delete', project);
     const path = `/projects/${project.name}/repositories/${encRepo(c.req.param('repo'))}`;
     return confirm(c, {
-      heading: 'Delete repository',
-      question: `Delete ${repository.name} and every artifact in it? Pulls of its images will fail.`,
+      heading: tr(c)('repo.delete'),
+      question: tr(c)('repo.delete_question', { name: repository.name }),
       action: `${path}/delete`,
       cancel: path,
-      label: 'Delete repository',
+      label: tr(c)('repo.delete'),
     });
   });
   r.post('/:name/repositories/:repo/delete', async (c) => {
     const name = c.req.param('name');
     const n = await c.var.services.repositories.deleteRepository(c.var.principal, c.var.actor, name, c.req.param('repo'));
-    return redirectWith(c, `/projects/${name}`, { kind: 'ok', text: `Repository deleted with ${n} artifact(s).` });
+    return redirectWith(c, `/projects/${name}`, { kind: 'ok', text: tr(c)('repo.deleted_flash', { count: n }) });
   });
 
   r.get('/:name/repositories/:repo/artifacts/:ref/delete', async (c) => {
@@ -197,17 +198,19 @@ export function repositoryPages(): Hono<AppEnv> {
     const path = `/projects/${project.name}/repositories/${encRepo(c.req.param('repo'))}`;
     const tags = artifact.tags.map((t) => t.name).join(', ');
     return confirm(c, {
-      heading: 'Delete artifact',
-      question: `Delete ${repository.name}@${artifact.digest}${tags ? ` (tags: ${tags})` : ''}?`,
+      heading: tr(c)('artifact.delete'),
+      question: tags
+        ? tr(c)('artifact.delete_question_tags', { ref: `${repository.name}@${artifact.digest}`, tags })
+        : tr(c)('artifact.delete_question', { ref: `${repository.name}@${artifact.digest}` }),
       action: `${path}/artifacts/${artifact.digest}/delete`,
       cancel: `${path}/artifacts/${artifact.digest}`,
-      label: 'Delete artifact',
+      label: tr(c)('artifact.delete'),
     });
   });
   r.post('/:name/repositories/:repo/artifacts/:ref/delete', async (c) => {
     const name = c.req.param('name');
     await c.var.services.repositories.deleteArtifact(c.var.principal, c.var.actor, name, c.req.param('repo'), c.req.param('ref'));
-    return redirectWith(c, `/projects/${name}`, { kind: 'ok', text: 'Artifact deleted.' });
+    return redirectWith(c, `/projects/${name}`, { kind: 'ok', text: tr(c)('artifact.deleted_flash') });
   });
 
   r.get('/:name/repositories/:repo/tags/:tag/delete', async (c) => {
@@ -216,17 +219,17 @@ export function repositoryPages(): Hono<AppEnv> {
     const path = `/projects/${project.name}/repositories/${encRepo(c.req.param('repo'))}`;
     const tag = c.req.param('tag');
     return confirm(c, {
-      heading: 'Delete tag',
-      question: `Delete tag ${repository.name}:${tag}? The artifact and its other tags stay.`,
+      heading: tr(c)('artifact.delete_tag'),
+      question: tr(c)('artifact.delete_tag_question', { ref: `${repository.name}:${tag}` }),
       action: `${path}/tags/${tag}/delete`,
       cancel: path,
-      label: 'Delete tag',
+      label: tr(c)('artifact.delete_tag'),
     });
   });
   r.post('/:name/repositories/:repo/tags/:tag/delete', async (c) => {
     const name = c.req.param('name');
     await c.var.services.repositories.deleteTag(c.var.principal, c.var.actor, name, c.req.param('repo'), c.req.param('tag'));
-    return redirectWith(c, `/projects/${name}/repositories/${encRepo(c.req.param('repo'))}`, { kind: 'ok', text: `Tag ${c.req.param('tag')} deleted.` });
+    return redirectWith(c, `/projects/${name}/repositories/${encRepo(c.req.param('repo'))}`, { kind: 'ok', text: tr(c)('artifact.tag_deleted_flash', { tag: c.req.param('tag') }) });
   });
 
   return r;
@@ -281,11 +284,24 @@ async function vulnerabilitySection(c: Ctx, project: Project, repo: string, arti
     pageBase: status.base,
     status,
     report: done,
-    bar: done ? severityBar(done.counts) : '',
+    bar: done ? severityBar(done.counts, undefined, undefined, chartWords(tr(c))) : '',
     severities: SEVERITIES,
     filter,
     filtered: !!(filter.severity || filter.package || filter.q || filter.fixable),
     findings: all.slice(q.offset, q.offset + q.limit),
     pager: pager(c, q.page, q.limit, all.length),
   });
+}
+
+/**
+ * Why the pull gate refuses, for the page: in English the very words /v2 gives the docker CLI; in another language
+ * the same reason from the catalogue (`gate.reason_<key>`), with the severity in that language too.
+ */
+export function refusalText(c: Ctx, refusal: V2Refusal): string {
+  if (localeOf(c) === 'en' || !refusal.reason) return refusal.message;
+  const t = tr(c);
+  const { key, params, index } = refusal.reason;
+  const severity = typeof params.severity === 'string' ? t(`severity.${params.severity}`) : '';
+  const text = t(`gate.reason_${key}`, { ...params, severity });
+  return index ? t('gate.via_index', { index, reason: text }) : text;
 }

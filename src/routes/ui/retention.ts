@@ -5,7 +5,7 @@ import { nextRuns } from '../../jobs/schedules.js';
 import { TAG_RETENTION } from '../../services/retention-service.js';
 import { pathId, type Ctx } from '../http.js';
 import { projectPage } from './projects.js';
-import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin } from './render.js';
+import { fmtBytes, fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr } from './render.js';
 
 const EXAMPLE = JSON.stringify([{ repositories: '**', tags: '**', untagged: true, retain: { kind: 'latest_pushed', count: 10 } }], null, 2);
 
@@ -19,6 +19,7 @@ export function retentionPages(): Hono<AppEnv> {
     const project = await c.var.services.projects.get(c.var.principal, name);
     const jobs = (await c.var.services.jobs.list({ type: TAG_RETENTION, limit: 100 })).filter((j) => (j.payload as { projectId?: number }).projectId === project.id).slice(0, 10);
     const body = c.var.services.views.render('partials/retention/show', {
+      ...i18nData(c),
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
       rules: override.rules ?? (policy.rules.length ? JSON.stringify(policy.rules, null, 2) : ''),
@@ -54,7 +55,7 @@ export function retentionPages(): Hono<AppEnv> {
     try {
       rules = rulesText ? JSON.parse(rulesText) : [];
     } catch {
-      return show(c, name, { rules: rulesText, schedule, error: 'rules: not valid JSON' }, 422);
+      return show(c, name, { rules: rulesText, schedule, error: tr(c)('retention.invalid_json') }, 422);
     }
     try {
       await c.var.services.retention.put(c.var.principal, c.var.actor, name, { rules, schedule: schedule || null });
@@ -62,7 +63,7 @@ export function retentionPages(): Hono<AppEnv> {
       if (!(err instanceof AppError) || err.status !== 400) throw err;
       return show(c, name, { rules: rulesText, schedule, error: err.message }, 422);
     }
-    return redirectWith(c, `/projects/${name}/retention`, { kind: 'ok', text: 'Retention policy saved.' });
+    return redirectWith(c, `/projects/${name}/retention`, { kind: 'ok', text: tr(c)('retention.saved') });
   });
 
   // A real run asks first (without JavaScript through this page; the button carries hx-confirm too).
@@ -70,11 +71,11 @@ export function retentionPages(): Hono<AppEnv> {
     const name = c.req.param('name');
     await c.var.services.retention.get(c.var.principal, name);
     return page(c, 'pages/confirm', {
-      title: 'Run retention',
-      heading: 'Run tag retention',
-      question: `Delete every artifact of ${name} that the retention rules do not keep? Run a dry run first to see the list.`,
+      title: tr(c)('retention.confirm_title'),
+      heading: tr(c)('retention.confirm_heading'),
+      question: tr(c)('retention.confirm_question', { project: name }),
       action: `/projects/${name}/retention/run`,
-      confirmLabel: 'Run retention',
+      confirmLabel: tr(c)('retention.confirm_title'),
       cancel: `/projects/${name}/retention`,
     });
   });
@@ -84,7 +85,7 @@ export function retentionPages(): Hono<AppEnv> {
     const form = await c.req.parseBody();
     const dryRun = formString(form.dry_run, 8) === 'true';
     const id = await c.var.services.retention.run(c.var.principal, c.var.actor, name, { dryRun });
-    return redirectWith(c, `/projects/${name}/retention/runs/${id}`, { kind: 'ok', text: dryRun ? 'Dry run queued.' : 'Retention run queued.' });
+    return redirectWith(c, `/projects/${name}/retention/runs/${id}`, { kind: 'ok', text: tr(c)(dryRun ? 'retention.queued_dry' : 'retention.queued') });
   });
 
   // One run, for project admins (the job center is for system admins): what was or would be deleted.
@@ -103,6 +104,7 @@ export function retentionPages(): Hono<AppEnv> {
       failed?: { repository: string; digest: string; error: string }[];
     };
     const body = c.var.services.views.render('partials/retention/run', {
+      ...i18nData(c),
       project: project.name,
       job: { id: job.id, status: job.status, progress: job.progress, error: job.error, dry: (job.payload as { dryRun?: boolean }).dryRun, at: fmtTime(job.createdAt) },
       total: res.total ?? 0,

@@ -67,7 +67,7 @@ export function robotPages(): Hono<AppEnv> {
   ] as const) {
     r.post(`/:id/${verb}`, async (c) => {
       const { robot } = await c.var.services.robots.update(c.var.principal, c.var.actor, pathId(c, 'id'), { disabled });
-      return redirectWith(c, `/robots${scope(c).qs}`, { kind: 'ok', text: `${robot.name} ${verb}d.` });
+      return redirectWith(c, `/robots${scope(c).qs}`, { kind: 'ok', text: tr(c)(verb === 'disable' ? 'robots.disabled_flash' : 'robots.enabled_flash', { name: robot.name }) });
     });
   }
 
@@ -75,11 +75,11 @@ export function robotPages(): Hono<AppEnv> {
     const { robot } = await c.var.services.robots.get(c.var.principal, pathId(c, 'id'));
     const { qs } = scope(c);
     return page(c, 'pages/confirm', {
-      title: verb === 'delete' ? 'Delete robot' : 'Refresh secret',
-      heading: verb === 'delete' ? 'Delete robot account' : 'Refresh robot secret',
-      question: verb === 'delete' ? `Delete ${robot.name}? CI jobs using it stop working.` : `Issue a new secret for ${robot.name}? The current one stops working at once.`,
+      title: tr(c)(verb === 'delete' ? 'robots.delete_robot' : 'robots.refresh_secret'),
+      heading: tr(c)(verb === 'delete' ? 'robots.delete_heading' : 'robots.refresh_heading'),
+      question: tr(c)(verb === 'delete' ? 'robots.delete_question' : 'robots.refresh_question', { name: robot.name }),
       action: `/robots/${robot.id}/${verb}${qs}`,
-      confirmLabel: verb === 'delete' ? 'Delete robot' : 'Refresh secret',
+      confirmLabel: tr(c)(verb === 'delete' ? 'robots.delete_robot' : 'robots.refresh_secret'),
       cancel: `/robots${qs}`,
     });
   };
@@ -92,7 +92,7 @@ export function robotPages(): Hono<AppEnv> {
   });
   r.post('/:id/delete', async (c) => {
     await c.var.services.robots.delete(c.var.principal, c.var.actor, pathId(c, 'id'));
-    return redirectWith(c, `/robots${scope(c).qs}`, { kind: 'ok', text: 'Robot deleted.' });
+    return redirectWith(c, `/robots${scope(c).qs}`, { kind: 'ok', text: tr(c)('robots.deleted_flash') });
   });
 
   return r;

@@ -3,8 +3,8 @@ import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { SEVERITIES, type Severity } from '../../scanner/severity.js';
 import { pageQuery } from '../http.js';
-import { labelledBars, severityBar, severityColumns } from './charts.js';
-import { page, pager, requireLogin } from './render.js';
+import { chartWords, labelledBars, severityBar, severityColumns } from './charts.js';
+import { page, pager, requireLogin, tr } from './render.js';
 
 const str = (v: string | undefined, max: number) => (v ?? '').trim().slice(0, max);
 
@@ -55,24 +55,32 @@ export function securityPages(): Hono<AppEnv> {
         status = err.status === 400 ? 422 : err.status;
       }
     }
+    const words = chartWords(tr(c));
     return page(
       c,
       'pages/security/index',
       {
-        title: 'Security hub',
+        title: tr(c)('security.title'),
         nav: 'security',
         f,
         severities: SEVERITIES,
         summary: summary && {
           ...summary,
-          columns: severityColumns(summary.totals),
-          bar: severityBar(summary.totals),
-          cveChart: summary.topCves.length ? labelledBars(summary.topCves.map((x) => ({ label: x.cve, value: x.artifacts, severity: x.severity as Severity }))) : '',
+          columns: severityColumns(summary.totals, undefined, undefined, words),
+          bar: severityBar(summary.totals, undefined, undefined, words),
+          cveChart: summary.topCves.length
+            ? labelledBars(
+                summary.topCves.map((x) => ({ label: x.cve, value: x.artifacts, severity: x.severity as Severity })),
+                undefined,
+                undefined,
+                words,
+              )
+            : '',
           mostVulnerable: summary.mostVulnerable.map((a) => ({
             ...a,
             href: `/projects/${a.project}/repositories/${encodeURIComponent(a.repository.slice(a.project.length + 1))}/artifacts/${a.digest}`,
             short: a.digest.slice(7, 19),
-            bar: severityBar({ critical: a.critical, high: a.high, medium: a.medium, low: a.low, unknown: a.unknown }, 200, 12),
+            bar: severityBar({ critical: a.critical, high: a.high, medium: a.medium, low: a.low, unknown: a.unknown }, 200, 12, words),
           })),
         },
         results,

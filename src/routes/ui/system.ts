@@ -46,7 +46,7 @@ export function systemPages(): Hono<AppEnv> {
     const deleteUntagged = form.delete_untagged === 'true';
     const { id } = await c.var.services.jobs.enqueue(GARBAGE_COLLECTION, { dryRun, deleteUntagged });
     await c.var.services.audit.record(c.var.actor, 'gc', 'system', 'registry', { job: id, dry_run: dryRun, delete_untagged: deleteUntagged });
-    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: `${dryRun ? 'Dry run' : 'Garbage collection'} queued (job ${id}).` });
+    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)(dryRun ? 'gc.dry_run_queued' : 'gc.queued', { id }) });
   });
 
   const settings = async (c: Ctx, override?: { items: string[]; expires: string }, error?: string, status = 200) => {
@@ -67,11 +67,11 @@ export function systemPages(): Hono<AppEnv> {
       .filter(Boolean);
     const expires = formString(form.expires, 20);
     const bad = items.find((x) => !ALLOW_ID.test(x));
-    if (bad || items.length > 1000) return settings(c, { items, expires }, bad ? `not an advisory or CVE id: ${bad.slice(0, 100)}` : 'at most 1000 entries', 422);
+    if (bad || items.length > 1000) return settings(c, { items, expires }, bad ? tr(c)('system.allowlist_bad_id', { id: bad.slice(0, 100) }) : tr(c)('system.allowlist_too_many', { max: 1000 }), 422);
     if (expires && !/^\d{4}-\d{2}-\d{2}$/.test(expires)) throw new AppError('BAD_REQUEST', 'expiry must be a date');
     await c.var.services.policy.setSystemAllowlist({ items, expiresAt: expires ? Date.parse(`${expires}T23:59:59Z`) : null });
     await c.var.services.audit.record(c.var.actor, 'update', 'system', 'cve-allowlist', { items: items.length });
-    return redirectWith(c, '/settings', { kind: 'ok', text: 'System CVE allowlist saved.' });
+    return redirectWith(c, '/settings', { kind: 'ok', text: tr(c)('system.allowlist_saved') });
   });
   return r;
 }

@@ -42,7 +42,7 @@ export function userPages(): Hono<AppEnv> {
     try {
       const u = await c.var.services.accounts.createUser({ username, password: formString(form.password, 300), email, isAdmin: form.admin === 'true' });
       await c.var.services.audit.record(c.var.actor, 'create', 'user', u.username, { admin: u.isAdmin });
-      return redirectWith(c, '/users', { kind: 'ok', text: `User ${u.username} created.` });
+      return redirectWith(c, '/users', { kind: 'ok', text: tr(c)('users.created_flash', { name: u.username }) });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
       return listPage(c, { username, email, error: err.message }, 422);
@@ -58,7 +58,7 @@ export function userPages(): Hono<AppEnv> {
       if (id === viewer(c)!.id) throw new AppError('BAD_REQUEST', 'you cannot disable yourself');
       const u = await c.var.services.accounts.setDisabled(id, disabled);
       await c.var.services.audit.record(c.var.actor, 'update', 'user', u.username, { disabled });
-      return redirectWith(c, '/users', { kind: 'ok', text: `User ${u.username} ${disabled ? 'disabled' : 'enabled'}.` });
+      return redirectWith(c, '/users', { kind: 'ok', text: tr(c)(disabled ? 'users.disabled_flash' : 'users.enabled_flash', { name: u.username }) });
     });
   }
 
@@ -66,11 +66,11 @@ export function userPages(): Hono<AppEnv> {
     const u = await c.var.services.accounts.getUser(pathId(c, 'id'));
     if (!u) throw new AppError('NOT_FOUND', 'user not found');
     return page(c, 'pages/confirm', {
-      title: 'Delete user',
-      heading: 'Delete user',
-      question: `Delete user ${u.username}? Their memberships go with them. This cannot be undone.`,
+      title: tr(c)('users.delete'),
+      heading: tr(c)('users.delete'),
+      question: tr(c)('users.delete_question', { name: u.username }),
       action: `/users/${u.id}/delete`,
-      confirmLabel: 'Delete user',
+      confirmLabel: tr(c)('users.delete'),
       cancel: '/users',
     });
   });
@@ -82,7 +82,7 @@ export function userPages(): Hono<AppEnv> {
     if (!u) throw new AppError('NOT_FOUND', 'user not found');
     await c.var.services.accounts.deleteUser(id);
     await c.var.services.audit.record(c.var.actor, 'delete', 'user', u.username);
-    return redirectWith(c, '/users', { kind: 'ok', text: `User ${u.username} deleted.` });
+    return redirectWith(c, '/users', { kind: 'ok', text: tr(c)('users.deleted_flash', { name: u.username }) });
   });
 
   return r;

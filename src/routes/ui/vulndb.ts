@@ -30,15 +30,15 @@ export function vulndbPages(): Hono<AppEnv> {
     try {
       upload = await receiveUpload(c, { tmpDir: path.join(config.dataDir, 'tmp'), maxBytes: VULNDB_IMPORT_LIMIT, slots: uploads, field: 'file' });
     } catch (err) {
-      if (err instanceof AppError && err.status === 400) return show(c, { error: 'choose a file to import' }, 422);
+      if (err instanceof AppError && err.status === 400) return show(c, { error: tr(c)('vulndb.choose_file') }, 422);
       throw err;
     }
     let result: ImportStats;
     try {
-      if (upload.size === 0) return show(c, { error: 'choose a file to import' }, 422);
+      if (upload.size === 0) return show(c, { error: tr(c)('vulndb.choose_file') }, 422);
       result = await advisories.importFile(upload.path);
     } catch (err) {
-      return show(c, { error: `could not import ${upload.filename.slice(0, 100)}: ${(err as Error).message.slice(0, 200)}` }, 422);
+      return show(c, { error: tr(c)('vulndb.import_failed', { file: upload.filename.slice(0, 100), error: (err as Error).message.slice(0, 200) }) }, 422);
     } finally {
       upload.dispose();
     }

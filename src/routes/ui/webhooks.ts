@@ -5,16 +5,16 @@ import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../services/webhook-payloads.js
 import type { WebhookPolicy } from '../../services/webhook-service.js';
 import { pathId, type Ctx } from '../http.js';
 import { projectPage } from './projects.js';
-import { fmtTime, formString, page, redirectWith, requireLogin } from './render.js';
+import { fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr } from './render.js';
 
-const policyView = (w: WebhookPolicy) => ({
+const policyView = (c: Ctx, w: WebhookPolicy) => ({
   id: w.id,
   name: w.name,
   url: w.url,
   format: w.format,
   events: w.eventTypes.join(', '),
   enabled: w.enabled,
-  lastTriggered: fmtTime(w.lastTriggeredAt) || 'never',
+  lastTriggered: fmtTime(w.lastTriggeredAt) || tr(c)('common.never'),
 });
 
 /** The project's Webhooks tab: policies, a create form, a test button, and each policy's delivery log. */
@@ -25,9 +25,10 @@ export function webhookPages(): Hono<AppEnv> {
   const listPage = async (c: Ctx, name: string, form: Record<string, unknown> = {}, status = 200) => {
     const { project, items } = await c.var.services.webhooks.list(c.var.principal, name);
     const body = c.var.services.views.render('partials/webhooks/list', {
+      ...i18nData(c),
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
-      items: items.map(policyView),
+      items: items.map((w) => policyView(c, w)),
       eventTypes: EVENT_TYPES,
       formats: WEBHOOK_FORMATS,
       form: { url: '', format: 'default', events: ['PUSH_ARTIFACT'], enabled: true, ...form },
@@ -57,14 +58,14 @@ export function webhookPages(): Hono<AppEnv> {
       if (!(err instanceof AppError) || err.status !== 400) throw err;
       return listPage(c, name, { url: body.url, format: body.format, events, enabled: body.enabled, error: err.message }, 422);
     }
-    return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: 'Webhook created.' });
+    return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: tr(c)('webhooks.created') });
   });
 
   r.post('/:name/webhooks/:id/test', async (c) => {
     const name = c.req.param('name');
     const res = await c.var.services.webhooks.test(c.var.principal, c.var.actor, name, pathId(c, 'id'));
     const ok = res.status !== null && res.status >= 200 && res.status < 300;
-    const text = ok ? `Test event delivered: HTTP ${res.status} in ${res.latencyMs} ms.` : `Test event not delivered: ${res.error ?? `HTTP ${res.status}`} (${res.latencyMs} ms).`;
+    const text = ok ? tr(c)('webhooks.test_delivered', { status: res.status, ms: res.latencyMs }) : tr(c)('webhooks.test_failed', { error: res.error ?? `HTTP ${res.status}`, ms: res.latencyMs });
     return redirectWith(c, `/projects/${name}/webhooks/${c.req.param('id')}`, { kind: ok ? 'ok' : 'error', text });
   });
 
@@ -73,7 +74,7 @@ export function webhookPages(): Hono<AppEnv> {
     const form = await c.req.parseBody();
     const enabled = formString(form.enabled, 8) === 'true';
     await c.var.services.webhooks.update(c.var.principal, c.var.actor, name, pathId(c, 'id'), { enabled });
-    return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: enabled ? 'Webhook enabled.' : 'Webhook disabled.' });
+    return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: tr(c)(enabled ? 'webhooks.enabled_flash' : 'webhooks.disabled_flash') });
   });
 
   r.get('/:name/webhooks/:id', async (c) => {
@@ -82,9 +83,10 @@ export function webhookPages(): Hono<AppEnv> {
     const { project, policy } = await c.var.services.webhooks.get(c.var.principal, name, id);
     const deliveries = await c.var.services.webhooks.deliveries(c.var.principal, name, id, { limit: 100 });
     const body = c.var.services.views.render('partials/webhooks/show', {
+      ...i18nData(c),
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
-      w: { ...policyView(policy), hasSecret: policy.secret !== null, hasAuth: policy.authHeader !== null, skipTls: policy.skipTlsVerify },
+      w: { ...policyView(c, policy), hasSecret: policy.secret !== null, hasAuth: policy.authHeader !== null, skipTls: policy.skipTlsVerify },
       deliveries: deliveries.map((d) => ({ ...d, when: fmtTime(d.at), ok: d.statusCode !== null && d.statusCode >= 200 && d.statusCode < 300 })),
     });
     return projectPage(c, 'webhooks', body, project);
@@ -94,11 +96,11 @@ export function webhookPages(): Hono<AppEnv> {
     const name = c.req.param('name');
     const { policy } = await c.var.services.webhooks.get(c.var.principal, name, pathId(c, 'id'));
     return page(c, 'pages/confirm', {
-      title: 'Delete webhook',
-      heading: 'Delete webhook',
-      question: `Delete the webhook to ${policy.url}? Events are no longer sent there, and its delivery log is removed.`,
+      title: tr(c)('webhooks.delete'),
+      heading: tr(c)('webhooks.delete'),
+      question: tr(c)('webhooks.delete_question', { url: policy.url }),
       action: `/projects/${name}/webhooks/${policy.id}/delete`,
-      confirmLabel: 'Delete webhook',
+      confirmLabel: tr(c)('webhooks.delete'),
       cancel: `/projects/${name}/webhooks`,
     });
   });
@@ -106,7 +108,7 @@ export function webhookPages(): Hono<AppEnv> {
   r.post('/:name/webhooks/:id/delete', async (c) => {
     const name = c.req.param('name');
     await c.var.services.webhooks.delete(c.var.principal, c.var.actor, name, pathId(c, 'id'));
-    return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: 'Webhook deleted.' });
+    return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: tr(c)('webhooks.deleted') });
   });
 
   return r;

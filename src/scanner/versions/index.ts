@@ -6,17 +6,21 @@
  */
 import { compareApk } from './apk.js';
 import { compareDpkg } from './dpkg.js';
+import { compareMaven } from './maven.js';
 import { comparePep440 } from './pep440.js';
 import { compareRpm } from './rpm.js';
+import { compareRubyGems } from './rubygems.js';
 import { compareSemver } from './semver.js';
 
 export { compareApk, isValidApk } from './apk.js';
 export { compareDpkg, isValidDpkg } from './dpkg.js';
+export { compareMaven, isValidMaven } from './maven.js';
 export { comparePep440, isValidPep440 } from './pep440.js';
 export { compareRpm, isValidRpm } from './rpm.js';
+export { compareRubyGems, isValidRubyGems } from './rubygems.js';
 export { compareSemver, isValidSemver } from './semver.js';
 
-export type VersionScheme = 'dpkg' | 'apk' | 'rpm' | 'pep440' | 'semver';
+export type VersionScheme = 'dpkg' | 'apk' | 'rpm' | 'pep440' | 'semver' | 'maven' | 'rubygems';
 
 const COMPARATORS: Readonly<Record<VersionScheme, (a: string, b: string) => number>> = {
   dpkg: compareDpkg,
@@ -24,6 +28,8 @@ const COMPARATORS: Readonly<Record<VersionScheme, (a: string, b: string) => numb
   rpm: compareRpm,
   pep440: comparePep440,
   semver: compareSemver,
+  maven: compareMaven,
+  rubygems: compareRubyGems,
 };
 
 /**
@@ -60,6 +66,8 @@ const LANGUAGE_SCHEMES: ReadonlyMap<string, VersionScheme> = new Map<string, Ver
   ['npm', 'semver'],
   ['Go', 'semver'],
   ['crates.io', 'semver'],
+  ['Maven', 'maven'],
+  ['RubyGems', 'rubygems'],
 ]);
 
 /**
