@@ -223,6 +223,25 @@ describe('reading a SIF file (unsquashfs)', () => {
     assert.ok(go[0]![1].packages!.some((p) => p.name === 'stdlib' && p.version === '1.22.0'));
   });
 
+  it('hands Java archives, gemspecs and cargo-auditable binaries to their extractors', async () => {
+    const real = (...p: string[]) => fs.readFileSync(path.resolve('test', 'fixtures', 'pkgdb-real', ...p));
+    const files = {
+      'opt/app/lib/app.jar': real('java', 'example-java-app-maven-0.1.0.jar'),
+      'usr/local/bundle/specifications/rake-13.0.3.gemspec': real('gemspec', 'rake-13.0.3.gemspec'),
+      'usr/local/bin/uses_serde_json': real('rust-cargo-auditable', 'uses_serde_json'),
+    };
+    const r = await readSif(write(sifOf(path.join(dir, 'b'), files, ['usr/local/bin/uses_serde_json'])));
+    assert.deepEqual(r.inventory.gaps, []);
+    const kinds = Object.fromEntries(Object.entries(r.inventory.files).map(([p, f]) => [p, f.kind]));
+    assert.equal(kinds['opt/app/lib/app.jar'], 'java-archive');
+    assert.equal(kinds['usr/local/bundle/specifications/rake-13.0.3.gemspec'], 'gemspec');
+    assert.ok(r.inventory.files['opt/app/lib/app.jar']!.packages!.some((p) => p.name === 'org.anchore:example-java-app-maven' && p.version === '0.1.0'));
+    assert.ok(
+      r.inventory.files['usr/local/bin/uses_serde_json']?.packages?.some((p) => p.name === 'serde_json'),
+      JSON.stringify(kinds),
+    );
+  });
+
   it('extracts in batches: every batch is read', async () => {
     const files: Record<string, string | Buffer> = { ...rootfs };
     for (let i = 0; i < 5; i++) files[`app/node_modules/p${i}/package.json`] = JSON.stringify({ name: `p${i}`, version: `1.0.${i}` });
