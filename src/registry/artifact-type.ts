@@ -116,11 +116,12 @@ function annotationsOf(v: unknown): Record<string, string> | null {
 export const isArtifactType = (v: unknown): v is ArtifactType => typeof v === 'string' && (ARTIFACT_TYPES as readonly string[]).includes(v);
 
 /**
- * Whether Berth's scanner reads this type: images, and indexes through their platform images. SIF files are not tar
- * layers; until the scanner reads them they get a `not_applicable` report like charts and signatures — never "clean".
+ * Whether Berth's scanner reads this type: images, indexes through their platform images, and Apptainer/Singularity
+ * SIF files through their system partition (scanner/sif-reader.ts). The rest get a `not_applicable` report — never
+ * "clean".
  */
 export function isScannable(type: ArtifactType): boolean {
-  return type === 'image' || type === 'index';
+  return type === 'image' || type === 'index' || type === 'sif';
 }
 
 /** Types that describe another artifact (its `subject`): never run, judged with their subject, never CVE-gated. */

@@ -189,7 +189,7 @@ export class PolicyService {
     if (!isRunnable(type) && (!summary || summary.finishedAt === null || summary.status !== 'success' || summary.notApplicable)) return null;
     const ref = `${repository}@${digest.slice(0, 19)}…`;
     // an incomplete report (a layer or package database not read, an ecosystem without advisories) is no verdict,
-    // nor is "not applicable" for a runnable type the scanner does not read (SIF, wasm): never taken as clean
+    // nor is "not applicable" for a runnable type (wasm, a SIF without a system partition): never taken as clean
     const finished = summary?.status === 'success' && summary.finishedAt !== null;
     const incomplete = finished && summary!.incomplete;
     const notApplicable = finished && summary!.notApplicable;
