@@ -19,6 +19,10 @@ RUN npx tsc -p tsconfig.build.json \
 FROM registry:2.8.3 AS registry
 
 FROM node:20.19-bookworm-slim
+# squashfs-tools: unsquashfs reads the system partition of Apptainer/Singularity SIF files when they are scanned.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends squashfs-tools \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 berth \
  && useradd --system --uid 10001 --gid berth --home-dir /var/lib/berth --shell /usr/sbin/nologin berth \
  && mkdir -p /var/lib/berth /var/lib/registry /etc/berth-registry /etc/berth-tls \

@@ -4,6 +4,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
 // mariadb-server: `npm test` runs every DB case on MariaDB too (scripts/test.mjs starts a throw-away server when none runs).
+// squashfs-tools: unsquashfs reads the system partition of Apptainer/Singularity SIF files (scanner/sif-reader.ts);
+// mksquashfs builds the SIF files of the tests.
 // wrk: the load generator of `npm run bench` (token issuing, gated manifest GETs).
 // fonts-wqy-microhei: a CJK font, so the browser tests' screenshots of the Chinese UI show characters, not boxes.
 const PACKAGES = [
@@ -21,6 +23,7 @@ const PACKAGES = [
   'debootstrap',
   'zstd',
   'rpm',
+  'squashfs-tools',
   'wrk',
   'fonts-wqy-microhei',
 ];

@@ -54,8 +54,8 @@ export function kindOfMediaType(mt: string | null | undefined): ArtifactType | n
 const str = (v: unknown, max = 255): string | null => (typeof v === 'string' && v.length > 0 ? v.slice(0, max) : null);
 
 /**
- * Classifies a parsed manifest (image manifest or index, OCI or Docker). Order: the manifest's explicit
- * `artifactType`, then its config media type, then its layer media types (cosign keeps an image config type on its
+ * Classifies a parsed manifest (image manifest or index, OCI or Docker). Order: an image config with tar layers is
+ * an image (what a runtime runs, whatever the pusher labelled it), then the manifest's explicit `artifactType`, then its config media type, then its layer media types (cosign keeps an image config type on its
  * signatures, so layers must be read before concluding "image"), then a cosign tag hint, then image vs. index.
  * `tag` is a tag the manifest was pushed under, when known.
  */
@@ -73,13 +73,17 @@ export function classifyManifest(doc: unknown, opts: { mediaType?: string | null
   const out = (type: ArtifactType): Classified => ({ type, artifactType, configMediaType, subject: subjectOf(type), annotations });
 
   const isIndex = (mediaType !== null && INDEX_TYPES.has(mediaType)) || (Array.isArray(d.manifests) && !config);
+  const layers = Array.isArray(d.layers) ? d.layers.slice(0, 1000) : [];
+  const layerTypes = layers.map((l) => (l && typeof l === 'object' ? str((l as Record<string, unknown>).mediaType) : null));
+  const imageConfig = configMediaType === null ? mediaType === 'application/vnd.docker.distribution.manifest.v2+json' : IMAGE_CONFIGS.has(configMediaType);
+  // A tar layer under an image config is what a container runtime runs: an image, whatever else the pusher wrote (artifactType, subject, a cosign
+  // tag name): those fields decide nothing about the pull gate and the scanner for it.
+  if (!isIndex && imageConfig && layerTypes.some((lt) => lt !== null && IMAGE_LAYER.test(lt))) return out('image');
   const byArtifactType = kindOfMediaType(artifactType);
   if (byArtifactType) return out(byArtifactType);
   if (isIndex) return out(artifactType ? 'artifact' : 'index');
   const byConfig = kindOfMediaType(configMediaType);
   if (byConfig) return out(byConfig);
-  const layers = Array.isArray(d.layers) ? d.layers.slice(0, 1000) : [];
-  const layerTypes = layers.map((l) => (l && typeof l === 'object' ? str((l as Record<string, unknown>).mediaType) : null));
   for (const lt of layerTypes) {
     const k = kindOfMediaType(lt);
     if (k) return out(k);
@@ -87,7 +91,6 @@ export function classifyManifest(doc: unknown, opts: { mediaType?: string | null
   if (tagMatch) return out(tagMatch[2] === 'sig' ? 'signature' : tagMatch[2] === 'att' ? 'attestation' : 'sbom');
   // An artifact per the OCI 1.1 guidance carries its own artifactType (with an empty or custom config).
   if (artifactType) return out('artifact');
-  const imageConfig = configMediaType === null ? mediaType === 'application/vnd.docker.distribution.manifest.v2+json' : IMAGE_CONFIGS.has(configMediaType);
   if (imageConfig && layerTypes.every((lt) => lt === null || IMAGE_LAYER.test(lt))) return out('image');
   return out('artifact');
 }
@@ -113,11 +116,12 @@ function annotationsOf(v: unknown): Record<string, string> | null {
 export const isArtifactType = (v: unknown): v is ArtifactType => typeof v === 'string' && (ARTIFACT_TYPES as readonly string[]).includes(v);
 
 /**
- * Whether Berth's scanner reads this type: images, and indexes through their platform images. SIF files are not tar
- * layers; until the scanner reads them they get a `not_applicable` report like charts and signatures — never "clean".
+ * Whether Berth's scanner reads this type: images, indexes through their platform images, and Apptainer/Singularity
+ * SIF files through their system partition (scanner/sif-reader.ts). The rest get a `not_applicable` report — never
+ * "clean".
  */
 export function isScannable(type: ArtifactType): boolean {
-  return type === 'image' || type === 'index';
+  return type === 'image' || type === 'index' || type === 'sif';
 }
 
 /** Types that describe another artifact (its `subject`): never run, judged with their subject, never CVE-gated. */

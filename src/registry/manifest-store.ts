@@ -26,8 +26,11 @@ export interface StoredManifest {
   body: Buffer;
 }
 
-/** What distribution accepts as a manifest's size (registry/handlers/manifests.go maxManifestBodySize). */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/**
+ * Manifests over this size go to the registry: reading, hashing and parsing one runs on Berth's event loop (about
+ * 45 ms for 4 MiB), so a burst of pulls of a huge manifest would stall every other request.
+ */
+const MAX_MANIFEST_BYTES = 256 * 1024;
 const LINK = /^sha256:[a-f0-9]{64}$/;
 
 // Links are tens of bytes and manifests a few KiB, read from the page cache: synchronous reads cost a few

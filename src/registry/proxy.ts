@@ -333,6 +333,7 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
       if (await serveBlobDirect(upstream, info.url, headers, info.reference!, res)) return;
     }
 
+    let forwardPath = info.url;
     if (method === 'GET' && route.preflight?.applies(info)) {
       const head = await new Promise<IncomingMessage | null>((resolve) => {
         const r = http.request({ host: upstream.hostname, port: upstream.port, method: 'HEAD', path: info.url, headers, agent });
@@ -348,9 +349,17 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
           const refused = await check(info, { status: 200, headers: head.headers }).catch(fail);
           if (refused) return sendError(res, refused);
         }
+        // A tag may move before the GET: ask for the digest just judged, so the registry serves (and reports as
+        // pulled) exactly that — unless it negotiated a type the client did not name (a conversion, kept by tag).
+        const digest = head.headers['docker-content-digest'];
+        const type = String(head.headers['content-type'] ?? '');
+        if (typeof digest === 'string' && SHA256.test(digest) && digest !== info.reference && acceptsMediaType(req.headers.accept, type)) {
+          const q = info.url.indexOf('?');
+          forwardPath = `/v2/${info.name}/manifests/${digest}${q === -1 ? '' : info.url.slice(q)}`;
+        }
       }
     }
-    const up = http.request({ host: upstream.hostname, port: upstream.port, method, path: info.url, headers, agent });
+    const up = http.request({ host: upstream.hostname, port: upstream.port, method, path: forwardPath, headers, agent });
     up.on('response', (ur) => {
       if (!route.response.length) return answer(ur);
       // Decide on what the registry is about to serve; nothing of its body has reached the client yet.

@@ -102,6 +102,7 @@ export function requiredActions(method: string): RepoAction[] {
 
 export function createV2Pipeline(deps: V2PipelineDeps) {
   const { access, policy } = deps;
+  const publicHost = new URL(deps.realm).host;
 
   const challenge = (ctx: V2Context, error?: 'invalid_token' | 'insufficient_scope'): V2Refusal => {
     let value = `Bearer realm="${deps.realm}",service="${TOKEN_SERVICE}"`;
@@ -142,8 +143,8 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
     const granted = new Set<string>();
     for (const a of token.access) {
       if (a.type !== type) continue;
-      // a scope may carry a host prefix (`127.0.0.1:8080/p/app`): the repository is what follows it
-      if (a.name !== name && !(a.name.endsWith(`/${name}`) && !a.name.slice(0, -name.length - 1).includes('/'))) continue;
+      // a scope may carry Berth's own host as a prefix (`127.0.0.1:8080/p/app`); no other prefix names this repository
+      if (a.name !== name && a.name !== `${publicHost}/${name}`) continue;
       for (const x of a.actions) granted.add(x);
     }
     return actions.every((x) => granted.has(x) || granted.has('*'));

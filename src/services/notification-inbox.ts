@@ -172,6 +172,7 @@ export class NotificationInbox {
     let ignored = 0;
     let skipped = 0;
     const now = Date.now();
+    const relevant: { eventId: string; payload: string; receivedAt: number }[] = [];
     for (const raw of events) {
       const e = normalizeEvent(raw);
       if (!e) {
@@ -185,9 +186,9 @@ export class NotificationInbox {
         ignored++;
         continue;
       }
-      if (await inbox.insertInboxEvent(this.db, { eventId: e.id, payload: JSON.stringify(e), receivedAt: now })) stored++;
-      else duplicates++;
+      relevant.push({ eventId: e.id, payload: JSON.stringify(e), receivedAt: now });
     }
+    ({ stored, duplicates } = await inbox.insertInboxEvents(this.db, relevant));
     if (stored) this.wake();
     return { stored, duplicates, ignored, skipped };
   }

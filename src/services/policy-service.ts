@@ -152,7 +152,7 @@ export class PolicyService {
     // nothing; `cosign verify` and `oras discover` must reach them), nor is an index that only lists such referrers
     // (the sha256-<hex> fallback tag). An artifact not imported yet is judged as an image.
     const type = artifact ? typeOfRow(artifact.type, artifact.mediaType) : 'image';
-    if (artifact && (isReferrerType(type) || artifact.subject !== null)) return null;
+    if (artifact && isReferrerType(type)) return null;
     if (artifact && type === 'index' && (await this.listsOnlyReferrers(artifact.repositoryId, artifact.id))) return null;
     if (project.requireSignature && method === 'GET') {
       const refused = await this.signatureGate(project, repository, artifact?.repositoryId ?? null, digest);
@@ -182,14 +182,14 @@ export class PolicyService {
     const artifact = known ?? (await art.findArtifactByRepositoryName(this.db, repository, digest));
     const type: ArtifactType = artifact ? typeOfRow(artifact.type, artifact.mediaType) : 'image';
     // An index's attestation manifests and SBOMs are not judged as its platforms.
-    if (artifact && (isReferrerType(type) || artifact.subject !== null)) return null;
+    if (artifact && isReferrerType(type)) return null;
     const id = artifact?.id;
     const summary = id === undefined ? undefined : await findReportSummary(this.db, id);
     // Charts and other artifacts that do not run are CVE-gated only when a scanner produced a report for them.
     if (!isRunnable(type) && (!summary || summary.finishedAt === null || summary.status !== 'success' || summary.notApplicable)) return null;
     const ref = `${repository}@${digest.slice(0, 19)}…`;
     // an incomplete report (a layer or package database not read, an ecosystem without advisories) is no verdict,
-    // nor is "not applicable" for a runnable type the scanner does not read (SIF, wasm): never taken as clean
+    // nor is "not applicable" for a runnable type (wasm, a SIF without a system partition): never taken as clean
     const finished = summary?.status === 'success' && summary.finishedAt !== null;
     const incomplete = finished && summary!.incomplete;
     const notApplicable = finished && summary!.notApplicable;

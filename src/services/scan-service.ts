@@ -1,5 +1,8 @@
 import fs from 'node:fs';
-import type { Readable } from 'node:stream';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
@@ -10,6 +13,7 @@ import { isScannable, type ArtifactType } from '../registry/artifact-type.js';
 import type { AdvisoryStore } from '../scanner/advisory-store.js';
 import type { OsInfo, Package } from '../scanner/inventory.js';
 import { DEFAULT_LIMITS, INVENTORY_VERSION, mergeLayers, readLayer, type LayerInventory } from '../scanner/layer-walker.js';
+import { DEFAULT_SIF_LIMITS, readSif } from '../scanner/sif-reader.js';
 import { coverageGaps, matchInventory, mergeAliases, resolveOsEcosystems, sortFindings, type Finding } from '../scanner/matcher.js';
 import { SEVERITIES, type Severity } from '../scanner/severity.js';
 import type { ExternalScanner, ScannerRegistry } from './scanner-registry.js';
@@ -82,19 +86,26 @@ export class ScanService {
     const artifactId = record.id;
     if (!isScannable(record.type)) return this.notApplicable(artifactId, record.type, jobId, p);
     await this.markRunning(artifactId, jobId);
-    const external = await this.scannerFor(repo.projectId);
+    // external adapters (Harbor's scanner API) pull images; a SIF is read by the built-in scanner
+    const external = record.type === 'sif' ? null : await this.scannerFor(repo.projectId);
     if (external) return this.scanExternal(external, repository, digest, artifactId, record.mediaType, p);
     const dbUpdatedAt = await this.store.updatedAt();
     const m = await this.registry.client.manifest(repository, digest);
     if (!m) throw new ArtifactGone(`${repository}@${digest} is gone from the registry`);
     const doc = JSON.parse(m.body.toString('utf8')) as ManifestDoc;
-    const images: { digest: string; layers: { digest: string; size?: number }[] }[] = [];
+    /** `sif`: the one layer is a SIF file, read as its own image (sif-reader.ts), not a tar layer */
+    const images: { digest: string; layers: { digest: string; size?: number }[]; sif?: boolean }[] = [];
     const layersOf = (d: ManifestDoc) =>
       (d.layers ?? [])
         .filter((l): l is { digest: string; size?: number } => typeof l.digest === 'string' && SHA256.test(l.digest))
         .map((l) => ({ digest: l.digest, size: typeof l.size === 'number' && l.size >= 0 ? l.size : undefined }));
     const isImage = (d: ManifestDoc) => !d.artifactType && (!d.config?.mediaType || IMAGE_CONFIGS.has(d.config.mediaType));
-    if (INDEX_TYPES.has(doc.mediaType ?? m.mediaType)) {
+    if (record.type === 'sif') {
+      // `apptainer push oras://` writes one SIF layer; each SIF layer is a whole container file system
+      const sifs = layersOf({ layers: (doc.layers ?? []).filter((l) => typeof l.mediaType === 'string' && SIF_LAYER.test(l.mediaType)) }).slice(0, 8);
+      if (!sifs.length) return this.notApplicable(artifactId, 'sif', jobId, p, 'the SIF artifact has no SIF layer (application/vnd.sylabs.sif.layer.v1.sif): nothing to scan');
+      for (const l of sifs) images.push({ digest, layers: [l], sif: true });
+    } else if (INDEX_TYPES.has(doc.mediaType ?? m.mediaType)) {
       for (const c of (doc.manifests ?? []).slice(0, 64)) {
         if (!c.digest || !SHA256.test(c.digest) || c.platform?.os === 'unknown') continue; // attestations are not images
         const childRecord = await art.findArtifact(this.db, repo.id, c.digest);
@@ -116,14 +127,22 @@ export class ScanService {
     const gaps: ReportGap[] = [];
     let os: OsInfo | null = null;
     const budget = { left: this.limits.maxImageBytes };
+    const notApplicable: string[] = [];
+    let applicable = 0;
     for (const img of images) {
       const layers: LayerInventory[] = [];
       for (const layer of img.layers) {
         p.signal.throwIfAborted();
-        layers.push(await this.layerInventory(repository, layer, p, budget));
+        layers.push(img.sif ? await this.sifInventory(repository, layer, p, budget) : await this.layerInventory(repository, layer, p, budget));
         done++;
-        await p.progress((done / total) * 90, `layer ${done} of ${total}`);
+        await p.progress((done / total) * 90, img.sif ? `SIF ${done} of ${total}` : `layer ${done} of ${total}`);
       }
+      const na = img.sif ? (layers[0] as SifCached).notApplicable : undefined;
+      if (na) {
+        notApplicable.push(na);
+        continue;
+      }
+      applicable++;
       const inv = mergeLayers(
         layers,
         img.layers.map((l) => l.digest),
@@ -136,6 +155,7 @@ export class ScanService {
       gaps.push(...inv.gaps, ...(await coverageGaps(this.store, inv, osMatch)));
       findings.push(...(await matchInventory(this.store, inv, osMatch)));
     }
+    if (!applicable) return this.notApplicable(artifactId, 'sif', jobId, p, notApplicable[0]);
     const unique = dedupe(findings);
     const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
     for (const f of unique) counts[f.severity]++;
@@ -174,7 +194,7 @@ export class ScanService {
    */
   private async notApplicable(artifactId: number, type: ArtifactType, jobId: number | null, p: ScanProgress, reason?: string): Promise<ScanReport> {
     const now = Date.now();
-    const why = reason ?? `${type} artifacts are not scanned: Berth's scanner reads container image layers only`;
+    const why = reason ?? `${type} artifacts are not scanned: Berth's scanner reads container images and SIF files only`;
     const zero = Object.fromEntries(SEVERITIES.map((x) => [x, 0])) as Record<Severity, number>;
     await reports.upsertReportResult(this.db, artifactId, {
       jobId,
@@ -252,6 +272,77 @@ export class ScanService {
     return inv;
   }
 
+  /**
+   * A SIF layer's inventory (sif-reader.ts): from the cache (keyed `sif:<digest>`: the same bytes read as a tar
+   * layer give another inventory), else read from the blob file (managed mode) or a private temporary copy.
+   * `notApplicable` set: the SIF holds no container file system.
+   */
+  private async sifInventory(repository: string, layer: { digest: string; size?: number }, p: ScanProgress, budget: { left: number }): Promise<SifCached> {
+    const key = `sif:${layer.digest}`;
+    const cached = await reports.findLayerInventory(this.db, key, INVENTORY_VERSION);
+    if (cached) return cached as SifCached;
+    const started = Date.now();
+    const maxBytes = Math.max(0, Math.min(DEFAULT_SIF_LIMITS.maxBytes, budget.left));
+    const gapOnly = (reason: string): SifCached => ({ files: {}, removed: [], opaque: [], problems: [reason], gaps: [{ path: null, reason }], entries: 0, bytes: 0, compressedBytes: 0 });
+    if (maxBytes === 0) return gapOnly(`not read: the artifact's scan budget of ${this.limits.maxImageBytes} uncompressed bytes is spent`);
+    const local = await this.sifFile(repository, layer, p.signal);
+    if ('error' in local) return gapOnly(local.error);
+    let out: SifCached;
+    try {
+      const r = await readSif(local.path, { maxBytes }, p.signal);
+      out = r.applicable ? r.inventory : { ...r.inventory, notApplicable: r.reason };
+    } finally {
+      await local.cleanup();
+    }
+    budget.left -= out.bytes;
+    await p.log(
+      `read SIF ${layer.digest.slice(7, 19)}: ${out.entries} entries listed, ${Math.round(out.bytes / 1024)} KiB extracted in ${Date.now() - started} ms${out.gaps.length ? `; ${out.gaps.length} gaps` : ''}`,
+    );
+    // a missing unsquashfs, a timeout or a budget cut are not the file's fault: read again next time (alone, or with
+    // more budget left, it may be read in full)
+    const transient = out.gaps.some((g) => /not installed|took longer|ended by signal|unsquashfs failed|budget|capped after/.test(g.reason));
+    if (transient) return out;
+    await reports.saveLayerInventory(this.db, key, INVENTORY_VERSION, out, Date.now());
+    return out;
+  }
+
+  /**
+   * A file holding the SIF blob: the registry's own blob file when core shares its storage, else a private temporary
+   * copy streamed from the registry (unsquashfs needs random access), refused past the artifact's byte budget.
+   */
+  private async sifFile(repository: string, layer: { digest: string; size?: number }, signal: AbortSignal): Promise<{ path: string; cleanup: () => Promise<void> } | { error: string }> {
+    const managed = this.registry.managed;
+    if (managed) {
+      const file = blobDataPath(managed.storageDir, layer.digest);
+      try {
+        await fs.promises.access(file);
+        return { path: file, cleanup: async () => undefined };
+      } catch {
+        /* not there (yet): ask the registry */
+      }
+    }
+    const cap = this.limits.maxImageBytes;
+    if (layer.size !== undefined && layer.size > cap) return { error: `the SIF file is ${layer.size} bytes, over the artifact's scan budget of ${cap} bytes: not read` };
+    const dir = await fs.promises.mkdtemp(join(os.tmpdir(), 'berth-sifblob-'));
+    const cleanup = () => fs.promises.rm(dir, { recursive: true, force: true });
+    const path = join(dir, 'image.sif');
+    try {
+      let n = 0;
+      const limit = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          n += chunk.length;
+          cb(n > cap ? new Error(`the SIF file is over the artifact's scan budget of ${cap} bytes`) : null, chunk);
+        },
+      });
+      await pipeline(await this.registry.client.blobStream(repository, layer.digest, signal), limit, fs.createWriteStream(path, { mode: 0o600 }), { signal });
+      return { path, cleanup };
+    } catch (err) {
+      await cleanup();
+      if (signal.aborted) throw err;
+      return { error: `the SIF file could not be fetched from the registry: ${(err as Error).message.slice(0, 200)}` };
+    }
+  }
+
   private async openBlob(repository: string, digest: string, signal: AbortSignal): Promise<Readable> {
     const managed = this.registry.managed;
     if (managed) {
@@ -303,6 +394,12 @@ function dedupeGaps(gaps: ReportGap[]): ReportGap[] {
     return true;
   });
 }
+
+/** SIF layer media type (`apptainer push oras://`, `oras push`). */
+const SIF_LAYER = /^application\/vnd\.sylabs\.sif\.layer\.v1\.sif$/i;
+
+/** A SIF's inventory as cached: a layer inventory, or the reason it holds no container file system. */
+type SifCached = LayerInventory & { notApplicable?: string };
 
 /** The artifact to scan no longer exists: retrying cannot help. */
 export class ArtifactGone extends Error {}

@@ -240,14 +240,13 @@ for (const dialect of testDialects()) {
       }, 30_000);
     };
 
-    it('scans images only: every other type gets a report whose completeness is not_applicable, never a clean one', async () => {
+    it('scans images and SIF files: every other type gets a report whose completeness is not_applicable, never a clean one', async () => {
       await imported('app', 'v1');
       const img = await scan('app', 'v1');
       assert.equal(img.status, 'success');
       assert.notEqual(img.completeness, 'not_applicable');
       for (const [repo, ref] of [
         ['charts/web', '1.2.0'],
-        ['lolcow', 'latest'],
         ['app', pushed.sbom!.digest],
         ['app', pushed.sig!.digest],
         ['app', pushed.att!.digest],
@@ -258,6 +257,12 @@ for (const dialect of testDialects()) {
         assert.equal(r.summary.total, 0);
         assert.match(r.problems[0], /not scanned/);
       }
+      // the SIF is scanned; its stub layer is no SIF file, so the report is incomplete and says why, never clean
+      const sif = await scan('lolcow', 'latest');
+      assert.equal(sif.completeness, 'incomplete');
+      assert.equal(sif.summary.total, 0);
+      assert.equal(sif.gaps.length, 1);
+      assert.match(sif.gaps[0].reason, /SIF could not be read: not a SIF file/);
       // the index is scanned through its platform image
       await imported('app', 'multi');
       assert.equal((await scan('app', 'multi')).status, 'success');
@@ -275,7 +280,7 @@ for (const dialect of testDialects()) {
       return { status: res.status, error: res.status >= 400 && body ? (JSON.parse(body).errors[0] as { code: string; message: string }) : null };
     };
 
-    it('gates per type: referrers and charts pass, SIF counts as unscanned, images stay gated', async () => {
+    it('gates per type: referrers and charts pass, an unreadable SIF counts as unscanned, images stay gated', async () => {
       await setProject({ prevent_vulnerable: true, severity: 'high', unscanned_policy: 'block' });
       await eventually(async () => (await getManifest('lolcow', 'latest')).status === 412);
       for (const [repo, ref] of [
@@ -293,10 +298,11 @@ for (const dialect of testDialects()) {
       await pushArtifact(ociArtifact(dir(), helmChart('api', '0.1.0'), '0.1.0'), 'art/charts/api:0.1.0');
       await imported('charts/api', '0.1.0');
       assert.equal((await getManifest('charts/api', '0.1.0')).status, 200);
-      // SIF runs, and Berth cannot read it: it is unscanned, so the project's unscanned policy decides
+      // SIF runs, and Berth could not read this one: its incomplete report is no verdict, so the project's unscanned
+      // policy decides
       const sif = await getManifest('lolcow', 'latest');
       assert.equal(sif.status, 412);
-      assert.match(sif.error!.message, /sif artifact, which Berth's scanner cannot read/);
+      assert.match(sif.error!.message, /could not be scanned completely/);
       // an image without a scan is still blocked
       await pushArtifact(ociArtifact(dir(), await plainImage(), 'v2'), 'art/app:v2');
       await imported('app', 'v2');

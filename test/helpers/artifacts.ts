@@ -71,7 +71,10 @@ export const helmChart = (name: string, version: string): ArtifactSpec => ({
   layers: [{ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', data: randomBytes(64) }],
 });
 
-/** An Apptainer SIF as `apptainer push oras://` writes it. */
+/**
+ * An Apptainer SIF artifact as `apptainer push oras://` writes it (config and layer media types, title), whose layer
+ * is a stub, not a readable SIF: the scanner reports it `incomplete`. helpers/sif.ts builds real SIF files.
+ */
 export const sifImage = (): ArtifactSpec => ({
   config: { mediaType: 'application/vnd.sylabs.sif.config.v1+json', data: '{}' },
   layers: [

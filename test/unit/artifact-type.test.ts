@@ -237,8 +237,8 @@ describe('artifact classification', () => {
 });
 
 describe('type rules', () => {
-  it('only images and indexes are scanned; SIF and the rest are not_applicable until the scanner reads them', () => {
-    assert.deepEqual((['image', 'index', 'chart', 'sif', 'signature', 'attestation', 'sbom', 'wasm', 'artifact'] as const).filter(isScannable), ['image', 'index']);
+  it('images, indexes and SIF files are scanned; the rest are not_applicable', () => {
+    assert.deepEqual((['image', 'index', 'chart', 'sif', 'signature', 'attestation', 'sbom', 'wasm', 'artifact'] as const).filter(isScannable), ['image', 'index', 'sif']);
   });
   it('signatures, attestations and SBOMs are referrers; images, indexes, SIF and wasm are runnable', () => {
     assert.deepEqual((['image', 'index', 'chart', 'sif', 'signature', 'attestation', 'sbom', 'wasm', 'artifact'] as const).filter(isReferrerType), ['signature', 'attestation', 'sbom']);

@@ -21,6 +21,22 @@ export async function insertInboxEvent(db: DB, e: { eventId: string; payload: st
   }
 }
 
+/**
+ * Stores a batch of events in one transaction (one commit for an envelope, not one per event); a duplicate event id
+ * fails only its own statement on both dialects. Returns how many were stored and how many were known already.
+ */
+export async function insertInboxEvents(db: DB, events: { eventId: string; payload: string; receivedAt: number }[]): Promise<{ stored: number; duplicates: number }> {
+  if (events.length <= 1) {
+    const stored = events.length === 1 && (await insertInboxEvent(db, events[0]!)) ? 1 : 0;
+    return { stored, duplicates: events.length - stored };
+  }
+  return db.transaction().execute(async (trx) => {
+    let stored = 0;
+    for (const e of events) if (await insertInboxEvent(trx, e)) stored++;
+    return { stored, duplicates: events.length - stored };
+  });
+}
+
 /** The oldest events not applied and not leased, in arrival order. */
 export async function listClaimableInboxEvents(db: DB, now: number, limit: number): Promise<InboxEntry[]> {
   const rows = await db

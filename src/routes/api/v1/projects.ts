@@ -60,7 +60,7 @@ export const projectOps = {
     params: projectParams,
     query: z.object({ force: z.enum(['true', 'false']).optional().describe('also delete its repositories and artifacts') }),
     responses: done,
-    errors: [412],
+    errors: [409, 412],
   }),
   members: op({
     method: 'get',
