@@ -169,7 +169,6 @@ export function projectRoutes(): Hono<AppEnv> {
 
   route(r, at, projectOps.members, async (c, v) => {
     const { project } = v.params();
-    v.query();
     const list = listId('members', project);
     const q = listQuery(c, list, SORTS.members, { defaultLimit: 50 });
     const page = await c.var.services.projects.listMembers(c.var.principal, project, q.req);

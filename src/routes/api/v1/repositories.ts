@@ -169,7 +169,6 @@ export function repositoryRoutes(): Hono<AppEnv> {
 
   route(r, at, repositoryOps.artifacts, async (c, v) => {
     const { project, repo } = v.params();
-    v.query();
     const list = listId('artifacts', project, repo);
     const q = listQuery(c, list, SORTS.artifacts);
     const { project: _p, repository: _r, ...page } = await svc(c).artifacts(c.var.principal, project, repo, { page: q.req });
@@ -207,7 +206,6 @@ export function repositoryRoutes(): Hono<AppEnv> {
 
   route(r, at, repositoryOps.tags, async (c, v) => {
     const { project, repo } = v.params();
-    v.query();
     const list = listId('tags', project, repo);
     // Tags were returned whole before pagination: up to 1000 a page (small rows) keeps most repositories on one.
     const q = listQuery(c, list, SORTS.tags, { defaultLimit: TAGS_MAX_LIMIT, maxLimit: TAGS_MAX_LIMIT });

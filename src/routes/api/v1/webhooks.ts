@@ -140,7 +140,6 @@ export function webhookRoutes(): Hono<AppEnv> {
   // Newest first, keyset on id.
   route(r, at, webhookOps.deliveries, async (c, v) => {
     const { project, id } = v.params();
-    v.query();
     const list = listId('deliveries', project, id);
     const q = listQuery(c, list, SORTS.newestFirst, { defaultLimit: 50 });
     const page = await c.var.services.webhooks.deliveries(c.var.principal, project, id, q.req);
