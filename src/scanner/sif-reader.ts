@@ -245,9 +245,17 @@ interface Listing {
 /** Runs unsquashfs with fixed arguments (no shell), a timeout and the caller's abort signal; streams stdout by line. */
 function runUnsquashfs(args: string[], limits: SifLimits, signal: AbortSignal | undefined, onLine?: (line: string) => boolean): Promise<{ code: number | null; stderr: string; error?: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(limits.unsquashfs, args, { stdio: ['ignore', onLine ? 'pipe' : 'ignore', 'pipe'], signal, timeout: limits.timeoutMs, killSignal: 'SIGKILL' });
+    const child = spawn(limits.unsquashfs, args, { stdio: ['ignore', onLine ? 'pipe' : 'ignore', 'pipe'], signal, killSignal: 'SIGKILL' });
     let stderr = '';
     let stopped: string | undefined;
+    // our own timer, not spawn's `timeout`: Node never clears that one when the spawn itself fails (ENOENT), which
+    // keeps the process alive for the whole timeout
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, limits.timeoutMs);
+    const settle = () => clearTimeout(timer);
     child.stderr!.on('data', (c: Buffer) => {
       if (stderr.length < 4096) stderr += c.toString('utf8');
     });
@@ -263,17 +271,18 @@ function runUnsquashfs(args: string[], limits: SifLimits, signal: AbortSignal | 
         }
       });
     }
-    const started = Date.now();
     child.on('error', (err: NodeJS.ErrnoException) => {
+      settle();
       if (signal?.aborted) return reject(signal.reason ?? err);
       if (err.code === 'ENOENT') resolve({ code: null, stderr, error: `${limits.unsquashfs} (Debian's squashfs-tools) is not installed: the SIF's file system was not read` });
       else if (err.name === 'AbortError') reject(err);
       else resolve({ code: null, stderr, error: `unsquashfs failed: ${err.message}` });
     });
     child.on('close', (code, sig) => {
+      settle();
       if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
       if (stopped) return resolve({ code, stderr, error: stopped });
-      if (sig && Date.now() - started >= limits.timeoutMs - 50) return resolve({ code, stderr, error: `unsquashfs took longer than ${Math.round(limits.timeoutMs / 1000)} s: stopped` });
+      if (sig && timedOut) return resolve({ code, stderr, error: `unsquashfs took longer than ${Math.round(limits.timeoutMs / 1000)} s: stopped` });
       if (sig) return resolve({ code, stderr, error: `unsquashfs ended by signal ${sig}` });
       resolve({ code, stderr });
     });
