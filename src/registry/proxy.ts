@@ -344,7 +344,10 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
         r.on('error', () => resolve(null));
         r.end();
       });
-      if (head?.statusCode === 200) {
+      // No verdict without the registry's answer: a GET sent now could be served (and counted) for a manifest the
+      // gate would refuse, e.g. while a tag is being rewritten (the registry answers 500 then). Retryable.
+      if (head === null || (head.statusCode ?? 500) >= 500) return sendError(res, refusal(503, 'UNAVAILABLE', 'the registry could not resolve this manifest just now: retry'));
+      if (head.statusCode === 200) {
         for (const check of route.preflight.checks) {
           const refused = await check(info, { status: 200, headers: head.headers }).catch(fail);
           if (refused) return sendError(res, refused);
