@@ -347,6 +347,8 @@ export function createRegistryProxy(opts: RegistryProxyOptions) {
       // No verdict without the registry's answer: a GET sent now could be served (and counted) for a manifest the
       // gate would refuse, e.g. while a tag is being rewritten (the registry answers 500 then). Retryable.
       if (head === null || (head.statusCode ?? 500) >= 500) return sendError(res, refusal(503, 'UNAVAILABLE', 'the registry could not resolve this manifest just now: retry'));
+      // the registry's own answer to the GET, in its shape: it knows no such manifest (a GET now would race a push)
+      if (head.statusCode === 404) return sendError(res, refusal(404, 'MANIFEST_UNKNOWN', 'manifest unknown'));
       if (head.statusCode === 200) {
         for (const check of route.preflight.checks) {
           const refused = await check(info, { status: 200, headers: head.headers }).catch(fail);
