@@ -45,13 +45,24 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     },
   });
   const tokens = createTokenListener(services);
+  // One labelled child per (family, method, status): prom-client would hash the labels on every observation.
+  const durations = new Map<string, { observe(seconds: number): void }>();
+  const observeDuration = (family: 'v2' | 'token', method: string | undefined, status: number, seconds: number) => {
+    const key = `${family} ${method} ${status}`;
+    let child = durations.get(key);
+    if (!child) {
+      child = services.metrics.httpDuration.labels({ family, method: method ?? 'GET', status: String(status) });
+      durations.set(key, child);
+    }
+    child.observe(seconds);
+  };
   // 1 MiB stream buffers: with the 16 KiB default every 64 KiB socket read of a blob stalls on backpressure.
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, highWaterMark: 1 << 20 }, (req, res) => {
     const url = req.url ?? '/';
     if (url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?')) {
       const started = performance.now();
       res.on('finish', () => {
-        services.metrics.httpDuration.observe({ family: 'v2', method: req.method ?? 'GET', status: String(res.statusCode) }, (performance.now() - started) / 1000);
+        observeDuration('v2', req.method, res.statusCode, (performance.now() - started) / 1000);
         if (ANSWERED_FROM_STORAGE.has(res)) services.metrics.manifestsFromStorage.inc();
         // A manifest push, pull or delete the registry answered: it sends an event for it (stall detection).
         else if (
@@ -66,7 +77,7 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
     }
     if (url === '/service/token' || url.startsWith('/service/token?')) {
       const started = performance.now();
-      res.on('finish', () => services.metrics.httpDuration.observe({ family: 'token', method: req.method ?? 'GET', status: String(res.statusCode) }, (performance.now() - started) / 1000));
+      res.on('finish', () => observeDuration('token', req.method, res.statusCode, (performance.now() - started) / 1000));
       void tokens(req, res);
       return;
     }

@@ -7,7 +7,7 @@ import type { PolicyService } from '../services/policy-service.js';
 import type { AuditService } from '../services/audit-service.js';
 import type { DeletionService } from '../services/deletion-service.js';
 import { principalName } from '../auth/principal.js';
-import type { LivePrincipal, RegistryAccess } from '../services/registry-access.js';
+import { type LivePrincipal, type RegistryAccess, V2_MAX_STALENESS_MS } from '../services/registry-access.js';
 import type { VerifiedToken } from '../services/token-service.js';
 import { TOKEN_SERVICE } from './constants.js';
 
@@ -127,7 +127,7 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
     if (!auth || !/^Bearer\s+\S+$/i.test(auth)) return challenge(ctx);
     const token = deps.tokens.verify(auth.replace(/^Bearer\s+/i, ''));
     if (!token) return challenge(ctx, 'invalid_token');
-    await access.refresh(500);
+    await access.refresh(V2_MAX_STALENESS_MS);
     const who = await access.principal(token.sub);
     if (!who) return challenge(ctx, 'invalid_token');
     if (who.kind === 'principal') {

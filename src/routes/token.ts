@@ -59,7 +59,7 @@ export function createTokenListener(services: Services) {
     let status = 200;
     let body: string;
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-content-type-options': 'nosniff', ...NO_STORE };
-    req.resume(); // a GET: any body is ignored, never buffered
+    if (req.headers['content-length'] || req.headers['transfer-encoding']) req.resume(); // a GET: any body is ignored, never buffered
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       status = 405;
       body = JSON.stringify({ errors: [{ code: 'METHOD_NOT_ALLOWED', message: 'use GET' }] });

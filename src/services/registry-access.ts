@@ -25,9 +25,9 @@ interface Entry<T> {
 /**
  * Live permissions for the `/v2` path and the token service, cached per process and invalidated across replicas by
  * the shared `access` change counter (`cache_generations`), which every repo write to users, robots, members and
- * projects moves. Callers say how stale they may be: the token endpoint reads the counter every time (one primary-key
- * lookup), each `/v2` request at most every {@link V2_MAX_STALENESS_MS}. Harbor re-checks permissions per request in
- * the same way (src/server/middleware/v2auth).
+ * projects moves. Callers say how stale they may be: the token endpoint and each `/v2` request read the counter (one
+ * primary-key lookup) at most every {@link V2_MAX_STALENESS_MS}, and a change this process makes clears the caches at
+ * once. Harbor re-checks permissions per request in the same way (src/server/middleware/v2auth).
  */
 export class RegistryAccess {
   private generation = -1;

@@ -1,10 +1,10 @@
-import { createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, randomFillSync, sign, verify, type KeyObject } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
 import type { Action } from '../auth/rbac.js';
 import type { RepoAction, Scope } from '../auth/scopes.js';
 import type { TokenKeys } from '../auth/token-keys.js';
 import { CORE_SUBJECT, TOKEN_ISSUER, TOKEN_SERVICE } from '../registry/constants.js';
-import type { RegistryAccess } from './registry-access.js';
+import { type RegistryAccess, V2_MAX_STALENESS_MS } from './registry-access.js';
 
 export interface Access {
   type: string;
@@ -34,6 +34,19 @@ const ACTION_PERMISSION: Record<Exclude<RepoAction, '*'>, Action> = { pull: 'rep
 const ALL: Exclude<RepoAction, '*'>[] = ['pull', 'push', 'delete'];
 
 const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');
+
+/** 16 random bytes per token id, cut from a 4 KiB pool refilled from the CSPRNG (one syscall per 256 ids, as Node's randomUUID does). */
+const JTI_BYTES = 16;
+const jtiPool = Buffer.alloc(256 * JTI_BYTES);
+let jtiOffset = jtiPool.length;
+function tokenId(): string {
+  if (jtiOffset === jtiPool.length) {
+    randomFillSync(jtiPool);
+    jtiOffset = 0;
+  }
+  jtiOffset += JTI_BYTES;
+  return jtiPool.toString('base64url', jtiOffset - JTI_BYTES, jtiOffset);
+}
 
 /**
  * Issues registry bearer tokens: granted = requested ∩ permitted, per scope; denied scopes come back with empty
@@ -85,9 +98,13 @@ export class TokenService {
     return v;
   }
 
-  /** The access a principal gets for the requested scopes, from live permissions (read fresh, not cached). */
+  /**
+   * The access a principal gets for the requested scopes, from live permissions as stale as `/v2` may see them
+   * ({@link V2_MAX_STALENESS_MS}; a change made by this process is seen at once): every `/v2` request re-checks them,
+   * so a token cannot carry more than the next request is allowed.
+   */
   async grant(p: Principal, scopes: Scope[]): Promise<Access[]> {
-    await this.access.refresh(0);
+    await this.access.refresh(V2_MAX_STALENESS_MS);
     const projects = new Map<string, Awaited<ReturnType<RegistryAccess['project']>>>();
     const out: Access[] = [];
     for (const s of scopes) {
@@ -111,7 +128,7 @@ export class TokenService {
   /** A signed token for `sub` with exactly this access. */
   sign(sub: string, access: Access[], ttlSeconds = this.ttlSeconds): IssuedToken {
     const now = Math.floor(Date.now() / 1000);
-    const claims = { iss: TOKEN_ISSUER, sub, aud: TOKEN_SERVICE, exp: now + ttlSeconds, nbf: now - 1, iat: now, jti: randomBytes(16).toString('base64url'), access };
+    const claims = { iss: TOKEN_ISSUER, sub, aud: TOKEN_SERVICE, exp: now + ttlSeconds, nbf: now - 1, iat: now, jti: tokenId(), access };
     const input = `${this.header}.${b64url(JSON.stringify(claims))}`;
     const sig = sign('sha256', Buffer.from(input), { key: this.keys.privateKey, dsaEncoding: 'ieee-p1363' });
     return { token: `${input}.${sig.toString('base64url')}`, expiresIn: ttlSeconds, issuedAt: new Date(now * 1000).toISOString() };

@@ -62,6 +62,17 @@ for (const dialect of testDialects()) {
       assert.equal(new crypto.X509Certificate(Buffer.from(header.x5c![0]!, 'base64')).fingerprint256, new crypto.X509Certificate(pem).fingerprint256);
     });
 
+    it('gives every token its own 128-bit id (jti), across refills of the id pool', () => {
+      const ids = new Set<string>();
+      for (let i = 0; i < 1000; i++) {
+        const { token } = t.services.tokens.sign('dev', []);
+        const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+        assert.equal(Buffer.from(jti, 'base64url').length, 16);
+        ids.add(jti);
+      }
+      assert.equal(ids.size, 1000);
+    });
+
     it('keeps the signing key private on disk (0600)', () => {
       const mode = fs.statSync(path.join(t.config.dataDir, 'keys', 'token.key')).mode & 0o777;
       assert.equal(mode, 0o600);
