@@ -92,6 +92,32 @@ for (const dialect of testDialects()) {
       assert.doesNotMatch(found, /bulk00/);
     });
 
+    it("asks for Docker's insecure-registries only where Docker needs it", async () => {
+      // Served at http://127.0.0.1: Docker's default insecure range (127.0.0.0/8) covers it; podman needs the flag.
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'howto-local' } });
+      const local = await (await b.fetch('/projects/howto-local')).text();
+      assert.match(local, /podman login --tls-verify=false 127\.0\.0\.1:8080/);
+      assert.doesNotMatch(local, /insecure-registries/);
+      for (const [url, hint] of [
+        ['http://registry.lab.example:8080', true],
+        ['https://registry.lab.example', false],
+      ] as const) {
+        const other = await startTestApp(dialect, { BERTH_EXTERNAL_URL: url });
+        try {
+          const ob = new Browser(other);
+          await ob.login('admin', ADMIN_PASSWORD);
+          await other.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'howto' } });
+          const html = await (await ob.fetch('/projects/howto')).text();
+          assert.match(html, /podman login (--tls-verify=false )?registry\.lab\.example/);
+          assert.equal(/insecure-registries/.test(html), hint, url);
+        } finally {
+          await other.close({ drop: true });
+        }
+      }
+    });
+
     it('escapes script payloads everywhere a person sees them', async () => {
       const b = new Browser(t);
       await b.login('admin', ADMIN_PASSWORD);
