@@ -97,6 +97,9 @@ describe('OpenAPI document', () => {
     assert.equal(bad.status, 400);
     assert.match((await bad.json()).errors[0].message, /limit must be between 1 and 100/);
     assert.equal((await t.req('/api/v1/projects?limit=abc')).status, 400);
+    const page0 = await t.req('/api/v1/projects?page=0');
+    assert.equal(page0.status, 400);
+    assert.equal((await page0.json()).errors[0].message, 'page: page must be at least 1');
     assert.equal((await t.req('/api/v1/projects?limit=5')).status, 200);
   });
 
