@@ -118,6 +118,16 @@ for (const dialect of testDialects()) {
       }
     });
 
+    it("names the caller's project role in the page's language", async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const csrf = await b.csrf();
+      assert.equal((await b.post('/projects', { _csrf: csrf, name: 'role-zh' })).status, 303);
+      assert.match(await (await b.fetch('/projects/role-zh')).text(), /your role: admin</);
+      const zh = await (await b.fetch('/projects/role-zh', { headers: { 'accept-language': 'zh-CN' } })).text();
+      assert.match(zh, /您的角色：管理员</);
+    });
+
     it('escapes script payloads everywhere a person sees them', async () => {
       const b = new Browser(t);
       await b.login('admin', ADMIN_PASSWORD);
