@@ -81,6 +81,20 @@ for (const dialect of testDialects()) {
       }
     });
 
+    it('starts every card at its padding, with or without a heading', async () => {
+      for (const url of ['/vulndb', '/gc', '/projects/lay', '/settings']) {
+        await page.goto(b.url + url);
+        const gaps = await page.evaluate(() =>
+          [...document.querySelectorAll('main .card')].map((card) => {
+            const first = card.firstElementChild!;
+            return { what: `${first.tagName} ${(first.textContent ?? '').trim().slice(0, 30)}`, gap: first.getBoundingClientRect().top - card.getBoundingClientRect().top };
+          }),
+        );
+        assert.ok(gaps.length > 0, url);
+        for (const g of gaps) assert.ok(g.gap <= 22, `${url}: "${g.what}" starts ${g.gap}px below its card's edge`);
+      }
+    });
+
     it("wraps the pull gate's message between words and shows the image's build time like Berth's own times", async () => {
       const put = await b.api('/api/v1/projects/lay', { method: 'PUT', auth: ADMIN, json: { auto_scan: false, prevent_vulnerable: true } });
       assert.equal(put.status, 200);
