@@ -90,6 +90,12 @@ describe('OpenAPI document', () => {
     assert.deepEqual([limit.schema.type, limit.schema.minimum, limit.schema.maximum], ['integer', 1, 100]);
     assert.deepEqual(doc.paths['/projects/{project}'].put.requestBody.content['application/json'].schema.properties.severity.enum, ['low', 'medium', 'high', 'critical']);
     assert.equal(doc.paths['/projects'].get.responses['200'].content['application/json'].schema.properties.items.items.$ref, '#/components/schemas/Project');
+    // The overview names exactly the fields a list answers with.
+    const named = /lists are `\{([^}]*)\}`/
+      .exec(doc.info.description)![1]!
+      .split(',')
+      .map((f: string) => f.trim().replace(/\?$/, ''));
+    assert.deepEqual(named.sort(), Object.keys(doc.paths['/projects'].get.responses['200'].content['application/json'].schema.properties).sort());
   });
 
   it('validates parameters with the schemas it documents', async () => {
