@@ -118,6 +118,15 @@ for (const dialect of testDialects()) {
       }
     });
 
+    it('links the REST API documentation from every page, signed in or not', async () => {
+      const b = new Browser(t);
+      assert.match(await (await b.fetch('/login')).text(), /<a href="\/api\/docs">REST API<\/a>/);
+      await b.login('admin', ADMIN_PASSWORD);
+      assert.match(await (await b.fetch('/projects')).text(), /<a href="\/api\/docs">REST API<\/a>/);
+      assert.match(await (await b.fetch('/projects', { headers: { 'accept-language': 'zh-CN' } })).text(), /<a href="\/api\/docs">REST API 文档<\/a>/);
+      assert.equal((await b.fetch('/api/docs')).status, 200);
+    });
+
     it("names the caller's project role in the page's language", async () => {
       const b = new Browser(t);
       await b.login('admin', ADMIN_PASSWORD);
