@@ -17,13 +17,18 @@ import { type KeysetPage, MAX_PAGE_OFFSET, type PageRequest, type SortColumn, TO
 import { badRequest } from '../errors.js';
 import type { Ctx } from './http.js';
 
-/** A whole-number query parameter in [min, max] (query strings are text; the document shows an integer). */
-export const intQuery = (name: string, min: number, max: number) =>
-  z.coerce
+/**
+ * A whole-number query parameter in [min, max] (query strings are text; the document shows an integer). With
+ * `max` at Number.MAX_SAFE_INTEGER (no real upper bound) the message names only the lower one.
+ */
+export const intQuery = (name: string, min: number, max: number) => {
+  const range = max >= Number.MAX_SAFE_INTEGER ? `at least ${min}` : `between ${min} and ${max}`;
+  return z.coerce
     .number({ error: `${name} must be a whole number` })
     .int(`${name} must be a whole number`)
-    .min(min, `${name} must be between ${min} and ${max}`)
-    .max(max, `${name} must be between ${min} and ${max}`);
+    .min(min, `${name} must be ${range}`)
+    .max(max, `${name} must be ${range}`);
+};
 
 /** The query parameters every list takes (and documents); `maxLimit` is 100 but for tags (small rows: 1000). */
 export const paginationQuery = (maxLimit = 100) =>

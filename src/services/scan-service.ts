@@ -161,7 +161,7 @@ export class ScanService {
     for (const f of unique) counts[f.severity]++;
     const fixable = unique.filter((f) => f.fixedVersion).length;
     const now = Date.now();
-    const osText = os ? `${os.prettyName ?? `${os.id} ${os.versionId}`}`.slice(0, 128) : null;
+    const osText = os ? (os.prettyName ?? `${os.id} ${os.versionId || os.codename || ''}`.trim()).slice(0, 128) : null;
     const gapList = dedupeGaps(gaps);
     const completeness: Completeness = !images.length ? 'not_applicable' : gapList.length ? 'incomplete' : 'complete';
     if (!images.length) problems.push('not an image (no image manifest with an image config): nothing to scan');

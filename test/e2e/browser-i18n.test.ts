@@ -149,5 +149,26 @@ for (const dialect of testDialects()) {
       await page2.waitForSelector('html[lang="en"]');
       await other.close();
     });
+
+    it('switches language on a page a form POST answered without sending that form again, keeping the query', async () => {
+      const ctx = await browser.newContext({ locale: 'en-US' });
+      const page = await ctx.newPage();
+      await signIn(page, server.url, 'admin', ADMIN_PASSWORD);
+      await page.goto(`${server.url}/robots?project=i18n`);
+      await page.fill('input[name=name]', 'langbot');
+      await Promise.all([page.waitForEvent('load'), page.click('form.row button.primary')]);
+      assert.match((await page.textContent('main')) ?? '', /Copy the secret now/);
+      const posts: string[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'POST') posts.push(new URL(r.url()).pathname);
+      });
+      await Promise.all([page.waitForEvent('load'), page.selectOption('footer select[name=lang]', 'zh-CN')]);
+      await page.waitForSelector('html[lang="zh-CN"]');
+      assert.deepEqual(posts, ['/language']);
+      assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, '/robots?project=i18n');
+      assert.match((await page.textContent('h1')) ?? '', /i18n/);
+      await Promise.all([page.waitForEvent('load'), page.selectOption('footer select[name=lang]', 'auto')]);
+      await ctx.close();
+    });
   });
 }

@@ -112,6 +112,13 @@ for (const dialect of testDialects()) {
       assert.ok(alp);
     });
 
+    it('names the OS by its id alone when os-release has neither PRETTY_NAME nor VERSION_ID', async () => {
+      const src = await ociImage(path.join(b.config.dataDir, 'img-bare'), [{ 'etc/os-release': 'NAME="BusyBox"\nID=busybox\n', 'bin/tool': 'x' }], '1');
+      await push(src, `docker://${b.host}/scan/bare:1`, ADMIN);
+      const v = await waitReport('bare', '1');
+      assert.equal(v.os, 'busybox');
+    });
+
     it('says 404 before a report exists, scans on request (202 + job), and rescans after an advisory update from the cache', async () => {
       await b.api('/api/v1/projects/scan', { method: 'PUT', auth: ADMIN, json: { auto_scan: false } });
       const src = await ociImage(path.join(b.config.dataDir, 'img-manual'), DEBIAN_LAYERS, 'm');
@@ -179,7 +186,7 @@ for (const dialect of testDialects()) {
         const j = await (await b.api(`/api/v1/jobs/${job.id}`, { auth: ADMIN })).json();
         return j.status === 'success' ? j : null;
       }, 30_000);
-      assert.equal(done.result.artifacts, 3);
+      assert.equal(done.result.artifacts, 4, 'deb, alp, bare and the scan-on-request image');
     });
   });
 }

@@ -90,6 +90,12 @@ describe('OpenAPI document', () => {
     assert.deepEqual([limit.schema.type, limit.schema.minimum, limit.schema.maximum], ['integer', 1, 100]);
     assert.deepEqual(doc.paths['/projects/{project}'].put.requestBody.content['application/json'].schema.properties.severity.enum, ['low', 'medium', 'high', 'critical']);
     assert.equal(doc.paths['/projects'].get.responses['200'].content['application/json'].schema.properties.items.items.$ref, '#/components/schemas/Project');
+    // The overview names exactly the fields a list answers with.
+    const named = /lists are `\{([^}]*)\}`/
+      .exec(doc.info.description)![1]!
+      .split(',')
+      .map((f: string) => f.trim().replace(/\?$/, ''));
+    assert.deepEqual(named.sort(), Object.keys(doc.paths['/projects'].get.responses['200'].content['application/json'].schema.properties).sort());
   });
 
   it('validates parameters with the schemas it documents', async () => {
@@ -97,6 +103,9 @@ describe('OpenAPI document', () => {
     assert.equal(bad.status, 400);
     assert.match((await bad.json()).errors[0].message, /limit must be between 1 and 100/);
     assert.equal((await t.req('/api/v1/projects?limit=abc')).status, 400);
+    const page0 = await t.req('/api/v1/projects?page=0');
+    assert.equal(page0.status, 400);
+    assert.equal((await page0.json()).errors[0].message, 'page: page must be at least 1');
     assert.equal((await t.req('/api/v1/projects?limit=5')).status, 200);
   });
 

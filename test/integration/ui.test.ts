@@ -92,6 +92,51 @@ for (const dialect of testDialects()) {
       assert.doesNotMatch(found, /bulk00/);
     });
 
+    it("asks for Docker's insecure-registries only where Docker needs it", async () => {
+      // Served at http://127.0.0.1: Docker's default insecure range (127.0.0.0/8) covers it; podman needs the flag.
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'howto-local' } });
+      const local = await (await b.fetch('/projects/howto-local')).text();
+      assert.match(local, /podman login --tls-verify=false 127\.0\.0\.1:8080/);
+      assert.doesNotMatch(local, /insecure-registries/);
+      for (const [url, hint] of [
+        ['http://registry.lab.example:8080', true],
+        ['https://registry.lab.example', false],
+      ] as const) {
+        const other = await startTestApp(dialect, { BERTH_EXTERNAL_URL: url });
+        try {
+          const ob = new Browser(other);
+          await ob.login('admin', ADMIN_PASSWORD);
+          await other.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'howto' } });
+          const html = await (await ob.fetch('/projects/howto')).text();
+          assert.match(html, /podman login (--tls-verify=false )?registry\.lab\.example/);
+          assert.equal(/insecure-registries/.test(html), hint, url);
+        } finally {
+          await other.close({ drop: true });
+        }
+      }
+    });
+
+    it('links the REST API documentation from every page, signed in or not', async () => {
+      const b = new Browser(t);
+      assert.match(await (await b.fetch('/login')).text(), /<a href="\/api\/docs">REST API<\/a>/);
+      await b.login('admin', ADMIN_PASSWORD);
+      assert.match(await (await b.fetch('/projects')).text(), /<a href="\/api\/docs">REST API<\/a>/);
+      assert.match(await (await b.fetch('/projects', { headers: { 'accept-language': 'zh-CN' } })).text(), /<a href="\/api\/docs">REST API 文档<\/a>/);
+      assert.equal((await b.fetch('/api/docs')).status, 200);
+    });
+
+    it("names the caller's project role in the page's language", async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const csrf = await b.csrf();
+      assert.equal((await b.post('/projects', { _csrf: csrf, name: 'role-zh' })).status, 303);
+      assert.match(await (await b.fetch('/projects/role-zh')).text(), /your role: admin</);
+      const zh = await (await b.fetch('/projects/role-zh', { headers: { 'accept-language': 'zh-CN' } })).text();
+      assert.match(zh, /您的角色：管理员</);
+    });
+
     it('escapes script payloads everywhere a person sees them', async () => {
       const b = new Browser(t);
       await b.login('admin', ADMIN_PASSWORD);

@@ -27,8 +27,9 @@ export function languageRoutes(): Hono<AppEnv> {
     if (p.kind === 'user') await c.var.services.accounts.setLocale(p.id, lang);
     setCookie(c, LANG_COOKIE, lang ?? '', { path: '/', httpOnly: true, sameSite: 'Lax', secure: c.var.services.config.secureCookies, maxAge: lang ? 365 * 86400 : 0 });
     if (isHtmx(c)) {
-      // The selector posts on change through htmx: reload the page in the new language.
-      c.header('HX-Refresh', 'true');
+      // The selector posts on change through htmx: load the page again in the new language, by GET (a refresh of a
+      // page a form POST answered would send that form again: a second robot, a regenerated secret).
+      c.header('HX-Redirect', safeNext(form.next));
       return c.body(null, 200);
     }
     return redirectWith(c, safeNext(form.next));

@@ -88,7 +88,8 @@ export function projectPages(): Hono<AppEnv> {
         return { name: x.name, path: encodeURIComponent(repo), artifactCount: x.artifactCount, pullCount: x.pullCount, updated: fmtTime(x.updatedAt) };
       }),
       pager: cursorPager(c, list, res, q),
-      howto: { host: ext.host, project: project.name, insecure: ext.protocol === 'http:' },
+      // Docker's daemon already talks plain HTTP to 127.0.0.0/8 (its default insecure range); podman and skopeo do not.
+      howto: { host: ext.host, project: project.name, insecure: ext.protocol === 'http:', dockerNeedsInsecure: ext.protocol === 'http:' && !/^127\./.test(ext.hostname) },
     });
     return projectPage(c, 'repositories', body, project);
   });

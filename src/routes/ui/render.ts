@@ -40,7 +40,15 @@ export function page(c: Ctx, template: string, data: Record<string, unknown>, st
       /* ignore a mangled flash */
     }
   }
-  const html = c.var.services.views.render(template, { me: viewer(c), csrf: c.var.session?.csrfToken ?? '', flash, banner: c.var.banner, path: c.req.path, ...i18nData(c), ...data });
+  const html = c.var.services.views.render(template, {
+    me: viewer(c),
+    csrf: c.var.session?.csrfToken ?? '',
+    flash,
+    banner: c.var.banner,
+    path: c.req.path + new URL(c.req.url).search,
+    ...i18nData(c),
+    ...data,
+  });
   c.header('Cache-Control', 'no-store');
   return c.html(html, status as 200);
 }

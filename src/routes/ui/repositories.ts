@@ -137,7 +137,8 @@ export function repositoryPages(): Hono<AppEnv> {
         mediaType: a.mediaType,
         size: fmtBytes(a.size),
         platform: platformOf(a),
-        created: a.created,
+        // The image config's own text: shown like Berth's times when it is a date, else as written.
+        created: a.created && Number.isFinite(Date.parse(a.created)) ? fmtTime(Date.parse(a.created)) : a.created,
         pushed: fmtTime(a.pushedAt),
         pushedBy: a.pushedBy,
         pulled: fmtTime(a.pulledAt),

@@ -169,7 +169,8 @@ export function openApiDocument(externalUrl: string, ops: Operation[] = OPERATIO
     info: {
       title: 'Berth REST API',
       version: '1',
-      description: 'Errors are always `{"errors":[{"code","message"}]}`; lists are `{items, total?, page?, limit?, next_cursor?}`.',
+      description:
+        'Errors are always `{"errors":[{"code","message"}]}`; lists are `{items, limit, page?, next_cursor, prev_cursor, total}` (`page` when paged by number; `total` is null past 1000 rows; pass a cursor back unchanged as `cursor`).',
     },
     servers: [{ url: `${externalUrl}/api/v1` }],
     security: [{ basic: [] }, { session: [] }],
