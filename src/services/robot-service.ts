@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CredentialCache } from '../auth/credential-cache.js';
+import { readGenerations } from '../db/repos/generations.js';
 import { z } from 'zod';
 import { isPathComponent } from '../auth/names.js';
 import type { Principal, RobotAction } from '../auth/principal.js';
@@ -46,9 +47,11 @@ export const robotUpdateSchema = z
  */
 export class RobotService {
   // CI runs `docker` with robot credentials: one token request per operation. A verified robot is remembered for a
-  // few seconds (keyed by an HMAC of name and secret under a per-process key); any change to robots in this process
-  // clears the cache, other replicas see changes within its 5 s.
+  // few seconds (keyed by an HMAC of name and secret under a per-process key), and only while the shared `access`
+  // change counter stands still: every robot write moves it, so a robot disabled, deleted or re-granted on any
+  // replica is refused (or narrowed) on every replica at its next request, REST and /service/token alike.
   private readonly authCache = new CredentialCache<Principal>(5000);
+  private generation = -1;
 
   constructor(
     private readonly db: DB,
@@ -59,6 +62,12 @@ export class RobotService {
   /** The principal for `robot$…` credentials, or undefined (unknown, wrong secret, disabled, expired). */
   async authenticate(name: string, secret: string): Promise<Principal | undefined> {
     if (name.length > 255 || secret.length > 256) return undefined;
+    // One primary-key read instead of the robot and its grants.
+    const generation = (await readGenerations(this.db)).get('access') ?? 0;
+    if (generation !== this.generation) {
+      this.authCache.clear();
+      this.generation = generation;
+    }
     const hit = this.authCache.get(name, secret);
     if (hit) return hit;
     const principal = await this.verify(name, secret);

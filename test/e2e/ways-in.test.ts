@@ -5,15 +5,16 @@ import { after, before, describe, it } from 'node:test';
 import { ADMIN, ADMIN_PASSWORD, Browser } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 import { ociImage } from '../helpers/oci.js';
-import { eventually, push, startInstance, type Instance } from '../helpers/registry.js';
+import { eventually, fails, push, skopeo, startInstance, type Instance } from '../helpers/registry.js';
 import { startReplicaPair, type ReplicaPair } from '../helpers/replicas.js';
 
 /**
- * The rules the last sessions touched, tried on every way in that the other suites leave out (test/WAYS-IN.md lists
- * them all): live permissions on each /v2 endpoint (an old token of a removed member, a demoted member, a disabled or
- * deleted robot, a former system admin, a project deleted and re-created), read-only mode on every write way in, and
- * the pull count of refused requests. Each runs on one core (both dialects) and on two cores sharing one MariaDB,
- * one registry and its storage, where the change is made on one core and the requests go through the other.
+ * Rules tried on every way in, where the other suites try one or two: live permissions on each /v2
+ * endpoint (an old token of a removed member, a demoted member, a disabled or deleted robot, a former system admin, a
+ * project deleted and re-created) and on /service/token; settings (pull gate, quota, immutability) changed on one core
+ * and met on another; read-only mode on every write way in; deletions reaching the database whichever way they come;
+ * refused requests never counted as pulls. Each runs on one core (both dialects) and on two cores sharing one
+ * MariaDB, one registry and its storage, where the change is made on one core and the requests go through the other.
  */
 
 const ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
@@ -107,7 +108,15 @@ function waysIn(label: string, topo: Topology) {
    * One principal's old token against every request kind: before the change the pulls and push starts succeed; after
    * it, what `keeps` still passes (not 401) and everything else gets the registry's 401 challenge.
    */
-  const tryEveryKind = async (opts: { repo: string; creds: [string, string]; change: () => Promise<void>; keeps: Action[]; fresh?: boolean }) => {
+  const tryEveryKind = async (opts: {
+    repo: string;
+    creds: [string, string];
+    change: () => Promise<void>;
+    keeps: Action[];
+    /** what a token asked for after the change holds: what `keeps` says, all (the owner of a re-created project), or a 401 */
+    newToken?: 'keeps' | 'all' | 'refused';
+    fresh?: boolean;
+  }) => {
     const fx = await image(opts.repo, '1');
     const del = await image(opts.repo, `del-${n++}`);
     const bearer = await token(`repository:${opts.repo}:pull,push,delete`, opts.creds);
@@ -130,6 +139,17 @@ function waysIn(label: string, topo: Topology) {
       }
       assert.equal(res.status, 401, `after, ${what}: ${res.status} ${text}`);
       assert.match(res.headers.get('www-authenticate') ?? '', /error="(insufficient_scope|invalid_token)"/, what);
+    }
+    // /service/token on the core asked agrees: a new token carries only what is still allowed (or is refused outright)
+    const again = await topo.via().api(`/service/token?service=berth-registry&scope=${encodeURIComponent(`repository:${opts.repo}:pull,push,delete`)}`, { auth: opts.creds });
+    if (opts.newToken === 'refused') {
+      assert.equal(again.status, 401);
+      // and so does REST with the same credentials
+      assert.equal((await topo.via().api(`/api/v1/projects/${opts.repo.split('/')[0]}/repositories`, { auth: opts.creds })).status, 401);
+    } else {
+      assert.equal(again.status, 200);
+      const claims = JSON.parse(Buffer.from(((await again.json()) as { token: string }).token.split('.')[1]!, 'base64url').toString());
+      assert.deepEqual(claims.access.flatMap((a: { actions: string[] }) => a.actions).sort(), opts.newToken === 'all' ? ['delete', 'pull', 'push'] : opts.keeps);
     }
     // the manifest the DELETE aimed at is still there, and so is the upload session's repository content
     assert.equal((await admin(`/api/v1/projects/${opts.repo.split('/')[0]}/repositories/app/artifacts/${del.digest}`)).status, opts.fresh ? 404 : 200);
@@ -166,6 +186,7 @@ function waysIn(label: string, topo: Topology) {
           repo: `${name}/app`,
           creds: [robot.name, robot.secret],
           keeps: [],
+          newToken: 'refused',
           change: async () => {
             const res = how === 'disabled' ? await admin(`/api/v1/robots/${robot.id}`, { method: 'PUT', json: { disabled: true } }) : await admin(`/api/v1/robots/${robot.id}`, { method: 'DELETE' });
             assert.ok(res.status === 200 || res.status === 204, String(res.status));
@@ -181,6 +202,7 @@ function waysIn(label: string, topo: Topology) {
         repo: 'phoenix/app',
         creds,
         keeps: [],
+        newToken: 'all',
         fresh: true,
         change: async () => {
           assert.equal((await topo.change().api('/api/v1/projects/phoenix?force=true', { method: 'DELETE', auth: creds })).status, 204);
@@ -209,6 +231,108 @@ function waysIn(label: string, topo: Topology) {
         await eventually(async () => (await count()) >= want, 15_000);
         await new Promise((res) => setTimeout(res, 2000)); // pull events are applied in batches: a late one would show now
         assert.equal(await count(), want, repo);
+      }
+    });
+  });
+
+  describe(`every way in: the pull gate, quota and deletions [${label}]`, () => {
+    it('the pull gate is on manifests only: a blocked image’s layers still download by digest (as Harbor)', async () => {
+      // Harbor attaches its vulnerability and signature middlewares to the manifest GET route only
+      // (src/server/registry/route.go); a blob is content-addressed and found only through a manifest the gate served.
+      await project('blocked');
+      const fx = await image('blocked/app', '1');
+      const bearer = await token('repository:blocked/app:pull');
+      // served before the gate is on (so the core asked holds the project's settings), refused right after
+      assert.equal((await v2('/v2/blocked/app/manifests/1', bearer)).status, 200);
+      assert.equal((await admin('/api/v1/projects/blocked', { method: 'PUT', json: { prevent_vulnerable: true, severity: 'high' } })).status, 200);
+      await eventually(async () => (await v2('/v2/blocked/app/manifests/1', bearer, { method: 'HEAD' })).status === 412, 5000);
+      for (const ref of ['1', fx.digest]) {
+        const res = await v2(`/v2/blocked/app/manifests/${ref}`, bearer);
+        assert.equal(res.status, 412, ref);
+        assert.equal((await res.json()).errors[0].code, 'PROJECTPOLICYVIOLATION');
+      }
+      const blob = await v2(`/v2/blocked/app/blobs/${fx.layer}`, bearer);
+      assert.equal(blob.status, 200);
+      assert.equal(sha(Buffer.from(await blob.arrayBuffer())), fx.layer);
+    });
+
+    it('quota: a manifest whose blobs came by cross-repository mount counts them; skopeo copy between projects is refused too', async () => {
+      await project('big');
+      await project('small');
+      const inst = topo.via();
+      const MiB = 1024 * 1024;
+      await push(await ociImage(path.join(inst.config.dataDir, `ways-${n++}`), [{ 'opt/blob': randomBytes(2 * MiB) }], 't'), `docker://${inst.host}/big/app:1`, ADMIN);
+      await eventually(async () => (await admin('/api/v1/projects/big/repositories/app/artifacts/1')).status === 200);
+      const bearer = await token('repository:small/app:pull,push repository:big/app:pull');
+      assert.equal((await v2('/v2/small/app/blobs/uploads/', bearer, { method: 'POST' })).status, 202); // the core asked now holds the project
+      assert.equal((await admin('/api/v1/projects/small', { method: 'PUT', json: { quota_bytes: MiB } })).status, 200);
+      const internal = inst.services.tokens.internal([{ type: 'repository', name: 'big/app', actions: ['pull'] }]);
+      const got = await fetch(`${inst.url}/v2/big/app/manifests/1`, { headers: { accept: ACCEPT, authorization: `Bearer ${internal}` } });
+      const manifest = Buffer.from(await got.arrayBuffer());
+      const doc = JSON.parse(manifest.toString());
+      await new Promise((r) => setTimeout(r, 600)); // past the staleness bound of the /v2 permission and settings cache
+      for (const d of [doc.config.digest, doc.layers[0].digest]) {
+        const mount = await v2(`/v2/small/app/blobs/uploads/?mount=${d}&from=big/app`, bearer, { method: 'POST' });
+        assert.equal(mount.status, 201, `mount of ${d}`);
+      }
+      const put = await v2('/v2/small/app/manifests/1', bearer, { method: 'PUT', body: manifest, headers: { 'content-type': got.headers.get('content-type')! } });
+      assert.equal(put.status, 412);
+      assert.match((await put.json()).errors[0].message, /quota/);
+      const viaSkopeo = await fails('skopeo', [
+        'copy',
+        '--retry-times',
+        '0',
+        '--src-creds',
+        ADMIN.join(':'),
+        '--dest-creds',
+        ADMIN.join(':'),
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `docker://${inst.host}/big/app:1`,
+        `docker://${inst.host}/small/app:2`,
+      ]);
+      assert.match(viaSkopeo, /quota/);
+      assert.equal((await admin('/api/v1/projects/small/repositories/app/artifacts/2')).status, 404);
+    });
+
+    it('immutability set on one core holds for a push through the other at once', async () => {
+      await project('immut');
+      const fx = await image('immut/app', 'v1');
+      const bearer = await token('repository:immut/app:pull,push');
+      const again = () => v2('/v2/immut/app/manifests/v1', bearer, { method: 'PUT', body: fx.manifest, headers: { 'content-type': fx.mediaType } });
+      assert.equal((await again()).status, 201);
+      assert.equal((await admin('/api/v1/projects/immut', { method: 'PUT', json: { immutable_tags: ['v*'] } })).status, 200);
+      await eventually(async () => (await again()).status === 412, 5000);
+      const res = await again();
+      assert.match((await res.json()).errors[0].message, /immutable/);
+    });
+
+    it('deletions reach the database whichever way they come: /v2 DELETE (skopeo), REST, UI, a retention run', async () => {
+      await project('del');
+      const inst = topo.via();
+      const fx: Record<string, string> = {};
+      for (const tag of ['v2', 'rest', 'ui', 'keep', 'old']) fx[tag] = (await image('del/app', tag)).digest;
+      const gone = async (digest: string) => (await admin(`/api/v1/projects/del/repositories/app/artifacts/${digest}`)).status === 404;
+      await skopeo('delete', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', `docker://${inst.host}/del/app@${fx.v2}`);
+      await eventually(() => gone(fx.v2!), 10_000);
+      assert.equal((await inst.api(`/api/v1/projects/del/repositories/app/artifacts/${fx.rest}`, { method: 'DELETE', auth: ADMIN })).status, 204);
+      assert.ok(await gone(fx.rest!));
+      const br = new Browser({ app: { request: (p: string, init: RequestInit) => fetch(`${inst.url}${p}`, init) } } as never);
+      assert.equal((await br.login('admin', ADMIN_PASSWORD)).status, 303);
+      assert.ok([200, 303].includes((await br.post(`/projects/del/repositories/app/artifacts/${fx.ui}/delete`, { _csrf: await br.csrf() })).status));
+      assert.ok(await gone(fx.ui!));
+      assert.equal((await inst.api('/api/v1/projects/del/retention', { method: 'PUT', auth: ADMIN, json: { rules: [{ repositories: '**', tags: 'keep', retain: { kind: 'always' } }] } })).status, 200);
+      const { id } = await (await inst.api('/api/v1/projects/del/retention/run', { method: 'POST', auth: ADMIN, json: { dry_run: false } })).json();
+      await eventually(async () => (await (await admin(`/api/v1/jobs/${id}`)).json()).status === 'success', 30_000);
+      assert.ok(await gone(fx.old!));
+      assert.equal(await gone(fx.keep!), false);
+      // and the registry agrees: each is gone there too
+      for (const tag of ['v2', 'rest', 'ui', 'old']) {
+        const res = await fetch(`${inst.url}/v2/del/app/manifests/${fx[tag]}`, {
+          method: 'HEAD',
+          headers: { accept: ACCEPT, authorization: `Bearer ${inst.services.tokens.internal([{ type: 'repository', name: 'del/app', actions: ['pull'] }])}` },
+        });
+        assert.equal(res.status, 404, tag);
       }
     });
   });
