@@ -11,6 +11,7 @@ import * as repo from '../db/repos/robots.js';
 import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
+import { V2_MAX_STALENESS_MS } from './registry-access.js';
 
 export type { RobotRecord, RobotGrant } from '../db/repos/robots.js';
 
@@ -48,10 +49,12 @@ export const robotUpdateSchema = z
 export class RobotService {
   // CI runs `docker` with robot credentials: one token request per operation. A verified robot is remembered for a
   // few seconds (keyed by an HMAC of name and secret under a per-process key), and only while the shared `access`
-  // change counter stands still: every robot write moves it, so a robot disabled, deleted or re-granted on any
-  // replica is refused (or narrowed) on every replica at its next request, REST and /service/token alike.
+  // change counter stands still, read at most every V2_MAX_STALENESS_MS as /v2 and the token endpoint read it: every
+  // robot write moves it, so a robot disabled, deleted or re-granted on another replica is refused (or narrowed) here
+  // within that bound, REST and /service/token alike; a change made in this process clears the cache at once.
   private readonly authCache = new CredentialCache<Principal>(5000);
   private generation = -1;
+  private generationReadAt = 0;
 
   constructor(
     private readonly db: DB,
@@ -62,11 +65,11 @@ export class RobotService {
   /** The principal for `robot$…` credentials, or undefined (unknown, wrong secret, disabled, expired). */
   async authenticate(name: string, secret: string): Promise<Principal | undefined> {
     if (name.length > 255 || secret.length > 256) return undefined;
-    // One primary-key read instead of the robot and its grants.
-    const generation = (await readGenerations(this.db)).get('access') ?? 0;
-    if (generation !== this.generation) {
-      this.authCache.clear();
+    if (Date.now() - this.generationReadAt > V2_MAX_STALENESS_MS) {
+      const generation = (await readGenerations(this.db)).get('access') ?? 0;
+      if (generation !== this.generation) this.authCache.clear();
       this.generation = generation;
+      this.generationReadAt = Date.now();
     }
     const hit = this.authCache.get(name, secret);
     if (hit) return hit;

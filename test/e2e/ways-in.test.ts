@@ -141,7 +141,10 @@ function waysIn(label: string, topo: Topology) {
       assert.match(res.headers.get('www-authenticate') ?? '', /error="(insufficient_scope|invalid_token)"/, what);
     }
     // /service/token on the core asked agrees: a new token carries only what is still allowed (or is refused outright)
-    const again = await topo.via().api(`/service/token?service=berth-registry&scope=${encodeURIComponent(`repository:${opts.repo}:pull,push,delete`)}`, { auth: opts.creds });
+    const ask = () => topo.via().api(`/service/token?service=berth-registry&scope=${encodeURIComponent(`repository:${opts.repo}:pull,push,delete`)}`, { auth: opts.creds });
+    // within the same staleness bound as /v2 (500 ms)
+    if (opts.newToken === 'refused') await eventually(async () => (await ask()).status === 401, 5000);
+    const again = await ask();
     if (opts.newToken === 'refused') {
       assert.equal(again.status, 401);
       // and so does REST with the same credentials
