@@ -116,6 +116,7 @@ export function createApp(services: Services): Hono<AppEnv> {
     // An answer given before the body was read (refused, too large) leaves the rest of it unread on the connection:
     // close it rather than read what the client keeps sending.
     if (appErr.status === 413 || (c.req.raw.body && !c.req.raw.bodyUsed)) c.header('Connection', 'close');
+    if (appErr.options.retryAfterSeconds !== undefined) c.header('Retry-After', String(appErr.options.retryAfterSeconds));
     if (isMachinePath(c.req.path)) {
       if (appErr.status === 401 && c.req.path.startsWith('/api/')) c.header('WWW-Authenticate', 'Basic realm="Berth"');
       if (appErr.status === 429) c.header('Retry-After', '900');

@@ -22,10 +22,14 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export class AppError extends Error {
   readonly status: number;
+  /**
+   * @param options.retryAfterSeconds for a retryable refusal (503): sent as `Retry-After`
+   */
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly detail?: unknown,
+    readonly options: { retryAfterSeconds?: number } = {},
   ) {
     super(message);
     this.status = ERROR_STATUS[code];

@@ -130,7 +130,14 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   sync.onPushed.push(async (a) => void (await signatures.verifyArtifact(a.repository, a.artifactId)));
   projects.onSignatureKeysChanged.push(async (p) => void (await signatures.reverifyProject(p)));
   // The one deletion service: REST, UI, /v2 manifest DELETEs (through the pipeline), GC and retention.
-  const deletion = new DeletionService(db, registry, audit, log, () => managed?.storageDir ?? config.registryStorage ?? null);
+  const deletion = new DeletionService(
+    db,
+    registry,
+    audit,
+    log,
+    () => managed?.storageDir ?? config.registryStorage ?? null,
+    () => policy.readOnlyRefusal(),
+  );
   const drain = new WriteDrain(db, registry.writes, log);
   jobs.register(
     gcJob(registry, policy, jobs, {

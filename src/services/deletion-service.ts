@@ -19,6 +19,11 @@ const MAX_CATCH_UP = 200;
 /** Why something is deleted: shown in the audit log (`api`, `ui`, `gc`, `retention`, …). */
 export interface DeletionOptions {
   reason: string;
+  /**
+   * The caller holds read-only mode itself (garbage collection deleting untagged manifests): its deletions go ahead.
+   * Every other deletion waits while the registry is read-only (see {@link DeletionService}).
+   */
+  holdsReadOnly?: boolean;
 }
 
 export interface DeletedArtifact {
@@ -52,6 +57,10 @@ export interface DeletionPlan {
  * - **Index integrity**: an artifact that a kept image index lists cannot be deleted on its own — the multi-arch image
  *   would stop pulling (`CONFLICT`, 409, naming the index). Deleting the index in the same request is fine.
  *
+ * - **Read-only**: while garbage collection holds the registry read-only, nothing is deleted (`UNAVAILABLE`, 503, with
+ *   `Retry-After`): the same refusal, from the same function (`PolicyService.readOnlyRefusal`), as a `/v2` DELETE gets.
+ *   The registry's `garbage-collect` fails when a manifest it is marking disappears under it.
+ *
  * Deleting an artifact deletes its referrers too (manifests whose `subject` is it: signatures, SBOMs), when Berth
  * records subjects. Permissions are the caller's to check; this service only enforces what no one may break.
  *
@@ -74,7 +83,15 @@ export class DeletionService {
     private readonly audit: AuditService,
     private readonly log: Logger,
     private readonly storageDir: () => string | null = () => registry.managed?.storageDir ?? null,
+    private readonly readOnlyRefusal: () => Promise<V2Refusal | null> = async () => null,
   ) {}
+
+  /** Throws `UNAVAILABLE` (503, with the seconds to wait) while the registry is read-only, unless the caller holds it. */
+  private async refuseWhileReadOnly(opts: DeletionOptions): Promise<void> {
+    if (opts.holdsReadOnly) return;
+    const refused = await this.readOnlyRefusal();
+    if (refused) throw new AppError('UNAVAILABLE', refused.message, undefined, { retryAfterSeconds: Number(refused.headers?.['Retry-After'] ?? 5) });
+  }
 
   /**
    * Brings Berth's record of a repository up to what the registry holds before a deletion is judged, and returns the
@@ -255,12 +272,14 @@ export class DeletionService {
    * garbage collection use.
    */
   async deleteArtifacts(actor: Actor, repository: string, digests: string[], opts: DeletionOptions): Promise<DeletionResult> {
+    await this.refuseWhileReadOnly(opts);
     const plan = await this.plan(repository, digests);
     return this.execute(actor, plan, { ...opts, auditEach: true });
   }
 
   /** Deletes a whole repository (every artifact; refused while it holds an immutable tag). Returns the artifacts. */
   async deleteRepository(actor: Actor, repository: string, opts: DeletionOptions): Promise<DeletionResult> {
+    await this.refuseWhileReadOnly(opts);
     const plan = await this.planRepository(repository);
     const result = await this.execute(actor, plan, { ...opts, auditEach: false });
     await art.deleteRepositoryRow(this.db, plan.repositoryId);
@@ -281,8 +300,10 @@ export class DeletionService {
    * refusal (an immutable tag anywhere) leaves the project whole. Returns the number of artifacts deleted.
    */
   async deleteProjectRepositories(actor: Actor, project: Project, opts: DeletionOptions): Promise<number> {
+    const names = await art.listRepositoryNames(this.db, project.id);
+    if (names.length) await this.refuseWhileReadOnly(opts);
     const plans: DeletionPlan[] = [];
-    for (const name of await art.listRepositoryNames(this.db, project.id)) plans.push(await this.planRepository(name));
+    for (const name of names) plans.push(await this.planRepository(name));
     let n = 0;
     for (const plan of plans) {
       const result = await this.execute(actor, plan, { ...opts, auditEach: false });
@@ -300,6 +321,7 @@ export class DeletionService {
    */
   async deleteTag(actor: Actor, repository: string, tag: string, opts: DeletionOptions): Promise<{ digest: string }> {
     if (!TAG.test(tag)) throw new AppError('BAD_REQUEST', 'invalid tag');
+    await this.refuseWhileReadOnly(opts);
     const project = await this.projectOf(repository);
     const repoRow = await art.findRepository(this.db, repository);
     const artifact = repoRow ? await art.findArtifact(this.db, repoRow.id, tag) : undefined;

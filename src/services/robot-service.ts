@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CredentialCache } from '../auth/credential-cache.js';
+import { readGenerations } from '../db/repos/generations.js';
 import { z } from 'zod';
 import { isPathComponent } from '../auth/names.js';
 import type { Principal, RobotAction } from '../auth/principal.js';
@@ -10,6 +11,7 @@ import * as repo from '../db/repos/robots.js';
 import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
+import { V2_MAX_STALENESS_MS } from './registry-access.js';
 
 export type { RobotRecord, RobotGrant } from '../db/repos/robots.js';
 
@@ -46,9 +48,13 @@ export const robotUpdateSchema = z
  */
 export class RobotService {
   // CI runs `docker` with robot credentials: one token request per operation. A verified robot is remembered for a
-  // few seconds (keyed by an HMAC of name and secret under a per-process key); any change to robots in this process
-  // clears the cache, other replicas see changes within its 5 s.
+  // few seconds (keyed by an HMAC of name and secret under a per-process key), and only while the shared `access`
+  // change counter stands still, read at most every V2_MAX_STALENESS_MS as /v2 and the token endpoint read it: every
+  // robot write moves it, so a robot disabled, deleted or re-granted on another replica is refused (or narrowed) here
+  // within that bound, REST and /service/token alike; a change made in this process clears the cache at once.
   private readonly authCache = new CredentialCache<Principal>(5000);
+  private generation = -1;
+  private generationReadAt = 0;
 
   constructor(
     private readonly db: DB,
@@ -59,6 +65,12 @@ export class RobotService {
   /** The principal for `robot$…` credentials, or undefined (unknown, wrong secret, disabled, expired). */
   async authenticate(name: string, secret: string): Promise<Principal | undefined> {
     if (name.length > 255 || secret.length > 256) return undefined;
+    if (Date.now() - this.generationReadAt > V2_MAX_STALENESS_MS) {
+      const generation = (await readGenerations(this.db)).get('access') ?? 0;
+      if (generation !== this.generation) this.authCache.clear();
+      this.generation = generation;
+      this.generationReadAt = Date.now();
+    }
     const hit = this.authCache.get(name, secret);
     if (hit) return hit;
     const principal = await this.verify(name, secret);

@@ -190,7 +190,7 @@ async function deleteUnreferenced(
           GC_ACTOR,
           repo,
           list.map((m) => m.digest),
-          { reason: 'garbage collection' },
+          { reason: 'garbage collection', holdsReadOnly: true },
         );
         const gone = new Set(r.deleted.map((d) => d.digest));
         for (const m of list) m.deleted = gone.has(m.digest);
