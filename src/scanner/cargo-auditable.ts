@@ -50,8 +50,8 @@ export class CargoAuditableScanner {
     this.pos += chunk.length;
     if (this.from < 0) {
       // The headers lie in the first MAX_HEADERS bytes: only those are ever joined. The chunks are the tar reader's
-      // slices of 1 MiB decompressed chunks, so copying whole chunks here (once per executable) cost ~15% of a cold
-      // scan of Debian 12, whose /usr/bin is all ELF.
+      // slices of 1 MiB decompressed chunks: copying whole chunks here (once per executable) cost ~10% of the CPU of
+      // walking a Debian 12 layer (median 440 → 390 ms), whose /usr/bin is all ELF.
       this.head.push(chunk);
       this.headLen += chunk.length;
       const h = this.head.length === 1 ? chunk : Buffer.concat(this.head, Math.min(this.headLen, MAX_HEADERS + 1));
