@@ -20,7 +20,7 @@ FROM registry:2.8.3 AS registry
 
 FROM node:20.19-bookworm-slim
 # squashfs-tools: unsquashfs reads the system partition of Apptainer/Singularity SIF files when they are scanned.
-# zstd: decodes zstd layers at ~6x the speed of the built-in JavaScript decoder (the scanner falls back to it without).
+# zstd: decodes zstd layers for the scanner, faster than its built-in JavaScript decoder (the fallback without it).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends squashfs-tools zstd \
  && rm -rf /var/lib/apt/lists/*

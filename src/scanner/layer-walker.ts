@@ -85,7 +85,7 @@ export interface WalkLimits {
   compressedSize?: number;
   /**
    * The `zstd` program that decodes zstd layers (a name looked up on PATH, or a path); null, or a program that
-   * cannot be started: the built-in decoder (fzstd, ~6x the CPU time). See zstd.ts.
+   * cannot be started: the built-in decoder (fzstd, about twice the CPU time of a whole layer walk). See zstd.ts.
    */
   zstd: string | null;
 }

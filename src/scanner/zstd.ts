@@ -1,8 +1,9 @@
 /**
  * Streaming Zstandard decompression for `application/vnd.oci.image.layer.v1.tar+zstd` layers (RFC 8878), bounded
  * like gzip. Node 20's zlib has no zstd: frames are decoded by the `zstd` program when it can be started (Debian's
- * zstd package), else by `fzstd` (pure JavaScript, ~6x the CPU time: 1.0 s against 0.17 s for a 116 MiB Debian 12
- * layer), fed in small slices so that one hostile input chunk cannot expand without limit before the caller's
+ * zstd package), else by `fzstd` (pure JavaScript). Measured on a 116 MiB Debian 12 layer: `zstd -dc` alone takes
+ * 0.17 s of CPU, fzstd 1.0 s or more; the whole layer walk with the program (its CPU included) ~0.8 s, with fzstd
+ * ~1.5 s. fzstd is fed small slices so that one hostile input chunk cannot expand without limit before the caller's
  * guard sees the output.
  *
  * Before a frame reaches either decoder, its header is checked here: the window (the memory a decoder must keep) is
