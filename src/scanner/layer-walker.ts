@@ -83,9 +83,14 @@ export interface WalkLimits {
    * (or `ratioSlack`, whichever is more), however its content is ordered; unknown, it is checked as bytes stream.
    */
   compressedSize?: number;
+  /**
+   * The `zstd` program that decodes zstd layers (a name looked up on PATH, or a path); null, or a program that
+   * cannot be started: the built-in decoder (fzstd, about twice the CPU time of a whole layer walk). See zstd.ts.
+   */
+  zstd: string | null;
 }
 
-export const DEFAULT_LIMITS: WalkLimits = { maxEntries: 2_000_000, maxBytes: 64 * 1024 ** 3, maxRatio: 100, ratioSlack: 16 * 1024 * 1024 };
+export const DEFAULT_LIMITS: WalkLimits = { maxEntries: 2_000_000, maxBytes: 64 * 1024 ** 3, maxRatio: 100, ratioSlack: 16 * 1024 * 1024, zstd: 'zstd' };
 const MAX_PROBLEMS = 50;
 
 /** `./a/b`, `/a/b`, `a//b/` → `a/b`; null for paths that climb out (`..`). */
@@ -316,7 +321,7 @@ export async function readLayer(blob: Readable, partial: Partial<WalkLimits> = {
         const over = overBudget(limits, c, out);
         if (over) throw new LimitError(over);
       };
-      await pipeline(head.rest, zstdDecompressor(guard), walk, { signal });
+      await pipeline(head.rest, zstdDecompressor(guard, limits.zstd), walk, { signal });
     } else await pipeline(counted, walk, { signal });
   } catch (err) {
     reader.abort();

@@ -1,12 +1,17 @@
 /**
  * Streaming Zstandard decompression for `application/vnd.oci.image.layer.v1.tar+zstd` layers (RFC 8878), bounded
- * like gzip: Node 20's zlib has no zstd, so frames are decoded by `fzstd` (pure JavaScript), fed in small slices so
- * that one hostile input chunk cannot expand without limit before the caller's guard sees the output.
+ * like gzip. Node 20's zlib has no zstd: frames are decoded by the `zstd` program when it can be started (Debian's
+ * zstd package), else by `fzstd` (pure JavaScript). Measured on a 116 MiB Debian 12 layer: `zstd -dc` alone takes
+ * 0.17 s of CPU, fzstd 1.0 s or more; the whole layer walk with the program (its CPU included) ~0.8 s, with fzstd
+ * ~1.5 s. fzstd is fed small slices so that one hostile input chunk cannot expand without limit before the caller's
+ * guard sees the output.
  *
- * Before a frame reaches the decoder, its header is checked here: the window (the memory a decoder must keep) is at
- * most `maxWindow` bytes, reserved bits are refused, and skippable frames are passed over. The decoder allocates the
- * window per frame, so this check bounds its memory.
+ * Before a frame reaches either decoder, its header is checked here: the window (the memory a decoder must keep) is
+ * at most `maxWindow` bytes, reserved bits are refused, and skippable frames are passed over. fzstd allocates the
+ * window per frame, so this check bounds its memory; the `zstd` program is told the same limit (`--memory`), and its
+ * pipes (a few 64 KiB buffers) bound what is in flight.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Decompress } from 'fzstd';
 
 /** zstd's own decoder refuses windows over 2^27 (128 MiB) unless told otherwise; Berth keeps to 64 MiB. */
@@ -98,42 +103,129 @@ export class FrameChecker {
 
 /**
  * A pipeline stage: zstd bytes in, decompressed bytes out. `guard(compressedIn, decompressedOut)` runs after every
- * decoded block and throws to stop (caps and ratios are the caller's); the decoder never runs far ahead of it.
+ * decoded block (or pipe read) and throws to stop (caps and ratios are the caller's); the decoder never runs far
+ * ahead of it. `program`: the `zstd` program (a name looked up on PATH, or a path); null, or a program that cannot be
+ * started, decodes with fzstd. Corrupt, truncated or refused input throws `ZstdError`.
  */
-export function zstdDecompressor(guard: (compressedIn: number, out: number) => void = () => undefined) {
+export function zstdDecompressor(guard: (compressedIn: number, out: number) => void = () => undefined, program: string | null = 'zstd') {
   return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    const checker = new FrameChecker();
-    let compressed = 0;
-    let out = 0;
-    let pending: Buffer[] = [];
-    const dec = new Decompress((data) => {
-      if (!data.length) return;
-      out += data.length;
-      pending.push(Buffer.from(data.buffer, data.byteOffset, data.length));
-      guard(compressed, out);
-    });
-    for await (const chunk of source) {
-      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-      for (let i = 0; i < b.length; i += SLICE) {
-        const slice = b.subarray(i, i + SLICE);
-        checker.push(slice);
-        compressed += slice.length;
-        try {
-          dec.push(slice);
-        } catch (err) {
-          // fzstd's own errors carry a numeric code; anything else (the guard's) passes through as it is
-          if (err instanceof Error && typeof (err as { code?: unknown }).code === 'number') throw new ZstdError(`corrupt zstd data: ${err.message}`);
-          throw err;
-        }
-        if (pending.length) {
-          const ready = pending;
-          pending = [];
-          yield* ready;
+    const child = program ? await startZstd(program) : null;
+    if (child) yield* viaProgram(child, source, guard);
+    else yield* viaFzstd(source, guard);
+  };
+}
+
+/** The `zstd` program reading stdin, writing stdout; null when it cannot be started (not installed). */
+function startZstd(program: string): Promise<ChildProcess | null> {
+  return new Promise((resolve) => {
+    const child = spawn(program, ['-d', '-c', '-q', `--memory=${MAX_ZSTD_WINDOW / 1024 / 1024}MiB`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // after 'spawn', an 'error' (a failed kill) needs a listener too; its exit status tells the reader what happened
+    child.on('error', () => resolve(null));
+    child.once('spawn', () => resolve(child));
+  });
+}
+
+async function* viaProgram(child: ChildProcess, source: AsyncIterable<Buffer>, guard: (compressedIn: number, out: number) => void): AsyncGenerator<Buffer> {
+  const stdin = child.stdin!;
+  const stdout = child.stdout!;
+  const checker = new FrameChecker();
+  let compressed = 0;
+  let out = 0;
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => {
+    if (stderr.length < 4096) stderr += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  // EPIPE when zstd stops reading (bad data): its exit status says why
+  stdin.on('error', () => undefined);
+  let feedError: unknown = null;
+  /** Writes the compressed bytes to zstd as they stream in, held back by the pipe (backpressure). */
+  const feed = (async () => {
+    try {
+      for await (const chunk of source) {
+        const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+        // in slices, each written once the pipe took the last: the guard's count of compressed bytes runs at most a
+        // slice and the pipe's buffers ahead of what zstd has decoded, so the expansion ratio stays meaningful
+        for (let i = 0; i < b.length; i += SLICE) {
+          const slice = b.subarray(i, i + SLICE);
+          checker.push(slice); // throws for a refused frame header before zstd sees it
+          compressed += slice.length;
+          if (stdin.destroyed) return;
+          if (!stdin.write(slice)) {
+            await new Promise<void>((resolve) => {
+              const done = () => {
+                stdin.off('drain', done);
+                stdin.off('close', done);
+                resolve();
+              };
+              stdin.on('drain', done);
+              stdin.on('close', done);
+            });
+          }
         }
       }
+      stdin.end();
+    } catch (err) {
+      feedError = err;
+      child.kill('SIGKILL');
     }
+  })();
+  try {
+    for await (const c of stdout as AsyncIterable<Buffer>) {
+      out += c.length;
+      guard(compressed, out);
+      yield c;
+    }
+    await feed;
+    if (feedError) throw feedError;
+    const { code, signal } = await exited;
+    if (code !== 0) throw new ZstdError(`corrupt zstd data: ${signal ? `zstd ended by ${signal}` : lastLine(stderr)}`);
     if (!checker.atFrameBoundary) throw new ZstdError('zstd data ends inside a frame');
-    dec.push(new Uint8Array(0), true);
-    if (pending.length) yield* pending;
-  };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    stdin.destroy();
+  }
+}
+
+/** zstd's last message, without its `zstd: /*stdin*\:` prefix. */
+function lastLine(text: string): string {
+  const line = text.trim().split('\n').pop() ?? '';
+  return (line.replace(/^zstd: \/\*stdin\*\\: /, '') || 'zstd failed').slice(0, 200);
+}
+
+async function* viaFzstd(source: AsyncIterable<Buffer>, guard: (compressedIn: number, out: number) => void): AsyncGenerator<Buffer> {
+  const checker = new FrameChecker();
+  let compressed = 0;
+  let out = 0;
+  let pending: Buffer[] = [];
+  const dec = new Decompress((data) => {
+    if (!data.length) return;
+    out += data.length;
+    pending.push(Buffer.from(data.buffer, data.byteOffset, data.length));
+    guard(compressed, out);
+  });
+  for await (const chunk of source) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    for (let i = 0; i < b.length; i += SLICE) {
+      const slice = b.subarray(i, i + SLICE);
+      checker.push(slice);
+      compressed += slice.length;
+      try {
+        dec.push(slice);
+      } catch (err) {
+        // fzstd's own errors carry a numeric code; anything else (the guard's) passes through as it is
+        if (err instanceof Error && typeof (err as { code?: unknown }).code === 'number') throw new ZstdError(`corrupt zstd data: ${err.message}`);
+        throw err;
+      }
+      if (pending.length) {
+        const ready = pending;
+        pending = [];
+        yield* ready;
+      }
+    }
+  }
+  if (!checker.atFrameBoundary) throw new ZstdError('zstd data ends inside a frame');
+  dec.push(new Uint8Array(0), true);
+  if (pending.length) yield* pending;
 }

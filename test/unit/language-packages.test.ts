@@ -230,10 +230,13 @@ describe('Rust binaries (cargo-auditable)', () => {
           { name: '.debug_info', data: randomBytes(20_000) },
         ],
       });
-      const s = new CargoAuditableScanner('x');
-      for (let i = 0; i < b.length; i += 1000) s.push(b.subarray(i, i + 1000));
-      const r = s.result();
-      assert.deepEqual(r.kind === 'packages' && r.packages.map((p) => `${p.name} ${p.version}`), ['smallvec 1.6.0', 'time 0.1.45'], JSON.stringify(opts));
+      // even chunks, and a header split from the rest (the region then starts in a chunk held with the headers)
+      for (const cuts of [[...Array(Math.ceil(b.length / 1000)).keys()].map((k) => k * 1000), [0, 70], [0, 40, 90]]) {
+        const s = new CargoAuditableScanner('x');
+        for (const [k, from] of cuts.entries()) s.push(b.subarray(from, cuts[k + 1] ?? b.length));
+        const r = s.result();
+        assert.deepEqual(r.kind === 'packages' && r.packages.map((p) => `${p.name} ${p.version}`), ['smallvec 1.6.0', 'time 0.1.45'], `${JSON.stringify(opts)} cut at ${cuts.slice(0, 3)}`);
+      }
     }
   });
 

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { describe, it } from 'node:test';
@@ -40,62 +43,110 @@ describe('dpkg states', () => {
   });
 });
 
-describe('zstd layers', () => {
-  const files = { 'etc/os-release': 'ID=alpine\nVERSION_ID=3.19.1\n', 'lib/apk/db/installed': 'P:busybox\nV:1.36.1-r5\no:busybox\n\n', 'usr/bin/blob': Buffer.alloc(300_000, 7) };
+// Both decoders: the zstd program (Debian's zstd package, when it can be started) and fzstd, the fallback.
+for (const [decoder, opts] of [
+  ['the zstd program', { zstd: 'zstd' }],
+  ['fzstd', { zstd: null }],
+] as const) {
+  describe(`zstd layers (${decoder})`, () => {
+    const files = { 'etc/os-release': 'ID=alpine\nVERSION_ID=3.19.1\n', 'lib/apk/db/installed': 'P:busybox\nV:1.36.1-r5\no:busybox\n\n', 'usr/bin/blob': Buffer.alloc(300_000, 7) };
 
-  it('reads a layer compressed by the zstd tool exactly as the gzip one', async () => {
-    const raw = await tarLayer(files);
-    const z = await readLayer(Readable.from([zstd(raw)]));
-    const g = await readLayer(Readable.from([zlib.gzipSync(raw)]));
-    assert.deepEqual(z.gaps, []);
-    assert.deepEqual(z.files, g.files);
-    assert.equal(z.bytes, raw.length);
-    assert.equal(z.files['lib/apk/db/installed']?.packages?.[0]?.name, 'busybox');
-    // streamed in small chunks, at a high level with checksums, and as several frames back to back
-    const chunks = (b: Buffer, n: number) => Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, (i + 1) * n));
-    const hi = await readLayer(Readable.from(chunks(zstd(raw, '-19', '--check'), 7)));
-    assert.deepEqual(hi.files, g.files);
-    const half = Math.floor(raw.length / 2);
-    const multi = Buffer.concat([zstd(raw.subarray(0, half)), zstd(raw.subarray(half))]);
-    const m = await readLayer(Readable.from(chunks(multi, 4096)));
-    assert.deepEqual(m.gaps, []);
-    assert.deepEqual(m.files, g.files);
+    it('reads a layer compressed by the zstd tool exactly as the gzip one', async () => {
+      const raw = await tarLayer(files);
+      const z = await readLayer(Readable.from([zstd(raw)]), opts);
+      const g = await readLayer(Readable.from([zlib.gzipSync(raw)]));
+      assert.deepEqual(z.gaps, []);
+      assert.deepEqual(z.files, g.files);
+      assert.equal(z.bytes, raw.length);
+      assert.equal(z.files['lib/apk/db/installed']?.packages?.[0]?.name, 'busybox');
+      // streamed in small chunks, at a high level with checksums, and as several frames back to back
+      const chunks = (b: Buffer, n: number) => Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, (i + 1) * n));
+      const hi = await readLayer(Readable.from(chunks(zstd(raw, '-19', '--check'), 7)), opts);
+      assert.deepEqual(hi.files, g.files);
+      const half = Math.floor(raw.length / 2);
+      const multi = Buffer.concat([zstd(raw.subarray(0, half)), zstd(raw.subarray(half))]);
+      const m = await readLayer(Readable.from(chunks(multi, 4096)), opts);
+      assert.deepEqual(m.gaps, []);
+      assert.deepEqual(m.files, g.files);
+    });
+
+    it('refuses frames that need a window over the limit, and corrupt or truncated data, as layer gaps', async () => {
+      const raw = await tarLayer(files);
+      // piped input of unknown size keeps the 2^27-byte window --long=27 asks for: over Berth's 64 MiB
+      const long = await readLayer(Readable.from([zstd(raw, '--long=27')]), opts);
+      assert.equal(long.gaps.length, 1);
+      assert.match(long.gaps[0]!.reason, /134217728-byte window, over the 67108864-byte limit/);
+      assert.deepEqual(long.files, {});
+      const checker = new FrameChecker(1 << 20);
+      assert.throws(() => checker.push(zstd(raw)), /2097152-byte window/);
+      const z = zstd(raw);
+      const truncated = await readLayer(Readable.from([z.subarray(0, Math.floor(z.length / 2))]), opts);
+      assert.equal(truncated.gaps.length, 1);
+      assert.equal(truncated.gaps[0]!.path, null);
+      const corrupt = Buffer.from(z);
+      for (let i = 20; i < corrupt.length; i += 97) corrupt[i] = corrupt[i]! ^ 0xff;
+      const c = await readLayer(Readable.from([corrupt]), opts);
+      assert.ok(
+        c.gaps.some((g) => g.path === null),
+        JSON.stringify(c.gaps),
+      );
+    });
+
+    it('stops a zstd bomb at the expansion ratio before decompressing it', async () => {
+      const raw = await tarLayer({ zeros: Buffer.alloc(64 * 1024 * 1024) });
+      const bomb = zstd(raw, '-19');
+      assert.ok(bomb.length < 64 * 1024, `${bomb.length}`);
+      const before = process.memoryUsage().rss;
+      const inv = await readLayer(Readable.from([bomb]), { ...opts, maxRatio: 50, ratioSlack: 1024 * 1024 });
+      assert.ok(
+        inv.gaps.some((g) => g.path === null && /capped.*expands more than 50:1/.test(g.reason)),
+        JSON.stringify(inv.gaps),
+      );
+      assert.ok(inv.bytes < 8 * 1024 * 1024, `read ${inv.bytes} bytes`);
+      assert.ok(process.memoryUsage().rss - before < 200 * 1024 * 1024);
+    });
   });
+}
 
-  it('refuses frames that need a window over the limit, and corrupt or truncated data, as layer gaps', async () => {
+describe('zstd decoder choice', () => {
+  const files = { 'etc/os-release': 'ID=alpine\nVERSION_ID=3.19.1\n', 'lib/apk/db/installed': 'P:busybox\nV:1.36.1-r5\no:busybox\n\n' };
+
+  it('decodes with the zstd program when it starts, with fzstd when it cannot, and names a failed program as a layer gap', async () => {
     const raw = await tarLayer(files);
-    // piped input of unknown size keeps the 2^27-byte window --long=27 asks for: over Berth's 64 MiB
-    const long = await readLayer(Readable.from([zstd(raw, '--long=27')]));
-    assert.equal(long.gaps.length, 1);
-    assert.match(long.gaps[0]!.reason, /134217728-byte window, over the 67108864-byte limit/);
-    assert.deepEqual(long.files, {});
-    const checker = new FrameChecker(1 << 20);
-    assert.throws(() => checker.push(zstd(raw)), /2097152-byte window/);
     const z = zstd(raw);
-    const truncated = await readLayer(Readable.from([z.subarray(0, Math.floor(z.length / 2))]));
-    assert.equal(truncated.gaps.length, 1);
-    assert.equal(truncated.gaps[0]!.path, null);
-    const corrupt = Buffer.from(z);
-    for (let i = 20; i < corrupt.length; i += 97) corrupt[i] = corrupt[i]! ^ 0xff;
-    const c = await readLayer(Readable.from([corrupt]));
-    assert.ok(
-      c.gaps.some((g) => g.path === null),
-      JSON.stringify(c.gaps),
-    );
-  });
-
-  it('stops a zstd bomb at the expansion ratio before decompressing it', async () => {
-    const raw = await tarLayer({ zeros: Buffer.alloc(64 * 1024 * 1024) });
-    const bomb = zstd(raw, '-19');
-    assert.ok(bomb.length < 64 * 1024, `${bomb.length}`);
-    const before = process.memoryUsage().rss;
-    const inv = await readLayer(Readable.from([bomb]), { maxRatio: 50, ratioSlack: 1024 * 1024 });
-    assert.ok(
-      inv.gaps.some((g) => g.path === null && /capped.*expands more than 50:1/.test(g.reason)),
-      JSON.stringify(inv.gaps),
-    );
-    assert.ok(inv.bytes < 8 * 1024 * 1024, `read ${inv.bytes} bytes`);
-    assert.ok(process.memoryUsage().rss - before < 200 * 1024 * 1024);
+    const want = (await readLayer(Readable.from([zlib.gzipSync(raw)]))).files;
+    // a wrapper that records its run: the default path is the program, not a silent fallback
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-zstd-'));
+    try {
+      const mark = path.join(dir, 'ran');
+      const wrapper = path.join(dir, 'zstd');
+      fs.writeFileSync(wrapper, `#!/bin/sh\necho "$@" > '${mark}'\nexec zstd "$@"\n`, { mode: 0o755 });
+      const viaProgram = await readLayer(Readable.from([z]), { zstd: wrapper });
+      assert.deepEqual(viaProgram.gaps, []);
+      assert.deepEqual(viaProgram.files, want);
+      assert.match(fs.readFileSync(mark, 'utf8'), /-d -c -q --memory=64MiB/);
+      fs.rmSync(mark);
+      // not installed: fzstd reads the same layer
+      const fallback = await readLayer(Readable.from([z]), { zstd: path.join(dir, 'missing', 'zstd') });
+      assert.deepEqual(fallback.gaps, []);
+      assert.deepEqual(fallback.files, want);
+      // a program that fails without reading: the layer is a gap, not an empty inventory that looks clean
+      const failing = await readLayer(Readable.from([z]), { zstd: 'false' });
+      assert.equal(failing.gaps.length, 1);
+      assert.equal(failing.gaps[0]!.path, null);
+      assert.match(failing.gaps[0]!.reason, /could not be read to the end: corrupt zstd data/);
+      assert.deepEqual(failing.files, {});
+      // a layer capped half-way stops the program: no zstd is left running
+      const bomb = zstd(await tarLayer({ zeros: Buffer.alloc(64 * 1024 * 1024) }), '-19');
+      const capped = await readLayer(Readable.from([bomb]), { zstd: wrapper, maxRatio: 50, ratioSlack: 1024 * 1024 });
+      assert.match(capped.gaps[0]!.reason, /capped/);
+      assert.ok(fs.existsSync(mark), 'the program decoded the capped layer');
+      const children = () => fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
+      for (let i = 0; i < 50 && children(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(children(), '', 'no child process left');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
