@@ -115,6 +115,16 @@ for (const dialect of testDialects()) {
         const truth = await recountSeverityTotals(db, ids[p]!);
         assert.deepEqual(counted, truth, p);
       }
+      // the admin dashboard's artifact count reads the same counters
+      const count = Number(
+        (
+          await db
+            .selectFrom('artifacts')
+            .select((e) => e.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+      assert.equal((await t.services.repositories.systemCounts()).artifacts, count);
       const sev = await recountSeverityTotals(db, ids.sev!);
       assert.ok(sev.scanned > 0 && sev.artifacts > sev.scanned && sev.counts.critical > 0, `the workload left reports and unscanned artifacts: ${JSON.stringify(sev)}`);
     });
