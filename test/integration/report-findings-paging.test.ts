@@ -122,9 +122,9 @@ for (const dialect of testDialects()) {
       assert.equal(paged.page, 2);
       assert.equal(paged.items.length, 5);
       assert.equal((await t.req(`${base()}?limit=5&page=2&cursor=${encodeURIComponent(first.next_cursor)}`, { auth: ADMIN })).status, 400);
-      const before = await (await t.req(`${base()}?limit=5`, { auth: ADMIN })).json();
+      const earlier = await (await t.req(`${base()}?limit=5`, { auth: ADMIN })).json();
       await reports.upsertReportResult(t.services.db, artifactId, result(stored(), 2_000));
-      const stale = await t.req(`${base()}?limit=5&cursor=${encodeURIComponent(before.next_cursor)}`, { auth: ADMIN });
+      const stale = await t.req(`${base()}?limit=5&cursor=${encodeURIComponent(earlier.next_cursor)}`, { auth: ADMIN });
       assert.equal(stale.status, 400);
       assert.match((await stale.json()).errors[0].message, /start again without cursor/);
     });
@@ -139,9 +139,9 @@ for (const dialect of testDialects()) {
       for (let i = 0; url && i < 20; i++) {
         const html = await (await browser.fetch(url)).text();
         seen.push(...[...html.matchAll(/<td><strong>([^<]+)<\/strong>/g)].map((m) => m[1]!));
-        const unescape = (s: string | undefined) => s?.replace(/&amp;/g, '&') ?? null;
-        if (i === 1) prev = unescape(/<a href="([^"]+)" rel="prev">/.exec(html)?.[1]);
-        url = unescape(/<a href="([^"]+)" rel="next">/.exec(html)?.[1]);
+        const unescapeHtml = (s: string | undefined) => s?.replace(/&amp;/g, '&') ?? null;
+        if (i === 1) prev = unescapeHtml(/<a href="([^"]+)" rel="prev">/.exec(html)?.[1]);
+        url = unescapeHtml(/<a href="([^"]+)" rel="next">/.exec(html)?.[1]);
       }
       assert.deepEqual(seen, whole);
       assert.ok(prev, 'page 2 links back');

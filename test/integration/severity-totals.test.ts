@@ -158,10 +158,10 @@ for (const dialect of testDialects()) {
 
     it('go with a deleted project, and the migration rebuilds them from the rows', async () => {
       const db = t.services.db;
-      const before = await db.selectFrom('project_scan_totals').selectAll().orderBy('project_id').execute();
+      const rows = await db.selectFrom('project_scan_totals').selectAll().orderBy('project_id').execute();
       await db.deleteFrom('project_scan_totals').execute();
       await projectScanTotals.up(db);
-      assert.deepEqual(await db.selectFrom('project_scan_totals').selectAll().orderBy('project_id').execute(), before);
+      assert.deepEqual(await db.selectFrom('project_scan_totals').selectAll().orderBy('project_id').execute(), rows);
       assert.ok(await deleteProjectRow(db, ids.sevother!));
       assert.equal((await db.selectFrom('project_scan_totals').select('project_id').where('project_id', '=', ids.sevother!).execute()).length, 0);
     });
