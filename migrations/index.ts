@@ -20,6 +20,7 @@ import { reportFindingsAdvisory } from './2026-11-29-073-report-findings-advisor
 import { scheduleLastJob } from './2026-11-29-080-schedule-last-job.js';
 import { userPreferences } from './2026-11-29-081-user-preferences.js';
 import { listIndexes } from './2026-11-29-090-list-indexes.js';
+import { projectScanTotals } from './2026-11-30-100-project-scan-totals.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -44,4 +45,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-080-schedule-last-job': scheduleLastJob,
   '2026-11-29-081-user-preferences': userPreferences,
   '2026-11-29-090-list-indexes': listIndexes,
+  '2026-11-30-100-project-scan-totals': projectScanTotals,
 };

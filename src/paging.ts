@@ -88,7 +88,39 @@ export const SORTS = {
     { col: 'f.artifact_id', dir: 'desc', type: 'int' },
     { col: 'f.id', dir: 'asc', type: 'int' },
   ],
+  /** a report's findings, in the order the report (or the chosen sort) gives them: keyed by their place in the report */
+  reportFindings: [{ col: 'index', dir: 'asc', type: 'int' }],
 } as const satisfies Record<string, readonly SortColumn[]>;
+
+/**
+ * A keyset page over rows already in memory and in order (a report's findings), each with a unique integer key
+ * (`keyOf`). A position's key that is no longer among the rows (they changed under the cursor) starts the list
+ * again rather than failing. `total` is exact: counting costs nothing here.
+ */
+export function pageArray<T>(rows: readonly T[], keyOf: (row: T) => number, req: PageRequest): KeysetPage<T> {
+  let start = Math.min(req.offset ?? 0, rows.length);
+  let end = Math.min(rows.length, start + req.limit);
+  if (req.at) {
+    const i = rows.findIndex((r) => keyOf(r) === req.at!.key[0]);
+    if (i < 0) {
+      start = 0;
+      end = Math.min(rows.length, req.limit);
+    } else if (req.at.before) {
+      end = i;
+      start = Math.max(0, end - req.limit);
+    } else {
+      start = i + 1;
+      end = Math.min(rows.length, start + req.limit);
+    }
+  }
+  const items = rows.slice(start, end);
+  return {
+    items,
+    next: end < rows.length && items.length ? [keyOf(items[items.length - 1]!)] : null,
+    prev: start > 0 && items.length ? [keyOf(items[0]!)] : null,
+    total: rows.length,
+  };
+}
 
 /** Signs and checks cursors: one key per installation (derived from the settings key replicas already share). */
 export class CursorCodec {

@@ -293,6 +293,18 @@ export interface ScanReportsTable {
   gaps: string | null;
 }
 
+/** Per-project counters behind the severity charts (migration 100; moved by src/db/repos/scan-totals.ts). */
+export interface ProjectScanTotalsTable {
+  project_id: number;
+  artifacts: number;
+  scanned: number;
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  unknown: number;
+}
+
 export interface RegistryTables {
   advisories: AdvisoriesTable;
   advisory_packages: AdvisoryPackagesTable;
@@ -302,6 +314,7 @@ export interface RegistryTables {
   cache_generations: { name: string; value: number };
   layer_inventories: LayerInventoriesTable;
   scan_reports: ScanReportsTable;
+  project_scan_totals: ProjectScanTotalsTable;
   jobs: JobsTable;
   job_logs: JobLogsTable;
   schedules: SchedulesTable;

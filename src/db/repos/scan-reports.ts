@@ -1,11 +1,11 @@
 import type { Severity } from '../../scanner/severity.js';
-import { sql, type SqlBool } from 'kysely';
 import type { DB } from '../connect.js';
 import type { Package } from '../../scanner/inventory.js';
 import type { ImageGap, LayerInventory } from '../../scanner/layer-walker.js';
 import type { Finding } from '../../scanner/matcher.js';
 import type { ScanReportsTable } from '../tables.js';
 import { isUniqueViolation } from '../../errors.js';
+import { addToProjectTotals, contributionOf, difference, lockingTransaction, lockReportCounts, projectOfArtifact, type Trx } from './scan-totals.js';
 
 /**
  * Whether a report covers the whole artifact: `complete` (every layer and package database read, and every OS or
@@ -145,20 +145,47 @@ export async function findScanSummaries(db: DB, artifactIds: number[]): Promise<
 }
 
 /**
+ * Changes an artifact's report and moves its project's severity counters by what the change did, in one transaction
+ * (see src/db/repos/scan-totals.ts): the report row is read with a lock, `write` changes it (and says whether it
+ * wrote: an update of the locked row, or an insert that now holds the new row's lock), and the difference between the
+ * row before and after is added to the counters.
+ */
+async function writeReport(db: DB, artifactId: number, write: (trx: Trx, exists: boolean) => Promise<boolean>): Promise<void> {
+  await lockingTransaction(db, async (trx) => {
+    const before = await lockReportCounts(trx, artifactId);
+    // Nothing written: no difference to add. (Reading the row again here could see another writer's new first report,
+    // committed meanwhile, and count it a second time.)
+    if (!(await write(trx, before !== undefined))) return;
+    const after = await lockReportCounts(trx, artifactId);
+    const d = difference(contributionOf(after), contributionOf(before));
+    if (Object.values(d).every((v) => v === 0)) return;
+    const projectId = await projectOfArtifact(trx, artifactId);
+    if (projectId !== undefined) await addToProjectTotals(trx, projectId, d);
+  });
+}
+
+/**
  * Updates the artifact's report, or creates it from `insert` when there is none (a concurrent creator's row is
- * updated instead).
+ * updated instead). An artifact deleted meanwhile fails the insert on its foreign key, as before.
  */
 async function upsertReport(db: DB, artifactId: number, update: Partial<Omit<ScanReportsTable, 'artifact_id'>>, insert: Omit<ScanReportsTable, 'artifact_id'>): Promise<void> {
-  const res = await db.updateTable('scan_reports').set(update).where('artifact_id', '=', artifactId).executeTakeFirst();
-  if (Number(res.numUpdatedRows) > 0) return;
   try {
-    await db
-      .insertInto('scan_reports')
-      .values({ artifact_id: artifactId, ...insert })
-      .execute();
+    await writeReport(db, artifactId, async (trx, exists) => {
+      if (exists) await trx.updateTable('scan_reports').set(update).where('artifact_id', '=', artifactId).execute();
+      else
+        await trx
+          .insertInto('scan_reports')
+          .values({ artifact_id: artifactId, ...insert })
+          .execute();
+      return true;
+    });
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
-    await db.updateTable('scan_reports').set(update).where('artifact_id', '=', artifactId).execute();
+    // A concurrent first report committed between our read and insert: update it, under its lock.
+    await writeReport(db, artifactId, async (trx, exists) => {
+      if (exists) await trx.updateTable('scan_reports').set(update).where('artifact_id', '=', artifactId).execute();
+      return exists;
+    });
   }
 }
 
@@ -192,16 +219,23 @@ export async function markReportRunning(db: DB, artifactId: number, w: { jobId: 
 
 /** Marks the artifact's report as failed (a report that does not exist stays absent). */
 export async function markReportFailed(db: DB, artifactId: number, error: string, at: number): Promise<void> {
-  await db
-    .updateTable('scan_reports')
-    .set({ status: 'error', error: error.slice(0, 2000), finished_at: at })
-    .where('artifact_id', '=', artifactId)
-    .execute();
+  await writeReport(db, artifactId, async (trx, exists) => {
+    if (exists)
+      await trx
+        .updateTable('scan_reports')
+        .set({ status: 'error', error: error.slice(0, 2000), finished_at: at })
+        .where('artifact_id', '=', artifactId)
+        .execute();
+    return exists;
+  });
 }
 
 /** Writes a finished scan's result over the artifact's report (marked running before). */
 export async function saveReportResult(db: DB, artifactId: number, r: ReportResult): Promise<void> {
-  await db.updateTable('scan_reports').set(resultColumns(r)).where('artifact_id', '=', artifactId).execute();
+  await writeReport(db, artifactId, async (trx, exists) => {
+    if (exists) await trx.updateTable('scan_reports').set(resultColumns(r)).where('artifact_id', '=', artifactId).execute();
+    return exists;
+  });
 }
 
 /** Writes a finished result whether or not the artifact has a report yet (a verdict reached without a running phase). */
@@ -296,41 +330,4 @@ export async function countOpenScansOfProject(db: DB, jobType: string, project: 
   return n;
 }
 
-/**
- * Severity totals over the latest reports of the artifacts in scope, and how many artifacts there are and have a
- * finished report: one project, or the projects a caller sees (public ones plus `visibleIds`; null: all). A report
- * being refreshed still counts with its last findings; a failed one or one saying "not scannable" counts as none.
- */
-export async function severityTotals(db: DB, scope: { projectId: number } | { visibleIds: number[] | null }): Promise<{ counts: Record<Severity, number>; scanned: number; artifacts: number }> {
-  let where: ReturnType<typeof sql<SqlBool>>;
-  if ('projectId' in scope) where = sql<SqlBool>`p.id = ${scope.projectId}`;
-  else if (scope.visibleIds === null) where = sql<SqlBool>`1 = 1`;
-  else where = scope.visibleIds.length ? sql<SqlBool>`(p.public = 1 or p.id in (${sql.join(scope.visibleIds)}))` : sql<SqlBool>`p.public = 1`;
-  const sums = await db
-    .selectFrom('scan_reports as s')
-    .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
-    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-    .innerJoin('projects as p', 'p.id', 'r.project_id')
-    .where(where)
-    .where('s.status', '!=', 'error')
-    .where((eb) => eb.or([eb('s.completeness', 'is', null), eb('s.completeness', '!=', 'not_applicable')]))
-    .where('s.finished_at', 'is not', null)
-    .select((e) => [
-      e.fn.sum<number>('s.critical').as('critical'),
-      e.fn.sum<number>('s.high').as('high'),
-      e.fn.sum<number>('s.medium').as('medium'),
-      e.fn.sum<number>('s.low').as('low'),
-      e.fn.sum<number>('s.unknown').as('unknown'),
-      e.fn.countAll<number>().as('scanned'),
-    ])
-    .executeTakeFirstOrThrow();
-  const { n } = await db
-    .selectFrom('artifacts as a')
-    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-    .innerJoin('projects as p', 'p.id', 'r.project_id')
-    .where(where)
-    .select((e) => e.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  const num = (v: unknown) => Number(v ?? 0);
-  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned), artifacts: Number(n) };
-}
+export { severityTotals } from './scan-totals.js';

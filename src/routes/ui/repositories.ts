@@ -6,11 +6,11 @@ import type { ArtifactWithTags } from '../../services/repository-service.js';
 import { filterFindings } from '../../scanner/findings.js';
 import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
-import { SORTS } from '../../paging.js';
-import { findingFilter, pageQuery, type Ctx } from '../http.js';
+import { pageArray, SORTS } from '../../paging.js';
+import { findingFilter, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, severityBar } from './charts.js';
-import { fmtBytes, fmtTime, fragment, isHtmx, page, pager, redirectWith, requireLogin, i18nData, localeOf, tr } from './render.js';
+import { fmtBytes, fmtTime, fragment, isHtmx, page, redirectWith, requireLogin, i18nData, localeOf, tr } from './render.js';
 import type { V2Refusal } from '../../errors.js';
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
@@ -280,7 +280,11 @@ async function vulnerabilitySection(c: Ctx, project: Project, repo: string, arti
   const done = report && report.finishedAt !== null && report.status !== 'error' && status.state !== 'not_applicable' ? report : null;
   const filter = findingFilter(c);
   const all = done ? filterFindings(done.findings, filter) : [];
-  const q = pageQuery(c, { limit: 50 });
+  // keyset pages, as the REST list (see api/v1/scans.ts): a cursor holds a finding's place in this report
+  const list = listId('report-findings', digest, done?.finishedAt ?? null, filter.severity, filter.package, filter.fixable ? 'true' : undefined, filter.q, filter.sort);
+  const q = listQuery(c, list, SORTS.reportFindings, { defaultLimit: 50 });
+  const index = new Map((done?.findings ?? []).map((f, i) => [f, i]));
+  const page = pageArray(all, (f) => index.get(f)!, q.req);
   return s.views.render('partials/artifacts/findings', {
     ...i18nData(c),
     project: project.name,
@@ -293,8 +297,8 @@ async function vulnerabilitySection(c: Ctx, project: Project, repo: string, arti
     severities: SEVERITIES,
     filter,
     filtered: !!(filter.severity || filter.package || filter.q || filter.fixable),
-    findings: all.slice(q.offset, q.offset + q.limit),
-    pager: pager(c, q.page, q.limit, all.length),
+    findings: page.items,
+    pager: cursorPager(c, list, page, q),
   });
 }
 

@@ -16,19 +16,9 @@ import type { ScannerRegistration } from '../../../services/scanner-registry.js'
 import { FINDING_SORTS } from '../../../scanner/findings.js';
 import { SEVERITIES } from '../../../scanner/severity.js';
 import { op, route } from './operation.js';
-import {
-  adapterScannerSchema,
-  artifactParams,
-  type findingSchema,
-  importStatsSchema,
-  jobSchema,
-  listOf,
-  pageOf,
-  pageQuery,
-  projectParams,
-  reportSchema,
-  scannerRegistrationSchema,
-} from './schemas.js';
+import { listId, listQuery, paginationQuerySchema } from '../../pagination.js';
+import { pageArray, SORTS } from '../../../paging.js';
+import { adapterScannerSchema, artifactParams, type findingSchema, importStatsSchema, jobSchema, listOf, projectParams, reportSchema, scannerRegistrationSchema } from './schemas.js';
 
 const accepted = { 202: { description: 'queued: the job', schema: jobSchema } };
 const scannerPick = z.object({ scanner: z.string().nullable().describe('the picked adapter, null for none') });
@@ -50,7 +40,7 @@ export const scanOps = {
     tag: 'scans',
     security: 'public',
     params: artifactParams,
-    query: pageQuery.extend({
+    query: paginationQuerySchema.extend({
       severity: z
         .enum(SEVERITIES, { error: `severity must be one of ${SEVERITIES.join(', ')}` })
         .optional()
@@ -236,7 +226,13 @@ export function scanRoutes(): Hono<AppEnv> {
       c.header('Content-Disposition', `attachment; filename="${repository.name.replace(/\//g, '_')}-${artifact.digest.slice(7, 19)}-vulnerabilities.csv"`);
       return c.body(findingsCsv(findings), 200, { 'Content-Type': 'text/csv; charset=utf-8' });
     }
-    const q = pageOf(query, 100);
+    // Keyset pages over the report's findings: a cursor holds a finding's place in the report and is bound to this
+    // report (its finish time) and these filters; a rescan starts the list again with a 400 for old cursors.
+    const list = listId('report-findings', artifact.digest, rep.finishedAt, query.severity, query.package, query.fixable, query.q, query.sort);
+    const q = listQuery(c, list, SORTS.reportFindings, { defaultLimit: 100 });
+    const index = new Map(rep.findings.map((f, i) => [f, i]));
+    const page = pageArray(findings, (f) => index.get(f)!, q.req);
+    const cursors = c.var.services.cursors;
     const out: z.output<typeof reportSchema> = {
       artifact: artifact.digest,
       status: rep.status,
@@ -251,9 +247,11 @@ export function scanRoutes(): Hono<AppEnv> {
       problems: rep.problems,
       error: rep.error,
       total: findings.length,
-      page: q.page,
+      ...(q.page !== undefined ? { page: q.page } : {}),
       limit: q.limit,
-      items: findings.slice(q.offset, q.offset + q.limit).map(findingJson),
+      items: page.items.map(findingJson),
+      next_cursor: page.next ? cursors.encode(list, page.next, false) : null,
+      prev_cursor: page.prev ? cursors.encode(list, page.prev, true) : null,
     };
     return c.json(out);
   });

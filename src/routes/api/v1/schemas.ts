@@ -262,8 +262,10 @@ export const reportSchema = component(
     error: z.string().nullable(),
     items: z.array(findingSchema),
     total: count.describe('matching findings'),
-    page: z.number().int().min(1),
+    page: z.number().int().min(1).optional().describe('present when the request paged by number'),
     limit: z.number().int().min(1),
+    next_cursor: z.string().nullable().describe('pass as `cursor` for the next page of findings; null on the last page'),
+    prev_cursor: z.string().nullable().describe('pass as `cursor` for the previous page; null on the first page'),
   }),
 );
 

@@ -1,0 +1,164 @@
+import { MysqlAdapter, sql, type SqlBool, type Transaction } from 'kysely';
+import type { Severity } from '../../scanner/severity.js';
+import type { DB } from '../connect.js';
+import type { Database, ScanReportsTable } from '../tables.js';
+import { retryDeadlock } from './jobs.js';
+
+/**
+ * Per-project severity counters (table `project_scan_totals`, migration 100): what the project page's chart and the
+ * dashboard's overview show, read in one primary-key lookup (a project) or one pass over the counter rows (what a
+ * caller sees) however many artifacts there are.
+ *
+ * Every write that changes what the counters sum runs in one transaction with its counter update: it reads the rows it
+ * changes with a locking read (`FOR UPDATE` on MySQL; SQLite has one writer), writes them, and adds the difference.
+ * Two scans of one artifact, or a scan and the artifact's deletion, therefore serialise on the report (or artifact)
+ * row, and each adds exactly the change it made; an artifact deleted under a running scan takes its report's
+ * contribution with it and the scan's late write finds no row to change. Deleting a project removes its counters
+ * (foreign key); deleting a repository subtracts what its artifacts contributed.
+ */
+
+export type Trx = Transaction<Database>;
+
+/** What one artifact's report adds to its project's totals: nothing unless a finished, applicable, successful report. */
+export interface Contribution extends Record<Severity, number> {
+  scanned: number;
+}
+
+export const ZERO: Contribution = { scanned: 0, critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
+
+type ReportCountColumns = Pick<ScanReportsTable, 'status' | 'finished_at' | 'completeness' | Severity>;
+
+/**
+ * The rule the charts count by (kept from the whole-table query it replaces): a report being refreshed still counts
+ * with its last findings; a failed one or one saying "not scannable" counts as none.
+ */
+export function contributionOf(r: ReportCountColumns | undefined): Contribution {
+  if (!r || r.status === 'error' || r.finished_at === null || r.completeness === 'not_applicable') return ZERO;
+  return { scanned: 1, critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) };
+}
+
+export const isMysqlDb = (db: DB | Trx) => db.getExecutor().adapter instanceof MysqlAdapter;
+
+/**
+ * Runs `fn` in a transaction that may take row locks, retrying an InnoDB deadlock victim (the other transaction made
+ * progress). READ COMMITTED on MySQL: no gap locks, so concurrent first reports of different artifacts do not block
+ * each other.
+ */
+export function lockingTransaction<T>(db: DB, fn: (trx: Trx) => Promise<T>): Promise<T> {
+  if (!isMysqlDb(db)) return db.transaction().execute(fn);
+  return retryDeadlock(() => db.transaction().setIsolationLevel('read committed').execute(fn));
+}
+
+const REPORT_COUNT_COLUMNS = ['status', 'finished_at', 'completeness', 'critical', 'high', 'medium', 'low', 'unknown'] as const;
+
+/** An artifact's report columns the counters read, locked for the rest of the transaction (undefined: no report). */
+export async function lockReportCounts(trx: Trx, artifactId: number): Promise<ReportCountColumns | undefined> {
+  const q = trx.selectFrom('scan_reports').select(REPORT_COUNT_COLUMNS).where('artifact_id', '=', artifactId);
+  return (isMysqlDb(trx) ? q.forUpdate() : q).executeTakeFirst();
+}
+
+/** The project an artifact belongs to (undefined: no such artifact). */
+export async function projectOfArtifact(trx: Trx, artifactId: number): Promise<number | undefined> {
+  const r = await trx.selectFrom('artifacts as a').innerJoin('repositories as r', 'r.id', 'a.repository_id').select('r.project_id').where('a.id', '=', artifactId).executeTakeFirst();
+  return r ? Number(r.project_id) : undefined;
+}
+
+/** `after - before`, per counter. */
+export const difference = (after: Contribution, before: Contribution): Contribution => ({
+  scanned: after.scanned - before.scanned,
+  critical: after.critical - before.critical,
+  high: after.high - before.high,
+  medium: after.medium - before.medium,
+  low: after.low - before.low,
+  unknown: after.unknown - before.unknown,
+});
+
+export const negate = (c: Contribution): Contribution => difference(ZERO, c);
+
+/**
+ * Adds to a project's counters (artifacts and report contributions, either may be negative); makes its row on first
+ * use. Call inside the transaction that made the change.
+ */
+export async function addToProjectTotals(trx: Trx, projectId: number, d: Partial<Contribution> & { artifacts?: number }): Promise<void> {
+  const cols = ['artifacts', 'scanned', 'critical', 'high', 'medium', 'low', 'unknown'] as const;
+  const delta = Object.fromEntries(cols.map((k) => [k, Number(d[k] ?? 0)])) as Record<(typeof cols)[number], number>;
+  if (cols.every((k) => delta[k] === 0)) return;
+  const update = () =>
+    trx
+      .updateTable('project_scan_totals')
+      .set((eb) => Object.fromEntries(cols.map((k) => [k, eb(k, '+', delta[k])])) as never)
+      .where('project_id', '=', projectId)
+      .executeTakeFirst();
+  if (Number((await update()).numUpdatedRows) > 0) return;
+  // First change of this project: the row starts at the delta. A concurrent first writer's row, once committed,
+  // makes this insert a duplicate; then add to that row instead.
+  const inserted = isMysqlDb(trx)
+    ? await trx
+        .insertInto('project_scan_totals')
+        .ignore()
+        .values({ project_id: projectId, ...delta })
+        .executeTakeFirst()
+    : await trx
+        .insertInto('project_scan_totals')
+        .values({ project_id: projectId, ...delta })
+        .onConflict((oc) => oc.column('project_id').doNothing())
+        .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return;
+  await update();
+}
+
+export interface SeverityTotals {
+  counts: Record<Severity, number>;
+  /** artifacts with a report that counts (see `contributionOf`) */
+  scanned: number;
+  artifacts: number;
+}
+
+/**
+ * Severity totals over the latest reports of the artifacts in scope, and how many artifacts there are and have a
+ * report that counts: one project, or the projects a caller sees (public ones plus `visibleIds`; null: all). Read
+ * from the counters: one row for a project, one pass over the projects that ever held an artifact otherwise.
+ */
+export async function severityTotals(db: DB, scope: { projectId: number } | { visibleIds: number[] | null }): Promise<SeverityTotals> {
+  let q = db
+    .selectFrom('project_scan_totals as t')
+    .select((e) => [
+      e.fn.sum<number>('t.artifacts').as('artifacts'),
+      e.fn.sum<number>('t.scanned').as('scanned'),
+      e.fn.sum<number>('t.critical').as('critical'),
+      e.fn.sum<number>('t.high').as('high'),
+      e.fn.sum<number>('t.medium').as('medium'),
+      e.fn.sum<number>('t.low').as('low'),
+      e.fn.sum<number>('t.unknown').as('unknown'),
+    ]);
+  if ('projectId' in scope) q = q.where('t.project_id', '=', scope.projectId);
+  else if (scope.visibleIds !== null) {
+    const ids = scope.visibleIds;
+    q = q.innerJoin('projects as p', 'p.id', 't.project_id').where((eb) => (ids.length ? eb.or([eb('p.public', '=', 1), eb('p.id', 'in', ids)]) : eb('p.public', '=', 1)));
+  }
+  const r = await q.executeTakeFirstOrThrow();
+  const n = (v: unknown) => Number(v ?? 0);
+  return { counts: { critical: n(r.critical), high: n(r.high), medium: n(r.medium), low: n(r.low), unknown: n(r.unknown) }, scanned: n(r.scanned), artifacts: n(r.artifacts) };
+}
+
+/**
+ * The same totals summed from the reports and artifacts themselves, for one project: reads every artifact of it. The
+ * oracle the counters are tested against; not for pages.
+ */
+export async function recountSeverityTotals(db: DB, projectId: number): Promise<SeverityTotals> {
+  const where = sql<SqlBool>`r.project_id = ${projectId}`;
+  const rows = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .leftJoin('scan_reports as s', 's.artifact_id', 'a.id')
+    .where(where)
+    .select(['s.status', 's.finished_at', 's.completeness', 's.critical', 's.high', 's.medium', 's.low', 's.unknown', 's.artifact_id'])
+    .execute();
+  const out: SeverityTotals = { counts: { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 }, scanned: 0, artifacts: rows.length };
+  for (const row of rows) {
+    const c = contributionOf(row.artifact_id === null ? undefined : (row as ReportCountColumns));
+    out.scanned += c.scanned;
+    for (const k of ['critical', 'high', 'medium', 'low', 'unknown'] as const) out.counts[k] += c[k];
+  }
+  return out;
+}
