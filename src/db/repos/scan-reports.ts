@@ -1,5 +1,5 @@
 import type { Severity } from '../../scanner/severity.js';
-import { sql, type SqlBool } from 'kysely';
+import { sql, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { DB } from '../connect.js';
 import type { Package } from '../../scanner/inventory.js';
 import type { ImageGap, LayerInventory } from '../../scanner/layer-walker.js';
@@ -17,23 +17,15 @@ export type Completeness = 'complete' | 'incomplete' | 'not_applicable';
 /** One thing a scan could not read or judge: a layer (digest), a file in it (path), or an ecosystem (neither). */
 export type ReportGap = ImageGap;
 
-export interface ScanReport {
+/** An artifact's report: what its last scan found, and where the current one stands. */
+export interface ScanReport extends Omit<ReportResult, 'finishedAt'> {
   artifactId: number;
   status: 'running' | 'success' | 'error';
   jobId: number | null;
-  scanner: string;
-  dbUpdatedAt: number | null;
   startedAt: number;
+  /** null until the first scan ends */
   finishedAt: number | null;
-  os: string | null;
-  counts: Record<Severity, number>;
-  fixable: number;
-  findings: Finding[];
-  packages: Package[];
-  problems: string[];
   error: string | null;
-  completeness: Completeness;
-  gaps: ReportGap[];
 }
 
 export interface ScanSummary {
@@ -306,7 +298,7 @@ export async function severityTotals(db: DB, scope: { projectId: number } | { vi
   if ('projectId' in scope) where = sql<SqlBool>`p.id = ${scope.projectId}`;
   else if (scope.visibleIds === null) where = sql<SqlBool>`1 = 1`;
   else where = scope.visibleIds.length ? sql<SqlBool>`(p.public = 1 or p.id in (${sql.join(scope.visibleIds)}))` : sql<SqlBool>`p.public = 1`;
-  const sums = await db
+  const reports = db
     .selectFrom('scan_reports as s')
     .innerJoin('artifacts as a', 'a.id', 's.artifact_id')
     .innerJoin('repositories as r', 'r.id', 'a.repository_id')
@@ -314,7 +306,25 @@ export async function severityTotals(db: DB, scope: { projectId: number } | { vi
     .where(where)
     .where('s.status', '!=', 'error')
     .where((eb) => eb.or([eb('s.completeness', 'is', null), eb('s.completeness', '!=', 'not_applicable')]))
-    .where('s.finished_at', 'is not', null)
+    .where('s.finished_at', 'is not', null);
+  const { counts, scanned } = await sumSeverities(reports);
+  const { n } = await db
+    .selectFrom('artifacts as a')
+    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .where(where)
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return { counts, scanned, artifacts: Number(n) };
+}
+
+/**
+ * The severity counts of the reports `reports` selects (any query over `scan_reports as s`), summed, and how many
+ * reports there are. Over no reports every sum is 0.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any query that names scan_reports `s`
+export async function sumSeverities(reports: SelectQueryBuilder<any, any, any>): Promise<{ counts: Record<Severity, number>; scanned: number }> {
+  const sums = await reports
     .select((e) => [
       e.fn.sum<number>('s.critical').as('critical'),
       e.fn.sum<number>('s.high').as('high'),
@@ -324,13 +334,7 @@ export async function severityTotals(db: DB, scope: { projectId: number } | { vi
       e.fn.countAll<number>().as('scanned'),
     ])
     .executeTakeFirstOrThrow();
-  const { n } = await db
-    .selectFrom('artifacts as a')
-    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-    .innerJoin('projects as p', 'p.id', 'r.project_id')
-    .where(where)
-    .select((e) => e.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
+  // SUM over no rows is NULL, and a driver may hand a sum back as a decimal string
   const num = (v: unknown) => Number(v ?? 0);
-  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned), artifacts: Number(n) };
+  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned) };
 }
