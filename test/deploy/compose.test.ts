@@ -155,6 +155,13 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
 
   let rootfs = '';
   let appDigest = '';
+  /** After a restart or a restore: the app image is listed, pulls afresh, and the vulnerable one is still refused. */
+  const assertImagesServedAndGated = async () => {
+    assert.ok((await artifacts('app')).some((a) => a.digest === appDigest));
+    await docker(['rmi', `${registryHost()}/deploy/app@${appDigest}`]);
+    await docker(['pull', `${registryHost()}/deploy/app@${appDigest}`]);
+    await assert.rejects(docker(['pull', `${registryHost()}/deploy/vuln:1`]), /vulnerab/i);
+  };
   // The steps build on each other: after a failure the rest say so at once instead of timing out one by one.
   let failed = '';
   const step = (name: string, fn: () => Promise<void> | void) =>
@@ -302,10 +309,7 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     await compose(['down'], { timeoutMs: 300_000 });
     await up();
     assert.equal(await compose(['exec', '-T', 'berth', 'node', 'bin/berth.mjs', 'token-cert']), certBefore);
-    assert.ok((await artifacts('app')).some((a) => a.digest === appDigest));
-    await docker(['rmi', `${registryHost()}/deploy/app@${appDigest}`]);
-    await docker(['pull', `${registryHost()}/deploy/app@${appDigest}`]);
-    await assert.rejects(docker(['pull', `${registryHost()}/deploy/vuln:1`]), /vulnerab/i);
+    await assertImagesServedAndGated();
   });
 
   step('backup as README describes, restored into fresh volumes, starts with everything there', async () => {
@@ -316,28 +320,35 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
         .filter((l) => /^\w+=/.test(l))
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
+    // README's Backup and Restore: each data volume to and from <site>/<name>.tgz, through a throw-away container.
+    const volumesTar = async (op: 'czf' | 'xzf') => {
+      for (const [volume, archive] of [
+        ['registry-data', 'registry'],
+        ['berth-data', 'berth-data'],
+      ]) {
+        await docker([
+          'run',
+          '--rm',
+          '--network',
+          'none',
+          '-v',
+          `berth_${volume}:/data`,
+          '-v',
+          `${site}:/backup`,
+          'debian:12',
+          'tar',
+          op,
+          `/backup/${archive}.tgz`,
+          '-C',
+          '/data',
+          ...(op === 'czf' ? ['.'] : []),
+        ]);
+      }
+    };
     // README: Backup
     const dump = await compose(['exec', '-T', 'mysql', 'mariadb-dump', '-uroot', `-p${env.MYSQL_ROOT_PASSWORD}`, '--single-transaction', 'berth']);
     fs.writeFileSync(path.join(site, 'berth.sql'), dump);
-    for (const v of ['registry-data', 'berth-data']) {
-      await docker([
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '-v',
-        `berth_${v}:/data`,
-        '-v',
-        `${site}:/backup`,
-        'debian:12',
-        'tar',
-        'czf',
-        `/backup/${v === 'registry-data' ? 'registry' : 'berth-data'}.tgz`,
-        '-C',
-        '/data',
-        '.',
-      ]);
-    }
+    await volumesTar('czf');
     // Lose everything.
     await compose(['down', '-v'], { timeoutMs: 300_000 });
     assert.doesNotMatch(await docker(['volume', 'ls', '-q']), /berth_/);
@@ -345,31 +356,11 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
     await compose(['up', '-d', 'mysql']);
     await waitFor('mysql healthy', async () => JSON.parse(await docker(['inspect', await containerOf('mysql')]))[0].State.Health?.Status === 'healthy');
     await compose(['exec', '-T', 'mysql', 'mariadb', '-uroot', `-p${env.MYSQL_ROOT_PASSWORD}`, 'berth'], { input: fs.readFileSync(path.join(site, 'berth.sql'), 'utf8') });
-    for (const v of ['registry-data', 'berth-data']) {
-      await docker([
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '-v',
-        `berth_${v}:/data`,
-        '-v',
-        `${site}:/backup`,
-        'debian:12',
-        'tar',
-        'xzf',
-        `/backup/${v === 'registry-data' ? 'registry' : 'berth-data'}.tgz`,
-        '-C',
-        '/data',
-      ]);
-    }
+    await volumesTar('xzf');
     // README: Upgrade (a rebuild from the same checkout), then start.
     await compose(['build']);
     await up();
-    assert.ok((await artifacts('app')).some((a) => a.digest === appDigest));
-    await docker(['rmi', `${registryHost()}/deploy/app@${appDigest}`]);
-    await docker(['pull', `${registryHost()}/deploy/app@${appDigest}`]);
-    await assert.rejects(docker(['pull', `${registryHost()}/deploy/vuln:1`]), /vulnerab/i);
+    await assertImagesServedAndGated();
   });
 
   step('key rotation as README describes: a new signing key, trusted by the registry after its restart', async () => {

@@ -9,6 +9,7 @@ import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 import { ociImage, ociIndex } from '../helpers/oci.js';
 import { eventually, inspectDigest, push, skopeo, startInstance, type Instance } from '../helpers/registry.js';
+import { gcToEnd } from '../helpers/jobs.js';
 
 describe('what garbage collection counts as unreferenced', () => {
   const g = (artifacts: [string, boolean, string?][], children: Record<string, string[]> = {}) =>
@@ -112,15 +113,7 @@ for (const dialect of testDialects()) {
     let orphan: string;
     let orphanBlobs: string[];
     let childBlobs: string[];
-    const job = async (body: Record<string, unknown>) => {
-      const res = await b.api('/api/v1/system/gc', { method: 'POST', auth: ADMIN, json: body });
-      assert.equal(res.status, 202);
-      const { id } = await res.json();
-      return eventually(async () => {
-        const j = await (await b.api(`/api/v1/jobs/${id}`, { auth: ADMIN })).json();
-        return ['success', 'error'].includes(j.status) ? j : null;
-      }, 60_000);
-    };
+    const job = (body: Record<string, unknown>) => gcToEnd(b, body);
     const pullAll = async (name: string) => {
       const dir = path.join(b.config.dataDir, name);
       await skopeo('copy', '--all', '--retry-times', '0', '--src-creds', ADMIN.join(':'), '--src-tls-verify=false', `docker://${b.host}/gc/multi:v1`, `oci:${dir}:v1`);

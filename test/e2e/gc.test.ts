@@ -9,21 +9,14 @@ import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 import { ociImage } from '../helpers/oci.js';
 import { eventually, fails, inspectDigest, push, skopeo, startInstance, type Instance } from '../helpers/registry.js';
+import { gcToEnd, runToEnd } from '../helpers/jobs.js';
 
 for (const dialect of testDialects()) {
   describe(`garbage collection [${dialect}]`, () => {
     let b: Instance;
     let n = 0;
     const image = (extra: Record<string, string | Buffer>) => ociImage(path.join(b.config.dataDir, `img-${n++}`), [{ 'etc/os-release': 'ID=debian\nVERSION_ID=12\n', ...extra }], 't');
-    const job = async (body: Record<string, unknown>) => {
-      const res = await b.api('/api/v1/system/gc', { method: 'POST', auth: ADMIN, json: body });
-      assert.equal(res.status, 202);
-      const { id } = await res.json();
-      return eventually(async () => {
-        const j = await (await b.api(`/api/v1/jobs/${id}`, { auth: ADMIN })).json();
-        return ['success', 'error'].includes(j.status) ? j : null;
-      }, 60_000);
-    };
+    const job = (body: Record<string, unknown>) => gcToEnd(b, body);
     const layerOf = async (ref: string) => {
       const out = `${b.config.dataDir}/inspect-${n++}`;
       await skopeo('copy', '--retry-times', '0', '--src-creds', ADMIN.join(':'), '--src-tls-verify=false', ref, `oci:${out}:x`);
@@ -107,13 +100,7 @@ for (const dialect of testDialects()) {
       runner.register(
         gcJob(b.services.registry, b.services.policy, runner, { bin: '/bin/false', target: () => ({ configPath: '/nonexistent', storageDir: b.services.registry.managed!.storageDir }), drainMs: 100 }),
       );
-      await runner.start();
-      const { id } = await runner.enqueue('gc', {});
-      const j = await eventually(async () => {
-        const x = await runner.get(id);
-        return x && ['success', 'error'].includes(x.status) ? x : null;
-      }, 20_000);
-      await runner.stop();
+      const j = await runToEnd(runner, 'gc', {});
       assert.equal(j.status, 'error');
       assert.equal(await b.services.policy.readOnly(), null);
     });

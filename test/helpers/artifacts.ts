@@ -1,6 +1,7 @@
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { tarLayer, writeLayoutIndex } from './oci.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -55,11 +56,7 @@ export function ociArtifact(dir: string, spec: ArtifactSpec, tag = 'latest'): Bu
   if (spec.annotations) doc.annotations = spec.annotations;
   const manifest = Buffer.from(JSON.stringify(doc));
   const digest = put(manifest);
-  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  fs.writeFileSync(
-    path.join(dir, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType, digest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }),
-  );
+  writeLayoutIndex(dir, { mediaType, digest, size: manifest.length }, tag);
   return { ref: `oci:${dir}:${tag}`, digest, size: manifest.length, mediaType, manifest };
 }
 
@@ -153,7 +150,6 @@ export const cosignTag = (digest: string, kind: 'sig' | 'att' | 'sbom' = 'sig') 
 
 /** A plain runnable image (image config, one gzip tar layer), for tests that need one next to other artifacts. */
 export async function plainImage(): Promise<ArtifactSpec> {
-  const { tarLayer } = await import('./oci.js');
   const { gzipSync } = await import('node:zlib');
   const raw = await tarLayer({ 'etc/os-release': 'ID=debian\nVERSION_ID="12"\n', 'etc/berth-nonce': randomBytes(8).toString('hex') });
   return {
@@ -174,9 +170,6 @@ export function ociIndex(dir: string, children: { built: BuiltArtifact; platform
   );
   const digest = sha(manifest);
   fs.writeFileSync(path.join(dir, 'blobs', 'sha256', digest.slice(7)), manifest);
-  fs.writeFileSync(
-    path.join(dir, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType, digest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }),
-  );
+  writeLayoutIndex(dir, { mediaType, digest, size: manifest.length }, tag);
   return { ref: `oci:${dir}:${tag}`, digest, size: manifest.length, mediaType, manifest };
 }

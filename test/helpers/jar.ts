@@ -21,6 +21,15 @@ const crc32 = (b: Buffer) => {
   return (c ^ 0xffffffff) >>> 0;
 };
 
+/** A ZIP64 extended information extra field (header id 1): `values` as 8-byte little-endian integers, in order. */
+function zip64Extra(values: number[]): Buffer {
+  const b = Buffer.alloc(4 + 8 * values.length);
+  b.writeUInt16LE(1, 0);
+  b.writeUInt16LE(8 * values.length, 2);
+  for (const [i, v] of values.entries()) b.writeBigUInt64LE(BigInt(v), 4 + 8 * i);
+  return b;
+}
+
 /** A zip archive (a jar, war or ear) as the `jar` tool writes one (deflate, local headers, central directory), built in memory. */
 export function zip(entries: Record<string, ZipInput>, opts: ZipOptions = {}): Buffer {
   const parts: Buffer[] = opts.prefix ? [opts.prefix] : [];
@@ -36,43 +45,29 @@ export function zip(entries: Record<string, ZipInput>, opts: ZipOptions = {}): B
     const size = pre ? pre.size : raw.length;
     const nameBuf = Buffer.from(name);
     const crc = pre ? 0 : crc32(raw);
-    const extra = z64 ? Buffer.alloc(20) : Buffer.alloc(0);
-    if (z64) {
-      extra.writeUInt16LE(1, 0);
-      extra.writeUInt16LE(16, 2);
-      extra.writeBigUInt64LE(BigInt(size), 4);
-      extra.writeBigUInt64LE(BigInt(data.length), 12);
-    }
+    // With ZIP64 the 32-bit sizes and offset are 0xffffffff and the real ones sit in the extra field.
+    const extra = z64 ? zip64Extra([size, data.length]) : Buffer.alloc(0);
+    // The local header and the central directory record share their fields from "version needed" on (APPNOTE 4.3.7,
+    // 4.3.12); `at` is where that run starts in each.
+    const entryFields = (h: Buffer, at: number, extraLength: number) => {
+      h.writeUInt16LE(z64 ? 45 : 20, at);
+      h.writeUInt16LE(0x0800, at + 2);
+      h.writeUInt16LE(store ? 0 : 8, at + 4);
+      h.writeUInt32LE(crc, at + 10);
+      h.writeUInt32LE(z64 ? 0xffffffff : data.length, at + 14);
+      h.writeUInt32LE(z64 ? 0xffffffff : size, at + 18);
+      h.writeUInt16LE(nameBuf.length, at + 22);
+      h.writeUInt16LE(extraLength, at + 24);
+    };
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(z64 ? 45 : 20, 4);
-    local.writeUInt16LE(0x0800, 6);
-    local.writeUInt16LE(store ? 0 : 8, 8);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(z64 ? 0xffffffff : data.length, 18);
-    local.writeUInt32LE(z64 ? 0xffffffff : size, 22);
-    local.writeUInt16LE(nameBuf.length, 26);
-    local.writeUInt16LE(extra.length, 28);
+    entryFields(local, 4, extra.length);
     parts.push(local, nameBuf, extra, data);
-    const cextra = z64 ? Buffer.alloc(28) : Buffer.alloc(0);
-    if (z64) {
-      cextra.writeUInt16LE(1, 0);
-      cextra.writeUInt16LE(24, 2);
-      cextra.writeBigUInt64LE(BigInt(size), 4);
-      cextra.writeBigUInt64LE(BigInt(data.length), 12);
-      cextra.writeBigUInt64LE(BigInt(offset), 20);
-    }
+    const cextra = z64 ? zip64Extra([size, data.length, offset]) : Buffer.alloc(0);
     const c = Buffer.alloc(46);
     c.writeUInt32LE(0x02014b50, 0);
     c.writeUInt16LE(z64 ? 45 : 20, 4);
-    c.writeUInt16LE(z64 ? 45 : 20, 6);
-    c.writeUInt16LE(0x0800, 8);
-    c.writeUInt16LE(store ? 0 : 8, 10);
-    c.writeUInt32LE(crc, 16);
-    c.writeUInt32LE(z64 ? 0xffffffff : data.length, 20);
-    c.writeUInt32LE(z64 ? 0xffffffff : size, 24);
-    c.writeUInt16LE(nameBuf.length, 28);
-    c.writeUInt16LE(cextra.length, 30);
+    entryFields(c, 6, cextra.length);
     c.writeUInt32LE(z64 ? 0xffffffff : offset, 42);
     central.push(c, nameBuf, cextra);
     offset += 30 + nameBuf.length + extra.length + data.length;

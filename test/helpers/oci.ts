@@ -30,6 +30,15 @@ export async function tarLayer(layer: Layer): Promise<Buffer> {
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /**
+ * Makes `dir` an OCI image layout (`oci-layout`, `index.json`) whose index names one manifest or image index,
+ * `desc`, under `tag` (the `org.opencontainers.image.ref.name` skopeo's `oci:<dir>:<tag>` looks up).
+ */
+export function writeLayoutIndex(dir: string, desc: { mediaType: string; digest: string; size: number }, tag: string): void {
+  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...desc, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
+}
+
+/**
  * Writes an OCI image layout with these layers (gzip), for `skopeo copy oci:<dir>:<tag> …`. A random file in the
  * first layer makes every image's blobs unique (skopeo would otherwise mount blobs it has seen).
  */
@@ -65,14 +74,7 @@ export async function ociImage(dir: string, layers: Layer[], tag = 'latest', con
     }),
   );
   const md = put(manifest);
-  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  fs.writeFileSync(
-    path.join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
-    }),
-  );
+  writeLayoutIndex(dir, { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length }, tag);
   return `oci:${dir}:${tag}`;
 }
 
@@ -95,13 +97,6 @@ export async function ociIndex(dir: string, platforms: { os: string; architectur
   const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
   const id = sha(index);
   fs.writeFileSync(path.join(dir, 'blobs', 'sha256', id.slice(7)), index);
-  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  fs.writeFileSync(
-    path.join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: id, size: index.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
-    }),
-  );
+  writeLayoutIndex(dir, { mediaType: 'application/vnd.oci.image.index.v1+json', digest: id, size: index.length }, tag);
   return { ref: `oci:${dir}:${tag}`, index: id, children: manifests.map((m) => m.digest) };
 }

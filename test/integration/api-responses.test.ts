@@ -7,6 +7,7 @@ import { ADMIN, createUser, startTestApp, type RequestOptions, type TestApp } fr
 import { testDialects } from '../helpers/db.js';
 import { seen } from '../helpers/openapi.js';
 import { startReceiver } from '../helpers/receiver.js';
+import { insertScanReportRow, manifestFacts, projectId } from '../helpers/seed.js';
 
 /**
  * Every REST operation, called through the app on each database. TestApp.req checks every answer against the
@@ -26,20 +27,7 @@ const ELSEWHERE: Record<string, string> = {
   'POST /users/current/cli-secret': 'an OIDC user (e2e/oidc)',
 };
 
-const facts = () => ({
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  manifestSize: 420,
-  size: 1234,
-  configDigest: `sha256:${'c'.repeat(64)}`,
-  os: 'linux',
-  architecture: 'amd64',
-  variant: null,
-  created: '2026-01-01T00:00:00Z',
-  pushedAt: Date.now(),
-  pushedBy: 'admin',
-  blobs: [],
-  children: [],
-});
+const facts = () => manifestFacts({ manifestSize: 420, size: 1234, configDigest: `sha256:${'c'.repeat(64)}`, os: 'linux', architecture: 'amd64', created: '2026-01-01T00:00:00Z', pushedBy: 'admin' });
 
 const findings = [
   {
@@ -126,34 +114,18 @@ for (const dialect of testDialects()) {
 
       // repositories, artifacts, tags and a report, written as a push and a scan would write them
       const db = t.services.db;
-      const project = await db.selectFrom('projects').select('id').where('name', '=', 'walk').executeTakeFirstOrThrow();
-      const repoId = await art.ensureRepository(db, Number(project.id), 'walk/app', Date.now());
+      const repoId = await art.ensureRepository(db, await projectId(db, 'walk'), 'walk/app', Date.now());
       const digest = `sha256:${'a'.repeat(64)}`;
       const artifactId = await art.upsertArtifact(db, repoId, digest, facts());
       await art.setTag(db, repoId, artifactId, 'v1', Date.now());
-      await db
-        .insertInto('scan_reports')
-        .values({
-          artifact_id: artifactId,
-          status: 'success',
-          job_id: null,
-          scanner: 'berth',
-          db_updated_at: Date.now(),
-          started_at: Date.now() - 1000,
-          finished_at: Date.now(),
-          os: 'debian 12',
-          critical: 1,
-          high: 1,
-          medium: 0,
-          low: 0,
-          unknown: 0,
-          fixable: 1,
-          findings: JSON.stringify(findings),
-          packages: JSON.stringify([{ type: 'deb', name: 'libx', version: '1.0-1' }]),
-          problems: '[]',
-          error: null,
-        })
-        .execute();
+      await insertScanReportRow(db, artifactId, findings, {
+        scanner: 'berth',
+        db_updated_at: Date.now(),
+        started_at: Date.now() - 1000,
+        finished_at: Date.now(),
+        os: 'debian 12',
+        packages: JSON.stringify([{ type: 'deb', name: 'libx', version: '1.0-1' }]),
+      });
       await replaceReportFindings(db, artifactId, findings);
       const a = '/projects/walk/repositories/app';
       await call('GET', '/projects/walk/repositories?q=app', 200);

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ensureRepository, setTag, upsertArtifact } from '../../src/db/repos/artifacts.js';
 import { ADMIN, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
+import { manifestFacts, projectId } from '../helpers/seed.js';
 
 interface Envelope<T> {
   items: T[];
@@ -14,21 +15,7 @@ interface Envelope<T> {
 }
 
 const digestOf = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
-const facts = (pushedAt: number) => ({
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  manifestSize: 500,
-  size: 1000,
-  configDigest: null,
-  os: 'linux',
-  architecture: 'amd64',
-  variant: null,
-  created: null,
-  pushedAt,
-  pushedBy: 'admin',
-  type: 'image' as const,
-  blobs: [],
-  children: [],
-});
+const facts = (pushedAt: number) => manifestFacts({ manifestSize: 500, size: 1000, os: 'linux', architecture: 'amd64', pushedAt, pushedBy: 'admin', type: 'image' });
 
 for (const dialect of testDialects()) {
   describe(`list pagination [${dialect}]`, () => {
@@ -70,9 +57,9 @@ for (const dialect of testDialects()) {
       t = await startTestApp(dialect);
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'pg' } });
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'other' } });
-      const project = (await t.services.db.selectFrom('projects').select('id').where('name', '=', 'pg').executeTakeFirstOrThrow()).id;
-      repoId = await ensureRepository(t.services.db, Number(project), 'pg/app', Date.now());
-      const other = await ensureRepository(t.services.db, Number(project), 'pg/other', Date.now());
+      const project = await projectId(t.services.db, 'pg');
+      repoId = await ensureRepository(t.services.db, project, 'pg/app', Date.now());
+      const other = await ensureRepository(t.services.db, project, 'pg/other', Date.now());
       // 53 artifacts, pushed in bursts that share a timestamp: the id tiebreaker decides their order.
       for (let i = 0; i < 53; i++) {
         const id = await upsertArtifact(t.services.db, repoId, digestOf(i), facts(1_700_000_000_000 + Math.floor(i / 4) * 1000));
@@ -82,7 +69,7 @@ for (const dialect of testDialects()) {
       for (let i = 0; i < 13; i++) await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: `proj${String(i).padStart(2, '0')}` } });
       for (let i = 0; i < 9; i++) await createUser(t, `user${i}`);
       for (let i = 0; i < 7; i++) await t.req('/api/v1/projects/pg/members', { method: 'POST', auth: ADMIN, json: { username: `user${i}`, role: 'guest' } });
-      for (let i = 0; i < 12; i++) await ensureRepository(t.services.db, Number(project), `pg/repo${String(i).padStart(2, '0')}`, Date.now());
+      for (let i = 0; i < 12; i++) await ensureRepository(t.services.db, project, `pg/repo${String(i).padStart(2, '0')}`, Date.now());
     });
     after(async () => t?.close({ drop: true }));
 

@@ -6,6 +6,7 @@ import type { RegistryClient } from '../../src/registry/client.js';
 import { RegistrySync } from '../../src/services/registry-sync.js';
 import { ADMIN, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
+import { manifestFacts, projectId } from '../helpers/seed.js';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 
@@ -20,21 +21,7 @@ for (const dialect of testDialects()) {
 
     it('does not undo a push that lands after the catalog and tag lists were read', async () => {
       const db = t.services.db;
-      const project = (await db.selectFrom('projects').select('id').where('name', '=', 'race').executeTakeFirstOrThrow()).id;
-      const facts = {
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        manifestSize: 10,
-        size: 10,
-        configDigest: null,
-        os: null,
-        architecture: null,
-        variant: null,
-        created: null,
-        pushedAt: Date.now(),
-        pushedBy: 'x',
-        blobs: [],
-        children: [],
-      };
+      const project = await projectId(db, 'race');
       // The registry as reconciliation saw it at the start: no repositories at all. Meanwhile a push landed
       // (the notification already wrote its rows) and the registry now has the manifest and its tag.
       const fake = {
@@ -42,8 +29,8 @@ for (const dialect of testDialects()) {
         tags: async () => [],
         resolve: async (_repo: string, ref: string) => (ref === D1 || ref === 'v1' ? D1 : null),
       } as unknown as RegistryClient;
-      const repoId = await art.ensureRepository(db, Number(project), 'race/app', Date.now());
-      const artifactId = await art.upsertArtifact(db, repoId, D1, facts);
+      const repoId = await art.ensureRepository(db, project, 'race/app', Date.now());
+      const artifactId = await art.upsertArtifact(db, repoId, D1, manifestFacts({ pushedBy: 'x' }));
       await art.setTag(db, repoId, artifactId, 'v1', Date.now());
       const s = await new RegistrySync(db, fake, createLogger('silent')).reconcile();
       assert.equal(s.artifactsRemoved, 0);

@@ -4,6 +4,7 @@ import { reportFindings } from '../../migrations/2026-11-29-071-report-findings.
 import * as art from '../../src/db/repos/artifacts.js';
 import { ADMIN, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
+import { insertScanReportRow, manifestFacts, projectId } from '../helpers/seed.js';
 
 for (const dialect of testDialects()) {
   describe(`report_findings migration copies reports written before it [${dialect}]`, () => {
@@ -16,50 +17,13 @@ for (const dialect of testDialects()) {
     it('indexes each finding under every CVE it names (or its advisory id), once, and can be re-run', async () => {
       assert.equal((await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'mig' } })).status, 201);
       const db = t.services.db;
-      const project = await db.selectFrom('projects').select('id').where('name', '=', 'mig').executeTakeFirstOrThrow();
-      const repoId = await art.ensureRepository(db, Number(project.id), 'mig/app', Date.now());
-      const facts = {
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        manifestSize: 10,
-        size: 10,
-        configDigest: null,
-        os: null,
-        architecture: null,
-        variant: null,
-        created: null,
-        pushedAt: Date.now(),
-        pushedBy: null,
-        blobs: [],
-        children: [],
-      };
-      const id = await art.upsertArtifact(db, repoId, `sha256:${'a'.repeat(64)}`, facts);
+      const repoId = await art.ensureRepository(db, await projectId(db, 'mig'), 'mig/app', Date.now());
+      const id = await art.upsertArtifact(db, repoId, `sha256:${'a'.repeat(64)}`, manifestFacts());
       const findings = [
         { advisoryId: 'DEBIAN-CVE-2024-1', aliases: ['CVE-2024-1', 'CVE-2024-2'], package: 'libx', type: 'deb', installedVersion: '1.0-1', fixedVersion: '1.0-2', severity: 'high' },
         { advisoryId: 'GHSA-aaaa-bbbb-cccc', aliases: [], package: 'lodash', type: 'npm', installedVersion: '4.0.0', fixedVersion: null, severity: 'critical' },
       ];
-      await db
-        .insertInto('scan_reports')
-        .values({
-          artifact_id: id,
-          status: 'success',
-          job_id: null,
-          scanner: 'x',
-          db_updated_at: null,
-          started_at: 1,
-          finished_at: 2,
-          os: null,
-          critical: 1,
-          high: 1,
-          medium: 0,
-          low: 0,
-          unknown: 0,
-          fixable: 1,
-          findings: JSON.stringify(findings),
-          packages: '[]',
-          problems: '[]',
-          error: null,
-        })
-        .execute();
+      await insertScanReportRow(db, id, findings);
       await reportFindings.up!(db as never);
       await reportFindings.up!(db as never); // a re-run adds nothing
       const rows = await db.selectFrom('report_findings').select(['cve', 'advisory_id', 'package', 'version', 'severity', 'severity_rank']).where('artifact_id', '=', id).orderBy('cve').execute();

@@ -6,6 +6,7 @@ import { PRIORITY_BULK, scanAllJob } from '../../src/jobs/types/scan.js';
 import { ADMIN, startTestApp, type TestApp } from '../helpers/app.js';
 import { eventually } from '../helpers/registry.js';
 import { testDialects } from '../helpers/db.js';
+import { manifestFacts, projectId } from '../helpers/seed.js';
 
 for (const dialect of testDialects()) {
   describe(`scan-all [${dialect}]`, () => {
@@ -13,22 +14,8 @@ for (const dialect of testDialects()) {
     before(async () => {
       t = await startTestApp(dialect);
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'bulk' } });
-      const project = (await t.services.db.selectFrom('projects').select('id').where('name', '=', 'bulk').executeTakeFirstOrThrow()).id;
-      const repo = await art.ensureRepository(t.services.db, Number(project), 'bulk/app', Date.now());
-      const facts = {
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        manifestSize: 1,
-        size: 1,
-        configDigest: null,
-        os: null,
-        architecture: null,
-        variant: null,
-        created: null,
-        pushedAt: Date.now(),
-        pushedBy: null,
-        blobs: [],
-        children: [],
-      };
+      const repo = await art.ensureRepository(t.services.db, await projectId(t.services.db, 'bulk'), 'bulk/app', Date.now());
+      const facts = manifestFacts({ manifestSize: 1, size: 1 });
       for (let i = 0; i < 10; i++) await art.upsertArtifact(t.services.db, repo, `sha256:${String(i).repeat(64).slice(0, 64)}`, facts);
     });
     after(async () => t?.close({ drop: true }));

@@ -7,8 +7,8 @@ import { JobRunner } from '../../src/jobs/runner.js';
 import { vulndbUpdateJob } from '../../src/jobs/types/vulndb-update.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
-import { eventually } from '../helpers/registry.js';
 import { zipSync } from '../helpers/zip.js';
+import { runToEnd } from '../helpers/jobs.js';
 
 for (const dialect of testDialects()) {
   describe(`vulndb-update job [${dialect}]`, () => {
@@ -37,14 +37,7 @@ for (const dialect of testDialects()) {
     const run = async (urls: string[]) => {
       const runner = new JobRunner(t.services.db, t.services.dialect, createLogger('silent'), { workerId: `feed-${urls.length}`, pollMs: 50, backoffBaseMs: 10 });
       runner.register(vulndbUpdateJob(t.services.advisories, urls, t.services.outbound.client, t.config.dataDir));
-      await runner.start();
-      const { id } = await runner.enqueue('vulndb-update', {});
-      const job = await eventually(async () => {
-        const j = await runner.get(id);
-        return j && ['success', 'error'].includes(j.status) ? j : null;
-      }, 20_000);
-      await runner.stop();
-      return job;
+      return runToEnd(runner, 'vulndb-update', {});
     };
 
     it('downloads the configured feeds and imports them', async () => {

@@ -12,6 +12,7 @@ import { vulndbUpdateJob } from '../../src/jobs/types/vulndb-update.js';
 import { createLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
 import { OutboundClient, OutboundError, OutboundPolicy, parseAddressRules } from '../../src/net/outbound.js';
+import { runToEnd } from '../helpers/jobs.js';
 
 /** Loopback listeners only: what each got, and a handler per test. */
 async function listener(handler: http.RequestListener) {
@@ -222,13 +223,7 @@ for (const dialect of testDialects()) {
         assert.deepEqual(hook.hits, []);
         const runner = new JobRunner(t.services.db, t.services.dialect, createLogger('silent'), { workerId: 'feed-probe', pollMs: 50, backoffBaseMs: 10 });
         runner.register(vulndbUpdateJob(t.services.advisories, [`${feed.url}/all.json`], t.services.outbound.client, t.config.dataDir));
-        await runner.start();
-        const { id } = await runner.enqueue('vulndb-update', {});
-        const job = await eventually(async () => {
-          const j = await runner.get(id);
-          return j && ['success', 'error'].includes(j.status) ? j : null;
-        }, 20_000);
-        await runner.stop();
+        const job = await runToEnd(runner, 'vulndb-update', {});
         assert.equal(job.status, 'error');
         assert.match(job.error ?? '', /outbound policy/);
         assert.deepEqual(feed.hits, []);

@@ -1,5 +1,6 @@
 import type { DB } from '../connect.js';
 import type { AffectedPackage, NormalizedAdvisory } from '../../scanner/osv.js';
+import { stringList } from './json.js';
 
 /** An advisory as the matcher and the reports read it. */
 export interface AdvisoryRow {
@@ -20,15 +21,6 @@ export interface AdvisoryCandidate {
   name: string;
   affected: AffectedPackage;
 }
-
-const list = (s: string): string[] => {
-  try {
-    const v = JSON.parse(s) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-};
 
 /** The `modified` time of each of these advisories that is stored. */
 export async function findAdvisoryModified(db: DB, ids: string[]): Promise<Map<string, number>> {
@@ -126,9 +118,9 @@ export async function findAdvisories(db: DB, ids: string[]): Promise<AdvisoryRow
     cvssScore: r.cvss_score === null ? null : Number(r.cvss_score),
     cvssVector: r.cvss_vector,
     summary: r.summary,
-    aliases: list(r.aliases),
-    upstream: list(r.upstream),
-    refs: list(r.refs),
+    aliases: stringList(r.aliases),
+    upstream: stringList(r.upstream),
+    refs: stringList(r.refs),
   }));
 }
 

@@ -10,13 +10,8 @@ import { keysetPage } from './keyset.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import { isArtifactType, isReferrerType, typeOfRow, type ArtifactType } from '../../registry/artifact-type.js';
 
-export interface RepositoryRow {
-  id: number;
-  projectId: number;
-  name: string;
-  pullCount: number;
-  createdAt: number;
-  updatedAt: number;
+/** A repository as lists show it: with the number of its artifacts. */
+export interface RepositoryRow extends Repository {
   artifactCount: number;
 }
 

@@ -15,19 +15,19 @@ export interface AuditEntry {
   at?: number;
 }
 
+/** An entry as its row: each text cut to its column's width (so an over-long value is stored shortened, not refused). */
+const toRow = (e: AuditEntry) => ({
+  created_at: e.at ?? Date.now(),
+  username: e.username.slice(0, 255),
+  action: e.action.slice(0, 64),
+  resource_type: e.resourceType.slice(0, 64),
+  resource: e.resource.slice(0, 512),
+  detail: e.detail ?? null,
+  client_ip: e.clientIp.slice(0, 64),
+});
+
 export async function insertAuditLog(db: DB, e: AuditEntry): Promise<void> {
-  await db
-    .insertInto('audit_logs')
-    .values({
-      created_at: e.at ?? Date.now(),
-      username: e.username.slice(0, 255),
-      action: e.action.slice(0, 64),
-      resource_type: e.resourceType.slice(0, 64),
-      resource: e.resource.slice(0, 512),
-      detail: e.detail ?? null,
-      client_ip: e.clientIp.slice(0, 64),
-    })
-    .execute();
+  await db.insertInto('audit_logs').values(toRow(e)).execute();
 }
 
 export interface AuditFilter {
@@ -63,18 +63,5 @@ export async function listAuditLogs(db: DB, f: AuditFilter): Promise<KeysetPage<
 /** Inserts several entries in one statement (the registry's access log, batched per drained batch). */
 export async function insertAuditLogs(db: DB, entries: AuditEntry[]): Promise<void> {
   if (!entries.length) return;
-  await db
-    .insertInto('audit_logs')
-    .values(
-      entries.map((e) => ({
-        created_at: e.at ?? Date.now(),
-        username: e.username.slice(0, 255),
-        action: e.action.slice(0, 64),
-        resource_type: e.resourceType.slice(0, 64),
-        resource: e.resource.slice(0, 512),
-        detail: e.detail ?? null,
-        client_ip: e.clientIp.slice(0, 64),
-      })),
-    )
-    .execute();
+  await db.insertInto('audit_logs').values(entries.map(toRow)).execute();
 }

@@ -3,6 +3,7 @@ import { keysetPage } from './keyset.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import type { Database, ReportFindingsTable } from '../tables.js';
+import { sumSeverities } from './scan-reports.js';
 
 const RANK: Record<string, number> = { critical: 4, high: 3, medium: 2, low: 1, unknown: 0 };
 const CVE = /^CVE-\d{4}-\d+$/i;
@@ -166,16 +167,7 @@ export async function securitySummary(db: DB, scope: ProjectScope, projectId: nu
     // A report being refreshed still counts with its last findings.
     .where('s.status', '!=', 'error')
     .where('s.finished_at', 'is not', null);
-  const sums = await reports
-    .select((e) => [
-      e.fn.sum<number>('s.critical').as('critical'),
-      e.fn.sum<number>('s.high').as('high'),
-      e.fn.sum<number>('s.medium').as('medium'),
-      e.fn.sum<number>('s.low').as('low'),
-      e.fn.sum<number>('s.unknown').as('unknown'),
-      e.fn.countAll<number>().as('scanned'),
-    ])
-    .executeTakeFirstOrThrow();
+  const sums = await sumSeverities(reports);
   const worst = await reports
     .select(['s.artifact_id', 'p.name as project', 'r.name as repository', 'a.digest', 's.critical', 's.high', 's.medium', 's.low', 's.unknown'])
     .where((eb) => eb.or([eb('s.critical', '>', 0), eb('s.high', '>', 0), eb('s.medium', '>', 0), eb('s.low', '>', 0), eb('s.unknown', '>', 0)]))
@@ -201,8 +193,8 @@ export async function securitySummary(db: DB, scope: ProjectScope, projectId: nu
     .execute();
   const num = (v: unknown) => Number(v ?? 0);
   return {
-    totals: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) },
-    scannedArtifacts: num(sums.scanned),
+    totals: sums.counts,
+    scannedArtifacts: sums.scanned,
     topCves: cves.map((c) => ({ cve: c.cve, severity: SEV[num(c.rank)] ?? 'unknown', artifacts: num(c.artifacts) })),
     mostVulnerable: worst.map((w) => ({
       artifactId: Number(w.artifact_id),

@@ -5,6 +5,7 @@ import type { DB } from '../connect.js';
 import type { ProjectRow, ProjectUpdate } from '../tables.js';
 import { likeExpr } from './sql.js';
 import { bumpGeneration } from './generations.js';
+import { stringList } from './json.js';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 
@@ -30,15 +31,6 @@ export interface Project {
   updatedAt: number;
 }
 
-function jsonList(s: string): string[] {
-  try {
-    const v = JSON.parse(s) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
 function keyList(s: string | null): { name: string; pem: string }[] {
   if (!s) return [];
   try {
@@ -57,8 +49,8 @@ export const toProject = (r: ProjectRow): Project => ({
   autoScan: !!r.auto_scan,
   preventVulnerable: !!r.prevent_vulnerable,
   severity: r.severity as Severity,
-  cveAllowlist: jsonList(r.cve_allowlist),
-  immutableTags: jsonList(r.immutable_tags),
+  cveAllowlist: stringList(r.cve_allowlist),
+  immutableTags: stringList(r.immutable_tags),
   quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),
   unscannedPolicy: r.unscanned_policy === 'allow' ? 'allow' : 'block',
   cveAllowlistExpiresAt: r.cve_allowlist_expires_at === null ? null : Number(r.cve_allowlist_expires_at),

@@ -1,4 +1,5 @@
 import type { Severity } from '../../scanner/severity.js';
+import type { SelectQueryBuilder } from 'kysely';
 import type { DB } from '../connect.js';
 import type { Package } from '../../scanner/inventory.js';
 import type { ImageGap, LayerInventory } from '../../scanner/layer-walker.js';
@@ -17,23 +18,15 @@ export type Completeness = 'complete' | 'incomplete' | 'not_applicable';
 /** One thing a scan could not read or judge: a layer (digest), a file in it (path), or an ecosystem (neither). */
 export type ReportGap = ImageGap;
 
-export interface ScanReport {
+/** An artifact's report: what its last scan found, and where the current one stands. */
+export interface ScanReport extends Omit<ReportResult, 'finishedAt'> {
   artifactId: number;
   status: 'running' | 'success' | 'error';
   jobId: number | null;
-  scanner: string;
-  dbUpdatedAt: number | null;
   startedAt: number;
+  /** null until the first scan ends */
   finishedAt: number | null;
-  os: string | null;
-  counts: Record<Severity, number>;
-  fixable: number;
-  findings: Finding[];
-  packages: Package[];
-  problems: string[];
   error: string | null;
-  completeness: Completeness;
-  gaps: ReportGap[];
 }
 
 export interface ScanSummary {
@@ -331,3 +324,24 @@ export async function countOpenScansOfProject(db: DB, jobType: string, project: 
 }
 
 export { severityTotals } from './scan-totals.js';
+
+/**
+ * The severity counts of the reports `reports` selects (any query over `scan_reports as s`), summed, and how many
+ * reports there are. Over no reports every sum is 0.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any query that names scan_reports `s`
+export async function sumSeverities(reports: SelectQueryBuilder<any, any, any>): Promise<{ counts: Record<Severity, number>; scanned: number }> {
+  const sums = await reports
+    .select((e) => [
+      e.fn.sum<number>('s.critical').as('critical'),
+      e.fn.sum<number>('s.high').as('high'),
+      e.fn.sum<number>('s.medium').as('medium'),
+      e.fn.sum<number>('s.low').as('low'),
+      e.fn.sum<number>('s.unknown').as('unknown'),
+      e.fn.countAll<number>().as('scanned'),
+    ])
+    .executeTakeFirstOrThrow();
+  // SUM over no rows is NULL, and a driver may hand a sum back as a decimal string
+  const num = (v: unknown) => Number(v ?? 0);
+  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned) };
+}

@@ -3,6 +3,7 @@ import { keysetPage } from './keyset.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import type { WebhookDeliveriesTable, WebhookPoliciesTable } from '../tables.js';
+import { stringList } from './json.js';
 
 export interface WebhookPolicy {
   id: number;
@@ -34,22 +35,13 @@ export interface WebhookDelivery {
   at: number;
 }
 
-const list = (s: string): string[] => {
-  try {
-    const v = JSON.parse(s) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-};
-
 const toPolicy = (r: Selectable<WebhookPoliciesTable>): WebhookPolicy => ({
   id: Number(r.id),
   projectId: Number(r.project_id),
   name: r.name,
   url: r.url,
   format: r.format as WebhookPolicy['format'],
-  eventTypes: list(r.event_types),
+  eventTypes: stringList(r.event_types),
   authHeader: r.auth_header,
   secret: r.secret,
   skipTlsVerify: !!r.skip_tls_verify,
