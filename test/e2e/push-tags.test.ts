@@ -49,11 +49,11 @@ for (const dialect of testDialects()) {
       };
       const res = await fetch(`${b.url}/service/notifications`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${b.services.registry.notificationSecret}`, 'content-type': ENVELOPE },
+        headers: { authorization: `Bearer ${b.services.notificationSecret}`, 'content-type': ENVELOPE },
         body: JSON.stringify({ events: [event] }),
       });
       assert.equal(res.status, 200);
-      await b.services.registry.sync.idle();
+      await b.services.sync.idle();
       const t = (await tagsInDb('app')).get('early');
       assert.ok(t, 'tag recorded from the event');
       assert.equal(t.digest, digest);
@@ -62,10 +62,10 @@ for (const dialect of testDialects()) {
       const older = { ...event, id: randomUUID(), timestamp: new Date(at.getTime() - 60_000).toISOString(), target: { ...event.target } };
       await fetch(`${b.url}/service/notifications`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${b.services.registry.notificationSecret}`, 'content-type': ENVELOPE },
+        headers: { authorization: `Bearer ${b.services.notificationSecret}`, 'content-type': ENVELOPE },
         body: JSON.stringify({ events: [older] }),
       });
-      await b.services.registry.sync.idle();
+      await b.services.sync.idle();
       assert.equal((await tagsInDb('app')).get('early')!.pushedAt, at.getTime());
     });
 
@@ -89,7 +89,7 @@ for (const dialect of testDialects()) {
       }, 15_000).catch(async () => {
         const t = await tagsInDb('many');
         // lag (events still waiting) or loss (nothing waiting): the message says which
-        const waiting = await b.services.db.selectFrom('notification_inbox').select('event_id').where('applied_at', 'is', null).execute();
+        const waiting = await b.db.selectFrom('notification_inbox').select('event_id').where('applied_at', 'is', null).execute();
         throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')} (${waiting.length} event(s) still waiting in the inbox)`);
       });
       for (const [tag, [t0, t1]] of window) {
@@ -160,7 +160,7 @@ for (const dialect of testDialects()) {
       }, 15_000).catch(async () => {
         const t = await tagsInDb('dock');
         // lag (events still waiting) or loss (nothing waiting): the message says which
-        const waiting = await b.services.db.selectFrom('notification_inbox').select('event_id').where('applied_at', 'is', null).execute();
+        const waiting = await b.db.selectFrom('notification_inbox').select('event_id').where('applied_at', 'is', null).execute();
         throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')} (${waiting.length} event(s) still waiting in the inbox)`);
       });
       for (const [tag, [t0, t1]] of window) {

@@ -125,7 +125,7 @@ for (const dialect of testDialects()) {
       await call('DELETE', '/projects/gone', 204);
 
       // repositories, artifacts, tags and a report, written as a push and a scan would write them
-      const db = t.services.db;
+      const db = t.db;
       const project = await db.selectFrom('projects').select('id').where('name', '=', 'walk').executeTakeFirstOrThrow();
       const repoId = await art.ensureRepository(db, Number(project.id), 'walk/app', Date.now());
       const digest = `sha256:${'a'.repeat(64)}`;

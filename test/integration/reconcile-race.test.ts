@@ -19,7 +19,7 @@ for (const dialect of testDialects()) {
     after(async () => t?.close({ drop: true }));
 
     it('does not undo a push that lands after the catalog and tag lists were read', async () => {
-      const db = t.services.db;
+      const db = t.db;
       const project = (await db.selectFrom('projects').select('id').where('name', '=', 'race').executeTakeFirstOrThrow()).id;
       const facts = {
         mediaType: 'application/vnd.oci.image.manifest.v1+json',

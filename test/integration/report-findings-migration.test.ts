@@ -15,7 +15,7 @@ for (const dialect of testDialects()) {
 
     it('indexes each finding under every CVE it names (or its advisory id), once, and can be re-run', async () => {
       assert.equal((await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'mig' } })).status, 201);
-      const db = t.services.db;
+      const db = t.db;
       const project = await db.selectFrom('projects').select('id').where('name', '=', 'mig').executeTakeFirstOrThrow();
       const repoId = await art.ensureRepository(db, Number(project.id), 'mig/app', Date.now());
       const facts = {
