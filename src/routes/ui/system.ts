@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { AppError, denied } from '../../errors.js';
+import { AppError } from '../../errors.js';
 import { GARBAGE_COLLECTION } from '../../jobs/types/gc.js';
-import type { Ctx } from '../http.js';
+import { systemAdminOnly, type Ctx } from '../http.js';
 import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin, tr } from './render.js';
 
 const ALLOW_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
@@ -10,11 +10,7 @@ const ALLOW_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
 /** System pages for system admins: garbage collection and the system CVE allowlist. */
 export function systemPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  const admin = async (c: Ctx, next: () => Promise<void>) => {
-    const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins');
-    await next();
-  };
+  const admin = systemAdminOnly('only system admins');
   r.use('/gc', requireLogin, admin);
   r.use('/settings', requireLogin, admin);
   r.use('/settings/*', requireLogin, admin);

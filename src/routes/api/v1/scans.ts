@@ -6,7 +6,8 @@ import { filterFindings } from '../../../scanner/findings.js';
 import type { Finding } from '../../../scanner/matcher.js';
 import { cycloneDx, findingsCsv } from '../../../scanner/sbom.js';
 import { z } from 'zod';
-import { iso, type Ctx } from '../../http.js';
+import { iso, requireSystemAdmin, type Ctx } from '../../http.js';
+import { isSystemAdmin } from '../../../auth/principal.js';
 import { jobJson } from './jobs.js';
 import path from 'node:path';
 import { receiveUpload } from '../../body.js';
@@ -299,7 +300,7 @@ export function scannerRoutes(): Hono<AppEnv> {
     await c.var.services.authz.require(c.var.principal, 'project:update', project);
     return project;
   };
-  const isAdmin = (c: Ctx) => c.var.principal.kind === 'user' && c.var.principal.isAdmin;
+  const isAdmin = (c: Ctx) => isSystemAdmin(c.var.principal);
 
   route(r, '', scannerOps.list, async (c) => {
     if (c.var.principal.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
@@ -433,8 +434,4 @@ async function importZipFile(c: Ctx, file: string) {
   }
 }
 
-function requireAdmin(c: Ctx): void {
-  const p = c.var.principal;
-  if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
-  if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins do this');
-}
+const requireAdmin = (c: Ctx) => requireSystemAdmin(c, 'only system admins do this');

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
-import { AppError, denied } from '../../../errors.js';
+import { systemAdminOnly } from '../../http.js';
 import { GARBAGE_COLLECTION } from '../../../jobs/types/gc.js';
 import { op, route } from './operation.js';
 import { allowlistSchema as allowlistView, jobSchema, outboundRulesSchema } from './schemas.js';
@@ -65,12 +65,7 @@ export const systemOps = {
 /** System operations: system admins only. */
 export function systemRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  r.use('*', async (c, next) => {
-    const p = c.var.principal;
-    if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins run system operations');
-    await next();
-  });
+  r.use('*', systemAdminOnly('only system admins run system operations'));
   const at = '/system';
   route(r, at, systemOps.gc, async (c, v) => {
     const type = c.req.header('content-type') ?? '';
