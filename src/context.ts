@@ -25,6 +25,8 @@ import type { JobRunner } from './jobs/runner.js';
 import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
+import type { ScanRequests } from './services/scan-requests.js';
+import type { MaintenanceService } from './services/maintenance-service.js';
 import type { UploadSlots } from './services/upload-slots.js';
 import type { OutboundService } from './services/outbound-service.js';
 import type { ScannerRegistry } from './services/scanner-registry.js';
@@ -69,6 +71,10 @@ export interface Services {
   scheduler: Scheduler;
   advisories: AdvisoryStore;
   scans: ScanService;
+  /** who may ask for a scan and how it is queued: a user's, scan-all, auto-scan on push */
+  scanRequests: ScanRequests;
+  /** garbage collection and reconciliation on request */
+  maintenance: MaintenanceService;
   policy: PolicyService;
   webhooks: WebhookService;
   securityHub: SecurityHubService;

@@ -32,11 +32,13 @@ import { JobRunner, type RunnerOptions } from './jobs/runner.js';
 import { Scheduler } from './jobs/schedules.js';
 import { DEFAULT_SCHEDULES } from './jobs/default-schedules.js';
 import { RECONCILE, reconcileJob } from './jobs/types/reconcile.js';
-import { SCAN_IMAGE, autoScanOnPush, markFailedScans, scanAllJob, scanJob } from './jobs/types/scan.js';
+import { SCAN_IMAGE, markFailedScans, scanAllJob, scanJob } from './jobs/types/scan.js';
 import { vulndbUpdateJob } from './jobs/types/vulndb-update.js';
 import { gcJob } from './jobs/types/gc.js';
 import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
+import { ScanRequests } from './services/scan-requests.js';
+import { MaintenanceService } from './services/maintenance-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { DeletionService } from './services/deletion-service.js';
 import { WriteDrain } from './services/write-drain.js';
@@ -146,7 +148,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.register(scanJob(scans));
   jobs.register(scanAllJob(db));
   jobs.register(vulndbUpdateJob(advisories, config.vulndbUrls, outbound.client, path.join(config.dataDir, 'tmp')));
-  sync.onPushed.push(autoScanOnPush(db, jobs));
+  const scanRequests = new ScanRequests(db, jobs, authz, audit);
+  sync.onPushed.push(scanRequests.onArtifactPushed);
   jobs.onChange(markFailedScans(db, scans));
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret, outbound.client).listener);
   // Project webhooks: events only enqueue delivery jobs, so a receiver that is down never slows a push or a pull.
@@ -204,6 +207,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     scheduler,
     advisories,
     scans,
+    scanRequests,
+    maintenance: new MaintenanceService(jobs, audit),
     policy,
     webhooks,
     securityHub: new SecurityHubService(db, projects),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { autoScanOnPush, PRIORITY_BULK, PRIORITY_PUSH, PRIORITY_PUSH_MIN, SCAN_IMAGE } from '../../src/jobs/types/scan.js';
+import { PRIORITY_BULK, PRIORITY_PUSH, PRIORITY_PUSH_MIN, SCAN_IMAGE } from '../../src/jobs/types/scan.js';
 import { ADMIN, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 
@@ -21,7 +21,7 @@ for (const dialect of testDialects()) {
       ]);
 
     it("steps a project's push scans down while its earlier ones are open, so another project's push is claimed first", async () => {
-      const onPush = autoScanOnPush(t.db, t.services.jobs);
+      const onPush = t.services.scanRequests.onArtifactPushed;
       for (let i = 0; i < 12; i++) await onPush({ repository: 'flood/app', digest: digest(i), artifactId: 1000 + i });
       await onPush({ repository: 'flood_x/app', digest: digest(99), artifactId: 2000 });
       await onPush({ repository: 'quiet/app', digest: digest(100), artifactId: 3000 });

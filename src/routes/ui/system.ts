@@ -40,8 +40,7 @@ export function systemPages(): Hono<AppEnv> {
     const form = await c.req.parseBody();
     const dryRun = form.dry_run === 'true';
     const deleteUntagged = form.delete_untagged === 'true';
-    const { id } = await c.var.services.jobs.enqueue(GARBAGE_COLLECTION, { dryRun, deleteUntagged });
-    await c.var.services.audit.record(c.var.actor, 'gc', 'system', 'registry', { job: id, dry_run: dryRun, delete_untagged: deleteUntagged });
+    const { id } = await c.var.services.maintenance.collectGarbage(c.var.actor, { dryRun, deleteUntagged });
     return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)(dryRun ? 'gc.dry_run_queued' : 'gc.queued', { id }) });
   });
 

@@ -5,7 +5,7 @@ import type { Job } from '../../../jobs/runner.js';
 import { cronProblem, nextRuns, type Schedule } from '../../../jobs/schedules.js';
 import { JOB_STATES } from '../../../jobs/states.js';
 import { SORTS } from '../../../paging.js';
-import { iso, requireSystemAdmin } from '../../http.js';
+import { iso, requireSystemAdmin, type Ctx } from '../../http.js';
 import { z } from 'zod';
 import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
@@ -83,6 +83,11 @@ export const scheduleOps = {
     responses: { 200: { description: 'the schedule', schema: scheduleSchema } },
   }),
 };
+
+/** A queued job's answer: 202 with the job and its `Location` (scan, scan-all, GC, reconcile). */
+export async function acceptedJob(c: Ctx, id: number): Promise<Response> {
+  return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
+}
 
 export const jobJson = (j: Job): z.output<typeof jobSchema> => ({
   id: j.id,

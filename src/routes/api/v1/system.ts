@@ -2,7 +2,6 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
 import { systemAdminOnly } from '../../http.js';
-import { GARBAGE_COLLECTION } from '../../../jobs/types/gc.js';
 import { op, route } from './operation.js';
 import { allowlistSchema as allowlistView, jobSchema, outboundRulesSchema } from './schemas.js';
 
@@ -12,8 +11,7 @@ const allowlistSchema = z
     expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
   })
   .strict();
-import { RECONCILE } from '../../../jobs/types/reconcile.js';
-import { jobJson } from './jobs.js';
+import { acceptedJob } from './jobs.js';
 
 const outboundSchema = z.object({ allow: z.array(z.string().max(64)).max(200).optional(), deny: z.array(z.string().max(64)).max(200).optional() }).strict();
 const accepted = { 202: { description: 'queued: the job', schema: jobSchema } };
@@ -70,9 +68,8 @@ export function systemRoutes(): Hono<AppEnv> {
   route(r, at, systemOps.gc, async (c, v) => {
     const type = c.req.header('content-type') ?? '';
     const b = type.includes('json') ? await v.body() : {};
-    const { id } = await c.var.services.jobs.enqueue(GARBAGE_COLLECTION, { dryRun: b.dry_run === true, deleteUntagged: b.delete_untagged === true });
-    await c.var.services.audit.record(c.var.actor, 'gc', 'system', 'registry', { job: id, dry_run: b.dry_run === true, delete_untagged: b.delete_untagged === true });
-    return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
+    const { id } = await c.var.services.maintenance.collectGarbage(c.var.actor, { dryRun: b.dry_run === true, deleteUntagged: b.delete_untagged === true });
+    return acceptedJob(c, id);
   });
 
   route(r, at, systemOps.allowlist, async (c) => {
@@ -102,9 +99,8 @@ export function systemRoutes(): Hono<AppEnv> {
   });
 
   route(r, at, systemOps.reconcile, async (c) => {
-    const { id } = await c.var.services.jobs.enqueue(RECONCILE, { reason: 'manual', by: c.var.actor.name });
-    await c.var.services.audit.record(c.var.actor, 'reconcile', 'system', 'registry', { job: id });
-    return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
+    const { id } = await c.var.services.maintenance.reconcile(c.var.actor);
+    return acceptedJob(c, id);
   });
   return r;
 }
