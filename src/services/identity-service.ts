@@ -168,7 +168,7 @@ export class IdentityService {
   /** A new CLI secret for an OIDC user (shown once); the previous one stops working at once. */
   async regenerateCliSecret(userId: number): Promise<string> {
     const account = await findUserAccountById(this.db, userId);
-    if (!account || account.authSource !== 'oidc') throw badRequest('CLI secrets are for users who sign in through OIDC');
+    if (account?.authSource !== 'oidc') throw badRequest('CLI secrets are for users who sign in through OIDC');
     const secret = randomBytes(24).toString('base64url');
     await updateUser(this.db, userId, { cliSecretHash: sha256hex(secret) });
     await this.audit.record({ name: account.username, ip: '-' }, 'refresh_cli_secret', 'user', account.username);
