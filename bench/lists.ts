@@ -147,7 +147,7 @@ async function seed(t: TestApp, s: Sizes) {
     process.stderr.write('  audit, jobs\n');
     // The rows above bypassed the repositories that keep the per-project severity counters: rebuild them as the
     // migration does from whatever rows exist.
-    await projectScanTotals.up(t.services.db);
+    await projectScanTotals.up(t.db);
     await conn.query('analyze table artifacts, tags, repositories, projects, users, audit_logs, jobs, project_members, scan_reports, project_scan_totals');
   } finally {
     await conn.end();

@@ -39,7 +39,7 @@ export async function benchProxy(): Promise<{ name: string; ratio: number; detai
     const auth = { authorization: `Bearer ${token}` };
     const data = randomBytes(SIZE);
     const file = path.join(b.config.dataDir, 'bench-blob');
-    const direct = b.services.registry.url();
+    const direct = b.services.registryUrl();
     const viaCore = b.url;
 
     const pushOnce = async (base: string): Promise<{ ms: number; digest: string }> => {

@@ -312,7 +312,7 @@ async function benchImage(b: Instance, img: BenchImage & { files: string[] }, wo
     zs.push(zcat(img.files));
     gs.push(await nodeGunzip(img.files));
     ws.push(await walkOnly(img.files));
-    await b.services.db.deleteFrom('layer_inventories').execute();
+    await b.db.deleteFrom('layer_inventories').execute();
     colds.push(await timedScan(b, repo, art.digest));
   }
   const z = best(zs);
@@ -322,7 +322,7 @@ async function benchImage(b: Instance, img: BenchImage & { files: string[] }, wo
   const warm: { wallMs: number; cpuMs: number; peak: number }[] = [];
   for (let i = 0; i < 5; i++) warm.push(await timedScan(b, repo, art.digest));
   const w = warm.sort((x, y) => x.wallMs - y.wallMs)[2]!;
-  const rows = await b.services.db.selectFrom('layer_inventories').select('data').execute();
+  const rows = await b.db.selectFrom('layer_inventories').select('data').execute();
   const r = cold.report;
   const what = `${img.files.length} layer${img.files.length > 1 ? 's' : ''}, ${mib(img.files.reduce((n, f) => n + fs.statSync(f).size, 0))} MiB gzip → ${mib(z.bytes)} MiB, ${r.packages.length} packages, os ${r.os ?? 'none'}, ${r.completeness}`;
   return {

@@ -24,7 +24,7 @@ export async function benchV2Gate(): Promise<{ name: string; ratio: number; deta
     const token = (await (await b.api('/service/token?service=berth-registry&scope=repository:bench/app:pull', { auth: ADMIN })).json()).token as string;
     const headers = { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' };
     const through = `${b.url}/v2/bench/app/manifests/1`;
-    const direct = `${b.services.registry.url()}/v2/bench/app/manifests/1`;
+    const direct = `${b.services.registryUrl()}/v2/bench/app/manifests/1`;
     await wrkRate(through, { connections: 8, seconds: 1, headers }); // warm-up, and a check that the gate lets it through
     const d = await wrkRate(direct, { connections: 64, seconds: SECONDS, headers });
     const t = await wrkRate(through, { connections: 64, seconds: SECONDS, headers });

@@ -2,7 +2,6 @@ import type { Locale } from './i18n/index.js';
 import type { Principal } from './auth/principal.js';
 import type { HealthCheck } from './health.js';
 import type { Config } from './config.js';
-import type { DB, Dialect } from './db/connect.js';
 import type { Logger } from './log.js';
 import type { AccountService, Session } from './services/account-service.js';
 import type { Actor, AuditService } from './services/audit-service.js';
@@ -12,7 +11,6 @@ import type { OidcService } from './services/oidc-service.js';
 import type { PrincipalService } from './services/principal-service.js';
 import type { ProjectService } from './services/project-service.js';
 import type { Views } from './views.js';
-import type { RegistryClient } from './registry/client.js';
 import type { ManagedRegistry } from './registry/managed.js';
 import type { WriteTracker } from './registry/proxy.js';
 import type { ReferrerLister } from './registry/referrers.js';
@@ -27,6 +25,8 @@ import type { JobRunner } from './jobs/runner.js';
 import type { Scheduler } from './jobs/schedules.js';
 import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
+import type { ScanRequests } from './services/scan-requests.js';
+import type { MaintenanceService } from './services/maintenance-service.js';
 import type { UploadSlots } from './services/upload-slots.js';
 import type { OutboundService } from './services/outbound-service.js';
 import type { ScannerRegistry } from './services/scanner-registry.js';
@@ -36,26 +36,10 @@ import type { SecurityHubService } from './services/security-hub-service.js';
 import type { RetentionService } from './services/retention-service.js';
 import type { CursorCodec } from './paging.js';
 
-/** The registry as core sees it: where it is, how to talk to it, what keeps the DB in step. */
-export interface RegistryHandle {
-  /** base URL of the registry (managed: loopback port of the child) */
-  url(): string;
-  managed: ManagedRegistry | null;
-  client: RegistryClient;
-  sync: RegistrySync;
-  notificationSecret: string;
-  /** the referrers API's source (Berth's database) */
-  referrers?: ReferrerLister;
-  /** writes in flight through this process's proxy */
-  writes: WriteTracker;
-}
-
 /** Everything main.ts wires and hands to the app: no module-level singletons. */
 export interface Services {
   config: Config;
   log: Logger;
-  db: DB;
-  dialect: Dialect;
   views: Views;
   accounts: AccountService;
   /** sign-in by mode (db, LDAP, OIDC), directory provisioning and groups */
@@ -71,11 +55,26 @@ export interface Services {
   robots: RobotService;
   repositories: RepositoryService;
   deletion: DeletionService;
-  registry: RegistryHandle;
+  /** base URL of the registry as of now (managed: the child's loopback port, which a restart may change) */
+  registryUrl(): string;
+  /** the managed registry child once started; null with an external registry (`BERTH_REGISTRY_URL`) */
+  managedRegistry(): ManagedRegistry | null;
+  /** registry → database: the notification inbox, artifact import, reconciliation */
+  sync: RegistrySync;
+  /** the shared secret the registry's notifications carry */
+  notificationSecret: string;
+  /** the referrers API's source (Berth's database) */
+  referrers: ReferrerLister;
+  /** writes in flight through this process's proxy */
+  writes: WriteTracker;
   jobs: JobRunner;
   scheduler: Scheduler;
   advisories: AdvisoryStore;
   scans: ScanService;
+  /** who may ask for a scan and how it is queued: a user's, scan-all, auto-scan on push */
+  scanRequests: ScanRequests;
+  /** garbage collection and reconciliation on request */
+  maintenance: MaintenanceService;
   policy: PolicyService;
   webhooks: WebhookService;
   securityHub: SecurityHubService;

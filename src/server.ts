@@ -16,9 +16,9 @@ import { blobDataPath } from './registry/storage.js';
  */
 export function createHttpServer(services: Services, app: Hono<AppEnv>): Server {
   const honoListener = getRequestListener(app.fetch);
-  const pulls = createPullRecorder({ receive: (envelope) => services.registry.sync.receive(envelope), host: new URL(services.config.externalUrl).host, log: services.log });
+  const pulls = createPullRecorder({ receive: (envelope) => services.sync.receive(envelope), host: new URL(services.config.externalUrl).host, log: services.log });
   const proxy = createRegistryProxy({
-    upstream: () => services.registry.url(),
+    upstream: () => services.registryUrl(),
     externalUrl: services.config.externalUrl,
     trustProxy: services.config.trustProxy,
     log: services.log,
@@ -30,16 +30,16 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
       audit: services.audit,
       realm: `${services.config.externalUrl}/service/token`,
     }),
-    referrers: services.registry.referrers,
-    writes: services.registry.writes,
+    referrers: services.referrers,
+    writes: services.writes,
     onBytes: (direction, n) => services.metrics.v2Bytes.inc({ direction }, n),
     manifestStore: (repository, reference) => {
-      const managed = services.registry.managed;
+      const managed = services.managedRegistry();
       return managed ? readStoredManifest(managed.storageDir, repository, reference) : null;
     },
     onManifestServed: (pull) => pulls.record(pull),
     blobFile: (digest) => {
-      const managed = services.registry.managed;
+      const managed = services.managedRegistry();
       if (!managed) return null;
       return blobDataPath(managed.storageDir, digest);
     },
@@ -69,7 +69,7 @@ export function createHttpServer(services: Services, app: Hono<AppEnv>): Server 
           url.includes('/manifests/') &&
           ((req.method === 'GET' && res.statusCode === 200) || (req.method === 'PUT' && res.statusCode === 201) || (req.method === 'DELETE' && res.statusCode === 202))
         ) {
-          services.registry.sync.noteRegistryActivity();
+          services.sync.noteRegistryActivity();
         }
       });
       void proxy(req, res);

@@ -2,12 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadTokenKeys } from './auth/token-keys.js';
 import type { Config } from './config.js';
-import type { RegistryHandle, Services } from './context.js';
-import { connectDatabase } from './db/connect.js';
+import type { Services } from './context.js';
+import { connectDatabase, type DB, type Dialect } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { Logger } from './log.js';
 import { RegistryClient } from './registry/client.js';
 import { ManagedRegistry } from './registry/managed.js';
+import type { WriteTracker } from './registry/proxy.js';
 import { CursorCodec } from './paging.js';
 import { loadNotificationSecret, loadOrCreateSecret, loadSettingsKey } from './registry/secrets.js';
 import { AccountService } from './services/account-service.js';
@@ -31,11 +32,13 @@ import { JobRunner, type RunnerOptions } from './jobs/runner.js';
 import { Scheduler } from './jobs/schedules.js';
 import { DEFAULT_SCHEDULES } from './jobs/default-schedules.js';
 import { RECONCILE, reconcileJob } from './jobs/types/reconcile.js';
-import { SCAN_IMAGE, autoScanOnPush, markFailedScans, scanAllJob, scanJob } from './jobs/types/scan.js';
+import { SCAN_IMAGE, markFailedScans, scanAllJob, scanJob } from './jobs/types/scan.js';
 import { vulndbUpdateJob } from './jobs/types/vulndb-update.js';
 import { gcJob } from './jobs/types/gc.js';
 import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
+import { ScanRequests } from './services/scan-requests.js';
+import { MaintenanceService } from './services/maintenance-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { DeletionService } from './services/deletion-service.js';
 import { WriteDrain } from './services/write-drain.js';
@@ -54,6 +57,9 @@ import { SignatureService } from './services/signature-service.js';
 
 export interface Wired {
   services: Services;
+  /** the database handle, for the composition root and tests only: the app reaches data through services */
+  db: DB;
+  dialect: Dialect;
   /** The generated admin password on the very first start (to print once), else null. */
   generatedAdminPassword: string | null;
   /**
@@ -97,16 +103,9 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const registryUrl = () => config.registryUrl ?? managed?.url ?? '';
   const client = new RegistryClient(registryUrl, (access) => tokens.internal(access));
   const sync = new RegistrySync(db, client, log, audit);
-  const registry: RegistryHandle = {
-    url: registryUrl,
-    get managed() {
-      return managed;
-    },
-    client,
-    sync,
-    notificationSecret,
-    writes: { inflight: 0, lastEndedAt: 0 },
-  };
+  // The managed registry's storage root, which core reads and writes directly; null with an external registry.
+  const managedStorage = () => managed?.storageDir ?? null;
+  const writes: WriteTracker = { inflight: 0, lastEndedAt: 0 };
 
   const jobs = new JobRunner(db, conn.dialect, log, opts.runner);
   const advisories = new AdvisoryStore(db);
@@ -116,31 +115,24 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const scanners = new ScannerRegistry(db, outbound.client);
   const scans = new ScanService(
     db,
-    registry,
+    client,
+    managedStorage,
     advisories,
     log,
     (repo) => tokens.sign(SCANNER_SUBJECT, [{ type: 'repository', name: repo, actions: ['pull'] }], 1800).token,
     { maxRatio: config.scanMaxRatio, maxImageBytes: config.scanMaxImageBytes },
     scanners,
   );
-  const policy = new PolicyService(db, registry, scans);
-  registry.referrers = referrerLister(db);
+  const policy = new PolicyService(db, client, scans, sync);
   // Signed-only policy: cosign signatures are verified when pushed, and again when a project's keys change.
-  const signatures = new SignatureService(db, registry, log);
+  const signatures = new SignatureService(db, client, log);
   sync.onPushed.push(async (a) => void (await signatures.verifyArtifact(a.repository, a.artifactId)));
   projects.onSignatureKeysChanged.push(async (p) => void (await signatures.reverifyProject(p)));
   // The one deletion service: REST, UI, /v2 manifest DELETEs (through the pipeline), GC and retention.
-  const deletion = new DeletionService(
-    db,
-    registry,
-    audit,
-    log,
-    () => managed?.storageDir ?? config.registryStorage ?? null,
-    () => policy.readOnlyRefusal(),
-  );
-  const drain = new WriteDrain(db, registry.writes, log);
+  const deletion = new DeletionService(db, client, sync, audit, log, managedStorage, () => managed?.storageDir ?? config.registryStorage ?? null, () => policy.readOnlyRefusal());
+  const drain = new WriteDrain(db, writes, log);
   jobs.register(
-    gcJob(registry, policy, jobs, {
+    gcJob(sync, writes, policy, jobs, {
       bin: config.registryBin,
       target: () =>
         managed
@@ -156,7 +148,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.register(scanJob(scans));
   jobs.register(scanAllJob(db));
   jobs.register(vulndbUpdateJob(advisories, config.vulndbUrls, outbound.client, path.join(config.dataDir, 'tmp')));
-  sync.onPushed.push(autoScanOnPush(db, jobs));
+  const scanRequests = new ScanRequests(db, jobs, authz, audit);
+  sync.onPushed.push(scanRequests.onArtifactPushed);
   jobs.onChange(markFailedScans(db, scans));
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret, outbound.client).listener);
   // Project webhooks: events only enqueue delivery jobs, so a receiver that is down never slows a push or a pull.
@@ -191,8 +184,6 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const services: Services = {
     config,
     log,
-    db,
-    dialect: conn.dialect,
     views: createViews({ cache: process.env.NODE_ENV === 'production' }),
     accounts,
     identity,
@@ -204,13 +195,20 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     tokens,
     access,
     robots,
-    repositories: new RepositoryService(db, projects, authz, registry, deletion),
+    repositories: new RepositoryService(db, projects, authz, client, deletion),
     deletion,
-    registry,
+    registryUrl,
+    managedRegistry: () => managed,
+    sync,
+    notificationSecret,
+    referrers: referrerLister(db),
+    writes,
     jobs,
     scheduler,
     advisories,
     scans,
+    scanRequests,
+    maintenance: new MaintenanceService(jobs, audit),
     policy,
     webhooks,
     securityHub: new SecurityHubService(db, projects),
@@ -225,6 +223,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   };
   return {
     services,
+    db,
+    dialect: conn.dialect,
     generatedAdminPassword,
     async startBackground(corePort: number) {
       if (!config.registryUrl) {

@@ -1,12 +1,9 @@
-import { createHmac } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { OutboundError, type OutboundClient } from '../net/outbound.js';
+import { signatureHeader } from '../net/webhook-send.js';
 import type { JobEvent } from './runner.js';
 
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
-
-/** The `X-Berth-Signature` value of a body: `sha256=<hex HMAC-SHA256 of the exact bytes sent>` (job and project webhooks). */
-export const signatureHeader = (secret: string, body: string | Buffer): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 /**
  * Outbound webhooks for job status changes: a global URL and/or one per job. JSON with id, type, status and times,

@@ -1,4 +1,8 @@
+import { createHmac } from 'node:crypto';
 import { OutboundError, type OutboundClient } from './outbound.js';
+
+/** The `X-Berth-Signature` value of a body: `sha256=<hex HMAC-SHA256 of the exact bytes sent>` (job and project webhooks). */
+export const signatureHeader = (secret: string, body: string | Buffer): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 export interface WebhookRequest {
   url: string;

@@ -36,6 +36,11 @@ export class RegistryClient {
     private readonly mint: TokenMinter,
   ) {}
 
+  /** The registry's base URL as of now (a managed registry may have moved to another port). */
+  url(): string {
+    return this.baseUrl();
+  }
+
   private async call(path: string, init: RequestInit & { access: Access[]; timeoutMs?: number }): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set('authorization', `Bearer ${this.mint(init.access)}`);

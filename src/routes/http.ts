@@ -1,10 +1,30 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { isSystemAdmin } from '../auth/principal.js';
 import type { AppEnv } from '../context.js';
-import { AppError, badRequest } from '../errors.js';
+import { AppError, badRequest, denied, unauthorized } from '../errors.js';
 import { findingFilterProblem, type FindingFilter } from '../scanner/findings.js';
 import type { Severity } from '../scanner/severity.js';
 
 export type Ctx = Context<AppEnv>;
+
+/**
+ * The one system-admin check of every route, REST and UI: an anonymous caller gets 401 `UNAUTHORIZED`
+ * ("authentication required"; UI pages send anonymous visitors to the login page before this), a signed-in user who
+ * is not a system admin, or a robot, 403 `DENIED` with `refusal`, which says what only system admins may do.
+ */
+export function requireSystemAdmin(c: Ctx, refusal: string): void {
+  const p = c.var.principal;
+  if (p.kind === 'anonymous') throw unauthorized();
+  if (!isSystemAdmin(p)) throw denied(refusal);
+}
+
+/** {@link requireSystemAdmin} as middleware for a group of routes. */
+export const systemAdminOnly =
+  (refusal: string): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    requireSystemAdmin(c, refusal);
+    await next();
+  };
 
 export interface PageQuery {
   page: number;

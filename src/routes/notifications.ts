@@ -33,12 +33,12 @@ async function readBounded(body: ReadableStream<Uint8Array> | null, limit: numbe
  */
 export function notificationRoutes(services: Services): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  const expected = `Bearer ${services.registry.notificationSecret}`;
+  const expected = `Bearer ${services.notificationSecret}`;
   r.post('/notifications', async (c) => {
     if (!constantTimeEqual(c.req.header('authorization') ?? '', expected)) throw new AppError('UNAUTHORIZED', 'notification secret required');
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== ENVELOPE && type !== 'application/json') throw new AppError('UNSUPPORTED', `expected Content-Type: ${ENVELOPE}`);
-    const sync = services.registry.sync;
+    const sync = services.sync;
     const skipped = { stored: 0, duplicates: 0, ignored: 0, skipped: 1 };
     const raw = await readBounded(c.req.raw.body, MAX_ENVELOPE_BYTES);
     if (raw === null) {

@@ -57,11 +57,9 @@ export class AccountService {
       const id = await insertUser(this.db, {
         username: input.username,
         email: input.email ?? null,
-        password_hash: await hashPassword(input.password),
-        is_admin: input.isAdmin ? 1 : 0,
-        disabled: 0,
-        created_at: now,
-        updated_at: now,
+        passwordHash: await hashPassword(input.password),
+        isAdmin: !!input.isAdmin,
+        createdAt: now,
       });
       return (await this.getUser(id))!;
     } catch (err) {
@@ -170,18 +168,18 @@ export class AccountService {
     if (opts.oldPassword !== undefined && !(await verifyPassword(opts.oldPassword, row.password_hash))) {
       throw badRequest('current password is wrong');
     }
-    await updateUser(this.db, userId, { password_hash: await hashPassword(newPassword) });
+    await updateUser(this.db, userId, { passwordHash: await hashPassword(newPassword) });
     await sessions.deleteUserSessions(this.db, userId, opts.keepSessionId);
   }
 
   async setDisabled(userId: number, disabled: boolean): Promise<User> {
-    if (!(await updateUser(this.db, userId, { disabled: disabled ? 1 : 0 }))) throw notFound('user not found');
+    if (!(await updateUser(this.db, userId, { disabled }))) throw notFound('user not found');
     if (disabled) await sessions.deleteUserSessions(this.db, userId);
     return (await this.getUser(userId))!;
   }
 
   async setAdmin(userId: number, isAdmin: boolean): Promise<User> {
-    if (!(await updateUser(this.db, userId, { is_admin: isAdmin ? 1 : 0 }))) throw notFound('user not found');
+    if (!(await updateUser(this.db, userId, { isAdmin }))) throw notFound('user not found');
     return (await this.getUser(userId))!;
   }
 

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
-import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { hasPendingPushEvent } from '../db/repos/notification-inbox.js';
 import { findProjectByName, type Project } from '../db/repos/projects.js';
 import * as refs from '../db/repos/references.js';
 import type { Logger } from '../log.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { RegistrySync } from './registry-sync.js';
 import { AppError, v2Refusal, type V2Refusal } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import { globToRegExp } from './policy-service.js';
@@ -76,13 +77,16 @@ export class DeletionService {
    * @param storageDir the registry's storage root when Berth can read it (managed, or shared with an external
    *   registry): the catch-up then reads tag and revision links from disk; without it, tags come from the registry API
    *   and untagged manifests from the notification inbox.
+   * @param managedStorage the managed registry's storage root (null: external), where a single tag is deleted
    */
   constructor(
     private readonly db: DB,
-    private readonly registry: RegistryHandle,
+    private readonly registry: RegistryClient,
+    private readonly sync: Pick<RegistrySync, 'importArtifact' | 'kick'>,
     private readonly audit: AuditService,
     private readonly log: Logger,
-    private readonly storageDir: () => string | null = () => registry.managed?.storageDir ?? null,
+    private readonly managedStorage: () => string | null,
+    private readonly storageDir: () => string | null = managedStorage,
     private readonly readOnlyRefusal: () => Promise<V2Refusal | null> = async () => null,
   ) {}
 
@@ -113,11 +117,11 @@ export class DeletionService {
     } else {
       await this.awaitInbox(repository);
       tags = new Map();
-      const names = ((await this.registry.client.tags(repository)) ?? []).filter((t) => TAG.test(t));
+      const names = ((await this.registry.tags(repository)) ?? []).filter((t) => TAG.test(t));
       // HEAD each tag, 8 at a time: a DELETE is rare, a repository's tags can be many.
       for (let i = 0; i < names.length; i += 8) {
         const chunk = names.slice(i, i + 8);
-        const digests = await Promise.all(chunk.map((t) => this.registry.client.resolve(repository, t)));
+        const digests = await Promise.all(chunk.map((t) => this.registry.resolve(repository, t)));
         chunk.forEach((t, k) => {
           if (digests[k]) tags.set(t, digests[k]!);
         });
@@ -135,7 +139,7 @@ export class DeletionService {
     // with many manifests Berth never recorded (lost events of long ago) converges over a few retries.
     const missing = [...revisions.keys()].filter((d) => !known.has(d)).sort((a, b) => revisions.get(b)! - revisions.get(a)!);
     for (const d of missing.slice(0, MAX_CATCH_UP)) {
-      await this.registry.sync.importArtifact(repository, d, { pushedAt: revisions.get(d)!, pushedBy: null, tag: tagOf.get(d) });
+      await this.sync.importArtifact(repository, d, { pushedAt: revisions.get(d)!, pushedBy: null, tag: tagOf.get(d) });
     }
     if (missing.length) this.log.info({ repository, imported: Math.min(missing.length, MAX_CATCH_UP) }, 'imported manifests not yet notified before a deletion');
     if (missing.length > MAX_CATCH_UP) {
@@ -155,7 +159,7 @@ export class DeletionService {
       const waiting = await hasPendingPushEvent(this.db, repository, asOf);
       if (!waiting) return;
       if (Date.now() > deadline) throw new AppError('UNAVAILABLE', `Berth is still applying pushes to ${repository}: retry the deletion in a few seconds`);
-      this.registry.sync.kick();
+      this.sync.kick();
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -256,7 +260,7 @@ export class DeletionService {
   private async execute(actor: Actor, plan: DeletionPlan, opts: DeletionOptions & { auditEach: boolean }): Promise<DeletionResult> {
     const deleted: DeletedArtifact[] = [];
     for (const a of plan.artifacts) {
-      await this.registry.client.deleteManifest(plan.repository, a.digest);
+      await this.registry.deleteManifest(plan.repository, a.digest);
       await art.deleteArtifact(this.db, plan.repositoryId, a.digest);
       deleted.push(a);
       if (opts.auditEach)
@@ -327,9 +331,9 @@ export class DeletionService {
     const artifact = repoRow ? await art.findArtifact(this.db, repoRow.id, tag) : undefined;
     if (!repoRow || !artifact) throw new AppError('MANIFEST_UNKNOWN', `tag ${repository}:${tag} not found`);
     this.refuseImmutable(project, repository, [tag], 'it');
-    const managed = this.registry.managed;
+    const managed = this.managedStorage();
     if (!managed) throw new AppError('UNSUPPORTED', 'deleting a single tag needs the managed registry; delete the artifact instead');
-    const dir = tagDir(managed.storageDir, repository, tag);
+    const dir = tagDir(managed, repository, tag);
     if (!dir) throw new AppError('BAD_REQUEST', 'invalid tag');
     fs.rmSync(dir, { recursive: true, force: true });
     await art.deleteTag(this.db, repoRow.id, tag);

@@ -4,7 +4,7 @@ import { LdapDirectory, LdapFailure, type LdapUser } from '../auth/ldap.js';
 import { usernameProblem } from '../auth/names.js';
 import type { DB } from '../db/connect.js';
 import { listUserGroups, replaceUserGroups } from '../db/repos/groups.js';
-import { findUserRowById, findUserRowByName, insertUser, toUser, updateUser, type User } from '../db/repos/users.js';
+import { findUserAccountById, findUserAccountByName, insertUser, updateUser, type User, type UserAccount, type UserPatch } from '../db/repos/users.js';
 import * as sessions from '../db/repos/sessions.js';
 import { AppError, badRequest, isUniqueViolation } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -33,6 +33,9 @@ export interface DirectoryIdentity {
 }
 
 const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** The profile alone: what sign-in returns (never the secret hash or the directory binding). */
+const userOf = ({ externalId: _e, cliSecretHash: _c, ...user }: UserAccount): User => user;
 
 /**
  * Who may sign in, by the configured mode: `db` (local passwords), `ldap` (directory bind; users created on first
@@ -90,11 +93,11 @@ export class IdentityService {
 
   private async oidcPasswordCheck(username: string, password: string): Promise<User | undefined> {
     if (!username || username.length > 255 || password.length > 16384) return undefined;
-    const row = await findUserRowByName(this.db, username);
-    if (row && !row.disabled && row.auth_source === 'oidc' && row.cli_secret_hash && password.length <= 256) {
+    const account = await findUserAccountByName(this.db, username);
+    if (account && !account.disabled && account.authSource === 'oidc' && account.cliSecretHash && password.length <= 256) {
       const given = Buffer.from(sha256hex(password), 'hex');
-      const stored = Buffer.from(row.cli_secret_hash, 'hex');
-      if (given.length === stored.length && timingSafeEqual(given, stored)) return toUser(row);
+      const stored = Buffer.from(account.cliSecretHash, 'hex');
+      if (given.length === stored.length && timingSafeEqual(given, stored)) return userOf(account);
     }
     // Optionally, an ID token from the provider (CI systems that hold one); it refreshes the groups.
     if (this.idTokenVerifier && password.split('.').length === 3) {
@@ -115,49 +118,47 @@ export class IdentityService {
     if (problem) throw new AppError('UNAUTHORIZED', `the directory's username "${id.username.slice(0, 64)}" cannot be used in Berth: ${problem}`);
     if (id.username === 'admin') throw new AppError('UNAUTHORIZED', '"admin" is the local break-glass account and cannot sign in through a directory');
     const now = Date.now();
-    let row = await findUserRowByName(this.db, id.username);
+    let row: UserAccount | undefined = await findUserAccountByName(this.db, id.username);
     if (!row) {
       try {
         await insertUser(this.db, {
           username: id.username,
           email: id.email?.slice(0, 255) ?? null,
-          password_hash: NO_PASSWORD,
-          is_admin: id.isAdmin ? 1 : 0,
-          disabled: 0,
-          created_at: now,
-          updated_at: now,
-          auth_source: id.source,
-          external_id: id.externalId.slice(0, 512),
+          passwordHash: NO_PASSWORD,
+          isAdmin: !!id.isAdmin,
+          createdAt: now,
+          authSource: id.source,
+          externalId: id.externalId.slice(0, 512),
         });
         await this.audit.record({ name: id.username, ip: '-' }, 'provision', 'user', id.username, { source: id.source });
       } catch (err) {
         if (!isUniqueViolation(err)) throw err; // a concurrent first sign-in created it
       }
-      row = (await findUserRowByName(this.db, id.username))!;
+      row = (await findUserAccountByName(this.db, id.username))!;
     } else {
-      if (row.auth_source === 'oidc' && id.source === 'oidc' && row.external_id && row.external_id !== id.externalId) {
+      if (row.authSource === 'oidc' && id.source === 'oidc' && row.externalId && row.externalId !== id.externalId) {
         throw new AppError('UNAUTHORIZED', `user "${id.username}" belongs to another identity of the provider`);
       }
-      if (row.auth_source !== id.source || row.external_id !== id.externalId) {
-        await updateUser(this.db, Number(row.id), { auth_source: id.source, external_id: id.externalId.slice(0, 512), password_hash: NO_PASSWORD });
-        if (row.auth_source !== id.source) {
-          await sessions.deleteUserSessions(this.db, Number(row.id));
-          await this.audit.record({ name: id.username, ip: '-' }, 'adopt', 'user', id.username, { from: row.auth_source, to: id.source });
+      if (row.authSource !== id.source || row.externalId !== id.externalId) {
+        await updateUser(this.db, row.id, { authSource: id.source, externalId: id.externalId.slice(0, 512), passwordHash: NO_PASSWORD });
+        if (row.authSource !== id.source) {
+          await sessions.deleteUserSessions(this.db, row.id);
+          await this.audit.record({ name: id.username, ip: '-' }, 'adopt', 'user', id.username, { from: row.authSource, to: id.source });
         }
       }
     }
     if (row.disabled) throw new AppError('UNAUTHORIZED', 'invalid username or password');
-    const patch: Parameters<typeof updateUser>[2] = {};
+    const patch: UserPatch = {};
     if (id.email && id.email !== row.email) patch.email = id.email.slice(0, 255);
-    if (id.isAdmin !== null && !!row.is_admin !== id.isAdmin) patch.is_admin = id.isAdmin ? 1 : 0;
-    if (Object.keys(patch).length) await updateUser(this.db, Number(row.id), patch);
+    if (id.isAdmin !== null && row.isAdmin !== id.isAdmin) patch.isAdmin = id.isAdmin;
+    if (Object.keys(patch).length) await updateUser(this.db, row.id, patch);
     await replaceUserGroups(
       this.db,
-      Number(row.id),
+      row.id,
       [...new Set(id.groups)].filter((g) => g.length > 0 && g.length <= 255 && !CONTROL.test(g)),
       now,
     );
-    return toUser((await findUserRowById(this.db, Number(row.id)))!);
+    return userOf((await findUserAccountById(this.db, row.id))!);
   }
 
   async groupsOf(userId: number): Promise<string[]> {
@@ -166,11 +167,11 @@ export class IdentityService {
 
   /** A new CLI secret for an OIDC user (shown once); the previous one stops working at once. */
   async regenerateCliSecret(userId: number): Promise<string> {
-    const row = await findUserRowById(this.db, userId);
-    if (!row || row.auth_source !== 'oidc') throw badRequest('CLI secrets are for users who sign in through OIDC');
+    const account = await findUserAccountById(this.db, userId);
+    if (account?.authSource !== 'oidc') throw badRequest('CLI secrets are for users who sign in through OIDC');
     const secret = randomBytes(24).toString('base64url');
-    await updateUser(this.db, userId, { cli_secret_hash: sha256hex(secret) });
-    await this.audit.record({ name: row.username, ip: '-' }, 'refresh_cli_secret', 'user', row.username);
+    await updateUser(this.db, userId, { cliSecretHash: sha256hex(secret) });
+    await this.audit.record({ name: account.username, ip: '-' }, 'refresh_cli_secret', 'user', account.username);
     return secret;
   }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { RegistryHandle } from '../context.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { RegistrySync } from './registry-sync.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import type { Project } from '../db/repos/projects.js';
@@ -70,10 +71,12 @@ export class PolicyService {
 
   constructor(
     private readonly db: DB,
-    private readonly registry: RegistryHandle,
+    private readonly registry: RegistryClient,
     private readonly scans: ScanService,
+    /** imported pushes stop counting as pending for quotas (none: nothing is imported in this process) */
+    sync?: Pick<RegistrySync, 'onPushed'>,
   ) {
-    registry.sync?.onPushed.push((a) => this.imported(a.repository, a.digest));
+    sync?.onPushed.push((a) => this.imported(a.repository, a.digest));
   }
 
   private imported(repository: string, digest: string): void {
@@ -287,7 +290,7 @@ export class PolicyService {
     if (!rule) return null;
     const repo = await art.findRepository(this.db, repository);
     const inDb = repo ? await art.findArtifact(this.db, repo.id, reference) : undefined;
-    const exists = inDb ?? (await this.registry.client.resolve(repository, reference).catch(() => null));
+    const exists = inDb ?? (await this.registry.resolve(repository, reference).catch(() => null));
     if (!exists) return null;
     return v2Refusal('PRECONDITION', `tag ${repository}:${reference} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead`);
   }
@@ -375,7 +378,7 @@ export class PolicyService {
     for (const d of [doc.config, ...(doc.layers ?? [])]) if (d?.digest && DIGEST.test(d.digest) && Number.isFinite(d.size)) blobs.set(d.digest, Math.max(0, Number(d.size)));
     // A blob not uploaded keeps its declared size here; the registry refuses the manifest anyway (MANIFEST_BLOB_UNKNOWN).
     if (repository && blobs.size) {
-      const real = await this.registry.client.blobSizes(repository, [...blobs.keys()]);
+      const real = await this.registry.blobSizes(repository, [...blobs.keys()]);
       for (const [d, n] of real) if (n !== null) blobs.set(d, n);
     }
     return blobs;

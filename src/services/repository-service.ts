@@ -3,7 +3,7 @@ import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import type { PageRequest } from '../paging.js';
 import { AppError, badRequest } from '../errors.js';
-import type { RegistryHandle } from '../context.js';
+import type { RegistryClient } from '../registry/client.js';
 import type { Actor } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { Project, ProjectService } from './project-service.js';
@@ -19,7 +19,7 @@ export class RepositoryService {
     private readonly db: DB,
     private readonly projects: ProjectService,
     private readonly authz: Authorizer,
-    private readonly registry: RegistryHandle,
+    private readonly registry: RegistryClient,
     private readonly deletion: DeletionService,
   ) {}
 
@@ -105,7 +105,7 @@ export class RepositoryService {
 
   /** The manifest document from the registry, pretty-printable (the artifact page shows it). */
   async manifestJson(repository: string, digest: string): Promise<unknown> {
-    const m = await this.registry.client.manifest(repository, digest);
+    const m = await this.registry.manifest(repository, digest);
     if (!m) return null;
     return JSON.parse(m.body.toString('utf8'));
   }
@@ -113,7 +113,7 @@ export class RepositoryService {
   /** The image config document (bounded). */
   async configJson(repository: string, digest: string | null): Promise<unknown> {
     if (!digest) return null;
-    const b = await this.registry.client.smallBlob(repository, digest, 1024 * 1024);
+    const b = await this.registry.smallBlob(repository, digest, 1024 * 1024);
     if (!b) return null;
     try {
       return JSON.parse(b.toString('utf8'));

@@ -3,11 +3,11 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { RegistryHandle } from '../context.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { replaceReportFindings } from '../db/repos/findings.js';
 import type { Logger } from '../log.js';
+import type { RegistryClient } from '../registry/client.js';
 import { INDEX_TYPES } from '../registry/constants.js';
 import { isScannable, type ArtifactType } from '../registry/artifact-type.js';
 import type { AdvisoryStore } from '../scanner/advisory-store.js';
@@ -54,7 +54,9 @@ const IMAGE_CONFIGS = new Set(['application/vnd.oci.image.config.v1+json', 'appl
 export class ScanService {
   constructor(
     private readonly db: DB,
-    private readonly registry: RegistryHandle,
+    private readonly registry: RegistryClient,
+    /** the managed registry's storage root, which core reads layers from directly; null: through the API */
+    private readonly sharedStorage: () => string | null,
     private readonly store: AdvisoryStore,
     private readonly log: Logger,
     /** a short-lived pull token for an external scanner adapter to read one repository */
@@ -90,7 +92,7 @@ export class ScanService {
     const external = record.type === 'sif' ? null : await this.scannerFor(repo.projectId);
     if (external) return this.scanExternal(external, repository, digest, artifactId, record.mediaType, p);
     const dbUpdatedAt = await this.store.updatedAt();
-    const m = await this.registry.client.manifest(repository, digest);
+    const m = await this.registry.manifest(repository, digest);
     if (!m) throw new ArtifactGone(`${repository}@${digest} is gone from the registry`);
     const doc = JSON.parse(m.body.toString('utf8')) as ManifestDoc;
     /** `sif`: the one layer is a SIF file, read as its own image (sif-reader.ts), not a tar layer */
@@ -110,7 +112,7 @@ export class ScanService {
         if (!c.digest || !SHA256.test(c.digest) || c.platform?.os === 'unknown') continue; // attestations are not images
         const childRecord = await art.findArtifact(this.db, repo.id, c.digest);
         if (childRecord && !isScannable(childRecord.type)) continue; // SBOMs, signatures, charts listed in an index
-        const child = await this.registry.client.manifest(repository, c.digest);
+        const child = await this.registry.manifest(repository, c.digest);
         if (!child) continue;
         const cd = JSON.parse(child.body.toString('utf8')) as ManifestDoc;
         if (isImage(cd)) images.push({ digest: c.digest, layers: layersOf(cd) });
@@ -311,9 +313,9 @@ export class ScanService {
    * copy streamed from the registry (unsquashfs needs random access), refused past the artifact's byte budget.
    */
   private async sifFile(repository: string, layer: { digest: string; size?: number }, signal: AbortSignal): Promise<{ path: string; cleanup: () => Promise<void> } | { error: string }> {
-    const managed = this.registry.managed;
-    if (managed) {
-      const file = blobDataPath(managed.storageDir, layer.digest);
+    const storage = this.sharedStorage();
+    if (storage) {
+      const file = blobDataPath(storage, layer.digest);
       try {
         await fs.promises.access(file);
         return { path: file, cleanup: async () => undefined };
@@ -334,7 +336,7 @@ export class ScanService {
           cb(n > cap ? new Error(`the SIF file is over the artifact's scan budget of ${cap} bytes`) : null, chunk);
         },
       });
-      await pipeline(await this.registry.client.blobStream(repository, layer.digest, signal), limit, fs.createWriteStream(path, { mode: 0o600 }), { signal });
+      await pipeline(await this.registry.blobStream(repository, layer.digest, signal), limit, fs.createWriteStream(path, { mode: 0o600 }), { signal });
       return { path, cleanup };
     } catch (err) {
       await cleanup();
@@ -344,9 +346,9 @@ export class ScanService {
   }
 
   private async openBlob(repository: string, digest: string, signal: AbortSignal): Promise<Readable> {
-    const managed = this.registry.managed;
-    if (managed) {
-      const file = blobDataPath(managed.storageDir, digest);
+    const storage = this.sharedStorage();
+    if (storage) {
+      const file = blobDataPath(storage, digest);
       try {
         await fs.promises.access(file);
         return fs.createReadStream(file, { highWaterMark: 1024 * 1024, signal });
@@ -354,7 +356,7 @@ export class ScanService {
         /* not there (yet): ask the registry */
       }
     }
-    return this.registry.client.blobStream(repository, digest, signal);
+    return this.registry.blobStream(repository, digest, signal);
   }
 
   report(artifactId: number): Promise<ScanReport | undefined> {

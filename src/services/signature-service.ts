@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RegistryHandle } from '../context.js';
+import type { RegistryClient } from '../registry/client.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { findProjectByName, type Project } from '../db/repos/projects.js';
@@ -18,7 +18,7 @@ const MAX_LAYERS = 32;
 export class SignatureService {
   constructor(
     private readonly db: DB,
-    private readonly registry: RegistryHandle,
+    private readonly registry: RegistryClient,
     private readonly log: Logger,
   ) {}
 
@@ -47,7 +47,7 @@ export class SignatureService {
     const keys = this.keysOf(project);
     const names = new Set<string>();
     if (keys.length) {
-      const m = await this.registry.client.manifest(repository, row.digest);
+      const m = await this.registry.manifest(repository, row.digest);
       let doc: { layers?: { mediaType?: unknown; digest?: unknown; size?: unknown; annotations?: Record<string, unknown> }[] } = {};
       try {
         doc = m ? JSON.parse(m.body.toString('utf8')) : {};
@@ -57,7 +57,7 @@ export class SignatureService {
       for (const layer of (Array.isArray(doc.layers) ? doc.layers : []).slice(0, MAX_LAYERS)) {
         const sig = layer?.annotations?.[SIGNATURE_ANNOTATION];
         if (layer?.mediaType !== SIMPLESIGNING || typeof sig !== 'string' || typeof layer.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(layer.digest)) continue;
-        const payload = await this.registry.client.smallBlob(repository, layer.digest, MAX_PAYLOAD);
+        const payload = await this.registry.smallBlob(repository, layer.digest, MAX_PAYLOAD);
         if (!payload || `sha256:${createHash('sha256').update(payload).digest('hex')}` !== layer.digest) continue;
         for (const n of verifySimpleSigning(payload, sig, row.subject, keys)) names.add(n);
       }

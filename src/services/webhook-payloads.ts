@@ -1,5 +1,5 @@
 import { CloudEvent, HTTP } from 'cloudevents';
-import { signatureHeader } from '../jobs/hooks.js';
+import { signatureHeader } from '../net/webhook-send.js';
 
 /** Harbor's webhook event types, by Harbor's names. */
 export const EVENT_TYPES = [

@@ -40,7 +40,7 @@ for (const dialect of testDialects()) {
       try {
         return await eventually(() => artifact(repo, ref), 15_000);
       } catch (err) {
-        const { db } = b.services;
+        const { db } = b;
         const inbox = await db.selectFrom('notification_inbox').select(['payload', 'applied_at', 'attempts', 'error']).execute();
         const tags = await db.selectFrom('tags as t').innerJoin('repositories as r', 'r.id', 't.repository_id').select(['r.name', 't.name as tag']).execute();
         const events = inbox.map((i) => {
@@ -409,7 +409,7 @@ for (const dialect of testDialects()) {
     });
 
     it('reconciliation classifies rows imported before types existed', async () => {
-      const { db } = b.services;
+      const { db } = b;
       await db.updateTable('artifacts').set({ type: null, subject_digest: null, artifact_type: null, config_media_type: null }).execute();
       assert.equal((await artifact('charts/web', '1.2.0'))!.type, 'image', 'an unclassified row falls back on its media type');
       const res = await b.api('/api/v1/system/reconcile', { method: 'POST', auth: ADMIN });

@@ -93,7 +93,7 @@ for (const dialect of testDialects()) {
       assert.match((await page.locator('#schedule-scan-all .last-fire').textContent()) ?? '', /Last fired:\s*never/, 'an edit is not a fire');
       const fireTime = Date.parse('2026-11-29T05:00:00Z');
       await b.services.scheduler.fire('scan-all', fireTime);
-      const job = await b.services.db
+      const job = await b.db
         .selectFrom('jobs')
         .select('id')
         .where('unique_key', '=', `schedule:scan-all:${new Date(fireTime).toISOString()}`)

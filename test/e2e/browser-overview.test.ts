@@ -54,7 +54,7 @@ for (const dialect of testDialects()) {
       await push(await buildImage({ 'etc/a': 'arm' }), `docker://${b.host}/vis/multi:arm64`, ADMIN);
       multi = await pushIndex(b, 'vis/multi', ['amd64', 'arm64'], 'v1');
       await eventually(async () => {
-        const rows = await b.services.db.selectFrom('scan_reports').select('status').execute();
+        const rows = await b.db.selectFrom('scan_reports').select('status').execute();
         return rows.length >= 2 && rows.filter((r) => r.status === 'success').length >= 2;
       }, 60_000);
       browser = await launchChromium();
@@ -100,9 +100,8 @@ for (const dialect of testDialects()) {
     });
 
     it('says on the artifact and repository pages when the policy blocks a pull, and why, instead of a pull command', async () => {
-      const appDigest = (
-        await b.services.db.selectFrom('artifacts as a').innerJoin('repositories as r', 'r.id', 'a.repository_id').select('a.digest').where('r.name', '=', 'vis/app').executeTakeFirstOrThrow()
-      ).digest;
+      const appDigest = (await b.db.selectFrom('artifacts as a').innerJoin('repositories as r', 'r.id', 'a.repository_id').select('a.digest').where('r.name', '=', 'vis/app').executeTakeFirstOrThrow())
+        .digest;
       await page.goto(`${b.url}/projects/vis/repositories/app/artifacts/${appDigest}`);
       assert.match((await page.textContent('dl.facts')) ?? '', /docker pull/, 'no policy: the pull command');
       assert.equal(await page.locator('.pull-blocked').count(), 0);

@@ -31,7 +31,7 @@ for (const dialect of testDialects()) {
         );
       } catch (err) {
         // Say what the service was doing, so a failure here can be understood from the CI log alone.
-        const db = b.services.db;
+        const db = b.db;
         console.error('jobs', JSON.stringify(await db.selectFrom('jobs').selectAll().execute()));
         console.error('job logs', JSON.stringify(await db.selectFrom('job_logs').selectAll().execute()));
         console.error('reports', JSON.stringify(await db.selectFrom('scan_reports').select(['artifact_id', 'status', 'error', 'job_id']).execute()));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DeletionService } from '../../src/services/deletion-service.js';
+import { RegistryClient } from '../../src/registry/client.js';
 import { ociArtifact, spdxReferrer } from '../helpers/artifacts.js';
 import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
@@ -29,7 +30,7 @@ for (const dialect of testDialects()) {
     const digestOf = (ref: string) => inspectDigest(`docker://${b.host}/${ref}`, ADMIN);
     const image = async (content: string) => ociImage(path.join(b.config.dataDir, `img-${n++}`), [{ 'etc/tool': content }], 't');
     // Holds events in the inbox: stored (the registry got its 200) but not applied, as when the drain lags.
-    const sync = () => b.services.registry.sync as unknown as { kick: () => void };
+    const sync = () => b.services.sync as unknown as { kick: () => void };
     const hold = () => {
       sync().kick = () => undefined;
     };
@@ -40,7 +41,7 @@ for (const dialect of testDialects()) {
     const pending = async () =>
       Number(
         (
-          await b.services.db
+          await b.db
             .selectFrom('notification_inbox')
             .select((e) => e.fn.countAll<number>().as('n'))
             .where('applied_at', 'is', null)
@@ -128,7 +129,17 @@ for (const dialect of testDialects()) {
     });
 
     it('without readable storage (an external registry): waits for the inbox, else a retryable 503; tags from the registry API', async () => {
-      const apiOnly = new DeletionService(b.services.db, b.services.registry, b.services.audit, b.services.log, () => null);
+      const apiOnly = new DeletionService(
+        b.db,
+        new RegistryClient(
+          () => b.services.registryUrl(),
+          (access) => b.services.tokens.internal(access),
+        ),
+        b.services.sync,
+        b.services.audit,
+        b.services.log,
+        () => null,
+      );
       await push(await image('ext'), `docker://${b.host}/pend/ext:v1`, ADMIN);
       const digest = await digestOf('pend/ext:v1');
       await eventually(async () => (await pending()) > 0 && !(await known('ext', digest)));
@@ -136,7 +147,7 @@ for (const dialect of testDialects()) {
       await assert.rejects(apiOnly.plan('pend/ext', [digest]), (e: Error & { code?: string }) => e.code === 'UNAVAILABLE' && /retry/.test(e.message));
       assert.ok(Date.now() - t0 >= 4500, 'waited for the inbox first');
       // the notification lost instead (marked applied, never applied): the registry's tag list still counts
-      await b.services.db.updateTable('notification_inbox').set({ applied_at: Date.now() }).where('applied_at', 'is', null).where('payload', 'like', '%pend/ext%').execute();
+      await b.db.updateTable('notification_inbox').set({ applied_at: Date.now() }).where('applied_at', 'is', null).where('payload', 'like', '%pend/ext%').execute();
       await assert.rejects(apiOnly.plan('pend/ext', [digest]), (e: Error & { code?: string }) => e.code === 'PRECONDITION' && /ext:v1/.test(e.message));
       assert.ok(await known('ext', digest), 'imported on the way');
     });
@@ -186,7 +197,7 @@ for (const dialect of testDialects()) {
     it('once the held events are applied, Berth agrees with the registry and the rules still hold', async () => {
       release();
       await eventually(async () => (await pending()) === 0, 20_000);
-      await b.services.registry.sync.idle();
+      await b.services.sync.idle();
       const v1 = await digestOf('pend/tool:v1');
       const v3 = await digestOf('pend/tool:v3');
       assert.ok(await known('tool', v1));

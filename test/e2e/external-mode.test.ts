@@ -210,7 +210,7 @@ for (const dialect of testDialects().filter((d) => d === 'mysql')) {
     it('jobs run exactly once across the replicas', async () => {
       const before = Number(
         (
-          await a.services.db
+          await a.db
             .selectFrom('jobs')
             .select((e) => e.fn.countAll<number>().as('n'))
             .where('type', '=', 'scan')
@@ -221,12 +221,12 @@ for (const dialect of testDialects().filter((d) => d === 'mysql')) {
       const { id } = await res.json();
       await eventually(async () => (await a.services.jobs.get(id))?.status === 'success', 30_000);
       await eventually(async () => {
-        const rows = await a.services.db.selectFrom('jobs').select(['status', 'worker_id']).where('type', '=', 'scan').execute();
+        const rows = await a.db.selectFrom('jobs').select(['status', 'worker_id']).where('type', '=', 'scan').execute();
         return rows.length > before && rows.every((r) => ['success', 'error'].includes(r.status));
       }, 30_000);
       // Each scan-all scan finished once: success, and exactly one run wrote its summary (a retry after a failure
       // would be a second attempt, not a second run of one attempt; it would show here with its error).
-      const scans = await a.services.db.selectFrom('jobs').select(['id', 'attempt', 'status', 'error', 'payload']).where('type', '=', 'scan').where('id', '>', id).execute();
+      const scans = await a.db.selectFrom('jobs').select(['id', 'attempt', 'status', 'error', 'payload']).where('type', '=', 'scan').where('id', '>', id).execute();
       assert.ok(scans.length >= 1);
       for (const s of scans) {
         const runs = await a.services.jobs.logLines(Number(s.id), 0, 100);

@@ -156,7 +156,7 @@ for (const dialect of testDialects()) {
     after(async () => b?.destroy());
 
     it('a dry run lists exactly the orphan, with the bytes it would free, and deletes nothing', async () => {
-      const stored = listBlobs(b.services.registry.managed!.storageDir);
+      const stored = listBlobs(b.services.managedRegistry()!.storageDir);
       const j = await job({ dry_run: true, delete_untagged: true });
       assert.equal(j.status, 'success', j.error);
       assert.deepEqual(
@@ -166,7 +166,7 @@ for (const dialect of testDialects()) {
       const expected = orphanBlobs.reduce((n, d) => n + stored.get(d)!, 0);
       assert.ok(j.result.manifests[0].bytes >= expected, `${j.result.manifests[0].bytes} < ${expected}`);
       assert.ok(j.result.bytesFreed >= expected);
-      assert.deepEqual([...listBlobs(b.services.registry.managed!.storageDir).keys()].sort(), [...stored.keys()].sort());
+      assert.deepEqual([...listBlobs(b.services.managedRegistry()!.storageDir).keys()].sort(), [...stored.keys()].sort());
       assert.equal(await inspectDigest(`docker://${b.host}/gc/multi@${orphan}`, ADMIN), orphan);
     });
 
@@ -174,7 +174,7 @@ for (const dialect of testDialects()) {
       const j = await job({ delete_untagged: true });
       assert.equal(j.status, 'success', j.error);
       assert.equal(j.result.manifestsDeleted, 1);
-      const stored = listBlobs(b.services.registry.managed!.storageDir);
+      const stored = listBlobs(b.services.managedRegistry()!.storageDir);
       for (const d of orphanBlobs) assert.ok(!stored.has(d), `orphan blob ${d} freed`);
       for (const d of [...childBlobs, ...multi.children, multi.index]) assert.ok(stored.has(d), `kept ${d}`);
       for (const c of multi.children) assert.equal(await inspectDigest(`docker://${b.host}/gc/multi@${c}`, ADMIN), c);

@@ -24,7 +24,7 @@ for (const dialect of testDialects()) {
       const manifest = JSON.parse(fs.readFileSync(`${out}/blobs/sha256/${index.manifests[0].digest.slice(7)}`, 'utf8'));
       return { layer: manifest.layers[0].digest as string, config: manifest.config.digest as string, dir: out };
     };
-    const stored = () => listBlobs(b.services.registry.managed!.storageDir);
+    const stored = () => listBlobs(b.services.managedRegistry()!.storageDir);
 
     let keptLayer: string;
     let goneLayer: string;
@@ -96,9 +96,13 @@ for (const dialect of testDialects()) {
     });
 
     it('a GC that fails lifts read-only', async () => {
-      const runner = new JobRunner(b.services.db, b.services.dialect, createLogger('silent'), { workerId: 'gc-fail', pollMs: 50 });
+      const runner = new JobRunner(b.db, b.dialect, createLogger('silent'), { workerId: 'gc-fail', pollMs: 50 });
       runner.register(
-        gcJob(b.services.registry, b.services.policy, runner, { bin: '/bin/false', target: () => ({ configPath: '/nonexistent', storageDir: b.services.registry.managed!.storageDir }), drainMs: 100 }),
+        gcJob(b.services.sync, b.services.writes, b.services.policy, runner, {
+          bin: '/bin/false',
+          target: () => ({ configPath: '/nonexistent', storageDir: b.services.managedRegistry()!.storageDir }),
+          drainMs: 100,
+        }),
       );
       const j = await runToEnd(runner, 'gc', {});
       assert.equal(j.status, 'error');

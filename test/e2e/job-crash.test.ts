@@ -32,7 +32,7 @@ for (const dialect of testDialects()) {
       t = await startTestApp(dialect);
       out = path.join(t.config.dataDir, 'runs.txt');
       // Enqueues only; the child processes run the jobs.
-      queue = new JobRunner(t.services.db, t.services.dialect, createLogger('silent'));
+      queue = new JobRunner(t.db, t.dialect, createLogger('silent'));
       for (const name of ['crashy', 'fragile']) queue.register({ name, maxAttempts: name === 'crashy' ? 3 : 1, timeoutMs: 60_000, concurrency: 1, run: async () => undefined });
       queue.register({ name: 'record', maxAttempts: 1, timeoutMs: 10_000, concurrency: 1, run: async () => undefined });
     });
@@ -64,7 +64,7 @@ for (const dialect of testDialects()) {
       assert.deepEqual(runs, [`start ${retried.id} 1 A`, `start ${retried.id} 2 B`, `end ${retried.id} 2 B`]);
       const log = await queue.logLines(retried.id, 0, 50);
       assert.ok(log.some((l) => /stopped answering/.test(l.message)));
-      const stuck = await t.services.db.selectFrom('jobs').select('id').where('status', 'in', ['pending', 'scheduled', 'running']).execute();
+      const stuck = await t.db.selectFrom('jobs').select('id').where('status', 'in', ['pending', 'scheduled', 'running']).execute();
       assert.deepEqual(stuck, []);
     });
 
@@ -73,7 +73,7 @@ for (const dialect of testDialects()) {
       const ids: number[] = [];
       for (let i = 0; i < 200; i++) ids.push((await queue.enqueueStored('record', { i })).id);
       await eventually(async () => {
-        const { n } = await t.services.db
+        const { n } = await t.db
           .selectFrom('jobs')
           .select((e) => e.fn.countAll<number>().as('n'))
           .where('type', '=', 'record')

@@ -25,7 +25,7 @@ for (const dialect of testDialects()) {
     const both = async (p: string, init: { method?: string; accept?: string; headers?: Record<string, string> } = {}) => {
       const headers = { authorization: `Bearer ${bearer}`, ...(init.accept === undefined ? { accept: ALL } : init.accept ? { accept: init.accept } : {}), ...init.headers };
       const through = await fetch(`${b.url}${p}`, { method: init.method ?? 'GET', headers });
-      const direct = await fetch(`${b.services.registry.url()}${p}`, { method: init.method ?? 'GET', headers });
+      const direct = await fetch(`${b.services.registryUrl()}${p}`, { method: init.method ?? 'GET', headers });
       return { through, direct, throughBody: Buffer.from(await through.arrayBuffer()), directBody: Buffer.from(await direct.arrayBuffer()) };
     };
     const servedFromStorage = async () => (await b.services.metrics.manifestsFromStorage.get()).values[0]?.value ?? 0;
@@ -103,7 +103,7 @@ for (const dialect of testDialects()) {
     });
 
     it('a manifest whose stored bytes do not match its digest is never served from storage', async () => {
-      const m = b.services.registry.managed!;
+      const m = b.services.managedRegistry()!;
       const link = manifestRevisionLinkPath(m.storageDir, 'st/app', pulls.docker!)!;
       const saved = fs.readFileSync(link, 'utf8');
       fs.writeFileSync(link, ''); // a link being written

@@ -65,7 +65,7 @@ for (const dialect of testDialects()) {
       assert.equal((await b.api('/livez')).status, 200);
       const ready = await b.api('/readyz');
       assert.equal(ready.status, 200);
-      await b.services.registry.managed!.stop();
+      await b.services.managedRegistry()!.stop();
       const down = await b.api('/readyz');
       assert.equal(down.status, 503);
       assert.equal((await down.json()).components.registry.status, 'down');

@@ -107,7 +107,7 @@ for (const dialect of testDialects()) {
       };
       const body = JSON.stringify({ events: [event] });
       assert.ok(body.length > 1024 * 1024);
-      const res = await fetch(`${b.url}/service/notifications`, { method: 'POST', headers: { authorization: `Bearer ${b.services.registry.notificationSecret}`, 'content-type': ENVELOPE }, body });
+      const res = await fetch(`${b.url}/service/notifications`, { method: 'POST', headers: { authorization: `Bearer ${b.services.notificationSecret}`, 'content-type': ENVELOPE }, body });
       assert.equal(res.status, 200);
       assert.equal((await res.json()).stored, 1);
       await inDb('from-big-envelope');

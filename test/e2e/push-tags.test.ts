@@ -15,7 +15,7 @@ const ENVELOPE = 'application/vnd.docker.distribution.events.v1+json';
 const deliver = (b: Instance, event: unknown) =>
   fetch(`${b.url}/service/notifications`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${b.services.registry.notificationSecret}`, 'content-type': ENVELOPE },
+    headers: { authorization: `Bearer ${b.services.notificationSecret}`, 'content-type': ENVELOPE },
     body: JSON.stringify({ events: [event] }),
   });
 
@@ -57,7 +57,7 @@ async function assertAllRecorded(b: Instance, repo: string, window: Map<string, 
     return [...window.keys()].every((k) => t.has(k)) ? t : null;
   }, 15_000).catch(async () => {
     const t = await tagsInDb(b, repo);
-    const waiting = await b.services.db.selectFrom('notification_inbox').select('event_id').where('applied_at', 'is', null).execute();
+    const waiting = await b.db.selectFrom('notification_inbox').select('event_id').where('applied_at', 'is', null).execute();
     throw new Error(`missing from Berth: ${[...window.keys()].filter((k) => !t.has(k)).join(', ')} (${waiting.length} event(s) still waiting in the inbox)`);
   });
   for (const [tag, [t0, t1]] of window) {
@@ -99,7 +99,7 @@ for (const dialect of testDialects()) {
       };
       const res = await deliver(b, event);
       assert.equal(res.status, 200);
-      await b.services.registry.sync.idle();
+      await b.services.sync.idle();
       const t = (await tagsInDb(b, 'app')).get('early');
       assert.ok(t, 'tag recorded from the event');
       assert.equal(t.digest, digest);
@@ -107,7 +107,7 @@ for (const dialect of testDialects()) {
       // a duplicate, older delivery does not move it back
       const older = { ...event, id: randomUUID(), timestamp: new Date(at.getTime() - 60_000).toISOString(), target: { ...event.target } };
       await deliver(b, older);
-      await b.services.registry.sync.idle();
+      await b.services.sync.idle();
       assert.equal((await tagsInDb(b, 'app')).get('early')!.pushedAt, at.getTime());
     });
 

@@ -79,7 +79,7 @@ for (const dialect of testDialects()) {
 
     it('a quick push is judged with the pushes before it counted, imported or not', async () => {
       const usage = async () => Number((await (await b.api('/api/v1/projects/quota', { auth: ADMIN })).json()).usage_bytes);
-      await b.services.registry.sync.idle();
+      await b.services.sync.idle();
       const base = await usage();
       await b.api('/api/v1/projects/quota', { method: 'PUT', auth: ADMIN, json: { quota_bytes: base + 1.5 * MiB } });
       await new Promise((r) => setTimeout(r, 1100)); // past the /v2 settings cache
@@ -99,7 +99,7 @@ for (const dialect of testDialects()) {
       const shared = randomBytes(MiB);
       const [a, a2, c, d] = [await image(shared), await image(shared), await image(MiB), await image(Math.round(0.4 * MiB))];
       // Held back: the registry has the push the moment it answers, Berth imports it when the event is applied.
-      const sync = b.services.registry.sync as unknown as { kick: () => void };
+      const sync = b.services.sync as unknown as { kick: () => void };
       sync.kick = () => undefined;
       try {
         assert.equal((await put('quick-a', a)).status, 201);

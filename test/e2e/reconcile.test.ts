@@ -93,7 +93,7 @@ for (const dialect of testDialects()) {
       assert.equal(first.stored, 4);
       const again = await (await post(events)).json();
       assert.deepEqual([again.stored, again.duplicates], [0, 4]);
-      await b.services.registry.sync.idle();
+      await b.services.sync.idle();
       const items = await artifacts('app');
       assert.deepEqual(
         items!.map((a) => [a.digest, a.tags.map((t) => t.name)]),
@@ -103,7 +103,7 @@ for (const dialect of testDialects()) {
     });
 
     it('reconciliation repairs drift in the database in both directions', async () => {
-      const db = b.services.db;
+      const db = b.db;
       const repo = await db.selectFrom('repositories').select('id').where('name', '=', 'p1/app').executeTakeFirstOrThrow();
       // drift 1: a bogus artifact and tag the registry never had
       const now = Date.now();

@@ -121,7 +121,7 @@ for (const dialect of testDialects()) {
       const body = JSON.parse(scan.body);
       assert.equal(body.artifact.repository, 'ext-scan/app');
       assert.equal(body.artifact.digest, digest);
-      assert.equal(body.registry.url, b.services.registry.url());
+      assert.equal(body.registry.url, b.services.registryUrl());
       const claims = JSON.parse(Buffer.from(body.registry.authorization.split(' ')[1].split('.')[1], 'base64url').toString());
       assert.deepEqual(claims.access, [{ type: 'repository', name: 'ext-scan/app', actions: ['pull'] }]);
       await b.api('/api/v1/projects/ext-scan', { method: 'PUT', auth: ADMIN, json: { prevent_vulnerable: true, severity: 'critical' } });

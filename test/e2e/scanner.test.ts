@@ -129,7 +129,7 @@ for (const dialect of testDialects()) {
       const job = await (await b.api('/api/v1/projects/scan/repositories/manual/artifacts/m/scan', { method: 'POST', auth: ADMIN })).json();
       assert.equal(job.type, 'scan');
       await waitReport('manual', 'm');
-      const cached = await b.services.db.selectFrom('layer_inventories').select('digest').execute();
+      const cached = await b.db.selectFrom('layer_inventories').select('digest').execute();
       assert.ok(cached.length >= 2);
       // a new advisory, then a rescan: only matching, from the cached layer inventories
       await b.api('/api/v1/vulndb/import', {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ScanService } from '../../src/services/scan-service.js';
+import { RegistryClient } from '../../src/registry/client.js';
 import { ADMIN } from '../helpers/app.js';
 import { ociArtifact, type BuiltArtifact } from '../helpers/artifacts.js';
 import { testDialects } from '../helpers/db.js';
@@ -111,7 +112,7 @@ for (const dialect of testDialects()) {
       }, 60_000);
       const v = await finished('lolcow');
       assert.deepEqual(v.items.map((f) => f.id).sort(), ['DEBIAN-CVE-2099-0101', 'DEBIAN-CVE-2099-0101', 'DEBIAN-CVE-2099-0101', 'DLA-3022-1', 'GO-2024-2598']);
-      const cached = await b.services.db.selectFrom('layer_inventories').select('digest').where('digest', 'like', 'sif:sha256:%').execute();
+      const cached = await b.db.selectFrom('layer_inventories').select('digest').where('digest', 'like', 'sif:sha256:%').execute();
       assert.equal(cached.length, 1);
       assert.equal((await b.api('/api/v1/projects/hpc', { method: 'PUT', auth: ADMIN, json: { prevent_vulnerable: true, severity: 'critical' } })).status, 200);
       try {
@@ -123,14 +124,20 @@ for (const dialect of testDialects()) {
     });
 
     it('without shared storage, the SIF is fetched through the registry API into a private temporary copy, removed after', async () => {
-      const { db, registry, advisories, log } = b.services;
+      const { db } = b;
+      const { advisories, log } = b.services;
+      // core's own registry client, without the managed storage: every blob goes through the registry API
+      const client = new RegistryClient(
+        () => b.services.registryUrl(),
+        (access) => b.services.tokens.internal(access),
+      );
       const digest = (await (await b.api('/api/v1/projects/hpc/repositories/lolcow/artifacts/latest', { auth: ADMIN })).json()).digest as string;
       await db.deleteFrom('layer_inventories').where('digest', 'like', 'sif:%').execute();
       const copies = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('berth-sifblob-')).length;
       const before = copies();
       const logs: string[] = [];
       const progress = { signal: new AbortController().signal, progress: async () => undefined, log: async (m: string) => void logs.push(m) };
-      const viaApi = new ScanService(db, { ...registry, managed: null }, advisories, log);
+      const viaApi = new ScanService(db, client, () => null, advisories, log);
       const rep = await viaApi.scan('hpc/lolcow', digest, null, progress);
       assert.equal(rep.completeness, 'complete', JSON.stringify(rep.gaps));
       assert.deepEqual([...new Set(rep.findings.map((f) => f.advisoryId))].sort(), ['DEBIAN-CVE-2099-0101', 'DLA-3022-1', 'GO-2024-2598']);
@@ -141,7 +148,7 @@ for (const dialect of testDialects()) {
       assert.equal(copies(), before);
       // a SIF larger than the artifact's scan budget is not copied at all: a gap
       await db.deleteFrom('layer_inventories').where('digest', 'like', 'sif:%').execute();
-      const small = new ScanService(db, { ...registry, managed: null }, advisories, log, undefined, { maxRatio: 100, maxImageBytes: 1000 });
+      const small = new ScanService(db, client, () => null, advisories, log, undefined, { maxRatio: 100, maxImageBytes: 1000 });
       const capped = await small.scan('hpc/lolcow', digest, null, progress);
       assert.equal(capped.completeness, 'incomplete');
       assert.match(capped.gaps[0]!.reason, /over the artifact's scan budget of 1000 bytes: not read/);

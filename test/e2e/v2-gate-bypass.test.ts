@@ -31,7 +31,7 @@ for (const dialect of testDialects()) {
       for (const accept of [`${OCI_MANIFEST}; charset`, `${OCI_MANIFEST};a="b`, `application/x;a="b, ${OCI_MANIFEST};c=d"`]) {
         const headers = { authorization: `Bearer ${bearer}`, accept };
         const through = await fetch(`${b.url}/v2/ak/app/manifests/1`, { headers });
-        const direct = await fetch(`${b.services.registry.url()}/v2/ak/app/manifests/1`, { headers });
+        const direct = await fetch(`${b.services.registryUrl()}/v2/ak/app/manifests/1`, { headers });
         await through.arrayBuffer();
         await direct.arrayBuffer();
         assert.equal(through.status, direct.status, `Accept: ${accept}`);
@@ -42,7 +42,7 @@ for (const dialect of testDialects()) {
       // `other/ak/app` is a repository of project `other`; its token says nothing about `ak/app`
       const foreign = await token('repository:other/ak/app:pull');
       const headers = { authorization: `Bearer ${foreign}`, accept: OCI_MANIFEST };
-      const direct = await fetch(`${b.services.registry.url()}/v2/ak/app/manifests/1`, { headers });
+      const direct = await fetch(`${b.services.registryUrl()}/v2/ak/app/manifests/1`, { headers });
       await direct.arrayBuffer();
       assert.equal(direct.status, 401, 'the registry refuses it');
       const through = await fetch(`${b.url}/v2/ak/app/manifests/1`, { headers });
@@ -73,7 +73,7 @@ for (const dialect of testDialects()) {
       // the image `gk/app:plain` (refused above, unscanned) re-pushed with one field added; docker, podman and
       // containerd ignore both fields and run the image
       const rw = await token('repository:gk/app:pull,push');
-      const plain = await (await fetch(`${b.services.registry.url()}/v2/gk/app/manifests/plain`, { headers: { authorization: `Bearer ${rw}`, accept: OCI_MANIFEST } })).json();
+      const plain = await (await fetch(`${b.services.registryUrl()}/v2/gk/app/manifests/plain`, { headers: { authorization: `Bearer ${rw}`, accept: OCI_MANIFEST } })).json();
       const subject = { mediaType: OCI_MANIFEST, digest: `sha256:${'cd'.repeat(32)}`, size: 2 };
       const variants: Record<string, object> = {
         arttype: { ...plain, artifactType: 'application/x.berth.review' },
@@ -99,7 +99,7 @@ for (const dialect of testDialects()) {
       // `gk/app:arttype` is served (see above: never gated), `gk/app:plain` refused; `gk/app:race` moves between them
       const rw = await token('repository:gk/app:pull,push');
       const bytes = async (t: string) =>
-        Buffer.from(await (await fetch(`${b.services.registry.url()}/v2/gk/app/manifests/${t}`, { headers: { authorization: `Bearer ${rw}`, accept: OCI_MANIFEST } })).arrayBuffer());
+        Buffer.from(await (await fetch(`${b.services.registryUrl()}/v2/gk/app/manifests/${t}`, { headers: { authorization: `Bearer ${rw}`, accept: OCI_MANIFEST } })).arrayBuffer());
       const [bad, good] = [await bytes('plain'), await bytes('arttype')];
       const badDigest = `sha256:${createHash('sha256').update(bad).digest('hex')}`;
       const put = async (body: Buffer) =>

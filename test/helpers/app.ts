@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { createApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { AppEnv, Services } from '../../src/context.js';
+import type { DB, Dialect } from '../../src/db/connect.js';
 import { createLogger } from '../../src/log.js';
 import { wireServices } from '../../src/wiring.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
@@ -12,6 +13,9 @@ export const ADMIN_PASSWORD = 'admin-Passw0rd!';
 export interface TestApp {
   app: Hono<AppEnv>;
   services: Services;
+  /** the database handle (the app itself reaches data only through services) */
+  db: DB;
+  dialect: Dialect;
   config: Config;
   database: TestDatabase;
   /** app.request with a path and init; JSON bodies are encoded when `json` is given. */
@@ -54,6 +58,8 @@ export async function startTestApp(dialect: TestDialect, env: Record<string, str
   const t: TestApp = {
     app,
     services: wired.services,
+    db: wired.db,
+    dialect: wired.dialect,
     config,
     database,
     // Every /api/v1 answer the suite receives is checked against the OpenAPI document: a mismatch fails the test.

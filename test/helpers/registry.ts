@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { createApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Services } from '../../src/context.js';
+import type { DB, Dialect } from '../../src/db/connect.js';
 import { createLogger } from '../../src/log.js';
 import { freePort } from '../../src/registry/managed.js';
 import { createHttpServer } from '../../src/server.js';
@@ -25,6 +26,9 @@ export interface Instance {
   port: number;
   config: Config;
   services: Services;
+  /** the database handle (the app itself reaches data only through services) */
+  db: DB;
+  dialect: Dialect;
   wired: Wired;
   database: TestDatabase;
   api(path: string, init?: RequestOptions): Promise<Response>;
@@ -61,6 +65,8 @@ export async function startInstance(dialect: TestDialect, env: Record<string, st
     port,
     config,
     services: wired.services,
+    db: wired.db,
+    dialect: wired.dialect,
     wired,
     database,
     // Checked against the OpenAPI document, as TestApp.req is.

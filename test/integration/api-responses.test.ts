@@ -113,7 +113,7 @@ for (const dialect of testDialects()) {
       await call('DELETE', '/projects/gone', 204);
 
       // repositories, artifacts, tags and a report, written as a push and a scan would write them
-      const db = t.services.db;
+      const db = t.db;
       const repoId = await art.ensureRepository(db, await projectId(db, 'walk'), 'walk/app', Date.now());
       const digest = `sha256:${'a'.repeat(64)}`;
       const artifactId = await art.upsertArtifact(db, repoId, digest, facts());

@@ -57,7 +57,7 @@ for (const dialect of testDialects()) {
     it('a user outside every group has no access; in the group they get its role on every way in', async () => {
       assert.equal((await t.req('/api/v1/projects/gp', { auth: carol })).status, 404, 'a private project is not there for outsiders');
       assert.deepEqual(await access('repository:gp/app:pull,push', carol), []);
-      await replaceUserGroups(t.services.db, carolId, ['cn=other,dc=example,dc=org', TEAM], Date.now());
+      await replaceUserGroups(t.db, carolId, ['cn=other,dc=example,dc=org', TEAM], Date.now());
       const p = await (await t.req('/api/v1/projects/gp', { auth: carol })).json();
       assert.equal(p.current_user_role, 'developer');
       assert.deepEqual(await access('repository:gp/app:pull,push,delete', carol), ['pull', 'push']);
@@ -90,9 +90,9 @@ for (const dialect of testDialects()) {
 
     it('leaving the group (at the next sign-in) takes the access away', async () => {
       await t.req('/api/v1/projects/other/members', { method: 'POST', auth: ADMIN, json: { group: 'devs', role: 'developer' } });
-      await replaceUserGroups(t.services.db, carolId, ['devs'], Date.now());
+      await replaceUserGroups(t.db, carolId, ['devs'], Date.now());
       assert.deepEqual(await access('repository:other/app:push', carol), ['push']);
-      await replaceUserGroups(t.services.db, carolId, [], Date.now());
+      await replaceUserGroups(t.db, carolId, [], Date.now());
       assert.deepEqual(await access('repository:other/app:push', carol), []);
       assert.equal((await t.req('/api/v1/projects/other', { auth: carol })).status, 404);
     });
@@ -121,7 +121,7 @@ for (const dialect of testDialects()) {
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'tmp' } });
       await t.req('/api/v1/projects/tmp/members', { method: 'POST', auth: ADMIN, json: { group: 'devs', role: 'guest' } });
       assert.equal((await t.req('/api/v1/projects/tmp', { method: 'DELETE', auth: ADMIN })).status, 204);
-      const n = await t.services.db
+      const n = await t.db
         .selectFrom('project_group_members')
         .select((e) => e.fn.countAll<number>().as('n'))
         .where('group_name', '=', 'devs')

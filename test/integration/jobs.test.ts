@@ -98,7 +98,7 @@ for (const dialect of testDialects()) {
 
     before(async () => {
       t = await startTestApp(dialect);
-      runner = new JobRunner(t.services.db, t.services.dialect, silent, { leaseMs: 1000, pollMs: 100, sweepMs: 200, backoffBaseMs: 50, workerId: 'w1' });
+      runner = new JobRunner(t.db, t.dialect, silent, { leaseMs: 1000, pollMs: 100, sweepMs: 200, backoffBaseMs: 50, workerId: 'w1' });
       for (const ty of types) runner.register(ty);
       runner.onChange((e) => void events.push(e));
       await runner.start();
@@ -185,7 +185,7 @@ for (const dialect of testDialects()) {
       runner.register({ ...types[3]!, name: 'remote-slow', timeoutMs: 60_000 });
       const { id } = await runner.enqueueStored('remote-slow', { ms: 20_000 });
       await eventually(async () => (await runner.get(id))?.status === 'running');
-      const other = new JobRunner(t.services.db, t.services.dialect, silent, { workerId: 'elsewhere' });
+      const other = new JobRunner(t.db, t.dialect, silent, { workerId: 'elsewhere' });
       assert.equal(await other.requestStop(id), 'running', 'not local: the request is recorded');
       const j = await waitFinal(id, 5000);
       assert.equal(j.status, 'stopped');
@@ -217,7 +217,7 @@ for (const dialect of testDialects()) {
     });
 
     it('recovers an expired lease: retried while attempts remain, else failed with a reason', async () => {
-      const db = t.services.db;
+      const db = t.db;
       const base = {
         priority: 0,
         unique_key: null,
@@ -280,7 +280,7 @@ for (const dialect of testDialects()) {
           await sleep(1);
         },
       });
-      const a = new JobRunner(t.services.db, t.services.dialect, silent, { workerId: 'a', pollMs: 20, leaseMs: 5000 });
+      const a = new JobRunner(t.db, t.dialect, silent, { workerId: 'a', pollMs: 20, leaseMs: 5000 });
       const b = new JobRunner(conn2.db, conn2.dialect, silent, { workerId: 'b', pollMs: 20, leaseMs: 5000 });
       a.register(make('a'));
       b.register(make('b'));
@@ -289,7 +289,7 @@ for (const dialect of testDialects()) {
       await Promise.all([a.start(), b.start()]);
       try {
         await eventually(async () => {
-          const { n } = await t.services.db
+          const { n } = await t.db
             .selectFrom('jobs')
             .select((e) => e.fn.countAll<number>().as('n'))
             .where('type', '=', 'once')
@@ -309,7 +309,7 @@ for (const dialect of testDialects()) {
     });
 
     it('a schedule fires once per tick across two replicas, with the fire time in the key', async () => {
-      const s1 = new Scheduler(t.services.db, runner, silent, [{ name: 'tick', cron: '* * * * * *', jobType: 'echo' }]);
+      const s1 = new Scheduler(t.db, runner, silent, [{ name: 'tick', cron: '* * * * * *', jobType: 'echo' }]);
       const conn2 = connectDatabase(t.config.database);
       const r2 = new JobRunner(conn2.db, conn2.dialect, silent, { workerId: 'r2' });
       r2.register(types[0]!);
@@ -320,7 +320,7 @@ for (const dialect of testDialects()) {
       s1.stop();
       s2.stop();
       await conn2.close();
-      const rows = await t.services.db.selectFrom('jobs').select(['unique_key']).where('unique_key', 'like', 'schedule:tick:%').execute();
+      const rows = await t.db.selectFrom('jobs').select(['unique_key']).where('unique_key', 'like', 'schedule:tick:%').execute();
       const keys = rows.map((r) => r.unique_key!);
       // At most one job per tick (3.2 s: up to 4 ticks), whatever a loaded machine does to the timers.
       assert.ok(keys.length >= 1 && keys.length <= 4, `${keys.length} fires in 3.2 s`);
@@ -329,11 +329,11 @@ for (const dialect of testDialects()) {
     });
 
     it('runs a fire missed while down once at start', async () => {
-      const s = new Scheduler(t.services.db, runner, silent, [{ name: 'nightly', cron: '0 3 * * *', jobType: 'echo' }]);
+      const s = new Scheduler(t.db, runner, silent, [{ name: 'nightly', cron: '0 3 * * *', jobType: 'echo' }]);
       await s.start(); // creates the row with last_fire_at = now: nothing to catch up
       s.stop();
-      assert.equal((await t.services.db.selectFrom('jobs').select('id').where('unique_key', 'like', 'schedule:nightly:%').execute()).length, 0);
-      await t.services.db
+      assert.equal((await t.db.selectFrom('jobs').select('id').where('unique_key', 'like', 'schedule:nightly:%').execute()).length, 0);
+      await t.db
         .updateTable('schedules')
         .set({ last_fire_at: Date.now() - 3 * 86400_000 })
         .where('name', '=', 'nightly')
@@ -341,13 +341,13 @@ for (const dialect of testDialects()) {
       await s.start();
       await s.start(); // a second start (another replica) must not add another
       s.stop();
-      const rows = await t.services.db.selectFrom('jobs').select('unique_key').where('unique_key', 'like', 'schedule:nightly:%').execute();
+      const rows = await t.db.selectFrom('jobs').select('unique_key').where('unique_key', 'like', 'schedule:nightly:%').execute();
       assert.equal(rows.length, 1);
       assert.equal(rows[0]!.unique_key, `schedule:nightly:${new Date(previousRun('0 3 * * *', Date.now())!).toISOString()}`);
     });
 
     it('reports as last fired only a fire that enqueued a job, not creation or edits', async () => {
-      const s = new Scheduler(t.services.db, runner, silent, [{ name: 'weekly', cron: '0 4 * * 1', jobType: 'echo' }]);
+      const s = new Scheduler(t.db, runner, silent, [{ name: 'weekly', cron: '0 4 * * 1', jobType: 'echo' }]);
       await s.start();
       s.stop();
       assert.equal((await s.get('weekly'))!.lastRun, null, 'created: never fired');
@@ -356,7 +356,7 @@ for (const dialect of testDialects()) {
       const fireTime = Date.now() - 60_000;
       await s.fire('weekly', fireTime);
       s.stop();
-      const job = await t.services.db.selectFrom('jobs').select('id').where('unique_key', 'like', 'schedule:weekly:%').executeTakeFirstOrThrow();
+      const job = await t.db.selectFrom('jobs').select('id').where('unique_key', 'like', 'schedule:weekly:%').executeTakeFirstOrThrow();
       assert.deepEqual((await s.get('weekly'))!.lastRun, { at: fireTime, jobId: Number(job.id) });
       await s.update('weekly', { cron: '0 6 * * 1' });
       s.stop();
@@ -395,7 +395,7 @@ for (const dialect of testDialects()) {
     });
 
     it('trims history per type', async () => {
-      const small = new JobRunner(t.services.db, t.services.dialect, silent, { workerId: 'trim', pollMs: 20 });
+      const small = new JobRunner(t.db, t.dialect, silent, { workerId: 'trim', pollMs: 20 });
       small.register({ name: 'trimmed', maxAttempts: 1, timeoutMs: 1000, concurrency: 2, keepHistory: 5, run: async () => 'x' });
       await small.start();
       const ids: number[] = [];
@@ -403,7 +403,7 @@ for (const dialect of testDialects()) {
       await eventually(async () => (await Promise.all(ids.map((id) => small.get(id)))).every((j) => j?.status === 'success'));
       await small.sweep();
       await small.stop();
-      const left = await t.services.db.selectFrom('jobs').select('id').where('type', '=', 'trimmed').orderBy('id').execute();
+      const left = await t.db.selectFrom('jobs').select('id').where('type', '=', 'trimmed').orderBy('id').execute();
       assert.deepEqual(
         left.map((r) => Number(r.id)),
         ids.slice(-5),

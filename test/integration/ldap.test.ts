@@ -156,7 +156,7 @@ for (const dialect of testDialects()) {
       const put = await (await t.req('/api/v1/system/auth', { method: 'PUT', auth: ADMIN, json: { ldap: { bind_password: 'not-the-password' } } })).json();
       assert.equal(put.ldap.bind_password_set, 'settings');
       assert.ok(!JSON.stringify(put).includes('not-the-password'));
-      const raw = await t.services.db.selectFrom('system_settings').select('value').where('name', '=', 'auth').executeTakeFirstOrThrow();
+      const raw = await t.db.selectFrom('system_settings').select('value').where('name', '=', 'auth').executeTakeFirstOrThrow();
       assert.ok(!raw.value.includes('not-the-password'), 'stored encrypted');
       const bad = await (await t.req('/api/v1/system/auth/ldap/test', { method: 'POST', auth: ADMIN, json: {} })).json();
       assert.equal(bad.ok, false);

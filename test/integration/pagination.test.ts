@@ -57,24 +57,24 @@ for (const dialect of testDialects()) {
       t = await startTestApp(dialect);
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'pg' } });
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'other' } });
-      const project = await projectId(t.services.db, 'pg');
-      repoId = await ensureRepository(t.services.db, project, 'pg/app', Date.now());
-      const other = await ensureRepository(t.services.db, project, 'pg/other', Date.now());
+      const project = await projectId(t.db, 'pg');
+      repoId = await ensureRepository(t.db, project, 'pg/app', Date.now());
+      const other = await ensureRepository(t.db, project, 'pg/other', Date.now());
       // 53 artifacts, pushed in bursts that share a timestamp: the id tiebreaker decides their order.
       for (let i = 0; i < 53; i++) {
-        const id = await upsertArtifact(t.services.db, repoId, digestOf(i), facts(1_700_000_000_000 + Math.floor(i / 4) * 1000));
-        for (let k = 0; k < 2; k++) await setTag(t.services.db, repoId, id, `v${i}-${k}`, 1_700_000_000_000 + i);
+        const id = await upsertArtifact(t.db, repoId, digestOf(i), facts(1_700_000_000_000 + Math.floor(i / 4) * 1000));
+        for (let k = 0; k < 2; k++) await setTag(t.db, repoId, id, `v${i}-${k}`, 1_700_000_000_000 + i);
       }
-      await upsertArtifact(t.services.db, other, digestOf(999), facts(1_700_000_000_000));
+      await upsertArtifact(t.db, other, digestOf(999), facts(1_700_000_000_000));
       for (let i = 0; i < 13; i++) await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: `proj${String(i).padStart(2, '0')}` } });
       for (let i = 0; i < 9; i++) await createUser(t, `user${i}`);
       for (let i = 0; i < 7; i++) await t.req('/api/v1/projects/pg/members', { method: 'POST', auth: ADMIN, json: { username: `user${i}`, role: 'guest' } });
-      for (let i = 0; i < 12; i++) await ensureRepository(t.services.db, project, `pg/repo${String(i).padStart(2, '0')}`, Date.now());
+      for (let i = 0; i < 12; i++) await ensureRepository(t.db, project, `pg/repo${String(i).padStart(2, '0')}`, Date.now());
     });
     after(async () => t?.close({ drop: true }));
 
     it('walks a repository’s artifacts by cursor: every row once, newest push first, id breaking ties; back again by prev_cursor', async () => {
-      const rows = await t.services.db.selectFrom('artifacts').select(['id', 'digest', 'pushed_at']).where('repository_id', '=', repoId).execute();
+      const rows = await t.db.selectFrom('artifacts').select(['id', 'digest', 'pushed_at']).where('repository_id', '=', repoId).execute();
       const expected = rows.sort((a, b) => Number(b.pushed_at) - Number(a.pushed_at) || Number(b.id) - Number(a.id)).map((r) => r.digest);
       const { forward, backward, pages } = await walk<{ digest: string }>(ART, 5);
       assert.deepEqual(
@@ -93,13 +93,13 @@ for (const dialect of testDialects()) {
     });
 
     it('pushes during a walk neither repeat nor skip the rows that were there', async () => {
-      const before = new Set((await t.services.db.selectFrom('artifacts').select('digest').where('repository_id', '=', repoId).execute()).map((r) => r.digest));
+      const before = new Set((await t.db.selectFrom('artifacts').select('digest').where('repository_id', '=', repoId).execute()).map((r) => r.digest));
       let n = 1000;
       const { forward } = await walk<{ digest: string }>(ART, 6, async (page) => {
         // A newer push (lands before the cursor), an older one (lands ahead of it), and one with a tied timestamp.
-        await upsertArtifact(t.services.db, repoId, digestOf(n++), facts(1_800_000_000_000 + page));
-        await upsertArtifact(t.services.db, repoId, digestOf(n++), facts(1_600_000_000_000 - page));
-        await upsertArtifact(t.services.db, repoId, digestOf(n++), facts(1_700_000_000_000 + 4000));
+        await upsertArtifact(t.db, repoId, digestOf(n++), facts(1_800_000_000_000 + page));
+        await upsertArtifact(t.db, repoId, digestOf(n++), facts(1_600_000_000_000 - page));
+        await upsertArtifact(t.db, repoId, digestOf(n++), facts(1_700_000_000_000 + 4000));
       });
       const seen = forward.map((a) => a.digest);
       assert.equal(new Set(seen).size, seen.length, 'no row twice');
@@ -110,7 +110,7 @@ for (const dialect of testDialects()) {
 
     it('walks tags, projects, repositories, users, members and the audit log in their orders', async () => {
       const tags = await walk<{ name: string }>('/api/v1/projects/pg/repositories/app/tags', 7);
-      const tagNames = (await t.services.db.selectFrom('tags').select(['name', 'id']).where('repository_id', '=', repoId).execute()).sort((a, b) =>
+      const tagNames = (await t.db.selectFrom('tags').select(['name', 'id']).where('repository_id', '=', repoId).execute()).sort((a, b) =>
         a.name < b.name ? -1 : a.name > b.name ? 1 : Number(a.id) - Number(b.id),
       );
       assert.deepEqual(
@@ -151,7 +151,7 @@ for (const dialect of testDialects()) {
         ids,
         [...ids].sort((a, b) => b - a),
       );
-      const count = await t.services.db
+      const count = await t.db
         .selectFrom('audit_logs')
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .executeTakeFirstOrThrow();

@@ -20,7 +20,7 @@ for (const dialect of testDialects()) {
     after(async () => t?.close({ drop: true }));
 
     it('does not undo a push that lands after the catalog and tag lists were read', async () => {
-      const db = t.services.db;
+      const db = t.db;
       const project = await projectId(db, 'race');
       // The registry as reconciliation saw it at the start: no repositories at all. Meanwhile a push landed
       // (the notification already wrote its rows) and the registry now has the manifest and its tag.

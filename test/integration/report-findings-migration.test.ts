@@ -16,7 +16,7 @@ for (const dialect of testDialects()) {
 
     it('indexes each finding under every CVE it names (or its advisory id), once, and can be re-run', async () => {
       assert.equal((await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'mig' } })).status, 201);
-      const db = t.services.db;
+      const db = t.db;
       const repoId = await art.ensureRepository(db, await projectId(db, 'mig'), 'mig/app', Date.now());
       const id = await art.upsertArtifact(db, repoId, `sha256:${'a'.repeat(64)}`, manifestFacts());
       const findings = [

@@ -51,7 +51,7 @@ for (const dialect of testDialects()) {
     before(async () => {
       t = await startTestApp(dialect);
       assert.equal((await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'fp' } })).status, 201);
-      const db = t.services.db;
+      const db = t.db;
       const pid = Number((await db.selectFrom('projects').select('id').where('name', '=', 'fp').executeTakeFirstOrThrow()).id);
       const repo = await art.ensureRepository(db, pid, 'fp/app', Date.now());
       digest = `sha256:${'f'.repeat(64)}`;
@@ -123,7 +123,7 @@ for (const dialect of testDialects()) {
       assert.equal(paged.items.length, 5);
       assert.equal((await t.req(`${base()}?limit=5&page=2&cursor=${encodeURIComponent(first.next_cursor)}`, { auth: ADMIN })).status, 400);
       const earlier = await (await t.req(`${base()}?limit=5`, { auth: ADMIN })).json();
-      await reports.upsertReportResult(t.services.db, artifactId, result(stored(), 2_000));
+      await reports.upsertReportResult(t.db, artifactId, result(stored(), 2_000));
       const stale = await t.req(`${base()}?limit=5&cursor=${encodeURIComponent(earlier.next_cursor)}`, { auth: ADMIN });
       assert.equal(stale.status, 400);
       assert.match((await stale.json()).errors[0].message, /start again without cursor/);

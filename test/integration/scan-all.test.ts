@@ -14,9 +14,9 @@ for (const dialect of testDialects()) {
     before(async () => {
       t = await startTestApp(dialect);
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'bulk' } });
-      const repo = await art.ensureRepository(t.services.db, await projectId(t.services.db, 'bulk'), 'bulk/app', Date.now());
+      const repo = await art.ensureRepository(t.db, await projectId(t.db, 'bulk'), 'bulk/app', Date.now());
       const facts = manifestFacts({ manifestSize: 1, size: 1 });
-      for (let i = 0; i < 10; i++) await art.upsertArtifact(t.services.db, repo, `sha256:${String(i).repeat(64).slice(0, 64)}`, facts);
+      for (let i = 0; i < 10; i++) await art.upsertArtifact(t.db, repo, `sha256:${String(i).repeat(64).slice(0, 64)}`, facts);
     });
     after(async () => t?.close({ drop: true }));
 
@@ -37,7 +37,7 @@ for (const dialect of testDialects()) {
 
     it('queues one bulk-priority scan per artifact, each keyed by artifact', async () => {
       const enqueued: { opts?: { priority?: number; uniqueKey?: string } }[] = [];
-      const r = (await scanAllJob(t.services.db).run(ctx(new AbortController(), enqueued))) as { artifacts: number; queued: number };
+      const r = (await scanAllJob(t.db).run(ctx(new AbortController(), enqueued))) as { artifacts: number; queued: number };
       assert.equal(r.artifacts, 10);
       assert.equal(enqueued.length, 10);
       assert.ok(enqueued.every((e) => e.opts?.priority === PRIORITY_BULK && /^scan:\d+$/.test(e.opts?.uniqueKey ?? '')));
@@ -45,12 +45,12 @@ for (const dialect of testDialects()) {
 
     it('once stopped, enqueues nothing more', async () => {
       const enqueued: unknown[] = [];
-      await assert.rejects(scanAllJob(t.services.db).run(ctx(new AbortController(), enqueued, 3)));
+      await assert.rejects(scanAllJob(t.db).run(ctx(new AbortController(), enqueued, 3)));
       assert.equal(enqueued.length, 3);
       const none: unknown[] = [];
       const c = new AbortController();
       c.abort('stopped');
-      await assert.rejects(scanAllJob(t.services.db).run(ctx(c, none)));
+      await assert.rejects(scanAllJob(t.db).run(ctx(c, none)));
       assert.equal(none.length, 0);
     });
 
@@ -62,7 +62,7 @@ for (const dialect of testDialects()) {
         enqueue: (type, payload, opts) => t.services.jobs.enqueue(type, payload, opts),
       };
       let finished = false;
-      const run = scanAllJob(t.services.db, { pollMs: 20 })
+      const run = scanAllJob(t.db, { pollMs: 20 })
         .run(c)
         .then((r) => {
           finished = true;
@@ -70,7 +70,7 @@ for (const dialect of testDialects()) {
         });
       // The runner is not started: the scans stay pending until this test finishes them one by one.
       const ids = await eventually(async () => {
-        const rows = await t.services.db.selectFrom('jobs').select('id').where('type', '=', 'scan').where('status', '=', 'pending').orderBy('id').execute();
+        const rows = await t.db.selectFrom('jobs').select('id').where('type', '=', 'scan').where('status', '=', 'pending').orderBy('id').execute();
         return rows.length === 10 && rows.map((r) => Number(r.id));
       });
       await eventually(async () => progress.some((x) => x.text === '0 of 10 scans finished'));
@@ -79,7 +79,7 @@ for (const dialect of testDialects()) {
         'nothing finished yet',
       );
       for (const [i, id] of ids.entries()) {
-        await t.services.db
+        await t.db
           .updateTable('jobs')
           .set({ status: i % 3 === 0 ? 'error' : 'success' })
           .where('id', '=', id)

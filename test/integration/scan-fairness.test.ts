@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { autoScanOnPush, PRIORITY_BULK, PRIORITY_PUSH, PRIORITY_PUSH_MIN, SCAN_IMAGE } from '../../src/jobs/types/scan.js';
+import { PRIORITY_BULK, PRIORITY_PUSH, PRIORITY_PUSH_MIN, SCAN_IMAGE } from '../../src/jobs/types/scan.js';
 import { ADMIN, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 
@@ -15,13 +15,13 @@ for (const dialect of testDialects()) {
 
     const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
     const priorities = async () =>
-      (await t.services.db.selectFrom('jobs').select(['payload', 'priority', 'id']).where('type', '=', SCAN_IMAGE).orderBy('priority', 'desc').orderBy('id').execute()).map((r) => [
+      (await t.db.selectFrom('jobs').select(['payload', 'priority', 'id']).where('type', '=', SCAN_IMAGE).orderBy('priority', 'desc').orderBy('id').execute()).map((r) => [
         (JSON.parse(r.payload) as { repository: string }).repository,
         Number(r.priority),
       ]);
 
     it("steps a project's push scans down while its earlier ones are open, so another project's push is claimed first", async () => {
-      const onPush = autoScanOnPush(t.services.db, t.services.jobs);
+      const onPush = t.services.scanRequests.onArtifactPushed;
       for (let i = 0; i < 12; i++) await onPush({ repository: 'flood/app', digest: digest(i), artifactId: 1000 + i });
       await onPush({ repository: 'flood_x/app', digest: digest(99), artifactId: 2000 });
       await onPush({ repository: 'quiet/app', digest: digest(100), artifactId: 3000 });
@@ -45,7 +45,7 @@ for (const dialect of testDialects()) {
         ['flood/app', 'flood_x/app', 'quiet/app'],
       );
       // once flood's scans are done, its next push is back at full priority
-      await t.services.db.updateTable('jobs').set({ status: 'success' }).where('type', '=', SCAN_IMAGE).execute();
+      await t.db.updateTable('jobs').set({ status: 'success' }).where('type', '=', SCAN_IMAGE).execute();
       await onPush({ repository: 'flood/app', digest: digest(50), artifactId: 1050 });
       assert.ok((await priorities()).some(([r, x]) => r === 'flood/app' && x === PRIORITY_PUSH));
     });

@@ -63,13 +63,13 @@ for (const dialect of testDialects()) {
         ['sevother', false],
       ] as const)
         assert.equal((await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name, public: pub } })).status, 201);
-      const rows = await t.services.db.selectFrom('projects').select(['id', 'name']).execute();
+      const rows = await t.db.selectFrom('projects').select(['id', 'name']).execute();
       ids = Object.fromEntries(rows.map((r) => [r.name, Number(r.id)]));
     });
     after(async () => t?.close({ drop: true }));
 
     it('equal a recount after concurrent scans, rescans, failures, pushes and deletions', async () => {
-      const db = t.services.db;
+      const db = t.db;
       const r = rng(7);
       const repos: number[] = [];
       for (const p of ['sev', 'sevpub', 'sevother']) for (const k of [1, 2, 3]) repos.push(await art.ensureRepository(db, ids[p]!, `${p}/r${k}`, Date.now()));
@@ -130,7 +130,7 @@ for (const dialect of testDialects()) {
     });
 
     it('show on the project page and, per visibility, on the dashboard', async () => {
-      const db = t.services.db;
+      const db = t.db;
       const truth = Object.fromEntries(await Promise.all(Object.entries(ids).map(async ([k, v]) => [k, await recountSeverityTotals(db, v)] as const)));
       const browser = new Browser(t);
       await browser.login(ADMIN[0], ADMIN[1]);
@@ -157,7 +157,7 @@ for (const dialect of testDialects()) {
     });
 
     it('go with a deleted project, and the migration rebuilds them from the rows', async () => {
-      const db = t.services.db;
+      const db = t.db;
       const rows = await db.selectFrom('project_scan_totals').selectAll().orderBy('project_id').execute();
       await db.deleteFrom('project_scan_totals').execute();
       await projectScanTotals.up(db);

@@ -142,7 +142,7 @@ for (const dialect of testDialects()) {
     });
 
     it('the admin password from the environment works and is never stored in clear', async () => {
-      const row = await t.services.db.selectFrom('users').select('password_hash').where('username', '=', 'admin').executeTakeFirstOrThrow();
+      const row = await t.db.selectFrom('users').select('password_hash').where('username', '=', 'admin').executeTakeFirstOrThrow();
       assert.ok(!row.password_hash.includes(ADMIN_PASSWORD));
       assert.match(row.password_hash, /^scrypt\$/);
     });

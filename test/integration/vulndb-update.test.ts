@@ -35,7 +35,7 @@ for (const dialect of testDialects()) {
     });
 
     const run = async (urls: string[]) => {
-      const runner = new JobRunner(t.services.db, t.services.dialect, createLogger('silent'), { workerId: `feed-${urls.length}`, pollMs: 50, backoffBaseMs: 10 });
+      const runner = new JobRunner(t.db, t.dialect, createLogger('silent'), { workerId: `feed-${urls.length}`, pollMs: 50, backoffBaseMs: 10 });
       runner.register(vulndbUpdateJob(t.services.advisories, urls, t.services.outbound.client, t.config.dataDir));
       return runToEnd(runner, 'vulndb-update', {});
     };

@@ -162,7 +162,7 @@ for (const dialect of testDialects()) {
       assert.equal((await t.req(`/api/v1/projects/wh/webhooks/${id}`, { auth: owner })).status, 404);
       const again = await (await t.req('/api/v1/projects/wh/webhooks', { method: 'POST', auth: owner, json: { url: `${rx.url}/x`, event_types: ['PUSH_ARTIFACT'] } })).json();
       assert.equal((await t.req('/api/v1/projects/wh', { method: 'DELETE', auth: owner })).status, 204);
-      const left = await t.services.db.selectFrom('webhook_policies').select('id').where('id', '=', again.id).execute();
+      const left = await t.db.selectFrom('webhook_policies').select('id').where('id', '=', again.id).execute();
       assert.equal(left.length, 0);
     });
   });

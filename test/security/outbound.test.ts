@@ -221,7 +221,7 @@ for (const dialect of testDialects()) {
         } as unknown as JobEvent);
         await eventually(async () => warnings.includes('job webhook refused by the outbound policy'), 10_000);
         assert.deepEqual(hook.hits, []);
-        const runner = new JobRunner(t.services.db, t.services.dialect, createLogger('silent'), { workerId: 'feed-probe', pollMs: 50, backoffBaseMs: 10 });
+        const runner = new JobRunner(t.db, t.dialect, createLogger('silent'), { workerId: 'feed-probe', pollMs: 50, backoffBaseMs: 10 });
         runner.register(vulndbUpdateJob(t.services.advisories, [`${feed.url}/all.json`], t.services.outbound.client, t.config.dataDir));
         const job = await runToEnd(runner, 'vulndb-update', {});
         assert.equal(job.status, 'error');

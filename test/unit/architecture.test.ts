@@ -39,6 +39,57 @@ const violations = (from: (f: string) => boolean, to: (target: string) => boolea
         .map((t) => `${rel(f)} → ${t}`),
     );
 
+/**
+ * The import cycles among src/ files: each strongly connected component of the import graph with more than one file
+ * (or a file importing itself), as sorted file lists. Type-only imports count too: a type cycle ties modules together
+ * just the same (the old `RegistryHandle` made services → context → services), and none is needed.
+ */
+function importCycles(graph: Map<string, string[]>): string[][] {
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  // Tarjan's algorithm, iterative so a deep import chain cannot overflow the stack.
+  for (const root of graph.keys()) {
+    if (index.has(root)) continue;
+    const work: { v: string; i: number }[] = [{ v: root, i: 0 }];
+    index.set(root, next);
+    low.set(root, next++);
+    stack.push(root);
+    onStack.add(root);
+    while (work.length) {
+      const top = work[work.length - 1]!;
+      const edges = (graph.get(top.v) ?? []).filter((w) => graph.has(w));
+      if (top.i < edges.length) {
+        const w = edges[top.i++]!;
+        if (!index.has(w)) {
+          index.set(w, next);
+          low.set(w, next++);
+          stack.push(w);
+          onStack.add(w);
+          work.push({ v: w, i: 0 });
+        } else if (onStack.has(w)) low.set(top.v, Math.min(low.get(top.v)!, index.get(w)!));
+        continue;
+      }
+      work.pop();
+      if (work.length) low.set(work[work.length - 1]!.v, Math.min(low.get(work[work.length - 1]!.v)!, low.get(top.v)!));
+      if (low.get(top.v) === index.get(top.v)) {
+        const scc: string[] = [];
+        let w: string;
+        do {
+          w = stack.pop()!;
+          onStack.delete(w);
+          scc.push(w);
+        } while (w !== top.v);
+        if (scc.length > 1 || (graph.get(top.v) ?? []).includes(top.v)) out.push(scc.sort());
+      }
+    }
+  }
+  return out;
+}
+
 describe('architecture: dependency direction', () => {
   it('has source files to check (the walker finds them)', () => {
     assert.ok(all.length > 50);
@@ -107,6 +158,36 @@ describe('architecture: dependency direction', () => {
     const lines = (f: string) => fs.readFileSync(path.join(src, f), 'utf8').split('\n');
     assert.ok(lines('db/repos/users.ts').some((l) => QUERY.test(l)));
     assert.ok(lines('db/connect.ts').some((l) => QUERY.test(l)));
+  });
+
+  it('no import cycle among src/ files (type-only imports included)', () => {
+    const graph = new Map(all.map((f) => [rel(f), importsOf(f)]));
+    assert.deepEqual(importCycles(graph), []);
+  });
+
+  it('the cycle check finds cycles (it is not vacuous)', () => {
+    const graph = new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a', 'd']],
+      ['d', ['e']],
+      ['e', ['d']],
+      ['f', ['f']],
+      ['g', ['a']],
+    ]);
+    assert.deepEqual(
+      importCycles(graph).sort((x, y) => x[0]!.localeCompare(y[0]!)),
+      [['a', 'b', 'c'], ['d', 'e'], ['f']],
+    );
+    // the real graph has edges the check walks: a type-only import is one of them
+    assert.ok(importsOf(path.join(src, 'app.ts')).includes('src/context.ts'));
+  });
+
+  it('Services exposes no database handle: only the composition root holds it', () => {
+    const context = fs.readFileSync(path.join(src, 'context.ts'), 'utf8');
+    const services = context.slice(context.indexOf('export interface Services'), context.indexOf('export interface AppEnv'));
+    assert.ok(services.includes('config: Config;'));
+    assert.doesNotMatch(services, /^\s*(db|dialect)\??:/m);
   });
 
   it('no route reaches the database handle directly', () => {

@@ -1,9 +1,10 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { gcPayload } from '../payloads.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RegistryHandle } from '../../context.js';
+import type { WriteTracker } from '../../registry/proxy.js';
+import type { RegistrySync } from '../../services/registry-sync.js';
 import type { DB } from '../../db/connect.js';
 import type { DeletionService } from '../../services/deletion-service.js';
 import type { WriteDrain } from '../../services/write-drain.js';
@@ -17,6 +18,9 @@ export const GARBAGE_COLLECTION = 'gc';
 
 export { gcPayload };
 export type GcPayload = z.infer<typeof gcPayload>;
+
+/** What GC needs of registry sync: events already received applied, then the tags reconciled, before it decides. */
+export type GcSync = Pick<RegistrySync, 'idle' | 'reconcile'>;
 
 export interface GcOptions {
   bin: string;
@@ -72,7 +76,7 @@ export function listBlobs(storageDir: string): Map<string, number> {
  * nothing refers to (see {@link planUntagged}) through the deletion service, then runs `garbage-collect` without
  * that flag, so it only frees blobs no remaining manifest links.
  */
-export function gcJob(registry: RegistryHandle, policy: PolicyService, _queue: JobQueue, opts: GcOptions): JobType<GcPayload> {
+export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicyService, _queue: JobQueue, opts: GcOptions): JobType<GcPayload> {
   return {
     name: GARBAGE_COLLECTION,
     payload: gcPayload,
@@ -102,7 +106,7 @@ export function gcJob(registry: RegistryHandle, policy: PolicyService, _queue: J
           await ctx.log('registry writes are read-only; waiting for uploads in flight');
           await new Promise((r) => setTimeout(r, 1100)); // other replicas' read-only cache lives one second
           // Every replica's uploads, through the DB: one started on another core just before read-only counts too.
-          const writes = () => (opts.drain ? opts.drain.everywhere() : Promise.resolve({ ...registry.writes, replicas: 1 }));
+          const writes = () => (opts.drain ? opts.drain.everywhere() : Promise.resolve({ ...localWrites, replicas: 1 }));
           const deadline = Date.now() + (opts.drainMs ?? 60_000);
           let w = await writes();
           while ((w.inflight > 0 || Date.now() - w.lastEndedAt < 1000) && Date.now() < deadline) {
@@ -115,7 +119,7 @@ export function gcJob(registry: RegistryHandle, policy: PolicyService, _queue: J
         }
         let manifests: GcManifest[] = [];
         let estimate = new Map<string, number>();
-        if (deleteUntagged) ({ manifests, estimate } = await deleteUnreferenced(ctx, registry, opts.untagged!, dryRun));
+        if (deleteUntagged) ({ manifests, estimate } = await deleteUnreferenced(ctx, sync, opts.untagged!, dryRun));
         await ctx.progress(10, 'collecting');
         const before = listBlobs(target.storageDir);
         const args = ['garbage-collect', ...(dryRun ? ['--dry-run'] : []), target.configPath];
@@ -164,14 +168,14 @@ type GcManifest = Unreferenced & { bytes: number; deleted?: boolean };
  */
 async function deleteUnreferenced(
   ctx: JobContext<GcPayload>,
-  registry: RegistryHandle,
+  sync: GcSync,
   deps: { db: DB; deletion: DeletionService },
   dryRun: boolean,
 ): Promise<{ manifests: GcManifest[]; estimate: Map<string, number> }> {
   const { db, deletion } = deps;
   if (!dryRun) {
-    await registry.sync.idle();
-    const r = await registry.sync.reconcile();
+    await sync.idle();
+    const r = await sync.reconcile();
     await ctx.log(`reconciled with the registry before deciding (${r.tagsSet} tag(s) set, ${r.tagsRemoved} removed)`);
   }
   const plan = await planUntagged(db);

@@ -1,12 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { DB } from '../../db/connect.js';
 import { manualPayload, scanPayload } from '../payloads.js';
 import { unfinishedJobIds } from '../../db/repos/job-progress.js';
 import { findArtifactByRepositoryName, listTopLevelArtifacts } from '../../db/repos/artifacts.js';
-import { findProjectByName } from '../../db/repos/projects.js';
-import { countOpenScansOfProject } from '../../db/repos/scan-reports.js';
-import type { PushedArtifact } from '../../services/registry-sync.js';
 import type { JobQueue } from '../queue.js';
 import type { JobEvent } from '../runner.js';
 import { ArtifactGone, type ScanService } from '../../services/scan-service.js';
@@ -31,6 +28,22 @@ export { scanPayload };
 export type ScanPayload = z.infer<typeof scanPayload>;
 
 export const scanKey = (artifactId: number) => `scan:${artifactId}`;
+
+/**
+ * The one way a scan of an artifact is queued, whoever asks (a user, scan-all, a push): one open scan per artifact
+ * (its key, released when the scan ends, so a second request returns the queued or running one), at `priority`.
+ */
+export function enqueueScan(
+  queue: Pick<JobQueue, 'enqueue'>,
+  artifact: { id: number; repository: string; digest: string },
+  opts: { reason: 'manual' | 'push' | 'scan-all'; priority: number },
+): Promise<{ id: number; created: boolean }> {
+  return queue.enqueue(
+    SCAN_IMAGE,
+    { repository: artifact.repository, digest: artifact.digest, artifactId: artifact.id, reason: opts.reason },
+    { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: opts.priority },
+  );
+}
 
 export function scanJob(scans: ScanService): JobType<ScanPayload> {
   return {
@@ -75,11 +88,7 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
       const ids: number[] = [];
       for (const [i, r] of rows.entries()) {
         ctx.signal.throwIfAborted();
-        const { id, created } = await ctx.enqueue(
-          SCAN_IMAGE,
-          { repository: r.repository, digest: r.digest, artifactId: r.id, reason: 'scan-all' },
-          { uniqueKey: scanKey(r.id), releaseKeyOnFinish: true, priority: PRIORITY_BULK },
-        );
+        const { id, created } = await enqueueScan(ctx, { id: r.id, repository: r.repository, digest: r.digest }, { reason: 'scan-all', priority: PRIORITY_BULK });
         ids.push(id);
         if (created) queued++;
         if (i % 100 === 0) await ctx.progress(0, `queueing ${i + 1} of ${rows.length}`);
@@ -98,23 +107,6 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
       await ctx.log(`all ${ids.length} scans finished`);
       return { artifacts: rows.length, queued };
     },
-  };
-}
-
-/**
- * Auto-scan on push: a pushed artifact in a project with `auto_scan` on gets a scan at push priority, ahead of any
- * bulk scan, one at a time per artifact. Registered as a listener of the registry sync.
- */
-export function autoScanOnPush(db: DB, jobs: JobQueue): (a: PushedArtifact) => Promise<void> {
-  return async (a) => {
-    const project = await findProjectByName(db, a.repository.split('/')[0]!);
-    if (!project?.autoScan) return;
-    const open = await countOpenScansOfProject(db, SCAN_IMAGE, project.name, PRIORITY_PUSH);
-    await jobs.enqueue(
-      SCAN_IMAGE,
-      { repository: a.repository, digest: a.digest, artifactId: a.artifactId, reason: 'push' },
-      { uniqueKey: scanKey(a.artifactId), releaseKeyOnFinish: true, priority: pushScanPriority(open) },
-    );
   };
 }
 

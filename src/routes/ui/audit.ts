@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { denied } from '../../errors.js';
+import { requireSystemAdmin } from '../http.js';
 import { SORTS } from '../../paging.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { auditView } from './dashboard.js';
@@ -10,8 +10,7 @@ export function auditPages(kind: 'audit' | 'access'): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   const base = kind === 'audit' ? '/audit-logs' : '/access-log';
   r.get('/', requireLogin, async (c) => {
-    const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins read the audit log');
+    requireSystemAdmin(c, 'only system admins read the audit log');
     const filter = { username: c.req.query('username')?.slice(0, 255) ?? '', resource: c.req.query('resource')?.slice(0, 255) ?? '' };
     const list = listId(`${kind}-ui`, filter.username, filter.resource);
     const q = listQuery(c, list, SORTS.newestFirst, { defaultLimit: 50, countTotal: false });

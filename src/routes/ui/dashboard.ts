@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
+import { isSystemAdmin } from '../../auth/principal.js';
 import { TOTAL_CAP } from '../../paging.js';
 import { chartWords, severityColumns } from './charts.js';
 import { fmtTime, page, requireLogin, tr } from './render.js';
@@ -9,7 +10,7 @@ export function dashboardPages(): Hono<AppEnv> {
   r.get('/', requireLogin, async (c) => {
     const { projects, accounts, audit } = c.var.services;
     const p = c.var.principal;
-    const isAdmin = p.kind === 'user' && p.isAdmin;
+    const isAdmin = isSystemAdmin(p);
     // Counts stop at TOTAL_CAP (a count of a huge table is what slows pages down): "more than 1000" past that.
     const counted = (n: number | null) => n ?? `> ${TOTAL_CAP}`;
     const visible = counted((await projects.list(p, { page: { limit: 1, countUpTo: TOTAL_CAP } })).total);

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { AppError, denied } from '../../errors.js';
-import type { Ctx } from '../http.js';
+import { AppError } from '../../errors.js';
+import { systemAdminOnly, type Ctx } from '../http.js';
 import { formString, page, redirectWith, requireLogin, tr, viewer } from './render.js';
 
 const TEXT_FIELDS = {
@@ -42,11 +42,7 @@ function patchFromForm(form: Record<string, unknown>) {
 /** Sign-in settings for system admins (/settings/auth) and one's own profile with the CLI secret (/account/profile). */
 export function identityPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  const admin = async (c: Ctx, next: () => Promise<void>) => {
-    const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins');
-    await next();
-  };
+  const admin = systemAdminOnly('only system admins');
   r.use('/settings/auth', requireLogin, admin);
   r.use('/settings/auth/*', requireLogin, admin);
   r.use('/account/profile', requireLogin);

@@ -1,13 +1,13 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { denied, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import type { Job } from '../../jobs/runner.js';
 import { cronProblem, nextRuns } from '../../jobs/schedules.js';
 import { FINAL_STATES, isJobStatus, JOB_STATES } from '../../jobs/states.js';
 import { RECONCILE } from '../../jobs/types/reconcile.js';
 import { SCAN_ALL } from '../../jobs/types/scan.js';
 import { SORTS } from '../../paging.js';
-import { pathId, type Ctx } from '../http.js';
+import { pathId, systemAdminOnly, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, tr } from './render.js';
 
@@ -49,11 +49,7 @@ const MANUAL: { type: string; label: string }[] = [
 /** The job center and the schedules page: system admins only. */
 export function jobPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  r.use('*', requireLogin, async (c, next) => {
-    const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins see jobs');
-    await next();
-  });
+  r.use('*', requireLogin, systemAdminOnly('only system admins see jobs'));
 
   r.get('/', async (c) => {
     const type = c.req.query('type')?.slice(0, 64) ?? '';
@@ -128,11 +124,7 @@ export function jobPages(): Hono<AppEnv> {
 
 export function schedulePages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  r.use('*', requireLogin, async (c, next) => {
-    const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins change schedules');
-    await next();
-  });
+  r.use('*', requireLogin, systemAdminOnly('only system admins change schedules'));
 
   const listPage = async (c: Ctx, edit?: { name: string; cron: string; enabled: boolean; error: string }, status = 200) => {
     const items = (await c.var.services.scheduler.list()).map((s) => {

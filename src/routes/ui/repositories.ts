@@ -1,6 +1,5 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { PRIORITY_PUSH, SCAN_IMAGE, scanKey } from '../../jobs/types/scan.js';
 import { isScannable, pullCommand, type ArtifactType } from '../../registry/artifact-type.js';
 import type { ArtifactWithTags } from '../../services/repository-service.js';
 import { filterFindings } from '../../scanner/findings.js';
@@ -163,14 +162,9 @@ export function repositoryPages(): Hono<AppEnv> {
   });
 
   r.post('/:name/repositories/:repo/artifacts/:ref/scan', async (c) => {
-    const { project, repository, artifact } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
-    await c.var.services.authz.require(c.var.principal, 'artifact:scan', project);
-    const { id } = await c.var.services.jobs.enqueue(
-      SCAN_IMAGE,
-      { repository: repository.name, digest: artifact.digest, reason: 'manual' },
-      { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: PRIORITY_PUSH },
-    );
-    await c.var.services.audit.record(c.var.actor, 'scan', 'artifact', `${repository.name}@${artifact.digest}`, { job: id });
+    const target = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
+    const { id } = await c.var.services.scanRequests.scanArtifact(c.var.principal, c.var.actor, target);
+    const { project, repository, artifact } = target;
     const repo = repository.name.slice(project.name.length + 1);
     if (isHtmx(c)) return fragment(c, 'partials/artifacts/scan-status', await scanStatus(c, project, repo, artifact, id));
     return redirectWith(c, `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${artifact.digest}`, { kind: 'ok', text: tr(c)('scan.queued_flash', { id }) });

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { AppError, denied } from '../../errors.js';
+import { AppError } from '../../errors.js';
 import { GARBAGE_COLLECTION } from '../../jobs/types/gc.js';
-import type { Ctx } from '../http.js';
+import { systemAdminOnly, type Ctx } from '../http.js';
 import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin, tr } from './render.js';
 
 const ALLOW_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
@@ -10,11 +10,7 @@ const ALLOW_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
 /** System pages for system admins: garbage collection and the system CVE allowlist. */
 export function systemPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  const admin = async (c: Ctx, next: () => Promise<void>) => {
-    const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins');
-    await next();
-  };
+  const admin = systemAdminOnly('only system admins');
   r.use('/gc', requireLogin, admin);
   r.use('/settings', requireLogin, admin);
   r.use('/settings/*', requireLogin, admin);
@@ -44,8 +40,7 @@ export function systemPages(): Hono<AppEnv> {
     const form = await c.req.parseBody();
     const dryRun = form.dry_run === 'true';
     const deleteUntagged = form.delete_untagged === 'true';
-    const { id } = await c.var.services.jobs.enqueue(GARBAGE_COLLECTION, { dryRun, deleteUntagged });
-    await c.var.services.audit.record(c.var.actor, 'gc', 'system', 'registry', { job: id, dry_run: dryRun, delete_untagged: deleteUntagged });
+    const { id } = await c.var.services.maintenance.collectGarbage(c.var.actor, { dryRun, deleteUntagged });
     return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)(dryRun ? 'gc.dry_run_queued' : 'gc.queued', { id }) });
   });
 

@@ -1,19 +1,15 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { AppError, denied } from '../../errors.js';
+import { AppError } from '../../errors.js';
 import { SORTS } from '../../paging.js';
-import { pathId, type Ctx } from '../http.js';
+import { pathId, systemAdminOnly, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { fmtTime, formString, page, redirectWith, requireLogin, viewer, tr } from './render.js';
 
 /** The users admin page: system admins only. */
 export function userPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  r.use('*', requireLogin, async (c, next) => {
-    const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins manage users');
-    await next();
-  });
+  r.use('*', requireLogin, systemAdminOnly('only system admins manage users'));
 
   const listPage = async (c: Ctx, form: Record<string, unknown>, status = 200) => {
     const search = c.req.query('q')?.slice(0, 255) ?? '';

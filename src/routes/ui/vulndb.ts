@@ -1,12 +1,13 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import path from 'node:path';
-import { AppError, denied } from '../../errors.js';
+import { AppError } from '../../errors.js';
 import { VULNDB_IMPORT_LIMIT } from '../../services/upload-slots.js';
 import { receiveUpload } from '../body.js';
 import type { ImportStats } from '../../scanner/advisory-store.js';
-import type { Ctx } from '../http.js';
-import { fmtTime, page, requireLogin, viewer, tr } from './render.js';
+import { isSystemAdmin } from '../../auth/principal.js';
+import { requireSystemAdmin, type Ctx } from '../http.js';
+import { fmtTime, page, requireLogin, tr } from './render.js';
 
 /** The vulnerability database page: status for everyone signed in, import for system admins. */
 export function vulndbPages(): Hono<AppEnv> {
@@ -17,14 +18,14 @@ export function vulndbPages(): Hono<AppEnv> {
     return page(
       c,
       'pages/vulndb/index',
-      { title: tr(c)('vulndb.title'), nav: 'vulndb', total: s.total, updated: fmtTime(s.updatedAt), ecosystems: s.ecosystems, canImport: !!viewer(c)?.isAdmin, ...extra },
+      { title: tr(c)('vulndb.title'), nav: 'vulndb', total: s.total, updated: fmtTime(s.updatedAt), ecosystems: s.ecosystems, canImport: isSystemAdmin(c.var.principal), ...extra },
       status,
     );
   };
   r.get('/', (c) => show(c));
   // Admin check first: the file is read only after it, into a temporary file (src/routes/body.ts).
   r.post('/import', async (c) => {
-    if (!viewer(c)?.isAdmin) throw denied('only system admins import advisories');
+    requireSystemAdmin(c, 'only system admins import advisories');
     const { uploads, config, advisories } = c.var.services;
     let upload;
     try {

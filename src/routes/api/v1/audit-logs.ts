@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
-import { AppError, denied } from '../../../errors.js';
+import { requireSystemAdmin } from '../../http.js';
 import { SORTS } from '../../../paging.js';
 import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
@@ -38,9 +38,7 @@ export const auditLogOps = {
 export function auditLogRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   route(r, '/audit-logs', auditLogOps.list, async (c, v) => {
-    const p = c.var.principal;
-    if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins read the audit log');
+    requireSystemAdmin(c, 'only system admins read the audit log');
     const q = v.query();
     const filter = { username: q.username, action: q.action, resourceType: q.resource_type, resource: q.resource, from: q.from, to: q.to };
     const list = listId('audit', filter.username, filter.action, filter.resourceType, filter.resource, filter.from, filter.to);

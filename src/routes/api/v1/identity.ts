@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import { AppError, denied } from '../../../errors.js';
-import type { Ctx } from '../../http.js';
+import { AppError } from '../../../errors.js';
+import { requireSystemAdmin } from '../../http.js';
 import { z } from 'zod';
 import { authSettingsPatchSchema } from '../../../services/auth-settings-service.js';
 import { op, route } from './operation.js';
@@ -54,23 +54,19 @@ export const identityOps = {
   }),
 };
 
-function requireSystemAdmin(c: Ctx): void {
-  const p = c.var.principal;
-  if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
-  if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins change sign-in settings');
-}
+const SETTINGS_REFUSAL = 'only system admins change sign-in settings';
 
 /** Sign-in settings (system admins) and the caller's own CLI secret (OIDC users). */
 export function identityRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   route(r, '', identityOps.settings, async (c) => {
-    requireSystemAdmin(c);
+    requireSystemAdmin(c, SETTINGS_REFUSAL);
     return c.json(await c.var.services.identity.settings.view());
   });
 
   route(r, '', identityOps.update, async (c, v) => {
-    requireSystemAdmin(c);
+    requireSystemAdmin(c, SETTINGS_REFUSAL);
     const body = await v.json();
     const view = await c.var.services.identity.settings.update(body);
     // What changed, without secrets.
@@ -80,7 +76,7 @@ export function identityRoutes(): Hono<AppEnv> {
   });
 
   route(r, '', identityOps.ldapTest, async (c, v) => {
-    requireSystemAdmin(c);
+    requireSystemAdmin(c, SETTINGS_REFUSAL);
     const type = c.req.header('content-type') ?? '';
     const b = type.includes('json') ? await v.body() : {};
     const { identity } = c.var.services;

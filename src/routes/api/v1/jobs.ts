@@ -1,11 +1,11 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import { AppError, denied, notFound } from '../../../errors.js';
+import { notFound } from '../../../errors.js';
 import type { Job } from '../../../jobs/runner.js';
 import { cronProblem, nextRuns, type Schedule } from '../../../jobs/schedules.js';
 import { JOB_STATES } from '../../../jobs/states.js';
 import { SORTS } from '../../../paging.js';
-import { iso, type Ctx } from '../../http.js';
+import { iso, requireSystemAdmin, type Ctx } from '../../http.js';
 import { z } from 'zod';
 import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
@@ -84,6 +84,11 @@ export const scheduleOps = {
   }),
 };
 
+/** A queued job's answer: 202 with the job and its `Location` (scan, scan-all, GC, reconcile). */
+export async function acceptedJob(c: Ctx, id: number): Promise<Response> {
+  return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
+}
+
 export const jobJson = (j: Job): z.output<typeof jobSchema> => ({
   id: j.id,
   type: j.type,
@@ -115,17 +120,13 @@ export const scheduleJson = (s: Schedule): z.output<typeof scheduleSchema> => ({
   updated_at: iso(s.updatedAt),
 });
 
-export function requireSystemAdmin(c: Ctx): void {
-  const p = c.var.principal;
-  if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
-  if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins see jobs and schedules');
-}
+const JOBS_REFUSAL = 'only system admins see jobs and schedules';
 
 /** The job center over REST: list (keyset on id, newest first), detail, log, stop. */
 export function jobRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.use('*', async (c, next) => {
-    requireSystemAdmin(c);
+    requireSystemAdmin(c, JOBS_REFUSAL);
     await next();
   });
 
@@ -169,7 +170,7 @@ export function jobRoutes(): Hono<AppEnv> {
 export function scheduleRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.use('*', async (c, next) => {
-    requireSystemAdmin(c);
+    requireSystemAdmin(c, JOBS_REFUSAL);
     await next();
   });
   route(r, '/schedules', scheduleOps.list, async (c) => c.json({ items: (await c.var.services.scheduler.list()).map(scheduleJson) }));

@@ -1,13 +1,13 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { AppError, badRequest, denied } from '../../../errors.js';
-import { PRIORITY_PUSH, SCAN_ALL, SCAN_IMAGE, scanKey } from '../../../jobs/types/scan.js';
 import { filterFindings } from '../../../scanner/findings.js';
 import type { Finding } from '../../../scanner/matcher.js';
 import { cycloneDx, findingsCsv } from '../../../scanner/sbom.js';
 import { z } from 'zod';
-import { iso, type Ctx } from '../../http.js';
-import { jobJson } from './jobs.js';
+import { iso, requireSystemAdmin, type Ctx } from '../../http.js';
+import { isSystemAdmin } from '../../../auth/principal.js';
+import { acceptedJob } from './jobs.js';
 import path from 'node:path';
 import { receiveUpload } from '../../body.js';
 import { VULNDB_IMPORT_LIMIT } from '../../../services/upload-slots.js';
@@ -201,15 +201,8 @@ export function scanRoutes(): Hono<AppEnv> {
   };
 
   route(r, at, scanOps.scan, async (c, v) => {
-    const { project, repository, artifact } = await load(c, v.params());
-    await c.var.services.authz.require(c.var.principal, 'artifact:scan', project);
-    const { id } = await c.var.services.jobs.enqueue(
-      SCAN_IMAGE,
-      { repository: repository.name, digest: artifact.digest, reason: 'manual' },
-      { uniqueKey: scanKey(artifact.id), releaseKeyOnFinish: true, priority: PRIORITY_PUSH },
-    );
-    await c.var.services.audit.record(c.var.actor, 'scan', 'artifact', `${repository.name}@${artifact.digest}`, { job: id });
-    return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
+    const { id } = await c.var.services.scanRequests.scanArtifact(c.var.principal, c.var.actor, await load(c, v.params()));
+    return acceptedJob(c, id);
   });
 
   route(r, at, scanOps.vulnerabilities, async (c, v) => {
@@ -297,7 +290,7 @@ export function scannerRoutes(): Hono<AppEnv> {
     await c.var.services.authz.require(c.var.principal, 'project:update', project);
     return project;
   };
-  const isAdmin = (c: Ctx) => c.var.principal.kind === 'user' && c.var.principal.isAdmin;
+  const isAdmin = (c: Ctx) => isSystemAdmin(c.var.principal);
 
   route(r, '', scannerOps.list, async (c) => {
     if (c.var.principal.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
@@ -383,9 +376,8 @@ export function scanSystemRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   route(r, '', scanSystemOps.scanAll, async (c) => {
     requireAdmin(c);
-    const { id } = await c.var.services.jobs.enqueue(SCAN_ALL, { reason: 'manual', by: c.var.actor.name });
-    await c.var.services.audit.record(c.var.actor, 'scan_all', 'system', 'artifacts', { job: id });
-    return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
+    const { id } = await c.var.services.scanRequests.scanAll(c.var.actor);
+    return acceptedJob(c, id);
   });
   route(r, '', scanSystemOps.vulndb, async (c) => {
     if (c.var.principal.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
@@ -431,8 +423,4 @@ async function importZipFile(c: Ctx, file: string) {
   }
 }
 
-function requireAdmin(c: Ctx): void {
-  const p = c.var.principal;
-  if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
-  if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins do this');
-}
+const requireAdmin = (c: Ctx) => requireSystemAdmin(c, 'only system admins do this');

@@ -1,8 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
-import { AppError, denied } from '../../../errors.js';
-import { GARBAGE_COLLECTION } from '../../../jobs/types/gc.js';
+import { systemAdminOnly } from '../../http.js';
 import { op, route } from './operation.js';
 import { allowlistSchema as allowlistView, jobSchema, outboundRulesSchema } from './schemas.js';
 
@@ -12,8 +11,7 @@ const allowlistSchema = z
     expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
   })
   .strict();
-import { RECONCILE } from '../../../jobs/types/reconcile.js';
-import { jobJson } from './jobs.js';
+import { acceptedJob } from './jobs.js';
 
 const outboundSchema = z.object({ allow: z.array(z.string().max(64)).max(200).optional(), deny: z.array(z.string().max(64)).max(200).optional() }).strict();
 const accepted = { 202: { description: 'queued: the job', schema: jobSchema } };
@@ -65,19 +63,13 @@ export const systemOps = {
 /** System operations: system admins only. */
 export function systemRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  r.use('*', async (c, next) => {
-    const p = c.var.principal;
-    if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins run system operations');
-    await next();
-  });
+  r.use('*', systemAdminOnly('only system admins run system operations'));
   const at = '/system';
   route(r, at, systemOps.gc, async (c, v) => {
     const type = c.req.header('content-type') ?? '';
     const b = type.includes('json') ? await v.body() : {};
-    const { id } = await c.var.services.jobs.enqueue(GARBAGE_COLLECTION, { dryRun: b.dry_run === true, deleteUntagged: b.delete_untagged === true });
-    await c.var.services.audit.record(c.var.actor, 'gc', 'system', 'registry', { job: id, dry_run: b.dry_run === true, delete_untagged: b.delete_untagged === true });
-    return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
+    const { id } = await c.var.services.maintenance.collectGarbage(c.var.actor, { dryRun: b.dry_run === true, deleteUntagged: b.delete_untagged === true });
+    return acceptedJob(c, id);
   });
 
   route(r, at, systemOps.allowlist, async (c) => {
@@ -107,9 +99,8 @@ export function systemRoutes(): Hono<AppEnv> {
   });
 
   route(r, at, systemOps.reconcile, async (c) => {
-    const { id } = await c.var.services.jobs.enqueue(RECONCILE, { reason: 'manual', by: c.var.actor.name });
-    await c.var.services.audit.record(c.var.actor, 'reconcile', 'system', 'registry', { job: id });
-    return c.json(jobJson((await c.var.services.jobs.get(id))!), 202, { Location: `/api/v1/jobs/${id}` });
+    const { id } = await c.var.services.maintenance.reconcile(c.var.actor);
+    return acceptedJob(c, id);
   });
   return r;
 }

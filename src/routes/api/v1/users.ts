@@ -1,11 +1,10 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import type { User } from '../../../services/account-service.js';
-import { AppError, badRequest, denied, notFound } from '../../../errors.js';
+import { AppError, badRequest, notFound } from '../../../errors.js';
 import { SORTS } from '../../../paging.js';
-import { iso, type Ctx } from '../../http.js';
+import { iso, requireSystemAdmin, type Ctx } from '../../http.js';
 import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
-import type { Principal } from '../../../auth/principal.js';
 import { z } from 'zod';
 import { op, route } from './operation.js';
 import { idParam, userSchema } from './schemas.js';
@@ -76,17 +75,14 @@ export const userJson = (u: User): z.output<typeof userSchema> => ({
   updated_at: iso(u.updatedAt),
 });
 
-function requireAdmin(p: Principal): void {
-  if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
-  if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins manage users');
-}
+const requireAdmin = (c: Ctx) => requireSystemAdmin(c, 'only system admins manage users');
 
 /** Users: admin only, except reading and changing one's own account. */
 export function userRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   route(r, '/users', userOps.create, async (c, v) => {
-    requireAdmin(c.var.principal);
+    requireAdmin(c);
     const b = await v.body();
     const u = await c.var.services.accounts.createUser({ username: b.username, password: b.password, email: b.email ?? null, isAdmin: b.admin });
     await c.var.services.audit.record(c.var.actor, 'create', 'user', u.username, { admin: u.isAdmin });
@@ -94,7 +90,7 @@ export function userRoutes(): Hono<AppEnv> {
   });
 
   route(r, '/users', userOps.list, async (c, v) => {
-    requireAdmin(c.var.principal);
+    requireAdmin(c);
     const search = v.query().q;
     const list = listId('users', search);
     const q = listQuery(c, list, SORTS.users);
@@ -110,7 +106,7 @@ export function userRoutes(): Hono<AppEnv> {
 
   const target = async (c: Ctx, id: number, allowSelf: boolean): Promise<User> => {
     const p = c.var.principal;
-    if (!(allowSelf && p.kind === 'user' && p.id === id)) requireAdmin(p);
+    if (!(allowSelf && p.kind === 'user' && p.id === id)) requireAdmin(c);
     const u = await c.var.services.accounts.getUser(id);
     if (!u) throw notFound('user not found');
     return u;

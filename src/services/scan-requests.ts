@@ -1,0 +1,61 @@
+import type { Principal } from '../auth/principal.js';
+import type { DB } from '../db/connect.js';
+import { findProjectByName } from '../db/repos/projects.js';
+import { countOpenScansOfProject } from '../db/repos/scan-reports.js';
+import type { JobQueue } from '../jobs/queue.js';
+import { enqueueScan, PRIORITY_PUSH, pushScanPriority, SCAN_ALL, SCAN_IMAGE } from '../jobs/types/scan.js';
+import type { Actor, AuditService } from './audit-service.js';
+import type { Authorizer } from './authorizer.js';
+import type { PushedArtifact } from './registry-sync.js';
+
+/** The artifact a scan is asked for, as `RepositoryService.artifact` resolves it. */
+export interface ScanTarget {
+  project: { id: number; name: string; public: boolean };
+  repository: { name: string };
+  artifact: { id: number; digest: string };
+}
+
+/**
+ * Who may ask for a scan, and how it is queued, for every way in: a user's request (REST and UI), a scan of
+ * everything (REST, the jobs page's schedule), and auto-scan on push (registry sync). The queueing rule itself (one
+ * open scan per artifact, priorities) is {@link enqueueScan}.
+ */
+export class ScanRequests {
+  constructor(
+    private readonly db: DB,
+    private readonly jobs: JobQueue,
+    private readonly authz: Authorizer,
+    private readonly audit: AuditService,
+  ) {}
+
+  /**
+   * A user's scan of one artifact: needs `artifact:scan` on its project (else `DENIED`, or `NOT_FOUND` for a project
+   * the caller cannot see, from the authorizer), queued at push priority (ahead of bulk scans) and audited.
+   * A scan of the artifact already queued or running is returned instead of a second one. Returns the job id.
+   */
+  async scanArtifact(principal: Principal, actor: Actor, t: ScanTarget): Promise<{ id: number }> {
+    await this.authz.require(principal, 'artifact:scan', t.project);
+    const { id } = await enqueueScan(this.jobs, { id: t.artifact.id, repository: t.repository.name, digest: t.artifact.digest }, { reason: 'manual', priority: PRIORITY_PUSH });
+    await this.audit.record(actor, 'scan', 'artifact', `${t.repository.name}@${t.artifact.digest}`, { job: id });
+    return { id };
+  }
+
+  /** A scan of every artifact (the caller is a system admin: the route checks), audited. Returns the job id. */
+  async scanAll(actor: Actor): Promise<{ id: number }> {
+    const { id } = await this.jobs.enqueue(SCAN_ALL, { reason: 'manual', by: actor.name });
+    await this.audit.record(actor, 'scan_all', 'system', 'artifacts', { job: id });
+    return { id };
+  }
+
+  /**
+   * Auto-scan on push: a pushed artifact in a project with `auto_scan` on gets a scan at push priority, stepped down
+   * per scan of the same project still open (`pushScanPriority`), so one project's burst cannot starve another's.
+   * Registered as a listener of the registry sync.
+   */
+  readonly onArtifactPushed = async (a: PushedArtifact): Promise<void> => {
+    const project = await findProjectByName(this.db, a.repository.split('/')[0]!);
+    if (!project?.autoScan) return;
+    const open = await countOpenScansOfProject(this.db, SCAN_IMAGE, project.name, PRIORITY_PUSH);
+    await enqueueScan(this.jobs, { id: a.artifactId, repository: a.repository, digest: a.digest }, { reason: 'push', priority: pushScanPriority(open) });
+  };
+}
