@@ -129,7 +129,16 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   sync.onPushed.push(async (a) => void (await signatures.verifyArtifact(a.repository, a.artifactId)));
   projects.onSignatureKeysChanged.push(async (p) => void (await signatures.reverifyProject(p)));
   // The one deletion service: REST, UI, /v2 manifest DELETEs (through the pipeline), GC and retention.
-  const deletion = new DeletionService(db, client, sync, audit, log, managedStorage, () => managed?.storageDir ?? config.registryStorage ?? null, () => policy.readOnlyRefusal());
+  const deletion = new DeletionService(
+    db,
+    client,
+    sync,
+    audit,
+    log,
+    managedStorage,
+    () => managed?.storageDir ?? config.registryStorage ?? null,
+    () => policy.readOnlyRefusal(),
+  );
   const drain = new WriteDrain(db, writes, log);
   jobs.register(
     gcJob(sync, writes, policy, jobs, {
