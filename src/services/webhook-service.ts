@@ -76,6 +76,8 @@ export interface DeliveryOutcome {
   permanent: boolean;
   /** the policy is gone or disabled: nothing was sent */
   skipped?: string;
+  /** why nothing was sent, as a code (the job log's message key) */
+  skipReason?: 'deleted' | 'disabled';
   response?: WebhookResponse;
 }
 
@@ -243,8 +245,8 @@ export class WebhookService {
   /** One delivery attempt of a queued event (the job's work): sends it as the policy is configured now, logs it. */
   async deliver(payload: DeliveryPayload, ctx: { jobId: number; attempt: number; signal: AbortSignal }): Promise<DeliveryOutcome> {
     const policy = await repo.findWebhookPolicyById(this.db, payload.policyId);
-    if (!policy) return { ok: true, permanent: false, skipped: 'the webhook was deleted' };
-    if (!policy.enabled) return { ok: true, permanent: false, skipped: 'the webhook is disabled' };
+    if (!policy) return { ok: true, permanent: false, skipped: 'the webhook was deleted', skipReason: 'deleted' };
+    if (!policy.enabled) return { ok: true, permanent: false, skipped: 'the webhook is disabled', skipReason: 'disabled' };
     return this.send(policy, payload.event, ctx);
   }
 

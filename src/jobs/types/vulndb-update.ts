@@ -25,7 +25,7 @@ export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[], h
     keepHistory: 200,
     async run(ctx) {
       if (!urls.length) {
-        await ctx.log('no feed URLs configured (BERTH_VULNDB_URLS): nothing to download');
+        await ctx.log('vulndb_no_feeds');
         return { feeds: 0 };
       }
       const totals = { feeds: 0, imported: 0, updated: 0, withdrawn: 0, invalid: 0 };
@@ -43,7 +43,7 @@ export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[], h
         } finally {
           fs.rmSync(file, { force: true });
         }
-        await ctx.log(`${url}: ${stats.imported} new, ${stats.updated} updated, ${stats.withdrawn} withdrawn, ${stats.unchanged} unchanged, ${stats.invalid} invalid`);
+        await ctx.log('vulndb_feed', { url, imported: stats.imported, updated: stats.updated, withdrawn: stats.withdrawn, unchanged: stats.unchanged, invalid: stats.invalid });
         totals.feeds++;
         totals.imported += stats.imported;
         totals.updated += stats.updated;

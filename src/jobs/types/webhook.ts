@@ -20,7 +20,7 @@ export function webhookJob(webhooks: WebhookService, opts: { retryMs: number; ma
     async run(ctx) {
       const out = await webhooks.deliver(ctx.payload, { jobId: ctx.id, attempt: ctx.attempt, signal: ctx.signal });
       if (out.skipped) {
-        await ctx.log(`not sent: ${out.skipped}`);
+        await ctx.log(out.skipReason === 'deleted' ? 'webhook_skipped_deleted' : 'webhook_skipped_disabled');
         return { skipped: out.skipped };
       }
       const r = out.response!;
