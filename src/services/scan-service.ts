@@ -263,7 +263,13 @@ export class ScanService {
     const stream = await this.openBlob(repository, digest, p.signal);
     const inv = await readLayer(stream, { maxBytes, maxRatio: this.limits.maxRatio, compressedSize: layer.size }, p.signal);
     budget.left -= inv.bytes;
-    await p.log(inv.gaps.length ? 'scan_layer_read_gaps' : 'scan_layer_read', { layer: digest.slice(7, 19), entries: inv.entries, kib: Math.round(inv.bytes / 1024), ms: Date.now() - started, gaps: inv.gaps.length });
+    await p.log(inv.gaps.length ? 'scan_layer_read_gaps' : 'scan_layer_read', {
+      layer: digest.slice(7, 19),
+      entries: inv.entries,
+      kib: Math.round(inv.bytes / 1024),
+      ms: Date.now() - started,
+      gaps: inv.gaps.length,
+    });
     const cutByBudget = maxBytes < DEFAULT_LIMITS.maxBytes && inv.bytes > maxBytes;
     // a layer that could not be read to its end for a passing reason (the registry went away) is read again next time
     const transient = inv.gaps.some((g) => g.path === null && g.reason.startsWith('layer could not be read to the end'));
@@ -295,7 +301,13 @@ export class ScanService {
       await local.cleanup();
     }
     budget.left -= out.bytes;
-    await p.log(out.gaps.length ? 'scan_sif_read_gaps' : 'scan_sif_read', { layer: layer.digest.slice(7, 19), entries: out.entries, kib: Math.round(out.bytes / 1024), ms: Date.now() - started, gaps: out.gaps.length });
+    await p.log(out.gaps.length ? 'scan_sif_read_gaps' : 'scan_sif_read', {
+      layer: layer.digest.slice(7, 19),
+      entries: out.entries,
+      kib: Math.round(out.bytes / 1024),
+      ms: Date.now() - started,
+      gaps: out.gaps.length,
+    });
     // a missing unsquashfs, a timeout or a budget cut are not the file's fault: read again next time (alone, or with
     // more budget left, it may be read in full)
     const transient = out.gaps.some((g) => /not installed|took longer|ended by signal|unsquashfs failed|budget|capped after/.test(g.reason));

@@ -25,7 +25,12 @@ const slackText = (e: WebhookEvent, locale?: (typeof LOCALES)[number]) => {
 describe('Slack webhook messages', () => {
   const cases: [string, WebhookEvent, string, string][] = [
     ['a push', event('PUSH_ARTIFACT'), '[PUSH_ARTIFACT] lib/app:v1 pushed by alice', '[PUSH_ARTIFACT] alice 推送了 lib/app:v1'],
-    ['a delete by digest', event('DELETE_ARTIFACT', { resources: [{ digest: `sha256:${'b'.repeat(64)}` }] }), `[DELETE_ARTIFACT] lib/app@sha256:${'b'.repeat(12)} deleted by alice`, `[DELETE_ARTIFACT] alice 删除了 lib/app@sha256:${'b'.repeat(12)}`],
+    [
+      'a delete by digest',
+      event('DELETE_ARTIFACT', { resources: [{ digest: `sha256:${'b'.repeat(64)}` }] }),
+      `[DELETE_ARTIFACT] lib/app@sha256:${'b'.repeat(12)} deleted by alice`,
+      `[DELETE_ARTIFACT] alice 删除了 lib/app@sha256:${'b'.repeat(12)}`,
+    ],
     [
       'a scan with its overview',
       event('SCANNING_COMPLETED', {

@@ -155,7 +155,15 @@ export async function appendJobLog(
   if (Number(n) >= line.maxLines) return;
   await db
     .insertInto('job_logs')
-    .values({ job_id: line.jobId, attempt: line.attempt, at: Date.now(), level: line.level.slice(0, 8), message: line.message.slice(0, 2000), message_key: line.key, message_params: line.params ? JSON.stringify(line.params) : null })
+    .values({
+      job_id: line.jobId,
+      attempt: line.attempt,
+      at: Date.now(),
+      level: line.level.slice(0, 8),
+      message: line.message.slice(0, 2000),
+      message_key: line.key,
+      message_params: line.params ? JSON.stringify(line.params) : null,
+    })
     .execute();
 }
 
