@@ -62,6 +62,20 @@ export type LogLine = { key: JobLogKey; params?: JobLogParams } | { text: string
 // The English text stored with each keyed line (for the REST API and anything reading `message`).
 const english = createI18n().getFixedT('en');
 
+/**
+ * A failure a job type describes with a `joblog.*` key: its log line is shown in the viewer's language, its
+ * `message` (the job's `error`) is the English text. `permanent` fails the job at once, as PermanentError does.
+ */
+export class KeyedFailure extends Error {
+  constructor(
+    readonly key: JobLogKey,
+    readonly params: JobLogParams = {},
+    readonly permanent = false,
+  ) {
+    super(english(`joblog.${key}`, params));
+  }
+}
+
 export interface JobEvent {
   job: Job;
   from: JobStatus | null;
@@ -384,9 +398,14 @@ export class JobRunner implements JobQueue {
     }
     const err = outcome.err;
     const message = (reason === 'timeout' ? `timed out after ${type.timeoutMs} ms` : err instanceof Error ? err.message : String(err)).slice(0, 4000);
-    await this.appendLog(job.id, job.attempt, 'error', reason === 'timeout' ? { key: 'timed_out', params: { ms: type.timeoutMs } } : { text: message });
+    await this.appendLog(
+      job.id,
+      job.attempt,
+      'error',
+      reason === 'timeout' ? { key: 'timed_out', params: { ms: type.timeoutMs } } : err instanceof KeyedFailure ? { key: err.key, params: err.params } : { text: message },
+    );
     const failures = job.failures + 1;
-    if (err instanceof PermanentError || failures >= job.maxAttempts) {
+    if (err instanceof PermanentError || (err instanceof KeyedFailure && err.permanent) || failures >= job.maxAttempts) {
       await this.transition(job.id, job.attempt, 'error', { finished_at: now, error: message, failures }, { worker: true });
       return;
     }

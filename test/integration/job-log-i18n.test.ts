@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { appendJobLog } from '../../src/db/repos/jobs.js';
+import { KeyedFailure } from '../../src/jobs/runner.js';
 import { VULNDB_UPDATE } from '../../src/jobs/types/vulndb-update.js';
 import { ADMIN, ADMIN_PASSWORD, Browser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
@@ -22,6 +23,7 @@ for (const dialect of testDialects()) {
     let t: TestApp;
     let vulndbJob: number;
     let flakyJob: number;
+    let refusedJob: number;
     before(async () => {
       t = await startTestApp(dialect);
       const jobs = t.services.jobs;
@@ -37,11 +39,22 @@ for (const dialect of testDialects()) {
           await ctx.log('scan_all_finished', { count: 7 });
         },
       });
+      // Fails for good with a keyed failure: logged by key, recorded as the English text, not retried.
+      jobs.register({
+        name: 'refused-i18n',
+        maxAttempts: 3,
+        timeoutMs: 5000,
+        concurrency: 1,
+        async run() {
+          throw new KeyedFailure('webhook_refused', { what: 'HTTP 410' }, true);
+        },
+      });
       await jobs.start();
       // The real job type, with no feed URLs configured: it says so and ends.
       vulndbJob = (await jobs.enqueueStored(VULNDB_UPDATE, {})).id;
       flakyJob = (await jobs.enqueueStored('flaky-i18n', {})).id;
-      await eventually(async () => (await jobs.get(vulndbJob))?.status === 'success' && (await jobs.get(flakyJob))?.status === 'success');
+      refusedJob = (await jobs.enqueueStored('refused-i18n', {})).id;
+      await eventually(async () => (await jobs.get(vulndbJob))?.status === 'success' && (await jobs.get(flakyJob))?.status === 'success' && (await jobs.get(refusedJob))?.status === 'error');
     });
     after(async () => t?.close({ drop: true }));
 
@@ -54,6 +67,8 @@ for (const dialect of testDialects()) {
       // The runner's own lines and parameters; a thrown error's text is shown as it was thrown.
       assert.deepEqual(await shownLog(b, flakyJob, { 'accept-language': 'zh-CN' }), ['disk on fire', '0 秒后重试（第 2 次尝试，最多 2 次）', '全部 7 个扫描已完成']);
       assert.deepEqual(await shownLog(b, flakyJob, { 'accept-language': 'en' }), ['disk on fire', 'retrying in 0 s (attempt 2 of at most 2)', 'all 7 scans finished']);
+      assert.deepEqual(await shownLog(b, refusedJob, { 'accept-language': 'zh-CN' }), ['接收方拒绝了该事件：HTTP 410']);
+      assert.deepEqual(await shownLog(b, refusedJob, { 'accept-language': 'en' }), ['the receiver refused the event: HTTP 410']);
       // The htmx panel fragment renders the same lines.
       const panel = await (await b.fetch(`/jobs/${flakyJob}/panel`, { headers: { 'accept-language': 'zh-CN', 'hx-request': 'true' } })).text();
       assert.match(panel, /全部 7 个扫描已完成/);
@@ -76,6 +91,10 @@ for (const dialect of testDialects()) {
         log.items.map((l: { message: string }) => l.message),
         ['disk on fire', 'retrying in 0 s (attempt 2 of at most 2)', 'all 7 scans finished'],
       );
+      const refused = await (await t.req(`/api/v1/jobs/${refusedJob}`, { auth: ADMIN, headers })).json();
+      assert.equal(refused.status, 'error');
+      assert.equal(refused.attempt, 1);
+      assert.equal(refused.error, 'the receiver refused the event: HTTP 410');
       const text = await (await t.req(`/api/v1/jobs/${vulndbJob}/log`, { auth: ADMIN, headers: { ...headers, accept: 'text/plain' } })).text();
       assert.match(text, /\[info\] \(attempt 1\) no feed URLs configured \(BERTH_VULNDB_URLS\): nothing to download\n$/);
     });

@@ -9,7 +9,7 @@ import type { DeletionService } from '../../services/deletion-service.js';
 import type { WriteDrain } from '../../services/write-drain.js';
 import { planUntagged, type Unreferenced } from '../../services/gc-planner.js';
 import type { PolicyService } from '../../services/policy-service.js';
-import { PermanentError, type JobContext, type JobType } from '../runner.js';
+import { KeyedFailure, type JobContext, type JobType } from '../runner.js';
 import type { JobQueue } from '../queue.js';
 import { blobsDir, repositoriesDir } from '../../registry/storage.js';
 
@@ -83,10 +83,10 @@ export function gcJob(registry: RegistryHandle, policy: PolicyService, _queue: J
     keepHistory: 200,
     async run(ctx) {
       const target = opts.target();
-      if (!target) throw new PermanentError('garbage collection needs the registry config and storage (managed registry, or BERTH_REGISTRY_CONFIG and BERTH_REGISTRY_STORAGE)');
+      if (!target) throw new KeyedFailure('gc_needs_storage', {}, true);
       const dryRun = !!ctx.payload.dryRun;
       const deleteUntagged = !!ctx.payload.deleteUntagged;
-      if (deleteUntagged && !opts.untagged) throw new PermanentError('deleting untagged manifests needs the deletion service');
+      if (deleteUntagged && !opts.untagged) throw new KeyedFailure('gc_needs_deletion_service', {}, true);
       const started = Date.now();
       // An empty registry has no repositories directory, and garbage-collect fails on that: nothing to collect.
       if (!fs.existsSync(repositoriesDir(target.storageDir))) {

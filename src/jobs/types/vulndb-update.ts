@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { OutboundClient } from '../../net/outbound.js';
 import { manualPayload } from '../payloads.js';
 import type { AdvisoryStore } from '../../scanner/advisory-store.js';
-import type { JobType } from '../runner.js';
+import { KeyedFailure, type JobType } from '../runner.js';
 
 export const VULNDB_UPDATE = 'vulndb-update';
 
@@ -38,7 +38,7 @@ export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[], h
         let stats;
         try {
           const res = await http.request(url, { signal: ctx.signal, timeoutMs: 60 * 60_000, maxBytes: MAX_FEED_BYTES, toFile: file });
-          if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
+          if (res.status !== 200) throw new KeyedFailure('vulndb_feed_http', { url, status: res.status });
           stats = await store.importFile(file);
         } finally {
           fs.rmSync(file, { force: true });
