@@ -29,6 +29,7 @@ import type { ScanRequests } from './services/scan-requests.js';
 import type { MaintenanceService } from './services/maintenance-service.js';
 import type { UploadSlots } from './services/upload-slots.js';
 import type { OutboundService } from './services/outbound-service.js';
+import type { SiteLanguageService } from './services/site-language-service.js';
 import type { ScannerRegistry } from './services/scanner-registry.js';
 import type { DeletionService } from './services/deletion-service.js';
 import type { WebhookService } from './services/webhook-service.js';
@@ -85,6 +86,8 @@ export interface Services {
   uploads: UploadSlots;
   /** the outbound policy and the one client every outbound call goes through */
   outbound: OutboundService;
+  /** the site's default language (Slack messages) */
+  siteLanguage: SiteLanguageService;
   /** registered external scanner adapters */
   scanners: ScannerRegistry;
   /** signs and checks list cursors */

@@ -51,6 +51,7 @@ import { retentionJob, TAG_RETENTION } from './jobs/types/retention.js';
 import { SCANNER_SUBJECT } from './registry/constants.js';
 import { MAX_CONCURRENT_UPLOADS, UploadSlots } from './services/upload-slots.js';
 import { OutboundService } from './services/outbound-service.js';
+import { SiteLanguageService } from './services/site-language-service.js';
 import { ScannerRegistry } from './services/scanner-registry.js';
 import { referrerLister } from './services/referrers-service.js';
 import { SignatureService } from './services/signature-service.js';
@@ -162,7 +163,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   jobs.onChange(markFailedScans(db, scans));
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret, outbound.client).listener);
   // Project webhooks: events only enqueue delivery jobs, so a receiver that is down never slows a push or a pull.
-  const webhooks = new WebhookService(db, projects, authz, audit, jobs, log, new URL(config.externalUrl).host, outbound.client);
+  const siteLanguage = new SiteLanguageService(db);
+  const webhooks = new WebhookService(db, projects, authz, audit, jobs, log, new URL(config.externalUrl).host, outbound.client, siteLanguage);
   jobs.register(webhookJob(webhooks, { retryMs: config.webhookRetryMs }));
   connectWebhookEvents({ db, sync, policy, scans, webhooks, scanJobType: SCAN_IMAGE, onJobChange: (fn) => jobs.onChange(fn) });
   const scheduler = new Scheduler(
@@ -226,6 +228,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     health,
     uploads: new UploadSlots(MAX_CONCURRENT_UPLOADS),
     outbound,
+    siteLanguage,
     scanners,
     // Cursors are signed with a key derived from the settings key, which replicas already share.
     cursors: new CursorCodec(settingsKey),

@@ -223,6 +223,10 @@ export interface JobLogsTable {
   at: number;
   level: string;
   message: string;
+  /** `joblog.*` message key (null on rows from before keys, shown as `message`) */
+  message_key: string | null;
+  /** JSON object of the key's parameters */
+  message_params: string | null;
 }
 
 export interface SchedulesTable {

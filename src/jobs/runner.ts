@@ -7,6 +7,8 @@ import type { KeysetPage, PageRequest } from '../paging.js';
 import * as repo from '../db/repos/jobs.js';
 import type { Job, JobPatch } from '../db/repos/jobs.js';
 import { isUniqueViolation } from '../errors.js';
+import { createI18n } from '../i18n/index.js';
+import type { JobLogKey, JobLogParams } from '../i18n/job-log.js';
 import type { Logger } from '../log.js';
 import type { EnqueueOptions, JobQueue } from './queue.js';
 import type { JobTypeName, PayloadOf } from './payloads.js';
@@ -22,7 +24,11 @@ export interface JobContext<P = unknown> {
   attempt: number;
   /** aborted on stop, timeout, shutdown, or a lost lease: long work must check it */
   signal: AbortSignal;
-  log(message: string, level?: 'info' | 'warn' | 'error'): Promise<void>;
+  /**
+   * Appends a log line: a `joblog.*` message key with its parameters, shown in the viewer's language in the job
+   * center; the English text is stored beside it for the REST API.
+   */
+  log(key: JobLogKey, params?: JobLogParams, level?: 'info' | 'warn' | 'error'): Promise<void>;
   /** 0–100, with an optional short text; writes are throttled */
   progress(percent: number, text?: string): Promise<void>;
   enqueue: JobQueue['enqueue'];
@@ -49,6 +55,26 @@ export interface JobType<P = unknown> {
 
 /** A failure that retrying cannot fix: the job fails at once. */
 export class PermanentError extends Error {}
+
+/** A log line to store: a message key and its parameters, or (a thrown error's own words) text kept as it is. */
+export type LogLine = { key: JobLogKey; params?: JobLogParams } | { text: string };
+
+// The English text stored with each keyed line (for the REST API and anything reading `message`).
+const english = createI18n().getFixedT('en');
+
+/**
+ * A failure a job type describes with a `joblog.*` key: its log line is shown in the viewer's language, its
+ * `message` (the job's `error`) is the English text. `permanent` fails the job at once, as PermanentError does.
+ */
+export class KeyedFailure extends Error {
+  constructor(
+    readonly key: JobLogKey,
+    readonly params: JobLogParams = {},
+    readonly permanent = false,
+  ) {
+    super(english(`joblog.${key}`, params));
+  }
+}
 
 export interface JobEvent {
   job: Job;
@@ -356,12 +382,12 @@ export class JobRunner implements JobQueue {
     const reason = signal.aborted ? (signal.reason as AbortReason) : null;
     if (reason === 'lease-lost') return; // another worker recovered the job: this attempt's writes are void
     if (reason === 'stopped') {
-      await this.appendLog(job.id, job.attempt, 'warn', 'stopped on request');
+      await this.appendLog(job.id, job.attempt, 'warn', { key: 'stopped' });
       await this.transition(job.id, job.attempt, 'stopped', { finished_at: now, error: 'stopped on request' }, { worker: true });
       return;
     }
     if (reason === 'shutdown') {
-      await this.appendLog(job.id, job.attempt, 'warn', 'interrupted by shutdown; released for a new attempt');
+      await this.appendLog(job.id, job.attempt, 'warn', { key: 'interrupted' });
       await this.newAttempt(job.id, job.attempt, 'running', { run_at: now });
       return;
     }
@@ -372,14 +398,19 @@ export class JobRunner implements JobQueue {
     }
     const err = outcome.err;
     const message = (reason === 'timeout' ? `timed out after ${type.timeoutMs} ms` : err instanceof Error ? err.message : String(err)).slice(0, 4000);
-    await this.appendLog(job.id, job.attempt, 'error', message);
+    await this.appendLog(
+      job.id,
+      job.attempt,
+      'error',
+      reason === 'timeout' ? { key: 'timed_out', params: { ms: type.timeoutMs } } : err instanceof KeyedFailure ? { key: err.key, params: err.params } : { text: message },
+    );
     const failures = job.failures + 1;
-    if (err instanceof PermanentError || failures >= job.maxAttempts) {
+    if (err instanceof PermanentError || (err instanceof KeyedFailure && err.permanent) || failures >= job.maxAttempts) {
       await this.transition(job.id, job.attempt, 'error', { finished_at: now, error: message, failures }, { worker: true });
       return;
     }
     const delay = backoffMs(failures, type.backoffBaseMs ?? this.backoffBaseMs);
-    await this.appendLog(job.id, job.attempt, 'info', `retrying in ${Math.round(delay / 1000)} s (attempt ${job.attempt + 1} of at most ${job.maxAttempts})`);
+    await this.appendLog(job.id, job.attempt, 'info', { key: 'retrying', params: { seconds: Math.round(delay / 1000), attempt: job.attempt + 1, max: job.maxAttempts } });
     await this.newAttempt(job.id, job.attempt, 'running', { run_at: now + delay, error: message, failures });
   }
 
@@ -391,7 +422,7 @@ export class JobRunner implements JobQueue {
       payload: job.payload,
       attempt: job.attempt,
       signal,
-      log: (message, level = 'info') => this.appendLog(job.id, job.attempt, level, message),
+      log: (key, params, level = 'info') => this.appendLog(job.id, job.attempt, level, { key, params }),
       progress: async (percent, text) => {
         const now = Date.now();
         const p = Math.max(0, Math.min(100, Math.round(percent)));
@@ -403,8 +434,16 @@ export class JobRunner implements JobQueue {
     };
   }
 
-  async appendLog(jobId: number, attempt: number, level: string, message: string): Promise<void> {
-    await repo.appendJobLog(this.db, { jobId, attempt, level, message, maxLines: this.maxLogLines });
+  /** Stores a log line of an attempt: a keyed line with its English text beside it, or a text as it is. */
+  async appendLog(jobId: number, attempt: number, level: string, line: LogLine): Promise<void> {
+    if ('text' in line) {
+      await repo.appendJobLog(this.db, { jobId, attempt, level, message: line.text, key: null, params: null, maxLines: this.maxLogLines });
+      return;
+    }
+    // Each text parameter is cut at 1000 characters (an error message, a tag list): the line stays a line.
+    const params = Object.fromEntries(Object.entries(line.params ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v.slice(0, 1000) : v]));
+    const message = english(`joblog.${line.key}`, params);
+    await repo.appendJobLog(this.db, { jobId, attempt, level, message, key: line.key, params, maxLines: this.maxLogLines });
   }
 
   /** Renews the lease; notices a stop requested elsewhere, or a lease taken over. */
@@ -436,7 +475,7 @@ export class JobRunner implements JobQueue {
       }
       const failures = job.failures + 1;
       const reason = `the worker running attempt ${job.attempt} stopped answering (lease expired)`;
-      await this.appendLog(job.id, job.attempt, 'error', reason);
+      await this.appendLog(job.id, job.attempt, 'error', { key: 'lease_expired', params: { attempt: job.attempt } });
       if (failures >= job.maxAttempts) {
         if (await repo.failExpiredJob(this.db, { id: job.id, attempt: job.attempt, error: reason, failures, now })) {
           await repo.releaseJobKey(this.db, job.id);

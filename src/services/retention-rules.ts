@@ -55,6 +55,13 @@ export interface RetentionVerdict {
 
 const DAY_MS = 86_400_000;
 
+/** Why an artifact goes (a verdict's `reason` when `keep` is false), each with its job log message key. */
+export const DELETE_REASONS = {
+  tagsNotRetained: { text: 'no rule retains its tags', logKey: 'retention_deleted_tags_not_retained' },
+  untagged: { text: 'untagged', logKey: 'retention_deleted_untagged' },
+  indexesDeleted: { text: 'its indexes are deleted', logKey: 'retention_deleted_indexes_gone' },
+} as const;
+
 /**
  * A repository glob in Harbor's doublestar style: `**` crosses `/`, `*` and `?` stay within one path segment,
  * `{a,b}` is either alternative.
@@ -150,7 +157,7 @@ export function decideRetention(rules: RetentionRule[], artifacts: RetentionArti
       if (imm) verdict.set(a.digest, { artifact: a, keep: true, reason: `immutable tag ${imm}` });
       else if (keptBy.has(a.digest)) verdict.set(a.digest, { artifact: a, keep: true, reason: keptBy.get(a.digest)! });
       else if (!a.tags.length && !untaggedInScope) verdict.set(a.digest, { artifact: a, keep: true, reason: 'untagged, and no rule includes untagged artifacts' });
-      else verdict.set(a.digest, { artifact: a, keep: false, reason: a.tags.length ? 'no rule retains its tags' : 'untagged' });
+      else verdict.set(a.digest, { artifact: a, keep: false, reason: a.tags.length ? DELETE_REASONS.tagsNotRetained.text : DELETE_REASONS.untagged.text });
     }
     for (const a of list.filter((x) => x.parents.length > 0)) {
       const imm = a.tags.find((t) => immutable.some((re) => re.test(t)));
@@ -158,7 +165,7 @@ export function decideRetention(rules: RetentionRule[], artifacts: RetentionArti
       if (imm) verdict.set(a.digest, { artifact: a, keep: true, reason: `immutable tag ${imm}` });
       else if (keptParent) verdict.set(a.digest, { artifact: a, keep: true, reason: `listed by the kept index ${keptParent}` });
       else if (keptBy.has(a.digest)) verdict.set(a.digest, { artifact: a, keep: true, reason: keptBy.get(a.digest)! });
-      else verdict.set(a.digest, { artifact: a, keep: false, reason: 'its indexes are deleted' });
+      else verdict.set(a.digest, { artifact: a, keep: false, reason: DELETE_REASONS.indexesDeleted.text });
     }
     out.push(...list.map((a) => verdict.get(a.digest)!));
   }

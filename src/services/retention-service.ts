@@ -4,13 +4,14 @@ import type { DB } from '../db/connect.js';
 import { findProjectById } from '../db/repos/projects.js';
 import { findRetentionPolicy, retentionArtifacts, saveRetentionPolicy } from '../db/repos/retention.js';
 import { badRequest } from '../errors.js';
+import type { JobLogKey, JobLogParams } from '../i18n/job-log.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { cronProblem, type Scheduler } from '../jobs/schedules.js';
 import type { Logger } from '../log.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { Project, ProjectService } from './project-service.js';
-import { decideRetention, retentionRuleSchema, toRule, type RetentionRuleInput } from './retention-rules.js';
+import { DELETE_REASONS, decideRetention, retentionRuleSchema, toRule, type RetentionRuleInput } from './retention-rules.js';
 import type { WebhookService } from './webhook-service.js';
 
 /** The job type of a retention run. */
@@ -47,10 +48,15 @@ export interface RetentionRunPayload {
   operator?: string;
 }
 
+/** The job log key of a deletion's reason (one of `DELETE_REASONS`; any other reason is logged with its text). */
+function deleteLogKey(reason: string): JobLogKey {
+  return Object.values(DELETE_REASONS).find((r) => r.text === reason)?.logKey ?? 'retention_deleted';
+}
+
 export interface RetentionRunContext {
   id: number;
   signal: AbortSignal;
-  log(message: string, level?: 'info' | 'warn' | 'error'): Promise<void>;
+  log(key: JobLogKey, params?: JobLogParams, level?: 'info' | 'warn' | 'error'): Promise<void>;
   progress(percent: number, text?: string): Promise<void>;
 }
 
@@ -132,7 +138,7 @@ export class RetentionService {
     // Indexes before the platform images they list: no moment leaves a kept index pointing at a missing manifest.
     const doomed = verdicts.filter((v) => !v.keep).sort((x, y) => x.artifact.parents.length - y.artifact.parents.length);
     const bytes = doomed.reduce((n, v) => n + v.artifact.size, 0);
-    await ctx.log(`${policy.rules.length} rule(s); ${artifacts.length} artifact(s); ${doomed.length} to delete (${bytes} bytes)${payload.dryRun ? ' — dry run, nothing deleted' : ''}`);
+    await ctx.log(payload.dryRun ? 'retention_plan_dry' : 'retention_plan', { rules: policy.rules.length, artifacts: artifacts.length, doomed: doomed.length, bytes });
     const deleted: { repository: string; digest: string; tags: string[]; size: number; reason: string }[] = [];
     const failed: { repository: string; digest: string; error: string }[] = [];
     if (payload.dryRun) {
@@ -156,12 +162,12 @@ export class RetentionService {
           for (const v of list) {
             if (!gone.has(v.artifact.digest)) continue;
             deleted.push({ repository, digest: v.artifact.digest, tags: v.artifact.tags, size: v.artifact.size, reason: v.reason });
-            await ctx.log(`deleted ${repository}@${v.artifact.digest}${v.artifact.tags.length ? ` (${v.artifact.tags.join(', ')})` : ''}: ${v.reason}`);
+            await ctx.log(deleteLogKey(v.reason), { artifact: `${repository}@${v.artifact.digest}`, tags: v.artifact.tags.join(', ') || '—', reason: v.reason });
           }
         } catch (err) {
           const message = (err as Error).message.slice(0, 500);
           for (const v of list) failed.push({ repository, digest: v.artifact.digest, error: message });
-          await ctx.log(`could not delete in ${repository}: ${message}`, 'warn');
+          await ctx.log('retention_delete_failed', { repository, error: message }, 'warn');
         }
         done += list.length;
         await ctx.progress((done / doomed.length) * 100, `${done} of ${doomed.length}`);

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { replaceReportFindings } from '../db/repos/findings.js';
+import type { JobLogKey, JobLogParams } from '../i18n/job-log.js';
 import type { Logger } from '../log.js';
 import type { RegistryClient } from '../registry/client.js';
 import { INDEX_TYPES } from '../registry/constants.js';
@@ -30,7 +31,8 @@ export const SCANNER_VERSION = `${SCANNER_NAME}/1`;
 export interface ScanProgress {
   signal: AbortSignal;
   progress(percent: number, text?: string): Promise<void>;
-  log(message: string): Promise<void>;
+  /** a job log line: a `joblog.*` key and its parameters */
+  log(key: JobLogKey, params?: JobLogParams): Promise<void>;
 }
 
 /** Budgets of the built-in scanner, per layer and per artifact. */
@@ -182,9 +184,7 @@ export class ScanService {
     });
     await replaceReportFindings(this.db, artifactId, unique);
     if (gapList.length) this.log.info({ repository, digest, gaps: gapList.length }, 'scan finished incomplete: parts could not be read or judged');
-    await p.log(
-      `${packages.length} packages, ${unique.length} findings (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')}); ${completeness}${gapList.length ? ` (${gapList.length} gaps)` : ''}`,
-    );
+    await p.log(gapList.length ? 'scan_done_gaps' : 'scan_done', { packages: packages.length, findings: unique.length, ...counts, completeness, gaps: gapList.length });
     await p.progress(100, 'done');
     return (await this.report(artifactId))!;
   }
@@ -213,7 +213,7 @@ export class ScanService {
       completeness: 'not_applicable',
       gaps: [],
     });
-    await p.log(why);
+    await (reason ? p.log('scan_not_applicable_reason', { reason }) : p.log('scan_not_applicable_type', { type }));
     await p.progress(100, 'not scannable');
     return (await this.report(artifactId))!;
   }
@@ -223,9 +223,9 @@ export class ScanService {
     const client = this.scanners!.client(s);
     const meta = await client.metadata(p.signal);
     const id = await client.scan({ registryUrl: this.registry.url(), authorization: `Bearer ${this.mintPull(repository)}`, repository, digest, mimeType }, p.signal);
-    await p.log(`submitted to ${meta.scanner.name} ${meta.scanner.version ?? ''} as ${id}`);
+    await p.log('scan_submitted', { scanner: `${meta.scanner.name} ${meta.scanner.version ?? ''}`.trim(), id });
     await p.progress(20, `waiting for ${meta.scanner.name}`);
-    const findings = sortFindings(mergeAliases(dedupe(await client.report(id, { signal: p.signal, onWait: (secs) => void p.log(`report not ready; the adapter asks to retry in ${secs} s`) }))));
+    const findings = sortFindings(mergeAliases(dedupe(await client.report(id, { signal: p.signal, onWait: (secs) => void p.log('scan_report_not_ready', { seconds: secs }) }))));
     const counts = Object.fromEntries(SEVERITIES.map((x) => [x, 0])) as Record<Severity, number>;
     for (const f of findings) counts[f.severity]++;
     await reports.saveReportResult(this.db, artifactId, {
@@ -265,7 +265,13 @@ export class ScanService {
     const stream = await this.openBlob(repository, digest, p.signal);
     const inv = await readLayer(stream, { maxBytes, maxRatio: this.limits.maxRatio, compressedSize: layer.size }, p.signal);
     budget.left -= inv.bytes;
-    await p.log(`read layer ${digest.slice(7, 19)}: ${inv.entries} entries, ${Math.round(inv.bytes / 1024)} KiB in ${Date.now() - started} ms${inv.gaps.length ? `; ${inv.gaps.length} gaps` : ''}`);
+    await p.log(inv.gaps.length ? 'scan_layer_read_gaps' : 'scan_layer_read', {
+      layer: digest.slice(7, 19),
+      entries: inv.entries,
+      kib: Math.round(inv.bytes / 1024),
+      ms: Date.now() - started,
+      gaps: inv.gaps.length,
+    });
     const cutByBudget = maxBytes < DEFAULT_LIMITS.maxBytes && inv.bytes > maxBytes;
     // a layer that could not be read to its end for a passing reason (the registry went away) is read again next time
     const transient = inv.gaps.some((g) => g.path === null && g.reason.startsWith('layer could not be read to the end'));
@@ -297,9 +303,13 @@ export class ScanService {
       await local.cleanup();
     }
     budget.left -= out.bytes;
-    await p.log(
-      `read SIF ${layer.digest.slice(7, 19)}: ${out.entries} entries listed, ${Math.round(out.bytes / 1024)} KiB extracted in ${Date.now() - started} ms${out.gaps.length ? `; ${out.gaps.length} gaps` : ''}`,
-    );
+    await p.log(out.gaps.length ? 'scan_sif_read_gaps' : 'scan_sif_read', {
+      layer: layer.digest.slice(7, 19),
+      entries: out.entries,
+      kib: Math.round(out.bytes / 1024),
+      ms: Date.now() - started,
+      gaps: out.gaps.length,
+    });
     // a missing unsquashfs, a timeout or a budget cut are not the file's fault: read again next time (alone, or with
     // more budget left, it may be read in full)
     const transient = out.gaps.some((g) => /not installed|took longer|ended by signal|unsquashfs failed|budget|capped after/.test(g.reason));

@@ -1,4 +1,6 @@
 import { CloudEvent, HTTP } from 'cloudevents';
+import type { TFunction } from 'i18next';
+import { createI18n, type Locale } from '../i18n/index.js';
 import { signatureHeader } from '../net/webhook-send.js';
 
 /** Harbor's webhook event types, by Harbor's names. */
@@ -114,35 +116,53 @@ function eventData(e: WebhookEvent, registryHost: string): Record<string, unknow
   return data;
 }
 
-/** A one-line description for chat targets. */
-function sentence(e: WebhookEvent): string {
+/** The `slack.*` message key of each event's sentence. */
+const SLACK_KEYS: Record<EventType, string> = {
+  PUSH_ARTIFACT: 'slack.push_artifact',
+  PULL_ARTIFACT: 'slack.pull_artifact',
+  DELETE_ARTIFACT: 'slack.delete_artifact',
+  SCANNING_COMPLETED: 'slack.scanning_completed',
+  SCANNING_FAILED: 'slack.scanning_failed',
+  SCANNING_STOPPED: 'slack.scanning_stopped',
+  QUOTA_EXCEED: 'slack.quota_exceed',
+  QUOTA_WARNING: 'slack.quota_warning',
+  TAG_RETENTION: 'slack.tag_retention',
+};
+
+// One catalogue instance for every delivery: fixed-language functions are cheap, loading is not.
+const i18n = createI18n();
+
+/** A one-line description for chat targets, in `t`'s language (the event type stays Harbor's name). */
+function sentence(e: WebhookEvent, t: TFunction): string {
   const what = e.resources[0] ? `${e.repository}${e.resources[0].tag ? `:${e.resources[0].tag}` : `@${e.resources[0].digest.slice(0, 19)}`}` : e.project.name;
-  const verbs: Record<EventType, string> = {
-    PUSH_ARTIFACT: 'pushed',
-    PULL_ARTIFACT: 'pulled',
-    DELETE_ARTIFACT: 'deleted',
-    SCANNING_COMPLETED: 'scanned',
-    SCANNING_FAILED: 'could not be scanned',
-    SCANNING_STOPPED: 'scan stopped',
-    QUOTA_EXCEED: 'push refused: storage quota exceeded',
-    QUOTA_WARNING: 'storage quota nearly used',
-    TAG_RETENTION: 'tag retention finished',
-  };
-  let extra = '';
   const o = e.resources[0]?.scanOverview;
-  if (o && e.type === 'SCANNING_COMPLETED') extra = ` (${o.total} vulnerabilities, highest ${o.severity})`;
-  if (e.type === 'TAG_RETENTION' && e.details) extra = ` (${String(e.details.deleted ?? 0)} deleted of ${String(e.details.total ?? 0)})`;
-  return `${what} ${verbs[e.type]} by ${e.operator}${extra}`;
+  const params: Record<string, string | number> = { what, operator: e.operator };
+  let key = SLACK_KEYS[e.type];
+  if (o && e.type === 'SCANNING_COMPLETED') {
+    key = 'slack.scanning_completed_summary';
+    Object.assign(params, { total: o.total, severity: o.severity });
+  }
+  if (e.type === 'TAG_RETENTION' && e.details) {
+    key = 'slack.tag_retention_summary';
+    Object.assign(params, { deleted: String(e.details.deleted ?? 0), total: String(e.details.total ?? 0) });
+  }
+  return t(key, params);
 }
 
 /**
  * The HTTP body and headers a policy sends for an event: `default` is Harbor's JSON (`type`, `occur_at` in seconds,
  * `operator`, `event_data`), `cloudevents` a CloudEvents 1.0 structured-mode JSON document (the `cloudevents`
- * package, Harbor's `type` names, `source` = the policy), `slack` an incoming-webhook message. With a secret the body
+ * package, Harbor's `type` names, `source` = the policy), `slack` an incoming-webhook message in `locale` (the site's
+ * default language; English unless given). With a secret the body
  * is signed: `X-Berth-Signature: sha256=<hex HMAC>` over the exact bytes sent. `Authorization` carries the policy's
  * auth header.
  */
-export function renderDelivery(e: WebhookEvent, policy: { id: number; format: WebhookFormat; authHeader: string | null; secret: string | null }, registryHost: string): RenderedDelivery {
+export function renderDelivery(
+  e: WebhookEvent,
+  policy: { id: number; format: WebhookFormat; authHeader: string | null; secret: string | null },
+  registryHost: string,
+  locale: Locale = 'en',
+): RenderedDelivery {
   let headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'berth-webhooks' };
   let body: string;
   if (policy.format === 'cloudevents') {
@@ -160,7 +180,7 @@ export function renderDelivery(e: WebhookEvent, policy: { id: number; format: We
     body = String(m.body);
     headers = { ...headers, ...(m.headers as Record<string, string>) };
   } else if (policy.format === 'slack') {
-    const text = `[${e.type}] ${sentence(e)}`;
+    const text = `[${e.type}] ${sentence(e, i18n.getFixedT(locale))}`;
     body = JSON.stringify({ text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] });
   } else {
     body = JSON.stringify({ type: e.type, occur_at: Math.floor(e.occurAt / 1000), operator: e.operator, event_data: eventData(e, registryHost) });

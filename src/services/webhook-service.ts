@@ -12,6 +12,7 @@ import { postWebhook, type WebhookResponse } from '../net/webhook-send.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { Project, ProjectService } from './project-service.js';
+import type { SiteLanguageService } from './site-language-service.js';
 import { EVENT_TYPES, renderDelivery, WEBHOOK_FORMATS, type EventType, type WebhookEvent } from './webhook-payloads.js';
 
 export type { WebhookPolicy, WebhookDelivery } from '../db/repos/webhooks.js';
@@ -76,6 +77,8 @@ export interface DeliveryOutcome {
   permanent: boolean;
   /** the policy is gone or disabled: nothing was sent */
   skipped?: string;
+  /** why nothing was sent, as a code (the job log's message key) */
+  skipReason?: 'deleted' | 'disabled';
   response?: WebhookResponse;
 }
 
@@ -105,6 +108,8 @@ export class WebhookService {
     private readonly registryHost: string,
     /** Berth's outbound client: the address policy every delivery obeys */
     private readonly http: OutboundClient,
+    /** the site's default language: Slack messages speak it */
+    private readonly siteLanguage: SiteLanguageService,
   ) {}
 
   /** A project whose webhooks the caller may manage (project admins, system admins). */
@@ -243,13 +248,14 @@ export class WebhookService {
   /** One delivery attempt of a queued event (the job's work): sends it as the policy is configured now, logs it. */
   async deliver(payload: DeliveryPayload, ctx: { jobId: number; attempt: number; signal: AbortSignal }): Promise<DeliveryOutcome> {
     const policy = await repo.findWebhookPolicyById(this.db, payload.policyId);
-    if (!policy) return { ok: true, permanent: false, skipped: 'the webhook was deleted' };
-    if (!policy.enabled) return { ok: true, permanent: false, skipped: 'the webhook is disabled' };
+    if (!policy) return { ok: true, permanent: false, skipped: 'the webhook was deleted', skipReason: 'deleted' };
+    if (!policy.enabled) return { ok: true, permanent: false, skipped: 'the webhook is disabled', skipReason: 'disabled' };
     return this.send(policy, payload.event, ctx);
   }
 
   private async send(policy: repo.WebhookPolicy, event: WebhookEvent, ctx: { jobId: number | null; attempt: number; signal?: AbortSignal }): Promise<DeliveryOutcome> {
-    const { headers, body } = renderDelivery(event, policy, this.registryHost);
+    const locale = policy.format === 'slack' ? await this.siteLanguage.get() : 'en';
+    const { headers, body } = renderDelivery(event, policy, this.registryHost, locale);
     const response = await postWebhook({ url: policy.url, headers, body, timeoutMs: SEND_TIMEOUT_MS, skipTlsVerify: policy.skipTlsVerify, signal: ctx.signal }, this.http);
     await repo.insertWebhookDelivery(this.db, {
       policyId: policy.id,

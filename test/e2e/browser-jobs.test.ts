@@ -24,7 +24,7 @@ for (const dialect of testDialects()) {
           for (let i = 1; i <= 100; i++) {
             if (ctx.signal.aborted) throw new Error('aborted');
             await ctx.progress(i, `step ${i}`);
-            if (i % 10 === 0) await ctx.log(`reached ${i}%`);
+            if (i % 10 === 0) await ctx.log('scan_report_not_ready', { seconds: i });
             await new Promise((r) => setTimeout(r, 300));
           }
         },

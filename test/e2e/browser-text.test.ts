@@ -63,7 +63,7 @@ for (const dialect of testDialects()) {
         timeoutMs: 30_000,
         concurrency: 1,
         async run(ctx) {
-          for (const l of ['first line', 'second line', 'third line']) await ctx.log(l);
+          for (const l of ['first line', 'second line', 'third line']) await ctx.log('scan_not_applicable_reason', { reason: l });
         },
       });
       const { id } = await b.services.jobs.enqueueStored('text-demo', {});

@@ -188,6 +188,8 @@ for (const dialect of testDialects()) {
       await call('PUT', '/system/cve-allowlist', 200, { json: { items: ['CVE-2024-1'], expires_at: null } });
       await call('GET', '/system/outbound-policy', 200);
       await call('PUT', '/system/outbound-policy', 200, { json: { allow: ['127.0.0.1'], deny: [] } });
+      await call('GET', '/system/default-language', 200);
+      await call('PUT', '/system/default-language', 200, { json: { language: 'en' } });
       await call('GET', '/system/auth', 200);
       await call('PUT', '/system/auth', 200, { json: { mode: 'db' } });
       await call('POST', '/system/auth/ldap/test', 200);

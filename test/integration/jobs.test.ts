@@ -39,7 +39,8 @@ for (const dialect of testDialects()) {
         timeoutMs: 5000,
         concurrency: 2,
         async run(ctx) {
-          await ctx.log(`hello ${String(ctx.payload.who)}`);
+          await ctx.log('scan_not_applicable_reason', { reason: `hello ${String(ctx.payload.who)}` });
+          await ctx.log('scan_all_finished', { count: 3 });
           await ctx.progress(50, 'half way');
           return { echoed: ctx.payload.who };
         },
@@ -132,7 +133,7 @@ for (const dialect of testDialects()) {
       const log = await runner.logLines(id, 0, 100);
       assert.deepEqual(
         log.map((l) => l.message),
-        ['hello world'],
+        ['not scanned: hello world', 'all 3 scans finished'],
       );
     });
 
@@ -427,9 +428,9 @@ for (const dialect of testDialects()) {
         const one = await (await t.req(`/api/v1/jobs/${id}`, { auth: ADMIN })).json();
         assert.equal(one.status, 'success');
         const log = await (await t.req(`/api/v1/jobs/${id}/log`, { auth: ADMIN })).json();
-        assert.equal(log.items[0].message, 'hello api');
+        assert.equal(log.items[0].message, 'not scanned: hello api');
         const text = await (await t.req(`/api/v1/jobs/${id}/log`, { auth: ADMIN, headers: { accept: 'text/plain' } })).text();
-        assert.match(text, /\[info\] \(attempt 1\) hello api/);
+        assert.match(text, /\[info\] \(attempt 1\) not scanned: hello api/);
         assert.equal((await t.req('/api/v1/jobs?status=done', { auth: ADMIN })).status, 400);
         assert.equal((await t.req('/api/v1/jobs/999999', { auth: ADMIN })).status, 404);
         const slow = await jobs.enqueueStored('api-slow', { ms: 5000 });

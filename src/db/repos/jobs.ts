@@ -125,11 +125,28 @@ export async function countActiveJobs(db: DB): Promise<number> {
 
 export async function listJobLogs(db: DB, jobId: number, afterId: number, limit: number) {
   const rows = await db.selectFrom('job_logs').selectAll().where('job_id', '=', jobId).where('id', '>', afterId).orderBy('id').limit(limit).execute();
-  return rows.map((r) => ({ id: Number(r.id), at: Number(r.at), level: r.level, attempt: Number(r.attempt), message: r.message }));
+  return rows.map((r) => ({ id: Number(r.id), at: Number(r.at), level: r.level, attempt: Number(r.attempt), message: r.message, key: r.message_key, params: parseParams(r.message_params) }));
 }
 
-/** Appends a log line unless the job already has `maxLines`. */
-export async function appendJobLog(db: DB, line: { jobId: number; attempt: number; level: string; message: string; maxLines: number }): Promise<void> {
+/** A stored parameter object, or null when absent or unreadable (a hand-edited row). */
+function parseParams(text: string | null): Record<string, string | number> | null {
+  if (!text) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, string | number>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Appends a log line unless the job already has `maxLines`: `message` its English text (cut at 2000 characters), `key`
+ * and `params` the `joblog.*` message key and its parameters (null for a text kept as it is).
+ */
+export async function appendJobLog(
+  db: DB,
+  line: { jobId: number; attempt: number; level: string; message: string; key: string | null; params: Record<string, string | number> | null; maxLines: number },
+): Promise<void> {
   const { n } = await db
     .selectFrom('job_logs')
     .select((e) => e.fn.countAll<number>().as('n'))
@@ -138,7 +155,15 @@ export async function appendJobLog(db: DB, line: { jobId: number; attempt: numbe
   if (Number(n) >= line.maxLines) return;
   await db
     .insertInto('job_logs')
-    .values({ job_id: line.jobId, attempt: line.attempt, at: Date.now(), level: line.level.slice(0, 8), message: line.message.slice(0, 2000) })
+    .values({
+      job_id: line.jobId,
+      attempt: line.attempt,
+      at: Date.now(),
+      level: line.level.slice(0, 8),
+      message: line.message.slice(0, 2000),
+      message_key: line.key,
+      message_params: line.params ? JSON.stringify(line.params) : null,
+    })
     .execute();
 }
 

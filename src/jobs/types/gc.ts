@@ -10,7 +10,7 @@ import type { DeletionService } from '../../services/deletion-service.js';
 import type { WriteDrain } from '../../services/write-drain.js';
 import { planUntagged, type Unreferenced } from '../../services/gc-planner.js';
 import type { PolicyService } from '../../services/policy-service.js';
-import { PermanentError, type JobContext, type JobType } from '../runner.js';
+import { KeyedFailure, type JobContext, type JobType } from '../runner.js';
 import type { JobQueue } from '../queue.js';
 import { blobsDir, repositoriesDir } from '../../registry/storage.js';
 
@@ -87,14 +87,14 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
     keepHistory: 200,
     async run(ctx) {
       const target = opts.target();
-      if (!target) throw new PermanentError('garbage collection needs the registry config and storage (managed registry, or BERTH_REGISTRY_CONFIG and BERTH_REGISTRY_STORAGE)');
+      if (!target) throw new KeyedFailure('gc_needs_storage', {}, true);
       const dryRun = !!ctx.payload.dryRun;
       const deleteUntagged = !!ctx.payload.deleteUntagged;
-      if (deleteUntagged && !opts.untagged) throw new PermanentError('deleting untagged manifests needs the deletion service');
+      if (deleteUntagged && !opts.untagged) throw new KeyedFailure('gc_needs_deletion_service', {}, true);
       const started = Date.now();
       // An empty registry has no repositories directory, and garbage-collect fails on that: nothing to collect.
       if (!fs.existsSync(repositoriesDir(target.storageDir))) {
-        await ctx.log('the registry holds no repositories yet: nothing to collect');
+        await ctx.log('gc_empty_registry');
         return { dryRun, deleteUntagged, blobsBefore: listBlobs(target.storageDir).size, blobsDeleted: 0, bytesFreed: 0, manifestsDeleted: 0, manifests: [], durationMs: Date.now() - started };
       }
       let renew: NodeJS.Timeout | null = null;
@@ -103,7 +103,7 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
           const hold = () => policy.setReadOnly({ reason: 'garbage collection', until: Date.now() + 60_000, jobId: ctx.id });
           await hold();
           renew = setInterval(() => void hold().catch(() => undefined), 20_000);
-          await ctx.log('registry writes are read-only; waiting for uploads in flight');
+          await ctx.log('gc_read_only');
           await new Promise((r) => setTimeout(r, 1100)); // other replicas' read-only cache lives one second
           // Every replica's uploads, through the DB: one started on another core just before read-only counts too.
           const writes = () => (opts.drain ? opts.drain.everywhere() : Promise.resolve({ ...localWrites, replicas: 1 }));
@@ -114,8 +114,8 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
             await new Promise((r) => setTimeout(r, 200));
             w = await writes();
           }
-          if (w.inflight > 0) await ctx.log(`${w.inflight} write(s) still in flight on ${w.replicas} replica(s) after the drain: they will fail and can be retried`, 'warn');
-          else await ctx.log(`uploads drained on ${w.replicas} replica(s)`);
+          if (w.inflight > 0) await ctx.log('gc_inflight_after_drain', { inflight: w.inflight, replicas: w.replicas }, 'warn');
+          else await ctx.log('gc_drained', { replicas: w.replicas });
         }
         let manifests: GcManifest[] = [];
         let estimate = new Map<string, number>();
@@ -133,8 +133,8 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
           .split('\n')
           .find((l) => /blobs marked/.test(l))
           ?.trim();
-        if (summary) await ctx.log(summary.slice(0, 500));
-        await ctx.log(`${dryRun ? 'would free' : 'freed'} ${eligible.length} blob(s), ${bytes} bytes`);
+        if (summary) await ctx.log('gc_registry_summary', { summary: summary.slice(0, 500) });
+        await ctx.log(dryRun ? 'gc_would_free' : 'gc_freed', { blobs: eligible.length, bytes });
         await ctx.progress(90, 'done collecting');
         return {
           dryRun,
@@ -151,7 +151,7 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
         if (renew) clearInterval(renew);
         if (!dryRun) {
           await policy.setReadOnly(null);
-          await ctx.log('registry writes are open again');
+          await ctx.log('gc_writes_open');
         }
       }
     },
@@ -176,14 +176,14 @@ async function deleteUnreferenced(
   if (!dryRun) {
     await sync.idle();
     const r = await sync.reconcile();
-    await ctx.log(`reconciled with the registry before deciding (${r.tagsSet} tag(s) set, ${r.tagsRemoved} removed)`);
+    await ctx.log('gc_reconciled', { set: r.tagsSet, removed: r.tagsRemoved });
   }
   const plan = await planUntagged(db);
   const estimate = new Map(plan.uniqueBlobs);
   for (const m of plan.manifests) estimate.set(m.digest, m.manifestSize);
   const manifests: GcManifest[] = plan.manifests.map((m) => ({ ...m, bytes: m.manifestSize + [...m.blobs].reduce((n, d) => n + (plan.uniqueBlobs.get(d) ?? 0), 0) }));
-  await ctx.log(`${manifests.length} manifest(s) nothing refers to (untagged, listed by no kept index, no kept referrer's subject)${dryRun ? ': a dry run deletes none' : ''}`);
-  for (const m of manifests.slice(0, 50)) await ctx.log(`${dryRun ? 'would delete' : 'deleting'} ${m.repository}@${m.digest} (${m.bytes} bytes only it uses)`);
+  await ctx.log(dryRun ? 'gc_unreferenced_dry' : 'gc_unreferenced', { count: manifests.length });
+  for (const m of manifests.slice(0, 50)) await ctx.log(dryRun ? 'gc_would_delete' : 'gc_deleting', { manifest: `${m.repository}@${m.digest}`, bytes: m.bytes });
   if (!dryRun) {
     const byRepo = new Map<string, GcManifest[]>();
     for (const m of manifests) byRepo.set(m.repository, [...(byRepo.get(m.repository) ?? []), m]);
@@ -199,7 +199,7 @@ async function deleteUnreferenced(
         const gone = new Set(r.deleted.map((d) => d.digest));
         for (const m of list) m.deleted = gone.has(m.digest);
       } catch (err) {
-        await ctx.log(`kept every manifest of ${repo}: ${(err as Error).message}`.slice(0, 1000), 'warn');
+        await ctx.log('gc_kept_repository', { repository: repo, error: (err as Error).message.slice(0, 900) }, 'warn');
       }
     }
   }

@@ -15,9 +15,9 @@ export function reconcileJob(sync: RegistrySync): JobType<{ reason?: string }> {
     priority: 0,
     keepHistory: 200,
     async run(ctx) {
-      await ctx.log('walking the registry catalog');
+      await ctx.log('reconcile_walking');
       const s = await sync.reconcile();
-      await ctx.log(`repositories ${s.repositories}, artifacts +${s.artifactsAdded} −${s.artifactsRemoved}, tags set ${s.tagsSet}, removed ${s.tagsRemoved}`);
+      await ctx.log('reconcile_done', { repositories: s.repositories, added: s.artifactsAdded, removed: s.artifactsRemoved, tagsSet: s.tagsSet, tagsRemoved: s.tagsRemoved });
       return s;
     },
   };

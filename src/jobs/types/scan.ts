@@ -93,7 +93,7 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
         if (created) queued++;
         if (i % 100 === 0) await ctx.progress(0, `queueing ${i + 1} of ${rows.length}`);
       }
-      await ctx.log(`queued ${queued} scans of ${rows.length} artifacts${queued < rows.length ? ` (${rows.length - queued} were already queued or running)` : ''}`);
+      await ctx.log(queued < rows.length ? 'scan_all_queued_busy' : 'scan_all_queued', { queued, total: rows.length, busy: rows.length - queued });
       // A scan that was already queued (a push's) counts too: scan-all is done when every artifact has been scanned.
       let remaining = ids;
       for (;;) {
@@ -104,7 +104,7 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
         if (remaining.length === 0) break;
         await sleep(pollMs, undefined, { signal: ctx.signal }).catch(() => undefined);
       }
-      await ctx.log(`all ${ids.length} scans finished`);
+      await ctx.log('scan_all_finished', { count: ids.length });
       return { artifacts: rows.length, queued };
     },
   };

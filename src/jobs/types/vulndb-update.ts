@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { OutboundClient } from '../../net/outbound.js';
 import { manualPayload } from '../payloads.js';
 import type { AdvisoryStore } from '../../scanner/advisory-store.js';
-import type { JobType } from '../runner.js';
+import { KeyedFailure, type JobType } from '../runner.js';
 
 export const VULNDB_UPDATE = 'vulndb-update';
 
@@ -25,7 +25,7 @@ export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[], h
     keepHistory: 200,
     async run(ctx) {
       if (!urls.length) {
-        await ctx.log('no feed URLs configured (BERTH_VULNDB_URLS): nothing to download');
+        await ctx.log('vulndb_no_feeds');
         return { feeds: 0 };
       }
       const totals = { feeds: 0, imported: 0, updated: 0, withdrawn: 0, invalid: 0 };
@@ -38,12 +38,12 @@ export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[], h
         let stats;
         try {
           const res = await http.request(url, { signal: ctx.signal, timeoutMs: 60 * 60_000, maxBytes: MAX_FEED_BYTES, toFile: file });
-          if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
+          if (res.status !== 200) throw new KeyedFailure('vulndb_feed_http', { url, status: res.status });
           stats = await store.importFile(file);
         } finally {
           fs.rmSync(file, { force: true });
         }
-        await ctx.log(`${url}: ${stats.imported} new, ${stats.updated} updated, ${stats.withdrawn} withdrawn, ${stats.unchanged} unchanged, ${stats.invalid} invalid`);
+        await ctx.log('vulndb_feed', { url, imported: stats.imported, updated: stats.updated, withdrawn: stats.withdrawn, unchanged: stats.unchanged, invalid: stats.invalid });
         totals.feeds++;
         totals.imported += stats.imported;
         totals.updated += stats.updated;

@@ -1,6 +1,6 @@
 import { WEBHOOK_DELIVERY, type DeliveryPayload, type WebhookService } from '../../services/webhook-service.js';
 import { webhookPayload } from '../payloads.js';
-import { PermanentError, type JobType } from '../runner.js';
+import { KeyedFailure, type JobType } from '../runner.js';
 
 export { WEBHOOK_DELIVERY };
 
@@ -20,14 +20,14 @@ export function webhookJob(webhooks: WebhookService, opts: { retryMs: number; ma
     async run(ctx) {
       const out = await webhooks.deliver(ctx.payload, { jobId: ctx.id, attempt: ctx.attempt, signal: ctx.signal });
       if (out.skipped) {
-        await ctx.log(`not sent: ${out.skipped}`);
+        await ctx.log(out.skipReason === 'deleted' ? 'webhook_skipped_deleted' : 'webhook_skipped_disabled');
         return { skipped: out.skipped };
       }
       const r = out.response!;
       const what = r.status === null ? (r.error ?? 'no answer') : `HTTP ${r.status}`;
       if (out.ok) return { status: r.status, latency_ms: r.latencyMs };
-      if (out.permanent) throw new PermanentError(`the receiver refused the event: ${what}`);
-      throw new Error(`not delivered: ${what}`);
+      if (out.permanent) throw new KeyedFailure('webhook_refused', { what }, true);
+      throw new KeyedFailure('webhook_not_delivered', { what });
     },
   };
 }

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { notFound } from '../../errors.js';
 import type { Job } from '../../jobs/runner.js';
+import { renderJobLog } from '../../i18n/job-log.js';
 import { cronProblem, nextRuns } from '../../jobs/schedules.js';
 import { FINAL_STATES, isJobStatus, JOB_STATES } from '../../jobs/states.js';
 import { RECONCILE } from '../../jobs/types/reconcile.js';
@@ -87,7 +88,9 @@ export function jobPages(): Hono<AppEnv> {
   };
   const panelData = async (c: Ctx, job: Job) => {
     const lines = await c.var.services.jobs.logLines(job.id, 0, 1000);
-    return { j: jobView(job), log: lines.map((l) => `${fmtTime(l.at)} [${l.level}] #${l.attempt} ${l.message}`), csrf: c.var.session?.csrfToken ?? '' };
+    // Keyed lines in the viewer's language; lines from before keys as they were written.
+    const t = tr(c);
+    return { j: jobView(job), log: lines.map((l) => `${fmtTime(l.at)} [${l.level}] #${l.attempt} ${renderJobLog(t, l)}`), csrf: c.var.session?.csrfToken ?? '' };
   };
 
   r.get('/:id', async (c) => {

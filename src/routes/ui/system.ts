@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
+import { isLocale, LOCALE_NAMES, LOCALES } from '../../i18n/index.js';
 import { GARBAGE_COLLECTION } from '../../jobs/types/gc.js';
 import { systemAdminOnly, type Ctx } from '../http.js';
 import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin, tr } from './render.js';
@@ -49,7 +50,15 @@ export function systemPages(): Hono<AppEnv> {
     return page(
       c,
       'pages/system/settings',
-      { title: tr(c)('system.title'), nav: 'settings', items: override?.items ?? a.items, expires: override?.expires ?? (a.expiresAt ? new Date(a.expiresAt).toISOString().slice(0, 10) : ''), error },
+      {
+        title: tr(c)('system.title'),
+        nav: 'settings',
+        items: override?.items ?? a.items,
+        expires: override?.expires ?? (a.expiresAt ? new Date(a.expiresAt).toISOString().slice(0, 10) : ''),
+        error,
+        siteLanguage: await c.var.services.siteLanguage.get(),
+        siteLanguages: LOCALES.map((l) => ({ code: l, name: LOCALE_NAMES[l] })),
+      },
       status,
     );
   };
@@ -67,6 +76,14 @@ export function systemPages(): Hono<AppEnv> {
     await c.var.services.policy.setSystemAllowlist({ items, expiresAt: expires ? Date.parse(`${expires}T23:59:59Z`) : null });
     await c.var.services.audit.record(c.var.actor, 'update', 'system', 'cve-allowlist', { items: items.length });
     return redirectWith(c, '/settings', { kind: 'ok', text: tr(c)('system.allowlist_saved') });
+  });
+  r.post('/settings/language', async (c) => {
+    const form = await c.req.parseBody();
+    const language = formString(form.language, 16);
+    if (!isLocale(language)) throw new AppError('BAD_REQUEST', 'unknown language');
+    await c.var.services.siteLanguage.set(language);
+    await c.var.services.audit.record(c.var.actor, 'update', 'system', 'default-language', { language });
+    return redirectWith(c, '/settings', { kind: 'ok', text: tr(c)('site_language.saved') });
   });
   return r;
 }

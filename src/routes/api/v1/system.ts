@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
 import { systemAdminOnly } from '../../http.js';
+import { LOCALES } from '../../../i18n/index.js';
 import { op, route } from './operation.js';
 import { allowlistSchema as allowlistView, jobSchema, outboundRulesSchema } from './schemas.js';
 
@@ -14,6 +15,7 @@ const allowlistSchema = z
 import { acceptedJob } from './jobs.js';
 
 const outboundSchema = z.object({ allow: z.array(z.string().max(64)).max(200).optional(), deny: z.array(z.string().max(64)).max(200).optional() }).strict();
+const languageSchema = z.object({ language: z.enum(LOCALES).describe('the site default language (Slack webhook messages)') }).strict();
 const accepted = { 202: { description: 'queued: the job', schema: jobSchema } };
 const bool = (name: string) => z.boolean({ error: `${name} must be true or false` }).optional();
 
@@ -57,6 +59,21 @@ export const systemOps = {
     body: outboundSchema,
     responses: { 200: { description: 'the stored rules', schema: outboundRulesSchema } },
   }),
+  language: op({
+    method: 'get',
+    path: '/system/default-language',
+    summary: 'The site default language: Slack webhook messages speak it',
+    tag: 'system',
+    responses: { 200: { description: 'the language', schema: languageSchema } },
+  }),
+  setLanguage: op({
+    method: 'put',
+    path: '/system/default-language',
+    summary: 'Set the site default language (`en` or `zh-CN`)',
+    tag: 'system',
+    body: languageSchema,
+    responses: { 200: { description: 'the language', schema: languageSchema } },
+  }),
   reconcile: op({ method: 'post', path: '/system/reconcile', summary: 'Reconcile the database with the registry (202 and the job)', tag: 'system', responses: accepted }),
 };
 
@@ -96,6 +113,15 @@ export function systemRoutes(): Hono<AppEnv> {
     const rules = await c.var.services.outbound.setRules({ allow: body.allow ?? [], deny: body.deny ?? [] });
     await c.var.services.audit.record(c.var.actor, 'update', 'system', 'outbound-policy', { ...rules });
     return c.json(rules);
+  });
+
+  route(r, at, systemOps.language, async (c) => c.json({ language: await c.var.services.siteLanguage.get() }));
+
+  route(r, at, systemOps.setLanguage, async (c, v) => {
+    const { language } = await v.body();
+    await c.var.services.siteLanguage.set(language);
+    await c.var.services.audit.record(c.var.actor, 'update', 'system', 'default-language', { language });
+    return c.json({ language });
   });
 
   route(r, at, systemOps.reconcile, async (c) => {
