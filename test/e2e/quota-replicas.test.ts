@@ -74,7 +74,7 @@ function quotaAcross(label: string, topo: Topology) {
       fails('skopeo', ['copy', '--retry-times', '0', '--dest-creds', ADMIN.join(':'), '--dest-tls-verify=false', src, `docker://${core.host}/${ref}`]);
 
     // Holds events in A's inbox: stored (the registry got its 200) but not applied, as when the drain lags.
-    const sync = () => topo.a().services.registry.sync as unknown as { kick: () => void };
+    const sync = () => topo.a().services.sync as unknown as { kick: () => void };
     const hold = () => {
       sync().kick = () => undefined;
     };
