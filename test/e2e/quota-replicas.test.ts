@@ -82,6 +82,12 @@ function quotaAcross(label: string, topo: Topology) {
       delete (sync() as { kick?: unknown }).kick;
       sync().kick();
     };
+    /** Reservations the database still holds for a project (every core reads the same table). */
+    const reserved = async (project: string) => {
+      const db = topo.a().services.db;
+      const p = await db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirstOrThrow();
+      return (await db.selectFrom('quota_reservations').select('digest').where('project_id', '=', p.id).execute()).length;
+    };
     const imported = (project: string, repo: string, tag: string) => eventually(async () => (await api(`/api/v1/projects/${project}/repositories/${repo}/artifacts/${tag}`)).status === 200, 20_000);
 
     it('a push through B is judged with the push A accepted and has not imported yet (skopeo)', async () => {
@@ -98,12 +104,13 @@ function quotaAcross(label: string, topo: Topology) {
         release();
       }
       await imported('qr-held', 'app', 'one');
+      assert.equal(await reserved('qr-held'), 0, 'the import ends the reservation');
       const used = await usage('qr-held');
       assert.ok(used > 700 * KiB && used <= MiB, `usage ${used} within the 1 MiB quota`);
       assert.equal((await api('/api/v1/projects/qr-held/repositories/app/artifacts/two')).status, 404);
     });
 
-    it('a PUT the registry refuses frees what its quota check reserved', async () => {
+    it('a PUT the registry refuses frees what its quota check reserved; the import of a re-pushed manifest ends its reservation', async () => {
       await project('qr-refused', MiB);
       const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(randomBytes(8))] } }));
       // The layer was never uploaded: the quota check takes its declared 700 KiB, the registry refuses the manifest.
@@ -121,12 +128,17 @@ function quotaAcross(label: string, topo: Topology) {
         const res = await putManifest(topo.a(), 'qr-refused/app', 'broken', missing);
         assert.equal(res.status, 400, await res.clone().text());
         assert.match(await res.text(), /BLOB_UNKNOWN/);
+        assert.equal(await reserved('qr-refused'), 0);
         const ok = await putManifest(topo.b(), 'qr-refused/app', 'fits', fits);
         assert.equal(ok.status, 201, await ok.clone().text());
       } finally {
         release();
       }
       await imported('qr-refused', 'app', 'fits');
+      // the same manifest again under another tag: Berth holds it already, and its import ends this reservation too
+      assert.equal((await putManifest(topo.b(), 'qr-refused/app', 'again', fits)).status, 201);
+      await imported('qr-refused', 'app', 'again');
+      await eventually(async () => (await reserved('qr-refused')) === 0);
     });
 
     it('a reservation whose import never comes stops counting after its bound', async () => {
@@ -170,6 +182,7 @@ function quotaAcross(label: string, topo: Topology) {
       );
       assert.equal(accepted, 3, `accepted ${accepted} of 8: ${statuses.join(',')}`);
       for (const [i, s] of statuses.entries()) if (s === 201) await imported('qr-race', 'app', `t${i}`);
+      assert.equal(await reserved('qr-race'), 0, 'every import ended its reservation');
       const used = await usage('qr-race');
       assert.ok(used <= MiB, `usage ${used} within the 1 MiB quota`);
     });
