@@ -84,7 +84,7 @@ function quotaAcross(label: string, topo: Topology) {
     };
     /** Reservations the database still holds for a project (every core reads the same table). */
     const reserved = async (project: string) => {
-      const db = topo.a().services.db;
+      const db = topo.a().db;
       const p = await db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirstOrThrow();
       return (await db.selectFrom('quota_reservations').select('digest').where('project_id', '=', p.id).execute()).length;
     };
