@@ -21,6 +21,7 @@ import { scheduleLastJob } from './2026-11-29-080-schedule-last-job.js';
 import { userPreferences } from './2026-11-29-081-user-preferences.js';
 import { listIndexes } from './2026-11-29-090-list-indexes.js';
 import { projectScanTotals } from './2026-11-30-100-project-scan-totals.js';
+import { quotaReservations } from './2026-11-30-120-quota-reservations.js';
 import { jobLogKeys } from './2026-11-30-130-job-log-keys.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
@@ -47,5 +48,6 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29-081-user-preferences': userPreferences,
   '2026-11-29-090-list-indexes': listIndexes,
   '2026-11-30-100-project-scan-totals': projectScanTotals,
+  '2026-11-30-120-quota-reservations': quotaReservations,
   '2026-11-30-130-job-log-keys': jobLogKeys,
 };

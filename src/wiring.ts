@@ -124,7 +124,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     { maxRatio: config.scanMaxRatio, maxImageBytes: config.scanMaxImageBytes },
     scanners,
   );
-  const policy = new PolicyService(db, client, scans, sync);
+  const policy = new PolicyService(db, client, scans);
   // Signed-only policy: cosign signatures are verified when pushed, and again when a project's keys change.
   const signatures = new SignatureService(db, client, log);
   sync.onPushed.push(async (a) => void (await signatures.verifyArtifact(a.repository, a.artifactId)));

@@ -331,6 +331,22 @@ export interface RegistryTables {
   robots: RobotsTable;
   robot_permissions: RobotPermissionsTable;
   registry_writes: RegistryWritesTable;
+  quota_reservations: QuotaReservationsTable;
+}
+
+/** A manifest push a quota check accepted and Berth has not imported yet (sizes in bytes, times epoch ms). */
+export interface QuotaReservationsTable {
+  id: string;
+  project_id: number;
+  repository: string;
+  digest: string;
+  manifest_bytes: number;
+  /** what the push added beyond the usage and the other reservations when it was accepted */
+  added_bytes: number;
+  /** JSON object: blob digest → size, every blob the manifest references */
+  blobs: string;
+  accepted_at: number;
+  expires_at: number;
 }
 
 export interface RegistryWritesTable {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Action } from '../auth/rbac.js';
 import type { Project } from '../db/repos/projects.js';
@@ -43,8 +42,8 @@ export interface V2Context extends V2Request {
   token: VerifiedToken | null;
   who: LivePrincipal | null;
   projectRow: Project | null;
-  /** a manifest PUT's digest once its quota was counted (the registry's answer settles it) */
-  counted?: string;
+  /** a manifest PUT's quota reservation (the registry's answer settles it) */
+  reservation?: string;
 }
 
 /** The registry's answer to a forwarded request: status and headers, body not yet read. */
@@ -214,14 +213,14 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
 
   const quota: BodyCheck = async (ctx, body) => {
     if (isInternal(ctx)) return null;
-    const refused = await policy.quotaRefusal(ctx.projectRow!, body, { repository: ctx.name!, reference: ctx.reference! });
-    if (!refused) ctx.counted = `sha256:${createHash('sha256').update(body).digest('hex')}`;
-    return refused;
+    const decided = await policy.reserveQuota(ctx.projectRow!, body, { repository: ctx.name!, reference: ctx.reference! });
+    if (decided.reservation) ctx.reservation = decided.reservation;
+    return decided.refusal;
   };
 
-  /** A push the quota counted before its import stops counting when the registry did not store it. */
+  /** A push the quota reserved before its import stops counting when the registry did not store it. */
   const quotaSettle: ResponseCheck = async (ctx, answer) => {
-    if (ctx.counted) policy.quotaSettled(ctx.projectRow!, ctx.name!, ctx.counted, answer.status === 201);
+    if (ctx.reservation) await policy.quotaSettled(ctx.reservation, answer.status === 201);
     return null;
   };
 

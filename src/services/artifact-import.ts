@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { findProjectByName } from '../db/repos/projects.js';
+import { deleteReservationsOf } from '../db/repos/quota-reservations.js';
 import type { Logger } from '../log.js';
 import { CORE_SUBJECT, IMAGE_TYPES, INDEX_TYPES, MANIFEST_TYPES } from '../registry/constants.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -80,6 +81,8 @@ export class ArtifactImport {
       if (known) {
         artifactId = known.id;
         await art.markPushed(this.db, known.id, at, who);
+        // the usage counts it already: a quota reservation of this push (another tag) would count it twice
+        await deleteReservationsOf(this.db, known.repositoryId, e.target.digest!);
       } else artifactId = await this.importArtifact(repo, e.target.digest!, { pushedAt: at, pushedBy: who, tag: e.target.tag });
       // The event's own tag and digest are the truth of this push. The registry emits it before it writes the tag
       // link, so asking the registry for the tag here races it and can answer "no such tag" for a tag that exists a

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { RegistryClient } from '../registry/client.js';
-import type { RegistrySync } from './registry-sync.js';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import type { Project } from '../db/repos/projects.js';
+import { deleteReservation, insertReservation, listLiveReservations, withProjectQuotaLock } from '../db/repos/quota-reservations.js';
 import { findReportSummary } from '../db/repos/scan-reports.js';
 import { getSetting, putSetting } from '../db/repos/settings.js';
 import { v2Refusal, type RefusalReason, type V2Refusal } from '../errors.js';
@@ -60,44 +60,21 @@ export class PolicyService {
   private readOnlyCache: { value: ReadOnlyState | null; at: number } = { value: null, at: 0 };
 
   /**
-   * Manifest PUTs this process let through that Berth has not imported yet: project id → `<repository>@<digest>` →
-   * bytes the push added and when. The registry holds them the moment it answers; the database counts them only once
-   * the notification is applied, so without this a quick second push would be judged against a usage missing the first.
-   * An entry goes when the push is imported (or after {@link UNIMPORTED_TTL_MS}, when reconciliation has it).
+   * How long a push the quota accepted counts before its import (milliseconds; written into each reservation).
+   * Notifications come within seconds; a push whose event never arrives is imported by reconciliation.
    */
-  private readonly unimported = new Map<number, Map<string, PendingPush>>();
-  /** Quota decisions per project run one at a time in this process, so two parallel pushes cannot both fit. */
+  reservationTtlMs = QUOTA_RESERVATION_TTL_MS;
+  /**
+   * Quota decisions per project queue here in this process before they take the project's lock in the database, so
+   * parallel pushes through one core wait in memory rather than each holding a database connection.
+   */
   private readonly quotaTurns = new Map<number, Promise<unknown>>();
 
   constructor(
     private readonly db: DB,
     private readonly registry: RegistryClient,
     private readonly scans: ScanService,
-    /** imported pushes stop counting as pending for quotas (none: nothing is imported in this process) */
-    sync?: Pick<RegistrySync, 'onPushed'>,
-  ) {
-    sync?.onPushed.push((a) => this.imported(a.repository, a.digest));
-  }
-
-  private imported(repository: string, digest: string): void {
-    for (const m of this.unimported.values()) m.delete(`${repository}@${digest}`);
-  }
-
-  /** This project's pushes accepted here and not imported yet (expired ones dropped): their distinct blobs, manifests. */
-  private pendingPushes(projectId: number, now = Date.now()): { blobs: Map<string, number>; manifestBytes: number } {
-    const out = { blobs: new Map<string, number>(), manifestBytes: 0 };
-    const m = this.unimported.get(projectId);
-    if (!m) return out;
-    for (const [k, e] of m) {
-      if (now - e.at > UNIMPORTED_TTL_MS) {
-        m.delete(k);
-        continue;
-      }
-      out.manifestBytes += e.manifestBytes;
-      for (const [d, n] of e.blobs) out.blobs.set(d, n);
-    }
-    return out;
-  }
+  ) {}
 
   // --- system settings ---
 
@@ -299,11 +276,20 @@ export class PolicyService {
   readonly onQuota: ((e: QuotaEvent) => void)[] = [];
 
   /**
-   * Refuses a manifest PUT that would take the project past its storage quota. `target` names the manifest for the
-   * quota events (QUOTA_EXCEED on a refusal, QUOTA_WARNING when a push crosses 85 % of the quota).
+   * Decides a manifest PUT against the project's storage quota and, when it fits, reserves what it adds until Berth
+   * imports it. The registry holds a push the moment it answers, the usage counts it only once its notification is
+   * applied: the reservations (in the database, so every replica sees every replica's pushes) fill that gap. A push
+   * is judged against the usage plus every live reservation of the project, each distinct blob once; the decision
+   * and its reservation are one transaction under the project's lock, so two replicas deciding at once take turns.
+   * A reservation ends when the push is imported, when the registry refuses the PUT ({@link quotaSettled}), or after
+   * {@link reservationTtlMs}. Projects without a quota return at once, without touching the database.
+   * `target` names the manifest for the quota events (QUOTA_EXCEED on a refusal, QUOTA_WARNING when a push crosses
+   * 85 % of the quota) and for the reservation; without it nothing is reserved.
+   * @returns the refusal (412 PRECONDITION naming usage, push and quota), or null and the reservation's id (null when
+   *   nothing was reserved)
    */
-  async quotaRefusal(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
-    if (project.quotaBytes === null) return null;
+  async reserveQuota(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<QuotaDecision> {
+    if (project.quotaBytes === null) return { refusal: null, reservation: null };
     const before = this.quotaTurns.get(project.id) ?? Promise.resolve();
     const turn = before.catch(() => undefined).then(() => this.decideQuota(project, body, target));
     const settled = turn.catch(() => undefined);
@@ -315,41 +301,67 @@ export class PolicyService {
   }
 
   /**
-   * A registry's answer to a manifest PUT that passed the quota check: a refused or failed PUT stored nothing, so its
-   * bytes stop counting at once.
+   * The registry's answer to a manifest PUT that {@link reserveQuota} let through: a refused or failed PUT stored
+   * nothing, so its reservation ends at once; a stored one counts until its import.
    */
-  quotaSettled(project: Project, repository: string, digest: string, stored: boolean): void {
-    if (!stored) this.unimported.get(project.id)?.delete(`${repository}@${digest}`);
+  async quotaSettled(reservation: string, stored: boolean): Promise<void> {
+    // The client gets the registry's answer either way: a reservation not removed here ends at its expiry.
+    if (!stored) await deleteReservation(this.db, reservation).catch(() => undefined);
   }
 
-  private async decideQuota(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<V2Refusal | null> {
+  private async decideQuota(project: Project, body: Buffer, target?: { repository: string; reference: string }): Promise<QuotaDecision> {
     const quotaBytes = project.quotaBytes!;
+    // The registry is asked for blob sizes before the lock: the lock is held for database reads and one write only.
     const blobs = await this.manifestBlobs(target?.repository ?? null, body);
-    const pending = this.pendingPushes(project.id);
-    const held = await this.heldBlobs(project, [...new Set([...blobs.keys(), ...pending.blobs.keys()])]);
-    // Each distinct blob once: what the database counts, plus what pushes before this one added and it does not know
-    // yet, plus what this push adds beyond both.
-    let pendingBytes = pending.manifestBytes;
-    for (const [d, n] of pending.blobs) if (!held.has(d)) pendingBytes += n;
-    let added = body.length;
-    for (const [d, n] of blobs) if (!held.has(d) && !pending.blobs.has(d)) added += n;
-    const usage = (await this.usage(project.id)) + pendingBytes;
+    const now = Date.now();
+    const decided = await withProjectQuotaLock(this.db, project.id, now, async (trx) => {
+      const pending = { blobs: new Map<string, number>(), manifestBytes: 0 };
+      for (const r of await listLiveReservations(trx, project.id, now)) {
+        pending.manifestBytes += r.manifestBytes;
+        for (const [d, n] of r.blobs) pending.blobs.set(d, n);
+      }
+      const held = await this.heldBlobs(trx, project, [...new Set([...blobs.keys(), ...pending.blobs.keys()])]);
+      // Each distinct blob once: what the database counts, plus what reserved pushes add that it does not know yet,
+      // plus what this push adds beyond both.
+      let pendingBytes = pending.manifestBytes;
+      for (const [d, n] of pending.blobs) if (!held.has(d)) pendingBytes += n;
+      let added = body.length;
+      for (const [d, n] of blobs) if (!held.has(d) && !pending.blobs.has(d)) added += n;
+      const usage = (await art.projectUsageBytes(trx, project.id)) + pendingBytes;
+      const fits = usage + added <= quotaBytes;
+      let reservation: string | null = null;
+      if (fits && target) {
+        reservation = randomUUID();
+        const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+        await insertReservation(trx, {
+          id: reservation,
+          projectId: project.id,
+          repository: target.repository,
+          digest,
+          manifestBytes: body.length,
+          addedBytes: added,
+          blobs,
+          acceptedAt: now,
+          expiresAt: now + this.reservationTtlMs,
+        });
+      }
+      return { usage, added, fits, reservation };
+    });
+    const { usage, added } = decided;
     const event = { project, repository: target?.repository ?? null, reference: target?.reference ?? null, usedBytes: usage, addedBytes: added, quotaBytes };
     const warnAt = QUOTA_WARNING_SHARE * quotaBytes;
-    if (usage + added <= quotaBytes) {
+    if (decided.fits) {
       if (usage < warnAt && usage + added >= warnAt) this.quotaEvent({ ...event, exceeded: false });
-      if (target) {
-        const m = this.unimported.get(project.id) ?? new Map<string, PendingPush>();
-        m.set(`${target.repository}@sha256:${createHash('sha256').update(body).digest('hex')}`, { blobs, manifestBytes: body.length, at: Date.now() });
-        this.unimported.set(project.id, m);
-      }
-      return null;
+      return { refusal: null, reservation: decided.reservation };
     }
     this.quotaEvent({ ...event, exceeded: true });
-    return v2Refusal(
-      'PRECONDITION',
-      `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
-    );
+    return {
+      refusal: v2Refusal(
+        'PRECONDITION',
+        `storage quota of project ${project.name} exceeded: ${fmtBytes(usage)} used + ${fmtBytes(added)} in this push > ${fmtBytes(quotaBytes)} quota. Delete images (and run garbage collection) or ask for a larger quota.`,
+      ),
+      reservation: null,
+    };
   }
 
   private quotaEvent(e: QuotaEvent): void {
@@ -385,10 +397,10 @@ export class PolicyService {
   }
 
   /** Which of these blobs the project's imported artifacts already hold (counted in {@link usage}). */
-  private async heldBlobs(project: Project, digests: string[]): Promise<Set<string>> {
+  private async heldBlobs(db: DB, project: Project, digests: string[]): Promise<Set<string>> {
     const have = new Set<string>();
     for (let i = 0; i < digests.length; i += 500) {
-      for (const d of await art.findProjectBlobs(this.db, project.id, digests.slice(i, i + 500))) have.add(d);
+      for (const d of await art.findProjectBlobs(db, project.id, digests.slice(i, i + 500))) have.add(d);
     }
     return have;
   }
@@ -399,15 +411,11 @@ export class PolicyService {
   }
 }
 
-/** A push accepted by the quota check and not imported yet: its blobs (real sizes) and its manifest's bytes. */
-interface PendingPush {
-  blobs: Map<string, number>;
-  manifestBytes: number;
-  at: number;
-}
+/** A quota decision on a manifest PUT: the refusal, or the reservation that counts the push until its import. */
+export type QuotaDecision = { refusal: V2Refusal; reservation: null } | { refusal: null; reservation: string | null };
 
-/** How long a push accepted here counts before its import: notifications come within seconds; reconciliation repairs. */
-export const UNIMPORTED_TTL_MS = 5 * 60_000;
+/** How long a push the quota accepted counts before its import: notifications come within seconds; reconciliation repairs. */
+export const QUOTA_RESERVATION_TTL_MS = 5 * 60_000;
 
 /** Share of a quota whose crossing by a push raises QUOTA_WARNING (Harbor's default warning level). */
 export const QUOTA_WARNING_SHARE = 0.85;

@@ -6,6 +6,7 @@ import { isUniqueViolation } from '../../errors.js';
 import { likeExpr } from './sql.js';
 import { retryDeadlock } from './jobs.js';
 import { addToProjectTotals, severityTotals, contributionOf, isMysqlDb, lockingTransaction, lockReportCounts, negate, ZERO } from './scan-totals.js';
+import { deleteReservationsOf } from './quota-reservations.js';
 import { keysetPage } from './keyset.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import { isArtifactType, isReferrerType, typeOfRow, type ArtifactType } from '../../registry/artifact-type.js';
@@ -84,7 +85,12 @@ export async function findRepository(db: DB, name: string): Promise<Repository |
 export async function upsertArtifact(db: DB, repositoryId: number, digest: string, f: ArtifactFacts): Promise<number> {
   // Two imports into one repository both read-lock its row (foreign key) and then update it: InnoDB kills one as a
   // deadlock victim, which the retry runs again (the whole upsert is idempotent).
-  return retryDeadlock(() => upsertArtifactOnce(db, repositoryId, digest, f));
+  const id = await retryDeadlock(() => upsertArtifactOnce(db, repositoryId, digest, f));
+  // Counted by the usage from the commit above on: a quota reservation of the push would count it twice. Removed after
+  // that commit, not inside it (which would take a lock after the project counters' and could deadlock with a quota
+  // decision holding the project row): until then the manifest's bytes count twice for a moment, never zero times.
+  await deleteReservationsOf(db, repositoryId, digest);
+  return id;
 }
 
 async function upsertArtifactOnce(db: DB, repositoryId: number, digest: string, f: ArtifactFacts): Promise<number> {

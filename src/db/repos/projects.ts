@@ -126,6 +126,8 @@ export async function updateProjectRow(db: DB, id: number, patch: ProjectUpdate)
 
 export async function deleteProjectRow(db: DB, id: number): Promise<boolean> {
   const res = await db.deleteFrom('projects').where('id', '=', id).executeTakeFirst();
+  // SQLite may hand the id to the next project: its pushes must not meet this one's quota reservations.
+  await db.deleteFrom('quota_reservations').where('project_id', '=', id).execute();
   await bumpGeneration(db, 'access');
   return Number(res.numDeletedRows) > 0;
 }
