@@ -103,5 +103,7 @@ export interface AppEnv {
     banner?: string;
     /** the UI language of this request (`src/i18n`), set for UI pages */
     locale?: Locale;
+    /** True when the language was chosen (stored for the user or in the cookie), not picked from the browser. */
+    localeChosen?: boolean;
   };
 }

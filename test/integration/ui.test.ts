@@ -137,6 +137,104 @@ for (const dialect of testDialects()) {
       assert.match(zh, /您的角色：管理员</);
     });
 
+    it("says form errors in the reader's language, while the REST API keeps English", async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const csrf = await b.csrf();
+      const zh = { 'accept-language': 'zh-CN' };
+      const text = async (res: Response, status: number) => {
+        assert.equal(res.status, status);
+        return res.text();
+      };
+      // Validation of a name.
+      const badZh = await text(await b.post('/projects', { _csrf: csrf, name: 'Bad_Name' }, zh), 422);
+      assert.match(badZh, /项目名称只能由小写字母和数字组成/);
+      assert.doesNotMatch(badZh, /must be lowercase/);
+      assert.match(await text(await b.post('/projects', { _csrf: csrf, name: 'Bad_Name' }), 422), /project name must be lowercase letters and digits/);
+      // Duplicates: a project, a robot.
+      assert.equal((await b.post('/projects', { _csrf: csrf, name: 'err-zh' })).status, 303);
+      assert.match(await text(await b.post('/projects', { _csrf: csrf, name: 'err-zh' }, zh), 422), /项目“err-zh”已存在/);
+      const robot = { _csrf: csrf, name: 'ci', project: 'err-zh', grant_project: 'err-zh', pull: '1' };
+      assert.equal((await b.post('/projects/err-zh/robots', robot, zh)).status, 201);
+      const twice = await text(await b.post('/projects/err-zh/robots', robot, zh), 422);
+      assert.match(twice, /机器人账户“robot\$err-zh\+ci”已存在/);
+      assert.doesNotMatch(twice, /already exists/);
+      assert.match(await text(await b.post('/projects/err-zh/robots', robot), 422), /robot &quot;robot\$err-zh\+ci&quot; already exists|robot "robot\$err-zh\+ci" already exists/);
+      // Not found, on the error page and in an htmx fragment.
+      assert.match(await text(await b.fetch('/projects/no-such-zh', { headers: zh }), 404), /项目“no-such-zh”不存在/);
+      assert.match(await text(await b.fetch('/projects/no-such-zh', { headers: { ...zh, 'hx-request': 'true' } }), 404), /<p class="error" role="alert">项目“no-such-zh”不存在<\/p>/);
+      assert.match(await text(await b.fetch('/no/such/page', { headers: zh }), 404), /页面不存在/);
+      // Permission refusals: a user who is not a system admin; a member without the right.
+      const bob = new Browser(t);
+      await bob.login('bob', 'bob-pw-123');
+      assert.match(await text(await bob.fetch('/audit-logs', { headers: zh }), 403), /只有系统管理员可以执行此操作/);
+      assert.match(await text(await bob.fetch('/audit-logs'), 403), /only system admins may do this/);
+      await t.req('/api/v1/projects/err-zh/members', { method: 'POST', auth: ADMIN, json: { username: 'bob', role: 'guest' } });
+      assert.match(await text(await bob.fetch('/projects/err-zh/settings', { headers: zh }), 403), /你无权在此项目中执行此操作/);
+      // The CSRF refusal comes after the language is known.
+      assert.match(await text(await b.post('/projects', { name: 'x1' }, zh), 403), /CSRF 令牌缺失或无效/);
+      // REST: English whatever the Accept-Language.
+      const api = await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'Bad_Name' }, headers: zh });
+      assert.equal(api.status, 400);
+      assert.match((await api.json()).errors[0].message, /^project name must be lowercase letters and digits/);
+    });
+
+    it("shows a project's robot accounts as its tab, with one translated heading and permissions", async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const csrf = await b.csrf();
+      assert.equal((await b.post('/projects', { _csrf: csrf, name: 'rb-tab' })).status, 303);
+      assert.equal((await b.post('/projects/rb-tab/robots', { _csrf: csrf, name: 'ci', project: 'rb-tab', grant_project: 'rb-tab', pull: '1', push: '1' })).status, 201);
+      const show = await (await b.fetch('/projects/rb-tab')).text();
+      assert.match(show, /<a href="\/projects\/rb-tab\/robots">Robot accounts<\/a>/);
+      const en = await (await b.fetch('/projects/rb-tab/robots')).text();
+      assert.match(en, /<a href="\/projects">Projects<\/a> \/ rb-tab/, 'the project header');
+      assert.match(en, /<a href="\/projects\/rb-tab\/robots" aria-current="page">Robot accounts<\/a>/, 'the tab, active');
+      assert.match(en, /<h2>Robot accounts of <a href="\/projects\/rb-tab">rb-tab<\/a><\/h2>/);
+      assert.match(en, /data-actions="pull,push">rb-tab: pull, push</);
+      assert.match(en, /<form method="post" action="\/projects\/rb-tab\/robots"/);
+      const zh = await (await b.fetch('/projects/rb-tab/robots', { headers: { 'accept-language': 'zh-CN' } })).text();
+      assert.match(zh, /<h2><a href="\/projects\/rb-tab">rb-tab<\/a> 的机器人账户<\/h2>/);
+      assert.match(zh, /data-actions="pull,push">rb-tab：拉取、推送</);
+      assert.doesNotMatch(zh, /属于/);
+      // The old address leads to the tab.
+      const old = await b.fetch('/robots?project=rb-tab');
+      assert.equal(old.status, 302);
+      assert.equal(old.headers.get('location'), '/projects/rb-tab/robots');
+      // Someone who may not manage the project's robots gets no tab and no list.
+      const bob = new Browser(t);
+      await bob.login('bob', 'bob-pw-123');
+      await t.req('/api/v1/projects/rb-tab/members', { method: 'POST', auth: ADMIN, json: { username: 'bob', role: 'developer' } });
+      assert.doesNotMatch(await (await bob.fetch('/projects/rb-tab')).text(), /\/robots"/);
+      assert.equal((await bob.fetch('/projects/rb-tab/robots')).status, 403);
+    });
+
+    it('offers "critical" (not "critical or higher") as the top blocking level, in both languages', async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const csrf = await b.csrf();
+      assert.equal((await b.post('/projects', { _csrf: csrf, name: 'sev-sel' })).status, 303);
+      const en = await (await b.fetch('/projects/sev-sel/settings')).text();
+      assert.match(en, /<option value="high"[^>]*>high or higher<\/option><option value="critical"[^>]*>critical<\/option>/);
+      const zh = await (await b.fetch('/projects/sev-sel/settings', { headers: { 'accept-language': 'zh-CN' } })).text();
+      assert.match(zh, /<option value="high"[^>]*>高危及以上<\/option><option value="critical"[^>]*>严重<\/option>/);
+    });
+
+    it('marks "Browser default" as the language choice until the user picks one', async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const selected = async () =>
+        [...(await (await b.fetch('/projects', { headers: { 'accept-language': 'zh-CN' } })).text()).matchAll(/<option value="([^"]+)" selected>/g)]
+          .map((m) => m[1])
+          .filter((v) => ['en', 'zh-CN', 'auto'].includes(v!));
+      assert.deepEqual(await selected(), ['auto']);
+      const csrf = await b.csrf();
+      assert.equal((await b.post('/language', { _csrf: csrf, lang: 'zh-CN', next: '/projects' })).status, 303);
+      assert.deepEqual(await selected(), ['zh-CN']);
+      assert.equal((await b.post('/language', { _csrf: csrf, lang: 'auto', next: '/projects' })).status, 303);
+      assert.deepEqual(await selected(), ['auto']);
+    });
+
     it('escapes script payloads everywhere a person sees them', async () => {
       const b = new Browser(t);
       await b.login('admin', ADMIN_PASSWORD);

@@ -85,6 +85,21 @@ describe('i18n catalogues', () => {
     for (const k of GATE_REASONS) assert.ok(en.has(`gate.reason_${k}`), k);
   });
 
+  it('every error key the code gives (AppError ui, problem()) exists as errors.<key>', () => {
+    const found = new Map<string, string>();
+    for (const f of walk('src', '.ts')) {
+      const src = fs.readFileSync(f, 'utf8');
+      // `{ key: 'x' }` handed to an AppError or one of its helpers, on the line that throws or makes it.
+      for (const line of src.split('\n')) {
+        if (!/\b(AppError|badRequest|notFound|denied|conflict|unauthorized)\(/.test(line)) continue;
+        for (const m of line.matchAll(/\{ key: '([a-z_]+)'/g)) found.set(m[1]!, f);
+      }
+      for (const m of src.matchAll(/\b(?:problem|complaint)\((?:'[^']*'|`[^`]*`), '([a-z_]+)'/g)) found.set(m[1]!, f);
+    }
+    assert.ok(found.size > 40, `found ${found.size} error keys: the scan works`);
+    for (const [k, f] of found) assert.ok(en.has(`errors.${k}`), `${f} gives unknown error key ${k}`);
+  });
+
   it('translates with placeholders through i18next, falling back to nothing missing', () => {
     const i18n = createI18n();
     assert.equal(i18n.getFixedT('zh-CN')('pager.status', { page: 2, pages: 5, total: 99 }), '第 2 / 5 页 · 共 99 项');

@@ -11,7 +11,7 @@ export function auditPages(kind: 'audit' | 'access'): Hono<AppEnv> {
   const base = kind === 'audit' ? '/audit-logs' : '/access-log';
   r.get('/', requireLogin, async (c) => {
     const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins read the audit log');
+    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins read the audit log', { key: 'admins_only' });
     const filter = { username: c.req.query('username')?.slice(0, 255) ?? '', resource: c.req.query('resource')?.slice(0, 255) ?? '' };
     const list = listId(`${kind}-ui`, filter.username, filter.resource);
     const q = listQuery(c, list, SORTS.newestFirst, { defaultLimit: 50, countTotal: false });

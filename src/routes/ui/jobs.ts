@@ -51,7 +51,7 @@ export function jobPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.use('*', requireLogin, async (c, next) => {
     const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins see jobs');
+    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins see jobs', { key: 'admins_only' });
     await next();
   });
 
@@ -78,7 +78,7 @@ export function jobPages(): Hono<AppEnv> {
 
   r.post('/run/:type', async (c) => {
     const type = c.req.param('type');
-    if (!MANUAL.some((a) => a.type === type)) throw notFound('no such job type');
+    if (!MANUAL.some((a) => a.type === type)) throw notFound('no such job type', { key: 'not_found' });
     const { id } = await c.var.services.jobs.enqueueStored(type, { reason: 'manual', by: c.var.actor.name });
     await c.var.services.audit.record(c.var.actor, 'run', 'job', type, { job: id });
     return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)('jobs.queued_flash', { id, type }) });
@@ -86,7 +86,7 @@ export function jobPages(): Hono<AppEnv> {
 
   const load = async (c: Ctx) => {
     const job = await c.var.services.jobs.get(pathId(c, 'id'));
-    if (!job) throw notFound('job not found');
+    if (!job) throw notFound('job not found', { key: 'job_not_found' });
     return job;
   };
   const panelData = async (c: Ctx, job: Job) => {
@@ -116,7 +116,7 @@ export function jobPages(): Hono<AppEnv> {
     const id = pathId(c, 'id');
     const form = await c.req.parseBody();
     const status = await c.var.services.jobs.requestStop(id);
-    if (status === null) throw notFound('job not found');
+    if (status === null) throw notFound('job not found', { key: 'job_not_found' });
     await c.var.services.audit.record(c.var.actor, 'stop', 'job', String(id), { status });
     const job = (await c.var.services.jobs.get(id))!;
     if (isHtmx(c)) return form.view === 'panel' ? fragment(c, 'partials/jobs/panel', await panelData(c, job)) : fragment(c, 'partials/jobs/row', { j: jobView(job) });
@@ -130,7 +130,7 @@ export function schedulePages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.use('*', requireLogin, async (c, next) => {
     const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins change schedules');
+    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins change schedules', { key: 'admins_only' });
     await next();
   });
 
@@ -167,7 +167,7 @@ export function schedulePages(): Hono<AppEnv> {
     const problem = cronProblem(cron);
     if (problem) return listPage(c, { name, cron, enabled, error: problem }, 422);
     const s = await c.var.services.scheduler.update(name, { cron, enabled });
-    if (!s) throw notFound('schedule not found');
+    if (!s) throw notFound('schedule not found', { key: 'not_found' });
     await c.var.services.audit.record(c.var.actor, 'update', 'schedule', name, { cron, enabled });
     return redirectWith(c, '/schedules', { kind: 'ok', text: tr(c)('schedules.saved_flash', { name }) });
   });

@@ -12,7 +12,7 @@ export function systemPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   const admin = async (c: Ctx, next: () => Promise<void>) => {
     const p = c.var.principal;
-    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins');
+    if (!(p.kind === 'user' && p.isAdmin)) throw denied('only system admins', { key: 'admins_only' });
     await next();
   };
   r.use('/gc', requireLogin, admin);

@@ -24,7 +24,7 @@ export function vulndbPages(): Hono<AppEnv> {
   r.get('/', (c) => show(c));
   // Admin check first: the file is read only after it, into a temporary file (src/routes/body.ts).
   r.post('/import', async (c) => {
-    if (!viewer(c)?.isAdmin) throw denied('only system admins import advisories');
+    if (!viewer(c)?.isAdmin) throw denied('only system admins import advisories', { key: 'admins_only' });
     const { uploads, config, advisories } = c.var.services;
     let upload;
     try {
