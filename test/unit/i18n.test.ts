@@ -7,6 +7,14 @@ import { JOB_STATES } from '../../src/jobs/states.js';
 import { SEVERITIES } from '../../src/scanner/severity.js';
 import { ROLES } from '../../src/auth/rbac.js';
 import { GATE_REASONS } from '../../src/services/policy-service.js';
+import { AUDIT_ACTIONS, AUDIT_RESOURCE_TYPES } from '../../src/services/audit-service.js';
+import { PULL_REFUSED } from '../../src/registry/v2-pipeline.js';
+import { GARBAGE_COLLECTION } from '../../src/jobs/types/gc.js';
+import { RECONCILE } from '../../src/jobs/types/reconcile.js';
+import { SCAN_ALL, SCAN_IMAGE } from '../../src/jobs/types/scan.js';
+import { VULNDB_UPDATE } from '../../src/jobs/types/vulndb-update.js';
+import { TAG_RETENTION } from '../../src/services/retention-service.js';
+import { WEBHOOK_DELIVERY } from '../../src/services/webhook-service.js';
 
 /** Every leaf key of a nested catalogue, dotted. */
 function keys(o: Record<string, unknown>, prefix = ''): Map<string, unknown> {
@@ -83,6 +91,11 @@ describe('i18n catalogues', () => {
     for (const k of ['user', 'group']) assert.ok(en.has(`members.kind_${k}`), k);
     for (const k of ['settings', 'environment']) assert.ok(en.has(`auth_settings.secret_from_${k}`), k);
     for (const k of GATE_REASONS) assert.ok(en.has(`gate.reason_${k}`), k);
+    // The audit and access logs and the job center name what they list in the page's language.
+    assert.ok((AUDIT_ACTIONS as readonly string[]).includes(PULL_REFUSED));
+    for (const a of AUDIT_ACTIONS) assert.ok(en.has(`audit.action_${a}`), a);
+    for (const r of AUDIT_RESOURCE_TYPES) assert.ok(en.has(`audit.type_${r}`), r);
+    for (const j of [GARBAGE_COLLECTION, RECONCILE, SCAN_IMAGE, SCAN_ALL, VULNDB_UPDATE, TAG_RETENTION, WEBHOOK_DELIVERY]) assert.ok(en.has(`jobs.type_${j.replace(/-/g, '_')}`), j);
   });
 
   it('every error key the code gives (AppError ui, problem()) exists as errors.<key>', () => {

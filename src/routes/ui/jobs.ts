@@ -40,6 +40,9 @@ const jobView = (j: Job) => ({
   stoppable: !FINAL_STATES.has(j.status),
 });
 
+/** A job type in the reader's language (`jobs.type_<type>`, `-` read as `_`), else the type itself. */
+const typeLabel = (c: Ctx, type: string) => tr(c)(`jobs.type_${type.replace(/-/g, '_')}`, { defaultValue: type });
+
 /** Jobs a system admin can start from the job center (labels are message keys). */
 const MANUAL: { type: string; label: string }[] = [
   { type: RECONCILE, label: 'jobs.run_reconcile' },
@@ -81,7 +84,7 @@ export function jobPages(): Hono<AppEnv> {
     if (!MANUAL.some((a) => a.type === type)) throw notFound('no such job type', { key: 'not_found' });
     const { id } = await c.var.services.jobs.enqueueStored(type, { reason: 'manual', by: c.var.actor.name });
     await c.var.services.audit.record(c.var.actor, 'run', 'job', type, { job: id });
-    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)('jobs.queued_flash', { id, type }) });
+    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)('jobs.queued_flash', { id, type: typeLabel(c, type) }) });
   });
 
   const load = async (c: Ctx) => {
@@ -106,7 +109,7 @@ export function jobPages(): Hono<AppEnv> {
     return page(c, 'pages/confirm', {
       title: tr(c)('jobs.stop_title'),
       heading: tr(c)('jobs.stop_title'),
-      question: tr(c)('jobs.stop_question', { id: job.id, type: job.type, status: tr(c)(`jobs.state_${job.status}`) }),
+      question: tr(c)('jobs.stop_question', { id: job.id, type: typeLabel(c, job.type), status: tr(c)(`jobs.state_${job.status}`) }),
       action: `/jobs/${job.id}/stop`,
       confirmLabel: tr(c)('jobs.stop_title'),
       cancel: `/jobs/${job.id}`,
