@@ -113,6 +113,13 @@ describe('i18n catalogues', () => {
     for (const [k, f] of found) assert.ok(en.has(`errors.${k}`), `${f} gives unknown error key ${k}`);
   });
 
+  it("gives different things on one page different words (the artifact page: its digest, a finding's summary)", () => {
+    for (const l of LOCALES) {
+      const cat = keys(CATALOGUES[l]);
+      assert.notEqual(cat.get('artifact.digest'), cat.get('findings.col_summary'), l);
+    }
+  });
+
   it('translates with placeholders through i18next, falling back to nothing missing', () => {
     const i18n = createI18n();
     assert.equal(i18n.getFixedT('zh-CN')('pager.status', { page: 2, pages: 5, total: 99 }), '第 2 / 5 页 · 共 99 项');
