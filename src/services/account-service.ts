@@ -4,6 +4,7 @@ import type { DB } from '../db/connect.js';
 import type { PageRequest } from '../paging.js';
 import * as sessions from '../db/repos/sessions.js';
 import { findUserLocale, setUserLocale } from '../db/repos/preferences.js';
+import { getSetting, putSetting } from '../db/repos/settings.js';
 import { deleteUser, findUserRowById, findUserRowByName, insertUser, listUsers, toUser, updateUser, type User } from '../db/repos/users.js';
 import { AppError, badRequest, conflict, fromProblem, isUniqueViolation, notFound, problem } from '../errors.js';
 import { generatePassword, hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
@@ -26,6 +27,9 @@ export interface Session {
   csrfToken: string;
 }
 
+/** System setting naming the account that still has the password generated at first start: `{"userId": n}`. */
+const GENERATED_PASSWORD_SETTING = 'admin_generated_password';
+
 export class AccountService {
   private readonly verified = new CredentialCache<string>(CRED_CACHE_TTL_MS);
 
@@ -35,17 +39,28 @@ export class AccountService {
     private readonly sessionTtlMs: number,
   ) {}
 
-  /** Creates `admin` on first start. Returns the generated password when none was configured. */
+  /**
+   * Creates `admin` on first start. Returns the generated password when none was configured, and then remembers
+   * that the account still has it (see {@link hasGeneratedPassword}) until its password is changed.
+   */
   async ensureAdmin(initialPassword: string | undefined): Promise<string | null> {
     if (await findUserRowByName(this.db, 'admin')) return null;
     const password = initialPassword ?? generatePassword();
+    let user: User;
     try {
-      await this.createUser({ username: 'admin', password, isAdmin: true });
+      user = await this.createUser({ username: 'admin', password, isAdmin: true });
     } catch (err) {
       if (err instanceof AppError && err.code === 'CONFLICT') return null; // another replica won the race
       throw err;
     }
-    return initialPassword ? null : password;
+    if (initialPassword) return null;
+    await putSetting(this.db, GENERATED_PASSWORD_SETTING, { userId: user.id });
+    return password;
+  }
+
+  /** True while the user still signs in with the password Berth generated at first start (one DB read). */
+  async hasGeneratedPassword(userId: number): Promise<boolean> {
+    return (await getSetting<{ userId?: number }>(this.db, GENERATED_PASSWORD_SETTING))?.userId === userId;
   }
 
   async createUser(input: { username: string; password: string; email?: string | null; isAdmin?: boolean }): Promise<User> {
@@ -176,6 +191,7 @@ export class AccountService {
       throw badRequest('current password is wrong', undefined, { key: 'password_wrong' });
     }
     await updateUser(this.db, userId, { password_hash: await hashPassword(newPassword) });
+    if (await this.hasGeneratedPassword(userId)) await putSetting(this.db, GENERATED_PASSWORD_SETTING, null);
     await sessions.deleteUserSessions(this.db, userId, opts.keepSessionId);
   }
 

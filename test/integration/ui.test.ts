@@ -243,6 +243,41 @@ for (const dialect of testDialects()) {
       assert.doesNotMatch(jobs, />reconcile</);
     });
 
+    it('asks the admin to change the password generated at first start, until they do', async () => {
+      const fresh = await startTestApp(dialect, { BERTH_ADMIN_PASSWORD: '' });
+      try {
+        const generated = fresh.generatedAdminPassword;
+        assert.ok(generated && generated.length >= 16);
+        const b = new Browser(fresh);
+        assert.equal((await b.login('admin', generated)).status, 303);
+        const notice = /<div class="banner banner-password" role="alert">([^<]*)<a href="\/account\/password">([^<]*)<\/a><\/div>/;
+        assert.match(await (await b.fetch('/')).text(), notice);
+        const zh = notice.exec(await (await b.fetch('/projects', { headers: { 'accept-language': 'zh-CN' } })).text());
+        assert.match(zh?.[1] ?? '', /首次启动时生成的密码/);
+        // Another system admin, with a password of their own, is not asked.
+        await fresh.req('/api/v1/users', { method: 'POST', auth: ['admin', generated], json: { username: 'ops', password: 'ops-pw-1234', admin: true } });
+        const ops = new Browser(fresh);
+        await ops.login('ops', 'ops-pw-1234');
+        assert.doesNotMatch(await (await ops.fetch('/')).text(), /banner-password/);
+        // A wrong current password changes nothing; the right one clears the notice for good.
+        const csrf = await b.csrf();
+        assert.equal((await b.post('/account/password', { _csrf: csrf, old_password: 'wrong-one', new_password: 'admin-chosen-1' })).status, 422);
+        assert.match(await (await b.fetch('/')).text(), /banner-password/);
+        assert.equal((await b.post('/account/password', { _csrf: csrf, old_password: generated, new_password: 'admin-chosen-1' })).status, 303);
+        assert.doesNotMatch(await (await b.fetch('/')).text(), /banner-password/);
+        // A restart generates nothing and asks nothing.
+        const again = await fresh.restart();
+        assert.equal(again.generatedAdminPassword, null);
+        const b2 = new Browser(again);
+        assert.equal((await b2.login('admin', 'admin-chosen-1')).status, 303);
+        assert.doesNotMatch(await (await b2.fetch('/')).text(), /banner-password/);
+        await again.close({ drop: true });
+      } catch (err) {
+        await fresh.close({ drop: true }).catch(() => {});
+        throw err;
+      }
+    });
+
     it('marks "Browser default" as the language choice until the user picks one', async () => {
       const b = new Browser(t);
       await b.login('admin', ADMIN_PASSWORD);

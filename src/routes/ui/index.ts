@@ -46,6 +46,8 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
     if (isUiPath(c.req.path) && c.var.principal?.kind === 'user') {
       const ro = await services.policy.readOnly();
       if (ro) c.set('banner', tr(c)('banner.gc'));
+      const p = c.var.principal;
+      if (p.isAdmin && (await services.accounts.hasGeneratedPassword(p.id))) c.set('passwordNotice', true);
     }
     await next();
   });

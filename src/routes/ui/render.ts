@@ -58,6 +58,7 @@ export function page(c: Ctx, template: string, data: Record<string, unknown>, st
     csrf: c.var.session?.csrfToken ?? '',
     flash,
     banner: c.var.banner,
+    passwordNotice: c.var.passwordNotice ?? false,
     path: c.req.path + new URL(c.req.url).search,
     ...i18nData(c),
     ...data,
