@@ -83,7 +83,7 @@ export const V2_ERROR_STATUS = {
   TOOMANYREQUESTS: 429,
   UNKNOWN: 500,
   UNAVAILABLE: 503,
-  /** Harbor's code for a pull refused by project policy; the docker CLI prints its message verbatim. */
+  /** Harbor's code for a pull refused by project policy; clients print its message after `unknown:` (README). */
   PROJECTPOLICYVIOLATION: 412,
   /** Immutability and quota refusals (Harbor: 412 PRECONDITION). */
   PRECONDITION: 412,
