@@ -100,7 +100,7 @@ export function createApp(services: Services): Hono<AppEnv> {
 
   app.notFound((c) => {
     if (isMachinePath(c.req.path)) return c.json({ errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] }, 404);
-    return renderErrorPage(c, 404, 'Page not found');
+    return renderErrorPage(c, 404, new AppError('NOT_FOUND', 'Page not found', undefined, { key: 'page_not_found' }));
   });
 
   app.onError((err, c) => {
@@ -122,7 +122,7 @@ export function createApp(services: Services): Hono<AppEnv> {
       if (appErr.status === 429) c.header('Retry-After', '900');
       return c.json({ errors: [{ code: appErr.code, message: appErr.message, ...(appErr.detail !== undefined ? { detail: appErr.detail } : {}) }] }, appErr.status as 400);
     }
-    return renderErrorPage(c, appErr.status, appErr.message);
+    return renderErrorPage(c, appErr.status, appErr);
   });
 
   return app;

@@ -112,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
       if (opts.length && !(opts.length === 1 && opts[0] === '--password-stdin')) throw new Error(`unknown option ${opts[0]}`);
       const password = opts[0] === '--password-stdin' ? (await readStdin()).replace(/\r?\n$/, '') : generatePassword();
       const problem = passwordProblem(password);
-      if (problem) throw new Error(problem);
+      if (problem) throw new Error(problem.message);
       return withServices(config, async (s) => {
         const user = await s.accounts.getUserByName(username);
         if (!user) throw new Error(`no user "${username}"`);

@@ -105,5 +105,9 @@ export interface AppEnv {
     banner?: string;
     /** the UI language of this request (`src/i18n`), set for UI pages */
     locale?: Locale;
+    /** The signed-in admin still has the password generated at first start: the layout asks them to change it. */
+    passwordNotice?: boolean;
+    /** True when the language was chosen (stored for the user or in the cookie), not picked from the browser. */
+    localeChosen?: boolean;
   };
 }

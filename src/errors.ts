@@ -20,6 +20,23 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+/**
+ * An error's words as data: `errors.<key>` in the UI catalogues with the values it names, so the UI can say it in the
+ * reader's language while the REST API keeps the English `message`.
+ */
+export interface UiText {
+  key: string;
+  params?: Record<string, string | number>;
+}
+
+/** A rule's complaint: the English sentence the API sends, and the same as a catalogue key for the UI. */
+export interface Problem {
+  message: string;
+  ui: UiText;
+}
+
+export const problem = (message: string, key: string, params?: UiText['params']): Problem => ({ message, ui: { key, params } });
+
 export class AppError extends Error {
   readonly status: number;
   /**
@@ -29,6 +46,8 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly detail?: unknown,
+    /** The message as catalogue keys for the UI (several: each is said); without it the UI shows `message`. */
+    readonly ui?: UiText | readonly UiText[],
     readonly options: { retryAfterSeconds?: number } = {},
   ) {
     super(message);
@@ -36,11 +55,15 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (message: string, detail?: unknown) => new AppError('BAD_REQUEST', message, detail);
-export const notFound = (message: string) => new AppError('NOT_FOUND', message);
-export const denied = (message = 'permission denied') => new AppError('DENIED', message);
-export const conflict = (message: string) => new AppError('CONFLICT', message);
-export const unauthorized = (message = 'authentication required') => new AppError('UNAUTHORIZED', message);
+/** An AppError of `code` from a {@link Problem}: the API gets its English message, the UI its catalogue key. */
+export const fromProblem = (code: ErrorCode, p: Problem) => new AppError(code, p.message, undefined, p.ui);
+
+export const badRequest = (message: string, detail?: unknown, ui?: UiText | readonly UiText[]) => new AppError('BAD_REQUEST', message, detail, ui);
+export const notFound = (message: string, ui?: UiText) => new AppError('NOT_FOUND', message, undefined, ui);
+export const denied = (message = 'permission denied', ui?: UiText) => new AppError('DENIED', message, undefined, ui ?? (message === 'permission denied' ? { key: 'denied' } : undefined));
+export const conflict = (message: string, ui?: UiText) => new AppError('CONFLICT', message, undefined, ui);
+export const unauthorized = (message = 'authentication required', ui?: UiText) =>
+  new AppError('UNAUTHORIZED', message, undefined, ui ?? (message === 'authentication required' ? { key: 'unauthorized' } : undefined));
 
 /**
  * Codes of `/v2` answers: the distribution spec's error codes (docs/spec/api.md "Errors") plus the two Harbor uses
@@ -64,7 +87,7 @@ export const V2_ERROR_STATUS = {
   TOOMANYREQUESTS: 429,
   UNKNOWN: 500,
   UNAVAILABLE: 503,
-  /** Harbor's code for a pull refused by project policy; the docker CLI prints its message verbatim. */
+  /** Harbor's code for a pull refused by project policy; clients print its message after `unknown:` (README). */
   PROJECTPOLICYVIOLATION: 412,
   /** Immutability and quota refusals (Harbor: 412 PRECONDITION). */
   PRECONDITION: 412,

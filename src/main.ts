@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { ConfigError, listenUrl, loadConfig } from './config.js';
-import { createLogger } from './log.js';
+import { adminPasswordBanner, createLogger } from './log.js';
 import { createHttpServer } from './server.js';
 import { wireServices } from './wiring.js';
 
@@ -20,8 +20,9 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const wired = await wireServices(config, log);
   if (wired.generatedAdminPassword) {
-    // Printed once, on the first start only, straight to the terminal (never through the logger).
-    process.stdout.write(`\n  Berth created user "admin" with the generated password: ${wired.generatedAdminPassword}\n  Change it after signing in.\n\n`);
+    // Printed once, on the first start only, straight to the terminal (never through the logger), on stderr: stdout
+    // carries the JSON request log.
+    process.stderr.write(adminPasswordBanner(wired.generatedAdminPassword));
   }
   const app = createApp(wired.services);
   const server = createHttpServer(wired.services, app);

@@ -1,3 +1,4 @@
+import { problem, type Problem } from '../errors.js';
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 // scrypt N=2^15, r=8, p=1: 32 MiB and ~60 ms per hash on this class of machine (OWASP's minimum is 2^17 / 8 / 1
@@ -39,8 +40,8 @@ export function generatePassword(): string {
 }
 
 /** Password rules for people: long enough, not absurdly long (scrypt cost does not grow, the body does). */
-export function passwordProblem(password: string): string | null {
-  if (password.length < 8) return 'password must be at least 8 characters';
-  if (password.length > 256) return 'password must be at most 256 characters';
+export function passwordProblem(password: string): Problem | null {
+  if (password.length < 8) return problem('password must be at least 8 characters', 'password_short', { min: 8 });
+  if (password.length > 256) return problem('password must be at most 256 characters', 'password_long', { max: 256 });
   return null;
 }

@@ -15,7 +15,7 @@ export type Ctx = Context<AppEnv>;
 export function requireSystemAdmin(c: Ctx, refusal: string): void {
   const p = c.var.principal;
   if (p.kind === 'anonymous') throw unauthorized();
-  if (!isSystemAdmin(p)) throw denied(refusal);
+  if (!isSystemAdmin(p)) throw denied(refusal, { key: 'admins_only' });
 }
 
 /** {@link requireSystemAdmin} as middleware for a group of routes. */

@@ -80,7 +80,7 @@ export function csrfGuard(services: Services) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const m = c.req.method;
     if (m === 'GET' || m === 'HEAD' || m === 'OPTIONS') return next();
-    if (!originAllowed(c.req.header('origin'), ownOrigin, c.req.header('host'))) throw new AppError('DENIED', 'cross-site request refused');
+    if (!originAllowed(c.req.header('origin'), ownOrigin, c.req.header('host'))) throw new AppError('DENIED', 'cross-site request refused', undefined, { key: 'cross_site' });
     const session = c.get('session');
     if (!session) return next(); // no ambient credentials: nothing to forge (login has its own check)
     let sent = c.req.header('x-csrf-token');
@@ -96,7 +96,7 @@ export function csrfGuard(services: Services) {
         sent = await peekFirstMultipartField(c, '_csrf');
       }
     }
-    if (!sent || !constantTimeEqual(sent, session.csrfToken)) throw new AppError('DENIED', 'missing or invalid CSRF token: reload the page and try again');
+    if (!sent || !constantTimeEqual(sent, session.csrfToken)) throw new AppError('DENIED', 'missing or invalid CSRF token: reload the page and try again', undefined, { key: 'csrf' });
     await next();
   });
 }

@@ -4,8 +4,9 @@ import type { DB } from '../db/connect.js';
 import type { PageRequest } from '../paging.js';
 import * as sessions from '../db/repos/sessions.js';
 import { findUserLocale, setUserLocale } from '../db/repos/preferences.js';
+import { getSetting, putSetting } from '../db/repos/settings.js';
 import { deleteUser, findUserRowById, findUserRowByName, insertUser, listUsers, toUser, updateUser, type User } from '../db/repos/users.js';
-import { AppError, badRequest, conflict, isUniqueViolation, notFound } from '../errors.js';
+import { AppError, badRequest, conflict, fromProblem, isUniqueViolation, notFound, problem } from '../errors.js';
 import { generatePassword, hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
 import { usernameProblem } from '../auth/names.js';
 import type { Logger } from '../log.js';
@@ -26,6 +27,9 @@ export interface Session {
   csrfToken: string;
 }
 
+/** System setting naming the account that still has the password generated at first start: `{"userId": n}`. */
+const GENERATED_PASSWORD_SETTING = 'admin_generated_password';
+
 export class AccountService {
   private readonly verified = new CredentialCache<string>(CRED_CACHE_TTL_MS);
 
@@ -35,23 +39,39 @@ export class AccountService {
     private readonly sessionTtlMs: number,
   ) {}
 
-  /** Creates `admin` on first start. Returns the generated password when none was configured. */
+  /**
+   * Creates `admin` on first start. Returns the generated password when none was configured, and then remembers
+   * that the account still has it (see {@link hasGeneratedPassword}) until its password is changed.
+   */
   async ensureAdmin(initialPassword: string | undefined): Promise<string | null> {
     if (await findUserRowByName(this.db, 'admin')) return null;
     const password = initialPassword ?? generatePassword();
+    let user: User;
     try {
-      await this.createUser({ username: 'admin', password, isAdmin: true });
+      user = await this.createUser({ username: 'admin', password, isAdmin: true });
     } catch (err) {
       if (err instanceof AppError && err.code === 'CONFLICT') return null; // another replica won the race
       throw err;
     }
-    return initialPassword ? null : password;
+    if (initialPassword) return null;
+    await putSetting(this.db, GENERATED_PASSWORD_SETTING, { userId: user.id });
+    return password;
+  }
+
+  /** True while the user still signs in with the password Berth generated at first start (one DB read). */
+  async hasGeneratedPassword(userId: number): Promise<boolean> {
+    return (await getSetting<{ userId?: number }>(this.db, GENERATED_PASSWORD_SETTING))?.userId === userId;
   }
 
   async createUser(input: { username: string; password: string; email?: string | null; isAdmin?: boolean }): Promise<User> {
-    const problems = [usernameProblem(input.username), passwordProblem(input.password)].filter(Boolean);
-    if (input.username.startsWith('robot$')) problems.push('usernames may not start with robot$');
-    if (problems.length) throw badRequest(problems.join('; '));
+    const problems = [usernameProblem(input.username), passwordProblem(input.password)].filter((x) => x !== null);
+    if (input.username.startsWith('robot$')) problems.push(problem('usernames may not start with robot$', 'username_robot_prefix'));
+    if (problems.length)
+      throw badRequest(
+        problems.map((x) => x.message).join('; '),
+        undefined,
+        problems.map((x) => x.ui),
+      );
     const now = Date.now();
     try {
       const id = await insertUser(this.db, {
@@ -63,7 +83,7 @@ export class AccountService {
       });
       return (await this.getUser(id))!;
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`user "${input.username}" already exists`);
+      if (isUniqueViolation(err)) throw conflict(`user "${input.username}" already exists`, { key: 'user_exists', params: { name: input.username } });
       throw err;
     }
   }
@@ -93,7 +113,7 @@ export class AccountService {
    * account's state is looked at, so the answer time says nothing about which case it was.
    */
   async authenticate(username: string, password: string, clientIp: string): Promise<User> {
-    if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password');
+    if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password', undefined, { key: 'bad_credentials' });
     const row = await findUserRowByName(this.db, username);
     // Only the exact stored name is this account (a case-insensitive or padding collation must not widen it).
     const user = row && row.username === username ? row : undefined;
@@ -121,18 +141,18 @@ export class AccountService {
    * `onLocked` runs before a locked answer (the local check hashes, so a lockout costs the same time).
    */
   async withLockout(username: string, clientIp: string, check: () => Promise<User | undefined>, opts: { canonical?: string; onLocked?: () => Promise<unknown> } = {}): Promise<User> {
-    if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password');
+    if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password', undefined, { key: 'bad_credentials' });
     const key = `${(opts.canonical ?? username.toLowerCase()).slice(0, 128)}|${clientIp.slice(0, 64)}`;
     const now = Date.now();
     const failure = await sessions.findLoginFailure(this.db, key);
     if (failure && Number(failure.locked_until) > now) {
       await opts.onLocked?.();
-      throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later');
+      throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later', undefined, { key: 'login_locked' });
     }
     const user = await check();
     if (!user) {
       await this.recordFailure(key, failure, now);
-      throw new AppError('UNAUTHORIZED', 'invalid username or password');
+      throw new AppError('UNAUTHORIZED', 'invalid username or password', undefined, { key: 'bad_credentials' });
     }
     if (failure) await sessions.deleteLoginFailure(this.db, key);
     return user;
@@ -161,30 +181,31 @@ export class AccountService {
   }
 
   async changePassword(userId: number, newPassword: string, opts: { oldPassword?: string; keepSessionId?: string } = {}): Promise<void> {
-    const problem = passwordProblem(newPassword);
-    if (problem) throw badRequest(problem);
+    const weak = passwordProblem(newPassword);
+    if (weak) throw fromProblem('BAD_REQUEST', weak);
     const row = await findUserRowById(this.db, userId);
-    if (!row) throw notFound('user not found');
+    if (!row) throw notFound('user not found', { key: 'user_not_found' });
     if (opts.oldPassword !== undefined && !(await verifyPassword(opts.oldPassword, row.password_hash))) {
-      throw badRequest('current password is wrong');
+      throw badRequest('current password is wrong', undefined, { key: 'password_wrong' });
     }
     await updateUser(this.db, userId, { passwordHash: await hashPassword(newPassword) });
+    if (await this.hasGeneratedPassword(userId)) await putSetting(this.db, GENERATED_PASSWORD_SETTING, null);
     await sessions.deleteUserSessions(this.db, userId, opts.keepSessionId);
   }
 
   async setDisabled(userId: number, disabled: boolean): Promise<User> {
-    if (!(await updateUser(this.db, userId, { disabled }))) throw notFound('user not found');
+    if (!(await updateUser(this.db, userId, { disabled }))) throw notFound('user not found', { key: 'user_not_found' });
     if (disabled) await sessions.deleteUserSessions(this.db, userId);
     return (await this.getUser(userId))!;
   }
 
   async setAdmin(userId: number, isAdmin: boolean): Promise<User> {
-    if (!(await updateUser(this.db, userId, { isAdmin }))) throw notFound('user not found');
+    if (!(await updateUser(this.db, userId, { isAdmin }))) throw notFound('user not found', { key: 'user_not_found' });
     return (await this.getUser(userId))!;
   }
 
   async deleteUser(userId: number): Promise<void> {
-    if (!(await deleteUser(this.db, userId))) throw notFound('user not found');
+    if (!(await deleteUser(this.db, userId))) throw notFound('user not found', { key: 'user_not_found' });
   }
 
   // --- UI sessions: the cookie holds a random token; the DB holds only its SHA-256. ---

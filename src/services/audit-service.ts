@@ -7,6 +7,44 @@ export interface Actor {
   ip: string;
 }
 
+/**
+ * Every action the audit and access logs record: management actions, sign-ins, and the registry's push, pull,
+ * delete and refused pull. The UI names each as `audit.action_<action>`; the raw value stays the API's.
+ */
+export const AUDIT_ACTIONS = [
+  'create',
+  'update',
+  'delete',
+  'login',
+  'add_member',
+  'remove_member',
+  'change_role',
+  'change_password',
+  'reset_password',
+  'adopt',
+  'provision',
+  'refresh_secret',
+  'refresh_cli_secret',
+  'register',
+  'import',
+  'gc',
+  'reconcile',
+  'scan',
+  'scan_all',
+  'run',
+  'stop',
+  'retention_run',
+  'retention_dry_run',
+  'push',
+  'pull',
+  'pull_refused',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** What an audit row is about; the UI names each as `audit.type_<type>`. */
+export const AUDIT_RESOURCE_TYPES = ['user', 'project', 'repository', 'artifact', 'tag', 'robot', 'webhook', 'scanner', 'schedule', 'job', 'system', 'vulndb', 'retention'] as const;
+export type AuditResourceType = (typeof AUDIT_RESOURCE_TYPES)[number];
+
 export class AuditService {
   constructor(
     private readonly db: DB,
@@ -14,7 +52,7 @@ export class AuditService {
   ) {}
 
   /** Records a management action. A failed audit write is logged, never fatal to the action it describes. */
-  async record(actor: Actor, action: string, resourceType: string, resource: string, detail?: Record<string, unknown>): Promise<void> {
+  async record(actor: Actor, action: AuditAction, resourceType: AuditResourceType, resource: string, detail?: Record<string, unknown>): Promise<void> {
     try {
       await insertAuditLog(this.db, {
         username: actor.name,

@@ -26,13 +26,13 @@ export class Authorizer {
    */
   async requireVisible(p: Principal, project: { id: number; public: boolean; name: string }): Promise<void> {
     if (await this.can(p, 'project:read', project)) return;
-    throw new AppError('NOT_FOUND', `project "${project.name}" not found`);
+    throw new AppError('NOT_FOUND', `project "${project.name}" not found`, undefined, { key: 'project_not_found', params: { name: project.name } });
   }
 
   /** Throws 401 for anonymous callers and 403 for others when the action is not allowed. */
   async require(p: Principal, action: Action, project: { id: number; public: boolean }): Promise<void> {
     if (await this.can(p, action, project)) return;
-    if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
-    throw new AppError('DENIED', `not allowed to ${action.replace(':', ' ')} in this project`);
+    if (p.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required', undefined, { key: 'unauthorized' });
+    throw new AppError('DENIED', `not allowed to ${action.replace(':', ' ')} in this project`, undefined, { key: 'not_allowed', params: { action } });
   }
 }

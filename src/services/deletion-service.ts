@@ -94,7 +94,7 @@ export class DeletionService {
   private async refuseWhileReadOnly(opts: DeletionOptions): Promise<void> {
     if (opts.holdsReadOnly) return;
     const refused = await this.readOnlyRefusal();
-    if (refused) throw new AppError('UNAVAILABLE', refused.message, undefined, { retryAfterSeconds: Number(refused.headers?.['Retry-After'] ?? 5) });
+    if (refused) throw new AppError('UNAVAILABLE', refused.message, undefined, undefined, { retryAfterSeconds: Number(refused.headers?.['Retry-After'] ?? 5) });
   }
 
   /**

@@ -9,7 +9,7 @@ import { findUserByName } from '../db/repos/users.js';
 import { deleteProjectRow, findProjectByName, insertProject, listProjects, updateProjectRow, type Project } from '../db/repos/projects.js';
 import { countRepositories } from '../db/repos/artifacts.js';
 import type { ProjectUpdate } from '../db/tables.js';
-import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
+import { badRequest, conflict, denied, fromProblem, isUniqueViolation, notFound, problem as complaint, type Problem, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import { parsePublicKey } from '../registry/cosign.js';
@@ -58,12 +58,12 @@ export type ProjectPatch = z.infer<typeof projectUpdateSchema>;
 export type Member = { kind: 'user'; userId: number; username: string; role: Role; createdAt: number } | { kind: 'group'; groupId: number; group: string; role: Role; createdAt: number };
 
 /** Group names as directories give them: LDAP DNs or plain names, OIDC claim values; printable, at most 255. */
-export function groupNameProblem(v: unknown): string | null {
-  if (typeof v !== 'string' || !v.trim()) return 'group is required';
-  if (v.length > 255) return 'group names are at most 255 characters';
+export function groupNameProblem(v: unknown): Problem | null {
+  if (typeof v !== 'string' || !v.trim()) return complaint('group is required', 'group_required');
+  if (v.length > 255) return complaint('group names are at most 255 characters', 'group_name_length');
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(v)) return 'group names may not contain control characters';
-  if (v !== v.trim()) return 'group names may not start or end with spaces';
+  if (/[\u0000-\u001f\u007f]/.test(v)) return complaint('group names may not contain control characters', 'group_name_chars');
+  if (v !== v.trim()) return complaint('group names may not start or end with spaces', 'group_name_spaces');
   return null;
 }
 
@@ -80,9 +80,9 @@ export class ProjectService {
   /** Any signed-in user may create a project and becomes its admin; robots and anonymous callers may not. */
   async create(p: Principal, actor: Actor, input: { name: unknown; public?: unknown }): Promise<Project> {
     if (p.kind === 'anonymous') throw unauthorized();
-    if (p.kind !== 'user') throw denied('robot accounts cannot create projects');
+    if (p.kind !== 'user') throw denied('robot accounts cannot create projects', { key: 'robot_no_projects' });
     const problem = projectNameProblem(input.name);
-    if (problem) throw badRequest(problem);
+    if (problem) throw fromProblem('BAD_REQUEST', problem);
     if (input.public !== undefined && typeof input.public !== 'boolean') throw badRequest('public must be true or false');
     const name = input.name as string;
     const now = Date.now();
@@ -94,7 +94,7 @@ export class ProjectService {
       });
       await this.audit.record(actor, 'create', 'project', name, { public: input.public === true, id });
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`project "${name}" already exists`);
+      if (isUniqueViolation(err)) throw conflict(`project "${name}" already exists`, { key: 'project_exists', params: { name } });
       throw err;
     }
     return (await findProjectByName(this.db, name))!;
@@ -125,7 +125,7 @@ export class ProjectService {
 
   async find(name: string): Promise<Project> {
     const project = name.length <= 255 ? await findProjectByName(this.db, name) : undefined;
-    if (!project) throw new AppError('NOT_FOUND', `project "${name.slice(0, 255)}" not found`);
+    if (!project) throw notFound(`project "${name.slice(0, 255)}" not found`, { key: 'project_not_found', params: { name: name.slice(0, 255) } });
     return project;
   }
 
@@ -149,7 +149,7 @@ export class ProjectService {
     if (v.require_signature !== undefined) patch.require_signature = v.require_signature ? 1 : 0;
     // Signed-only with no key would refuse every pull: ask for a key first.
     if ((v.require_signature ?? project.requireSignature) && !(v.signature_keys ?? project.signatureKeys).length) {
-      throw badRequest('require_signature needs at least one key in signature_keys');
+      throw badRequest('require_signature needs at least one key in signature_keys', undefined, { key: 'signature_needs_key' });
     }
     await updateProjectRow(this.db, project.id, patch);
     const { signature_keys, ...logged } = v;
@@ -168,7 +168,8 @@ export class ProjectService {
     const project = await this.get(p, name);
     await this.authz.require(p, 'project:delete', project);
     const n = await countRepositories(this.db, project.id);
-    if (n > 0 && !opts.force) throw conflict(`project ${name} still has ${n} repositories: delete them first, or confirm deleting everything (force)`);
+    if (n > 0 && !opts.force)
+      throw conflict(`project ${name} still has ${n} repositories: delete them first, or confirm deleting everything (force)`, { key: 'project_not_empty', params: { name, count: n } });
     const artifacts = n > 0 ? await opts.purge(project) : 0;
     await deleteProjectRow(this.db, project.id);
     await this.audit.record(actor, 'delete', 'project', name, { repositories: n, artifacts });
@@ -197,16 +198,16 @@ export class ProjectService {
     const project = await this.get(p, name);
     await this.authz.require(p, 'member:write', project);
     const role = parseRole(input.role);
-    if (input.group !== undefined && input.username !== undefined) throw badRequest('give either username or group, not both');
+    if (input.group !== undefined && input.username !== undefined) throw badRequest('give either username or group, not both', undefined, { key: 'member_user_or_group' });
     if (input.group !== undefined) return this.addGroupMember(actor, project, input.group, role);
-    if (typeof input.username !== 'string' || !input.username) throw badRequest('username (or group) is required');
+    if (typeof input.username !== 'string' || !input.username) throw badRequest('username (or group) is required', undefined, { key: 'member_user_or_group' });
     const user = input.username.length <= 255 ? await findUserByName(this.db, input.username) : undefined;
-    if (!user) throw notFound(`user "${input.username.slice(0, 255)}" not found`);
+    if (!user) throw notFound(`user "${input.username.slice(0, 255)}" not found`, { key: 'user_name_not_found', params: { name: input.username.slice(0, 255) } });
     const now = Date.now();
     try {
       await members.insertMember(this.db, { projectId: project.id, userId: user.id, roleId: ROLE_IDS[role], now });
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`"${user.username}" is already a member of ${project.name}`);
+      if (isUniqueViolation(err)) throw conflict(`"${user.username}" is already a member of ${project.name}`, { key: 'member_exists', params: { name: user.username, project: project.name } });
       throw err;
     }
     await this.audit.record(actor, 'add_member', 'project', project.name, { username: user.username, role });
@@ -215,14 +216,14 @@ export class ProjectService {
 
   private async addGroupMember(actor: Actor, project: Project, groupInput: unknown, role: Role): Promise<Member> {
     const problem = groupNameProblem(groupInput);
-    if (problem) throw badRequest(problem);
+    if (problem) throw fromProblem('BAD_REQUEST', problem);
     const group = groupInput as string;
     const now = Date.now();
     let id: number;
     try {
       id = await members.insertGroupMember(this.db, { projectId: project.id, group, roleId: ROLE_IDS[role], now });
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`group "${group}" is already a member of ${project.name}`);
+      if (isUniqueViolation(err)) throw conflict(`group "${group}" is already a member of ${project.name}`, { key: 'member_exists', params: { name: group, project: project.name } });
       throw err;
     }
     await this.audit.record(actor, 'add_member', 'project', project.name, { group, role });
@@ -234,7 +235,7 @@ export class ProjectService {
     await this.authz.require(p, 'member:write', project);
     const role = parseRole(roleInput);
     const m = await members.findGroupMember(this.db, project.id, groupId);
-    if (!m || !(await members.updateGroupMemberRole(this.db, project.id, groupId, ROLE_IDS[role]))) throw notFound('group member not found');
+    if (!m || !(await members.updateGroupMemberRole(this.db, project.id, groupId, ROLE_IDS[role]))) throw notFound('group member not found', { key: 'member_not_found' });
     await this.audit.record(actor, 'change_role', 'project', project.name, { group: m.group, role });
   }
 
@@ -242,7 +243,7 @@ export class ProjectService {
     const project = await this.get(p, name);
     await this.authz.require(p, 'member:write', project);
     const m = await members.findGroupMember(this.db, project.id, groupId);
-    if (!m || !(await members.deleteGroupMember(this.db, project.id, groupId))) throw notFound('group member not found');
+    if (!m || !(await members.deleteGroupMember(this.db, project.id, groupId))) throw notFound('group member not found', { key: 'member_not_found' });
     await this.audit.record(actor, 'remove_member', 'project', project.name, { group: m.group });
   }
 
@@ -250,14 +251,14 @@ export class ProjectService {
     const project = await this.get(p, name);
     await this.authz.require(p, 'member:write', project);
     const role = parseRole(roleInput);
-    if (!(await members.updateMemberRole(this.db, project.id, userId, ROLE_IDS[role]))) throw notFound('member not found');
+    if (!(await members.updateMemberRole(this.db, project.id, userId, ROLE_IDS[role]))) throw notFound('member not found', { key: 'member_not_found' });
     await this.audit.record(actor, 'change_role', 'project', project.name, { user_id: userId, role });
   }
 
   async removeMember(p: Principal, actor: Actor, name: string, userId: number): Promise<void> {
     const project = await this.get(p, name);
     await this.authz.require(p, 'member:write', project);
-    if (!(await members.deleteMember(this.db, project.id, userId))) throw notFound('member not found');
+    if (!(await members.deleteMember(this.db, project.id, userId))) throw notFound('member not found', { key: 'member_not_found' });
     await this.audit.record(actor, 'remove_member', 'project', project.name, { user_id: userId });
   }
 
@@ -268,5 +269,5 @@ export class ProjectService {
 
 function parseRole(v: unknown): Role {
   if (typeof v === 'string' && (ROLES as readonly string[]).includes(v)) return v as Role;
-  throw badRequest(`role must be one of ${ROLES.join(', ')}`);
+  throw badRequest(`role must be one of ${ROLES.join(', ')}`, undefined, { key: 'role_invalid', params: { roles: ROLES.join(', ') } });
 }

@@ -36,7 +36,7 @@ export class RepositoryService {
   /** The full name `project/repo` after validating the repo path the API was given. */
   private fullName(project: Project, repo: string): string {
     const parts = repo.split('/');
-    if (repo.length === 0 || repo.length > 255 || !parts.every((p) => COMPONENT.test(p))) throw new AppError('NAME_INVALID', 'invalid repository name');
+    if (repo.length === 0 || repo.length > 255 || !parts.every((p) => COMPONENT.test(p))) throw new AppError('NAME_INVALID', 'invalid repository name', undefined, { key: 'repository_name_invalid' });
     return `${project.name}/${repo}`;
   }
 
@@ -49,7 +49,7 @@ export class RepositoryService {
     const project = await this.projects.get(p, projectName);
     const name = this.fullName(project, repo);
     const row = await art.findRepository(this.db, name);
-    if (!row) throw new AppError('NAME_UNKNOWN', `repository ${name} not found`);
+    if (!row) throw new AppError('NAME_UNKNOWN', `repository ${name} not found`, undefined, { key: 'repository_not_found', params: { name } });
     return { project, repository: { id: row.id, name, pullCount: row.pullCount, createdAt: row.createdAt, updatedAt: row.updatedAt } };
   }
 
@@ -97,7 +97,7 @@ export class RepositoryService {
     if (!TAG.test(reference) && !DIGEST.test(reference)) throw badRequest('reference must be a tag or a sha256 digest');
     const { project, repository } = await this.get(p, projectName, repo);
     const a = await art.findArtifact(this.db, repository.id, reference);
-    if (!a) throw new AppError('MANIFEST_UNKNOWN', `artifact ${repository.name}:${reference} not found`);
+    if (!a) throw new AppError('MANIFEST_UNKNOWN', `artifact ${repository.name}:${reference} not found`, undefined, { key: 'artifact_not_found', params: { name: `${repository.name}:${reference}` } });
     const tags = (await art.tagsOf(this.db, [a.id])).get(a.id) ?? [];
     const [artifact] = await this.withSigners(repository.id, [{ ...a, tags }]);
     return { project, repository, artifact: artifact!, ...(await art.artifactDetails(this.db, a.id)) };

@@ -8,7 +8,7 @@ import type { DB } from '../db/connect.js';
 import type { PageRequest } from '../paging.js';
 import { findProjectByName } from '../db/repos/projects.js';
 import * as repo from '../db/repos/robots.js';
-import { AppError, badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
+import { badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import { V2_MAX_STALENESS_MS } from './registry-access.js';
@@ -92,35 +92,37 @@ export class RobotService {
     const grants: { projectId: number; actions: RobotAction[] }[] = [];
     for (const g of perms) {
       const project = await findProjectByName(this.db, g.project);
-      if (!project) throw notFound(`project "${g.project.slice(0, 255)}" not found`);
+      if (!project) throw notFound(`project "${g.project.slice(0, 255)}" not found`, { key: 'project_not_found', params: { name: g.project.slice(0, 255) } });
       await this.authz.requireVisible(p, project);
-      if (level.projectId !== null && project.id !== level.projectId) throw badRequest(`a robot of project ${level.projectName} can only be granted access to that project`);
+      if (level.projectId !== null && project.id !== level.projectId)
+        throw badRequest(`a robot of project ${level.projectName} can only be granted access to that project`, undefined, { key: 'robot_other_project', params: { project: level.projectName ?? '' } });
       // Nobody hands out more than they may do themselves.
-      if (!(await this.authz.can(p, 'robot:manage', project))) throw denied(`not allowed to create robots for project ${project.name}`);
+      if (!(await this.authz.can(p, 'robot:manage', project)))
+        throw denied(`not allowed to create robots for project ${project.name}`, { key: 'robot_not_allowed', params: { project: project.name } });
       grants.push({ projectId: project.id, actions: [...new Set(g.actions)] });
     }
-    if (new Set(grants.map((g) => g.projectId)).size !== grants.length) throw badRequest('each project may appear once in permissions');
+    if (new Set(grants.map((g) => g.projectId)).size !== grants.length) throw badRequest('each project may appear once in permissions', undefined, { key: 'robot_project_twice' });
     return grants;
   }
 
   async create(p: Principal, actor: Actor, body: unknown): Promise<{ robot: repo.RobotRecord; secret: string }> {
     if (p.kind === 'anonymous') throw unauthorized();
-    if (p.kind !== 'user') throw denied('robots cannot create robots');
+    if (p.kind !== 'user') throw denied('robots cannot create robots', { key: 'robot_no_robots' });
     const parsed = robotCreateSchema.safeParse(body);
     if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     const v = parsed.data;
-    if (!isPathComponent(v.name)) throw badRequest('robot name must be lowercase letters, digits and separators');
+    if (!isPathComponent(v.name)) throw badRequest('robot name must be lowercase letters, digits and separators', undefined, { key: 'robot_name_chars' });
     let projectId: number | null = null;
     let fullName = `robot$${v.name}`;
     if (v.project !== undefined) {
       const project = await findProjectByName(this.db, v.project);
-      if (!project) throw notFound(`project "${v.project.slice(0, 255)}" not found`);
+      if (!project) throw notFound(`project "${v.project.slice(0, 255)}" not found`, { key: 'project_not_found', params: { name: v.project.slice(0, 255) } });
       await this.authz.requireVisible(p, project);
       await this.authz.require(p, 'robot:manage', project);
       projectId = project.id;
       fullName = `robot$${project.name}+${v.name}`;
     } else if (!p.isAdmin) {
-      throw denied('only system admins create system-level robots; give a project for a project robot');
+      throw denied('only system admins create system-level robots; give a project for a project robot', { key: 'robot_system_admin_only' });
     }
     const grants = await this.resolveGrants(p, { projectId, projectName: v.project }, v.permissions);
     const secret = randomBytes(32).toString('base64url');
@@ -130,7 +132,7 @@ export class RobotService {
     try {
       id = await repo.insertRobot(this.db, { name: fullName, projectId, description: v.description ?? null, secretHash: sha256hex(secret), expiresAt, createdBy: actor.name, now }, grants);
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`robot "${fullName}" already exists`);
+      if (isUniqueViolation(err)) throw conflict(`robot "${fullName}" already exists`, { key: 'robot_exists', params: { name: fullName } });
       throw err;
     }
     this.authCache.clear();
@@ -142,9 +144,9 @@ export class RobotService {
   async get(p: Principal, id: number): Promise<{ robot: repo.RobotRecord; grants: repo.RobotGrant[] }> {
     if (p.kind === 'anonymous') throw unauthorized();
     const robot = await repo.findRobotById(this.db, id);
-    if (!robot) throw notFound('robot not found');
+    if (!robot) throw notFound('robot not found', { key: 'robot_not_found' });
     if (!(p.kind === 'user' && p.isAdmin)) {
-      if (robot.projectId === null) throw denied('only system admins manage system-level robots');
+      if (robot.projectId === null) throw denied('only system admins manage system-level robots', { key: 'robot_system_admin_only' });
       const project = { id: robot.projectId, public: false };
       await this.authz.require(p, 'robot:manage', project);
     }
@@ -156,12 +158,12 @@ export class RobotService {
     let projectId: number | undefined;
     if (opts.project !== undefined) {
       const project = await findProjectByName(this.db, opts.project);
-      if (!project) throw notFound(`project "${opts.project.slice(0, 255)}" not found`);
+      if (!project) throw notFound(`project "${opts.project.slice(0, 255)}" not found`, { key: 'project_not_found', params: { name: opts.project.slice(0, 255) } });
       await this.authz.requireVisible(p, project);
       await this.authz.require(p, 'robot:manage', project);
       projectId = project.id;
     } else if (!(p.kind === 'user' && p.isAdmin)) {
-      throw denied('only system admins list all robots; filter by project');
+      throw denied('only system admins list all robots; filter by project', { key: 'robot_system_admin_only' });
     }
     const page = await repo.listRobots(this.db, { projectId, page: opts.page });
     const items = await Promise.all(page.items.map(async (r) => ({ robot: r, grants: await repo.listRobotGrants(this.db, r.id) })));
@@ -199,7 +201,7 @@ export class RobotService {
 
   async delete(p: Principal, actor: Actor, id: number): Promise<void> {
     const { robot } = await this.get(p, id);
-    if (!(await repo.deleteRobot(this.db, id))) throw new AppError('NOT_FOUND', 'robot not found');
+    if (!(await repo.deleteRobot(this.db, id))) throw notFound('robot not found', { key: 'robot_not_found' });
     this.authCache.clear();
     await this.audit.record(actor, 'delete', 'robot', robot.name);
   }

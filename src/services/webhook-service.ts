@@ -127,7 +127,7 @@ export class WebhookService {
   async get(p: Principal, projectName: string, id: number): Promise<{ project: Project; policy: repo.WebhookPolicy }> {
     const project = await this.manageable(p, projectName);
     const policy = await repo.findWebhookPolicy(this.db, project.id, id);
-    if (!policy) throw notFound(`webhook ${id} not found in project ${project.name}`);
+    if (!policy) throw notFound(`webhook ${id} not found in project ${project.name}`, { key: 'webhook_not_found', params: { id, project: project.name } });
     return { project, policy };
   }
 

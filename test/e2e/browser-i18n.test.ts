@@ -150,11 +150,11 @@ for (const dialect of testDialects()) {
       await other.close();
     });
 
-    it('switches language on a page a form POST answered without sending that form again, keeping the query', async () => {
+    it('switches language on a page a form POST answered without sending that form again, staying on its address', async () => {
       const ctx = await browser.newContext({ locale: 'en-US' });
       const page = await ctx.newPage();
       await signIn(page, server.url, 'admin', ADMIN_PASSWORD);
-      await page.goto(`${server.url}/robots?project=i18n`);
+      await page.goto(`${server.url}/projects/i18n/robots`);
       await page.fill('input[name=name]', 'langbot');
       await Promise.all([page.waitForEvent('load'), page.click('form.row button.primary')]);
       assert.match((await page.textContent('main')) ?? '', /Copy the secret now/);
@@ -165,7 +165,7 @@ for (const dialect of testDialects()) {
       await Promise.all([page.waitForEvent('load'), page.selectOption('footer select[name=lang]', 'zh-CN')]);
       await page.waitForSelector('html[lang="zh-CN"]');
       assert.deepEqual(posts, ['/language']);
-      assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, '/robots?project=i18n');
+      assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, '/projects/i18n/robots');
       assert.match((await page.textContent('h1')) ?? '', /i18n/);
       await Promise.all([page.waitForEvent('load'), page.selectOption('footer select[name=lang]', 'auto')]);
       await ctx.close();

@@ -128,6 +128,61 @@ for (const dialect of testDialects()) {
       }
     });
 
+    it('during a rescan the Pull row says what the gate says ("being scanned"), and the command is back when the scan ends', async () => {
+      // An image of its own (its refused pulls stay out of the other tests' access log), scanned clean on push.
+      await push(await buildImage({ 'etc/rescan': 'x' }), `docker://${b.host}/vis/rescan:1`, ADMIN);
+      const { id: artifactId, digest: child } = await eventually(
+        () =>
+          b.db
+            .selectFrom('artifacts as a')
+            .innerJoin('repositories as r', 'r.id', 'a.repository_id')
+            .innerJoin('scan_reports as s', 's.artifact_id', 'a.id')
+            .select(['a.id', 'a.digest'])
+            .where('r.name', '=', 'vis/rescan')
+            .where('s.status', '=', 'success')
+            .executeTakeFirst(),
+        60_000,
+      );
+      const v2 = async () => {
+        const tok = (await (await b.api('/service/token?service=berth-registry&scope=repository:vis/rescan:pull', { auth: ADMIN })).json()).token as string;
+        return fetch(`${b.url}/v2/vis/rescan/manifests/${child}`, { headers: { authorization: `Bearer ${tok}`, accept: OCI_MANIFEST } });
+      };
+      assert.equal((await b.api('/api/v1/projects/vis', { method: 'PUT', auth: ADMIN, json: { prevent_vulnerable: true, severity: 'high' } })).status, 200);
+      // The scan is held between "queued" and "done": the runner claims nothing until it starts again.
+      await b.services.jobs.stop();
+      try {
+        await page.goto(`${b.url}/projects/vis/repositories/rescan/artifacts/${child}`);
+        assert.equal(await page.locator('#artifact-pull code.pull').count(), 1, 'a clean image: the pull command');
+        assert.match((await page.textContent('.pagehead h1')) ?? '', /^Projects \/ vis \/ rescan @ sha256:/, 'the breadcrumb starts at Projects, as the repository page does');
+        assert.equal(await page.locator('.pagehead h1 a[href="/projects"]').count(), 1);
+        assert.equal((await v2()).status, 200);
+        await page.click('#scan-status button[type=submit]');
+        await page.waitForSelector('#scan-status[hx-get]');
+        const job = await b.db.selectFrom('jobs').select('id').where('type', '=', 'scan').where('status', '=', 'pending').orderBy('id', 'desc').executeTakeFirstOrThrow();
+        // What the scan job does first when a worker takes it.
+        await b.services.scans.markRunning(Number(artifactId), Number(job.id));
+        const refused = await v2();
+        assert.equal(refused.status, 412);
+        const message = (await refused.json()).errors[0].message as string;
+        assert.match(message, /is being scanned/);
+        // The open page learns it from its scan-status poll, in the gate's words.
+        await page.waitForSelector('#artifact-pull.pull-blocked', { timeout: 10_000 });
+        const row = (await page.textContent('#artifact-pull')) ?? '';
+        assert.ok(row.includes(message), `${row} vs ${message}`);
+        assert.equal(await page.locator('#artifact-pull').count(), 1, 'the row is replaced, not added');
+        await page.screenshot({ path: shot(`gate-rescanning-${dialect}`), fullPage: true });
+      } finally {
+        await b.services.jobs.start();
+      }
+      try {
+        // The scan finishes: the page reloads with the command again, as /v2 serves the image again.
+        await page.waitForSelector('#artifact-pull code.pull', { timeout: 60_000 });
+        assert.equal((await v2()).status, 200);
+      } finally {
+        await b.api('/api/v1/projects/vis', { method: 'PUT', auth: ADMIN, json: { prevent_vulnerable: false } });
+      }
+    });
+
     it('records every refused pull in the access log with its reason (UI and REST), and says "not scanned" for an unscanned image', async () => {
       // A project that gates pulls and does not scan on push: its new image has no report.
       assert.equal((await b.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'gated' } })).status, 201);

@@ -61,17 +61,22 @@ for (const dialect of testDialects()) {
     });
 
     it('creates a robot account and shows its secret once', async () => {
-      await page.goto(`${b.url}/robots?project=web`);
+      // The project's Robot accounts tab, inside the project page.
+      await page.goto(`${b.url}/projects/web`);
+      await Promise.all([page.waitForEvent('load'), page.click('nav.tabs a[href="/projects/web/robots"]')]);
+      assert.equal(new URL(page.url()).pathname, '/projects/web/robots');
+      assert.equal(await page.getAttribute('nav.tabs a[href="/projects/web/robots"]', 'aria-current'), 'page');
+      assert.match((await page.textContent('.pagehead h1')) ?? '', /Projects \/ web/);
       await page.fill('input[name=name]', 'ci');
       await page.check('input[name=push]');
-      await page.click('form[action="/robots?project=web"] button[type=submit]');
+      await page.click('form[action="/projects/web/robots"] button[type=submit]');
       await page.waitForSelector('.secret');
       const secret = ((await page.textContent('.secret pre code')) ?? '').trim();
       assert.ok(secret.length >= 40);
       await page.screenshot({ path: shot(`robot-created-${dialect}`), fullPage: true });
       const ok = await b.api('/api/v1/projects/web', { auth: ['robot$web+ci', secret] });
       assert.equal(ok.status, 200);
-      await page.goto(`${b.url}/robots?project=web`);
+      await page.goto(`${b.url}/projects/web/robots`);
       assert.ok(!(await page.content()).includes(secret), 'not shown again');
     });
 

@@ -129,4 +129,53 @@ describe('berth CLI', () => {
       await b.stop();
     }
   });
+  it('a first start without BERTH_ADMIN_PASSWORD prints the generated password once, on stderr, set apart from the JSON log', async () => {
+    const port = await freePort();
+    const data = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-first-'));
+    const start = async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        env: { ...process.env, PORT: String(port), BERTH_DATA_DIR: data, BERTH_ADMIN_PASSWORD: '', BERTH_LOG_LEVEL: 'info', BERTH_EXTERNAL_URL: '', DATABASE_URL: '', BERTH_LISTEN: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const io = { out: '', err: '' };
+      child.stdout.on('data', (d: Buffer) => (io.out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (io.err += d.toString()));
+      const stop = async () => {
+        if (child.exitCode === null) {
+          child.kill('SIGTERM');
+          await new Promise((r) => child.once('exit', r));
+        }
+      };
+      try {
+        await eventually(async () => /Berth is serving/.test(io.out), 60_000);
+        // A request, so the JSON request log has lines around the banner's time.
+        await fetch(`http://127.0.0.1:${port}/livez`);
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+      return { io, stop };
+    };
+    try {
+      const first = await start();
+      let password: string;
+      try {
+        const banner = /\n(={78})\n {2}Berth created user "admin" with this generated password:\n\n {6}(\S+)\n\n {2}Sign in and change it[^\n]*\n\1\n/.exec(first.io.err);
+        assert.ok(banner, first.io.err);
+        password = banner[2]!;
+        assert.equal(first.io.err.split(password).length, 2, 'printed once');
+        assert.ok(!first.io.out.includes(password), 'never on stdout, among the JSON log lines');
+        assert.match(first.io.out, /^\{"level":/m, 'the JSON log is on stdout');
+        const me = await fetch(`http://127.0.0.1:${port}/api/v1/users/current`, { headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` } });
+        assert.equal(me.status, 200);
+      } finally {
+        await first.stop();
+      }
+      const second = await start();
+      await second.stop();
+      assert.doesNotMatch(second.io.err, /generated password|={78}/, 'a restart prints no password');
+    } finally {
+      fs.rmSync(data, { recursive: true, force: true });
+    }
+  });
 });

@@ -56,7 +56,7 @@ for (const dialect of testDialects().slice(0, 1)) {
       assert.equal((await engine.docker(['run', '--rm', '--network', 'none', `${b.host}/dock/app:1`, 'echo', 'ran'])).trim(), 'ran');
     });
 
-    it("shows the pull gate's message verbatim, not as an authentication failure", async () => {
+    it('shows the pull gate\'s message after "Error response from daemon: unknown:", not as an authentication failure', async () => {
       await image(`${b.host}/gated/app:v1`, vulnerableFiles());
       await engine.docker(['push', `${b.host}/gated/app:v1`]);
       let last: unknown;
@@ -70,6 +70,9 @@ for (const dialect of testDialects().slice(0, 1)) {
       await engine.docker(['rmi', `${b.host}/gated/app:v1`]);
       const out = await dockerFails(engine, ['pull', `${b.host}/gated/app:v1`]);
       assert.match(out, /Berth blocked this pull: gated\/app@sha256:[0-9a-f]{12}… has \d+ vulnerabilit(y|ies) at or above high/);
+      // What README says docker prints: the daemon's prefix, the code docker does not know as "unknown", the message.
+      assert.match(out, /Error response from daemon: unknown: Berth blocked this pull: /);
+      assert.equal(out.split('Berth blocked this pull').length, 2, 'said once');
       assert.doesNotMatch(out, /pull access denied|may require 'docker login'/);
     });
 

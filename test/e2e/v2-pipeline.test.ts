@@ -117,18 +117,27 @@ for (const dialect of testDialects()) {
       assert.equal((await v2(`/v2/secret/app/manifests/${vulnDigest}`, { method: 'HEAD', bearer: good })).status, 412);
     });
 
-    it('an authorized pull of a vulnerable image gets PROJECTPOLICYVIOLATION, shown verbatim by skopeo and podman', async () => {
+    it('an authorized pull of a vulnerable image gets PROJECTPOLICYVIOLATION, whose message skopeo and podman show after their "unknown:"', async () => {
       const res = await v2('/v2/secret/app/manifests/2', { bearer: await token('repository:secret/app:pull') });
       assert.equal(res.status, 412);
       const body = await res.json();
       assert.equal(body.errors[0].code, 'PROJECTPOLICYVIOLATION');
       assert.match(body.errors[0].message, /2 vulnerabilities at or above high/);
+      // What README says each client prints: the message after the client's own "reading manifest … unknown:" (the
+      // containers/image library names every code it does not know "unknown"), once from skopeo, and from podman
+      // three retries and then the final error.
+      const said = body.errors[0].message as string;
       const viaSkopeo = await fails('skopeo', ['inspect', '--retry-times', '0', '--creds', ADMIN.join(':'), '--tls-verify=false', `docker://${b.host}/secret/app:2`]);
       assert.match(viaSkopeo, /Berth blocked this pull: secret\/app@sha256:[0-9a-f]{12}… has 2 vulnerabilities at or above high/);
+      assert.ok(viaSkopeo.includes(`reading manifest 2 in ${b.host}/secret/app: unknown: ${said}`), viaSkopeo);
+      assert.equal(viaSkopeo.split(said).length, 2, 'skopeo says it once');
       assert.doesNotMatch(viaSkopeo, /requested access to the resource is denied|authentication required/);
       await skopeo('login', '--tls-verify=false', '-u', ADMIN[0], '-p', ADMIN[1], b.host).catch(() => undefined);
       const viaPodman = await fails('podman', ['pull', '--tls-verify=false', '--creds', ADMIN.join(':'), `${b.host}/secret/app:2`]);
       assert.match(viaPodman, /Berth blocked this pull: .* has 2 vulnerabilities at or above high/);
+      assert.ok(viaPodman.includes(`Error: initializing source docker://${b.host}/secret/app:2: reading manifest 2 in ${b.host}/secret/app: unknown: ${said}`), viaPodman);
+      assert.deepEqual(viaPodman.match(/Failed, retrying in 1s \.\.\. \(\d\/3\)/g), ['Failed, retrying in 1s ... (1/3)', 'Failed, retrying in 1s ... (2/3)', 'Failed, retrying in 1s ... (3/3)']);
+      assert.equal(viaPodman.split(said).length, 5, 'podman: three retries, then the error');
       assert.doesNotMatch(viaPodman, /requested access to the resource is denied/);
     });
 

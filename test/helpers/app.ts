@@ -18,6 +18,8 @@ export interface TestApp {
   dialect: Dialect;
   config: Config;
   database: TestDatabase;
+  /** The password Berth generated for `admin` on this first start (`BERTH_ADMIN_PASSWORD: ''`), else null. */
+  generatedAdminPassword: string | null;
   /** app.request with a path and init; JSON bodies are encoded when `json` is given. */
   req(path: string, init?: RequestOptions): Promise<Response>;
   /** Closes services; keeps the database for a restart unless `drop` is set. */
@@ -62,6 +64,7 @@ export async function startTestApp(dialect: TestDialect, env: Record<string, str
     dialect: wired.dialect,
     config,
     database,
+    generatedAdminPassword: wired.generatedAdminPassword,
     // Every /api/v1 answer the suite receives is checked against the OpenAPI document: a mismatch fails the test.
     async req(path, init = {}) {
       const res = await app.request(path, requestInit(init));

@@ -137,6 +137,162 @@ for (const dialect of testDialects()) {
       assert.match(zh, /您的角色：管理员</);
     });
 
+    it("says form errors in the reader's language, while the REST API keeps English", async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const csrf = await b.csrf();
+      const zh = { 'accept-language': 'zh-CN' };
+      const text = async (res: Response, status: number) => {
+        assert.equal(res.status, status);
+        return res.text();
+      };
+      // Validation of a name.
+      const badZh = await text(await b.post('/projects', { _csrf: csrf, name: 'Bad_Name' }, zh), 422);
+      assert.match(badZh, /项目名称只能由小写字母和数字组成/);
+      assert.doesNotMatch(badZh, /must be lowercase/);
+      assert.match(await text(await b.post('/projects', { _csrf: csrf, name: 'Bad_Name' }), 422), /project name must be lowercase letters and digits/);
+      // Duplicates: a project, a robot.
+      assert.equal((await b.post('/projects', { _csrf: csrf, name: 'err-zh' })).status, 303);
+      assert.match(await text(await b.post('/projects', { _csrf: csrf, name: 'err-zh' }, zh), 422), /项目“err-zh”已存在/);
+      const robot = { _csrf: csrf, name: 'ci', project: 'err-zh', grant_project: 'err-zh', pull: '1' };
+      assert.equal((await b.post('/projects/err-zh/robots', robot, zh)).status, 201);
+      const twice = await text(await b.post('/projects/err-zh/robots', robot, zh), 422);
+      assert.match(twice, /机器人账户“robot\$err-zh\+ci”已存在/);
+      assert.doesNotMatch(twice, /already exists/);
+      assert.match(await text(await b.post('/projects/err-zh/robots', robot), 422), /robot &quot;robot\$err-zh\+ci&quot; already exists|robot "robot\$err-zh\+ci" already exists/);
+      // Not found, on the error page and in an htmx fragment.
+      assert.match(await text(await b.fetch('/projects/no-such-zh', { headers: zh }), 404), /项目“no-such-zh”不存在/);
+      assert.match(await text(await b.fetch('/projects/no-such-zh', { headers: { ...zh, 'hx-request': 'true' } }), 404), /<p class="error" role="alert">项目“no-such-zh”不存在<\/p>/);
+      assert.match(await text(await b.fetch('/no/such/page', { headers: zh }), 404), /页面不存在/);
+      // Permission refusals: a user who is not a system admin; a member without the right.
+      const bob = new Browser(t);
+      await bob.login('bob', 'bob-pw-123');
+      assert.match(await text(await bob.fetch('/audit-logs', { headers: zh }), 403), /只有系统管理员可以执行此操作/);
+      assert.match(await text(await bob.fetch('/audit-logs'), 403), /only system admins may do this/);
+      await t.req('/api/v1/projects/err-zh/members', { method: 'POST', auth: ADMIN, json: { username: 'bob', role: 'guest' } });
+      assert.match(await text(await bob.fetch('/projects/err-zh/settings', { headers: zh }), 403), /你无权在此项目中执行此操作/);
+      // The CSRF refusal comes after the language is known.
+      assert.match(await text(await b.post('/projects', { name: 'x1' }, zh), 403), /CSRF 令牌缺失或无效/);
+      // REST: English whatever the Accept-Language.
+      const api = await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'Bad_Name' }, headers: zh });
+      assert.equal(api.status, 400);
+      assert.match((await api.json()).errors[0].message, /^project name must be lowercase letters and digits/);
+    });
+
+    it("shows a project's robot accounts as its tab, with one translated heading and permissions", async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const csrf = await b.csrf();
+      assert.equal((await b.post('/projects', { _csrf: csrf, name: 'rb-tab' })).status, 303);
+      assert.equal((await b.post('/projects/rb-tab/robots', { _csrf: csrf, name: 'ci', project: 'rb-tab', grant_project: 'rb-tab', pull: '1', push: '1' })).status, 201);
+      const show = await (await b.fetch('/projects/rb-tab')).text();
+      assert.match(show, /<a href="\/projects\/rb-tab\/robots">Robot accounts<\/a>/);
+      const en = await (await b.fetch('/projects/rb-tab/robots')).text();
+      assert.match(en, /<a href="\/projects">Projects<\/a> \/ rb-tab/, 'the project header');
+      assert.match(en, /<a href="\/projects\/rb-tab\/robots" aria-current="page">Robot accounts<\/a>/, 'the tab, active');
+      assert.match(en, /<h2>Robot accounts of <a href="\/projects\/rb-tab">rb-tab<\/a><\/h2>/);
+      assert.match(en, /data-actions="pull,push">rb-tab: pull, push</);
+      assert.match(en, /<form method="post" action="\/projects\/rb-tab\/robots"/);
+      const zh = await (await b.fetch('/projects/rb-tab/robots', { headers: { 'accept-language': 'zh-CN' } })).text();
+      assert.match(zh, /<h2><a href="\/projects\/rb-tab">rb-tab<\/a> 的机器人账户<\/h2>/);
+      assert.match(zh, /data-actions="pull,push">rb-tab：拉取、推送</);
+      assert.doesNotMatch(zh, /属于/);
+      // The old address leads to the tab.
+      const old = await b.fetch('/robots?project=rb-tab');
+      assert.equal(old.status, 302);
+      assert.equal(old.headers.get('location'), '/projects/rb-tab/robots');
+      // Someone who may not manage the project's robots gets no tab and no list.
+      const bob = new Browser(t);
+      await bob.login('bob', 'bob-pw-123');
+      await t.req('/api/v1/projects/rb-tab/members', { method: 'POST', auth: ADMIN, json: { username: 'bob', role: 'developer' } });
+      assert.doesNotMatch(await (await bob.fetch('/projects/rb-tab')).text(), /\/robots"/);
+      assert.equal((await bob.fetch('/projects/rb-tab/robots')).status, 403);
+    });
+
+    it('offers "critical" (not "critical or higher") as the top blocking level, in both languages', async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const csrf = await b.csrf();
+      assert.equal((await b.post('/projects', { _csrf: csrf, name: 'sev-sel' })).status, 303);
+      const en = await (await b.fetch('/projects/sev-sel/settings')).text();
+      assert.match(en, /<option value="high"[^>]*>high or higher<\/option><option value="critical"[^>]*>critical<\/option>/);
+      const zh = await (await b.fetch('/projects/sev-sel/settings', { headers: { 'accept-language': 'zh-CN' } })).text();
+      assert.match(zh, /<option value="high"[^>]*>高危及以上<\/option><option value="critical"[^>]*>严重<\/option>/);
+    });
+
+    it('names audit actions, resource types, job types and states in the page language, keeping the raw values', async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const csrf = await b.csrf();
+      assert.equal((await b.post('/projects', { _csrf: csrf, name: 'audit-zh' })).status, 303);
+      const zh = { headers: { 'accept-language': 'zh-CN' } };
+      const audit = await (await b.fetch('/audit-logs', zh)).text();
+      assert.match(audit, /<td data-action="login" title="login">登录<\/td>/);
+      assert.match(audit, /<td data-action="create" title="create">创建<\/td><td><span class="muted" data-type="project" title="project">项目<\/span> audit-zh/);
+      assert.match(audit, /data-type="user" title="user">用户</);
+      assert.match(
+        await (await b.fetch('/audit-logs')).text(),
+        /<td data-action="create" title="create">create<\/td><td><span class="muted" data-type="project" title="project">project<\/span> audit-zh/,
+      );
+      const queued = await t.req('/api/v1/system/reconcile', { method: 'POST', auth: ADMIN });
+      assert.equal(queued.status, 202);
+      const jobs = await (await b.fetch('/jobs', zh)).text();
+      assert.match(jobs, /<td data-type="reconcile"><span title="reconcile">对账同步<\/span>/);
+      assert.match(jobs, /<option value="scan-all">全部扫描<\/option>/);
+      assert.match(jobs, /data-status="(pending|scheduled|running|success|error)">(等待中|已调度|运行中|成功|错误)</);
+      assert.doesNotMatch(jobs, />reconcile</);
+    });
+
+    it('asks the admin to change the password generated at first start, until they do', async () => {
+      const fresh = await startTestApp(dialect, { BERTH_ADMIN_PASSWORD: '' });
+      try {
+        const generated = fresh.generatedAdminPassword;
+        assert.ok(generated && generated.length >= 16);
+        const b = new Browser(fresh);
+        assert.equal((await b.login('admin', generated)).status, 303);
+        const notice = /<div class="banner banner-password" role="alert">([^<]*)<a href="\/account\/password">([^<]*)<\/a><\/div>/;
+        assert.match(await (await b.fetch('/')).text(), notice);
+        const zh = notice.exec(await (await b.fetch('/projects', { headers: { 'accept-language': 'zh-CN' } })).text());
+        assert.match(zh?.[1] ?? '', /首次启动时生成的密码/);
+        // Another system admin, with a password of their own, is not asked.
+        await fresh.req('/api/v1/users', { method: 'POST', auth: ['admin', generated], json: { username: 'ops', password: 'ops-pw-1234', admin: true } });
+        const ops = new Browser(fresh);
+        await ops.login('ops', 'ops-pw-1234');
+        assert.doesNotMatch(await (await ops.fetch('/')).text(), /banner-password/);
+        // A wrong current password changes nothing; the right one clears the notice for good.
+        const csrf = await b.csrf();
+        assert.equal((await b.post('/account/password', { _csrf: csrf, old_password: 'wrong-one', new_password: 'admin-chosen-1' })).status, 422);
+        assert.match(await (await b.fetch('/')).text(), /banner-password/);
+        assert.equal((await b.post('/account/password', { _csrf: csrf, old_password: generated, new_password: 'admin-chosen-1' })).status, 303);
+        assert.doesNotMatch(await (await b.fetch('/')).text(), /banner-password/);
+        // A restart generates nothing and asks nothing.
+        const again = await fresh.restart();
+        assert.equal(again.generatedAdminPassword, null);
+        const b2 = new Browser(again);
+        assert.equal((await b2.login('admin', 'admin-chosen-1')).status, 303);
+        assert.doesNotMatch(await (await b2.fetch('/')).text(), /banner-password/);
+        await again.close({ drop: true });
+      } catch (err) {
+        await fresh.close({ drop: true }).catch(() => {});
+        throw err;
+      }
+    });
+
+    it('marks "Browser default" as the language choice until the user picks one', async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const selected = async () =>
+        [...(await (await b.fetch('/projects', { headers: { 'accept-language': 'zh-CN' } })).text()).matchAll(/<option value="([^"]+)" selected>/g)]
+          .map((m) => m[1])
+          .filter((v) => ['en', 'zh-CN', 'auto'].includes(v!));
+      assert.deepEqual(await selected(), ['auto']);
+      const csrf = await b.csrf();
+      assert.equal((await b.post('/language', { _csrf: csrf, lang: 'zh-CN', next: '/projects' })).status, 303);
+      assert.deepEqual(await selected(), ['zh-CN']);
+      assert.equal((await b.post('/language', { _csrf: csrf, lang: 'auto', next: '/projects' })).status, 303);
+      assert.deepEqual(await selected(), ['auto']);
+    });
+
     it('escapes script payloads everywhere a person sees them', async () => {
       const b = new Browser(t);
       await b.login('admin', ADMIN_PASSWORD);

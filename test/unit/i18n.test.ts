@@ -7,6 +7,14 @@ import { JOB_STATES } from '../../src/jobs/states.js';
 import { SEVERITIES } from '../../src/scanner/severity.js';
 import { ROLES } from '../../src/auth/rbac.js';
 import { GATE_REASONS } from '../../src/services/policy-service.js';
+import { AUDIT_ACTIONS, AUDIT_RESOURCE_TYPES } from '../../src/services/audit-service.js';
+import { PULL_REFUSED } from '../../src/registry/v2-pipeline.js';
+import { GARBAGE_COLLECTION } from '../../src/jobs/types/gc.js';
+import { RECONCILE } from '../../src/jobs/types/reconcile.js';
+import { SCAN_ALL, SCAN_IMAGE } from '../../src/jobs/types/scan.js';
+import { VULNDB_UPDATE } from '../../src/jobs/types/vulndb-update.js';
+import { TAG_RETENTION } from '../../src/services/retention-service.js';
+import { WEBHOOK_DELIVERY } from '../../src/services/webhook-service.js';
 
 /** Every leaf key of a nested catalogue, dotted. */
 function keys(o: Record<string, unknown>, prefix = ''): Map<string, unknown> {
@@ -83,6 +91,33 @@ describe('i18n catalogues', () => {
     for (const k of ['user', 'group']) assert.ok(en.has(`members.kind_${k}`), k);
     for (const k of ['settings', 'environment']) assert.ok(en.has(`auth_settings.secret_from_${k}`), k);
     for (const k of GATE_REASONS) assert.ok(en.has(`gate.reason_${k}`), k);
+    // The audit and access logs and the job center name what they list in the page's language.
+    assert.ok((AUDIT_ACTIONS as readonly string[]).includes(PULL_REFUSED));
+    for (const a of AUDIT_ACTIONS) assert.ok(en.has(`audit.action_${a}`), a);
+    for (const r of AUDIT_RESOURCE_TYPES) assert.ok(en.has(`audit.type_${r}`), r);
+    for (const j of [GARBAGE_COLLECTION, RECONCILE, SCAN_IMAGE, SCAN_ALL, VULNDB_UPDATE, TAG_RETENTION, WEBHOOK_DELIVERY]) assert.ok(en.has(`jobs.type_${j.replace(/-/g, '_')}`), j);
+  });
+
+  it('every error key the code gives (AppError ui, problem()) exists as errors.<key>', () => {
+    const found = new Map<string, string>();
+    for (const f of walk('src', '.ts')) {
+      const src = fs.readFileSync(f, 'utf8');
+      // `{ key: 'x' }` handed to an AppError or one of its helpers, on the line that throws or makes it.
+      for (const line of src.split('\n')) {
+        if (!/\b(AppError|badRequest|notFound|denied|conflict|unauthorized)\(/.test(line)) continue;
+        for (const m of line.matchAll(/\{ key: '([a-z_]+)'/g)) found.set(m[1]!, f);
+      }
+      for (const m of src.matchAll(/\b(?:problem|complaint)\((?:'[^']*'|`[^`]*`), '([a-z_]+)'/g)) found.set(m[1]!, f);
+    }
+    assert.ok(found.size > 40, `found ${found.size} error keys: the scan works`);
+    for (const [k, f] of found) assert.ok(en.has(`errors.${k}`), `${f} gives unknown error key ${k}`);
+  });
+
+  it("gives different things on one page different words (the artifact page: its digest, a finding's summary)", () => {
+    for (const l of LOCALES) {
+      const cat = keys(CATALOGUES[l]);
+      assert.notEqual(cat.get('artifact.digest'), cat.get('findings.col_summary'), l);
+    }
   });
 
   it('translates with placeholders through i18next, falling back to nothing missing', () => {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
-import { formString, page, requireLogin, viewer, tr } from './render.js';
+import { formString, page, requireLogin, viewer, tr, errorText } from './render.js';
 
 /** One's own account: change password (needs the current one; other sessions end). */
 export function accountRoutes(): Hono<AppEnv> {
@@ -18,7 +18,7 @@ export function accountRoutes(): Hono<AppEnv> {
       });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
-      return page(c, 'pages/account/password', { title: tr(c)('account.password_title'), error: err.message }, 422);
+      return page(c, 'pages/account/password', { title: tr(c)('account.password_title'), error: errorText(c, err) }, 422);
     }
     await c.var.services.audit.record(c.var.actor, 'change_password', 'user', me.name);
     return c.redirect('/account/password?done=1', 303);

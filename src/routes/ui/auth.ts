@@ -5,7 +5,7 @@ import { AppError } from '../../errors.js';
 import { constantTimeEqual, SESSION_COOKIE } from '../middleware.js';
 import type { Ctx } from '../http.js';
 import { OIDC_LOGOUT_COOKIE } from './oidc.js';
-import { formString, newToken, page, redirectWith, safeNext, tr } from './render.js';
+import { formString, newToken, page, redirectWith, safeNext, tr, errorText } from './render.js';
 
 const LOGIN_CSRF_COOKIE = 'berth_login_csrf';
 
@@ -29,7 +29,8 @@ export function authPages(): Hono<AppEnv> {
     const form = await c.req.parseBody();
     const cookieToken = getCookie(c, LOGIN_CSRF_COOKIE) ?? '';
     const sent = formString(form._csrf, 128);
-    if (!cookieToken || !sent || !constantTimeEqual(cookieToken, sent)) throw new AppError('DENIED', 'the sign-in form expired: reload the page and try again');
+    if (!cookieToken || !sent || !constantTimeEqual(cookieToken, sent))
+      throw new AppError('DENIED', 'the sign-in form expired: reload the page and try again', undefined, { key: 'login_form_expired' });
     const username = formString(form.username, 255);
     const password = formString(form.password, 256);
     const next = safeNext(form.next, c.var.services.config.externalUrl);
@@ -39,7 +40,7 @@ export function authPages(): Hono<AppEnv> {
       user = await identity.authenticate(username, password, c.var.actor.ip);
     } catch (err) {
       if (err instanceof AppError && (err.code === 'UNAUTHORIZED' || err.code === 'TOO_MANY_REQUESTS' || err.code === 'UNAVAILABLE')) {
-        return loginPage(c, { error: err.message, username, next }, err.status);
+        return loginPage(c, { error: errorText(c, err), username, next }, err.status);
       }
       throw err;
     }

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { systemAdminOnly, type Ctx } from '../http.js';
-import { formString, page, redirectWith, requireLogin, tr, viewer } from './render.js';
+import { errorText, formString, page, redirectWith, requireLogin, tr, viewer } from './render.js';
 
 const TEXT_FIELDS = {
   ldap: ['url', 'ca_file', 'bind_dn', 'base_dn', 'filter', 'uid_attr', 'group_base_dn', 'group_filter', 'admin_group'],
@@ -63,7 +63,7 @@ export function identityPages(): Hono<AppEnv> {
     try {
       await c.var.services.identity.settings.update(patch);
     } catch (err) {
-      if (err instanceof AppError && err.code === 'BAD_REQUEST') return authPage(c, { error: err.message }, 422);
+      if (err instanceof AppError && err.code === 'BAD_REQUEST') return authPage(c, { error: errorText(c, err) }, 422);
       throw err;
     }
     await c.var.services.audit.record(c.var.actor, 'update', 'system', 'auth', { mode: patch.mode });

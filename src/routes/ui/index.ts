@@ -12,8 +12,9 @@ import { jobPages, schedulePages } from './jobs.js';
 import { languageRoutes, uiLocale } from './language.js';
 import { projectPages } from './projects.js';
 import { repositoryPages } from './repositories.js';
-import { robotPages } from './robots.js';
-import { isHtmx, page, tr } from './render.js';
+import { projectRobotPages, robotPages } from './robots.js';
+import { errorText, isHtmx, page, tr } from './render.js';
+import type { AppError } from '../../errors.js';
 import { systemPages } from './system.js';
 import { userPages } from './users.js';
 import { vulndbPages } from './vulndb.js';
@@ -30,16 +31,23 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   const csrf = csrfGuard(services);
   const isUiPath = (p: string) => !(p.startsWith('/static/') || p.startsWith('/api/') || p.startsWith('/service/') || p.startsWith('/v2') || p === '/metrics' || p === '/livez' || p === '/readyz');
   ui.use('*', async (c, next) => (isUiPath(c.req.path) ? auth(c, next) : next()));
-  ui.use('*', async (c, next) => (isUiPath(c.req.path) ? csrf(c, next) : next()));
+  // The language before the CSRF check, so its refusal is said in the reader's language too.
   ui.use('*', async (c, next) => {
-    if (isUiPath(c.req.path)) c.set('locale', await uiLocale(c));
+    if (isUiPath(c.req.path)) {
+      const { locale, chosen } = await uiLocale(c);
+      c.set('locale', locale);
+      c.set('localeChosen', chosen);
+    }
     await next();
   });
+  ui.use('*', async (c, next) => (isUiPath(c.req.path) ? csrf(c, next) : next()));
   // A banner on every page while garbage collection holds the registry read-only.
   ui.use('*', async (c, next) => {
     if (isUiPath(c.req.path) && c.var.principal?.kind === 'user') {
       const ro = await services.policy.readOnly();
       if (ro) c.set('banner', tr(c)('banner.gc'));
+      const p = c.var.principal;
+      if (p.isAdmin && (await services.accounts.hasGeneratedPassword(p.id))) c.set('passwordNotice', true);
     }
     await next();
   });
@@ -50,6 +58,7 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   ui.route('/projects', repositoryPages());
   ui.route('/projects', webhookPages());
   ui.route('/projects', retentionPages());
+  ui.route('/projects', projectRobotPages());
   ui.route('/robots', robotPages());
   ui.route('/jobs', jobPages());
   ui.route('/schedules', schedulePages());
@@ -65,8 +74,14 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
   return ui;
 }
 
-/** The UI's error page, or a bare fragment for htmx requests. */
-export function renderErrorPage(c: Ctx, status: number, message: string) {
+/** The UI's error page, or a bare fragment for htmx requests, in the reader's language where the error has keys. */
+export function renderErrorPage(c: Ctx, status: number, err: AppError) {
+  let message = err.message;
+  try {
+    message = errorText(c, err);
+  } catch {
+    /* before the services are set: the English message */
+  }
   if (isHtmx(c)) return c.html(`<p class="error" role="alert">${escapeHtml(message)}</p>`, status as 400);
   try {
     return page(c, 'pages/error', { title: String(status), status, message }, status);

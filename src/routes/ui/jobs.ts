@@ -41,6 +41,9 @@ const jobView = (j: Job) => ({
   stoppable: !FINAL_STATES.has(j.status),
 });
 
+/** A job type in the reader's language (`jobs.type_<type>`, `-` read as `_`), else the type itself. */
+const typeLabel = (c: Ctx, type: string) => tr(c)(`jobs.type_${type.replace(/-/g, '_')}`, { defaultValue: type });
+
 /** Jobs a system admin can start from the job center (labels are message keys). */
 const MANUAL: { type: string; label: string }[] = [
   { type: RECONCILE, label: 'jobs.run_reconcile' },
@@ -75,15 +78,15 @@ export function jobPages(): Hono<AppEnv> {
 
   r.post('/run/:type', async (c) => {
     const type = c.req.param('type');
-    if (!MANUAL.some((a) => a.type === type)) throw notFound('no such job type');
+    if (!MANUAL.some((a) => a.type === type)) throw notFound('no such job type', { key: 'not_found' });
     const { id } = await c.var.services.jobs.enqueueStored(type, { reason: 'manual', by: c.var.actor.name });
     await c.var.services.audit.record(c.var.actor, 'run', 'job', type, { job: id });
-    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)('jobs.queued_flash', { id, type }) });
+    return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)('jobs.queued_flash', { id, type: typeLabel(c, type) }) });
   });
 
   const load = async (c: Ctx) => {
     const job = await c.var.services.jobs.get(pathId(c, 'id'));
-    if (!job) throw notFound('job not found');
+    if (!job) throw notFound('job not found', { key: 'job_not_found' });
     return job;
   };
   const panelData = async (c: Ctx, job: Job) => {
@@ -105,7 +108,7 @@ export function jobPages(): Hono<AppEnv> {
     return page(c, 'pages/confirm', {
       title: tr(c)('jobs.stop_title'),
       heading: tr(c)('jobs.stop_title'),
-      question: tr(c)('jobs.stop_question', { id: job.id, type: job.type, status: tr(c)(`jobs.state_${job.status}`) }),
+      question: tr(c)('jobs.stop_question', { id: job.id, type: typeLabel(c, job.type), status: tr(c)(`jobs.state_${job.status}`) }),
       action: `/jobs/${job.id}/stop`,
       confirmLabel: tr(c)('jobs.stop_title'),
       cancel: `/jobs/${job.id}`,
@@ -115,7 +118,7 @@ export function jobPages(): Hono<AppEnv> {
     const id = pathId(c, 'id');
     const form = await c.req.parseBody();
     const status = await c.var.services.jobs.requestStop(id);
-    if (status === null) throw notFound('job not found');
+    if (status === null) throw notFound('job not found', { key: 'job_not_found' });
     await c.var.services.audit.record(c.var.actor, 'stop', 'job', String(id), { status });
     const job = (await c.var.services.jobs.get(id))!;
     if (isHtmx(c)) return form.view === 'panel' ? fragment(c, 'partials/jobs/panel', await panelData(c, job)) : fragment(c, 'partials/jobs/row', { j: jobView(job) });
@@ -162,7 +165,7 @@ export function schedulePages(): Hono<AppEnv> {
     const problem = cronProblem(cron);
     if (problem) return listPage(c, { name, cron, enabled, error: problem }, 422);
     const s = await c.var.services.scheduler.update(name, { cron, enabled });
-    if (!s) throw notFound('schedule not found');
+    if (!s) throw notFound('schedule not found', { key: 'not_found' });
     await c.var.services.audit.record(c.var.actor, 'update', 'schedule', name, { cron, enabled });
     return redirectWith(c, '/schedules', { kind: 'ok', text: tr(c)('schedules.saved_flash', { name }) });
   });

@@ -8,11 +8,15 @@ import { formString, isHtmx, redirectWith, safeNext } from './render.js';
 /** Remembers a visitor's choice before (and apart from) signing in. */
 export const LANG_COOKIE = 'berth_lang';
 
-/** The request's UI language: the signed-in user's stored choice, else the cookie's, else Accept-Language. */
-export async function uiLocale(c: Ctx): Promise<Locale> {
+/**
+ * The request's UI language: the signed-in user's stored choice, else the cookie's, else Accept-Language; `chosen`
+ * tells whether a choice decided it (the selector shows "Browser default" otherwise).
+ */
+export async function uiLocale(c: Ctx): Promise<{ locale: Locale; chosen: boolean }> {
   const p = c.var.principal;
   const stored = p?.kind === 'user' ? await c.var.services.accounts.locale(p.id) : null;
-  return pickLocale(stored ?? getCookie(c, LANG_COOKIE), c.req.header('accept-language'));
+  const choice = stored ?? getCookie(c, LANG_COOKIE);
+  return { locale: pickLocale(choice, c.req.header('accept-language')), chosen: isLocale(choice) };
 }
 
 /** POST /language: the language selector. Stored per user when signed in; `auto` follows the browser again. */

@@ -7,11 +7,11 @@ import { SORTS } from '../../paging.js';
 import { pathId, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, severityColumns } from './charts.js';
-import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, i18nData, tr } from './render.js';
+import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, i18nData, tr, errorText } from './render.js';
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
 
-export type ProjectTab = 'repositories' | 'members' | 'settings' | 'webhooks' | 'retention';
+export type ProjectTab = 'repositories' | 'members' | 'robots' | 'settings' | 'webhooks' | 'retention';
 
 /** The project page with its tabs around one tab's body (the other project modules render into it too). */
 export async function projectPage(c: Ctx, tab: ProjectTab, tabBody: string, project: Project, status = 200) {
@@ -21,7 +21,7 @@ export async function projectPage(c: Ctx, tab: ProjectTab, tabBody: string, proj
     { label: tr(c)('projects.tab_repositories'), href: base, active: tab === 'repositories' },
     { label: tr(c)('projects.tab_members'), href: `${base}/members`, active: tab === 'members' },
   ];
-  if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: tr(c)('projects.tab_robots'), href: `/robots?project=${project.name}`, active: false });
+  if (await c.var.services.authz.can(c.var.principal, 'robot:manage', project)) tabs.push({ label: tr(c)('projects.tab_robots'), href: `${base}/robots`, active: tab === 'robots' });
   if (await c.var.services.authz.can(c.var.principal, 'project:update', project)) {
     tabs.push({ label: tr(c)('projects.tab_webhooks'), href: `${base}/webhooks`, active: tab === 'webhooks' });
     tabs.push({ label: tr(c)('projects.tab_retention'), href: `${base}/retention`, active: tab === 'retention' });
@@ -63,7 +63,7 @@ export function projectPages(): Hono<AppEnv> {
       return redirectWith(c, `/projects/${p.name}`, { kind: 'ok', text: tr(c)('projects.created_flash', { name: p.name }) });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 401) throw err;
-      const data = { name, public: isPublic, error: err.message };
+      const data = { name, public: isPublic, error: errorText(c, err) };
       if (isHtmx(c)) return fragment(c, 'partials/projects/create-form', data, 422);
       return listPage(c, data, 422);
     }
@@ -189,7 +189,7 @@ export function projectPages(): Hono<AppEnv> {
         c,
         project,
         { public: body.public, autoScan: body.auto_scan, preventVulnerable: body.prevent_vulnerable, cveAllowlist: body.cve_allowlist, immutableTags: body.immutable_tags, expires, quotaMib: quota },
-        err.message,
+        errorText(c, err),
         422,
       );
     }
@@ -228,9 +228,9 @@ export function projectPages(): Hono<AppEnv> {
         // Re-render the table with the error under it, so the message lands inside #members.
         const { data } = await membersData(c, name);
         const table = c.var.services.views.render('partials/projects/members-table', { ...i18nData(c), ...data });
-        return c.html(`${table}<p class="error" role="alert">${escapeHtml(err.message)}</p>`, 422);
+        return c.html(`${table}<p class="error" role="alert">${escapeHtml(errorText(c, err))}</p>`, 422);
       }
-      return membersPage(c, name, { username, role, error: err.message }, 422);
+      return membersPage(c, name, { username, role, error: errorText(c, err) }, 422);
     }
     return membersDone(c, name, tr(c)('members.added_flash', { name: username, role: tr(c)(`roles.${role}`) }));
   });
@@ -248,7 +248,7 @@ export function projectPages(): Hono<AppEnv> {
     const userId = pathId(c, 'userId');
     const { data } = await membersData(c, name);
     const m = data.members.find((x) => x.kind === 'user' && x.userId === userId);
-    if (!m || m.kind !== 'user') throw new AppError('NOT_FOUND', 'member not found');
+    if (!m || m.kind !== 'user') throw new AppError('NOT_FOUND', 'member not found', undefined, { key: 'member_not_found' });
     return page(c, 'pages/confirm', {
       title: tr(c)('members.remove_member'),
       heading: tr(c)('members.remove_member'),
@@ -277,7 +277,7 @@ export function projectPages(): Hono<AppEnv> {
     const id = pathId(c, 'id');
     const { data } = await membersData(c, name);
     const m = data.members.find((x) => x.kind === 'group' && x.groupId === id);
-    if (!m || m.kind !== 'group') throw new AppError('NOT_FOUND', 'group member not found');
+    if (!m || m.kind !== 'group') throw new AppError('NOT_FOUND', 'group member not found', undefined, { key: 'member_not_found' });
     return page(c, 'pages/confirm', {
       title: tr(c)('members.remove_group'),
       heading: tr(c)('members.remove_group'),

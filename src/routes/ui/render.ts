@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../../context.js';
 import type { Ctx } from '../http.js';
+import { AppError, type UiText } from '../../errors.js';
 import { LOCALE_NAMES, LOCALES, type Locale, type Translate } from '../../i18n/index.js';
 
 export interface Flash {
@@ -25,7 +26,19 @@ export const localeOf = (c: Ctx): Locale => c.var.locale ?? 'en';
 export const tr = (c: Ctx): Translate => c.var.services.views.i18n.getFixedT(localeOf(c));
 
 /** What every template needs besides its own data: `t` and the language. */
-export const i18nData = (c: Ctx) => ({ t: tr(c), lang: localeOf(c), locales: LOCALES.map((l) => ({ code: l, name: LOCALE_NAMES[l] })) });
+export const i18nData = (c: Ctx) => ({ t: tr(c), lang: localeOf(c), langChosen: c.var.localeChosen ?? false, locales: LOCALES.map((l) => ({ code: l, name: LOCALE_NAMES[l] })) });
+
+/**
+ * An error as the UI shows it, in the request's language: an {@link AppError}'s catalogue keys (`errors.<key>`) when
+ * it has them, else its English message (the REST API always sends the English one). Anything else: `fallback`.
+ */
+export function errorText(c: Ctx, err: unknown, fallback = ''): string {
+  if (!(err instanceof AppError)) return err instanceof Error ? err.message : fallback;
+  if (!err.ui) return err.message;
+  const t = tr(c);
+  const parts = (Array.isArray(err.ui) ? err.ui : [err.ui]) as readonly UiText[];
+  return parts.map((u) => t(`errors.${u.key}`, { ...u.params, defaultValue: err.message })).join(t('errors.separator'));
+}
 
 /** Renders a page inside the layout with the common view model (user, CSRF token, flash). */
 export function page(c: Ctx, template: string, data: Record<string, unknown>, status = 200) {
@@ -45,6 +58,7 @@ export function page(c: Ctx, template: string, data: Record<string, unknown>, st
     csrf: c.var.session?.csrfToken ?? '',
     flash,
     banner: c.var.banner,
+    passwordNotice: c.var.passwordNotice ?? false,
     path: c.req.path + new URL(c.req.url).search,
     ...i18nData(c),
     ...data,

@@ -112,11 +112,9 @@ export function repositoryPages(): Hono<AppEnv> {
       tags: x.tags.map((t) => t.name),
       pushed: fmtTime(x.pushedAt),
     }));
-    // The pull gate, asked the same way /v2 asks it: say why a pull would be refused instead of offering the command.
-    const refusal = await c.var.services.policy.pullDecision(project, repository.name, a.digest);
     return page(c, 'pages/artifacts/show', {
       vulnerabilities,
-      blocked: refusal ? refusalText(c, refusal) : null,
+      blocked: (await pullRow(c, project, repository.name, a)).blocked,
       title: `${repository.name}@${short(a.digest)}`,
       nav: 'projects',
       project: project.name,
@@ -158,7 +156,7 @@ export function repositoryPages(): Hono<AppEnv> {
     const status = await scanStatus(c, project, repository.name.slice(project.name.length + 1), artifact);
     // The page was rendered while scanning and the scan has ended: reload it to show the new findings.
     if (!status.live && c.req.query('was') === 'running') c.header('HX-Refresh', 'true');
-    return fragment(c, 'partials/artifacts/scan-status', status);
+    return fragment(c, 'partials/artifacts/scan-status', { ...status, pullRow: await pullRow(c, project, repository.name, artifact) });
   });
 
   r.post('/:name/repositories/:repo/artifacts/:ref/scan', async (c) => {
@@ -166,7 +164,7 @@ export function repositoryPages(): Hono<AppEnv> {
     const { id } = await c.var.services.scanRequests.scanArtifact(c.var.principal, c.var.actor, target);
     const { project, repository, artifact } = target;
     const repo = repository.name.slice(project.name.length + 1);
-    if (isHtmx(c)) return fragment(c, 'partials/artifacts/scan-status', await scanStatus(c, project, repo, artifact, id));
+    if (isHtmx(c)) return fragment(c, 'partials/artifacts/scan-status', { ...(await scanStatus(c, project, repo, artifact, id)), pullRow: await pullRow(c, project, repository.name, artifact) });
     return redirectWith(c, `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${artifact.digest}`, { kind: 'ok', text: tr(c)('scan.queued_flash', { id }) });
   });
 
@@ -232,6 +230,16 @@ export function repositoryPages(): Hono<AppEnv> {
   });
 
   return r;
+}
+
+/**
+ * The artifact page's Pull row: the pull gate asked the same way /v2 asks it (one policy function), so it says why a
+ * pull would be refused instead of offering the command. Sent again with every scan-status poll: a rescan changes
+ * the verdict ("being scanned") while the page stays open.
+ */
+async function pullRow(c: Ctx, project: Project, repository: string, artifact: { digest: string; type: ArtifactType }) {
+  const refusal = await c.var.services.policy.pullDecision(project, repository, artifact.digest);
+  return { blocked: refusal ? refusalText(c, refusal) : null, pull: pullCommand(artifact.type, new URL(c.var.services.config.externalUrl).host, repository, artifact.digest) };
 }
 
 /** The scan state of an artifact for the status partial: running (with the job's progress), done, failed, or none. */

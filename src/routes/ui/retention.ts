@@ -5,7 +5,7 @@ import { nextRuns } from '../../jobs/schedules.js';
 import { TAG_RETENTION } from '../../services/retention-service.js';
 import { pathId, type Ctx } from '../http.js';
 import { projectPage } from './projects.js';
-import { fmtBytes, fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr } from './render.js';
+import { fmtBytes, fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr, errorText } from './render.js';
 
 const EXAMPLE = JSON.stringify([{ repositories: '**', tags: '**', untagged: true, retain: { kind: 'latest_pushed', count: 10 } }], null, 2);
 
@@ -61,7 +61,7 @@ export function retentionPages(): Hono<AppEnv> {
       await c.var.services.retention.put(c.var.principal, c.var.actor, name, { rules, schedule: schedule || null });
     } catch (err) {
       if (!(err instanceof AppError) || err.status !== 400) throw err;
-      return show(c, name, { rules: rulesText, schedule, error: err.message }, 422);
+      return show(c, name, { rules: rulesText, schedule, error: errorText(c, err) }, 422);
     }
     return redirectWith(c, `/projects/${name}/retention`, { kind: 'ok', text: tr(c)('retention.saved') });
   });

@@ -5,7 +5,7 @@ import { SEVERITIES, type Severity } from '../../scanner/severity.js';
 import { SORTS } from '../../paging.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, labelledBars, severityBar, severityColumns } from './charts.js';
-import { page, requireLogin, tr } from './render.js';
+import { page, requireLogin, tr, errorText } from './render.js';
 
 const str = (v: string | undefined, max: number) => (v ?? '').trim().slice(0, max);
 
@@ -55,7 +55,7 @@ export function securityPages(): Hono<AppEnv> {
         };
       } catch (err) {
         if (!(err instanceof AppError) || err.status >= 500) throw err;
-        results = { items: [], total: 0, error: err.message };
+        results = { items: [], total: 0, error: errorText(c, err) };
         status = err.status === 400 ? 422 : err.status;
       }
     }

@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import { SORTS } from '../../paging.js';
 import { pathId, systemAdminOnly, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
-import { fmtTime, formString, page, redirectWith, requireLogin, viewer, tr } from './render.js';
+import { fmtTime, formString, page, redirectWith, requireLogin, viewer, tr, errorText } from './render.js';
 
 /** The users admin page: system admins only. */
 export function userPages(): Hono<AppEnv> {
@@ -45,7 +45,7 @@ export function userPages(): Hono<AppEnv> {
       return redirectWith(c, '/users', { kind: 'ok', text: tr(c)('users.created_flash', { name: u.username }) });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
-      return listPage(c, { username, email, error: err.message }, 422);
+      return listPage(c, { username, email, error: errorText(c, err) }, 422);
     }
   });
 
@@ -55,7 +55,7 @@ export function userPages(): Hono<AppEnv> {
   ] as const) {
     r.post(`/:id/${verb}`, async (c) => {
       const id = pathId(c, 'id');
-      if (id === viewer(c)!.id) throw new AppError('BAD_REQUEST', 'you cannot disable yourself');
+      if (id === viewer(c)!.id) throw new AppError('BAD_REQUEST', 'you cannot disable yourself', undefined, { key: 'not_yourself' });
       const u = await c.var.services.accounts.setDisabled(id, disabled);
       await c.var.services.audit.record(c.var.actor, 'update', 'user', u.username, { disabled });
       return redirectWith(c, '/users', { kind: 'ok', text: tr(c)(disabled ? 'users.disabled_flash' : 'users.enabled_flash', { name: u.username }) });
@@ -64,7 +64,7 @@ export function userPages(): Hono<AppEnv> {
 
   r.get('/:id/delete', async (c) => {
     const u = await c.var.services.accounts.getUser(pathId(c, 'id'));
-    if (!u) throw new AppError('NOT_FOUND', 'user not found');
+    if (!u) throw new AppError('NOT_FOUND', 'user not found', undefined, { key: 'user_not_found' });
     return page(c, 'pages/confirm', {
       title: tr(c)('users.delete'),
       heading: tr(c)('users.delete'),
@@ -77,9 +77,9 @@ export function userPages(): Hono<AppEnv> {
 
   r.post('/:id/delete', async (c) => {
     const id = pathId(c, 'id');
-    if (id === viewer(c)!.id) throw new AppError('BAD_REQUEST', 'you cannot delete yourself');
+    if (id === viewer(c)!.id) throw new AppError('BAD_REQUEST', 'you cannot delete yourself', undefined, { key: 'not_yourself' });
     const u = await c.var.services.accounts.getUser(id);
-    if (!u) throw new AppError('NOT_FOUND', 'user not found');
+    if (!u) throw new AppError('NOT_FOUND', 'user not found', undefined, { key: 'user_not_found' });
     await c.var.services.accounts.deleteUser(id);
     await c.var.services.audit.record(c.var.actor, 'delete', 'user', u.username);
     return redirectWith(c, '/users', { kind: 'ok', text: tr(c)('users.deleted_flash', { name: u.username }) });

@@ -5,7 +5,7 @@ import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../services/webhook-payloads.js
 import type { WebhookPolicy } from '../../services/webhook-service.js';
 import { pathId, type Ctx } from '../http.js';
 import { projectPage } from './projects.js';
-import { fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr } from './render.js';
+import { fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr, errorText } from './render.js';
 
 const policyView = (c: Ctx, w: WebhookPolicy) => ({
   id: w.id,
@@ -56,7 +56,7 @@ export function webhookPages(): Hono<AppEnv> {
       await c.var.services.webhooks.create(c.var.principal, c.var.actor, name, body);
     } catch (err) {
       if (!(err instanceof AppError) || err.status !== 400) throw err;
-      return listPage(c, name, { url: body.url, format: body.format, events, enabled: body.enabled, error: err.message }, 422);
+      return listPage(c, name, { url: body.url, format: body.format, events, enabled: body.enabled, error: errorText(c, err) }, 422);
     }
     return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: tr(c)('webhooks.created') });
   });
