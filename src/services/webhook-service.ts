@@ -114,9 +114,10 @@ export class WebhookService {
     return project;
   }
 
-  async list(p: Principal, projectName: string): Promise<{ project: Project; items: repo.WebhookPolicy[] }> {
+  /** A page of the project's policies, oldest first (project admins). */
+  async list(p: Principal, projectName: string, req: PageRequest): Promise<{ project: Project; page: KeysetPage<repo.WebhookPolicy> }> {
     const project = await this.manageable(p, projectName);
-    return { project, items: await repo.listWebhookPolicies(this.db, project.id) };
+    return { project, page: await repo.pageWebhookPolicies(this.db, project.id, req) };
   }
 
   async get(p: Principal, projectName: string, id: number): Promise<{ project: Project; policy: repo.WebhookPolicy }> {

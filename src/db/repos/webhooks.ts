@@ -121,6 +121,19 @@ export async function listWebhookPolicies(db: DB, projectId: number): Promise<We
   return (await db.selectFrom('webhook_policies').selectAll().where('project_id', '=', projectId).orderBy('id').limit(500).execute()).map(toPolicy);
 }
 
+/** A page of a project's policies, oldest first (keyset on id; the (project_id, id) index serves it). */
+export async function pageWebhookPolicies(db: DB, projectId: number, req: PageRequest): Promise<KeysetPage<WebhookPolicy>> {
+  const page = await keysetPage(
+    db,
+    db.selectFrom('webhook_policies').where('project_id', '=', projectId),
+    SORTS.oldestFirst,
+    req,
+    (qb) => qb.selectAll(),
+    (r) => [Number(r.id)],
+  );
+  return { ...page, items: page.items.map(toPolicy) };
+}
+
 export async function deleteWebhookPolicy(db: DB, projectId: number, id: number): Promise<boolean> {
   const res = await db.deleteFrom('webhook_policies').where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
   return Number(res.numDeletedRows) > 0;

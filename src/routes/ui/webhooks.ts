@@ -3,7 +3,9 @@ import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../services/webhook-payloads.js';
 import type { WebhookPolicy } from '../../services/webhook-service.js';
+import { SORTS } from '../../paging.js';
 import { pathId, type Ctx } from '../http.js';
+import { CONFIG_LIST_LIMIT, cursorPager, listId, listQuery } from '../pagination.js';
 import { projectPage } from './projects.js';
 import { fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr } from './render.js';
 
@@ -23,12 +25,15 @@ export function webhookPages(): Hono<AppEnv> {
   r.use('*', requireLogin);
 
   const listPage = async (c: Ctx, name: string, form: Record<string, unknown> = {}, status = 200) => {
-    const { project, items } = await c.var.services.webhooks.list(c.var.principal, name);
+    const list = listId('webhooks', name);
+    const q = listQuery(c, list, SORTS.oldestFirst, { defaultLimit: CONFIG_LIST_LIMIT });
+    const { project, page: res } = await c.var.services.webhooks.list(c.var.principal, name, q.req);
     const body = c.var.services.views.render('partials/webhooks/list', {
       ...i18nData(c),
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
-      items: items.map((w) => policyView(c, w)),
+      items: res.items.map((w) => policyView(c, w)),
+      pager: cursorPager(c, list, res, q),
       eventTypes: EVENT_TYPES,
       formats: WEBHOOK_FORMATS,
       form: { url: '', format: 'default', events: ['PUSH_ARTIFACT'], enabled: true, ...form },
