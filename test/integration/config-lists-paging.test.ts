@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { replaceUserGroups } from '../../src/db/repos/groups.js';
 import { insertScannerRegistration } from '../../src/db/repos/scanners.js';
+import { insertWebhookDelivery, insertWebhookPolicy } from '../../src/db/repos/webhooks.js';
+import { MAX_WEBHOOK_POLICIES } from '../../src/services/webhook-service.js';
 import { ADMIN, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 
@@ -104,6 +106,21 @@ for (const dialect of testDialects()) {
       assert.equal(whole.limit, 100);
     });
 
+    it('bounds a project’s webhook policies where they are made, since every event goes to each of them', async () => {
+      assert.equal((await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'many-hooks' } })).status, 201);
+      const project = Number((await t.services.db.selectFrom('projects').select('id').where('name', '=', 'many-hooks').executeTakeFirstOrThrow()).id);
+      const input = { name: 'h', url: 'http://127.0.0.1:9/h', format: 'default' as const, eventTypes: ['PUSH_ARTIFACT'], authHeader: null, secret: null, skipTlsVerify: false, enabled: true };
+      for (let i = 0; i < MAX_WEBHOOK_POLICIES - 1; i++) await insertWebhookPolicy(t.services.db, project, input, 'admin', Date.now());
+      const json = { url: 'http://127.0.0.1:9/last', event_types: ['PUSH_ARTIFACT'] };
+      assert.equal((await t.req('/api/v1/projects/many-hooks/webhooks', { method: 'POST', auth: ADMIN, json })).status, 201);
+      const over = await t.req('/api/v1/projects/many-hooks/webhooks', { method: 'POST', auth: ADMIN, json });
+      assert.equal(over.status, 409);
+      assert.match((await over.json()).errors[0].message, /delete one first/);
+      // The list still pages through all of them.
+      const { forward } = await walk<{ id: number }>('/api/v1/projects/many-hooks/webhooks', 100);
+      assert.equal(forward.length, MAX_WEBHOOK_POLICIES);
+    });
+
     it('walks schedules by name (one per retention policy here)', async () => {
       const names = (await t.db.selectFrom('schedules').select('name').execute()).map((r) => r.name);
       assert.ok(names.length >= retentionProjects.length, `a schedule per retention policy: ${names.join(', ')}`);
@@ -167,6 +184,37 @@ for (const dialect of testDialects()) {
       assert.equal(hops, 3);
       assert.equal(hooks.length, 11);
       assert.equal(new Set(hooks).size, 11);
+
+      // A policy's delivery log: newest first across the pages (it keeps about 500 rows, more than one page shows).
+      const policyId = Number(hooks[0]);
+      for (let i = 0; i < 8; i++) {
+        await insertWebhookDelivery(t.services.db, {
+          policyId,
+          jobId: null,
+          eventId: `evt-${i}`,
+          eventType: 'PUSH_ARTIFACT',
+          attempt: 1,
+          statusCode: 200,
+          latencyMs: 5,
+          error: null,
+          at: Date.now() + i,
+        });
+      }
+      const events: string[] = [];
+      url = `/projects/hooks/webhooks/${policyId}?limit=3`;
+      hops = 0;
+      while (url) {
+        const html = await (await b.fetch(url)).text();
+        for (const m of html.matchAll(/<span class="muted small mono">(evt-\d+)<\/span>/g)) events.push(m[1]!);
+        url = nextLink(html);
+        if (url) assert.match(url, new RegExp(`^/projects/hooks/webhooks/${policyId}\\?limit=3&cursor=`));
+        assert.ok(++hops < 20);
+      }
+      assert.equal(hops, 3);
+      assert.deepEqual(
+        events,
+        Array.from({ length: 8 }, (_, i) => `evt-${7 - i}`),
+      );
 
       // Schedules: every schedule once, and a failed save (422) answers the same page with links to /schedules.
       const schedules: string[] = [];
