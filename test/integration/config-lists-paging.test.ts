@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { replaceUserGroups } from '../../src/db/repos/groups.js';
+import { insertJob } from '../../src/db/repos/jobs.js';
+import { GARBAGE_COLLECTION } from '../../src/jobs/types/gc.js';
 import { insertScannerRegistration } from '../../src/db/repos/scanners.js';
 import { insertWebhookDelivery, insertWebhookPolicy } from '../../src/db/repos/webhooks.js';
 import { MAX_WEBHOOK_POLICIES } from '../../src/services/webhook-service.js';
@@ -108,9 +110,9 @@ for (const dialect of testDialects()) {
 
     it('bounds a project’s webhook policies where they are made, since every event goes to each of them', async () => {
       assert.equal((await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'many-hooks' } })).status, 201);
-      const project = Number((await t.services.db.selectFrom('projects').select('id').where('name', '=', 'many-hooks').executeTakeFirstOrThrow()).id);
+      const project = Number((await t.db.selectFrom('projects').select('id').where('name', '=', 'many-hooks').executeTakeFirstOrThrow()).id);
       const input = { name: 'h', url: 'http://127.0.0.1:9/h', format: 'default' as const, eventTypes: ['PUSH_ARTIFACT'], authHeader: null, secret: null, skipTlsVerify: false, enabled: true };
-      for (let i = 0; i < MAX_WEBHOOK_POLICIES - 1; i++) await insertWebhookPolicy(t.services.db, project, input, 'admin', Date.now());
+      for (let i = 0; i < MAX_WEBHOOK_POLICIES - 1; i++) await insertWebhookPolicy(t.db, project, input, 'admin', Date.now());
       const json = { url: 'http://127.0.0.1:9/last', event_types: ['PUSH_ARTIFACT'] };
       assert.equal((await t.req('/api/v1/projects/many-hooks/webhooks', { method: 'POST', auth: ADMIN, json })).status, 201);
       const over = await t.req('/api/v1/projects/many-hooks/webhooks', { method: 'POST', auth: ADMIN, json });
@@ -188,7 +190,7 @@ for (const dialect of testDialects()) {
       // A policy's delivery log: newest first across the pages (it keeps about 500 rows, more than one page shows).
       const policyId = Number(hooks[0]);
       for (let i = 0; i < 8; i++) {
-        await insertWebhookDelivery(t.services.db, {
+        await insertWebhookDelivery(t.db, {
           policyId,
           jobId: null,
           eventId: `evt-${i}`,
@@ -241,6 +243,50 @@ for (const dialect of testDialects()) {
         names.slice(3, 6),
       );
       assert.match(prevLink(failedHtml) ?? '', /^\/schedules\?limit=3&cursor=/);
+
+      // Garbage-collection history: every finished run, newest first (finished rows, so the runner leaves them alone).
+      const now = Date.now();
+      const gcIds: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        gcIds.push(
+          await insertJob(t.db, {
+            type: GARBAGE_COLLECTION,
+            status: 'success',
+            priority: 0,
+            unique_key: null,
+            release_key: 0,
+            payload: JSON.stringify({ dryRun: true }),
+            attempt: 1,
+            failures: 0,
+            max_attempts: 1,
+            run_at: now,
+            lease_until: null,
+            worker_id: null,
+            stop_requested: 0,
+            progress: 100,
+            progress_text: null,
+            error: null,
+            result: JSON.stringify({ dryRun: true, blobsDeleted: i, bytesFreed: 0, durationMs: 10 }),
+            hook_url: null,
+            created_at: now,
+            updated_at: now,
+            started_at: now,
+            finished_at: now,
+          }),
+        );
+      }
+      const gcSeen: number[] = [];
+      url = '/gc?limit=3';
+      hops = 0;
+      while (url) {
+        const html = await (await b.fetch(url)).text();
+        for (const m of html.matchAll(/<tr><td><a href="\/jobs\/(\d+)">/g)) gcSeen.push(Number(m[1]));
+        url = nextLink(html);
+        if (url) assert.match(url, /^\/gc\?limit=3&cursor=/);
+        assert.ok(++hops < 20);
+      }
+      assert.equal(hops, 3);
+      assert.deepEqual(gcSeen, [...gcIds].reverse());
 
       // Profile: the user's groups.
       const m = new Browser(t);
