@@ -81,8 +81,7 @@ for (const dialect of testDialects()) {
         assert.equal(res.status, 200, await res.clone().text());
       }
       // Adapters are registered through POST /scanners only after their metadata answers; the rows are what the list reads.
-      for (let i = 0; i < 6; i++)
-        await insertScannerRegistration(t.db, { name: `adapter-${String.fromCharCode(102 - i)}`, url: `http://127.0.0.1:9/a${i}`, authorization: null, now: Date.now() });
+      for (let i = 0; i < 6; i++) await insertScannerRegistration(t.db, { name: `adapter-${String.fromCharCode(102 - i)}`, url: `http://127.0.0.1:9/a${i}`, authorization: null, now: Date.now() });
       member = await createUser(t, 'grouped');
       memberId = Number((await t.db.selectFrom('users').select('id').where('username', '=', 'grouped').executeTakeFirstOrThrow()).id);
       await replaceUserGroups(t.db, memberId, GROUPS, Date.now());
