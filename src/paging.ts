@@ -84,6 +84,16 @@ export const SORTS = {
     { col: 'x.id', dir: 'asc', type: 'int' },
   ],
   newestFirst: [{ col: 'id', dir: 'desc', type: 'int' }],
+  /** small configuration lists: webhook policies (oldest first, as they were made) */
+  oldestFirst: [{ col: 'id', dir: 'asc', type: 'int' }],
+  /** schedules: the name is the primary key */
+  schedules: [{ col: 'name', dir: 'asc', type: 'str' }],
+  scanners: [
+    { col: 'name', dir: 'asc', type: 'str' },
+    { col: 'id', dir: 'asc', type: 'int' },
+  ],
+  /** a user's directory groups: (user_id, group_name) is the primary key */
+  userGroups: [{ col: 'group_name', dir: 'asc', type: 'str' }],
   findings: [
     { col: 'f.artifact_id', dir: 'desc', type: 'int' },
     { col: 'f.id', dir: 'asc', type: 'int' },

@@ -2,6 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { DB } from '../db/connect.js';
 import * as repo from '../db/repos/schedules.js';
 import type { Schedule } from '../db/repos/schedules.js';
+import type { KeysetPage, PageRequest } from '../paging.js';
 import type { Logger } from '../log.js';
 import type { JobQueue } from './queue.js';
 
@@ -142,6 +143,11 @@ export class Scheduler {
 
   list(): Promise<Schedule[]> {
     return repo.listSchedules(this.db);
+  }
+
+  /** A page of schedules by name (the REST list and the schedules page). */
+  page(req: PageRequest): Promise<KeysetPage<Schedule>> {
+    return repo.pageSchedules(this.db, req);
   }
 
   get(name: string): Promise<Schedule | undefined> {

@@ -30,6 +30,13 @@ export const intQuery = (name: string, min: number, max: number) => {
     .max(max, `${name} must be ${range}`);
 };
 
+/**
+ * The default page of the small configuration lists (webhook policies, schedules, scanner adapters, a user's groups):
+ * the largest `limit`, so the usual installation sees its whole list on one page and clients that never sent `limit`
+ * keep working; longer lists (one retention schedule per project, say) go on by `next_cursor`.
+ */
+export const CONFIG_LIST_LIMIT = 100;
+
 /** The query parameters every list takes (and documents); `maxLimit` is 100 but for tags (small rows: 1000). */
 export const paginationQuery = (maxLimit = 100) =>
   z.object({
@@ -101,9 +108,13 @@ export function listResponse<T, R>(c: Ctx, list: string, q: ListQuery, page: Key
   });
 }
 
-/** A UI pager: previous/next links that carry cursors and keep the page's other query parameters. */
-export function cursorPager<R>(c: Ctx, list: string, page: KeysetPage<R>, q?: ListQuery) {
+/**
+ * A UI pager: previous/next links that carry cursors and keep the page's other query parameters. `at`: the path of
+ * the GET page the links lead to when a POST renders the page (a 422 form answer at a URL that takes no GET).
+ */
+export function cursorPager<R>(c: Ctx, list: string, page: KeysetPage<R>, q?: ListQuery, at?: string) {
   const url = new URL(c.req.url);
+  if (at) url.pathname = at;
   const href = (cursor: string | null) => {
     if (!cursor) return null;
     const u = new URLSearchParams(url.search);

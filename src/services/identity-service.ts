@@ -3,7 +3,8 @@ import { CredentialCache } from '../auth/credential-cache.js';
 import { LdapDirectory, LdapFailure, type LdapUser } from '../auth/ldap.js';
 import { usernameProblem } from '../auth/names.js';
 import type { DB } from '../db/connect.js';
-import { listUserGroups, replaceUserGroups } from '../db/repos/groups.js';
+import { pageUserGroups, replaceUserGroups } from '../db/repos/groups.js';
+import type { KeysetPage, PageRequest } from '../paging.js';
 import { findUserAccountById, findUserAccountByName, insertUser, updateUser, type User, type UserAccount, type UserPatch } from '../db/repos/users.js';
 import * as sessions from '../db/repos/sessions.js';
 import { AppError, badRequest, isUniqueViolation } from '../errors.js';
@@ -161,8 +162,9 @@ export class IdentityService {
     return userOf((await findUserAccountById(this.db, row.id))!);
   }
 
-  async groupsOf(userId: number): Promise<string[]> {
-    return listUserGroups(this.db, userId);
+  /** A page of the groups `userId` had at their last sign-in, by name. */
+  async groupsOf(userId: number, req: PageRequest): Promise<KeysetPage<string>> {
+    return pageUserGroups(this.db, userId, req);
   }
 
   /** A new CLI secret for an OIDC user (shown once); the previous one stops working at once. */

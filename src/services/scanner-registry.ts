@@ -1,5 +1,6 @@
 import type { DB } from '../db/connect.js';
 import * as repo from '../db/repos/scanners.js';
+import type { KeysetPage, PageRequest } from '../paging.js';
 import { deleteSettingsWhere, getSetting, putSetting } from '../db/repos/settings.js';
 import { badRequest, conflict, isUniqueViolation, notFound } from '../errors.js';
 import { OutboundError, type OutboundClient } from '../net/outbound.js';
@@ -29,8 +30,9 @@ export class ScannerRegistry {
 
   private settingName = (projectId: number | null) => (projectId === null ? 'scanner:system' : `scanner:project:${projectId}`);
 
-  list(): Promise<repo.ScannerRegistration[]> {
-    return repo.listScannerRegistrations(this.db);
+  /** A page of the registered adapters, by name. */
+  page(req: PageRequest): Promise<KeysetPage<repo.ScannerRegistration>> {
+    return repo.pageScannerRegistrations(this.db, req);
   }
 
   async get(name: string): Promise<repo.ScannerRegistration> {

@@ -4,7 +4,7 @@ import type { DB } from '../db/connect.js';
 import type { KeysetPage, PageRequest } from '../paging.js';
 import { findProjectByName } from '../db/repos/projects.js';
 import * as repo from '../db/repos/webhooks.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../errors.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../log.js';
 import type { OutboundClient } from '../net/outbound.js';
@@ -20,6 +20,11 @@ export type { WebhookPolicy, WebhookDelivery } from '../db/repos/webhooks.js';
 /** The job type that delivers one event to one policy. */
 export const WEBHOOK_DELIVERY = 'webhook';
 
+/**
+ * Policies per project: every event is fanned out to each of them (one job per policy), and the fan-out reads them
+ * all, so their number is bounded where they are made rather than cut short where they are read.
+ */
+export const MAX_WEBHOOK_POLICIES = 500;
 /** Delivery log rows kept per policy. */
 const KEEP_DELIVERIES = 500;
 /** A receiver gets this long per attempt (connect to last byte). */
@@ -119,9 +124,10 @@ export class WebhookService {
     return project;
   }
 
-  async list(p: Principal, projectName: string): Promise<{ project: Project; items: repo.WebhookPolicy[] }> {
+  /** A page of the project's policies, oldest first (project admins). */
+  async list(p: Principal, projectName: string, req: PageRequest): Promise<{ project: Project; page: KeysetPage<repo.WebhookPolicy> }> {
     const project = await this.manageable(p, projectName);
-    return { project, items: await repo.listWebhookPolicies(this.db, project.id) };
+    return { project, page: await repo.pageWebhookPolicies(this.db, project.id, req) };
   }
 
   async get(p: Principal, projectName: string, id: number): Promise<{ project: Project; policy: repo.WebhookPolicy }> {
@@ -147,6 +153,9 @@ export class WebhookService {
       skipTlsVerify: v.skip_tls_verify ?? false,
       enabled: v.enabled ?? true,
     };
+    if ((await repo.countWebhookPolicies(this.db, project.id)) >= MAX_WEBHOOK_POLICIES) {
+      throw conflict(`project ${project.name} has ${MAX_WEBHOOK_POLICIES} webhook policies, the most a project may have: delete one first`);
+    }
     const id = await repo.insertWebhookPolicy(this.db, project.id, input, actor.name, Date.now());
     this.cache.delete(project.id);
     await this.audit.record(actor, 'create', 'webhook', `${project.name}/${id}`, { url: input.url, format: input.format, event_types: input.eventTypes });

@@ -1,10 +1,25 @@
 import type { DB } from '../connect.js';
 import { bumpGeneration } from './generations.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
+import { keysetPage } from './keyset.js';
 
 /** The groups a user had at their last sign-in, sorted. */
 export async function listUserGroups(db: DB, userId: number): Promise<string[]> {
   const rows = await db.selectFrom('user_groups').select('group_name').where('user_id', '=', userId).orderBy('group_name').execute();
   return rows.map((r) => r.group_name);
+}
+
+/** A page of the groups a user had at their last sign-in, by name (keyset on the primary key's second column). */
+export async function pageUserGroups(db: DB, userId: number, req: PageRequest): Promise<KeysetPage<string>> {
+  const page = await keysetPage(
+    db,
+    db.selectFrom('user_groups').where('user_id', '=', userId),
+    SORTS.userGroups,
+    req,
+    (qb) => qb.select('group_name'),
+    (r) => [r.group_name],
+  );
+  return { ...page, items: page.items.map((r) => r.group_name) };
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { DB } from '../connect.js';
 import type { ScannerRegistrationsTable } from '../tables.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
+import { keysetPage } from './keyset.js';
 
 export interface ScannerRegistration {
   id: number;
@@ -21,8 +23,17 @@ const toRegistration = (r: Row): ScannerRegistration => ({
   updatedAt: Number(r.updated_at),
 });
 
-export async function listScannerRegistrations(db: DB): Promise<ScannerRegistration[]> {
-  return (await db.selectFrom('scanner_registrations').selectAll().orderBy('name').execute()).map((r) => toRegistration(r as Row));
+/** A page of registrations by name, then id (keyset). */
+export async function pageScannerRegistrations(db: DB, req: PageRequest): Promise<KeysetPage<ScannerRegistration>> {
+  const page = await keysetPage(
+    db,
+    db.selectFrom('scanner_registrations'),
+    SORTS.scanners,
+    req,
+    (qb) => qb.selectAll(),
+    (r) => [r.name, Number(r.id)],
+  );
+  return { ...page, items: page.items.map((r) => toRegistration(r as Row)) };
 }
 
 export async function findScannerRegistration(db: DB, by: { id: number } | { name: string }): Promise<ScannerRegistration | undefined> {

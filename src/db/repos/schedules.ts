@@ -2,6 +2,8 @@ import type { DB } from '../connect.js';
 import { isUniqueViolation } from '../../errors.js';
 import type { SchedulesTable } from '../tables.js';
 import type { Selectable } from 'kysely';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
+import { keysetPage } from './keyset.js';
 
 export interface Schedule {
   name: string;
@@ -89,6 +91,19 @@ export async function recordScheduleFire(db: DB, name: string, fireTime: number,
 
 export async function listSchedules(db: DB): Promise<Schedule[]> {
   return (await db.selectFrom('schedules').selectAll().orderBy('name').execute()).map(toSchedule);
+}
+
+/** A page of schedules by name (keyset on the primary key). */
+export async function pageSchedules(db: DB, req: PageRequest): Promise<KeysetPage<Schedule>> {
+  const page = await keysetPage(
+    db,
+    db.selectFrom('schedules'),
+    SORTS.schedules,
+    req,
+    (qb) => qb.selectAll(),
+    (r) => [r.name],
+  );
+  return { ...page, items: page.items.map(toSchedule) };
 }
 
 export async function findSchedule(db: DB, name: string): Promise<Schedule | undefined> {

@@ -117,8 +117,35 @@ export async function findWebhookPolicyById(db: DB, id: number): Promise<Webhook
   return r && toPolicy(r);
 }
 
+/**
+ * Every policy of a project, oldest first: the event fan-out, which must reach each one. The create rule bounds their
+ * number (MAX_WEBHOOK_POLICIES in the webhook service); lists for people page with {@link pageWebhookPolicies}.
+ */
 export async function listWebhookPolicies(db: DB, projectId: number): Promise<WebhookPolicy[]> {
-  return (await db.selectFrom('webhook_policies').selectAll().where('project_id', '=', projectId).orderBy('id').limit(500).execute()).map(toPolicy);
+  return (await db.selectFrom('webhook_policies').selectAll().where('project_id', '=', projectId).orderBy('id').execute()).map(toPolicy);
+}
+
+/** How many policies a project has. */
+export async function countWebhookPolicies(db: DB, projectId: number): Promise<number> {
+  const r = await db
+    .selectFrom('webhook_policies')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('project_id', '=', projectId)
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/** A page of a project's policies, oldest first (keyset on id; the (project_id, id) index serves it). */
+export async function pageWebhookPolicies(db: DB, projectId: number, req: PageRequest): Promise<KeysetPage<WebhookPolicy>> {
+  const page = await keysetPage(
+    db,
+    db.selectFrom('webhook_policies').where('project_id', '=', projectId),
+    SORTS.oldestFirst,
+    req,
+    (qb) => qb.selectAll(),
+    (r) => [Number(r.id)],
+  );
+  return { ...page, items: page.items.map(toPolicy) };
 }
 
 export async function deleteWebhookPolicy(db: DB, projectId: number, id: number): Promise<boolean> {

@@ -2,6 +2,8 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { systemAdminOnly, type Ctx } from '../http.js';
+import { SORTS } from '../../paging.js';
+import { CONFIG_LIST_LIMIT, cursorPager, listId, listQuery } from '../pagination.js';
 import { errorText, formString, page, redirectWith, requireLogin, tr, viewer } from './render.js';
 
 const TEXT_FIELDS = {
@@ -82,8 +84,12 @@ export function identityPages(): Hono<AppEnv> {
   const profile = async (c: Ctx, extra: Record<string, unknown> = {}) => {
     const me = viewer(c)!;
     const user = (await c.var.services.accounts.getUser(me.id))!;
-    const groups = await c.var.services.identity.groupsOf(me.id);
-    return page(c, 'pages/account/profile', { title: tr(c)('profile.title'), user, groups, ...extra });
+    const list = listId('user-groups', me.id);
+    const q = listQuery(c, list, SORTS.userGroups, { defaultLimit: CONFIG_LIST_LIMIT });
+    const groups = await c.var.services.identity.groupsOf(me.id, q.req);
+    // The CLI-secret POST renders this page too: its pager leads to the profile's GET.
+    const pager = cursorPager(c, list, groups, q, '/account/profile');
+    return page(c, 'pages/account/profile', { title: tr(c)('profile.title'), user, groups: groups.items, pager, ...extra });
   };
   r.get('/account/profile', (c) => profile(c));
   r.post('/account/cli-secret', async (c) => {

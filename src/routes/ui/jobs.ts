@@ -9,7 +9,7 @@ import { RECONCILE } from '../../jobs/types/reconcile.js';
 import { SCAN_ALL } from '../../jobs/types/scan.js';
 import { SORTS } from '../../paging.js';
 import { pathId, systemAdminOnly, type Ctx } from '../http.js';
-import { cursorPager, listId, listQuery } from '../pagination.js';
+import { CONFIG_LIST_LIMIT, cursorPager, listId, listQuery } from '../pagination.js';
 import { fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, tr } from './render.js';
 
 /** What a job works on, from its payload (e.g. a scan's artifact), with a link to its page; null when none. */
@@ -128,12 +128,26 @@ export function jobPages(): Hono<AppEnv> {
   return r;
 }
 
+/** The page position of a schedules request (`?limit=…&cursor=…` or empty), carried through its forms and redirect. */
+const pageAt = (c: Ctx) => {
+  const keep = new URLSearchParams();
+  for (const k of ['limit', 'cursor', 'page']) {
+    const v = c.req.query(k);
+    if (v) keep.set(k, v);
+  }
+  return keep.size ? `?${keep.toString()}` : '';
+};
+
 export function schedulePages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.use('*', requireLogin, systemAdminOnly('only system admins change schedules'));
 
   const listPage = async (c: Ctx, edit?: { name: string; cron: string; enabled: boolean; error: string }, status = 200) => {
-    const items = (await c.var.services.scheduler.list()).map((s) => {
+    const list = listId('schedules');
+    // Each form posts to its schedule's URL with the page's query (limit, cursor), so a 422 answer shows the same page.
+    const q = listQuery(c, list, SORTS.schedules, { defaultLimit: CONFIG_LIST_LIMIT });
+    const res = await c.var.services.scheduler.page(q.req);
+    const items = res.items.map((s) => {
       const shown = edit?.name === s.name ? { ...s, cron: edit.cron, enabled: edit.enabled } : s;
       return {
         name: s.name,
@@ -145,7 +159,7 @@ export function schedulePages(): Hono<AppEnv> {
         error: edit?.name === s.name ? edit.error : null,
       };
     });
-    return page(c, 'pages/jobs/schedules', { title: tr(c)('schedules.title'), nav: 'jobs', items }, status);
+    return page(c, 'pages/jobs/schedules', { title: tr(c)('schedules.title'), nav: 'jobs', items, pager: cursorPager(c, list, res, q, '/schedules'), at: pageAt(c) }, status);
   };
 
   r.get('/', (c) => listPage(c));
@@ -167,7 +181,7 @@ export function schedulePages(): Hono<AppEnv> {
     const s = await c.var.services.scheduler.update(name, { cron, enabled });
     if (!s) throw notFound('schedule not found', { key: 'not_found' });
     await c.var.services.audit.record(c.var.actor, 'update', 'schedule', name, { cron, enabled });
-    return redirectWith(c, '/schedules', { kind: 'ok', text: tr(c)('schedules.saved_flash', { name }) });
+    return redirectWith(c, `/schedules${pageAt(c)}`, { kind: 'ok', text: tr(c)('schedules.saved_flash', { name }) });
   });
 
   return r;

@@ -3,7 +3,9 @@ import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { isLocale, LOCALE_NAMES, LOCALES } from '../../i18n/index.js';
 import { GARBAGE_COLLECTION } from '../../jobs/types/gc.js';
+import { SORTS } from '../../paging.js';
 import { systemAdminOnly, type Ctx } from '../http.js';
+import { cursorPager, listId, listQuery } from '../pagination.js';
 import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin, tr } from './render.js';
 
 const ALLOW_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
@@ -17,11 +19,15 @@ export function systemPages(): Hono<AppEnv> {
   r.use('/settings/*', requireLogin, admin);
 
   r.get('/gc', async (c) => {
-    const jobs = await c.var.services.jobs.list({ type: GARBAGE_COLLECTION, limit: 50 });
+    // The whole history, newest first, in pages (it showed the newest 50 only).
+    const list = listId('jobs-ui', GARBAGE_COLLECTION, undefined);
+    const q = listQuery(c, list, SORTS.newestFirst, { defaultLimit: 50, countTotal: false });
+    const res = await c.var.services.jobs.listPage({ type: GARBAGE_COLLECTION, page: q.req });
     return page(c, 'pages/system/gc', {
       title: tr(c)('gc.title'),
       nav: 'gc',
-      items: jobs.map((j) => {
+      pager: cursorPager(c, list, res, q),
+      items: res.items.map((j) => {
         const res = (j.result ?? {}) as { dryRun?: boolean; blobsDeleted?: number; bytesFreed?: number; durationMs?: number };
         const p = (j.payload ?? {}) as { dryRun?: boolean; deleteUntagged?: boolean };
         return {

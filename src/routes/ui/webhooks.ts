@@ -3,7 +3,9 @@ import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../services/webhook-payloads.js';
 import type { WebhookPolicy } from '../../services/webhook-service.js';
+import { SORTS } from '../../paging.js';
 import { pathId, type Ctx } from '../http.js';
+import { CONFIG_LIST_LIMIT, cursorPager, listId, listQuery } from '../pagination.js';
 import { projectPage } from './projects.js';
 import { fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr, errorText } from './render.js';
 
@@ -23,12 +25,15 @@ export function webhookPages(): Hono<AppEnv> {
   r.use('*', requireLogin);
 
   const listPage = async (c: Ctx, name: string, form: Record<string, unknown> = {}, status = 200) => {
-    const { project, items } = await c.var.services.webhooks.list(c.var.principal, name);
+    const list = listId('webhooks', name);
+    const q = listQuery(c, list, SORTS.oldestFirst, { defaultLimit: CONFIG_LIST_LIMIT });
+    const { project, page: res } = await c.var.services.webhooks.list(c.var.principal, name, q.req);
     const body = c.var.services.views.render('partials/webhooks/list', {
       ...i18nData(c),
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
-      items: items.map((w) => policyView(c, w)),
+      items: res.items.map((w) => policyView(c, w)),
+      pager: cursorPager(c, list, res, q),
       eventTypes: EVENT_TYPES,
       formats: WEBHOOK_FORMATS,
       form: { url: '', format: 'default', events: ['PUSH_ARTIFACT'], enabled: true, ...form },
@@ -55,7 +60,7 @@ export function webhookPages(): Hono<AppEnv> {
     try {
       await c.var.services.webhooks.create(c.var.principal, c.var.actor, name, body);
     } catch (err) {
-      if (!(err instanceof AppError) || err.status !== 400) throw err;
+      if (!(err instanceof AppError) || (err.status !== 400 && err.status !== 409)) throw err;
       return listPage(c, name, { url: body.url, format: body.format, events, enabled: body.enabled, error: errorText(c, err) }, 422);
     }
     return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: tr(c)('webhooks.created') });
@@ -81,14 +86,17 @@ export function webhookPages(): Hono<AppEnv> {
     const name = c.req.param('name');
     const id = pathId(c, 'id');
     const { project, policy } = await c.var.services.webhooks.get(c.var.principal, name, id);
-    const deliveries = await c.var.services.webhooks.deliveries(c.var.principal, name, id, { limit: 100 });
-    // The delivery log is trimmed per policy, so one page of 100 shows all that is kept.
+    // The log keeps about 500 rows per policy (trimmed now and then, so briefly more): pages of 50, as over REST.
+    const list = listId('deliveries', name, id);
+    const q = listQuery(c, list, SORTS.newestFirst, { defaultLimit: 50 });
+    const deliveries = await c.var.services.webhooks.deliveries(c.var.principal, name, id, q.req);
     const body = c.var.services.views.render('partials/webhooks/show', {
       ...i18nData(c),
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
       w: { ...policyView(c, policy), hasSecret: policy.secret !== null, hasAuth: policy.authHeader !== null, skipTls: policy.skipTlsVerify },
       deliveries: deliveries.items.map((d) => ({ ...d, when: fmtTime(d.at), ok: d.statusCode !== null && d.statusCode >= 200 && d.statusCode < 300 })),
+      pager: cursorPager(c, list, deliveries, q),
     });
     return projectPage(c, 'webhooks', body, project);
   });

@@ -5,7 +5,9 @@ import { requireSystemAdmin } from '../../http.js';
 import { z } from 'zod';
 import { authSettingsPatchSchema } from '../../../services/auth-settings-service.js';
 import { op, route } from './operation.js';
-import { authSettingsViewSchema, listOf } from './schemas.js';
+import { authSettingsViewSchema } from './schemas.js';
+import { SORTS } from '../../../paging.js';
+import { CONFIG_LIST_LIMIT, listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 
 const ldapResult = z.object({
   ok: z.boolean(),
@@ -48,9 +50,10 @@ export const identityOps = {
   groups: op({
     method: 'get',
     path: '/users/current/groups',
-    summary: 'The directory groups of the signed-in user (from their last sign-in)',
+    summary: 'The directory groups of the signed-in user (from their last sign-in), by name (keyset cursors)',
     tag: 'users',
-    responses: { 200: { description: 'group names', schema: listOf(z.string()) } },
+    query: paginationQuerySchema,
+    responses: { 200: { description: 'a page of group names', schema: listEnvelopeSchema(z.string()) } },
   }),
 };
 
@@ -100,7 +103,10 @@ export function identityRoutes(): Hono<AppEnv> {
   route(r, '', identityOps.groups, async (c) => {
     const p = c.var.principal;
     if (p.kind !== 'user') throw new AppError('UNAUTHORIZED', 'sign in as a user');
-    return c.json({ items: await c.var.services.identity.groupsOf(p.id) });
+    // The list is the caller's own: the user id binds the cursor to it.
+    const list = listId('user-groups', p.id);
+    const q = listQuery(c, list, SORTS.userGroups, { defaultLimit: CONFIG_LIST_LIMIT });
+    return listResponse(c, list, q, await c.var.services.identity.groupsOf(p.id, q.req), (g) => g);
   });
 
   return r;

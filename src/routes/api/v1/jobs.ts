@@ -7,9 +7,9 @@ import { JOB_STATES } from '../../../jobs/states.js';
 import { SORTS } from '../../../paging.js';
 import { iso, requireSystemAdmin, type Ctx } from '../../http.js';
 import { z } from 'zod';
-import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
+import { CONFIG_LIST_LIMIT, listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
-import { idParam, intQuery, jobSchema, listOf, scheduleSchema } from './schemas.js';
+import { idParam, intQuery, jobSchema, scheduleSchema } from './schemas.js';
 
 const jobParams = z.object({ id: idParam.describe('job id') });
 
@@ -57,9 +57,10 @@ export const scheduleOps = {
   list: op({
     method: 'get',
     path: '/schedules',
-    summary: 'List schedules with their next runs',
+    summary: 'List schedules with their next runs, by name (keyset cursors)',
     tag: 'jobs',
-    responses: { 200: { description: 'every schedule', schema: listOf(scheduleSchema) } },
+    query: paginationQuerySchema,
+    responses: { 200: { description: 'a page of schedules', schema: listEnvelopeSchema(scheduleSchema) } },
   }),
   update: op({
     method: 'put',
@@ -173,7 +174,11 @@ export function scheduleRoutes(): Hono<AppEnv> {
     requireSystemAdmin(c, JOBS_REFUSAL);
     await next();
   });
-  route(r, '/schedules', scheduleOps.list, async (c) => c.json({ items: (await c.var.services.scheduler.list()).map(scheduleJson) }));
+  route(r, '/schedules', scheduleOps.list, async (c) => {
+    const list = listId('schedules');
+    const q = listQuery(c, list, SORTS.schedules, { defaultLimit: CONFIG_LIST_LIMIT });
+    return listResponse(c, list, q, await c.var.services.scheduler.page(q.req), scheduleJson);
+  });
   route(r, '/schedules', scheduleOps.update, async (c, v) => {
     const { name } = v.params();
     const b = await v.body();

@@ -16,9 +16,9 @@ import type { ScannerRegistration } from '../../../services/scanner-registry.js'
 import { FINDING_SORTS } from '../../../scanner/findings.js';
 import { SEVERITIES } from '../../../scanner/severity.js';
 import { op, route } from './operation.js';
-import { listId, listQuery, paginationQuerySchema } from '../../pagination.js';
+import { CONFIG_LIST_LIMIT, listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { pageArray, SORTS } from '../../../paging.js';
-import { adapterScannerSchema, artifactParams, type findingSchema, importStatsSchema, jobSchema, listOf, projectParams, reportSchema, scannerRegistrationSchema } from './schemas.js';
+import { adapterScannerSchema, artifactParams, type findingSchema, importStatsSchema, jobSchema, projectParams, reportSchema, scannerRegistrationSchema } from './schemas.js';
 
 const accepted = { 202: { description: 'queued: the job', schema: jobSchema } };
 const scannerPick = z.object({ scanner: z.string().nullable().describe('the picked adapter, null for none') });
@@ -73,9 +73,10 @@ export const scannerOps = {
   list: op({
     method: 'get',
     path: '/scanners',
-    summary: 'Registered external scanner adapters (URLs for system admins only)',
+    summary: 'Registered external scanner adapters by name (URLs for system admins only; keyset cursors)',
     tag: 'scans',
-    responses: { 200: { description: 'the adapters', schema: listOf(scannerRegistrationSchema) } },
+    query: paginationQuerySchema,
+    responses: { 200: { description: 'a page of adapters', schema: listEnvelopeSchema(scannerRegistrationSchema) } },
   }),
   register: op({
     method: 'post',
@@ -294,8 +295,10 @@ export function scannerRoutes(): Hono<AppEnv> {
 
   route(r, '', scannerOps.list, async (c) => {
     if (c.var.principal.kind === 'anonymous') throw new AppError('UNAUTHORIZED', 'authentication required');
-    const items = await c.var.services.scanners.list();
-    return c.json({ items: items.map((x) => registrationJson(x, isAdmin(c))) });
+    const list = listId('scanners');
+    const q = listQuery(c, list, SORTS.scanners, { defaultLimit: CONFIG_LIST_LIMIT });
+    const admin = isAdmin(c);
+    return listResponse(c, list, q, await c.var.services.scanners.page(q.req), (x) => registrationJson(x, admin));
   });
   route(r, '', scannerOps.register, async (c, v) => {
     requireAdmin(c);

@@ -51,9 +51,6 @@ export const pageOf = (q: { limit?: number; page?: number; page_size?: number },
   return { page, limit, offset: (page - 1) * limit };
 };
 
-/** A short list that is answered whole (webhook policies, schedules, adapters, group names): `items` only. */
-export const listOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
-
 // ---------------------------------------------------------------------------------------------------------------
 // Path parameters.
 

@@ -4,9 +4,9 @@ import { z } from 'zod';
 import { webhookCreateSchema, webhookUpdateSchema, type WebhookDelivery, type WebhookPolicy } from '../../../services/webhook-service.js';
 import { SORTS } from '../../../paging.js';
 import { iso } from '../../http.js';
-import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
+import { CONFIG_LIST_LIMIT, listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
-import { deliverySchema, idParam, listOf, projectParams, webhookSchema } from './schemas.js';
+import { deliverySchema, idParam, projectParams, webhookSchema } from './schemas.js';
 
 const policyParams = projectParams.extend({ id: idParam.describe('webhook policy id') });
 const policy = (description: string) => ({ description, schema: webhookSchema });
@@ -15,10 +15,11 @@ export const webhookOps = {
   list: op({
     method: 'get',
     path: '/projects/{project}/webhooks',
-    summary: 'List the project’s webhook policies',
+    summary: 'List the project’s webhook policies, oldest first (keyset cursors)',
     tag: 'webhooks',
     params: projectParams,
-    responses: { 200: { description: 'every policy', schema: listOf(webhookSchema) } },
+    query: paginationQuerySchema,
+    responses: { 200: { description: 'a page of policies', schema: listEnvelopeSchema(webhookSchema) } },
   }),
   create: op({
     method: 'post',
@@ -109,8 +110,11 @@ export function webhookRoutes(): Hono<AppEnv> {
 
   const at = '/projects';
   route(r, at, webhookOps.list, async (c, v) => {
-    const { items } = await c.var.services.webhooks.list(c.var.principal, v.params().project);
-    return c.json({ items: items.map(webhookJson) });
+    const { project } = v.params();
+    const list = listId('webhooks', project);
+    const q = listQuery(c, list, SORTS.oldestFirst, { defaultLimit: CONFIG_LIST_LIMIT });
+    const { page } = await c.var.services.webhooks.list(c.var.principal, project, q.req);
+    return listResponse(c, list, q, page, webhookJson);
   });
 
   route(r, at, webhookOps.create, async (c, v) => {
