@@ -59,7 +59,7 @@ export function page(c: Ctx, template: string, data: Record<string, unknown>, st
     flash,
     banner: c.var.banner,
     passwordNotice: c.var.passwordNotice ?? false,
-    path: c.req.path + new URL(c.req.url).search,
+    path: ownPath(c),
     ...i18nData(c),
     ...data,
   });
@@ -96,6 +96,17 @@ export const requireLogin = createMiddleware<AppEnv>(async (c, next) => {
   const next_ = c.req.method === 'GET' ? c.req.path + (new URL(c.req.url).search || '') : '/';
   return c.redirect(`/login?next=${encodeURIComponent(next_)}`, 303);
 });
+
+/**
+ * This page's path and query, for forms that come back here (the language selector): a `next` parameter in it is
+ * replaced by what {@link safeNext} makes of it, so a hostile `?next=` is never written into the page.
+ */
+function ownPath(c: Ctx): string {
+  const url = new URL(c.req.url);
+  const next = url.searchParams.get('next');
+  if (next !== null) url.searchParams.set('next', safeNext(next));
+  return c.req.path + url.search;
+}
 
 /**
  * Only same-origin paths are followed after login (no open redirect). The candidate is resolved with the WHATWG URL
