@@ -1,5 +1,5 @@
-import type { Migration } from 'kysely';
-import { createIndex, tableOptions, type AnyDB } from './helpers.js';
+import { sql, type Migration } from 'kysely';
+import { createIndex, isMysql, tableOptions, type AnyDB } from './helpers.js';
 
 /**
  * Manifest pushes a quota check accepted and Berth has not imported yet, shared by every core replica: the registry
@@ -22,6 +22,8 @@ export const quotaReservations: Migration = {
         .addColumn('accepted_at', 'bigint', (c) => c.notNull())
         .addColumn('expires_at', 'bigint', (c) => c.notNull()),
     ).execute();
+    // a manifest body may be 4 MiB: its blob map does not fit MySQL's 64 KiB `text`
+    if (isMysql(db)) await sql`alter table quota_reservations modify blobs longtext not null`.execute(db);
     await createIndex(db, 'quota_reservations_project', 'quota_reservations', ['project_id', 'expires_at']);
     await createIndex(db, 'quota_reservations_manifest', 'quota_reservations', ['repository', 'digest']);
   },

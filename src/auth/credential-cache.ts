@@ -8,6 +8,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 export class CredentialCache<T> {
   private readonly key = randomBytes(32);
   private readonly entries = new Map<string, { value: T; until: number }>();
+  /** moves on every {@link clear}: a verification that began before a clear must not be remembered after it */
+  epoch = 0;
 
   constructor(
     private readonly ttlMs: number,
@@ -23,12 +25,15 @@ export class CredentialCache<T> {
     return hit && hit.until > Date.now() ? hit.value : undefined;
   }
 
-  set(name: string, secret: string, value: T): void {
+  /** Remembers `value`; with `epoch` (read before verifying) only if the cache was not cleared meanwhile. */
+  set(name: string, secret: string, value: T, epoch?: number): void {
+    if (epoch !== undefined && epoch !== this.epoch) return;
     if (this.entries.size >= this.max) this.entries.clear();
     this.entries.set(this.id(name, secret), { value, until: Date.now() + this.ttlMs });
   }
 
   clear(): void {
+    this.epoch++;
     this.entries.clear();
   }
 }

@@ -73,8 +73,10 @@ export class RobotService {
     }
     const hit = this.authCache.get(name, secret);
     if (hit) return hit;
+    // A change seen while verifying (a clear by another request) makes this answer suspect: use it once, keep it not.
+    const epoch = this.authCache.epoch;
     const principal = await this.verify(name, secret);
-    if (principal) this.authCache.set(name, secret, principal);
+    if (principal) this.authCache.set(name, secret, principal, epoch);
     return principal;
   }
 

@@ -197,6 +197,11 @@ for (const dialect of testDialects()) {
       assert.match(zh, /<h2><a href="\/projects\/rb-tab">rb-tab<\/a> 的机器人账户<\/h2>/);
       assert.match(zh, /data-actions="pull,push">rb-tab：拉取、推送</);
       assert.doesNotMatch(zh, /属于/);
+      // The tab makes robots of its own project only, whatever the form names.
+      assert.equal((await b.post('/projects', { _csrf: csrf, name: 'rb-other' })).status, 303);
+      assert.equal((await b.post('/projects/rb-tab/robots', { _csrf: csrf, name: 'ci2', project: 'rb-other', grant_project: 'rb-other', pull: '1' })).status, 201);
+      const made = await (await b.fetch('/api/v1/robots?project=rb-tab')).json();
+      assert.ok(made.items.some((r: { name: string }) => r.name === 'robot$rb-tab+ci2'), JSON.stringify(made.items.map((r: { name: string }) => r.name)));
       // The old address leads to the tab.
       const old = await b.fetch('/robots?project=rb-tab');
       assert.equal(old.status, 302);

@@ -24,4 +24,13 @@ describe('CredentialCache', () => {
     assert.equal(c.get('a', '1'), undefined);
     assert.equal(c.get('c', '3'), 3);
   });
+  it('does not remember a verification that began before a clear', () => {
+    const c = new CredentialCache<number>(10_000);
+    const epoch = c.epoch;
+    c.clear(); // a change seen while the (slow) verification ran
+    c.set('robot$ci', 's3cret', 1, epoch);
+    assert.equal(c.get('robot$ci', 's3cret'), undefined);
+    c.set('robot$ci', 's3cret', 2, c.epoch);
+    assert.equal(c.get('robot$ci', 's3cret'), 2);
+  });
 });

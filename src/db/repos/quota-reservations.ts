@@ -38,6 +38,17 @@ export async function withProjectQuotaLock<T>(db: DB, projectId: number, now: nu
   });
 }
 
+/** A reservation's blob map (digest → bytes); an unreadable one is empty, and its `added_bytes` still count. */
+function parseBlobs(text: string): Map<string, number> {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return new Map();
+    return new Map(Object.entries(v as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number'));
+  } catch {
+    return new Map();
+  }
+}
+
 /** The project's reservations that have not expired at `now`. */
 export async function listLiveReservations(db: DB, projectId: number, now: number): Promise<QuotaReservation[]> {
   const rows = await db.selectFrom('quota_reservations').selectAll().where('project_id', '=', projectId).where('expires_at', '>', now).execute();
@@ -48,7 +59,7 @@ export async function listLiveReservations(db: DB, projectId: number, now: numbe
     digest: r.digest,
     manifestBytes: Number(r.manifest_bytes),
     addedBytes: Number(r.added_bytes),
-    blobs: new Map(Object.entries(JSON.parse(r.blobs) as Record<string, number>)),
+    blobs: parseBlobs(r.blobs),
     acceptedAt: Number(r.accepted_at),
     expiresAt: Number(r.expires_at),
   }));

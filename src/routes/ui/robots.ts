@@ -42,13 +42,15 @@ async function listPage(c: Ctx, extra: { created?: { name: string; secret: strin
 /** POST of the create form: the new secret is shown once, in this answer. */
 async function createRobot(c: Ctx) {
   const form = await c.req.parseBody();
+  // The project tab (`/projects/{name}/robots`) makes robots of its own project only, whatever the form says.
+  const tab = c.req.param('name');
   const actions = (['pull', 'push', 'delete'] as const).filter((a) => form[a] === '1');
   const days = formString(form.duration_days, 8);
   const input = {
     name: formString(form.name, 64),
-    ...(form.project ? { project: formString(form.project, 255) } : {}),
+    ...(tab ? { project: tab } : form.project ? { project: formString(form.project, 255) } : {}),
     ...(formString(form.description, 1024) ? { description: formString(form.description, 1024) } : {}),
-    permissions: [{ project: formString(form.grant_project, 255), actions }],
+    permissions: [{ project: tab ?? formString(form.grant_project, 255), actions }],
     ...(days ? { duration_days: Number(days) } : {}),
   };
   try {
