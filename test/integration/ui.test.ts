@@ -201,7 +201,10 @@ for (const dialect of testDialects()) {
       assert.equal((await b.post('/projects', { _csrf: csrf, name: 'rb-other' })).status, 303);
       assert.equal((await b.post('/projects/rb-tab/robots', { _csrf: csrf, name: 'ci2', project: 'rb-other', grant_project: 'rb-other', pull: '1' })).status, 201);
       const made = await (await b.fetch('/api/v1/robots?project=rb-tab')).json();
-      assert.ok(made.items.some((r: { name: string }) => r.name === 'robot$rb-tab+ci2'), JSON.stringify(made.items.map((r: { name: string }) => r.name)));
+      assert.ok(
+        made.items.some((r: { name: string }) => r.name === 'robot$rb-tab+ci2'),
+        JSON.stringify(made.items.map((r: { name: string }) => r.name)),
+      );
       // The old address leads to the tab.
       const old = await b.fetch('/robots?project=rb-tab');
       assert.equal(old.status, 302);
