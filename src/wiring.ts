@@ -139,6 +139,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     managedStorage,
     () => managed?.storageDir ?? config.registryStorage ?? null,
     () => policy.readOnlyRefusal(),
+    writes,
   );
   const drain = new WriteDrain(db, writes, log);
   jobs.register(

@@ -88,7 +88,26 @@ export class DeletionService {
     private readonly managedStorage: () => string | null,
     private readonly storageDir: () => string | null = managedStorage,
     private readonly readOnlyRefusal: () => Promise<V2Refusal | null> = async () => null,
+    /** writes in flight through this process: garbage collection's drain waits for deletions as for `/v2` writes */
+    private readonly writes: { inflight: number; lastEndedAt: number } = { inflight: 0, lastEndedAt: 0 },
   ) {}
+
+  /**
+   * Runs a deletion as a registry write: counted in flight first (so garbage collection, which turns read-only and
+   * then drains writes, waits for it), then refused if read-only already holds. The caller holding read-only itself
+   * (GC's own deletions) is neither counted nor refused.
+   */
+  private async asRegistryWrite<T>(opts: DeletionOptions, fn: () => Promise<T>): Promise<T> {
+    if (opts.holdsReadOnly) return fn();
+    this.writes.inflight++;
+    try {
+      await this.refuseWhileReadOnly(opts);
+      return await fn();
+    } finally {
+      this.writes.inflight--;
+      this.writes.lastEndedAt = Date.now();
+    }
+  }
 
   /** Throws `UNAVAILABLE` (503, with the seconds to wait) while the registry is read-only, unless the caller holds it. */
   private async refuseWhileReadOnly(opts: DeletionOptions): Promise<void> {
@@ -276,19 +295,21 @@ export class DeletionService {
    * garbage collection use.
    */
   async deleteArtifacts(actor: Actor, repository: string, digests: string[], opts: DeletionOptions): Promise<DeletionResult> {
-    await this.refuseWhileReadOnly(opts);
-    const plan = await this.plan(repository, digests);
-    return this.execute(actor, plan, { ...opts, auditEach: true });
+    return this.asRegistryWrite(opts, async () => {
+      const plan = await this.plan(repository, digests);
+      return this.execute(actor, plan, { ...opts, auditEach: true });
+    });
   }
 
   /** Deletes a whole repository (every artifact; refused while it holds an immutable tag). Returns the artifacts. */
   async deleteRepository(actor: Actor, repository: string, opts: DeletionOptions): Promise<DeletionResult> {
-    await this.refuseWhileReadOnly(opts);
-    const plan = await this.planRepository(repository);
-    const result = await this.execute(actor, plan, { ...opts, auditEach: false });
-    await art.deleteRepositoryRow(this.db, plan.repositoryId);
-    await this.audit.record(actor, 'delete', 'repository', repository, { artifacts: result.deleted.length, reason: opts.reason });
-    return result;
+    return this.asRegistryWrite(opts, async () => {
+      const plan = await this.planRepository(repository);
+      const result = await this.execute(actor, plan, { ...opts, auditEach: false });
+      await art.deleteRepositoryRow(this.db, plan.repositoryId);
+      await this.audit.record(actor, 'delete', 'repository', repository, { artifacts: result.deleted.length, reason: opts.reason });
+      return result;
+    });
   }
 
   private async planRepository(repository: string): Promise<DeletionPlan> {
@@ -305,17 +326,19 @@ export class DeletionService {
    */
   async deleteProjectRepositories(actor: Actor, project: Project, opts: DeletionOptions): Promise<number> {
     const names = await art.listRepositoryNames(this.db, project.id);
-    if (names.length) await this.refuseWhileReadOnly(opts);
-    const plans: DeletionPlan[] = [];
-    for (const name of names) plans.push(await this.planRepository(name));
-    let n = 0;
-    for (const plan of plans) {
-      const result = await this.execute(actor, plan, { ...opts, auditEach: false });
-      await art.deleteRepositoryRow(this.db, plan.repositoryId);
-      await this.audit.record(actor, 'delete', 'repository', plan.repository, { artifacts: result.deleted.length, reason: opts.reason });
-      n += result.deleted.length;
-    }
-    return n;
+    if (!names.length) return 0;
+    return this.asRegistryWrite(opts, async () => {
+      const plans: DeletionPlan[] = [];
+      for (const name of names) plans.push(await this.planRepository(name));
+      let n = 0;
+      for (const plan of plans) {
+        const result = await this.execute(actor, plan, { ...opts, auditEach: false });
+        await art.deleteRepositoryRow(this.db, plan.repositoryId);
+        await this.audit.record(actor, 'delete', 'repository', plan.repository, { artifacts: result.deleted.length, reason: opts.reason });
+        n += result.deleted.length;
+      }
+      return n;
+    });
   }
 
   /**
@@ -325,7 +348,10 @@ export class DeletionService {
    */
   async deleteTag(actor: Actor, repository: string, tag: string, opts: DeletionOptions): Promise<{ digest: string }> {
     if (!TAG.test(tag)) throw new AppError('BAD_REQUEST', 'invalid tag');
-    await this.refuseWhileReadOnly(opts);
+    return this.asRegistryWrite(opts, () => this.removeTag(actor, repository, tag, opts));
+  }
+
+  private async removeTag(actor: Actor, repository: string, tag: string, opts: DeletionOptions): Promise<{ digest: string }> {
     const project = await this.projectOf(repository);
     const repoRow = await art.findRepository(this.db, repository);
     const artifact = repoRow ? await art.findArtifact(this.db, repoRow.id, tag) : undefined;
