@@ -7,21 +7,7 @@ import { deleteProjectRow } from '../../src/db/repos/projects.js';
 import { projectScanTotals } from '../../migrations/2026-11-30-100-project-scan-totals.js';
 import { ADMIN, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
-
-const facts = (pushedAt: number) => ({
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  manifestSize: 10,
-  size: 10,
-  configDigest: null,
-  os: null,
-  architecture: null,
-  variant: null,
-  created: null,
-  pushedAt,
-  pushedBy: 'x',
-  blobs: [],
-  children: [],
-});
+import { manifestFacts } from '../helpers/seed.js';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 
@@ -78,7 +64,7 @@ for (const dialect of testDialects()) {
       const push = async () => {
         const repo = repos[r(repos.length)]!;
         const d = digest(++n);
-        const id = await art.upsertArtifact(db, repo, d, facts(Date.now()));
+        const id = await art.upsertArtifact(db, repo, d, manifestFacts({ pushedBy: 'x' }));
         live.push({ repo, digest: d, id });
       };
       for (let i = 0; i < 40; i++) await push();
