@@ -87,7 +87,8 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const authz = new Authorizer(db);
   const accounts = new AccountService(db, log, config.sessionTtlSeconds * 1000);
   const projects = new ProjectService(db, authz, audit);
-  const robots = new RobotService(db, authz, audit);
+  const access = new RegistryAccess(db, authz);
+  const robots = new RobotService(db, authz, audit, access);
   const settingsKey = loadSettingsKey({ dataDir: config.dataDir, keyFile: config.settingsKeyFile });
   const authSettings = new AuthSettingsService(db, config.identity, settingsKey);
   await authSettings.seed();
@@ -95,7 +96,6 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   const oidc = new OidcService(authSettings, identity, log, config.externalUrl, loadOrCreateSecret(config.dataDir, 'oidc-cookie.key'));
   const principals = new PrincipalService(identity, robots);
   const keys = loadTokenKeys({ dataDir: config.dataDir, keyFile: config.tokenKeyFile, certFile: config.tokenCertFile });
-  const access = new RegistryAccess(db, authz);
   const tokens = new TokenService(access, keys, config.tokenTtlSeconds);
   const notificationSecret = loadNotificationSecret({ dataDir: config.dataDir, secret: config.notificationSecret, secretFile: config.notificationSecretFile });
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
-import { parseScopes } from '../auth/scopes.js';
+import { parseScopes, type Scope } from '../auth/scopes.js';
 import type { AppEnv, Services } from '../context.js';
 import { AppError } from '../errors.js';
 import { clientIp, parseBasic } from './middleware.js';
@@ -12,6 +12,22 @@ export interface TokenAnswer {
   access_token: string;
   expires_in: number;
   issued_at: string;
+}
+
+/** Parsed scopes by query string: clients ask with the same few query strings over and over. Bounded (1000 queries of ≤ 1 KiB), cleared when full. */
+const scopesByQuery = new Map<string, Scope[]>();
+const MAX_CACHED_QUERIES = 1000;
+
+function scopesOf(search: string, ownHosts: string[]): Scope[] {
+  if (search.length > 1024) return parseScopes(new URLSearchParams(search).getAll('scope'), ownHosts);
+  const key = `${ownHosts.join(' ')}\n${search}`;
+  let scopes = scopesByQuery.get(key);
+  if (!scopes) {
+    scopes = parseScopes(new URLSearchParams(search).getAll('scope'), ownHosts);
+    if (scopesByQuery.size >= MAX_CACHED_QUERIES) scopesByQuery.clear();
+    scopesByQuery.set(key, scopes);
+  }
+  return scopes;
 }
 
 /**
@@ -32,7 +48,7 @@ export async function answerTokenRequest(services: Services, q: { search: string
       throw err;
     }
   }
-  const scopes = parseScopes(new URLSearchParams(q.search).getAll('scope'), q.ownHosts);
+  const scopes = scopesOf(q.search, q.ownHosts);
   const access = await services.tokens.grant(principal, scopes);
   const full = access.every((a, i) => a.actions.length >= (scopes[i]?.actions.length ?? 0) && a.actions.length > 0);
   services.metrics.tokens.inc({ result: full ? 'issued' : 'partial' });

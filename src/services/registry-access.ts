@@ -36,6 +36,7 @@ export class RegistryAccess {
   private readonly projects = new Map<string, Entry<Project | null>>();
   private readonly principals = new Map<string, Entry<LivePrincipal | null>>();
   private readonly decisions = new Map<string, Entry<boolean>>();
+  private readonly clearListeners: (() => void)[] = [];
 
   constructor(
     private readonly db: DB,
@@ -69,6 +70,12 @@ export class RegistryAccess {
     this.projects.clear();
     this.principals.clear();
     this.decisions.clear();
+    for (const fn of this.clearListeners) fn();
+  }
+
+  /** `fn` runs whenever these caches are cleared: a cache derived from the same permissions (robot credentials) goes with them. */
+  onClear(fn: () => void): void {
+    this.clearListeners.push(fn);
   }
 
   /** The project by name, or null when it does not exist. */

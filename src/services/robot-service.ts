@@ -1,6 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CredentialCache } from '../auth/credential-cache.js';
-import { readGenerations } from '../db/repos/generations.js';
 import { z } from 'zod';
 import { isPathComponent } from '../auth/names.js';
 import type { Principal, RobotAction } from '../auth/principal.js';
@@ -11,7 +10,7 @@ import * as repo from '../db/repos/robots.js';
 import { badRequest, conflict, denied, isUniqueViolation, notFound, unauthorized } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
-import { V2_MAX_STALENESS_MS } from './registry-access.js';
+import { type RegistryAccess, V2_MAX_STALENESS_MS } from './registry-access.js';
 
 export type { RobotRecord, RobotGrant } from '../db/repos/robots.js';
 
@@ -48,29 +47,26 @@ export const robotUpdateSchema = z
  */
 export class RobotService {
   // CI runs `docker` with robot credentials: one token request per operation. A verified robot is remembered for a
-  // few seconds (keyed by an HMAC of name and secret under a per-process key), and only while the shared `access`
-  // change counter stands still, read at most every V2_MAX_STALENESS_MS as /v2 and the token endpoint read it: every
-  // robot write moves it, so a robot disabled, deleted or re-granted on another replica is refused (or narrowed) here
-  // within that bound, REST and /service/token alike; a change made in this process clears the cache at once.
+  // few seconds (keyed by a keyed hash of name and secret), and only while RegistryAccess keeps its caches: they are
+  // cleared together when the shared `access` change counter moves (read at most every V2_MAX_STALENESS_MS, as /v2
+  // and the token endpoint read it). Every robot write moves it, so a robot disabled, deleted or re-granted on another
+  // replica is refused (or narrowed) here within that bound, REST and /service/token alike; a change made in this
+  // process clears the cache at once.
   private readonly authCache = new CredentialCache<Principal>(5000);
-  private generation = -1;
-  private generationReadAt = 0;
 
   constructor(
     private readonly db: DB,
     private readonly authz: Authorizer,
     private readonly audit: AuditService,
-  ) {}
+    private readonly access: RegistryAccess,
+  ) {
+    access.onClear(() => this.authCache.clear());
+  }
 
   /** The principal for `robot$…` credentials, or undefined (unknown, wrong secret, disabled, expired). */
   async authenticate(name: string, secret: string): Promise<Principal | undefined> {
     if (name.length > 255 || secret.length > 256) return undefined;
-    if (Date.now() - this.generationReadAt > V2_MAX_STALENESS_MS) {
-      const generation = (await readGenerations(this.db)).get('access') ?? 0;
-      if (generation !== this.generation) this.authCache.clear();
-      this.generation = generation;
-      this.generationReadAt = Date.now();
-    }
+    await this.access.refresh(V2_MAX_STALENESS_MS);
     const hit = this.authCache.get(name, secret);
     if (hit) return hit;
     // A change seen while verifying (a clear by another request) makes this answer suspect: use it once, keep it not.
