@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadTokenKeys } from './auth/token-keys.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
-import { connectDatabase, type DB, type Dialect } from './db/connect.js';
+import { connectDatabase, type DB, type Dialect, waitForDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { Logger } from './log.js';
 import { RegistryClient } from './registry/client.js';
@@ -71,11 +71,19 @@ export interface Wired {
   close(): Promise<void>;
 }
 
+/** How long a start waits for an unreachable database before giving up (exit 1, for the supervisor to restart). */
+const DATABASE_STARTUP_WAIT_MS = 60_000;
+
 /** config → db (migrated) → services: only construction and connection; the rules live in their modules. */
 export async function wireServices(config: Config, log: Logger, opts: { runner?: RunnerOptions; bootstrapAdmin?: boolean } = {}): Promise<Wired> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const conn = connectDatabase(config.database);
   try {
+    // A database container that is still starting (compose, a restore, a restart) is waited for, not a reason to exit.
+    await waitForDatabase(conn.db, {
+      timeoutMs: DATABASE_STARTUP_WAIT_MS,
+      onWait: (attempt, err) => log.warn({ attempt, code: (err as { code?: string }).code }, 'database not reachable yet: waiting'),
+    });
     const applied = await migrateToLatest(conn.db);
     if (applied.length) log.info({ applied }, 'migrations applied');
   } catch (err) {

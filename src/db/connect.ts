@@ -61,3 +61,29 @@ export function connectDatabase(cfg: DatabaseConfig): Connection {
 export async function pingDatabase(db: DB): Promise<void> {
   await sql`select 1`.execute(db);
 }
+
+/** mysql2/Node error codes that mean "the server is not answering yet", as opposed to a wrong password or URL. */
+const NOT_YET_REACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR']);
+
+/**
+ * Waits until the database answers `select 1`, retrying while the server is not reachable yet (a MariaDB container
+ * still starting or restarting: ECONNREFUSED, ETIMEDOUT, PROTOCOL_CONNECTION_LOST …) every 0.5–4 s, doubling, for at
+ * most `timeoutMs` (Harbor's core waits for its database the same way). Any other error (access denied, unknown
+ * database) and the last error after `timeoutMs` are thrown at once. `onWait(attempt, err)` is told about each retry.
+ */
+export async function waitForDatabase(db: DB, opts: { timeoutMs: number; onWait?: (attempt: number, err: Error) => void }): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let delay = 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql`select 1`.execute(db);
+      return;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || !NOT_YET_REACHABLE.has(code) || Date.now() + delay > deadline) throw err;
+      opts.onWait?.(attempt, err as Error);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 4000);
+    }
+  }
+}

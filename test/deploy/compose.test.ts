@@ -139,12 +139,23 @@ describe('deployment: docker compose, built and run end to end', { skip: unavail
       await new Promise((r) => setTimeout(r, 1000));
     }
   };
+  /** What Berth's container printed and its health probes said: appended to a failure, so a CI log shows why. */
+  const berthDiagnostics = async () => {
+    const logs = await compose(['logs', '--no-color', '--tail', '40', 'berth']).catch((e: Error) => e.message);
+    const id = await containerOf('berth').catch(() => '');
+    const health = id ? await docker(['inspect', '--format', '{{json .State}}', id]).catch((e: Error) => e.message) : '(no container)';
+    return `\n--- berth logs ---\n${logs.slice(-4000)}\n--- berth state ---\n${health.slice(-3000)}`;
+  };
   const up = async () => {
-    await compose(['up', '-d'], { timeoutMs: 600_000 });
-    await waitFor('Berth ready through nginx', async () => {
-      ca = await compose(['exec', '-T', 'nginx', 'cat', '/etc/nginx/certs/tls.crt']);
-      return (await api('/readyz', { auth: null })).status === 200;
-    });
+    try {
+      await compose(['up', '-d'], { timeoutMs: 600_000 });
+      await waitFor('Berth ready through nginx', async () => {
+        ca = await compose(['exec', '-T', 'nginx', 'cat', '/etc/nginx/certs/tls.crt']);
+        return (await api('/readyz', { auth: null })).status === 200;
+      });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${await berthDiagnostics()}`);
+    }
   };
   const docker = (args: string[], opts: { input?: string } = {}) => engine.docker(args, { ...opts, timeoutMs: 600_000 });
   const containerOf = async (service: string) => (await compose(['ps', '-q', service])).trim();
