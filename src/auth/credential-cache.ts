@@ -18,7 +18,8 @@ export class CredentialCache<T> {
   ) {}
 
   private id(name: string, secret: string): string {
-    return hash('sha256', `${this.key}\0${name}\0${secret}`, 'base64url');
+    // the name's length first: no other (name, secret) pair concatenates to the same text
+    return hash('sha256', `${this.key}\0${name.length}\0${name}\0${secret}`, 'base64url');
   }
 
   get(name: string, secret: string): T | undefined {

@@ -9,6 +9,8 @@ describe('CredentialCache', () => {
     assert.equal(c.get('robot$ci', 's3cret'), 7);
     assert.equal(c.get('robot$ci', 's3cre'), undefined);
     assert.equal(c.get('robot$c', 'is3cret'), undefined, 'the separator keeps name and secret apart');
+    c.set('a\0b', 'c', 1);
+    assert.equal(c.get('a', 'b\0c'), undefined, 'a separator inside a name or secret does not move the boundary');
   });
   it('forgets after its lifetime, when cleared, and when full', async () => {
     const c = new CredentialCache<number>(20, 2);
