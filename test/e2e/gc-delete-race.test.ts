@@ -15,14 +15,15 @@ const ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.ima
 const SHARED = { 'opt/shared': 's'.repeat(4000) };
 
 /**
- * A deletion in flight when garbage collection starts. GC turns read-only, then waits for the registry writes in
- * flight to drain, deletions through REST included: the deletion's manifest DELETE is held at a loopback proxy between
- * core and the registry (as long as the test likes, no sleeps), GC starts, and only when GC is seen waiting for it
- * does the DELETE go on. Then: the deleted image's blobs are freed and nothing else is, every remaining image pulls by
- * digest, and a deletion that started after GC turned read-only was refused with a retryable 503 saying why.
+ * A deletion in flight when garbage collection starts, through each way a deletion comes (REST, the UI, a retention
+ * run). GC turns read-only, then waits for the registry writes in flight to drain, deletions included: the deletion's
+ * manifest DELETE is held at a loopback proxy between core and the registry (as long as the test likes, no sleeps), GC
+ * starts, and only when GC is seen waiting for it does the DELETE go on. Then: the deleted image's blobs are freed and
+ * nothing else is, every remaining image pulls by digest, and a deletion that started after GC turned read-only (REST,
+ * UI) was refused with a retryable 503 saying why.
  */
 for (const dialect of testDialects()) {
-  describe(`a REST deletion racing garbage collection's drain [${dialect}]`, () => {
+  describe(`a deletion racing garbage collection's drain [${dialect}]`, () => {
     let database: TestDatabase;
     let registry: ExternalRegistry;
     let gate: RegistryGate;
@@ -44,9 +45,41 @@ for (const dialect of testDialects()) {
     };
     const logOf = async (id: number) => ((await (await api(`/api/v1/jobs/${id}/log`)).json()).items as { message: string }[]).map((l) => l.message);
 
-    let gone: Awaited<ReturnType<typeof image>>;
+    type Image = Awaited<ReturnType<typeof image>>;
+    /** Each way a deletion comes in: it starts the deletion of `repo`'s image and resolves once that is done. */
+    const ways: { way: string; repo: string; start: (img: Image) => Promise<void> }[] = [
+      {
+        way: 'REST',
+        repo: 'byrest',
+        start: async (img) => assert.equal((await api(`/api/v1/projects/race/repositories/byrest/artifacts/${img.digest}`, { method: 'DELETE' })).status, 204),
+      },
+      {
+        way: 'the UI',
+        repo: 'byui',
+        start: async (img) => {
+          const res = await browser.post(`/projects/race/repositories/byui/artifacts/${img.digest}/delete`, { _csrf: await browser.csrf() });
+          assert.ok([200, 303].includes(res.status), String(res.status));
+        },
+      },
+      {
+        way: 'a retention run',
+        repo: 'byretention',
+        start: async () => {
+          // a rule that selects only this repository and retains none of its tags
+          const rules = [{ repositories: 'byretention', tags: 'none', retain: { kind: 'always' } }];
+          assert.equal((await api('/api/v1/projects/race/retention', { method: 'PUT', json: { rules } })).status, 200);
+          const run = await api('/api/v1/projects/race/retention/run', { method: 'POST', json: { dry_run: false } });
+          assert.equal(run.status, 202);
+          const job = await jobEnded(b, ((await run.json()) as { id: number }).id);
+          assert.equal(job.status, 'success', JSON.stringify(job));
+          assert.equal(job.result?.deleted_count, 1, JSON.stringify(job.result));
+        },
+      },
+    ];
+    const doomed = new Map<string, Image>();
     let shared: string;
     let later: string;
+    let browser: Browser;
 
     before(async () => {
       database = await createTestDatabase(dialect);
@@ -57,11 +90,11 @@ for (const dialect of testDialects()) {
       b = await startInstance(dialect, { ...registry.env, BERTH_REGISTRY_URL: gate.url }, { database, port });
       assert.equal((await api('/api/v1/projects', { method: 'POST', json: { name: 'race' } })).status, 201);
       assert.equal((await api('/api/v1/projects/race', { method: 'PUT', json: { auto_scan: false } })).status, 200);
-      gone = await image('gone', 'gone');
+      for (const w of ways) doomed.set(w.repo, await image(w.repo, w.repo));
       const keep = await image('keep', 'keep');
       later = (await image('later', 'later')).digest;
-      shared = gone.layers[1]!;
-      assert.equal(keep.layers[1], shared, 'the images share their second layer');
+      shared = keep.layers[1]!;
+      for (const img of doomed.values()) assert.equal(img.layers[1], shared, 'the images share their second layer');
       const multi = await ociIndex(
         path.join(database.dataDir, `idx-${n++}`),
         [
@@ -72,6 +105,8 @@ for (const dialect of testDialects()) {
       );
       await skopeo('copy', '--all', '--retry-times', '0', '--dest-creds', ADMIN.join(':'), '--dest-tls-verify=false', multi.ref, `docker://${b.host}/race/multi:v1`);
       await eventually(async () => (await api('/api/v1/projects/race/repositories/multi/artifacts/v1')).status === 200);
+      browser = new Browser({ app: { request: (p: string, init: RequestInit) => fetch(`${b.url}${p}`, init) } } as never);
+      assert.equal((await browser.login('admin', ADMIN_PASSWORD)).status, 303);
     });
     after(async () => {
       await b?.stop();
@@ -80,62 +115,62 @@ for (const dialect of testDialects()) {
       await database?.drop();
     });
 
-    it('GC waits for a REST deletion in flight, refuses one started after it turned read-only, then frees exactly the deleted image’s blobs', async () => {
-      const before = listBlobs(registry.storage);
-      const goneBlobs = [gone.digest, gone.config, gone.layers[0]!];
-      for (const d of [...goneBlobs, shared]) assert.ok(before.has(d), d);
+    for (const { way, repo, start } of ways) {
+      it(`GC waits for a deletion through ${way} in flight, refuses one started after it turned read-only, then frees exactly the deleted image’s blobs`, async () => {
+        const gone = doomed.get(repo)!;
+        const before = listBlobs(registry.storage);
+        const goneBlobs = [gone.digest, gone.config, gone.layers[0]!];
+        for (const d of [...goneBlobs, shared]) assert.ok(before.has(d), d);
 
-      // 1. A REST deletion whose manifest DELETE is in flight at the registry (held at the gate).
-      const held = gate.hold((method, p) => method === 'DELETE' && p === `/v2/race/gone/manifests/${gone.digest}`);
-      const deletion = api(`/api/v1/projects/race/repositories/gone/artifacts/${gone.digest}`, { method: 'DELETE' });
-      deletion.catch(() => undefined); // awaited below; a failing test must not leave it unhandled
-      await held.arrived;
+        // 1. A deletion whose manifest DELETE is in flight at the registry (held at the gate).
+        const held = gate.hold((method, p) => method === 'DELETE' && p === `/v2/race/${repo}/manifests/${gone.digest}`);
+        const deletion = start(gone);
+        deletion.catch(() => undefined); // awaited below; a failing test must not leave it unhandled
+        await held.arrived;
 
-      // 2. GC starts, turns read-only and waits for it.
-      const started = await api('/api/v1/system/gc', { method: 'POST', json: {} });
-      assert.equal(started.status, 202);
-      const { id } = (await started.json()) as { id: number };
-      let seen: string[] = [];
-      const waiting = await eventually(async () => {
-        seen = await logOf(id);
-        return seen.find((l) => /^waiting for 1 registry write\(s\) in flight/.test(l)) ?? seen.find((l) => /uploads drained/.test(l));
-      }, 20_000).finally(() => {
-        if (!seen.some((l) => l.startsWith('waiting for'))) held.release();
+        // 2. GC starts, turns read-only and waits for it.
+        const started = await api('/api/v1/system/gc', { method: 'POST', json: {} });
+        assert.equal(started.status, 202);
+        const { id } = (await started.json()) as { id: number };
+        let seen: string[] = [];
+        const waiting = await eventually(async () => {
+          seen = await logOf(id);
+          return seen.find((l) => /^waiting for 1 registry write\(s\) in flight/.test(l)) ?? seen.find((l) => /uploads drained/.test(l));
+        }, 20_000).finally(() => {
+          if (!seen.some((l) => l.startsWith('waiting for'))) held.release();
+        });
+        assert.match(waiting, /^waiting for 1 registry write\(s\) in flight \(uploads, deletions\) on 1 replica\(s\)$/, `GC went on with a deletion in flight: ${seen.join(' | ')}`);
+
+        // 3. While it waits: read-only holds, nothing was collected, and a deletion that starts now is refused.
+        try {
+          assert.equal((await (await api(`/api/v1/jobs/${id}`)).json()).status, 'running');
+          assert.ok(await b.services.policy.readOnly(), 'read-only while GC waits');
+          for (const d of goneBlobs) assert.ok(listBlobs(registry.storage).has(d), `${d} still stored while the deletion is in flight`);
+          const refused = await api('/api/v1/projects/race/repositories/later/artifacts/1', { method: 'DELETE' });
+          assert.equal(refused.status, 503);
+          assert.ok(Number(refused.headers.get('retry-after')) > 0);
+          assert.deepEqual((await refused.json()).errors, [{ code: 'UNAVAILABLE', message: 'Berth is read-only while garbage collection runs (garbage collection): retry in a few minutes' }]);
+          assert.equal((await browser.post(`/projects/race/repositories/later/artifacts/${later}/delete`, { _csrf: await browser.csrf() })).status, 503);
+          assert.equal((await api('/api/v1/projects/race/repositories/later/artifacts/1')).status, 200);
+        } finally {
+          held.release();
+        }
+
+        // 4. The deletion finishes, GC drains and collects.
+        await deletion;
+        const job = await jobEnded(b, id);
+        assert.equal(job.status, 'success', job.error);
+        const log = await logOf(id);
+        assert.ok(log.indexOf(waiting) < log.findIndex((l) => /uploads drained/.test(l)), log.join(' | '));
+        const after = listBlobs(registry.storage);
+        const freed = [...before.keys()].filter((d) => !after.has(d)).sort();
+        assert.deepEqual(freed, [...goneBlobs].sort(), 'exactly the deleted image’s own blobs are freed');
+        assert.equal(job.result.blobsDeleted, goneBlobs.length);
+        assert.ok(after.has(shared), 'the layer other images use is kept');
+        assert.equal(await b.services.policy.readOnly(), null, 'read-only lifted');
+        assert.equal((await api(`/api/v1/projects/race/repositories/${repo}/artifacts/${gone.digest}`)).status, 404);
       });
-      assert.match(waiting, /^waiting for 1 registry write\(s\) in flight \(uploads, deletions\) on 1 replica\(s\)$/, `GC went on with a deletion in flight: ${seen.join(' | ')}`);
-
-      // 3. While it waits: read-only holds, nothing was collected, and a deletion that starts now is refused.
-      try {
-        assert.equal((await api(`/api/v1/jobs/${id}`)).status, 200);
-        assert.equal((await (await api(`/api/v1/jobs/${id}`)).json()).status, 'running');
-        assert.ok(await b.services.policy.readOnly(), 'read-only while GC waits');
-        for (const d of goneBlobs) assert.ok(listBlobs(registry.storage).has(d), `${d} still stored while the deletion is in flight`);
-        const refused = await api('/api/v1/projects/race/repositories/later/artifacts/1', { method: 'DELETE' });
-        assert.equal(refused.status, 503);
-        assert.ok(Number(refused.headers.get('retry-after')) > 0);
-        assert.deepEqual((await refused.json()).errors, [{ code: 'UNAVAILABLE', message: 'Berth is read-only while garbage collection runs (garbage collection): retry in a few minutes' }]);
-        const br = new Browser({ app: { request: (p: string, init: RequestInit) => fetch(`${b.url}${p}`, init) } } as never);
-        assert.equal((await br.login('admin', ADMIN_PASSWORD)).status, 303);
-        assert.equal((await br.post(`/projects/race/repositories/later/artifacts/${later}/delete`, { _csrf: await br.csrf() })).status, 503);
-        assert.equal((await api('/api/v1/projects/race/repositories/later/artifacts/1')).status, 200);
-      } finally {
-        held.release();
-      }
-
-      // 4. The deletion finishes, GC drains and collects.
-      assert.equal((await deletion).status, 204);
-      const job = await jobEnded(b, id);
-      assert.equal(job.status, 'success', job.error);
-      const log = await logOf(id);
-      assert.ok(log.indexOf(waiting) < log.findIndex((l) => /uploads drained/.test(l)), log.join(' | '));
-      const after = listBlobs(registry.storage);
-      const freed = [...before.keys()].filter((d) => !after.has(d)).sort();
-      assert.deepEqual(freed, [...goneBlobs].sort(), 'exactly the deleted image’s own blobs are freed');
-      assert.equal(job.result.blobsDeleted, goneBlobs.length);
-      assert.ok(after.has(shared), 'the layer another image uses is kept');
-      assert.equal(await b.services.policy.readOnly(), null, 'read-only lifted');
-      assert.equal((await api(`/api/v1/projects/race/repositories/gone/artifacts/${gone.digest}`)).status, 404);
-    });
+    }
 
     it('every remaining image pulls by digest, and the refused deletion goes through now', async () => {
       const repos = await (await api('/api/v1/projects/race/repositories')).json();
