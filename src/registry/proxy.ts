@@ -65,18 +65,31 @@ export function parseV2Path(method: string, rawUrl: string): Omit<V2Request, 'cl
 
 const refusal = (_status: number, code: V2ErrorCode, message: string): ProxyRefusal => v2Refusal(code, message);
 
+/**
+ * The status line's reason phrase for a 5xx refusal: the standard phrase, then the message. The docker engine reads an
+ * error body only for 4xx answers; for a 5xx it prints just the status line ("received unexpected HTTP status: 503
+ * Service Unavailable"), so a retryable refusal (read-only during garbage collection) would not say why. RFC 9112
+ * allows any visible ASCII there: anything else becomes `?`, and it is cut at 300 characters.
+ */
+export function reasonPhrase(status: number, message: string): string {
+  const text = `${http.STATUS_CODES[status] ?? 'Error'}: ${message.replaceAll('…', '...')}`.replace(/[^\x20-\x7e]/g, '?');
+  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
+}
+
 function sendError(res: ServerResponse, r: ProxyRefusal): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = JSON.stringify({ errors: [{ code: r.code, message: r.message, ...(r.detail === undefined ? {} : { detail: r.detail }) }] });
-  res.writeHead(r.status, {
+  const headers = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'docker-distribution-api-version': 'registry/2.0',
     ...r.headers,
-  });
+  };
+  if (r.status >= 500) res.writeHead(r.status, reasonPhrase(r.status, r.message), headers);
+  else res.writeHead(r.status, headers);
   res.end(body);
 }
 

@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { freePort } from '../../src/registry/managed.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
-import { eventually, run, startInstance, type Instance } from './registry.js';
+import { startExternalRegistry } from './external-registry.js';
+import { startInstance, type Instance } from './registry.js';
 
 export interface ReplicaPair {
   /** the replica the registry notifies, and whose port is the external URL */
@@ -26,46 +24,19 @@ export interface ReplicaPair {
 export async function startReplicaPair(): Promise<ReplicaPair> {
   const database = await createTestDatabase('mysql');
   const portA = await freePort();
-  const registryPort = await freePort();
-  const storage = path.join(database.dataDir, 'registry-storage');
-  const env = { BERTH_DATA_DIR: database.dataDir, BERTH_EXTERNAL_URL: `http://127.0.0.1:${portA}` };
-  const conf = await run(
-    'node',
-    [
-      'bin/berth.mjs',
-      'registry-config',
-      '--listen',
-      `127.0.0.1:${registryPort}`,
-      '--storage',
-      storage,
-      '--cert',
-      path.join(database.dataDir, 'keys', 'token.crt'),
-      '--notify-url',
-      `http://127.0.0.1:${portA}/service/notifications`,
-    ],
-    { env },
-  );
-  fs.writeFileSync(path.join(database.dataDir, 'registry.yml'), conf.stdout);
-  const registry: ChildProcess = spawn('docker-registry', ['serve', path.join(database.dataDir, 'registry.yml')], { stdio: 'ignore' });
-  await eventually(async () => (await fetch(`http://127.0.0.1:${registryPort}/v2/`).catch(() => null))?.status === 401);
-  const shared = {
-    BERTH_REGISTRY_URL: `http://127.0.0.1:${registryPort}`,
-    BERTH_REGISTRY_CONFIG: path.join(database.dataDir, 'registry.yml'),
-    BERTH_REGISTRY_STORAGE: storage,
-    BERTH_EXTERNAL_URL: `http://127.0.0.1:${portA}`,
-  };
-  const a = await startInstance('mysql', shared, { database, port: portA });
-  const b = await startInstance('mysql', shared, { database, port: await freePort() });
+  const registry = await startExternalRegistry(database.dataDir, portA);
+  const a = await startInstance('mysql', registry.env, { database, port: portA });
+  const b = await startInstance('mysql', registry.env, { database, port: await freePort() });
   return {
     a,
     b,
     database,
-    storage,
-    registryPort,
+    storage: registry.storage,
+    registryPort: registry.port,
     async destroy() {
       await b.stop();
       await a.stop();
-      registry.kill('SIGKILL');
+      registry.stop();
       await database.drop();
     },
   };

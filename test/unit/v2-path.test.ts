@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseV2Path } from '../../src/registry/proxy.js';
+import { parseV2Path, reasonPhrase } from '../../src/registry/proxy.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
@@ -53,4 +53,23 @@ describe('parseV2Path', () => {
       assert.equal(r.status, status);
     });
   }
+});
+
+describe('reasonPhrase (what the docker engine prints for a 5xx refusal)', () => {
+  const cases: [number, string, string][] = [
+    [503, 'Berth is read-only while garbage collection runs: retry in a few minutes', 'Service Unavailable: Berth is read-only while garbage collection runs: retry in a few minutes'],
+    [500, 'internal error (request id 1-2)', 'Internal Server Error: internal error (request id 1-2)'],
+    [503, 'p/app@sha256:abc… gone', 'Service Unavailable: p/app@sha256:abc... gone'],
+    [503, 'line\r\nX-Injected: 1', 'Service Unavailable: line??X-Injected: 1'],
+    [503, 'café ✓\t', 'Service Unavailable: caf? ??'],
+    [599, 'odd', 'Error: odd'],
+  ];
+  for (const [status, message, want] of cases) {
+    it(JSON.stringify(message), () => assert.equal(reasonPhrase(status, message), want));
+  }
+  it('is cut at 300 characters', () => {
+    const r = reasonPhrase(503, 'x'.repeat(1000));
+    assert.equal(r.length, 300);
+    assert.ok(r.endsWith('...'));
+  });
 });

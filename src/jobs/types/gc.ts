@@ -109,6 +109,8 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
           const writes = () => (opts.drain ? opts.drain.everywhere() : Promise.resolve({ ...localWrites, replicas: 1 }));
           const deadline = Date.now() + (opts.drainMs ?? 60_000);
           let w = await writes();
+          // Said once, so the job log shows what GC is waiting for (an upload, a deletion through REST, UI or retention).
+          if (w.inflight > 0) await ctx.log('gc_waiting_writes', { inflight: w.inflight, replicas: w.replicas });
           while ((w.inflight > 0 || Date.now() - w.lastEndedAt < 1000) && Date.now() < deadline) {
             ctx.signal.throwIfAborted();
             await new Promise((r) => setTimeout(r, 200));
