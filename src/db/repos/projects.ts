@@ -163,3 +163,9 @@ export async function withProjectLock<T>(db: DB, projectId: number, fn: (trx: DB
     return fn(trx);
   });
 }
+
+/** Up to `limit` project ids greater than `afterId`, ascending (a keyset walk over every project). */
+export async function listProjectIdsAfter(db: DB, afterId: number, limit: number): Promise<number[]> {
+  const rows = await db.selectFrom('projects').select('id').where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  return rows.map((r) => Number(r.id));
+}
