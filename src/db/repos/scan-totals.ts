@@ -37,6 +37,14 @@ export function contributionOf(r: ReportCountColumns | undefined): Contribution 
   return { scanned: 1, critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) };
 }
 
+/**
+ * {@link contributionOf}'s rule as a SQL condition on a `scan_reports` row aliased `s`: a finished report that did not
+ * fail and does not say "not scannable" (signatures, SBOMs, charts and other artifacts Berth does not scan count as
+ * neither scanned nor vulnerable). Every summary of reports (the security hub's) filters by it, so it agrees with the
+ * counters.
+ */
+export const countedReport = sql<SqlBool>`s.status <> 'error' and s.finished_at is not null and (s.completeness is null or s.completeness <> 'not_applicable')`;
+
 export const isMysqlDb = (db: DB | Trx) => db.getExecutor().adapter instanceof MysqlAdapter;
 
 /**
