@@ -1,6 +1,7 @@
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
-import { findProjectByName } from '../db/repos/projects.js';
+import { findProjectByName, listProjectIdsAfter } from '../db/repos/projects.js';
+import { recountProjectTotals } from '../db/repos/scan-totals.js';
 import type { Logger } from '../log.js';
 import type { RegistryClient } from '../registry/client.js';
 import { COSIGN_TAG } from '../registry/artifact-type.js';
@@ -15,6 +16,17 @@ export interface ReconcileSummary {
   tagsRemoved: number;
   durationMs: number;
 }
+
+/** What a recount of the severity counters did. */
+export interface CounterRecountSummary {
+  /** projects whose severity counters were recounted from the rows */
+  countersRecounted: number;
+  /** of those, projects whose counters had drifted (now repaired) */
+  countersRepaired: number;
+}
+
+/** Projects read per query by the counter recount. */
+const PROJECT_BATCH = 100;
 
 /** Repairs what lost registry events left wrong, by walking the registry itself (one run at a time per process). */
 export class Reconciler {
@@ -122,6 +134,30 @@ export class Reconciler {
     s.durationMs = Date.now() - started;
     this.log.info(s, 'reconciliation done');
     return s;
+  }
+
+  /**
+   * Recounts every project's severity counters from its rows, one project per transaction (see `recountProjectTotals`:
+   * bounded batches, under the counter lock the writers take), and logs each drift it repairs. Needs only the database.
+   */
+  async recountCounters(): Promise<CounterRecountSummary> {
+    const s: CounterRecountSummary = { countersRecounted: 0, countersRepaired: 0 };
+    let after = 0;
+    for (;;) {
+      const ids = await listProjectIdsAfter(this.db, after, PROJECT_BATCH);
+      for (const id of ids) {
+        if (this.stopped) return s;
+        const r = await recountProjectTotals(this.db, id);
+        if (!r) continue;
+        s.countersRecounted++;
+        if (r.drifted) {
+          s.countersRepaired++;
+          this.log.warn({ project: id, was: r.before, now: r.after }, 'severity counters had drifted from the rows: recounted');
+        }
+      }
+      if (ids.length < PROJECT_BATCH) return s;
+      after = ids[ids.length - 1]!;
+    }
   }
 
   async stop(): Promise<void> {

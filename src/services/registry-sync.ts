@@ -4,11 +4,11 @@ import type { RegistryClient } from '../registry/client.js';
 import { ArtifactImport, type PushedArtifact, type RegistryActivity } from './artifact-import.js';
 import { AuditService } from './audit-service.js';
 import { NotificationInbox, type StreamHealth } from './notification-inbox.js';
-import { Reconciler, type ReconcileSummary } from './reconcile.js';
+import { type CounterRecountSummary, Reconciler, type ReconcileSummary } from './reconcile.js';
 
 export type { PushedArtifact, RegistryActivity } from './artifact-import.js';
 export { hostOf, LAG_AFTER_MS, MAX_ENVELOPE_BYTES, normalizeEvent, STALL_AFTER_MS, streamHealth, type RegistryEvent, type StreamHealth } from './notification-inbox.js';
-export type { ReconcileSummary } from './reconcile.js';
+export type { CounterRecountSummary, ReconcileSummary } from './reconcile.js';
 
 /**
  * Keeps repositories, artifacts and tags in step with the registry, from three parts: the notification inbox
@@ -70,6 +70,10 @@ export class RegistrySync {
   }
   reconcile(): Promise<ReconcileSummary> {
     return this.reconciler.reconcile();
+  }
+  /** Recounts every project's severity counters from the rows (the reconcile job's first step; see Reconciler). */
+  recountCounters(): Promise<CounterRecountSummary> {
+    return this.reconciler.recountCounters();
   }
 
   async stop(): Promise<void> {

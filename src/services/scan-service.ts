@@ -213,6 +213,8 @@ export class ScanService {
       completeness: 'not_applicable',
       gaps: [],
     });
+    // Findings an earlier scan indexed no longer describe it: the hub's search must not list a not-scannable artifact.
+    await replaceReportFindings(this.db, artifactId, []);
     await (reason ? p.log('scan_not_applicable_reason', { reason }) : p.log('scan_not_applicable_type', { type }));
     await p.progress(100, 'not scannable');
     return (await this.report(artifactId))!;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
 import type { KeysetPage, PageRequest } from '../paging.js';
-import { findProjectByName } from '../db/repos/projects.js';
+import { findProjectByName, withProjectLock } from '../db/repos/projects.js';
 import * as repo from '../db/repos/webhooks.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import type { JobQueue } from '../jobs/queue.js';
@@ -137,7 +137,11 @@ export class WebhookService {
     return { project, policy };
   }
 
-  /** Creates a policy from `{url, format?, event_types, auth_header?, secret?, skip_tls_verify?, enabled?, name?}`. */
+  /**
+   * Creates a policy from `{url, format?, event_types, auth_header?, secret?, skip_tls_verify?, enabled?, name?}`.
+   * CONFLICT when the project already has {@link MAX_WEBHOOK_POLICIES}: counted and inserted under the project's row lock
+   * (`withProjectLock`), so concurrent creates on any replica never pass the bound together.
+   */
   async create(p: Principal, actor: Actor, projectName: string, body: unknown): Promise<repo.WebhookPolicy> {
     const project = await this.manageable(p, projectName);
     const parsed = createSchema.safeParse(body);
@@ -153,10 +157,13 @@ export class WebhookService {
       skipTlsVerify: v.skip_tls_verify ?? false,
       enabled: v.enabled ?? true,
     };
-    if ((await repo.countWebhookPolicies(this.db, project.id)) >= MAX_WEBHOOK_POLICIES) {
-      throw conflict(`project ${project.name} has ${MAX_WEBHOOK_POLICIES} webhook policies, the most a project may have: delete one first`);
-    }
-    const id = await repo.insertWebhookPolicy(this.db, project.id, input, actor.name, Date.now());
+    // Counted and inserted under the project's lock: two creates (here or on another replica) cannot both see 499.
+    const id = await withProjectLock(this.db, project.id, async (trx) => {
+      if ((await repo.countWebhookPolicies(trx, project.id)) >= MAX_WEBHOOK_POLICIES) {
+        throw conflict(`project ${project.name} has ${MAX_WEBHOOK_POLICIES} webhook policies, the most a project may have: delete one first`);
+      }
+      return repo.insertWebhookPolicy(trx, project.id, input, actor.name, Date.now());
+    });
     this.cache.delete(project.id);
     await this.audit.record(actor, 'create', 'webhook', `${project.name}/${id}`, { url: input.url, format: input.format, event_types: input.eventTypes });
     return (await repo.findWebhookPolicy(this.db, project.id, id))!;

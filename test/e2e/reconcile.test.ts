@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadOrCreateTokenKeys } from '../../src/auth/token-keys.js';
+import { recountSeverityTotals, severityTotals } from '../../src/db/repos/scan-totals.js';
 import { createLogger } from '../../src/log.js';
 import { MANIFEST_ACCEPT } from '../../src/registry/constants.js';
 import { freePort, ManagedRegistry } from '../../src/registry/managed.js';
@@ -131,6 +132,9 @@ for (const dialect of testDialects()) {
         .execute();
       // drift 2: the real tag lost
       await db.deleteFrom('tags').where('name', '=', 'v1').execute();
+      // drift 3: the project's severity counters edited by hand (the bogus artifact above is not in them either)
+      const projectId = Number((await db.selectFrom('projects').select('id').where('name', '=', 'p1').executeTakeFirstOrThrow()).id);
+      await db.updateTable('project_scan_totals').set({ artifacts: 40, scanned: 30, critical: 20 }).where('project_id', '=', projectId).execute();
       const res = await b.api('/api/v1/system/reconcile', { method: 'POST', auth: ADMIN });
       assert.equal(res.status, 202);
       const job = await res.json();
@@ -143,6 +147,11 @@ for (const dialect of testDialects()) {
       assert.equal(s.artifacts_removed, 1);
       assert.equal(s.tags_set, 1);
       assert.equal(s.tags_removed, 1);
+      assert.equal(done.result.countersRepaired, 1);
+      // The project page reads the counters: they are the rows again (the recount, then the walk's removal of the
+      // bogus artifact, which takes it off the counters it was counted into).
+      assert.deepEqual(await severityTotals(db, { projectId }), await recountSeverityTotals(db, projectId));
+      assert.equal((await severityTotals(db, { projectId })).artifacts, 1);
       const items = await artifacts('app');
       assert.deepEqual(
         items!.map((a) => [a.digest, a.tags.map((t) => t.name)]),

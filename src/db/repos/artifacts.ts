@@ -83,8 +83,8 @@ export async function findRepository(db: DB, name: string): Promise<Repository |
 
 /** Inserts or refreshes an artifact with its blobs and children; returns its id. */
 export async function upsertArtifact(db: DB, repositoryId: number, digest: string, f: ArtifactFacts): Promise<number> {
-  // Two imports into one repository both read-lock its row (foreign key) and then update it: InnoDB kills one as a
-  // deadlock victim, which the retry runs again (the whole upsert is idempotent).
+  // Two imports into one repository take turns on its row (locked first, see below); a deadlock victim (the whole
+  // upsert is idempotent) is run again.
   const id = await retryDeadlock(() => upsertArtifactOnce(db, repositoryId, digest, f));
   // Counted by the usage from the commit above on: a quota reservation of the push would count it twice. Removed after
   // that commit, not inside it (which would take a lock after the project counters' and could deadlock with a quota
@@ -110,6 +110,10 @@ async function upsertArtifactOnce(db: DB, repositoryId: number, digest: string, 
       subject_digest: f.subject?.slice(0, 100) ?? null,
       annotations: f.annotations ? JSON.stringify(f.annotations) : null,
     };
+    // The repository row is locked first. Otherwise two imports into one repository both read-lock it (the artifact
+    // insert's foreign key check) and then both ask to update it: a deadlock. They did, and while a counter recount
+    // holds the project's counters (both then wait behind it), often enough to use up the retries.
+    if (isMysqlDb(trx)) await trx.selectFrom('repositories').select('id').where('id', '=', repositoryId).forUpdate().execute();
     const existing = await trx.selectFrom('artifacts').select(['id', 'pushed_at']).where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
     let id: number;
     let inserted = false;

@@ -4,6 +4,7 @@ import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import type { Database, ReportFindingsTable } from '../tables.js';
 import { sumSeverities } from './scan-reports.js';
+import { countedReport } from './scan-totals.js';
 
 const RANK: Record<string, number> = { critical: 4, high: 3, medium: 2, low: 1, unknown: 0 };
 const CVE = /^CVE-\d{4}-\d+$/i;
@@ -156,7 +157,10 @@ export interface SecuritySummary {
 
 const SEV = ['unknown', 'low', 'medium', 'high', 'critical'];
 
-/** Severity totals over the latest reports, the CVEs in most artifacts, and the artifacts with the worst reports. */
+/**
+ * Severity totals over the latest reports, the CVEs in most artifacts, and the artifacts with the worst reports: of the
+ * reports that count by the project counters' rule ({@link countedReport}), so the hub and the project pages agree.
+ */
 export async function securitySummary(db: DB, scope: ProjectScope, projectId: number | undefined, top = 10): Promise<SecuritySummary> {
   const reports = db
     .selectFrom('scan_reports as s')
@@ -164,9 +168,9 @@ export async function securitySummary(db: DB, scope: ProjectScope, projectId: nu
     .innerJoin('repositories as r', 'r.id', 'a.repository_id')
     .innerJoin('projects as p', 'p.id', 'r.project_id')
     .where(inScope(scope, projectId) as never)
-    // A report being refreshed still counts with its last findings.
-    .where('s.status', '!=', 'error')
-    .where('s.finished_at', 'is not', null);
+    // The project counters' rule: a report being refreshed still counts with its last findings; a failed one, or one
+    // of an artifact that is not scannable, counts as none.
+    .where(countedReport);
   const sums = await sumSeverities(reports);
   const worst = await reports
     .select(['s.artifact_id', 'p.name as project', 'r.name as repository', 'a.digest', 's.critical', 's.high', 's.medium', 's.low', 's.unknown'])
@@ -183,7 +187,9 @@ export async function securitySummary(db: DB, scope: ProjectScope, projectId: nu
     .innerJoin('artifacts as a', 'a.id', 'f.artifact_id')
     .innerJoin('repositories as r', 'r.id', 'a.repository_id')
     .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .innerJoin('scan_reports as s', 's.artifact_id', 'f.artifact_id')
     .where(inScope(scope, projectId) as never)
+    .where(countedReport)
     .select((e) => ['f.cve', e.fn.max<number>('f.severity_rank').as('rank'), e.fn.count<number>('f.artifact_id').distinct().as('artifacts')])
     .groupBy('f.cve')
     .orderBy((e) => e.fn.max('f.severity_rank'), 'desc')

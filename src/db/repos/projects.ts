@@ -5,6 +5,7 @@ import type { DB } from '../connect.js';
 import type { ProjectRow, ProjectUpdate } from '../tables.js';
 import { likeExpr } from './sql.js';
 import { bumpGeneration } from './generations.js';
+import { isMysqlDb, lockingTransaction } from './scan-totals.js';
 import { stringList } from './json.js';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
@@ -138,4 +139,33 @@ export async function countProjects(db: DB): Promise<number> {
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(n);
+}
+
+/**
+ * Runs `fn` in one transaction that holds the project's row lock: the rule for every per-project limit decided by
+ * counting rows ("at most N of these per project"), so the count and the insert it allows cannot interleave with
+ * another request's, on this process or another replica. MySQL/MariaDB: READ COMMITTED and `SELECT … FOR UPDATE` on
+ * the project row (each read after it sees every commit made before the lock was granted). SQLite: the first
+ * statement writes (a no-op update of the row), so the single writer's lock is taken up front rather than upgraded
+ * after a read, which another connection could have made stale. A deadlock victim is retried. `fn` must use the
+ * transaction it gets, never `db`. Returns what `fn` returns; a project deleted meanwhile is locked as nothing (the
+ * caller's insert then fails on its foreign key).
+ */
+export async function withProjectLock<T>(db: DB, projectId: number, fn: (trx: DB) => Promise<T>): Promise<T> {
+  return lockingTransaction(db, async (trx) => {
+    if (isMysqlDb(trx)) await trx.selectFrom('projects').select('id').where('id', '=', projectId).forUpdate().execute();
+    else
+      await trx
+        .updateTable('projects')
+        .set((eb) => ({ name: eb.ref('name') }))
+        .where('id', '=', projectId)
+        .execute();
+    return fn(trx);
+  });
+}
+
+/** Up to `limit` project ids greater than `afterId`, ascending (a keyset walk over every project). */
+export async function listProjectIdsAfter(db: DB, afterId: number, limit: number): Promise<number[]> {
+  const rows = await db.selectFrom('projects').select('id').where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  return rows.map((r) => Number(r.id));
 }

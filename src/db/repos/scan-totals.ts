@@ -37,6 +37,14 @@ export function contributionOf(r: ReportCountColumns | undefined): Contribution 
   return { scanned: 1, critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) };
 }
 
+/**
+ * {@link contributionOf}'s rule as a SQL condition on a `scan_reports` row aliased `s`: a finished report that did not
+ * fail and does not say "not scannable" (signatures, SBOMs, charts and other artifacts Berth does not scan count as
+ * neither scanned nor vulnerable). Every summary of reports (the security hub's) filters by it, so it agrees with the
+ * counters.
+ */
+export const countedReport = sql<SqlBool>`s.status <> 'error' and s.finished_at is not null and (s.completeness is null or s.completeness <> 'not_applicable')`;
+
 export const isMysqlDb = (db: DB | Trx) => db.getExecutor().adapter instanceof MysqlAdapter;
 
 /**
@@ -161,4 +169,111 @@ export async function recountSeverityTotals(db: DB, projectId: number): Promise<
     for (const k of ['critical', 'high', 'medium', 'low', 'unknown'] as const) out.counts[k] += c[k];
   }
   return out;
+}
+
+/** A project's counter row: its artifacts and what their reports contribute. */
+export type ProjectCounters = Contribution & { artifacts: number };
+
+const COUNTER_COLUMNS = ['artifacts', 'scanned', 'critical', 'high', 'medium', 'low', 'unknown'] as const;
+
+/** Rows one recount query reads at most (artifacts of one repository, or repositories of one project). */
+export const RECOUNT_BATCH = 1000;
+
+export interface TotalsRecount {
+  projectId: number;
+  /** the counters as they were (zero when the project had no counter row) */
+  before: ProjectCounters;
+  /** the counters as the rows sum them, now stored */
+  after: ProjectCounters;
+  /** whether `before` differed from `after` (a drift, now repaired) */
+  drifted: boolean;
+}
+
+/**
+ * Recounts one project's counters from its artifacts and reports (by {@link contributionOf}, the writers' rule) and
+ * stores the result: the repair for drift nothing else would ever undo (a crash between statements on a database
+ * without transactions, a manual edit, a bug). Reads in keyset batches of `batch` rows (repositories by name,
+ * each repository's artifacts by digest), so no query or result grows with the project.
+ *
+ * Race-free against the writers by their own discipline: the counter row is locked first (`FOR UPDATE` on MySQL, the
+ * single writer's lock up front on SQLite) and held to the end, and every writer changes the counters in the
+ * transaction that changes the rows, as its last step. So a change committed before the lock is both in the rows this
+ * reads (READ COMMITTED: each query sees every commit before it) and in the counters it replaces; a change not yet
+ * committed is in neither (its counter update waits for this transaction, then adds its difference to the recount).
+ * The rows are read without locks, so a writer holding an artifact or report lock cannot deadlock with this.
+ * The project's counter writers (pushes, scans, deletions) wait while it reads; other projects' do not.
+ * Null when the project does not exist.
+ */
+export async function recountProjectTotals(db: DB, projectId: number, batch = RECOUNT_BATCH): Promise<TotalsRecount | null> {
+  return lockingTransaction(db, async (trx) => {
+    const mysql = isMysqlDb(trx);
+    // SQLite: write first, so the write lock is held from the start (see withProjectLock in projects.ts).
+    if (!mysql)
+      await trx
+        .updateTable('project_scan_totals')
+        .set((eb) => ({ artifacts: eb.ref('artifacts') }))
+        .where('project_id', '=', projectId)
+        .execute();
+    const lockRow = () => {
+      const q = trx.selectFrom('project_scan_totals').select(COUNTER_COLUMNS).where('project_id', '=', projectId);
+      return (mysql ? q.forUpdate() : q).executeTakeFirst();
+    };
+    let row = await lockRow();
+    if (!row) {
+      // No counter row (a project without artifacts so far, or one removed by hand): make it, and hold its lock.
+      if (mysql) {
+        // IGNORE: a concurrent first writer's row stands (and is locked next); a project deleted meanwhile makes no row.
+        await trx.insertInto('project_scan_totals').ignore().values({ project_id: projectId, artifacts: 0, scanned: 0, critical: 0, high: 0, medium: 0, low: 0, unknown: 0 }).execute();
+      } else {
+        if (!(await trx.selectFrom('projects').select('id').where('id', '=', projectId).executeTakeFirst())) return null;
+        await trx
+          .insertInto('project_scan_totals')
+          .values({ project_id: projectId, artifacts: 0, scanned: 0, critical: 0, high: 0, medium: 0, low: 0, unknown: 0 })
+          .onConflict((oc) => oc.column('project_id').doNothing())
+          .execute();
+      }
+      row = await lockRow();
+      if (!row) return null;
+    }
+    const before: ProjectCounters = {
+      artifacts: Number(row.artifacts),
+      scanned: Number(row.scanned),
+      critical: Number(row.critical),
+      high: Number(row.high),
+      medium: Number(row.medium),
+      low: Number(row.low),
+      unknown: Number(row.unknown),
+    };
+    const after: ProjectCounters = { ...ZERO, artifacts: 0 };
+    let lastRepository: string | null = null;
+    for (;;) {
+      let rq = trx.selectFrom('repositories').select(['id', 'name']).where('project_id', '=', projectId);
+      if (lastRepository !== null) rq = rq.where('name', '>', lastRepository);
+      const repositories = await rq.orderBy('name').limit(batch).execute();
+      for (const repository of repositories) {
+        let lastDigest: string | null = null;
+        for (;;) {
+          let aq = trx
+            .selectFrom('artifacts as a')
+            .leftJoin('scan_reports as s', 's.artifact_id', 'a.id')
+            .select(['a.digest', 's.artifact_id', 's.status', 's.finished_at', 's.completeness', 's.critical', 's.high', 's.medium', 's.low', 's.unknown'])
+            .where('a.repository_id', '=', repository.id);
+          if (lastDigest !== null) aq = aq.where('a.digest', '>', lastDigest);
+          const rows = await aq.orderBy('a.digest').limit(batch).execute();
+          for (const r of rows) {
+            const c = contributionOf(r.artifact_id === null ? undefined : (r as ReportCountColumns));
+            after.artifacts++;
+            for (const k of Object.keys(ZERO) as (keyof Contribution)[]) after[k] += c[k];
+          }
+          if (rows.length < batch) break;
+          lastDigest = rows[rows.length - 1]!.digest;
+        }
+      }
+      if (repositories.length < batch) break;
+      lastRepository = repositories[repositories.length - 1]!.name;
+    }
+    const drifted = COUNTER_COLUMNS.some((k) => before[k] !== after[k]);
+    if (drifted) await trx.updateTable('project_scan_totals').set(after).where('project_id', '=', projectId).execute();
+    return { projectId, before, after, drifted };
+  });
 }

@@ -4,7 +4,7 @@ import type { JobType } from '../runner.js';
 
 export const RECONCILE = 'reconcile';
 
-/** Walks the registry's catalog and tags and repairs the DB (see RegistrySync.reconcile). */
+/** Recounts the severity counters, walks the registry's catalog and tags and repairs the DB (see RegistrySync.reconcile). */
 export function reconcileJob(sync: RegistrySync): JobType<{ reason?: string }> {
   return {
     name: RECONCILE,
@@ -15,9 +15,19 @@ export function reconcileJob(sync: RegistrySync): JobType<{ reason?: string }> {
     priority: 0,
     keepHistory: 200,
     async run(ctx) {
+      // Counters first: the recount needs only the database, so an unreachable registry does not keep them drifted.
+      const counters = await sync.recountCounters();
       await ctx.log('reconcile_walking');
-      const s = await sync.reconcile();
-      await ctx.log('reconcile_done', { repositories: s.repositories, added: s.artifactsAdded, removed: s.artifactsRemoved, tagsSet: s.tagsSet, tagsRemoved: s.tagsRemoved });
+      const s = { ...(await sync.reconcile()), ...counters };
+      await ctx.log('reconcile_done', {
+        repositories: s.repositories,
+        added: s.artifactsAdded,
+        removed: s.artifactsRemoved,
+        tagsSet: s.tagsSet,
+        tagsRemoved: s.tagsRemoved,
+        recounted: s.countersRecounted,
+        repaired: s.countersRepaired,
+      });
       return s;
     },
   };
