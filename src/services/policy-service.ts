@@ -251,7 +251,8 @@ export class PolicyService {
     const ro = await this.readOnly();
     if (!ro) return null;
     const wait = Math.max(5, Math.ceil((ro.until - Date.now()) / 1000));
-    return v2Refusal('UNAVAILABLE', `Berth is read-only while garbage collection runs (${ro.reason}): retry in a few minutes`, { headers: { 'Retry-After': String(Math.min(wait, 300)) } });
+    const why = ro.reason && ro.reason !== 'garbage collection' ? ` (${ro.reason})` : '';
+    return v2Refusal('UNAVAILABLE', `Berth is read-only while garbage collection runs${why}: retry in a few minutes`, { headers: { 'Retry-After': String(Math.min(wait, 300)) } });
   }
 
   /** The immutability rule a tag falls under, if any. */

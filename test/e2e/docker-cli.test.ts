@@ -199,7 +199,7 @@ for (const dialect of testDialects().slice(0, 1)) {
     });
 
     describe('while garbage collection holds the registry read-only', () => {
-      const READ_ONLY = 'Berth is read-only while garbage collection runs (garbage collection): retry in a few minutes';
+      const READ_ONLY = 'Berth is read-only while garbage collection runs: retry in a few minutes';
       let first: string;
       before(async () => {
         await login(ADMIN);

@@ -149,7 +149,7 @@ for (const dialect of testDialects()) {
           const refused = await api('/api/v1/projects/race/repositories/later/artifacts/1', { method: 'DELETE' });
           assert.equal(refused.status, 503);
           assert.ok(Number(refused.headers.get('retry-after')) > 0);
-          assert.deepEqual((await refused.json()).errors, [{ code: 'UNAVAILABLE', message: 'Berth is read-only while garbage collection runs (garbage collection): retry in a few minutes' }]);
+          assert.deepEqual((await refused.json()).errors, [{ code: 'UNAVAILABLE', message: 'Berth is read-only while garbage collection runs: retry in a few minutes' }]);
           assert.equal((await browser.post(`/projects/race/repositories/later/artifacts/${later}/delete`, { _csrf: await browser.csrf() })).status, 503);
           assert.equal((await api('/api/v1/projects/race/repositories/later/artifacts/1')).status, 200);
         } finally {
