@@ -54,8 +54,18 @@ export async function startReplicaPair(): Promise<ReplicaPair> {
     BERTH_REGISTRY_STORAGE: storage,
     BERTH_EXTERNAL_URL: `http://127.0.0.1:${portA}`,
   };
-  const a = await startInstance('mysql', shared, { database, port: portA });
-  const b = await startInstance('mysql', shared, { database, port: await freePort() });
+  // A set-up that fails half-way leaves nothing running (the caller gets no pair to destroy).
+  let a: Instance | undefined;
+  let b: Instance;
+  try {
+    a = await startInstance('mysql', shared, { database, port: portA });
+    b = await startInstance('mysql', shared, { database, port: await freePort() });
+  } catch (err) {
+    await a?.stop().catch(() => {});
+    registry.kill('SIGKILL');
+    await database.drop().catch(() => {});
+    throw err;
+  }
   return {
     a,
     b,
