@@ -11,8 +11,7 @@ import { loadConfig } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import { registryConfigYaml } from './registry/config-file.js';
-import { CLI_ACTOR } from './services/audit-service.js';
-import { OPERATOR } from './services/maintenance-service.js';
+import { OPERATOR } from './services/system-requester.js';
 import { loadNotificationSecret, loadOrCreateSecret } from './registry/secrets.js';
 
 const USAGE = `usage: berth <command>
@@ -124,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
         if (!user) throw new Error(`no user "${username}"`);
         await s.accounts.changePassword(user.id, password);
         await s.accounts.setDisabled(user.id, false);
-        await s.audit.record(CLI_ACTOR, 'reset_password', 'user', username);
+        await s.audit.record(OPERATOR.actor, 'reset_password', 'user', username);
         console.log(opts[0] === '--password-stdin' ? `password of ${username} changed; their sessions were ended` : `new password of ${username}: ${password}`);
         return 0;
       });
@@ -176,14 +175,8 @@ async function main(argv: string[]): Promise<number> {
       if (sub !== 'import' || !file) throw new Error('usage: berth vulndb import <file>');
       if (!fs.statSync(file).isFile()) throw new Error(`${file} is not a file`);
       return withServices(config, async (s) => {
-        const stats = await s.advisories.importFile(file);
-        // The same record as an import through REST or the UI, by the CLI operator.
-        await s.audit.record(CLI_ACTOR, 'import', 'vulndb', path.basename(file).slice(0, 200), {
-          imported: stats.imported,
-          updated: stats.updated,
-          withdrawn: stats.withdrawn,
-          invalid: stats.invalid,
-        });
+        // Through the service REST and the UI use: the same audit record, by `cli`.
+        const stats = await s.advisoryImports.importFile(OPERATOR, file, { source: path.basename(file) });
         console.log(`${stats.imported} new, ${stats.updated} updated, ${stats.withdrawn} withdrawn, ${stats.unchanged} unchanged, ${stats.invalid} invalid`);
         for (const e of stats.errors) console.log(`  ${e}`);
         return 0;

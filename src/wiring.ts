@@ -39,6 +39,7 @@ import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { ScanRequests } from './services/scan-requests.js';
 import { MaintenanceService } from './services/maintenance-service.js';
+import { AdvisoryImports } from './services/advisory-imports.js';
 import { PolicyService } from './services/policy-service.js';
 import { DeletionService } from './services/deletion-service.js';
 import { WriteDrain } from './services/write-drain.js';
@@ -241,6 +242,7 @@ async function wire(conn: Connection, config: Config, log: Logger, opts: WireOpt
     jobs,
     scheduler,
     advisories,
+    advisoryImports: new AdvisoryImports(advisories, audit),
     scans,
     scanRequests,
     maintenance: new MaintenanceService(jobs, audit),
