@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { generatePassword, passwordProblem } from './auth/passwords.js';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { loadTokenKeys, selfSignedCertificate, toPem } from './auth/token-keys.js';
@@ -10,6 +11,7 @@ import { loadConfig } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import { registryConfigYaml } from './registry/config-file.js';
+import { OPERATOR } from './services/system-requester.js';
 import { loadNotificationSecret, loadOrCreateSecret } from './registry/secrets.js';
 
 const USAGE = `usage: berth <command>
@@ -72,7 +74,10 @@ function readStdin(): Promise<string> {
   });
 }
 
-/** `berth <command>`: administrative commands; gc and reconcile hand work to the running service through the DB. */
+/**
+ * `berth <command>`: administrative commands; gc and reconcile hand work to the running service through the DB. Every
+ * command that changes the database goes through the services the other ways in use and is audited as `cli`.
+ */
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const config = loadConfig();
@@ -118,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
         if (!user) throw new Error(`no user "${username}"`);
         await s.accounts.changePassword(user.id, password);
         await s.accounts.setDisabled(user.id, false);
-        await s.audit.record({ name: 'cli', ip: 'local' }, 'reset_password', 'user', username);
+        await s.audit.record(OPERATOR.actor, 'reset_password', 'user', username);
         console.log(opts[0] === '--password-stdin' ? `password of ${username} changed; their sessions were ended` : `new password of ${username}: ${password}`);
         return 0;
       });
@@ -168,9 +173,10 @@ async function main(argv: string[]): Promise<number> {
     case 'vulndb': {
       const [sub, file] = rest;
       if (sub !== 'import' || !file) throw new Error('usage: berth vulndb import <file>');
-      const buf = fs.readFileSync(file);
+      if (!fs.statSync(file).isFile()) throw new Error(`${file} is not a file`);
       return withServices(config, async (s) => {
-        const stats = buf[0] === 0x50 && buf[1] === 0x4b ? await s.advisories.importZip(buf) : await s.advisories.importValues([JSON.parse(buf.toString('utf8'))]);
+        // Through the service REST and the UI use: the same audit record, by `cli`.
+        const stats = await s.advisoryImports.importFile(OPERATOR, file, { source: path.basename(file) });
         console.log(`${stats.imported} new, ${stats.updated} updated, ${stats.withdrawn} withdrawn, ${stats.unchanged} unchanged, ${stats.invalid} invalid`);
         for (const e of stats.errors) console.log(`  ${e}`);
         return 0;
@@ -178,12 +184,16 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'gc':
     case 'reconcile': {
-      const f = flags(rest.filter((a) => a !== '--dry-run' && a !== '--delete-untagged'));
+      const f = flags(cmd === 'gc' ? rest.filter((a) => a !== '--dry-run' && a !== '--delete-untagged') : rest);
       for (const k of f.keys()) if (k !== 'timeout') throw new Error(`unknown option --${k}`);
       const timeoutS = Number(f.get('timeout') ?? 600);
-      const payload = cmd === 'gc' ? { dryRun: rest.includes('--dry-run'), deleteUntagged: rest.includes('--delete-untagged') } : { reason: 'cli' };
+      if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new Error('--timeout needs a positive number of seconds');
       return withServices(config, async (s) => {
-        const { id } = await s.jobs.enqueue(cmd === 'gc' ? 'gc' : 'reconcile', payload);
+        // Through the service REST and the UI use: the same permission rule and the same audit record, by `cli`.
+        const { id } =
+          cmd === 'gc'
+            ? await s.maintenance.collectGarbage(OPERATOR, { dryRun: rest.includes('--dry-run'), deleteUntagged: rest.includes('--delete-untagged') })
+            : await s.maintenance.reconcile(OPERATOR);
         console.log(`queued ${cmd} as job ${id}; waiting for a running Berth to run it`);
         const deadline = Date.now() + timeoutS * 1000;
         for (;;) {

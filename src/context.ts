@@ -27,6 +27,7 @@ import type { AdvisoryStore } from './scanner/advisory-store.js';
 import type { ScanService } from './services/scan-service.js';
 import type { ScanRequests } from './services/scan-requests.js';
 import type { MaintenanceService } from './services/maintenance-service.js';
+import type { AdvisoryImports } from './services/advisory-imports.js';
 import type { UploadSlots } from './services/upload-slots.js';
 import type { OutboundService } from './services/outbound-service.js';
 import type { SiteLanguageService } from './services/site-language-service.js';
@@ -71,6 +72,8 @@ export interface Services {
   jobs: JobRunner;
   scheduler: Scheduler;
   advisories: AdvisoryStore;
+  /** OSV imports on request (REST, UI, CLI): who may, and the audit record */
+  advisoryImports: AdvisoryImports;
   scans: ScanService;
   /** who may ask for a scan and how it is queued: a user's, scan-all, auto-scan on push */
   scanRequests: ScanRequests;

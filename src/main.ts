@@ -18,12 +18,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const wired = await wireServices(config, log);
-  if (wired.generatedAdminPassword) {
-    // Printed once, on the first start only, straight to the terminal (never through the logger), on stderr: stdout
-    // carries the JSON request log.
-    process.stderr.write(adminPasswordBanner(wired.generatedAdminPassword));
-  }
+  // A generated admin password is printed once, on the first start only, straight to the terminal (never through the
+  // logger), on stderr (stdout carries the JSON request log), and before it is stored: whatever fails later, the
+  // operator has it (on Linux, writes to a pipe or a file are synchronous, so a crash cannot drop it from a buffer).
+  const wired = await wireServices(config, log, { announceAdminPassword: (password) => process.stderr.write(adminPasswordBanner(password)) });
   const app = createApp(wired.services);
   const server = createHttpServer(wired.services, app);
   await new Promise<void>((resolve, reject) => {

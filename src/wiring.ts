@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadTokenKeys } from './auth/token-keys.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
-import { connectDatabase, type DB, type Dialect, waitForDatabase } from './db/connect.js';
+import { connectDatabase, type Connection, type DB, type Dialect, waitForDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { Logger } from './log.js';
 import { RegistryClient } from './registry/client.js';
@@ -39,6 +39,7 @@ import { AdvisoryStore } from './scanner/advisory-store.js';
 import { ScanService } from './services/scan-service.js';
 import { ScanRequests } from './services/scan-requests.js';
 import { MaintenanceService } from './services/maintenance-service.js';
+import { AdvisoryImports } from './services/advisory-imports.js';
 import { PolicyService } from './services/policy-service.js';
 import { DeletionService } from './services/deletion-service.js';
 import { WriteDrain } from './services/write-drain.js';
@@ -61,7 +62,7 @@ export interface Wired {
   /** the database handle, for the composition root and tests only: the app reaches data through services */
   db: DB;
   dialect: Dialect;
-  /** The generated admin password on the very first start (to print once), else null. */
+  /** The generated admin password on the very first start (already handed to `announceAdminPassword`), else null. */
   generatedAdminPassword: string | null;
   /**
    * Once core listens on `corePort`: brings the registry up (the managed one posts its notifications there), applies
@@ -74,8 +75,12 @@ export interface Wired {
 /** How long a start waits for an unreachable database before giving up (exit 1, for the supervisor to restart). */
 const DATABASE_STARTUP_WAIT_MS = 60_000;
 
-/** config → db (migrated) → services: only construction and connection; the rules live in their modules. */
-export async function wireServices(config: Config, log: Logger, opts: { runner?: RunnerOptions; bootstrapAdmin?: boolean } = {}): Promise<Wired> {
+/**
+ * config → db (migrated) → services: only construction and connection; the rules live in their modules.
+ * `bootstrapAdmin: false` (the CLI) creates no `admin`; otherwise a first start creates it, and a password it generates
+ * goes to `announceAdminPassword` before it is stored (see {@link AccountService.ensureAdmin}).
+ */
+export async function wireServices(config: Config, log: Logger, opts: WireOptions = {}): Promise<Wired> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const conn = connectDatabase(config.database);
   try {
@@ -86,10 +91,21 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     });
     const applied = await migrateToLatest(conn.db);
     if (applied.length) log.info({ applied }, 'migrations applied');
+    return await wire(conn, config, log, opts);
   } catch (err) {
-    await conn.close();
+    // A failed start leaves no connection open (nothing else has started yet).
+    await conn.close().catch(() => {});
     throw err;
   }
+}
+
+interface WireOptions {
+  runner?: RunnerOptions;
+  bootstrapAdmin?: boolean;
+  announceAdminPassword?: (password: string) => void;
+}
+
+async function wire(conn: Connection, config: Config, log: Logger, opts: WireOptions): Promise<Wired> {
   const { db } = conn;
   const audit = new AuditService(db, log);
   const authz = new Authorizer(db);
@@ -200,7 +216,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
   });
 
   // The CLI must not create `admin` with a password nobody sees: only the server bootstraps it.
-  const generatedAdminPassword = opts.bootstrapAdmin === false ? null : await accounts.ensureAdmin(config.adminPassword);
+  const generatedAdminPassword = opts.bootstrapAdmin === false ? null : await accounts.ensureAdmin(config.adminPassword, opts.announceAdminPassword);
   const services: Services = {
     config,
     log,
@@ -226,6 +242,7 @@ export async function wireServices(config: Config, log: Logger, opts: { runner?:
     jobs,
     scheduler,
     advisories,
+    advisoryImports: new AdvisoryImports(advisories, audit),
     scans,
     scanRequests,
     maintenance: new MaintenanceService(jobs, audit),

@@ -8,8 +8,8 @@ export const TOKEN_SERVICE = 'berth-registry';
  */
 export const CORE_SUBJECT = 'berth$core';
 export const SCANNER_SUBJECT = 'berth$scanner';
-/** Names no account may take: the internal subjects of earlier versions, and the access log's name for nobody. */
-export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(['berth-core', 'berth-scanner', 'anonymous']);
+/** Names no account may take: the internal subjects of earlier versions, the access log's name for nobody, and the audit log's name for the CLI operator. */
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(['berth-core', 'berth-scanner', 'anonymous', 'cli']);
 /** Token subjects that are core itself, never a user or robot. */
 export const INTERNAL_SUBJECTS: ReadonlySet<string> = new Set([CORE_SUBJECT, SCANNER_SUBJECT]);
 

@@ -40,21 +40,38 @@ export class AccountService {
   ) {}
 
   /**
-   * Creates `admin` on first start. Returns the generated password when none was configured, and then remembers
-   * that the account still has it (see {@link hasGeneratedPassword}) until its password is changed.
+   * Creates `admin` on first start, with `initialPassword` when one is configured. Without one it generates a password
+   * and hands it to `announce` (the start-up banner) inside the transaction that creates the account, before the
+   * commit: a generated password is never stored without having been shown, so no later failure of the start (or a
+   * crash) can leave an admin whose password nobody knows. When `announce` throws, nothing is stored and the error
+   * propagates; a crash between `announce` and the commit stores nothing either, and the next start generates and
+   * announces a new one. Until its password is changed the account is remembered as still having the generated one
+   * (see {@link hasGeneratedPassword}). Returns the generated password, else null (configured, or `admin` exists,
+   * also when another replica created it first).
    */
-  async ensureAdmin(initialPassword: string | undefined): Promise<string | null> {
+  async ensureAdmin(initialPassword: string | undefined, announce: (password: string) => void = () => {}): Promise<string | null> {
     if (await findUserRowByName(this.db, 'admin')) return null;
-    const password = initialPassword ?? generatePassword();
-    let user: User;
+    if (initialPassword !== undefined) {
+      try {
+        await this.createUser({ username: 'admin', password: initialPassword, isAdmin: true });
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'CONFLICT') return null; // another replica won the race
+        throw err;
+      }
+      return null;
+    }
+    const password = generatePassword();
+    const passwordHash = await hashPassword(password);
     try {
-      user = await this.createUser({ username: 'admin', password, isAdmin: true });
+      await this.db.transaction().execute(async (trx) => {
+        const id = await insertUser(trx, { username: 'admin', email: null, passwordHash, isAdmin: true, createdAt: Date.now() });
+        await putSetting(trx, GENERATED_PASSWORD_SETTING, { userId: id });
+        announce(password);
+      });
     } catch (err) {
-      if (err instanceof AppError && err.code === 'CONFLICT') return null; // another replica won the race
+      if (isUniqueViolation(err)) return null; // another replica won the race (and announced its own)
       throw err;
     }
-    if (initialPassword) return null;
-    await putSetting(this.db, GENERATED_PASSWORD_SETTING, { userId: user.id });
     return password;
   }
 

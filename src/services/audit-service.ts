@@ -8,6 +8,12 @@ export interface Actor {
 }
 
 /**
+ * The actor of everything done through the `berth` CLI at the server's shell: the audit log names it `cli` (a reserved
+ * username, so no account can pass for it) from address `local`.
+ */
+export const CLI_ACTOR: Actor = Object.freeze({ name: 'cli', ip: 'local' });
+
+/**
  * Every action the audit and access logs record: management actions, sign-ins, and the registry's push, pull,
  * delete and refused pull. The UI names each as `audit.action_<action>`; the raw value stays the API's.
  */

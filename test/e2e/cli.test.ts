@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../../src/registry/managed.js';
+import { testDialects } from '../helpers/db.js';
 import { eventually, run } from '../helpers/registry.js';
 
 describe('berth CLI', () => {
@@ -50,29 +51,61 @@ describe('berth CLI', () => {
     }
   });
 
-  it('admin reset-password, vulndb import, gc and reconcile work against a running Berth', async () => {
-    const { startInstance } = await import('../helpers/registry.js');
-    const b = await startInstance('sqlite');
-    try {
-      const env2 = { BERTH_DATA_DIR: b.config.dataDir, DATABASE_URL: `sqlite:${b.config.database.url}` };
-      await b.api('/api/v1/users', { method: 'POST', auth: ['admin', 'admin-Passw0rd!'], json: { username: 'carol', password: 'carol-pw-1234' } });
-      const out = (await run('node', ['bin/berth.mjs', 'admin', 'reset-password', 'carol'], { env: env2 })).stdout;
-      const pw = /new password of carol: (\S+)/.exec(out)?.[1];
-      assert.ok(pw);
-      assert.equal((await b.api('/api/v1/users/current', { auth: ['carol', pw] })).status, 200);
-      assert.equal((await b.api('/api/v1/users/current', { auth: ['carol', 'carol-pw-1234'] })).status, 401);
-      await assert.rejects(run('node', ['bin/berth.mjs', 'admin', 'reset-password', 'nobody'], { env: env2 }), /no user "nobody"/);
-      const file = `${b.config.dataDir}/osv.json`;
-      fs.writeFileSync(file, JSON.stringify([{ id: 'CLI-0001', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1'] }] }]));
-      assert.match((await run('node', ['bin/berth.mjs', 'vulndb', 'import', file], { env: env2 })).stdout, /1 new/);
-      const gc = await run('node', ['bin/berth.mjs', 'gc', '--dry-run', '--timeout', '60'], { env: env2 });
-      assert.match(gc.stdout, /success/);
-      assert.match(gc.stdout, /"dryRun": true/);
-      assert.match((await run('node', ['bin/berth.mjs', 'reconcile', '--timeout', '60'], { env: env2 })).stdout, /success/);
-    } finally {
-      await b.destroy();
-    }
-  });
+  for (const dialect of testDialects())
+    it(`admin reset-password, vulndb import, gc and reconcile work against a running Berth, audited as the CLI's [${dialect}]`, async () => {
+      const { startInstance } = await import('../helpers/registry.js');
+      const b = await startInstance(dialect);
+      try {
+        const env2 = { BERTH_DATA_DIR: b.config.dataDir, DATABASE_URL: b.config.database.dialect === 'mysql' ? b.config.database.url : `sqlite:${b.config.database.url}` };
+        await b.api('/api/v1/users', { method: 'POST', auth: ['admin', 'admin-Passw0rd!'], json: { username: 'carol', password: 'carol-pw-1234' } });
+        const out = (await run('node', ['bin/berth.mjs', 'admin', 'reset-password', 'carol'], { env: env2 })).stdout;
+        const pw = /new password of carol: (\S+)/.exec(out)?.[1];
+        assert.ok(pw);
+        assert.equal((await b.api('/api/v1/users/current', { auth: ['carol', pw] })).status, 200);
+        assert.equal((await b.api('/api/v1/users/current', { auth: ['carol', 'carol-pw-1234'] })).status, 401);
+        await assert.rejects(run('node', ['bin/berth.mjs', 'admin', 'reset-password', 'nobody'], { env: env2 }), /no user "nobody"/);
+        const file = `${b.config.dataDir}/osv.json`;
+        fs.writeFileSync(file, JSON.stringify([{ id: 'CLI-0001', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1'] }] }]));
+        assert.match((await run('node', ['bin/berth.mjs', 'vulndb', 'import', file], { env: env2 })).stdout, /1 new/);
+        const gc = await run('node', ['bin/berth.mjs', 'gc', '--dry-run', '--timeout', '60'], { env: env2 });
+        assert.match(gc.stdout, /success/);
+        assert.match(gc.stdout, /"dryRun": true/);
+        const reconcile = await run('node', ['bin/berth.mjs', 'reconcile', '--timeout', '60'], { env: env2 });
+        assert.match(reconcile.stdout, /success/);
+        // Every state change through the CLI is in the audit log, as the same change through REST or the UI would be,
+        // by the operator `cli` (a name no account can take) from `local`.
+        const job = (out: string) => Number(/as job (\d+)/.exec(out)?.[1]);
+        const audit = async (action: string) => {
+          const res = await b.api(`/api/v1/audit-logs?username=cli&action=${action}`, { auth: ['admin', 'admin-Passw0rd!'] });
+          assert.equal(res.status, 200);
+          const body = (await res.json()) as { items: { username: string; action: string; resource_type: string; resource: string; client_ip: string; detail: Record<string, unknown> | null }[] };
+          return body.items;
+        };
+        assert.deepEqual(
+          (await audit('gc')).map((e) => [e.username, e.client_ip, e.resource_type, e.resource, e.detail]),
+          [['cli', 'local', 'system', 'registry', { job: job(gc.stdout), dry_run: true, delete_untagged: false }]],
+        );
+        assert.deepEqual(
+          (await audit('reconcile')).map((e) => [e.username, e.client_ip, e.resource_type, e.resource, e.detail]),
+          [['cli', 'local', 'system', 'registry', { job: job(reconcile.stdout) }]],
+        );
+        assert.deepEqual(
+          (await audit('reset_password')).map((e) => [e.username, e.resource_type, e.resource]),
+          [['cli', 'user', 'carol']],
+        );
+        assert.deepEqual(
+          (await audit('import')).map((e) => [e.username, e.resource_type, e.resource, e.detail?.imported]),
+          [['cli', 'vulndb', 'osv.json', 1]],
+        );
+        const cliJob = await (await b.api(`/api/v1/jobs/${job(reconcile.stdout)}`, { auth: ['admin', 'admin-Passw0rd!'] })).json();
+        assert.equal(cliJob.type, 'reconcile');
+        // No account can pass for the operator in the audit log.
+        const taken = await b.api('/api/v1/users', { method: 'POST', auth: ['admin', 'admin-Passw0rd!'], json: { username: 'cli', password: 'cli-pw-12345' } });
+        assert.equal(taken.status, 400);
+      } finally {
+        await b.destroy();
+      }
+    });
 
   it('unknown commands and options fail with a usage message', async () => {
     await assert.rejects(run('node', ['bin/berth.mjs', 'frobnicate'], { env }), /unknown command/);

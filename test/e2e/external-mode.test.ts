@@ -1,72 +1,34 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../../src/registry/managed.js';
 import { ADMIN, ADMIN_PASSWORD, Browser } from '../helpers/app.js';
-import { createTestDatabase, testDialects, type TestDatabase } from '../helpers/db.js';
+import { testDialects, type TestDatabase } from '../helpers/db.js';
 import { ociImage } from '../helpers/oci.js';
-import { eventually, fails, inspectDigest, push, run, skopeo, startInstance, type Instance } from '../helpers/registry.js';
+import { eventually, fails, inspectDigest, push, skopeo, type Instance } from '../helpers/registry.js';
+import { startReplicaPair, type ReplicaPair } from '../helpers/replicas.js';
 import { DEBIAN_LAYERS, DEBIAN_RECORDS } from '../fixtures/osv/records.js';
 
 /**
- * Compose's topology as plain processes: MariaDB, a docker-registry configured by the same `berth registry-config`
- * command compose runs (paths and host names differ), and two Berth cores on one MySQL database and one data
- * volume, behind one external URL.
+ * Compose's topology as plain processes (test/helpers/replicas.ts): MariaDB, a docker-registry configured by the same
+ * `berth registry-config` command compose runs, and two Berth cores on one MySQL database and one data volume, behind
+ * one external URL (A's).
  */
-for (const dialect of testDialects().filter((d) => d === 'mysql')) {
+for (const _dialect of testDialects().filter((d) => d === 'mysql')) {
   describe('external registry, MariaDB, two replicas', () => {
+    let pair: ReplicaPair;
     let database: TestDatabase;
-    let registry: ChildProcess;
     let a: Instance;
     let b: Instance;
-    let regPort: number;
-    const storage = () => path.join(database.dataDir, 'registry-storage');
 
     before(async () => {
-      database = await createTestDatabase(dialect);
-      const portA = await freePort();
-      regPort = await freePort();
-      const env = { BERTH_DATA_DIR: database.dataDir, BERTH_EXTERNAL_URL: `http://127.0.0.1:${portA}` };
-      const conf = await run(
-        'node',
-        [
-          'bin/berth.mjs',
-          'registry-config',
-          '--listen',
-          `127.0.0.1:${regPort}`,
-          '--storage',
-          storage(),
-          '--cert',
-          path.join(database.dataDir, 'keys', 'token.crt'),
-          '--notify-url',
-          `http://127.0.0.1:${portA}/service/notifications`,
-        ],
-        { env },
-      );
-      fs.writeFileSync(path.join(database.dataDir, 'registry.yml'), conf.stdout);
-      registry = spawn('docker-registry', ['serve', path.join(database.dataDir, 'registry.yml')], { stdio: 'ignore' });
-      await eventually(async () => (await fetch(`http://127.0.0.1:${regPort}/v2/`).catch(() => null))?.status === 401);
-      const shared = {
-        BERTH_REGISTRY_URL: `http://127.0.0.1:${regPort}`,
-        BERTH_REGISTRY_CONFIG: path.join(database.dataDir, 'registry.yml'),
-        BERTH_REGISTRY_STORAGE: storage(),
-        BERTH_EXTERNAL_URL: `http://127.0.0.1:${portA}`,
-      };
-      a = await startInstance(dialect, shared, { database, port: portA });
-      b = await startInstance(dialect, shared, { database, port: await freePort() });
+      pair = await startReplicaPair();
+      ({ a, b, database } = pair);
       await a.api('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'ext' } });
       await a.api('/api/v1/vulndb/import', { method: 'POST', auth: ADMIN, json: DEBIAN_RECORDS });
     });
-    after(async () => {
-      await b?.stop();
-      await a?.stop();
-      registry?.kill('SIGKILL');
-      await database?.drop();
-    });
+    after(async () => pair?.destroy());
 
     let digest = '';
     it('pushes, pulls, scans and deletes with skopeo through core', async () => {

@@ -45,7 +45,8 @@ export function requestInit(init: RequestOptions = {}): RequestInit {
   return { ...rest, headers, body };
 }
 
-export async function startTestApp(dialect: TestDialect, env: Record<string, string> = {}, existing?: TestDatabase): Promise<TestApp> {
+/** A test app on a fresh database (or `existing`), wired as main.ts wires it; `wire` passes options to wireServices. */
+export async function startTestApp(dialect: TestDialect, env: Record<string, string> = {}, existing?: TestDatabase, wire: Parameters<typeof wireServices>[2] = {}): Promise<TestApp> {
   const database = existing ?? (await createTestDatabase(dialect));
   const config = loadConfig({
     BERTH_DATA_DIR: database.dataDir,
@@ -55,7 +56,7 @@ export async function startTestApp(dialect: TestDialect, env: Record<string, str
     PORT: '8080',
     ...env,
   });
-  const wired = await wireServices(config, createLogger(config.logLevel));
+  const wired = await wireServices(config, createLogger(config.logLevel), wire);
   const app = createApp(wired.services);
   const t: TestApp = {
     app,

@@ -25,8 +25,18 @@ export async function startReplicaPair(): Promise<ReplicaPair> {
   const database = await createTestDatabase('mysql');
   const portA = await freePort();
   const registry = await startExternalRegistry(database.dataDir, portA);
-  const a = await startInstance('mysql', registry.env, { database, port: portA });
-  const b = await startInstance('mysql', registry.env, { database, port: await freePort() });
+  // A set-up that fails half-way leaves nothing running (the caller gets no pair to destroy).
+  let a: Instance | undefined;
+  let b: Instance;
+  try {
+    a = await startInstance('mysql', registry.env, { database, port: portA });
+    b = await startInstance('mysql', registry.env, { database, port: await freePort() });
+  } catch (err) {
+    await a?.stop().catch(() => {});
+    registry.stop();
+    await database.drop().catch(() => {});
+    throw err;
+  }
   return {
     a,
     b,

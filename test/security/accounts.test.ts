@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, basic, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
-import { testDialects } from '../helpers/db.js';
+import { createTestDatabase, testDialects } from '../helpers/db.js';
 import { LOGIN_POLICY } from '../../src/services/account-service.js';
 import { CORE_SUBJECT, SCANNER_SUBJECT } from '../../src/registry/constants.js';
 import { usernameProblem } from '../../src/auth/names.js';
@@ -65,7 +65,7 @@ for (const dialect of testDialects()) {
     });
 
     it('item 6: the internal token subjects and reserved names cannot be usernames', async () => {
-      for (const name of ['berth-core', 'berth-scanner', 'Berth-Core', 'anonymous', CORE_SUBJECT, SCANNER_SUBJECT]) {
+      for (const name of ['berth-core', 'berth-scanner', 'Berth-Core', 'anonymous', 'cli', 'CLI', CORE_SUBJECT, SCANNER_SUBJECT]) {
         assert.notEqual(usernameProblem(name), null, name);
         const res = await t.req('/api/v1/users', { method: 'POST', auth: ADMIN, json: { username: name, password: 'reserved-pw-123' } });
         assert.equal(res.status, 400, name);
@@ -213,6 +213,45 @@ for (const dialect of testDialects()) {
       };
       assert.deepEqual(await scopes('secretproj'), []);
       assert.deepEqual(await scopes('nosuchproj'), []);
+    });
+
+    it('first start: the generated admin password is shown before it is stored, so no failed start locks the operator out', async () => {
+      const database = await createTestDatabase(dialect);
+      const env = { BERTH_ADMIN_PASSWORD: '' };
+      try {
+        // The start dies while showing the password (stderr gone, the process killed mid-banner): nothing is stored.
+        let lost = '';
+        const dies = (pw: string) => {
+          lost = pw;
+          throw new Error('stderr closed');
+        };
+        await assert.rejects(startTestApp(dialect, env, database, { announceAdminPassword: dies }), /stderr closed/);
+        assert.ok(lost.length >= 16);
+        // So the next start generates and shows a new one; this start then fails after `admin` exists (it never
+        // serves): the password was shown by then.
+        const shown: string[] = [];
+        const show = (pw: string) => void shown.push(pw);
+        const second = await startTestApp(dialect, env, database, { announceAdminPassword: show });
+        await second.close();
+        assert.equal(shown.length, 1);
+        assert.notEqual(shown[0], lost);
+        // A restart shows nothing new: the password shown is the one that signs in, the lost one never does.
+        const third = await startTestApp(dialect, env, database, { announceAdminPassword: show });
+        try {
+          assert.equal(shown.length, 1);
+          assert.equal(third.generatedAdminPassword, null);
+          assert.equal((await third.req('/api/v1/users/current', { auth: ['admin', shown[0]!] })).status, 200);
+          assert.equal((await third.req('/api/v1/users/current', { auth: ['admin', lost] })).status, 401);
+          // and the UI still asks to change it: the "still generated" mark was stored with the account
+          const b = new Browser(third);
+          await b.login('admin', shown[0]!);
+          assert.match(await (await b.fetch('/')).text(), /banner-password/);
+        } finally {
+          await third.close();
+        }
+      } finally {
+        await database.drop();
+      }
     });
   });
 }

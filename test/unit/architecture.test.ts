@@ -190,6 +190,13 @@ describe('architecture: dependency direction', () => {
     assert.doesNotMatch(services, /^\s*(db|dialect)\??:/m);
   });
 
+  it('the CLI queues no job and imports no advisory itself: it asks the services every other way in uses (they check and audit)', () => {
+    const cli = fs.readFileSync(path.join(src, 'cli.ts'), 'utf8');
+    assert.ok(/\bs\.maintenance\./.test(cli), 'the check reads the CLI');
+    assert.ok(!/\.enqueue\(/.test(cli), 'src/cli.ts queues a job itself');
+    assert.ok(!/\.advisories\.import/.test(cli), 'src/cli.ts imports advisories past the service that audits');
+  });
+
   it('no route reaches the database handle directly', () => {
     const offenders = all.filter((f) => rel(f).startsWith('src/routes/') && /services\.db\b|\.selectFrom\(|\.insertInto\(|\.updateTable\(|\.deleteFrom\(/.test(fs.readFileSync(f, 'utf8')));
     assert.deepEqual(offenders.map(rel), []);

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import type { Selectable } from 'kysely';
+import type { Expression, ExpressionBuilder, Selectable, SqlBool } from 'kysely';
 import type { DB } from '../connect.js';
-import type { ArtifactsTable } from '../tables.js';
+import type { ArtifactsTable, Database } from '../tables.js';
 import { isUniqueViolation } from '../../errors.js';
 import { likeExpr } from './sql.js';
 import { retryDeadlock } from './jobs.js';
@@ -380,6 +380,23 @@ function parseJson<T>(s: string | null, ok: (v: unknown) => boolean): T | null {
 }
 
 /**
+ * The one "top-level artifact" rule, as a condition on the `artifacts` row of a query: no index of the artifact's own
+ * repository lists it as a child (a child is reached through its index: listed under it, scanned with it). An index
+ * in another repository does not count: there the child is a manifest of its own.
+ */
+function isTopLevel({ not, exists, selectFrom }: ExpressionBuilder<Database, 'artifacts'>): Expression<SqlBool> {
+  return not(
+    exists(
+      selectFrom('artifact_children as c')
+        .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
+        .select('c.parent_id')
+        .whereRef('c.child_digest', '=', 'artifacts.digest')
+        .whereRef('p.repository_id', '=', 'artifacts.repository_id'),
+    ),
+  );
+}
+
+/**
  * Artifacts of a repository, newest push first, with their tags. `topLevel`: leave out the children of an index in
  * the same repository (the UI lists them under their index, see `indexChildren`) and referrers whose subject is in
  * the same repository (the UI nests them under it, see `referrersOf`).
@@ -387,17 +404,7 @@ function parseJson<T>(s: string | null, ok: (v: unknown) => boolean): T | null {
 export async function listArtifacts(db: DB, repositoryId: number, f: { page: PageRequest; topLevel?: boolean }) {
   let base = db.selectFrom('artifacts').where('repository_id', '=', repositoryId);
   if (f.topLevel) {
-    base = base.where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('artifact_children as c')
-            .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
-            .select('c.parent_id')
-            .whereRef('c.child_digest', '=', 'artifacts.digest')
-            .where('p.repository_id', '=', repositoryId),
-        ),
-      ),
-    );
+    base = base.where(isTopLevel);
     base = base.where((eb) =>
       eb.or([
         eb('artifacts.subject_digest', 'is', null),
@@ -672,24 +679,14 @@ export async function findArtifactById(db: DB, artifactId: number): Promise<Arti
   return r && toArtifact(r);
 }
 
-/** Every artifact no index of its repository lists (index children are reached through their index), by id. */
+/** Every top-level artifact ({@link isTopLevel}: index children are reached through their index), by id. */
 export async function listTopLevelArtifacts(db: DB): Promise<{ id: number; digest: string; repository: string }[]> {
   const rows = await db
-    .selectFrom('artifacts as a')
-    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-    .select(['a.id', 'a.digest', 'r.name'])
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('artifact_children as c')
-            .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
-            .select('c.parent_id')
-            .whereRef('c.child_digest', '=', 'a.digest')
-            .whereRef('p.repository_id', '=', 'a.repository_id'),
-        ),
-      ),
-    )
-    .orderBy('a.id')
+    .selectFrom('artifacts')
+    .innerJoin('repositories as r', 'r.id', 'artifacts.repository_id')
+    .select(['artifacts.id', 'artifacts.digest', 'r.name'])
+    .where(isTopLevel)
+    .orderBy('artifacts.id')
     .execute();
   return rows.map((r) => ({ id: Number(r.id), digest: r.digest, repository: r.name }));
 }

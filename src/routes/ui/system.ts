@@ -47,7 +47,7 @@ export function systemPages(): Hono<AppEnv> {
     const form = await c.req.parseBody();
     const dryRun = form.dry_run === 'true';
     const deleteUntagged = form.delete_untagged === 'true';
-    const { id } = await c.var.services.maintenance.collectGarbage(c.var.actor, { dryRun, deleteUntagged });
+    const { id } = await c.var.services.maintenance.collectGarbage({ principal: c.var.principal, actor: c.var.actor }, { dryRun, deleteUntagged });
     return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)(dryRun ? 'gc.dry_run_queued' : 'gc.queued', { id }) });
   });
 

@@ -26,7 +26,7 @@ export function vulndbPages(): Hono<AppEnv> {
   // Admin check first: the file is read only after it, into a temporary file (src/routes/body.ts).
   r.post('/import', async (c) => {
     requireSystemAdmin(c, 'only system admins import advisories');
-    const { uploads, config, advisories } = c.var.services;
+    const { uploads, config, advisoryImports } = c.var.services;
     let upload;
     try {
       upload = await receiveUpload(c, { tmpDir: path.join(config.dataDir, 'tmp'), maxBytes: VULNDB_IMPORT_LIMIT, slots: uploads, field: 'file' });
@@ -37,18 +37,12 @@ export function vulndbPages(): Hono<AppEnv> {
     let result: ImportStats;
     try {
       if (upload.size === 0) return show(c, { error: tr(c)('vulndb.choose_file') }, 422);
-      result = await advisories.importFile(upload.path);
+      result = await advisoryImports.importFile({ principal: c.var.principal, actor: c.var.actor }, upload.path, { source: upload.filename });
     } catch (err) {
       return show(c, { error: tr(c)('vulndb.import_failed', { file: upload.filename.slice(0, 100), error: (err as Error).message.slice(0, 200) }) }, 422);
     } finally {
       upload.dispose();
     }
-    await c.var.services.audit.record(c.var.actor, 'import', 'vulndb', upload.filename.slice(0, 200), {
-      imported: result.imported,
-      updated: result.updated,
-      withdrawn: result.withdrawn,
-      invalid: result.invalid,
-    });
     return show(c, { result });
   });
   return r;

@@ -395,35 +395,21 @@ export function scanSystemRoutes(): Hono<AppEnv> {
     const kinds: Record<string, 'json' | 'zip' | 'multipart'> = { 'application/json': 'json', 'application/zip': 'zip', 'application/x-zip-compressed': 'zip', 'multipart/form-data': 'multipart' };
     const kind = kinds[type];
     if (!kind) throw new AppError('UNSUPPORTED', 'send application/json (OSV records), application/zip (OSV files), or a multipart form with "file"');
-    const { advisories, uploads, config } = c.var.services;
+    const { advisoryImports, uploads, config } = c.var.services;
     const upload = await receiveUpload(c, { tmpDir: path.join(config.dataDir, 'tmp'), maxBytes: VULNDB_IMPORT_LIMIT, slots: uploads, field: kind === 'multipart' ? 'file' : undefined });
     let stats;
     try {
-      if (kind === 'zip') stats = await importZipFile(c, upload.path);
-      else {
-        try {
-          stats = await advisories.importFile(upload.path);
-        } catch (err) {
-          if (err instanceof NotJsonError) throw badRequest(kind === 'json' ? 'malformed JSON' : err.message);
-          if (err instanceof AppError) throw err;
-          throw badRequest(`not a readable zip: ${(err as Error).message.slice(0, 200)}`);
-        }
-      }
+      stats = await advisoryImports.importFile({ principal: c.var.principal, actor: c.var.actor }, upload.path, { source: 'osv', zip: kind === 'zip' });
+    } catch (err) {
+      if (err instanceof NotJsonError) throw badRequest(kind === 'json' ? 'malformed JSON' : err.message);
+      if (err instanceof AppError) throw err;
+      throw badRequest(`not a readable zip: ${(err as Error).message.slice(0, 200)}`);
     } finally {
       upload.dispose();
     }
-    await c.var.services.audit.record(c.var.actor, 'import', 'vulndb', 'osv', { imported: stats.imported, updated: stats.updated, withdrawn: stats.withdrawn, invalid: stats.invalid });
     return c.json(stats);
   });
   return r;
-}
-
-async function importZipFile(c: Ctx, file: string) {
-  try {
-    return await c.var.services.advisories.importZipFile(file);
-  } catch (err) {
-    throw badRequest(`not a readable zip: ${(err as Error).message.slice(0, 200)}`);
-  }
 }
 
 const requireAdmin = (c: Ctx) => requireSystemAdmin(c, 'only system admins do this');

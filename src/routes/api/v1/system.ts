@@ -85,7 +85,7 @@ export function systemRoutes(): Hono<AppEnv> {
   route(r, at, systemOps.gc, async (c, v) => {
     const type = c.req.header('content-type') ?? '';
     const b = type.includes('json') ? await v.body() : {};
-    const { id } = await c.var.services.maintenance.collectGarbage(c.var.actor, { dryRun: b.dry_run === true, deleteUntagged: b.delete_untagged === true });
+    const { id } = await c.var.services.maintenance.collectGarbage({ principal: c.var.principal, actor: c.var.actor }, { dryRun: b.dry_run === true, deleteUntagged: b.delete_untagged === true });
     return acceptedJob(c, id);
   });
 
@@ -125,7 +125,7 @@ export function systemRoutes(): Hono<AppEnv> {
   });
 
   route(r, at, systemOps.reconcile, async (c) => {
-    const { id } = await c.var.services.maintenance.reconcile(c.var.actor);
+    const { id } = await c.var.services.maintenance.reconcile({ principal: c.var.principal, actor: c.var.actor });
     return acceptedJob(c, id);
   });
   return r;
