@@ -367,6 +367,40 @@ export const retentionPolicyViewSchema = component(
   }),
 );
 
+export const retentionRunSchema = component(
+  'RetentionRun',
+  z.object({
+    id: id.describe('the job id'),
+    status: z.enum(JOB_STATES),
+    dry_run: z.boolean(),
+    trigger: z.enum(['manual', 'schedule']),
+    progress: z.number(),
+    error: z.string().nullable(),
+    created_at: nullableTime,
+    started_at: nullableTime,
+    finished_at: nullableTime,
+    total: count.nullable().describe('artifacts the run looked at; null until it has'),
+    retained: count.nullable(),
+    deleted_count: count.nullable().describe('deleted, or for a dry run would be deleted'),
+    failed_count: count.nullable(),
+    bytes: count.nullable().describe('the deleted artifacts’ sizes (blobs are freed by the next garbage collection)'),
+  }),
+);
+
+export const retentionRunItemSchema = component(
+  'RetentionRunItem',
+  z.object({
+    outcome: z.enum(['deleted', 'would_delete', 'failed']),
+    repository: z.string().describe('project/repo'),
+    digest: z.string(),
+    tags: z.array(z.string()).describe('the first 10 of the artifact’s tags (tag_count says how many it had)'),
+    tag_count: count,
+    size: count,
+    reason: z.string(),
+    error: z.string().nullable(),
+  }),
+);
+
 export const scannerRegistrationSchema = component(
   'ScannerRegistration',
   z.object({ name: z.string(), url: z.string().optional().describe('system admins only'), created_at: nullableTime.optional(), updated_at: nullableTime.optional() }),
