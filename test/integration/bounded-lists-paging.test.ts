@@ -118,6 +118,95 @@ for (const dialect of testDialects()) {
     });
     after(async () => t?.close({ drop: true }));
 
+    describe('an artifact with many tags and referrers', () => {
+      const TAGS = 45;
+      const REFERRERS = 30;
+      const subject = `sha256:${'5'.repeat(64)}`;
+      const a = '/api/v1/projects/ret/repositories/many';
+      const tagNames = Array.from({ length: TAGS }, (_, i) => `t${String(i).padStart(3, '0')}`);
+      const referrerDigests = Array.from({ length: REFERRERS }, (_, i) => `sha256:${(0x9000 + i).toString(16)}${'b'.repeat(60)}`);
+
+      before(async () => {
+        const repo = await art.ensureRepository(t.db, await projectId(t.db, 'ret'), 'ret/many', Date.now());
+        const now = Date.now();
+        const id = await art.upsertArtifact(t.db, repo, subject, manifestFacts({ pushedAt: now, type: 'image' }));
+        for (const name of [...tagNames].reverse()) await art.setTag(t.db, repo, id, name, now);
+        for (const [i, d] of referrerDigests.entries()) {
+          const rid = await art.upsertArtifact(t.db, repo, d, manifestFacts({ pushedAt: now - 100_000 + i, type: 'signature', subject }));
+          if (i === 0) for (let k = 0; k < 25; k++) await art.setTag(t.db, repo, rid, `sig-${String(k).padStart(2, '0')}`, now);
+        }
+      });
+
+      it('REST: the artifact object embeds a bounded preview with counts; the rest page by cursor, each once', async () => {
+        const detail = (await (await t.req(`${a}/artifacts/${subject}`, { auth: ADMIN })).json()) as {
+          tags: { name: string }[];
+          tag_count: number;
+          referrers: { digest: string; tags: string[]; tag_count: number }[];
+          referrer_count: number;
+        };
+        assert.equal(detail.tags.length, 20);
+        assert.deepEqual(
+          detail.tags.map((x) => x.name),
+          tagNames.slice(0, 20),
+        );
+        assert.equal(detail.tag_count, TAGS);
+        assert.equal(detail.referrers.length, 20);
+        assert.equal(detail.referrer_count, REFERRERS);
+        assert.deepEqual(
+          detail.referrers.map((x) => x.digest),
+          referrerDigests.slice(0, 20),
+        );
+        assert.equal(detail.referrers[0]!.tags.length, 20);
+        assert.equal(detail.referrers[0]!.tag_count, 25);
+        // By tag too, and in the artifact list.
+        const byTag = (await (await t.req(`${a}/artifacts/t044`, { auth: ADMIN })).json()) as { tags: unknown[]; tag_count: number };
+        assert.equal(byTag.tags.length, 20);
+        assert.equal(byTag.tag_count, TAGS);
+        const list = await get<{ digest: string; tags: unknown[]; tag_count: number }>(`${a}/artifacts?limit=100`);
+        for (const x of list.items) assert.ok(x.tags.length <= 20 && x.tag_count >= x.tags.length);
+        assert.equal(list.items.find((x) => x.digest === subject)!.tag_count, TAGS);
+
+        const tags = await walk<{ name: string }>(`${a}/artifacts/${subject}/tags`, 10);
+        assert.equal(tags.first.total, TAGS);
+        assert.equal(tags.pages, Math.ceil(TAGS / 10));
+        assert.deepEqual(
+          tags.items.map((x) => x.name),
+          tagNames,
+        );
+        const refs = await walk<{ digest: string }>(`${a}/artifacts/${subject}/referrers`, 7);
+        assert.equal(refs.first.total, REFERRERS);
+        assert.equal(refs.pages, Math.ceil(REFERRERS / 7));
+        assert.deepEqual(
+          refs.items.map((x) => x.digest),
+          referrerDigests,
+        );
+        // A cursor is bound to its list: one from the tags list is refused by the referrers list.
+        const page = await get<{ name: string }>(`${a}/artifacts/${subject}/tags?limit=10`);
+        assert.equal((await t.req(`${a}/artifacts/${subject}/referrers?cursor=${encodeURIComponent(page.next_cursor!)}`, { auth: ADMIN })).status, 400);
+        assert.equal((await t.req(`${a}/artifacts/${subject}/tags?limit=1001`, { auth: ADMIN })).status, 400);
+        assert.equal((await t.req(`${a}/artifacts/${'sha256:' + '0'.repeat(64)}/tags`, { auth: ADMIN })).status, 404);
+      });
+
+      it('UI: the artifact page links to its tags and referrers, which page by plain links, each once', async () => {
+        const b = new Browser(t);
+        await b.login(...ADMIN);
+        const base = `/projects/ret/repositories/many/artifacts/${subject}`;
+        const html = await (await b.fetch(base)).text();
+        assert.match(html, new RegExp(`href="${base}/tags" id="all-tags"`));
+        assert.match(html, new RegExp(`href="${base}/referrers" id="all-referrers"`));
+        assert.ok(!html.includes('t044'), 'the artifact page shows a preview, not every tag');
+        const tags = await walkUi(b, `${base}/tags?limit=10`, (h) => [...h.matchAll(/<td class="tag">([^<]+)<\/td>/g)].map((m) => m[1]!));
+        assert.deepEqual(tags.items, tagNames);
+        assert.equal(tags.pages, Math.ceil(TAGS / 10));
+        const refs = await walkUi(b, `${base}/referrers?limit=7`, (h) => [...h.matchAll(/<tr class="referrer"><td><a class="mono" href="[^"]+\/artifacts\/(sha256:[0-9a-f]+)"/g)].map((m) => m[1]!));
+        assert.deepEqual(refs.items, referrerDigests);
+        // The repository page nests a preview of the referrers under their subject, with a link to the rest.
+        const repoPage = await (await b.fetch('/projects/ret/repositories/many')).text();
+        assert.equal((repoPage.match(/<tr class="referrer"/g) ?? []).length, 20);
+        assert.match(repoPage, new RegExp(`href="${base}/referrers"`));
+      });
+    });
+
     it('REST: a project’s runs page newest first, each once, with a total', async () => {
       const { items, pages, first } = await walk<{ id: number; dry_run: boolean; deleted_count: number; total: number }>('/api/v1/projects/ret/retention/runs', 5);
       assert.equal(first.total, RUNS);
