@@ -53,7 +53,7 @@ describe('referrers API pages by Link header', () => {
     let url: string | null = first;
     let pages = 0;
     while (url) {
-      const res = await fetch(`${base}${url}`);
+      const res: Response = await fetch(`${base}${url}`);
       assert.equal(res.status, 200);
       const body = (await res.json()) as { manifests: { digest: string }[] };
       assert.ok(body.manifests.length <= PAGE);
