@@ -593,19 +593,6 @@ export async function referrerPreviews(db: DB, repositoryId: number, subjects: s
   return out;
 }
 
-/** Every tag of these artifacts; only for callers that bound the artifacts' tags themselves (most want `tagPreviews`). */
-export async function tagsOf(db: DB, artifactIds: number[]): Promise<Map<number, { name: string; pushedAt: number }[]>> {
-  const out = new Map<number, { name: string; pushedAt: number }[]>();
-  if (!artifactIds.length) return out;
-  const rows = await db.selectFrom('tags').select(['artifact_id', 'name', 'pushed_at']).where('artifact_id', 'in', artifactIds).orderBy('name').execute();
-  for (const r of rows) {
-    const list = out.get(Number(r.artifact_id)) ?? [];
-    list.push({ name: r.name, pushedAt: Number(r.pushed_at) });
-    out.set(Number(r.artifact_id), list);
-  }
-  return out;
-}
-
 /** An artifact by digest, or by the tag that points at it. */
 export async function findArtifact(db: DB, repositoryId: number, reference: string): Promise<ArtifactRecord | undefined> {
   let q = db.selectFrom('artifacts as a').selectAll('a').where('a.repository_id', '=', repositoryId);
@@ -750,12 +737,6 @@ export async function setSubjectIfMissing(db: DB, artifactId: number, subject: s
     .where('subject_digest', 'is', null)
     .where('type', 'in', ['signature', 'attestation', 'sbom'])
     .execute();
-}
-
-/** Tag names pointing at an artifact. */
-export async function listTagNames(db: DB, artifactId: number): Promise<string[]> {
-  const rows = await db.selectFrom('tags').select('name').where('artifact_id', '=', artifactId).execute();
-  return rows.map((r) => r.name);
 }
 
 /** Repositories in one project, or in all when projectId is omitted. */
