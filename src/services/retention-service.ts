@@ -7,7 +7,6 @@ import {
   findRetentionPolicy,
   insertRetentionRun,
   insertRetentionRunItems,
-  isRetentionRunOf,
   listRetentionRunItems,
   listRetentionRuns,
   RUN_ITEM_TAGS,
@@ -149,11 +148,14 @@ export class RetentionService {
     return { project, page: await listRetentionRuns(this.db, project.id, page) };
   }
 
-  /** One run of the project; NOT_FOUND for any other job. */
+  /**
+   * One run of the project; NOT_FOUND for any other job. Judged by the job's payload, so a scheduled run that cron
+   * enqueued is found before it starts (it joins the project's list of runs when it starts).
+   */
   async getRun(p: Principal, name: string, jobId: number): Promise<{ project: Project; job: Job }> {
     const project = await this.manageable(p, name);
-    const job = (await isRetentionRunOf(this.db, jobId, project.id)) ? await findJob(this.db, jobId) : undefined;
-    if (!job || job.type !== TAG_RETENTION) throw new AppError('NOT_FOUND', 'retention run not found');
+    const job = await findJob(this.db, jobId);
+    if (!job || job.type !== TAG_RETENTION || (job.payload as { projectId?: unknown } | null)?.projectId !== project.id) throw new AppError('NOT_FOUND', 'retention run not found');
     return { project, job };
   }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as art from '../../src/db/repos/artifacts.js';
 import { ADMIN, Browser, startTestApp, type TestApp } from '../helpers/app.js';
+import { TAG_RETENTION } from '../../src/services/retention-service.js';
 import { testDialects } from '../helpers/db.js';
 import { manifestFacts, projectId } from '../helpers/seed.js';
 
@@ -254,12 +255,23 @@ for (const dialect of testDialects()) {
       assert.ok(job.result.deleted.every((d) => d.tags.length <= 10));
     });
 
+    it('a scheduled run (enqueued by cron, not through the API) is listed with the project’s runs', async () => {
+      const { id } = await t.services.jobs.enqueue(TAG_RETENTION, { projectId: await projectId(t.db, 'ret'), dryRun: true, trigger: 'schedule' });
+      await waitForRun(id);
+      const page = await get<{ id: number; trigger: string; deleted_count: number }>('/api/v1/projects/ret/retention/runs?limit=1');
+      assert.equal(page.items[0]!.id, id);
+      assert.equal(page.items[0]!.trigger, 'schedule');
+      // Both repositories of the project now (the artifact suite added one): every decision is an item.
+      assert.equal((await get(`/api/v1/projects/ret/retention/runs/${id}/items`)).total, page.items[0]!.deleted_count);
+      assert.ok(page.items[0]!.deleted_count > ARTIFACTS - KEEP);
+    });
+
     it('UI: the Retention tab and a run page page by plain links, every row once', async () => {
       const b = new Browser(t);
       await b.login(...ADMIN);
       const runs = await walkUi(b, '/projects/ret/retention', (html) => [...html.matchAll(/href="\/projects\/ret\/retention\/runs\/(\d+)"/g)].map((m) => m[1]!));
-      assert.equal(runs.items.length, RUNS);
-      assert.equal(new Set(runs.items).size, RUNS);
+      assert.equal(runs.items.length, RUNS + 1);
+      assert.equal(new Set(runs.items).size, RUNS + 1);
       assert.ok(runs.pages >= 2, 'more runs than one page of the tab');
       const items = await walkUi(b, `/projects/ret/retention/runs/${lastRun}?limit=10`, (html) => [...html.matchAll(/@<span class="mono">([0-9a-f]{12})<\/span>/g)].map((m) => m[1]!));
       assert.equal(items.items.length, ARTIFACTS - KEEP, JSON.stringify(items));

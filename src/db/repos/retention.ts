@@ -141,11 +141,6 @@ export async function listRetentionRuns(db: DB, projectId: number, page: PageReq
   return { ...res, items: res.items.map(toJob) };
 }
 
-/** Whether job `jobId` is a retention run of `projectId`. */
-export async function isRetentionRunOf(db: DB, jobId: number, projectId: number): Promise<boolean> {
-  return !!(await db.selectFrom('retention_runs').select('job_id').where('job_id', '=', jobId).where('project_id', '=', projectId).executeTakeFirst());
-}
-
 /** Forgets a run's items (a new attempt decides again). */
 export async function clearRetentionRunItems(db: DB, jobId: number): Promise<void> {
   await db.deleteFrom('retention_run_items').where('job_id', '=', jobId).execute();
