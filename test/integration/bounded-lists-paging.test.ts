@@ -43,6 +43,14 @@ for (const dialect of testDialects()) {
       let page = await get<T>(`${path}${sep}limit=${limit}`);
       const first = page;
       assert.equal(page.limit, limit);
+      if (page.next_cursor) {
+        // The Link header leads to the same next page as next_cursor.
+        const link = (await t.req(`${path}${sep}limit=${limit}`, { auth: ADMIN })).headers.get('link') ?? '';
+        const next = /<([^>]+)>; rel="next"/.exec(link)?.[1];
+        assert.ok(next, `${path}: Link rel="next"`);
+        assert.equal(new URL(next, 'http://x').searchParams.get('cursor'), page.next_cursor);
+        assert.deepEqual(await get(next.replace(/^\/api\/v1/, '/api/v1')), await get(`${path}${sep}limit=${limit}&cursor=${encodeURIComponent(page.next_cursor)}`));
+      }
       assert.equal(page.prev_cursor, null);
       const items = [...page.items];
       let pages = 1;
