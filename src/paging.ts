@@ -98,6 +98,20 @@ export const SORTS = {
     { col: 'f.artifact_id', dir: 'desc', type: 'int' },
     { col: 'f.id', dir: 'asc', type: 'int' },
   ],
+  /** a project's retention runs, newest first */
+  retentionRuns: [{ col: 'rr.job_id', dir: 'desc', type: 'int' }],
+  /** a retention run's decisions, in the order they were made */
+  retentionItems: [{ col: 'i.id', dir: 'asc', type: 'int' }],
+  /** an artifact's tags by name */
+  artifactTags: [
+    { col: 't.name', dir: 'asc', type: 'str' },
+    { col: 't.id', dir: 'asc', type: 'int' },
+  ],
+  /** an artifact's referrers, oldest first (as the referrers API lists them) */
+  referrers: [
+    { col: 'artifacts.pushed_at', dir: 'asc', type: 'int' },
+    { col: 'artifacts.id', dir: 'asc', type: 'int' },
+  ],
   /** a report's findings, in the order the report (or the chosen sort) gives them: keyed by their place in the report */
   reportFindings: [{ col: 'index', dir: 'asc', type: 'int' }],
 } as const satisfies Record<string, readonly SortColumn[]>;

@@ -407,6 +407,32 @@ export interface ReportFindingsTable {
   severity_rank: number;
 }
 
+/** Which project a retention job ran for (migration 150). */
+export interface RetentionRunsTable {
+  job_id: number;
+  project_id: number;
+  dry_run: number;
+  /** `manual` or `schedule` */
+  trigger_kind: string;
+  created_at: number;
+}
+
+/** One artifact a retention run deleted (`deleted`), would delete (`would_delete`, dry run) or failed to (`failed`). */
+export interface RetentionRunItemsTable {
+  id: Generated<number>;
+  job_id: number;
+  outcome: string;
+  /** `project/repo` */
+  repository: string;
+  digest: string;
+  /** JSON array of the first tag names (see `tag_count` for how many it had) */
+  tags: string;
+  tag_count: number;
+  size: number;
+  reason: string;
+  error: string | null;
+}
+
 export interface RetentionPoliciesTable {
   project_id: number;
   rules: string;
@@ -420,4 +446,6 @@ export interface EventTables {
   webhook_deliveries: WebhookDeliveriesTable;
   report_findings: ReportFindingsTable;
   retention_policies: RetentionPoliciesTable;
+  retention_runs: RetentionRunsTable;
+  retention_run_items: RetentionRunItemsTable;
 }

@@ -9,11 +9,30 @@ export interface ReferrerDescriptor {
   annotations?: Record<string, string>;
 }
 
+/** A position in a referrers list: after the referrer pushed at `pushedAt` (ms) with row id `id`. */
+export interface ReferrerPosition {
+  pushedAt: number;
+  id: number;
+}
+
+/** One page of referrers and where the next starts (null on the last page). */
+export interface ReferrerPage {
+  descriptors: ReferrerDescriptor[];
+  next: ReferrerPosition | null;
+}
+
 /**
- * The referrers of `digest` in repository `name`, optionally only those of one artifact type; null when Berth knows
- * no such repository.
+ * One page of the referrers of `digest` in repository `name` (oldest first), optionally only those of one artifact
+ * type, starting after `after`; null when Berth knows no such repository.
  */
-export type ReferrerLister = (name: string, digest: string, artifactType: string | undefined) => Promise<ReferrerDescriptor[] | null>;
+export type ReferrerLister = (name: string, digest: string, artifactType: string | undefined, after: ReferrerPosition | null) => Promise<ReferrerPage | null>;
+
+/** `last=<pushedAt>.<id>` as the Link header carries it; undefined when malformed. */
+export function parseReferrerPosition(raw: string): ReferrerPosition | undefined {
+  const m = /^(\d{1,15})\.(\d{1,15})$/.exec(raw);
+  if (!m) return undefined;
+  return { pushedAt: Number(m[1]), id: Number(m[2]) };
+}
 
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
@@ -44,9 +63,19 @@ export async function serveReferrers(o: { name: string; digest: string; rawUrl: 
   if (artifactType !== undefined && (artifactType.length === 0 || artifactType.length > 255 || !/^[\x21-\x7e]+$/.test(artifactType))) {
     return error(o.res, 400, 'BAD_REQUEST', 'artifactType must be a media type');
   }
-  const descriptors = await o.list(o.name, o.digest, artifactType);
-  if (descriptors === null) return error(o.res, 404, 'NAME_UNKNOWN', `repository name not known to registry: ${o.name}`);
+  const lastRaw = params.get('last');
+  const after = lastRaw === null ? null : parseReferrerPosition(lastRaw);
+  if (after === undefined) return error(o.res, 400, 'BAD_REQUEST', 'last must be the value of a Link header this registry sent');
+  const page = await o.list(o.name, o.digest, artifactType, after);
+  if (page === null) return error(o.res, 404, 'NAME_UNKNOWN', `repository name not known to registry: ${o.name}`);
   const out: Record<string, string | number> = { 'content-type': OCI_INDEX };
   if (artifactType !== undefined) out['oci-filters-applied'] = 'artifactType';
-  send(o.res, 200, out, referrersIndex(descriptors));
+  // The spec's paging: a Link header to the next page, which clients (oras, cosign, containerd) follow.
+  if (page.next) {
+    const next = new URLSearchParams();
+    if (artifactType !== undefined) next.set('artifactType', artifactType);
+    next.set('last', `${page.next.pushedAt}.${page.next.id}`);
+    out.link = `</v2/${o.name}/referrers/${o.digest}?${next.toString()}>; rel="next"`;
+  }
+  send(o.res, 200, out, referrersIndex(page.descriptors));
 }

@@ -94,19 +94,42 @@ export function listQuery(c: Ctx, list: string, sort: readonly SortColumn[], opt
   return { limit, page: p, req: { limit, offset, countUpTo } };
 }
 
-/** The list envelope for a page (with `X-Total-Count` when the total is exact). */
+/**
+ * The list envelope for a page, with `X-Total-Count` when the total is exact and a `Link` header (RFC 8288, as Harbor
+ * sends it) to the next and previous pages: the request's own path and query with `cursor` in place of `page`.
+ */
 export function listResponse<T, R>(c: Ctx, list: string, q: ListQuery, page: KeysetPage<R>, map: (row: R) => T) {
   const cursors = c.var.services.cursors;
   if (page.total !== null) c.header('X-Total-Count', String(page.total));
+  const next = page.next ? cursors.encode(list, page.next, false) : null;
+  const prev = page.prev ? cursors.encode(list, page.prev, true) : null;
+  const url = new URL(c.req.url);
+  const link = (cursor: string, rel: string) => {
+    const u = new URLSearchParams(url.search);
+    u.delete('page');
+    u.set('cursor', cursor);
+    return `<${url.pathname}?${u.toString()}>; rel="${rel}"`;
+  };
+  const links = [...(next ? [link(next, 'next')] : []), ...(prev ? [link(prev, 'prev')] : [])];
+  if (links.length) c.header('Link', links.join(', '));
   return c.json({
     items: page.items.map(map),
     limit: q.limit,
     ...(q.page !== undefined ? { page: q.page } : {}),
-    next_cursor: page.next ? cursors.encode(list, page.next, false) : null,
-    prev_cursor: page.prev ? cursors.encode(list, page.prev, true) : null,
+    next_cursor: next,
+    prev_cursor: prev,
     total: page.total,
   });
 }
+
+/** The response headers every paged list sends, as the OpenAPI document describes them. */
+export const LIST_HEADERS = {
+  Link: {
+    description: 'RFC 8288 links to the next and previous pages (`rel="next"`, `rel="prev"`): this path and query with `cursor` set; absent on a single page',
+    schema: { type: 'string' },
+  },
+  'X-Total-Count': { description: 'the number of matching rows, when at most 1000 (the `total` of the body)', schema: { type: 'integer' } },
+} as const;
 
 /**
  * A UI pager: previous/next links that carry cursors and keep the page's other query parameters. `at`: the path of

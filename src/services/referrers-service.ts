@@ -2,8 +2,8 @@ import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import type { ReferrerDescriptor, ReferrerLister } from '../registry/referrers.js';
 
-/** Referrers listed per response; the spec allows paging with `Link`, which Berth does not need at this bound. */
-const MAX_REFERRERS = 1000;
+/** Referrers listed per response; more go on by the spec's `Link` header (the rest were invisible before). */
+export const REFERRERS_PAGE = 1000;
 
 /**
  * The referrers API's source: artifacts of the repository whose `subject` is the digest (OCI 1.1 `subject`, and
@@ -11,11 +11,11 @@ const MAX_REFERRERS = 1000;
  * `artifactType` is the manifest's, else its config media type (distribution spec 1.1, "Listing Referrers").
  */
 export function referrerLister(db: DB): ReferrerLister {
-  return async (name, digest, artifactType) => {
+  return async (name, digest, artifactType, after) => {
     const repo = await art.findRepository(db, name);
     if (!repo) return null;
-    const rows = await art.findReferrers(db, repo.id, digest, { artifactType, limit: MAX_REFERRERS });
-    return rows.map(
+    const page = await art.listReferrers(db, repo.id, digest, { artifactType, page: { limit: REFERRERS_PAGE, ...(after ? { at: { key: [after.pushedAt, after.id], before: false } } : {}) } });
+    const descriptors = page.items.map(
       (r): ReferrerDescriptor => ({
         mediaType: r.mediaType,
         digest: r.digest,
@@ -24,5 +24,6 @@ export function referrerLister(db: DB): ReferrerLister {
         ...(r.annotations ? { annotations: r.annotations } : {}),
       }),
     );
+    return { descriptors, next: page.next ? { pushedAt: Number(page.next[0]), id: Number(page.next[1]) } : null };
   };
 }

@@ -10,8 +10,26 @@ import type { Project, ProjectService } from './project-service.js';
 import type { DeletionService } from './deletion-service.js';
 import { PATH_COMPONENT as COMPONENT, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 
-/** `signers`: the project keys that signed it (its verified signatures), or for a signature the keys it verified with. */
-export type ArtifactWithTags = art.ArtifactRecord & { tags: { name: string; pushedAt: number }[]; signers: string[] };
+/**
+ * Tags an artifact object embeds (the first, by name); the rest page from `GET …/artifacts/{reference}/tags`. An
+ * artifact can have thousands of tags, and a page of artifacts must not carry them all.
+ */
+export const ARTIFACT_TAGS_PREVIEW = 20;
+/** Referrers an artifact object embeds (the oldest); the rest page from `GET …/artifacts/{reference}/referrers`. */
+export const ARTIFACT_REFERRERS_PREVIEW = 20;
+
+/**
+ * `tags`: the first {@link ARTIFACT_TAGS_PREVIEW} by name; `tagCount`: how many it has (exact up to TOTAL_CAP, else
+ * null). `signers`: the project keys that signed it (its verified signatures), or for a signature the keys it
+ * verified with.
+ */
+export type ArtifactWithTags = art.ArtifactRecord & { tags: { name: string; pushedAt: number }[]; tagCount: number | null; signers: string[] };
+
+/** Some referrers of a subject (the first {@link ARTIFACT_REFERRERS_PREVIEW}) and how many it has (null: over TOTAL_CAP). */
+export interface ReferrerPreview {
+  items: ArtifactWithTags[];
+  count: number | null;
+}
 
 /** Repositories, artifacts and tags as the DB knows them; deletions go through the registry API first. */
 export class RepositoryService {
@@ -57,7 +75,7 @@ export class RepositoryService {
   async artifacts(p: Principal, projectName: string, repo: string, opts: { page: PageRequest; topLevel?: boolean }) {
     const { project, repository } = await this.get(p, projectName, repo);
     const page = await art.listArtifacts(this.db, repository.id, opts);
-    return { project, repository, ...page, items: await this.withSigners(repository.id, page.items) };
+    return { project, repository, ...page, items: await this.decorate(repository.id, page.items) };
   }
 
   /** Adds who signed each artifact (signatures verified against the project's keys when they were pushed). */
@@ -70,22 +88,45 @@ export class RepositoryService {
     return items.map((a) => ({ ...a, signers: a.type === 'signature' ? a.signedBy : (signers.get(a.digest) ?? []) }));
   }
 
-  /** The referrers of artifacts (signatures, SBOMs, attestations attached to them), by subject digest. */
-  async referrers(repositoryId: number, subjects: string[]): Promise<Map<string, ArtifactWithTags[]>> {
-    const found = await art.referrersOf(this.db, repositoryId, subjects);
-    const all = [...found.values()].flat();
-    const tags = await art.tagsOf(
+  /** Artifacts with their tag previews and signers. */
+  private async decorate(repositoryId: number, items: art.ArtifactRecord[]): Promise<ArtifactWithTags[]> {
+    const tags = await art.tagPreviews(
       this.db,
-      all.map((a) => a.id),
+      items.map((a) => a.id),
+      ARTIFACT_TAGS_PREVIEW,
     );
-    const out = new Map<string, ArtifactWithTags[]>();
-    for (const a of await this.withSigners(
+    return this.withSigners(
       repositoryId,
-      all.map((x) => ({ ...x, tags: tags.get(x.id) ?? [] })),
-    )) {
-      out.set(a.subject!, [...(out.get(a.subject!) ?? []), a]);
-    }
+      items.map((x) => ({ ...x, tags: tags.get(x.id)?.tags ?? [], tagCount: tags.get(x.id)?.count ?? 0 })),
+    );
+  }
+
+  /**
+   * The first referrers of artifacts (signatures, SBOMs, attestations attached to them) and how many each has, by
+   * subject digest (bounded per subject: see `referrerPage` for the rest).
+   */
+  async referrers(repositoryId: number, subjects: string[]): Promise<Map<string, ReferrerPreview>> {
+    const found = await art.referrerPreviews(this.db, repositoryId, subjects, ARTIFACT_REFERRERS_PREVIEW);
+    const all = await this.decorate(
+      repositoryId,
+      [...found.values()].flatMap((f) => f.items),
+    );
+    const out = new Map<string, ReferrerPreview>();
+    for (const [subject, f] of found) out.set(subject, { items: all.filter((a) => a.subject === subject), count: f.count });
     return out;
+  }
+
+  /** One page of an artifact's referrers, oldest first; `artifactType` narrows them as the referrers API does. */
+  async referrerPage(p: Principal, projectName: string, repo: string, reference: string, f: { artifactType?: string; page: PageRequest }) {
+    const { repository, artifact } = await this.artifact(p, projectName, repo, reference);
+    const page = await art.listReferrers(this.db, repository.id, artifact.digest, f);
+    return { repository, artifact, ...page, items: await this.decorate(repository.id, page.items) };
+  }
+
+  /** One page of an artifact's tags, by name. */
+  async artifactTags(p: Principal, projectName: string, repo: string, reference: string, page: PageRequest) {
+    const { repository, artifact } = await this.artifact(p, projectName, repo, reference);
+    return { repository, artifact, ...(await art.listArtifactTags(this.db, artifact.id, page)) };
   }
 
   /** The children of the given index artifacts of a repository the caller has read (see `artifacts`). */
@@ -98,8 +139,7 @@ export class RepositoryService {
     const { project, repository } = await this.get(p, projectName, repo);
     const a = await art.findArtifact(this.db, repository.id, reference);
     if (!a) throw new AppError('MANIFEST_UNKNOWN', `artifact ${repository.name}:${reference} not found`, undefined, { key: 'artifact_not_found', params: { name: `${repository.name}:${reference}` } });
-    const tags = (await art.tagsOf(this.db, [a.id])).get(a.id) ?? [];
-    const [artifact] = await this.withSigners(repository.id, [{ ...a, tags }]);
+    const [artifact] = await this.decorate(repository.id, [a]);
     return { project, repository, artifact: artifact!, ...(await art.artifactDetails(this.db, a.id)) };
   }
 

@@ -2,8 +2,21 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
 import { findProjectById } from '../db/repos/projects.js';
-import { findRetentionPolicy, retentionArtifacts, saveRetentionPolicy } from '../db/repos/retention.js';
-import { badRequest } from '../errors.js';
+import {
+  clearRetentionRunItems,
+  findRetentionPolicy,
+  insertRetentionRun,
+  insertRetentionRunItems,
+  listRetentionRunItems,
+  listRetentionRuns,
+  RUN_ITEM_TAGS,
+  retentionArtifacts,
+  saveRetentionPolicy,
+  type RetentionRunItem,
+} from '../db/repos/retention.js';
+import { findJob, type Job } from '../db/repos/jobs.js';
+import type { KeysetPage, PageRequest } from '../paging.js';
+import { AppError, badRequest } from '../errors.js';
 import type { JobLogKey, JobLogParams } from '../i18n/job-log.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { cronProblem, type Scheduler } from '../jobs/schedules.js';
@@ -17,8 +30,15 @@ import type { WebhookService } from './webhook-service.js';
 /** The job type of a retention run. */
 export const TAG_RETENTION = 'retention';
 
-/** Listed artifacts in a run's result (the counts and bytes cover all of them). */
+/**
+ * Listed artifacts in a run's job result, a preview kept for clients of the job API (the counts and bytes cover all of
+ * them); every decision pages from the run's items (`runItems`).
+ */
 const LISTED = 200;
+/** Decisions written to the run's items per insert while a run goes on. */
+const ITEM_BATCH = 200;
+/** Tag names of one artifact in a job log line, a result's preview or a webhook payload (an artifact may have thousands). */
+const tagPreview = (tags: string[]) => tags.slice(0, RUN_ITEM_TAGS);
 
 export const retentionPolicySchema = z
   .object({
@@ -117,8 +137,32 @@ export class RetentionService {
     const project = await this.manageable(p, name);
     const payload: RetentionRunPayload = { projectId: project.id, dryRun: opts.dryRun, trigger: 'manual', operator: actor.name };
     const { id } = await this.queue.enqueue(TAG_RETENTION, payload, { uniqueKey: `retention:${project.id}:${opts.dryRun ? 'dry' : 'run'}`, releaseKeyOnFinish: true });
+    await insertRetentionRun(this.db, { jobId: id, projectId: project.id, dryRun: opts.dryRun, trigger: payload.trigger, createdAt: Date.now() });
     await this.audit.record(actor, opts.dryRun ? 'retention_dry_run' : 'retention_run', 'project', project.name, { job: id });
     return id;
+  }
+
+  /** A project's runs, newest first, one keyset page (project admins). */
+  async runs(p: Principal, name: string, page: PageRequest): Promise<{ project: Project; page: KeysetPage<Job> }> {
+    const project = await this.manageable(p, name);
+    return { project, page: await listRetentionRuns(this.db, project.id, page) };
+  }
+
+  /**
+   * One run of the project; NOT_FOUND for any other job. Judged by the job's payload, so a scheduled run that cron
+   * enqueued is found before it starts (it joins the project's list of runs when it starts).
+   */
+  async getRun(p: Principal, name: string, jobId: number): Promise<{ project: Project; job: Job }> {
+    const project = await this.manageable(p, name);
+    const job = await findJob(this.db, jobId);
+    if (!job || job.type !== TAG_RETENTION || (job.payload as { projectId?: unknown } | null)?.projectId !== project.id) throw new AppError('NOT_FOUND', 'retention run not found');
+    return { project, job };
+  }
+
+  /** One page of what a run deleted, would delete or failed to delete, in the order it decided. */
+  async runItems(p: Principal, name: string, jobId: number, f: { outcome?: RetentionRunItem['outcome']; page: PageRequest }): Promise<KeysetPage<RetentionRunItem>> {
+    await this.getRun(p, name, jobId);
+    return listRetentionRunItems(this.db, jobId, f);
   }
 
   /**
@@ -132,6 +176,9 @@ export class RetentionService {
       await this.scheduler.remove(retentionScheduleName(payload.projectId)).catch(() => undefined);
       return { skipped: 'the project no longer exists' };
     }
+    // A scheduled run is enqueued by cron, not by `run`: it joins its project's runs here. A new attempt decides again.
+    await insertRetentionRun(this.db, { jobId: ctx.id, projectId: project.id, dryRun: payload.dryRun, trigger: payload.trigger, createdAt: Date.now() });
+    await clearRetentionRunItems(this.db, ctx.id);
     const policy = await this.policyOf(project.id);
     const artifacts = await retentionArtifacts(this.db, project.id, project.name);
     const verdicts = decideRetention(policy.rules.map(toRule), artifacts, { now: Date.now(), immutableTags: project.immutableTags });
@@ -139,10 +186,41 @@ export class RetentionService {
     const doomed = verdicts.filter((v) => !v.keep).sort((x, y) => x.artifact.parents.length - y.artifact.parents.length);
     const bytes = doomed.reduce((n, v) => n + v.artifact.size, 0);
     await ctx.log(payload.dryRun ? 'retention_plan_dry' : 'retention_plan', { rules: policy.rules.length, artifacts: artifacts.length, doomed: doomed.length, bytes });
-    const deleted: { repository: string; digest: string; tags: string[]; size: number; reason: string }[] = [];
+    // Counts and bytes cover every decision; the result keeps the first LISTED of each kind, the run's items keep all.
+    const deleted: { repository: string; digest: string; tags: string[]; tag_count: number; size: number; reason: string }[] = [];
     const failed: { repository: string; digest: string; error: string }[] = [];
+    let deletedCount = 0;
+    let failedCount = 0;
+    let deletedBytes = 0;
+    let pending: Omit<RetentionRunItem, 'id'>[] = [];
+    const flush = async () => {
+      if (pending.length) await insertRetentionRunItems(this.db, ctx.id, pending);
+      pending = [];
+    };
+    const record = async (item: Omit<RetentionRunItem, 'id'>) => {
+      if (item.outcome === 'failed') {
+        failedCount++;
+        if (failed.length < LISTED) failed.push({ repository: item.repository, digest: item.digest, error: item.error ?? '' });
+      } else {
+        deletedCount++;
+        deletedBytes += item.size;
+        if (deleted.length < LISTED) deleted.push({ repository: item.repository, digest: item.digest, tags: item.tags, tag_count: item.tagCount, size: item.size, reason: item.reason });
+      }
+      pending.push(item);
+      if (pending.length >= ITEM_BATCH) await flush();
+    };
+    const itemOf = (repository: string, v: (typeof doomed)[number], outcome: RetentionRunItem['outcome'], error: string | null = null) => ({
+      outcome,
+      repository,
+      digest: v.artifact.digest,
+      tags: tagPreview(v.artifact.tags),
+      tagCount: v.artifact.tags.length,
+      size: outcome === 'failed' ? 0 : v.artifact.size,
+      reason: v.reason,
+      error,
+    });
     if (payload.dryRun) {
-      for (const v of doomed) deleted.push({ repository: `${project.name}/${v.artifact.repository}`, digest: v.artifact.digest, tags: v.artifact.tags, size: v.artifact.size, reason: v.reason });
+      for (const v of doomed) await record(itemOf(`${project.name}/${v.artifact.repository}`, v, 'would_delete'));
     } else {
       const actor: Actor = { name: payload.operator ? `retention (${payload.operator})` : 'retention', ip: 'berth' };
       const byRepo = new Map<string, typeof doomed>();
@@ -161,12 +239,13 @@ export class RetentionService {
           const gone = new Set(res.deleted.map((d) => d.digest));
           for (const v of list) {
             if (!gone.has(v.artifact.digest)) continue;
-            deleted.push({ repository, digest: v.artifact.digest, tags: v.artifact.tags, size: v.artifact.size, reason: v.reason });
-            await ctx.log(deleteLogKey(v.reason), { artifact: `${repository}@${v.artifact.digest}`, tags: v.artifact.tags.join(', ') || '—', reason: v.reason });
+            await record(itemOf(repository, v, 'deleted'));
+            const more = v.artifact.tags.length > RUN_ITEM_TAGS ? ` (+${v.artifact.tags.length - RUN_ITEM_TAGS})` : '';
+            await ctx.log(deleteLogKey(v.reason), { artifact: `${repository}@${v.artifact.digest}`, tags: tagPreview(v.artifact.tags).join(', ') + more || '—', reason: v.reason });
           }
         } catch (err) {
           const message = (err as Error).message.slice(0, 500);
-          for (const v of list) failed.push({ repository, digest: v.artifact.digest, error: message });
+          for (const v of list) await record(itemOf(repository, v, 'failed', message));
           await ctx.log('retention_delete_failed', { repository, error: message }, 'warn');
         }
         done += list.length;
@@ -179,12 +258,13 @@ export class RetentionService {
       project: project.name,
       total: artifacts.length,
       retained: artifacts.length - doomed.length,
-      deleted_count: deleted.length,
-      failed_count: failed.length,
-      bytes: deleted.reduce((n, d) => n + d.size, 0),
-      deleted: deleted.slice(0, LISTED),
-      failed: failed.slice(0, LISTED),
+      deleted_count: deletedCount,
+      failed_count: failedCount,
+      bytes: deletedBytes,
+      deleted,
+      failed,
     };
+    await flush();
     await this.webhooks.emit({
       id: `retention:${ctx.id}`,
       type: 'TAG_RETENTION',
@@ -204,7 +284,7 @@ export class RetentionService {
         deleted_artifacts: deleted.slice(0, 50).map((d) => ({ repo_name: d.repository, digest: d.digest, tags: d.tags })),
       },
     });
-    this.log.info({ project: project.name, dryRun: payload.dryRun, deleted: deleted.length, failed: failed.length }, 'retention run done');
+    this.log.info({ project: project.name, dryRun: payload.dryRun, deleted: deletedCount, failed: failedCount }, 'retention run done');
     return result;
   }
 }

@@ -108,7 +108,7 @@ export function connectWebhookEvents(d: {
     const repo = await art.findRepository(db, p.repository);
     const artifactId = repo ? await art.findArtifactId(db, repo.id, p.digest) : undefined;
     const report = artifactId !== undefined ? await d.scans.report(artifactId) : undefined;
-    const tag = artifactId !== undefined ? (await art.tagsOf(db, [artifactId])).get(artifactId)?.[0]?.name : undefined;
+    const tag = artifactId !== undefined ? (await art.tagPreviews(db, [artifactId], 1)).get(artifactId)?.tags[0]?.name : undefined;
     await webhooks.emit({
       id: `scan:${e.job.id}:${e.to}`,
       type: status === 'Success' ? 'SCANNING_COMPLETED' : status === 'Error' ? 'SCANNING_FAILED' : 'SCANNING_STOPPED',

@@ -134,6 +134,8 @@ for (const dialect of testDialects()) {
       await call('GET', `${a}/artifacts/v1`, 200);
       await call('GET', `${a}/artifacts/${digest}`, 200);
       await call('GET', `${a}/tags`, 200);
+      await call('GET', `${a}/artifacts/v1/tags?limit=5`, 200);
+      await call('GET', `${a}/artifacts/${digest}/referrers?limit=5`, 200);
       const report = await call('GET', `${a}/artifacts/v1/vulnerabilities?severity=high&sort=package&limit=1`, 200);
       assert.equal(report.total, 2);
       assert.match(await call('GET', `${a}/artifacts/v1/vulnerabilities?format=csv`, 200), /libx/);
@@ -173,7 +175,10 @@ for (const dialect of testDialects()) {
         json: { rules: [{ repositories: '**', tags: '**', untagged: true, retain: { kind: 'latest_pushed', count: 3 } }], schedule: '0 3 * * *' },
       });
       await call('GET', '/projects/walk/retention', 200);
-      await call('POST', '/projects/walk/retention/run', 202, { json: { dry_run: true } });
+      const run = await call('POST', '/projects/walk/retention/run', 202, { json: { dry_run: true } });
+      await call('GET', '/projects/walk/retention/runs?limit=5', 200);
+      await call('GET', `/projects/walk/retention/runs/${run.id}`, 200);
+      await call('GET', `/projects/walk/retention/runs/${run.id}/items?limit=5`, 200);
 
       // robots
       const robot = await call('POST', '/robots', 201, { json: { name: 'ci', permissions: [{ project: 'walk', actions: ['pull', 'push'] }], duration_days: 30 } });

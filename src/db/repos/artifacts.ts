@@ -7,8 +7,8 @@ import { likeExpr } from './sql.js';
 import { retryDeadlock } from './jobs.js';
 import { addToProjectTotals, severityTotals, contributionOf, isMysqlDb, lockingTransaction, lockReportCounts, negate, ZERO } from './scan-totals.js';
 import { deleteReservationsOf } from './quota-reservations.js';
-import { keysetPage } from './keyset.js';
-import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
+import { type KeysetPage, type PageRequest, SORTS, TOTAL_CAP } from '../../paging.js';
+import { countUpTo, keysetPage as keysetPage } from './keyset.js';
 import { isArtifactType, isReferrerType, typeOfRow, type ArtifactType } from '../../registry/artifact-type.js';
 
 /** A repository as lists show it: with the number of its artifacts. */
@@ -420,11 +420,7 @@ export async function listArtifacts(db: DB, repositoryId: number, f: { page: Pag
     (qb) => qb.selectAll(),
     (r) => [Number(r.pushed_at), Number(r.id)],
   );
-  const tags = await tagsOf(
-    db,
-    page.items.map((r) => Number(r.id)),
-  );
-  return { ...page, items: page.items.map((r) => ({ ...toArtifact(r), tags: tags.get(Number(r.id)) ?? [] })) };
+  return { ...page, items: page.items.map(toArtifact) };
 }
 
 /** A repository's tags by name (keyset over name, id), with the digest each points at. */
@@ -440,6 +436,9 @@ export async function listTags(db: DB, repositoryId: number, page: PageRequest):
   );
   return { ...res, items: res.items.map((r) => ({ id: Number(r.id), name: r.name, digest: r.digest, pushedAt: Number(r.pushed_at) })) };
 }
+
+/** Tag names an index child carries in the repository page's rows. */
+const CHILD_TAGS_PREVIEW = 10;
 
 export interface IndexChild {
   id: number | null;
@@ -463,9 +462,11 @@ export async function indexChildren(db: DB, repositoryId: number, parentIds: num
     .select(['c.parent_id', 'c.child_digest', 'c.platform', 'c.size', 'a.id', 'a.size as own_size', 'a.pushed_at'])
     .where('c.parent_id', 'in', parentIds)
     .execute();
-  const tags = await tagsOf(
+  // A child's tags as a preview: an index's platform images rarely carry tags, but nothing stops thousands.
+  const tags = await tagPreviews(
     db,
     rows.flatMap((r) => (r.id === null ? [] : [Number(r.id)])),
+    CHILD_TAGS_PREVIEW,
   );
   for (const r of rows) {
     const list = out.get(Number(r.parent_id)) ?? [];
@@ -476,21 +477,129 @@ export async function indexChildren(db: DB, repositoryId: number, parentIds: num
       platform: r.platform,
       size: Number(r.own_size ?? r.size),
       pushedAt: r.pushed_at === null ? null : Number(r.pushed_at),
-      tags: id === null ? [] : (tags.get(id) ?? []).map((t) => t.name),
+      tags: id === null ? [] : (tags.get(id)?.tags ?? []).map((t) => t.name),
     });
     out.set(Number(r.parent_id), list);
   }
   return out;
 }
 
-export async function tagsOf(db: DB, artifactIds: number[]): Promise<Map<number, { name: string; pushedAt: number }[]>> {
-  const out = new Map<number, { name: string; pushedAt: number }[]>();
-  if (!artifactIds.length) return out;
-  const rows = await db.selectFrom('tags').select(['artifact_id', 'name', 'pushed_at']).where('artifact_id', 'in', artifactIds).orderBy('name').execute();
-  for (const r of rows) {
-    const list = out.get(Number(r.artifact_id)) ?? [];
-    list.push({ name: r.name, pushedAt: Number(r.pushed_at) });
-    out.set(Number(r.artifact_id), list);
+/** The first tags of an artifact (by name) and how many it has: exact up to {@link TOTAL_CAP}, else null. */
+export interface TagPreview {
+  tags: { name: string; pushedAt: number }[];
+  count: number | null;
+}
+
+/** Ids per query of the previews below (one branch each in a UNION ALL; SQLite allows 500). */
+const PREVIEW_CHUNK = 100;
+
+/**
+ * The first `n` tags (by name) of each artifact, and each one's tag count (exact up to {@link TOTAL_CAP}, else null):
+ * what artifact objects embed, so an artifact with thousands of tags costs one page, not all of them. One query of
+ * per-artifact `LIMIT n + 1` branches (each an index range of `tags_artifact_list_idx`), and a capped count only for
+ * the artifacts that have more than `n`.
+ */
+export async function tagPreviews(db: DB, artifactIds: number[], n: number): Promise<Map<number, TagPreview>> {
+  const out = new Map<number, TagPreview>();
+  const ids = [...new Set(artifactIds)];
+  for (let i = 0; i < ids.length; i += PREVIEW_CHUNK) {
+    const chunk = ids.slice(i, i + PREVIEW_CHUNK);
+    const branch = (id: number) =>
+      db
+        .selectFrom((eb) =>
+          eb
+            .selectFrom('tags')
+            .select(['artifact_id', 'name', 'pushed_at', 'id'])
+            .where('artifact_id', '=', id)
+            .orderBy('name')
+            .orderBy('id')
+            .limit(n + 1)
+            .as('x'),
+        )
+        .select(['x.artifact_id', 'x.name', 'x.pushed_at', 'x.id']);
+    let q = branch(chunk[0]!);
+    for (const id of chunk.slice(1)) q = q.unionAll(branch(id));
+    const rows = await q.execute();
+    const byId = new Map<number, { name: string; pushedAt: number; id: number }[]>();
+    for (const r of rows) {
+      const list = byId.get(Number(r.artifact_id)) ?? [];
+      list.push({ name: r.name, pushedAt: Number(r.pushed_at), id: Number(r.id) });
+      byId.set(Number(r.artifact_id), list);
+    }
+    for (const id of chunk) {
+      // The union's order is not the branches': sort each artifact's few rows again.
+      const list = (byId.get(id) ?? []).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id - b.id));
+      const tags = list.slice(0, n).map((t) => ({ name: t.name, pushedAt: t.pushedAt }));
+      const count = list.length <= n ? list.length : await countUpTo(db, db.selectFrom('tags').where('artifact_id', '=', id), TOTAL_CAP);
+      out.set(id, { tags, count });
+    }
+  }
+  return out;
+}
+
+/** An artifact's tags by name, one keyset page. */
+export async function listArtifactTags(db: DB, artifactId: number, page: PageRequest): Promise<KeysetPage<{ id: number; name: string; pushedAt: number }>> {
+  const base = db.selectFrom('tags as t').where('t.artifact_id', '=', artifactId);
+  const res = await keysetPage(
+    db,
+    base,
+    SORTS.artifactTags,
+    page,
+    (qb) => qb.select(['t.id', 't.name', 't.pushed_at']),
+    (r) => [r.name, Number(r.id)],
+  );
+  return { ...res, items: res.items.map((r) => ({ id: Number(r.id), name: r.name, pushedAt: Number(r.pushed_at) })) };
+}
+
+/** The referrers of one subject in a repository, oldest first (as the referrers API lists them), one keyset page. */
+export async function listReferrers(db: DB, repositoryId: number, subjectDigest: string, f: { artifactType?: string; page: PageRequest }): Promise<KeysetPage<ArtifactRecord>> {
+  let base = db.selectFrom('artifacts').where('artifacts.repository_id', '=', repositoryId).where('artifacts.subject_digest', '=', subjectDigest);
+  if (f.artifactType !== undefined) {
+    const t = f.artifactType;
+    base = base.where((eb) => eb.or([eb('artifacts.artifact_type', '=', t), eb.and([eb('artifacts.artifact_type', 'is', null), eb('artifacts.config_media_type', '=', t)])]));
+  }
+  const res = await keysetPage(
+    db,
+    base,
+    SORTS.referrers,
+    f.page,
+    (qb) => qb.selectAll('artifacts'),
+    (r) => [Number(r.pushed_at), Number(r.id)],
+  );
+  return { ...res, items: res.items.map(toArtifact) };
+}
+
+/**
+ * The first `n` referrers (oldest first) of each subject in a repository, and how many each has (exact up to
+ * {@link TOTAL_CAP}, else null): what artifact objects and the repository page embed.
+ */
+export async function referrerPreviews(db: DB, repositoryId: number, subjects: string[], n: number): Promise<Map<string, { items: ArtifactRecord[]; count: number | null }>> {
+  const out = new Map<string, { items: ArtifactRecord[]; count: number | null }>();
+  const list = [...new Set(subjects)];
+  for (let i = 0; i < list.length; i += PREVIEW_CHUNK) {
+    const chunk = list.slice(i, i + PREVIEW_CHUNK);
+    const branch = (subject: string) =>
+      db
+        .selectFrom((eb) =>
+          eb
+            .selectFrom('artifacts')
+            .selectAll()
+            .where('repository_id', '=', repositoryId)
+            .where('subject_digest', '=', subject)
+            .orderBy('pushed_at')
+            .orderBy('id')
+            .limit(n + 1)
+            .as('x'),
+        )
+        .selectAll('x');
+    let q = branch(chunk[0]!);
+    for (const s of chunk.slice(1)) q = q.unionAll(branch(s));
+    const rows = (await q.execute()).map(toArtifact);
+    for (const subject of chunk) {
+      const mine = rows.filter((r) => r.subject === subject).sort((a, b) => a.pushedAt - b.pushedAt || a.id - b.id);
+      const count = mine.length <= n ? mine.length : await countUpTo(db, db.selectFrom('artifacts').where('repository_id', '=', repositoryId).where('subject_digest', '=', subject), TOTAL_CAP);
+      if (mine.length) out.set(subject, { items: mine.slice(0, n), count });
+    }
   }
   return out;
 }
@@ -544,19 +653,6 @@ export async function findReferrers(db: DB, repositoryId: number, subjectDigest:
   return rows.map(toArtifact);
 }
 
-/** Referrers of several subjects at once (for lists), by subject digest. */
-export async function referrersOf(db: DB, repositoryId: number, subjects: string[]): Promise<Map<string, ArtifactRecord[]>> {
-  const out = new Map<string, ArtifactRecord[]>();
-  if (!subjects.length) return out;
-  const rows = await db.selectFrom('artifacts').selectAll().where('repository_id', '=', repositoryId).where('subject_digest', 'in', subjects).orderBy('pushed_at').limit(5000).execute();
-  for (const r of rows.map(toArtifact)) {
-    const list = out.get(r.subject!) ?? [];
-    list.push(r);
-    out.set(r.subject!, list);
-  }
-  return out;
-}
-
 /**
  * Who signed each of these digests: the union of the verified key names of the signature artifacts referring to
  * it in the repository. Deleting a signature therefore unsigns its subject with no further bookkeeping.
@@ -566,7 +662,9 @@ export async function signersOf(db: DB, repositoryId: number, digests: string[])
   if (!digests.length) return out;
   const rows = await db
     .selectFrom('artifacts')
+    // Distinct pairs: a subject with thousands of signatures by the same keys reads one row per key set.
     .select(['subject_digest', 'signed_by'])
+    .distinct()
     .where('repository_id', '=', repositoryId)
     .where('type', '=', 'signature')
     .where('subject_digest', 'in', digests)
@@ -650,12 +748,6 @@ export async function setSubjectIfMissing(db: DB, artifactId: number, subject: s
     .where('subject_digest', 'is', null)
     .where('type', 'in', ['signature', 'attestation', 'sbom'])
     .execute();
-}
-
-/** Tag names pointing at an artifact. */
-export async function listTagNames(db: DB, artifactId: number): Promise<string[]> {
-  const rows = await db.selectFrom('tags').select('name').where('artifact_id', '=', artifactId).execute();
-  return rows.map((r) => r.name);
 }
 
 /** Repositories in one project, or in all when projectId is omitted. */

@@ -1,4 +1,8 @@
 import type { DB } from '../connect.js';
+import { isUniqueViolation } from '../../errors.js';
+import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
+import { toJob, type Job } from './jobs.js';
+import { keysetPage } from './keyset.js';
 
 /** An artifact as retention sees it. */
 export interface RetentionArtifact {
@@ -88,4 +92,115 @@ export async function retentionArtifacts(db: DB, projectId: number, projectName:
     size: Number(r.size),
     parents: parents.get(`${Number(r.repository_id)} ${r.digest}`) ?? [],
   }));
+}
+
+/** Tag names a run's item keeps (the artifact's tag count is kept beside them). */
+export const RUN_ITEM_TAGS = 10;
+
+/** What a run decided about one artifact. */
+export interface RetentionRunItem {
+  id: number;
+  outcome: 'deleted' | 'would_delete' | 'failed';
+  /** `project/repo` */
+  repository: string;
+  digest: string;
+  /** the first {@link RUN_ITEM_TAGS} tag names */
+  tags: string[];
+  tagCount: number;
+  /** bytes */
+  size: number;
+  reason: string;
+  error: string | null;
+}
+
+/** Records that job `jobId` is a retention run of `projectId` (again: nothing happens). */
+export async function insertRetentionRun(db: DB, run: { jobId: number; projectId: number; dryRun: boolean; trigger: string; createdAt: number }): Promise<void> {
+  const exists = await db.selectFrom('retention_runs').select('job_id').where('job_id', '=', run.jobId).executeTakeFirst();
+  if (exists) return;
+  try {
+    await db
+      .insertInto('retention_runs')
+      .values({ job_id: run.jobId, project_id: run.projectId, dry_run: run.dryRun ? 1 : 0, trigger_kind: run.trigger.slice(0, 16), created_at: run.createdAt })
+      .execute();
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+  }
+}
+
+/** A project's retention runs, newest first (keyset on the job id), as their jobs. */
+export async function listRetentionRuns(db: DB, projectId: number, page: PageRequest): Promise<KeysetPage<Job>> {
+  const base = db.selectFrom('retention_runs as rr').innerJoin('jobs', 'jobs.id', 'rr.job_id').where('rr.project_id', '=', projectId);
+  const res = await keysetPage(
+    db,
+    base,
+    SORTS.retentionRuns,
+    page,
+    (qb) => qb.selectAll('jobs'),
+    (r) => [Number(r.id)],
+  );
+  return { ...res, items: res.items.map(toJob) };
+}
+
+/** Forgets a run's items (a new attempt decides again). */
+export async function clearRetentionRunItems(db: DB, jobId: number): Promise<void> {
+  await db.deleteFrom('retention_run_items').where('job_id', '=', jobId).execute();
+}
+
+/** Appends a run's decisions (callers batch them; texts are cut to their columns). */
+export async function insertRetentionRunItems(db: DB, jobId: number, items: Omit<RetentionRunItem, 'id'>[]): Promise<void> {
+  for (let i = 0; i < items.length; i += 200) {
+    await db
+      .insertInto('retention_run_items')
+      .values(
+        items.slice(i, i + 200).map((x) => ({
+          job_id: jobId,
+          outcome: x.outcome,
+          repository: x.repository.slice(0, 255),
+          digest: x.digest.slice(0, 100),
+          tags: JSON.stringify(x.tags.slice(0, RUN_ITEM_TAGS).map((t) => t.slice(0, 128))),
+          tag_count: x.tagCount,
+          size: x.size,
+          reason: x.reason.slice(0, 512),
+          error: x.error?.slice(0, 512) ?? null,
+        })),
+      )
+      .execute();
+  }
+}
+
+/** One page of a run's items in the order they were decided; `outcome` narrows to one kind. */
+export async function listRetentionRunItems(db: DB, jobId: number, f: { outcome?: RetentionRunItem['outcome']; page: PageRequest }): Promise<KeysetPage<RetentionRunItem>> {
+  let base = db.selectFrom('retention_run_items as i').where('i.job_id', '=', jobId);
+  if (f.outcome) base = base.where('i.outcome', '=', f.outcome);
+  const res = await keysetPage(
+    db,
+    base,
+    SORTS.retentionItems,
+    f.page,
+    (qb) => qb.selectAll('i'),
+    (r) => [Number(r.id)],
+  );
+  return {
+    ...res,
+    items: res.items.map((r) => {
+      let tags: string[] = [];
+      try {
+        const v = JSON.parse(r.tags) as unknown;
+        if (Array.isArray(v)) tags = v.filter((t): t is string => typeof t === 'string');
+      } catch {
+        /* unreadable: no tags */
+      }
+      return {
+        id: Number(r.id),
+        outcome: r.outcome as RetentionRunItem['outcome'],
+        repository: r.repository,
+        digest: r.digest,
+        tags,
+        tagCount: Number(r.tag_count),
+        size: Number(r.size),
+        reason: r.reason,
+        error: r.error,
+      };
+    }),
+  };
 }

@@ -5,7 +5,7 @@ import type { ArtifactWithTags } from '../../services/repository-service.js';
 import { filterFindings } from '../../scanner/findings.js';
 import { SEVERITIES } from '../../scanner/severity.js';
 import type { Project } from '../../services/project-service.js';
-import { pageArray, SORTS } from '../../paging.js';
+import { pageArray, SORTS, TOTAL_CAP } from '../../paging.js';
 import { findingFilter, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, severityBar } from './charts.js';
@@ -15,6 +15,33 @@ import type { V2Refusal } from '../../errors.js';
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 const encRepo = (repo: string) => encodeURIComponent(repo);
 const platformOf = (a: { os: string | null; architecture: string | null; variant: string | null }) => (a.os && a.architecture ? `${a.os}/${a.architecture}${a.variant ? `/${a.variant}` : ''}` : '');
+
+/** How many more there are than the preview shows: a number, `null` for "more than the count's cap", 0 for none. */
+const moreOf = (shown: number, count: number | null): number | null => (count === null ? null : Math.max(0, count - shown));
+/** A capped count as the pages print it. */
+const countText = (count: number | null) => (count === null ? `${TOTAL_CAP}+` : String(count));
+
+const referrerView = (x: ArtifactWithTags) => ({
+  digest: x.digest,
+  short: short(x.digest),
+  type: x.type,
+  artifactType: x.artifactType ?? x.configMediaType,
+  signers: x.signers,
+  tags: x.tags.map((t) => t.name),
+  moreTags: moreOf(x.tags.length, x.tagCount),
+  pushed: fmtTime(x.pushedAt),
+});
+
+/** What the heading of an artifact's sub-pages (its tags, its referrers) shows. */
+const artifactHead = (project: string, repo: string, repository: string, digest: string) => ({
+  title: `${repository}@${short(digest)}`,
+  nav: 'projects',
+  project,
+  repo,
+  repoPath: encRepo(repo),
+  digest,
+  short: short(digest),
+});
 
 /** Repository and artifact pages under a project, with deletions behind confirmation pages. */
 export function repositoryPages(): Hono<AppEnv> {
@@ -46,12 +73,16 @@ export function repositoryPages(): Hono<AppEnv> {
     const summaries = await c.var.services.scans.summaries([
       ...items.map((a) => a.id),
       ...[...children.values()].flat().flatMap((ch) => (ch.id === null ? [] : [ch.id])),
-      ...[...referrers.values()].flat().map((a) => a.id),
+      ...[...referrers.values()].flatMap((r) => r.items.map((a) => a.id)),
     ]);
+    const base = `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts`;
     const view = (a: ArtifactWithTags) => ({
       digest: a.digest,
       short: short(a.digest),
       tags: a.tags.map((t) => t.name),
+      // The row shows a preview of the tags; the rest are one link away (an artifact may have thousands).
+      moreTags: moreOf(a.tags.length, a.tagCount),
+      tagsHref: `${base}/${a.digest}/tags`,
       type: a.type,
       artifactType: a.artifactType,
       scannable: isScannable(a.type),
@@ -79,7 +110,9 @@ export function repositoryPages(): Hono<AppEnv> {
       items: items.map((a) => ({
         ...view(a),
         pull: pullCommand(a.type, host(c), repository.name, a.tags[0]?.name ?? a.digest),
-        referrers: (referrers.get(a.digest) ?? []).map(view),
+        referrers: (referrers.get(a.digest)?.items ?? []).map(view),
+        moreReferrers: moreOf(referrers.get(a.digest)?.items.length ?? 0, referrers.get(a.digest)?.count ?? 0),
+        referrersHref: `${base}/${a.digest}/referrers`,
         blocked: gate.get(a.id) ?? null,
         children: (children.get(a.id) ?? []).map((ch) => ({
           digest: ch.digest,
@@ -103,15 +136,9 @@ export function repositoryPages(): Hono<AppEnv> {
       c.var.services.repositories.configJson(repository.name, a.configDigest).catch(() => null),
     ]);
     const vulnerabilities = await vulnerabilitySection(c, project, repo, a);
-    const referrers = ((await c.var.services.repositories.referrers(repository.id, [a.digest])).get(a.digest) ?? []).map((x) => ({
-      digest: x.digest,
-      short: short(x.digest),
-      type: x.type,
-      artifactType: x.artifactType ?? x.configMediaType,
-      signers: x.signers,
-      tags: x.tags.map((t) => t.name),
-      pushed: fmtTime(x.pushedAt),
-    }));
+    const found = (await c.var.services.repositories.referrers(repository.id, [a.digest])).get(a.digest) ?? { items: [], count: 0 };
+    const referrers = found.items.map(referrerView);
+    const artifactPath = `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${a.digest}`;
     return page(c, 'pages/artifacts/show', {
       vulnerabilities,
       blocked: (await pullRow(c, project, repository.name, a)).blocked,
@@ -142,12 +169,44 @@ export function repositoryPages(): Hono<AppEnv> {
         pullCount: a.pullCount,
         tags: a.tags.map((t) => ({ name: t.name, pushed: fmtTime(t.pushedAt) })),
       },
+      // Previews: the first tags and referrers, with links to their paged lists when there are more.
+      allTags: moreOf(a.tags.length, a.tagCount) ? { href: `${artifactPath}/tags`, count: countText(a.tagCount) } : null,
       referrers,
+      allReferrers: moreOf(found.items.length, found.count) ? { href: `${artifactPath}/referrers`, count: countText(found.count) } : null,
       layers: blobs.map((b) => ({ digest: b.digest, short: short(b.digest), mediaType: b.mediaType, size: fmtBytes(b.size) })),
       children: children.map((ch) => ({ digest: ch.digest, short: short(ch.digest), platform: ch.platform, size: fmtBytes(ch.size) })),
       // Data from inside pushed images is hostile: it is only ever rendered escaped, as text.
       manifest: manifest ? JSON.stringify(manifest, null, 2).slice(0, 200_000) : '(not available)',
       config: config ? JSON.stringify(config, null, 2).slice(0, 200_000) : null,
+    });
+  });
+
+  // An artifact's tags, paged (the artifact page shows the first ones).
+  r.get('/:name/repositories/:repo/artifacts/:ref/tags', async (c) => {
+    const { project, repository, artifact: a } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
+    const repo = repository.name.slice(project.name.length + 1);
+    const list = listId('artifact-tags-ui', project.name, repo, a.digest);
+    const q = listQuery(c, list, SORTS.artifactTags, { defaultLimit: 100 });
+    const res = await c.var.services.repositories.artifactTags(c.var.principal, project.name, repo, a.digest, q.req);
+    return page(c, 'pages/artifacts/tags', {
+      ...artifactHead(project.name, repo, repository.name, a.digest),
+      canDelete: await c.var.services.authz.can(c.var.principal, 'repository:delete', project),
+      tags: res.items.map((t) => ({ name: t.name, pushed: fmtTime(t.pushedAt) })),
+      pager: cursorPager(c, list, res, q),
+    });
+  });
+
+  // An artifact's referrers, paged (the artifact page shows the first ones).
+  r.get('/:name/repositories/:repo/artifacts/:ref/referrers', async (c) => {
+    const { project, repository, artifact: a } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
+    const repo = repository.name.slice(project.name.length + 1);
+    const list = listId('referrers-ui', project.name, repo, a.digest);
+    const q = listQuery(c, list, SORTS.referrers, { defaultLimit: 50 });
+    const res = await c.var.services.repositories.referrerPage(c.var.principal, project.name, repo, a.digest, { page: q.req });
+    return page(c, 'pages/artifacts/referrers', {
+      ...artifactHead(project.name, repo, repository.name, a.digest),
+      referrers: res.items.map(referrerView),
+      pager: cursorPager(c, list, res, q),
     });
   });
 

@@ -2,22 +2,30 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { nextRuns } from '../../jobs/schedules.js';
-import { TAG_RETENTION } from '../../services/retention-service.js';
+import { SORTS } from '../../paging.js';
 import { pathId, type Ctx } from '../http.js';
+import { cursorPager, listId, listQuery } from '../pagination.js';
 import { projectPage } from './projects.js';
 import { fmtBytes, fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr, errorText } from './render.js';
 
 const EXAMPLE = JSON.stringify([{ repositories: '**', tags: '**', untagged: true, retain: { kind: 'latest_pushed', count: 10 } }], null, 2);
 
-/** The project's Retention tab: rules (JSON), schedule, dry run and run buttons, and the recent runs. */
+/** Runs the Retention tab lists a page. */
+const RUNS_PAGE = 10;
+/** Decisions the run page lists a page. */
+const ITEMS_PAGE = 50;
+
+/** The project's Retention tab: rules (JSON), schedule, dry run and run buttons, and the runs (paged). */
 export function retentionPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.use('*', requireLogin);
 
   const show = async (c: Ctx, name: string, override: { rules?: string; schedule?: string; error?: string } = {}, status = 200) => {
     const policy = await c.var.services.retention.get(c.var.principal, name);
-    const project = await c.var.services.projects.get(c.var.principal, name);
-    const jobs = (await c.var.services.jobs.list({ type: TAG_RETENTION, limit: 100 })).filter((j) => (j.payload as { projectId?: number }).projectId === project.id).slice(0, 10);
+    const list = listId('retention-runs', name);
+    const q = listQuery(c, list, SORTS.retentionRuns, { defaultLimit: RUNS_PAGE });
+    const { project, page: runs } = await c.var.services.retention.runs(c.var.principal, name, q.req);
+    const jobs = runs.items;
     const body = c.var.services.views.render('partials/retention/show', {
       ...i18nData(c),
       project: project.name,
@@ -40,6 +48,8 @@ export function retentionPages(): Hono<AppEnv> {
           bytes: res.bytes !== undefined ? fmtBytes(res.bytes) : '',
         };
       }),
+      // A 422 form answer is rendered at the POST's URL: the pager's links lead to the tab's GET page.
+      pager: cursorPager(c, list, runs, q, `/projects/${project.name}/retention`),
     });
     return projectPage(c, 'retention', body, project, status);
   };
@@ -91,18 +101,12 @@ export function retentionPages(): Hono<AppEnv> {
   // One run, for project admins (the job center is for system admins): what was or would be deleted.
   r.get('/:name/retention/runs/:id', async (c) => {
     const name = c.req.param('name');
-    await c.var.services.retention.get(c.var.principal, name);
-    const project = await c.var.services.projects.get(c.var.principal, name);
-    const job = await c.var.services.jobs.get(pathId(c, 'id'));
-    if (!job || job.type !== TAG_RETENTION || (job.payload as { projectId?: number }).projectId !== project.id) throw new AppError('NOT_FOUND', 'retention run not found');
-    const res = (job.result ?? {}) as {
-      dry_run?: boolean;
-      deleted?: { repository: string; digest: string; tags: string[]; size: number; reason: string }[];
-      deleted_count?: number;
-      bytes?: number;
-      total?: number;
-      failed?: { repository: string; digest: string; error: string }[];
-    };
+    const id = pathId(c, 'id');
+    const { project, job } = await c.var.services.retention.getRun(c.var.principal, name, id);
+    const res = (job.result ?? {}) as { deleted_count?: number; failed_count?: number; bytes?: number; total?: number };
+    const list = listId('retention-items', project.name, id, undefined);
+    const q = listQuery(c, list, SORTS.retentionItems, { defaultLimit: ITEMS_PAGE });
+    const items = await c.var.services.retention.runItems(c.var.principal, name, id, { page: q.req });
     const body = c.var.services.views.render('partials/retention/run', {
       ...i18nData(c),
       project: project.name,
@@ -110,8 +114,9 @@ export function retentionPages(): Hono<AppEnv> {
       total: res.total ?? 0,
       count: res.deleted_count ?? 0,
       bytes: fmtBytes(res.bytes ?? 0),
-      items: (res.deleted ?? []).map((d) => ({ ...d, size: fmtBytes(d.size), short: d.digest.slice(7, 19) })),
-      failed: res.failed ?? [],
+      failedCount: res.failed_count ?? 0,
+      items: items.items.map((d) => ({ ...d, size: d.outcome === 'failed' ? '' : fmtBytes(d.size), short: d.digest.slice(7, 19), more: Math.max(0, d.tagCount - d.tags.length) })),
+      pager: cursorPager(c, list, items, q),
       running: job.status === 'pending' || job.status === 'scheduled' || job.status === 'running',
     });
     return projectPage(c, 'retention', body, project);

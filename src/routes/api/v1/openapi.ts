@@ -11,6 +11,7 @@ import { repositoryOps } from './repositories.js';
 import { retentionOps } from './retention.js';
 import { robotOps } from './robots.js';
 import { scannerOps, scanOps, scanSystemOps } from './scans.js';
+import { LIST_HEADERS } from '../../pagination.js';
 import { errorBody } from './schemas.js';
 import { systemOps } from './system.js';
 import { userOps } from './users.js';
@@ -137,7 +138,9 @@ export function openApiDocument(externalUrl: string, ops: Operation[] = OPERATIO
       const content: Json = {};
       if (reply.schema) content['application/json'] = { schema: schemas.convert(reply.schema, 'output') };
       for (const [type, s] of Object.entries(reply.types ?? {})) content[type] = { schema: schemas.convert(s, 'output') };
-      responses[status] = { description: reply.description, ...(Object.keys(content).length ? { content } : {}) };
+      // A paged list (its query takes `cursor`) sends Link and X-Total-Count with its page.
+      const paged = status === '200' && !!o.query && 'cursor' in o.query.shape;
+      responses[status] = { description: reply.description, ...(paged ? { headers: LIST_HEADERS } : {}), ...(Object.keys(content).length ? { content } : {}) };
     }
     for (const status of errorStatuses(o)) {
       if (responses[String(status)]) continue;

@@ -1,13 +1,13 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
-import type { ArtifactWithTags } from '../../../services/repository-service.js';
+import { ARTIFACT_REFERRERS_PREVIEW, ARTIFACT_TAGS_PREVIEW, type ArtifactWithTags } from '../../../services/repository-service.js';
 import type { ScanSummary } from '../../../services/scan-service.js';
 import { z } from 'zod';
 import { SORTS } from '../../../paging.js';
 import { iso } from '../../http.js';
 import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuery, paginationQuerySchema } from '../../pagination.js';
 import { op, route } from './operation.js';
-import { artifactDetailSchema, artifactParams, artifactSchema, projectParams, repoParams, repositoryDetailSchema, repositorySchema, tagSchema } from './schemas.js';
+import { artifactDetailSchema, artifactParams, artifactSchema, artifactTagSchema, projectParams, referrerSchema, repoParams, repositoryDetailSchema, repositorySchema, tagSchema } from './schemas.js';
 
 const done = { 204: { description: 'deleted' } };
 /** Tags are small rows: a page holds up to 1000 (they were returned whole before pagination). */
@@ -61,6 +61,26 @@ export const repositoryOps = {
     params: artifactParams,
     responses: { 200: { description: 'the artifact', schema: artifactDetailSchema } },
   }),
+  artifactTags: op({
+    method: 'get',
+    path: '/projects/{project}/repositories/{repo}/artifacts/{reference}/tags',
+    summary: `An artifact’s tags by name (the artifact object embeds the first ${ARTIFACT_TAGS_PREVIEW}; default 100 a page, up to ${TAGS_MAX_LIMIT})`,
+    tag: 'artifacts',
+    security: 'public',
+    params: artifactParams,
+    query: paginationQuery(TAGS_MAX_LIMIT),
+    responses: { 200: { description: 'a page of the artifact’s tags', schema: listEnvelopeSchema(artifactTagSchema) } },
+  }),
+  referrers: op({
+    method: 'get',
+    path: '/projects/{project}/repositories/{repo}/artifacts/{reference}/referrers',
+    summary: `An artifact’s referrers (signatures, SBOMs, attestations), oldest first (the artifact object embeds the first ${ARTIFACT_REFERRERS_PREVIEW})`,
+    tag: 'artifacts',
+    security: 'public',
+    params: artifactParams,
+    query: paginationQuerySchema.extend({ artifact_type: z.string().max(255).optional().describe('only referrers of this artifactType (else config media type)') }),
+    responses: { 200: { description: 'a page of referrers', schema: listEnvelopeSchema(referrerSchema) } },
+  }),
   deleteArtifact: op({
     method: 'delete',
     path: '/projects/{project}/repositories/{repo}/artifacts/{reference}',
@@ -105,6 +125,7 @@ export const artifactJson = (a: ArtifactWithTags, scan?: ScanSummary | null): z.
   size: a.size,
   manifest_size: a.manifestSize,
   tags: a.tags.map((t) => ({ name: t.name, pushed_at: iso(t.pushedAt) })),
+  tag_count: a.tagCount,
   config_digest: a.configDigest,
   os: a.os,
   architecture: a.architecture,
@@ -116,6 +137,18 @@ export const artifactJson = (a: ArtifactWithTags, scan?: ScanSummary | null): z.
   pull_count: a.pullCount,
   /** the last finished scan's completeness (`complete`, `incomplete`, `not_applicable`), null when none */
   scan_status: scan?.completeness ?? null,
+});
+
+export const referrerJson = (x: ArtifactWithTags): z.output<typeof referrerSchema> => ({
+  digest: x.digest,
+  type: x.type,
+  artifact_type: x.artifactType ?? x.configMediaType,
+  media_type: x.mediaType,
+  size: x.manifestSize,
+  signed_by: x.signers,
+  tags: x.tags.map((t) => t.name),
+  tag_count: x.tagCount,
+  pushed_at: iso(x.pushedAt),
 });
 
 /** Under /projects/{project}/repositories: `{repo}` is the path after the project, `/` URL-encoded. */
@@ -179,23 +212,36 @@ export function repositoryRoutes(): Hono<AppEnv> {
   route(r, at, repositoryOps.artifact, async (c, v) => {
     const { project, repo, reference } = v.params();
     const { artifact, repository, blobs, children } = await svc(c).artifact(c.var.principal, project, repo, reference);
-    const referrers = (await svc(c).referrers(repository.id, [artifact.digest])).get(artifact.digest) ?? [];
+    const referrers = (await svc(c).referrers(repository.id, [artifact.digest])).get(artifact.digest) ?? { items: [], count: 0 };
     const scans = await c.var.services.scans.summaries([artifact.id]);
     const out: z.output<typeof artifactDetailSchema> = {
       ...artifactJson(artifact, scans.get(artifact.id)),
-      referrers: referrers.map((x) => ({
-        digest: x.digest,
-        type: x.type,
-        artifact_type: x.artifactType ?? x.configMediaType,
-        media_type: x.mediaType,
-        size: x.manifestSize,
-        signed_by: x.signers,
-        tags: x.tags.map((t) => t.name),
-      })),
+      referrers: referrers.items.map(referrerJson),
+      referrer_count: referrers.count,
       blobs: blobs.map((b) => ({ digest: b.digest, media_type: b.mediaType, size: b.size })),
       children: children.map((ch) => ({ digest: ch.digest, media_type: ch.mediaType, size: ch.size, platform: ch.platform })),
     };
     return c.json(out);
+  });
+
+  route(r, at, repositoryOps.artifactTags, async (c, v) => {
+    const { project, repo, reference } = v.params();
+    const { artifact } = await svc(c).artifact(c.var.principal, project, repo, reference);
+    // Keyed by digest: a cursor made while a tag named the artifact stays valid for it when the tag moves.
+    const list = listId('artifact-tags', project, repo, artifact.digest);
+    const q = listQuery(c, list, SORTS.artifactTags, { defaultLimit: 100, maxLimit: TAGS_MAX_LIMIT });
+    const page = await svc(c).artifactTags(c.var.principal, project, repo, artifact.digest, q.req);
+    return listResponse(c, list, q, page, (t): z.output<typeof artifactTagSchema> => ({ name: t.name, pushed_at: iso(t.pushedAt) }));
+  });
+
+  route(r, at, repositoryOps.referrers, async (c, v) => {
+    const { project, repo, reference } = v.params();
+    const { artifact_type: artifactType } = v.query();
+    const { artifact } = await svc(c).artifact(c.var.principal, project, repo, reference);
+    const list = listId('referrers', project, repo, artifact.digest, artifactType);
+    const q = listQuery(c, list, SORTS.referrers);
+    const page = await svc(c).referrerPage(c.var.principal, project, repo, artifact.digest, { artifactType, page: q.req });
+    return listResponse(c, list, q, page, referrerJson);
   });
 
   route(r, at, repositoryOps.deleteArtifact, async (c, v) => {

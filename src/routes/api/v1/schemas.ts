@@ -150,7 +150,10 @@ export const artifactSchema = component(
     annotations: z.record(z.string(), z.string()),
     size: count,
     manifest_size: count,
-    tags: z.array(z.object({ name: z.string(), pushed_at: nullableTime })),
+    tags: z
+      .array(z.object({ name: z.string(), pushed_at: nullableTime }))
+      .describe('the first 20 tags by name; `tag_count` says how many there are, `GET …/artifacts/{reference}/tags` pages them all'),
+    tag_count: count.nullable().describe('how many tags the artifact has: exact up to 1000, null beyond'),
     config_digest: z.string().nullable(),
     os: z.string().nullable(),
     architecture: z.string().nullable(),
@@ -164,20 +167,28 @@ export const artifactSchema = component(
   }),
 );
 
+export const referrerSchema = component(
+  'Referrer',
+  z.object({
+    digest: z.string(),
+    type: z.string(),
+    artifact_type: z.string().nullable(),
+    media_type: z.string(),
+    size: count,
+    signed_by: z.array(z.string()),
+    tags: z.array(z.string()).describe('the first 20 tag names'),
+    tag_count: count.nullable().describe('how many tags it has: exact up to 1000, null beyond'),
+    pushed_at: nullableTime,
+  }),
+);
+
+export const artifactTagSchema = component('ArtifactTag', z.object({ name: z.string(), pushed_at: nullableTime }));
+
 export const artifactDetailSchema = component(
   'ArtifactDetail',
   artifactSchema.extend({
-    referrers: z.array(
-      z.object({
-        digest: z.string(),
-        type: z.string(),
-        artifact_type: z.string().nullable(),
-        media_type: z.string(),
-        size: count,
-        signed_by: z.array(z.string()),
-        tags: z.array(z.string()),
-      }),
-    ),
+    referrers: z.array(referrerSchema).describe('the oldest 20 referrers; `referrer_count` says how many there are, `GET …/artifacts/{reference}/referrers` pages them all'),
+    referrer_count: count.nullable().describe('how many referrers the artifact has: exact up to 1000, null beyond'),
     blobs: z.array(z.object({ digest: z.string(), media_type: z.string(), size: count })),
     children: z.array(z.object({ digest: z.string(), media_type: z.string(), size: count, platform: z.string().nullable() })),
   }),
@@ -364,6 +375,40 @@ export const retentionPolicyViewSchema = component(
     schedule: z.string().nullable(),
     next_runs: z.array(time),
     updated_at: nullableTime,
+  }),
+);
+
+export const retentionRunSchema = component(
+  'RetentionRun',
+  z.object({
+    id: id.describe('the job id'),
+    status: z.enum(JOB_STATES),
+    dry_run: z.boolean(),
+    trigger: z.enum(['manual', 'schedule']),
+    progress: z.number(),
+    error: z.string().nullable(),
+    created_at: nullableTime,
+    started_at: nullableTime,
+    finished_at: nullableTime,
+    total: count.nullable().describe('artifacts the run looked at; null until it has'),
+    retained: count.nullable(),
+    deleted_count: count.nullable().describe('deleted, or for a dry run would be deleted'),
+    failed_count: count.nullable(),
+    bytes: count.nullable().describe('the deleted artifacts’ sizes (blobs are freed by the next garbage collection)'),
+  }),
+);
+
+export const retentionRunItemSchema = component(
+  'RetentionRunItem',
+  z.object({
+    outcome: z.enum(['deleted', 'would_delete', 'failed']),
+    repository: z.string().describe('project/repo'),
+    digest: z.string(),
+    tags: z.array(z.string()).describe('the first 10 of the artifact’s tags (tag_count says how many it had)'),
+    tag_count: count,
+    size: count,
+    reason: z.string(),
+    error: z.string().nullable(),
   }),
 );
 
