@@ -258,11 +258,13 @@ export async function deleteArtifact(db: DB, repositoryId: number, digest: strin
 
 /** Removes a repository row once it holds no artifacts (as Harbor does). */
 export async function deleteRepositoryIfEmpty(db: DB, repositoryId: number): Promise<void> {
-  await db
-    .deleteFrom('repositories')
-    .where('id', '=', repositoryId)
-    .where((eb) => eb.not(eb.exists(eb.selectFrom('artifacts').select('id').where('repository_id', '=', repositoryId))))
-    .execute();
+  await retryDeadlock(() =>
+    db
+      .deleteFrom('repositories')
+      .where('id', '=', repositoryId)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('artifacts').select('id').where('repository_id', '=', repositoryId))))
+      .execute(),
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { retryDeadlock } from './jobs.js';
 import { keysetPage } from './keyset.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
@@ -126,7 +127,9 @@ export async function updateProjectRow(db: DB, id: number, patch: ProjectUpdate)
 }
 
 export async function deleteProjectRow(db: DB, id: number): Promise<boolean> {
-  const res = await db.deleteFrom('projects').where('id', '=', id).executeTakeFirst();
+  // One statement whose cascade locks every row of the project: a push, scan or counter update holding some of them
+  // can make it the deadlock victim, which is retried (the delete is idempotent).
+  const res = await retryDeadlock(() => db.deleteFrom('projects').where('id', '=', id).executeTakeFirst());
   // SQLite may hand the id to the next project: its pushes must not meet this one's quota reservations.
   await db.deleteFrom('quota_reservations').where('project_id', '=', id).execute();
   await bumpGeneration(db, 'access');
