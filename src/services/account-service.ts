@@ -1,3 +1,4 @@
+import { announceLocalBump } from '../db/repos/generations.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CredentialCache } from '../auth/credential-cache.js';
 import type { DB } from '../db/connect.js';
@@ -68,6 +69,7 @@ export class AccountService {
         await putSetting(trx, GENERATED_PASSWORD_SETTING, { userId: id });
         announce(password);
       });
+      announceLocalBump(this.db, 'access');
     } catch (err) {
       if (isUniqueViolation(err)) return null; // another replica won the race (and announced its own)
       throw err;

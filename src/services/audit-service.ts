@@ -8,10 +8,11 @@ export interface Actor {
 }
 
 /**
- * The actor of everything done through the `berth` CLI at the server's shell: the audit log names it `cli` (a reserved
- * username, so no account can pass for it) from address `local`.
+ * The actor of everything done through the `berth` CLI at the server's shell: the audit log names it `(cli)` from address
+ * `local`. No username can take that name (usernames start with a letter or digit, src/auth/names.ts), so no account,
+ * not even one named `cli` from before that name was reserved, can pass for the operator.
  */
-export const CLI_ACTOR: Actor = Object.freeze({ name: 'cli', ip: 'local' });
+export const CLI_ACTOR: Actor = Object.freeze({ name: '(cli)', ip: 'local' });
 
 /**
  * Every action the audit and access logs record: management actions, sign-ins, and the registry's push, pull,

@@ -1,3 +1,4 @@
+import { announceLocalBump } from '../db/repos/generations.js';
 import { z } from 'zod';
 import { projectNameProblem } from '../auth/names.js';
 import { isSystemAdmin, type Principal } from '../auth/principal.js';
@@ -92,6 +93,7 @@ export class ProjectService {
         await members.insertMember(trx, { projectId: id, userId: p.id, roleId: ROLE_IDS.admin, now });
         return id;
       });
+      announceLocalBump(this.db, 'access'); // committed: this process's permission caches forget "no such project"
       await this.audit.record(actor, 'create', 'project', name, { public: input.public === true, id });
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict(`project "${name}" already exists`, { key: 'project_exists', params: { name } });

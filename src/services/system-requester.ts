@@ -4,7 +4,7 @@ import { CLI_ACTOR, type Actor } from './audit-service.js';
 
 /**
  * The operator at the server's shell (the `berth` CLI): whoever can run it holds the database credentials, so is
- * trusted like a system admin, and is audited as {@link CLI_ACTOR} (`cli`, a reserved username).
+ * trusted like a system admin, and is audited as {@link CLI_ACTOR} (`(cli)`, which no username can be).
  */
 export const OPERATOR = Object.freeze({ operator: true as const, actor: CLI_ACTOR });
 

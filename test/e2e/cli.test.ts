@@ -83,23 +83,23 @@ describe('berth CLI', () => {
         };
         assert.deepEqual(
           (await audit('gc')).map((e) => [e.username, e.client_ip, e.resource_type, e.resource, e.detail]),
-          [['cli', 'local', 'system', 'registry', { job: job(gc.stdout), dry_run: true, delete_untagged: false }]],
+          [['(cli)', 'local', 'system', 'registry', { job: job(gc.stdout), dry_run: true, delete_untagged: false }]],
         );
         assert.deepEqual(
           (await audit('reconcile')).map((e) => [e.username, e.client_ip, e.resource_type, e.resource, e.detail]),
-          [['cli', 'local', 'system', 'registry', { job: job(reconcile.stdout) }]],
+          [['(cli)', 'local', 'system', 'registry', { job: job(reconcile.stdout) }]],
         );
         assert.deepEqual(
           (await audit('reset_password')).map((e) => [e.username, e.resource_type, e.resource]),
-          [['cli', 'user', 'carol']],
+          [['(cli)', 'user', 'carol']],
         );
         assert.deepEqual(
           (await audit('import')).map((e) => [e.username, e.resource_type, e.resource, e.detail?.imported]),
-          [['cli', 'vulndb', 'osv.json', 1]],
+          [['(cli)', 'vulndb', 'osv.json', 1]],
         );
         const cliJob = await (await b.api(`/api/v1/jobs/${job(reconcile.stdout)}`, { auth: ['admin', 'admin-Passw0rd!'] })).json();
         assert.equal(cliJob.type, 'reconcile');
-        // No account can pass for the operator in the audit log.
+        // No account can pass for the operator in the audit log: `(cli)` is no username, and `cli` is reserved too.
         const taken = await b.api('/api/v1/users', { method: 'POST', auth: ['admin', 'admin-Passw0rd!'], json: { username: 'cli', password: 'cli-pw-12345' } });
         assert.equal(taken.status, 400);
       } finally {

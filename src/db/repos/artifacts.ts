@@ -8,7 +8,7 @@ import { retryDeadlock } from './jobs.js';
 import { addToProjectTotals, severityTotals, contributionOf, isMysqlDb, lockingTransaction, lockReportCounts, negate, ZERO } from './scan-totals.js';
 import { deleteReservationsOf } from './quota-reservations.js';
 import { type KeysetPage, type PageRequest, SORTS, TOTAL_CAP } from '../../paging.js';
-import { countUpTo, keysetPage as keysetPage } from './keyset.js';
+import { countUpTo, keysetPage } from './keyset.js';
 import { isArtifactType, isReferrerType, typeOfRow, type ArtifactType } from '../../registry/artifact-type.js';
 
 /** A repository as lists show it: with the number of its artifacts. */

@@ -5,7 +5,9 @@ export type GenerationName = 'access';
 
 /**
  * Moves a change counter forward. Called by every repo write that changes who may do what, inside the caller's
- * transaction when there is one, so no write path can forget it.
+ * transaction when there is one, so no write path can forget it. Outside a transaction this process's caches are told
+ * at once (the write has committed); inside one they are not, since a lookup between now and the commit would read
+ * and cache the old rows: the caller calls {@link announceLocalBump} once its transaction has committed.
  */
 export async function bumpGeneration(db: DB, name: GenerationName): Promise<void> {
   await db
@@ -13,6 +15,11 @@ export async function bumpGeneration(db: DB, name: GenerationName): Promise<void
     .set((eb) => ({ value: eb('value', '+', 1) }))
     .where('name', '=', name)
     .execute();
+  if (!db.isTransaction) announceLocalBump(db, name);
+}
+
+/** Tells this process's caches of `db` that counter `name` moved (after the transaction that moved it committed). */
+export function announceLocalBump(db: DB, name: GenerationName): void {
   for (const fn of localListeners.get(db.getExecutor().adapter) ?? []) fn(name);
 }
 

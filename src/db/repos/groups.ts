@@ -1,5 +1,5 @@
 import type { DB } from '../connect.js';
-import { bumpGeneration } from './generations.js';
+import { announceLocalBump, bumpGeneration } from './generations.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import { keysetPage } from './keyset.js';
 
@@ -43,4 +43,5 @@ export async function replaceUserGroups(db: DB, userId: number, groups: readonly
     }
     await bumpGeneration(trx, 'access');
   });
+  announceLocalBump(db, 'access');
 }

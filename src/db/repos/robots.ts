@@ -4,7 +4,7 @@ import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
 import type { RobotsTable } from '../tables.js';
 import type { RobotAction } from '../../auth/principal.js';
-import { bumpGeneration } from './generations.js';
+import { announceLocalBump, bumpGeneration } from './generations.js';
 
 export interface RobotRecord {
   id: number;
@@ -45,7 +45,7 @@ export async function insertRobot(
   r: { name: string; projectId: number | null; description: string | null; secretHash: string; expiresAt: number | null; createdBy: string; now: number },
   grants: { projectId: number; actions: RobotAction[] }[],
 ): Promise<number> {
-  return db.transaction().execute(async (trx) => {
+  const id = await db.transaction().execute(async (trx) => {
     const res = await trx
       .insertInto('robots')
       .values({
@@ -69,6 +69,8 @@ export async function insertRobot(
         .execute();
     return id;
   });
+  announceLocalBump(db, 'access');
+  return id;
 }
 
 export async function findRobotByName(db: DB, name: string): Promise<RobotRecord | undefined> {
@@ -126,6 +128,7 @@ export async function replaceRobotGrants(db: DB, robotId: number, grants: { proj
         .values(grants.map((g) => ({ robot_id: robotId, project_id: g.projectId, actions: g.actions.join(',') })))
         .execute();
   });
+  announceLocalBump(db, 'access');
 }
 
 export async function deleteRobot(db: DB, id: number): Promise<boolean> {
