@@ -4,6 +4,7 @@ import * as art from '../../src/db/repos/artifacts.js';
 import { ADMIN, Browser, startTestApp, type TestApp } from '../helpers/app.js';
 import { TAG_RETENTION } from '../../src/services/retention-service.js';
 import { testDialects } from '../helpers/db.js';
+import { type Envelope, nextLink } from '../helpers/pages.js';
 import { manifestFacts, projectId } from '../helpers/seed.js';
 
 /**
@@ -12,15 +13,6 @@ import { manifestFacts, projectId } from '../helpers/seed.js';
  * must give every row exactly once.
  */
 
-interface Envelope<T> {
-  items: T[];
-  limit: number;
-  next_cursor: string | null;
-  prev_cursor: string | null;
-  total: number | null;
-}
-
-const nextLink = (html: string) => /<a href="([^"]+)" rel="next">/.exec(html)?.[1]?.replace(/&amp;/g, '&') ?? null;
 const digestOf = (i: number) => `sha256:${i.toString(16).padStart(4, '0')}${'a'.repeat(60)}`;
 
 for (const dialect of testDialects()) {

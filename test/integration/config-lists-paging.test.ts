@@ -8,6 +8,7 @@ import { insertWebhookDelivery, insertWebhookPolicy } from '../../src/db/repos/w
 import { MAX_WEBHOOK_POLICIES } from '../../src/services/webhook-service.js';
 import { ADMIN, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
+import { type Envelope, nextLink, prevLink } from '../helpers/pages.js';
 
 /**
  * The small configuration lists (webhook policies, schedules, scanner adapters, a user's groups) page like every other
@@ -15,17 +16,6 @@ import { testDialects } from '../helpers/db.js';
  * links. Each list gets more rows than one small page holds, and the walk must return every row once, in order, both
  * ways.
  */
-
-interface Envelope<T> {
-  items: T[];
-  limit: number;
-  next_cursor: string | null;
-  prev_cursor: string | null;
-  total: number | null;
-}
-
-const nextLink = (html: string) => /<a href="([^"]+)" rel="next">/.exec(html)?.[1]?.replace(/&amp;/g, '&') ?? null;
-const prevLink = (html: string) => /<a href="([^"]+)" rel="prev">/.exec(html)?.[1]?.replace(/&amp;/g, '&') ?? null;
 
 for (const dialect of testDialects()) {
   describe(`small configuration lists paginate [${dialect}]`, () => {

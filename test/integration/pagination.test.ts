@@ -3,16 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { ensureRepository, setTag, upsertArtifact } from '../../src/db/repos/artifacts.js';
 import { ADMIN, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
+import type { Envelope } from '../helpers/pages.js';
 import { manifestFacts, projectId } from '../helpers/seed.js';
-
-interface Envelope<T> {
-  items: T[];
-  limit: number;
-  page?: number;
-  next_cursor: string | null;
-  prev_cursor: string | null;
-  total: number | null;
-}
 
 const digestOf = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
 const facts = (pushedAt: number) => manifestFacts({ manifestSize: 500, size: 1000, os: 'linux', architecture: 'amd64', pushedAt, pushedBy: 'admin', type: 'image' });
