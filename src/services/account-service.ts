@@ -199,13 +199,26 @@ export class AccountService {
     return true;
   }
 
-  async changePassword(userId: number, newPassword: string, opts: { oldPassword?: string; keepSessionId?: string } = {}): Promise<void> {
+  /**
+   * Sets a new password and ends the user's other sessions. With `oldPassword` (one's own change) the current
+   * password is checked under the login lockout of (user, `clientIp`), like a sign-in, so a stolen session cannot
+   * be used to guess it: BAD_REQUEST when wrong, TOO_MANY_REQUESTS while locked.
+   */
+  async changePassword(userId: number, newPassword: string, opts: { oldPassword?: string; keepSessionId?: string; clientIp?: string } = {}): Promise<void> {
     const weak = passwordProblem(newPassword);
     if (weak) throw fromProblem('BAD_REQUEST', weak);
     const row = await findUserRowById(this.db, userId);
     if (!row) throw notFound('user not found', { key: 'user_not_found' });
-    if (opts.oldPassword !== undefined && !(await verifyPassword(opts.oldPassword, row.password_hash))) {
-      throw badRequest('current password is wrong', undefined, { key: 'password_wrong' });
+    const oldPassword = opts.oldPassword;
+    if (oldPassword !== undefined) {
+      try {
+        await this.withLockout(row.username, opts.clientIp ?? 'unknown', async () => ((await verifyPassword(oldPassword, row.password_hash)) ? toUser(row) : undefined), {
+          canonical: row.username,
+        });
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'UNAUTHORIZED') throw badRequest('current password is wrong', undefined, { key: 'password_wrong' });
+        throw err;
+      }
     }
     await updateUser(this.db, userId, { passwordHash: await hashPassword(newPassword) });
     if (await this.hasGeneratedPassword(userId)) await putSetting(this.db, GENERATED_PASSWORD_SETTING, null);

@@ -128,6 +128,20 @@ for (const dialect of testDialects()) {
       assert.equal(Number(row.failures), 0);
     });
 
+    it('the current password asked by "change password" is guessed under the same lockout (a stolen session cannot brute-force it)', async () => {
+      const name = 'burstchange';
+      const [, password] = await createUser(t, name, `${name}-right-pw`);
+      const b = new Browser(t);
+      assert.equal((await b.login(name, password)).status, 303);
+      const csrf = await b.csrf();
+      const change = async (old: string) => (await b.post('/account/password', { _csrf: csrf, old_password: old, new_password: 'a-new-password-1' })).text();
+      const pages = await Promise.all(Array.from({ length: 20 }, (_, i) => change(`wrong-old-${i}`)));
+      assert.equal(pages.filter((p) => p.includes('current password is wrong')).length, MAX);
+      assert.equal(pages.filter((p) => p.includes('too many failed logins')).length, 20 - MAX);
+      assert.match(await change(password), /too many failed logins/, 'locked: even the right one is not checked');
+      assert.equal(await guess(t, 'rest', name, password), 429, 'one lockout for sign-in and password change');
+    });
+
     it(`two cores on one database share the lockout: ${BURST} guesses split between them get at most ${MAX} verified`, async () => {
       const name = 'burstreplicas';
       const [, password] = await createUser(t, name, `${name}-right-pw`);
