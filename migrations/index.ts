@@ -23,6 +23,7 @@ import { listIndexes } from './2026-11-29-090-list-indexes.js';
 import { projectScanTotals } from './2026-11-30-100-project-scan-totals.js';
 import { quotaReservations } from './2026-11-30-120-quota-reservations.js';
 import { jobLogKeys } from './2026-11-30-130-job-log-keys.js';
+import { loginFailuresFirstAt } from './2026-11-30-180-login-failures-first-at.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -50,4 +51,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30-100-project-scan-totals': projectScanTotals,
   '2026-11-30-120-quota-reservations': quotaReservations,
   '2026-11-30-130-job-log-keys': jobLogKeys,
+  '2026-11-30-180-login-failures-first-at': loginFailuresFirstAt,
 };
