@@ -143,9 +143,10 @@ export class AccountService {
    * {@link sessions.reserveLoginAttempt}), so at most `LOGIN_POLICY.maxFailures` checks run per window and key however
    * many requests arrive at once, on however many replicas; the rest are refused unchecked. A success clears the
    * count; UNAVAILABLE from `check` (a directory that is down: nothing was verified) gives the attempt back; any other
-   * error keeps it counted. `remembered` is the credential cache: it only confirms a secret verified moments ago, and
-   * is consulted first, without any write, when the key has no attempt counted in the current window (read after the
-   * cache answered, so such a success is ordered before every counted guess); otherwise the counted path decides.
+   * error keeps it counted. `remembered` is a cheap check consulted first (the credential cache; an OIDC CLI secret):
+   * its success is taken without any write when the key has no attempt counted in the current window, read after it
+   * answered, so such a success is ordered before every counted guess and a lockout cannot be bypassed through it;
+   * otherwise, and for anything it does not confirm, the counted path decides.
    *
    * Names outside the username grammar (which every Berth user name follows) are refused before anything is looked
    * up. The lockout key is the canonical name: the stored one when known, else the name in lower case, so padded or
@@ -157,12 +158,12 @@ export class AccountService {
     username: string,
     clientIp: string,
     check: () => Promise<User | undefined>,
-    opts: { canonical?: string; onLocked?: () => Promise<unknown>; remembered?: () => User | undefined } = {},
+    opts: { canonical?: string; onLocked?: () => Promise<unknown>; remembered?: () => User | undefined | Promise<User | undefined> } = {},
   ): Promise<User> {
     if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password', undefined, { key: 'bad_credentials' });
     const key = `${(opts.canonical ?? username.toLowerCase()).slice(0, 128)}|${clientIp.slice(0, 64)}`;
     const now = Date.now();
-    const known = opts.remembered?.();
+    const known = await opts.remembered?.();
     if (known && sessions.loginFailureClear(await sessions.findLoginFailure(this.db, key), now, LOGIN_POLICY)) return known;
     const attempt = await sessions.reserveLoginAttempt(this.db, key, now, LOGIN_POLICY);
     if (attempt === 'refused') {
