@@ -13,7 +13,10 @@ import type { Logger } from '../log.js';
 
 export type { User };
 
-/** Failed logins per (username, client address) before a lockout, the window they count in, and the lockout. */
+/**
+ * Password checks per (username, client address) that may run in one window (each counted before it runs; a success
+ * clears the count), the window's length, and how long the key is then locked (ms).
+ */
 export const LOGIN_POLICY = { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 } as const;
 
 // Verified Basic credentials are remembered for a minute so API scripts and `docker` (one token request per
