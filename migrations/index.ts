@@ -24,6 +24,7 @@ import { projectScanTotals } from './2026-11-30-100-project-scan-totals.js';
 import { quotaReservations } from './2026-11-30-120-quota-reservations.js';
 import { jobLogKeys } from './2026-11-30-130-job-log-keys.js';
 import { boundedLists } from './2026-11-30-150-bounded-lists.js';
+import { loginFailuresFirstAt } from './2026-11-30-180-login-failures-first-at.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -52,4 +53,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30-120-quota-reservations': quotaReservations,
   '2026-11-30-130-job-log-keys': jobLogKeys,
   '2026-11-30-150-bounded-lists': boundedLists,
+  '2026-11-30-180-login-failures-first-at': loginFailuresFirstAt,
 };

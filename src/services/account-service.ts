@@ -14,7 +14,10 @@ import type { Logger } from '../log.js';
 
 export type { User };
 
-/** Failed logins per (username, client address) before a lockout, the window they count in, and the lockout. */
+/**
+ * Password checks per (username, client address) that may run in one window (each counted before it runs; a success
+ * clears the count), the window's length, and how long the key is then locked (ms).
+ */
 export const LOGIN_POLICY = { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 } as const;
 
 // Verified Basic credentials are remembered for a minute so API scripts and `docker` (one token request per
@@ -145,35 +148,63 @@ export class AccountService {
         const ok = this.cachedMatch(username, password, user.password_hash) || (await this.checkAndCache(username, password, user.password_hash));
         return ok ? toUser(user) : undefined;
       },
-      { canonical: user?.username, onLocked: hashAnyway },
+      {
+        canonical: user?.username,
+        onLocked: hashAnyway,
+        remembered: () => (user && !user.disabled && this.cachedMatch(username, password, user.password_hash) ? toUser(user) : undefined),
+      },
     );
   }
 
   /**
    * The lockout policy around any credential check (local passwords, LDAP, OIDC CLI secrets), per (username, client
-   * address): `check` returns the user, or undefined for wrong credentials (counted; UNAUTHORIZED), or throws for
-   * anything else (a directory that is down: not counted). Throws TOO_MANY_REQUESTS while locked.
+   * address): `check` returns the user, or undefined for wrong credentials (UNAUTHORIZED), or throws. Throws
+   * TOO_MANY_REQUESTS while locked.
+   *
+   * Every check is counted before it runs, by one conditional update in the database (see
+   * {@link sessions.reserveLoginAttempt}), so at most `LOGIN_POLICY.maxFailures` checks run per window and key however
+   * many requests arrive at once, on however many replicas; the rest are refused unchecked. A success clears the
+   * count; UNAVAILABLE from `check` (a directory that is down: nothing was verified) gives the attempt back; any other
+   * error keeps it counted. `remembered` is a cheap check consulted first (the credential cache; an OIDC CLI secret):
+   * its success is taken without any write when the key has no attempt counted in the current window, read after it
+   * answered, so such a success is ordered before every counted guess and a lockout cannot be bypassed through it;
+   * otherwise, and for anything it does not confirm, the counted path decides.
    *
    * Names outside the username grammar (which every Berth user name follows) are refused before anything is looked
    * up. The lockout key is the canonical name: the stored one when known, else the name in lower case, so padded or
-   * re-cased spellings that a database collation or a directory treats as the same person share one lockout.
-   * `onLocked` runs before a locked answer (the local check hashes, so a lockout costs the same time).
+   * re-cased spellings that a database collation or a directory treats as the same person share one lockout. Unknown
+   * names are counted like known ones (one row per key in the database, none in memory). `onLocked` runs before a
+   * locked answer (the local check hashes, so a lockout costs the same time).
    */
-  async withLockout(username: string, clientIp: string, check: () => Promise<User | undefined>, opts: { canonical?: string; onLocked?: () => Promise<unknown> } = {}): Promise<User> {
+  async withLockout(
+    username: string,
+    clientIp: string,
+    check: () => Promise<User | undefined>,
+    opts: { canonical?: string; onLocked?: () => Promise<unknown>; remembered?: () => User | undefined | Promise<User | undefined> } = {},
+  ): Promise<User> {
     if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password', undefined, { key: 'bad_credentials' });
     const key = `${(opts.canonical ?? username.toLowerCase()).slice(0, 128)}|${clientIp.slice(0, 64)}`;
     const now = Date.now();
-    const failure = await sessions.findLoginFailure(this.db, key);
-    if (failure && Number(failure.locked_until) > now) {
+    const known = await opts.remembered?.();
+    if (known && sessions.loginFailureClear(await sessions.findLoginFailure(this.db, key), now, LOGIN_POLICY)) return known;
+    const attempt = await sessions.reserveLoginAttempt(this.db, key, now, LOGIN_POLICY);
+    if (attempt === 'refused') {
       await opts.onLocked?.();
       throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later', undefined, { key: 'login_locked' });
     }
-    const user = await check();
+    let user: User | undefined;
+    try {
+      user = await check();
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'UNAVAILABLE') await sessions.releaseLoginAttempt(this.db, key);
+      throw err;
+    }
     if (!user) {
-      await this.recordFailure(key, failure, now);
+      if (attempt === 'last') this.log.warn({ key: key.split('|')[0] }, 'login locked after repeated failures');
+      if (Math.random() < 0.02) await sessions.deleteStaleLoginFailures(this.db, now, LOGIN_POLICY);
       throw new AppError('UNAUTHORIZED', 'invalid username or password', undefined, { key: 'bad_credentials' });
     }
-    if (failure) await sessions.deleteLoginFailure(this.db, key);
+    await sessions.deleteLoginFailure(this.db, key);
     return user;
   }
 
@@ -191,21 +222,26 @@ export class AccountService {
     return true;
   }
 
-  private async recordFailure(key: string, prev: { failures: number; first_at: number } | undefined, now: number): Promise<void> {
-    const fresh = !prev || now - Number(prev.first_at) > LOGIN_POLICY.windowMs;
-    const failures = fresh ? 1 : Number(prev.failures) + 1;
-    const lockedUntil = failures >= LOGIN_POLICY.maxFailures ? now + LOGIN_POLICY.lockMs : 0;
-    if (lockedUntil) this.log.warn({ key: key.split('|')[0] }, 'login locked after repeated failures');
-    await sessions.upsertLoginFailure(this.db, { key, failures: lockedUntil ? 0 : failures, first_at: fresh ? now : Number(prev!.first_at), locked_until: lockedUntil });
-  }
-
-  async changePassword(userId: number, newPassword: string, opts: { oldPassword?: string; keepSessionId?: string } = {}): Promise<void> {
+  /**
+   * Sets a new password and ends the user's other sessions. With `oldPassword` (one's own change) the current
+   * password is checked under the login lockout of (user, `clientIp`), like a sign-in, so a stolen session cannot
+   * be used to guess it: BAD_REQUEST when wrong, TOO_MANY_REQUESTS while locked.
+   */
+  async changePassword(userId: number, newPassword: string, opts: { oldPassword?: string; keepSessionId?: string; clientIp?: string } = {}): Promise<void> {
     const weak = passwordProblem(newPassword);
     if (weak) throw fromProblem('BAD_REQUEST', weak);
     const row = await findUserRowById(this.db, userId);
     if (!row) throw notFound('user not found', { key: 'user_not_found' });
-    if (opts.oldPassword !== undefined && !(await verifyPassword(opts.oldPassword, row.password_hash))) {
-      throw badRequest('current password is wrong', undefined, { key: 'password_wrong' });
+    const oldPassword = opts.oldPassword;
+    if (oldPassword !== undefined) {
+      try {
+        await this.withLockout(row.username, opts.clientIp ?? 'unknown', async () => ((await verifyPassword(oldPassword, row.password_hash)) ? toUser(row) : undefined), {
+          canonical: row.username,
+        });
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'UNAUTHORIZED') throw badRequest('current password is wrong', undefined, { key: 'password_wrong' });
+        throw err;
+      }
     }
     await updateUser(this.db, userId, { passwordHash: await hashPassword(newPassword) });
     if (await this.hasGeneratedPassword(userId)) await putSetting(this.db, GENERATED_PASSWORD_SETTING, null);

@@ -64,7 +64,9 @@ export class IdentityService {
     const mode = await this.settings.mode();
     if (mode === 'db' || username === 'admin') return this.accounts.authenticate(username, password, clientIp);
     if (mode === 'ldap') return this.accounts.withLockout(username, clientIp, () => this.ldapCheck(username, password));
-    return this.accounts.withLockout(username, clientIp, () => this.oidcPasswordCheck(username, password));
+    // A matching CLI secret (one read, one SHA-256) may answer first, uncounted, while nothing is counted for the key:
+    // docker logins of OIDC users then write nothing, as cached local passwords do. Wrong ones are counted as always.
+    return this.accounts.withLockout(username, clientIp, () => this.oidcPasswordCheck(username, password), { remembered: () => this.cliSecretCheck(username, password) });
   }
 
   private async directory(): Promise<LdapDirectory> {
@@ -92,14 +94,22 @@ export class IdentityService {
     return this.provision({ source: 'ldap', externalId: u.dn, username: u.username, email: u.email, groups: u.groups, isAdmin: adminGroup ? u.isAdmin : null });
   }
 
-  private async oidcPasswordCheck(username: string, password: string): Promise<User | undefined> {
-    if (!username || username.length > 255 || password.length > 16384) return undefined;
+  /** The user whose OIDC CLI secret `password` is, else undefined. */
+  private async cliSecretCheck(username: string, password: string): Promise<User | undefined> {
+    if (!username || username.length > 255 || password.length > 256) return undefined;
     const account = await findUserAccountByName(this.db, username);
-    if (account && !account.disabled && account.authSource === 'oidc' && account.cliSecretHash && password.length <= 256) {
+    if (account && !account.disabled && account.authSource === 'oidc' && account.cliSecretHash) {
       const given = Buffer.from(sha256hex(password), 'hex');
       const stored = Buffer.from(account.cliSecretHash, 'hex');
       if (given.length === stored.length && timingSafeEqual(given, stored)) return userOf(account);
     }
+    return undefined;
+  }
+
+  private async oidcPasswordCheck(username: string, password: string): Promise<User | undefined> {
+    if (!username || username.length > 255 || password.length > 16384) return undefined;
+    const bySecret = await this.cliSecretCheck(username, password);
+    if (bySecret) return bySecret;
     // Optionally, an ID token from the provider (CI systems that hold one); it refreshes the groups.
     if (this.idTokenVerifier && password.split('.').length === 3) {
       const identity = await this.idTokenVerifier(username, password);

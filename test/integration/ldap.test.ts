@@ -4,7 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import { Attribute, Change } from 'ldapts';
 import { ADMIN, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
+import { LOGIN_POLICY } from '../../src/services/account-service.js';
 import { ADMINS, LDAP_BASE, LDAP_READER_DN, LDAP_READER_PW, LDAP_USERS, startSlapd, TEAM_A, type Slapd } from '../helpers/slapd.js';
+
+const BURST = 50;
 
 type Access = { type: string; name: string; actions: string[] };
 
@@ -243,6 +246,34 @@ for (const dialect of testDialects()) {
       assert.equal((await tokenRes('repository:team/app:pull', bob)).status, 401);
       await t.req('/api/v1/system/auth', { method: 'PUT', auth: ADMIN, json: { mode: 'ldap' } });
       assert.equal((await tokenRes('repository:team/app:pull', bob)).status, 200);
+    });
+
+    it(`the lockout counts directory passwords atomically: ${BURST} simultaneous wrong ones get at most ${LOGIN_POLICY.maxFailures} binds`, async () => {
+      const statuses = await Promise.all(Array.from({ length: BURST }, (_, i) => tokenRes('repository:team/app:pull', ['ldapalice', `wrong-guess-${i}`]).then((r) => r.status)));
+      const wrong = statuses.filter((s) => s === 401).length;
+      assert.equal(wrong, LOGIN_POLICY.maxFailures, `binds with a wrong password: ${JSON.stringify(statuses)}`);
+      assert.equal(statuses.filter((s) => s === 429).length, BURST - LOGIN_POLICY.maxFailures);
+      assert.equal((await tokenRes('repository:team/app:pull', alice)).status, 429, 'the right password is locked out too');
+      assert.equal((await new Browser(t).login(...alice)).status, 429, 'and on the sign-in form');
+      // After the lockout the right password works again (and clears the count).
+      const realNow = Date.now;
+      Date.now = () => realNow() + LOGIN_POLICY.lockMs + LOGIN_POLICY.windowMs + 60_000;
+      try {
+        assert.equal((await tokenRes('repository:team/app:pull', alice)).status, 200);
+      } finally {
+        Date.now = realNow;
+      }
+      assert.equal((await tokenRes('repository:team/app:pull', alice)).status, 200);
+    });
+
+    it('attempts while the directory is down are not counted: more than the limit of them lock nobody out', async () => {
+      await slapd.stop();
+      try {
+        for (let i = 0; i < LOGIN_POLICY.maxFailures + 2; i++) assert.equal((await tokenRes('repository:team/app:pull', boss)).status, 503);
+      } finally {
+        await slapd.start();
+      }
+      assert.equal((await tokenRes('repository:team/app:pull', boss)).status, 200);
     });
   });
 }

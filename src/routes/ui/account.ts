@@ -15,6 +15,7 @@ export function accountRoutes(): Hono<AppEnv> {
       await c.var.services.accounts.changePassword(me.id, formString(form.new_password, 300), {
         oldPassword: formString(form.old_password, 300),
         keepSessionId: c.var.session?.id,
+        clientIp: c.var.actor.ip,
       });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;

@@ -121,7 +121,11 @@ export function userRoutes(): Hono<AppEnv> {
     const self = p.kind === 'user' && p.id === u.id;
     // Changing one's own password needs the old one, even for admins (a stolen session must not lock the owner out).
     if (self && typeof b.old_password !== 'string') throw badRequest('old_password is required');
-    await c.var.services.accounts.changePassword(u.id, b.new_password, { oldPassword: self ? b.old_password : undefined, keepSessionId: c.var.session?.id });
+    await c.var.services.accounts.changePassword(u.id, b.new_password, {
+      oldPassword: self ? b.old_password : undefined,
+      keepSessionId: c.var.session?.id,
+      clientIp: c.var.actor.ip,
+    });
     await c.var.services.audit.record(c.var.actor, 'change_password', 'user', u.username);
     return c.body(null, 204);
   });
