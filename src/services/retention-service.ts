@@ -14,6 +14,8 @@ import {
   saveRetentionPolicy,
   type RetentionRunItem,
 } from '../db/repos/retention.js';
+
+export type { RetentionRunItem } from '../db/repos/retention.js';
 import { findJob, type Job } from '../db/repos/jobs.js';
 import type { KeysetPage, PageRequest } from '../paging.js';
 import { AppError, badRequest } from '../errors.js';

@@ -1,3 +1,4 @@
+import { retryDeadlock } from './jobs.js';
 import type { ExpressionBuilder } from 'kysely';
 import type { DB } from '../connect.js';
 import type { Database } from '../tables.js';
@@ -62,6 +63,11 @@ export function loginFailureClear(row: LoginFailureRow | undefined, now: number,
  * contention (a reset racing a success) the answer is `refused`.
  */
 export async function reserveLoginAttempt(db: DB, key: string, now: number, policy: LoginPolicy): Promise<LoginAttempt> {
+  // Each statement commits on its own and a deadlock victim took no effect, so the whole reservation can run again.
+  return retryDeadlock(() => reserveOnce(db, key, now, policy));
+}
+
+async function reserveOnce(db: DB, key: string, now: number, policy: LoginPolicy): Promise<LoginAttempt> {
   const max = policy.maxFailures;
   const open = (eb: ExpressionBuilder<Database, 'login_failures'>) => eb.and([eb('key', '=', key), eb('locked_until', '=', 0), eb('first_at', '>', now - policy.windowMs)]);
   for (let round = 0; round < 3; round++) {
@@ -115,17 +121,19 @@ export async function reserveLoginAttempt(db: DB, key: string, now: number, poli
  * down): one place fewer, and no lock, since a lock means every place is taken.
  */
 export async function releaseLoginAttempt(db: DB, key: string): Promise<void> {
-  await db
-    .updateTable('login_failures')
-    .set((eb) => ({ locked_until: 0, failures: eb('failures', '-', 1) }))
-    .where('key', '=', key)
-    .where('failures', '>', 0)
-    .execute();
+  await retryDeadlock(() =>
+    db
+      .updateTable('login_failures')
+      .set((eb) => ({ locked_until: 0, failures: eb('failures', '-', 1) }))
+      .where('key', '=', key)
+      .where('failures', '>', 0)
+      .execute(),
+  );
 }
 
 /** Ends the counting for `key` (a successful sign-in). */
 export async function deleteLoginFailure(db: DB, key: string): Promise<void> {
-  await db.deleteFrom('login_failures').where('key', '=', key).execute();
+  await retryDeadlock(() => db.deleteFrom('login_failures').where('key', '=', key).execute());
 }
 
 /**

@@ -1,11 +1,10 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
-import type { Job } from '../../../db/repos/jobs.js';
-import type { RetentionRunItem } from '../../../db/repos/retention.js';
+import type { Job } from '../../../jobs/runner.js';
 import { nextRuns } from '../../../jobs/schedules.js';
 import { SORTS } from '../../../paging.js';
-import { retentionPolicySchema, type RetentionPolicy } from '../../../services/retention-service.js';
+import { retentionPolicySchema, type RetentionPolicy, type RetentionRunItem } from '../../../services/retention-service.js';
 import { iso } from '../../http.js';
 import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { jobJson } from './jobs.js';
