@@ -73,10 +73,10 @@ describe('berth CLI', () => {
         const reconcile = await run('node', ['bin/berth.mjs', 'reconcile', '--timeout', '60'], { env: env2 });
         assert.match(reconcile.stdout, /success/);
         // Every state change through the CLI is in the audit log, as the same change through REST or the UI would be,
-        // by the operator `cli` (a name no account can take) from `local`.
+        // by the operator `(cli)` (a name no account can have) from `local`.
         const job = (out: string) => Number(/as job (\d+)/.exec(out)?.[1]);
         const audit = async (action: string) => {
-          const res = await b.api(`/api/v1/audit-logs?username=cli&action=${action}`, { auth: ['admin', 'admin-Passw0rd!'] });
+          const res = await b.api(`/api/v1/audit-logs?username=${encodeURIComponent('(cli)')}&action=${action}`, { auth: ['admin', 'admin-Passw0rd!'] });
           assert.equal(res.status, 200);
           const body = (await res.json()) as { items: { username: string; action: string; resource_type: string; resource: string; client_ip: string; detail: Record<string, unknown> | null }[] };
           return body.items;
