@@ -19,6 +19,11 @@ export type { User };
  * clears the count), the window's length, and how long the key is then locked (ms).
  */
 export const LOGIN_POLICY = { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 } as const;
+/**
+ * How long a fresh lock may still be the last places taken by checks in flight (a password hash, a directory bind):
+ * a refused request waits up to this for them to end before its refusal is final.
+ */
+const LOCK_SETTLE_MS = 3000;
 
 // Verified Basic credentials are remembered for a minute so API scripts and `docker` (one token request per
 // operation) do not pay ~60 ms of scrypt per call; a hit counts only while the stored hash is unchanged, so a
@@ -163,7 +168,8 @@ export class AccountService {
    *
    * Every check is counted before it runs, by one conditional update in the database (see
    * {@link sessions.reserveLoginAttempt}), so at most `LOGIN_POLICY.maxFailures` checks run per window and key however
-   * many requests arrive at once, on however many replicas; the rest are refused unchecked. A success clears the
+   * many requests arrive at once, on however many replicas; the rest wait while the lock is fresh (the places may be
+   * held by right passwords still being checked, {@link LOCK_SETTLE_MS}) and are refused unchecked if it stands. A success clears the
    * count; UNAVAILABLE from `check` (a directory that is down: nothing was verified) gives the attempt back; any other
    * error keeps it counted. `remembered` is a cheap check consulted first (the credential cache; an OIDC CLI secret):
    * its success is taken without any write when the key has no attempt counted in the current window, read after it
@@ -184,13 +190,26 @@ export class AccountService {
   ): Promise<User> {
     if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password', undefined, { key: 'bad_credentials' });
     const key = `${(opts.canonical ?? username.toLowerCase()).slice(0, 128)}|${clientIp.slice(0, 64)}`;
-    const now = Date.now();
-    const known = await opts.remembered?.();
-    if (known && sessions.loginFailureClear(await sessions.findLoginFailure(this.db, key), now, LOGIN_POLICY)) return known;
-    const attempt = await sessions.reserveLoginAttempt(this.db, key, now, LOGIN_POLICY);
-    if (attempt === 'refused') {
-      await opts.onLocked?.();
-      throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later', undefined, { key: 'login_locked' });
+    const deadline = Date.now() + LOCK_SETTLE_MS;
+    let now: number;
+    let attempt: sessions.LoginAttempt;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+      now = Date.now();
+      const known = await opts.remembered?.();
+      if (known && sessions.loginFailureClear(await sessions.findLoginFailure(this.db, key), now, LOGIN_POLICY)) return known;
+      attempt = await sessions.reserveLoginAttempt(this.db, key, now, LOGIN_POLICY);
+      if (attempt !== 'refused') break;
+      // Places are taken before the checks run, so a refusal can mean only that the last places belong to checks still
+      // running: concurrent requests with the right password (a CI job's parallel API calls), whose first success
+      // clears the count. A lock younger than LOCK_SETTLE_MS is waited out (backing off) and the reservation tried
+      // again; an older one, or one still there at the deadline, is final.
+      const row = await sessions.findLoginFailure(this.db, key);
+      const lockedAt = row && Number(row.locked_until) > 0 ? Number(row.locked_until) - LOGIN_POLICY.lockMs : null;
+      if ((lockedAt !== null && Date.now() - lockedAt >= LOCK_SETTLE_MS) || Date.now() + delay > deadline) {
+        await opts.onLocked?.();
+        throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later', undefined, { key: 'login_locked' });
+      }
+      await new Promise((r) => setTimeout(r, delay));
     }
     let user: User | undefined;
     try {

@@ -85,6 +85,19 @@ for (const dialect of testDialects()) {
       });
     }
 
+    it(`${BURST} simultaneous requests with the right, not yet remembered password all succeed, through every way in`, async () => {
+      // A CI job's parallel API calls: every place is taken by a check in flight, none has failed; the refused ones
+      // wait for those checks instead of reading as a lockout.
+      for (const way of ['rest', 'token', 'ui'] as const) {
+        const name = `parallel${way}`;
+        const [, password] = await createUser(t, name, `${name}-right-pw`);
+        const forms = way === 'ui' ? await Promise.all(Array.from({ length: 10 }, () => loginForm(t))) : [];
+        const statuses = await Promise.all(Array.from({ length: BURST }, (_, i) => guess(t, way, name, password, forms[i % 10])));
+        assert.deepEqual(tally(statuses), { [way === 'ui' ? 303 : 200]: BURST }, way);
+        assert.equal(await storedFailures(t, name), undefined, `${way}: nothing left counted`);
+      }
+    });
+
     it('a burst mixing all three ways in shares one counter', async () => {
       const name = 'burstmixed';
       const [, password] = await createUser(t, name, `${name}-right-pw`);
