@@ -66,7 +66,7 @@ export async function pingDatabase(db: DB): Promise<void> {
 const NOT_YET_REACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR']);
 
 /**
- * Waits until the database answers `select 1`, retrying while the server is not reachable yet (a MariaDB container
+ * Waits until {@link pingDatabase} answers, retrying while the server is not reachable yet (a MariaDB container
  * still starting or restarting: ECONNREFUSED, ETIMEDOUT, PROTOCOL_CONNECTION_LOST …) every 0.5–4 s, doubling, for at
  * most `timeoutMs` (Harbor's core waits for its database the same way). Any other error (access denied, unknown
  * database) and the last error after `timeoutMs` are thrown at once. `onWait(attempt, err)` is told about each retry.
@@ -76,7 +76,7 @@ export async function waitForDatabase(db: DB, opts: { timeoutMs: number; onWait?
   let delay = 500;
   for (let attempt = 1; ; attempt++) {
     try {
-      await sql`select 1`.execute(db);
+      await pingDatabase(db);
       return;
     } catch (err) {
       const code = (err as { code?: unknown }).code;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { ADMIN } from '../helpers/app.js';
@@ -139,6 +140,20 @@ for (const dialect of testDialects()) {
         headers: { cookie: `berth_oidc_flow=${encodeURIComponent(JSON.stringify({ state: 'xyz', nonce: 'n', verifier: 'v', next: '/' }))}` },
       });
       assert.equal(forged.status, 400);
+    });
+
+    // Last: it leaves olivia locked out from this address.
+    it('wrong CLI secrets in a burst go through the login lockout: 5 checked, the rest refused, and then the right one too', async () => {
+      const secret = 'burst-test-cli-secret-0123456789abcdef';
+      await b.db
+        .updateTable('users')
+        .set({ cli_secret_hash: createHash('sha256').update(secret).digest('hex') })
+        .where('username', '=', 'olivia')
+        .execute();
+      assert.deepEqual((await access('repository:oproj/app:pull', ['olivia', secret])).actions, ['pull']);
+      const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => access('repository:oproj/app:pull', ['olivia', `wrong-secret-${i}`]).then((r) => r.status)));
+      assert.deepEqual({ 401: statuses.filter((s) => s === 401).length, 429: statuses.filter((s) => s === 429).length }, { 401: 5, 429: 15 });
+      assert.equal((await access('repository:oproj/app:pull', ['olivia', secret])).status, 429, 'a matching CLI secret is no way around the lockout');
     });
   });
 }
