@@ -110,6 +110,8 @@ export interface AppEnv {
     locale?: Locale;
     /** The signed-in admin still has the password generated at first start: the layout asks them to change it. */
     passwordNotice?: boolean;
+    /** No advisory was ever loaded: every scan finds nothing, and the layout says so (scan results are not "clean"). */
+    advisoryNotice?: boolean;
     /** True when the language was chosen (stored for the user or in the cookie), not picked from the browser. */
     localeChosen?: boolean;
   };

@@ -41,13 +41,15 @@ export function uiRoutes(services: Services): Hono<AppEnv> {
     await next();
   });
   ui.use('*', async (c, next) => (isUiPath(c.req.path) ? csrf(c, next) : next()));
-  // A banner on every page while garbage collection holds the registry read-only.
+  // Banners on every page: garbage collection holds the registry read-only; the generated admin password is still in
+  // use; no advisory was ever loaded (a scan then finds nothing, which must not read as clean).
   ui.use('*', async (c, next) => {
     if (isUiPath(c.req.path) && c.var.principal?.kind === 'user') {
       const ro = await services.policy.readOnly();
       if (ro) c.set('banner', tr(c)('banner.gc'));
       const p = c.var.principal;
       if (p.isAdmin && (await services.accounts.hasGeneratedPassword(p.id))) c.set('passwordNotice', true);
+      if ((await services.advisories.updatedAt()) === null) c.set('advisoryNotice', true);
     }
     await next();
   });

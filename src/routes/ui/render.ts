@@ -59,6 +59,7 @@ export function page(c: Ctx, template: string, data: Record<string, unknown>, st
     flash,
     banner: c.var.banner,
     passwordNotice: c.var.passwordNotice ?? false,
+    advisoryNotice: c.var.advisoryNotice ?? false,
     path: ownPath(c),
     ...i18nData(c),
     ...data,
