@@ -7,6 +7,7 @@ import { enqueueScan, PRIORITY_PUSH, pushScanPriority, SCAN_ALL, SCAN_IMAGE } fr
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { PushedArtifact } from './registry-sync.js';
+import { requireSystemRequester, type SystemRequester } from './system-requester.js';
 
 /** The artifact a scan is asked for, as `RepositoryService.artifact` resolves it. */
 export interface ScanTarget {
@@ -40,10 +41,14 @@ export class ScanRequests {
     return { id };
   }
 
-  /** A scan of every artifact (the caller is a system admin: the route checks), audited. Returns the job id. */
-  async scanAll(actor: Actor): Promise<{ id: number }> {
-    const { id } = await this.jobs.enqueue(SCAN_ALL, { reason: 'manual', by: actor.name });
-    await this.audit.record(actor, 'scan_all', 'system', 'artifacts', { job: id });
+  /**
+   * A scan of every artifact, for system admins and the operator only (REST and the job center alike), audited.
+   * Throws `UNAUTHORIZED` for an anonymous caller and `DENIED` for anyone else. Returns the job id.
+   */
+  async scanAll(by: SystemRequester): Promise<{ id: number }> {
+    requireSystemRequester(by);
+    const { id } = await this.jobs.enqueue(SCAN_ALL, { reason: 'manual', by: by.actor.name });
+    await this.audit.record(by.actor, 'scan_all', 'system', 'artifacts', { job: id });
     return { id };
   }
 

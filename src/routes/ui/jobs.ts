@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { AppEnv } from '../../context.js';
+import type { AppEnv, Services } from '../../context.js';
 import { notFound } from '../../errors.js';
 import type { Job } from '../../jobs/runner.js';
 import { renderJobLog } from '../../i18n/job-log.js';
@@ -8,6 +8,7 @@ import { FINAL_STATES, isJobStatus, JOB_STATES } from '../../jobs/states.js';
 import { RECONCILE } from '../../jobs/types/reconcile.js';
 import { SCAN_ALL } from '../../jobs/types/scan.js';
 import { SORTS } from '../../paging.js';
+import type { SystemRequester } from '../../services/system-requester.js';
 import { pathId, systemAdminOnly, type Ctx } from '../http.js';
 import { CONFIG_LIST_LIMIT, cursorPager, listId, listQuery } from '../pagination.js';
 import { fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, tr } from './render.js';
@@ -44,10 +45,13 @@ const jobView = (j: Job) => ({
 /** A job type in the reader's language (`jobs.type_<type>`, `-` read as `_`), else the type itself. */
 const typeLabel = (c: Ctx, type: string) => tr(c)(`jobs.type_${type.replace(/-/g, '_')}`, { defaultValue: type });
 
-/** Jobs a system admin can start from the job center (labels are message keys). */
-const MANUAL: { type: string; label: string }[] = [
-  { type: RECONCILE, label: 'jobs.run_reconcile' },
-  { type: SCAN_ALL, label: 'jobs.run_scan_all' },
+/**
+ * Jobs a system admin can start from the job center (labels are message keys), each through the service REST and the
+ * CLI use, which checks the permission, queues the job and audits it.
+ */
+const MANUAL: { type: string; label: string; run: (s: Services, by: SystemRequester) => Promise<{ id: number }> }[] = [
+  { type: RECONCILE, label: 'jobs.run_reconcile', run: (s, by) => s.maintenance.reconcile(by) },
+  { type: SCAN_ALL, label: 'jobs.run_scan_all', run: (s, by) => s.scanRequests.scanAll(by) },
 ];
 
 /** The job center and the schedules page: system admins only. */
@@ -72,15 +76,15 @@ export function jobPages(): Hono<AppEnv> {
       filter: { type, status },
       items: shown.map(jobView),
       pager: cursorPager(c, list, res, q),
-      actions: MANUAL.filter((a) => registered.includes(a.type)),
+      actions: MANUAL.filter((a) => registered.includes(a.type)).map(({ type, label }) => ({ type, label })),
     });
   });
 
   r.post('/run/:type', async (c) => {
     const type = c.req.param('type');
-    if (!MANUAL.some((a) => a.type === type)) throw notFound('no such job type', { key: 'not_found' });
-    const { id } = await c.var.services.jobs.enqueueStored(type, { reason: 'manual', by: c.var.actor.name });
-    await c.var.services.audit.record(c.var.actor, 'run', 'job', type, { job: id });
+    const manual = MANUAL.find((a) => a.type === type);
+    if (!manual) throw notFound('no such job type', { key: 'not_found' });
+    const { id } = await manual.run(c.var.services, { principal: c.var.principal, actor: c.var.actor });
     return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)('jobs.queued_flash', { id, type: typeLabel(c, type) }) });
   });
 

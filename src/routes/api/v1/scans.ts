@@ -378,8 +378,7 @@ export function scannerRoutes(): Hono<AppEnv> {
 export function scanSystemRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   route(r, '', scanSystemOps.scanAll, async (c) => {
-    requireAdmin(c);
-    const { id } = await c.var.services.scanRequests.scanAll(c.var.actor);
+    const { id } = await c.var.services.scanRequests.scanAll({ principal: c.var.principal, actor: c.var.actor });
     return acceptedJob(c, id);
   });
   route(r, '', scanSystemOps.vulndb, async (c) => {
