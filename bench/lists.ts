@@ -21,6 +21,7 @@ import path from 'node:path';
 import { ADMIN, Browser, startTestApp, type TestApp } from '../test/helpers/app.js';
 import { MYSQL_ADMIN_URL, type TestDatabase } from '../test/helpers/db.js';
 import { projectScanTotals } from '../migrations/2026-11-30-100-project-scan-totals.js';
+import { repositoryArtifactCount } from '../migrations/2026-11-30-230-repository-artifact-count.js';
 
 const ARTIFACTS = Number(process.env.BENCH_LIST_ARTIFACTS ?? 1_000_000);
 const TAGS_PER = Number(process.env.BENCH_LIST_TAGS_PER_ARTIFACT ?? 5);
@@ -145,9 +146,10 @@ async function seed(t: TestApp, s: Sizes) {
     await cloneRows(conn, 'audit_logs', '1 = 1', s.audit, { created_at: `${now - s.audit} + s.seq`, resource: "concat('bench/r', s.seq % 1000)" });
     await cloneRows(conn, 'jobs', '1 = 1', s.jobs, { unique_key: 'null', status: "'success'" });
     process.stderr.write('  audit, jobs\n');
-    // The rows above bypassed the repositories that keep the per-project severity counters: rebuild them as the
-    // migration does from whatever rows exist.
+    // The rows above bypassed the repositories that keep the per-project severity counters and each repository's
+    // artifact count: rebuild them as the migrations do from whatever rows exist.
     await projectScanTotals.up(t.db);
+    await repositoryArtifactCount.up(t.db);
     await conn.query('analyze table artifacts, tags, repositories, projects, users, audit_logs, jobs, project_members, scan_reports, project_scan_totals');
   } finally {
     await conn.end();

@@ -25,6 +25,7 @@ import { quotaReservations } from './2026-11-30-120-quota-reservations.js';
 import { jobLogKeys } from './2026-11-30-130-job-log-keys.js';
 import { boundedLists } from './2026-11-30-150-bounded-lists.js';
 import { loginFailuresFirstAt } from './2026-11-30-180-login-failures-first-at.js';
+import { repositoryArtifactCount } from './2026-11-30-230-repository-artifact-count.js';
 
 /** Every migration, by its dated name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -54,4 +55,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30-130-job-log-keys': jobLogKeys,
   '2026-11-30-150-bounded-lists': boundedLists,
   '2026-11-30-180-login-failures-first-at': loginFailuresFirstAt,
+  '2026-11-30-230-repository-artifact-count': repositoryArtifactCount,
 };

@@ -116,6 +116,8 @@ export interface RepositoriesTable {
   project_id: number;
   name: string;
   pull_count: Generated<number>;
+  /** how many artifacts it holds, moved with each artifact insert and delete (migration 230) */
+  artifact_count: Generated<number>;
   created_at: number;
   updated_at: number;
 }

@@ -312,7 +312,9 @@ export class NotificationInbox {
     audits: { username: string; action: string; resource: string; clientIp: string; at: number }[],
   ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      for (const p of pulls.values()) {
+      // In one order (repository, digest), so two replicas' flushes lock rows in the same order.
+      const ordered = [...pulls.values()].sort((a, b) => (a.repo === b.repo ? (a.digest < b.digest ? -1 : 1) : a.repo < b.repo ? -1 : 1));
+      for (const p of ordered) {
         const repo = await art.findRepository(trx, p.repo);
         if (!repo) continue;
         const id = await art.findArtifactId(trx, repo.id, p.digest);

@@ -23,9 +23,11 @@ export interface CounterRecountSummary {
   countersRecounted: number;
   /** of those, projects whose counters had drifted (now repaired) */
   countersRepaired: number;
+  /** repositories whose artifact count had drifted from their rows (now repaired) */
+  repositoryCountsRepaired: number;
 }
 
-/** Projects read per query by the counter recount. */
+/** Projects (and repositories) read per query by the counter recount. */
 const PROJECT_BATCH = 100;
 
 /** Repairs what lost registry events left wrong, by walking the registry itself (one run at a time per process). */
@@ -141,7 +143,7 @@ export class Reconciler {
    * bounded batches, under the counter lock the writers take), and logs each drift it repairs. Needs only the database.
    */
   async recountCounters(): Promise<CounterRecountSummary> {
-    const s: CounterRecountSummary = { countersRecounted: 0, countersRepaired: 0 };
+    const s: CounterRecountSummary = { countersRecounted: 0, countersRepaired: 0, repositoryCountsRepaired: 0 };
     let after = 0;
     for (;;) {
       const ids = await listProjectIdsAfter(this.db, after, PROJECT_BATCH);
@@ -153,6 +155,21 @@ export class Reconciler {
         if (r.drifted) {
           s.countersRepaired++;
           this.log.warn({ project: id, was: r.before, now: r.after }, 'severity counters had drifted from the rows: recounted');
+        }
+      }
+      if (ids.length < PROJECT_BATCH) break;
+      after = ids[ids.length - 1]!;
+    }
+    // Each repository's artifact count, one repository per transaction.
+    after = 0;
+    for (;;) {
+      const ids = await art.listRepositoryIdsAfter(this.db, after, PROJECT_BATCH);
+      for (const id of ids) {
+        if (this.stopped) return s;
+        const r = await art.recountRepositoryArtifacts(this.db, id);
+        if (r && r.before !== r.after) {
+          s.repositoryCountsRepaired++;
+          this.log.warn({ repository: id, was: r.before, now: r.after }, 'artifact count had drifted from the rows: recounted');
         }
       }
       if (ids.length < PROJECT_BATCH) return s;

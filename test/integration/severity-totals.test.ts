@@ -10,6 +10,7 @@ import type { RegistryClient } from '../../src/registry/client.js';
 import { RegistrySync } from '../../src/services/registry-sync.js';
 import { deleteProjectRow } from '../../src/db/repos/projects.js';
 import { projectScanTotals } from '../../migrations/2026-11-30-100-project-scan-totals.js';
+import { repositoryArtifactCount } from '../../migrations/2026-11-30-230-repository-artifact-count.js';
 import { ADMIN, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 import { runToEnd } from '../helpers/jobs.js';
@@ -76,7 +77,7 @@ for (const dialect of testDialects()) {
       for (let i = 0; i < k; i++) {
         const a = live[r(live.length)];
         if (!a) continue;
-        const op = r(12);
+        const op = r(13);
         const tolerate = (p: Promise<unknown>) =>
           p.catch((err: { code?: string; errno?: number }) => {
             // a report written for an artifact deleted in the same round fails on its foreign key, as a scan would
@@ -89,9 +90,27 @@ for (const dialect of testDialects()) {
         else if (op === 8) ops.push(reports.saveReportResult(db, a.id, result(r, r(2) ? 'incomplete' : 'not_applicable')));
         else if (op === 9) ops.push(reports.markReportFailed(db, a.id, 'boom', Date.now()));
         else if (op === 10) ops.push(art.deleteArtifact(db, a.repo, a.digest));
+        // a batch of pull counts, in a transaction as the inbox flushes them (it locks the repository row too)
+        else if (op === 12) ops.push(db.transaction().execute((trx) => art.addPulls(trx, a.id, a.repo, 1, Date.now())));
         else ops.push(tolerate(reports.upsertReportResult(db, a.id, { ...result(r), jobId: null, startedAt: Date.now() })).then(() => art.deleteArtifact(db, a.repo, a.digest)));
       }
       return ops;
+    };
+    /** Every repository's artifact_count counter against a count of its rows. */
+    const repositoryCountsMatch = async (when: string) => {
+      const rows = await t.db
+        .selectFrom('repositories as r')
+        .select(['r.name', 'r.artifact_count'])
+        .select((eb) =>
+          eb
+            .selectFrom('artifacts as a')
+            .select((e) => e.fn.countAll<number>().as('n'))
+            .whereRef('a.repository_id', '=', 'r.id')
+            .as('counted'),
+        )
+        .execute();
+      assert.ok(rows.length > 0);
+      for (const x of rows) assert.equal(Number(x.artifact_count), Number(x.counted), `${x.name} artifact_count ${when}`);
     };
     const forgetDeleted = async (live: Live[]) => {
       for (let i = live.length - 1; i >= 0; i--) if (!(await art.findArtifact(t.db, live[i]!.repo, live[i]!.digest))) live.splice(i, 1);
@@ -116,6 +135,7 @@ for (const dialect of testDialects()) {
         await Promise.all(mixedWrites(r, live, push, 16));
         // after every round, not only at the end: a drift and its opposite must not cancel out
         for (const p of ['sev', 'sevpub', 'sevother']) assert.deepEqual(await severityTotals(db, { projectId: ids[p]! }), await recountSeverityTotals(db, ids[p]!), `${p} after round ${round}`);
+        await repositoryCountsMatch(`after round ${round}`);
         await forgetDeleted(live);
       }
       // a whole repository goes, with its artifacts and reports
@@ -172,6 +192,10 @@ for (const dialect of testDialects()) {
       await db.deleteFrom('project_scan_totals').execute();
       await projectScanTotals.up(db);
       assert.deepEqual(await db.selectFrom('project_scan_totals').selectAll().orderBy('project_id').execute(), rows);
+      // the repositories' artifact counts likewise (migration 230, re-run over wrong counts)
+      await db.updateTable('repositories').set({ artifact_count: 0 }).execute();
+      await repositoryArtifactCount.up(db);
+      await repositoryCountsMatch('after migration 230');
       assert.ok(await deleteProjectRow(db, ids.sevother!));
       assert.equal((await db.selectFrom('project_scan_totals').select('project_id').where('project_id', '=', ids.sevother!).execute()).length, 0);
     });
@@ -188,6 +212,14 @@ for (const dialect of testDialects()) {
         .where('project_id', '=', ids.sev!)
         .execute();
       await db.deleteFrom('project_scan_totals').where('project_id', '=', ids.sevpub!).execute();
+      // and one repository's artifact count
+      await db.updateTable('repositories').set({ artifact_count: 12345 }).where('name', '=', 'sev/r1').execute();
+      const listed = async () => {
+        const res = await t.req('/api/v1/projects/sev/repositories?q=r1', { auth: ADMIN });
+        assert.equal(res.status, 200);
+        return ((await res.json()) as { items: { name: string; artifact_count: number }[] }).items.find((x) => x.name === 'sev/r1')!.artifact_count;
+      };
+      assert.equal(await listed(), 12345, 'the list reads the counter');
       const browser = new Browser(t);
       await browser.login(ADMIN[0], ADMIN[1]);
       const label = (html: string) => /<svg class="sevcols" role="img" aria-label="([^"]+)"/.exec(html)?.[1] ?? '';
@@ -204,8 +236,12 @@ for (const dialect of testDialects()) {
       runner.register(reconcileJob(new RegistrySync(db, registry, createLogger('silent'))));
       const job = await runToEnd(runner, RECONCILE, { reason: 'manual' });
       assert.equal(job.status, 'success', JSON.stringify(job));
-      const result = job.result as { countersRecounted: number; countersRepaired: number };
+      const result = job.result as { countersRecounted: number; countersRepaired: number; repositoryCountsRepaired: number };
       assert.equal(result.countersRepaired, 2);
+      assert.equal(result.repositoryCountsRepaired, 1);
+      await repositoryCountsMatch('after the reconcile job');
+      const r1 = await art.findRepository(db, 'sev/r1');
+      assert.equal(await listed(), (await art.repositoryState(db, r1!.id)).artifacts.length);
       assert.ok(result.countersRecounted >= 2);
       for (const p of ['sev', 'sevpub']) assert.deepEqual(await severityTotals(db, { projectId: ids[p]! }), await truth(p), p);
       const html = await page('sev');
@@ -214,6 +250,7 @@ for (const dialect of testDialects()) {
       // Nothing drifted since: a second run repairs nothing.
       const again = await new RegistrySync(db, registry, createLogger('silent')).recountCounters();
       assert.equal(again.countersRepaired, 0);
+      assert.equal(again.repositoryCountsRepaired, 0);
     });
 
     it('a recount racing pushes, scans and deletions leaves the counters equal to the rows', async () => {
@@ -247,6 +284,7 @@ for (const dialect of testDialects()) {
         });
         await Promise.all([...writes, ...recounts]);
         for (const p of ['sev', 'sevpub']) assert.deepEqual(await severityTotals(db, { projectId: ids[p]! }), await recountSeverityTotals(db, ids[p]!), `${p} after round ${round}`);
+        await repositoryCountsMatch(`after round ${round}`);
         await forgetDeleted(live);
       }
       assert.ok(drifts >= 10, `every round's drift was found and repaired (${drifts})`);

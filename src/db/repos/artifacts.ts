@@ -166,7 +166,7 @@ async function upsertArtifactOnce(db: DB, repositoryId: number, digest: string, 
     }
     await trx
       .updateTable('repositories')
-      .set({ updated_at: Math.max(f.pushedAt, 0) })
+      .set((eb) => ({ updated_at: Math.max(f.pushedAt, 0), ...(inserted ? { artifact_count: eb('artifact_count', '+', 1) } : {}) }))
       .where('id', '=', repositoryId)
       .execute();
     if (inserted) {
@@ -242,15 +242,24 @@ export async function deleteTag(db: DB, repositoryId: number, name: string): Pro
  */
 export async function deleteArtifact(db: DB, repositoryId: number, digest: string): Promise<boolean> {
   return lockingTransaction(db, async (trx) => {
-    // the artifact row alone is locked (MariaDB has no FOR UPDATE OF): a lock on the repository would stall pushes
+    // Locks in the order an import takes them (repository row, artifact, then the counters), so the two cannot
+    // deadlock; the repository row is held for these few statements only.
+    const mysql = isMysqlDb(trx);
+    const rq = trx.selectFrom('repositories').select('project_id').where('id', '=', repositoryId);
+    const repo = await (mysql ? rq.forUpdate() : rq).executeTakeFirst();
+    if (!repo) return false;
     const q = trx.selectFrom('artifacts').select(['id', 'repository_id']).where('repository_id', '=', repositoryId).where('digest', '=', digest);
-    const found = await (isMysqlDb(trx) ? q.forUpdate() : q).executeTakeFirst();
+    const found = await (mysql ? q.forUpdate() : q).executeTakeFirst();
     if (!found) return false;
-    const repo = await trx.selectFrom('repositories').select('project_id').where('id', '=', repositoryId).executeTakeFirstOrThrow();
     const row = { id: found.id, project_id: repo.project_id };
     const report = contributionOf(await lockReportCounts(trx, Number(row.id)));
     const res = await trx.deleteFrom('artifacts').where('id', '=', row.id).executeTakeFirst();
     if (Number(res.numDeletedRows) === 0) return false;
+    await trx
+      .updateTable('repositories')
+      .set((eb) => ({ artifact_count: eb('artifact_count', '-', 1) }))
+      .where('id', '=', repositoryId)
+      .execute();
     await addToProjectTotals(trx, Number(row.project_id), { ...negate(report), artifacts: -1 });
     return true;
   });
@@ -297,8 +306,16 @@ export async function deleteRepositoryRow(db: DB, repositoryId: number): Promise
   });
 }
 
-/** Adds batched pull counts: per artifact and per repository. */
+/**
+ * Adds batched pull counts: per repository and per artifact, in that order (the order imports and deletions lock the
+ * two rows in, so a transaction of pull counts cannot deadlock with them).
+ */
 export async function addPulls(db: DB, artifactId: number, repositoryId: number, count: number, lastAt: number): Promise<void> {
+  await db
+    .updateTable('repositories')
+    .set((eb) => ({ pull_count: eb('pull_count', '+', count) }))
+    .where('id', '=', repositoryId)
+    .execute();
   await db
     .updateTable('artifacts')
     .set((eb) => ({
@@ -307,14 +324,45 @@ export async function addPulls(db: DB, artifactId: number, repositoryId: number,
     }))
     .where('id', '=', artifactId)
     .execute();
-  await db
-    .updateTable('repositories')
-    .set((eb) => ({ pull_count: eb('pull_count', '+', count) }))
-    .where('id', '=', repositoryId)
-    .execute();
 }
 
-/** A project's repositories by name (keyset over name, id), each with its artifact count. */
+/** Repositories read per query by {@link listRepositoryIdsAfter}. */
+export async function listRepositoryIdsAfter(db: DB, afterId: number, limit: number): Promise<number[]> {
+  const rows = await db.selectFrom('repositories').select('id').where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  return rows.map((r) => Number(r.id));
+}
+
+/**
+ * Recounts one repository's `artifact_count` from its artifact rows and stores it, under the repository row lock that
+ * imports and deletions take first (so a concurrent one is neither lost nor counted twice). Returns the count before
+ * and after, or null when the repository is gone.
+ */
+export async function recountRepositoryArtifacts(db: DB, repositoryId: number): Promise<{ before: number; after: number } | null> {
+  return lockingTransaction(db, async (trx) => {
+    const mysql = isMysqlDb(trx);
+    // SQLite: write first, so the single writer's lock is held from the start.
+    if (!mysql)
+      await trx
+        .updateTable('repositories')
+        .set((eb) => ({ artifact_count: eb.ref('artifact_count') }))
+        .where('id', '=', repositoryId)
+        .execute();
+    const q = trx.selectFrom('repositories').select('artifact_count').where('id', '=', repositoryId);
+    const row = await (mysql ? q.forUpdate() : q).executeTakeFirst();
+    if (!row) return null;
+    const counted = await trx
+      .selectFrom('artifacts')
+      .select((e) => e.fn.countAll<number>().as('n'))
+      .where('repository_id', '=', repositoryId)
+      .executeTakeFirstOrThrow();
+    const before = Number(row.artifact_count);
+    const after = Number(counted.n);
+    if (before !== after) await trx.updateTable('repositories').set({ artifact_count: after }).where('id', '=', repositoryId).execute();
+    return { before, after };
+  });
+}
+
+/** A project's repositories by name (keyset over name, id), each with its artifact count (the counter column). */
 export async function listRepositories(db: DB, f: { projectId: number; q?: string; page: PageRequest }): Promise<KeysetPage<RepositoryRow>> {
   let base = db.selectFrom('repositories as r').where('r.project_id', '=', f.projectId);
   if (f.q) base = base.where(likeExpr(sql.ref('r.name'), f.q));
@@ -323,14 +371,7 @@ export async function listRepositories(db: DB, f: { projectId: number; q?: strin
     base,
     SORTS.repositories,
     f.page,
-    (qb) =>
-      qb.select(['r.id', 'r.project_id', 'r.name', 'r.pull_count', 'r.created_at', 'r.updated_at']).select((eb) =>
-        eb
-          .selectFrom('artifacts as a')
-          .select((e) => e.fn.countAll<number>().as('n'))
-          .whereRef('a.repository_id', '=', 'r.id')
-          .as('artifact_count'),
-      ),
+    (qb) => qb.select(['r.id', 'r.project_id', 'r.name', 'r.pull_count', 'r.artifact_count', 'r.created_at', 'r.updated_at']),
     (r) => [r.name, Number(r.id)],
   );
   return {

@@ -27,6 +27,7 @@ export function reconcileJob(sync: RegistrySync): JobType<{ reason?: string }> {
         tagsRemoved: s.tagsRemoved,
         recounted: s.countersRecounted,
         repaired: s.countersRepaired,
+        repositoriesRepaired: s.repositoryCountsRepaired,
       });
       return s;
     },
