@@ -128,7 +128,10 @@ for (const dialect of testDialects()) {
       // Push times in an order that is not the names' (17 is prime to 45: each offset once): tag lists show the last
       // pushed first, as Harbor does, and a list sorted by name would fail.
       const pushOffset = (i: number) => ((i * 17) % TAGS) * 1000;
-      const tagsByPush = tagNames.map((name, i) => ({ name, off: pushOffset(i) })).sort((x, y) => x.off - y.off).map((x) => x.name);
+      const tagsByPush = tagNames
+        .map((name, i) => ({ name, off: pushOffset(i) }))
+        .sort((x, y) => x.off - y.off)
+        .map((x) => x.name);
       const referrerDigests = Array.from({ length: REFERRERS }, (_, i) => `sha256:${(0x9000 + i).toString(16)}${'b'.repeat(60)}`);
 
       before(async () => {
@@ -189,7 +192,7 @@ for (const dialect of testDialects()) {
         const page = await get<{ name: string }>(`${a}/artifacts/${subject}/tags?limit=10`);
         assert.equal((await t.req(`${a}/artifacts/${subject}/referrers?cursor=${encodeURIComponent(page.next_cursor!)}`, { auth: ADMIN })).status, 400);
         assert.equal((await t.req(`${a}/artifacts/${subject}/tags?limit=1001`, { auth: ADMIN })).status, 400);
-        assert.equal((await t.req(`${a}/artifacts/${'sha256:' + '0'.repeat(64)}/tags`, { auth: ADMIN })).status, 404);
+        assert.equal((await t.req(`${a}/artifacts/sha256:${'0'.repeat(64)}/tags`, { auth: ADMIN })).status, 404);
       });
 
       it('UI: the artifact page links to its tags and referrers, which page by plain links, each once', async () => {
