@@ -19,7 +19,7 @@ export type { RetentionRunItem } from '../db/repos/retention.js';
 import { findJob, type Job } from '../db/repos/jobs.js';
 import type { KeysetPage, PageRequest } from '../paging.js';
 import { AppError, badRequest } from '../errors.js';
-import type { JobLogKey, JobLogParams } from '../i18n/job-log.js';
+import type { JobLogKey, JobLogParams, JobProgressKey } from '../i18n/job-log.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { cronProblem, type Scheduler } from '../jobs/schedules.js';
 import type { Logger } from '../log.js';
@@ -79,7 +79,7 @@ export interface RetentionRunContext {
   id: number;
   signal: AbortSignal;
   log(key: JobLogKey, params?: JobLogParams, level?: 'info' | 'warn' | 'error'): Promise<void>;
-  progress(percent: number, text?: string): Promise<void>;
+  progress(percent: number, key?: JobProgressKey, params?: JobLogParams): Promise<void>;
 }
 
 export const retentionScheduleName = (projectId: number) => `retention:${projectId}`;
@@ -251,7 +251,7 @@ export class RetentionService {
           await ctx.log('retention_delete_failed', { repository, error: message }, 'warn');
         }
         done += list.length;
-        await ctx.progress((done / doomed.length) * 100, `${done} of ${doomed.length}`);
+        await ctx.progress((done / doomed.length) * 100, 'retention_deleting', { done, total: doomed.length });
       }
     }
     const result = {

@@ -41,7 +41,7 @@ for (const dialect of testDialects()) {
         async run(ctx) {
           await ctx.log('scan_not_applicable_reason', { reason: `hello ${String(ctx.payload.who)}` });
           await ctx.log('scan_all_finished', { count: 3 });
-          await ctx.progress(50, 'half way');
+          await ctx.progress(50, 'layer', { done: 1, total: 2 });
           return { echoed: ctx.payload.who };
         },
       },

@@ -122,7 +122,7 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
         let manifests: GcManifest[] = [];
         let estimate = new Map<string, number>();
         if (deleteUntagged) ({ manifests, estimate } = await deleteUnreferenced(ctx, sync, opts.untagged!, dryRun));
-        await ctx.progress(10, 'collecting');
+        await ctx.progress(10, 'gc_collecting');
         const before = listBlobs(target.storageDir);
         const args = ['garbage-collect', ...(dryRun ? ['--dry-run'] : []), target.configPath];
         const output = await runGc(opts.bin, args, ctx.signal);
@@ -137,7 +137,7 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
           ?.trim();
         if (summary) await ctx.log('gc_registry_summary', { summary: summary.slice(0, 500) });
         await ctx.log(dryRun ? 'gc_would_free' : 'gc_freed', { blobs: eligible.length, bytes });
-        await ctx.progress(90, 'done collecting');
+        await ctx.progress(90, 'gc_collected');
         return {
           dryRun,
           deleteUntagged,
