@@ -134,9 +134,19 @@ export class RetentionService {
     return this.policyOf(project.id);
   }
 
-  /** Queues a run (one real and one dry run per project at a time: asking again returns the queued one). */
+  /**
+   * Queues a run (one real and one dry run per project at a time: asking again returns the queued one). A run needs a
+   * saved policy with rules, as in Harbor: a dry run of nothing saved would report "nothing to delete" for a draft
+   * nobody saved, which reads as a verdict on rules that do not exist.
+   */
   async run(p: Principal, actor: Actor, name: string, opts: { dryRun: boolean }): Promise<number> {
     const project = await this.manageable(p, name);
+    const saved = await this.policyOf(project.id);
+    if (saved.updatedAt === null || saved.rules.length === 0)
+      throw new AppError('PRECONDITION', `project ${project.name} has no saved retention rules: save a policy first (PUT …/retention), then run it`, undefined, {
+        key: 'retention_no_policy',
+        params: { project: project.name },
+      });
     const payload: RetentionRunPayload = { projectId: project.id, dryRun: opts.dryRun, trigger: 'manual', operator: actor.name };
     const { id } = await this.queue.enqueue(TAG_RETENTION, payload, { uniqueKey: `retention:${project.id}:${opts.dryRun ? 'dry' : 'run'}`, releaseKeyOnFinish: true });
     await insertRetentionRun(this.db, { jobId: id, projectId: project.id, dryRun: opts.dryRun, trigger: payload.trigger, createdAt: Date.now() });

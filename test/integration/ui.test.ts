@@ -269,9 +269,19 @@ for (const dialect of testDialects()) {
         assert.doesNotMatch(await (await ops.fetch('/')).text(), /banner-password/);
         // A wrong current password changes nothing; the right one clears the notice for good.
         const csrf = await b.csrf();
-        assert.equal((await b.post('/account/password', { _csrf: csrf, old_password: 'wrong-one', new_password: 'admin-chosen-1' })).status, 422);
+        assert.equal((await b.post('/account/password', { _csrf: csrf, old_password: 'wrong-one', new_password: 'admin-chosen-1', confirm_password: 'admin-chosen-1' })).status, 422);
         assert.match(await (await b.fetch('/')).text(), /banner-password/);
-        assert.equal((await b.post('/account/password', { _csrf: csrf, old_password: generated, new_password: 'admin-chosen-1' })).status, 303);
+        // A confirmation that differs (or is missing) changes nothing, and says why, with the rules the form states.
+        for (const confirm of ['admin-chosen-2', undefined]) {
+          const res = await b.post('/account/password', { _csrf: csrf, old_password: generated, new_password: 'admin-chosen-1', ...(confirm ? { confirm_password: confirm } : {}) });
+          assert.equal(res.status, 422);
+          const html = await res.text();
+          assert.match(html, /role="alert">The new password and its confirmation differ\. Nothing was changed\./);
+          assert.match(html, /At least 8 and at most 256 characters\./);
+        }
+        assert.match(await (await b.fetch('/')).text(), /banner-password/);
+        assert.equal((await new Browser(fresh).login('admin', generated)).status, 303, 'the password is unchanged');
+        assert.equal((await b.post('/account/password', { _csrf: csrf, old_password: generated, new_password: 'admin-chosen-1', confirm_password: 'admin-chosen-1' })).status, 303);
         assert.doesNotMatch(await (await b.fetch('/')).text(), /banner-password/);
         // A restart generates nothing and asks nothing.
         const again = await fresh.restart();

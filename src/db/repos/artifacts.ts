@@ -794,6 +794,23 @@ export async function setSubjectIfMissing(db: DB, artifactId: number, subject: s
     .execute();
 }
 
+/**
+ * Repositories per project, for one page of the project list: a single grouped count over the page's ids (an index
+ * range of `repositories_list_idx` each), never a query per row. Projects without repositories are left out.
+ */
+export async function countRepositoriesByProject(db: DB, projectIds: number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  if (!projectIds.length) return out;
+  const rows = await db
+    .selectFrom('repositories')
+    .select(['project_id', (e) => e.fn.countAll<number>().as('n')])
+    .where('project_id', 'in', projectIds)
+    .groupBy('project_id')
+    .execute();
+  for (const r of rows) out.set(Number(r.project_id), Number(r.n));
+  return out;
+}
+
 /** Repositories in one project, or in all when projectId is omitted. */
 export async function countRepositories(db: DB, projectId?: number): Promise<number> {
   let q = db.selectFrom('repositories').select((e) => e.fn.countAll<number>().as('n'));
