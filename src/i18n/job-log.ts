@@ -1,12 +1,14 @@
 import type { TFunction } from 'i18next';
 import type en from './en.json';
 
+/** A key of a plural family (`x_one`, `x_other`) names the family by its base (`x`), as i18next looks it up. */
+type PluralBase<K> = K extends `${infer B}_${'one' | 'other'}` ? B : K;
+
 /** A job log message key: a key of the `joblog` section of the catalogues (`src/i18n/<locale>.json`). */
-export type JobLogKey = keyof (typeof en)['joblog'];
+export type JobLogKey = PluralBase<keyof (typeof en)['joblog']>;
 
 /** A job progress text key: a key of the `jobprogress` section (plural families by their base key). */
 export type JobProgressKey = PluralBase<keyof (typeof en)['jobprogress']>;
-type PluralBase<K> = K extends `${infer B}_${'one' | 'other'}` ? B : K;
 
 /** A log message's parameters: plain values interpolated into the translation (`{{name}}`). */
 export type JobLogParams = Record<string, string | number>;

@@ -109,6 +109,11 @@ describe('i18n catalogues', () => {
       /\{\{\w+\}\}(?:<\/strong>)? (?:more )?(?:[a-z]+ )?(?:pulls|platforms|artifacts|images|repositories|referrers|things|parts|vulnerabilities|signatures|advisories|findings|projects|users|jobs|tags)\b|\w\(s\)/;
     const loose = [...en].filter(([k, v]) => !k.startsWith('joblog.') && typeof v === 'string' && counting.test(v) && !PLURAL.test(k)).map(([k, v]) => `${k}: ${v}`);
     assert.deepEqual(loose, [], 'give these _one and _other forms and pass {{count}}');
+    // Job log lines count several things at once: each reads as a labelled value, or the line is a plural family.
+    assert.deepEqual(
+      [...en].filter(([k, v]) => k.startsWith('joblog.') && /\(s\)/.test(String(v))).map(([k]) => k),
+      [],
+    );
     // The heuristic finds what it is for.
     assert.ok(counting.test('{{count}} pulls') && counting.test('deleted {{count}} artifact(s)') && counting.test('<strong>{{total}}</strong> advisories'));
     const i18n = createI18n();
