@@ -44,7 +44,7 @@ for (const dialect of testDialects()) {
       await t?.close({ drop: true });
     });
 
-    it('projects list: repository counts for everyone, and the role column for a non-admin (one grouped query per page)', async () => {
+    it('projects list: repository counts for everyone, and the role column for a non-admin', async () => {
       const ctx = await browser.newContext({ locale: 'en-US' });
       const page = await ctx.newPage();
       try {
