@@ -32,7 +32,7 @@ for (const dialect of testDialects()) {
       const html = await dash.text();
       assert.match(html, /Dashboard/);
       assert.match(html, /jobs queued or running/);
-      assert.match(html, /<span class="num">Advisories</span><span>last updated never</span>/);
+      assert.match(html, /<span class="num">Advisories<\/span><span>last updated never<\/span>/);
       assert.match(html, /Content-Security-Policy|<main/);
       assert.ok(dash.headers.get('content-security-policy'));
       const csrf = await b.csrf();
