@@ -187,6 +187,13 @@ for (const dialect of testDialects()) {
       assert.match((await zp.textContent('#retention-example figcaption')) ?? '', /^示例（未保存）/);
       assert.match((await zp.textContent('#retention-state')) ?? '', /尚未保存策略/);
       await zp.screenshot({ path: shot(`walkthrough-retention-empty-zh-CN-${dialect}`), fullPage: true });
+      // "Run now…" through htmx (it asks first): refused, the message where the button was.
+      zp.once('dialog', (d) => void d.accept());
+      await zp.click('button.danger:has-text("立即运行")');
+      await zp.waitForSelector('form[hx-post$="/retention/run"] p.error[role=alert]');
+      assert.equal((await zp.textContent('form[hx-post$="/retention/run"] p.error'))?.trim(), '项目 open 尚未保存保留规则：请先保存策略，再运行');
+      await zp.screenshot({ path: shot(`walkthrough-retention-run-refused-zh-CN-${dialect}`), fullPage: true });
+      assert.equal(((await t.req('/api/v1/projects/open/retention/runs', { auth: ADMIN }).then((r) => r.json())) as { items: unknown[] }).items.length, 0);
       await zh.close();
     });
   });

@@ -6,7 +6,9 @@ import { SORTS } from '../../paging.js';
 import { pathId, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { projectPage } from './projects.js';
-import { fmtBytes, fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr, errorText } from './render.js';
+import { fmtBytes, fmtTime, formString, i18nData, isHtmx, page, redirectWith, requireLogin, tr, errorText } from './render.js';
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** Shown beside an empty policy, labelled as an example: never as a value or a placeholder that looks like one. */
 const EXAMPLE = JSON.stringify([{ repositories: '**', tags: '**', untagged: true, retain: { kind: 'latest_pushed', count: 10 } }], null, 2);
@@ -155,9 +157,11 @@ export function retentionPages(): Hono<AppEnv> {
     try {
       id = await c.var.services.retention.run(c.var.principal, c.var.actor, name, { dryRun });
     } catch (err) {
-      // No saved rules: the tab again, saying so (a run of an unsaved draft is not what a Harbor user expects).
+      // No saved rules: the tab again, saying so (a run of an unsaved draft is not what a Harbor user expects); the
+      // htmx "Run now" form gets the message swapped in where its button was.
       if (!(err instanceof AppError) || err.code !== 'PRECONDITION') throw err;
-      return show(c, name, { error: errorText(c, err) }, 412);
+      if (isHtmx(c)) return c.html(`<p class="error" role="alert">${escapeHtml(errorText(c, err))}</p>`, 422);
+      return show(c, name, { error: errorText(c, err) }, 422);
     }
     return redirectWith(c, `/projects/${name}/retention/runs/${id}`, { kind: 'ok', text: tr(c)(dryRun ? 'retention.queued_dry' : 'retention.queued') });
   });
