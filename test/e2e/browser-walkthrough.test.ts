@@ -176,6 +176,9 @@ for (const dialect of testDialects()) {
         await page.click('form[action$="/retention/run"] button:has-text("Dry run")');
         await page.waitForSelector('.flash-ok');
         assert.match(new URL(page.url()).pathname, /^\/projects\/team\/retention\/runs\/\d+$/);
+        // The runs list says how a run came, in words (not the payload's `manual`).
+        await page.goto(`${server.url}/projects/team/retention`);
+        assert.match((await page.textContent('#retention-runs tbody tr')) ?? '', /dry run \(on demand\)/);
       } finally {
         await ctx.close();
       }

@@ -243,7 +243,7 @@ describe('templates print no untranslated text', () => {
  */
 function rawCodes(src: string): string[] {
   // An element marked translate="no" holds data in every language (a package ecosystem: npm, deb).
-  return [...src.matchAll(/(title="|aria-label="|(?<!translate="no")>)<%= ([\w.]+\.(?:type|action|resourceType|status|kind|role|state)) %>(?=["<])/g)].map((m) => `${m[1]}<%= ${m[2]} %>`);
+  return [...src.matchAll(/(title="|aria-label="|(?<!translate="no")>)<%= ([\w.]+\.(?:type|action|resourceType|status|kind|role|state|trigger)) %>(?=["<])/g)].map((m) => `${m[1]}<%= ${m[2]} %>`);
 }
 
 describe('templates print no raw codes', () => {
