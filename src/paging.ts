@@ -66,9 +66,10 @@ export const SORTS = {
     { col: 'artifacts.pushed_at', dir: 'desc', type: 'int' },
     { col: 'artifacts.id', dir: 'desc', type: 'int' },
   ],
+  /** a repository's tags, last pushed first (as Harbor lists them) */
   tags: [
-    { col: 't.name', dir: 'asc', type: 'str' },
-    { col: 't.id', dir: 'asc', type: 'int' },
+    { col: 't.pushed_at', dir: 'desc', type: 'int' },
+    { col: 't.id', dir: 'desc', type: 'int' },
   ],
   users: [
     { col: 'username', dir: 'asc', type: 'str' },
@@ -102,10 +103,10 @@ export const SORTS = {
   retentionRuns: [{ col: 'rr.job_id', dir: 'desc', type: 'int' }],
   /** a retention run's decisions, in the order they were made */
   retentionItems: [{ col: 'i.id', dir: 'asc', type: 'int' }],
-  /** an artifact's tags by name */
+  /** an artifact's tags, last pushed first (as Harbor lists them) */
   artifactTags: [
-    { col: 't.name', dir: 'asc', type: 'str' },
-    { col: 't.id', dir: 'asc', type: 'int' },
+    { col: 't.pushed_at', dir: 'desc', type: 'int' },
+    { col: 't.id', dir: 'desc', type: 'int' },
   ],
   /** an artifact's referrers, oldest first (as the referrers API lists them) */
   referrers: [

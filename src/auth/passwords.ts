@@ -39,9 +39,14 @@ export function generatePassword(): string {
   return randomBytes(18).toString('base64url');
 }
 
-/** Password rules for people: long enough, not absurdly long (scrypt cost does not grow, the body does). */
+/** Shortest password a person may choose. */
+export const PASSWORD_MIN = 8;
+/** Longest password accepted: scrypt's cost does not grow with it, the request body does. */
+export const PASSWORD_MAX = 256;
+
+/** Password rules for people: long enough, not absurdly long (the forms state these same numbers). */
 export function passwordProblem(password: string): Problem | null {
-  if (password.length < 8) return problem('password must be at least 8 characters', 'password_short', { min: 8 });
-  if (password.length > 256) return problem('password must be at most 256 characters', 'password_long', { max: 256 });
+  if (password.length < PASSWORD_MIN) return problem(`password must be at least ${PASSWORD_MIN} characters`, 'password_short', { min: PASSWORD_MIN });
+  if (password.length > PASSWORD_MAX) return problem(`password must be at most ${PASSWORD_MAX} characters`, 'password_long', { max: PASSWORD_MAX });
   return null;
 }

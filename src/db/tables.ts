@@ -209,6 +209,10 @@ export interface JobsTable {
   stop_requested: number;
   progress: number;
   progress_text: string | null;
+  /** a `jobprogress.*` key (191); null on rows written before keys or without a text */
+  progress_key: string | null;
+  /** the key's parameters, JSON */
+  progress_params: string | null;
   error: string | null;
   result: string | null;
   hook_url: string | null;

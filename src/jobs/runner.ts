@@ -8,7 +8,7 @@ import * as repo from '../db/repos/jobs.js';
 import type { Job, JobPatch } from '../db/repos/jobs.js';
 import { isUniqueViolation } from '../errors.js';
 import { createI18n } from '../i18n/index.js';
-import type { JobLogKey, JobLogParams } from '../i18n/job-log.js';
+import type { JobLogKey, JobLogParams, JobProgressKey } from '../i18n/job-log.js';
 import type { Logger } from '../log.js';
 import type { EnqueueOptions, JobQueue } from './queue.js';
 import type { JobTypeName, PayloadOf } from './payloads.js';
@@ -29,8 +29,11 @@ export interface JobContext<P = unknown> {
    * center; the English text is stored beside it for the REST API.
    */
   log(key: JobLogKey, params?: JobLogParams, level?: 'info' | 'warn' | 'error'): Promise<void>;
-  /** 0–100, with an optional short text; writes are throttled */
-  progress(percent: number, text?: string): Promise<void>;
+  /**
+   * 0–100, with an optional short text as a `jobprogress.*` key and its parameters (shown in the viewer's language;
+   * the English text is stored beside it for the REST API); writes are throttled
+   */
+  progress(percent: number, key?: JobProgressKey, params?: JobLogParams): Promise<void>;
   enqueue: JobQueue['enqueue'];
 }
 
@@ -423,12 +426,14 @@ export class JobRunner implements JobQueue {
       attempt: job.attempt,
       signal,
       log: (key, params, level = 'info') => this.appendLog(job.id, job.attempt, level, { key, params }),
-      progress: async (percent, text) => {
+      progress: async (percent, key, params = {}) => {
         const now = Date.now();
         const p = Math.max(0, Math.min(100, Math.round(percent)));
         if (p < 100 && now - lastProgressWrite < 250) return;
         lastProgressWrite = now;
-        await repo.updateJobProgress(this.db, job.id, job.attempt, p, text?.slice(0, 255) ?? null);
+        const keyed = key ? { key, params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, typeof v === 'string' ? v.slice(0, 200) : v])) } : null;
+        const text = keyed ? english(`jobprogress.${keyed.key}`, keyed.params).slice(0, 255) : null;
+        await repo.updateJobProgress(this.db, job.id, job.attempt, p, text, keyed);
       },
       enqueue: (t, p, o) => this.enqueue(t, p, o),
     };

@@ -186,7 +186,7 @@ export class PolicyService {
               : ['scan_failed', 'could not be scanned'];
       return this.violation(
         `Berth blocked this pull: ${ref} ${why}, and project ${project.name} only serves images whose scan shows nothing at or above ${project.severity}. Wait for the scan, or ask a project admin.`,
-        { key, params: { ref, type, gaps: summary?.gaps ?? 0, project: project.name, severity: project.severity } },
+        { key, params: { ref, type, count: summary?.gaps ?? 0, project: project.name, severity: project.severity } },
       );
     }
     const threshold = severityRank(project.severity as Severity);

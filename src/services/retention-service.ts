@@ -19,7 +19,7 @@ export type { RetentionRunItem } from '../db/repos/retention.js';
 import { findJob, type Job } from '../db/repos/jobs.js';
 import type { KeysetPage, PageRequest } from '../paging.js';
 import { AppError, badRequest } from '../errors.js';
-import type { JobLogKey, JobLogParams } from '../i18n/job-log.js';
+import type { JobLogKey, JobLogParams, JobProgressKey } from '../i18n/job-log.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { cronProblem, type Scheduler } from '../jobs/schedules.js';
 import type { Logger } from '../log.js';
@@ -79,7 +79,7 @@ export interface RetentionRunContext {
   id: number;
   signal: AbortSignal;
   log(key: JobLogKey, params?: JobLogParams, level?: 'info' | 'warn' | 'error'): Promise<void>;
-  progress(percent: number, text?: string): Promise<void>;
+  progress(percent: number, key?: JobProgressKey, params?: JobLogParams): Promise<void>;
 }
 
 export const retentionScheduleName = (projectId: number) => `retention:${projectId}`;
@@ -134,9 +134,19 @@ export class RetentionService {
     return this.policyOf(project.id);
   }
 
-  /** Queues a run (one real and one dry run per project at a time: asking again returns the queued one). */
+  /**
+   * Queues a run (one real and one dry run per project at a time: asking again returns the queued one). A run needs a
+   * saved policy with rules, as in Harbor: a dry run of nothing saved would report "nothing to delete" for a draft
+   * nobody saved, which reads as a verdict on rules that do not exist.
+   */
   async run(p: Principal, actor: Actor, name: string, opts: { dryRun: boolean }): Promise<number> {
     const project = await this.manageable(p, name);
+    const saved = await this.policyOf(project.id);
+    if (saved.updatedAt === null || saved.rules.length === 0)
+      throw new AppError('PRECONDITION', `project ${project.name} has no saved retention rules: save a policy first (PUT …/retention), then run it`, undefined, {
+        key: 'retention_no_policy',
+        params: { project: project.name },
+      });
     const payload: RetentionRunPayload = { projectId: project.id, dryRun: opts.dryRun, trigger: 'manual', operator: actor.name };
     const { id } = await this.queue.enqueue(TAG_RETENTION, payload, { uniqueKey: `retention:${project.id}:${opts.dryRun ? 'dry' : 'run'}`, releaseKeyOnFinish: true });
     await insertRetentionRun(this.db, { jobId: id, projectId: project.id, dryRun: opts.dryRun, trigger: payload.trigger, createdAt: Date.now() });
@@ -251,7 +261,7 @@ export class RetentionService {
           await ctx.log('retention_delete_failed', { repository, error: message }, 'warn');
         }
         done += list.length;
-        await ctx.progress((done / doomed.length) * 100, `${done} of ${doomed.length}`);
+        await ctx.progress((done / doomed.length) * 100, 'retention_deleting', { done, total: doomed.length });
       }
     }
     const result = {

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { replaceReportFindings } from '../db/repos/findings.js';
-import type { JobLogKey, JobLogParams } from '../i18n/job-log.js';
+import type { JobLogKey, JobLogParams, JobProgressKey } from '../i18n/job-log.js';
 import type { Logger } from '../log.js';
 import type { RegistryClient } from '../registry/client.js';
 import { INDEX_TYPES } from '../registry/constants.js';
@@ -30,7 +30,8 @@ export const SCANNER_VERSION = `${SCANNER_NAME}/1`;
 
 export interface ScanProgress {
   signal: AbortSignal;
-  progress(percent: number, text?: string): Promise<void>;
+  /** a `jobprogress.*` key and its parameters */
+  progress(percent: number, key?: JobProgressKey, params?: JobLogParams): Promise<void>;
   /** a job log line: a `joblog.*` key and its parameters */
   log(key: JobLogKey, params?: JobLogParams): Promise<void>;
 }
@@ -139,7 +140,7 @@ export class ScanService {
         p.signal.throwIfAborted();
         layers.push(img.sif ? await this.sifInventory(repository, layer, p, budget) : await this.layerInventory(repository, layer, p, budget));
         done++;
-        await p.progress((done / total) * 90, img.sif ? `SIF ${done} of ${total}` : `layer ${done} of ${total}`);
+        await p.progress((done / total) * 90, img.sif ? 'sif' : 'layer', { done, total });
       }
       const na = img.sif ? (layers[0] as SifCached).notApplicable : undefined;
       if (na) {
@@ -216,7 +217,7 @@ export class ScanService {
     // Findings an earlier scan indexed no longer describe it: the hub's search must not list a not-scannable artifact.
     await replaceReportFindings(this.db, artifactId, []);
     await (reason ? p.log('scan_not_applicable_reason', { reason }) : p.log('scan_not_applicable_type', { type }));
-    await p.progress(100, 'not scannable');
+    await p.progress(100, 'not_scannable');
     return (await this.report(artifactId))!;
   }
 
@@ -226,7 +227,7 @@ export class ScanService {
     const meta = await client.metadata(p.signal);
     const id = await client.scan({ registryUrl: this.registry.url(), authorization: `Bearer ${this.mintPull(repository)}`, repository, digest, mimeType }, p.signal);
     await p.log('scan_submitted', { scanner: `${meta.scanner.name} ${meta.scanner.version ?? ''}`.trim(), id });
-    await p.progress(20, `waiting for ${meta.scanner.name}`);
+    await p.progress(20, 'waiting_for', { scanner: meta.scanner.name });
     const findings = sortFindings(mergeAliases(dedupe(await client.report(id, { signal: p.signal, onWait: (secs) => void p.log('scan_report_not_ready', { seconds: secs }) }))));
     const counts = Object.fromEntries(SEVERITIES.map((x) => [x, 0])) as Record<Severity, number>;
     for (const f of findings) counts[f.severity]++;

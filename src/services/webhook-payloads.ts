@@ -140,7 +140,7 @@ function sentence(e: WebhookEvent, t: TFunction): string {
   let key = SLACK_KEYS[e.type];
   if (o && e.type === 'SCANNING_COMPLETED') {
     key = 'slack.scanning_completed_summary';
-    Object.assign(params, { total: o.total, severity: o.severity });
+    Object.assign(params, { count: o.total, severity: o.severity });
   }
   if (e.type === 'TAG_RETENTION' && e.details) {
     key = 'slack.tag_retention_summary';

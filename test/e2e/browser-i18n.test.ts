@@ -5,8 +5,16 @@ import { ADMIN, ADMIN_PASSWORD, startTestApp, type TestApp } from '../helpers/ap
 import { launchChromium, shot, signIn } from '../helpers/browser.js';
 import { testDialects } from '../helpers/db.js';
 import { listen } from '../helpers/server.js';
+import * as art from '../../src/db/repos/artifacts.js';
+import { insertJob } from '../../src/db/repos/jobs.js';
+import { GARBAGE_COLLECTION } from '../../src/jobs/types/gc.js';
+import { manifestFacts, projectId } from '../helpers/seed.js';
 
+const SUBJECT = `sha256:${'7'.repeat(64)}`;
 const PAGES: { path: string; name: string; en: RegExp; zh: RegExp }[] = [
+  { path: '/projects/i18n/repositories/app', name: 'repository', en: /1 pull\b/, zh: /1 次拉取/ },
+  { path: `/projects/i18n/repositories/app/artifacts/${SUBJECT}/referrers`, name: 'referrers', en: /No referrers/, zh: /暂无引用者/ },
+  { path: `/projects/i18n/repositories/app/artifacts/${SUBJECT}/tags`, name: 'artifact-tags', en: /v1/, zh: /v1/ },
   { path: '/', name: 'dashboard', en: /Vulnerabilities across your images/, zh: /您可见镜像的漏洞概况/ },
   { path: '/projects', name: 'projects', en: /New project/, zh: /新建项目/ },
   { path: '/projects/i18n', name: 'project', en: /How to push/, zh: /如何推送/ },
@@ -28,10 +36,11 @@ const PAGES: { path: string; name: string; en: RegExp; zh: RegExp }[] = [
   { path: '/no-such-page', name: 'not-found', en: /404 Not found/, zh: /404 未找到/ },
 ];
 /** English words that must not be left on a page shown in Chinese (the UI's own words; data such as names may be English; "Webhook" is the word Chinese UIs use too). */
-const ENGLISH_LEFT = /\b(?:Save|Delete|Remove|Search|Severity|Artifact|Package|Settings|Members|Events|Enabled|Username|Profile|Sign[- ]in|Sign out|critical|high|medium|low)\b/;
+// `image`, `done`, `pulls`: an artifact type badge, a job's progress and a count the walkthrough found in English.
+const ENGLISH_LEFT = /\b(?:Save|Delete|Remove|Search|Severity|Artifact|Package|Settings|Members|Events|Enabled|Username|Profile|Sign[- ]in|Sign out|critical|high|medium|low|image|done|pulls?)\b/;
 // A message key shown instead of its text means a catalogue or a template is wrong.
 const RAW_KEY =
-  /\b(?:nav|common|jobs|projects|repo|artifact|dashboard|pager|login|scan|findings|schedules|howto|severity|layout|security|webhooks|retention|members|profile|auth_settings|audit|roles|error|chart|gc|robots|users)\.[a-z_]+\b/;
+  /\b(?:nav|common|jobs|jobprogress|joblog|projects|repo|artifact|dashboard|pager|login|scan|findings|schedules|howto|severity|layout|security|webhooks|retention|members|profile|auth_settings|audit|roles|error|errors|gate|chart|gc|robots|users|account)\.[a-z_]+\b/;
 
 for (const dialect of testDialects()) {
   describe(`browser: the UI in English and Simplified Chinese [${dialect}]`, () => {
@@ -42,6 +51,38 @@ for (const dialect of testDialects()) {
       t = await startTestApp(dialect);
       server = await listen(t);
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'i18n' } });
+      // One repository with one image pulled once, and one finished job whose progress says "done".
+      const now = Date.now();
+      const repo = await art.ensureRepository(t.db, await projectId(t.db, 'i18n'), 'i18n/app', now);
+      const id = await art.upsertArtifact(t.db, repo, SUBJECT, manifestFacts({ pushedAt: now, type: 'image' }));
+      await art.setTag(t.db, repo, id, 'v1', now);
+      await art.addPulls(t.db, id, repo, 1, now);
+      await insertJob(t.db, {
+        type: GARBAGE_COLLECTION,
+        status: 'success',
+        priority: 0,
+        unique_key: null,
+        release_key: 0,
+        payload: JSON.stringify({ dryRun: true }),
+        attempt: 1,
+        failures: 0,
+        max_attempts: 1,
+        run_at: now,
+        lease_until: null,
+        worker_id: null,
+        stop_requested: 0,
+        progress: 100,
+        progress_text: 'done',
+        progress_key: 'done',
+        progress_params: '{}',
+        error: null,
+        result: JSON.stringify({ dryRun: true, blobsDeleted: 0, bytesFreed: 0, durationMs: 10 }),
+        hook_url: null,
+        created_at: now,
+        updated_at: now,
+        started_at: now,
+        finished_at: now,
+      });
       browser = await launchChromium();
     });
     after(async () => {
@@ -87,6 +128,54 @@ for (const dialect of testDialects()) {
             }
             await page.screenshot({ path: shot(`i18n-${p.name}-${lang}-${dialect}`), fullPage: true });
           }
+        } finally {
+          await ctx.close();
+        }
+      });
+    }
+
+    for (const [locale, lang] of [
+      ['en-US', 'en'],
+      ['zh-CN', 'zh-CN'],
+    ] as const) {
+      it(`names artifact types, job progress, counts and the advisory database in ${lang} (from the newcomer walkthrough)`, async () => {
+        const en = lang === 'en';
+        const ctx = await browser.newContext({ locale });
+        const page = await ctx.newPage();
+        try {
+          await signIn(page, server.url, 'admin', ADMIN_PASSWORD);
+          // The nav names the advisory database for what it opens, and the security hub as such.
+          assert.equal((await page.textContent('nav a[href="/vulndb"]'))?.trim(), en ? 'Advisories' : '漏洞库');
+          assert.equal((await page.textContent('nav a[href="/security"]'))?.trim(), en ? 'Security hub' : '安全中心');
+          // Dashboard tiles: one word per count, the advisory tile in words (no bare "OSV"), no codes in tooltips.
+          const tiles = (await page.locator('.tiles').textContent()) ?? '';
+          assert.doesNotMatch(tiles, /OSV/);
+          assert.match(tiles, en ? /1\s*repository, 1 artifact/ : /1\s*个仓库，1 个制品/);
+          if (en) assert.match(tiles, /1\s*project you can see/);
+          assert.match(tiles, en ? /Advisories/ : /漏洞库/);
+          const titles = await page.locator('main [title]').evaluateAll((els) => els.map((e) => e.getAttribute('title') ?? ''));
+          for (const v of titles) assert.doesNotMatch(v, /^[a-z]+(?:[_-][a-z]+)+$/, `a tooltip shows a code: ${v}`);
+          await page.screenshot({ path: shot(`uxfix-dashboard-${lang}-${dialect}`), fullPage: true });
+          // The repository page: the type badge and the pull count in words of the page's language.
+          await page.goto(`${server.url}/projects/i18n/repositories/app`);
+          assert.equal((await page.textContent('.badge-type'))?.trim(), en ? 'image' : '镜像');
+          assert.match((await page.textContent('main')) ?? '', en ? /\b1 pull\b(?!s)/ : /1 次拉取/);
+          await page.screenshot({ path: shot(`uxfix-repository-${lang}-${dialect}`), fullPage: true });
+          // The job center: a finished job's progress text.
+          await page.goto(`${server.url}/jobs`);
+          const row = (await page.locator('#jobs tbody tr, table tbody tr').first().textContent()) ?? '';
+          assert.match(row, en ? /100% · done/ : /100% · 完成/);
+          await page.screenshot({ path: shot(`uxfix-jobs-${lang}-${dialect}`), fullPage: true });
+          // The audit log: no action or resource codes as tooltips.
+          await page.goto(`${server.url}/audit-logs`);
+          assert.equal(await page.locator('main [title]').evaluateAll((els) => els.filter((e) => /^[a-z]+(?:[_-][a-z]+)+$/.test(e.getAttribute('title') ?? '')).length), 0);
+          // An artifact without referrers says so.
+          await page.goto(`${server.url}/projects/i18n/repositories/app/artifacts/${SUBJECT}/referrers`);
+          assert.equal(
+            (await page.textContent('td.empty'))?.trim(),
+            en ? 'No referrers: nothing (a signature, an SBOM, an attestation) refers to this artifact.' : '暂无引用者：没有签名、SBOM 或证明引用此制品。',
+          );
+          await page.screenshot({ path: shot(`uxfix-referrers-${lang}-${dialect}`), fullPage: true });
         } finally {
           await ctx.close();
         }

@@ -23,7 +23,7 @@ for (const dialect of testDialects()) {
         async run(ctx) {
           for (let i = 1; i <= 100; i++) {
             if (ctx.signal.aborted) throw new Error('aborted');
-            await ctx.progress(i, `step ${i}`);
+            await ctx.progress(i, 'layer', { done: i, total: 100 });
             if (i % 10 === 0) await ctx.log('scan_report_not_ready', { seconds: i });
             await new Promise((r) => setTimeout(r, 300));
           }

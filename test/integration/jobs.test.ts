@@ -41,7 +41,7 @@ for (const dialect of testDialects()) {
         async run(ctx) {
           await ctx.log('scan_not_applicable_reason', { reason: `hello ${String(ctx.payload.who)}` });
           await ctx.log('scan_all_finished', { count: 3 });
-          await ctx.progress(50, 'half way');
+          await ctx.progress(50, 'layer', { done: 1, total: 2 });
           return { echoed: ctx.payload.who };
         },
       },
@@ -129,6 +129,8 @@ for (const dialect of testDialects()) {
       assert.equal(j.status, 'success');
       assert.deepEqual(j.result, { echoed: 'world' });
       assert.equal(j.progress, 100);
+      // The progress text is kept as a key with its parameters (the job center's languages) and in English (REST).
+      assert.deepEqual([j.progressKey, j.progressParams, j.progressText], ['layer', { done: 1, total: 2 }, 'layer 1 of 2']);
       assert.deepEqual(await seen(id, 'success'), ['pending', 'scheduled', 'running', 'success']);
       const log = await runner.logLines(id, 0, 100);
       assert.deepEqual(

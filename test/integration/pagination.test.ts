@@ -102,8 +102,9 @@ for (const dialect of testDialects()) {
 
     it('walks tags, projects, repositories, users, members and the audit log in their orders', async () => {
       const tags = await walk<{ name: string }>('/api/v1/projects/pg/repositories/app/tags', 7);
-      const tagNames = (await t.db.selectFrom('tags').select(['name', 'id']).where('repository_id', '=', repoId).execute()).sort((a, b) =>
-        a.name < b.name ? -1 : a.name > b.name ? 1 : Number(a.id) - Number(b.id),
+      // Last pushed first, as Harbor lists them; id breaks ties.
+      const tagNames = (await t.db.selectFrom('tags').select(['name', 'id', 'pushed_at']).where('repository_id', '=', repoId).execute()).sort(
+        (a, b) => Number(b.pushed_at) - Number(a.pushed_at) || Number(b.id) - Number(a.id),
       );
       assert.deepEqual(
         tags.forward.map((x) => x.name),

@@ -7,6 +7,9 @@ import { ADMIN, startTestApp, type TestApp } from '../helpers/app.js';
 import { eventually } from '../helpers/registry.js';
 import { testDialects } from '../helpers/db.js';
 import { manifestFacts, projectId } from '../helpers/seed.js';
+import { createI18n } from '../../src/i18n/index.js';
+
+const english = createI18n().getFixedT('en');
 
 for (const dialect of testDialects()) {
   describe(`scan-all [${dialect}]`, () => {
@@ -58,7 +61,8 @@ for (const dialect of testDialects()) {
       const progress: { p: number; text?: string }[] = [];
       const c: JobContext<{ reason?: string }> = {
         ...ctx(new AbortController(), []),
-        progress: async (p, text) => void progress.push({ p, text }),
+        // What the job center shows in English (the text stored for REST is the same words).
+        progress: async (p, key, params) => void progress.push({ p, text: key ? english(`jobprogress.${key}`, params) : undefined }),
         enqueue: (type, payload, opts) => t.services.jobs.enqueue(type, payload, opts),
       };
       let finished = false;

@@ -147,7 +147,7 @@ for (const dialect of testDialects()) {
       const b = new Browser(t);
       assert.equal((await b.login(name, password)).status, 303);
       const csrf = await b.csrf();
-      const change = async (old: string) => (await b.post('/account/password', { _csrf: csrf, old_password: old, new_password: 'a-new-password-1' })).text();
+      const change = async (old: string) => (await b.post('/account/password', { _csrf: csrf, old_password: old, new_password: 'a-new-password-1', confirm_password: 'a-new-password-1' })).text();
       const pages = await Promise.all(Array.from({ length: 20 }, (_, i) => change(`wrong-old-${i}`)));
       assert.equal(pages.filter((p) => p.includes('current password is wrong')).length, MAX);
       assert.equal(pages.filter((p) => p.includes('too many failed logins')).length, 20 - MAX);

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CATALOGUES, createI18n, LOCALES, pickLocale } from '../../src/i18n/index.js';
+import { renderJobProgress } from '../../src/i18n/job-log.js';
+import { ARTIFACT_TYPES } from '../../src/registry/artifact-type.js';
 import { JOB_STATES } from '../../src/jobs/states.js';
 import { SEVERITIES } from '../../src/scanner/severity.js';
 import { ROLES } from '../../src/auth/rbac.js';
@@ -50,34 +52,88 @@ function usedKeys(): { literal: Map<string, string>; prefixes: Map<string, strin
 
 const NAMESPACES = new Set(Object.keys(CATALOGUES.en));
 
+/** i18next's plural suffixes (`key_one`, `key_other`, …): a family is one message in the forms its language needs. */
+const PLURAL = /_(zero|one|two|few|many|other)$/;
+
+/** A catalogue's messages by key, each plural family under its base key with its forms. */
+function families(cat: Map<string, unknown>): Map<string, Map<string, unknown>> {
+  const out = new Map<string, Map<string, unknown>>();
+  for (const [k, v] of cat) {
+    const m = PLURAL.exec(k);
+    const base = m && cat.has(`${k.slice(0, m.index)}_other`) ? k.slice(0, m.index) : k;
+    const forms = out.get(base) ?? new Map<string, unknown>();
+    forms.set(base === k ? '' : m![1]!, v);
+    out.set(base, forms);
+  }
+  return out;
+}
+
 describe('i18n catalogues', () => {
   const en = keys(CATALOGUES.en);
 
-  it('every language has exactly the keys English has, none empty, with the same placeholders', () => {
+  it('every language has exactly the messages English has, each plural in the forms its language needs, none empty, with the same placeholders', () => {
+    const enFamilies = families(en);
     for (const l of LOCALES) {
       const cat = keys(CATALOGUES[l]);
+      const fam = families(cat);
       assert.deepEqual(
-        [...en.keys()].filter((k) => !cat.has(k)),
+        [...enFamilies.keys()].filter((k) => !fam.has(k)),
         [],
         `missing from ${l}`,
       );
       assert.deepEqual(
-        [...cat.keys()].filter((k) => !en.has(k)),
+        [...fam.keys()].filter((k) => !enFamilies.has(k)),
         [],
         `unknown in ${l}`,
       );
-      for (const [k, v] of cat) {
-        assert.ok(typeof v === 'string' && v.trim() !== '', `${l}: ${k} is empty`);
-        const ph = (s: unknown) => [...String(s).matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]).sort();
-        assert.deepEqual(ph(v), ph(en.get(k)), `${l}: ${k} placeholders`);
+      // English has one/other, Chinese only other: a plural message has exactly its language's categories.
+      const categories = new Intl.PluralRules(l).resolvedOptions().pluralCategories.sort();
+      const ph = (s: unknown) => [...String(s).matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]).sort();
+      for (const [k, forms] of fam) {
+        const plural = (enFamilies.get(k)?.get('') ?? null) === null;
+        assert.deepEqual([...forms.keys()].sort(), plural ? categories : [''], `${l}: ${k} forms`);
+        const reference = enFamilies.get(k)?.get(plural ? 'other' : '');
+        for (const [form, v] of forms) {
+          assert.ok(typeof v === 'string' && v.trim() !== '', `${l}: ${k} ${form} is empty`);
+          assert.deepEqual(ph(v), ph(reference), `${l}: ${k} ${form} placeholders`);
+        }
       }
+    }
+  });
+
+  it('counts use plural forms: no "1 pulls" in English, a word per count', () => {
+    const enFamilies = families(en);
+    // A message that puts a number before a noun (`{{count}} pulls`, `<strong>{{total}}</strong> advisories`,
+    // `artifact(s)`) must be a plural family; the job log keeps its stored English sentences (several counts each).
+    const counting =
+      /\{\{\w+\}\}(?:<\/strong>)? (?:more )?(?:[a-z]+ )?(?:pulls|platforms|artifacts|images|repositories|referrers|things|parts|vulnerabilities|signatures|advisories|findings|projects|users|jobs|tags)\b|\w\(s\)/;
+    const loose = [...en].filter(([k, v]) => !k.startsWith('joblog.') && typeof v === 'string' && counting.test(v) && !PLURAL.test(k)).map(([k, v]) => `${k}: ${v}`);
+    assert.deepEqual(loose, [], 'give these _one and _other forms and pass {{count}}');
+    // Job log lines count several things at once: each reads as a labelled value, or the line is a plural family.
+    assert.deepEqual(
+      [...en].filter(([k, v]) => k.startsWith('joblog.') && /\(s\)/.test(String(v))).map(([k]) => k),
+      [],
+    );
+    // The heuristic finds what it is for.
+    assert.ok(counting.test('{{count}} pulls') && counting.test('deleted {{count}} artifact(s)') && counting.test('<strong>{{total}}</strong> advisories'));
+    const i18n = createI18n();
+    const en1 = i18n.getFixedT('en');
+    const zh = i18n.getFixedT('zh-CN');
+    assert.equal(en1('repo.pulls', { count: 1 }), '1 pull');
+    assert.equal(en1('repo.pulls', { count: 2 }), '2 pulls');
+    assert.equal(zh('repo.pulls', { count: 1 }), '1 次拉取');
+    assert.equal(en1('dashboard.repositories', { count: 1, artifacts: en1('dashboard.artifacts', { count: 1 }) }), 'repository, 1 artifact');
+    for (const [k, forms] of enFamilies) {
+      if (!forms.has('one')) continue;
+      const one = en1(k, { count: 1, scanned: 0, deleted: 0, artifacts: 'x', name: 'p', ref: 'r', what: 'w', operator: 'o', when: 'now', bytes: '0 B' });
+      assert.doesNotMatch(one, /\b1(?:<\/strong>)? (?:more )?[a-z]+s\b/, `${k} with count 1: ${one}`);
     }
   });
 
   it('every key a template or UI route uses exists', () => {
     const { literal, prefixes } = usedKeys();
     assert.ok(literal.size > 150, `found ${literal.size} keys: the scan works`);
-    for (const [k, f] of literal) assert.ok(en.has(k), `${f} uses unknown key ${k}`);
+    for (const [k, f] of literal) assert.ok(en.has(k) || en.has(`${k}_other`), `${f} uses unknown key ${k}`);
     for (const [p, f] of prefixes)
       assert.ok(
         [...en.keys()].some((k) => k.startsWith(p)),
@@ -90,7 +146,7 @@ describe('i18n catalogues', () => {
     for (const r of ROLES) assert.ok(en.has(`roles.${r}`), r);
     for (const k of ['user', 'group']) assert.ok(en.has(`members.kind_${k}`), k);
     for (const k of ['settings', 'environment']) assert.ok(en.has(`auth_settings.secret_from_${k}`), k);
-    for (const k of GATE_REASONS) assert.ok(en.has(`gate.reason_${k}`), k);
+    for (const k of GATE_REASONS) assert.ok(en.has(`gate.reason_${k}`) || en.has(`gate.reason_${k}_other`), k);
     // The audit and access logs and the job center name what they list in the page's language.
     assert.ok((AUDIT_ACTIONS as readonly string[]).includes(PULL_REFUSED));
     for (const a of AUDIT_ACTIONS) assert.ok(en.has(`audit.action_${a}`), a);
@@ -110,7 +166,7 @@ describe('i18n catalogues', () => {
       for (const m of src.matchAll(/\b(?:problem|complaint)\((?:'[^']*'|`[^`]*`), '([a-z_]+)'/g)) found.set(m[1]!, f);
     }
     assert.ok(found.size > 40, `found ${found.size} error keys: the scan works`);
-    for (const [k, f] of found) assert.ok(en.has(`errors.${k}`), `${f} gives unknown error key ${k}`);
+    for (const [k, f] of found) assert.ok(en.has(`errors.${k}`) || en.has(`errors.${k}_other`), `${f} gives unknown error key ${k}`);
   });
 
   it("gives different things on one page different words (the artifact page: its digest, a finding's summary)", () => {
@@ -159,8 +215,8 @@ function untranslatedText(src: string): string[] {
   return found;
 }
 
-/** Words every language prints as they are: the product, formats, the time zone, the OCI artifact type names. */
-const LITERAL_OK = new Set(['Berth', '· Berth', '⚓ Berth', 'OSV', 'CSV', 'SBOM (CycloneDX)', 'UTC (', 'UTC', 'image']);
+/** Words every language prints as they are: the product, formats, the time zone. */
+const LITERAL_OK = new Set(['Berth', '· Berth', '⚓ Berth', 'CSV', 'SBOM (CycloneDX)', 'UTC (', 'UTC']);
 
 describe('templates print no untranslated text', () => {
   it('finds literal text (the heuristic works)', () => {
@@ -174,9 +230,43 @@ describe('templates print no untranslated text', () => {
 
   it('in every template under src/views', () => {
     const files = walk('src/views', '.eta');
+    assert.deepEqual(untranslatedText('<td>image</td><span class="num">OSV</span>'), ['image', 'OSV']);
     assert.ok(files.length > 40, `found ${files.length} templates`);
     const problems = files.flatMap((f) => untranslatedText(fs.readFileSync(f, 'utf8')).map((x) => `${f}: ${x}`));
     assert.deepEqual(problems, [], 'put these through t() with keys in every catalogue');
+  });
+});
+
+/**
+ * Codes a template prints for people to read as they are stored (`artifact_pushed`, `scan-image`, `image`): as an
+ * element's text or a tooltip. They belong in `data-*` attributes; people read them through `t('…_' + code)`.
+ */
+function rawCodes(src: string): string[] {
+  // An element marked translate="no" holds data in every language (a package ecosystem: npm, deb).
+  return [...src.matchAll(/(title="|aria-label="|(?<!translate="no")>)<%= ([\w.]+\.(?:type|action|resourceType|status|kind|role|state|trigger)) %>(?=["<])/g)].map((m) => `${m[1]}<%= ${m[2]} %>`);
+}
+
+describe('templates print no raw codes', () => {
+  it('finds a code shown as text or as a tooltip (the heuristic works)', () => {
+    assert.deepEqual(rawCodes('<span class="badge"><%= a.type %></span><td data-action="<%= e.action %>" title="<%= e.action %>">'), ['><%= a.type %>', 'title="<%= e.action %>']);
+    assert.deepEqual(rawCodes(`<td data-type="<%= j.type %>"><%= t('jobs.type_' + j.type) %></td><span translate="no"><%= f.type %></span>`), []);
+  });
+
+  it('in every template under src/views', () => {
+    const problems = walk('src/views', '.eta').flatMap((f) => rawCodes(fs.readFileSync(f, 'utf8')).map((x) => `${f}: ${x}`));
+    assert.deepEqual(problems, [], 'print these through t() (a `data-*` attribute may keep the code)');
+  });
+
+  it('every artifact type and job progress text has its words', () => {
+    const en = keys(CATALOGUES.en);
+    for (const ty of ARTIFACT_TYPES) assert.ok(en.has(`artifact.type_${ty}`), ty);
+    const i18n = createI18n();
+    const zh = i18n.getFixedT('zh-CN');
+    assert.equal(renderJobProgress(zh, { progressKey: 'done', progressParams: {}, progressText: 'done' }), '完成');
+    assert.equal(renderJobProgress(zh, { progressKey: 'layer', progressParams: { done: 2, total: 5 }, progressText: 'layer 2 of 5' }), '第 2 / 5 层');
+    // A row from before keys, or with a key this release does not know, shows its stored text rather than a key.
+    assert.equal(renderJobProgress(zh, { progressKey: null, progressParams: null, progressText: 'done' }), 'done');
+    assert.equal(renderJobProgress(zh, { progressKey: 'from_the_future', progressParams: {}, progressText: 'later' }), 'later');
   });
 });
 

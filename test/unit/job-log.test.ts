@@ -37,7 +37,9 @@ describe('job log messages', () => {
       .filter((f) => !f.startsWith(path.join('src', 'i18n')))
       .map((f) => fs.readFileSync(f, 'utf8'))
       .join('\n');
-    const unused = Object.keys(CATALOGUES.en.joblog as Record<string, string>).filter((k) => !src.includes(`'${k}'`));
+    // A plural family (`x_one`, `x_other`) is written by its base key, as i18next looks it up.
+    const bases = new Set(Object.keys(CATALOGUES.en.joblog as Record<string, string>).map((k) => k.replace(/_(one|other)$/, '')));
+    const unused = [...bases].filter((k) => !src.includes(`'${k}'`));
     assert.deepEqual(unused, []);
     // Free text cannot reach ctx.log (its first argument is a key type); a template literal there would be a cast.
     for (const f of walk('src/jobs/types')) assert.doesNotMatch(fs.readFileSync(f, 'utf8'), /ctx\.log\(\s*`/, f);

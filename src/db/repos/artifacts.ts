@@ -466,7 +466,7 @@ export async function listArtifacts(db: DB, repositoryId: number, f: { page: Pag
   return { ...page, items: page.items.map(toArtifact) };
 }
 
-/** A repository's tags by name (keyset over name, id), with the digest each points at. */
+/** A repository's tags, last pushed first (keyset over pushed_at, id), with the digest each points at. */
 export async function listTags(db: DB, repositoryId: number, page: PageRequest): Promise<KeysetPage<{ id: number; name: string; digest: string; pushedAt: number }>> {
   const base = db.selectFrom('tags as t').where('t.repository_id', '=', repositoryId);
   const res = await keysetPage(
@@ -475,7 +475,7 @@ export async function listTags(db: DB, repositoryId: number, page: PageRequest):
     SORTS.tags,
     page,
     (qb) => qb.innerJoin('artifacts as a', 'a.id', 't.artifact_id').select(['t.id', 't.name', 't.pushed_at', 'a.digest']),
-    (r) => [r.name, Number(r.id)],
+    (r) => [Number(r.pushed_at), Number(r.id)],
   );
   return { ...res, items: res.items.map((r) => ({ id: Number(r.id), name: r.name, digest: r.digest, pushedAt: Number(r.pushed_at) })) };
 }
@@ -527,7 +527,7 @@ export async function indexChildren(db: DB, repositoryId: number, parentIds: num
   return out;
 }
 
-/** The first tags of an artifact (by name) and how many it has: exact up to {@link TOTAL_CAP}, else null. */
+/** The first tags of an artifact (last pushed first, as its tag list) and how many it has: exact up to {@link TOTAL_CAP}, else null. */
 export interface TagPreview {
   tags: { name: string; pushedAt: number }[];
   count: number | null;
@@ -537,9 +537,10 @@ export interface TagPreview {
 const PREVIEW_CHUNK = 100;
 
 /**
- * The first `n` tags (by name) of each artifact, and each one's tag count (exact up to {@link TOTAL_CAP}, else null):
- * what artifact objects embed, so an artifact with thousands of tags costs one page, not all of them. One query of
- * per-artifact `LIMIT n + 1` branches (each an index range of `tags_artifact_list_idx`), and a capped count only for
+ * The first `n` tags (last pushed first, the order of {@link listArtifactTags}) of each artifact, and each one's tag
+ * count (exact up to {@link TOTAL_CAP}, else null): what artifact objects embed, so an artifact with thousands of tags
+ * costs one page, not all of them. One query of per-artifact `LIMIT n + 1` branches (each an index range of
+ * `tags_artifact_pushed_idx`), and a capped count only for
  * the artifacts that have more than `n`.
  */
 export async function tagPreviews(db: DB, artifactIds: number[], n: number): Promise<Map<number, TagPreview>> {
@@ -554,8 +555,8 @@ export async function tagPreviews(db: DB, artifactIds: number[], n: number): Pro
             .selectFrom('tags')
             .select(['artifact_id', 'name', 'pushed_at', 'id'])
             .where('artifact_id', '=', id)
-            .orderBy('name')
-            .orderBy('id')
+            .orderBy('pushed_at', 'desc')
+            .orderBy('id', 'desc')
             .limit(n + 1)
             .as('x'),
         )
@@ -571,7 +572,7 @@ export async function tagPreviews(db: DB, artifactIds: number[], n: number): Pro
     }
     for (const id of chunk) {
       // The union's order is not the branches': sort each artifact's few rows again.
-      const list = (byId.get(id) ?? []).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id - b.id));
+      const list = (byId.get(id) ?? []).sort((a, b) => b.pushedAt - a.pushedAt || b.id - a.id);
       const tags = list.slice(0, n).map((t) => ({ name: t.name, pushedAt: t.pushedAt }));
       const count = list.length <= n ? list.length : await countUpTo(db, db.selectFrom('tags').where('artifact_id', '=', id), TOTAL_CAP);
       out.set(id, { tags, count });
@@ -580,7 +581,7 @@ export async function tagPreviews(db: DB, artifactIds: number[], n: number): Pro
   return out;
 }
 
-/** An artifact's tags by name, one keyset page. */
+/** An artifact's tags, last pushed first, one keyset page. */
 export async function listArtifactTags(db: DB, artifactId: number, page: PageRequest): Promise<KeysetPage<{ id: number; name: string; pushedAt: number }>> {
   const base = db.selectFrom('tags as t').where('t.artifact_id', '=', artifactId);
   const res = await keysetPage(
@@ -589,7 +590,7 @@ export async function listArtifactTags(db: DB, artifactId: number, page: PageReq
     SORTS.artifactTags,
     page,
     (qb) => qb.select(['t.id', 't.name', 't.pushed_at']),
-    (r) => [r.name, Number(r.id)],
+    (r) => [Number(r.pushed_at), Number(r.id)],
   );
   return { ...res, items: res.items.map((r) => ({ id: Number(r.id), name: r.name, pushedAt: Number(r.pushed_at) })) };
 }
@@ -791,6 +792,23 @@ export async function setSubjectIfMissing(db: DB, artifactId: number, subject: s
     .where('subject_digest', 'is', null)
     .where('type', 'in', ['signature', 'attestation', 'sbom'])
     .execute();
+}
+
+/**
+ * Repositories per project, for one page of the project list: a single grouped count over the page's ids (an index
+ * range of `repositories_list_idx` each), never a query per row. Projects without repositories are left out.
+ */
+export async function countRepositoriesByProject(db: DB, projectIds: number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  if (!projectIds.length) return out;
+  const rows = await db
+    .selectFrom('repositories')
+    .select(['project_id', (e) => e.fn.countAll<number>().as('n')])
+    .where('project_id', 'in', projectIds)
+    .groupBy('project_id')
+    .execute();
+  for (const r of rows) out.set(Number(r.project_id), Number(r.n));
+  return out;
 }
 
 /** Repositories in one project, or in all when projectId is omitted. */

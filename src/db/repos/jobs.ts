@@ -13,7 +13,7 @@ import type { JobsTable } from '../tables.js';
 
 type JobRow = Selectable<JobsTable>;
 export type JobPatch = Omit<Updateable<JobsTable>, 'id'>;
-export type NewJob = Omit<Selectable<JobsTable>, 'id'>;
+export type NewJob = Omit<Selectable<JobsTable>, 'id' | 'progress_key' | 'progress_params'> & Partial<Pick<Selectable<JobsTable>, 'progress_key' | 'progress_params'>>;
 
 export interface Job {
   id: number;
@@ -28,6 +28,9 @@ export interface Job {
   runAt: number;
   progress: number;
   progressText: string | null;
+  /** `progressText` as a `jobprogress.*` key and its parameters, for the UI's languages (null: show the text) */
+  progressKey: string | null;
+  progressParams: Record<string, string | number> | null;
   error: string | null;
   result: unknown;
   workerId: string | null;
@@ -60,6 +63,8 @@ export const toJob = (r: JobRow): Job => ({
   runAt: Number(r.run_at),
   progress: Number(r.progress),
   progressText: r.progress_text,
+  progressKey: r.progress_key ?? null,
+  progressParams: r.progress_key ? ((parse(r.progress_params) as Record<string, string | number> | null) ?? null) : null,
   error: r.error,
   result: parse(r.result),
   workerId: r.worker_id,
@@ -239,7 +244,19 @@ export async function releaseJobKey(db: DB, id: number): Promise<void> {
 export async function restartJob(db: DB, w: { id: number; attempt: number; from: JobStatus; patch: JobPatch }): Promise<boolean> {
   const res = await db
     .updateTable('jobs')
-    .set({ ...w.patch, status: 'pending', attempt: w.attempt + 1, worker_id: null, lease_until: null, stop_requested: 0, progress: 0, progress_text: null, updated_at: Date.now() })
+    .set({
+      ...w.patch,
+      status: 'pending',
+      attempt: w.attempt + 1,
+      worker_id: null,
+      lease_until: null,
+      stop_requested: 0,
+      progress: 0,
+      progress_text: null,
+      progress_key: null,
+      progress_params: null,
+      updated_at: Date.now(),
+    })
     .where('id', '=', w.id)
     .where('attempt', '=', w.attempt)
     .where('status', '=', w.from)
@@ -252,8 +269,21 @@ export async function requestJobStop(db: DB, id: number): Promise<void> {
 }
 
 /** Progress of a running attempt (0–100 and a short text). */
-export async function updateJobProgress(db: DB, id: number, attempt: number, percent: number, text: string | null): Promise<void> {
-  await db.updateTable('jobs').set({ progress: percent, progress_text: text, updated_at: Date.now() }).where('id', '=', id).where('attempt', '=', attempt).where('status', '=', 'running').execute();
+export async function updateJobProgress(
+  db: DB,
+  id: number,
+  attempt: number,
+  percent: number,
+  text: string | null,
+  keyed: { key: string; params: Record<string, string | number> } | null = null,
+): Promise<void> {
+  await db
+    .updateTable('jobs')
+    .set({ progress: percent, progress_text: text, progress_key: keyed?.key ?? null, progress_params: keyed ? JSON.stringify(keyed.params) : null, updated_at: Date.now() })
+    .where('id', '=', id)
+    .where('attempt', '=', attempt)
+    .where('status', '=', 'running')
+    .execute();
 }
 
 /** Renews a running attempt's lease; false when the worker no longer holds it. */

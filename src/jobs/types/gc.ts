@@ -117,12 +117,12 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
             w = await writes();
           }
           if (w.inflight > 0) await ctx.log('gc_inflight_after_drain', { inflight: w.inflight, replicas: w.replicas }, 'warn');
-          else await ctx.log('gc_drained', { replicas: w.replicas });
+          else await ctx.log('gc_drained', { count: w.replicas });
         }
         let manifests: GcManifest[] = [];
         let estimate = new Map<string, number>();
         if (deleteUntagged) ({ manifests, estimate } = await deleteUnreferenced(ctx, sync, opts.untagged!, dryRun));
-        await ctx.progress(10, 'collecting');
+        await ctx.progress(10, 'gc_collecting');
         const before = listBlobs(target.storageDir);
         const args = ['garbage-collect', ...(dryRun ? ['--dry-run'] : []), target.configPath];
         const output = await runGc(opts.bin, args, ctx.signal);
@@ -136,8 +136,8 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
           .find((l) => /blobs marked/.test(l))
           ?.trim();
         if (summary) await ctx.log('gc_registry_summary', { summary: summary.slice(0, 500) });
-        await ctx.log(dryRun ? 'gc_would_free' : 'gc_freed', { blobs: eligible.length, bytes });
-        await ctx.progress(90, 'done collecting');
+        await ctx.log(dryRun ? 'gc_would_free' : 'gc_freed', { count: eligible.length, bytes });
+        await ctx.progress(90, 'gc_collected');
         return {
           dryRun,
           deleteUntagged,

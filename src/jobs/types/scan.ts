@@ -91,7 +91,7 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
         const { id, created } = await enqueueScan(ctx, { id: r.id, repository: r.repository, digest: r.digest }, { reason: 'scan-all', priority: PRIORITY_BULK });
         ids.push(id);
         if (created) queued++;
-        if (i % 100 === 0) await ctx.progress(0, `queueing ${i + 1} of ${rows.length}`);
+        if (i % 100 === 0) await ctx.progress(0, 'scan_all_queueing', { done: i + 1, total: rows.length });
       }
       await ctx.log(queued < rows.length ? 'scan_all_queued_busy' : 'scan_all_queued', { queued, total: rows.length, busy: rows.length - queued });
       // A scan that was already queued (a push's) counts too: scan-all is done when every artifact has been scanned.
@@ -100,7 +100,7 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
         ctx.signal.throwIfAborted();
         remaining = await unfinishedJobIds(db, remaining);
         const done = ids.length - remaining.length;
-        await ctx.progress(ids.length ? (done / ids.length) * 100 : 100, `${done} of ${ids.length} scans finished`);
+        await ctx.progress(ids.length ? (done / ids.length) * 100 : 100, 'scan_all_finished', { done, count: ids.length });
         if (remaining.length === 0) break;
         await sleep(pollMs, undefined, { signal: ctx.signal }).catch(() => undefined);
       }

@@ -31,7 +31,7 @@ export function vulndbUpdateJob(store: AdvisoryStore, urls: readonly string[], h
       const totals = { feeds: 0, imported: 0, updated: 0, withdrawn: 0, invalid: 0 };
       for (const [i, url] of urls.entries()) {
         ctx.signal.throwIfAborted();
-        await ctx.progress((i / urls.length) * 100, `downloading ${new URL(url).pathname.split('/').pop()}`);
+        await ctx.progress((i / urls.length) * 100, 'downloading', { file: new URL(url).pathname.split('/').pop() ?? '' });
         // Through the outbound policy, no redirects, into a temporary file (feeds reach hundreds of MiB).
         fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
         const file = path.join(tmpDir, `feed-${randomBytes(12).toString('hex')}`);

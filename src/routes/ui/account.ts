@@ -1,16 +1,24 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
+import { PASSWORD_MAX, PASSWORD_MIN } from '../../auth/passwords.js';
 import { formString, page, requireLogin, viewer, tr, errorText } from './render.js';
+
+/** The form's view model: the rules it states are the ones `passwordProblem` enforces. */
+const rules = { min: PASSWORD_MIN, max: PASSWORD_MAX };
 
 /** One's own account: change password (needs the current one; other sessions end). */
 export function accountRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.use('*', requireLogin);
-  r.get('/password', (c) => page(c, 'pages/account/password', { title: tr(c)('account.password_title'), done: c.req.query('done') === '1' }));
+  r.get('/password', (c) => page(c, 'pages/account/password', { title: tr(c)('account.password_title'), rules, done: c.req.query('done') === '1' }));
   r.post('/password', async (c) => {
     const form = await c.req.parseBody();
     const me = viewer(c)!;
+    // A typo in a password one cannot see would lock its owner out: the confirmation must match, or nothing changes.
+    if (formString(form.new_password, 300) !== formString(form.confirm_password, 300)) {
+      return page(c, 'pages/account/password', { title: tr(c)('account.password_title'), rules, error: tr(c)('account.password_mismatch') }, 422);
+    }
     try {
       await c.var.services.accounts.changePassword(me.id, formString(form.new_password, 300), {
         oldPassword: formString(form.old_password, 300),
@@ -19,7 +27,7 @@ export function accountRoutes(): Hono<AppEnv> {
       });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
-      return page(c, 'pages/account/password', { title: tr(c)('account.password_title'), error: errorText(c, err) }, 422);
+      return page(c, 'pages/account/password', { title: tr(c)('account.password_title'), rules, error: errorText(c, err) }, 422);
     }
     await c.var.services.audit.record(c.var.actor, 'change_password', 'user', me.name);
     return c.redirect('/account/password?done=1', 303);

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv, Services } from '../../context.js';
 import { notFound } from '../../errors.js';
 import type { Job } from '../../jobs/runner.js';
-import { renderJobLog } from '../../i18n/job-log.js';
+import { renderJobLog, renderJobProgress } from '../../i18n/job-log.js';
 import { cronProblem, nextRuns } from '../../jobs/schedules.js';
 import { FINAL_STATES, isJobStatus, JOB_STATES } from '../../jobs/states.js';
 import { RECONCILE } from '../../jobs/types/reconcile.js';
@@ -23,13 +23,13 @@ function jobSubject(payload: unknown): { text: string; href: string | null } | n
   return { text, href: `/projects/${encodeURIComponent(p.repository.slice(0, slash))}/repositories/${encodeURIComponent(p.repository.slice(slash + 1))}/artifacts/${encodeURIComponent(p.digest)}` };
 }
 
-const jobView = (j: Job) => ({
+const jobView = (c: Ctx, j: Job) => ({
   id: j.id,
   type: j.type,
   subject: jobSubject(j.payload),
   status: j.status,
   progress: j.progress,
-  progressText: j.progressText,
+  progressText: renderJobProgress(tr(c), j),
   attempt: j.attempt,
   maxAttempts: j.maxAttempts,
   created: fmtTime(j.createdAt),
@@ -74,7 +74,7 @@ export function jobPages(): Hono<AppEnv> {
       types: registered,
       states: JOB_STATES,
       filter: { type, status },
-      items: shown.map(jobView),
+      items: shown.map((j) => jobView(c, j)),
       pager: cursorPager(c, list, res, q),
       actions: MANUAL.filter((a) => registered.includes(a.type)).map(({ type, label }) => ({ type, label })),
     });
@@ -97,14 +97,14 @@ export function jobPages(): Hono<AppEnv> {
     const lines = await c.var.services.jobs.logLines(job.id, 0, 1000);
     // Keyed lines in the viewer's language; lines from before keys as they were written.
     const t = tr(c);
-    return { j: jobView(job), log: lines.map((l) => `${fmtTime(l.at)} [${l.level}] #${l.attempt} ${renderJobLog(t, l)}`), csrf: c.var.session?.csrfToken ?? '' };
+    return { j: jobView(c, job), log: lines.map((l) => `${fmtTime(l.at)} [${l.level}] #${l.attempt} ${renderJobLog(t, l)}`), csrf: c.var.session?.csrfToken ?? '' };
   };
 
   r.get('/:id', async (c) => {
     const job = await load(c);
     return page(c, 'pages/jobs/show', { title: tr(c)('jobs.job', { id: job.id }), nav: 'jobs', ...(await panelData(c, job)) });
   });
-  r.get('/:id/row', async (c) => fragment(c, 'partials/jobs/row', { j: jobView(await load(c)) }));
+  r.get('/:id/row', async (c) => fragment(c, 'partials/jobs/row', { j: jobView(c, await load(c)) }));
   r.get('/:id/panel', async (c) => fragment(c, 'partials/jobs/panel', await panelData(c, await load(c))));
 
   r.get('/:id/stop', async (c) => {
@@ -125,7 +125,7 @@ export function jobPages(): Hono<AppEnv> {
     if (status === null) throw notFound('job not found', { key: 'job_not_found' });
     await c.var.services.audit.record(c.var.actor, 'stop', 'job', String(id), { status });
     const job = (await c.var.services.jobs.get(id))!;
-    if (isHtmx(c)) return form.view === 'panel' ? fragment(c, 'partials/jobs/panel', await panelData(c, job)) : fragment(c, 'partials/jobs/row', { j: jobView(job) });
+    if (isHtmx(c)) return form.view === 'panel' ? fragment(c, 'partials/jobs/panel', await panelData(c, job)) : fragment(c, 'partials/jobs/row', { j: jobView(c, job) });
     return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)('jobs.stopped_flash', { id, status: tr(c)(`jobs.state_${status}`) }) });
   });
 

@@ -40,10 +40,15 @@ export function projectPages(): Hono<AppEnv> {
     const list = listId('projects', search || undefined);
     const q = listQuery(c, list, SORTS.projects);
     const res = await c.var.services.projects.list(c.var.principal, { q: search || undefined, page: q.req });
+    const facts = await c.var.services.projects.listFacts(
+      c.var.principal,
+      res.items.map((p) => p.id),
+    );
+    const items = res.items.map((p) => ({ ...projectView(p), repositories: facts.repositories.get(p.id) ?? 0, role: facts.roles ? (facts.roles.get(p.id) ?? null) : undefined }));
     return page(
       c,
       'pages/projects/index',
-      { title: tr(c)('projects.title'), nav: 'projects', items: res.items.map(projectView), q: search, pager: cursorPager(c, list, res, q), form: { csrf: c.var.session?.csrfToken, ...form } },
+      { title: tr(c)('projects.title'), nav: 'projects', items, showRoles: facts.roles !== null, q: search, pager: cursorPager(c, list, res, q), form: { csrf: c.var.session?.csrfToken, ...form } },
       status,
     );
   };

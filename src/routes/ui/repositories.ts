@@ -11,6 +11,7 @@ import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, severityBar } from './charts.js';
 import { fmtBytes, fmtTime, fragment, isHtmx, page, redirectWith, requireLogin, i18nData, localeOf, tr } from './render.js';
 import type { V2Refusal } from '../../errors.js';
+import { renderJobProgress } from '../../i18n/job-log.js';
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 const encRepo = (repo: string) => encodeURIComponent(repo);
@@ -320,9 +321,9 @@ async function scanStatus(c: Ctx, project: Project, repo: string, artifact: { id
     live: running,
     jobId,
     progress: job?.progress ?? 0,
-    progressText: job?.progressText ?? (job?.status === 'pending' ? 'queued' : null),
+    progressText: job ? (renderJobProgress(tr(c), job) ?? (job.status === 'pending' ? tr(c)('jobprogress.queued') : null)) : null,
     error: report?.error,
-    reason: reportNa ? (report!.problems[0] ?? null) : `${artifact.type} artifacts are not scanned`,
+    reason: reportNa ? (report!.problems[0] ?? null) : tr(c)('scan.type_not_scanned', { type: tr(c)(`artifact.type_${artifact.type}`) }),
     finished: fmtTime(report?.finishedAt),
     scanner: report?.scanner,
     os: report?.os,

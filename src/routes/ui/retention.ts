@@ -6,9 +6,33 @@ import { SORTS } from '../../paging.js';
 import { pathId, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { projectPage } from './projects.js';
-import { fmtBytes, fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr, errorText } from './render.js';
+import { fmtBytes, fmtTime, formString, i18nData, isHtmx, page, redirectWith, requireLogin, tr, errorText } from './render.js';
 
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/** Shown beside an empty policy, labelled as an example: never as a value or a placeholder that looks like one. */
 const EXAMPLE = JSON.stringify([{ repositories: '**', tags: '**', untagged: true, retain: { kind: 'latest_pushed', count: 10 } }], null, 2);
+
+/** The kinds the simple form offers (the common rule); the JSON editor takes every kind. */
+const SIMPLE_KINDS = ['latest_pushed', 'pushed_within_days'] as const;
+
+/** The simple form's fields: one rule, from the policy when it is a single rule of a kind the form offers. */
+interface SimpleRule {
+  repositories: string;
+  tags: string;
+  kind: (typeof SIMPLE_KINDS)[number];
+  n: string;
+  untagged: boolean;
+}
+
+const simpleOf = (
+  rules: { repositories: string; tags: string; exclude_repositories?: string; exclude_tags?: string; untagged: boolean; retain: { kind: string; count?: number; days?: number } }[],
+): SimpleRule => {
+  const r = rules.length === 1 ? rules[0]! : null;
+  if (r && !r.exclude_repositories && !r.exclude_tags && (SIMPLE_KINDS as readonly string[]).includes(r.retain.kind))
+    return { repositories: r.repositories, tags: r.tags, kind: r.retain.kind as SimpleRule['kind'], n: String(r.retain.count ?? r.retain.days ?? ''), untagged: r.untagged };
+  return { repositories: '**', tags: '**', kind: 'latest_pushed', n: '', untagged: false };
+};
 
 /** Runs the Retention tab lists a page. */
 const RUNS_PAGE = 10;
@@ -20,7 +44,7 @@ export function retentionPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.use('*', requireLogin);
 
-  const show = async (c: Ctx, name: string, override: { rules?: string; schedule?: string; error?: string } = {}, status = 200) => {
+  const show = async (c: Ctx, name: string, override: { rules?: string; schedule?: string; error?: string; simple?: SimpleRule } = {}, status = 200) => {
     const policy = await c.var.services.retention.get(c.var.principal, name);
     const list = listId('retention-runs', name);
     const q = listQuery(c, list, SORTS.retentionRuns, { defaultLimit: RUNS_PAGE });
@@ -33,6 +57,10 @@ export function retentionPages(): Hono<AppEnv> {
       rules: override.rules ?? (policy.rules.length ? JSON.stringify(policy.rules, null, 2) : ''),
       schedule: override.schedule ?? policy.schedule ?? '',
       nextRun: policy.schedule ? fmtTime(nextRuns(policy.schedule, 1)[0]?.getTime()) : '',
+      saved: policy.updatedAt !== null && policy.rules.length > 0,
+      savedAt: fmtTime(policy.updatedAt),
+      simple: override.simple ?? simpleOf(policy.rules),
+      simpleKinds: SIMPLE_KINDS,
       example: EXAMPLE,
       error: override.error,
       runs: jobs.map((j) => {
@@ -59,8 +87,9 @@ export function retentionPages(): Hono<AppEnv> {
   r.post('/:name/retention', async (c) => {
     const name = c.req.param('name');
     const form = await c.req.parseBody();
-    const rulesText = formString(form.rules, 100_000).trim();
     const schedule = formString(form.schedule, 200).trim();
+    if (formString(form.mode, 16) === 'simple') return saveSimple(c, name, form, schedule);
+    const rulesText = formString(form.rules, 100_000).trim();
     let rules: unknown;
     try {
       rules = rulesText ? JSON.parse(rulesText) : [];
@@ -75,6 +104,36 @@ export function retentionPages(): Hono<AppEnv> {
     }
     return redirectWith(c, `/projects/${name}/retention`, { kind: 'ok', text: tr(c)('retention.saved') });
   });
+
+  /**
+   * The simple form: one rule (keep the N most recently pushed, or those pushed within N days, of the tags matching a
+   * pattern), saved through the same service call as the JSON editor, so the same validation answers.
+   */
+  const saveSimple = async (c: Ctx, name: string, form: Record<string, unknown>, schedule: string) => {
+    const kindRaw = formString(form.kind, 32);
+    const simple: SimpleRule = {
+      repositories: formString(form.repositories, 300).trim() || '**',
+      tags: formString(form.tags, 300).trim() || '**',
+      kind: (SIMPLE_KINDS as readonly string[]).includes(kindRaw) ? (kindRaw as SimpleRule['kind']) : 'latest_pushed',
+      n: formString(form.n, 16).trim(),
+      untagged: formString(form.untagged, 8) === 'true',
+    };
+    const n = /^\d{1,6}$/.test(simple.n) ? Number(simple.n) : Number.NaN;
+    if (!Number.isInteger(n) || n < 1) return show(c, name, { simple, schedule, error: tr(c)('retention.simple_n_invalid') }, 422);
+    const rule = {
+      repositories: simple.repositories,
+      tags: simple.tags,
+      untagged: simple.untagged,
+      retain: simple.kind === 'latest_pushed' ? { kind: simple.kind, count: n } : { kind: simple.kind, days: n },
+    };
+    try {
+      await c.var.services.retention.put(c.var.principal, c.var.actor, name, { rules: [rule], schedule: schedule || null });
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status !== 400) throw err;
+      return show(c, name, { simple, schedule, error: errorText(c, err) }, 422);
+    }
+    return redirectWith(c, `/projects/${name}/retention`, { kind: 'ok', text: tr(c)('retention.saved') });
+  };
 
   // A real run asks first (without JavaScript through this page; the button carries hx-confirm too).
   r.get('/:name/retention/run', async (c) => {
@@ -94,7 +153,16 @@ export function retentionPages(): Hono<AppEnv> {
     const name = c.req.param('name');
     const form = await c.req.parseBody();
     const dryRun = formString(form.dry_run, 8) === 'true';
-    const id = await c.var.services.retention.run(c.var.principal, c.var.actor, name, { dryRun });
+    let id: number;
+    try {
+      id = await c.var.services.retention.run(c.var.principal, c.var.actor, name, { dryRun });
+    } catch (err) {
+      // No saved rules: the tab again, saying so (a run of an unsaved draft is not what a Harbor user expects); the
+      // htmx "Run now" form gets the message swapped in where its button was.
+      if (!(err instanceof AppError) || err.code !== 'PRECONDITION') throw err;
+      if (isHtmx(c)) return c.html(`<p class="error" role="alert">${escapeHtml(errorText(c, err))}</p>`, 422);
+      return show(c, name, { error: errorText(c, err) }, 422);
+    }
     return redirectWith(c, `/projects/${name}/retention/runs/${id}`, { kind: 'ok', text: tr(c)(dryRun ? 'retention.queued_dry' : 'retention.queued') });
   });
 

@@ -33,7 +33,7 @@ export function systemPages(): Hono<AppEnv> {
         return {
           id: j.id,
           status: j.status,
-          kind: `${p.dryRun ? 'dry run' : 'collect'}${p.deleteUntagged ? ', untagged too' : ''}`,
+          kindText: tr(c)(`gc.kind_${p.dryRun ? 'dry_run' : 'collect'}${p.deleteUntagged ? '_untagged' : ''}`),
           blobs: res.blobsDeleted ?? '—',
           bytes: res.bytesFreed !== undefined ? fmtBytes(res.bytesFreed) : '—',
           duration: res.durationMs !== undefined ? `${(res.durationMs / 1000).toFixed(1)} s` : '—',

@@ -64,7 +64,7 @@ export const repositoryOps = {
   artifactTags: op({
     method: 'get',
     path: '/projects/{project}/repositories/{repo}/artifacts/{reference}/tags',
-    summary: `An artifact’s tags by name (the artifact object embeds the first ${ARTIFACT_TAGS_PREVIEW}; default 100 a page, up to ${TAGS_MAX_LIMIT})`,
+    summary: `An artifact’s tags, last pushed first (the artifact object embeds the first ${ARTIFACT_TAGS_PREVIEW}; default 100 a page, up to ${TAGS_MAX_LIMIT})`,
     tag: 'artifacts',
     security: 'public',
     params: artifactParams,
@@ -93,7 +93,7 @@ export const repositoryOps = {
   tags: op({
     method: 'get',
     path: '/projects/{project}/repositories/{repo}/tags',
-    summary: `List tags by name (up to ${TAGS_MAX_LIMIT} a page, default ${TAGS_MAX_LIMIT})`,
+    summary: `List tags, last pushed first (up to ${TAGS_MAX_LIMIT} a page, default ${TAGS_MAX_LIMIT})`,
     tag: 'artifacts',
     security: 'public',
     params: repoParams,

@@ -43,6 +43,8 @@ export const retentionOps = {
     params: projectParams,
     body: z.object({ dry_run: z.boolean({ error: 'dry_run must be true or false' }).optional() }),
     bodyRequired: false,
+    // 412: no retention rules are saved for the project (a run needs a saved policy, as in Harbor).
+    errors: [412],
     responses: { 202: { description: 'queued: the job', schema: jobSchema } },
   }),
   runs: op({

@@ -152,7 +152,7 @@ export const artifactSchema = component(
     manifest_size: count,
     tags: z
       .array(z.object({ name: z.string(), pushed_at: nullableTime }))
-      .describe('the first 20 tags by name; `tag_count` says how many there are, `GET …/artifacts/{reference}/tags` pages them all'),
+      .describe('the first 20 tags, last pushed first; `tag_count` says how many there are, `GET …/artifacts/{reference}/tags` pages them all'),
     tag_count: count.nullable().describe('how many tags the artifact has: exact up to 1000, null beyond'),
     config_digest: z.string().nullable(),
     os: z.string().nullable(),
