@@ -192,7 +192,7 @@ for (const _dialect of testDialects().filter((d) => d === 'mysql')) {
       assert.ok(scans.length >= 1);
       for (const s of scans) {
         const runs = await a.services.jobs.logLines(Number(s.id), 0, 100);
-        const summaries = runs.filter((l) => / packages, \d+ findings/.test(l.message));
+        const summaries = runs.filter((l) => /packages: \d+, findings: \d+/.test(l.message));
         assert.equal(summaries.length, 1, `scan job ${s.id} (${s.status}, attempt ${s.attempt}, ${s.error ?? ''}): ${runs.map((l) => l.message).join(' | ')}`);
       }
     });
