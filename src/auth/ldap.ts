@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { isIP } from 'node:net';
+import type { LdapMemberAttr, LdapScope } from './provider-grammar.js';
 import { Client, escapeFilter, InvalidCredentialsError, NoSuchObjectError, type Entry } from 'ldapts';
 
 /** LDAP settings as stored in the `auth` system setting (the bind password travels separately). */
@@ -9,12 +10,12 @@ export interface LdapSettings {
   caFile: string | null;
   bindDn: string | null;
   baseDn: string;
-  scope: 'sub' | 'one';
+  scope: LdapScope;
   filter: string;
   uidAttr: string;
   groupBaseDn: string | null;
   groupFilter: string;
-  groupMemberAttr: 'member' | 'uniqueMember' | 'memberUid' | 'memberOf';
+  groupMemberAttr: LdapMemberAttr;
   adminGroup: string | null;
   /** per operation and for connecting, milliseconds */
   timeoutMs: number;

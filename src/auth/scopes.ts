@@ -26,6 +26,13 @@ export interface CatalogScope {
 
 export type Scope = RepositoryScope | CatalogScope;
 
+/** One entry of a registry token's `access` claim: what the token grants on one resource. */
+export interface Access {
+  type: string;
+  name: string;
+  actions: string[];
+}
+
 const MAX_SCOPES = 32;
 const MAX_NAME = 255;
 // A domain: dot-separated labels, optional port; or localhost[:port]; IPv6 literals in brackets.

@@ -1,11 +1,6 @@
 import { Readable } from 'node:stream';
+import type { Access } from '../auth/scopes.js';
 import { MANIFEST_ACCEPT } from './constants.js';
-
-export interface Access {
-  type: string;
-  name: string;
-  actions: string[];
-}
 
 export type TokenMinter = (access: Access[]) => string;
 

@@ -1,16 +1,10 @@
 import { createPublicKey, randomFillSync, sign, verify, type KeyObject } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
 import type { Action } from '../auth/rbac.js';
-import type { RepoAction, Scope } from '../auth/scopes.js';
+import type { Access, RepoAction, Scope } from '../auth/scopes.js';
 import type { TokenKeys } from '../auth/token-keys.js';
 import { CORE_SUBJECT, TOKEN_ISSUER, TOKEN_SERVICE } from '../registry/constants.js';
 import { type RegistryAccess, V2_MAX_STALENESS_MS } from './registry-access.js';
-
-export interface Access {
-  type: string;
-  name: string;
-  actions: string[];
-}
 
 /** The claims of a token Berth signed, once verified. Times are epoch seconds. */
 export interface VerifiedToken {

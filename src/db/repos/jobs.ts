@@ -1,5 +1,5 @@
 import type { Selectable, Updateable } from 'kysely';
-import type { JobStatus } from '../../jobs/states.js';
+import { NEW_ATTEMPT_FROM, OPEN_STATES, type JobStatus } from '../../jobs/states.js';
 import { keysetPage } from './keyset.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
@@ -118,7 +118,7 @@ export async function countActiveJobs(db: DB): Promise<number> {
   const { n } = await db
     .selectFrom('jobs')
     .select((e) => e.fn.countAll<number>().as('n'))
-    .where('status', 'in', ['pending', 'scheduled', 'running'])
+    .where('status', 'in', OPEN_STATES)
     .executeTakeFirstOrThrow();
   return Number(n);
 }
@@ -276,7 +276,7 @@ export async function isStopRequested(db: DB, id: number): Promise<boolean> {
 
 /** Claimed or running jobs whose lease ran out (at most 500). */
 export async function findExpiredLeases(db: DB, now: number): Promise<Job[]> {
-  const rows = await db.selectFrom('jobs').selectAll().where('status', 'in', ['scheduled', 'running']).where('lease_until', '<', now).limit(500).execute();
+  const rows = await db.selectFrom('jobs').selectAll().where('status', 'in', NEW_ATTEMPT_FROM).where('lease_until', '<', now).limit(500).execute();
   return rows.map(toJob);
 }
 

@@ -8,8 +8,7 @@ import { likeExpr } from './sql.js';
 import { bumpGeneration } from './generations.js';
 import { isMysqlDb, lockingTransaction } from './scan-totals.js';
 import { stringList } from './json.js';
-
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
+import type { GateSeverity } from '../../scanner/severity.js';
 
 export interface Project {
   id: number;
@@ -18,7 +17,7 @@ export interface Project {
   ownerId: number | null;
   autoScan: boolean;
   preventVulnerable: boolean;
-  severity: Severity;
+  severity: GateSeverity;
   cveAllowlist: string[];
   immutableTags: string[];
   quotaBytes: number | null;
@@ -50,7 +49,7 @@ export const toProject = (r: ProjectRow): Project => ({
   ownerId: r.owner_id === null ? null : Number(r.owner_id),
   autoScan: !!r.auto_scan,
   preventVulnerable: !!r.prevent_vulnerable,
-  severity: r.severity as Severity,
+  severity: r.severity as GateSeverity,
   cveAllowlist: stringList(r.cve_allowlist),
   immutableTags: stringList(r.immutable_tags),
   quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),

@@ -13,6 +13,7 @@ import type { PolicyService } from '../../services/policy-service.js';
 import { KeyedFailure, type JobContext, type JobType } from '../runner.js';
 import type { JobQueue } from '../queue.js';
 import { blobsDir, repositoriesDir } from '../../registry/storage.js';
+import { SHA256_HEX } from '../../registry/reference.js';
 
 export const GARBAGE_COLLECTION = 'gc';
 
@@ -33,6 +34,9 @@ export interface GcOptions {
   /** registry writes in flight on every replica (through the DB); without it, only this process's are drained */
   drain?: WriteDrain;
 }
+
+/** The registry's dry-run line naming a blob it would delete (distribution registry/storage/garbagecollect.go). */
+const ELIGIBLE_BLOB = new RegExp(`blob eligible for deletion: (sha256:${SHA256_HEX})`, 'g');
 
 const GC_ACTOR = { name: 'garbage-collection', ip: '' };
 
@@ -128,7 +132,7 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
         const output = await runGc(opts.bin, args, ctx.signal);
         const after = dryRun ? before : listBlobs(target.storageDir);
         const eligible = dryRun
-          ? [...new Set([...[...output.matchAll(/blob eligible for deletion: (sha256:[a-f0-9]{64})/g)].map((m) => m[1]!), ...[...estimate.keys()].filter((d) => before.has(d))])]
+          ? [...new Set([...[...output.matchAll(ELIGIBLE_BLOB)].map((m) => m[1]!), ...[...estimate.keys()].filter((d) => before.has(d))])]
           : [...before.keys()].filter((d) => !after.has(d));
         const bytes = eligible.reduce((n, d) => n + (before.get(d) ?? 0), 0);
         const summary = output

@@ -2,13 +2,12 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { isLocale, LOCALE_NAMES, LOCALES } from '../../i18n/index.js';
+import { ADVISORY_ID } from '../../registry/reference.js';
 import { GARBAGE_COLLECTION } from '../../jobs/types/gc.js';
 import { SORTS } from '../../paging.js';
 import { systemAdminOnly, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin, tr } from './render.js';
-
-const ALLOW_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
 
 /** System pages for system admins: garbage collection and the system CVE allowlist. */
 export function systemPages(): Hono<AppEnv> {
@@ -76,7 +75,7 @@ export function systemPages(): Hono<AppEnv> {
       .map((x) => x.trim())
       .filter(Boolean);
     const expires = formString(form.expires, 20);
-    const bad = items.find((x) => !ALLOW_ID.test(x));
+    const bad = items.find((x) => !ADVISORY_ID.test(x));
     if (bad || items.length > 1000) return settings(c, { items, expires }, bad ? tr(c)('system.allowlist_bad_id', { id: bad.slice(0, 100) }) : tr(c)('system.allowlist_too_many', { max: 1000 }), 422);
     if (expires && !/^\d{4}-\d{2}-\d{2}$/.test(expires)) throw new AppError('BAD_REQUEST', 'expiry must be a date');
     await c.var.services.policy.setSystemAllowlist({ items, expiresAt: expires ? Date.parse(`${expires}T23:59:59Z`) : null });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { paginationQuerySchema } from '../../pagination.js';
 import { ROLES } from '../../../auth/rbac.js';
+import { AUTH_MODES } from '../../../auth/provider-grammar.js';
 import { ERROR_STATUS } from '../../../errors.js';
 import { JOB_STATES } from '../../../jobs/states.js';
 import { SEVERITIES } from '../../../scanner/severity.js';
@@ -78,7 +79,7 @@ export const userSchema = component(
     email: z.string().nullable(),
     admin: z.boolean(),
     disabled: z.boolean(),
-    auth_source: z.enum(['db', 'ldap', 'oidc']).describe('where the user signs in'),
+    auth_source: z.enum(AUTH_MODES).describe('where the user signs in'),
     created_at: nullableTime,
     updated_at: nullableTime,
   }),
@@ -426,7 +427,7 @@ export const outboundRulesSchema = component('OutboundRules', z.object({ allow: 
 export const authSettingsViewSchema = component(
   'AuthSettings',
   z.object({
-    mode: z.enum(['db', 'ldap', 'oidc']),
+    mode: z.enum(AUTH_MODES),
     ldap: z.looseObject({ bind_password_set: z.enum(['settings', 'environment']).nullable().describe('where the bind password comes from; never shown') }),
     oidc: z.looseObject({ client_secret_set: z.enum(['settings', 'environment']).nullable(), redirect_uri_path: z.string() }),
   }),
