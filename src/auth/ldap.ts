@@ -21,6 +21,19 @@ export interface LdapSettings {
   timeoutMs: number;
 }
 
+/** Node's codes for a failed TLS handshake or certificate check (OpenSSL's verify errors and node's own TLS errors). */
+const TLS_ERROR_CODE = /^(?:ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$)/;
+
+/**
+ * ldapts's own timeouts (`connectTimeout`, `timeout`) reject with a plain Error and no code: `Connection timeout`, or
+ * `<Request>: Operation timed out`. Its two messages are the only way to tell them, so they are matched exactly here,
+ * once, at the library's edge (ldapts src/Client.ts).
+ */
+function isLdaptsTimeout(err: unknown): boolean {
+  if (!(err instanceof Error) || (err as { code?: unknown }).code !== undefined) return false;
+  return err.message === 'Connection timeout' || /^\w+: Operation timed out$/.test(err.message);
+}
+
 /** What went wrong, so callers can tell a wrong password (401) from an unreachable or misconfigured server (503). */
 export class LdapFailure extends Error {
   constructor(
@@ -102,8 +115,8 @@ export class LdapDirectory {
     if (e.code && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|ENETUNREACH)$/.test(e.code)) {
       return new LdapFailure('unreachable', `the LDAP server ${this.s.url} is unreachable (${e.code})`);
     }
-    if (/timeout|timed out/i.test(e.message ?? '')) return new LdapFailure('unreachable', `the LDAP server ${this.s.url} did not answer in ${this.s.timeoutMs} ms`);
-    if (/certificate|self.signed|TLS|SSL/i.test(e.message ?? '')) return new LdapFailure('misconfigured', `TLS with the LDAP server failed: ${e.message}`);
+    if (isLdaptsTimeout(err)) return new LdapFailure('unreachable', `the LDAP server ${this.s.url} did not answer in ${this.s.timeoutMs} ms`);
+    if (e.code && TLS_ERROR_CODE.test(e.code)) return new LdapFailure('misconfigured', `TLS with the LDAP server failed: ${e.message} (${e.code})`);
     return new LdapFailure('misconfigured', `LDAP error: ${e.message ?? String(err)}`);
   }
 
