@@ -9,7 +9,7 @@ export interface FindingFilter {
   fixable?: boolean;
   /** free text: advisory id, aliases, package, summary */
   q?: string;
-  sort?: 'severity' | 'package' | 'id';
+  sort?: (typeof FINDING_SORTS)[number];
 }
 
 export const FINDING_SORTS = ['severity', 'package', 'id'] as const;

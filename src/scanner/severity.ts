@@ -6,6 +6,9 @@ export type Severity = (typeof SEVERITIES)[number];
 /** The thresholds a project's pull gate may be set to, lowest first: it refuses findings at or above the one chosen. */
 export const GATE_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const satisfies readonly Severity[];
 export type GateSeverity = (typeof GATE_SEVERITIES)[number];
+/** What the pull gate does with an image no finished scan has judged yet. */
+export const UNSCANNED_POLICIES = ['block', 'allow'] as const;
+export type UnscannedPolicy = (typeof UNSCANNED_POLICIES)[number];
 
 export const isSeverity = (s: unknown): s is Severity => (SEVERITIES as readonly unknown[]).includes(s);
 

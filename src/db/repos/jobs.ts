@@ -1,5 +1,5 @@
 import type { Selectable, Updateable } from 'kysely';
-import { NEW_ATTEMPT_FROM, OPEN_STATES, type JobStatus } from '../../jobs/states.js';
+import { FINAL_STATES, NEW_ATTEMPT_FROM, OPEN_STATES, type JobStatus } from '../../jobs/states.js';
 import { keysetPage } from './keyset.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
@@ -295,7 +295,7 @@ export async function failExpiredJob(db: DB, w: { id: number; attempt: number; e
 
 /** Deletes a type's finished jobs beyond the newest `keep`. */
 export async function trimJobHistory(db: DB, type: string, keep: number): Promise<void> {
-  const finished = ['success', 'error', 'stopped'];
+  const finished = [...FINAL_STATES];
   const cutoff = await db.selectFrom('jobs').select('id').where('type', '=', type).where('status', 'in', finished).orderBy('id', 'desc').offset(keep).limit(1).executeTakeFirst();
   if (cutoff) await db.deleteFrom('jobs').where('type', '=', type).where('status', 'in', finished).where('id', '<=', cutoff.id).execute();
 }

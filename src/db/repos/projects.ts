@@ -8,7 +8,7 @@ import { likeExpr } from './sql.js';
 import { bumpGeneration } from './generations.js';
 import { isMysqlDb, lockingTransaction } from './scan-totals.js';
 import { stringList } from './json.js';
-import type { GateSeverity } from '../../scanner/severity.js';
+import type { GateSeverity, UnscannedPolicy } from '../../scanner/severity.js';
 
 export interface Project {
   id: number;
@@ -22,7 +22,7 @@ export interface Project {
   immutableTags: string[];
   quotaBytes: number | null;
   /** what the pull gate does with images that have no finished report: block (default) or allow */
-  unscannedPolicy: 'block' | 'allow';
+  unscannedPolicy: UnscannedPolicy;
   cveAllowlistExpiresAt: number | null;
   /** cosign public keys (PEM) the signed-only policy accepts, by name */
   signatureKeys: { name: string; pem: string }[];

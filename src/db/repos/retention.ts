@@ -96,10 +96,13 @@ export async function retentionArtifacts(db: DB, projectId: number, projectName:
 /** Tag names a run's item keeps (the artifact's tag count is kept beside them). */
 export const RUN_ITEM_TAGS = 10;
 
+/** What a run may decide about one artifact (a dry run only `would_delete`). */
+export const RETENTION_OUTCOMES = ['deleted', 'would_delete', 'failed'] as const;
+
 /** What a run decided about one artifact. */
 export interface RetentionRunItem {
   id: number;
-  outcome: 'deleted' | 'would_delete' | 'failed';
+  outcome: (typeof RETENTION_OUTCOMES)[number];
   /** `project/repo` */
   repository: string;
   digest: string;

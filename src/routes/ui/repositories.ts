@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { isScannable, pullCommand, type ArtifactType } from '../../registry/artifact-type.js';
 import type { ArtifactWithTags } from '../../services/repository-service.js';
-import { filterFindings } from '../../scanner/findings.js';
+import { FINDING_SORTS, filterFindings } from '../../scanner/findings.js';
 import { SEVERITIES } from '../../scanner/severity.js';
 import { OPEN_STATES } from '../../jobs/states.js';
 import type { Project } from '../../services/project-service.js';
@@ -357,6 +357,7 @@ async function vulnerabilitySection(c: Ctx, project: Project, repo: string, arti
     report: done,
     bar: done ? severityBar(done.counts, undefined, undefined, chartWords(tr(c))) : '',
     severities: SEVERITIES,
+    sorts: FINDING_SORTS,
     filter,
     filtered: !!(filter.severity || filter.package || filter.q || filter.fixable),
     findings: page.items,

@@ -4,7 +4,9 @@ import { ROLES } from '../../../auth/rbac.js';
 import { AUTH_MODES } from '../../../auth/provider-grammar.js';
 import { ERROR_STATUS } from '../../../errors.js';
 import { JOB_STATES } from '../../../jobs/states.js';
-import { SEVERITIES } from '../../../scanner/severity.js';
+import { RETENTION_TRIGGERS } from '../../../jobs/payloads.js';
+import { RETENTION_OUTCOMES } from '../../../services/retention-service.js';
+import { GATE_SEVERITIES, SEVERITIES, UNSCANNED_POLICIES } from '../../../scanner/severity.js';
 import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../../services/webhook-payloads.js';
 
 /**
@@ -95,11 +97,11 @@ export const projectSchema = component(
     public: z.boolean(),
     auto_scan: z.boolean(),
     prevent_vulnerable: z.boolean(),
-    severity,
+    severity: z.enum(GATE_SEVERITIES).describe('the pull gate refuses findings at or above this severity'),
     cve_allowlist: z.array(z.string()),
     immutable_tags: z.array(z.string()),
     quota_bytes: count.nullable(),
-    unscanned_policy: z.enum(['block', 'allow']),
+    unscanned_policy: z.enum(UNSCANNED_POLICIES),
     cve_allowlist_expires_at: nullableTime,
     signature_keys: z.array(signatureKey),
     require_signature: z.boolean().describe('serve only artifacts signed by one of signature_keys (412 PROJECTPOLICYVIOLATION otherwise)'),
@@ -385,7 +387,7 @@ export const retentionRunSchema = component(
     id: id.describe('the job id'),
     status: z.enum(JOB_STATES),
     dry_run: z.boolean(),
-    trigger: z.enum(['manual', 'schedule']),
+    trigger: z.enum(RETENTION_TRIGGERS),
     progress: z.number(),
     error: z.string().nullable(),
     created_at: nullableTime,
@@ -402,7 +404,7 @@ export const retentionRunSchema = component(
 export const retentionRunItemSchema = component(
   'RetentionRunItem',
   z.object({
-    outcome: z.enum(['deleted', 'would_delete', 'failed']),
+    outcome: z.enum(RETENTION_OUTCOMES),
     repository: z.string().describe('project/repo'),
     digest: z.string(),
     tags: z.array(z.string()).describe('the first 10 of the artifact’s tags (tag_count says how many it had)'),
