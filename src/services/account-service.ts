@@ -11,6 +11,7 @@ import { AppError, badRequest, conflict, fromProblem, isUniqueViolation, notFoun
 import { generatePassword, hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
 import { usernameProblem } from '../auth/names.js';
 import type { Logger } from '../log.js';
+import type { Principal } from '../auth/principal.js';
 
 export type { User };
 
@@ -264,18 +265,27 @@ export class AccountService {
     await sessions.deleteUserSessions(this.db, userId, opts.keepSessionId);
   }
 
-  async setDisabled(userId: number, disabled: boolean): Promise<User> {
+  /**
+   * Disables or enables an account; disabling ends its sessions. `by` is who asks (null: the operator at the CLI): no one
+   * disables their own account, so a system can never lose its last signed-in admin by a slip.
+   */
+  async setDisabled(by: Principal | null, userId: number, disabled: boolean): Promise<User> {
+    if (disabled) refuseOwn(by, userId, 'you cannot disable yourself');
     if (!(await updateUser(this.db, userId, { disabled }))) throw notFound('user not found', { key: 'user_not_found' });
     if (disabled) await sessions.deleteUserSessions(this.db, userId);
     return (await this.getUser(userId))!;
   }
 
-  async setAdmin(userId: number, isAdmin: boolean): Promise<User> {
+  /** Grants or takes the system admin flag; no one takes their own (`by` as for {@link setDisabled}). */
+  async setAdmin(by: Principal | null, userId: number, isAdmin: boolean): Promise<User> {
+    if (!isAdmin) refuseOwn(by, userId, 'you cannot drop your own admin flag');
     if (!(await updateUser(this.db, userId, { isAdmin }))) throw notFound('user not found', { key: 'user_not_found' });
     return (await this.getUser(userId))!;
   }
 
-  async deleteUser(userId: number): Promise<void> {
+  /** Deletes an account; no one deletes their own (`by` as for {@link setDisabled}). */
+  async deleteUser(by: Principal | null, userId: number): Promise<void> {
+    refuseOwn(by, userId, 'you cannot delete yourself');
     if (!(await deleteUser(this.db, userId))) throw notFound('user not found', { key: 'user_not_found' });
   }
 
@@ -320,3 +330,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 // A valid hash of a random password, so unknown usernames cost the same scrypt as known ones.
 const DUMMY_HASH = await hashPassword(randomBytes(16).toString('hex'));
+
+/** Refuses an action on the account of the user asking (the same rule for the UI, REST and any other way in). */
+function refuseOwn(by: Principal | null, userId: number, message: string): void {
+  if (by?.kind === 'user' && by.id === userId) throw badRequest(message, undefined, { key: 'not_yourself' });
+}
