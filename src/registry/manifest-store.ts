@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { isDigest, SHA256_DIGEST, TAG } from './reference.js';
 import { MANIFEST_TYPES, OCI_MANIFEST } from './constants.js';
 import type { ManifestDoc } from './artifact-type.js';
+import type { ManifestBytes } from './client.js';
 import { blobDataPath, manifestRevisionLinkPath, tagCurrentLinkPath } from './storage.js';
 
 /**
@@ -13,12 +14,8 @@ import { blobDataPath, manifestRevisionLinkPath, tagCurrentLinkPath } from './st
  * request) returns null and the request goes to the registry, which keeps its own answer.
  */
 
-/** A manifest as stored: its digest (sha256 of `body`, checked), the media type it declares, its bytes. */
-export interface StoredManifest {
-  digest: string;
-  mediaType: string;
-  body: Buffer;
-}
+/** A manifest as stored: its digest is the sha256 of `body` (checked), its media type the one it declares. */
+export type StoredManifest = ManifestBytes;
 
 /**
  * Manifests over this size go to the registry: reading, hashing and parsing one runs on Berth's event loop (about

@@ -90,3 +90,31 @@ export function readStoredRepository(storageDir: string, repository: string): St
   }
   return out;
 }
+
+/** Every blob file in the registry's storage, with its size. */
+export function listBlobs(storageDir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const root = blobsDir(storageDir);
+  let prefixes: string[] = [];
+  try {
+    prefixes = fs.readdirSync(root);
+  } catch {
+    return out;
+  }
+  for (const p of prefixes) {
+    let entries: string[] = [];
+    try {
+      entries = fs.readdirSync(path.join(root, p));
+    } catch {
+      continue;
+    }
+    for (const hex of entries) {
+      try {
+        out.set(`sha256:${hex}`, fs.statSync(path.join(root, p, hex, 'data')).size);
+      } catch {
+        /* a half-written or half-deleted blob: not counted */
+      }
+    }
+  }
+  return out;
+}

@@ -253,7 +253,7 @@ const FACTS: { fact: string; home: string[]; pattern: RegExp }[] = [
   { fact: 'the retention triggers', home: ['src/jobs/payloads.ts'], pattern: asRegExp(listOf(['manual', 'schedule'])) },
   { fact: 'the retention outcomes', home: ['src/db/repos/retention.ts'], pattern: asRegExp(listOf(['deleted', 'would_delete', 'failed'], 2)) },
   { fact: 'the project roles', home: ['src/auth/rbac.ts'], pattern: asRegExp(listOf(['admin', 'developer', 'guest'], 2)) },
-  { fact: "the registry's storage layout", home: ['src/registry/storage.ts'], pattern: /['"`/]_manifests\b|docker\/registry\/v2/ },
+  { fact: "the registry's storage layout", home: ['src/registry/storage.ts'], pattern: /['"`/]_manifests\b|docker\/registry\/v2|,\s*'data'\)/ },
   { fact: 'the token access entry type', home: ['src/auth/scopes.ts'], pattern: /\binterface Access\b/ },
 ];
 
