@@ -23,7 +23,7 @@ import { blobDataPath } from '../registry/storage.js';
 import * as reports from '../db/repos/scan-reports.js';
 import { severityTotals, type Completeness, type ReportGap, type ScanReport, type ScanSummary } from '../db/repos/scan-reports.js';
 
-export type { Completeness, ReportGap, ScanReport, ScanSummary } from '../db/repos/scan-reports.js';
+export { COMPLETENESS, type Completeness, type ReportGap, type ScanReport, type ScanSummary } from '../db/repos/scan-reports.js';
 
 export const SCANNER_NAME = 'berth-osv';
 export const SCANNER_VERSION = `${SCANNER_NAME}/1`;

@@ -252,6 +252,7 @@ const FACTS: { fact: string; home: string[]; pattern: RegExp }[] = [
   { fact: 'the finding sorts', home: ['src/scanner/findings.ts'], pattern: asRegExp(listOf(['severity', 'package', 'id'])) },
   { fact: 'the retention triggers', home: ['src/jobs/payloads.ts'], pattern: asRegExp(listOf(['manual', 'schedule'])) },
   { fact: 'the retention outcomes', home: ['src/db/repos/retention.ts'], pattern: asRegExp(listOf(['deleted', 'would_delete', 'failed'], 2)) },
+  { fact: 'the scan completeness values', home: ['src/db/repos/scan-reports.ts'], pattern: asRegExp(listOf(['complete', 'incomplete', 'not_applicable'])) },
   { fact: 'the project roles', home: ['src/auth/rbac.ts'], pattern: asRegExp(listOf(['admin', 'developer', 'guest'], 2)) },
   { fact: "the registry's storage layout", home: ['src/registry/storage.ts'], pattern: /['"`/]_manifests\b|docker\/registry\/v2|,\s*'data'\)/ },
   { fact: 'the token access entry type', home: ['src/auth/scopes.ts'], pattern: /\binterface Access\b/ },

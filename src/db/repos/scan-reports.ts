@@ -14,7 +14,8 @@ import { addToProjectTotals, contributionOf, difference, lockingTransaction, loc
  * language ecosystem found has advisories loaded), `incomplete` (see `gaps`), `not_applicable` (not an image:
  * nothing to scan).
  */
-export type Completeness = 'complete' | 'incomplete' | 'not_applicable';
+export const COMPLETENESS = ['complete', 'incomplete', 'not_applicable'] as const;
+export type Completeness = (typeof COMPLETENESS)[number];
 
 /** One thing a scan could not read or judge: a layer (digest), a file in it (path), or an ecosystem (neither). */
 export type ReportGap = ImageGap;
@@ -65,7 +66,7 @@ const parseList = <T>(s: string): T[] => {
 
 /** A stored completeness; reports from before the column count as incomplete when they listed problems. */
 function completenessOf(v: string | null, problems: string): Completeness {
-  if (v === 'complete' || v === 'incomplete' || v === 'not_applicable') return v;
+  if ((COMPLETENESS as readonly (string | null)[]).includes(v)) return v as Completeness;
   return parseList<string>(problems).length ? 'incomplete' : 'complete';
 }
 

@@ -6,6 +6,7 @@ import { ERROR_STATUS } from '../../../errors.js';
 import { JOB_STATES } from '../../../jobs/states.js';
 import { RETENTION_TRIGGERS } from '../../../jobs/payloads.js';
 import { RETENTION_OUTCOMES } from '../../../services/retention-service.js';
+import { COMPLETENESS } from '../../../services/scan-service.js';
 import { GATE_SEVERITIES, SEVERITIES, UNSCANNED_POLICIES } from '../../../scanner/severity.js';
 import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../../services/webhook-payloads.js';
 
@@ -166,7 +167,7 @@ export const artifactSchema = component(
     pushed_by: z.string().nullable(),
     pulled_at: nullableTime,
     pull_count: count,
-    scan_status: z.enum(['complete', 'incomplete', 'not_applicable']).nullable().describe('the last finished scan’s completeness, null when none'),
+    scan_status: z.enum(COMPLETENESS).nullable().describe('the last finished scan’s completeness, null when none'),
   }),
 );
 
@@ -267,7 +268,7 @@ export const reportSchema = component(
     finished_at: nullableTime,
     os: z.string().nullable(),
     summary: z.object({ critical: count, high: count, medium: count, low: count, unknown: count, total: count, fixable: count }),
-    completeness: z.enum(['complete', 'incomplete', 'not_applicable']),
+    completeness: z.enum(COMPLETENESS),
     gaps: z.array(z.object({ layer: z.string().optional(), path: z.string().optional(), reason: z.string() })),
     problems: z.array(z.string()),
     error: z.string().nullable(),
