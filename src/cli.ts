@@ -122,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
         const user = await s.accounts.getUserByName(username);
         if (!user) throw new Error(`no user "${username}"`);
         await s.accounts.changePassword(user.id, password);
-        await s.accounts.setDisabled(user.id, false);
+        await s.accounts.setDisabled(null, user.id, false);
         await s.audit.record(OPERATOR.actor, 'reset_password', 'user', username);
         console.log(opts[0] === '--password-stdin' ? `password of ${username} changed; their sessions were ended` : `new password of ${username}: ${password}`);
         return 0;

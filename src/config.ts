@@ -3,6 +3,20 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseAddressRules } from './net/outbound.js';
+import {
+  AUTH_MODES,
+  type AuthMode,
+  httpUrl,
+  LDAP_MEMBER_ATTRS,
+  LDAP_SCOPES,
+  ldapAttribute,
+  ldapFilter,
+  ldapUrl,
+  type LdapMemberAttr,
+  type LdapScope,
+  oidcClaim,
+  oidcScopes,
+} from './auth/provider-grammar.js';
 
 /**
  * Every environment variable Berth reads, in one table: parsed once, validated, frozen.
@@ -105,19 +119,19 @@ export const CONFIG_VARS = [
 
 /** Directory settings from the environment: initial values of the `auth` system setting, and the two secrets. */
 export interface IdentityConfig {
-  readonly authMode: 'db' | 'ldap' | 'oidc';
+  readonly authMode: AuthMode;
   readonly ldap: {
     readonly url?: string;
     readonly startTls: boolean;
     readonly caFile?: string;
     readonly bindDn?: string;
     readonly baseDn?: string;
-    readonly scope: 'sub' | 'one';
+    readonly scope: LdapScope;
     readonly filter: string;
     readonly uidAttr: string;
     readonly groupBaseDn?: string;
     readonly groupFilter: string;
-    readonly groupMemberAttr: string;
+    readonly groupMemberAttr: LdapMemberAttr;
     readonly adminGroup?: string;
   };
   /** from BERTH_LDAP_BIND_PASSWORD(_FILE): used whenever no password is stored in the settings */
@@ -188,15 +202,6 @@ export class ConfigError extends Error {
 
 const intIn = (min: number, max: number) => z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
-const httpUrl = z.string().refine((s) => {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash && !u.username;
-  } catch {
-    return false;
-  }
-}, 'must be an http(s) URL without credentials, query or fragment');
-
 const addressRules = z
   .string()
   .transform((s) =>
@@ -257,52 +262,28 @@ const schema = z.object({
   BERTH_OUTBOUND_DENY: addressRules.optional(),
   BERTH_WEBHOOK_RETRY_MS: intIn(10, 600_000).default(5000),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  BERTH_AUTH_MODE: z.enum(['db', 'ldap', 'oidc']).default('db'),
-  BERTH_LDAP_URL: z
-    .string()
-    .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port]')
-    .optional(),
+  BERTH_AUTH_MODE: z.enum(AUTH_MODES).default('db'),
+  BERTH_LDAP_URL: ldapUrl.optional(),
   BERTH_LDAP_STARTTLS: bool.default(false),
   BERTH_LDAP_CA_FILE: z.string().min(1).optional(),
   BERTH_LDAP_BIND_DN: z.string().min(1).max(1024).optional(),
   BERTH_LDAP_BIND_PASSWORD: z.string().max(1024).optional(),
   BERTH_LDAP_BIND_PASSWORD_FILE: z.string().min(1).optional(),
   BERTH_LDAP_BASE_DN: z.string().min(1).max(1024).optional(),
-  BERTH_LDAP_SCOPE: z.enum(['sub', 'one']).default('sub'),
-  BERTH_LDAP_FILTER: z
-    .string()
-    .regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses')
-    .max(1024)
-    .default('(objectClass=person)'),
-  BERTH_LDAP_UID_ATTR: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'must be an attribute name')
-    .default('uid'),
+  BERTH_LDAP_SCOPE: z.enum(LDAP_SCOPES).default('sub'),
+  BERTH_LDAP_FILTER: ldapFilter.default('(objectClass=person)'),
+  BERTH_LDAP_UID_ATTR: ldapAttribute.default('uid'),
   BERTH_LDAP_GROUP_BASE_DN: z.string().min(1).max(1024).optional(),
-  BERTH_LDAP_GROUP_FILTER: z
-    .string()
-    .regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses')
-    .max(1024)
-    .default('(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))'),
-  BERTH_LDAP_GROUP_MEMBER_ATTR: z.enum(['member', 'uniqueMember', 'memberUid', 'memberOf']).default('member'),
+  BERTH_LDAP_GROUP_FILTER: ldapFilter.default('(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))'),
+  BERTH_LDAP_GROUP_MEMBER_ATTR: z.enum(LDAP_MEMBER_ATTRS).default('member'),
   BERTH_LDAP_ADMIN_GROUP: z.string().min(1).max(255).optional(),
   BERTH_OIDC_ISSUER: httpUrl.optional(),
   BERTH_OIDC_CLIENT_ID: z.string().min(1).max(255).optional(),
   BERTH_OIDC_CLIENT_SECRET: z.string().max(1024).optional(),
   BERTH_OIDC_CLIENT_SECRET_FILE: z.string().min(1).optional(),
-  BERTH_OIDC_SCOPES: z
-    .string()
-    .regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'must be space-separated scope names')
-    .max(1024)
-    .default('openid profile email groups'),
-  BERTH_OIDC_USERNAME_CLAIM: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name')
-    .default('preferred_username'),
-  BERTH_OIDC_GROUPS_CLAIM: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name')
-    .default('groups'),
+  BERTH_OIDC_SCOPES: oidcScopes.default('openid profile email groups'),
+  BERTH_OIDC_USERNAME_CLAIM: oidcClaim.default('preferred_username'),
+  BERTH_OIDC_GROUPS_CLAIM: oidcClaim.default('groups'),
   BERTH_OIDC_ADMIN_GROUP: z.string().min(1).max(255).optional(),
   BERTH_OIDC_ACCEPT_ID_TOKEN: bool.default(false),
 });

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { DB } from './db/connect.js';
 import { findAdvisoryDbUpdatedAt } from './db/repos/advisories.js';
 import { countJobsByTypeAndStatus } from './db/repos/jobs.js';
+import { FINAL_STATES, isJobStatus } from './jobs/states.js';
 import { inboxBacklog } from './db/repos/notification-inbox.js';
 import type { RegistrySync } from './services/registry-sync.js';
 
@@ -148,7 +149,7 @@ export const familyLabel = (path: string) => {
 /** A job-runner listener recording how long finished jobs (and scans among them) took. */
 export function observeJobDurations(metrics: Pick<Metrics, 'jobDuration' | 'scanDuration'>, scanType: string) {
   return (e: { to: string; job: { type: string; startedAt: number | null; finishedAt: number | null } }): void => {
-    if (!['success', 'error', 'stopped'].includes(e.to) || !e.job.startedAt || !e.job.finishedAt) return;
+    if (!isJobStatus(e.to) || !FINAL_STATES.has(e.to) || !e.job.startedAt || !e.job.finishedAt) return;
     const secs = (e.job.finishedAt - e.job.startedAt) / 1000;
     metrics.jobDuration.observe({ type: e.job.type, status: e.to }, secs);
     if (e.job.type === scanType) metrics.scanDuration.observe({ result: e.to }, secs);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { isIP } from 'node:net';
+import type { LdapMemberAttr, LdapScope } from './provider-grammar.js';
 import { Client, escapeFilter, InvalidCredentialsError, NoSuchObjectError, type Entry } from 'ldapts';
 
 /** LDAP settings as stored in the `auth` system setting (the bind password travels separately). */
@@ -9,15 +10,28 @@ export interface LdapSettings {
   caFile: string | null;
   bindDn: string | null;
   baseDn: string;
-  scope: 'sub' | 'one';
+  scope: LdapScope;
   filter: string;
   uidAttr: string;
   groupBaseDn: string | null;
   groupFilter: string;
-  groupMemberAttr: 'member' | 'uniqueMember' | 'memberUid' | 'memberOf';
+  groupMemberAttr: LdapMemberAttr;
   adminGroup: string | null;
   /** per operation and for connecting, milliseconds */
   timeoutMs: number;
+}
+
+/** Node's codes for a failed TLS handshake or certificate check (OpenSSL's verify errors and node's own TLS errors). */
+const TLS_ERROR_CODE = /^(?:ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$)/;
+
+/**
+ * ldapts's own timeouts (`connectTimeout`, `timeout`) reject with a plain Error and no code: `Connection timeout`, or
+ * `<Request>: Operation timed out`. Its two messages are the only way to tell them, so they are matched exactly here,
+ * once, at the library's edge (ldapts src/Client.ts).
+ */
+function isLdaptsTimeout(err: unknown): boolean {
+  if (!(err instanceof Error) || (err as { code?: unknown }).code !== undefined) return false;
+  return err.message === 'Connection timeout' || /^\w+: Operation timed out$/.test(err.message);
 }
 
 /** What went wrong, so callers can tell a wrong password (401) from an unreachable or misconfigured server (503). */
@@ -101,8 +115,8 @@ export class LdapDirectory {
     if (e.code && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|ENETUNREACH)$/.test(e.code)) {
       return new LdapFailure('unreachable', `the LDAP server ${this.s.url} is unreachable (${e.code})`);
     }
-    if (/timeout|timed out/i.test(e.message ?? '')) return new LdapFailure('unreachable', `the LDAP server ${this.s.url} did not answer in ${this.s.timeoutMs} ms`);
-    if (/certificate|self.signed|TLS|SSL/i.test(e.message ?? '')) return new LdapFailure('misconfigured', `TLS with the LDAP server failed: ${e.message}`);
+    if (isLdaptsTimeout(err)) return new LdapFailure('unreachable', `the LDAP server ${this.s.url} did not answer in ${this.s.timeoutMs} ms`);
+    if (e.code && TLS_ERROR_CODE.test(e.code)) return new LdapFailure('misconfigured', `TLS with the LDAP server failed: ${e.message} (${e.code})`);
     return new LdapFailure('misconfigured', `LDAP error: ${e.message ?? String(err)}`);
   }
 

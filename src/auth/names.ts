@@ -1,12 +1,11 @@
 import { RESERVED_USERNAMES } from '../registry/constants.js';
-import { PATH_COMPONENT } from '../registry/reference.js';
+import { PATH_COMPONENT, PROJECT_NAME } from '../registry/reference.js';
 import { problem, type Problem } from '../errors.js';
 
 /**
- * Name grammars. Project names are one path component of the distribution name grammar
- * (`[a-z0-9]+(?:[._-][a-z0-9]+)*`); lengths are bounded before any regex runs.
+ * The checks of names people choose: project names (their grammar is src/registry/reference.ts's `PROJECT_NAME`),
+ * usernames and repository paths. Lengths are bounded before any regex runs.
  */
-const PROJECT_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** What is wrong with a project name (English message and catalogue key), or null when it is valid. */

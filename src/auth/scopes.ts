@@ -6,7 +6,9 @@ import { PATH_COMPONENT } from '../registry/reference.js';
  * and the last colon). Anything that does not parse is dropped: an unparseable scope is simply not granted.
  */
 
-export type RepoAction = 'pull' | 'push' | 'delete' | '*';
+/** The actions on a repository a token or robot can be granted (`*` in a scope asks for all of them). */
+export const REPO_ACTIONS = ['pull', 'push', 'delete'] as const;
+export type RepoAction = (typeof REPO_ACTIONS)[number] | '*';
 
 export interface RepositoryScope {
   type: 'repository';
@@ -26,11 +28,18 @@ export interface CatalogScope {
 
 export type Scope = RepositoryScope | CatalogScope;
 
+/** One entry of a registry token's `access` claim: what the token grants on one resource. */
+export interface Access {
+  type: string;
+  name: string;
+  actions: string[];
+}
+
 const MAX_SCOPES = 32;
 const MAX_NAME = 255;
 // A domain: dot-separated labels, optional port; or localhost[:port]; IPv6 literals in brackets.
 const DOMAIN = /^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?))*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
-const KNOWN_ACTIONS = new Set<RepoAction>(['pull', 'push', 'delete', '*']);
+const KNOWN_ACTIONS = new Set<RepoAction>([...REPO_ACTIONS, '*']);
 
 /** Every scope from repeated and/or space-separated `scope` parameters, de-duplicated, at most 32. */
 export function parseScopes(params: string[], ownHosts: readonly string[]): Scope[] {

@@ -21,7 +21,9 @@ export const scanPayload = z.object({
 
 export const gcPayload = z.object({ dryRun: z.boolean().optional(), deleteUntagged: z.boolean().optional() });
 
-export const retentionPayload = z.object({ projectId: z.number().int().positive(), dryRun: z.boolean(), trigger: z.enum(['manual', 'schedule']), operator: z.string().max(255).optional() });
+/** What started a retention run: a person, or the project's schedule. */
+export const RETENTION_TRIGGERS = ['manual', 'schedule'] as const;
+export const retentionPayload = z.object({ projectId: z.number().int().positive(), dryRun: z.boolean(), trigger: z.enum(RETENTION_TRIGGERS), operator: z.string().max(255).optional() });
 
 const webhookResource = z.object({ digest: z.string().max(100), tag: z.string().max(128).optional(), scanOverview: z.record(z.string(), z.unknown()).optional() });
 const webhookEvent = z.object({

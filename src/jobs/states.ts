@@ -3,6 +3,8 @@ export const JOB_STATES = ['pending', 'scheduled', 'running', 'success', 'error'
 export type JobStatus = (typeof JOB_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<JobStatus> = new Set(['success', 'error', 'stopped']);
+/** The states of a job not finished yet: waiting, claimed or running. */
+export const OPEN_STATES: readonly JobStatus[] = JOB_STATES.filter((s) => !FINAL_STATES.has(s));
 
 /**
  * Forward moves within one attempt. A retry, a released claim or a recovered lease is not a move back: it starts a

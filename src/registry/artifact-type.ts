@@ -1,4 +1,5 @@
-import { INDEX_TYPES } from './constants.js';
+import { DOCKER_MANIFEST, IMAGE_CONFIGS, INDEX_TYPES } from './constants.js';
+import { COSIGN_TAG, isDigest } from './reference.js';
 
 /**
  * What kind of OCI artifact a manifest holds. Registries store anything (Helm charts, Apptainer SIF files, cosign
@@ -7,6 +8,30 @@ import { INDEX_TYPES } from './constants.js';
  */
 export const ARTIFACT_TYPES = ['image', 'index', 'chart', 'sif', 'signature', 'attestation', 'sbom', 'wasm', 'artifact'] as const;
 export type ArtifactType = (typeof ARTIFACT_TYPES)[number];
+
+/** One descriptor of a manifest (config, layer, index entry, subject), as pushed: check each value before use. */
+export interface Descriptor {
+  mediaType?: string;
+  digest?: string;
+  size?: number;
+  annotations?: Record<string, unknown>;
+  platform?: { os?: string; architecture?: string };
+}
+
+/**
+ * A manifest's JSON as a client pushed it (OCI or Docker, image manifest or index), the one shape every reader parses
+ * it into. Nothing is guaranteed: any field may be missing or of another type, so readers check what they use.
+ */
+export interface ManifestDoc {
+  schemaVersion?: number;
+  mediaType?: string;
+  artifactType?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  manifests?: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, unknown>;
+}
 
 export interface Classified {
   type: ArtifactType;
@@ -20,14 +45,9 @@ export interface Classified {
   annotations: Record<string, string> | null;
 }
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-/** cosign's tag scheme: the signature, attestation or SBOM of `sha256:<hex>` is tagged `sha256-<hex>.<kind>`. */
-export const COSIGN_TAG = /^sha256-([a-f0-9]{64})\.(sig|att|sbom)$/;
-
 export const COSIGN_SIMPLESIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 export const SIF_CONFIG = 'application/vnd.sylabs.sif.config.v1+json';
-const IMAGE_CONFIGS = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
 const IMAGE_LAYER = /^application\/vnd\.(?:oci\.image\.layer\.(?:nondistributable\.)?v1\.tar(?:\+(?:gzip|zstd))?|docker\.image\.rootfs\.(?:foreign\.)?diff\.tar(?:\.gzip)?)$/;
 
 /**
@@ -69,13 +89,13 @@ export function classifyManifest(doc: unknown, opts: { mediaType?: string | null
   const tagMatch = opts.tag ? COSIGN_TAG.exec(opts.tag) : null;
   const annotations = annotationsOf(d.annotations);
   // A cosign tag names the subject of what it tags only when that is a signature, attestation or SBOM.
-  const subjectOf = (type: ArtifactType) => (subjectRaw && DIGEST.test(subjectRaw) ? subjectRaw : tagMatch && isReferrerType(type) ? `sha256:${tagMatch[1]}` : null);
+  const subjectOf = (type: ArtifactType) => (subjectRaw && isDigest(subjectRaw) ? subjectRaw : tagMatch && isReferrerType(type) ? `sha256:${tagMatch[1]}` : null);
   const out = (type: ArtifactType): Classified => ({ type, artifactType, configMediaType, subject: subjectOf(type), annotations });
 
   const isIndex = (mediaType !== null && INDEX_TYPES.has(mediaType)) || (Array.isArray(d.manifests) && !config);
   const layers = Array.isArray(d.layers) ? d.layers.slice(0, 1000) : [];
   const layerTypes = layers.map((l) => (l && typeof l === 'object' ? str((l as Record<string, unknown>).mediaType) : null));
-  const imageConfig = configMediaType === null ? mediaType === 'application/vnd.docker.distribution.manifest.v2+json' : IMAGE_CONFIGS.has(configMediaType);
+  const imageConfig = configMediaType === null ? mediaType === DOCKER_MANIFEST : IMAGE_CONFIGS.has(configMediaType);
   // A tar layer under an image config is what a container runtime runs: an image, whatever else the pusher wrote (artifactType, subject, a cosign
   // tag name): those fields decide nothing about the pull gate and the scanner for it.
   if (!isIndex && imageConfig && layerTypes.some((lt) => lt !== null && IMAGE_LAYER.test(lt))) return out('image');

@@ -1,15 +1,11 @@
 import { Readable } from 'node:stream';
+import type { Access } from '../auth/scopes.js';
 import { MANIFEST_ACCEPT } from './constants.js';
-
-export interface Access {
-  type: string;
-  name: string;
-  actions: string[];
-}
 
 export type TokenMinter = (access: Access[]) => string;
 
-export interface FetchedManifest {
+/** A manifest's bytes with its digest and the media type it is served as (from the registry's answer or from storage). */
+export interface ManifestBytes {
   digest: string;
   mediaType: string;
   body: Buffer;
@@ -64,7 +60,7 @@ export class RegistryClient {
   }
 
   /** The manifest by tag or digest, or null when the registry does not have it. */
-  async manifest(repo: string, ref: string): Promise<FetchedManifest | null> {
+  async manifest(repo: string, ref: string): Promise<ManifestBytes | null> {
     const res = await this.call(`/v2/${repo}/manifests/${ref}`, { access: this.pull(repo), headers: { accept: MANIFEST_ACCEPT } });
     if (res.status === 404) {
       await res.arrayBuffer();

@@ -13,13 +13,17 @@ export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(['berth-core', 'b
 /** Token subjects that are core itself, never a user or robot. */
 export const INTERNAL_SUBJECTS: ReadonlySet<string> = new Set([CORE_SUBJECT, SCANNER_SUBJECT]);
 
-export const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
+/** The manifest media types (OCI image spec, Docker image manifest v2 schema 2), each named once. */
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 
-export const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
-export const IMAGE_TYPES = new Set(['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']);
-export const MANIFEST_TYPES = new Set([...INDEX_TYPES, ...IMAGE_TYPES]);
+export const INDEX_TYPES: ReadonlySet<string> = new Set([OCI_INDEX, DOCKER_MANIFEST_LIST]);
+export const IMAGE_TYPES: ReadonlySet<string> = new Set([OCI_MANIFEST, DOCKER_MANIFEST]);
+/** The four manifest media types Berth reads, and the four distribution 2.8 negotiates (registry/handlers/manifests.go). */
+export const MANIFEST_TYPES: ReadonlySet<string> = new Set([...INDEX_TYPES, ...IMAGE_TYPES]);
+export const MANIFEST_ACCEPT = [OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST].join(', ');
+
+/** Image config media types: manifests with another config are artifacts (charts, signatures...), not images. */
+export const IMAGE_CONFIGS: ReadonlySet<string> = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);

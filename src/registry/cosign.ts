@@ -1,4 +1,5 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { isDigest } from './reference.js';
 
 /** The layer media type of a cosign signature's payload, and the annotation holding its signature. */
 export const SIMPLESIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -35,7 +36,7 @@ export function payloadDigest(payload: Buffer): string | null {
   try {
     const doc = JSON.parse(payload.toString('utf8')) as { critical?: { image?: { 'docker-manifest-digest'?: unknown }; type?: unknown } };
     const d = doc.critical?.image?.['docker-manifest-digest'];
-    return typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) ? d : null;
+    return typeof d === 'string' && isDigest(d) ? d : null;
   } catch {
     return null;
   }

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { SHA256_DIGEST, TAG } from './reference.js';
+import { isDigest, SHA256_DIGEST, TAG } from './reference.js';
+import { MANIFEST_TYPES, OCI_MANIFEST } from './constants.js';
+import type { ManifestDoc } from './artifact-type.js';
+import type { ManifestBytes } from './client.js';
 import { blobDataPath, manifestRevisionLinkPath, tagCurrentLinkPath } from './storage.js';
 
 /**
@@ -11,27 +14,14 @@ import { blobDataPath, manifestRevisionLinkPath, tagCurrentLinkPath } from './st
  * request) returns null and the request goes to the registry, which keeps its own answer.
  */
 
-/** The four manifest media types distribution 2.8 negotiates (registry/handlers/manifests.go). */
-export const NEGOTIATED_MANIFEST_TYPES: ReadonlySet<string> = new Set([
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-]);
-
-/** A manifest as stored: its digest (sha256 of `body`, checked), the media type it declares, its bytes. */
-export interface StoredManifest {
-  digest: string;
-  mediaType: string;
-  body: Buffer;
-}
+/** A manifest as stored: its digest is the sha256 of `body` (checked), its media type the one it declares. */
+export type StoredManifest = ManifestBytes;
 
 /**
  * Manifests over this size go to the registry: reading, hashing and parsing one runs on Berth's event loop (about
  * 45 ms for 4 MiB), so a burst of pulls of a huge manifest would stall every other request.
  */
 const MAX_MANIFEST_BYTES = 256 * 1024;
-const LINK = /^sha256:[a-f0-9]{64}$/;
 
 // Links are tens of bytes and manifests a few KiB, read from the page cache: synchronous reads cost a few
 // microseconds, where each promise-based file operation is a round trip through libuv's thread pool.
@@ -39,7 +29,7 @@ function readLink(file: string | null): string | null {
   if (file === null) return null;
   try {
     const s = fs.readFileSync(file, 'latin1').trim();
-    return LINK.test(s) ? s : null; // a link being written is empty or partial: the registry decides then
+    return isDigest(s) ? s : null; // a link being written is empty or partial: the registry decides then
   } catch {
     return null;
   }
@@ -71,7 +61,7 @@ function readManifestBlob(storageDir: string, digest: string): StoredManifest | 
     fs.closeSync(fd);
   }
   if (`sha256:${createHash('sha256').update(body).digest('hex')}` !== digest) return null;
-  let doc: { mediaType?: unknown; schemaVersion?: unknown; manifests?: unknown };
+  let doc: ManifestDoc | null;
   try {
     doc = JSON.parse(body.toString('utf8'));
   } catch {
@@ -80,8 +70,8 @@ function readManifestBlob(storageDir: string, digest: string): StoredManifest | 
   // distribution's storage/manifeststore.go: schema 2 without a mediaType is an OCI index when it lists manifests
   // (left to the registry here), else an OCI image manifest, which it serves as such (ocischema Payload)
   let mediaType = doc?.mediaType;
-  if (mediaType === undefined && doc?.schemaVersion === 2 && doc.manifests === undefined) mediaType = 'application/vnd.oci.image.manifest.v1+json';
-  if (typeof mediaType !== 'string' || !NEGOTIATED_MANIFEST_TYPES.has(mediaType)) return null;
+  if (mediaType === undefined && doc?.schemaVersion === 2 && doc.manifests === undefined) mediaType = OCI_MANIFEST;
+  if (typeof mediaType !== 'string' || !MANIFEST_TYPES.has(mediaType)) return null;
   const m = { digest, mediaType, body };
   if (body.length <= RECENT_MAX_BYTES) {
     if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
@@ -100,7 +90,7 @@ export function readStoredManifest(storageDir: string, repository: string, refer
   if (SHA256_DIGEST.test(reference)) digest = reference;
   else if (TAG.test(reference)) digest = readLink(tagCurrentLinkPath(storageDir, repository, reference));
   else return null;
-  if (digest === null || !LINK.test(digest)) return null;
+  if (digest === null || !isDigest(digest)) return null;
   // the repository's own link, checked on every request (a deleted manifest is gone at once, cache or not); one stat:
   // distribution writes it once with exactly the digest, so a link of another size is being written or is foreign
   const revision = manifestRevisionLinkPath(storageDir, repository, digest);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { OCI_INDEX } from './constants.js';
 
 /** One entry of a referrers list (OCI distribution spec 1.1, "Listing Referrers"). */
 export interface ReferrerDescriptor {
@@ -33,8 +34,6 @@ export function parseReferrerPosition(raw: string): ReferrerPosition | undefined
   if (!m) return undefined;
   return { pushedAt: Number(m[1]), id: Number(m[2]) };
 }
-
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 /** The referrers response body: an OCI image index whose `manifests` are the descriptors. */
 export function referrersIndex(descriptors: ReferrerDescriptor[]): string {

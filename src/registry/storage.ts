@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { isDigest } from './reference.js';
 
 /**
  * Where distribution's filesystem driver keeps things under its root directory (registry/storage/paths.go), written
@@ -52,8 +53,6 @@ export interface StoredRepository {
   revisions: Map<string, number>;
 }
 
-const LINK = /^sha256:[0-9a-f]{64}$/;
-
 /**
  * Reads a repository's tag links (`_manifests/tags/<tag>/current/link`) and manifest revisions
  * (`_manifests/revisions/sha256/<hex>/link`) straight from storage: what the registry holds the moment its PUT answered,
@@ -75,7 +74,7 @@ export function readStoredRepository(storageDir: string, repository: string): St
   const link = (file: string): { digest: string; mtime: number } | null => {
     try {
       const digest = fs.readFileSync(file, 'utf8').trim();
-      return LINK.test(digest) ? { digest, mtime: fs.statSync(file).mtimeMs } : null;
+      return isDigest(digest) ? { digest, mtime: fs.statSync(file).mtimeMs } : null;
     } catch {
       return null;
     }
@@ -85,9 +84,37 @@ export function readStoredRepository(storageDir: string, repository: string): St
     if (l) out.tags.set(tag, l.digest);
   }
   for (const hex of list(path.join(dir, 'revisions', 'sha256'))) {
-    if (!/^[0-9a-f]{64}$/.test(hex)) continue;
+    if (!isDigest(`sha256:${hex}`)) continue;
     const l = link(path.join(dir, 'revisions', 'sha256', hex, 'link'));
     if (l && l.digest === `sha256:${hex}`) out.revisions.set(l.digest, Math.floor(l.mtime));
+  }
+  return out;
+}
+
+/** Every blob file in the registry's storage, with its size. */
+export function listBlobs(storageDir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const root = blobsDir(storageDir);
+  let prefixes: string[] = [];
+  try {
+    prefixes = fs.readdirSync(root);
+  } catch {
+    return out;
+  }
+  for (const p of prefixes) {
+    let entries: string[] = [];
+    try {
+      entries = fs.readdirSync(path.join(root, p));
+    } catch {
+      continue;
+    }
+    for (const hex of entries) {
+      try {
+        out.set(`sha256:${hex}`, fs.statSync(path.join(root, p, hex, 'data')).size);
+      } catch {
+        /* a half-written or half-deleted blob: not counted */
+      }
+    }
   }
   return out;
 }

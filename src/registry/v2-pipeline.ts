@@ -9,6 +9,7 @@ import { principalName } from '../auth/principal.js';
 import { type LivePrincipal, type RegistryAccess, V2_MAX_STALENESS_MS } from '../services/registry-access.js';
 import type { VerifiedToken } from '../services/token-service.js';
 import { TOKEN_SERVICE } from './constants.js';
+import { isDigest } from './reference.js';
 
 /**
  * The `/v2` route table: for every kind of registry request, the checks Berth runs, in order and by name, before the
@@ -235,7 +236,7 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
     const refused = await policy.pullDecision(ctx.projectRow!, ctx.name!, digest, ctx.method);
     if (refused && deps.audit) {
       const who = ctx.who?.kind === 'principal' ? principalName(ctx.who.principal) : 'anonymous';
-      const resource = digest && /^sha256:[a-f0-9]{64}$/.test(digest) ? `${ctx.name}@${digest}` : `${ctx.name}:${ctx.reference}`;
+      const resource = digest && isDigest(digest) ? `${ctx.name}@${digest}` : `${ctx.name}:${ctx.reference}`;
       await deps.audit.record({ name: who, ip: ctx.clientIp }, PULL_REFUSED, 'artifact', resource, {
         reference: ctx.reference,
         method: ctx.method,

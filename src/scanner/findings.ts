@@ -1,5 +1,5 @@
 import type { Finding } from './matcher.js';
-import { SEVERITIES, severityRank, type Severity } from './severity.js';
+import { isSeverity, SEVERITIES, severityRank, type Severity } from './severity.js';
 
 export interface FindingFilter {
   /** at or above */
@@ -9,14 +9,14 @@ export interface FindingFilter {
   fixable?: boolean;
   /** free text: advisory id, aliases, package, summary */
   q?: string;
-  sort?: 'severity' | 'package' | 'id';
+  sort?: (typeof FINDING_SORTS)[number];
 }
 
 export const FINDING_SORTS = ['severity', 'package', 'id'] as const;
 
 /** Why raw query values do not make a filter, or null. */
 export function findingFilterProblem(raw: { severity?: string; sort?: string }): string | null {
-  if (raw.severity && !(SEVERITIES as readonly string[]).includes(raw.severity)) return `severity must be one of ${SEVERITIES.join(', ')}`;
+  if (raw.severity && !isSeverity(raw.severity)) return `severity must be one of ${SEVERITIES.join(', ')}`;
   if (raw.sort && !(FINDING_SORTS as readonly string[]).includes(raw.sort)) return 'sort must be severity, package or id';
   return null;
 }

@@ -3,7 +3,18 @@ import cvss from 'ae-cvss-calculator';
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'unknown'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/** The thresholds a project's pull gate may be set to, lowest first: it refuses findings at or above the one chosen. */
+export const GATE_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const satisfies readonly Severity[];
+export type GateSeverity = (typeof GATE_SEVERITIES)[number];
+/** What the pull gate does with an image no finished scan has judged yet. */
+export const UNSCANNED_POLICIES = ['block', 'allow'] as const;
+export type UnscannedPolicy = (typeof UNSCANNED_POLICIES)[number];
+
+export const isSeverity = (s: unknown): s is Severity => (SEVERITIES as readonly unknown[]).includes(s);
+
 export const severityRank = (s: Severity): number => ({ critical: 4, high: 3, medium: 2, low: 1, unknown: 0 })[s];
+/** The severity of a rank {@link severityRank} gave (as stored in `report_findings.severity_rank`); `unknown` for any other number. */
+export const severityOfRank = (rank: number): Severity => SEVERITIES.find((s) => severityRank(s) === rank) ?? 'unknown';
 
 /** CVSS v3/v4 qualitative rating of a base score. */
 export function severityFromScore(score: number): Severity {

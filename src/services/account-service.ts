@@ -6,11 +6,12 @@ import type { PageRequest } from '../paging.js';
 import * as sessions from '../db/repos/sessions.js';
 import { findUserLocale, setUserLocale } from '../db/repos/preferences.js';
 import { getSetting, putSetting } from '../db/repos/settings.js';
-import { deleteUser, findUserRowById, findUserRowByName, insertUser, listUsers, toUser, updateUser, type User } from '../db/repos/users.js';
+import { deleteUser, findUserById, findUserByName, findUserCredentialsById, findUserCredentialsByName, insertUser, listUsers, profileOf, updateUser, type User } from '../db/repos/users.js';
 import { AppError, badRequest, conflict, fromProblem, isUniqueViolation, notFound, problem } from '../errors.js';
 import { generatePassword, hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
 import { usernameProblem } from '../auth/names.js';
 import type { Logger } from '../log.js';
+import type { Principal } from '../auth/principal.js';
 
 export type { User };
 
@@ -59,7 +60,7 @@ export class AccountService {
    * also when another replica created it first).
    */
   async ensureAdmin(initialPassword: string | undefined, announce: (password: string) => void = () => {}): Promise<string | null> {
-    if (await findUserRowByName(this.db, 'admin')) return null;
+    if (await findUserByName(this.db, 'admin')) return null;
     if (initialPassword !== undefined) {
       try {
         await this.createUser({ username: 'admin', password: initialPassword, isAdmin: true });
@@ -116,13 +117,11 @@ export class AccountService {
   }
 
   async getUser(id: number): Promise<User | undefined> {
-    const r = await findUserRowById(this.db, id);
-    return r && toUser(r);
+    return findUserById(this.db, id);
   }
 
   async getUserByName(username: string): Promise<User | undefined> {
-    const r = await findUserRowByName(this.db, username);
-    return r && toUser(r);
+    return findUserByName(this.db, username);
   }
 
   listUsers(opts: { q?: string; page: PageRequest }) {
@@ -141,22 +140,22 @@ export class AccountService {
    */
   async authenticate(username: string, password: string, clientIp: string): Promise<User> {
     if (usernameProblem(username) !== null) throw new AppError('UNAUTHORIZED', 'invalid username or password', undefined, { key: 'bad_credentials' });
-    const row = await findUserRowByName(this.db, username);
+    const row = await findUserCredentialsByName(this.db, username);
     // Only the exact stored name is this account (a case-insensitive or padding collation must not widen it).
     const user = row && row.username === username ? row : undefined;
-    const hashAnyway = () => verifyPassword(password, user?.password_hash ?? DUMMY_HASH).then(() => undefined);
+    const hashAnyway = () => verifyPassword(password, user?.passwordHash ?? DUMMY_HASH).then(() => undefined);
     return this.withLockout(
       username,
       clientIp,
       async () => {
         if (!user || user.disabled) return hashAnyway();
-        const ok = this.cachedMatch(username, password, user.password_hash) || (await this.checkAndCache(username, password, user.password_hash));
-        return ok ? toUser(user) : undefined;
+        const ok = this.cachedMatch(username, password, user.passwordHash) || (await this.checkAndCache(username, password, user.passwordHash));
+        return ok ? profileOf(user) : undefined;
       },
       {
         canonical: user?.username,
         onLocked: hashAnyway,
-        remembered: () => (user && !user.disabled && this.cachedMatch(username, password, user.password_hash) ? toUser(user) : undefined),
+        remembered: () => (user && !user.disabled && this.cachedMatch(username, password, user.passwordHash) ? profileOf(user) : undefined),
       },
     );
   }
@@ -203,8 +202,7 @@ export class AccountService {
       // running: concurrent requests with the right password (a CI job's parallel API calls), whose first success
       // clears the count. A lock younger than LOCK_SETTLE_MS is waited out (backing off) and the reservation tried
       // again; an older one, or one still there at the deadline, is final.
-      const row = await sessions.findLoginFailure(this.db, key);
-      const lockedAt = row && Number(row.locked_until) > 0 ? Number(row.locked_until) - LOGIN_POLICY.lockMs : null;
+      const lockedAt = await sessions.findLoginLockedAt(this.db, key, LOGIN_POLICY);
       if ((lockedAt !== null && Date.now() - lockedAt >= LOCK_SETTLE_MS) || Date.now() + delay > deadline) {
         await opts.onLocked?.();
         throw new AppError('TOO_MANY_REQUESTS', 'too many failed logins: try again later', undefined, { key: 'login_locked' });
@@ -249,12 +247,12 @@ export class AccountService {
   async changePassword(userId: number, newPassword: string, opts: { oldPassword?: string; keepSessionId?: string; clientIp?: string } = {}): Promise<void> {
     const weak = passwordProblem(newPassword);
     if (weak) throw fromProblem('BAD_REQUEST', weak);
-    const row = await findUserRowById(this.db, userId);
+    const row = await findUserCredentialsById(this.db, userId);
     if (!row) throw notFound('user not found', { key: 'user_not_found' });
     const oldPassword = opts.oldPassword;
     if (oldPassword !== undefined) {
       try {
-        await this.withLockout(row.username, opts.clientIp ?? 'unknown', async () => ((await verifyPassword(oldPassword, row.password_hash)) ? toUser(row) : undefined), {
+        await this.withLockout(row.username, opts.clientIp ?? 'unknown', async () => ((await verifyPassword(oldPassword, row.passwordHash)) ? profileOf(row) : undefined), {
           canonical: row.username,
         });
       } catch (err) {
@@ -267,18 +265,27 @@ export class AccountService {
     await sessions.deleteUserSessions(this.db, userId, opts.keepSessionId);
   }
 
-  async setDisabled(userId: number, disabled: boolean): Promise<User> {
+  /**
+   * Disables or enables an account; disabling ends its sessions. `by` is who asks (null: the operator at the CLI): no one
+   * disables their own account, so a system can never lose its last signed-in admin by a slip.
+   */
+  async setDisabled(by: Principal | null, userId: number, disabled: boolean): Promise<User> {
+    if (disabled) refuseOwn(by, userId, 'you cannot disable yourself');
     if (!(await updateUser(this.db, userId, { disabled }))) throw notFound('user not found', { key: 'user_not_found' });
     if (disabled) await sessions.deleteUserSessions(this.db, userId);
     return (await this.getUser(userId))!;
   }
 
-  async setAdmin(userId: number, isAdmin: boolean): Promise<User> {
+  /** Grants or takes the system admin flag; no one takes their own (`by` as for {@link setDisabled}). */
+  async setAdmin(by: Principal | null, userId: number, isAdmin: boolean): Promise<User> {
+    if (!isAdmin) refuseOwn(by, userId, 'you cannot drop your own admin flag');
     if (!(await updateUser(this.db, userId, { isAdmin }))) throw notFound('user not found', { key: 'user_not_found' });
     return (await this.getUser(userId))!;
   }
 
-  async deleteUser(userId: number): Promise<void> {
+  /** Deletes an account; no one deletes their own (`by` as for {@link setDisabled}). */
+  async deleteUser(by: Principal | null, userId: number): Promise<void> {
+    refuseOwn(by, userId, 'you cannot delete yourself');
     if (!(await deleteUser(this.db, userId))) throw notFound('user not found', { key: 'user_not_found' });
   }
 
@@ -323,3 +330,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 // A valid hash of a random password, so unknown usernames cost the same scrypt as known ones.
 const DUMMY_HASH = await hashPassword(randomBytes(16).toString('hex'));
+
+/** Refuses an action on the account of the user asking (the same rule for the UI, REST and any other way in). */
+function refuseOwn(by: Principal | null, userId: number, message: string): void {
+  if (by?.kind === 'user' && by.id === userId) throw badRequest(message, undefined, { key: 'not_yourself' });
+}

@@ -7,8 +7,8 @@ import { deleteReservationsOf } from '../db/repos/quota-reservations.js';
 import type { Logger } from '../log.js';
 import { CORE_SUBJECT, IMAGE_TYPES, INDEX_TYPES, MANIFEST_TYPES } from '../registry/constants.js';
 import type { RegistryClient } from '../registry/client.js';
-import { classifyManifest, COSIGN_TAG } from '../registry/artifact-type.js';
-import { SHA256_DIGEST as DIGEST } from '../registry/reference.js';
+import { classifyManifest } from '../registry/artifact-type.js';
+import { COSIGN_TAG, SHA256_DIGEST as DIGEST } from '../registry/reference.js';
 import { eventTime, hostOf, type ApplyBatch, type RegistryEvent } from './notification-inbox.js';
 
 const descriptor = z.object({ mediaType: z.string().max(255).optional(), digest: z.string().max(100), size: z.number().int().nonnegative().optional() }).passthrough();

@@ -1,5 +1,6 @@
 import type { DB } from '../db/connect.js';
-import { insertAuditLog, insertAuditLogs, listAuditLogs, type AuditEntry, type AuditFilter } from '../db/repos/audit.js';
+import { insertAuditLog, insertAuditLogs, listAuditLogs, type AuditEntry, type AuditFilter, type AuditRecord } from '../db/repos/audit.js';
+import type { KeysetPage } from '../paging.js';
 import type { Logger } from '../log.js';
 
 export interface Actor {
@@ -83,18 +84,7 @@ export class AuditService {
   }
 
   /** Newest first, one keyset page. */
-  async list(f: AuditFilter) {
-    const page = await listAuditLogs(this.db, f);
-    const items = page.items.map((r) => ({
-      id: Number(r.id),
-      at: Number(r.created_at),
-      username: r.username,
-      action: r.action,
-      resourceType: r.resource_type,
-      resource: r.resource,
-      detail: r.detail,
-      clientIp: r.client_ip,
-    }));
-    return { ...page, items };
+  list(f: AuditFilter): Promise<KeysetPage<AuditRecord>> {
+    return listAuditLogs(this.db, f);
   }
 }

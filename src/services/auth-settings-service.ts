@@ -5,9 +5,7 @@ import type { IdentityConfig } from '../config.js';
 import type { DB } from '../db/connect.js';
 import { findSetting, insertSettingIfAbsent, upsertSetting } from '../db/repos/settings.js';
 import { badRequest } from '../errors.js';
-
-export type AuthMode = 'db' | 'ldap' | 'oidc';
-export const AUTH_MODES: readonly AuthMode[] = ['db', 'ldap', 'oidc'];
+import { AUTH_MODES, type AuthMode, httpUrl, LDAP_MEMBER_ATTRS, LDAP_SCOPES, ldapAttribute, ldapFilter, ldapUrl, oidcClaim, oidcScopes } from '../auth/provider-grammar.js';
 
 export interface OidcSettings {
   issuer: string;
@@ -20,9 +18,6 @@ export interface OidcSettings {
 }
 
 const SETTING = 'auth';
-const FILTER = /^\(.*\)$/s;
-const ATTR = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
-const CLAIM = /^[A-Za-z0-9_.:-]{1,64}$/;
 const nullableText = (max: number) =>
   z
     .string()
@@ -30,33 +25,22 @@ const nullableText = (max: number) =>
     .max(max)
     .nullable()
     .transform((s) => (s ? s : null));
-const httpUrl = z.string().refine((s) => {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash && !u.username;
-  } catch {
-    return false;
-  }
-}, 'must be an http(s) URL without credentials, query or fragment');
 
 const ldapSchema = z
   .object({
-    url: z
-      .string()
-      .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port]')
-      .nullable(),
+    url: ldapUrl.nullable(),
     start_tls: z.boolean(),
     ca_file: nullableText(4096),
     bind_dn: nullableText(1024),
     /** write-only: a string stores it encrypted, null removes it (the environment's, if any, applies again) */
     bind_password: z.string().max(1024).nullable(),
     base_dn: nullableText(1024),
-    scope: z.enum(['sub', 'one']),
-    filter: z.string().max(1024).regex(FILTER, 'must be an LDAP filter in parentheses'),
-    uid_attr: z.string().regex(ATTR, 'must be an attribute name'),
+    scope: z.enum(LDAP_SCOPES),
+    filter: ldapFilter,
+    uid_attr: ldapAttribute,
     group_base_dn: nullableText(1024),
-    group_filter: z.string().max(1024).regex(FILTER, 'must be an LDAP filter in parentheses'),
-    group_member_attr: z.enum(['member', 'uniqueMember', 'memberUid', 'memberOf']),
+    group_filter: ldapFilter,
+    group_member_attr: z.enum(LDAP_MEMBER_ATTRS),
     admin_group: nullableText(255),
     timeout_ms: z.number().int().min(500).max(60_000),
   })
@@ -69,12 +53,9 @@ const oidcSchema = z
     client_id: nullableText(255),
     /** write-only, like the LDAP bind password */
     client_secret: z.string().max(1024).nullable(),
-    scopes: z
-      .string()
-      .regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'must be space-separated scope names')
-      .max(1024),
-    username_claim: z.string().regex(CLAIM, 'must be a claim name'),
-    groups_claim: z.string().regex(CLAIM, 'must be a claim name'),
+    scopes: oidcScopes,
+    username_claim: oidcClaim,
+    groups_claim: oidcClaim,
     admin_group: nullableText(255),
     accept_id_token: z.boolean(),
   })
@@ -82,7 +63,7 @@ const oidcSchema = z
   .strict();
 
 export const authSettingsPatchSchema = z
-  .object({ mode: z.enum(['db', 'ldap', 'oidc']), ldap: ldapSchema, oidc: oidcSchema })
+  .object({ mode: z.enum(AUTH_MODES), ldap: ldapSchema, oidc: oidcSchema })
   .partial()
   .strict();
 export type AuthSettingsPatch = z.infer<typeof authSettingsPatchSchema>;

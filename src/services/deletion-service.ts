@@ -10,8 +10,7 @@ import type { RegistrySync } from './registry-sync.js';
 import { AppError, v2Refusal, type V2Refusal } from '../errors.js';
 import type { Actor, AuditService } from './audit-service.js';
 import { globToRegExp } from './policy-service.js';
-import { COSIGN_TAG } from '../registry/artifact-type.js';
-import { SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
+import { COSIGN_TAG, SHA256_DIGEST as DIGEST, TAG } from '../registry/reference.js';
 import { readStoredRepository, tagDir } from '../registry/storage.js';
 
 /** Manifests a deletion imports before it decides, at most; past that it answers a retryable 503 (and imported these). */

@@ -8,7 +8,7 @@ import { findReportSummary } from '../db/repos/scan-reports.js';
 import { getSetting, putSetting } from '../db/repos/settings.js';
 import { v2Refusal, type RefusalReason, type V2Refusal } from '../errors.js';
 import { IMAGE_TYPES, INDEX_TYPES } from '../registry/constants.js';
-import { isReferrerType, isRunnable, typeOfRow, type ArtifactType } from '../registry/artifact-type.js';
+import { isReferrerType, isRunnable, typeOfRow, type ArtifactType, type ManifestDoc } from '../registry/artifact-type.js';
 import type { Finding } from '../scanner/matcher.js';
 import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js';
 import type { ScanService } from './scan-service.js';
@@ -380,7 +380,7 @@ export class PolicyService {
    * pusher's claim). Empty for an index, a malformed body or one without blobs: only its own bytes count.
    */
   private async manifestBlobs(repository: string | null, body: Buffer): Promise<Map<string, number>> {
-    let doc: { mediaType?: string; config?: { digest?: string; size?: number }; layers?: { digest?: string; size?: number }[] };
+    let doc: ManifestDoc;
     const blobs = new Map<string, number>();
     try {
       doc = JSON.parse(body.toString('utf8'));

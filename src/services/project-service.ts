@@ -15,11 +15,10 @@ import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import { parsePublicKey } from '../registry/cosign.js';
 import { ADVISORY_ID } from '../registry/reference.js';
+import { GATE_SEVERITIES, UNSCANNED_POLICIES } from '../scanner/severity.js';
 
 export type { Project };
 
-const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
-// Advisory ids (CVE-2024-1234, GHSA-xxxx-xxxx-xxxx, DSA-5555-1, ALPINE-CVE-…): printable, bounded.
 const TAG_GLOB = /^[A-Za-z0-9_.*?\-[\]!]{1,128}$/;
 const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -28,11 +27,11 @@ export const projectUpdateSchema = z
     public: z.boolean(),
     auto_scan: z.boolean(),
     prevent_vulnerable: z.boolean(),
-    severity: z.enum(SEVERITIES),
+    severity: z.enum(GATE_SEVERITIES),
     cve_allowlist: z.array(z.string().regex(ADVISORY_ID, 'not an advisory or CVE id')).max(1000),
     immutable_tags: z.array(z.string().regex(TAG_GLOB, 'not a tag glob pattern')).max(100),
     quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
-    unscanned_policy: z.enum(['block', 'allow']),
+    unscanned_policy: z.enum(UNSCANNED_POLICIES),
     cve_allowlist_expires_at: z.iso.datetime({ offset: true }).nullable(),
     signature_keys: z
       .array(z.object({ name: z.string().regex(KEY_NAME, 'key names are 1-64 letters, digits, ".", "_" or "-"'), pem: z.string().max(4096) }).strict())

@@ -4,8 +4,7 @@ import { findProjectByName, listProjectIdsAfter } from '../db/repos/projects.js'
 import { recountProjectTotals } from '../db/repos/scan-totals.js';
 import type { Logger } from '../log.js';
 import type { RegistryClient } from '../registry/client.js';
-import { COSIGN_TAG } from '../registry/artifact-type.js';
-import { REPOSITORY_NAME as REPO_NAME, TAG } from '../registry/reference.js';
+import { COSIGN_TAG, REPOSITORY_NAME as REPO_NAME, TAG } from '../registry/reference.js';
 import type { ArtifactImport } from './artifact-import.js';
 
 export interface ReconcileSummary {

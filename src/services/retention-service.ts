@@ -15,12 +15,13 @@ import {
   type RetentionRunItem,
 } from '../db/repos/retention.js';
 
-export type { RetentionRunItem } from '../db/repos/retention.js';
+export { RETENTION_OUTCOMES, type RetentionRunItem } from '../db/repos/retention.js';
 import { findJob, type Job } from '../db/repos/jobs.js';
 import type { KeysetPage, PageRequest } from '../paging.js';
 import { AppError, badRequest } from '../errors.js';
 import type { JobLogKey, JobLogParams, JobProgressKey } from '../i18n/job-log.js';
 import type { JobQueue } from '../jobs/queue.js';
+import type { retentionPayload } from '../jobs/payloads.js';
 import { cronProblem, type Scheduler } from '../jobs/schedules.js';
 import type { Logger } from '../log.js';
 import type { Actor, AuditService } from './audit-service.js';
@@ -63,12 +64,7 @@ export interface RetentionDeleter {
   deleteArtifacts(actor: Actor, repository: string, digests: string[], opts: { reason: string }): Promise<{ deleted: { digest: string }[] }>;
 }
 
-export interface RetentionRunPayload {
-  projectId: number;
-  dryRun: boolean;
-  trigger: 'manual' | 'schedule';
-  operator?: string;
-}
+export type RetentionRunPayload = z.infer<typeof retentionPayload>;
 
 /** The job log key of a deletion's reason (one of `DELETE_REASONS`; any other reason is logged with its text). */
 function deleteLogKey(reason: string): JobLogKey {

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CredentialCache } from '../auth/credential-cache.js';
 import { z } from 'zod';
 import { isPathComponent } from '../auth/names.js';
+import { REPO_ACTIONS } from '../auth/scopes.js';
 import type { Principal, RobotAction } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
 import type { PageRequest } from '../paging.js';
@@ -15,7 +16,6 @@ import { type RegistryAccess, V2_MAX_STALENESS_MS } from './registry-access.js';
 export type { RobotRecord, RobotGrant } from '../db/repos/robots.js';
 
 const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
-const ROBOT_ACTIONS = ['pull', 'push', 'delete'] as const;
 
 export const robotCreateSchema = z
   .object({
@@ -24,7 +24,7 @@ export const robotCreateSchema = z
     /** a project name: a project-level robot (`robot$<project>+<name>`); absent: system level (`robot$<name>`) */
     project: z.string().max(255).optional(),
     permissions: z
-      .array(z.object({ project: z.string().min(1).max(255), actions: z.array(z.enum(ROBOT_ACTIONS)).min(1).max(3) }).strict())
+      .array(z.object({ project: z.string().min(1).max(255), actions: z.array(z.enum(REPO_ACTIONS)).min(1).max(3) }).strict())
       .min(1)
       .max(100),
     /** days until expiry; -1 or absent: never */

@@ -9,8 +9,8 @@ import { replaceReportFindings } from '../db/repos/findings.js';
 import type { JobLogKey, JobLogParams, JobProgressKey } from '../i18n/job-log.js';
 import type { Logger } from '../log.js';
 import type { RegistryClient } from '../registry/client.js';
-import { INDEX_TYPES } from '../registry/constants.js';
-import { isScannable, type ArtifactType } from '../registry/artifact-type.js';
+import { IMAGE_CONFIGS, INDEX_TYPES } from '../registry/constants.js';
+import { isScannable, type ArtifactType, type ManifestDoc } from '../registry/artifact-type.js';
 import type { AdvisoryStore } from '../scanner/advisory-store.js';
 import type { OsInfo, Package } from '../scanner/inventory.js';
 import { DEFAULT_LIMITS, INVENTORY_VERSION, mergeLayers, readLayer, type LayerInventory } from '../scanner/layer-walker.js';
@@ -23,7 +23,7 @@ import { blobDataPath } from '../registry/storage.js';
 import * as reports from '../db/repos/scan-reports.js';
 import { severityTotals, type Completeness, type ReportGap, type ScanReport, type ScanSummary } from '../db/repos/scan-reports.js';
 
-export type { Completeness, ReportGap, ScanReport, ScanSummary } from '../db/repos/scan-reports.js';
+export { COMPLETENESS, type Completeness, type ReportGap, type ScanReport, type ScanSummary } from '../db/repos/scan-reports.js';
 
 export const SCANNER_NAME = 'berth-osv';
 export const SCANNER_VERSION = `${SCANNER_NAME}/1`;
@@ -45,9 +45,6 @@ export interface ScanLimits {
 }
 
 export const DEFAULT_SCAN_LIMITS: ScanLimits = { maxRatio: 100, maxImageBytes: 16 * 1024 ** 3 };
-
-/** Image config media types: manifests with another config are artifacts (charts, signatures...), not images. */
-const IMAGE_CONFIGS = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
 
 /**
  * Scans artifacts: each layer is streamed once and its inventory cached by digest, so a rescan after an advisory
@@ -390,14 +387,6 @@ export class ScanService {
   summaries(artifactIds: number[]): Promise<Map<number, ScanSummary>> {
     return reports.findScanSummaries(this.db, artifactIds);
   }
-}
-
-interface ManifestDoc {
-  mediaType?: string;
-  artifactType?: string;
-  config?: { mediaType?: string };
-  manifests?: { digest?: string; platform?: { os?: string; architecture?: string } }[];
-  layers?: { digest?: string; mediaType?: string; size?: number }[];
 }
 
 function dedupeGaps(gaps: ReportGap[]): ReportGap[] {

@@ -6,10 +6,10 @@ import { searchFindings, securitySummary, type FindingHit, type ProjectScope, ty
 import { listMemberProjectIds } from '../db/repos/members.js';
 import { badRequest, unauthorized } from '../errors.js';
 import { compareVersions, type VersionScheme } from '../scanner/versions/index.js';
-import { SEVERITIES, severityRank, type Severity } from '../scanner/severity.js';
+import { ADVISORY_ID } from '../registry/reference.js';
+import { isSeverity, SEVERITIES, severityRank, type Severity } from '../scanner/severity.js';
 import type { ProjectService } from './project-service.js';
 
-const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
 const SCHEME: Record<string, VersionScheme> = { deb: 'dpkg', apk: 'apk', npm: 'semver', pypi: 'pep440', maven: 'maven', cargo: 'semver', gem: 'rubygems' };
 /** Rows of one package read to filter by a version range (the range needs each ecosystem's ordering, so in memory). */
 const RANGE_SCAN_CAP = 20_000;
@@ -105,7 +105,7 @@ export class SecurityHubService {
     const scope = await this.scope(p);
     if (q.cve !== undefined && !ADVISORY_ID.test(q.cve)) throw badRequest('cve must be a CVE or advisory id');
     if (q.package !== undefined && (q.package.length === 0 || q.package.length > 255)) throw badRequest('package must be 1 to 255 characters');
-    if (q.severity !== undefined && !(SEVERITIES as readonly string[]).includes(q.severity)) throw badRequest(`severity must be one of ${SEVERITIES.join(', ')}`);
+    if (q.severity !== undefined && !isSeverity(q.severity)) throw badRequest(`severity must be one of ${SEVERITIES.join(', ')}`);
     if (q.version !== undefined && !q.package) throw badRequest('a version range needs a package');
     const bounds = q.version !== undefined ? parseVersionRange(q.version) : null;
     const projectId = await this.projectId(p, q.project);

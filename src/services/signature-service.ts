@@ -4,6 +4,8 @@ import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { findProjectByName, type Project } from '../db/repos/projects.js';
 import type { Logger } from '../log.js';
+import { isDigest } from '../registry/reference.js';
+import type { ManifestDoc } from '../registry/artifact-type.js';
 import { parsePublicKey, SIGNATURE_ANNOTATION, SIMPLESIGNING, verifySimpleSigning, type SignatureKey } from '../registry/cosign.js';
 
 /** A simple-signing payload is a few hundred bytes; anything much larger is not one. */
@@ -48,7 +50,7 @@ export class SignatureService {
     const names = new Set<string>();
     if (keys.length) {
       const m = await this.registry.manifest(repository, row.digest);
-      let doc: { layers?: { mediaType?: unknown; digest?: unknown; size?: unknown; annotations?: Record<string, unknown> }[] } = {};
+      let doc: ManifestDoc = {};
       try {
         doc = m ? JSON.parse(m.body.toString('utf8')) : {};
       } catch {
@@ -56,7 +58,7 @@ export class SignatureService {
       }
       for (const layer of (Array.isArray(doc.layers) ? doc.layers : []).slice(0, MAX_LAYERS)) {
         const sig = layer?.annotations?.[SIGNATURE_ANNOTATION];
-        if (layer?.mediaType !== SIMPLESIGNING || typeof sig !== 'string' || typeof layer.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(layer.digest)) continue;
+        if (layer?.mediaType !== SIMPLESIGNING || typeof sig !== 'string' || typeof layer.digest !== 'string' || !isDigest(layer.digest)) continue;
         const payload = await this.registry.smallBlob(repository, layer.digest, MAX_PAYLOAD);
         if (!payload || `sha256:${createHash('sha256').update(payload).digest('hex')}` !== layer.digest) continue;
         for (const n of verifySimpleSigning(payload, sig, row.subject, keys)) names.add(n);

@@ -1,16 +1,10 @@
 import { createPublicKey, randomFillSync, sign, verify, type KeyObject } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
 import type { Action } from '../auth/rbac.js';
-import type { RepoAction, Scope } from '../auth/scopes.js';
+import { type Access, REPO_ACTIONS, type RepoAction, type Scope } from '../auth/scopes.js';
 import type { TokenKeys } from '../auth/token-keys.js';
 import { CORE_SUBJECT, TOKEN_ISSUER, TOKEN_SERVICE } from '../registry/constants.js';
 import { type RegistryAccess, V2_MAX_STALENESS_MS } from './registry-access.js';
-
-export interface Access {
-  type: string;
-  name: string;
-  actions: string[];
-}
 
 /** The claims of a token Berth signed, once verified. Times are epoch seconds. */
 export interface VerifiedToken {
@@ -31,7 +25,6 @@ export interface IssuedToken {
 }
 
 const ACTION_PERMISSION: Record<Exclude<RepoAction, '*'>, Action> = { pull: 'repository:pull', push: 'repository:push', delete: 'repository:delete' };
-const ALL: Exclude<RepoAction, '*'>[] = ['pull', 'push', 'delete'];
 
 const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');
 
@@ -114,11 +107,11 @@ export class TokenService {
       }
       if (!projects.has(s.project)) projects.set(s.project, await this.access.project(s.project));
       const project = projects.get(s.project);
-      const wanted = s.actions.includes('*') ? ALL : (s.actions as Exclude<RepoAction, '*'>[]);
+      const wanted = s.actions.includes('*') ? [...REPO_ACTIONS] : (s.actions as Exclude<RepoAction, '*'>[]);
       const granted: string[] = [];
       if (project) {
         for (const a of wanted) if (await this.access.can(p, ACTION_PERMISSION[a], project)) granted.push(a);
-        if (s.actions.includes('*') && granted.length === ALL.length) granted.push('*');
+        if (s.actions.includes('*') && granted.length === REPO_ACTIONS.length) granted.push('*');
       }
       out.push({ type: 'repository', name: s.requestedName, actions: granted });
     }

@@ -2,6 +2,7 @@ import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import type { JobEvent } from '../jobs/runner.js';
 import { CORE_SUBJECT } from '../registry/constants.js';
+import { SEVERITIES } from '../scanner/severity.js';
 import type { PolicyService } from './policy-service.js';
 import type { RegistrySync } from './registry-sync.js';
 import type { ScanReport, ScanService } from './scan-service.js';
@@ -19,7 +20,7 @@ export function scanOverview(r: ScanReport | undefined, status: ScanOverview['st
   const counts = r?.counts ?? { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
   const summary: Record<string, number> = {};
   for (const [k, v] of Object.entries(counts)) if (v) summary[CAPITAL[k]!] = v;
-  const highest = (['critical', 'high', 'medium', 'low', 'unknown'] as const).find((s) => counts[s] > 0);
+  const highest = SEVERITIES.find((s) => counts[s] > 0);
   const total = Object.values(counts).reduce((n, v) => n + v, 0);
   return {
     reportId: `${r?.artifactId ?? 0}-${jobId}`,

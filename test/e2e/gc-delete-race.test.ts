@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { listBlobs } from '../../src/jobs/types/gc.js';
+import { listBlobs } from '../../src/registry/storage.js';
 import { freePort } from '../../src/registry/managed.js';
 import { ADMIN, ADMIN_PASSWORD, Browser } from '../helpers/app.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../helpers/db.js';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { listBlobs } from '../../src/jobs/types/gc.js';
+import { listBlobs } from '../../src/registry/storage.js';
 import { unreferencedIn } from '../../src/services/gc-planner.js';
 import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';

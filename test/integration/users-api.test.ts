@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN, ADMIN_PASSWORD, createUser, startTestApp, type TestApp } from '../helpers/app.js';
+import { ADMIN, ADMIN_PASSWORD, Browser, createUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 
 for (const dialect of testDialects()) {
@@ -102,9 +102,26 @@ for (const dialect of testDialects()) {
       assert.equal((await t.req('/api/v1/users/abc', { auth: ADMIN })).status, 404);
     });
 
-    it('an admin cannot disable or delete themselves', async () => {
-      assert.equal((await t.req('/api/v1/users/1', { method: 'PUT', auth: ADMIN, json: { disabled: true } })).status, 400);
+    it('an admin cannot disable, demote or delete themselves, over REST or on the users page (one rule, in the account service)', async () => {
+      for (const json of [{ disabled: true }, { admin: false }, { disabled: true, admin: true }]) {
+        const res = await t.req('/api/v1/users/1', { method: 'PUT', auth: ADMIN, json });
+        assert.equal(res.status, 400, JSON.stringify(json));
+        assert.match((await res.json()).errors[0].message, /you cannot (disable yourself|drop your own admin flag)/);
+      }
       assert.equal((await t.req('/api/v1/users/1', { method: 'DELETE', auth: ADMIN })).status, 400);
+      const ui = new Browser(t);
+      await ui.login('admin', ADMIN_PASSWORD);
+      assert.equal((await ui.post('/users/1/disable', { _csrf: await ui.csrf() })).status, 400);
+      assert.equal((await ui.post('/users/1/delete', { _csrf: await ui.csrf() })).status, 400);
+      const me = await (await t.req('/api/v1/users/1', { auth: ADMIN })).json();
+      assert.deepEqual([me.admin, me.disabled], [true, false]);
+      // another admin may do each of these to this one
+      const other = await createUser(t, 'second-admin');
+      const otherId = (await (await t.req(`/api/v1/users?q=second-admin`, { auth: ADMIN })).json()).items[0].id;
+      assert.equal((await t.req(`/api/v1/users/${otherId}`, { method: 'PUT', auth: ADMIN, json: { admin: true } })).status, 200);
+      assert.equal((await t.req('/api/v1/users/1', { method: 'PUT', auth: other, json: { admin: false } })).status, 200);
+      assert.equal((await t.req('/api/v1/users/1', { method: 'PUT', auth: other, json: { admin: true } })).status, 200);
+      assert.equal((await t.req(`/api/v1/users/${otherId}`, { method: 'DELETE', auth: ADMIN })).status, 204);
     });
 
     it('repeated failures lock the login temporarily, even for the right password', async () => {

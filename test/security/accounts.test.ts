@@ -54,10 +54,10 @@ for (const dialect of testDialects()) {
     });
 
     it('item 5: names compare exactly in the database (no-pad collation), also for lookups that do not pass the grammar', async () => {
-      const { findUserRowByName } = await import('../../src/db/repos/users.js');
+      const { findUserByName } = await import('../../src/db/repos/users.js');
       const { findProjectByName } = await import('../../src/db/repos/projects.js');
-      assert.ok(await findUserRowByName(t.db, 'victim'));
-      assert.equal(await findUserRowByName(t.db, 'victim '), undefined);
+      assert.ok(await findUserByName(t.db, 'victim'));
+      assert.equal(await findUserByName(t.db, 'victim '), undefined);
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'padproj' } });
       assert.equal(await findProjectByName(t.db, 'padproj '), undefined);
       // Member by a padded name: no such user.

@@ -202,3 +202,80 @@ describe('architecture: dependency direction', () => {
     assert.deepEqual(offenders.map(rel), []);
   });
 });
+
+/** Every source file and template under src/, with its lines. */
+const sources = [...all, ...filesWith(path.join(src, 'views'), '.eta')].map((f) => ({ file: rel(f), lines: fs.readFileSync(f, 'utf8').split('\n') }));
+
+function filesWith(dir: string, ext: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesWith(path.join(dir, e.name), ext) : e.name.endsWith(ext) ? [path.join(dir, e.name)] : []));
+}
+
+/** The lines outside `home` where `fact` matches, as `file:line: text`. */
+const declaredOutside = (home: readonly string[], fact: RegExp) =>
+  sources.filter((s) => !home.includes(s.file)).flatMap((s) => s.lines.flatMap((line, i) => (fact.test(line) ? [`${s.file}:${i + 1}: ${line.trim().slice(0, 100)}`] : [])));
+
+/** An array literal (on one line) naming at least `n` of `words`, quoted: a list of a closed vocabulary written out. */
+const listOf =
+  (words: readonly string[], n = words.length) =>
+  (line: string) =>
+    [...line.matchAll(/\[([^[\]]*)\]/g)].some((m) => words.filter((w) => new RegExp(`['"\`]${w}['"\`]`).test(m[1]!)).length >= n);
+const asRegExp = (test: (line: string) => boolean) => ({ test }) as RegExp;
+
+const SEVERITY_WORDS = ['critical', 'high', 'medium', 'low', 'unknown'];
+const JOB_STATE_WORDS = ['pending', 'scheduled', 'running', 'success', 'error', 'stopped'];
+const MANIFEST_MEDIA_TYPES = /application\/vnd\.(oci\.image\.(index|manifest)\.v1\+json|docker\.distribution\.manifest\.(list\.)?v2\+json)/;
+
+/**
+ * Each fact of Berth's vocabulary has one home; everything else imports it. A second copy drifts (the system CVE
+ * allowlist once checked advisory ids with a grammar of its own, refusing ids the project allowlist took). Each check
+ * names the home, the pattern of a re-declaration, and is shown to see the fact in its home (not vacuous).
+ */
+const FACTS: { fact: string; home: string[]; pattern: RegExp }[] = [
+  { fact: 'the sha256 digest grammar', home: ['src/registry/reference.ts'], pattern: /\[(a-f0-9|0-9a-f)\]\{64\}/ },
+  { fact: 'the repository name and path component grammar', home: ['src/registry/reference.ts'], pattern: /\(\?:\[\._\]\|__\||\[\._-\]\[a-z0-9\]\+\)/ },
+  { fact: 'the tag grammar', home: ['src/registry/reference.ts'], pattern: /\[A-Za-z0-9_\]\[A-Za-z0-9_\.-\]\{0,127\}/ },
+  { fact: 'the advisory and CVE id grammars', home: ['src/registry/reference.ts'], pattern: /\[A-Za-z0-9\]\[A-Za-z0-9\._:|CVE-\\d\{4\}/ },
+  { fact: 'the severities', home: ['src/scanner/severity.ts'], pattern: asRegExp(listOf(SEVERITY_WORDS, 4)) },
+  { fact: 'the severity ranks', home: ['src/scanner/severity.ts'], pattern: /critical: 4/ },
+  { fact: 'the job states', home: ['src/jobs/states.ts'], pattern: asRegExp((l) => listOf(['pending', 'scheduled', 'stopped'], 2)(l) || listOf(['success', 'error', 'stopped'])(l)) },
+  { fact: 'the manifest media types', home: ['src/registry/constants.ts'], pattern: MANIFEST_MEDIA_TYPES },
+  { fact: 'the image config media types', home: ['src/registry/constants.ts'], pattern: /\[\s*'application\/vnd\.oci\.image\.config\.v1\+json'/ },
+  { fact: 'the sign-in modes', home: ['src/auth/provider-grammar.ts'], pattern: asRegExp(listOf(['db', 'ldap', 'oidc'])) },
+  { fact: 'the LDAP and OIDC setting grammars', home: ['src/auth/provider-grammar.ts'], pattern: /ldaps\?:|must be a claim name|must be an LDAP filter|must be an attribute name/ },
+  {
+    fact: 'the LDAP search scopes and member attributes',
+    home: ['src/auth/provider-grammar.ts'],
+    pattern: asRegExp((l) => listOf(['sub', 'one'])(l) || listOf(['member', 'uniqueMember', 'memberUid', 'memberOf'], 2)(l)),
+  },
+  { fact: 'the repository actions', home: ['src/auth/scopes.ts'], pattern: asRegExp(listOf(['pull', 'push', 'delete'])) },
+  { fact: "the pull gate's unscanned policies", home: ['src/scanner/severity.ts'], pattern: asRegExp(listOf(['block', 'allow'])) },
+  { fact: 'the finding sorts', home: ['src/scanner/findings.ts'], pattern: asRegExp(listOf(['severity', 'package', 'id'])) },
+  { fact: 'the retention triggers', home: ['src/jobs/payloads.ts'], pattern: asRegExp(listOf(['manual', 'schedule'])) },
+  { fact: 'the retention outcomes', home: ['src/db/repos/retention.ts'], pattern: asRegExp(listOf(['deleted', 'would_delete', 'failed'], 2)) },
+  { fact: 'the scan completeness values', home: ['src/db/repos/scan-reports.ts'], pattern: asRegExp(listOf(['complete', 'incomplete', 'not_applicable'])) },
+  { fact: 'the project roles', home: ['src/auth/rbac.ts'], pattern: asRegExp(listOf(['admin', 'developer', 'guest'], 2)) },
+  { fact: "the registry's storage layout", home: ['src/registry/storage.ts'], pattern: /['"`/]_manifests\b|docker\/registry\/v2|,\s*'data'\)/ },
+  { fact: 'the token access entry type', home: ['src/auth/scopes.ts'], pattern: /\binterface Access\b/ },
+];
+
+describe('architecture: each fact defined once', () => {
+  for (const { fact, home, pattern } of FACTS) {
+    it(`${fact}: only in ${home.join(', ')}`, () => {
+      assert.deepEqual(declaredOutside(home, pattern), []);
+    });
+    it(`${fact}: the check sees the fact in its home (it is not vacuous)`, () => {
+      assert.ok(
+        sources.filter((s) => home.includes(s.file)).some((s) => s.lines.some((l) => pattern.test(l))),
+        `${home.join(', ')} no longer holds ${fact}`,
+      );
+    });
+  }
+
+  it('the list check finds a vocabulary written out, in any order, and not a lone word', () => {
+    const severities = listOf(SEVERITY_WORDS, 4);
+    assert.ok(severities("const cols = ['status', 'critical', 'high', 'medium', 'low', 'unknown'] as const;"));
+    assert.ok(severities("for (const sv of ['low', 'medium', 'high', 'critical']) {"));
+    assert.ok(!severities("if (s === 'critical') return ['critical'];"));
+    assert.ok(listOf(JOB_STATE_WORDS, 2)(".where('status', 'in', ['pending', 'scheduled', 'running'])"));
+  });
+});

@@ -1,6 +1,7 @@
 import type { DB } from '../connect.js';
 import type { AffectedPackage, NormalizedAdvisory } from '../../scanner/osv.js';
 import { stringList } from './json.js';
+import { updateOrInsert } from './sql.js';
 
 /** An advisory as the matcher and the reports read it. */
 export interface AdvisoryRow {
@@ -64,15 +65,10 @@ export async function insertAdvisory(db: DB, a: NormalizedAdvisory, importedAt: 
 /** Records when the advisory database last changed. */
 export async function touchAdvisoryDb(db: DB, at: number): Promise<void> {
   const now = String(at);
-  const res = await db.updateTable('vulndb_meta').set({ value: now }).where('name', '=', 'updated_at').executeTakeFirst();
-  if (Number(res.numUpdatedRows) === 0) {
-    try {
-      await db.insertInto('vulndb_meta').values({ name: 'updated_at', value: now }).execute();
-    } catch {
-      // a concurrent import inserted it first
-      await db.updateTable('vulndb_meta').set({ value: now }).where('name', '=', 'updated_at').execute();
-    }
-  }
+  await updateOrInsert(
+    () => db.updateTable('vulndb_meta').set({ value: now }).where('name', '=', 'updated_at').executeTakeFirst(),
+    () => db.insertInto('vulndb_meta').values({ name: 'updated_at', value: now }).execute(),
+  );
 }
 
 /** When the advisory database last changed (ms), or null when nothing was ever imported. */

@@ -5,7 +5,7 @@ import type { ArtifactsTable, Database } from '../tables.js';
 import { isUniqueViolation } from '../../errors.js';
 import { likeExpr } from './sql.js';
 import { retryDeadlock } from './jobs.js';
-import { addToProjectTotals, severityTotals, contributionOf, isMysqlDb, lockingTransaction, lockReportCounts, negate, ZERO } from './scan-totals.js';
+import { addToProjectTotals, severityTotals, contributionOf, isMysqlDb, lockingTransaction, lockReportCounts, negate, REPORT_COUNT_COLUMNS, ZERO } from './scan-totals.js';
 import { deleteReservationsOf } from './quota-reservations.js';
 import { type KeysetPage, type PageRequest, SORTS, TOTAL_CAP } from '../../paging.js';
 import { countUpTo, keysetPage } from './keyset.js';
@@ -294,7 +294,7 @@ export async function deleteRepositoryRow(db: DB, repositoryId: number): Promise
     for (let i = 0; i < ids.length; i += 500) {
       const q = trx
         .selectFrom('scan_reports')
-        .select(['status', 'finished_at', 'completeness', 'critical', 'high', 'medium', 'low', 'unknown'])
+        .select(REPORT_COUNT_COLUMNS)
         .where('artifact_id', 'in', ids.slice(i, i + 500));
       for (const r of await (mysql ? q.forUpdate() : q).execute()) {
         const c = contributionOf(r);

@@ -41,8 +41,33 @@ export interface AuditFilter {
   page: PageRequest;
 }
 
+/** One recorded action, as read back. */
+export interface AuditRecord {
+  id: number;
+  /** epoch ms */
+  at: number;
+  username: string;
+  action: string;
+  resourceType: string;
+  resource: string;
+  /** JSON text, as recorded */
+  detail: string | null;
+  clientIp: string;
+}
+
+const toRecord = (r: AuditLogRow): AuditRecord => ({
+  id: Number(r.id),
+  at: Number(r.created_at),
+  username: r.username,
+  action: r.action,
+  resourceType: r.resource_type,
+  resource: r.resource,
+  detail: r.detail,
+  clientIp: r.client_ip,
+});
+
 /** Newest first, keyset-paginated on id (the table grows without bound). */
-export async function listAuditLogs(db: DB, f: AuditFilter): Promise<KeysetPage<AuditLogRow>> {
+export async function listAuditLogs(db: DB, f: AuditFilter): Promise<KeysetPage<AuditRecord>> {
   let q = db.selectFrom('audit_logs');
   if (f.username) q = q.where('username', '=', f.username);
   if (f.action) q = q.where('action', '=', f.action);
@@ -50,7 +75,7 @@ export async function listAuditLogs(db: DB, f: AuditFilter): Promise<KeysetPage<
   if (f.resource) q = q.where(likeExpr(sql.ref('resource'), f.resource));
   if (f.from !== undefined) q = q.where('created_at', '>=', f.from);
   if (f.to !== undefined) q = q.where('created_at', '<', f.to);
-  return keysetPage(
+  const page = await keysetPage(
     db,
     q,
     SORTS.newestFirst,
@@ -58,6 +83,7 @@ export async function listAuditLogs(db: DB, f: AuditFilter): Promise<KeysetPage<
     (qb) => qb.selectAll(),
     (r) => [Number(r.id)],
   );
+  return { ...page, items: page.items.map(toRecord) };
 }
 
 /** Inserts several entries in one statement (the registry's access log, batched per drained batch). */

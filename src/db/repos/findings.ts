@@ -5,9 +5,8 @@ import type { DB } from '../connect.js';
 import type { Database, ReportFindingsTable } from '../tables.js';
 import { sumSeverities } from './scan-reports.js';
 import { countedReport } from './scan-totals.js';
-
-const RANK: Record<string, number> = { critical: 4, high: 3, medium: 2, low: 1, unknown: 0 };
-const CVE = /^CVE-\d{4}-\d+$/i;
+import { isSeverity, SEVERITIES, type Severity, severityOfRank, severityRank } from '../../scanner/severity.js';
+import { CVE_ID } from '../../registry/reference.js';
 
 /** What a report's finding contributes to the index (the scan service's Finding, structurally). */
 export interface IndexedFinding {
@@ -27,8 +26,8 @@ export interface IndexedFinding {
 export async function replaceReportFindings(db: DB, artifactId: number, findings: IndexedFinding[]): Promise<void> {
   const rows: Insertable<ReportFindingsTable>[] = [];
   for (const f of findings) {
-    const ids = [...new Set(f.aliases.filter((a) => CVE.test(a)).map((a) => a.toUpperCase()))];
-    if (CVE.test(f.advisoryId)) ids.unshift(f.advisoryId.toUpperCase());
+    const ids = [...new Set(f.aliases.filter((a) => CVE_ID.test(a)).map((a) => a.toUpperCase()))];
+    if (CVE_ID.test(f.advisoryId)) ids.unshift(f.advisoryId.toUpperCase());
     for (const cve of ids.length ? [...new Set(ids)] : [f.advisoryId]) {
       rows.push({
         artifact_id: artifactId,
@@ -39,7 +38,7 @@ export async function replaceReportFindings(db: DB, artifactId: number, findings
         version: f.installedVersion.slice(0, 255),
         fixed_version: f.fixedVersion?.slice(0, 255) ?? null,
         severity: f.severity.slice(0, 16),
-        severity_rank: RANK[f.severity] ?? 0,
+        severity_rank: isSeverity(f.severity) ? severityRank(f.severity) : 0,
       });
     }
   }
@@ -103,7 +102,7 @@ export async function searchFindings(db: DB, q: FindingQuery): Promise<KeysetPag
     .where(inScope(q.scope, q.projectId) as never);
   // A CVE id is indexed under `cve` (every finding naming it); another id is an advisory's own id, or stands in as
   // `cve` for an advisory that names no CVE. Each branch is an index lookup.
-  if (q.cve && /^CVE-\d{4}-\d+$/i.test(q.cve)) base = base.where('f.cve', '=', q.cve.toUpperCase());
+  if (q.cve && CVE_ID.test(q.cve)) base = base.where('f.cve', '=', q.cve.toUpperCase());
   else if (q.cve) base = base.where((eb) => eb.or([eb('f.advisory_id', '=', q.cve!), eb('f.cve', '=', q.cve!)]));
   if (q.package) base = base.where('f.package', '=', q.package);
   if (q.minRank !== undefined && q.minRank > 0) base = base.where('f.severity_rank', '>=', q.minRank);
@@ -149,13 +148,11 @@ export async function searchFindings(db: DB, q: FindingQuery): Promise<KeysetPag
 }
 
 export interface SecuritySummary {
-  totals: Record<'critical' | 'high' | 'medium' | 'low' | 'unknown', number>;
+  totals: Record<Severity, number>;
   scannedArtifacts: number;
   topCves: { cve: string; severity: string; artifacts: number }[];
   mostVulnerable: { artifactId: number; project: string; repository: string; digest: string; critical: number; high: number; medium: number; low: number; unknown: number }[];
 }
-
-const SEV = ['unknown', 'low', 'medium', 'high', 'critical'];
 
 /**
  * Severity totals over the latest reports, the CVEs in most artifacts, and the artifacts with the worst reports: of the
@@ -173,7 +170,7 @@ export async function securitySummary(db: DB, scope: ProjectScope, projectId: nu
     .where(countedReport);
   const sums = await sumSeverities(reports);
   const worst = await reports
-    .select(['s.artifact_id', 'p.name as project', 'r.name as repository', 'a.digest', 's.critical', 's.high', 's.medium', 's.low', 's.unknown'])
+    .select(['s.artifact_id', 'p.name as project', 'r.name as repository', 'a.digest', ...SEVERITIES.map((s) => `s.${s}` as const)])
     .where((eb) => eb.or([eb('s.critical', '>', 0), eb('s.high', '>', 0), eb('s.medium', '>', 0), eb('s.low', '>', 0), eb('s.unknown', '>', 0)]))
     .orderBy('s.critical', 'desc')
     .orderBy('s.high', 'desc')
@@ -201,7 +198,7 @@ export async function securitySummary(db: DB, scope: ProjectScope, projectId: nu
   return {
     totals: sums.counts,
     scannedArtifacts: sums.scanned,
-    topCves: cves.map((c) => ({ cve: c.cve, severity: SEV[num(c.rank)] ?? 'unknown', artifacts: num(c.artifacts) })),
+    topCves: cves.map((c) => ({ cve: c.cve, severity: severityOfRank(num(c.rank)), artifacts: num(c.artifacts) })),
     mostVulnerable: worst.map((w) => ({
       artifactId: Number(w.artifact_id),
       project: w.project,

@@ -1,5 +1,5 @@
 import type { Selectable, Updateable } from 'kysely';
-import type { JobStatus } from '../../jobs/states.js';
+import { FINAL_STATES, NEW_ATTEMPT_FROM, OPEN_STATES, type JobStatus } from '../../jobs/states.js';
 import { keysetPage } from './keyset.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
@@ -123,7 +123,7 @@ export async function countActiveJobs(db: DB): Promise<number> {
   const { n } = await db
     .selectFrom('jobs')
     .select((e) => e.fn.countAll<number>().as('n'))
-    .where('status', 'in', ['pending', 'scheduled', 'running'])
+    .where('status', 'in', OPEN_STATES)
     .executeTakeFirstOrThrow();
   return Number(n);
 }
@@ -306,7 +306,7 @@ export async function isStopRequested(db: DB, id: number): Promise<boolean> {
 
 /** Claimed or running jobs whose lease ran out (at most 500). */
 export async function findExpiredLeases(db: DB, now: number): Promise<Job[]> {
-  const rows = await db.selectFrom('jobs').selectAll().where('status', 'in', ['scheduled', 'running']).where('lease_until', '<', now).limit(500).execute();
+  const rows = await db.selectFrom('jobs').selectAll().where('status', 'in', NEW_ATTEMPT_FROM).where('lease_until', '<', now).limit(500).execute();
   return rows.map(toJob);
 }
 
@@ -325,7 +325,7 @@ export async function failExpiredJob(db: DB, w: { id: number; attempt: number; e
 
 /** Deletes a type's finished jobs beyond the newest `keep`. */
 export async function trimJobHistory(db: DB, type: string, keep: number): Promise<void> {
-  const finished = ['success', 'error', 'stopped'];
+  const finished = [...FINAL_STATES];
   const cutoff = await db.selectFrom('jobs').select('id').where('type', '=', type).where('status', 'in', finished).orderBy('id', 'desc').offset(keep).limit(1).executeTakeFirst();
   if (cutoff) await db.deleteFrom('jobs').where('type', '=', type).where('status', 'in', finished).where('id', '<=', cutoff.id).execute();
 }

@@ -1,4 +1,5 @@
 import type { DB } from '../connect.js';
+import { updateOrInsert } from './sql.js';
 
 /** The user's chosen UI locale, or null when they have not chosen one. */
 export async function findUserLocale(db: DB, userId: number): Promise<string | null> {
@@ -8,12 +9,8 @@ export async function findUserLocale(db: DB, userId: number): Promise<string | n
 
 /** Stores (or clears, with null) the user's UI locale; an upsert that works on both dialects. */
 export async function setUserLocale(db: DB, userId: number, locale: string | null, now: number): Promise<void> {
-  const res = await db.updateTable('user_preferences').set({ locale, updated_at: now }).where('user_id', '=', userId).executeTakeFirst();
-  if (Number(res.numUpdatedRows) > 0) return;
-  try {
-    await db.insertInto('user_preferences').values({ user_id: userId, locale, updated_at: now }).execute();
-  } catch {
-    // A concurrent first write inserted the row: update it instead.
-    await db.updateTable('user_preferences').set({ locale, updated_at: now }).where('user_id', '=', userId).execute();
-  }
+  await updateOrInsert(
+    () => db.updateTable('user_preferences').set({ locale, updated_at: now }).where('user_id', '=', userId).executeTakeFirst(),
+    () => db.insertInto('user_preferences').values({ user_id: userId, locale, updated_at: now }).execute(),
+  );
 }

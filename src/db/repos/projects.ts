@@ -8,8 +8,7 @@ import { likeExpr } from './sql.js';
 import { bumpGeneration } from './generations.js';
 import { isMysqlDb, lockingTransaction } from './scan-totals.js';
 import { stringList } from './json.js';
-
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
+import type { GateSeverity, UnscannedPolicy } from '../../scanner/severity.js';
 
 export interface Project {
   id: number;
@@ -18,12 +17,12 @@ export interface Project {
   ownerId: number | null;
   autoScan: boolean;
   preventVulnerable: boolean;
-  severity: Severity;
+  severity: GateSeverity;
   cveAllowlist: string[];
   immutableTags: string[];
   quotaBytes: number | null;
   /** what the pull gate does with images that have no finished report: block (default) or allow */
-  unscannedPolicy: 'block' | 'allow';
+  unscannedPolicy: UnscannedPolicy;
   cveAllowlistExpiresAt: number | null;
   /** cosign public keys (PEM) the signed-only policy accepts, by name */
   signatureKeys: { name: string; pem: string }[];
@@ -50,7 +49,7 @@ export const toProject = (r: ProjectRow): Project => ({
   ownerId: r.owner_id === null ? null : Number(r.owner_id),
   autoScan: !!r.auto_scan,
   preventVulnerable: !!r.prevent_vulnerable,
-  severity: r.severity as Severity,
+  severity: r.severity as GateSeverity,
   cveAllowlist: stringList(r.cve_allowlist),
   immutableTags: stringList(r.immutable_tags),
   quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),

@@ -1,14 +1,12 @@
 import type { DB } from '../connect.js';
+import { updateOrInsert } from './sql.js';
 
 /** Records one replica's registry writes in flight (insert or update). */
 export async function putReplicaWrites(db: DB, replicaId: string, inflight: number, lastEndedAt: number, now: number): Promise<void> {
-  const res = await db.updateTable('registry_writes').set({ inflight, last_ended_at: lastEndedAt, heartbeat_at: now }).where('replica_id', '=', replicaId).executeTakeFirst();
-  if (Number(res.numUpdatedRows) > 0) return;
-  try {
-    await db.insertInto('registry_writes').values({ replica_id: replicaId, inflight, last_ended_at: lastEndedAt, heartbeat_at: now }).execute();
-  } catch {
-    await db.updateTable('registry_writes').set({ inflight, last_ended_at: lastEndedAt, heartbeat_at: now }).where('replica_id', '=', replicaId).execute();
-  }
+  await updateOrInsert(
+    () => db.updateTable('registry_writes').set({ inflight, last_ended_at: lastEndedAt, heartbeat_at: now }).where('replica_id', '=', replicaId).executeTakeFirst(),
+    () => db.insertInto('registry_writes').values({ replica_id: replicaId, inflight, last_ended_at: lastEndedAt, heartbeat_at: now }).execute(),
+  );
 }
 
 export async function deleteReplicaWrites(db: DB, replicaId: string): Promise<void> {

@@ -3,6 +3,7 @@ import { isUniqueViolation } from '../../errors.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import { toJob, type Job } from './jobs.js';
 import { keysetPage } from './keyset.js';
+import { updateOrInsert } from './sql.js';
 
 /** An artifact as retention sees it. */
 export interface RetentionArtifact {
@@ -41,16 +42,14 @@ export async function findRetentionPolicy(db: DB, projectId: number): Promise<St
 
 export async function saveRetentionPolicy(db: DB, projectId: number, rules: unknown[], schedule: string | null, now: number): Promise<void> {
   const values = { rules: JSON.stringify(rules), schedule, updated_at: now };
-  const res = await db.updateTable('retention_policies').set(values).where('project_id', '=', projectId).executeTakeFirst();
-  if (Number(res.numUpdatedRows) > 0) return;
-  try {
-    await db
-      .insertInto('retention_policies')
-      .values({ project_id: projectId, ...values })
-      .execute();
-  } catch {
-    await db.updateTable('retention_policies').set(values).where('project_id', '=', projectId).execute();
-  }
+  await updateOrInsert(
+    () => db.updateTable('retention_policies').set(values).where('project_id', '=', projectId).executeTakeFirst(),
+    () =>
+      db
+        .insertInto('retention_policies')
+        .values({ project_id: projectId, ...values })
+        .execute(),
+  );
 }
 
 /** Every artifact of a project with its tags, times, size and the indexes (same repository) that list it. */
@@ -97,10 +96,13 @@ export async function retentionArtifacts(db: DB, projectId: number, projectName:
 /** Tag names a run's item keeps (the artifact's tag count is kept beside them). */
 export const RUN_ITEM_TAGS = 10;
 
+/** What a run may decide about one artifact (a dry run only `would_delete`). */
+export const RETENTION_OUTCOMES = ['deleted', 'would_delete', 'failed'] as const;
+
 /** What a run decided about one artifact. */
 export interface RetentionRunItem {
   id: number;
-  outcome: 'deleted' | 'would_delete' | 'failed';
+  outcome: (typeof RETENTION_OUTCOMES)[number];
   /** `project/repo` */
   repository: string;
   digest: string;

@@ -1,4 +1,5 @@
-import type { Severity } from '../../scanner/severity.js';
+import { SEVERITIES, type Severity } from '../../scanner/severity.js';
+import { OPEN_STATES } from '../../jobs/states.js';
 import type { SelectQueryBuilder } from 'kysely';
 import type { DB } from '../connect.js';
 import type { Package } from '../../scanner/inventory.js';
@@ -6,14 +7,15 @@ import type { ImageGap, LayerInventory } from '../../scanner/layer-walker.js';
 import type { Finding } from '../../scanner/matcher.js';
 import type { ScanReportsTable } from '../tables.js';
 import { isUniqueViolation } from '../../errors.js';
-import { addToProjectTotals, contributionOf, difference, lockingTransaction, lockReportCounts, projectOfArtifact, type Trx } from './scan-totals.js';
+import { addToProjectTotals, contributionOf, difference, lockingTransaction, lockReportCounts, projectOfArtifact, severityCounts, type Trx } from './scan-totals.js';
 
 /**
  * Whether a report covers the whole artifact: `complete` (every layer and package database read, and every OS or
  * language ecosystem found has advisories loaded), `incomplete` (see `gaps`), `not_applicable` (not an image:
  * nothing to scan).
  */
-export type Completeness = 'complete' | 'incomplete' | 'not_applicable';
+export const COMPLETENESS = ['complete', 'incomplete', 'not_applicable'] as const;
+export type Completeness = (typeof COMPLETENESS)[number];
 
 /** One thing a scan could not read or judge: a layer (digest), a file in it (path), or an ecosystem (neither). */
 export type ReportGap = ImageGap;
@@ -64,7 +66,7 @@ const parseList = <T>(s: string): T[] => {
 
 /** A stored completeness; reports from before the column count as incomplete when they listed problems. */
 function completenessOf(v: string | null, problems: string): Completeness {
-  if (v === 'complete' || v === 'incomplete' || v === 'not_applicable') return v;
+  if ((COMPLETENESS as readonly (string | null)[]).includes(v)) return v as Completeness;
   return parseList<string>(problems).length ? 'incomplete' : 'complete';
 }
 
@@ -122,7 +124,7 @@ export async function findScanSummaries(db: DB, artifactIds: number[]): Promise<
   if (!artifactIds.length) return out;
   const rows = await db
     .selectFrom('scan_reports')
-    .select(['artifact_id', 'status', 'critical', 'high', 'medium', 'low', 'unknown', 'fixable', 'finished_at', 'completeness', 'problems'])
+    .select(['artifact_id', 'status', ...SEVERITIES, 'fixable', 'finished_at', 'completeness', 'problems'])
     .where('artifact_id', 'in', artifactIds)
     .execute();
   for (const r of rows) {
@@ -271,14 +273,14 @@ export interface ReportSummary {
 export async function findReportSummary(db: DB, artifactId: number): Promise<ReportSummary | undefined> {
   const r = await db
     .selectFrom('scan_reports')
-    .select(['status', 'finished_at', 'critical', 'high', 'medium', 'low', 'unknown', 'completeness', 'gaps', 'problems'])
+    .select(['status', 'finished_at', ...SEVERITIES, 'completeness', 'gaps', 'problems'])
     .where('artifact_id', '=', artifactId)
     .executeTakeFirst();
   if (!r) return undefined;
   return {
     status: r.status,
     finishedAt: r.finished_at === null ? null : Number(r.finished_at),
-    counts: { critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) },
+    counts: severityCounts(r),
     // reports older than the completeness column count as incomplete when they listed problems
     incomplete: r.completeness === 'incomplete' || (r.completeness === null && jsonLength(r.problems) > 0),
     notApplicable: r.completeness === 'not_applicable',
@@ -305,7 +307,7 @@ export async function countOpenScansOfProject(db: DB, jobType: string, project: 
     .selectFrom('jobs')
     .select('payload')
     .where('type', '=', jobType)
-    .where('status', 'in', ['pending', 'scheduled', 'running'])
+    .where('status', 'in', OPEN_STATES)
     // `_` in a project name widens LIKE; the exact check below decides
     .where('payload', 'like', `%"repository":"${project}/%`)
     .limit(cap * 4)
@@ -331,17 +333,6 @@ export { severityTotals } from './scan-totals.js';
  */
 // biome-ignore lint/suspicious/noExplicitAny: any query that names scan_reports `s`
 export async function sumSeverities(reports: SelectQueryBuilder<any, any, any>): Promise<{ counts: Record<Severity, number>; scanned: number }> {
-  const sums = await reports
-    .select((e) => [
-      e.fn.sum<number>('s.critical').as('critical'),
-      e.fn.sum<number>('s.high').as('high'),
-      e.fn.sum<number>('s.medium').as('medium'),
-      e.fn.sum<number>('s.low').as('low'),
-      e.fn.sum<number>('s.unknown').as('unknown'),
-      e.fn.countAll<number>().as('scanned'),
-    ])
-    .executeTakeFirstOrThrow();
-  // SUM over no rows is NULL, and a driver may hand a sum back as a decimal string
-  const num = (v: unknown) => Number(v ?? 0);
-  return { counts: { critical: num(sums.critical), high: num(sums.high), medium: num(sums.medium), low: num(sums.low), unknown: num(sums.unknown) }, scanned: num(sums.scanned) };
+  const sums = await reports.select((e) => [...SEVERITIES.map((s) => e.fn.sum<number>(`s.${s}`).as(s)), e.fn.countAll<number>().as('scanned')]).executeTakeFirstOrThrow();
+  return { counts: severityCounts(sums), scanned: Number(sums.scanned ?? 0) };
 }

@@ -1,5 +1,5 @@
 import { MysqlAdapter, sql, type SqlBool, type Transaction } from 'kysely';
-import type { Severity } from '../../scanner/severity.js';
+import { SEVERITIES, type Severity } from '../../scanner/severity.js';
 import type { DB } from '../connect.js';
 import type { Database, ScanReportsTable } from '../tables.js';
 import { retryDeadlock } from './jobs.js';
@@ -34,7 +34,7 @@ type ReportCountColumns = Pick<ScanReportsTable, 'status' | 'finished_at' | 'com
  */
 export function contributionOf(r: ReportCountColumns | undefined): Contribution {
   if (!r || r.status === 'error' || r.finished_at === null || r.completeness === 'not_applicable') return ZERO;
-  return { scanned: 1, critical: Number(r.critical), high: Number(r.high), medium: Number(r.medium), low: Number(r.low), unknown: Number(r.unknown) };
+  return { scanned: 1, ...severityCounts(r) };
 }
 
 /**
@@ -57,7 +57,13 @@ export function lockingTransaction<T>(db: DB, fn: (trx: Trx) => Promise<T>): Pro
   return retryDeadlock(() => db.transaction().setIsolationLevel('read committed').execute(fn));
 }
 
-const REPORT_COUNT_COLUMNS = ['status', 'finished_at', 'completeness', 'critical', 'high', 'medium', 'low', 'unknown'] as const;
+/** The report columns the counters read: its state and its severity counts. */
+const COUNTER_COLUMNS = ['artifacts', 'scanned', ...SEVERITIES] as const;
+
+/** Each severity's count of a row of sums (a SUM over no rows is NULL, and a driver may hand a sum back as a decimal string). */
+export const severityCounts = (r: Partial<Record<Severity, unknown>>): Record<Severity, number> => Object.fromEntries(SEVERITIES.map((s) => [s, Number(r[s] ?? 0)])) as Record<Severity, number>;
+
+export const REPORT_COUNT_COLUMNS = ['status', 'finished_at', 'completeness', ...SEVERITIES] as const;
 
 /** An artifact's report columns the counters read, locked for the rest of the transaction (undefined: no report). */
 export async function lockReportCounts(trx: Trx, artifactId: number): Promise<ReportCountColumns | undefined> {
@@ -88,7 +94,7 @@ export const negate = (c: Contribution): Contribution => difference(ZERO, c);
  * use. Call inside the transaction that made the change.
  */
 export async function addToProjectTotals(trx: Trx, projectId: number, d: Partial<Contribution> & { artifacts?: number }): Promise<void> {
-  const cols = ['artifacts', 'scanned', 'critical', 'high', 'medium', 'low', 'unknown'] as const;
+  const cols = COUNTER_COLUMNS;
   const delta = Object.fromEntries(cols.map((k) => [k, Number(d[k] ?? 0)])) as Record<(typeof cols)[number], number>;
   if (cols.every((k) => delta[k] === 0)) return;
   const update = () =>
@@ -130,15 +136,7 @@ export interface SeverityTotals {
 export async function severityTotals(db: DB, scope: { projectId: number } | { visibleIds: number[] | null }): Promise<SeverityTotals> {
   let q = db
     .selectFrom('project_scan_totals as t')
-    .select((e) => [
-      e.fn.sum<number>('t.artifacts').as('artifacts'),
-      e.fn.sum<number>('t.scanned').as('scanned'),
-      e.fn.sum<number>('t.critical').as('critical'),
-      e.fn.sum<number>('t.high').as('high'),
-      e.fn.sum<number>('t.medium').as('medium'),
-      e.fn.sum<number>('t.low').as('low'),
-      e.fn.sum<number>('t.unknown').as('unknown'),
-    ]);
+    .select((e) => [e.fn.sum<number>('t.artifacts').as('artifacts'), e.fn.sum<number>('t.scanned').as('scanned'), ...SEVERITIES.map((s) => e.fn.sum<number>(`t.${s}`).as(s))]);
   if ('projectId' in scope) q = q.where('t.project_id', '=', scope.projectId);
   else if (scope.visibleIds !== null) {
     const ids = scope.visibleIds;
@@ -146,7 +144,7 @@ export async function severityTotals(db: DB, scope: { projectId: number } | { vi
   }
   const r = await q.executeTakeFirstOrThrow();
   const n = (v: unknown) => Number(v ?? 0);
-  return { counts: { critical: n(r.critical), high: n(r.high), medium: n(r.medium), low: n(r.low), unknown: n(r.unknown) }, scanned: n(r.scanned), artifacts: n(r.artifacts) };
+  return { counts: severityCounts(r), scanned: n(r.scanned), artifacts: n(r.artifacts) };
 }
 
 /**
@@ -160,21 +158,19 @@ export async function recountSeverityTotals(db: DB, projectId: number): Promise<
     .innerJoin('repositories as r', 'r.id', 'a.repository_id')
     .leftJoin('scan_reports as s', 's.artifact_id', 'a.id')
     .where(where)
-    .select(['s.status', 's.finished_at', 's.completeness', 's.critical', 's.high', 's.medium', 's.low', 's.unknown', 's.artifact_id'])
+    .select(['s.status', 's.finished_at', 's.completeness', ...SEVERITIES.map((s) => `s.${s}` as const), 's.artifact_id'])
     .execute();
-  const out: SeverityTotals = { counts: { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 }, scanned: 0, artifacts: rows.length };
+  const out: SeverityTotals = { counts: severityCounts({}), scanned: 0, artifacts: rows.length };
   for (const row of rows) {
     const c = contributionOf(row.artifact_id === null ? undefined : (row as ReportCountColumns));
     out.scanned += c.scanned;
-    for (const k of ['critical', 'high', 'medium', 'low', 'unknown'] as const) out.counts[k] += c[k];
+    for (const k of SEVERITIES) out.counts[k] += c[k];
   }
   return out;
 }
 
 /** A project's counter row: its artifacts and what their reports contribute. */
 export type ProjectCounters = Contribution & { artifacts: number };
-
-const COUNTER_COLUMNS = ['artifacts', 'scanned', 'critical', 'high', 'medium', 'low', 'unknown'] as const;
 
 /** Rows one recount query reads at most (artifacts of one repository, or repositories of one project). */
 export const RECOUNT_BATCH = 1000;
@@ -256,7 +252,7 @@ export async function recountProjectTotals(db: DB, projectId: number, batch = RE
           let aq = trx
             .selectFrom('artifacts as a')
             .leftJoin('scan_reports as s', 's.artifact_id', 'a.id')
-            .select(['a.digest', 's.artifact_id', 's.status', 's.finished_at', 's.completeness', 's.critical', 's.high', 's.medium', 's.low', 's.unknown'])
+            .select(['a.digest', 's.artifact_id', 's.status', 's.finished_at', 's.completeness', ...SEVERITIES.map((s) => `s.${s}` as const)])
             .where('a.repository_id', '=', repository.id);
           if (lastDigest !== null) aq = aq.where('a.digest', '>', lastDigest);
           const rows = await aq.orderBy('a.digest').limit(batch).execute();

@@ -53,6 +53,12 @@ export function loginFailureClear(row: LoginFailureRow | undefined, now: number,
   return !row || loginFailureStale(row, now, policy) || (Number(row.locked_until) === 0 && Number(row.failures) === 0);
 }
 
+/** When `key`'s lock was set (epoch ms), or null while the key is not locked. */
+export async function findLoginLockedAt(db: DB, key: string, policy: LoginPolicy): Promise<number | null> {
+  const row = await findLoginFailure(db, key);
+  return row && Number(row.locked_until) > 0 ? Number(row.locked_until) - policy.lockMs : null;
+}
+
 /**
  * Counts one sign-in attempt for `key` before its credentials are checked, atomically on both dialects and across
  * replicas: each attempt is one conditional `UPDATE … SET failures = failures + 1 WHERE failures < limit …` whose

@@ -1,5 +1,6 @@
 import type { DB } from '../connect.js';
 import { isUniqueViolation } from '../../errors.js';
+import { updateOrInsert } from './sql.js';
 
 /** A system setting's JSON value, or undefined when unset or unreadable. */
 export async function getSetting<T>(db: DB, name: string): Promise<T | undefined> {
@@ -20,14 +21,7 @@ export async function putSetting(db: DB, name: string, value: unknown): Promise<
     return;
   }
   const v = JSON.stringify(value);
-  const res = await db.updateTable('system_settings').set({ value: v, updated_at: now }).where('name', '=', name).executeTakeFirst();
-  if (Number(res.numUpdatedRows) > 0) return;
-  try {
-    await db.insertInto('system_settings').values({ name, value: v, updated_at: now }).execute();
-  } catch (err) {
-    if (!isUniqueViolation(err)) throw err;
-    await db.updateTable('system_settings').set({ value: v, updated_at: now }).where('name', '=', name).execute();
-  }
+  await upsertSetting(db, name, v, now);
 }
 
 /** Removes every setting whose value is `{"registration": id}` pointing at this scanner registration. */
@@ -53,8 +47,8 @@ export async function insertSettingIfAbsent(db: DB, name: string, value: string,
 }
 
 export async function upsertSetting(db: DB, name: string, value: string, now: number): Promise<void> {
-  const res = await db.updateTable('system_settings').set({ value, updated_at: now }).where('name', '=', name).executeTakeFirst();
-  if (Number(res.numUpdatedRows) === 0 && !(await insertSettingIfAbsent(db, name, value, now))) {
-    await db.updateTable('system_settings').set({ value, updated_at: now }).where('name', '=', name).execute();
-  }
+  await updateOrInsert(
+    () => db.updateTable('system_settings').set({ value, updated_at: now }).where('name', '=', name).executeTakeFirst(),
+    () => db.insertInto('system_settings').values({ name, value, updated_at: now }).execute(),
+  );
 }

@@ -18,7 +18,7 @@ export interface User {
   authSource: string;
 }
 
-export const toUser = (r: UserRow): User => ({
+const toUser = (r: UserRow): User => ({
   id: Number(r.id),
   username: r.username,
   email: r.email,
@@ -37,7 +37,15 @@ export interface UserAccount extends User {
   cliSecretHash: string | null;
 }
 
-export const toUserAccount = (r: UserRow): UserAccount => ({ ...toUser(r), externalId: r.external_id, cliSecretHash: r.cli_secret_hash });
+const toUserAccount = (r: UserRow): UserAccount => ({ ...toUser(r), externalId: r.external_id, cliSecretHash: r.cli_secret_hash });
+
+/** A user with the hash a password is checked against: for the account service's password checks, never for a view. */
+export interface UserCredentials extends User {
+  passwordHash: string;
+}
+
+/** The profile of a user read with its credentials (the hash left out). */
+export const profileOf = ({ passwordHash: _p, ...user }: UserCredentials): User => user;
 
 /** A user to create: `passwordHash` is a hash (directory users get one no password matches); times in epoch ms. */
 export interface NewUser {
@@ -90,7 +98,7 @@ export async function insertUser(db: DB, u: NewUser): Promise<number> {
   return Number(res.insertId);
 }
 
-export function findUserRowByName(db: DB, username: string): Promise<UserRow | undefined> {
+function findUserRowByName(db: DB, username: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
 }
 
@@ -100,8 +108,26 @@ export async function findUserByName(db: DB, username: string): Promise<User | u
   return r && toUser(r);
 }
 
-export function findUserRowById(db: DB, id: number): Promise<UserRow | undefined> {
+function findUserRowById(db: DB, id: number): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** A user by id, mapped. */
+export async function findUserById(db: DB, id: number): Promise<User | undefined> {
+  const r = await findUserRowById(db, id);
+  return r && toUser(r);
+}
+
+/** A user and its password hash by exact stored name (the row the name finds; the caller compares the name). */
+export async function findUserCredentialsByName(db: DB, username: string): Promise<UserCredentials | undefined> {
+  const r = await findUserRowByName(db, username);
+  return r && { ...toUser(r), passwordHash: r.password_hash };
+}
+
+/** A user and its password hash by id. */
+export async function findUserCredentialsById(db: DB, id: number): Promise<UserCredentials | undefined> {
+  const r = await findUserRowById(db, id);
+  return r && { ...toUser(r), passwordHash: r.password_hash };
 }
 
 /** A user's account (profile, directory binding, CLI secret hash) by exact name, mapped. */

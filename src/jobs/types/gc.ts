@@ -2,7 +2,6 @@ import type { z } from 'zod';
 import { gcPayload } from '../payloads.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { WriteTracker } from '../../registry/proxy.js';
 import type { RegistrySync } from '../../services/registry-sync.js';
 import type { DB } from '../../db/connect.js';
@@ -12,7 +11,8 @@ import { planUntagged, type Unreferenced } from '../../services/gc-planner.js';
 import type { PolicyService } from '../../services/policy-service.js';
 import { KeyedFailure, type JobContext, type JobType } from '../runner.js';
 import type { JobQueue } from '../queue.js';
-import { blobsDir, repositoriesDir } from '../../registry/storage.js';
+import { listBlobs, repositoriesDir } from '../../registry/storage.js';
+import { SHA256_HEX } from '../../registry/reference.js';
 
 export const GARBAGE_COLLECTION = 'gc';
 
@@ -34,35 +34,10 @@ export interface GcOptions {
   drain?: WriteDrain;
 }
 
-const GC_ACTOR = { name: 'garbage-collection', ip: '' };
+/** The registry's dry-run line naming a blob it would delete (distribution registry/storage/garbagecollect.go). */
+const ELIGIBLE_BLOB = new RegExp(`blob eligible for deletion: (sha256:${SHA256_HEX})`, 'g');
 
-/** Every blob file in the registry's storage, with its size. */
-export function listBlobs(storageDir: string): Map<string, number> {
-  const out = new Map<string, number>();
-  const root = blobsDir(storageDir);
-  let prefixes: string[] = [];
-  try {
-    prefixes = fs.readdirSync(root);
-  } catch {
-    return out;
-  }
-  for (const p of prefixes) {
-    let entries: string[] = [];
-    try {
-      entries = fs.readdirSync(path.join(root, p));
-    } catch {
-      continue;
-    }
-    for (const hex of entries) {
-      try {
-        out.set(`sha256:${hex}`, fs.statSync(path.join(root, p, hex, 'data')).size);
-      } catch {
-        /* a half-written or half-deleted blob: not counted */
-      }
-    }
-  }
-  return out;
-}
+const GC_ACTOR = { name: 'garbage-collection', ip: '' };
 
 /**
  * Garbage collection that never breaks a stored image. The registry's own `garbage-collect` takes no lock and is
@@ -128,7 +103,7 @@ export function gcJob(sync: GcSync, localWrites: WriteTracker, policy: PolicySer
         const output = await runGc(opts.bin, args, ctx.signal);
         const after = dryRun ? before : listBlobs(target.storageDir);
         const eligible = dryRun
-          ? [...new Set([...[...output.matchAll(/blob eligible for deletion: (sha256:[a-f0-9]{64})/g)].map((m) => m[1]!), ...[...estimate.keys()].filter((d) => before.has(d))])]
+          ? [...new Set([...[...output.matchAll(ELIGIBLE_BLOB)].map((m) => m[1]!), ...[...estimate.keys()].filter((d) => before.has(d))])]
           : [...before.keys()].filter((d) => !after.has(d));
         const bytes = eligible.reduce((n, d) => n + (before.get(d) ?? 0), 0);
         const summary = output

@@ -1,7 +1,6 @@
-import type { Severity } from '../../scanner/severity.js';
+import { SEVERITIES, type Severity } from '../../scanner/severity.js';
 
 export const SEVERITY_COLORS: Record<Severity, string> = { critical: '#7a1010', high: '#d92d20', medium: '#f79009', low: '#fdb022', unknown: '#98a2b3' };
-const ORDER: Severity[] = ['critical', 'high', 'medium', 'low', 'unknown'];
 
 /** The words a chart prints, in the viewer's language (see {@link chartWords}); English by default. */
 export interface ChartWords {
@@ -24,16 +23,16 @@ export function chartWords(t: (key: string) => string): ChartWords {
  * is safe to include unescaped; it carries a text alternative for screen readers.
  */
 export function severityBar(counts: Record<Severity, number>, width = 480, height = 18, words: ChartWords = ENGLISH): string {
-  const total = ORDER.reduce((n, s) => n + counts[s], 0);
+  const total = SEVERITIES.reduce((n, s) => n + counts[s], 0);
   const label = total
-    ? ORDER.filter((s) => counts[s])
+    ? SEVERITIES.filter((s) => counts[s])
         .map((s) => `${counts[s]} ${words.severity(s)}`)
         .join(', ')
     : words.noVulnerabilities;
   if (!total)
     return `<svg class="sevbar" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><rect width="${width}" height="${height}" rx="3" fill="#12b76a"/></svg>`;
   let x = 0;
-  const rects = ORDER.filter((s) => counts[s]).map((s) => {
+  const rects = SEVERITIES.filter((s) => counts[s]).map((s) => {
     const w = Math.max(2, Math.round((counts[s] / total) * width));
     const r = `<rect x="${x}" width="${w}" height="${height}" fill="${SEVERITY_COLORS[s]}"><title>${counts[s]} ${words.severity(s)}</title></rect>`;
     x += w;
@@ -44,10 +43,10 @@ export function severityBar(counts: Record<Severity, number>, width = 480, heigh
 
 /** Vertical bars: findings per severity across a project's latest reports. */
 export function severityColumns(counts: Record<Severity, number>, width = 360, height = 160, words: ChartWords = ENGLISH): string {
-  const max = Math.max(1, ...ORDER.map((s) => counts[s]));
-  const colW = Math.floor(width / ORDER.length);
+  const max = Math.max(1, ...SEVERITIES.map((s) => counts[s]));
+  const colW = Math.floor(width / SEVERITIES.length);
   const chartH = height - 36;
-  const bars = ORDER.map((s, i) => {
+  const bars = SEVERITIES.map((s, i) => {
     const h = Math.round((counts[s] / max) * chartH);
     const x = i * colW + 8;
     return (
@@ -56,7 +55,7 @@ export function severityColumns(counts: Record<Severity, number>, width = 360, h
       `<text x="${x + (colW - 16) / 2}" y="${height - 6}" text-anchor="middle" font-size="11" fill="#667085">${words.severity(s)}</text>`
     );
   });
-  const label = ORDER.map((s) => `${counts[s]} ${words.severity(s)}`).join(', ');
+  const label = SEVERITIES.map((s) => `${counts[s]} ${words.severity(s)}`).join(', ');
   return `<svg class="sevcols" role="img" aria-label="${label}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${bars.join('')}</svg>`;
 }
 

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
+import { AUTH_MODES, LDAP_MEMBER_ATTRS, LDAP_SCOPES } from '../../auth/provider-grammar.js';
 import { systemAdminOnly, type Ctx } from '../http.js';
 import { SORTS } from '../../paging.js';
 import { CONFIG_LIST_LIMIT, cursorPager, listId, listQuery } from '../pagination.js';
@@ -54,7 +55,16 @@ export function identityPages(): Hono<AppEnv> {
     page(
       c,
       'pages/system/auth',
-      { title: tr(c)('auth_settings.title'), nav: 'settings', s: await c.var.services.identity.settings.view(), externalUrl: c.var.services.config.externalUrl, ...extra },
+      {
+        title: tr(c)('auth_settings.title'),
+        nav: 'settings',
+        s: await c.var.services.identity.settings.view(),
+        modes: AUTH_MODES,
+        ldapScopes: LDAP_SCOPES,
+        memberAttrs: LDAP_MEMBER_ATTRS,
+        externalUrl: c.var.services.config.externalUrl,
+        ...extra,
+      },
       status,
     );
 

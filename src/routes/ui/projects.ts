@@ -7,6 +7,7 @@ import { SORTS } from '../../paging.js';
 import { pathId, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, severityColumns } from './charts.js';
+import { GATE_SEVERITIES } from '../../scanner/severity.js';
 import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, i18nData, tr, errorText } from './render.js';
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
@@ -156,6 +157,7 @@ export function projectPages(): Hono<AppEnv> {
       project: project.name,
       csrf: c.var.session?.csrfToken ?? '',
       s,
+      severities: GATE_SEVERITIES,
       usage: fmtBytes(usage),
       error,
       canDelete: await c.var.services.authz.can(c.var.principal, 'project:delete', project),

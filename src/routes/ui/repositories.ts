@@ -2,8 +2,9 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { isScannable, pullCommand, type ArtifactType } from '../../registry/artifact-type.js';
 import type { ArtifactWithTags } from '../../services/repository-service.js';
-import { filterFindings } from '../../scanner/findings.js';
+import { FINDING_SORTS, filterFindings } from '../../scanner/findings.js';
 import { SEVERITIES } from '../../scanner/severity.js';
+import { OPEN_STATES } from '../../jobs/states.js';
 import type { Project } from '../../services/project-service.js';
 import { pageArray, SORTS, TOTAL_CAP } from '../../paging.js';
 import { findingFilter, type Ctx } from '../http.js';
@@ -310,7 +311,7 @@ async function scanStatus(c: Ctx, project: Project, repo: string, artifact: { id
   const base = `/projects/${project.name}/repositories/${encRepo(repo)}/artifacts/${digest}`;
   const jobId = queuedJob ?? report?.jobId ?? null;
   const job = jobId !== null ? await s.jobs.get(jobId) : undefined;
-  const running = (job && ['pending', 'scheduled', 'running'].includes(job.status)) || report?.status === 'running';
+  const running = (job && OPEN_STATES.includes(job.status)) || report?.status === 'running';
   // "not scannable", never a clean result, for types the scanner does not read (whether or not a report says so yet)
   const reportNa = report?.status === 'success' && report.finishedAt !== null && report.completeness === 'not_applicable';
   const notApplicable = reportNa || (!isScannable(artifact.type) && !running);
@@ -357,6 +358,7 @@ async function vulnerabilitySection(c: Ctx, project: Project, repo: string, arti
     report: done,
     bar: done ? severityBar(done.counts, undefined, undefined, chartWords(tr(c))) : '',
     severities: SEVERITIES,
+    sorts: FINDING_SORTS,
     filter,
     filtered: !!(filter.severity || filter.package || filter.q || filter.fixable),
     findings: page.items,

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { REPO_ACTIONS } from '../../auth/scopes.js';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { SORTS } from '../../paging.js';
@@ -44,7 +45,7 @@ async function createRobot(c: Ctx) {
   const form = await c.req.parseBody();
   // The project tab (`/projects/{name}/robots`) makes robots of its own project only, whatever the form says.
   const tab = c.req.param('name');
-  const actions = (['pull', 'push', 'delete'] as const).filter((a) => form[a] === '1');
+  const actions = REPO_ACTIONS.filter((a) => form[a] === '1');
   const days = formString(form.duration_days, 8);
   const input = {
     name: formString(form.name, 64),

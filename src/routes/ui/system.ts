@@ -1,14 +1,22 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
-import { isLocale, LOCALE_NAMES, LOCALES } from '../../i18n/index.js';
+import { z } from 'zod';
+import { LOCALE_NAMES, LOCALES } from '../../i18n/index.js';
+import { ADVISORY_ID } from '../../registry/reference.js';
 import { GARBAGE_COLLECTION } from '../../jobs/types/gc.js';
 import { SORTS } from '../../paging.js';
 import { systemAdminOnly, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin, tr } from './render.js';
 
-const ALLOW_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/;
+const MAX_ALLOWLIST = 1000;
+/** The system CVE allowlist form: ids one per line or comma-separated (split before parsing), an optional expiry day. */
+const allowlistForm = z.object({
+  items: z.array(z.string().regex(ADVISORY_ID)).max(MAX_ALLOWLIST),
+  expires: z.union([z.literal(''), z.string().regex(/^\d{4}-\d{2}-\d{2}$/)]),
+});
+const languageForm = z.object({ language: z.enum(LOCALES) });
 
 /** System pages for system admins: garbage collection and the system CVE allowlist. */
 export function systemPages(): Hono<AppEnv> {
@@ -76,17 +84,23 @@ export function systemPages(): Hono<AppEnv> {
       .map((x) => x.trim())
       .filter(Boolean);
     const expires = formString(form.expires, 20);
-    const bad = items.find((x) => !ALLOW_ID.test(x));
-    if (bad || items.length > 1000) return settings(c, { items, expires }, bad ? tr(c)('system.allowlist_bad_id', { id: bad.slice(0, 100) }) : tr(c)('system.allowlist_too_many', { max: 1000 }), 422);
-    if (expires && !/^\d{4}-\d{2}-\d{2}$/.test(expires)) throw new AppError('BAD_REQUEST', 'expiry must be a date');
+    const parsed = allowlistForm.safeParse({ items, expires });
+    if (!parsed.success) {
+      const issues = parsed.error.issues;
+      const bad = issues.find((i) => i.path[0] === 'items' && typeof i.path[1] === 'number');
+      if (bad) return settings(c, { items, expires }, tr(c)('system.allowlist_bad_id', { id: items[bad.path[1] as number]!.slice(0, 100) }), 422);
+      if (issues.some((i) => i.path[0] === 'items')) return settings(c, { items, expires }, tr(c)('system.allowlist_too_many', { max: MAX_ALLOWLIST }), 422);
+      throw new AppError('BAD_REQUEST', 'expiry must be a date');
+    }
     await c.var.services.policy.setSystemAllowlist({ items, expiresAt: expires ? Date.parse(`${expires}T23:59:59Z`) : null });
     await c.var.services.audit.record(c.var.actor, 'update', 'system', 'cve-allowlist', { items: items.length });
     return redirectWith(c, '/settings', { kind: 'ok', text: tr(c)('system.allowlist_saved') });
   });
   r.post('/settings/language', async (c) => {
     const form = await c.req.parseBody();
-    const language = formString(form.language, 16);
-    if (!isLocale(language)) throw new AppError('BAD_REQUEST', 'unknown language');
+    const parsed = languageForm.safeParse({ language: formString(form.language, 16) });
+    if (!parsed.success) throw new AppError('BAD_REQUEST', 'unknown language');
+    const { language } = parsed.data;
     await c.var.services.siteLanguage.set(language);
     await c.var.services.audit.record(c.var.actor, 'update', 'system', 'default-language', { language });
     return redirectWith(c, '/settings', { kind: 'ok', text: tr(c)('site_language.saved') });

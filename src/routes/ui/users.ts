@@ -55,8 +55,7 @@ export function userPages(): Hono<AppEnv> {
   ] as const) {
     r.post(`/:id/${verb}`, async (c) => {
       const id = pathId(c, 'id');
-      if (id === viewer(c)!.id) throw new AppError('BAD_REQUEST', 'you cannot disable yourself', undefined, { key: 'not_yourself' });
-      const u = await c.var.services.accounts.setDisabled(id, disabled);
+      const u = await c.var.services.accounts.setDisabled(c.var.principal, id, disabled);
       await c.var.services.audit.record(c.var.actor, 'update', 'user', u.username, { disabled });
       return redirectWith(c, '/users', { kind: 'ok', text: tr(c)(disabled ? 'users.disabled_flash' : 'users.enabled_flash', { name: u.username }) });
     });
@@ -77,10 +76,9 @@ export function userPages(): Hono<AppEnv> {
 
   r.post('/:id/delete', async (c) => {
     const id = pathId(c, 'id');
-    if (id === viewer(c)!.id) throw new AppError('BAD_REQUEST', 'you cannot delete yourself', undefined, { key: 'not_yourself' });
     const u = await c.var.services.accounts.getUser(id);
     if (!u) throw new AppError('NOT_FOUND', 'user not found', undefined, { key: 'user_not_found' });
-    await c.var.services.accounts.deleteUser(id);
+    await c.var.services.accounts.deleteUser(c.var.principal, id);
     await c.var.services.audit.record(c.var.actor, 'delete', 'user', u.username);
     return redirectWith(c, '/users', { kind: 'ok', text: tr(c)('users.deleted_flash', { name: u.username }) });
   });

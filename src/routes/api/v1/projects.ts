@@ -77,7 +77,9 @@ export const projectOps = {
     summary: 'Add a member: {username, role} or a directory group {group, role}',
     tag: 'members',
     params: projectParams,
-    body: z.union([z.object({ username: z.string().min(1).max(255), role }), z.object({ group: z.string().min(1).max(255), role })]),
+    body: z
+      .object({ username: z.string().min(1).max(255).optional(), group: z.string().min(1).max(255).optional(), role })
+      .refine((b) => (b.username === undefined) !== (b.group === undefined), 'give either username or group, not both'),
     responses: { 201: { description: 'the new member', schema: memberSchema } },
     errors: [409],
   }),
@@ -133,7 +135,7 @@ export function projectRoutes(): Hono<AppEnv> {
   const at = '/projects';
 
   route(r, at, projectOps.create, async (c, v) => {
-    const b = await v.json();
+    const b = await v.body();
     const p = await c.var.services.projects.create(c.var.principal, c.var.actor, { name: b.name, public: b.public });
     return c.json(projectJson(p), 201, { Location: `/api/v1/projects/${p.name}` });
   });
@@ -176,14 +178,14 @@ export function projectRoutes(): Hono<AppEnv> {
   });
 
   route(r, at, projectOps.addMember, async (c, v) => {
-    const b = await v.json();
-    const m = await c.var.services.projects.addMember(c.var.principal, c.var.actor, v.params().project, { username: b.username, group: b.group, role: b.role });
+    const b = await v.body();
+    const m = await c.var.services.projects.addMember(c.var.principal, c.var.actor, v.params().project, b);
     return c.json(memberJson(m), 201);
   });
 
   route(r, at, projectOps.setGroupRole, async (c, v) => {
     const { project, id } = v.params();
-    const b = await v.json();
+    const b = await v.body();
     await c.var.services.projects.setGroupMemberRole(c.var.principal, c.var.actor, project, id, b.role);
     return c.body(null, 204);
   });
@@ -196,7 +198,7 @@ export function projectRoutes(): Hono<AppEnv> {
 
   route(r, at, projectOps.setRole, async (c, v) => {
     const { project, userId } = v.params();
-    const b = await v.json();
+    const b = await v.body();
     await c.var.services.projects.setMemberRole(c.var.principal, c.var.actor, project, userId, b.role);
     return c.body(null, 204);
   });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Job } from '../../../jobs/runner.js';
 import { nextRuns } from '../../../jobs/schedules.js';
 import { SORTS } from '../../../paging.js';
-import { retentionPolicySchema, type RetentionPolicy, type RetentionRunItem } from '../../../services/retention-service.js';
+import { RETENTION_OUTCOMES, retentionPolicySchema, type RetentionPolicy, type RetentionRunItem } from '../../../services/retention-service.js';
 import { iso } from '../../http.js';
 import { listEnvelopeSchema, listId, listQuery, listResponse, paginationQuerySchema } from '../../pagination.js';
 import { jobJson } from './jobs.js';
@@ -13,7 +13,6 @@ import { jobSchema, projectParams, retentionPolicyViewSchema, retentionRunItemSc
 
 const policy = { 200: { description: 'the policy', schema: retentionPolicyViewSchema } };
 const runParams = projectParams.extend({ id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).describe('the run’s job id') });
-const OUTCOMES = ['deleted', 'would_delete', 'failed'] as const;
 /** A run's items page by 50 unless asked otherwise. */
 const RUN_ITEMS_LIMIT = 50;
 
@@ -70,7 +69,7 @@ export const retentionOps = {
     summary: `What a run deleted, would delete (dry run) or failed to delete, in the order it decided (default ${RUN_ITEMS_LIMIT} a page)`,
     tag: 'retention',
     params: runParams,
-    query: paginationQuerySchema.extend({ outcome: z.enum(OUTCOMES).optional().describe('only this outcome') }),
+    query: paginationQuerySchema.extend({ outcome: z.enum(RETENTION_OUTCOMES).optional().describe('only this outcome') }),
     responses: { 200: { description: 'a page of decisions', schema: listEnvelopeSchema(retentionRunItemSchema) } },
   }),
 };

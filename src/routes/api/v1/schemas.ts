@@ -1,9 +1,13 @@
 import { z } from 'zod';
 import { paginationQuerySchema } from '../../pagination.js';
 import { ROLES } from '../../../auth/rbac.js';
+import { AUTH_MODES } from '../../../auth/provider-grammar.js';
 import { ERROR_STATUS } from '../../../errors.js';
 import { JOB_STATES } from '../../../jobs/states.js';
-import { SEVERITIES } from '../../../scanner/severity.js';
+import { RETENTION_TRIGGERS } from '../../../jobs/payloads.js';
+import { RETENTION_OUTCOMES } from '../../../services/retention-service.js';
+import { COMPLETENESS } from '../../../services/scan-service.js';
+import { GATE_SEVERITIES, SEVERITIES, UNSCANNED_POLICIES } from '../../../scanner/severity.js';
 import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../../services/webhook-payloads.js';
 
 /**
@@ -78,7 +82,7 @@ export const userSchema = component(
     email: z.string().nullable(),
     admin: z.boolean(),
     disabled: z.boolean(),
-    auth_source: z.enum(['db', 'ldap', 'oidc']).describe('where the user signs in'),
+    auth_source: z.enum(AUTH_MODES).describe('where the user signs in'),
     created_at: nullableTime,
     updated_at: nullableTime,
   }),
@@ -94,11 +98,11 @@ export const projectSchema = component(
     public: z.boolean(),
     auto_scan: z.boolean(),
     prevent_vulnerable: z.boolean(),
-    severity,
+    severity: z.enum(GATE_SEVERITIES).describe('the pull gate refuses findings at or above this severity'),
     cve_allowlist: z.array(z.string()),
     immutable_tags: z.array(z.string()),
     quota_bytes: count.nullable(),
-    unscanned_policy: z.enum(['block', 'allow']),
+    unscanned_policy: z.enum(UNSCANNED_POLICIES),
     cve_allowlist_expires_at: nullableTime,
     signature_keys: z.array(signatureKey),
     require_signature: z.boolean().describe('serve only artifacts signed by one of signature_keys (412 PROJECTPOLICYVIOLATION otherwise)'),
@@ -163,7 +167,7 @@ export const artifactSchema = component(
     pushed_by: z.string().nullable(),
     pulled_at: nullableTime,
     pull_count: count,
-    scan_status: z.enum(['complete', 'incomplete', 'not_applicable']).nullable().describe('the last finished scan’s completeness, null when none'),
+    scan_status: z.enum(COMPLETENESS).nullable().describe('the last finished scan’s completeness, null when none'),
   }),
 );
 
@@ -264,7 +268,7 @@ export const reportSchema = component(
     finished_at: nullableTime,
     os: z.string().nullable(),
     summary: z.object({ critical: count, high: count, medium: count, low: count, unknown: count, total: count, fixable: count }),
-    completeness: z.enum(['complete', 'incomplete', 'not_applicable']),
+    completeness: z.enum(COMPLETENESS),
     gaps: z.array(z.object({ layer: z.string().optional(), path: z.string().optional(), reason: z.string() })),
     problems: z.array(z.string()),
     error: z.string().nullable(),
@@ -384,7 +388,7 @@ export const retentionRunSchema = component(
     id: id.describe('the job id'),
     status: z.enum(JOB_STATES),
     dry_run: z.boolean(),
-    trigger: z.enum(['manual', 'schedule']),
+    trigger: z.enum(RETENTION_TRIGGERS),
     progress: z.number(),
     error: z.string().nullable(),
     created_at: nullableTime,
@@ -401,7 +405,7 @@ export const retentionRunSchema = component(
 export const retentionRunItemSchema = component(
   'RetentionRunItem',
   z.object({
-    outcome: z.enum(['deleted', 'would_delete', 'failed']),
+    outcome: z.enum(RETENTION_OUTCOMES),
     repository: z.string().describe('project/repo'),
     digest: z.string(),
     tags: z.array(z.string()).describe('the first 10 of the artifact’s tags (tag_count says how many it had)'),
@@ -426,7 +430,7 @@ export const outboundRulesSchema = component('OutboundRules', z.object({ allow: 
 export const authSettingsViewSchema = component(
   'AuthSettings',
   z.object({
-    mode: z.enum(['db', 'ldap', 'oidc']),
+    mode: z.enum(AUTH_MODES),
     ldap: z.looseObject({ bind_password_set: z.enum(['settings', 'environment']).nullable().describe('where the bind password comes from; never shown') }),
     oidc: z.looseObject({ client_secret_set: z.enum(['settings', 'environment']).nullable(), redirect_uri_path: z.string() }),
   }),

@@ -3,12 +3,13 @@ import type { AppEnv } from '../../../context.js';
 import { z } from 'zod';
 import { systemAdminOnly } from '../../http.js';
 import { LOCALES } from '../../../i18n/index.js';
+import { ADVISORY_ID } from '../../../registry/reference.js';
 import { op, route } from './operation.js';
 import { allowlistSchema as allowlistView, jobSchema, outboundRulesSchema } from './schemas.js';
 
 const allowlistSchema = z
   .object({
-    items: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$/, 'not an advisory or CVE id')).max(1000),
+    items: z.array(z.string().regex(ADVISORY_ID, 'not an advisory or CVE id')).max(1000),
     expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
   })
   .strict();

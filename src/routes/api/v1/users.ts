@@ -133,20 +133,16 @@ export function userRoutes(): Hono<AppEnv> {
   route(r, '/users', userOps.update, async (c, v) => {
     const u = await target(c, v.params().id, false);
     const { disabled, admin } = await v.body();
-    const p = c.var.principal;
-    if (p.kind === 'user' && p.id === u.id && (disabled === true || admin === false)) throw badRequest('you cannot disable yourself or drop your own admin flag');
     let out = u;
-    if (disabled !== undefined) out = await c.var.services.accounts.setDisabled(u.id, disabled);
-    if (admin !== undefined) out = await c.var.services.accounts.setAdmin(u.id, admin);
+    if (disabled !== undefined) out = await c.var.services.accounts.setDisabled(c.var.principal, u.id, disabled);
+    if (admin !== undefined) out = await c.var.services.accounts.setAdmin(c.var.principal, u.id, admin);
     await c.var.services.audit.record(c.var.actor, 'update', 'user', u.username, { disabled, admin });
     return c.json(userJson(out));
   });
 
   route(r, '/users', userOps.delete, async (c, v) => {
     const u = await target(c, v.params().id, false);
-    const p = c.var.principal;
-    if (p.kind === 'user' && p.id === u.id) throw badRequest('you cannot delete yourself');
-    await c.var.services.accounts.deleteUser(u.id);
+    await c.var.services.accounts.deleteUser(c.var.principal, u.id);
     await c.var.services.audit.record(c.var.actor, 'delete', 'user', u.username);
     return c.body(null, 204);
   });
