@@ -48,8 +48,6 @@ export interface Input<P extends z.ZodObject, Q extends z.ZodObject, B extends z
   query(): z.output<Q>;
   /** the JSON body parsed by the operation's body schema; 415, 400 */
   body(): Promise<z.output<B>>;
-  /** the JSON object, not parsed: for bodies the service validates itself with the schema the operation documents */
-  json(): Promise<Record<string, unknown>>;
 }
 
 const problems = (e: z.ZodError) => e.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
@@ -82,7 +80,6 @@ export function input<P extends z.ZodObject, Q extends z.ZodObject, B extends z.
       if (!parsed.success) throw badRequest(problems(parsed.error));
       return parsed.data;
     },
-    json: () => jsonBody(c),
   };
 }
 
