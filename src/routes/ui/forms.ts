@@ -8,10 +8,9 @@ import type { Ctx } from '../http.js';
  * it is read once); schemas ignore it and any other field they do not name.
  */
 export async function parseForm<S extends z.ZodType>(c: Ctx, schema: S): Promise<z.output<S>> {
-  const type = (c.req.header('content-type') ?? '').toLowerCase();
-  // Anything but a form (a bare POST from a button without fields, another media type) reads as an empty form.
-  const raw = type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data') ? await c.req.parseBody({ all: true }) : {};
-  return parsedAs(schema, raw);
+  // Anything but a form (a bare POST without fields, another media type) reads as an empty one; a field sent more
+  // than once comes as an array, for `list` (the single-value fields take its first value).
+  return parsedAs(schema, await c.req.parseBody({ all: true }));
 }
 
 /** The first value of a field sent once or more (`parseForm` reads repeated fields as arrays). */
