@@ -133,7 +133,7 @@ export const scannerOps = {
     tag: 'scans',
     params: projectParams,
     // `{url}` is parsed to be refused with a reason (403 for project admins, 400 naming the way for system admins).
-    body: z.lazy(() => z.union([pickSchema, legacySchema.describe('refused: register the adapter first (POST /api/v1/scanners), then pick it')])),
+    body: z.lazy(() => z.union([pickSchema, z.looseObject({ url: z.string() }).describe('refused: register the adapter first (POST /api/v1/scanners), then pick it')])),
     responses: { 200: { description: 'the picked adapter', schema: scannerPick } },
   }),
   clearProject: op({ method: 'delete', path: '/projects/{project}/scanner', summary: 'Go back to the system default', tag: 'scans', params: projectParams, responses: done }),
