@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv } from '../../../context.js';
-import { AppError, badRequest } from '../../../errors.js';
+import { AppError, badRequest, unauthorized } from '../../../errors.js';
 import { jsonBody, type Ctx } from '../../http.js';
 
 /**
@@ -115,7 +115,13 @@ export function route<P extends z.ZodObject, Q extends z.ZodObject, B extends z.
   o: Operation<P, Q, B>,
   handler: (c: Ctx, input: Input<P, Q, B>) => Response | Promise<Response>,
 ): void {
-  r.on(o.method.toUpperCase(), honoPath(o as unknown as Operation, mount), (c) => handler(c, input(c, o)));
+  const signedIn = (o.security ?? 'signed-in') === 'signed-in';
+  r.on(o.method.toUpperCase(), honoPath(o as unknown as Operation, mount), (c) => {
+    // Authentication before anything else: an anonymous caller of an operation for signed-in callers is told so
+    // before its parameters or body are read (a malformed body must not answer 400 to someone who may not ask).
+    if (signedIn && c.var.principal.kind === 'anonymous') throw unauthorized();
+    return handler(c, input(c, o));
+  });
 }
 
 /** The error statuses an operation can answer with the error body: from its shape, plus the declared ones. */
