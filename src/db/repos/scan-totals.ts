@@ -3,6 +3,7 @@ import type { Severity } from '../../scanner/severity.js';
 import type { DB } from '../connect.js';
 import type { Database, ScanReportsTable } from '../tables.js';
 import { retryDeadlock } from './jobs.js';
+import { visibleProject, type Visibility } from './members.js';
 
 /**
  * Per-project severity counters (table `project_scan_totals`, migration 100): what the project page's chart and the
@@ -124,10 +125,10 @@ export interface SeverityTotals {
 
 /**
  * Severity totals over the latest reports of the artifacts in scope, and how many artifacts there are and have a
- * report that counts: one project, or the projects a caller sees (public ones plus `visibleIds`; null: all). Read
+ * report that counts: one project, or the projects a caller sees (see {@link Visibility}). Read
  * from the counters: one row for a project, one pass over the projects that ever held an artifact otherwise.
  */
-export async function severityTotals(db: DB, scope: { projectId: number } | { visibleIds: number[] | null }): Promise<SeverityTotals> {
+export async function severityTotals(db: DB, scope: { projectId: number } | { visible: Visibility }): Promise<SeverityTotals> {
   let q = db
     .selectFrom('project_scan_totals as t')
     .select((e) => [
@@ -140,10 +141,7 @@ export async function severityTotals(db: DB, scope: { projectId: number } | { vi
       e.fn.sum<number>('t.unknown').as('unknown'),
     ]);
   if ('projectId' in scope) q = q.where('t.project_id', '=', scope.projectId);
-  else if (scope.visibleIds !== null) {
-    const ids = scope.visibleIds;
-    q = q.innerJoin('projects as p', 'p.id', 't.project_id').where((eb) => (ids.length ? eb.or([eb('p.public', '=', 1), eb('p.id', 'in', ids)]) : eb('p.public', '=', 1)));
-  }
+  else if (!scope.visible.all) q = q.innerJoin('projects as p', 'p.id', 't.project_id').where(visibleProject(scope.visible, 'p.id', 'p.public'));
   const r = await q.executeTakeFirstOrThrow();
   const n = (v: unknown) => Number(v ?? 0);
   return { counts: { critical: n(r.critical), high: n(r.high), medium: n(r.medium), low: n(r.low), unknown: n(r.unknown) }, scanned: n(r.scanned), artifacts: n(r.artifacts) };
