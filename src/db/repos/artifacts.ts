@@ -844,10 +844,11 @@ export async function listTopLevelArtifacts(db: DB): Promise<{ id: number; diges
   return rows.map((r) => ({ id: Number(r.id), digest: r.digest, repository: r.name }));
 }
 
-/** The names of a project's repositories, sorted. */
-export async function listRepositoryNames(db: DB, projectId: number): Promise<string[]> {
-  const rows = await db.selectFrom('repositories').select('name').where('project_id', '=', projectId).orderBy('name').execute();
-  return rows.map((r) => r.name);
+/** One page of a project's repository names, by name after `after` (null: from the first). */
+export async function listRepositoryNames(db: DB, projectId: number, after: string | null, limit: number): Promise<string[]> {
+  let q = db.selectFrom('repositories').select('name').where('project_id', '=', projectId);
+  if (after !== null) q = q.where('name', '>', after);
+  return (await q.orderBy('name').limit(limit).execute()).map((r) => r.name);
 }
 
 /** Whether an index lists referrers only (an sha256-<hex> fallback index), judged by its children's stored types. */
