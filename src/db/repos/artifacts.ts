@@ -832,14 +832,26 @@ export async function findArtifactById(db: DB, artifactId: number): Promise<Arti
   return r && toArtifact(r);
 }
 
-/** Every top-level artifact ({@link isTopLevel}: index children are reached through their index), by id. */
-export async function listTopLevelArtifacts(db: DB): Promise<{ id: number; digest: string; repository: string }[]> {
+/** How many top-level artifacts ({@link isTopLevel}) there are. */
+export async function countTopLevelArtifacts(db: DB): Promise<number> {
+  const r = await db
+    .selectFrom('artifacts')
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .where(isTopLevel)
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/** One page of the top-level artifacts ({@link isTopLevel}: index children are reached through their index), by id after `afterId`. */
+export async function listTopLevelArtifacts(db: DB, afterId: number, limit: number): Promise<{ id: number; digest: string; repository: string }[]> {
   const rows = await db
     .selectFrom('artifacts')
     .innerJoin('repositories as r', 'r.id', 'artifacts.repository_id')
     .select(['artifacts.id', 'artifacts.digest', 'r.name'])
     .where(isTopLevel)
+    .where('artifacts.id', '>', afterId)
     .orderBy('artifacts.id')
+    .limit(limit)
     .execute();
   return rows.map((r) => ({ id: Number(r.id), digest: r.digest, repository: r.name }));
 }
