@@ -673,6 +673,13 @@ export async function repositoryState(db: DB, repositoryId: number) {
   return { artifacts: artifacts.map((a) => ({ id: Number(a.id), digest: a.digest })), tags: tags.map((t) => ({ name: t.name, artifactId: Number(t.artifact_id) })) };
 }
 
+/** One page of every repository, by name after `after` (null: from the first). */
+export async function repositoriesByNameAfter(db: DB, after: string | null, limit: number): Promise<{ id: number; name: string }[]> {
+  let q = db.selectFrom('repositories').select(['id', 'name']);
+  if (after !== null) q = q.where('name', '>', after);
+  return (await q.orderBy('name').limit(limit).execute()).map((r) => ({ id: Number(r.id), name: r.name }));
+}
+
 export async function allRepositories(db: DB) {
   const rows = await db.selectFrom('repositories').select(['id', 'name', 'project_id']).execute();
   return rows.map((r) => ({ id: Number(r.id), name: r.name, projectId: Number(r.project_id) }));
