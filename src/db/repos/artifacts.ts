@@ -680,9 +680,10 @@ export async function repositoriesByNameAfter(db: DB, after: string | null, limi
   return (await q.orderBy('name').limit(limit).execute()).map((r) => ({ id: Number(r.id), name: r.name }));
 }
 
-export async function allRepositories(db: DB) {
-  const rows = await db.selectFrom('repositories').select(['id', 'name', 'project_id']).execute();
-  return rows.map((r) => ({ id: Number(r.id), name: r.name, projectId: Number(r.project_id) }));
+/** One page of every repository, by id after `afterId`. */
+export async function repositoriesAfter(db: DB, afterId: number, limit: number): Promise<{ id: number; name: string }[]> {
+  const rows = await db.selectFrom('repositories').select(['id', 'name']).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  return rows.map((r) => ({ id: Number(r.id), name: r.name }));
 }
 
 /**

@@ -142,6 +142,21 @@ export async function repositoryGraph(db: DB, repositoryId: number, name: string
   };
 }
 
+/** For each of these blob digests, how many artifacts (anywhere) reference it; looked up 500 at a time. */
+export async function blobReferenceCounts(db: DB, digests: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < digests.length; i += 500) {
+    const rows = await db
+      .selectFrom('artifact_blobs')
+      .select((e) => ['digest', e.fn.count<number>('artifact_id').distinct().as('n')])
+      .where('digest', 'in', digests.slice(i, i + 500))
+      .groupBy('digest')
+      .execute();
+    for (const r of rows) out.set(r.digest, Number(r.n));
+  }
+  return out;
+}
+
 /** Blob digests (layers, configs) of these artifacts, each with the size Berth recorded. */
 export async function blobsOf(db: DB, artifactIds: number[]): Promise<Map<number, { digest: string; size: number }[]>> {
   const out = new Map<number, { digest: string; size: number }[]>();
