@@ -1,6 +1,7 @@
 import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { findProjectByName, listProjectIdsAfter } from '../db/repos/projects.js';
+import { deleteExpiredTagClaims } from '../db/repos/tag-claims.js';
 import { recountProjectTotals } from '../db/repos/scan-totals.js';
 import type { Logger } from '../log.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -62,6 +63,8 @@ export class Reconciler {
   private async doReconcile(): Promise<ReconcileSummary> {
     const started = Date.now();
     const s: ReconcileSummary = { repositories: 0, artifactsAdded: 0, artifactsRemoved: 0, tagsSet: 0, tagsRemoved: 0, durationMs: 0 };
+    // Immutable-tag claims whose push never came back (its core stopped): the registry's view guards the tag now.
+    await deleteExpiredTagClaims(this.db, started);
     // The catalog a page at a time: each page's repositories are reconciled before the next page is read.
     for await (const name of this.catalogNames()) {
       if (this.stopped) break;

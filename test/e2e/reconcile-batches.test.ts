@@ -16,6 +16,7 @@ for (const dialect of testDialects()) {
     let b: Instance;
     const REPOS = ['r1', 'r2', 'r3', 'r4', 'r5'];
     const GHOSTS = ['a-ghost', 'r3x', 'z-ghost'];
+    const d9 = `sha256:${'9'.repeat(64)}`;
     const api = (p: string) => b.api(`/api/v1/projects/rb${p}`, { auth: ADMIN });
     const tagsOf = async (repo: string) => {
       const res = await api(`/repositories/${repo}/artifacts`);
@@ -73,6 +74,17 @@ for (const dialect of testDialects()) {
       const r2 = Number((await b.db.selectFrom('repositories').select('id').where('name', '=', 'rb/r2').executeTakeFirstOrThrow()).id);
       await bogus(r2, '9');
 
+      // immutable-tag claims: one a stopped core left behind (expired), one of a push in flight (live)
+      for (const [tag, expires] of [
+        ['stale', now - 1],
+        ['live', now + 60_000],
+      ] as const) {
+        await b.db
+          .insertInto('tag_claims')
+          .values({ repository: 'rb/r1', tag, digest: d9, holder: tag, claimed_at: now - 10, expires_at: expires })
+          .execute();
+      }
+
       b.services.sync.reconciler.batchSize = 2;
       const s = await b.services.sync.reconcile();
       assert.equal(s.repositories, REPOS.length, 'every listed repository, over three catalog pages');
@@ -80,6 +92,11 @@ for (const dialect of testDialects()) {
       assert.equal(s.artifactsRemoved, GHOSTS.length + 1);
       for (const r of REPOS) assert.deepEqual(await tagsOf(r), ['v1'], r);
       for (const g of GHOSTS) assert.equal((await api(`/repositories/${g}`)).status, 404, g);
+      assert.deepEqual(
+        (await b.db.selectFrom('tag_claims').select('tag').where('repository', '=', 'rb/r1').execute()).map((c) => c.tag),
+        ['live'],
+        'the expired claim is swept, the live one stays',
+      );
       const left = await b.db.selectFrom('repositories').select('name').where('project_id', '=', projectId).orderBy('name').execute();
       assert.deepEqual(
         left.map((r) => r.name),

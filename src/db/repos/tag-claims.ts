@@ -46,3 +46,19 @@ export async function releaseTagClaim(db: DB, repository: string, tag: string, h
 export async function endTagClaim(db: DB, repository: string, tag: string, digest: string): Promise<void> {
   await retryDeadlock(() => db.deleteFrom('tag_claims').where('repository', '=', repository).where('tag', '=', tag).where('digest', '=', digest).execute());
 }
+
+/**
+ * Removes claims expired before `now` (a core that stopped with a push in flight leaves one; a later push of the tag
+ * removes it too), `limit` at a time through the expiry index. Returns how many went.
+ */
+export async function deleteExpiredTagClaims(db: DB, now: number, limit = 500): Promise<number> {
+  let n = 0;
+  for (;;) {
+    const rows = await db.selectFrom('tag_claims').select(['repository', 'tag']).where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute();
+    for (const r of rows) {
+      const res = await retryDeadlock(() => db.deleteFrom('tag_claims').where('repository', '=', r.repository).where('tag', '=', r.tag).where('expires_at', '<=', now).executeTakeFirst());
+      n += Number(res.numDeletedRows);
+    }
+    if (rows.length < limit) return n;
+  }
+}
