@@ -123,7 +123,9 @@ for (const dialect of testDialects()) {
       assert.equal((await b.api('/api/v1/projects/ret/retention', { auth: dev })).status, 403);
       assert.equal((await b.api('/api/v1/projects/ret/retention', { method: 'PUT', auth: dev, json: { rules: [] } })).status, 403);
       assert.equal((await b.api('/api/v1/projects/ret/retention/run', { method: 'POST', auth: dev, json: { dry_run: true } })).status, 403);
-      assert.equal((await b.api('/api/v1/projects/ret/retention')).status, 404, 'a private project answers anonymous callers like a missing one');
+      // Anonymous callers are refused before the project is looked up: the same 401 as for a missing project.
+      assert.equal((await b.api('/api/v1/projects/ret/retention')).status, 401);
+      assert.equal((await b.api('/api/v1/projects/nosuch/retention')).status, 401);
       assert.equal((await api('/api/v1/projects/ret/retention/run', { method: 'POST', json: { dry_run: 'yes' } })).status, 400);
     });
 
