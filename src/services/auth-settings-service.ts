@@ -220,11 +220,8 @@ export class AuthSettingsService {
     };
   }
 
-  /** Applies a validated patch; a mode needs its settings complete. Returns the new view. Throws BAD_REQUEST. */
-  async update(body: unknown) {
-    const parsed = authSettingsPatchSchema.safeParse(body);
-    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const v = parsed.data;
+  /** Applies a patch parsed by `authSettingsPatchSchema` (at the route); a mode needs its settings complete. Returns the new view. Throws BAD_REQUEST. */
+  async update(v: AuthSettingsPatch) {
     const s = await this.stored();
     if (v.ldap) {
       const { bind_password, ...rest } = v.ldap;

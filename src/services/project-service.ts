@@ -146,12 +146,10 @@ export class ProjectService {
     return project;
   }
 
-  async update(p: Principal, actor: Actor, name: string, body: unknown): Promise<Project> {
+  /** Applies a patch parsed by `projectUpdateSchema` (at the route); the rules across fields are checked here. */
+  async update(p: Principal, actor: Actor, name: string, v: ProjectPatch): Promise<Project> {
     const project = await this.get(p, name);
     await this.authz.require(p, 'project:update', project);
-    const parsed = projectUpdateSchema.safeParse(body);
-    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const v = parsed.data;
     const patch: ProjectUpdate = { updated_at: Date.now() };
     if (v.public !== undefined) patch.public = v.public ? 1 : 0;
     if (v.auto_scan !== undefined) patch.auto_scan = v.auto_scan ? 1 : 0;

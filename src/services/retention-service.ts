@@ -49,6 +49,8 @@ export const retentionPolicySchema = z
     schedule: z.string().max(128).nullable().default(null),
   })
   .strict();
+/** A policy as `retentionPolicySchema` parses it (at the route); the schedule's cron grammar is checked by `put`. */
+export type RetentionPolicyInput = z.output<typeof retentionPolicySchema>;
 
 export interface RetentionPolicy {
   rules: RetentionRuleInput[];
@@ -113,20 +115,18 @@ export class RetentionService {
   }
 
   /** Replaces the policy `{rules, schedule}`; the schedule (cron, UTC) runs real (not dry) retention. */
-  async put(p: Principal, actor: Actor, name: string, body: unknown): Promise<RetentionPolicy> {
+  async put(p: Principal, actor: Actor, name: string, policy: RetentionPolicyInput): Promise<RetentionPolicy> {
     const project = await this.manageable(p, name);
-    const parsed = retentionPolicySchema.safeParse(body);
-    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const schedule = parsed.data.schedule?.trim() || null;
+    const schedule = policy.schedule?.trim() || null;
     if (schedule) {
       const problem = cronProblem(schedule);
       if (problem) throw badRequest(`schedule: ${problem}`);
     }
-    await saveRetentionPolicy(this.db, project.id, parsed.data.rules, schedule, Date.now());
+    await saveRetentionPolicy(this.db, project.id, policy.rules, schedule, Date.now());
     const sched = retentionScheduleName(project.id);
     if (schedule) await this.scheduler.put(sched, schedule, TAG_RETENTION, { projectId: project.id, dryRun: false, trigger: 'schedule' } satisfies RetentionRunPayload);
     else await this.scheduler.remove(sched);
-    await this.audit.record(actor, 'update', 'retention', project.name, { rules: parsed.data.rules.length, schedule });
+    await this.audit.record(actor, 'update', 'retention', project.name, { rules: policy.rules.length, schedule });
     return this.policyOf(project.id);
   }
 

@@ -40,6 +40,8 @@ export const robotUpdateSchema = z
     duration_days: z.number().int().min(-1).max(3650).optional(),
   })
   .strict();
+export type RobotCreate = z.output<typeof robotCreateSchema>;
+export type RobotUpdate = z.output<typeof robotUpdateSchema>;
 
 /**
  * Robot accounts for CI: explicit per-project permissions, an expiry, disable. Secrets are 256-bit random and
@@ -103,12 +105,10 @@ export class RobotService {
     return grants;
   }
 
-  async create(p: Principal, actor: Actor, body: unknown): Promise<{ robot: repo.RobotRecord; secret: string }> {
+  /** Creates a robot from a body parsed by `robotCreateSchema` (at the route); names, projects and grants are checked here. */
+  async create(p: Principal, actor: Actor, v: RobotCreate): Promise<{ robot: repo.RobotRecord; secret: string }> {
     if (p.kind === 'anonymous') throw unauthorized();
     if (p.kind !== 'user') throw denied('robots cannot create robots', { key: 'robot_no_robots' });
-    const parsed = robotCreateSchema.safeParse(body);
-    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const v = parsed.data;
     if (!isPathComponent(v.name)) throw badRequest('robot name must be lowercase letters, digits and separators', undefined, { key: 'robot_name_chars' });
     let projectId: number | null = null;
     let fullName = `robot$${v.name}`;
@@ -168,11 +168,9 @@ export class RobotService {
     return { ...page, items };
   }
 
-  async update(p: Principal, actor: Actor, id: number, body: unknown) {
+  /** Applies a patch parsed by `robotUpdateSchema` (at the route). */
+  async update(p: Principal, actor: Actor, id: number, v: RobotUpdate) {
     const { robot } = await this.get(p, id);
-    const parsed = robotUpdateSchema.safeParse(body);
-    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const v = parsed.data;
     if (v.permissions) {
       const projectName = robot.projectId === null ? undefined : robot.name.slice('robot$'.length).split('+')[0];
       await repo.replaceRobotGrants(this.db, id, await this.resolveGrants(p, { projectId: robot.projectId, projectName }, v.permissions));

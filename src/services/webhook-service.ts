@@ -4,7 +4,7 @@ import type { DB } from '../db/connect.js';
 import type { KeysetPage, PageRequest } from '../paging.js';
 import { findProjectByName, withProjectLock } from '../db/repos/projects.js';
 import * as repo from '../db/repos/webhooks.js';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../log.js';
 import type { OutboundClient } from '../net/outbound.js';
@@ -70,10 +70,10 @@ const createSchema = z
   })
   .strict();
 const updateSchema = z.object(policyFields).partial().strict();
-/** The bodies the REST API documents (and this service validates with). */
+/** The bodies the REST API documents and parses (at the route, before they reach this service). */
 export { createSchema as webhookCreateSchema, updateSchema as webhookUpdateSchema };
-
-const problems = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+export type WebhookCreate = z.output<typeof createSchema>;
+export type WebhookUpdate = z.output<typeof updateSchema>;
 
 export interface DeliveryOutcome {
   /** delivered (2xx) */
@@ -138,15 +138,12 @@ export class WebhookService {
   }
 
   /**
-   * Creates a policy from `{url, format?, event_types, auth_header?, secret?, skip_tls_verify?, enabled?, name?}`.
+   * Creates a policy from a body parsed by `webhookCreateSchema` (at the route).
    * CONFLICT when the project already has {@link MAX_WEBHOOK_POLICIES}: counted and inserted under the project's row lock
    * (`withProjectLock`), so concurrent creates on any replica never pass the bound together.
    */
-  async create(p: Principal, actor: Actor, projectName: string, body: unknown): Promise<repo.WebhookPolicy> {
+  async create(p: Principal, actor: Actor, projectName: string, v: WebhookCreate): Promise<repo.WebhookPolicy> {
     const project = await this.manageable(p, projectName);
-    const parsed = createSchema.safeParse(body);
-    if (!parsed.success) throw badRequest(problems(parsed.error));
-    const v = parsed.data;
     const input: repo.WebhookPolicyInput = {
       name: v.name ?? new URL(v.url).host,
       url: v.url,
@@ -170,11 +167,8 @@ export class WebhookService {
   }
 
   /** Changes any field; `auth_header` or `secret` null removes it, absent keeps it. */
-  async update(p: Principal, actor: Actor, projectName: string, id: number, body: unknown): Promise<repo.WebhookPolicy> {
+  async update(p: Principal, actor: Actor, projectName: string, id: number, v: WebhookUpdate): Promise<repo.WebhookPolicy> {
     const { project, policy } = await this.get(p, projectName, id);
-    const parsed = updateSchema.safeParse(body);
-    if (!parsed.success) throw badRequest(problems(parsed.error));
-    const v = parsed.data;
     const input: repo.WebhookPolicyInput = {
       name: v.name ?? policy.name,
       url: v.url ?? policy.url,

@@ -79,8 +79,9 @@ for (const dialect of testDialects()) {
         assert.equal((await t.req(`/api/v1/projects/wh/webhooks/${id}/deliveries`, { auth: who })).status, status);
         assert.equal((await t.req(`/api/v1/projects/wh/webhooks/${id}/test`, { method: 'POST', auth: who })).status, status);
       }
-      assert.equal((await t.req('/api/v1/projects/wh/webhooks')).status, 404, 'a private project answers like a missing one');
-      assert.equal((await t.req('/api/v1/projects/pub/webhooks')).status, 401, 'a public project does not show its webhooks');
+      // Anonymous callers are refused before any project is looked up: the same 401 for a private, a public and a
+      // missing project.
+      for (const p of ['wh', 'pub', 'nope']) assert.equal((await t.req(`/api/v1/projects/${p}/webhooks`)).status, 401, p);
       assert.equal((await t.req('/api/v1/projects/pub/webhooks', { auth: outsider })).status, 403);
       assert.equal((await t.req('/api/v1/projects/wh/webhooks/99999', { auth: owner })).status, 404);
       assert.equal((await t.req('/api/v1/projects/wh/webhooks/abc', { auth: owner })).status, 404);

@@ -160,20 +160,22 @@ for (const dialect of testDialects()) {
     it('item 8: a private project answers 404 like a missing one, on REST, UI, robots and token scopes', async () => {
       await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'secretproj' } });
       const outsider = await createUser(t, 'outsider8', 'outsider8-pw-123');
-      const same = async (path: (p: string) => string, init: { auth?: [string, string] } = {}) => {
+      // 404 for both, or for an anonymous caller of an operation for signed-in callers 401 for both (refused before
+      // the project is looked up at all).
+      const same = async (path: (p: string) => string, init: { auth?: [string, string] } = {}, expected = 404) => {
         const a = await t.req(path('secretproj'), init);
         const b = await t.req(path('nosuchproj'), init);
-        assert.equal(a.status, 404, `${path('secretproj')} → ${a.status}`);
-        assert.equal(b.status, 404);
+        assert.equal(a.status, expected, `${path('secretproj')} → ${a.status}`);
+        assert.equal(b.status, expected);
         const norm = async (r: Response) => (await r.text()).replace(/secretproj|nosuchproj/g, 'X');
         assert.equal(await norm(a), await norm(b), path('X'));
       };
       for (const auth of [outsider, undefined]) {
         await same((p) => `/api/v1/projects/${p}`, { auth });
-        await same((p) => `/api/v1/projects/${p}/members`, { auth });
+        await same((p) => `/api/v1/projects/${p}/members`, { auth }, auth ? 404 : 401);
         await same((p) => `/api/v1/projects/${p}/repositories`, { auth });
         await same((p) => `/api/v1/projects/${p}/repositories/app/artifacts`, { auth });
-        await same((p) => `/api/v1/projects/${p}/scanner`, { auth });
+        await same((p) => `/api/v1/projects/${p}/scanner`, { auth }, auth ? 404 : 401);
       }
       // Writes too.
       for (const [method, path, json] of [

@@ -90,6 +90,22 @@ function importCycles(graph: Map<string, string[]>): string[][] {
   return out;
 }
 
+/**
+ * A request body read past a schema: an operation's unparsed JSON, hono's raw JSON or form, or a form field picked by
+ * hand. Allowed only in the readers themselves: `jsonBody` (under every operation's `body()` schema), the CSRF check
+ * (reads `_csrf` alone) and `parseForm` (under every form's schema).
+ */
+const RAW_BODY = /\bv\.json\(\)|\.req\.(json|parseBody|formData|text|arrayBuffer|blob)\(|\bformString\(/;
+const BODY_READERS = ['src/routes/http.ts', 'src/routes/middleware.ts', 'src/routes/ui/forms.ts'];
+const rawBodyReads = (files: string[], read = (f: string) => fs.readFileSync(f, 'utf8')) =>
+  files
+    .filter((f) => rel(f).startsWith('src/routes/') && !BODY_READERS.includes(rel(f)))
+    .flatMap((f) =>
+      read(f)
+        .split('\n')
+        .flatMap((line, i) => (RAW_BODY.test(line) ? [`${rel(f)}:${i + 1}: ${line.trim().slice(0, 100)}`] : [])),
+    );
+
 describe('architecture: dependency direction', () => {
   it('has source files to check (the walker finds them)', () => {
     assert.ok(all.length > 50);
@@ -195,6 +211,22 @@ describe('architecture: dependency direction', () => {
     assert.ok(/\bs\.maintenance\./.test(cli), 'the check reads the CLI');
     assert.ok(!/\.enqueue\(/.test(cli), 'src/cli.ts queues a job itself');
     assert.ok(!/\.advisories\.import/.test(cli), 'src/cli.ts imports advisories past the service that audits');
+  });
+
+  it('every request body a route reads goes through a schema: REST through its operation, UI forms through parseForm', () => {
+    assert.deepEqual(rawBodyReads(all), []);
+  });
+
+  it('the body check sees a raw read (it is not vacuous)', () => {
+    const probe = path.join(src, 'routes/ui/probe.ts');
+    const lines = ['const b = await v.json();', 'const f = await c.req.parseBody();', 'const n = formString(form.name, 64);', 'const j = await c.req.json();'];
+    assert.equal(lines.filter((l) => RAW_BODY.test(l)).length, lines.length);
+    assert.equal(rawBodyReads([probe], () => lines.join('\n')).length, lines.length);
+    assert.deepEqual(
+      rawBodyReads([path.join(src, 'routes/ui/forms.ts')], () => lines.join('\n')),
+      [],
+      'the one form reader is allowed',
+    );
   });
 
   it('no route reaches the database handle directly', () => {

@@ -2,10 +2,14 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../auth/passwords.js';
-import { formString, page, requireLogin, viewer, tr, errorText } from './render.js';
+import { z } from 'zod';
+import { parseForm, text } from './forms.js';
+import { page, requireLogin, viewer, tr, errorText } from './render.js';
 
 /** The form's view model: the rules it states are the ones `passwordProblem` enforces. */
 const rules = { min: PASSWORD_MIN, max: PASSWORD_MAX };
+
+const passwordForm = z.object({ old_password: text(300), new_password: text(300), confirm_password: text(300) });
 
 /** One's own account: change password (needs the current one; other sessions end). */
 export function accountRoutes(): Hono<AppEnv> {
@@ -13,15 +17,15 @@ export function accountRoutes(): Hono<AppEnv> {
   r.use('*', requireLogin);
   r.get('/password', (c) => page(c, 'pages/account/password', { title: tr(c)('account.password_title'), rules, done: c.req.query('done') === '1' }));
   r.post('/password', async (c) => {
-    const form = await c.req.parseBody();
+    const form = await parseForm(c, passwordForm);
     const me = viewer(c)!;
     // A typo in a password one cannot see would lock its owner out: the confirmation must match, or nothing changes.
-    if (formString(form.new_password, 300) !== formString(form.confirm_password, 300)) {
+    if (form.new_password !== form.confirm_password) {
       return page(c, 'pages/account/password', { title: tr(c)('account.password_title'), rules, error: tr(c)('account.password_mismatch') }, 422);
     }
     try {
-      await c.var.services.accounts.changePassword(me.id, formString(form.new_password, 300), {
-        oldPassword: formString(form.old_password, 300),
+      await c.var.services.accounts.changePassword(me.id, form.new_password, {
+        oldPassword: form.old_password,
         keepSessionId: c.var.session?.id,
         clientIp: c.var.actor.ip,
       });

@@ -1,11 +1,13 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { constantTimeEqual, SESSION_COOKIE } from '../middleware.js';
 import type { Ctx } from '../http.js';
 import { OIDC_LOGOUT_COOKIE } from './oidc.js';
-import { formString, newToken, page, redirectWith, safeNext, tr, errorText } from './render.js';
+import { parseForm, text } from './forms.js';
+import { newToken, page, redirectWith, safeNext, tr, errorText } from './render.js';
 
 const LOGIN_CSRF_COOKIE = 'berth_login_csrf';
 
@@ -17,6 +19,9 @@ async function loginPage(c: Ctx, opts: { error?: string; username?: string; next
   return page(c, 'pages/login', { title: tr(c)('login.title'), loginCsrf: token, error: opts.error, username: opts.username ?? '', next: opts.next ?? '/', mode }, status);
 }
 
+/** The sign-in form; `next` is kept past `safeNext`'s 1024-character limit, so a longer one is refused, not cut. */
+const loginForm = z.object({ _csrf: text(128), username: text(255), password: text(256), next: text(1025) });
+
 export function authPages(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
@@ -26,13 +31,12 @@ export function authPages(): Hono<AppEnv> {
   });
 
   r.post('/login', async (c) => {
-    const form = await c.req.parseBody();
+    const form = await parseForm(c, loginForm);
     const cookieToken = getCookie(c, LOGIN_CSRF_COOKIE) ?? '';
-    const sent = formString(form._csrf, 128);
+    const sent = form._csrf;
     if (!cookieToken || !sent || !constantTimeEqual(cookieToken, sent))
       throw new AppError('DENIED', 'the sign-in form expired: reload the page and try again', undefined, { key: 'login_form_expired' });
-    const username = formString(form.username, 255);
-    const password = formString(form.password, 256);
+    const { username, password } = form;
     const next = safeNext(form.next, c.var.services.config.externalUrl);
     const { accounts, config, audit, identity } = c.var.services;
     let user;

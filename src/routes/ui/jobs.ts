@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppEnv, Services } from '../../context.js';
 import { notFound } from '../../errors.js';
 import type { Job } from '../../jobs/runner.js';
@@ -11,7 +12,8 @@ import { SORTS } from '../../paging.js';
 import type { SystemRequester } from '../../services/system-requester.js';
 import { pathId, systemAdminOnly, type Ctx } from '../http.js';
 import { CONFIG_LIST_LIMIT, cursorPager, listId, listQuery } from '../pagination.js';
-import { fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, tr } from './render.js';
+import { flag, parseForm, text } from './forms.js';
+import { fmtTime, fragment, isHtmx, page, redirectWith, requireLogin, tr } from './render.js';
 
 /** What a job works on, from its payload (e.g. a scan's artifact), with a link to its page; null when none. */
 function jobSubject(payload: unknown): { text: string; href: string | null } | null {
@@ -43,6 +45,11 @@ const jobView = (c: Ctx, j: Job) => ({
 });
 
 /** A job type in the reader's language (`jobs.type_<type>`, `-` read as `_`), else the type itself. */
+/** Stop asks which view to answer with (the job page's panel, else a list row). */
+const stopForm = z.object({ view: text(16) });
+/** A schedule's cron (checked by `cronProblem`, so the form comes back with the reason) and its switch. */
+const scheduleForm = z.object({ cron: text(200).transform((s) => s.trim()), enabled: flag() });
+
 const typeLabel = (c: Ctx, type: string) => tr(c)(`jobs.type_${type.replace(/-/g, '_')}`, { defaultValue: type });
 
 /**
@@ -120,7 +127,7 @@ export function jobPages(): Hono<AppEnv> {
   });
   r.post('/:id/stop', async (c) => {
     const id = pathId(c, 'id');
-    const form = await c.req.parseBody();
+    const form = await parseForm(c, stopForm);
     const status = await c.var.services.jobs.requestStop(id);
     if (status === null) throw notFound('job not found', { key: 'job_not_found' });
     await c.var.services.audit.record(c.var.actor, 'stop', 'job', String(id), { status });
@@ -177,9 +184,7 @@ export function schedulePages(): Hono<AppEnv> {
 
   r.post('/:name', async (c) => {
     const name = c.req.param('name');
-    const form = await c.req.parseBody();
-    const cron = formString(form.cron, 200).trim();
-    const enabled = form.enabled === 'true';
+    const { cron, enabled } = await parseForm(c, scheduleForm);
     const problem = cronProblem(cron);
     if (problem) return listPage(c, { name, cron, enabled, error: problem }, 422);
     const s = await c.var.services.scheduler.update(name, { cron, enabled });

@@ -1,9 +1,11 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import { getCookie, setCookie } from 'hono/cookie';
 import type { AppEnv } from '../../context.js';
 import { isLocale, pickLocale, type Locale } from '../../i18n/index.js';
 import type { Ctx } from '../http.js';
-import { formString, isHtmx, redirectWith, safeNext } from './render.js';
+import { parseForm, text } from './forms.js';
+import { isHtmx, redirectWith, safeNext } from './render.js';
 
 /** Remembers a visitor's choice before (and apart from) signing in. */
 export const LANG_COOKIE = 'berth_lang';
@@ -19,12 +21,15 @@ export async function uiLocale(c: Ctx): Promise<{ locale: Locale; chosen: boolea
   return { locale: pickLocale(choice, c.req.header('accept-language')), chosen: isLocale(choice) };
 }
 
+/** The selector's form; `next` is kept past `safeNext`'s limit, so a longer one is refused, not cut. */
+const languageForm = z.object({ lang: text(16), next: text(1025) });
+
 /** POST /language: the language selector. Stored per user when signed in; `auto` follows the browser again. */
 export function languageRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.post('/language', async (c) => {
-    const form = await c.req.parseBody();
-    const raw = formString(form.lang, 16);
+    const form = await parseForm(c, languageForm);
+    const raw = form.lang;
     const lang = isLocale(raw) ? raw : null;
     if (!lang && raw !== 'auto') return redirectWith(c, safeNext(form.next));
     const p = c.var.principal;

@@ -1,14 +1,42 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import { ROLES } from '../../auth/rbac.js';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
-import type { Project } from '../../services/project-service.js';
+import { projectUpdateSchema, type Project } from '../../services/project-service.js';
 import { SORTS } from '../../paging.js';
 import { pathId, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, severityColumns } from './charts.js';
 import { GATE_SEVERITIES } from '../../scanner/severity.js';
-import { fmtBytes, fmtTime, formString, fragment, isHtmx, page, redirectWith, requireLogin, i18nData, tr, errorText } from './render.js';
+import { flag, optionalText, parseForm, parsedAs, text } from './forms.js';
+import { fmtBytes, fmtTime, fragment, isHtmx, page, redirectWith, requireLogin, i18nData, tr, errorText } from './render.js';
+
+const createForm = z.object({ name: text(300), public: flag() });
+/** Lists one per line or comma-separated. */
+const lines = (max: number) =>
+  text(max).transform((s) =>
+    s
+      .split(/[\r\n,]+/)
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+/** The settings form; the patch built from it is parsed by `projectUpdateSchema`, as the REST body is. */
+const settingsForm = z.object({
+  public: flag(),
+  auto_scan: flag(),
+  prevent_vulnerable: flag(),
+  severity: text(16),
+  unscanned_policy: text(16),
+  cve_allowlist: lines(20000),
+  cve_allowlist_expires: text(20),
+  immutable_tags: lines(5000),
+  quota_mib: text(20).transform((s) => s.trim()),
+});
+const deleteForm = z.object({ confirm_name: text(300) });
+/** The group form sends `group`, the user form `username`. */
+const memberForm = z.object({ group: optionalText(300), username: text(255), role: text(32) });
+const roleForm = z.object({ role: text(32) });
 
 const projectView = (p: Project) => ({ name: p.name, public: p.public, created: fmtTime(p.createdAt) });
 
@@ -57,9 +85,7 @@ export function projectPages(): Hono<AppEnv> {
   r.get('/', (c) => listPage(c, {}));
 
   r.post('/', async (c) => {
-    const form = await c.req.parseBody();
-    const name = formString(form.name, 300);
-    const isPublic = form.public === 'true';
+    const { name, public: isPublic } = await parseForm(c, createForm);
     try {
       const p = await c.var.services.projects.create(c.var.principal, c.var.actor, { name, public: isPublic });
       if (isHtmx(c)) {
@@ -169,27 +195,22 @@ export function projectPages(): Hono<AppEnv> {
 
   r.post('/:name/settings', async (c) => {
     const project = await c.var.services.projects.get(c.var.principal, c.req.param('name'));
-    const form = await c.req.parseBody();
-    const lines = (v: unknown, max: number) =>
-      formString(v, max)
-        .split(/[\r\n,]+/)
-        .map((x) => x.trim())
-        .filter(Boolean);
-    const expires = formString(form.cve_allowlist_expires, 20);
-    const quota = formString(form.quota_mib, 20).trim();
+    const form = await parseForm(c, settingsForm);
+    const expires = form.cve_allowlist_expires;
+    const quota = form.quota_mib;
     const body = {
-      public: form.public === 'true',
-      auto_scan: form.auto_scan === 'true',
-      prevent_vulnerable: form.prevent_vulnerable === 'true',
-      severity: formString(form.severity, 16),
-      unscanned_policy: formString(form.unscanned_policy, 16),
-      cve_allowlist: lines(form.cve_allowlist, 20000),
+      public: form.public,
+      auto_scan: form.auto_scan,
+      prevent_vulnerable: form.prevent_vulnerable,
+      severity: form.severity,
+      unscanned_policy: form.unscanned_policy,
+      cve_allowlist: form.cve_allowlist,
       cve_allowlist_expires_at: expires ? `${expires}T23:59:59Z` : null,
-      immutable_tags: lines(form.immutable_tags, 5000),
+      immutable_tags: form.immutable_tags,
       quota_bytes: quota === '' ? null : /^\d{1,12}$/.test(quota) ? Number(quota) * 1024 * 1024 : -1,
     };
     try {
-      await c.var.services.projects.update(c.var.principal, c.var.actor, project.name, body);
+      await c.var.services.projects.update(c.var.principal, c.var.actor, project.name, parsedAs(projectUpdateSchema, body));
     } catch (err) {
       if (!(err instanceof AppError) || err.status !== 400) throw err;
       return settingsPage(
@@ -211,8 +232,8 @@ export function projectPages(): Hono<AppEnv> {
   r.get('/:name/delete', async (c) => deletePage(c, await c.var.services.projects.get(c.var.principal, c.req.param('name'))));
   r.post('/:name/delete', async (c) => {
     const project = await c.var.services.projects.get(c.var.principal, c.req.param('name'));
-    const form = await c.req.parseBody();
-    if (formString(form.confirm_name, 300) !== project.name) return deletePage(c, project, tr(c)('projects.delete_mismatch'), 422);
+    const form = await parseForm(c, deleteForm);
+    if (form.confirm_name !== project.name) return deletePage(c, project, tr(c)('projects.delete_mismatch'), 422);
     await c.var.services.projects.delete(c.var.principal, c.var.actor, project.name, {
       force: true,
       purge: (p) => c.var.services.repositories.purgeProject(c.var.principal, c.var.actor, p),
@@ -222,11 +243,10 @@ export function projectPages(): Hono<AppEnv> {
 
   r.post('/:name/members', async (c) => {
     const name = c.req.param('name');
-    const form = await c.req.parseBody();
-    // The group form sends `group`; the user form `username`.
-    const isGroup = typeof form.group === 'string';
-    const username = isGroup ? formString(form.group, 300) : formString(form.username, 255);
-    const role = formString(form.role, 32);
+    const form = await parseForm(c, memberForm);
+    const isGroup = form.group !== undefined;
+    const username = form.group ?? form.username;
+    const { role } = form;
     try {
       await c.var.services.projects.addMember(c.var.principal, c.var.actor, name, isGroup ? { group: username, role } : { username, role });
     } catch (err) {
@@ -244,8 +264,8 @@ export function projectPages(): Hono<AppEnv> {
 
   r.post('/:name/members/:userId/role', async (c) => {
     const name = c.req.param('name');
-    const form = await c.req.parseBody();
-    await c.var.services.projects.setMemberRole(c.var.principal, c.var.actor, name, pathId(c, 'userId'), formString(form.role, 32));
+    const { role } = await parseForm(c, roleForm);
+    await c.var.services.projects.setMemberRole(c.var.principal, c.var.actor, name, pathId(c, 'userId'), role);
     return membersDone(c, name, tr(c)('members.role_changed_flash'));
   });
 
@@ -274,8 +294,8 @@ export function projectPages(): Hono<AppEnv> {
 
   r.post('/:name/groups/:id/role', async (c) => {
     const name = c.req.param('name');
-    const form = await c.req.parseBody();
-    await c.var.services.projects.setGroupMemberRole(c.var.principal, c.var.actor, name, pathId(c, 'id'), formString(form.role, 32));
+    const { role } = await parseForm(c, roleForm);
+    await c.var.services.projects.setGroupMemberRole(c.var.principal, c.var.actor, name, pathId(c, 'id'), role);
     return membersDone(c, name, tr(c)('members.role_changed_flash'));
   });
 

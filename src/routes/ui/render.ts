@@ -133,8 +133,6 @@ export function safeNext(raw: unknown, ownOrigin = 'http://berth.invalid'): stri
   return out.startsWith('/') && !out.startsWith('//') ? out : '/';
 }
 
-export const formString = (v: unknown, max = 1024): string => (typeof v === 'string' ? v.slice(0, max) : '');
-
 export const newToken = () => randomBytes(24).toString('base64url');
 
 /** 1536 → "1.5 KiB" */

@@ -1,12 +1,15 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { nextRuns } from '../../jobs/schedules.js';
 import { SORTS } from '../../paging.js';
+import { retentionPolicySchema } from '../../services/retention-service.js';
 import { pathId, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { projectPage } from './projects.js';
-import { fmtBytes, fmtTime, formString, i18nData, isHtmx, page, redirectWith, requireLogin, tr, errorText } from './render.js';
+import { flag, parseForm, parsedAs, text } from './forms.js';
+import { fmtBytes, fmtTime, i18nData, isHtmx, page, redirectWith, requireLogin, tr, errorText } from './render.js';
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
@@ -33,6 +36,23 @@ const simpleOf = (
     return { repositories: r.repositories, tags: r.tags, kind: r.retain.kind as SimpleRule['kind'], n: String(r.retain.count ?? r.retain.days ?? ''), untagged: r.untagged };
   return { repositories: '**', tags: '**', kind: 'latest_pushed', n: '', untagged: false };
 };
+
+const trimmed = (max: number) => text(max).transform((s) => s.trim());
+/**
+ * The policy form: the JSON editor (`rules`) or, with `mode=simple`, the one-rule fields; both with the schedule. The
+ * policy built from either is parsed by `retentionPolicySchema`, as the REST body is.
+ */
+const retentionForm = z.object({
+  mode: text(16),
+  schedule: trimmed(200),
+  rules: trimmed(100_000),
+  kind: text(32),
+  repositories: trimmed(300),
+  tags: trimmed(300),
+  n: trimmed(16),
+  untagged: flag(),
+});
+const runForm = z.object({ dry_run: flag() });
 
 /** Runs the Retention tab lists a page. */
 const RUNS_PAGE = 10;
@@ -86,10 +106,10 @@ export function retentionPages(): Hono<AppEnv> {
 
   r.post('/:name/retention', async (c) => {
     const name = c.req.param('name');
-    const form = await c.req.parseBody();
-    const schedule = formString(form.schedule, 200).trim();
-    if (formString(form.mode, 16) === 'simple') return saveSimple(c, name, form, schedule);
-    const rulesText = formString(form.rules, 100_000).trim();
+    const form = await parseForm(c, retentionForm);
+    const { schedule } = form;
+    if (form.mode === 'simple') return saveSimple(c, name, form, schedule);
+    const rulesText = form.rules;
     let rules: unknown;
     try {
       rules = rulesText ? JSON.parse(rulesText) : [];
@@ -97,7 +117,7 @@ export function retentionPages(): Hono<AppEnv> {
       return show(c, name, { rules: rulesText, schedule, error: tr(c)('retention.invalid_json') }, 422);
     }
     try {
-      await c.var.services.retention.put(c.var.principal, c.var.actor, name, { rules, schedule: schedule || null });
+      await c.var.services.retention.put(c.var.principal, c.var.actor, name, parsedAs(retentionPolicySchema, { rules, schedule: schedule || null }));
     } catch (err) {
       if (!(err instanceof AppError) || err.status !== 400) throw err;
       return show(c, name, { rules: rulesText, schedule, error: errorText(c, err) }, 422);
@@ -109,14 +129,14 @@ export function retentionPages(): Hono<AppEnv> {
    * The simple form: one rule (keep the N most recently pushed, or those pushed within N days, of the tags matching a
    * pattern), saved through the same service call as the JSON editor, so the same validation answers.
    */
-  const saveSimple = async (c: Ctx, name: string, form: Record<string, unknown>, schedule: string) => {
-    const kindRaw = formString(form.kind, 32);
+  const saveSimple = async (c: Ctx, name: string, form: z.output<typeof retentionForm>, schedule: string) => {
+    const kindRaw = form.kind;
     const simple: SimpleRule = {
-      repositories: formString(form.repositories, 300).trim() || '**',
-      tags: formString(form.tags, 300).trim() || '**',
+      repositories: form.repositories || '**',
+      tags: form.tags || '**',
       kind: (SIMPLE_KINDS as readonly string[]).includes(kindRaw) ? (kindRaw as SimpleRule['kind']) : 'latest_pushed',
-      n: formString(form.n, 16).trim(),
-      untagged: formString(form.untagged, 8) === 'true',
+      n: form.n,
+      untagged: form.untagged,
     };
     const n = /^\d{1,6}$/.test(simple.n) ? Number(simple.n) : Number.NaN;
     if (!Number.isInteger(n) || n < 1) return show(c, name, { simple, schedule, error: tr(c)('retention.simple_n_invalid') }, 422);
@@ -127,7 +147,7 @@ export function retentionPages(): Hono<AppEnv> {
       retain: simple.kind === 'latest_pushed' ? { kind: simple.kind, count: n } : { kind: simple.kind, days: n },
     };
     try {
-      await c.var.services.retention.put(c.var.principal, c.var.actor, name, { rules: [rule], schedule: schedule || null });
+      await c.var.services.retention.put(c.var.principal, c.var.actor, name, parsedAs(retentionPolicySchema, { rules: [rule], schedule: schedule || null }));
     } catch (err) {
       if (!(err instanceof AppError) || err.status !== 400) throw err;
       return show(c, name, { simple, schedule, error: errorText(c, err) }, 422);
@@ -151,8 +171,7 @@ export function retentionPages(): Hono<AppEnv> {
 
   r.post('/:name/retention/run', async (c) => {
     const name = c.req.param('name');
-    const form = await c.req.parseBody();
-    const dryRun = formString(form.dry_run, 8) === 'true';
+    const { dry_run: dryRun } = await parseForm(c, runForm);
     let id: number;
     try {
       id = await c.var.services.retention.run(c.var.principal, c.var.actor, name, { dryRun });

@@ -1,12 +1,15 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import { REPO_ACTIONS } from '../../auth/scopes.js';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
+import { robotCreateSchema } from '../../services/robot-service.js';
 import { SORTS } from '../../paging.js';
 import { pathId, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { projectPage } from './projects.js';
-import { errorText, fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr } from './render.js';
+import { parseForm, parsedAs, text } from './forms.js';
+import { errorText, fmtTime, i18nData, page, redirectWith, requireLogin, tr } from './render.js';
 
 /** Which robots a request is about: a project's (`/projects/{name}/robots` or `?project=`) or all. */
 const scope = (c: Ctx) => {
@@ -40,22 +43,36 @@ async function listPage(c: Ctx, extra: { created?: { name: string; secret: strin
   return page(c, 'pages/robots/index', { title: tr(c)('robots.title'), nav: 'robots', ...data }, status);
 }
 
+/** The create form: one checkbox (value `1`) per repository action, the rest text for `robotCreateSchema`. */
+const robotForm = z.object({
+  name: text(64),
+  project: text(255),
+  description: text(1024),
+  grant_project: text(255),
+  duration_days: text(8),
+  actions: z.object(Object.fromEntries(REPO_ACTIONS.map((a) => [a, text(8)]))),
+});
+
 /** POST of the create form: the new secret is shown once, in this answer. */
 async function createRobot(c: Ctx) {
-  const form = await c.req.parseBody();
+  // The actions' checkboxes sit beside the other fields: gathered for the schema by name.
+  const form = await parseForm(
+    c,
+    z.preprocess((raw) => ({ ...(raw as object), actions: raw }), robotForm),
+  );
   // The project tab (`/projects/{name}/robots`) makes robots of its own project only, whatever the form says.
   const tab = c.req.param('name');
-  const actions = REPO_ACTIONS.filter((a) => form[a] === '1');
-  const days = formString(form.duration_days, 8);
+  const actions = REPO_ACTIONS.filter((a) => form.actions[a] === '1');
+  const days = form.duration_days;
   const input = {
-    name: formString(form.name, 64),
-    ...(tab ? { project: tab } : form.project ? { project: formString(form.project, 255) } : {}),
-    ...(formString(form.description, 1024) ? { description: formString(form.description, 1024) } : {}),
-    permissions: [{ project: tab ?? formString(form.grant_project, 255), actions }],
+    name: form.name,
+    ...(tab ? { project: tab } : form.project ? { project: form.project } : {}),
+    ...(form.description ? { description: form.description } : {}),
+    permissions: [{ project: tab ?? form.grant_project, actions }],
     ...(days ? { duration_days: Number(days) } : {}),
   };
   try {
-    const { robot, secret } = await c.var.services.robots.create(c.var.principal, c.var.actor, input);
+    const { robot, secret } = await c.var.services.robots.create(c.var.principal, c.var.actor, parsedAs(robotCreateSchema, input));
     return listPage(c, { created: { name: robot.name, secret } }, 201);
   } catch (err) {
     if (!(err instanceof AppError) || err.status >= 500 || err.status === 401) throw err;

@@ -8,9 +8,13 @@ import { GARBAGE_COLLECTION } from '../../jobs/types/gc.js';
 import { SORTS } from '../../paging.js';
 import { systemAdminOnly, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
-import { fmtBytes, fmtTime, formString, page, redirectWith, requireLogin, tr } from './render.js';
+import { flag, parseForm, text } from './forms.js';
+import { fmtBytes, fmtTime, page, redirectWith, requireLogin, tr } from './render.js';
 
 const MAX_ALLOWLIST = 1000;
+const gcForm = z.object({ dry_run: flag(), delete_untagged: flag() });
+/** The allowlist form as sent: the ids are split out of `items` and checked by `allowlistForm`. */
+const allowlistFields = z.object({ items: text(50000), expires: text(20) });
 /** The system CVE allowlist form: ids one per line or comma-separated (split before parsing), an optional expiry day. */
 const allowlistForm = z.object({
   items: z.array(z.string().regex(ADVISORY_ID)).max(MAX_ALLOWLIST),
@@ -52,9 +56,7 @@ export function systemPages(): Hono<AppEnv> {
   });
 
   r.post('/gc', async (c) => {
-    const form = await c.req.parseBody();
-    const dryRun = form.dry_run === 'true';
-    const deleteUntagged = form.delete_untagged === 'true';
+    const { dry_run: dryRun, delete_untagged: deleteUntagged } = await parseForm(c, gcForm);
     const { id } = await c.var.services.maintenance.collectGarbage({ principal: c.var.principal, actor: c.var.actor }, { dryRun, deleteUntagged });
     return redirectWith(c, `/jobs/${id}`, { kind: 'ok', text: tr(c)(dryRun ? 'gc.dry_run_queued' : 'gc.queued', { id }) });
   });
@@ -78,12 +80,12 @@ export function systemPages(): Hono<AppEnv> {
   };
   r.get('/settings', (c) => settings(c));
   r.post('/settings/cve-allowlist', async (c) => {
-    const form = await c.req.parseBody();
-    const items = formString(form.items, 50000)
+    const form = await parseForm(c, allowlistFields);
+    const items = form.items
       .split(/[\r\n,]+/)
       .map((x) => x.trim())
       .filter(Boolean);
-    const expires = formString(form.expires, 20);
+    const { expires } = form;
     const parsed = allowlistForm.safeParse({ items, expires });
     if (!parsed.success) {
       const issues = parsed.error.issues;
@@ -97,8 +99,7 @@ export function systemPages(): Hono<AppEnv> {
     return redirectWith(c, '/settings', { kind: 'ok', text: tr(c)('system.allowlist_saved') });
   });
   r.post('/settings/language', async (c) => {
-    const form = await c.req.parseBody();
-    const parsed = languageForm.safeParse({ language: formString(form.language, 16) });
+    const parsed = languageForm.safeParse(await parseForm(c, z.object({ language: text(16) })));
     if (!parsed.success) throw new AppError('BAD_REQUEST', 'unknown language');
     const { language } = parsed.data;
     await c.var.services.siteLanguage.set(language);

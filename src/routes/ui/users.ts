@@ -1,10 +1,15 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { SORTS } from '../../paging.js';
 import { pathId, systemAdminOnly, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
-import { fmtTime, formString, page, redirectWith, requireLogin, viewer, tr, errorText } from './render.js';
+import { flag, parseForm, text } from './forms.js';
+import { fmtTime, page, redirectWith, requireLogin, viewer, tr, errorText } from './render.js';
+
+/** The new-user form: the account rules (name, password, email) are AccountService's. */
+const userForm = z.object({ username: text(255), password: text(300), email: text(255), admin: flag() });
 
 /** The users admin page: system admins only. */
 export function userPages(): Hono<AppEnv> {
@@ -36,11 +41,11 @@ export function userPages(): Hono<AppEnv> {
   r.get('/', (c) => listPage(c, {}));
 
   r.post('/', async (c) => {
-    const form = await c.req.parseBody();
-    const username = formString(form.username, 255);
-    const email = formString(form.email, 255) || null;
+    const form = await parseForm(c, userForm);
+    const { username } = form;
+    const email = form.email || null;
     try {
-      const u = await c.var.services.accounts.createUser({ username, password: formString(form.password, 300), email, isAdmin: form.admin === 'true' });
+      const u = await c.var.services.accounts.createUser({ username, password: form.password, email, isAdmin: form.admin });
       await c.var.services.audit.record(c.var.actor, 'create', 'user', u.username, { admin: u.isAdmin });
       return redirectWith(c, '/users', { kind: 'ok', text: tr(c)('users.created_flash', { name: u.username }) });
     } catch (err) {

@@ -1,13 +1,27 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppEnv } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { EVENT_TYPES, WEBHOOK_FORMATS } from '../../services/webhook-payloads.js';
-import type { WebhookPolicy } from '../../services/webhook-service.js';
+import { webhookCreateSchema, type WebhookPolicy } from '../../services/webhook-service.js';
 import { SORTS } from '../../paging.js';
 import { pathId, type Ctx } from '../http.js';
 import { CONFIG_LIST_LIMIT, cursorPager, listId, listQuery } from '../pagination.js';
 import { projectPage } from './projects.js';
-import { fmtTime, formString, i18nData, page, redirectWith, requireLogin, tr, errorText } from './render.js';
+import { flag, list, parseForm, parsedAs, text } from './forms.js';
+import { fmtTime, i18nData, page, redirectWith, requireLogin, tr, errorText } from './render.js';
+
+/** The new-policy form; the policy built from it is parsed by `webhookCreateSchema`, as the REST body is. */
+const webhookForm = z.object({
+  url: text(2100).transform((s) => s.trim()),
+  format: text(16),
+  event_types: list(32, 20),
+  auth_header: text(1100),
+  secret: text(300),
+  skip_tls_verify: flag(),
+  enabled: flag(),
+});
+const enabledForm = z.object({ enabled: flag() });
 
 const policyView = (c: Ctx, w: WebhookPolicy) => ({
   id: w.id,
@@ -45,20 +59,19 @@ export function webhookPages(): Hono<AppEnv> {
 
   r.post('/:name/webhooks', async (c) => {
     const name = c.req.param('name');
-    const form = await c.req.parseBody({ all: true });
-    const one = (v: unknown, max: number) => formString(Array.isArray(v) ? v[0] : v, max);
-    const events = (Array.isArray(form.event_types) ? form.event_types : form.event_types ? [form.event_types] : []).map((v) => formString(v, 32)).slice(0, 20);
+    const form = await parseForm(c, webhookForm);
+    const events = form.event_types;
     const body = {
-      url: one(form.url, 2100).trim(),
-      format: one(form.format, 16) || 'default',
+      url: form.url,
+      format: form.format || 'default',
       event_types: events,
-      auth_header: one(form.auth_header, 1100) || undefined,
-      secret: one(form.secret, 300) || undefined,
-      skip_tls_verify: one(form.skip_tls_verify, 8) === 'true',
-      enabled: one(form.enabled, 8) === 'true',
+      auth_header: form.auth_header || undefined,
+      secret: form.secret || undefined,
+      skip_tls_verify: form.skip_tls_verify,
+      enabled: form.enabled,
     };
     try {
-      await c.var.services.webhooks.create(c.var.principal, c.var.actor, name, body);
+      await c.var.services.webhooks.create(c.var.principal, c.var.actor, name, parsedAs(webhookCreateSchema, body));
     } catch (err) {
       if (!(err instanceof AppError) || (err.status !== 400 && err.status !== 409)) throw err;
       return listPage(c, name, { url: body.url, format: body.format, events, enabled: body.enabled, error: errorText(c, err) }, 422);
@@ -76,8 +89,7 @@ export function webhookPages(): Hono<AppEnv> {
 
   r.post('/:name/webhooks/:id/enabled', async (c) => {
     const name = c.req.param('name');
-    const form = await c.req.parseBody();
-    const enabled = formString(form.enabled, 8) === 'true';
+    const { enabled } = await parseForm(c, enabledForm);
     await c.var.services.webhooks.update(c.var.principal, c.var.actor, name, pathId(c, 'id'), { enabled });
     return redirectWith(c, `/projects/${name}/webhooks`, { kind: 'ok', text: tr(c)(enabled ? 'webhooks.enabled_flash' : 'webhooks.disabled_flash') });
   });

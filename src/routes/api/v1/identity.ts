@@ -70,7 +70,7 @@ export function identityRoutes(): Hono<AppEnv> {
 
   route(r, '', identityOps.update, async (c, v) => {
     requireSystemAdmin(c, SETTINGS_REFUSAL);
-    const body = await v.json();
+    const body = await v.body();
     const view = await c.var.services.identity.settings.update(body);
     // What changed, without secrets.
     const detail = JSON.parse(JSON.stringify(body, (k, v) => (k === 'bind_password' || k === 'client_secret' ? (v ? '(set)' : v) : v)));

@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv } from '../../../context.js';
-import { AppError, badRequest } from '../../../errors.js';
+import { AppError, badRequest, unauthorized } from '../../../errors.js';
 import { jsonBody, type Ctx } from '../../http.js';
 
 /**
@@ -48,11 +48,26 @@ export interface Input<P extends z.ZodObject, Q extends z.ZodObject, B extends z
   query(): z.output<Q>;
   /** the JSON body parsed by the operation's body schema; 415, 400 */
   body(): Promise<z.output<B>>;
-  /** the JSON object, not parsed: for bodies the service validates itself with the schema the operation documents */
-  json(): Promise<Record<string, unknown>>;
 }
 
-const problems = (e: z.ZodError) => e.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+type Issue = z.core.$ZodIssue;
+/**
+ * A body that fits none of a union's shapes is told what the nearest shape lacks (the one with the fewest problems),
+ * not zod's bare "Invalid input".
+ */
+const flatten = (issues: readonly Issue[], prefix: PropertyKey[] = []): { path: PropertyKey[]; message: string }[] =>
+  issues.flatMap((i) =>
+    i.code === 'invalid_union' && i.errors.length
+      ? flatten(
+          i.errors.reduce((a, b) => (b.length < a.length ? b : a)),
+          [...prefix, ...i.path],
+        )
+      : [{ path: [...prefix, ...i.path], message: i.message }],
+  );
+const problems = (e: z.ZodError) =>
+  flatten(e.issues)
+    .map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message))
+    .join('; ');
 
 /** The first value of every non-empty query parameter. */
 function queryObject(c: Ctx): Record<string, string> {
@@ -76,13 +91,13 @@ export function input<P extends z.ZodObject, Q extends z.ZodObject, B extends z.
       return parsed.data;
     },
     async body() {
+      // An operation that reads a body declares its schema: the document describes it, and nothing reads it raw.
+      if (!o.body) throw new Error(`${o.method.toUpperCase()} ${o.path} reads a body it does not declare`);
       const raw = await jsonBody(c);
-      if (!o.body) return raw as z.output<B>;
       const parsed = await o.body.safeParseAsync(raw);
       if (!parsed.success) throw badRequest(problems(parsed.error));
       return parsed.data;
     },
-    json: () => jsonBody(c),
   };
 }
 
@@ -100,7 +115,13 @@ export function route<P extends z.ZodObject, Q extends z.ZodObject, B extends z.
   o: Operation<P, Q, B>,
   handler: (c: Ctx, input: Input<P, Q, B>) => Response | Promise<Response>,
 ): void {
-  r.on(o.method.toUpperCase(), honoPath(o as unknown as Operation, mount), (c) => handler(c, input(c, o)));
+  const signedIn = (o.security ?? 'signed-in') === 'signed-in';
+  r.on(o.method.toUpperCase(), honoPath(o as unknown as Operation, mount), (c) => {
+    // Authentication before anything else: an anonymous caller of an operation for signed-in callers is told so
+    // before its parameters or body are read (a malformed body must not answer 400 to someone who may not ask).
+    if (signedIn && c.var.principal.kind === 'anonymous') throw unauthorized();
+    return handler(c, input(c, o));
+  });
 }
 
 /** The error statuses an operation can answer with the error body: from its shape, plus the declared ones. */

@@ -156,7 +156,7 @@ export function projectRoutes(): Hono<AppEnv> {
   });
 
   route(r, at, projectOps.update, async (c, v) => {
-    const p = await c.var.services.projects.update(c.var.principal, c.var.actor, v.params().project, await v.json());
+    const p = await c.var.services.projects.update(c.var.principal, c.var.actor, v.params().project, await v.body());
     return c.json(projectJson(p));
   });
 

@@ -123,7 +123,7 @@ export function retentionRoutes(): Hono<AppEnv> {
   route(r, '/projects', retentionOps.get, async (c, v) => c.json(policyJson(await c.var.services.retention.get(c.var.principal, v.params().project))));
 
   route(r, '/projects', retentionOps.put, async (c, v) => {
-    const p = await c.var.services.retention.put(c.var.principal, c.var.actor, v.params().project, await v.json());
+    const p = await c.var.services.retention.put(c.var.principal, c.var.actor, v.params().project, await v.body());
     return c.json(policyJson(p));
   });
 

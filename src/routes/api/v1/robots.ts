@@ -68,7 +68,7 @@ export function robotRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   const at = '/robots';
   route(r, at, robotOps.create, async (c, v) => {
-    const { robot, secret } = await c.var.services.robots.create(c.var.principal, c.var.actor, await v.json());
+    const { robot, secret } = await c.var.services.robots.create(c.var.principal, c.var.actor, await v.body());
     const { grants } = await c.var.services.robots.get(c.var.principal, robot.id);
     c.header('Cache-Control', 'no-store');
     return c.json({ ...robotJson(robot, grants), secret }, 201);
@@ -86,7 +86,7 @@ export function robotRoutes(): Hono<AppEnv> {
   });
   route(r, at, robotOps.update, async (c, v) => {
     const { id } = v.params();
-    const { robot, grants } = await c.var.services.robots.update(c.var.principal, c.var.actor, id, await v.json());
+    const { robot, grants } = await c.var.services.robots.update(c.var.principal, c.var.actor, id, await v.body());
     return c.json(robotJson(robot, grants));
   });
   route(r, at, robotOps.refresh, async (c, v) => {

@@ -119,7 +119,7 @@ export function webhookRoutes(): Hono<AppEnv> {
 
   route(r, at, webhookOps.create, async (c, v) => {
     const { project } = v.params();
-    const w = await c.var.services.webhooks.create(c.var.principal, c.var.actor, project, await v.json());
+    const w = await c.var.services.webhooks.create(c.var.principal, c.var.actor, project, await v.body());
     return c.json(webhookJson(w), 201, { Location: `/api/v1/projects/${project}/webhooks/${w.id}` });
   });
 
@@ -131,7 +131,7 @@ export function webhookRoutes(): Hono<AppEnv> {
 
   route(r, at, webhookOps.update, async (c, v) => {
     const { project, id } = v.params();
-    const w = await c.var.services.webhooks.update(c.var.principal, c.var.actor, project, id, await v.json());
+    const w = await c.var.services.webhooks.update(c.var.principal, c.var.actor, project, id, await v.body());
     return c.json(webhookJson(w));
   });
 
