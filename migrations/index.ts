@@ -25,6 +25,7 @@ import { quotaReservations } from './2026-11-30-120-quota-reservations.js';
 import { jobLogKeys } from './2026-11-30-130-job-log-keys.js';
 import { boundedLists } from './2026-11-30-150-bounded-lists.js';
 import { loginFailuresFirstAt } from './2026-11-30-180-login-failures-first-at.js';
+import { tagClaims } from './2026-11-30-200-tag-claims.js';
 import { repositoryArtifactCount } from './2026-11-30-230-repository-artifact-count.js';
 import { tagPushOrder } from './2026-11-30-190-tag-push-order.js';
 import { jobProgressKeys } from './2026-11-30-191-job-progress-keys.js';
@@ -57,6 +58,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30-130-job-log-keys': jobLogKeys,
   '2026-11-30-150-bounded-lists': boundedLists,
   '2026-11-30-180-login-failures-first-at': loginFailuresFirstAt,
+  '2026-11-30-200-tag-claims': tagClaims,
   '2026-11-30-230-repository-artifact-count': repositoryArtifactCount,
   '2026-11-30-190-tag-push-order': tagPushOrder,
   '2026-11-30-191-job-progress-keys': jobProgressKeys,

@@ -338,6 +338,7 @@ export interface RegistryTables {
   robot_permissions: RobotPermissionsTable;
   registry_writes: RegistryWritesTable;
   quota_reservations: QuotaReservationsTable;
+  tag_claims: TagClaimsTable;
 }
 
 /** A manifest push a quota check accepted and Berth has not imported yet (sizes in bytes, times epoch ms). */
@@ -352,6 +353,17 @@ export interface QuotaReservationsTable {
   /** JSON object: blob digest → size, every blob the manifest references */
   blobs: string;
   accepted_at: number;
+  expires_at: number;
+}
+
+/** An immutable tag a manifest PUT claimed for its digest, until its import (times epoch ms). */
+export interface TagClaimsTable {
+  repository: string;
+  tag: string;
+  digest: string;
+  /** the PUT holding the claim (a uuid): only it releases the claim when the registry refuses it */
+  holder: string;
+  claimed_at: number;
   expires_at: number;
 }
 

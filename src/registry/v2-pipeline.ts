@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Action } from '../auth/rbac.js';
 import type { Project } from '../db/repos/projects.js';
 import { v2Refusal, type V2Refusal } from '../errors.js';
-import type { PolicyService } from '../services/policy-service.js';
+import type { HeldTagClaim, PolicyService } from '../services/policy-service.js';
 import type { AuditService } from '../services/audit-service.js';
 import type { DeletionService } from '../services/deletion-service.js';
 import { principalName } from '../auth/principal.js';
@@ -15,7 +15,7 @@ import { isDigest } from './reference.js';
  * The `/v2` route table: for every kind of registry request, the checks Berth runs, in order and by name, before the
  * registry sees it — the shape of Harbor's src/server/registry/route.go. The order is the rule:
  *
- *   authenticate → authorize (live permissions) → read-only → immutability → quota → pull gate → forward
+ *   authenticate → authorize (live permissions) → read-only → immutability (and the tag's claim) → quota → pull gate → forward
  *
  * `authenticate` verifies the bearer token itself (signature, iss, aud, exp, nbf); `authorize` checks that the
  * token's `access` covers the action AND that the principal may still do it now (memberships, robots, users and
@@ -45,6 +45,8 @@ export interface V2Context extends V2Request {
   projectRow: Project | null;
   /** a manifest PUT's quota reservation (the registry's answer settles it) */
   reservation?: string;
+  /** a manifest PUT's claim on a new immutable tag (the registry's answer settles it) */
+  tagClaim?: HeldTagClaim;
 }
 
 /** The registry's answer to a forwarded request: status and headers, body not yet read. */
@@ -206,6 +208,20 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
   /** An existing immutable tag cannot be pushed over. */
   const immutability: RequestCheck = async (ctx) => (isInternal(ctx) ? null : policy.immutableTagRefusal(ctx.projectRow!, ctx.name!, ctx.reference!));
 
+  /** A new immutable tag is claimed for this manifest's digest on every replica before the PUT is forwarded. */
+  const immutableClaim: BodyCheck = async (ctx, body) => {
+    if (isInternal(ctx)) return null;
+    const decided = await policy.claimImmutableTag(ctx.projectRow!, ctx.name!, ctx.reference!, body);
+    if (decided.claim) ctx.tagClaim = decided.claim;
+    return decided.refusal;
+  };
+
+  /** A PUT the registry refused (or a later check refused) stored nothing: its tag claim ends at once. */
+  const claimSettle: ResponseCheck = async (ctx, answer) => {
+    if (ctx.tagClaim) await policy.tagClaimSettled(ctx.tagClaim, answer.status === 201);
+    return null;
+  };
+
   /** Manifest deletes obey the same rules as every other delete path (immutability, index integrity). */
   const deletable: RequestCheck = async (ctx) => (isInternal(ctx) ? null : deps.deletion.v2DeleteRefusal(ctx.name!, ctx.reference!));
 
@@ -216,6 +232,8 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
     if (isInternal(ctx)) return null;
     const decided = await policy.reserveQuota(ctx.projectRow!, body, { repository: ctx.name!, reference: ctx.reference! });
     if (decided.reservation) ctx.reservation = decided.reservation;
+    // refused here, the PUT is never forwarded: the tag it claimed is free again
+    if (decided.refusal && ctx.tagClaim) await policy.tagClaimSettled(ctx.tagClaim, false);
     return decided.refusal;
   };
 
@@ -266,7 +284,7 @@ export function createV2Pipeline(deps: V2PipelineDeps) {
     manifest: {
       GET: route([authenticate, authorize], { response: [pullGate], preflight: { applies: gated, checks: [pullGate] } }),
       HEAD: route([authenticate, authorize], { response: [pullGate] }),
-      PUT: route([authenticate, authorize, readOnly, immutability], { body: [quota], response: [quotaSettle] }),
+      PUT: route([authenticate, authorize, readOnly, immutability], { body: [immutableClaim, quota], response: [claimSettle, quotaSettle] }),
       DELETE: route([authenticate, authorize, readOnly, deletable]),
     },
     blob: {

@@ -4,6 +4,7 @@ import type { DB } from '../db/connect.js';
 import * as art from '../db/repos/artifacts.js';
 import { findProjectByName } from '../db/repos/projects.js';
 import { deleteReservationsOf } from '../db/repos/quota-reservations.js';
+import { endTagClaim } from '../db/repos/tag-claims.js';
 import type { Logger } from '../log.js';
 import { CORE_SUBJECT, IMAGE_TYPES, INDEX_TYPES, MANIFEST_TYPES } from '../registry/constants.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -90,6 +91,8 @@ export class ArtifactImport {
       if (artifactId !== null && e.target.tag) {
         const repoRow = await art.findRepository(this.db, repo);
         if (repoRow) await art.setTagIfNewer(this.db, repoRow.id, artifactId, e.target.tag, at);
+        // The database holds the tag now (an immutable tag's check sees it there): its claim has done its work.
+        await endTagClaim(this.db, repo, e.target.tag, e.target.digest!);
         const cosign = COSIGN_TAG.exec(e.target.tag);
         if (cosign) await art.setSubjectIfMissing(this.db, artifactId, `sha256:${cosign[1]}`);
       }

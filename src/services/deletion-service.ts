@@ -15,6 +15,8 @@ import { readStoredRepository, tagDir } from '../registry/storage.js';
 
 /** Manifests a deletion imports before it decides, at most; past that it answers a retryable 503 (and imported these). */
 const MAX_CATCH_UP = 200;
+/** Artifacts (and tags, repository names) a repository or project deletion reads per query. */
+const DELETION_BATCH = 500;
 
 /** Why something is deleted: shown in the audit log (`api`, `ui`, `gc`, `retention`, …). */
 export interface DeletionOptions {
@@ -37,6 +39,15 @@ export interface DeletedArtifact {
 export interface DeletionResult {
   repository: string;
   deleted: DeletedArtifact[];
+}
+
+/** A whole repository whose deletion was checked (see `checkRepository`). */
+interface CheckedRepository {
+  project: Project;
+  repository: string;
+  repositoryId: number;
+  /** the registry's tags by digest (the catch-up's answer) */
+  inRegistry: Map<string, string[]>;
 }
 
 /** A checked deletion: every digest that goes, in the order it goes (indexes and referrers before what they name). */
@@ -71,6 +82,8 @@ export interface DeletionPlan {
  */
 export class DeletionService {
   private subjectColumn: Promise<boolean> | null = null;
+  /** Rows read per query when a whole repository or project goes (artifacts, tags, repository names). */
+  batchSize = DELETION_BATCH;
 
   /**
    * @param storageDir the registry's storage root when Berth can read it (managed, or shared with an external
@@ -152,7 +165,8 @@ export class DeletionService {
       if (!tagOf.has(d) || COSIGN_TAG.test(t)) tagOf.set(d, t);
     }
     const repoRow = await art.findRepository(this.db, repository);
-    const known = new Set(repoRow ? await refs.repositoryDigests(this.db, repoRow.id) : []);
+    // the registry's digests looked up in the database, 500 at a time (never every digest Berth holds)
+    const known = repoRow ? await refs.knownDigests(this.db, repoRow.id, [...revisions.keys()]) : new Set<string>();
     // Newest first: a push waiting for its notification is recent. At most MAX_CATCH_UP per call, so a repository
     // with many manifests Berth never recorded (lost events of long ago) converges over a few retries.
     const missing = [...revisions.keys()].filter((d) => !known.has(d)).sort((a, b) => revisions.get(b)! - revisions.get(a)!);
@@ -210,14 +224,14 @@ export class DeletionService {
    * Checks deleting these manifests (sha256 digests) of one repository, with their referrers, and returns the plan.
    * A digest neither Berth nor the registry holds (already deleted) is left out. Throws `PRECONDITION` when an
    * immutable tag would go, `CONFLICT` when a kept index lists one of them, `UNAVAILABLE` when Berth cannot catch up
-   * with the registry first (see {@link catchUp}; `registryTags` is its answer when the caller already has it).
+   * with the registry first (see {@link catchUp}).
    * Deletes nothing.
    */
-  async plan(repository: string, digests: string[], registryTags?: Map<string, string[]>): Promise<DeletionPlan> {
+  async plan(repository: string, digests: string[]): Promise<DeletionPlan> {
     const project = await this.projectOf(repository);
     const wanted = [...new Set(digests)];
     for (const d of wanted) if (!DIGEST.test(d)) throw new AppError('BAD_REQUEST', `not a sha256 digest: ${String(d).slice(0, 100)}`);
-    const inRegistry = registryTags ?? (await this.catchUp(repository));
+    const inRegistry = await this.catchUp(repository);
     const repoRow = await art.findRepository(this.db, repository);
     if (!repoRow) throw new AppError('NAME_UNKNOWN', `repository ${repository} not found`);
     const repositoryId = repoRow.id;
@@ -300,42 +314,100 @@ export class DeletionService {
     });
   }
 
-  /** Deletes a whole repository (every artifact; refused while it holds an immutable tag). Returns the artifacts. */
-  async deleteRepository(actor: Actor, repository: string, opts: DeletionOptions): Promise<DeletionResult> {
+  /** Deletes a whole repository (every artifact; refused while it holds an immutable tag). Returns how many went. */
+  async deleteRepository(actor: Actor, repository: string, opts: DeletionOptions): Promise<{ repository: string; deleted: number }> {
     return this.asRegistryWrite(opts, async () => {
-      const plan = await this.planRepository(repository);
-      const result = await this.execute(actor, plan, { ...opts, auditEach: false });
-      await art.deleteRepositoryRow(this.db, plan.repositoryId);
-      await this.audit.record(actor, 'delete', 'repository', repository, { artifacts: result.deleted.length, reason: opts.reason });
-      return result;
+      const checked = await this.checkRepository(repository);
+      const deleted = await this.emptyRepository(checked);
+      await art.deleteRepositoryRow(this.db, checked.repositoryId);
+      await this.audit.record(actor, 'delete', 'repository', repository, { artifacts: deleted, reason: opts.reason });
+      return { repository, deleted };
     });
   }
 
-  private async planRepository(repository: string): Promise<DeletionPlan> {
-    // Caught up first, so manifests pushed a moment ago go too (and their tags are judged).
+  /**
+   * A whole repository's deletion, checked: caught up with the registry first (manifests pushed a moment ago go too,
+   * and their tags are judged), then every tag the registry or the database holds, the database's page by page
+   * ({@link batchSize} at a time), against the project's immutability rules.
+   */
+  private async checkRepository(repository: string): Promise<CheckedRepository> {
+    const project = await this.projectOf(repository);
     const inRegistry = await this.catchUp(repository);
     const repoRow = await art.findRepository(this.db, repository);
     if (!repoRow) throw new AppError('NAME_UNKNOWN', `repository ${repository} not found`);
-    return this.plan(repository, await refs.repositoryDigests(this.db, repoRow.id), inRegistry);
+    for (const [d, tags] of inRegistry) this.refuseImmutable(project, repository, tags, `${repository}@${d.slice(0, 19)}…`);
+    for (let after: string | null = null; ; ) {
+      const names = await refs.repositoryTagNames(this.db, repoRow.id, after, this.batchSize);
+      this.refuseImmutable(project, repository, names, `repository ${repository}`);
+      if (names.length < this.batchSize) break;
+      after = names[names.length - 1]!;
+    }
+    return { project, repository, repositoryId: repoRow.id, inRegistry };
+  }
+
+  /**
+   * Deletes every artifact of a checked repository, {@link batchSize} at a time: each batch holds artifacts nothing
+   * left in the repository points at (indexes before what they list, referrers before their subjects), so no moment
+   * leaves a kept manifest pointing at a missing one, and memory holds one batch whatever the repository's size.
+   * Each batch's tags are judged again (a push imported since the check). Returns how many were deleted.
+   */
+  private async emptyRepository(r: CheckedRepository): Promise<number> {
+    const withSubject = await this.withSubjects();
+    let deleted = 0;
+    let afterId = 0;
+    for (;;) {
+      let batch = await refs.unreferencedArtifacts(this.db, r.repositoryId, afterId, this.batchSize, withSubject);
+      if (!batch.length) {
+        if (afterId > 0) {
+          // end of a pass (each deleted something): what it freed goes on the next one
+          afterId = 0;
+          continue;
+        }
+        // from the first id on, nothing is free: empty, or (content addressing cannot make one) a cycle, taken by id
+        batch = await refs.artifactsAfter(this.db, r.repositoryId, 0, this.batchSize);
+        if (!batch.length) break;
+      }
+      const links = await refs.artifactLinks(
+        this.db,
+        r.repositoryId,
+        batch.map((a) => a.digest),
+      );
+      for (const l of links) this.refuseImmutable(r.project, r.repository, [...l.tags, ...(r.inRegistry.get(l.digest) ?? [])], `${r.repository}@${l.digest.slice(0, 19)}…`);
+      for (const a of batch) {
+        await this.registry.deleteManifest(r.repository, a.digest);
+        await art.deleteArtifact(this.db, r.repositoryId, a.digest);
+        deleted++;
+      }
+      afterId = batch[batch.length - 1]!.id;
+    }
+    return deleted;
   }
 
   /**
    * Deletes every repository of a project (a forced project deletion). All are checked before any is touched, so a
-   * refusal (an immutable tag anywhere) leaves the project whole. Returns the number of artifacts deleted.
+   * refusal (an immutable tag anywhere) leaves the project whole; repositories are read by name, {@link batchSize}
+   * at a time, in both passes. Returns the number of artifacts deleted.
    */
   async deleteProjectRepositories(actor: Actor, project: Project, opts: DeletionOptions): Promise<number> {
-    const names = await art.listRepositoryNames(this.db, project.id);
-    if (!names.length) return 0;
-    return this.asRegistryWrite(opts, async () => {
-      const plans: DeletionPlan[] = [];
-      for (const name of names) plans.push(await this.planRepository(name));
-      let n = 0;
-      for (const plan of plans) {
-        const result = await this.execute(actor, plan, { ...opts, auditEach: false });
-        await art.deleteRepositoryRow(this.db, plan.repositoryId);
-        await this.audit.record(actor, 'delete', 'repository', plan.repository, { artifacts: result.deleted.length, reason: opts.reason });
-        n += result.deleted.length;
+    if (!(await art.listRepositoryNames(this.db, project.id, null, 1)).length) return 0;
+    const eachRepository = async (fn: (name: string) => Promise<void>) => {
+      for (let after: string | null = null; ; ) {
+        const names = await art.listRepositoryNames(this.db, project.id, after, this.batchSize);
+        for (const name of names) await fn(name);
+        if (names.length < this.batchSize) return;
+        after = names[names.length - 1]!;
       }
+    };
+    return this.asRegistryWrite(opts, async () => {
+      await eachRepository(async (name) => void (await this.checkRepository(name)));
+      let n = 0;
+      await eachRepository(async (name) => {
+        const checked = await this.checkRepository(name);
+        const deleted = await this.emptyRepository(checked);
+        await art.deleteRepositoryRow(this.db, checked.repositoryId);
+        await this.audit.record(actor, 'delete', 'repository', name, { artifacts: deleted, reason: opts.reason });
+        n += deleted;
+      });
       return n;
     });
   }

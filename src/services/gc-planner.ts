@@ -1,5 +1,5 @@
 import type { DB } from '../db/connect.js';
-import { allRepositories } from '../db/repos/artifacts.js';
+import { repositoriesAfter } from '../db/repos/artifacts.js';
 import * as refs from '../db/repos/references.js';
 
 /** A manifest garbage collection would delete. */
@@ -46,31 +46,44 @@ export function unreferencedIn(g: Pick<refs.RepositoryGraph, 'artifacts' | 'chil
  * referrer (distribution 2.8's own `--delete-untagged` treats an index's children as untagged and deletes them). Also
  * the blobs only those manifests use, for a dry run's estimate: blob digest → size Berth recorded.
  */
-export async function planUntagged(db: DB): Promise<{ manifests: Unreferenced[]; uniqueBlobs: Map<string, number> }> {
+export async function planUntagged(db: DB, opts: { batchSize?: number } = {}): Promise<{ manifests: Unreferenced[]; uniqueBlobs: Map<string, number> }> {
+  const batchSize = opts.batchSize ?? REPOSITORY_BATCH;
   const withSubject = await refs.hasSubjectColumn(db).catch(() => false);
   const manifests: Unreferenced[] = [];
   const going = new Map<number, Unreferenced>();
-  const keptIds: number[] = [];
-  for (const r of await allRepositories(db)) {
-    const g = await refs.repositoryGraph(db, r.id, r.name, withSubject);
-    const gone = new Set(unreferencedIn(g));
-    for (const a of g.artifacts) {
-      if (gone.has(a.digest)) {
+  // Repositories a page at a time, one repository's graph in memory at a time; what is kept is not remembered.
+  for (let after = 0; ; ) {
+    const repos = await repositoriesAfter(db, after, batchSize);
+    for (const r of repos) {
+      const g = await refs.repositoryGraph(db, r.id, r.name, withSubject);
+      const gone = new Set(unreferencedIn(g));
+      for (const a of g.artifacts) {
+        if (!gone.has(a.digest)) continue;
         const m = { repository: r.name, digest: a.digest, manifestSize: a.manifestSize, blobs: new Set<string>() };
         manifests.push(m);
         going.set(a.id, m);
-      } else keptIds.push(a.id);
+      }
     }
+    if (repos.length < batchSize) break;
+    after = repos[repos.length - 1]!.id;
   }
   const uniqueBlobs = new Map<string, number>();
   if (going.size) {
-    const kept = new Set([...(await refs.blobsOf(db, keptIds)).values()].flat().map((b) => b.digest));
+    // A blob only going manifests use: every artifact that references it (the database counts them) is going.
+    const users = new Map<string, { artifacts: Set<number>; size: number }>();
     for (const [id, blobs] of await refs.blobsOf(db, [...going.keys()])) {
       for (const b of blobs) {
         going.get(id)!.blobs.add(b.digest);
-        if (!kept.has(b.digest)) uniqueBlobs.set(b.digest, b.size);
+        const u = users.get(b.digest) ?? { artifacts: new Set<number>(), size: b.size };
+        u.artifacts.add(id);
+        users.set(b.digest, u);
       }
     }
+    const all = await refs.blobReferenceCounts(db, [...users.keys()]);
+    for (const [d, u] of users) if ((all.get(d) ?? 0) <= u.artifacts.size) uniqueBlobs.set(d, u.size);
   }
   return { manifests, uniqueBlobs };
 }
+
+/** Repositories the planner reads per query. */
+const REPOSITORY_BATCH = 500;

@@ -5,6 +5,7 @@ import * as art from '../db/repos/artifacts.js';
 import type { Project } from '../db/repos/projects.js';
 import { deleteReservation, insertReservation, listLiveReservations, withProjectQuotaLock } from '../db/repos/quota-reservations.js';
 import { findReportSummary } from '../db/repos/scan-reports.js';
+import { claimTag, releaseTagClaim } from '../db/repos/tag-claims.js';
 import { getSetting, putSetting } from '../db/repos/settings.js';
 import { v2Refusal, type RefusalReason, type V2Refusal } from '../errors.js';
 import { IMAGE_TYPES, INDEX_TYPES } from '../registry/constants.js';
@@ -270,7 +271,43 @@ export class PolicyService {
     const inDb = repo ? await art.findArtifact(this.db, repo.id, reference) : undefined;
     const exists = inDb ?? (await this.registry.resolve(repository, reference).catch(() => null));
     if (!exists) return null;
-    return v2Refusal('PRECONDITION', `tag ${repository}:${reference} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead`);
+    return immutableRefusal(project, repository, reference, rule);
+  }
+
+  /**
+   * Claims a new immutable tag for the digest of the manifest being pushed, before the PUT is forwarded: the check
+   * above sees only tags the database or the registry already hold, so two first pushes of one tag with different
+   * digests (on one core or on replicas) would both pass it, and the tag would move. The claim is a row keyed by
+   * (repository, tag) in the database every replica shares: a PUT of another digest while it lives gets the same
+   * refusal as a push over an existing immutable tag; the same digest shares it (clients retry). Once it holds a fresh
+   * claim the PUT looks again for the tag (the claim of a push imported meanwhile has ended, and the tag is in the
+   * database then). The claim ends when the registry refuses the PUT ({@link tagClaimSettled}), when the push is
+   * imported, or after {@link reservationTtlMs} (then the registry's own view of the tag guards it).
+   * @returns the refusal, or the claim's holder id to settle with the registry's answer (null: no claim needed)
+   */
+  async claimImmutableTag(project: Project, repository: string, reference: string, body: Buffer): Promise<TagClaimDecision> {
+    if (DIGEST.test(reference)) return { refusal: null, claim: null };
+    const rule = this.immutableRule(project, reference);
+    if (!rule) return { refusal: null, claim: null };
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const holder = randomUUID();
+    const now = Date.now();
+    const claim = await claimTag(this.db, { repository, tag: reference, digest, holder, now, expiresAt: now + this.reservationTtlMs });
+    if (!claim.held) return { refusal: immutableRefusal(project, repository, reference, rule), claim: null };
+    if (claim.fresh) {
+      const refused = await this.immutableTagRefusal(project, repository, reference);
+      if (refused) {
+        await releaseTagClaim(this.db, repository, reference, holder);
+        return { refusal: refused, claim: null };
+      }
+    }
+    return { refusal: null, claim: { repository, tag: reference, holder } };
+  }
+
+  /** The registry's answer to a PUT holding a tag claim: a refused or failed PUT stored nothing, so its claim ends now. */
+  async tagClaimSettled(claim: HeldTagClaim, stored: boolean): Promise<void> {
+    // a claim not removed here ends at its expiry
+    if (!stored) await releaseTagClaim(this.db, claim.repository, claim.tag, claim.holder).catch(() => undefined);
   }
 
   /** Listeners for quota events: a push refused over quota, or one that crossed 85 % of it (webhooks plug in here). */
@@ -411,6 +448,21 @@ export class PolicyService {
     return art.projectUsageBytes(this.db, projectId);
   }
 }
+
+/** The refusal of a push over an immutable tag that exists or another push has claimed (412 PRECONDITION). */
+function immutableRefusal(project: Project, repository: string, tag: string, rule: string): V2Refusal {
+  return v2Refusal('PRECONDITION', `tag ${repository}:${tag} is immutable in project ${project.name} (rule "${rule}"): push under a new tag instead`);
+}
+
+/** An immutable tag a manifest PUT holds until the registry answers (and, when stored, until its import). */
+export interface HeldTagClaim {
+  repository: string;
+  tag: string;
+  holder: string;
+}
+
+/** The claim decision on a manifest PUT: the refusal, or the claim to settle (null: the tag needs none). */
+export type TagClaimDecision = { refusal: V2Refusal; claim: null } | { refusal: null; claim: HeldTagClaim | null };
 
 /** A quota decision on a manifest PUT: the refusal, or the reservation that counts the push until its import. */
 export type QuotaDecision = { refusal: V2Refusal; reservation: null } | { refusal: null; reservation: string | null };

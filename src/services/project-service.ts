@@ -103,7 +103,7 @@ export class ProjectService {
 
   /** Projects the caller can see: all for system admins, else public ones and those they are a member of. */
   async list(p: Principal, opts: { q?: string; page: PageRequest }) {
-    return listProjects(this.db, { q: opts.q, visibleIds: await this.visibleIds(p), page: opts.page });
+    return listProjects(this.db, { q: opts.q, visible: this.visibility(p), page: opts.page });
   }
 
   /**
@@ -122,12 +122,12 @@ export class ProjectService {
     return { repositories, roles };
   }
 
-  /** The private projects a caller may see besides the public ones: null means every project (system admin). */
-  async visibleIds(p: Principal): Promise<number[] | null> {
-    if (isSystemAdmin(p)) return null;
-    if (p.kind === 'user') return members.listMemberProjectIds(this.db, p.id);
-    if (p.kind === 'robot') return [...p.permissions.keys()];
-    return [];
+  /** The private projects a caller may see besides the public ones (a user's memberships are asked in the query). */
+  visibility(p: Principal): members.Visibility {
+    if (isSystemAdmin(p)) return { all: true };
+    if (p.kind === 'user') return { all: false, userId: p.id };
+    if (p.kind === 'robot') return { all: false, projectIds: [...p.permissions.keys()] };
+    return { all: false, projectIds: [] };
   }
 
   /**

@@ -177,7 +177,7 @@ export class RepositoryService {
   async deleteRepository(p: Principal, actor: Actor, projectName: string, repo: string): Promise<number> {
     const { project, repository } = await this.get(p, projectName, repo);
     await this.authz.require(p, 'repository:delete', project);
-    return (await this.deletion.deleteRepository(actor, repository.name, { reason: 'user' })).deleted.length;
+    return (await this.deletion.deleteRepository(actor, repository.name, { reason: 'user' })).deleted;
   }
 
   /** A repository's tags by name, one page. */

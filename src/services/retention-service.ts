@@ -10,6 +10,7 @@ import {
   listRetentionRunItems,
   listRetentionRuns,
   RUN_ITEM_TAGS,
+  projectRepositoriesAfter,
   retentionArtifacts,
   saveRetentionPolicy,
   type RetentionRunItem,
@@ -27,7 +28,7 @@ import type { Logger } from '../log.js';
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { Project, ProjectService } from './project-service.js';
-import { DELETE_REASONS, decideRetention, retentionRuleSchema, toRule, type RetentionRuleInput } from './retention-rules.js';
+import { DELETE_REASONS, decideRetention, retentionRuleSchema, toRule, type RetentionRuleInput, type RetentionVerdict } from './retention-rules.js';
 import type { WebhookService } from './webhook-service.js';
 
 /** The job type of a retention run. */
@@ -38,6 +39,8 @@ export const TAG_RETENTION = 'retention';
  * them); every decision pages from the run's items (`runItems`).
  */
 const LISTED = 200;
+/** Repositories a retention run reads per query (each is decided with its own artifacts only). */
+const RETENTION_BATCH = 100;
 /** Decisions written to the run's items per insert while a run goes on. */
 const ITEM_BATCH = 200;
 /** Tag names of one artifact in a job log line, a result's preview or a webhook payload (an artifact may have thousands). */
@@ -84,6 +87,9 @@ export const retentionScheduleName = (projectId: number) => `retention:${project
 
 /** Tag retention per project: the policy (rules and a cron schedule), runs as jobs, dry runs that list what would go. */
 export class RetentionService {
+  /** Repositories a run reads per query. */
+  batchSize = RETENTION_BATCH;
+
   constructor(
     private readonly db: DB,
     private readonly projects: ProjectService,
@@ -188,12 +194,34 @@ export class RetentionService {
     await insertRetentionRun(this.db, { jobId: ctx.id, projectId: project.id, dryRun: payload.dryRun, trigger: payload.trigger, createdAt: Date.now() });
     await clearRetentionRunItems(this.db, ctx.id);
     const policy = await this.policyOf(project.id);
-    const artifacts = await retentionArtifacts(this.db, project.id, project.name);
-    const verdicts = decideRetention(policy.rules.map(toRule), artifacts, { now: Date.now(), immutableTags: project.immutableTags });
-    // Indexes before the platform images they list: no moment leaves a kept index pointing at a missing manifest.
-    const doomed = verdicts.filter((v) => !v.keep).sort((x, y) => x.artifact.parents.length - y.artifact.parents.length);
-    const bytes = doomed.reduce((n, v) => n + v.artifact.size, 0);
-    await ctx.log(payload.dryRun ? 'retention_plan_dry' : 'retention_plan', { rules: policy.rules.length, artifacts: artifacts.length, doomed: doomed.length, bytes });
+    const rules = policy.rules.map(toRule);
+    // Rules decide per repository: the run reads the project's repositories a page at a time ({@link batchSize}) and
+    // holds one repository's artifacts at a time. A first pass counts (the plan line, the progress); the second
+    // decides again and acts on what it decides.
+    const eachRepository = async (fn: (repository: string, artifacts: number, doomed: RetentionVerdict[]) => Promise<void>) => {
+      for (let after = 0; ; ) {
+        const repos = await projectRepositoriesAfter(this.db, project.id, after, this.batchSize);
+        for (const r of repos) {
+          ctx.signal.throwIfAborted();
+          const artifacts = await retentionArtifacts(this.db, r, project.name);
+          const verdicts = decideRetention(rules, artifacts, { now: Date.now(), immutableTags: project.immutableTags });
+          // Indexes before the platform images they list: no moment leaves a kept index pointing at a missing manifest.
+          const doomed = verdicts.filter((v) => !v.keep).sort((x, y) => x.artifact.parents.length - y.artifact.parents.length);
+          await fn(r.name, artifacts.length, doomed);
+        }
+        if (repos.length < this.batchSize) return;
+        after = repos[repos.length - 1]!.id;
+      }
+    };
+    let planned = 0;
+    let plannedArtifacts = 0;
+    let bytes = 0;
+    await eachRepository(async (_, artifacts, doomed) => {
+      plannedArtifacts += artifacts;
+      planned += doomed.length;
+      for (const v of doomed) bytes += v.artifact.size;
+    });
+    await ctx.log(payload.dryRun ? 'retention_plan_dry' : 'retention_plan', { rules: policy.rules.length, artifacts: plannedArtifacts, doomed: planned, bytes });
     // Counts and bytes cover every decision; the result keeps the first LISTED of each kind, the run's items keep all.
     const deleted: { repository: string; digest: string; tags: string[]; tag_count: number; size: number; reason: string }[] = [];
     const failed: { repository: string; digest: string; error: string }[] = [];
@@ -217,7 +245,7 @@ export class RetentionService {
       pending.push(item);
       if (pending.length >= ITEM_BATCH) await flush();
     };
-    const itemOf = (repository: string, v: (typeof doomed)[number], outcome: RetentionRunItem['outcome'], error: string | null = null) => ({
+    const itemOf = (repository: string, v: RetentionVerdict, outcome: RetentionRunItem['outcome'], error: string | null = null) => ({
       outcome,
       repository,
       digest: v.artifact.digest,
@@ -227,45 +255,47 @@ export class RetentionService {
       reason: v.reason,
       error,
     });
-    if (payload.dryRun) {
-      for (const v of doomed) await record(itemOf(`${project.name}/${v.artifact.repository}`, v, 'would_delete'));
-    } else {
-      const actor: Actor = { name: payload.operator ? `retention (${payload.operator})` : 'retention', ip: 'berth' };
-      const byRepo = new Map<string, typeof doomed>();
-      for (const v of doomed) byRepo.set(v.artifact.repository, [...(byRepo.get(v.artifact.repository) ?? []), v]);
-      let done = 0;
-      for (const [repo, list] of byRepo) {
-        ctx.signal.throwIfAborted();
-        const repository = `${project.name}/${repo}`;
-        try {
-          const res = await this.deleter.deleteArtifacts(
-            actor,
-            repository,
-            list.map((v) => v.artifact.digest),
-            { reason: 'retention' },
-          );
-          const gone = new Set(res.deleted.map((d) => d.digest));
-          for (const v of list) {
-            if (!gone.has(v.artifact.digest)) continue;
-            await record(itemOf(repository, v, 'deleted'));
-            const more = v.artifact.tags.length > RUN_ITEM_TAGS ? ` (+${v.artifact.tags.length - RUN_ITEM_TAGS})` : '';
-            await ctx.log(deleteLogKey(v.reason), { artifact: `${repository}@${v.artifact.digest}`, tags: tagPreview(v.artifact.tags).join(', ') + more || '—', reason: v.reason });
-          }
-        } catch (err) {
-          const message = (err as Error).message.slice(0, 500);
-          for (const v of list) await record(itemOf(repository, v, 'failed', message));
-          await ctx.log('retention_delete_failed', { repository, error: message }, 'warn');
-        }
-        done += list.length;
-        await ctx.progress((done / doomed.length) * 100, 'retention_deleting', { done, total: doomed.length });
+    const actor: Actor = { name: payload.operator ? `retention (${payload.operator})` : 'retention', ip: 'berth' };
+    let total = 0;
+    let doomedCount = 0;
+    let done = 0;
+    await eachRepository(async (repository, artifacts, list) => {
+      total += artifacts;
+      doomedCount += list.length;
+      if (!list.length) return;
+      if (payload.dryRun) {
+        for (const v of list) await record(itemOf(repository, v, 'would_delete'));
+        return;
       }
-    }
+      try {
+        const res = await this.deleter.deleteArtifacts(
+          actor,
+          repository,
+          list.map((v) => v.artifact.digest),
+          { reason: 'retention' },
+        );
+        const gone = new Set(res.deleted.map((d) => d.digest));
+        for (const v of list) {
+          if (!gone.has(v.artifact.digest)) continue;
+          await record(itemOf(repository, v, 'deleted'));
+          const more = v.artifact.tags.length > RUN_ITEM_TAGS ? ` (+${v.artifact.tags.length - RUN_ITEM_TAGS})` : '';
+          await ctx.log(deleteLogKey(v.reason), { artifact: `${repository}@${v.artifact.digest}`, tags: tagPreview(v.artifact.tags).join(', ') + more || '—', reason: v.reason });
+        }
+      } catch (err) {
+        const message = (err as Error).message.slice(0, 500);
+        for (const v of list) await record(itemOf(repository, v, 'failed', message));
+        await ctx.log('retention_delete_failed', { repository, error: message }, 'warn');
+      }
+      done += list.length;
+      const of = Math.max(planned, done);
+      await ctx.progress((done / of) * 100, 'retention_deleting', { done, total: of });
+    });
     const result = {
       dry_run: payload.dryRun,
       trigger: payload.trigger,
       project: project.name,
-      total: artifacts.length,
-      retained: artifacts.length - doomed.length,
+      total,
+      retained: total - doomedCount,
       deleted_count: deletedCount,
       failed_count: failedCount,
       bytes: deletedBytes,

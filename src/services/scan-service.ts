@@ -22,6 +22,7 @@ import { SHA256_DIGEST as SHA256 } from '../registry/reference.js';
 import { blobDataPath } from '../registry/storage.js';
 import * as reports from '../db/repos/scan-reports.js';
 import { severityTotals, type Completeness, type ReportGap, type ScanReport, type ScanSummary } from '../db/repos/scan-reports.js';
+import type { Visibility } from '../db/repos/members.js';
 
 export { COMPLETENESS, type Completeness, type ReportGap, type ScanReport, type ScanSummary } from '../db/repos/scan-reports.js';
 
@@ -379,9 +380,9 @@ export class ScanService {
   }
 
   /** Severity counts of the latest reports, per artifact id (for lists and charts). */
-  /** Severity totals over the projects a caller sees (see `severityTotals`; ids from ProjectService.visibleIds). */
-  async visibleTotals(visibleIds: number[] | null) {
-    return severityTotals(this.db, { visibleIds });
+  /** Severity totals over the projects a caller sees (see `severityTotals`; from ProjectService.visibility). */
+  async visibleTotals(visible: Visibility) {
+    return severityTotals(this.db, { visible });
   }
 
   summaries(artifactIds: number[]): Promise<Map<number, ScanSummary>> {

@@ -3,7 +3,6 @@ import type { KeysetPage, PageRequest } from '../paging.js';
 import type { DB } from '../db/connect.js';
 export type { FindingHit } from '../db/repos/findings.js';
 import { searchFindings, securitySummary, type FindingHit, type ProjectScope, type SecuritySummary } from '../db/repos/findings.js';
-import { listMemberProjectIds } from '../db/repos/members.js';
 import { badRequest, unauthorized } from '../errors.js';
 import { compareVersions, type VersionScheme } from '../scanner/versions/index.js';
 import { ADVISORY_ID } from '../registry/reference.js';
@@ -91,8 +90,8 @@ export class SecurityHubService {
   private async scope(p: Principal): Promise<ProjectScope> {
     if (p.kind === 'anonymous') throw unauthorized();
     if (isSystemAdmin(p)) return { all: true };
-    if (p.kind === 'robot') return { all: false, ids: [...p.permissions.keys()] };
-    return { all: false, ids: await listMemberProjectIds(this.db, p.id) };
+    if (p.kind === 'robot') return { all: false, projectIds: [...p.permissions.keys()] };
+    return { all: false, userId: p.id };
   }
 
   private async projectId(p: Principal, name: string | undefined): Promise<number | undefined> {

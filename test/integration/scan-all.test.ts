@@ -94,5 +94,38 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await run, { artifacts: 10, queued: 10 });
       assert.equal(progress.at(-1)!.p, 100);
     });
+
+    it('reads the artifacts a page at a time: with pages of 3, all 10 are queued once and waited for, page after page', async () => {
+      const enqueued: { payload: { artifactId?: number } }[] = [];
+      const r = (await scanAllJob(t.db, { batchSize: 3 }).run(ctx(new AbortController(), enqueued as unknown[]))) as { artifacts: number; queued: number };
+      assert.deepEqual(r, { artifacts: 10, queued: 10 });
+      const ids = enqueued.map((e) => e.payload.artifactId!);
+      assert.equal(new Set(ids).size, 10, 'each artifact once');
+      assert.deepEqual(
+        ids,
+        [...ids].sort((a, b) => a - b),
+        'in id order',
+      );
+
+      // the scans of the test above ended (their keys released, as the runner does)
+      await t.db.updateTable('jobs').set({ unique_key: null }).where('type', '=', 'scan').execute();
+      const progress: string[] = [];
+      const c: JobContext<{ reason?: string }> = {
+        ...ctx(new AbortController(), []),
+        progress: async (_p, key, params) => void progress.push(key ? english(`jobprogress.${key}`, params) : ''),
+        enqueue: (type, payload, opts) => t.services.jobs.enqueue(type, payload, opts),
+      };
+      const run = scanAllJob(t.db, { pollMs: 20, batchSize: 3 }).run(c);
+      const jobs = await eventually(async () => {
+        const rows = await t.db.selectFrom('jobs').select('id').where('type', '=', 'scan').where('status', '=', 'pending').orderBy('id').execute();
+        return rows.length === 10 && rows.map((x) => Number(x.id));
+      });
+      for (const [i, id] of jobs.entries()) {
+        await t.db.updateTable('jobs').set({ status: 'success' }).where('id', '=', id).execute();
+        // the page holding this scan is the one waited on: the count follows each finished scan across pages
+        await eventually(async () => progress.includes(`${i + 1} of 10 scans finished`));
+      }
+      assert.deepEqual(await run, { artifacts: 10, queued: 10 });
+    });
   });
 }

@@ -673,9 +673,17 @@ export async function repositoryState(db: DB, repositoryId: number) {
   return { artifacts: artifacts.map((a) => ({ id: Number(a.id), digest: a.digest })), tags: tags.map((t) => ({ name: t.name, artifactId: Number(t.artifact_id) })) };
 }
 
-export async function allRepositories(db: DB) {
-  const rows = await db.selectFrom('repositories').select(['id', 'name', 'project_id']).execute();
-  return rows.map((r) => ({ id: Number(r.id), name: r.name, projectId: Number(r.project_id) }));
+/** One page of every repository, by name after `after` (null: from the first). */
+export async function repositoriesByNameAfter(db: DB, after: string | null, limit: number): Promise<{ id: number; name: string }[]> {
+  let q = db.selectFrom('repositories').select(['id', 'name']);
+  if (after !== null) q = q.where('name', '>', after);
+  return (await q.orderBy('name').limit(limit).execute()).map((r) => ({ id: Number(r.id), name: r.name }));
+}
+
+/** One page of every repository, by id after `afterId`. */
+export async function repositoriesAfter(db: DB, afterId: number, limit: number): Promise<{ id: number; name: string }[]> {
+  const rows = await db.selectFrom('repositories').select(['id', 'name']).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  return rows.map((r) => ({ id: Number(r.id), name: r.name }));
 }
 
 /**
@@ -823,7 +831,7 @@ export async function countRepositories(db: DB, projectId?: number): Promise<num
  * insert and delete; `count(*)` over 1M artifacts took seconds on MariaDB and stalled the admin's dashboard.
  */
 export async function countArtifacts(db: DB): Promise<number> {
-  return (await severityTotals(db, { visibleIds: null })).artifacts;
+  return (await severityTotals(db, { visible: { all: true } })).artifacts;
 }
 
 /** One artifact by id. */
@@ -832,22 +840,35 @@ export async function findArtifactById(db: DB, artifactId: number): Promise<Arti
   return r && toArtifact(r);
 }
 
-/** Every top-level artifact ({@link isTopLevel}: index children are reached through their index), by id. */
-export async function listTopLevelArtifacts(db: DB): Promise<{ id: number; digest: string; repository: string }[]> {
+/** How many top-level artifacts ({@link isTopLevel}) there are. */
+export async function countTopLevelArtifacts(db: DB): Promise<number> {
+  const r = await db
+    .selectFrom('artifacts')
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .where(isTopLevel)
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/** One page of the top-level artifacts ({@link isTopLevel}: index children are reached through their index), by id after `afterId`. */
+export async function listTopLevelArtifacts(db: DB, afterId: number, limit: number): Promise<{ id: number; digest: string; repository: string }[]> {
   const rows = await db
     .selectFrom('artifacts')
     .innerJoin('repositories as r', 'r.id', 'artifacts.repository_id')
     .select(['artifacts.id', 'artifacts.digest', 'r.name'])
     .where(isTopLevel)
+    .where('artifacts.id', '>', afterId)
     .orderBy('artifacts.id')
+    .limit(limit)
     .execute();
   return rows.map((r) => ({ id: Number(r.id), digest: r.digest, repository: r.name }));
 }
 
-/** The names of a project's repositories, sorted. */
-export async function listRepositoryNames(db: DB, projectId: number): Promise<string[]> {
-  const rows = await db.selectFrom('repositories').select('name').where('project_id', '=', projectId).orderBy('name').execute();
-  return rows.map((r) => r.name);
+/** One page of a project's repository names, by name after `after` (null: from the first). */
+export async function listRepositoryNames(db: DB, projectId: number, after: string | null, limit: number): Promise<string[]> {
+  let q = db.selectFrom('repositories').select('name').where('project_id', '=', projectId);
+  if (after !== null) q = q.where('name', '>', after);
+  return (await q.orderBy('name').limit(limit).execute()).map((r) => r.name);
 }
 
 /** Whether an index lists referrers only (an sha256-<hex> fallback index), judged by its children's stored types. */

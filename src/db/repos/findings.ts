@@ -7,6 +7,7 @@ import { sumSeverities } from './scan-reports.js';
 import { countedReport } from './scan-totals.js';
 import { isSeverity, SEVERITIES, type Severity, severityOfRank, severityRank } from '../../scanner/severity.js';
 import { CVE_ID } from '../../registry/reference.js';
+import { visibleProject, type Visibility } from './members.js';
 
 /** What a report's finding contributes to the index (the scan service's Finding, structurally). */
 export interface IndexedFinding {
@@ -53,13 +54,13 @@ export async function replaceReportFindings(db: DB, artifactId: number, findings
 }
 
 /** Which projects a caller sees: null for every project, else public ones plus these ids. */
-export type ProjectScope = { all: true } | { all: false; ids: number[] };
+export type ProjectScope = Visibility;
 
 type Scoped = ExpressionBuilder<Database & { p: Database['projects']; r: Database['repositories'] }, 'p' | 'r'>;
 const inScope = (scope: ProjectScope, projectId: number | undefined) => (eb: Scoped) => {
   const parts = [];
   if (projectId !== undefined) parts.push(eb('r.project_id', '=', projectId));
-  if (!scope.all) parts.push(scope.ids.length ? eb.or([eb('p.public', '=', 1), eb('r.project_id', 'in', scope.ids)]) : eb('p.public', '=', 1));
+  if (!scope.all) parts.push(visibleProject(scope, 'r.project_id', 'p.public'));
   return parts.length ? eb.and(parts) : sql<SqlBool>`1 = 1`;
 };
 

@@ -2,20 +2,16 @@ import type { DB } from '../connect.js';
 import { FINAL_STATES } from '../../jobs/states.js';
 
 /**
- * Of the given job ids, those that still exist and have not reached a final state (success, error, stopped).
- * A job pruned from history counts as finished. Queried in chunks of 1000 ids (bounded statement size).
+ * How many jobs holding one of these unique keys have not reached a final state (success, error, stopped). A key
+ * released when its job finished, or a job pruned from history, counts as finished.
  */
-export async function unfinishedJobIds(db: DB, ids: readonly number[]): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < ids.length; i += 1000) {
-    const chunk = ids.slice(i, i + 1000);
-    const rows = await db
-      .selectFrom('jobs')
-      .select('id')
-      .where('id', 'in', chunk)
-      .where('status', 'not in', [...FINAL_STATES])
-      .execute();
-    for (const r of rows) out.push(Number(r.id));
-  }
-  return out;
+export async function countUnfinishedByKeys(db: DB, keys: readonly string[]): Promise<number> {
+  if (!keys.length) return 0;
+  const r = await db
+    .selectFrom('jobs')
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .where('unique_key', 'in', [...keys])
+    .where('status', 'not in', [...FINAL_STATES])
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
 }

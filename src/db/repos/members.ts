@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import { keysetPage } from './keyset.js';
 import { type KeysetPage, type PageRequest, SORTS } from '../../paging.js';
 import type { DB } from '../connect.js';
@@ -121,11 +121,26 @@ export async function deleteMember(db: DB, projectId: number, userId: number): P
 }
 
 /** Ids of the projects a user is a member of, directly or through a group (for visibility filtering). */
-export async function listMemberProjectIds(db: DB, userId: number): Promise<number[]> {
-  const direct = db.selectFrom('project_members').select('project_id').where('user_id', '=', userId);
-  const viaGroup = db.selectFrom('project_group_members as g').innerJoin('user_groups as ug', 'ug.group_name', 'g.group_name').select('g.project_id').where('ug.user_id', '=', userId);
-  const rows = await direct.union(viaGroup).execute();
-  return [...new Set(rows.map((r) => Number(r.project_id)))];
+/**
+ * Which projects a caller sees besides the public ones: every project (system admin), a user's (direct or through a
+ * group: asked of the database in the query that lists, so a user in thousands of projects never has them all read
+ * into memory nor sent back as thousands of parameters), or a robot's (the ones it holds permissions in, known already).
+ */
+export type Visibility = { all: true } | { all: false; userId: number } | { all: false; projectIds: number[] };
+
+/**
+ * The SQL condition "this project is visible" for a {@link Visibility}, on a project id column and the project's
+ * `public` column of the query it goes into, both qualified with their table (each membership test an indexed lookup: `project_members_user_idx`,
+ * the `user_groups` key).
+ */
+export function visibleProject(v: Visibility, idColumn: string, publicColumn: string): RawBuilder<SqlBool> {
+  const id = sql.ref(idColumn);
+  const pub = sql`${sql.ref(publicColumn)} = 1`;
+  if (v.all) return sql<SqlBool>`1 = 1`;
+  if ('projectIds' in v) return v.projectIds.length ? sql<SqlBool>`(${pub} or ${id} in (${sql.join(v.projectIds)}))` : sql<SqlBool>`${pub}`;
+  return sql<SqlBool>`(${pub}
+    or exists (select 1 from project_members pm where pm.user_id = ${v.userId} and pm.project_id = ${id})
+    or exists (select 1 from project_group_members pg inner join user_groups ug on ug.group_name = pg.group_name where ug.user_id = ${v.userId} and pg.project_id = ${id}))`;
 }
 
 export async function countAdmins(db: DB, projectId: number, adminRoleId: number): Promise<number> {

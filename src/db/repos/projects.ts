@@ -9,6 +9,7 @@ import { bumpGeneration } from './generations.js';
 import { isMysqlDb, lockingTransaction } from './scan-totals.js';
 import { stringList } from './json.js';
 import type { GateSeverity, UnscannedPolicy } from '../../scanner/severity.js';
+import { visibleProject, type Visibility } from './members.js';
 
 export interface Project {
   id: number;
@@ -96,18 +97,15 @@ export async function findProjectById(db: DB, id: number): Promise<Project | und
 
 export interface ProjectListFilter {
   q?: string;
-  /** null: every project (system admin); else public ones plus these ids. */
-  visibleIds: number[] | null;
+  /** which projects the caller sees */
+  visible: Visibility;
   page: PageRequest;
 }
 
 /** Projects visible to a caller, by name (keyset over name, id), with a capped total. */
 export async function listProjects(db: DB, f: ProjectListFilter): Promise<KeysetPage<Project>> {
   let base = db.selectFrom('projects');
-  if (f.visibleIds !== null) {
-    const ids = f.visibleIds;
-    base = base.where((eb) => (ids.length ? eb.or([eb('public', '=', 1), eb('id', 'in', ids)]) : eb('public', '=', 1)));
-  }
+  if (!f.visible.all) base = base.where(visibleProject(f.visible, 'projects.id', 'projects.public'));
   if (f.q) base = base.where(likeExpr(sql.ref('name'), f.q));
   const page = await keysetPage(
     db,

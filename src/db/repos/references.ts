@@ -38,10 +38,47 @@ export async function artifactLinks(db: DB, repositoryId: number, digests: strin
   return out;
 }
 
-/** Digests of the artifacts of a repository (every one, for a repository deletion). */
-export async function repositoryDigests(db: DB, repositoryId: number): Promise<string[]> {
-  const rows = await db.selectFrom('artifacts').select('digest').where('repository_id', '=', repositoryId).execute();
-  return rows.map((r) => r.digest);
+/** Which of these digests a repository holds (looked up 500 at a time). */
+export async function knownDigests(db: DB, repositoryId: number, digests: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (let i = 0; i < digests.length; i += 500) {
+    const rows = await db
+      .selectFrom('artifacts')
+      .select('digest')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', 'in', digests.slice(i, i + 500))
+      .execute();
+    for (const r of rows) out.add(r.digest);
+  }
+  return out;
+}
+
+/** One page of a repository's tag names, by name after `after` (keyset on `tags_repo_list_idx`). */
+export async function repositoryTagNames(db: DB, repositoryId: number, after: string | null, limit: number): Promise<string[]> {
+  let q = db.selectFrom('tags').select('name').where('repository_id', '=', repositoryId);
+  if (after !== null) q = q.where('name', '>', after);
+  return (await q.orderBy('name').limit(limit).execute()).map((r) => r.name);
+}
+
+/**
+ * One page (by id after `afterId`) of a repository's artifacts that nothing left in it points at: no index of the
+ * repository lists them, and (`withSubject`) no referrer of it names them. Deleting these first never leaves a kept
+ * manifest pointing at a missing one; what they pointed at is free on the next pass.
+ */
+export async function unreferencedArtifacts(db: DB, repositoryId: number, afterId: number, limit: number, withSubject: boolean): Promise<{ id: number; digest: string }[]> {
+  const referrer = withSubject ? sql`and not exists (select 1 from artifacts r where r.repository_id = ${repositoryId} and r.subject_digest = a.digest)` : sql``;
+  const rows = await sql<{ id: number; digest: string }>`select a.id, a.digest from artifacts a
+    where a.repository_id = ${repositoryId} and a.id > ${afterId}
+      and not exists (select 1 from artifact_children c inner join artifacts p on p.id = c.parent_id where c.child_digest = a.digest and p.repository_id = ${repositoryId})
+      ${referrer}
+    order by a.id limit ${limit}`.execute(db);
+  return rows.rows.map((r) => ({ id: Number(r.id), digest: r.digest }));
+}
+
+/** One page of a repository's artifacts by id after `afterId`, whatever points at them. */
+export async function artifactsAfter(db: DB, repositoryId: number, afterId: number, limit: number): Promise<{ id: number; digest: string }[]> {
+  const rows = await db.selectFrom('artifacts').select(['id', 'digest']).where('repository_id', '=', repositoryId).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  return rows.map((r) => ({ id: Number(r.id), digest: r.digest }));
 }
 
 /** Whether `artifacts.subject_digest` exists (OCI referrers: signatures, SBOMs, attestations); read once per process. */
@@ -103,6 +140,21 @@ export async function repositoryGraph(db: DB, repositoryId: number, name: string
     artifacts: rows.map((r) => ({ id: Number(r.id), digest: r.digest, tagged: tagged.has(Number(r.id)), manifestSize: Number(r.manifest_size), subject: r.subject ?? null })),
     children,
   };
+}
+
+/** For each of these blob digests, how many artifacts (anywhere) reference it; looked up 500 at a time. */
+export async function blobReferenceCounts(db: DB, digests: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < digests.length; i += 500) {
+    const rows = await db
+      .selectFrom('artifact_blobs')
+      .select((e) => ['digest', e.fn.count<number>('artifact_id').distinct().as('n')])
+      .where('digest', 'in', digests.slice(i, i + 500))
+      .groupBy('digest')
+      .execute();
+    for (const r of rows) out.set(r.digest, Number(r.n));
+  }
+  return out;
 }
 
 /** Blob digests (layers, configs) of these artifacts, each with the size Berth recorded. */

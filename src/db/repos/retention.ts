@@ -52,44 +52,40 @@ export async function saveRetentionPolicy(db: DB, projectId: number, rules: unkn
   );
 }
 
-/** Every artifact of a project with its tags, times, size and the indexes (same repository) that list it. */
-export async function retentionArtifacts(db: DB, projectId: number, projectName: string): Promise<RetentionArtifact[]> {
-  const rows = await db
-    .selectFrom('artifacts as a')
-    .innerJoin('repositories as r', 'r.id', 'a.repository_id')
-    .select(['a.id', 'a.repository_id', 'r.name', 'a.digest', 'a.pushed_at', 'a.pulled_at', 'a.size'])
-    .where('r.project_id', '=', projectId)
-    .orderBy('a.id')
-    .execute();
+/** One page of a project's repositories by id after `afterId` (a retention run goes through them this way). */
+export async function projectRepositoriesAfter(db: DB, projectId: number, afterId: number, limit: number): Promise<{ id: number; name: string }[]> {
+  const rows = await db.selectFrom('repositories').select(['id', 'name']).where('project_id', '=', projectId).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  return rows.map((r) => ({ id: Number(r.id), name: r.name }));
+}
+
+/**
+ * Every artifact of one repository with its tags and the indexes of the repository that list it, for a retention
+ * decision (rules decide per repository: one repository is in memory at a time).
+ */
+export async function retentionArtifacts(db: DB, repository: { id: number; name: string }, projectName: string): Promise<RetentionArtifact[]> {
+  const rows = await db.selectFrom('artifacts').select(['id', 'digest', 'pushed_at', 'pulled_at', 'size']).where('repository_id', '=', repository.id).orderBy('id').execute();
   if (!rows.length) return [];
   const tags = new Map<number, string[]>();
-  const parents = new Map<string, string[]>();
-  const repoIds = [...new Set(rows.map((r) => Number(r.repository_id)))];
-  for (let i = 0; i < repoIds.length; i += 500) {
-    const chunk = repoIds.slice(i, i + 500);
-    for (const t of await db.selectFrom('tags').select(['artifact_id', 'name']).where('repository_id', 'in', chunk).orderBy('name').execute()) {
-      tags.set(Number(t.artifact_id), [...(tags.get(Number(t.artifact_id)) ?? []), t.name]);
-    }
-    const links = await db
-      .selectFrom('artifact_children as c')
-      .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
-      .select(['p.repository_id', 'p.digest as parent', 'c.child_digest'])
-      .where('p.repository_id', 'in', chunk)
-      .execute();
-    for (const l of links) {
-      const key = `${Number(l.repository_id)} ${l.child_digest}`;
-      parents.set(key, [...(parents.get(key) ?? []), l.parent]);
-    }
+  for (const t of await db.selectFrom('tags').select(['artifact_id', 'name']).where('repository_id', '=', repository.id).orderBy('name').execute()) {
+    tags.set(Number(t.artifact_id), [...(tags.get(Number(t.artifact_id)) ?? []), t.name]);
   }
+  const parents = new Map<string, string[]>();
+  const links = await db
+    .selectFrom('artifact_children as c')
+    .innerJoin('artifacts as p', 'p.id', 'c.parent_id')
+    .select(['p.digest as parent', 'c.child_digest'])
+    .where('p.repository_id', '=', repository.id)
+    .execute();
+  for (const l of links) parents.set(l.child_digest, [...(parents.get(l.child_digest) ?? []), l.parent]);
   return rows.map((r) => ({
     id: Number(r.id),
-    repository: r.name.slice(projectName.length + 1),
+    repository: repository.name.slice(projectName.length + 1),
     digest: r.digest,
     tags: tags.get(Number(r.id)) ?? [],
     pushedAt: Number(r.pushed_at),
     pulledAt: r.pulled_at === null ? null : Number(r.pulled_at),
     size: Number(r.size),
-    parents: parents.get(`${Number(r.repository_id)} ${r.digest}`) ?? [],
+    parents: parents.get(r.digest) ?? [],
   }));
 }
 

@@ -3,6 +3,7 @@ import { SEVERITIES, type Severity } from '../../scanner/severity.js';
 import type { DB } from '../connect.js';
 import type { Database, ScanReportsTable } from '../tables.js';
 import { retryDeadlock } from './jobs.js';
+import { visibleProject, type Visibility } from './members.js';
 
 /**
  * Per-project severity counters (table `project_scan_totals`, migration 100): what the project page's chart and the
@@ -130,18 +131,15 @@ export interface SeverityTotals {
 
 /**
  * Severity totals over the latest reports of the artifacts in scope, and how many artifacts there are and have a
- * report that counts: one project, or the projects a caller sees (public ones plus `visibleIds`; null: all). Read
+ * report that counts: one project, or the projects a caller sees (see {@link Visibility}). Read
  * from the counters: one row for a project, one pass over the projects that ever held an artifact otherwise.
  */
-export async function severityTotals(db: DB, scope: { projectId: number } | { visibleIds: number[] | null }): Promise<SeverityTotals> {
+export async function severityTotals(db: DB, scope: { projectId: number } | { visible: Visibility }): Promise<SeverityTotals> {
   let q = db
     .selectFrom('project_scan_totals as t')
     .select((e) => [e.fn.sum<number>('t.artifacts').as('artifacts'), e.fn.sum<number>('t.scanned').as('scanned'), ...SEVERITIES.map((s) => e.fn.sum<number>(`t.${s}`).as(s))]);
   if ('projectId' in scope) q = q.where('t.project_id', '=', scope.projectId);
-  else if (scope.visibleIds !== null) {
-    const ids = scope.visibleIds;
-    q = q.innerJoin('projects as p', 'p.id', 't.project_id').where((eb) => (ids.length ? eb.or([eb('p.public', '=', 1), eb('p.id', 'in', ids)]) : eb('p.public', '=', 1)));
-  }
+  else if (!scope.visible.all) q = q.innerJoin('projects as p', 'p.id', 't.project_id').where(visibleProject(scope.visible, 'p.id', 'p.public'));
   const r = await q.executeTakeFirstOrThrow();
   const n = (v: unknown) => Number(v ?? 0);
   return { counts: severityCounts(r), scanned: n(r.scanned), artifacts: n(r.artifacts) };

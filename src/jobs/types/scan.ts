@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import type { DB } from '../../db/connect.js';
 import { manualPayload, scanPayload } from '../payloads.js';
-import { unfinishedJobIds } from '../../db/repos/job-progress.js';
-import { findArtifactByRepositoryName, listTopLevelArtifacts } from '../../db/repos/artifacts.js';
+import { countUnfinishedByKeys } from '../../db/repos/job-progress.js';
+import { countTopLevelArtifacts, findArtifactByRepositoryName, listTopLevelArtifacts } from '../../db/repos/artifacts.js';
 import type { JobQueue } from '../queue.js';
 import type { JobEvent } from '../runner.js';
 import { ArtifactGone, type ScanService } from '../../services/scan-service.js';
@@ -66,14 +66,18 @@ export function scanJob(scans: ScanService): JobType<ScanPayload> {
   };
 }
 
+/** Artifacts scan-all reads per query. */
+const SCAN_ALL_BATCH = 500;
+
 /**
  * Enqueues a scan of every top-level artifact (index children are scanned through their index) at bulk priority,
  * then waits for those scans: its progress counts scans that *finished* (queueing 100k scans is quick; the scans
  * are the work). Stopping it stops the enqueueing and the waiting: it checks its AbortSignal before each step.
  * `pollMs`: how often it counts finished scans (1 s).
  */
-export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ reason?: string }> {
+export function scanAllJob(db: DB, opts: { pollMs?: number; batchSize?: number } = {}): JobType<{ reason?: string }> {
   const pollMs = opts.pollMs ?? 1000;
+  const batchSize = opts.batchSize ?? SCAN_ALL_BATCH;
   return {
     name: SCAN_ALL,
     payload: manualPayload,
@@ -83,29 +87,46 @@ export function scanAllJob(db: DB, opts: { pollMs?: number } = {}): JobType<{ re
     priority: PRIORITY_BULK,
     keepHistory: 200,
     async run(ctx) {
-      const rows = await listTopLevelArtifacts(db);
+      // The artifacts are read a page at a time (by id), in both phases: memory holds one page, whatever their number.
+      const expected = await countTopLevelArtifacts(db);
+      let total = 0;
       let queued = 0;
-      const ids: number[] = [];
-      for (const [i, r] of rows.entries()) {
-        ctx.signal.throwIfAborted();
-        const { id, created } = await enqueueScan(ctx, { id: r.id, repository: r.repository, digest: r.digest }, { reason: 'scan-all', priority: PRIORITY_BULK });
-        ids.push(id);
-        if (created) queued++;
-        if (i % 100 === 0) await ctx.progress(0, 'scan_all_queueing', { done: i + 1, total: rows.length });
-      }
-      await ctx.log(queued < rows.length ? 'scan_all_queued_busy' : 'scan_all_queued', { queued, total: rows.length, busy: rows.length - queued });
-      // A scan that was already queued (a push's) counts too: scan-all is done when every artifact has been scanned.
-      let remaining = ids;
+      let lastId = 0;
       for (;;) {
-        ctx.signal.throwIfAborted();
-        remaining = await unfinishedJobIds(db, remaining);
-        const done = ids.length - remaining.length;
-        await ctx.progress(ids.length ? (done / ids.length) * 100 : 100, 'scan_all_finished', { done, count: ids.length });
-        if (remaining.length === 0) break;
-        await sleep(pollMs, undefined, { signal: ctx.signal }).catch(() => undefined);
+        const rows = await listTopLevelArtifacts(db, lastId, batchSize);
+        for (const r of rows) {
+          ctx.signal.throwIfAborted();
+          const { created } = await enqueueScan(ctx, { id: r.id, repository: r.repository, digest: r.digest }, { reason: 'scan-all', priority: PRIORITY_BULK });
+          total++;
+          if (created) queued++;
+          if (total % 100 === 1) await ctx.progress(0, 'scan_all_queueing', { done: total, total: Math.max(expected, total) });
+        }
+        if (rows.length) lastId = rows[rows.length - 1]!.id;
+        if (rows.length < batchSize) break;
       }
-      await ctx.log('scan_all_finished', { count: ids.length });
-      return { artifacts: rows.length, queued };
+      await ctx.log(queued < total ? 'scan_all_queued_busy' : 'scan_all_queued', { queued, total, busy: total - queued });
+      // Waits page by page, in the order they were queued (the order scans are claimed in): a page is done when none of
+      // its artifacts has an open scan (its key is released, or its job ended). A scan that was already queued (a
+      // push's) counts too: scan-all is done when every artifact has been scanned. Artifacts pushed since are not waited for.
+      let before = 0;
+      for (let after = 0; ; ) {
+        const page = (await listTopLevelArtifacts(db, after, batchSize)).filter((r) => r.id <= lastId);
+        if (!page.length) break;
+        const keys = page.map((r) => scanKey(r.id));
+        for (;;) {
+          ctx.signal.throwIfAborted();
+          const open = await countUnfinishedByKeys(db, keys);
+          const done = Math.min(total, before + page.length - open);
+          await ctx.progress(total ? (done / total) * 100 : 100, 'scan_all_finished', { done, count: total });
+          if (open === 0) break;
+          await sleep(pollMs, undefined, { signal: ctx.signal }).catch(() => undefined);
+        }
+        before += page.length;
+        after = page[page.length - 1]!.id;
+      }
+      if (!total) await ctx.progress(100, 'scan_all_finished', { done: 0, count: 0 });
+      await ctx.log('scan_all_finished', { count: total });
+      return { artifacts: total, queued };
     },
   };
 }

@@ -24,7 +24,7 @@ export function dashboardPages(): Hono<AppEnv> {
         }
       : null;
     // Severity overview across every image the viewer can see (public projects and their own).
-    const totals = await c.var.services.scans.visibleTotals(await projects.visibleIds(p));
+    const totals = await c.var.services.scans.visibleTotals(projects.visibility(p));
     const severity = { scanned: totals.scanned, artifacts: totals.artifacts, chart: totals.scanned ? severityColumns(totals.counts, undefined, undefined, chartWords(tr(c))) : '' };
     return page(c, 'pages/dashboard', { title: tr(c)('dashboard.title'), nav: 'dashboard', stats: { projects: visible, users }, system, recent, severity });
   });
