@@ -162,7 +162,7 @@ export function schedulePages(): Hono<AppEnv> {
       const shown = edit?.name === s.name ? { ...s, cron: edit.cron, enabled: edit.enabled } : s;
       return {
         name: s.name,
-        jobType: s.jobType,
+        jobType: typeLabel(c, s.jobType),
         cron: shown.cron,
         enabled: shown.enabled,
         lastFire: s.lastRun ? { at: fmtTime(s.lastRun.at), jobId: s.lastRun.jobId } : null,
