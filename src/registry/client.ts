@@ -149,6 +149,19 @@ export class RegistryClient {
   }
 
   /** Every tag of a repository (following pagination), or null when the repository is unknown. */
+  /**
+   * Whether the registry knows the repository (its tag list answers, one entry asked for): true on 200, false on 404
+   * (`NAME_UNKNOWN`: no tag directory, e.g. only untagged manifests, or nothing at all). Throws `RegistryError` on
+   * anything else.
+   */
+  async repositoryListed(repo: string): Promise<boolean> {
+    const res = await this.call(`/v2/${repo}/tags/list?n=1`, { access: this.pull(repo) });
+    await res.arrayBuffer();
+    if (res.status === 404) return false;
+    if (!res.ok) throw new RegistryError(`GET tags ${repo}: HTTP ${res.status}`, res.status);
+    return true;
+  }
+
   async tags(repo: string): Promise<string[] | null> {
     const out: string[] = [];
     let last: string | undefined;

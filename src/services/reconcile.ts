@@ -69,9 +69,10 @@ export class Reconciler {
       if (this.stopped) break;
       await this.reconcileRepository(name, s);
     }
-    // Repositories Berth holds that the catalog does not list: by name, a page at a time, beside a second walk of
-    // the catalog (both in byte order). One pushed since the first walk is listed by now; should the two orders ever
-    // disagree, a repository only looks absent, and each of its manifests is still asked for before its row goes.
+    // Repositories Berth holds that the catalog does not list: by name (byte order), a page at a time, beside a second
+    // walk of the catalog. The catalog's order is a walk of the storage's directories, so it differs from byte order
+    // where a name goes on with a character below '/' (`p/app/sub` before `p/app-x`): such a repository only looks
+    // absent. The registry is asked whether it knows it (one request) before each of its manifests is asked for.
     const catalog = this.catalogNames()[Symbol.asyncIterator]();
     let listed = await catalog.next();
     for (let after: string | null = null; !this.stopped; ) {
@@ -79,6 +80,7 @@ export class Reconciler {
       for (const r of page) {
         while (!listed.done && listed.value < r.name) listed = await catalog.next();
         if (!listed.done && listed.value === r.name) continue;
+        if (await this.registry.repositoryListed(r.name)) continue;
         for (const a of (await art.repositoryState(this.db, r.id)).artifacts) {
           if ((await this.registry.resolve(r.name, a.digest)) !== null) continue;
           await art.deleteArtifact(this.db, r.id, a.digest);
@@ -95,7 +97,7 @@ export class Reconciler {
     return s;
   }
 
-  /** The registry's catalog, in its order (byte order of names), read a page of {@link batchSize} at a time. */
+  /** The registry's catalog, in its order (a walk of its storage's directories), read a page of {@link batchSize} at a time. */
   private async *catalogNames(): AsyncIterable<string> {
     let last: string | undefined;
     for (let page = 0; page < 100_000; page++) {

@@ -103,5 +103,33 @@ for (const dialect of testDialects()) {
         REPOS.map((r) => `rb/${r}`),
       );
     });
+
+    it('a repository the catalog lists out of byte order (p/app/sub before p/app-x) is not taken for one only Berth holds', async () => {
+      // The registry's catalog walks its storage's directories: rb/app, rb/app/sub, rb/app-x; byte order puts rb/app-x
+      // before rb/app/sub ('-' < '/').
+      const names = ['app', 'app/sub', 'app-x'];
+      for (const [i, r] of names.entries()) await push(await ociImage(path.join(b.config.dataDir, `rb-order-${i}`), [{ 'etc/id': r }], 't'), `docker://${b.host}/rb/${r}:v1`, ADMIN);
+      await eventually(async () => {
+        for (const r of names) if ((await tagsOf(encodeURIComponent(r)))?.join() !== 'v1') return false;
+        return true;
+      }, 20_000);
+      // Every manifest the reconciliation asks the registry for by digest is one it took for absent.
+      const client = (b.services.sync.reconciler as unknown as { registry: { resolve: (repo: string, ref: string) => Promise<string | null> } }).registry;
+      const resolve = client.resolve;
+      const byDigest: string[] = [];
+      client.resolve = async (repo, ref) => {
+        if (ref.startsWith('sha256:')) byDigest.push(`${repo}@${ref.slice(0, 15)}`);
+        return resolve.call(client, repo, ref);
+      };
+      try {
+        b.services.sync.reconciler.batchSize = 2;
+        const s = await b.services.sync.reconcile();
+        assert.equal(s.artifactsRemoved, 0);
+        assert.deepEqual(byDigest, [], 'no listed repository was checked manifest by manifest');
+      } finally {
+        client.resolve = resolve;
+      }
+      for (const r of names) assert.deepEqual(await tagsOf(encodeURIComponent(r)), ['v1'], r);
+    });
   });
 }

@@ -28,6 +28,7 @@ for (const dialect of testDialects()) {
         catalog: async () => ({ repositories: [], more: false }),
         tags: async () => [],
         resolve: async (_repo: string, ref: string) => (ref === D1 || ref === 'v1' ? D1 : null),
+        repositoryListed: async () => false,
       } as unknown as RegistryClient;
       const repoId = await art.ensureRepository(db, project, 'race/app', Date.now());
       const artifactId = await art.upsertArtifact(db, repoId, D1, manifestFacts({ pushedBy: 'x' }));

@@ -231,6 +231,7 @@ for (const dialect of testDialects()) {
         catalog: async () => ({ repositories: [], more: false }),
         tags: async () => [],
         resolve: async (_repo: string, ref: string) => ref,
+        repositoryListed: async () => false,
       } as unknown as RegistryClient;
       const runner = new JobRunner(db, t.dialect, createLogger('silent'), { pollMs: 20 });
       runner.register(reconcileJob(new RegistrySync(db, registry, createLogger('silent'))));
