@@ -260,7 +260,10 @@ export class ArtifactImport {
       for (const b of facts.blobs) b.size = real.get(b.digest) ?? b.size;
       facts.size += facts.blobs.reduce((sum, b) => sum + b.size, 0);
     }
-    const repositoryId = await art.ensureRepository(this.db, project.id, repo, Date.now());
+    // A repository exists from its first push: created at that push's time (the event's), which its updated_at
+    // (the newest push's) then never precedes.
+    const now = Date.now();
+    const repositoryId = await art.ensureRepository(this.db, project.id, repo, facts.pushedAt > 0 ? Math.min(facts.pushedAt, now) : now);
     return art.upsertArtifact(this.db, repositoryId, digest, facts);
   }
 }

@@ -130,6 +130,11 @@ for (const dialect of testDialects()) {
         client.resolve = resolve;
       }
       for (const r of names) assert.deepEqual(await tagsOf(encodeURIComponent(r)), ['v1'], r);
+      // A pushed repository's REST times: created at its first push, updated at its newest, never before created.
+      for (const r of names) {
+        const repo = (await (await api(`/repositories/${encodeURIComponent(r)}`)).json()) as { created_at: string; updated_at: string };
+        assert.ok(Date.parse(repo.created_at) <= Date.parse(repo.updated_at), `${r}: ${repo.created_at} ≤ ${repo.updated_at}`);
+      }
     });
   });
 }

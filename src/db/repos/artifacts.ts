@@ -166,7 +166,11 @@ async function upsertArtifactOnce(db: DB, repositoryId: number, digest: string, 
     }
     await trx
       .updateTable('repositories')
-      .set((eb) => ({ updated_at: Math.max(f.pushedAt, 0), ...(inserted ? { artifact_count: eb('artifact_count', '+', 1) } : {}) }))
+      // updated_at is the newest push's time: a late or duplicate event does not move it back.
+      .set((eb) => ({
+        updated_at: sql<number>`case when updated_at < ${Math.max(f.pushedAt, 0)} then ${Math.max(f.pushedAt, 0)} else updated_at end`,
+        ...(inserted ? { artifact_count: eb('artifact_count', '+', 1) } : {}),
+      }))
       .where('id', '=', repositoryId)
       .execute();
     if (inserted) {
