@@ -1,7 +1,8 @@
 import type { Principal } from '../auth/principal.js';
 import type { DB } from '../db/connect.js';
 import { findProjectByName } from '../db/repos/projects.js';
-import { countOpenScansOfProject } from '../db/repos/scan-reports.js';
+import { findAdvisoryDbUpdatedAt } from '../db/repos/advisories.js';
+import { countOpenScansOfProject, findReportSummary } from '../db/repos/scan-reports.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { enqueueScan, PRIORITY_PUSH, pushScanPriority, SCAN_ALL, SCAN_IMAGE } from '../jobs/types/scan.js';
 import type { Actor, AuditService } from './audit-service.js';
@@ -60,7 +61,21 @@ export class ScanRequests {
   readonly onArtifactPushed = async (a: PushedArtifact): Promise<void> => {
     const project = await findProjectByName(this.db, a.repository.split('/')[0]!);
     if (!project?.autoScan) return;
+    if (await this.judgedByCurrentAdvisories(a.artifactId)) return;
     const open = await countOpenScansOfProject(this.db, SCAN_IMAGE, project.name, PRIORITY_PUSH);
     await enqueueScan(this.jobs, { id: a.artifactId, repository: a.repository, digest: a.digest }, { reason: 'push', priority: pushScanPriority(open) });
   };
+
+  /**
+   * Whether the artifact's report already judges it against the advisories loaded now: finished without error,
+   * complete (or not applicable), and after the advisory database's last update. A digest pushed again (under another
+   * tag, or the same one) then needs no second scan; anything less (no report, an error, gaps, older advisories) is
+   * scanned on push.
+   */
+  private async judgedByCurrentAdvisories(artifactId: number): Promise<boolean> {
+    const report = await findReportSummary(this.db, artifactId);
+    if (!report || report.status !== 'success' || report.finishedAt === null || report.incomplete) return false;
+    const advisoriesAt = await findAdvisoryDbUpdatedAt(this.db);
+    return advisoriesAt !== null && report.finishedAt >= advisoriesAt;
+  }
 }

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as art from '../../src/db/repos/artifacts.js';
+import { touchAdvisoryDb } from '../../src/db/repos/advisories.js';
+import * as reports from '../../src/db/repos/scan-reports.js';
+import { SCAN_IMAGE } from '../../src/jobs/types/scan.js';
+import { ADMIN, startTestApp, type TestApp } from '../helpers/app.js';
+import { testDialects } from '../helpers/db.js';
+import { manifestFacts, projectId } from '../helpers/seed.js';
+
+/**
+ * Auto-scan on push scans a digest pushed again (under another tag, or the same one) only when its report does not
+ * already judge it against the advisories loaded now.
+ */
+for (const dialect of testDialects()) {
+  describe(`auto-scan of a digest pushed again [${dialect}]`, () => {
+    let t: TestApp;
+    let repo: number;
+    before(async () => {
+      t = await startTestApp(dialect);
+      assert.equal((await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'again', auto_scan: true } })).status, 201);
+      repo = await art.ensureRepository(t.db, await projectId(t.db, 'again'), 'again/app', Date.now());
+    });
+    after(async () => t?.close({ drop: true }));
+
+    const d = (c: string) => `sha256:${c.repeat(64)}`;
+    const scansOf = async (id: number) => (await t.db.selectFrom('jobs').select('payload').where('type', '=', SCAN_IMAGE).execute()).filter((j) => JSON.parse(j.payload).artifactId === id).length;
+    /** A second push of the digest, as the registry's event announces it, once no scan of it is open. */
+    const pushedAgain = async (id: number, digest: string) => {
+      await t.db.updateTable('jobs').set({ status: 'success', finished_at: Date.now() }).where('type', '=', SCAN_IMAGE).execute();
+      await t.db.updateTable('jobs').set({ unique_key: null }).where('type', '=', SCAN_IMAGE).execute();
+      await t.services.scanRequests.onArtifactPushed({ repository: 'again/app', digest, artifactId: id, tag: 'second' });
+    };
+    const report = (completeness: 'complete' | 'incomplete', finishedAt: number) => ({
+      scanner: 'test',
+      dbUpdatedAt: null,
+      finishedAt,
+      os: null,
+      counts: { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 },
+      fixable: 0,
+      findings: [],
+      packages: [],
+      problems: [],
+      completeness,
+      gaps: completeness === 'incomplete' ? [{ kind: 'layer', detail: 'x' }] : [],
+    });
+
+    it('no second scan for a report finished after the advisories were loaded; a scan otherwise', async () => {
+      const advisoriesAt = Date.now() - 60_000;
+      await touchAdvisoryDb(t.db, advisoriesAt);
+      const cases = [
+        { c: 'a', report: report('complete', advisoriesAt + 1000), rescans: 0 },
+        { c: 'b', report: report('complete', advisoriesAt - 1000), rescans: 1 },
+        { c: 'c', report: report('incomplete', advisoriesAt + 1000), rescans: 1 },
+        { c: 'd', report: null, rescans: 1 },
+      ];
+      for (const k of cases) {
+        const id = await art.upsertArtifact(t.db, repo, d(k.c), manifestFacts());
+        if (k.report) await reports.upsertReportResult(t.db, id, { ...k.report, jobId: null, startedAt: k.report.finishedAt - 10 } as never);
+        const before = await scansOf(id);
+        await pushedAgain(id, d(k.c));
+        assert.equal((await scansOf(id)) - before, k.rescans, `case ${k.c}`);
+      }
+      // a failed scan is scanned again
+      const id = await art.upsertArtifact(t.db, repo, d('e'), manifestFacts());
+      await reports.upsertReportResult(t.db, id, { ...report('complete', advisoriesAt + 1000), jobId: null, startedAt: advisoriesAt } as never);
+      await reports.markReportFailed(t.db, id, 'boom', Date.now());
+      const before = await scansOf(id);
+      await pushedAgain(id, d('e'));
+      assert.equal((await scansOf(id)) - before, 1, 'after an error');
+    });
+  });
+}
