@@ -73,6 +73,18 @@ for (const dialect of testDialects()) {
       });
     }
 
+    it('the audit log names what a system operation worked on in the reader’s language', async () => {
+      const b = new Browser(t);
+      await b.login('admin', ADMIN_PASSWORD);
+      const html = async (lang: string) => (await b.fetch('/audit-logs', { headers: { 'accept-language': lang } })).text();
+      const zh = await html('zh-CN');
+      assert.match(zh, /<span data-resource="artifacts">全部制品<\/span>/);
+      assert.match(zh, /<span data-resource="registry">镜像仓库服务<\/span>/);
+      const en = await html('en');
+      assert.match(en, /<span data-resource="artifacts">all artifacts<\/span>/);
+      assert.match(en, /<span data-resource="registry">the registry<\/span>/);
+    });
+
     it('the job center refuses a job type it does not offer', async () => {
       const b = new Browser(t);
       await b.login('admin', ADMIN_PASSWORD);
