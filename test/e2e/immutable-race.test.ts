@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
-import { testDialects } from '../helpers/db.js';
 import { ociImage } from '../helpers/oci.js';
-import { eventually, push, startInstance, type Instance } from '../helpers/registry.js';
-import { startReplicaPair, type ReplicaPair } from '../helpers/replicas.js';
+import { eventually, push, type Instance } from '../helpers/registry.js';
+import { type Cores, onOneCoreAndReplicas } from '../helpers/replicas.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
-interface Topology {
-  /** the core the registry notifies (its imports can be held back) */
-  a: () => Instance;
-  /** the core the second push goes through: another replica, or A itself on one core */
-  b: () => Instance;
-}
+/** `a`: the core the registry notifies (its imports can be held back); `b`: the core the second push goes through (another replica, or A itself on one core). */
+type Topology = Cores;
 
 /**
  * An immutable tag never moves, whichever cores its pushes go through and however close together they come: of two
@@ -192,24 +187,4 @@ function immutableAcross(label: string, topo: Topology) {
   });
 }
 
-for (const dialect of testDialects()) {
-  describe(`immutable tags, one core [${dialect}]`, () => {
-    let core: Instance;
-    before(async () => {
-      core = await startInstance(dialect);
-    });
-    after(async () => core?.destroy());
-    immutableAcross(`${dialect}, one core`, { a: () => core, b: () => core });
-  });
-}
-
-for (const dialect of testDialects().filter((d) => d === 'mysql')) {
-  describe('immutable tags, two cores on one MariaDB', () => {
-    let pair: ReplicaPair;
-    before(async () => {
-      pair = await startReplicaPair();
-    });
-    after(async () => pair?.destroy());
-    immutableAcross(`${dialect}, replicas`, { a: () => pair.a, b: () => pair.b });
-  });
-}
+onOneCoreAndReplicas('immutable tags', immutableAcross);

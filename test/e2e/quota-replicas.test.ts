@@ -1,24 +1,19 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
-import { testDialects } from '../helpers/db.js';
 import { ociImage } from '../helpers/oci.js';
-import { eventually, fails, push, startInstance, type Instance } from '../helpers/registry.js';
-import { startReplicaPair, type ReplicaPair } from '../helpers/replicas.js';
+import { eventually, fails, push, type Instance } from '../helpers/registry.js';
+import { type Cores, onOneCoreAndReplicas } from '../helpers/replicas.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
-interface Topology {
-  /** the core the registry notifies (its imports can be held back) */
-  a: () => Instance;
-  /** the core the second push goes through: another replica, or A itself on one core */
-  b: () => Instance;
-}
+/** `a`: the core the registry notifies (its imports can be held back); `b`: the core the second push goes through (another replica, or A itself on one core). */
+type Topology = Cores;
 
 /**
  * A project's quota holds whichever core a push goes through. A push is in the registry the moment its manifest PUT
@@ -189,24 +184,4 @@ function quotaAcross(label: string, topo: Topology) {
   });
 }
 
-for (const dialect of testDialects()) {
-  describe(`quota, one core [${dialect}]`, () => {
-    let core: Instance;
-    before(async () => {
-      core = await startInstance(dialect);
-    });
-    after(async () => core?.destroy());
-    quotaAcross(`${dialect}, one core`, { a: () => core, b: () => core });
-  });
-}
-
-for (const dialect of testDialects().filter((d) => d === 'mysql')) {
-  describe('quota, two cores on one MariaDB', () => {
-    let pair: ReplicaPair;
-    before(async () => {
-      pair = await startReplicaPair();
-    });
-    after(async () => pair?.destroy());
-    quotaAcross(`${dialect}, replicas`, { a: () => pair.a, b: () => pair.b });
-  });
-}
+onOneCoreAndReplicas('quota', quotaAcross);

@@ -1,5 +1,6 @@
+import { after, before, describe } from 'node:test';
 import { freePort } from '../../src/registry/managed.js';
-import { createTestDatabase, type TestDatabase } from './db.js';
+import { createTestDatabase, testDialects, type TestDatabase } from './db.js';
 import { startExternalRegistry } from './external-registry.js';
 import { startInstance, type Instance } from './registry.js';
 
@@ -50,4 +51,37 @@ export async function startReplicaPair(): Promise<ReplicaPair> {
       await database.drop();
     },
   };
+}
+
+/** The two Berth cores a case of {@link onOneCoreAndReplicas} talks to (the same one, or two replicas). */
+export interface Cores {
+  a: () => Instance;
+  b: () => Instance;
+}
+
+/**
+ * Declares `cases` twice over: on one core for each test dialect (`a` and `b` are that core), and on two cores sharing
+ * one MariaDB ({@link startReplicaPair}: `a` and `b` are the replicas), each suite named `<name>, one core [dialect]`
+ * and `<name>, two cores on one MariaDB`. `label` names the variant for the cases' own titles.
+ */
+export function onOneCoreAndReplicas(name: string, cases: (label: string, cores: Cores) => void): void {
+  for (const dialect of testDialects()) {
+    describe(`${name}, one core [${dialect}]`, () => {
+      let core: Instance;
+      before(async () => {
+        core = await startInstance(dialect);
+      });
+      after(async () => core?.destroy());
+      cases(`${dialect}, one core`, { a: () => core, b: () => core });
+    });
+  }
+  if (!testDialects().includes('mysql')) return;
+  describe(`${name}, two cores on one MariaDB`, () => {
+    let pair: ReplicaPair;
+    before(async () => {
+      pair = await startReplicaPair();
+    });
+    after(async () => pair?.destroy());
+    cases('mysql, replicas', { a: () => pair.a, b: () => pair.b });
+  });
 }
