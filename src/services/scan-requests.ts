@@ -8,6 +8,7 @@ import { enqueueScan, PRIORITY_PUSH, pushScanPriority, SCAN_ALL, SCAN_IMAGE } fr
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { PushedArtifact } from './registry-sync.js';
+import { SCANNER_VERSION } from './scan-service.js';
 import { requireSystemRequester, type SystemRequester } from './system-requester.js';
 
 /** The artifact a scan is asked for, as `RepositoryService.artifact` resolves it. */
@@ -67,15 +68,19 @@ export class ScanRequests {
   };
 
   /**
-   * Whether the artifact's report already judges it against the advisories loaded now: finished without error,
-   * complete (or not applicable), and after the advisory database's last update. A digest pushed again (under another
-   * tag, or the same one) then needs no second scan; anything less (no report, an error, gaps, older advisories) is
-   * scanned on push.
+   * Whether the artifact's report already judges it against the advisories loaded now: by this version of the
+   * built-in scanner, finished without error, and complete having read the advisory database as it is now (the
+   * update the scan read when it began, not when it finished: a scan running through an import matched the older
+   * advisories), or not applicable. A digest pushed again (under another tag, or the same one) then needs no second
+   * scan; anything less (no report, an error, gaps, older advisories, another scanner or scanner version, whose
+   * advisories Berth cannot know) is scanned on push.
    */
   private async judgedByCurrentAdvisories(artifactId: number): Promise<boolean> {
     const report = await findReportSummary(this.db, artifactId);
     if (!report || report.status !== 'success' || report.finishedAt === null || report.incomplete) return false;
+    if (report.scanner !== SCANNER_VERSION) return false;
+    if (report.notApplicable) return true;
     const advisoriesAt = await findAdvisoryDbUpdatedAt(this.db);
-    return advisoriesAt !== null && report.finishedAt >= advisoriesAt;
+    return advisoriesAt !== null && report.dbUpdatedAt !== null && report.dbUpdatedAt >= advisoriesAt;
   }
 }

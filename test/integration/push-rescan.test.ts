@@ -4,6 +4,7 @@ import * as art from '../../src/db/repos/artifacts.js';
 import { touchAdvisoryDb } from '../../src/db/repos/advisories.js';
 import * as reports from '../../src/db/repos/scan-reports.js';
 import { SCAN_IMAGE } from '../../src/jobs/types/scan.js';
+import { SCANNER_VERSION } from '../../src/services/scan-service.js';
 import { ADMIN, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
 import { manifestFacts, projectId } from '../helpers/seed.js';
@@ -31,9 +32,10 @@ for (const dialect of testDialects()) {
       await t.db.updateTable('jobs').set({ unique_key: null }).where('type', '=', SCAN_IMAGE).execute();
       await t.services.scanRequests.onArtifactPushed({ repository: 'again/app', digest, artifactId: id, tag: 'second' });
     };
-    const report = (completeness: 'complete' | 'incomplete', finishedAt: number) => ({
-      scanner: 'test',
-      dbUpdatedAt: null,
+    /** A report the built-in scanner (or `scanner`) finished at `finishedAt`, having read the advisories of `dbUpdatedAt`. */
+    const report = (completeness: 'complete' | 'incomplete', finishedAt: number, dbUpdatedAt: number | null = finishedAt - 5000, scanner = SCANNER_VERSION) => ({
+      scanner,
+      dbUpdatedAt,
       finishedAt,
       os: null,
       counts: { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 },
@@ -49,10 +51,15 @@ for (const dialect of testDialects()) {
       const advisoriesAt = Date.now() - 60_000;
       await touchAdvisoryDb(t.db, advisoriesAt);
       const cases = [
-        { c: 'a', report: report('complete', advisoriesAt + 1000), rescans: 0 },
+        { c: 'a', report: report('complete', advisoriesAt + 1000, advisoriesAt), rescans: 0 },
         { c: 'b', report: report('complete', advisoriesAt - 1000), rescans: 1 },
         { c: 'c', report: report('incomplete', advisoriesAt + 1000), rescans: 1 },
         { c: 'd', report: null, rescans: 1 },
+        // began before an import and finished after it: matched the older advisories
+        { c: 'f', report: report('complete', advisoriesAt + 1000, advisoriesAt - 30_000), rescans: 1 },
+        // another scanner (an adapter, whose advisories Berth does not know) or another version of Berth's
+        { c: '1', report: report('complete', advisoriesAt + 1000, null, 'StubScan/9.9'), rescans: 1 },
+        { c: '2', report: report('complete', advisoriesAt + 1000, advisoriesAt, 'berth-osv/0'), rescans: 1 },
       ];
       for (const k of cases) {
         const id = await art.upsertArtifact(t.db, repo, d(k.c), manifestFacts());
