@@ -29,6 +29,8 @@ export class ScanRequests {
     private readonly jobs: JobQueue,
     private readonly authz: Authorizer,
     private readonly audit: AuditService,
+    /** the external adapter that scans a project's images, or null for the built-in scanner */
+    private readonly adapterFor: (projectId: number) => Promise<unknown> = async () => null,
   ) {}
 
   /**
@@ -62,7 +64,7 @@ export class ScanRequests {
   readonly onArtifactPushed = async (a: PushedArtifact): Promise<void> => {
     const project = await findProjectByName(this.db, a.repository.split('/')[0]!);
     if (!project?.autoScan) return;
-    if (await this.judgedByCurrentAdvisories(a.artifactId)) return;
+    if (await this.judgedByCurrentAdvisories(a.artifactId, project.id)) return;
     const open = await countOpenScansOfProject(this.db, SCAN_IMAGE, project.name, PRIORITY_PUSH);
     await enqueueScan(this.jobs, { id: a.artifactId, repository: a.repository, digest: a.digest }, { reason: 'push', priority: pushScanPriority(open) });
   };
@@ -72,13 +74,13 @@ export class ScanRequests {
    * built-in scanner, finished without error, and complete having read the advisory database as it is now (the
    * update the scan read when it began, not when it finished: a scan running through an import matched the older
    * advisories), or not applicable. A digest pushed again (under another tag, or the same one) then needs no second
-   * scan; anything less (no report, an error, gaps, older advisories, another scanner or scanner version, whose
-   * advisories Berth cannot know) is scanned on push.
+   * scan; anything less (no report, an error, gaps, older advisories, another scanner or scanner version, a project
+   * scanned by an adapter, whose advisories Berth cannot know) is scanned on push.
    */
-  private async judgedByCurrentAdvisories(artifactId: number): Promise<boolean> {
+  private async judgedByCurrentAdvisories(artifactId: number, projectId: number): Promise<boolean> {
     const report = await findReportSummary(this.db, artifactId);
     if (!report || report.status !== 'success' || report.finishedAt === null || report.incomplete) return false;
-    if (report.scanner !== SCANNER_VERSION) return false;
+    if (report.scanner !== SCANNER_VERSION || (await this.adapterFor(projectId)) !== null) return false;
     if (report.notApplicable) return true;
     const advisoriesAt = await findAdvisoryDbUpdatedAt(this.db);
     return advisoriesAt !== null && report.dbUpdatedAt !== null && report.dbUpdatedAt >= advisoriesAt;

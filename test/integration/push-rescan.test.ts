@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as art from '../../src/db/repos/artifacts.js';
 import { touchAdvisoryDb } from '../../src/db/repos/advisories.js';
@@ -17,12 +19,29 @@ for (const dialect of testDialects()) {
   describe(`auto-scan of a digest pushed again [${dialect}]`, () => {
     let t: TestApp;
     let repo: number;
+    /** A scanner adapter on loopback that answers its metadata only (the project picks it; no scan runs here). */
+    const adapter = http.createServer((req, res) => {
+      if (req.url !== '/api/v1/metadata') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/vnd.scanner.adapter.metadata+json; version=1.0' });
+      res.end(
+        JSON.stringify({
+          scanner: { name: 'StubScan', vendor: 'Berth tests', version: '9.9' },
+          capabilities: [{ consumes_mime_types: ['application/vnd.oci.image.manifest.v1+json'], produces_mime_types: ['application/vnd.security.vulnerability.report; version=1.1'] }],
+          properties: {},
+        }),
+      );
+    });
     before(async () => {
-      t = await startTestApp(dialect);
+      await new Promise<void>((r) => adapter.listen(0, '127.0.0.1', () => r()));
+      // The adapter is on loopback, which the outbound policy refuses unless allowed.
+      t = await startTestApp(dialect, { BERTH_OUTBOUND_ALLOW: '127.0.0.1' });
       assert.equal((await t.req('/api/v1/projects', { method: 'POST', auth: ADMIN, json: { name: 'again', auto_scan: true } })).status, 201);
       repo = await art.ensureRepository(t.db, await projectId(t.db, 'again'), 'again/app', Date.now());
     });
-    after(async () => t?.close({ drop: true }));
+    after(async () => {
+      await t?.close({ drop: true });
+      adapter.close();
+    });
 
     const d = (c: string) => `sha256:${c.repeat(64)}`;
     const scansOf = async (id: number) => (await t.db.selectFrom('jobs').select('payload').where('type', '=', SCAN_IMAGE).execute()).filter((j) => JSON.parse(j.payload).artifactId === id).length;
@@ -75,6 +94,22 @@ for (const dialect of testDialects()) {
       const before = await scansOf(id);
       await pushedAgain(id, d('e'));
       assert.equal((await scansOf(id)) - before, 1, 'after an error');
+    });
+
+    it('a project scanned by an adapter scans a digest pushed again, though the built-in scanner judged it against the advisories loaded now', async () => {
+      const advisoriesAt = Date.now() - 60_000;
+      await touchAdvisoryDb(t.db, advisoriesAt);
+      const id = await art.upsertArtifact(t.db, repo, d('9'), manifestFacts());
+      await reports.upsertReportResult(t.db, id, { ...report('complete', advisoriesAt + 1000, advisoriesAt), jobId: null, startedAt: advisoriesAt } as never);
+      let before = await scansOf(id);
+      await pushedAgain(id, d('9'));
+      assert.equal((await scansOf(id)) - before, 0, 'built-in scanner, current report');
+      const url = `http://127.0.0.1:${(adapter.address() as AddressInfo).port}`;
+      assert.equal((await t.req('/api/v1/scanners', { method: 'POST', auth: ADMIN, json: { name: 'stub', url } })).status, 201);
+      assert.equal((await t.req('/api/v1/projects/again/scanner', { method: 'PUT', auth: ADMIN, json: { scanner: 'stub' } })).status, 200);
+      before = await scansOf(id);
+      await pushedAgain(id, d('9'));
+      assert.equal((await scansOf(id)) - before, 1, 'the adapter never judged it');
     });
   });
 }
