@@ -83,6 +83,7 @@ export class ScanRequests {
     if (report.scanner !== SCANNER_VERSION || (await this.adapterFor(projectId)) !== null) return false;
     if (report.notApplicable) return true;
     const advisoriesAt = await findAdvisoryDbUpdatedAt(this.db);
-    return advisoriesAt !== null && report.dbUpdatedAt !== null && report.dbUpdatedAt >= advisoriesAt;
+    // The very update the database is at: a later one stamped by a replica whose clock runs behind is not older.
+    return advisoriesAt !== null && report.dbUpdatedAt === advisoriesAt;
   }
 }

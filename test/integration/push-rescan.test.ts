@@ -77,6 +77,8 @@ for (const dialect of testDialects()) {
         // began before an import and finished after it: matched the older advisories
         { c: 'f', report: report('complete', advisoriesAt + 1000, advisoriesAt - 30_000), rescans: 1 },
         // another scanner (an adapter, whose advisories Berth does not know) or another version of Berth's
+        // read an update stamped later than the one the database is at now (a replica whose clock runs behind updated it since)
+        { c: '3', report: report('complete', advisoriesAt + 1000, advisoriesAt + 500), rescans: 1 },
         { c: '1', report: report('complete', advisoriesAt + 1000, null, 'StubScan/9.9'), rescans: 1 },
         { c: '2', report: report('complete', advisoriesAt + 1000, advisoriesAt, 'berth-osv/0'), rescans: 1 },
       ];
