@@ -183,7 +183,7 @@ async function wire(conn: Connection, config: Config, log: Logger, opts: WireOpt
   jobs.register(scanJob(scans));
   jobs.register(scanAllJob(db));
   jobs.register(vulndbUpdateJob(advisories, config.vulndbUrls, outbound.client, path.join(config.dataDir, 'tmp')));
-  const scanRequests = new ScanRequests(db, jobs, authz, audit);
+  const scanRequests = new ScanRequests(db, jobs, authz, audit, (projectId) => scans.scannerFor(projectId));
   sync.onPushed.push(scanRequests.onArtifactPushed);
   jobs.onChange(markFailedScans(db, scans));
   jobs.onChange(new JobWebhooks(log, config.jobWebhookUrl, config.jobWebhookSecret, outbound.client).listener);

@@ -148,7 +148,6 @@ export class RegistryClient {
     return { repositories, more: /rel="next"/.test(res.headers.get('link') ?? '') };
   }
 
-  /** Every tag of a repository (following pagination), or null when the repository is unknown. */
   /**
    * Whether the registry knows the repository (its tag list answers, one entry asked for): true on 200, false on 404
    * (`NAME_UNKNOWN`: no tag directory, e.g. only untagged manifests, or nothing at all). Throws `RegistryError` on
@@ -162,6 +161,7 @@ export class RegistryClient {
     return true;
   }
 
+  /** Every tag of a repository (following pagination), or null when the repository is unknown. */
   async tags(repo: string): Promise<string[] | null> {
     const out: string[] = [];
     let last: string | undefined;

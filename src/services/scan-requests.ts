@@ -8,6 +8,7 @@ import { enqueueScan, PRIORITY_PUSH, pushScanPriority, SCAN_ALL, SCAN_IMAGE } fr
 import type { Actor, AuditService } from './audit-service.js';
 import type { Authorizer } from './authorizer.js';
 import type { PushedArtifact } from './registry-sync.js';
+import { SCANNER_VERSION } from './scan-service.js';
 import { requireSystemRequester, type SystemRequester } from './system-requester.js';
 
 /** The artifact a scan is asked for, as `RepositoryService.artifact` resolves it. */
@@ -28,6 +29,8 @@ export class ScanRequests {
     private readonly jobs: JobQueue,
     private readonly authz: Authorizer,
     private readonly audit: AuditService,
+    /** the external adapter that scans a project's images, or null for the built-in scanner */
+    private readonly adapterFor: (projectId: number) => Promise<unknown> = async () => null,
   ) {}
 
   /**
@@ -61,21 +64,26 @@ export class ScanRequests {
   readonly onArtifactPushed = async (a: PushedArtifact): Promise<void> => {
     const project = await findProjectByName(this.db, a.repository.split('/')[0]!);
     if (!project?.autoScan) return;
-    if (await this.judgedByCurrentAdvisories(a.artifactId)) return;
+    if (await this.judgedByCurrentAdvisories(a.artifactId, project.id)) return;
     const open = await countOpenScansOfProject(this.db, SCAN_IMAGE, project.name, PRIORITY_PUSH);
     await enqueueScan(this.jobs, { id: a.artifactId, repository: a.repository, digest: a.digest }, { reason: 'push', priority: pushScanPriority(open) });
   };
 
   /**
-   * Whether the artifact's report already judges it against the advisories loaded now: finished without error,
-   * complete (or not applicable), and after the advisory database's last update. A digest pushed again (under another
-   * tag, or the same one) then needs no second scan; anything less (no report, an error, gaps, older advisories) is
-   * scanned on push.
+   * Whether the artifact's report already judges it against the advisories loaded now: by this version of the
+   * built-in scanner, finished without error, and complete having read the advisory database as it is now (the
+   * update the scan read when it began, not when it finished: a scan running through an import matched the older
+   * advisories), or not applicable. A digest pushed again (under another tag, or the same one) then needs no second
+   * scan; anything less (no report, an error, gaps, older advisories, another scanner or scanner version, a project
+   * scanned by an adapter, whose advisories Berth cannot know) is scanned on push.
    */
-  private async judgedByCurrentAdvisories(artifactId: number): Promise<boolean> {
+  private async judgedByCurrentAdvisories(artifactId: number, projectId: number): Promise<boolean> {
     const report = await findReportSummary(this.db, artifactId);
     if (!report || report.status !== 'success' || report.finishedAt === null || report.incomplete) return false;
+    if (report.scanner !== SCANNER_VERSION || (await this.adapterFor(projectId)) !== null) return false;
+    if (report.notApplicable) return true;
     const advisoriesAt = await findAdvisoryDbUpdatedAt(this.db);
-    return advisoriesAt !== null && report.finishedAt >= advisoriesAt;
+    // The very update the database is at: a later one stamped by a replica whose clock runs behind is not older.
+    return advisoriesAt !== null && report.dbUpdatedAt === advisoriesAt;
   }
 }

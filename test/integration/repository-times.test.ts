@@ -43,5 +43,21 @@ for (const dialect of testDialects()) {
       assert.equal(s.updated, later);
       assert.ok(s.created <= s.updated);
     });
+
+    it('created at its earliest push, when that push’s event comes after a later one’s', async () => {
+      const first = Date.now() - 120_000;
+      const second = first + 30_000;
+      // the second push's event creates the row; the first push's arrives late
+      const repo = await art.ensureRepository(t.db, await projectId(t.db, 'times'), 'times/late', second);
+      await art.upsertArtifact(t.db, repo, d('c'), manifestFacts({ pushedAt: second }));
+      await art.upsertArtifact(t.db, repo, d('e'), manifestFacts({ pushedAt: first }));
+      const res = await t.req('/api/v1/projects/times/repositories/late', { auth: ADMIN });
+      const r = (await res.json()) as { created_at: string; updated_at: string };
+      assert.equal(Date.parse(r.created_at), first, 'no artifact of it pushed before it was created');
+      assert.equal(Date.parse(r.updated_at), second);
+      // a re-read with push time 0 leaves it
+      await art.upsertArtifact(t.db, repo, d('e'), manifestFacts({ pushedAt: 0 }));
+      assert.equal(Date.parse(((await (await t.req('/api/v1/projects/times/repositories/late', { auth: ADMIN })).json()) as { created_at: string }).created_at), first);
+    });
   });
 }

@@ -166,9 +166,11 @@ async function upsertArtifactOnce(db: DB, repositoryId: number, digest: string, 
     }
     await trx
       .updateTable('repositories')
-      // updated_at is the newest push's time: a late or duplicate event does not move it back.
+      // updated_at is the newest push's time: a late or duplicate event does not move it back. created_at is the
+      // earliest push's: the first push's event, arriving after a later push's had created the row, moves it back.
       .set((eb) => ({
         updated_at: sql<number>`case when updated_at < ${Math.max(f.pushedAt, 0)} then ${Math.max(f.pushedAt, 0)} else updated_at end`,
+        ...(f.pushedAt > 0 ? { created_at: sql<number>`case when created_at > ${f.pushedAt} then ${f.pushedAt} else created_at end` } : {}),
         ...(inserted ? { artifact_count: eb('artifact_count', '+', 1) } : {}),
       }))
       .where('id', '=', repositoryId)

@@ -260,6 +260,10 @@ export async function saveLayerInventory(db: DB, digest: string, version: number
 /** The part of an artifact's latest scan report the pull gate reads on every pull: no findings parsed. */
 export interface ReportSummary {
   status: string;
+  /** who judged it: `SCANNER_VERSION` for the built-in scanner, an adapter's `name/version` otherwise */
+  scanner: string;
+  /** the advisory database's last update as the scan read it when it began (built-in scans only) */
+  dbUpdatedAt: number | null;
   finishedAt: number | null;
   counts: Record<Severity, number>;
   /** whether the report left gaps (a layer or package database not read, an ecosystem without advisories) */
@@ -273,12 +277,14 @@ export interface ReportSummary {
 export async function findReportSummary(db: DB, artifactId: number): Promise<ReportSummary | undefined> {
   const r = await db
     .selectFrom('scan_reports')
-    .select(['status', 'finished_at', ...SEVERITIES, 'completeness', 'gaps', 'problems'])
+    .select(['status', 'scanner', 'db_updated_at', 'finished_at', ...SEVERITIES, 'completeness', 'gaps', 'problems'])
     .where('artifact_id', '=', artifactId)
     .executeTakeFirst();
   if (!r) return undefined;
   return {
     status: r.status,
+    scanner: r.scanner,
+    dbUpdatedAt: r.db_updated_at === null ? null : Number(r.db_updated_at),
     finishedAt: r.finished_at === null ? null : Number(r.finished_at),
     counts: severityCounts(r),
     // reports older than the completeness column count as incomplete when they listed problems
