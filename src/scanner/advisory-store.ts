@@ -32,23 +32,28 @@ export class AdvisoryStore {
     const flush = async () => {
       if (batch.length) await this.upsert(batch.splice(0), stats);
     };
-    for (const v of values) {
-      for (const raw of Array.isArray(v) ? v : [v]) {
-        const parsed = osvRecordSchema.safeParse(raw);
-        if (!parsed.success) {
-          stats.invalid++;
-          if (stats.errors.length < 20) {
-            const id = typeof (raw as { id?: unknown })?.id === 'string' ? String((raw as { id: string }).id).slice(0, 64) : '?';
-            stats.errors.push(`${id}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`.slice(0, 300));
+    try {
+      for (const v of values) {
+        for (const raw of Array.isArray(v) ? v : [v]) {
+          const parsed = osvRecordSchema.safeParse(raw);
+          if (!parsed.success) {
+            stats.invalid++;
+            if (stats.errors.length < 20) {
+              const id = typeof (raw as { id?: unknown })?.id === 'string' ? String((raw as { id: string }).id).slice(0, 64) : '?';
+              stats.errors.push(`${id}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`.slice(0, 300));
+            }
+            continue;
           }
-          continue;
+          batch.push(normalizeOsv(parsed.data));
+          if (batch.length >= 200) await flush();
         }
-        batch.push(normalizeOsv(parsed.data));
-        if (batch.length >= 200) await flush();
       }
+      await flush();
+    } finally {
+      // Also when a later batch failed: the batches committed before it changed the database, and a report that read
+      // the previous stamp must not pass for one judged against them.
+      if (stats.imported + stats.updated + stats.withdrawn > 0) await this.touch();
     }
-    await flush();
-    if (stats.imported + stats.updated + stats.withdrawn > 0) await this.touch();
     return stats;
   }
 
