@@ -11,7 +11,7 @@ import { findingFilter, type Ctx } from '../http.js';
 import { cursorPager, listId, listQuery } from '../pagination.js';
 import { chartWords, severityBar } from './charts.js';
 import { fmtBytes, fmtTime, fragment, isHtmx, page, redirectWith, requireLogin, i18nData, localeOf, tr } from './render.js';
-import type { V2Refusal } from '../../errors.js';
+import { notFound, type V2Refusal } from '../../errors.js';
 import { renderJobProgress } from '../../i18n/job-log.js';
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
@@ -292,8 +292,29 @@ export function repositoryPages(): Hono<AppEnv> {
     return redirectWith(c, `/projects/${name}/repositories/${encRepo(c.req.param('repo'))}`, { kind: 'ok', text: tr(c)('artifact.tag_deleted_flash', { tag: c.req.param('tag') }) });
   });
 
+  // A nested repository typed or linked with its slashes unencoded (/projects/p/repositories/team/web, or …/team/web/
+  // artifacts/<ref>): the page's own address, with the repository's `/` encoded. Reached only when no route above
+  // matched; a single-segment path is a plain 404.
+  r.get('/:name/repositories/*', (c) => {
+    const rest = c.req.path.slice(c.req.path.indexOf('/repositories/') + '/repositories/'.length).split('/');
+    const at = rest.findIndex((seg, i) => i > 0 && NESTED_PAGE_SEGMENTS.has(seg));
+    let repo: string;
+    try {
+      repo = (at === -1 ? rest : rest.slice(0, at)).map((seg) => decodeURIComponent(seg)).join('/');
+    } catch {
+      throw notFound('not found', { key: 'not_found' });
+    }
+    if (!repo.includes('/') || rest.some((seg) => seg === '' || seg === '.' || seg === '..')) throw notFound('not found', { key: 'not_found' });
+    const suffix = at === -1 ? '' : `/${rest.slice(at).join('/')}`;
+    const query = new URL(c.req.url).search;
+    return c.redirect(`/projects/${encodeURIComponent(c.req.param('name'))}/repositories/${encRepo(repo)}${suffix}${query}`, 302);
+  });
+
   return r;
 }
+
+/** The path segments that start a repository's sub-pages (after the repository's own segments). */
+const NESTED_PAGE_SEGMENTS = new Set(['artifacts', 'tags', 'delete']);
 
 /**
  * The artifact page's Pull row: the pull gate asked the same way /v2 asks it (one policy function), so it says why a
