@@ -66,7 +66,7 @@ export const SORTS = {
     { col: 'artifacts.pushed_at', dir: 'desc', type: 'int' },
     { col: 'artifacts.id', dir: 'desc', type: 'int' },
   ],
-  /** a repository's tags, last pushed first (as Harbor lists them) */
+  /** a repository's tags and an artifact's tags, last pushed first (as Harbor lists them) */
   tags: [
     { col: 't.pushed_at', dir: 'desc', type: 'int' },
     { col: 't.id', dir: 'desc', type: 'int' },
@@ -103,11 +103,6 @@ export const SORTS = {
   retentionRuns: [{ col: 'rr.job_id', dir: 'desc', type: 'int' }],
   /** a retention run's decisions, in the order they were made */
   retentionItems: [{ col: 'i.id', dir: 'asc', type: 'int' }],
-  /** an artifact's tags, last pushed first (as Harbor lists them) */
-  artifactTags: [
-    { col: 't.pushed_at', dir: 'desc', type: 'int' },
-    { col: 't.id', dir: 'desc', type: 'int' },
-  ],
   /** an artifact's referrers, oldest first (as the referrers API lists them) */
   referrers: [
     { col: 'artifacts.pushed_at', dir: 'asc', type: 'int' },

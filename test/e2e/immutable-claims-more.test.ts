@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
 import { testDialects } from '../helpers/db.js';
-import { eventually, startInstance, type Instance } from '../helpers/registry.js';
+import { eventually, startInstance, type Instance, registryToken, sha256Of, uploadBlob } from '../helpers/registry.js';
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
@@ -22,34 +21,23 @@ for (const dialect of testDialects()) {
     });
     after(async () => core?.destroy());
     const api = (p: string, init: Parameters<Instance['api']>[1] = {}) => core.api(p, { auth: ADMIN, ...init });
-    const token = async (repo: string) => (await (await core.api(`/service/token?service=berth-registry&scope=repository:${repo}:pull,push`, { auth: ADMIN })).json()).token as string;
-    const upload = async (repo: string, blob: Buffer) => {
-      const auth = { authorization: `Bearer ${await token(repo)}` };
-      const start = await fetch(`${core.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: auth });
-      assert.equal(start.status, 202, await start.clone().text());
-      const loc = new URL(start.headers.get('location')!, core.url);
-      loc.searchParams.set('digest', sha(blob));
-      const put = await fetch(loc, { method: 'PUT', body: new Uint8Array(blob), headers: { ...auth, 'content-type': 'application/octet-stream' } });
-      assert.equal(put.status, 201, await put.clone().text());
-      return sha(blob);
-    };
     const put = async (repo: string, ref: string, body: Buffer, type: string) => {
       const res = await fetch(`${core.url}/v2/${repo}/manifests/${ref}`, {
         method: 'PUT',
         body: new Uint8Array(body),
-        headers: { authorization: `Bearer ${await token(repo)}`, 'content-type': type },
+        headers: { authorization: `Bearer ${await registryToken(core, repo)}`, 'content-type': type },
       });
       return { status: res.status, text: await res.text() };
     };
     const image = async (repo: string, variant: string) => {
-      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(randomBytes(8))] } }));
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256Of(randomBytes(8))] } }));
       const layer = randomBytes(4096);
       const body = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
           mediaType: OCI_MANIFEST,
-          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await upload(repo, config), size: config.length },
-          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await upload(repo, layer), size: layer.length }],
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await uploadBlob(core, repo, config), size: config.length },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await uploadBlob(core, repo, layer), size: layer.length }],
           annotations: { variant },
         }),
       );
@@ -81,14 +69,14 @@ for (const dialect of testDialects()) {
       const repo = 'imi/app';
       const a = await image(repo, 'a');
       const b = await image(repo, 'b');
-      assert.equal((await put(repo, sha(a), a, OCI_MANIFEST)).status, 201);
-      assert.equal((await put(repo, sha(b), b, OCI_MANIFEST)).status, 201);
+      assert.equal((await put(repo, sha256Of(a), a, OCI_MANIFEST)).status, 201);
+      assert.equal((await put(repo, sha256Of(b), b, OCI_MANIFEST)).status, 201);
       const index = (children: Buffer[], n: string) =>
         Buffer.from(
           JSON.stringify({
             schemaVersion: 2,
             mediaType: OCI_INDEX,
-            manifests: children.map((c) => ({ mediaType: OCI_MANIFEST, digest: sha(c), size: c.length, platform: { os: 'linux', architecture: 'amd64' } })),
+            manifests: children.map((c) => ({ mediaType: OCI_MANIFEST, digest: sha256Of(c), size: c.length, platform: { os: 'linux', architecture: 'amd64' } })),
             annotations: { n },
           }),
         );
@@ -97,7 +85,7 @@ for (const dialect of testDialects()) {
         const two = index([b], `${i}-2`);
         const res = await Promise.all([put(repo, `v${i}`, one, OCI_INDEX), put(repo, `v${i}`, two, OCI_INDEX)]);
         assert.deepEqual(res.map((r) => r.status).sort(), [201, 412], res.map((r) => `${r.status} ${r.text}`).join(' / '));
-        const winner = res[0]!.status === 201 ? sha(one) : sha(two);
+        const winner = res[0]!.status === 201 ? sha256Of(one) : sha256Of(two);
         const got = await eventually(async () => {
           const r = await api(`/api/v1/projects/imi/repositories/app/artifacts/v${i}`);
           return r.status === 200 && ((await r.json()) as { digest: string }).digest;

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
 import { ociImage } from '../helpers/oci.js';
-import { eventually, push, type Instance } from '../helpers/registry.js';
+import { eventually, push, type Instance, registryToken, sha256Of, uploadBlob } from '../helpers/registry.js';
 import { type Cores, onOneCoreAndReplicas } from '../helpers/replicas.js';
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 /** `a`: the core the registry notifies (its imports can be held back); `b`: the core the second push goes through (another replica, or A itself on one core). */
@@ -28,24 +27,13 @@ function immutableAcross(label: string, topo: Topology) {
       assert.equal((await api(`/api/v1/projects/${name}`, { method: 'PUT', json: { auto_scan: false, immutable_tags: ['v*'] } })).status, 200);
       await new Promise((r) => setTimeout(r, 1100)); // past the /v2 settings cache (V2_MAX_STALENESS_MS) on both cores
     };
-    const token = async (core: Instance, repo: string) => (await (await core.api(`/service/token?service=berth-registry&scope=repository:${repo}:pull,push`, { auth: ADMIN })).json()).token as string;
-    const upload = async (core: Instance, repo: string, blob: Buffer) => {
-      const auth = { authorization: `Bearer ${await token(core, repo)}` };
-      const start = await fetch(`${core.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: auth });
-      assert.equal(start.status, 202, await start.clone().text());
-      const loc = new URL(start.headers.get('location')!, core.url);
-      loc.searchParams.set('digest', sha(blob));
-      const put = await fetch(loc, { method: 'PUT', body: new Uint8Array(blob), headers: { ...auth, 'content-type': 'application/octet-stream' } });
-      assert.equal(put.status, 201, await put.clone().text());
-      return sha(blob);
-    };
     /** Blobs uploaded once; manifests differing only in an annotation (so in digest) reference them. */
     const blobs = async (repo: string) => {
-      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(randomBytes(8))] } }));
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256Of(randomBytes(8))] } }));
       const layer = randomBytes(2048);
       return {
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await upload(topo.a(), repo, config), size: config.length },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await upload(topo.a(), repo, layer), size: layer.length }],
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await uploadBlob(topo.a(), repo, config), size: config.length },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await uploadBlob(topo.a(), repo, layer), size: layer.length }],
       };
     };
     const manifest = (b: Awaited<ReturnType<typeof blobs>>, variant: string) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, ...b, annotations: { variant } }));
@@ -53,7 +41,7 @@ function immutableAcross(label: string, topo: Topology) {
       const res = await fetch(`${core.url}/v2/${repo}/manifests/${tag}`, {
         method: 'PUT',
         body: new Uint8Array(body),
-        headers: { authorization: `Bearer ${await token(core, repo)}`, 'content-type': OCI_MANIFEST },
+        headers: { authorization: `Bearer ${await registryToken(core, repo)}`, 'content-type': OCI_MANIFEST },
       });
       return { status: res.status, text: await res.text() };
     };
@@ -61,7 +49,7 @@ function immutableAcross(label: string, topo: Topology) {
     const served = async (repo: string, tag: string) => {
       const res = await fetch(`${topo.a().url}/v2/${repo}/manifests/${tag}`, {
         method: 'HEAD',
-        headers: { authorization: `Bearer ${await token(topo.a(), repo)}`, accept: OCI_MANIFEST },
+        headers: { authorization: `Bearer ${await registryToken(topo.a(), repo)}`, accept: OCI_MANIFEST },
       });
       assert.equal(res.status, 200, `${repo}:${tag}`);
       return res.headers.get('docker-content-digest');
@@ -100,7 +88,7 @@ function immutableAcross(label: string, topo: Topology) {
           const refused = x.status === 201 ? y : x;
           assert.equal(refused.status, 412, refused.text);
           assert.match(refused.text, new RegExp(`tag ${repo}:v${i} is immutable in project imr-race`));
-          const winner = x.status === 201 ? sha(one) : sha(two);
+          const winner = x.status === 201 ? sha256Of(one) : sha256Of(two);
           winners.push(winner);
           assert.equal(await served(repo, `v${i}`), winner, `round ${i}: the registry serves the winner`);
         }
@@ -130,7 +118,7 @@ function immutableAcross(label: string, topo: Topology) {
           res.map((r) => `${r.status} ${r.text}`).join(' / '),
         );
         for (const r of res) assert.ok(r.status === 201 || r.status === 412, `${r.status} ${r.text}`);
-        assert.equal(await served(repo, `v${i}`), sha(m));
+        assert.equal(await served(repo, `v${i}`), sha256Of(m));
       }
       const mutable = await Promise.all([putManifest(topo.a(), repo, 'latest', manifest(b, 'l1')), putManifest(topo.b(), repo, 'latest', manifest(b, 'l2'))]);
       assert.deepEqual(
@@ -149,7 +137,7 @@ function immutableAcross(label: string, topo: Topology) {
       // a push in flight on another core, as the database shows it
       await db
         .insertInto('tag_claims')
-        .values({ repository: repo, tag: 'v-held', digest: sha(Buffer.from('other')), holder: 'x', claimed_at: now, expires_at: now + 60_000 })
+        .values({ repository: repo, tag: 'v-held', digest: sha256Of(Buffer.from('other')), holder: 'x', claimed_at: now, expires_at: now + 60_000 })
         .execute();
       const held = await putManifest(topo.b(), repo, 'v-held', manifest(b, 'held'));
       assert.equal(held.status, 412, held.text);
@@ -157,12 +145,12 @@ function immutableAcross(label: string, topo: Topology) {
       // a core that died with its push in flight: its claim stops counting after its bound
       await db
         .insertInto('tag_claims')
-        .values({ repository: repo, tag: 'v-stale', digest: sha(Buffer.from('other')), holder: 'y', claimed_at: now - 10_000, expires_at: now - 1 })
+        .values({ repository: repo, tag: 'v-stale', digest: sha256Of(Buffer.from('other')), holder: 'y', claimed_at: now - 10_000, expires_at: now - 1 })
         .execute();
       const stale = await putManifest(topo.b(), repo, 'v-stale', manifest(b, 'stale'));
       assert.equal(stale.status, 201, stale.text);
       // the layer was never uploaded: the registry refuses the manifest, and the tag is free for another digest now
-      const missing = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: b.config, layers: [{ ...b.layers[0], digest: sha(randomBytes(32)) }] }));
+      const missing = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: b.config, layers: [{ ...b.layers[0], digest: sha256Of(randomBytes(32)) }] }));
       const broken = await putManifest(topo.a(), repo, 'v-broken', missing);
       assert.equal(broken.status, 400, broken.text);
       assert.equal(await db.selectFrom('tag_claims').select('tag').where('repository', '=', repo).where('tag', '=', 'v-broken').executeTakeFirst(), undefined);

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ADMIN } from '../helpers/app.js';
 import { ociImage } from '../helpers/oci.js';
-import { eventually, fails, push, type Instance } from '../helpers/registry.js';
+import { eventually, fails, push, type Instance, registryToken, sha256Of, uploadBlob } from '../helpers/registry.js';
 import { type Cores, onOneCoreAndReplicas } from '../helpers/replicas.js';
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -32,27 +31,16 @@ function quotaAcross(label: string, topo: Topology) {
       assert.equal((await api(`/api/v1/projects/${name}`, { method: 'PUT', json: { auto_scan: false, quota_bytes: quota } })).status, 200);
       await new Promise((r) => setTimeout(r, 1100)); // past the /v2 settings cache (V2_MAX_STALENESS_MS) on both cores
     };
-    const token = async (core: Instance, repo: string) => (await (await core.api(`/service/token?service=berth-registry&scope=repository:${repo}:pull,push`, { auth: ADMIN })).json()).token as string;
-    const upload = async (core: Instance, repo: string, blob: Buffer) => {
-      const auth = { authorization: `Bearer ${await token(core, repo)}` };
-      const start = await fetch(`${core.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: auth });
-      assert.equal(start.status, 202, await start.clone().text());
-      const loc = new URL(start.headers.get('location')!, core.url);
-      loc.searchParams.set('digest', sha(blob));
-      const put = await fetch(loc, { method: 'PUT', body: new Uint8Array(blob), headers: { ...auth, 'content-type': 'application/octet-stream' } });
-      assert.equal(put.status, 201, await put.clone().text());
-      return sha(blob);
-    };
     /** An image manifest whose config and one random (incompressible) layer are uploaded through `core`. */
     const image = async (core: Instance, repo: string, layerBytes: number) => {
-      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(randomBytes(8))] } }));
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256Of(randomBytes(8))] } }));
       const layer = randomBytes(layerBytes);
       return Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
           mediaType: OCI_MANIFEST,
-          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await upload(core, repo, config), size: config.length },
-          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await upload(core, repo, layer), size: layer.length }],
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await uploadBlob(core, repo, config), size: config.length },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await uploadBlob(core, repo, layer), size: layer.length }],
         }),
       );
     };
@@ -60,7 +48,7 @@ function quotaAcross(label: string, topo: Topology) {
       fetch(`${core.url}/v2/${repo}/manifests/${tag}`, {
         method: 'PUT',
         body: new Uint8Array(manifest),
-        headers: { authorization: `Bearer ${await token(core, repo)}`, 'content-type': OCI_MANIFEST },
+        headers: { authorization: `Bearer ${await registryToken(core, repo)}`, 'content-type': OCI_MANIFEST },
       });
     /** A one-layer OCI layout whose layer is `bytes` of random data (gzip cannot shrink it), for skopeo. */
     const layout = async (bytes: number) => ociImage(path.join(topo.a().config.dataDir, `qr-${n++}`), [{ 'opt/blob': randomBytes(bytes) }], 't');
@@ -107,14 +95,14 @@ function quotaAcross(label: string, topo: Topology) {
 
     it('a PUT the registry refuses frees what its quota check reserved; the import of a re-pushed manifest ends its reservation', async () => {
       await project('qr-refused', MiB);
-      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(randomBytes(8))] } }));
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256Of(randomBytes(8))] } }));
       // The layer was never uploaded: the quota check takes its declared 700 KiB, the registry refuses the manifest.
       const missing = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
           mediaType: OCI_MANIFEST,
-          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await upload(topo.a(), 'qr-refused/app', config), size: config.length },
-          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(randomBytes(32)), size: 700 * KiB }],
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await uploadBlob(topo.a(), 'qr-refused/app', config), size: config.length },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256Of(randomBytes(32)), size: 700 * KiB }],
         }),
       );
       const fits = await image(topo.b(), 'qr-refused/app', 700 * KiB);

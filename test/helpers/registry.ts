@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { Server } from 'node:http';
 import os from 'node:os';
@@ -167,4 +167,25 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** `sha256:<hex>` of some bytes, as the registry names a blob or manifest. */
+export const sha256Of = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** A registry token from Berth's /service/token for `repo` (pull and push), as `creds` (admin by default). */
+export async function registryToken(core: Instance, repo: string, creds: [string, string] = ['admin', ADMIN_PASSWORD]): Promise<string> {
+  const res = await core.api(`/service/token?service=berth-registry&scope=repository:${repo}:pull,push`, { auth: creds });
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** Uploads a blob through Berth's /v2 (monolithic: POST, then PUT with the digest); asserts 202 and 201; its digest. */
+export async function uploadBlob(core: Instance, repo: string, blob: Buffer): Promise<string> {
+  const auth = { authorization: `Bearer ${await registryToken(core, repo)}` };
+  const start = await fetch(`${core.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: auth });
+  if (start.status !== 202) throw new Error(`upload start: ${start.status} ${await start.text()}`);
+  const loc = new URL(start.headers.get('location')!, core.url);
+  loc.searchParams.set('digest', sha256Of(blob));
+  const put = await fetch(loc, { method: 'PUT', body: new Uint8Array(blob), headers: { ...auth, 'content-type': 'application/octet-stream' } });
+  if (put.status !== 201) throw new Error(`upload: ${put.status} ${await put.text()}`);
+  return sha256Of(blob);
 }

@@ -593,7 +593,7 @@ export async function listArtifactTags(db: DB, artifactId: number, page: PageReq
   const res = await keysetPage(
     db,
     base,
-    SORTS.artifactTags,
+    SORTS.tags,
     page,
     (qb) => qb.select(['t.id', 't.name', 't.pushed_at']),
     (r) => [Number(r.pushed_at), Number(r.id)],

@@ -190,7 +190,7 @@ export function repositoryPages(): Hono<AppEnv> {
     const { project, repository, artifact: a } = await c.var.services.repositories.artifact(c.var.principal, c.req.param('name'), c.req.param('repo'), c.req.param('ref'));
     const repo = repository.name.slice(project.name.length + 1);
     const list = listId('artifact-tags-ui', project.name, repo, a.digest);
-    const q = listQuery(c, list, SORTS.artifactTags, { defaultLimit: 100 });
+    const q = listQuery(c, list, SORTS.tags, { defaultLimit: 100 });
     const res = await c.var.services.repositories.artifactTags(c.var.principal, project.name, repo, a.digest, q.req);
     return page(c, 'pages/artifacts/tags', {
       ...artifactHead(project.name, repo, repository.name, a.digest),

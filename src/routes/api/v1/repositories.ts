@@ -229,7 +229,7 @@ export function repositoryRoutes(): Hono<AppEnv> {
     const { artifact } = await svc(c).artifact(c.var.principal, project, repo, reference);
     // Keyed by digest: a cursor made while a tag named the artifact stays valid for it when the tag moves.
     const list = listId('artifact-tags', project, repo, artifact.digest);
-    const q = listQuery(c, list, SORTS.artifactTags, { defaultLimit: 100, maxLimit: TAGS_MAX_LIMIT });
+    const q = listQuery(c, list, SORTS.tags, { defaultLimit: 100, maxLimit: TAGS_MAX_LIMIT });
     const page = await svc(c).artifactTags(c.var.principal, project, repo, artifact.digest, q.req);
     return listResponse(c, list, q, page, (t): z.output<typeof artifactTagSchema> => ({ name: t.name, pushed_at: iso(t.pushedAt) }));
   });
